@@ -1,0 +1,37 @@
+# make run   — set up (venv, packages, database, demo data) and serve on http://127.0.0.1:$(PORT)
+# make test  — set up the same way, install the browser the end-to-end tests drive, run every test
+# make bench — run the benchmarks and write docs/benchmarks.md
+
+PORT ?= 8000
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+
+.PHONY: run test bench setup browser-deps clean
+
+$(STAMP): requirements.txt
+	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP)
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo
+	@echo "  Open http://127.0.0.1:$(PORT)/   (log in as demo / demo-password)"
+	@echo
+	$(PY) manage.py serve --port $(PORT)
+
+browser-deps:
+	@scripts/install-browser-deps
+
+test: setup browser-deps
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

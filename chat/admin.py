@@ -1,0 +1,83 @@
+from django.contrib import admin
+
+from chat.forms import AssistantForm
+from chat.models import Assistant, Message, Run, RunStep, Thread
+
+
+@admin.register(Assistant)
+class AssistantAdmin(admin.ModelAdmin):
+    form = AssistantForm
+    list_display = ["name", "model", "owner", "created_at"]
+    list_filter = ["model"]
+    search_fields = ["name", "id", "owner__username"]
+    fields = ["owner", "name", "description", "model", "instructions", "temperature", "top_p", "tools", "tool_resources", "metadata", "response_format"]
+    raw_id_fields = ["owner"]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Threads, messages, runs and steps are records of what happened: view, never edit."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    fields = ["id", "role", "status", "text", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="text")
+    def text(self, obj):
+        return obj.text[:200]
+
+
+@admin.register(Thread)
+class ThreadAdmin(ReadOnlyAdmin):
+    list_display = ["id", "display_title", "owner", "assistant", "updated_at"]
+    search_fields = ["id", "title", "owner__username"]
+    inlines = [MessageInline]
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ["id", "thread", "role", "status", "created_at"]
+    list_filter = ["role", "status"]
+    search_fields = ["id", "thread__id"]
+
+
+class RunStepInline(admin.TabularInline):
+    model = RunStep
+    fields = ["id", "type", "status", "step_details", "usage", "last_error", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "thread", "assistant", "status", "model", "created_at"]
+    list_filter = ["status", "model"]
+    search_fields = ["id", "thread__id"]
+    inlines = [RunStepInline]
+
+
+@admin.register(RunStep)
+class RunStepAdmin(ReadOnlyAdmin):
+    list_display = ["id", "run", "type", "status", "created_at"]
+    list_filter = ["type", "status"]

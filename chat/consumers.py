@@ -1,0 +1,102 @@
+"""One socket per open thread page. It only relays: the engine saves, publishes an
+event naming the rows, and this consumer renders them with the page's partials."""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import Http404
+
+from chat import live
+from chat.access import get_thread_for_user
+from chat.engine import events
+from chat.models import Message, Thread
+
+
+class ThreadConsumer(AsyncWebsocketConsumer):
+    thread: Thread | None = None
+
+    async def connect(self) -> None:
+        self.thread = await self._thread()
+        if self.thread is None:
+            await self.close(code=4404)
+            return
+        # message id -> characters of its text this socket has shown
+        self.shown: dict[str, int] = {}
+        await self.channel_layer.group_add(self.thread.group_name, self.channel_name)
+        await self.accept()
+        await self.send(text_data=await self._snapshot())
+
+    async def disconnect(self, code: int) -> None:
+        if self.thread is not None:
+            await self.channel_layer.group_discard(self.thread.group_name, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        """The page sends nothing that matters over the socket; forms post over HTTP."""
+
+    # --- database work ------------------------------------------------------------------
+
+    @database_sync_to_async
+    def _thread(self) -> Thread | None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return None
+        try:
+            return get_thread_for_user(user, self.scope["url_route"]["kwargs"]["thread_id"])
+        except Http404:
+            return None
+
+    @database_sync_to_async
+    def _snapshot(self) -> str:
+        """Bring a page rendered a moment ago up to date, including text streamed since."""
+        html = [live.render_run_panel(self.thread)]
+        run = self.thread.active_run()
+        if run is not None:
+            for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS):
+                context = live.message_context(message)
+                self.shown[message.id] = len(context["stream_text"])
+                html.append(live.render_message(message))
+        return "".join(html)
+
+    @database_sync_to_async
+    def _message(self, message_id: str, *, new: bool = False) -> str:
+        message = Message.objects.filter(pk=message_id, thread=self.thread).first()
+        if message is None:
+            return ""
+        text = events.live_text(message_id)
+        self.shown[message_id] = len(text if text is not None else message.text)
+        return live.render_new_message(message) if new else live.render_message(message)
+
+    @database_sync_to_async
+    def _run_panel(self) -> str:
+        return live.render_run_panel(self.thread)
+
+    # --- events from the engine ------------------------------------------------------------
+
+    async def run_status(self, event: dict) -> None:
+        await self.send(text_data=await self._run_panel())
+
+    async def run_step(self, event: dict) -> None:
+        await self.send(text_data=await self._run_panel())
+
+    async def message_created(self, event: dict) -> None:
+        # The snapshot may already have shown it: then replace rather than append.
+        new = event["message_id"] not in self.shown
+        await self.send(text_data=await self._message(event["message_id"], new=new))
+
+    async def message_delta(self, event: dict) -> None:
+        message_id, offset, text = event["message_id"], event["offset"], event["text"]
+        shown = self.shown.get(message_id)
+        end = offset + len(text)
+        if shown is None or offset > shown:
+            # We missed its start (or a delta was dropped): re-render it whole.
+            await self.send(text_data=await self._message(message_id, new=shown is None))
+            return
+        if end <= shown:
+            return  # already in the snapshot
+        self.shown[message_id] = end
+        await self.send(text_data=live.render_delta(message_id, text[shown - offset :]))
+
+    async def message_completed(self, event: dict) -> None:
+        self.shown.pop(event["message_id"], None)
+        await self.send(text_data=await self._message(event["message_id"]))

@@ -1,0 +1,108 @@
+"""Where runs execute. One entry point, ``dispatch(run_id)``, so that moving execution
+to separate worker processes (a later issue) is a change here and nowhere else.
+
+Embedded mode: the run executes as an asyncio task on the web server's event loop,
+the same loop the WebSocket consumers live on (the in-memory channel layer is not
+thread-safe, so events must be sent from that loop). Views call ``dispatch`` from a
+worker thread after their transaction commits; it hops onto the server loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import threading
+
+logger = logging.getLogger("chat.engine")
+
+# Identifies this process in Run.worker, so recovery can tell its runs from orphans.
+WORKER_ID = f"{os.uname().nodename[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_tasks: dict[str, asyncio.Task] = {}
+_fallback_loop: asyncio.AbstractEventLoop | None = None
+_fallback_lock = threading.Lock()
+
+
+def set_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    global _server_loop
+    _server_loop = loop
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """A private loop in a daemon thread, for processes with no server loop (shell, scripts)."""
+    global _fallback_loop
+    with _fallback_lock:
+        if _fallback_loop is None:
+            _fallback_loop = asyncio.new_event_loop()
+            threading.Thread(target=_fallback_loop.run_forever, name="run-engine", daemon=True).start()
+        return _fallback_loop
+
+
+def _target_loop() -> asyncio.AbstractEventLoop:
+    running = _running_loop()
+    if running is not None:
+        return running
+    if _server_loop is not None and _server_loop.is_running():
+        return _server_loop
+    return _background_loop()
+
+
+def _start(run_id: str) -> None:
+    from chat.engine.executor import execute
+
+    if run_id in _tasks:
+        return
+    task = asyncio.get_running_loop().create_task(execute(run_id), name=f"run {run_id}")
+    _tasks[run_id] = task
+    task.add_done_callback(lambda t: _finished(run_id, t))
+
+
+def _finished(run_id: str, task: asyncio.Task) -> None:
+    _tasks.pop(run_id, None)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("run %s crashed", run_id, exc_info=task.exception())
+
+
+def dispatch(run_id: str) -> None:
+    """Start executing a queued run off the request. Safe to call from any thread."""
+    loop = _target_loop()
+    if loop is _running_loop():
+        _start(run_id)
+    else:
+        loop.call_soon_threadsafe(_start, run_id)
+
+
+def interrupt(run_id: str) -> None:
+    """Stop a run this process is executing (after its status moved to cancelling)."""
+
+    def _cancel() -> None:
+        task = _tasks.get(run_id)
+        if task is not None:
+            task.cancel()
+
+    for loop in {_running_loop(), _server_loop, _fallback_loop} - {None}:
+        if loop is _running_loop():
+            _cancel()
+        elif loop.is_running():
+            loop.call_soon_threadsafe(_cancel)
+
+
+def is_executing_here(run_id: str) -> bool:
+    return run_id in _tasks
+
+
+async def wait_idle(timeout: float = 10.0) -> None:
+    """Wait for this loop's runs to finish (tests, shutdown)."""
+    tasks = [t for t in _tasks.values() if t.get_loop() is asyncio.get_running_loop()]
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)

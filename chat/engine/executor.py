@@ -1,0 +1,375 @@
+"""Executing one run: the loop of model turns and tool calls.
+
+``execute(run_id)`` takes a queued run to a final status (or to requires_action),
+saving every message, step and status change before publishing it. Whatever goes
+wrong — a provider error, a malformed stream, a cancel, a crash in our own code — the
+run ends in a clear status with the partial answer kept; it is never left in progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from chat import tools
+from chat.engine import events, states
+from chat.engine.dispatch import WORKER_ID
+from chat.engine.prompt import PromptTooLong, build_request
+from chat.models import Message, Run, RunStep
+from chat.providers import get_provider
+from chat.providers.base import Finish, ProviderError, TextDelta, ToolCallDelta, Usage
+
+logger = logging.getLogger("chat.engine")
+
+MAX_TURNS = 20
+
+
+class RunCancelled(Exception):
+    """The run's status moved to cancelling while it executed."""
+
+
+@dataclass
+class Turn:
+    message: Message | None = None
+    step: RunStep | None = None
+    text: list[str] = field(default_factory=list)
+    calls: dict[int, dict] = field(default_factory=dict)
+    usage: Usage | None = None
+    finish: str | None = None
+
+
+def _usage_dict(prompt: int, completion: int) -> dict:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _add_usage(total: dict | None, usage: Usage | None) -> dict | None:
+    if usage is None:
+        return total
+    total = total or _usage_dict(0, 0)
+    return _usage_dict(total["prompt_tokens"] + usage.prompt_tokens, total["completion_tokens"] + usage.completion_tokens)
+
+
+class Execution:
+    def __init__(self, run: Run, publisher: events.Publisher) -> None:
+        self.run = run
+        self.publish = publisher
+        self.turn = Turn()
+
+    # --- database work, each a small sync function run off the event loop ---------------
+
+    @sync_to_async
+    def _claim(self) -> bool:
+        claimed = self.run.transition(
+            states.IN_PROGRESS, expect=states.QUEUED, worker=WORKER_ID, heartbeat_at=timezone.now()
+        )
+        if not claimed and self.run.status == states.CANCELLING:
+            self.run.transition(states.CANCELLED)
+        return claimed
+
+    @sync_to_async
+    def _heartbeat(self) -> str:
+        now = timezone.now()
+        Run.objects.filter(pk=self.run.pk, worker=WORKER_ID).update(heartbeat_at=now)
+        return Run.objects.values_list("status", flat=True).get(pk=self.run.pk)
+
+    @sync_to_async
+    def _build_request(self):
+        budget = None
+        if self.run.max_completion_tokens:
+            used = (self.run.usage or {}).get("completion_tokens", 0)
+            budget = self.run.max_completion_tokens - used
+        return budget, (build_request(self.run, max_tokens=budget) if budget is None or budget > 0 else None)
+
+    @sync_to_async
+    def _begin_message(self) -> tuple[Message, RunStep]:
+        message = Message.objects.create(
+            thread_id=self.run.thread_id,
+            role=Message.ASSISTANT,
+            content=Message.text_content(""),
+            status=Message.IN_PROGRESS,
+            assistant_id=self.run.assistant_id,
+            run=self.run,
+        )
+        step = RunStep.objects.create(
+            run=self.run,
+            type=RunStep.MESSAGE_CREATION,
+            step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
+        )
+        return message, step
+
+    @sync_to_async
+    def _save_text(self, message: Message, text: str) -> None:
+        Message.objects.filter(pk=message.pk).update(content=Message.text_content(text))
+
+    @sync_to_async
+    def _finish_message(self, turn: Turn, status: str, reason: str | None = None) -> None:
+        message, step, now = turn.message, turn.step, timezone.now()
+        message.content = Message.text_content("".join(turn.text))
+        message.status = status
+        if status == Message.COMPLETED:
+            message.completed_at = now
+        else:
+            message.incomplete_at = now
+            message.incomplete_details = {"reason": reason}
+        message.save(update_fields=["content", "status", "completed_at", "incomplete_at", "incomplete_details"])
+        step_status = {
+            Message.COMPLETED: RunStep.COMPLETED,
+            "run_cancelled": RunStep.CANCELLED,
+            "run_failed": RunStep.FAILED,
+        }.get(status if status == Message.COMPLETED else reason, RunStep.COMPLETED)
+        step.status = step_status
+        step.usage = _add_usage(None, turn.usage)
+        stamp = {RunStep.COMPLETED: "completed_at", RunStep.CANCELLED: "cancelled_at", RunStep.FAILED: "failed_at"}
+        setattr(step, stamp[step_status], now)
+        step.save(update_fields=["status", "usage", stamp[step_status]])
+
+    @sync_to_async
+    def _record_usage(self, usage: Usage | None) -> None:
+        self.run.usage = _add_usage(self.run.usage, usage)
+        Run.objects.filter(pk=self.run.pk).update(usage=self.run.usage)
+
+    @sync_to_async
+    def _create_tool_step(self, entries: list[dict], usage: Usage | None) -> RunStep:
+        return RunStep.objects.create(
+            run=self.run,
+            type=RunStep.TOOL_CALLS,
+            step_details={"type": "tool_calls", "tool_calls": entries},
+            usage=_add_usage(None, usage),
+        )
+
+    @sync_to_async
+    def _save_step(self, step: RunStep, **fields) -> None:
+        for name, value in fields.items():
+            setattr(step, name, value)
+        step.save(update_fields=list(fields))
+
+    @sync_to_async
+    def _transition(self, target: str, **fields) -> bool:
+        """Move the run; if a cancel got in first, finish the cancel instead."""
+        if self.run.transition(target, **fields):
+            return True
+        if self.run.status == states.CANCELLING:
+            self.run.transition(states.CANCELLED)
+            return True  # the status changed: publish it
+        return False
+
+    @sync_to_async
+    def _touch_thread(self) -> None:
+        self.run.thread.__class__.objects.filter(pk=self.run.thread_id).update(updated_at=timezone.now())
+
+    # --- the run ------------------------------------------------------------------------
+
+    async def execute(self) -> None:
+        if not await self._claim():
+            await self.publish.run_status(self.run.id)
+            return
+        await self.publish.run_status(self.run.id)
+        heartbeat = asyncio.create_task(self._heartbeat_forever())
+        try:
+            await self._turns()
+        except RunCancelled:
+            await self._stop_cancelled()
+        except asyncio.CancelledError:
+            # Either interrupt() after a user's cancel, or the server shutting down.
+            if await self._heartbeat() == states.CANCELLING:
+                await self._stop_cancelled()
+            else:
+                await self._fail("server_error", "The server stopped while this run was in progress.")
+                raise
+        except ProviderError as exc:
+            await self._fail(exc.code, exc.message)
+        except PromptTooLong:
+            await self._end_incomplete("max_prompt_tokens")
+        except Exception:
+            logger.exception("run %s failed inside the engine", self.run.id)
+            await self._fail("server_error", "The server hit an internal error while running this assistant.")
+        finally:
+            heartbeat.cancel()
+            if self.turn.message is not None:
+                events.live_end(self.turn.message.id)
+            await self._touch_thread()
+
+    async def _heartbeat_forever(self) -> None:
+        interval = settings.RUN_HEARTBEAT_TIMEOUT / 3
+        while True:
+            await asyncio.sleep(interval)
+            await self._heartbeat()
+
+    async def _turns(self) -> None:
+        for _ in range(MAX_TURNS):
+            budget, request = await self._build_request()
+            if request is None:
+                await self._end_incomplete("max_completion_tokens")
+                return
+            provider = get_provider(self.run.model)
+            self.turn = turn = Turn()
+            await self._stream(provider, request, turn)
+            await self._record_usage(turn.usage)
+            truncated = turn.finish == "length"
+            if turn.message is not None:
+                if truncated:
+                    await self._finish_message(turn, Message.INCOMPLETE, "max_tokens")
+                else:
+                    await self._finish_message(turn, Message.COMPLETED)
+                events.live_end(turn.message.id)
+                await self.publish.message_completed(turn.message.id)
+                await self.publish.run_step(turn.step.id)
+            if truncated:
+                await self._end_incomplete("max_completion_tokens")
+                return
+            if not turn.calls:
+                if await self._transition(states.COMPLETED):
+                    await self.publish.run_status(self.run.id)
+                return
+            if await self._handle_tool_calls(turn):
+                return  # paused in requires_action
+        await self._fail("server_error", f"The assistant called tools {MAX_TURNS} times without answering.")
+
+    async def _stream(self, provider, request, turn: Turn) -> None:
+        loop = asyncio.get_running_loop()
+        last_save = loop.time()
+        async for chunk in provider.stream(request):
+            if isinstance(chunk, TextDelta):
+                if not chunk.text:
+                    continue
+                if turn.message is None:
+                    turn.message, turn.step = await self._begin_message()
+                    events.live_start(turn.message.id)
+                    await self.publish.message_created(turn.message.id)
+                    await self.publish.run_step(turn.step.id)
+                turn.text.append(chunk.text)
+                offset = events.live_append(turn.message.id, chunk.text)
+                await self.publish.message_delta(turn.message.id, offset, chunk.text)
+                if loop.time() - last_save >= settings.RUN_SAVE_INTERVAL:
+                    last_save = loop.time()
+                    await self._save_text(turn.message, "".join(turn.text))
+                    await self._check_cancelled()
+            elif isinstance(chunk, ToolCallDelta):
+                call = turn.calls.setdefault(chunk.index, {"id": None, "name": "", "arguments": []})
+                call["id"] = call["id"] or chunk.id
+                call["name"] = call["name"] or (chunk.name or "")
+                call["arguments"].append(chunk.arguments)
+            elif isinstance(chunk, Usage):
+                turn.usage = chunk
+            elif isinstance(chunk, Finish):
+                turn.finish = chunk.reason
+        if turn.finish is None:
+            raise ProviderError("The model's stream ended before it said it was finished.")
+        await self._check_cancelled()
+
+    async def _check_cancelled(self) -> None:
+        status = await self._heartbeat()
+        if status == states.CANCELLING:
+            raise RunCancelled
+
+    def _calls(self, turn: Turn) -> list[tools.ToolCall]:
+        calls = []
+        for index in sorted(turn.calls):
+            call = turn.calls[index]
+            if not call["id"] or not call["name"]:
+                raise ProviderError("The model sent a tool call without an id or a name.")
+            calls.append(tools.ToolCall(id=call["id"], name=call["name"], arguments="".join(call["arguments"])))
+        return calls
+
+    async def _handle_tool_calls(self, turn: Turn) -> bool:
+        """Run server tools; return True when the run paused for function outputs."""
+        calls = self._calls(turn)
+        functions = tools.function_names(self.run.tools)
+        entries, pending_functions = [], []
+        for call in calls:
+            server = tools.server_tool_named(call.name, self.run.tools)
+            if server is not None:
+                entries.append(server.pending(call))
+            elif call.name in functions:
+                entries.append(tools.function_entry(call))
+                pending_functions.append(call)
+            else:
+                unknown = json.dumps({"error": f"There is no tool named {call.name!r}."})
+                entries.append(tools.function_entry(call, output=unknown))
+        step = await self._create_tool_step(entries, turn.usage if turn.message is None else None)
+        await self.publish.run_step(step.id)
+        for position, call in enumerate(calls):
+            server = tools.server_tool_named(call.name, self.run.tools)
+            if server is None:
+                continue
+            result = await server.run(self.run, call)
+            entries[position] = result.details
+            await self._save_step(step, step_details={"type": "tool_calls", "tool_calls": entries})
+            await self.publish.run_step(step.id)
+        if pending_functions:
+            return await self._require_action(step, pending_functions)
+        await self._save_step(step, status=RunStep.COMPLETED, completed_at=timezone.now())
+        await self.publish.run_step(step.id)
+        return False
+
+    async def _require_action(self, step: RunStep, calls: list[tools.ToolCall]) -> bool:
+        required = {
+            "type": "submit_tool_outputs",
+            "submit_tool_outputs": {
+                "tool_calls": [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in calls
+                ]
+            },
+        }
+        expires = timezone.now() + timezone.timedelta(seconds=settings.RUN_REQUIRES_ACTION_TIMEOUT)
+        if await self._transition(states.REQUIRES_ACTION, required_action=required, expires_at=expires, worker=""):
+            await self.publish.run_status(self.run.id)
+            await self.publish.run_step(step.id)
+        return True
+
+    # --- endings ------------------------------------------------------------------------
+
+    async def _end_message(self, reason: str) -> None:
+        turn = self.turn
+        if turn.message is not None and turn.message.status == Message.IN_PROGRESS:
+            await self._finish_message(turn, Message.INCOMPLETE, reason)
+            await self.publish.message_completed(turn.message.id)
+            await self.publish.run_step(turn.step.id)
+
+    async def _fail(self, code: str, message: str) -> None:
+        await self._end_message("run_failed")
+        await self._close_open_steps(RunStep.FAILED, {"code": code, "message": message})
+        if await self._transition(states.FAILED, last_error={"code": code, "message": message}):
+            await self.publish.run_status(self.run.id)
+
+    async def _end_incomplete(self, reason: str) -> None:
+        await self._end_message(reason)
+        if await self._transition(states.INCOMPLETE, incomplete_details={"reason": reason}):
+            await self.publish.run_status(self.run.id)
+
+    async def _stop_cancelled(self) -> None:
+        await self._end_message("run_cancelled")
+        await self._close_open_steps(RunStep.CANCELLED, None)
+        if await self._transition(states.CANCELLED):
+            await self.publish.run_status(self.run.id)
+
+    @sync_to_async
+    def _close_open_steps_sync(self, status: str, error: dict | None) -> list[str]:
+        stamp = {RunStep.CANCELLED: "cancelled_at", RunStep.FAILED: "failed_at"}[status]
+        open_steps = list(RunStep.objects.filter(run=self.run, status=RunStep.IN_PROGRESS).values_list("pk", flat=True))
+        RunStep.objects.filter(pk__in=open_steps).update(status=status, last_error=error, **{stamp: timezone.now()})
+        return open_steps
+
+    async def _close_open_steps(self, status: str, error: dict | None) -> None:
+        for step_id in await self._close_open_steps_sync(status, error):
+            await self.publish.run_step(step_id)
+
+
+@sync_to_async
+def _load(run_id: str) -> Run | None:
+    return Run.objects.select_related("thread").filter(pk=run_id).first()
+
+
+async def execute(run_id: str, listeners: list[events.Listener] | None = None) -> Run | None:
+    run = await _load(run_id)
+    if run is None:
+        return None
+    await Execution(run, events.Publisher(run.thread_id, listeners)).execute()
+    return run

@@ -1,0 +1,91 @@
+"""Nothing is ever left stuck: recovering runs whose process died, expiring runs that
+waited too long for tool outputs, and re-dispatching queued runs nobody picked up."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from chat.engine import dispatch, events, states
+from chat.models import Message, Run, RunStep
+
+logger = logging.getLogger("chat.engine")
+
+ORPHANED = {
+    "code": "server_error",
+    "message": "The server stopped while this run was in progress; the partial answer was kept.",
+}
+SWEEP_INTERVAL = 5.0
+
+
+def _orphans(*, startup: bool) -> list[Run]:
+    stale = timezone.now() - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT)
+    running = Run.objects.filter(status__in=[states.IN_PROGRESS, states.CANCELLING]).exclude(worker=dispatch.WORKER_ID)
+    if not startup:  # another live process may own it: only a silent worker is dead
+        running = running.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True))
+    return list(running)
+
+
+def _close_run_rows(run: Run, message_reason: str, step_status: str, error: dict | None) -> None:
+    now = timezone.now()
+    for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS):
+        message.status, message.incomplete_at = Message.INCOMPLETE, now
+        message.incomplete_details = {"reason": message_reason}
+        message.save(update_fields=["status", "incomplete_at", "incomplete_details"])
+    stamp = {RunStep.FAILED: "failed_at", RunStep.CANCELLED: "cancelled_at", RunStep.EXPIRED: "expired_at"}[step_status]
+    RunStep.objects.filter(run=run, status=RunStep.IN_PROGRESS).update(status=step_status, last_error=error, **{stamp: now})
+
+
+def recover(*, startup: bool = False) -> list[Run]:
+    """Fail or cancel orphaned runs; expire overdue ones. Returns the runs it changed."""
+    changed = []
+    for run in _orphans(startup=startup):
+        if run.status == states.CANCELLING:
+            _close_run_rows(run, "run_cancelled", RunStep.CANCELLED, None)
+            moved = run.transition(states.CANCELLED)
+        else:
+            _close_run_rows(run, "run_failed", RunStep.FAILED, ORPHANED)
+            moved = run.transition(states.FAILED, expect=states.IN_PROGRESS, last_error=ORPHANED)
+        if moved:
+            logger.warning("recovered orphaned run %s -> %s", run.id, run.status)
+            changed.append(run)
+    overdue = Run.objects.filter(status=states.REQUIRES_ACTION, expires_at__lt=timezone.now())
+    for run in overdue:
+        _close_run_rows(run, "run_expired", RunStep.EXPIRED, None)
+        if run.transition(states.EXPIRED, expect=states.REQUIRES_ACTION):
+            changed.append(run)
+    return changed
+
+
+def unclaimed_queued(*, older_than: float) -> list[str]:
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    return list(Run.objects.filter(status=states.QUEUED, created_at__lt=cutoff).values_list("id", flat=True))
+
+
+async def sweep(*, startup: bool = False) -> None:
+    for run in await sync_to_async(recover)(startup=startup):
+        await events.publish(run.thread_id, "run.status", run_id=run.id)
+    # At start-up every queued run is ours to start; later, only ones nobody took for a while.
+    for run_id in await sync_to_async(unclaimed_queued)(older_than=0 if startup else settings.RUN_HEARTBEAT_TIMEOUT):
+        if not dispatch.is_executing_here(run_id):
+            dispatch.dispatch(run_id)
+
+
+async def supervise() -> None:
+    """Runs for the life of the server process."""
+    try:
+        await sweep(startup=True)
+    except Exception:
+        logger.exception("start-up recovery failed")
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL)
+        try:
+            await sweep()
+        except Exception:
+            logger.exception("run sweep failed")

@@ -1,0 +1,34 @@
+"""Binds the run engine to the web server's event loop.
+
+Daphne does not speak the ASGI lifespan protocol, so ``start_engine`` runs either from
+``manage.py serve`` once the server is listening, or on the first connection of any kind
+when another ASGI server (or ``runserver``) hosts the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from django.conf import settings
+
+from chat.engine import dispatch, recovery
+
+_supervisor: asyncio.Task | None = None
+
+
+def start_engine(loop: asyncio.AbstractEventLoop) -> None:
+    """Bind dispatch to ``loop`` and start the supervisor there (once per process)."""
+    global _supervisor
+    if _supervisor is not None:
+        return
+    dispatch.set_server_loop(loop)
+    _supervisor = loop.create_task(recovery.supervise(), name="run supervisor")
+
+
+def with_run_supervisor(app):
+    async def application(scope, receive, send):
+        if _supervisor is None and settings.RUN_SUPERVISOR:
+            start_engine(asyncio.get_running_loop())
+        return await app(scope, receive, send)
+
+    return application

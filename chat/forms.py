@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
+
+from chat.models import Assistant, Thread
+from chat.providers import available_models
+
+
+class MessageForm(forms.Form):
+    text = forms.CharField(
+        label="Message",
+        strip=True,
+        max_length=settings.MAX_MESSAGE_CHARS,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Ask your tutor…", "autocomplete": "off"}),
+        error_messages={
+            "required": "Write a message before sending.",
+            "max_length": "Messages can be at most %(limit_value)s characters; this one has %(show_value)s.",
+        },
+    )
+    assistant = forms.ModelChoiceField(queryset=Assistant.objects.none(), empty_label=None, label="Assistant")
+
+    def __init__(self, *args, user, thread: Thread | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assistant"].queryset = Assistant.objects.filter(owner=user)
+        if thread is not None and thread.assistant_id:
+            self.fields["assistant"].initial = thread.assistant_id
+
+
+class AssistantForm(forms.ModelForm):
+    model = forms.CharField(max_length=256, initial=settings.DEFAULT_MODEL)
+
+    class Meta:
+        model = Assistant
+        fields = ["name", "description", "model", "instructions", "temperature", "top_p"]
+        widgets = {"instructions": forms.Textarea(attrs={"rows": 6})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.available = available_models()
+        self.fields["model"].help_text = "Available: " + ", ".join(self.available)
+        self.fields["model"].widget.attrs["list"] = "model-options"
+        self.fields["temperature"].widget.attrs.update(min=0, max=2, step=0.1)
+        self.fields["top_p"].widget.attrs.update(min=0, max=1, step=0.05)
+
+    def clean_model(self) -> str:
+        model = self.cleaned_data["model"].strip()
+        if model not in self.available:
+            raise forms.ValidationError(
+                "Unknown model %(model)s. Available models: %(available)s.",
+                params={"model": repr(model), "available": ", ".join(self.available)},
+                code="unknown_model",
+            )
+        return model
+
+    def clean_temperature(self):
+        value = self.cleaned_data.get("temperature")
+        if value is not None and not 0 <= value <= 2:
+            raise forms.ValidationError("Temperature must be between 0 and 2.")
+        return value
+
+    def clean_top_p(self):
+        value = self.cleaned_data.get("top_p")
+        if value is not None and not 0 <= value <= 1:
+            raise forms.ValidationError("top_p must be between 0 and 1.")
+        return value
+
+
+class ThreadTitleForm(forms.ModelForm):
+    class Meta:
+        model = Thread
+        fields = ["title"]
+        labels = {"title": "Title"}
+
+
+class NewThreadForm(forms.Form):
+    assistant = forms.ModelChoiceField(queryset=Assistant.objects.none(), empty_label=None, label="Assistant")
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assistant"].queryset = Assistant.objects.filter(owner=user)
+
+
+class SignupForm(UserCreationForm):
+    pass

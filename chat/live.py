@@ -1,0 +1,42 @@
+"""Rendering live fragments: the same partials the thread page uses, marked for
+htmx out-of-band swaps. Used by the WebSocket consumer and by htmx views."""
+
+from __future__ import annotations
+
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+
+from chat.engine import events
+from chat.models import Message, Run, Thread
+
+PAGE = "chat/thread.html"
+
+
+def message_context(message: Message) -> dict:
+    streaming = message.status == Message.IN_PROGRESS
+    text = events.live_text(message.id) if streaming else None
+    return {"message": message, "stream_text": text if text is not None else message.text}
+
+
+def render_message(message: Message, *, oob: str = "true") -> str:
+    return render_to_string(f"{PAGE}#message", {**message_context(message), "oob": oob})
+
+
+def render_new_message(message: Message) -> str:
+    inner = render_to_string(f"{PAGE}#message", message_context(message))
+    return format_html('<div id="messages" hx-swap-oob="beforeend">{}</div>', inner)
+
+
+def render_delta(message_id: str, text: str) -> str:
+    return format_html('<span id="stream-{}" hx-swap-oob="beforeend">{}</span>', message_id, text)
+
+
+def latest_run(thread: Thread) -> Run | None:
+    return thread.runs.select_related("assistant").prefetch_related("steps").first()
+
+
+def render_run_panel(thread: Thread, *, oob: bool = True) -> str:
+    """The status chip (with its Cancel button) and the steps of the latest run."""
+    run = latest_run(thread)
+    context = {"thread": thread, "run": run, "oob": oob}
+    return render_to_string(f"{PAGE}#run_status", context) + render_to_string(f"{PAGE}#steps", context)

@@ -1,0 +1,233 @@
+"""Domain model mirroring the Assistants API v2 objects.
+
+Field names follow the API so that the REST layer (a later issue) is a thin mapping.
+Messages, runs and steps belong to their thread's owner; assistants and threads carry
+the owner directly.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from chat import ids
+from chat.engine import states
+
+
+def _default_truncation() -> dict:
+    return {"type": "auto", "last_messages": None}
+
+
+class Assistant(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_asst_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assistants")
+    name = models.CharField(max_length=256)
+    description = models.CharField(max_length=512, blank=True)
+    model = models.CharField(max_length=256)
+    instructions = models.TextField(blank=True, max_length=256_000)
+    tools = models.JSONField(default=list, blank=True)
+    tool_resources = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    response_format = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name", "created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tool_types(self) -> tuple[str, ...]:
+        return tuple(tool.get("type", "") for tool in self.tools)
+
+
+class Thread(models.Model):
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_thread_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="threads")
+    # Not in the API: the browser's name for the thread and the assistant it talks to by default.
+    title = models.CharField(max_length=200, blank=True)
+    assistant = models.ForeignKey(Assistant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    metadata = models.JSONField(default=dict, blank=True)
+    tool_resources = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.display_title
+
+    @property
+    def display_title(self) -> str:
+        return self.title or "New conversation"
+
+    @property
+    def group_name(self) -> str:
+        """The channel-layer group that receives this thread's live events."""
+        return f"thread.{self.id}"
+
+    def active_run(self) -> Run | None:
+        return self.runs.filter(status__in=states.ACTIVE).first()
+
+
+class Message(models.Model):
+    USER = "user"
+    ASSISTANT = "assistant"
+    ROLES = [(USER, "user"), (ASSISTANT, "assistant")]
+    IN_PROGRESS, INCOMPLETE, COMPLETED = "in_progress", "incomplete", "completed"
+    STATUSES = [(s, s) for s in (IN_PROGRESS, INCOMPLETE, COMPLETED)]
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_msg_id, editable=False)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=16, choices=ROLES)
+    # A list of content parts in the API's shape: [{"type": "text", "text": {"value", "annotations"}}, …]
+    content = models.JSONField(default=list)
+    attachments = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=STATUSES, default=COMPLETED)
+    incomplete_details = models.JSONField(null=True, blank=True)
+    assistant = models.ForeignKey(Assistant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    run = models.ForeignKey("Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    incomplete_at = models.DateTimeField(null=True, blank=True)
+    # Strictly increasing order key: two messages saved in the same microsecond still sort right.
+    seq = models.PositiveBigIntegerField(default=ids.next_seq, editable=False)
+
+    class Meta:
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["thread", "seq"])]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:60]}"
+
+    @staticmethod
+    def text_content(value: str, annotations: list | None = None) -> list[dict]:
+        return [{"type": "text", "text": {"value": value, "annotations": annotations or []}}]
+
+    @property
+    def text(self) -> str:
+        return "".join(part["text"]["value"] for part in self.content if part.get("type") == "text")
+
+
+class Run(models.Model):
+    STATUSES = [(s, s) for s in states.ALL]
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_run_id, editable=False)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="runs")
+    assistant = models.ForeignKey(Assistant, null=True, on_delete=models.SET_NULL, related_name="runs")
+    status = models.CharField(max_length=20, choices=STATUSES, default=states.QUEUED)
+    required_action = models.JSONField(null=True, blank=True)
+    last_error = models.JSONField(null=True, blank=True)
+    incomplete_details = models.JSONField(null=True, blank=True)
+    model = models.CharField(max_length=256)
+    instructions = models.TextField(blank=True)
+    additional_instructions = models.TextField(blank=True)
+    tools = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    usage = models.JSONField(null=True, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    max_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    max_completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    truncation_strategy = models.JSONField(default=_default_truncation)
+    response_format = models.JSONField(null=True, blank=True)
+    tool_choice = models.JSONField(null=True, blank=True)
+    parallel_tool_calls = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    # Which process executes the run, and when it last proved it is alive (orphan recovery).
+    worker = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["thread"],
+                condition=Q(status__in=sorted(states.ACTIVE)),
+                name="one_active_run_per_thread",
+                violation_error_message="This thread already has an active run.",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in states.ACTIVE
+
+    @property
+    def status_label(self) -> str:
+        return states.LABELS[self.status]
+
+    def transition(self, target: str, *, expect: str | set[str] | frozenset[str] | None = None, **fields) -> bool:
+        """Move to ``target`` if the row is still in a status that allows it.
+
+        A compare-and-set on the row, so a cancel from the browser and the engine
+        finishing the same run cannot both win. ``expect`` narrows the statuses the
+        move may start from (default: every status the state machine allows). Returns
+        False, with the instance reloaded, when the row was not in such a status.
+        Raises IllegalTransition when ``expect`` names a move the machine forbids.
+        """
+        if expect is None:
+            allowed = states.sources_for(target)
+        else:
+            allowed = frozenset({expect} if isinstance(expect, str) else expect)
+            for status in allowed:
+                states.check(status, target)
+        now = timezone.now()
+        if target in states.STAMPS:
+            fields.setdefault(states.STAMPS[target], now)
+        if target in states.TERMINAL:
+            fields.setdefault("worker", "")
+        fields["status"] = target
+        if Run.objects.filter(pk=self.pk, status__in=allowed).update(**fields):
+            for name, value in fields.items():
+                setattr(self, name, value)
+            return True
+        self.refresh_from_db()
+        return False
+
+
+class RunStep(models.Model):
+    MESSAGE_CREATION, TOOL_CALLS = "message_creation", "tool_calls"
+    TYPES = [(MESSAGE_CREATION, MESSAGE_CREATION), (TOOL_CALLS, TOOL_CALLS)]
+    IN_PROGRESS, CANCELLED, FAILED, COMPLETED, EXPIRED = "in_progress", "cancelled", "failed", "completed", "expired"
+    STATUSES = [(s, s) for s in (IN_PROGRESS, CANCELLED, FAILED, COMPLETED, EXPIRED)]
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_step_id, editable=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    type = models.CharField(max_length=20, choices=TYPES)
+    status = models.CharField(max_length=16, choices=STATUSES, default=IN_PROGRESS)
+    step_details = models.JSONField(default=dict)
+    last_error = models.JSONField(null=True, blank=True)
+    usage = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    expired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type} ({self.status})"
+
+    @property
+    def thread_id(self) -> str:
+        return self.run.thread_id

@@ -1,0 +1,3 @@
+from chat.providers.offline.model import OfflineProvider, Reply, register_skill, tokenize
+
+__all__ = ["OfflineProvider", "Reply", "register_skill", "tokenize"]

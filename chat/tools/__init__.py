@@ -1,0 +1,108 @@
+"""Tools a run can call.
+
+Server tools (code_interpreter, file_search: their own issues) run inside the engine
+and are registered here with ``register``. Function tools are not run here: the run
+pauses in ``requires_action`` until the caller submits their outputs.
+
+Each tool call is kept in a ``tool_calls`` run step in the Assistants shape; a tool
+also knows how to turn that entry back into what the model sees on the next turn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+FUNCTION = "function"
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call as the model made it (Chat Completions terms)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    output: str  # what the model reads on the next turn
+    details: dict[str, Any]  # the step's tool-call entry, in the Assistants shape
+
+
+@dataclass(frozen=True)
+class ServerTool:
+    type: str
+    # The function schema a model sees (Chat Completions "tools" entry).
+    schema: dict[str, Any]
+    run: Callable[[Any, ToolCall], Awaitable[ToolResult]]
+    # Step entry -> (arguments, output) as the model saw them, to rebuild the prompt.
+    replay: Callable[[dict[str, Any]], tuple[str, str]]
+    # The step entry to show while the call is still running.
+    pending: Callable[[ToolCall], dict[str, Any]]
+
+    @property
+    def name(self) -> str:
+        return self.schema["function"]["name"]
+
+
+SERVER_TOOLS: dict[str, ServerTool] = {}
+
+
+def register(tool: ServerTool) -> ServerTool:
+    SERVER_TOOLS[tool.type] = tool
+    return tool
+
+
+def server_tool_named(name: str, run_tools: list[dict]) -> ServerTool | None:
+    enabled = {t.get("type") for t in run_tools}
+    for tool in SERVER_TOOLS.values():
+        if tool.name == name and tool.type in enabled:
+            return tool
+    return None
+
+
+def function_names(run_tools: list[dict]) -> set[str]:
+    return {t["function"]["name"] for t in run_tools if t.get("type") == FUNCTION and "function" in t}
+
+
+def model_schemas(run_tools: list[dict]) -> list[dict[str, Any]]:
+    """The tools list sent to the model for a run's enabled tools."""
+    schemas = []
+    for tool in run_tools:
+        kind = tool.get("type")
+        if kind == FUNCTION:
+            fn = tool["function"]
+            entry = {"name": fn["name"], "parameters": fn.get("parameters") or {"type": "object", "properties": {}}}
+            if fn.get("description"):
+                entry["description"] = fn["description"]
+            if fn.get("strict") is not None:
+                entry["strict"] = fn["strict"]
+            schemas.append({"type": "function", "function": entry})
+        elif kind in SERVER_TOOLS:
+            schemas.append(SERVER_TOOLS[kind].schema)
+    return schemas
+
+
+def function_entry(call: ToolCall, output: str | None = None) -> dict[str, Any]:
+    return {
+        "id": call.id,
+        "type": FUNCTION,
+        "function": {"name": call.name, "arguments": call.arguments, "output": output},
+    }
+
+
+def replay_entry(entry: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(name, arguments, output) of a step's tool-call entry, as the model saw it."""
+    kind = entry.get("type")
+    if kind == FUNCTION:
+        fn = entry["function"]
+        return fn["name"], fn.get("arguments") or "", fn.get("output")
+    tool = SERVER_TOOLS.get(kind)
+    if tool is None:
+        return kind or "unknown", "{}", json.dumps({"error": "This tool is no longer available."})
+    arguments, output = tool.replay(entry)
+    return tool.name, arguments, output

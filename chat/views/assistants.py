@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chat.access import get_assistant_for_user
+from chat.forms import AssistantForm
+from chat.models import Assistant
+
+
+@require_GET
+@login_required
+def assistant_list(request: HttpRequest) -> HttpResponse:
+    assistants = Assistant.objects.filter(owner=request.user)
+    return render(request, "chat/assistant_list.html", {"assistants": assistants})
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def assistant_create(request: HttpRequest) -> HttpResponse:
+    form = AssistantForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        form.instance.owner = request.user
+        form.save()
+        return redirect("chat:assistants")
+    return render(request, "chat/assistant_form.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def assistant_edit(request: HttpRequest, assistant_id: str) -> HttpResponse:
+    assistant = get_assistant_for_user(request.user, assistant_id)
+    form = AssistantForm(request.POST or None, instance=assistant)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return redirect("chat:assistants")
+    context = {"form": form, "assistant": assistant}
+    return render(request, "chat/assistant_form.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def assistant_delete(request: HttpRequest, assistant_id: str) -> HttpResponse:
+    get_assistant_for_user(request.user, assistant_id).delete()
+    return redirect("chat:assistants")

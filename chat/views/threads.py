@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from chat import live
+from chat.access import get_run_for_user, get_thread_for_user
+from chat.demo import ensure_starter_assistant
+from chat.engine.runs import ThreadBusy, cancel_run, post_message
+from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
+from chat.models import Message, Thread
+
+
+@require_GET
+@login_required
+def thread_list(request: HttpRequest) -> HttpResponse:
+    ensure_starter_assistant(request.user)
+    threads = Thread.objects.filter(owner=request.user).select_related("assistant")
+    return render(
+        request, "chat/thread_list.html", {"threads": threads, "new_form": NewThreadForm(user=request.user)}
+    )
+
+
+@require_POST
+@login_required
+def thread_create(request: HttpRequest) -> HttpResponse:
+    form = NewThreadForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return redirect("chat:threads")
+    thread = Thread.objects.create(owner=request.user, assistant=form.cleaned_data["assistant"])
+    return redirect("chat:thread", thread_id=thread.id)
+
+
+def _page_of_messages(thread: Thread, before: int | None) -> tuple[list[Message], int | None]:
+    """The newest page of messages (older than ``before``), oldest first, and the next cursor."""
+    rows = thread.messages.select_related("assistant").order_by("-seq")
+    if before is not None:
+        rows = rows.filter(seq__lt=before)
+    page = list(rows[: settings.MESSAGES_PER_PAGE + 1])
+    older = page[-2].seq if len(page) > settings.MESSAGES_PER_PAGE else None
+    return page[: settings.MESSAGES_PER_PAGE][::-1], older
+
+
+def _parse_cursor(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _thread_context(thread: Thread, form: MessageForm, before: int | None = None) -> dict:
+    messages, older = _page_of_messages(thread, before)
+    return {
+        "thread": thread,
+        "message_items": [live.message_context(m) for m in messages],
+        "older": older,
+        "run": live.latest_run(thread),
+        "form": form,
+    }
+
+
+@require_GET
+@login_required
+def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = get_thread_for_user(request.user, thread_id)
+    form = MessageForm(user=request.user, thread=thread)
+    context = _thread_context(thread, form, _parse_cursor(request.GET.get("before")))
+    if request.htmx and "before" in request.GET:
+        return render(request, "chat/thread.html#older_messages", context)
+    return render(request, "chat/thread.html", context)
+
+
+@require_POST
+@login_required
+def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = get_thread_for_user(request.user, thread_id)
+    form = MessageForm(request.POST, user=request.user, thread=thread)
+    if form.is_valid():
+        try:
+            message, _run = post_message(thread, form.cleaned_data["text"], form.cleaned_data["assistant"])
+        except ThreadBusy as busy:
+            form.add_error(None, str(busy))
+        else:
+            if not request.htmx:
+                return redirect("chat:thread", thread_id=thread.id)
+            form = MessageForm(user=request.user, thread=thread)
+            composer = render(request, "chat/thread.html#composer", {"thread": thread, "form": form})
+            composer.write(live.render_new_message(message))
+            composer.write(live.render_run_panel(thread))
+            return composer
+    status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
+    if request.htmx:
+        return render(request, "chat/thread.html#composer", {"thread": thread, "form": form}, status=status)
+    return render(request, "chat/thread.html", _thread_context(thread, form), status=status)
+
+
+@require_POST
+@login_required
+def run_cancel(request: HttpRequest, thread_id: str, run_id: str) -> HttpResponse:
+    run = get_run_for_user(request.user, thread_id, run_id)
+    cancel_run(run)
+    if request.htmx:
+        return HttpResponse(live.render_run_panel(run.thread))
+    return redirect("chat:thread", thread_id=thread_id)
+
+
+@require_POST
+@login_required
+def thread_rename(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = get_thread_for_user(request.user, thread_id)
+    form = ThreadTitleForm(request.POST, instance=thread)
+    if form.is_valid():
+        form.save()
+    return redirect("chat:thread", thread_id=thread.id)
+
+
+@require_POST
+@login_required
+def thread_delete(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = get_thread_for_user(request.user, thread_id)
+    active = thread.active_run()
+    if active is not None:
+        cancel_run(active)
+    thread.delete()
+    if request.htmx:
+        return HttpResponseClientRedirect("/threads/")
+    return redirect("chat:threads")

@@ -1,0 +1,29 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels.
+
+Daphne does not speak the ASGI lifespan protocol, so the run supervisor (start-up
+recovery of orphaned runs, expiry sweeps) starts on the first connection of any kind;
+``make run`` makes one itself right after the server is listening.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from chat.engine.supervisor import with_run_supervisor  # noqa: E402
+from chat.routing import websocket_urlpatterns  # noqa: E402
+
+application = with_run_supervisor(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
+)

@@ -1,0 +1,37 @@
+// What htmx cannot do on its own: Enter sends the message (Shift+Enter breaks the line),
+// and the conversation keeps scrolled to the newest text while it streams.
+(function () {
+  "use strict";
+
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (!field.matches || !field.matches("textarea[data-submit-on-enter]")) return;
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+    event.preventDefault();
+    if (field.value.trim() !== "" && field.form) field.form.requestSubmit();
+  });
+
+  function nearBottom(el) {
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 120;
+  }
+
+  var stick = true;
+  document.addEventListener("htmx:wsBeforeMessage", function () {
+    var log = document.getElementById("messages");
+    stick = !log || nearBottom(log);
+  });
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    var log = document.getElementById("messages");
+    if (log && stick) log.scrollTop = log.scrollHeight;
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var log = document.getElementById("messages");
+    var empty = document.getElementById("empty-thread");
+    if (empty && log && log.querySelector(".message")) empty.remove();
+    if (log && event.detail.target && event.detail.target.id === "composer") log.scrollTop = log.scrollHeight;
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    var log = document.getElementById("messages");
+    if (log) log.scrollTop = log.scrollHeight;
+  });
+})();

@@ -1,0 +1,68 @@
+"""Shared fixtures: alice owns things, bob is a stranger, anonymous is anonymous."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.test import Client
+
+from chat.models import Assistant, Thread
+
+pytest_plugins = ["tests.fake_openai"]
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def skip_or_fail(reason: str) -> None:
+    """A missing service or browser skips on a laptop and fails under CI=true."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a missing piece is a failure)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _fast_engine(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # test speed only
+    settings.OFFLINE_MODEL_DELAY = 0
+    settings.RUN_SAVE_INTERVAL = 0.05
+    settings.RUN_SUPERVISOR = False
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="alice-password-1")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-password-1")
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    client = Client()
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    client = Client()
+    client.force_login(bob)
+    return client
+
+
+@pytest.fixture
+def tutor(alice) -> Assistant:
+    return Assistant.objects.create(
+        owner=alice,
+        name="Math Tutor",
+        model="offline",
+        instructions="You are a personal math tutor. Answer questions briefly, in a sentence or less.",
+    )
+
+
+@pytest.fixture
+def thread(alice, tutor) -> Thread:
+    return Thread.objects.create(owner=alice, assistant=tutor, title="Algebra")

@@ -1,0 +1,277 @@
+import asyncio
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from chat.engine import dispatch, executor, recovery
+from chat.engine.runs import InvalidToolOutputs, cancel_run, create_run, post_message, submit_tool_outputs
+from chat.models import Message, Run, RunStep
+from chat.providers.base import Finish, ProviderError, Usage
+from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+WALKTHROUGH = "I need to solve the equation `3x + 11 = 14`. Can you help me?"
+
+
+@sync_to_async
+def ask(thread, tutor, text="Hello", **run_fields):
+    if run_fields:
+        Message.objects.create(thread=thread, role="user", content=Message.text_content(text))
+        return None, create_run(thread, tutor, start=False, **run_fields)
+    return post_message(thread, text, tutor, start=False)
+
+
+@sync_to_async
+def reload(obj):
+    obj.refresh_from_db()
+    return obj
+
+
+@sync_to_async
+def answer_of(run) -> Message:
+    return Message.objects.filter(run=run, role="assistant").order_by("seq").last()
+
+
+@sync_to_async
+def steps_of(run) -> list[RunStep]:
+    return list(RunStep.objects.filter(run=run).order_by("created_at"))
+
+
+async def test_the_offline_tutor_answers_the_walkthrough_equation(thread, tutor):
+    _, run = await ask(thread, tutor, WALKTHROUGH)
+    seen = []
+    await executor.execute(run.id, listeners=[seen.append])
+    run = await reload(run)
+    answer = await answer_of(run)
+    assert run.status == "completed"
+    assert "x = 1" in answer.text
+    assert answer.status == "completed" and answer.assistant_id == tutor.id
+    assert run.usage["completion_tokens"] > 5 and run.usage["total_tokens"] == sum(
+        run.usage[k] for k in ("prompt_tokens", "completion_tokens")
+    )
+    steps = await steps_of(run)
+    assert [(s.type, s.status) for s in steps] == [("message_creation", "completed")]
+    assert steps[0].step_details["message_creation"]["message_id"] == answer.id
+    assert steps[0].usage["completion_tokens"] == run.usage["completion_tokens"]
+    kinds = [e["type"] for e in seen]
+    assert kinds[0] == "run.status" and kinds[-1] == "run.status"
+    assert kinds.index("message.created") < kinds.index("message.delta") < kinds.index("message.completed")
+    deltas = [e for e in seen if e["type"] == "message.delta"]
+    assert len(deltas) > 5, "the answer streams in pieces"
+    offset = 0
+    for delta in deltas:  # contiguous offsets: nothing lost, nothing repeated
+        assert delta["offset"] == offset
+        offset += len(delta["text"])
+    assert "".join(d["text"] for d in deltas) == answer.text
+
+
+async def test_the_prompt_holds_instructions_and_the_whole_conversation(monkeypatch, thread, tutor):
+    provider = ScriptedProvider(text_turn("First."), text_turn("Second."))
+    use(monkeypatch, provider)
+    _, run = await ask(thread, tutor, "one")
+    await executor.execute(run.id)
+    _, run = await ask(thread, tutor, "two")
+    await executor.execute(run.id)
+    messages = provider.requests[1].messages
+    assert messages[0] == {"role": "system", "content": tutor.instructions}
+    assert [(m["role"], m["content"]) for m in messages[1:]] == [
+        ("user", "one"), ("assistant", "First."), ("user", "two")
+    ]
+
+
+async def test_truncation_keeps_only_the_last_messages(monkeypatch, thread, tutor):
+    provider = ScriptedProvider(text_turn("ok"))
+    use(monkeypatch, provider)
+    for text in ["a", "b", "c"]:
+        await sync_to_async(Message.objects.create)(thread=thread, role="user", content=Message.text_content(text))
+    run = await sync_to_async(create_run)(
+        thread, tutor, start=False, truncation_strategy={"type": "last_messages", "last_messages": 2}
+    )
+    await executor.execute(run.id)
+    assert [m["content"] for m in provider.requests[0].messages[1:]] == ["b", "c"]
+
+
+async def test_reaching_max_completion_tokens_ends_incomplete_with_the_partial_answer(thread, tutor):
+    _, run = await ask(thread, tutor, WALKTHROUGH, max_completion_tokens=4)
+    await executor.execute(run.id)
+    run = await reload(run)
+    answer = await answer_of(run)
+    assert run.status == "incomplete"
+    assert run.incomplete_details == {"reason": "max_completion_tokens"}
+    assert run.usage["completion_tokens"] == 4
+    assert answer.status == "incomplete" and answer.text and answer.incomplete_details == {"reason": "max_tokens"}
+
+
+async def test_a_prompt_over_max_prompt_tokens_ends_incomplete(thread, tutor):
+    _, run = await ask(thread, tutor, "x" * 4000, max_prompt_tokens=50)
+    await executor.execute(run.id)
+    run = await reload(run)
+    assert run.status == "incomplete"
+    assert run.incomplete_details == {"reason": "max_prompt_tokens"}
+
+
+async def test_a_provider_error_fails_the_run_and_keeps_the_partial_answer(monkeypatch, thread, tutor):
+    use(monkeypatch, ScriptedProvider(["Half an ", "answer", ProviderError("upstream exploded", "server_error")]))
+    _, run = await ask(thread, tutor)
+    await executor.execute(run.id)
+    run = await reload(run)
+    answer = await answer_of(run)
+    assert run.status == "failed" and run.failed_at is not None
+    assert run.last_error == {"code": "server_error", "message": "upstream exploded"}
+    assert answer.text == "Half an answer" and answer.status == "incomplete"
+    assert [s.status for s in await steps_of(run)] == ["failed"]
+
+
+async def test_a_stream_that_ends_without_finishing_fails_the_run(monkeypatch, thread, tutor):
+    use(monkeypatch, ScriptedProvider(["Cut off", Usage(1, 1)]))
+    _, run = await ask(thread, tutor)
+    await executor.execute(run.id)
+    run = await reload(run)
+    assert run.status == "failed"
+    assert "ended before" in run.last_error["message"]
+    assert (await answer_of(run)).text == "Cut off"
+
+
+async def test_a_crash_in_our_own_code_fails_the_run_cleanly(monkeypatch, thread, tutor):
+    use(monkeypatch, ScriptedProvider(["x", RuntimeError("bug")]))
+    _, run = await ask(thread, tutor)
+    await executor.execute(run.id)
+    run = await reload(run)
+    assert run.status == "failed" and run.last_error["code"] == "server_error"
+
+
+async def test_an_unknown_remote_model_without_a_server_fails_with_a_clear_error(thread, tutor):
+    _, run = await ask(thread, tutor, "hi", model="gpt-4o")
+    await executor.execute(run.id)
+    run = await reload(run)
+    assert run.status == "failed"
+    assert run.last_error["code"] == "invalid_prompt" and "OPENAI_BASE_URL" in run.last_error["message"]
+
+
+async def test_cancelling_mid_stream_keeps_what_was_written(monkeypatch, thread, tutor):
+    provider = ScriptedProvider(text_turn(*["word "] * 200), delay=0.01)
+    use(monkeypatch, provider)
+    _, run = await ask(thread, tutor)
+    dispatch.dispatch(run.id)
+    await asyncio.wait_for(provider.started.wait(), 5)
+    await asyncio.sleep(0.1)
+    run = await reload(run)
+    assert await sync_to_async(cancel_run)(run)
+    await dispatch.wait_idle()
+    run = await reload(run)
+    answer = await answer_of(run)
+    assert run.status == "cancelled" and run.cancelled_at is not None
+    assert answer.status == "incomplete" and answer.incomplete_details == {"reason": "run_cancelled"}
+    assert 0 < answer.text.count("word") < 200
+    assert [s.status for s in await steps_of(run)] == ["cancelled"]
+
+
+async def test_cancelling_a_queued_run_cancels_it_at_once(thread, tutor):
+    _, run = await ask(thread, tutor)
+    assert await sync_to_async(cancel_run)(run)
+    run = await reload(run)
+    assert run.status == "cancelled"
+    await executor.execute(run.id)  # a late worker must not resurrect it
+    assert (await reload(run)).status == "cancelled"
+
+
+async def test_a_function_call_pauses_the_run_until_outputs_arrive(monkeypatch, thread, tutor):
+    tutor.tools = [{"type": "function", "function": {"name": "get_grade", "parameters": {"type": "object"}}}]
+    await sync_to_async(tutor.save)()
+    provider = ScriptedProvider(
+        call_turn(("call_1", "get_grade", '{"student": "alice"}'), ("call_2", "get_grade", '{"student": "bob"}')),
+        text_turn("Alice got an A."),
+    )
+    use(monkeypatch, provider)
+    _, run = await ask(thread, tutor, "grades?")
+    await executor.execute(run.id)
+    run = await reload(run)
+    assert run.status == "requires_action" and run.expires_at > timezone.now()
+    calls = run.required_action["submit_tool_outputs"]["tool_calls"]
+    assert [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
+        ("call_1", "get_grade", '{"student": "alice"}'),
+        ("call_2", "get_grade", '{"student": "bob"}'),
+    ]
+    with pytest.raises(InvalidToolOutputs, match="missing call_2"):
+        await sync_to_async(submit_tool_outputs)(run, [{"tool_call_id": "call_1", "output": "A"}])
+    with pytest.raises(InvalidToolOutputs, match="only once"):
+        await sync_to_async(submit_tool_outputs)(
+            run, [{"tool_call_id": "call_1", "output": "A"}, {"tool_call_id": "call_1", "output": "B"}]
+        )
+    outputs = [{"tool_call_id": "call_1", "output": "A"}, {"tool_call_id": "call_2", "output": "B"}]
+    await sync_to_async(submit_tool_outputs)(run, outputs)
+    assert (await reload(run)).status == "queued"
+    with pytest.raises(InvalidToolOutputs):
+        await sync_to_async(submit_tool_outputs)(run, outputs)  # a second submission is refused
+    await executor.execute(run.id)
+    run = await reload(run)
+    assert run.status == "completed" and run.required_action is None
+    tail = provider.requests[1].messages[-3:]
+    assert tail[0]["role"] == "assistant" and [c["id"] for c in tail[0]["tool_calls"]] == ["call_1", "call_2"]
+    assert tail[1:] == [
+        {"role": "tool", "tool_call_id": "call_1", "content": "A"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "B"},
+    ]
+    steps = await steps_of(run)
+    assert [(s.type, s.status) for s in steps] == [("tool_calls", "completed"), ("message_creation", "completed")]
+    assert steps[0].step_details["tool_calls"][1]["function"]["output"] == "B"
+
+
+async def test_a_call_to_a_tool_that_does_not_exist_is_answered_with_an_error(monkeypatch, thread, tutor):
+    provider = ScriptedProvider(call_turn(("call_x", "launch_rockets", "{}")), text_turn("Sorry."))
+    use(monkeypatch, provider)
+    _, run = await ask(thread, tutor)
+    await executor.execute(run.id)
+    run = await reload(run)
+    assert run.status == "completed"
+    assert "no tool named" in provider.requests[1].messages[-1]["content"]
+
+
+async def test_orphaned_runs_are_failed_and_expired_runs_expire(thread, tutor, alice):
+    from chat.models import Thread
+
+    stale = timezone.now() - timedelta(minutes=5)
+    orphan = await sync_to_async(Run.objects.create)(
+        thread=thread, assistant=tutor, model="offline", status="in_progress", worker="dead:1", heartbeat_at=stale
+    )
+    partial = await sync_to_async(Message.objects.create)(
+        thread=thread, role="assistant", run=orphan, status="in_progress", content=Message.text_content("so far")
+    )
+    other = await sync_to_async(Thread.objects.create)(owner=alice)
+    waiting = await sync_to_async(Run.objects.create)(
+        thread=other, assistant=tutor, model="offline", status="requires_action", expires_at=stale
+    )
+    await recovery.sweep()
+    orphan, waiting, partial = await reload(orphan), await reload(waiting), await reload(partial)
+    assert orphan.status == "failed" and "server stopped" in orphan.last_error["message"]
+    assert partial.status == "incomplete" and partial.text == "so far"
+    assert waiting.status == "expired"
+
+
+async def test_a_live_worker_keeps_its_run_but_startup_recovery_takes_every_foreign_one(thread, tutor):
+    fresh = await sync_to_async(Run.objects.create)(
+        thread=thread, assistant=tutor, model="offline", status="in_progress", worker="other:2",
+        heartbeat_at=timezone.now(),
+    )
+    await recovery.sweep()
+    assert (await reload(fresh)).status == "in_progress"
+    await recovery.sweep(startup=True)
+    assert (await reload(fresh)).status == "failed"
+
+
+async def test_startup_recovery_runs_queued_runs_nobody_started(thread, tutor):
+    _, run = await ask(thread, tutor, WALKTHROUGH)
+    await recovery.sweep(startup=True)
+    await dispatch.wait_idle()
+    assert (await reload(run)).status == "completed"
+
+
+async def test_a_finish_reason_of_length_without_a_budget_also_ends_incomplete(monkeypatch, thread, tutor):
+    use(monkeypatch, ScriptedProvider(["Too", " long", Usage(3, 2), Finish("length")]))
+    _, run = await ask(thread, tutor)
+    await executor.execute(run.id)
+    run = await reload(run)
+    assert run.status == "incomplete" and (await answer_of(run)).text == "Too long"

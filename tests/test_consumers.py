@@ -1,0 +1,107 @@
+import asyncio
+import re
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+
+from chat.engine import dispatch
+from chat.engine.runs import post_message
+from project.asgi import application
+from tests.engine.scripted import ScriptedProvider, text_turn, use
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@sync_to_async
+def session_cookie(user) -> str:
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return f"sessionid={session.session_key}"
+
+
+async def connect(thread_id: str, user=None, origin: str = "http://localhost"):
+    headers = [(b"origin", origin.encode())]
+    if user is not None:
+        headers.append((b"cookie", (await session_cookie(user)).encode()))
+    communicator = WebsocketCommunicator(application, f"/ws/threads/{thread_id}/", headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def receive_until(communicator, pattern: str, timeout: float = 5.0) -> list[str]:
+    frames = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        frame = await communicator.receive_from(timeout=max(0.01, deadline - loop.time()))
+        frames.append(frame)
+        if re.search(pattern, frame):
+            return frames
+
+
+async def test_the_owner_sees_the_run_stream_in_as_html_fragments(monkeypatch, alice, thread, tutor):
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then <divide>."), delay=0.02))
+    communicator, connected, _ = await connect(thread.id, alice)
+    assert connected
+    snapshot = await communicator.receive_from()
+    assert 'id="run-status"' in snapshot and "Idle" in snapshot
+    _, run = await sync_to_async(post_message)(thread, "3x + 11 = 14", tutor, start=False)
+    dispatch.dispatch(run.id)
+    frames = await receive_until(communicator, r"Completed")
+    html = "".join(frames)
+    assert "In progress" in html
+    assert 'id="messages" hx-swap-oob="beforeend"' in html  # the new message is appended
+    first = re.search(r'<span id="stream-msg_\w+">(.*?)</span>', html).group(1)
+    deltas = re.findall(r'<span id="stream-msg_\w+" hx-swap-oob="beforeend">(.*?)</span>', html)
+    assert deltas, "text arrives as appended deltas"
+    assert first + "".join(deltas) == "Subtract 11, then &lt;divide&gt;."  # escaped, in order, complete
+    assert re.search(r'<article id="message-msg_\w+" hx-swap-oob="true"', html)  # final render replaces it
+    assert "Wrote a message" in html
+    await communicator.disconnect()
+
+
+async def test_a_socket_joining_mid_run_gets_the_text_so_far_then_only_new_text(monkeypatch, alice, thread, tutor):
+    provider = ScriptedProvider(text_turn(*[f"w{i} " for i in range(40)]), delay=0.02)
+    use(monkeypatch, provider)
+    _, run = await sync_to_async(post_message)(thread, "go", tutor, start=False)
+    dispatch.dispatch(run.id)
+    await asyncio.wait_for(provider.started.wait(), 5)
+    await asyncio.sleep(0.2)
+    communicator, connected, _ = await connect(thread.id, alice)
+    assert connected
+    frames = await receive_until(communicator, r"Completed")
+    snapshot = frames[0]
+    shown = re.search(r'<span id="stream-msg_\w+">(.*?)</span>', snapshot).group(1)
+    later = "".join(re.findall(r'hx-swap-oob="beforeend">(.*?)</span>', "".join(frames[1:])))
+    assert shown.startswith("w0 ") and shown + later == "".join(f"w{i} " for i in range(40))
+    await communicator.disconnect()
+
+
+async def test_a_stranger_cannot_listen_to_someone_elses_thread(bob, thread):
+    communicator, connected, code = await connect(thread.id, bob)
+    assert not connected and code == 4404
+    await communicator.disconnect()
+
+
+async def test_an_anonymous_socket_is_closed(thread):
+    communicator, connected, _ = await connect(thread.id)
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_a_socket_from_a_foreign_origin_is_refused(alice, thread):
+    communicator, connected, _ = await connect(thread.id, alice, origin="http://evil.example")
+    assert not connected
+    await communicator.disconnect()
+
+
+async def test_an_unknown_thread_is_refused(alice):
+    communicator, connected, code = await connect("thread_doesnotexist", alice)
+    assert not connected and code == 4404
+    await communicator.disconnect()
