@@ -1,0 +1,342 @@
+"""Render untrusted chat text (model output, user messages) to safe HTML.
+
+Pipeline: markdown-it-py ("commonmark" + tables + strikethrough, raw HTML
+disabled) -> our own renderers for math, code and images -> nh3 sanitizer
+with an allow-list that matches exactly what those renderers emit.
+
+Math is not typeset here.  The LaTeX source is kept verbatim (markdown never
+sees it) and HTML-escaped into
+
+    <span class="math-inline">...</span>    for  $...$   and  \\( ... \\)
+    <div class="math-display">...</div>     for  $$...$$ and  \\[ ... \\]  on their own lines
+    <span class="math-display">...</span>   for  $$...$$ and  \\[ ... \\]  inside running text
+
+(a <div> is not allowed inside <p>), which static/js/math.js hands to KaTeX.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import nh3
+from django.utils.safestring import SafeString, mark_safe
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml, unescapeAll
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import get_lexer_by_name
+from pygments.token import STANDARD_TYPES
+from pygments.util import ClassNotFound
+
+__all__ = ["render_markdown"]
+
+# Pygments manages roughly 250-400 KB/s, so highlighting is budgeted per message:
+# once this many characters of code have been highlighted, further code blocks
+# are rendered as plain escaped text (same markup, no token spans).
+HIGHLIGHT_BUDGET_CHARS = 16_000
+
+_ALLOWED_LINK = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
+_LANG_NAME = re.compile(r"[\w+#.-]{1,40}")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_LINK_DEPTH = "_chat_markdown_link_depth"
+_SEARCH_CACHE = "_chat_markdown_search_cache"
+_HIGHLIGHT_BUDGET = "_chat_markdown_highlight_budget"
+
+# ---------------------------------------------------------------------------
+# Math
+# ---------------------------------------------------------------------------
+
+
+def _search(env: dict[str, Any], src: str, needle: str | re.Pattern[str], start: int) -> int:
+    """Position of the first ``needle`` at or after ``start`` in ``src``, or -1.
+
+    Remembers the last answer per needle: a later query that starts between the
+    previous start and the previous hit has the same answer.  Parsing moves
+    forward through the text, so this keeps many unclosed openers (``\\(`` or
+    ``$$`` a thousand times, no closer) linear instead of quadratic.
+    """
+    cache = env.setdefault(_SEARCH_CACHE, {})
+    hit = cache.get(needle)
+    if hit is not None:
+        c_src, c_start, c_found = hit
+        if c_src is src and c_start <= start and (c_found < 0 or start <= c_found):
+            return c_found
+    if isinstance(needle, str):
+        found = src.find(needle, start)
+    else:
+        m = needle.search(src, start)
+        found = m.start() if m else -1
+    cache[needle] = (src, start, found)
+    return found
+
+
+def _math_inline_rule(opener: str, closer: str, token_type: str) -> Callable[[StateInline, bool], bool]:
+    """Inline math between two fixed delimiters, e.g. ``\\( ... \\)``.
+
+    Registered before markdown's "escape" rule, so ``\\(`` is not turned into
+    ``(`` and nothing between the delimiters is parsed as markdown.
+    """
+
+    def rule(state: StateInline, silent: bool) -> bool:
+        src, pos = state.src, state.pos
+        if not src.startswith(opener, pos):
+            return False
+        start = pos + len(opener)
+        end = _search(state.env, src, closer, start)
+        if end < 0 or end + len(closer) > state.posMax or not src[start:end].strip():
+            return False
+        if not silent:
+            token = state.push(token_type, "math", 0)
+            token.content = src[start:end]
+            token.markup = opener
+        state.pos = end + len(closer)
+        return True
+
+    return rule
+
+
+def _math_block_rule(opener: str, closer: str) -> Callable[[StateBlock, int, int, bool], bool]:
+    """Display math starting a line with ``opener`` and ending a line with ``closer``.
+
+    May interrupt a paragraph (models write "is:\\n\\[\\n...\\n\\]"), so lines of
+    LaTeX such as ``- b`` or ``= c`` are not taken for lists or headings.  The
+    body may not contain a blank line; otherwise it is not a block and the
+    paragraph/inline rules get their turn.
+    """
+
+    def rule(state: StateBlock, startLine: int, endLine: int, silent: bool) -> bool:
+        if state.sCount[startLine] - state.blkIndent >= 4:
+            return False  # indented code
+        src = state.src
+        pos = state.bMarks[startLine] + state.tShift[startLine]
+        if not src.startswith(opener, pos):
+            return False
+        start = pos + len(opener)
+        end = _search(state.env, src, closer, start)
+        if end < 0:
+            return False
+        # the line holding the closer, which must be inside this container ...
+        last = bisect_left(state.eMarks, end + len(closer), startLine, endLine)
+        if last >= endLine or end < state.bMarks[last]:
+            return False
+        # ... and must end the line
+        if src[end + len(closer) : state.eMarks[last]].strip():
+            return False
+        if not src[start:end].strip():
+            return False
+        blank = _search(state.env, src, _BLANK_LINE, start)
+        if 0 <= blank < end:
+            return False
+        if silent:
+            return True
+
+        if last == startLine:
+            content = src[start:end]
+        else:
+            parts = [src[start : state.eMarks[startLine]]]
+            for line in range(startLine + 1, last):
+                parts.append(_line_text(state, line, state.eMarks[line]))
+            parts.append(_line_text(state, last, end))
+            content = "\n".join(parts)
+
+        token = state.push("math_block", "math", 0)
+        token.block = True
+        token.content = content
+        token.markup = opener
+        token.map = [startLine, last + 1]
+        state.line = last + 1
+        return True
+
+    return rule
+
+
+def _line_text(state: StateBlock, line: int, stop: int) -> str:
+    """A line of the source without its container's indentation."""
+    begin = state.bMarks[line]
+    indent = min(state.tShift[line], max(state.blkIndent, 0))
+    return state.src[begin + indent : stop]
+
+
+def _math_plugin(md: MarkdownIt) -> None:
+    # $...$ (and $$...$$ inside a paragraph) from mdit_py_plugins, Pandoc rules:
+    # no space just inside the dollars and no digit just outside them, so
+    # "costs $5 and $10" stays text.
+    dollarmath_plugin(
+        md,
+        allow_labels=False,
+        allow_space=False,
+        allow_digits=False,
+        allow_blank_lines=False,
+        double_inline=True,
+    )
+    alt = {"alt": ["paragraph", "reference", "blockquote", "list"]}
+    # Replace the plugin's $$ block rule: ours may interrupt a paragraph and
+    # stays linear on unclosed "$$" lines.
+    md.block.ruler.at("math_block", _math_block_rule("$$", "$$"), alt)
+    md.block.ruler.after("math_block", "math_block_brackets", _math_block_rule("\\[", "\\]"), alt)
+    md.inline.ruler.before(
+        "escape", "math_inline_paren", _math_inline_rule("\\(", "\\)", "math_inline")
+    )
+    md.inline.ruler.before(
+        "escape", "math_inline_bracket", _math_inline_rule("\\[", "\\]", "math_inline_double")
+    )
+
+    md.add_render_rule("math_inline", _render_math_inline)
+    md.add_render_rule("math_inline_double", _render_math_display_inline)
+    md.add_render_rule("math_block", _render_math_block)
+
+
+def _render_math_inline(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return f'<span class="math-inline">{escapeHtml(tokens[idx].content.strip())}</span>'
+
+
+def _render_math_display_inline(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return f'<span class="math-display">{escapeHtml(tokens[idx].content.strip())}</span>'
+
+
+def _render_math_block(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return f'<div class="math-display">{escapeHtml(tokens[idx].content.strip())}</div>\n'
+
+
+# ---------------------------------------------------------------------------
+# Code
+# ---------------------------------------------------------------------------
+
+_FORMATTER = HtmlFormatter(nowrap=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _lexer(name: str) -> Lexer | None:
+    if not _LANG_NAME.fullmatch(name):
+        return None
+    try:
+        return get_lexer_by_name(name.lower(), stripnl=False, ensurenl=True)
+    except ClassNotFound:
+        return None
+
+
+def _code_html(code: str, lang: str, env: dict[str, Any]) -> str:
+    lexer = _lexer(lang) if lang else None
+    budget = env.get(_HIGHLIGHT_BUDGET, HIGHLIGHT_BUDGET_CHARS)
+    if lexer is None or len(code) > budget:
+        body = escapeHtml(code)
+    else:
+        env[_HIGHLIGHT_BUDGET] = budget - len(code)
+        body = highlight(code, lexer, _FORMATTER)
+    return f'<div class="highlight"><pre><code>{body}</code></pre></div>\n'
+
+
+def _render_fence(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    info = unescapeAll(token.info).strip() if token.info else ""
+    lang = info.split(maxsplit=1)[0] if info else ""
+    return _code_html(token.content, lang, env)
+
+
+def _render_code_block(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    return _code_html(tokens[idx].content, "", env)
+
+
+# ---------------------------------------------------------------------------
+# Links and images
+# ---------------------------------------------------------------------------
+
+
+def _validate_link(url: str) -> bool:
+    """Only absolute http(s) and mailto links; anything else stays literal text."""
+    return bool(_ALLOWED_LINK.match(url.strip()))
+
+
+def _render_link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    env[_LINK_DEPTH] = env.get(_LINK_DEPTH, 0) + 1
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _render_link_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    env[_LINK_DEPTH] = env.get(_LINK_DEPTH, 0) - 1
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    """No <img>: model output must not make the browser fetch anything.
+
+    ``![alt](url)`` becomes a link to the image labelled with the alt text
+    (or just the alt text when it already sits inside a link).
+    """
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    alt = self.renderInlineAsText(token.children or [], options, env) or src
+    if env.get(_LINK_DEPTH, 0) > 0 or not _validate_link(src):
+        return escapeHtml(alt)
+    return f'<a href="{escapeHtml(src)}">{escapeHtml(alt)}</a>'
+
+
+# ---------------------------------------------------------------------------
+# Parser and sanitizer (module level, built once)
+# ---------------------------------------------------------------------------
+
+
+def _build_markdown() -> MarkdownIt:
+    try:
+        import linkify_it  # noqa: F401
+
+        linkify = True
+    except ImportError:
+        linkify = False
+
+    md = MarkdownIt("commonmark", {"html": False, "linkify": linkify, "typographer": False, "breaks": True})
+    md.enable(["table", "strikethrough"])
+    if linkify:
+        md.enable("linkify")
+    md.validateLink = _validate_link  # type: ignore[method-assign]
+    _math_plugin(md)
+    md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("code_block", _render_code_block)
+    md.add_render_rule("image", _render_image)
+    md.add_render_rule("link_open", _render_link_open)
+    md.add_render_rule("link_close", _render_link_close)
+    md.add_render_rule("s_open", lambda self, tokens, idx, options, env: "<del>")
+    md.add_render_rule("s_close", lambda self, tokens, idx, options, env: "</del>")
+    return md
+
+
+_MD = _build_markdown()
+
+_PYGMENTS_CLASSES = {cls for cls in STANDARD_TYPES.values() if cls}
+
+_CLEANER = nh3.Cleaner(
+    tags={
+        "p", "br", "hr", "strong", "em", "del", "code", "pre", "span", "div",
+        "ul", "ol", "li", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
+        "table", "thead", "tbody", "tr", "th", "td", "a",
+    },  # fmt: skip
+    clean_content_tags={"script", "style"},
+    # "*": set() drops ammonia's default generic attributes (lang, title)
+    attributes={"*": set(), "a": {"href"}, "ol": {"start"}, "th": {"style"}, "td": {"style"}},
+    allowed_classes={
+        "span": _PYGMENTS_CLASSES | {"math-inline", "math-display"},
+        "div": {"highlight", "math-display"},
+    },
+    filter_style_properties={"text-align"},
+    url_schemes={"http", "https", "mailto"},
+    url_relative="deny",
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+)
+
+
+def render_markdown(text: str) -> SafeString:
+    """Render untrusted markdown (with LaTeX math) to sanitized, safe HTML."""
+    if not text:
+        return mark_safe("")
+    html = _MD.render(str(text), {})
+    return mark_safe(_CLEANER.clean(html))

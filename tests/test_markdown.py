@@ -1,0 +1,195 @@
+import html
+import re
+import time
+
+from django.template import Context, Template
+from django.utils.safestring import SafeString
+
+from chat.markdown import render_markdown
+
+
+def math_texts(output: str, tag: str, cls: str) -> list[str]:
+    """The (unescaped) LaTeX inside every <tag class="cls"> of the output."""
+    pattern = rf'<{tag} class="{cls}">(.*?)</{tag}>'
+    return [html.unescape(inner) for inner in re.findall(pattern, output, re.DOTALL)]
+
+
+def test_the_result_is_a_safe_string():
+    assert isinstance(render_markdown("hi"), SafeString)
+    assert render_markdown("") == ""
+
+
+def test_bold_lists_and_tables_render():
+    out = render_markdown(
+        "**bold** and *em* and ~~gone~~\n\n- one\n- two\n\n1. first\n2. second\n\n"
+        "| a | b |\n|:--|--:|\n| 1 | 2 |\n"
+    )
+    assert "<strong>bold</strong>" in out
+    assert "<em>em</em>" in out
+    assert "<del>gone</del>" in out
+    assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in out
+    assert "<ol>\n<li>first</li>" in out
+    assert "<table>" in out and "<th" in out and "<td" in out
+    assert 'style="text-align:right"' in out
+
+
+def test_raw_script_tags_are_escaped_not_passed_through():
+    out = render_markdown("<script>alert(1)</script>\n\nhello <b>world</b>")
+    assert "<script" not in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    assert "<b>" not in out
+
+
+def test_a_javascript_link_never_becomes_an_href():
+    for src in [
+        "[x](javascript:alert(1))",
+        "[x](JavaScript:alert(1))",
+        "[x](java&#x73;cript:alert(1))",
+        "<javascript:alert(1)>",
+        "[x]\n\n[x]: javascript:alert(1)",
+        "[x](data:text/html,<script>alert(1)</script>)",
+    ]:
+        out = render_markdown(src)
+        assert "href" not in out, src
+        assert "<a" not in out, src
+
+
+def test_http_links_get_rel_nofollow_and_no_target():
+    out = render_markdown("[site](https://example.com/a?b=1&c=2) <mailto:me@example.com>")
+    assert '<a href="https://example.com/a?b=1&amp;c=2" rel="noopener noreferrer nofollow">site</a>' in out
+    assert 'href="mailto:me@example.com"' in out
+    assert "target" not in out
+
+
+def test_relative_links_are_not_linked():
+    assert "<a" not in render_markdown("[admin](/admin/)")
+
+
+def test_image_syntax_produces_no_img_tag_but_a_link_with_the_alt_text():
+    out = render_markdown("![img](http://evil/x.png)")
+    assert "<img" not in out
+    assert '<a href="http://evil/x.png" rel="noopener noreferrer nofollow">img</a>' in out
+
+
+def test_an_image_inside_a_link_becomes_its_alt_text():
+    out = render_markdown("[![logo](http://evil/x.png)](https://example.com)")
+    assert "<img" not in out
+    assert out.count("<a ") == 1
+    assert '<a href="https://example.com" rel="noopener noreferrer nofollow">logo</a>' in out
+
+
+def test_a_raw_img_tag_with_onerror_is_escaped():
+    out = render_markdown("<img src=x onerror=alert(1)>")
+    assert "<img" not in out
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out
+
+
+def test_paren_delimiters_give_inline_math_with_the_exact_latex():
+    out = render_markdown(r"Let \(x^2 + y_1 * z_2\) be.")
+    assert math_texts(out, "span", "math-inline") == [r"x^2 + y_1 * z_2"]
+    assert "<em>" not in out
+
+
+def test_bracket_delimiters_give_display_math_with_the_exact_latex():
+    out = render_markdown(r"\[\frac{a}{b}\]")
+    assert math_texts(out, "div", "math-display") == [r"\frac{a}{b}"]
+
+
+def test_double_dollars_give_display_math_and_markdown_does_not_eat_underscores_or_stars():
+    out = render_markdown("$$a_1 * b_2$$")
+    assert math_texts(out, "div", "math-display") == ["a_1 * b_2"]
+
+
+def test_single_dollars_give_inline_math():
+    out = render_markdown(r"so $\alpha_i * \beta_j$ holds")
+    assert math_texts(out, "span", "math-inline") == [r"\alpha_i * \beta_j"]
+
+
+def test_multiline_display_math_interrupting_a_paragraph_survives_untouched():
+    latex = "x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}\n- b_1\n= c \\\\\n\\{ d \\}"
+    out = render_markdown(f"The formula is:\n\\[\n{latex}\n\\]\nwhere *a* is \\(a_1\\).")
+    assert math_texts(out, "div", "math-display") == [latex]
+    assert math_texts(out, "span", "math-inline") == ["a_1"]
+    assert "<p>The formula is:</p>" in out
+    assert "<em>a</em>" in out
+    assert "<li>" not in out and "<h1>" not in out
+
+
+def test_math_mixed_with_normal_markdown():
+    out = render_markdown(
+        "# Result $E=mc^2$\n\n"
+        "- **bold** and \\(a_{ij}\\)\n"
+        "- cost $5 and $10 stays text\n\n"
+        "$$\n\\sum_{i=1}^n i\n$$\n\n"
+        "Inline display \\[x_1\\] in text and `\\(code\\)`."
+    )
+    assert "<h1>Result <span class=\"math-inline\">E=mc^2</span></h1>" in out
+    assert "<strong>bold</strong>" in out
+    assert math_texts(out, "span", "math-inline") == ["E=mc^2", "a_{ij}"]
+    assert "cost $5 and $10 stays text" in out
+    assert math_texts(out, "div", "math-display") == [r"\sum_{i=1}^n i"]
+    assert math_texts(out, "span", "math-display") == ["x_1"]
+    assert r"<code>\(code\)</code>" in out
+
+
+def test_html_inside_math_is_escaped():
+    out = render_markdown(r"\(</span><script>alert(1)</script>\) and $<img src=x>$")
+    assert "<script" not in out and "<img" not in out
+    assert math_texts(out, "span", "math-inline") == [
+        "</span><script>alert(1)</script>",
+        "<img src=x>",
+    ]
+
+
+def test_escaped_delimiters_are_not_math():
+    out = render_markdown(r"\$5 and \\(x\\)")
+    assert "math-" not in out
+    assert "$5" in out
+
+
+def test_code_fences_are_highlighted_with_escaped_angle_brackets():
+    out = render_markdown("```python\nif a < b:\n    print('<tag>')\n```")
+    assert out.startswith('<div class="highlight"><pre><code>')
+    assert '<span class="k">if</span>' in out
+    assert "&lt;" in out
+    assert "<tag>" not in out
+
+
+def test_unknown_or_missing_languages_fall_back_to_escaped_plain_text():
+    for src in ["```nosuchlanguage\n<b>x</b>\n```", "```\n<b>x</b>\n```", "    <b>x</b>"]:
+        out = render_markdown(src)
+        assert out == '<div class="highlight"><pre><code>&lt;b&gt;x&lt;/b&gt;\n</code></pre></div>\n', src
+
+
+def test_inline_code_is_escaped():
+    out = render_markdown("use `<div onclick=x>` here")
+    assert "<code>&lt;div onclick=x&gt;</code>" in out
+
+
+def test_the_template_filter_renders_markdown():
+    out = Template("{% load chat_markdown %}{{ text|markdown }}").render(
+        Context({"text": "**hi** <script>x</script>"})
+    )
+    assert out == "<p><strong>hi</strong> &lt;script&gt;x&lt;/script&gt;</p>\n"
+
+
+def test_a_32000_character_message_renders_quickly():
+    block = (
+        "Some **bold** text, a [link](https://example.com), `code`, \\(a_i^2\\) and $x_1$.\n\n"
+        "```python\nfor i in range(10):\n    print(i < 5)\n```\n\n"
+        "\\[\n\\sum_{i=1}^n i = \\frac{n(n+1)}{2}\n\\]\n\n"
+        "| a | b |\n|---|---|\n| 1 | $y$ |\n\n- item\n- item\n\n"
+    )
+    text = (block * (32_000 // len(block) + 1))[:32_000]
+    render_markdown(text)  # warm caches
+    start = time.perf_counter()
+    out = render_markdown(text)
+    assert time.perf_counter() - start < 0.5
+    assert out.count('class="highlight"') > 50
+
+
+def test_unclosed_math_openers_stay_fast():
+    for text in ["\\( a " * 5000, "\\[ a\n" * 6000, "$$ a\n" * 6000, "$a " * 10000]:
+        start = time.perf_counter()
+        render_markdown(text)
+        assert time.perf_counter() - start < 1.0

@@ -1,0 +1,72 @@
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertRedirects
+
+from chat.models import Assistant
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_user_creates_an_assistant(alice_client, alice):
+    response = alice_client.post(
+        reverse("chat:assistant_create"),
+        {"name": "Physics Tutor", "model": "offline", "instructions": "Be brief.", "description": ""},
+    )
+    assertRedirects(response, reverse("chat:assistants"))
+    assistant = Assistant.objects.get(name="Physics Tutor")
+    assert assistant.owner == alice and assistant.id.startswith("asst_")
+
+
+def test_an_unknown_model_is_rejected_with_the_list_of_available_models(alice_client):
+    response = alice_client.post(reverse("chat:assistant_create"), {"name": "X", "model": "gpt-17"})
+    assertContains(response, "Unknown model &#x27;gpt-17&#x27;. Available models: offline.", status_code=400)
+    assert not Assistant.objects.exists()
+
+
+def test_configured_remote_models_are_offered(alice_client, settings):
+    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/v1"
+    settings.OPENAI_MODELS = ["llama3.2", "qwen2.5"]
+    response = alice_client.post(reverse("chat:assistant_create"), {"name": "X", "model": "nope"})
+    assertContains(response, "Available models: offline, llama3.2, qwen2.5.", status_code=400)
+    response = alice_client.post(reverse("chat:assistant_create"), {"name": "X", "model": "qwen2.5"})
+    assert response.status_code == 302
+
+
+def test_the_owner_edits_an_assistant(alice_client, tutor):
+    alice_client.post(
+        reverse("chat:assistant_edit", args=[tutor.id]),
+        {"name": "Algebra Tutor", "model": "offline", "instructions": "Short answers.", "temperature": "0.5"},
+    )
+    tutor.refresh_from_db()
+    assert (tutor.name, tutor.instructions, tutor.temperature) == ("Algebra Tutor", "Short answers.", 0.5)
+
+
+def test_out_of_range_sampling_is_rejected(alice_client, tutor):
+    response = alice_client.post(
+        reverse("chat:assistant_edit", args=[tutor.id]), {"name": "T", "model": "offline", "temperature": "3"}
+    )
+    assertContains(response, "Temperature must be between 0 and 2.", status_code=400)
+
+
+def test_assistant_names_are_escaped(alice_client, alice):
+    Assistant.objects.create(owner=alice, name="<img src=x onerror=alert(1)>", model="offline")
+    response = alice_client.get(reverse("chat:assistants"))
+    assert b"<img src=x" not in response.content
+    assertContains(response, "&lt;img src=x onerror=alert(1)&gt;")
+
+
+@pytest.mark.parametrize(("method", "name"), [("get", "chat:assistant_edit"), ("post", "chat:assistant_edit"), ("post", "chat:assistant_delete")])
+def test_a_stranger_gets_404_for_someone_elses_assistant(bob_client, tutor, method, name):
+    response = getattr(bob_client, method)(reverse(name, args=[tutor.id]), {"name": "Hacked", "model": "offline"})
+    assert response.status_code == 404
+    tutor.refresh_from_db()
+    assert tutor.name == "Math Tutor"
+
+
+def test_the_assistant_list_shows_only_my_assistants(bob_client, bob, tutor):
+    Assistant.objects.create(owner=bob, name="Bob's Helper", model="offline")
+    tutor.name = "Alice's Private Tutor"
+    tutor.save()
+    response = bob_client.get(reverse("chat:assistants"))
+    assertContains(response, "Bob&#x27;s Helper")
+    assert b"Private Tutor" not in response.content

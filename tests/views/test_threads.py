@@ -1,0 +1,173 @@
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertRedirects
+
+from chat.models import Message, Run, Thread
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def no_dispatch(monkeypatch):
+    """View tests check what is saved; the engine has its own tests."""
+    started = []
+    monkeypatch.setattr("chat.engine.dispatch.dispatch", started.append)
+    return started
+
+
+def post_message(client, thread, text, **extra):
+    url = reverse("chat:message_create", args=[thread.id])
+    return client.post(url, {"text": text, "assistant": thread.assistant_id}, **extra)
+
+
+def test_it_redirects_anonymous_visitors_to_log_in(client, thread):
+    response = client.get(reverse("chat:thread", args=[thread.id]))
+    assert response.status_code == 302 and "/accounts/login/" in response.url
+
+
+def test_the_owner_sees_the_thread_page_with_composer_and_status(alice_client, thread):
+    response = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertContains(response, 'ws-connect="/ws/threads/%s/"' % thread.id)
+    assertContains(response, 'role="status"')
+    assertContains(response, "<label for=\"id_text\" class=\"visually-hidden\">Message</label>", html=False)
+    assertContains(response, ">Send</button>")
+
+
+def test_posting_a_message_saves_it_and_queues_a_run(alice_client, thread, no_dispatch, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_message(alice_client, thread, "  Solve 3x + 11 = 14  ", **HTMX)
+    assert response.status_code == 200
+    message = Message.objects.get(thread=thread)
+    run = Run.objects.get(thread=thread)
+    assert message.text == "Solve 3x + 11 = 14" and message.role == "user"
+    assert run.status == "queued" and no_dispatch == [run.id]
+    assertContains(response, 'id="composer"')  # a fresh composer
+    assertContains(response, f'id="message-{message.id}"')
+    assertContains(response, "Queued")
+    thread.refresh_from_db()
+    assert thread.title == "Algebra"  # an explicit title is kept
+
+
+def test_the_first_message_names_an_untitled_thread(alice_client, alice, tutor):
+    thread = Thread.objects.create(owner=alice, assistant=tutor)
+    post_message(alice_client, thread, "What is 2 + 2?")
+    thread.refresh_from_db()
+    assert thread.title == "What is 2 + 2?"
+
+
+@pytest.mark.parametrize("text", ["", "   \n  "])
+def test_an_empty_message_gets_a_form_error_and_saves_nothing(alice_client, thread, text):
+    response = post_message(alice_client, thread, text, **HTMX)
+    assertContains(response, "Write a message before sending.")
+    assert not Message.objects.exists() and not Run.objects.exists()
+
+
+def test_a_message_over_32000_characters_gets_a_form_error_and_saves_nothing(alice_client, thread):
+    response = post_message(alice_client, thread, "x" * 32_001, **HTMX)
+    assertContains(response, "at most 32000 characters; this one has 32001")
+    assertContains(response, "x" * 100)  # the text is kept in the form, not lost
+    assert not Message.objects.exists() and not Run.objects.exists()
+
+
+def test_a_message_of_exactly_32000_characters_is_accepted(alice_client, thread):
+    post_message(alice_client, thread, "x" * 32_000)
+    assert Message.objects.get().text == "x" * 32_000
+
+
+def test_a_second_message_while_a_run_is_active_is_refused_clearly(alice_client, thread):
+    post_message(alice_client, thread, "first")
+    response = post_message(alice_client, thread, "second", **HTMX)
+    assertContains(response, "already has an active run")
+    assert Message.objects.count() == 1 and Run.objects.count() == 1
+
+
+def test_without_htmx_an_invalid_post_renders_the_page_with_a_400(alice_client, thread):
+    response = post_message(alice_client, thread, "")
+    assert response.status_code == 400
+    assertContains(response, "Write a message before sending.", status_code=400)
+
+
+def test_the_owner_can_cancel_an_active_run(alice_client, thread):
+    post_message(alice_client, thread, "hello")
+    run = Run.objects.get()
+    response = alice_client.post(reverse("chat:run_cancel", args=[thread.id, run.id]), **HTMX)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assertContains(response, "Cancelled")
+
+
+def test_long_threads_paginate_from_the_newest(alice_client, thread, settings):
+    settings.MESSAGES_PER_PAGE = 5
+    for i in range(12):
+        Message.objects.create(thread=thread, role="user", content=Message.text_content(f"note {i:02d}"))
+    page = alice_client.get(reverse("chat:thread", args=[thread.id])).content.decode()
+    assert "note 11" in page and "note 07" in page and "note 06" not in page
+    assert "Show earlier messages" in page
+    cursor = Message.objects.get(content__0__text__value="note 07").seq
+    older = alice_client.get(reverse("chat:thread", args=[thread.id]) + f"?before={cursor}", **HTMX).content.decode()
+    assert "note 06" in older and "note 02" in older and "note 07" not in older and "note 01" not in older
+    assert older.index("note 02") < older.index("note 06")  # chronological
+    assert "Show earlier messages" in older
+
+
+def test_messages_render_markdown_escaped(alice_client, thread):
+    Message.objects.create(thread=thread, role="assistant", content=Message.text_content("**bold** <script>x()</script>"))
+    response = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertContains(response, "<strong>bold</strong>")
+    assert b"<script>x()" not in response.content
+
+
+def test_threads_can_be_renamed_and_deleted(alice_client, thread):
+    alice_client.post(reverse("chat:thread_rename", args=[thread.id]), {"title": "Geometry"})
+    thread.refresh_from_db()
+    assert thread.title == "Geometry"
+    response = alice_client.post(reverse("chat:thread_delete", args=[thread.id]))
+    assertRedirects(response, reverse("chat:threads"))
+    assert not Thread.objects.exists()
+
+
+def test_the_thread_list_shows_only_my_threads(alice_client, bob, thread):
+    Thread.objects.create(owner=bob, title="Bob's secret")
+    response = alice_client.get(reverse("chat:threads"))
+    assertContains(response, "Algebra")
+    assert b"Bob&#x27;s secret" not in response.content and b"Bob's secret" not in response.content
+
+
+def test_a_new_thread_can_only_use_my_own_assistant(bob_client, tutor):
+    response = bob_client.post(reverse("chat:thread_create"), {"assistant": tutor.id})
+    assertRedirects(response, reverse("chat:threads"), fetch_redirect_response=False)
+    assert not Thread.objects.filter(assistant=tutor).exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "extra"),
+    [
+        ("get", "chat:thread", ()),
+        ("post", "chat:message_create", ()),
+        ("post", "chat:thread_rename", ()),
+        ("post", "chat:thread_delete", ()),
+    ],
+)
+def test_a_stranger_gets_404_for_someone_elses_thread(bob_client, thread, method, name, extra):
+    response = getattr(bob_client, method)(reverse(name, args=[thread.id]), {"text": "hi", "title": "x"})
+    assert response.status_code == 404
+    assert Thread.objects.filter(pk=thread.pk, title="Algebra").exists()
+    assert not Message.objects.exists()
+
+
+def test_a_stranger_cannot_cancel_someone_elses_run(alice_client, bob_client, thread):
+    post_message(alice_client, thread, "hello")
+    run = Run.objects.get()
+    response = bob_client.post(reverse("chat:run_cancel", args=[thread.id, run.id]))
+    assert response.status_code == 404
+    run.refresh_from_db()
+    assert run.status == "queued"
+
+
+def test_a_stranger_cannot_post_as_someone_else_through_their_own_thread(bob_client, bob, tutor):
+    own = Thread.objects.create(owner=bob)
+    response = bob_client.post(reverse("chat:message_create", args=[own.id]), {"text": "hi", "assistant": tutor.id})
+    assert response.status_code == 400  # alice's assistant is not a valid choice for bob
+    assert not Run.objects.exists()
