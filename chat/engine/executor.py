@@ -9,6 +9,7 @@ run ends in a clear status with the partial answer kept; it is never left in pro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -234,34 +235,37 @@ class Execution:
     async def _stream(self, provider, request, turn: Turn) -> None:
         loop = asyncio.get_running_loop()
         last_save = loop.time()
-        async for chunk in provider.stream(request):
-            if isinstance(chunk, TextDelta):
-                if not chunk.text:
-                    continue
-                if turn.message is None:
-                    turn.message, turn.step = await self._begin_message()
-                    events.live_start(turn.message.id)
-                    await self.publish.message_created(turn.message.id)
-                    await self.publish.run_step(turn.step.id)
-                turn.text.append(chunk.text)
-                offset = events.live_append(turn.message.id, chunk.text)
-                await self.publish.message_delta(turn.message.id, offset, chunk.text)
-                if loop.time() - last_save >= settings.RUN_SAVE_INTERVAL:
-                    last_save = loop.time()
-                    await self._save_text(turn.message, "".join(turn.text))
-                    await self._check_cancelled()
-            elif isinstance(chunk, ToolCallDelta):
-                call = turn.calls.setdefault(chunk.index, {"id": None, "name": "", "arguments": []})
-                call["id"] = call["id"] or chunk.id
-                call["name"] = call["name"] or (chunk.name or "")
-                call["arguments"].append(chunk.arguments)
-            elif isinstance(chunk, Usage):
-                turn.usage = chunk
-            elif isinstance(chunk, Finish):
-                turn.finish = chunk.reason
+        # aclosing: an early exit (cancel, error) closes the provider's HTTP response at once.
+        async with contextlib.aclosing(provider.stream(request)) as stream:
+            async for chunk in stream:
+                if isinstance(chunk, TextDelta) and chunk.text:
+                    await self._append_text(turn, chunk.text)
+                    if loop.time() - last_save >= settings.RUN_SAVE_INTERVAL:
+                        last_save = loop.time()
+                        await self._save_text(turn.message, "".join(turn.text))
+                        await self._check_cancelled()
+                elif isinstance(chunk, ToolCallDelta):
+                    call = turn.calls.setdefault(chunk.index, {"id": None, "name": "", "arguments": []})
+                    call["id"] = call["id"] or chunk.id
+                    call["name"] = call["name"] or (chunk.name or "")
+                    call["arguments"].append(chunk.arguments)
+                elif isinstance(chunk, Usage):
+                    turn.usage = chunk
+                elif isinstance(chunk, Finish):
+                    turn.finish = chunk.reason
         if turn.finish is None:
             raise ProviderError("The model's stream ended before it said it was finished.")
         await self._check_cancelled()
+
+    async def _append_text(self, turn: Turn, text: str) -> None:
+        if turn.message is None:
+            turn.message, turn.step = await self._begin_message()
+            events.live_start(turn.message.id)
+            await self.publish.message_created(turn.message.id)
+            await self.publish.run_step(turn.step.id)
+        turn.text.append(text)
+        offset = events.live_append(turn.message.id, text)
+        await self.publish.message_delta(turn.message.id, offset, text)
 
     async def _check_cancelled(self) -> None:
         status = await self._heartbeat()
