@@ -1,0 +1,38 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from chat.models import Message, Run, Thread
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_ask_streams_the_reply_and_saves_the_thread(capsys, tutor):
+    call_command("ask", "Math Tutor", "I need to solve the equation `3x + 11 = 14`. Can you help me?")
+    out = capsys.readouterr()
+    assert "x = 1" in out.out
+    run = Run.objects.get()
+    assert run.status == "completed" and run.thread_id in out.err
+    assert Message.objects.filter(thread=run.thread).count() == 2
+
+
+def test_ask_continues_a_thread(capsys, tutor, thread):
+    call_command("ask", tutor.id, "Solve 2x = 8", thread=thread.id)
+    call_command("ask", tutor.id, "Solve x + 1 = 5", thread=thread.id)
+    assert Thread.objects.count() == 1 and thread.messages.count() == 4
+    assert "x = 4" in capsys.readouterr().out
+
+
+def test_ask_exits_non_zero_when_the_run_does_not_complete(tutor):
+    tutor.model = "gpt-4o"  # no server configured: the run fails
+    tutor.save()
+    with pytest.raises(CommandError, match="The run ended failed"):
+        call_command("ask", "Math Tutor", "hi")
+
+
+def test_ask_rejects_unknown_assistants_and_empty_messages(tutor):
+    with pytest.raises(CommandError, match="No assistant named"):
+        call_command("ask", "Nobody", "hi")
+    with pytest.raises(CommandError, match="empty"):
+        call_command("ask", "Math Tutor", "   ")
+    with pytest.raises(CommandError, match="limit is 32000"):
+        call_command("ask", "Math Tutor", "x" * 32_001)

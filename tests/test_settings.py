@@ -1,0 +1,69 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from project.env import env_bool, env_int, env_list, env_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(("raw", "value"), [("true", True), ("1", True), ("Off", False), ("no", False), ("", True)])
+def test_booleans_are_parsed_strictly(monkeypatch, raw, value):
+    monkeypatch.setenv("FLAG", raw)
+    assert env_bool("FLAG", True) is value
+
+
+def test_a_misspelt_boolean_is_an_error(monkeypatch):
+    monkeypatch.setenv("FLAG", "ture")
+    with pytest.raises(ImproperlyConfigured, match="FLAG='ture' is not a boolean"):
+        env_bool("FLAG", False)
+
+
+def test_numbers_and_urls_are_checked(monkeypatch):
+    monkeypatch.setenv("N", "ten")
+    with pytest.raises(ImproperlyConfigured, match="not a whole number"):
+        env_int("N", 1)
+    monkeypatch.setenv("U", "localhost:6379")
+    with pytest.raises(ImproperlyConfigured, match="is not a URL"):
+        env_url("U", schemes=("redis",))
+    monkeypatch.setenv("L", " a, b ,,c ")
+    assert env_list("L", []) == ["a", "b", "c"]
+
+
+def _check(env: dict) -> subprocess.CompletedProcess:
+    full = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", **env}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=full, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_app_refuses_to_start_with_a_bad_setting(tmp_path):
+    result = _check({"DEBUG": "maybe", "DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0 and "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_a_remote_default_model_needs_a_server(tmp_path):
+    result = _check({"DEFAULT_MODEL": "gpt-4o", "DATA_DIR": str(tmp_path), "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""})
+    assert result.returncode != 0 and "needs OPENAI_API_KEY or OPENAI_BASE_URL" in result.stderr
+
+
+def test_redis_and_postgres_urls_switch_the_backends(tmp_path):
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.CHANNEL_LAYERS['default']['BACKEND']);print(s.DATABASES['default']['ENGINE'])"
+    )
+    env = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path),
+        "REDIS_URL": "redis://127.0.0.1:6379/3",
+        "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "import django;django.setup();" + code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["channels_redis.core.RedisChannelLayer", "django.db.backends.postgresql"], out.stderr

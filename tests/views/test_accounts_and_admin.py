@@ -1,0 +1,44 @@
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertRedirects
+
+from chat.models import Assistant, Run, Thread
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signing_up_logs_in_and_provides_a_math_tutor(client, django_user_model):
+    response = client.post(
+        reverse("chat:signup"),
+        {"username": "carol", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"},
+    )
+    assertRedirects(response, reverse("chat:threads"))
+    carol = django_user_model.objects.get(username="carol")
+    assert Assistant.objects.get(owner=carol).name == "Math Tutor"
+    assertContains(client.get(reverse("chat:threads")), "New conversation")
+
+
+def test_a_weak_password_is_refused_at_sign_up(client, django_user_model):
+    response = client.post(reverse("chat:signup"), {"username": "dave", "password1": "123", "password2": "123"})
+    assert response.status_code == 400 and not django_user_model.objects.filter(username="dave").exists()
+
+
+def test_log_in_and_log_out(client, alice):
+    response = client.post(reverse("login"), {"username": "alice", "password": "alice-password-1"})
+    assertRedirects(response, reverse("chat:threads"))
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("chat:threads")).status_code == 302
+
+
+def test_admin_edits_assistants_and_only_reads_runs(client, django_user_model, thread, tutor):
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-1")
+    client.force_login(admin)
+    run = Run.objects.create(thread=thread, assistant=tutor, model="offline", status="completed")
+    assert client.get(reverse("admin:chat_assistant_change", args=[tutor.id])).status_code == 200
+    assert client.get(reverse("admin:chat_run_changelist")).status_code == 200
+    page = client.get(reverse("admin:chat_run_change", args=[run.id]))
+    assert page.status_code == 200 and b'name="status"' not in page.content  # read-only
+    assert client.get(reverse("admin:chat_thread_add")).status_code == 403
+    assert client.post(reverse("admin:chat_thread_delete", args=[thread.id]), {"post": "yes"}).status_code == 403
+    assert Thread.objects.filter(pk=thread.pk).exists()
