@@ -1,5 +1,6 @@
 # make run   — set up (venv, packages, database, demo data) and serve on http://127.0.0.1:$(PORT)
 # make test  — set up the same way, install the browser the end-to-end tests drive, run every test
+#              (then the engine/socket/view tests again on PostgreSQL + Redis)
 # make bench — run the benchmarks and write docs/benchmarks.md
 
 PORT ?= 8000
@@ -29,6 +30,7 @@ browser-deps:
 
 test: setup browser-deps
 	$(PY) -m pytest
+	scripts/test-services
 
 bench: setup
 	$(PY) -m bench
