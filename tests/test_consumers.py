@@ -105,3 +105,37 @@ async def test_an_unknown_thread_is_refused(alice):
     communicator, connected, code = await connect("thread_doesnotexist", alice)
     assert not connected and code == 4404
     await communicator.disconnect()
+
+
+async def test_a_message_posted_over_http_is_answered_live_on_the_socket(alice, thread, tutor):
+    """Through the real ASGI app: the run is dispatched from the request's thread and must
+    outlive that request (regression: it inherited the request's dead executor)."""
+    from urllib.parse import urlencode
+
+    from channels.testing import HttpCommunicator
+    from django.middleware.csrf import _get_new_csrf_string
+
+    communicator, connected, _ = await connect(thread.id, alice)
+    assert connected
+    await communicator.receive_from()  # snapshot
+    token = _get_new_csrf_string()
+    cookie = f"{await session_cookie(alice)}; csrftoken={token}"
+    body = urlencode({"text": "Solve 2x + 3 = 7", "assistant": tutor.id}).encode()
+    http = HttpCommunicator(
+        application,
+        "POST",
+        f"/threads/{thread.id}/messages/",
+        body=body,
+        headers=[
+            (b"cookie", cookie.encode()),
+            (b"x-csrftoken", token.encode()),
+            (b"hx-request", b"true"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"host", b"localhost"),
+        ],
+    )
+    response = await http.get_response(timeout=10)
+    assert response["status"] == 200, response["body"][:500]
+    frames = await receive_until(communicator, r'message--assistant message--completed', timeout=10)
+    assert "x = 2" in "".join(frames)
+    await communicator.disconnect()

@@ -10,6 +10,7 @@ worker thread after their transaction commits; it hops onto the server loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import secrets
@@ -29,6 +30,10 @@ _fallback_lock = threading.Lock()
 def set_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     global _server_loop
     _server_loop = loop
+
+
+def server_loop() -> asyncio.AbstractEventLoop | None:
+    return _server_loop
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -62,7 +67,11 @@ def _start(run_id: str) -> None:
 
     if run_id in _tasks:
         return
-    task = asyncio.get_running_loop().create_task(execute(run_id), name=f"run {run_id}")
+    # A fresh context: the run must not inherit the request's asgiref state (its
+    # CurrentThreadExecutor dies with the request, and the run outlives it).
+    task = asyncio.get_running_loop().create_task(
+        execute(run_id), name=f"run {run_id}", context=contextvars.Context()
+    )
     _tasks[run_id] = task
     task.add_done_callback(lambda t: _finished(run_id, t))
 
@@ -79,7 +88,7 @@ def dispatch(run_id: str) -> None:
     if loop is _running_loop():
         _start(run_id)
     else:
-        loop.call_soon_threadsafe(_start, run_id)
+        loop.call_soon_threadsafe(_start, run_id, context=contextvars.Context())
 
 
 def interrupt(run_id: str) -> None:

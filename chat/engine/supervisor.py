@@ -19,16 +19,16 @@ _supervisor: asyncio.Task | None = None
 def start_engine(loop: asyncio.AbstractEventLoop) -> None:
     """Bind dispatch to ``loop`` and start the supervisor there (once per process)."""
     global _supervisor
-    if _supervisor is not None:
-        return
     dispatch.set_server_loop(loop)
-    _supervisor = loop.create_task(recovery.supervise(), name="run supervisor")
+    if _supervisor is None and settings.RUN_SUPERVISOR:
+        _supervisor = loop.create_task(recovery.supervise(), name="run supervisor")
 
 
 def with_run_supervisor(app):
     async def application(scope, receive, send):
-        if _supervisor is None and settings.RUN_SUPERVISOR:
-            start_engine(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        if dispatch.server_loop() is not loop:
+            start_engine(loop)
         return await app(scope, receive, send)
 
     return application
