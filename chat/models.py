@@ -229,5 +229,5 @@ class RunStep(models.Model):
         return f"{self.id} {self.type} ({self.status})"
 
     @property
-    def thread_id(self) -> str:
-        return self.run.thread_id
+    def status_label(self) -> str:
+        return self.status.replace("_", " ").capitalize()

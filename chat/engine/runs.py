@@ -46,7 +46,8 @@ def create_run(thread: Thread, assistant: Assistant, *, start: bool = True, **ov
     except IntegrityError:  # another request queued a run between our check and insert
         raise ThreadBusy(thread.active_run()) from None
     if start:
-        transaction.on_commit(lambda: dispatch.dispatch(run.id))
+        if start:
+            transaction.on_commit(lambda: dispatch.dispatch(run.id))
     return run
 
 
@@ -56,12 +57,20 @@ def post_message(thread: Thread, text: str, assistant: Assistant, *, start: bool
         _check_idle(thread)
         message = Message.objects.create(thread=thread, role=Message.USER, content=Message.text_content(text))
         if not thread.title:
-            thread.title = " ".join(text.split())[:60]
+            thread.title = title_from(text)
         thread.assistant = assistant
         thread.updated_at = timezone.now()
         thread.save(update_fields=["title", "assistant", "updated_at"])
         run = create_run(thread, assistant, start=start)
     return message, run
+
+
+def title_from(text: str, limit: int = 60) -> str:
+    """A conversation title from its first message: one line, no markdown ticks."""
+    words = " ".join(text.replace("`", "").split())
+    if len(words) <= limit:
+        return words
+    return words[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
 
 
 def cancel_run(run: Run) -> bool:
@@ -77,7 +86,7 @@ def cancel_run(run: Run) -> bool:
     return True
 
 
-def submit_tool_outputs(run: Run, outputs: list[dict]) -> Run:
+def submit_tool_outputs(run: Run, outputs: list[dict], *, start: bool = True) -> Run:
     """Give a run in requires_action one output per pending call, and resume it."""
     if run.status != states.REQUIRES_ACTION:
         raise InvalidToolOutputs(f"This run is {run.status}, not waiting for tool outputs.")
@@ -101,5 +110,6 @@ def submit_tool_outputs(run: Run, outputs: list[dict]) -> Run:
             raise InvalidToolOutputs(f"This run is {run.status}, not waiting for tool outputs.")
         step.status, step.completed_at = RunStep.COMPLETED, timezone.now()
         step.save(update_fields=["step_details", "status", "completed_at"])
-        transaction.on_commit(lambda: dispatch.dispatch(run.id))
+        if start:
+            transaction.on_commit(lambda: dispatch.dispatch(run.id))
     return run

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -88,6 +89,7 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             composer = render(request, "chat/thread.html#composer", {"thread": thread, "form": form})
             composer.write(live.render_new_message(message))
             composer.write(live.render_run_panel(thread))
+            composer.write(render_to_string("chat/thread.html#thread_title", {"thread": thread, "oob": True}))
             return composer
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
     if request.htmx:

@@ -202,7 +202,7 @@ async def test_a_function_call_pauses_the_run_until_outputs_arrive(monkeypatch, 
             run, [{"tool_call_id": "call_1", "output": "A"}, {"tool_call_id": "call_1", "output": "B"}]
         )
     outputs = [{"tool_call_id": "call_1", "output": "A"}, {"tool_call_id": "call_2", "output": "B"}]
-    await sync_to_async(submit_tool_outputs)(run, outputs)
+    await sync_to_async(submit_tool_outputs)(run, outputs, start=False)
     assert (await reload(run)).status == "queued"
     with pytest.raises(InvalidToolOutputs):
         await sync_to_async(submit_tool_outputs)(run, outputs)  # a second submission is refused

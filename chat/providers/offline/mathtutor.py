@@ -1,0 +1,252 @@
+"""The offline model's math tutor: deterministic, rule-based, sympy underneath.
+
+:func:`answer` is the whole public surface. The message is searched for math by
+:mod:`~chat.providers.offline.mathparse` (which also guards against hostile input); here we
+decide what to do with it and explain it the way a brief tutor would: a few short steps in
+LaTeX, then a plain-text **Answer:** line. Equations are explained in
+:mod:`~chat.providers.offline.mathsolve`. Everything is pure: same message, same reply.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.integrals.manualintegrate import manualintegrate
+
+from chat.providers.offline.mathparse import MathError, MathRequest, TooBig, Unreadable, extract, read
+from chat.providers.offline.mathsolve import Writer, pick_var, solve_equation, solve_system
+
+MAX_REPLY = 2500  # characters; longer results are described rather than shown
+MAX_OPS = 60  # operations in an expression we let simplify/integrate loose on
+MAX_FACTOR = 10**15  # largest integer we factor into primes
+MAX_NUMBER = 80  # characters of an exact number worth showing; beyond it, a decimal
+
+
+def answer(text: str) -> str | None:
+    """Return a short tutor reply (markdown; math in LaTeX using \\( \\) inline and \\[ \\] display delimiters) for a message that contains math we can handle, or None when we recognise nothing."""
+    request = extract(text or "")
+    if request is None:
+        return None
+    try:
+        reply = respond(request)
+    except TooBig as error:
+        return str(error)
+    except Unreadable as error:
+        return str(error) if request.intent else None
+    except MathError as error:
+        return str(error)
+    except Exception:  # sympy fails in many ways on odd input; a chat must never crash on it
+        return "Sorry, I couldn't work that one out." if request.intent else None
+    if reply is not None and len(reply) > MAX_REPLY:
+        return "The result is too long to show here; try a smaller problem."
+    return reply
+
+
+def respond(request: MathRequest) -> str | None:
+    """Route the request: a command (simplify, derivative...), equations, or a calculation."""
+    writer = Writer(decimals=any("." in c for c in request.candidates))
+    parts = [split_equation(c) for c in request.candidates]
+    if request.intent in COMMANDS:
+        raw, value = command_target(parts[0])
+        return COMMANDS[request.intent](raw, value, request, writer)
+    equations = [[read(side) for side in p] for p in parts if len(p) == 2]
+    if len(equations) >= 2:
+        return solve_system(equations[:3], writer)
+    if equations:
+        return solve_equation(equations[0], request.var, writer)
+    raw, value = read(parts[0][0])
+    if not value.free_symbols:
+        return evaluate(raw, value, writer)
+    if request.intent == "solve":
+        return solve_equation([(raw, value), (sp.Integer(0), sp.Integer(0))], request.var, writer)
+    reply = simplify(raw, value, request, writer)
+    return reply if request.intent or "already" not in reply else None
+
+
+def split_equation(math_text: str) -> tuple[str, ...]:
+    """("lhs", "rhs") for an equation, ("expr",) otherwise."""
+    sides = tuple(math_text.split("="))
+    if len(sides) > 2 or any(not side for side in sides):
+        raise Unreadable(f"I couldn't read `{math_text}` as one equation.")
+    return sides
+
+
+def command_target(sides: tuple[str, ...]) -> tuple[sp.Expr, sp.Expr]:
+    """What a command works on: the expression, the right side of "y = ...", or lhs - rhs."""
+    if len(sides) == 2 and _is_name(sides[0]):
+        sides = sides[1:]
+    if len(sides) == 1:
+        return read(sides[0])
+    (left_raw, left), (right_raw, right) = read(sides[0]), read(sides[1])
+    if right == 0:
+        return left_raw, left
+    return sp.Add(left_raw, sp.Mul(-1, right_raw, evaluate=False), evaluate=False), left - right
+
+
+def _is_name(math_text: str) -> bool:
+    """True for "y" in "y = x^2": a function's name, not part of the math to work on."""
+    return len(math_text) == 1 and math_text.isalpha()
+
+
+# --- numbers ------------------------------------------------------------------------------
+
+
+def evaluate(raw: sp.Expr, value: sp.Expr, w: Writer) -> str:
+    """A calculation: the order of operations when it matters, the exact result, a decimal."""
+    if value.has(sp.zoo, sp.nan) or value.has(sp.oo, -sp.oo):
+        return "That is undefined: it divides by zero."
+    lines = arithmetic_steps(raw, value, w)
+    written, exact, shown = w.tex(raw, written=True), w.tex(value), w.plain(value)
+    result = [written] + ([exact] if exact != written and len(exact) <= MAX_NUMBER else [])
+    if len(shown) > MAX_NUMBER:
+        shown = w.approx(value)
+        result.append(f"\\approx {sp.latex(sp.N(value, 6))}")
+    elif not value.is_Integer and not w.is_decimal(value) and value.is_real:
+        approx = w.approx(value)
+        terminating = value.is_Rational and Writer(decimals=True).is_decimal(value)
+        if approx != shown:
+            result.append(approx if terminating else f"\\approx {approx}")
+            shown += (" = " if terminating else " ≈ ") + approx
+    lines.append("\\(" + " = ".join(result).replace("= \\approx", "\\approx") + "\\)")
+    return "\n".join(lines) + f"\n\n**Answer:** {shown}"
+
+
+def arithmetic_steps(raw: sp.Expr, value: sp.Expr, w: Writer) -> list[str]:
+    """One line on why, for sums of products ("multiplication first"), reduced fractions
+    and perfect square roots; nothing for plain sums."""
+    if raw.is_Add:
+        values = [term.doit() for term in raw.args]
+        inner = [t for t in raw.args if w.tex(t, written=True) != w.tex(t.doit())][:3]
+        fractions = [v for v in values if v.is_Rational and not v.is_Integer]
+        if fractions and not inner and all(v.is_Rational for v in values) and len(
+                {v.q for v in values}) > 1:
+            return [common_denominator(values, value, w)]
+        if inner:
+            done = ", ".join(f"\\({w.tex(t, written=True)} = {w.tex(t.doit())}\\)" for t in inner)
+            total = sp.Add(*values, evaluate=False)
+            return [f"Multiplication, division and powers come first: {done}; "
+                    f"then \\({w.tex(total, written=True)} = {w.tex(value)}\\)."]
+    if raw.is_Mul and len(raw.args) == 2 and raw.args[1].is_Pow and raw.args[1].exp == -1:
+        top, bottom = raw.args[0], raw.args[1].base
+        if top.is_Integer and bottom.is_Integer and bottom != 0 and sp.gcd(top, bottom) > 1:
+            return [f"Divide top and bottom by their greatest common divisor, {sp.gcd(top, bottom)}."]
+    if raw.is_Pow and raw.exp == sp.Rational(1, 2) and raw.base.is_Integer:
+        root = sp.sqrt(raw.base)
+        if root.is_Integer:
+            return [f"\\({root}^2 = {raw.base}\\), so the square root is {root}."]
+    return []
+
+
+def common_denominator(values: list[sp.Rational], total: sp.Expr, w: Writer) -> str:
+    """Adding fractions the school way: rewrite each over the least common denominator."""
+    lcd = sp.ilcm(*[v.q for v in values])
+    parts = " + ".join(f"\\frac{{{v.p * (lcd // v.q)}}}{{{lcd}}}" for v in values).replace("+ \\frac{-", "- \\frac{")
+    return f"Use the common denominator {lcd}: \\({parts} = {w.tex(total)}\\)."
+
+
+# --- commands -------------------------------------------------------------------------------
+
+
+def simplify(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
+    """Simplify; for a fraction of polynomials, show the factoring and the cancelling."""
+    if not value.free_symbols:
+        return evaluate(raw, value, w)
+    result = sp.simplify(value) if _gentle(value) else sp.cancel(value)
+    lines = []
+    top, bottom = sp.fraction(sp.together(value))
+    common = sp.gcd(top, bottom) if bottom.free_symbols else sp.Integer(1)
+    if common.free_symbols:
+        shown = sp.Mul(sp.factor(top), sp.Pow(sp.factor(bottom), -1, evaluate=False), evaluate=False)
+        lines.append(f"Factor: \\({w.tex(shown)}\\)")
+        lines.append(f"Cancel the common factor \\({w.tex(common)}\\) (valid where it isn't 0).")
+    if w.tex(result) == w.tex(raw, written=True):
+        return f"\\({w.tex(raw, written=True)}\\) is already as simple as it gets.\n\n**Answer:** {w.plain(result)}"
+    lines.append(f"\\({w.tex(raw, written=True)} = {w.tex(result)}\\)")
+    return "\n".join(lines) + f"\n\n**Answer:** {w.plain(result)}"
+
+
+def _gentle(value: sp.Expr) -> bool:
+    """Whether simplify/factor will be quick: few operations, and high powers only of a
+    single variable (factoring x^60 - y^60 or simplifying sin(x)^60 takes many seconds)."""
+    powers = [p.exp for p in value.atoms(sp.Pow) if p.exp.is_Integer]
+    high = max([abs(int(e)) for e in powers], default=0) > 12
+    return sp.count_ops(value) <= MAX_OPS // 2 and not (high and (
+        len(value.free_symbols) > 1 or value.has(sp.Function)))
+
+
+def expand(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
+    """Multiply out brackets and powers of sums."""
+    result = sp.expand(value)
+    return f"Multiply out the brackets:\n\\[{w.tex(raw, written=True)} = {w.tex(result)}\\]\n\n**Answer:** {w.plain(result)}"
+
+
+def factor(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
+    """Prime factors for a whole number, sympy's factorisation over the rationals otherwise."""
+    if value.is_Integer:
+        return factor_integer(int(value))
+    if not _gentle(value):
+        raise MathError("That is too high a degree for me to factor quickly.")
+    result = sp.factor(value)
+    if not value.free_symbols or sp.srepr(result) == sp.srepr(sp.expand(value)) and not result.is_Mul:
+        return (f"\\({w.tex(raw, written=True)}\\) doesn't factor over the rational numbers."
+                f"\n\n**Answer:** {w.plain(value)}")
+    return f"\\[{w.tex(raw, written=True)} = {w.tex(result)}\\]\n\n**Answer:** {w.plain(result)}"
+
+
+def factor_integer(n: int) -> str:
+    """Prime factorisation of a whole number, refused above MAX_FACTOR to stay quick."""
+    if abs(n) < 2:
+        return f"{n} has no prime factors."
+    if abs(n) > MAX_FACTOR:
+        return "That number is too large for me to factor quickly."
+    if sp.isprime(abs(n)):
+        return f"{n} is a prime number.\n\n**Answer:** {n}"
+    primes = sorted(sp.factorint(abs(n)).items())
+    tex = " \\cdot ".join(f"{p}^{{{k}}}" if k > 1 else str(p) for p, k in primes)
+    plain = " * ".join(f"{p}^{k}" if k > 1 else str(p) for p, k in primes)
+    sign = "-" if n < 0 else ""
+    return f"\\({n} = {sign}{tex}\\)\n\n**Answer:** {sign}{plain}"
+
+
+def differentiate(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
+    """The derivative, with the rule named for the simplest case (a power of the variable)."""
+    var = sp.Symbol(request.var) if request.var else pick_var(value.free_symbols, None)
+    result = sp.diff(value, var)
+    lines = []
+    coefficient, power = value.as_independent(var, as_Add=False)
+    if power.is_Pow and power.base == var and not power.exp.has(var):
+        lines.append("Power rule: bring the exponent down and lower it by one.")
+    lines.append(f"\\[\\frac{{d}}{{d{var}}}\\left({w.tex(raw, written=True)}\\right) = {w.tex(result)}\\]")
+    return "\n".join(lines) + f"\n\n**Answer:** {w.plain(result)}"
+
+
+def integrate(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
+    """An antiderivative (+ C), or a definite integral when "from a to b" was given."""
+    var = sp.Symbol(request.var) if request.var else pick_var(value.free_symbols, None)
+    if sp.count_ops(value) > MAX_OPS // 2:
+        raise MathError("That integral is too complicated for me.")
+    antiderivative = manualintegrate(value, var)  # textbook rules: quick to succeed or give up
+    if antiderivative.has(sp.Integral):
+        raise MathError("I couldn't find that integral in closed form.")
+    if request.bounds:
+        (_, low), (_, high) = read(request.bounds[0]), read(request.bounds[1])
+        result = sp.integrate(value, (var, low, high))
+        limits = f"_{{{w.tex(low)}}}^{{{w.tex(high)}}}"
+    else:
+        result, limits = antiderivative, ""
+    if result.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+        return "That integral diverges: the area is infinite.\n\n**Answer:** it diverges"
+    constant = "" if request.bounds else " + C"
+    shown = w.plain(result) + constant
+    if request.bounds and result.is_number and not result.is_Integer and result.is_finite:
+        shown += f" ≈ {w.approx(result)}"
+    return (f"\\[\\int{limits} {w.tex(raw, written=True)}\\,d{var} = {w.tex(result)}{constant}\\]"
+            f"\n\n**Answer:** {shown}")
+
+
+COMMANDS = {
+    "simplify": simplify,
+    "expand": expand,
+    "factor": factor,
+    "diff": differentiate,
+    "integrate": integrate,
+}

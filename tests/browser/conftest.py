@@ -1,0 +1,321 @@
+"""Fixtures for the real-browser tests: Debian's Chromium driven by Playwright (sync API)
+against a real Daphne server (`manage.py serve`) running in a subprocess.
+
+Each server gets its own DATA_DIR (its own SQLite file and secret key), is migrated and
+seeded with `seed_demo` before it starts, and is stopped at the end of the session. The
+tests never touch the ORM in this process: everything goes through the browser.
+
+A missing Chromium or Playwright driver skips these tests on a laptop and fails them
+under CI=true (see ``skip_or_fail`` in tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import skip_or_fail
+
+try:  # the import itself must not break collection on a machine without Playwright
+    from playwright.sync_api import Browser, Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+else:
+    expect.set_options(timeout=10_000)
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+ALICE = ("alice", "alice-browser-pw-1")
+BOB = ("bob", "bob-browser-pw-1")
+
+# Environment variables that would point the server somewhere other than its own
+# SQLite file / in-memory layer / offline model.
+_FOREIGN_ENV = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "DEFAULT_MODEL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_MODELS",
+    "TEST_SQLITE_NAME",
+)
+
+# Recorded in every page (before the page's own scripts run): each change of the run
+# status and of every streaming span, so a test can tell text that streamed in from
+# text that appeared at once, without racing a polling loop against the stream.
+RECORDER_JS = r"""
+(() => {
+  const log = (window.__chatLog = []);
+  window.__wsOpen = 0;
+  let last = "";
+  const record = () => {
+    const status = document.getElementById("run-status");
+    const streams = Array.from(document.querySelectorAll('[id^="stream-"]'), (s) => [s.id, s.textContent]);
+    const entry = { t: performance.now(), status: status ? status.textContent.trim() : null, streams };
+    const key = JSON.stringify([entry.status, streams]);
+    if (key !== last) { last = key; log.push(entry); }
+  };
+  new MutationObserver(record).observe(document, { subtree: true, childList: true, characterData: true });
+  document.addEventListener("htmx:wsOpen", () => { window.__wsOpen += 1; });
+})();
+"""
+
+
+# --- the server ------------------------------------------------------------------------
+
+
+@dataclass
+class ChatServer:
+    name: str
+    base_url: str
+    data_dir: Path
+    log_path: Path
+    process: subprocess.Popen
+    users: dict[str, str] = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def log_tail(self, lines: int = 80) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as exc:
+            return f"(no log: {exc})"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def assert_alive(self) -> None:
+        if self.process.poll() is not None:
+            pytest.fail(
+                f"The {self.name} server exited with code {self.process.returncode}.\n{self.log_tail()}",
+                pytrace=False,
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+def _python() -> str:
+    venv = BASE_DIR / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run(
+        [_python(), "manage.py", *args],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}",
+            pytrace=False,
+        )
+
+
+def _server_env(data_dir: Path, delay: float) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
+    env.update(
+        DATA_DIR=str(data_dir),
+        OFFLINE_MODEL_DELAY=str(delay),
+        DEBUG="false",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _prepare_database(data_dir: Path) -> None:
+    """Migrate a fresh DATA_DIR and create alice and bob (each with a Math Tutor)."""
+    env = _server_env(data_dir, 0)
+    _manage(env, "migrate", "--noinput")
+    for username, password in (ALICE, BOB):
+        _manage(env, "seed_demo", "--username", username, "--password", password)
+
+
+def _launch_server(data_dir: Path, name: str, delay: float) -> ChatServer:
+    port = _free_port()
+    log_path = data_dir / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [_python(), "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=BASE_DIR,
+            env=_server_env(data_dir, delay),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl+C on pytest does not reach it; we stop it ourselves
+        )
+    return ChatServer(name, f"http://127.0.0.1:{port}", data_dir, log_path, process, dict([ALICE, BOB]))
+
+
+def _wait_until_listening(server: ChatServer, timeout: float = 30) -> None:
+    port = int(server.base_url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + timeout
+    while True:
+        server.assert_alive()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"The {server.name} server did not listen on port {port} within {timeout} s.\n{server.log_tail()}")
+            time.sleep(0.05)
+
+
+# Two servers: the usual pace (a token every 20 ms), and a slower one for the tests that
+# must act in the middle of a run (reload, cancel). Each has its own DATA_DIR (SQLite file,
+# secret key); the second starts from a copy of the first's freshly seeded database.
+SERVER_DELAYS = {"fast": 0.02, "slow": 0.05}
+
+
+@pytest.fixture(scope="session")
+def _servers(tmp_path_factory):
+    data_dirs = {name: tmp_path_factory.mktemp(f"{name}-server") for name in SERVER_DELAYS}
+    first, *others = data_dirs.values()
+    _prepare_database(first)
+    for other in others:
+        for db_file in first.glob("db.sqlite3*"):
+            shutil.copy2(db_file, other / db_file.name)
+    servers = {name: _launch_server(data_dirs[name], name, delay) for name, delay in SERVER_DELAYS.items()}
+    try:
+        for server in servers.values():
+            _wait_until_listening(server)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+@pytest.fixture
+def chat_server(_servers) -> ChatServer:
+    """The app served by Daphne, the offline model streaming a token every 20 ms."""
+    _servers["fast"].assert_alive()
+    return _servers["fast"]
+
+
+@pytest.fixture
+def slow_chat_server(_servers) -> ChatServer:
+    """The same app in another server whose offline model streams a token every 50 ms."""
+    _servers["slow"].assert_alive()
+    return _servers["slow"]
+
+
+# --- the browser -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def browser():
+    """Chromium, headless, once per test module; checked before any server is started.
+
+    Module scope, not session: while Playwright's sync API is started, it leaves its own
+    event loop marked as running in this thread between calls, and every async test run
+    after it (pytest-asyncio) would fail with "Runner.run() cannot be called from a
+    running event loop". pytest-django runs the database tests first and the others after,
+    so async tests do come after these. Stopping Playwright clears the mark.
+    """
+    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+        skip_or_fail(f"Chromium is not installed at {CHROMIUM} (run scripts/install-browser-deps)")
+    if sync_playwright is None:
+        skip_or_fail("The playwright Python package is not installed")
+    try:
+        playwright = sync_playwright().start()
+    except Exception as exc:  # the driver (node) missing or broken
+        skip_or_fail(f"Playwright's driver is unavailable: {exc}")
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium"),
+            headless=True,
+            args=CHROMIUM_ARGS,
+        )
+    except Exception as exc:
+        playwright.stop()
+        skip_or_fail(f"Chromium would not start under Playwright: {exc}")
+    yield browser
+    browser.close()
+    playwright.stop()
+
+
+class Browsing:
+    """Opens pages in fresh browser contexts (separate cookies: one per user) and keeps
+    what they printed, for the failure report."""
+
+    def __init__(self, browser: Browser) -> None:
+        self.browser = browser
+        self.contexts = []
+        self.console: list[str] = []
+        self.page_errors: list[str] = []
+
+    def new_page(self, server: ChatServer) -> Page:
+        context = self.browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(10_000)
+        context.add_init_script(RECORDER_JS)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text} {m.location.get('url', '')}"))
+        page.on("pageerror", lambda e: self.page_errors.append(f"{e}"))
+        return page
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def browsing(browser):
+    session = Browsing(browser)
+    yield session
+    session.close()
+    assert not session.page_errors, "Uncaught JavaScript errors in the page:\n" + "\n".join(session.page_errors)
+
+
+# --- failure reports -------------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    reported: set[int] = set()
+    for value in getattr(item, "funcargs", {}).values():
+        if id(value) in reported:
+            continue
+        reported.add(id(value))
+        if isinstance(value, ChatServer):
+            report.sections.append((f"{value.name} server log (tail)", value.log_tail()))
+        elif isinstance(value, Browsing) and value.console:
+            report.sections.append(("browser console", "\n".join(value.console[-60:])))
