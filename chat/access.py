@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404
 
-from chat.models import Assistant, Run, Thread
+from chat.models import Assistant, File, Run, Thread
 
 
 def get_thread_for_user(user, thread_id: str) -> Thread:
@@ -19,6 +19,13 @@ def get_assistant_for_user(user, assistant_id: str) -> Assistant:
     if assistant is None or not user.is_authenticated:
         raise Http404("No such assistant.")
     return assistant
+
+
+def get_file_for_user(user, file_id: str) -> File:
+    file = File.objects.filter(pk=file_id, owner_id=user.pk).first()
+    if file is None or not user.is_authenticated:
+        raise Http404("No such file.")
+    return file
 
 
 def get_run_for_user(user, thread_id: str, run_id: str) -> Run:

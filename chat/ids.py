@@ -29,6 +29,11 @@ new_run_id = id_factory("run")
 new_step_id = id_factory("step")
 
 
+def new_file_id() -> str:
+    # The hosted API spells file ids with a hyphen: file-abc123…
+    return new_id("file").replace("file_", "file-", 1)
+
+
 _last_seq = 0
 _seq_lock = threading.Lock()
 

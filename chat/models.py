@@ -231,3 +231,35 @@ class RunStep(models.Model):
     @property
     def status_label(self) -> str:
         return self.status.replace("_", " ").capitalize()
+
+
+def _file_path(instance: File, filename: str) -> str:
+    # Never the user's file name on disk: owner and id only.
+    return f"files/{instance.owner_id}/{instance.id}"
+
+
+class File(models.Model):
+    """An uploaded or generated file, as the Files API describes it."""
+
+    PURPOSES = [(p, p) for p in ("assistants", "assistants_output", "vision", "user_data")]
+    UPLOADED, PROCESSED, ERROR = "uploaded", "processed", "error"
+    STATUSES = [(s, s) for s in (UPLOADED, PROCESSED, ERROR)]
+
+    id = models.CharField(primary_key=True, max_length=40, default=ids.new_file_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files")
+    filename = models.CharField(max_length=255)
+    purpose = models.CharField(max_length=32, choices=PURPOSES, default="assistants")
+    bytes = models.PositiveBigIntegerField(default=0)
+    data = models.FileField(upload_to=_file_path, max_length=255)
+    content_type = models.CharField(max_length=127, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    status = models.CharField(max_length=16, choices=STATUSES, default=UPLOADED)
+    # Human-readable reason when status is "error".
+    status_details = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.id})"

@@ -1,7 +1,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from chat.views import accounts, assistants, threads
+from chat.views import accounts, assistants, files, threads
 
 app_name = "chat"
 
@@ -15,6 +15,7 @@ urlpatterns = [
     path("threads/<str:thread_id>/rename/", threads.thread_rename, name="thread_rename"),
     path("threads/<str:thread_id>/delete/", threads.thread_delete, name="thread_delete"),
     path("threads/<str:thread_id>/runs/<str:run_id>/cancel/", threads.run_cancel, name="run_cancel"),
+    path("files/<str:file_id>/content/", files.file_content, name="file_content"),
     path("assistants/", assistants.assistant_list, name="assistants"),
     path("assistants/new/", assistants.assistant_create, name="assistant_create"),
     path("assistants/<str:assistant_id>/edit/", assistants.assistant_edit, name="assistant_edit"),

@@ -169,6 +169,10 @@ RUN_REQUIRES_ACTION_TIMEOUT = env_float("RUN_REQUIRES_ACTION_TIMEOUT", 600.0, mi
 # Start-up recovery and expiry sweeps in the web process (tests turn it off and sweep by hand).
 RUN_SUPERVISOR = env_bool("RUN_SUPERVISOR", True)
 MESSAGES_PER_PAGE = env_int("MESSAGES_PER_PAGE", 50, minimum=1)
+# Largest file a user may upload or a tool may produce (bytes).
+FILE_MAX_BYTES = env_int("FILE_MAX_BYTES", 32 * 2**20, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 if DEFAULT_MODEL != "offline" and not (OPENAI_API_KEY or OPENAI_BASE_URL):
     raise ImproperlyConfigured(

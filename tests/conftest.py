@@ -22,7 +22,8 @@ def skip_or_fail(reason: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fast_engine(settings):
+def _fast_engine(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # test speed only
     settings.OFFLINE_MODEL_DELAY = 0
     settings.RUN_SAVE_INTERVAL = 0.05

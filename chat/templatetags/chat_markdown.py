@@ -14,3 +14,11 @@ def markdown(value: object) -> SafeString:
     if value is None:
         return render_markdown("")
     return render_markdown(str(value))
+
+
+@register.filter(name="message_content")
+def message_content(message) -> SafeString:
+    """Render a message's content parts (text with annotations, images; see chat.content)."""
+    from chat.content import render_content
+
+    return render_content(message)

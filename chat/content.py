@@ -1,0 +1,62 @@
+"""Rendering a message's content parts to HTML.
+
+A message's ``content`` is a list of parts in the Assistants shape: ``text`` (with
+``annotations``: file_citation, file_path) and ``image_file``. Each part type has one
+renderer here; the tool issues add theirs (citations, sandbox file links, images) by
+registering with ``part_renderer`` / ``annotation_renderer`` from their own app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from chat.markdown import render_markdown
+
+PartRenderer = Callable[[dict, object], SafeString]
+# (text, annotations, message) -> (markdown text with annotations applied, extra HTML after it)
+TextTransform = Callable[[str, list[dict], object], tuple[str, SafeString]]
+
+_part_renderers: dict[str, PartRenderer] = {}
+_text_transforms: list[TextTransform] = []
+
+
+def part_renderer(part_type: str):
+    def register(fn: PartRenderer) -> PartRenderer:
+        _part_renderers[part_type] = fn
+        return fn
+
+    return register
+
+
+def text_transform(fn: TextTransform) -> TextTransform:
+    """Register a pass over a text part before markdown (e.g. turning citation markers
+    into links); it returns the new text and HTML to append after the part."""
+    if fn not in _text_transforms:
+        _text_transforms.append(fn)
+    return fn
+
+
+@part_renderer("text")
+def render_text(part: dict, message) -> SafeString:
+    text = part.get("text", {}).get("value", "")
+    annotations = part.get("text", {}).get("annotations", []) or []
+    extras = []
+    for transform in _text_transforms:
+        text, extra = transform(text, annotations, message)
+        if extra:
+            extras.append(extra)
+    return mark_safe(render_markdown(text) + "".join(extras))
+
+
+def render_content(message) -> SafeString:
+    html = []
+    for part in message.content or []:
+        renderer = _part_renderers.get(part.get("type"))
+        if renderer is None:
+            html.append(format_html('<p class="muted">[{} content]</p>', part.get("type", "unknown")))
+        else:
+            html.append(renderer(part, message))
+    return mark_safe("".join(html))

@@ -1,0 +1,54 @@
+"""Storing files: uploads from users and files that tools generate."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from chat.models import File
+
+
+class FileTooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        limit = settings.FILE_MAX_BYTES
+        super().__init__(f"The file is {size:,} bytes; the limit is {limit:,} bytes ({limit // 2**20} MB).")
+
+
+def clean_filename(name: str) -> str:
+    """The base name only, without control characters or path parts, at most 255 characters."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip() or "file"
+    return name[-255:]
+
+
+def store_file(owner, name: str, content: bytes | object, *, purpose: str = "assistants") -> File:
+    """Save bytes (or an UploadedFile) as a File owned by ``owner``. Raises FileTooLarge."""
+    size = len(content) if isinstance(content, bytes) else content.size
+    if size > settings.FILE_MAX_BYTES:
+        raise FileTooLarge(size)
+    digest = hashlib.sha256()
+    if isinstance(content, bytes):
+        digest.update(content)
+        payload = ContentFile(content)
+    else:
+        for chunk in content.chunks():
+            digest.update(chunk)
+        content.seek(0)
+        payload = content
+    filename = clean_filename(name)
+    record = File(
+        owner=owner,
+        filename=filename,
+        purpose=purpose,
+        bytes=size,
+        sha256=digest.hexdigest(),
+        content_type=mimetypes.guess_type(filename)[0] or "application/octet-stream",
+    )
+    with transaction.atomic():
+        record.data.save(record.id, payload, save=False)
+        record.save()
+    return record
