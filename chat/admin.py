@@ -27,16 +27,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class MessageInline(admin.TabularInline):
-    model = Message
-    fields = ["id", "role", "status", "text", "created_at"]
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class MessageInline(ReadOnlyInline):
+    model = Message
+    fields = ["id", "role", "status", "text", "created_at"]
+    readonly_fields = fields
 
     @admin.display(description="text")
     def text(self, obj):
@@ -57,16 +60,10 @@ class MessageAdmin(ReadOnlyAdmin):
     search_fields = ["id", "thread__id"]
 
 
-class RunStepInline(admin.TabularInline):
+class RunStepInline(ReadOnlyInline):
     model = RunStep
     fields = ["id", "type", "status", "step_details", "usage", "last_error", "created_at"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Run)
