@@ -4,7 +4,7 @@
 the candidate math strings). It tokenizes the message itself, so that only numbers,
 operators, brackets, single-letter variables and a whitelist of function names ever reach
 sympy: words such as "equation" or "help" can never become symbols, and nothing but our own
-tokens is handed to sympy's parser. :func:`parse` then reads one such string and refuses
+tokens is handed to sympy's parser. :func:`read` then reads one such string and refuses
 trees that would be expensive to evaluate (``10**10**10``) *before* anything is evaluated,
 which keeps the tutor pure and quick without threads, signals or time limits.
 """
@@ -93,7 +93,8 @@ INTENTS = [  # tiers of (intent, pattern); within the first tier that matches, t
 WORDS = [  # spelled-out operations, only between math-looking neighbours
     (r"(?<=\d) [x×] (?=\d)", " * "),  # "2 x 3" is a times sign
     (r"square root of", " sqrt "), (r"cube root of", " cbrt "),
-    (r"(?<![\d.])(\d+(?:\.\d+)?)\s*%\s*of\b", r"(\1/100)*"), (r"(?<![\d.])(\d+(?:\.\d+)?)\s*%", r"(\1/100)"),
+    (r"(?<![\d.])(\d+(?:\.\d+)?)\s*%\s*of\b", r"(\1/100)*"),  # "15% of 80"
+    (r"(?<![\d.])(\d+(?:\.\d+)?)\s*%", r"(\1/100)"),
     (r"(?<=[\w)])\s+(?:plus)\s+(?=[\w(])", " + "),
     (r"(?<=[\w)])\s+(?:minus)\s+(?=[\w(])", " - "),
     (r"(?<=[\w)])\s+(?:times|multiplied by)\s+(?=[\w(])", " * "),
@@ -255,7 +256,7 @@ def render(tokens: list[tuple[str, str]]) -> str:
     out: list[str] = []
     previous = None
     for kind, value in tokens:
-        if previous in OPERAND_END and kind in OPERAND_START and not (previous == "num" and kind == "num"):
+        if previous in OPERAND_END and kind in OPERAND_START:
             out.append("*")
         elif previous == "func":
             out.append(" ")

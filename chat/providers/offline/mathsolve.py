@@ -16,7 +16,7 @@ import sympy as sp
 from chat.providers.offline.mathparse import MathError
 
 Side = tuple[sp.Expr, sp.Expr]  # (as written, evaluated)
-MAX_DEGREE = 6  # highest polynomial degree we solve
+MAX_SOLVE_DEGREE = 6  # highest polynomial degree we solve
 MAX_OPS = 60  # operations in an equation we hand to sympy's general solver
 PREFERRED = "xyztnuvwabcdpqrmk"  # the unknown, when the user didn't say
 
@@ -77,7 +77,8 @@ def _decimalize(expr: sp.Expr) -> sp.Expr:
     """Replace terminating fractions (not exponents) by decimals, leaving the rest intact."""
     if expr.is_Rational and not expr.is_Integer:
         text = _decimal_text(expr)
-        return sp.Float(text, max(1, len(text.strip("-").replace(".", "").lstrip("0")))) if text else expr
+        digits = len(text.strip("-").replace(".", "").lstrip("0")) if text else 0
+        return sp.Float(text, max(1, digits)) if text else expr
     if expr.is_Pow or not expr.args:
         return expr if not expr.is_Pow else sp.Pow(_decimalize(expr.base), expr.exp)
     args = [_decimalize(arg) for arg in expr.args]
@@ -109,6 +110,8 @@ def solve_equation(sides: list[Side], hint: str | None, w: Writer) -> str:
     """Classify the equation (no unknown, degenerate, linear, quadratic, ...) and explain it."""
     (left_raw, left), (right_raw, right) = sides
     heading = f"To solve {_eq(w, left_raw, right_raw, written=True)}:"
+    if (left - right).has(sp.oo, -sp.oo, sp.zoo, sp.nan):
+        raise MathError("That equation involves infinity or division by zero; I can't solve it.")
     if not (left.free_symbols | right.free_symbols):
         return check_statement(left, right, w)
     difference = sp.expand(left - right)
@@ -128,7 +131,7 @@ def solve_equation(sides: list[Side], hint: str | None, w: Writer) -> str:
         return _reply(heading, steps, f"{var} = {w.plain(value)}")
     if degree == 2 and all(c.is_number for c in sp.Poly(difference, var).all_coeffs()):
         return quadratic(difference, var, heading, w, moved=right != 0 or _has_brackets(left_raw))
-    if degree > MAX_DEGREE:
+    if degree > MAX_SOLVE_DEGREE:
         raise MathError(f"A degree-{degree} equation is beyond what I can solve exactly.")
     return _reply(heading, [f"This is a degree-{degree} equation, so I'll just list its solutions."],
                   _roots_text(var, higher_roots(difference, var), w))
@@ -235,7 +238,8 @@ def quadratic(poly: sp.Expr, var: sp.Symbol, heading: str, w: Writer, moved: boo
     else:
         top = (f"{w.tex(-b)} " if b != 0 else "") + f"\\pm \\sqrt{{{w.tex(disc)}}}"
         formula = f"\\frac{{{top}}}{{{w.tex(2 * a)}}}"
-        steps.append(f"Quadratic formula: \\({var} = \\frac{{-b \\pm \\sqrt{{\\Delta}}}}{{2a}} = {formula}\\)")
+        general_form = "\\frac{-b \\pm \\sqrt{\\Delta}}{2a}"
+        steps.append(f"Quadratic formula: \\({var} = {general_form} = {formula}\\)")
         if disc < 0:
             steps.append("\\(\\Delta < 0\\), so there is no real solution, only complex ones.")
     return _reply(heading, steps, _roots_text(var, roots, w))
@@ -243,7 +247,7 @@ def quadratic(poly: sp.Expr, var: sp.Symbol, heading: str, w: Writer, moved: boo
 
 def rational(top: sp.Expr, bottom: sp.Expr, var: sp.Symbol, heading: str, w: Writer) -> str:
     """Unknown in a denominator: clear it, solve the numerator, drop roots that divide by 0."""
-    if not top.is_polynomial(var) or sp.degree(top, var) > MAX_DEGREE:
+    if not top.is_polynomial(var) or sp.degree(top, var) > MAX_SOLVE_DEGREE:
         raise MathError("That equation is beyond what I can solve exactly.")
     step = f"Multiply through by \\({w.tex(sp.factor(bottom))}\\) (it can't be 0): {_eq(w, top, 0)}"
     roots = sp.solve(top, var) if top.has(var) else []
@@ -257,14 +261,36 @@ def rational(top: sp.Expr, bottom: sp.Expr, var: sp.Symbol, heading: str, w: Wri
 
 def general(left: sp.Expr, right: sp.Expr, var: sp.Symbol, heading: str, w: Writer) -> str:
     """Roots, exponentials, logs, trig: sympy's solver, kept to small equations."""
-    if sp.count_ops(left - right) > MAX_OPS:
+    difference = left - right
+    occurrences = sum(1 for node in sp.preorder_traversal(difference) if node == var)
+    if difference.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc) and occurrences > 1:
+        # sin(x)^2 = cos(x)^3 keeps sympy busy for many seconds, sin^12 + cos^12 for minutes
+        raise MathError(f"I can only solve trig equations where \\({var}\\) appears once.")
+    if sp.count_ops(difference) > MAX_OPS // 3 or occurrences > 3:
         raise MathError("That equation is too complicated for me.")
-    roots = sp.solve(sp.Eq(left, right), var)
-    steps = []
-    if (left - right).has(sp.sin, sp.cos, sp.tan):
-        steps.append("Trig functions repeat, so these are the principal solutions (add whole periods).")
-    return _reply(heading, steps or ["Isolate the unknown and undo each function in turn."],
-                  _roots_text(var, roots, w))
+    if difference.has(sp.Abs):  # sympy needs to know x is real to split |x - 3| = 5
+        real = sp.Symbol(var.name, real=True)
+        roots = [root.subs(real, var) for root in sp.solve(difference.subs(var, real), real)]
+    else:  # (a real symbol would make sympy much slower on things like 2^x = 3^x + 1)
+        roots = [root for root in sp.solve(difference, var) if root.is_real is not False]
+    steps = [_hint(difference, var)]
+    result = _roots_text(var, roots, w) if roots else "no real solution"
+    return _reply(heading, steps, result)
+
+
+def _hint(difference: sp.Expr, var: sp.Symbol) -> str:
+    """The first move a teacher would suggest for a non-polynomial equation."""
+    if difference.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc):
+        return "Undo the trig function; it repeats, so these are the principal solutions."
+    if difference.has(sp.Abs):
+        return "Split into two cases, one for each sign inside the absolute value."
+    if any(p.exp.has(var) for p in difference.atoms(sp.Pow)) or difference.has(sp.exp):
+        return "Take logarithms to bring the unknown down from the exponent."
+    if difference.has(sp.log):
+        return "Exponentiate both sides to undo the logarithm."
+    if any(p.exp.is_Rational and not p.exp.is_Integer for p in difference.atoms(sp.Pow)):
+        return "Raise both sides to a power to clear the root, then check each answer."
+    return "Isolate the unknown, undoing each operation in turn."
 
 
 def _ordered(roots: list[sp.Expr]) -> list[sp.Expr]:
@@ -302,23 +328,31 @@ def solve_system(equations: list[list[Side]], w: Writer) -> str:
     """Two linear equations by substitution; anything else straight from sympy."""
     differences = [sp.expand(left - right) for (_, left), (_, right) in equations]
     symbols = sorted(set().union(*(d.free_symbols for d in differences)), key=lambda s: s.name)
-    heading = "To solve " + " and ".join(_eq(w, lr, rr, written=True) for (lr, _), (rr, _) in equations) + ":"
+    shown = [_eq(w, left_raw, right_raw, written=True) for (left_raw, _), (right_raw, _) in equations]
+    heading = "To solve " + " and ".join(shown) + ":"
     if len(symbols) > 3:
         raise MathError("That system has too many unknowns for me.")
     if len(differences) == 2 and len(symbols) == 2 and all(
             sp.Poly(d, *symbols).total_degree() <= 1 for d in differences):
         return substitution(differences, symbols, heading, w)
-    if any(sp.count_ops(d) > MAX_OPS for d in differences):
-        raise MathError("That system is too complicated for me.")
+    linear = all(sp.Poly(d, *symbols).total_degree() <= 1 for d in differences
+                 if d.is_polynomial(*symbols))
+    if any(not d.is_polynomial(*symbols) or sp.Poly(d, *symbols).total_degree() > 2
+           for d in differences):
+        raise MathError("That system is beyond me: I handle linear and quadratic systems.")
     solutions = sp.solve(differences, symbols, dict=True)
-    if not solutions:
+    if not solutions and linear:
         return _reply(heading, ["The equations contradict each other."], "no solution")
+    if not solutions:
+        return _reply(heading, ["Substituting one equation into the other leaves no solution."],
+                      "no solution")
     listed = " or ".join(", ".join(f"{s} = {w.plain(sol[s])}" for s in symbols if s in sol)
                          for sol in solutions)
     return _reply(heading, ["Solving the equations together gives:"], listed)
 
 
-def substitution(differences: list[sp.Expr], symbols: list[sp.Symbol], heading: str, w: Writer) -> str:
+def substitution(differences: list[sp.Expr], symbols: list[sp.Symbol], heading: str,
+                 w: Writer) -> str:
     """Isolate the unknown with the simplest coefficient, substitute, solve, back-substitute."""
     choices = [(abs(d.coeff(s)) != 1, i, j) for i, d in enumerate(differences)
                for j, s in enumerate(symbols) if d.coeff(s) != 0]
@@ -335,7 +369,8 @@ def substitution(differences: list[sp.Expr], symbols: list[sp.Symbol], heading: 
         return _reply(heading, steps, "no solution (the lines are parallel)")
     value = sp.solve(rest, other)[0]
     back = isolated.subs(other, value)
-    steps.append(f"Substitute into the {names[1 - i]} equation: {_eq(w, rest, 0)}, so \\({other} = {w.tex(value)}\\).")
+    steps.append(f"Substitute into the {names[1 - i]} equation: {_eq(w, rest, 0)}, "
+                 f"so \\({other} = {w.tex(value)}\\).")
     steps.append(f"Then \\({first} = {w.tex(back)}\\).")
     ordered = sorted([(first, back), (other, value)], key=lambda pair: pair[0].name)
     return _reply(heading, steps, ", ".join(f"{s} = {w.plain(v)}" for s, v in ordered))

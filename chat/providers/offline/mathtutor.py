@@ -10,15 +10,16 @@ LaTeX, then a plain-text **Answer:** line. Equations are explained in
 from __future__ import annotations
 
 import sympy as sp
-from sympy.integrals.manualintegrate import manualintegrate
 
-from chat.providers.offline.mathparse import MathError, MathRequest, TooBig, Unreadable, extract, read
+from chat.providers.offline.mathparse import MathError, MathRequest, Unreadable, extract, read
 from chat.providers.offline.mathsolve import Writer, pick_var, solve_equation, solve_system
 
 MAX_REPLY = 2500  # characters; longer results are described rather than shown
 MAX_OPS = 60  # operations in an expression we let simplify/integrate loose on
 MAX_FACTOR = 10**15  # largest integer we factor into primes
 MAX_NUMBER = 80  # characters of an exact number worth showing; beyond it, a decimal
+# The heavy algorithms (Risch, heuristic Risch, Meijer G) can run for minutes on small input.
+QUICK_INTEGRATION = {"risch": False, "heurisch": False, "meijerg": False}
 
 
 def answer(text: str) -> str | None:
@@ -28,11 +29,9 @@ def answer(text: str) -> str | None:
         return None
     try:
         reply = respond(request)
-    except TooBig as error:
-        return str(error)
-    except Unreadable as error:
+    except Unreadable as error:  # a polite word only when the user clearly asked for math
         return str(error) if request.intent else None
-    except MathError as error:
+    except MathError as error:  # too big, too hard: say so
         return str(error)
     except Exception:  # sympy fails in many ways on odd input; a chat must never crash on it
         return "Sorry, I couldn't work that one out." if request.intent else None
@@ -44,7 +43,9 @@ def answer(text: str) -> str | None:
 def respond(request: MathRequest) -> str | None:
     """Route the request: a command (simplify, derivative...), equations, or a calculation."""
     writer = Writer(decimals=any("." in c for c in request.candidates))
-    parts = [split_equation(c) for c in request.candidates]
+    parts = [sides for sides in map(split_equation, request.candidates) if sides]
+    if not parts:
+        raise Unreadable(f"I couldn't read `{request.candidates[0]}` as one equation.")
     if request.intent in COMMANDS:
         raw, value = command_target(parts[0])
         return COMMANDS[request.intent](raw, value, request, writer)
@@ -58,16 +59,13 @@ def respond(request: MathRequest) -> str | None:
         return evaluate(raw, value, writer)
     if request.intent == "solve":
         return solve_equation([(raw, value), (sp.Integer(0), sp.Integer(0))], request.var, writer)
-    reply = simplify(raw, value, request, writer)
-    return reply if request.intent or "already" not in reply else None
+    return simplify(raw, value, request, writer)
 
 
-def split_equation(math_text: str) -> tuple[str, ...]:
-    """("lhs", "rhs") for an equation, ("expr",) otherwise."""
+def split_equation(math_text: str) -> tuple[str, ...] | None:
+    """("lhs", "rhs") for an equation, ("expr",) otherwise, None for "a = b = c"."""
     sides = tuple(math_text.split("="))
-    if len(sides) > 2 or any(not side for side in sides):
-        raise Unreadable(f"I couldn't read `{math_text}` as one equation.")
-    return sides
+    return None if len(sides) > 2 or not all(sides) else sides
 
 
 def command_target(sides: tuple[str, ...]) -> tuple[sp.Expr, sp.Expr]:
@@ -92,8 +90,10 @@ def _is_name(math_text: str) -> bool:
 
 def evaluate(raw: sp.Expr, value: sp.Expr, w: Writer) -> str:
     """A calculation: the order of operations when it matters, the exact result, a decimal."""
-    if value.has(sp.zoo, sp.nan) or value.has(sp.oo, -sp.oo):
+    if value.has(sp.zoo, sp.nan):
         return "That is undefined: it divides by zero."
+    if value.has(sp.oo, -sp.oo):
+        return "That is infinite, not a number."
     lines = arithmetic_steps(raw, value, w)
     written, exact, shown = w.tex(raw, written=True), w.tex(value), w.plain(value)
     result = [written] + ([exact] if exact != written and len(exact) <= MAX_NUMBER else [])
@@ -139,15 +139,18 @@ def arithmetic_steps(raw: sp.Expr, value: sp.Expr, w: Writer) -> list[str]:
 def common_denominator(values: list[sp.Rational], total: sp.Expr, w: Writer) -> str:
     """Adding fractions the school way: rewrite each over the least common denominator."""
     lcd = sp.ilcm(*[v.q for v in values])
-    parts = " + ".join(f"\\frac{{{v.p * (lcd // v.q)}}}{{{lcd}}}" for v in values).replace("+ \\frac{-", "- \\frac{")
+    parts = " + ".join(f"\\frac{{{v.p * (lcd // v.q)}}}{{{lcd}}}" for v in values)
+    parts = parts.replace("+ \\frac{-", "- \\frac{")
     return f"Use the common denominator {lcd}: \\({parts} = {w.tex(total)}\\)."
 
 
 # --- commands -------------------------------------------------------------------------------
 
 
-def simplify(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
-    """Simplify; for a fraction of polynomials, show the factoring and the cancelling."""
+def simplify(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str | None:
+    """Simplify; for a fraction of polynomials, show the factoring and the cancelling.
+
+    Unasked (a bare expression as the whole message) and unchanged, there is nothing to say."""
     if not value.free_symbols:
         return evaluate(raw, value, w)
     result = sp.simplify(value) if _gentle(value) else sp.cancel(value)
@@ -159,7 +162,10 @@ def simplify(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> s
         lines.append(f"Factor: \\({w.tex(shown)}\\)")
         lines.append(f"Cancel the common factor \\({w.tex(common)}\\) (valid where it isn't 0).")
     if w.tex(result) == w.tex(raw, written=True):
-        return f"\\({w.tex(raw, written=True)}\\) is already as simple as it gets.\n\n**Answer:** {w.plain(result)}"
+        if request.intent is None:
+            return None
+        return (f"\\({w.tex(raw, written=True)}\\) is already as simple as it gets."
+                f"\n\n**Answer:** {w.plain(result)}")
     lines.append(f"\\({w.tex(raw, written=True)} = {w.tex(result)}\\)")
     return "\n".join(lines) + f"\n\n**Answer:** {w.plain(result)}"
 
@@ -176,7 +182,8 @@ def _gentle(value: sp.Expr) -> bool:
 def expand(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
     """Multiply out brackets and powers of sums."""
     result = sp.expand(value)
-    return f"Multiply out the brackets:\n\\[{w.tex(raw, written=True)} = {w.tex(result)}\\]\n\n**Answer:** {w.plain(result)}"
+    return (f"Multiply out the brackets:\n\\[{w.tex(raw, written=True)} = {w.tex(result)}\\]"
+            f"\n\n**Answer:** {w.plain(result)}")
 
 
 def factor(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
@@ -215,32 +222,43 @@ def differentiate(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer)
     coefficient, power = value.as_independent(var, as_Add=False)
     if power.is_Pow and power.base == var and not power.exp.has(var):
         lines.append("Power rule: bring the exponent down and lower it by one.")
-    lines.append(f"\\[\\frac{{d}}{{d{var}}}\\left({w.tex(raw, written=True)}\\right) = {w.tex(result)}\\]")
+    operator = f"\\frac{{d}}{{d{var}}}"
+    lines.append(f"\\[{operator}\\left({w.tex(raw, written=True)}\\right) = {w.tex(result)}\\]")
     return "\n".join(lines) + f"\n\n**Answer:** {w.plain(result)}"
 
 
 def integrate(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
     """An antiderivative (+ C), or a definite integral when "from a to b" was given."""
     var = sp.Symbol(request.var) if request.var else pick_var(value.free_symbols, None)
-    if sp.count_ops(value) > MAX_OPS // 2:
+    if not _integrable_quickly(value):
         raise MathError("That integral is too complicated for me.")
-    antiderivative = manualintegrate(value, var)  # textbook rules: quick to succeed or give up
-    if antiderivative.has(sp.Integral):
-        raise MathError("I couldn't find that integral in closed form.")
     if request.bounds:
         (_, low), (_, high) = read(request.bounds[0]), read(request.bounds[1])
-        result = sp.integrate(value, (var, low, high))
+        result = sp.integrate(value, (var, low, high), **QUICK_INTEGRATION)
         limits = f"_{{{w.tex(low)}}}^{{{w.tex(high)}}}"
     else:
-        result, limits = antiderivative, ""
+        result, limits = sp.integrate(value, var, **QUICK_INTEGRATION), ""
+    if result.has(sp.Integral, sp.RootSum):
+        raise MathError("I couldn't find that integral in a usable closed form.")
     if result.has(sp.oo, -sp.oo, sp.zoo, sp.nan):
         return "That integral diverges: the area is infinite.\n\n**Answer:** it diverges"
     constant = "" if request.bounds else " + C"
     shown = w.plain(result) + constant
     if request.bounds and result.is_number and not result.is_Integer and result.is_finite:
         shown += f" ≈ {w.approx(result)}"
-    return (f"\\[\\int{limits} {w.tex(raw, written=True)}\\,d{var} = {w.tex(result)}{constant}\\]"
+    integrand = w.tex(raw, written=True)
+    integrand = f"\\left({integrand}\\right)" if raw.is_Add else integrand
+    return (f"\\[\\int{limits} {integrand}\\,d{var} = {w.tex(result)}{constant}\\]"
             f"\n\n**Answer:** {shown}")
+
+
+def _integrable_quickly(value: sp.Expr) -> bool:
+    """Heuristics from timing sympy: products of trig functions of different arguments
+    (sin(2x)^2 cos(3x)^2) or high trig powers can take minutes; everything else is quick."""
+    trig = value.atoms(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc)
+    powers = [p.exp for p in value.atoms(sp.Pow) if trig and p.base.has(*trig) and p.exp.is_Integer]
+    return (sp.count_ops(value) <= 20 and len({f.args[0] for f in trig}) <= 1
+            and all(abs(int(e)) <= 6 for e in powers))
 
 
 COMMANDS = {

@@ -1,0 +1,237 @@
+"""The offline model's math tutor: finding math in prose, explaining it, refusing abuse."""
+
+import time
+
+import pytest
+
+from chat.providers.offline.mathtutor import answer
+
+
+def reply_to(text: str) -> str:
+    reply = answer(text)
+    assert reply is not None, f"no reply to {text!r}"
+    return reply
+
+
+def answer_line(reply: str) -> str:
+    return reply.rsplit("**Answer:**", 1)[1].strip()
+
+
+# --- equations ---------------------------------------------------------------------------------
+
+
+def test_it_solves_a_linear_equation_step_by_step():
+    reply = reply_to("I need to solve the equation `3x + 11 = 14`. Can you help me?")
+    assert "Subtract 11 from both sides" in reply
+    assert "Divide both sides by 3" in reply
+    assert "x = 1" in reply.splitlines()[-1]
+
+
+def test_it_finds_the_equation_in_prose_without_backticks():
+    reply = reply_to("I need to solve the equation 3x + 11 = 14. Can you help me?")
+    assert reply.startswith("To solve \\(3 x + 11 = 14\\):")
+    assert answer_line(reply) == "x = 1"
+
+
+def test_it_expands_brackets_before_solving():
+    reply = reply_to("Solve 2(x - 3) = 10")
+    assert "Expand the brackets: \\(2 x - 6 = 10\\)" in reply
+    assert answer_line(reply) == "x = 8"
+
+
+def test_it_moves_the_unknown_from_both_sides_onto_one():
+    reply = reply_to("5y - 2 = 3y + 4")
+    assert "Subtract \\(3 y\\) from both sides" in reply
+    assert "Add 2 to both sides" in reply
+    assert answer_line(reply) == "y = 3"
+
+
+@pytest.mark.parametrize(
+    ("question", "solution"),
+    [("Solve for t: 3t - 4 = 11", "t = 5"), ("n/3 - 2 = 5", "n = 21"), ("solve 3n + 2 = 2n - 5", "n = -7")],
+)
+def test_it_solves_for_letters_other_than_x(question, solution):
+    assert answer_line(reply_to(question)) == solution
+
+
+def test_it_clears_a_fraction_by_multiplying():
+    reply = reply_to("x/2 + 1 = 4")
+    assert "Multiply both sides by 2" in reply
+    assert answer_line(reply) == "x = 6"
+
+
+def test_it_keeps_decimals_when_the_question_uses_decimals():
+    reply = reply_to("1.2x - 0.4 = 2")
+    assert "Add 0.4 to both sides: \\(1.2 x = 2.4\\)" in reply
+    assert answer_line(reply) == "x = 2"
+
+
+def test_it_factors_a_quadratic_and_gives_both_roots():
+    reply = reply_to("solve x^2 - 5x + 6 = 0")
+    assert "Discriminant" in reply and "= 1\\)" in reply
+    assert "Factor:" in reply
+    assert "x = 2" in answer_line(reply) and "x = 3" in answer_line(reply)
+
+
+def test_it_uses_the_quadratic_formula_when_the_roots_are_irrational():
+    reply = reply_to("solve x^2 + 2x - 1 = 0")
+    assert "Quadratic formula" in reply
+    assert "sqrt(2)" in answer_line(reply)
+
+
+def test_it_says_there_is_no_real_solution_and_gives_the_complex_ones():
+    reply = reply_to("x**2 + 1 = 0")
+    assert "no real solution" in answer_line(reply)
+    assert "x = -i" in answer_line(reply) and "x = i" in answer_line(reply)
+
+
+def test_it_lists_the_solutions_of_a_cubic_without_steps():
+    assert answer_line(reply_to("x^3 - 6x^2 + 11x - 6 = 0")) == "x = 1, x = 2 or x = 3"
+
+
+def test_it_rules_out_a_root_that_makes_a_denominator_zero():
+    reply = reply_to("solve (x^2 - 1)/(x - 1) = 3")
+    assert "\\(x = 1\\) is ruled out" in reply
+    assert answer_line(reply) == "x = 2"
+
+
+def test_it_says_an_inconsistent_equation_has_no_solution():
+    assert answer_line(reply_to("x = x + 1")) == "no solution"
+
+
+def test_it_says_every_number_solves_an_identity():
+    assert answer_line(reply_to("2x = 2x")) == "every number is a solution"
+
+
+def test_it_solves_a_system_of_two_linear_equations_by_substitution():
+    reply = reply_to("x + y = 10 and x - y = 2")
+    assert "From the first equation" in reply
+    assert answer_line(reply) == "x = 6, y = 4"
+
+
+def test_it_gives_real_solutions_of_an_absolute_value_equation():
+    assert answer_line(reply_to("solve abs(x - 3) = 5")) == "x = -2 or x = 8"
+
+
+def test_it_checks_a_statement_without_unknowns():
+    assert answer_line(reply_to("Is 2 + 2 = 5?")).startswith("false")
+
+
+# --- calculations and commands --------------------------------------------------------------------
+
+
+def test_it_respects_the_order_of_operations():
+    reply = reply_to("What is 2 + 3*4?")
+    assert "\\(3 \\cdot 4 = 12\\)" in reply
+    assert answer_line(reply) == "14"
+
+
+def test_it_reduces_a_fraction_and_shows_the_decimal():
+    reply = reply_to("calculate 12/8")
+    assert "greatest common divisor, 4" in reply
+    assert answer_line(reply) == "3/2 = 1.5"
+
+
+def test_it_adds_fractions_over_a_common_denominator():
+    reply = reply_to("What is 3/4 + 1/6?")
+    assert "common denominator 12" in reply
+    assert answer_line(reply).startswith("11/12")
+
+
+@pytest.mark.parametrize(("question", "result"), [("sqrt(16)", "4"), ("What is the square root of 16?", "4"),
+                                                  ("what is 5 plus 3", "8"), ("What's 15% of 80?", "12")])
+def test_it_understands_common_spellings_of_arithmetic(question, result):
+    assert answer_line(reply_to(question)) == result
+
+
+def test_it_simplifies_a_rational_expression_by_cancelling():
+    reply = reply_to("simplify (x^2-1)/(x-1)")
+    assert "Cancel the common factor \\(x - 1\\)" in reply
+    assert answer_line(reply) == "x + 1"
+
+
+def test_it_expands_a_square():
+    assert answer_line(reply_to("expand (x+1)^2")) == "x^2 + 2x + 1"
+
+
+def test_it_factors_a_difference_of_squares():
+    assert answer_line(reply_to("factor x^2 - 9")) == "(x - 3)(x + 3)"
+
+
+def test_it_factors_a_whole_number_into_primes():
+    assert answer_line(reply_to("factor 360")) == "2^3 * 3^2 * 5"
+
+
+def test_it_differentiates_a_power_with_the_power_rule():
+    reply = reply_to("derivative of x^3")
+    assert "Power rule" in reply
+    assert answer_line(reply) == "3x^2"
+
+
+def test_it_differentiates_sine_with_respect_to_the_named_variable():
+    assert answer_line(reply_to("differentiate sin(x)")) == "cos(x)"
+    assert answer_line(reply_to("d/dt t^3")) == "3t^2"
+
+
+def test_it_integrates_and_adds_the_constant():
+    reply = reply_to("integrate 2x")
+    assert "\\int 2 x\\,dx = x^{2} + C" in reply
+    assert answer_line(reply) == "x^2 + C"
+
+
+def test_it_computes_a_definite_integral():
+    assert answer_line(reply_to("integrate x^2 dx from 0 to 1")).startswith("1/3")
+
+
+def test_it_reports_division_by_zero():
+    assert "divides by zero" in reply_to("what is 10/0")
+
+
+# --- recognising nothing ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["hello", "tell me a joke", "What is the capital of France?",
+                                  "I need help with an equation", "I have 3 apples and 2 oranges", ""])
+def test_it_returns_none_when_there_is_no_math(text):
+    assert answer(text) is None
+
+
+def test_prose_words_never_become_symbols():
+    reply = reply_to("Can you help me solve the equation 3x + 11 = 14 please?")
+    latex = reply.split("\\(")[1].split("\\)")[0]
+    assert latex == "3 x + 11 = 14"
+
+
+# --- hostile input ---------------------------------------------------------------------------------
+
+
+def test_it_refuses_a_huge_exponent_quickly():
+    start = time.monotonic()
+    reply = answer("what is 10**10**10")
+    assert time.monotonic() - start < 1
+    assert reply is None or "too large" in reply
+
+
+def test_it_refuses_a_polynomial_that_would_explode_when_expanded():
+    start = time.monotonic()
+    reply = answer("expand (x+y+z+1)^60")
+    assert time.monotonic() - start < 1
+    assert "too large" in reply
+
+
+def test_it_ignores_a_long_garbage_string_quickly():
+    garbage = "".join(chr(33 + (i * 7919) % 94) for i in range(10_000))
+    start = time.monotonic()
+    assert answer(garbage) is None
+    assert answer("1" * 10_000) is None
+    assert time.monotonic() - start < 1
+
+
+def test_it_never_runs_python_found_in_the_message():
+    assert answer("__import__('os').system('echo hacked')") is None
+    assert answer("what is ().__class__.__bases__[0].__subclasses__()") is None
+
+
+def test_it_answers_the_same_question_the_same_way():
+    question = "solve x^2 + 3x + 5 = 0"
+    assert answer(question) == answer(question)
