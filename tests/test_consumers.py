@@ -139,3 +139,19 @@ async def test_a_message_posted_over_http_is_answered_live_on_the_socket(alice, 
     frames = await receive_until(communicator, r'message--assistant message--completed', timeout=10)
     assert "x = 2" in "".join(frames)
     await communicator.disconnect()
+
+
+async def test_cancelling_a_waiting_run_updates_every_open_tab(alice, thread, tutor):
+    from chat.engine.runs import cancel_run, create_run
+    from chat.models import Run
+
+    communicator, connected, _ = await connect(thread.id, alice)
+    assert connected
+    await communicator.receive_from()  # snapshot
+    run = await sync_to_async(create_run)(thread, tutor, start=False)
+    await sync_to_async(Run.objects.filter(pk=run.pk).update)(status="requires_action")
+    await sync_to_async(run.refresh_from_db)()
+    assert await sync_to_async(cancel_run)(run)
+    frames = await receive_until(communicator, r"Cancelled")
+    assert 'id="run-status"' in frames[-1]
+    await communicator.disconnect()

@@ -13,6 +13,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
@@ -91,3 +92,9 @@ class Publisher:
 async def publish(thread_id: str, type_: str, **payload: Any) -> None:
     """A one-off event from outside a run (a cancel, a recovered run)."""
     await Publisher(thread_id).send(type_, **payload)
+
+
+def publish_sync(thread_id: str, type_: str, **payload: Any) -> None:
+    """``publish`` from synchronous code. Under the ASGI server, async_to_sync runs it on
+    the server's own loop, where the in-memory channel layer lives."""
+    async_to_sync(publish)(thread_id, type_, **payload)

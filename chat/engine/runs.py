@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from chat.engine import dispatch, states
+from chat.engine import dispatch, events, states
 from chat.models import Assistant, Message, Run, RunStep, Thread
 
 
@@ -46,8 +46,7 @@ def create_run(thread: Thread, assistant: Assistant, *, start: bool = True, **ov
     except IntegrityError:  # another request queued a run between our check and insert
         raise ThreadBusy(thread.active_run()) from None
     if start:
-        if start:
-            transaction.on_commit(lambda: dispatch.dispatch(run.id))
+        transaction.on_commit(lambda: dispatch.dispatch(run.id))
     return run
 
 
@@ -81,6 +80,8 @@ def cancel_run(run: Run) -> bool:
         now = timezone.now()
         RunStep.objects.filter(run=run, status=RunStep.IN_PROGRESS).update(status=RunStep.CANCELLED, cancelled_at=now)
         run.transition(states.CANCELLED, required_action=None)
+        # No engine is there to announce it: tell every open tab of the thread.
+        events.publish_sync(run.thread_id, "run.status", run_id=run.id)
     else:
         dispatch.interrupt(run.id)
     return True
