@@ -1,16 +1,16 @@
 from django.contrib import admin
 
-from chat.forms import AssistantForm
+from chat.functions.admin import AssistantToolsAdminForm
 from chat.models import Assistant, Message, Run, RunStep, Thread
 
 
 @admin.register(Assistant)
 class AssistantAdmin(admin.ModelAdmin):
-    form = AssistantForm
+    form = AssistantToolsAdminForm  # AssistantForm + the tools JSON validated
     list_display = ["name", "model", "owner", "created_at"]
     list_filter = ["model"]
     search_fields = ["name", "id", "owner__username"]
-    fields = ["owner", "name", "description", "model", "instructions", "temperature", "top_p", "tools", "tool_resources", "metadata", "response_format"]
+    fields = ["owner", "name", "description", "model", "instructions", "temperature", "top_p", "tools", "function_tools", "tool_resources", "metadata", "response_format"]
     raw_id_fields = ["owner"]
 
 

@@ -100,3 +100,13 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     async def message_completed(self, event: dict) -> None:
         self.shown.pop(event["message_id"], None)
         await self.send(text_data=await self._message(event["message_id"]))
+
+    async def file_status(self, event: dict) -> None:
+        """An attached file finished processing (retrieval ingest)."""
+        await self.send(text_data=await self._file_chip(event["file_id"]))
+
+    @database_sync_to_async
+    def _file_chip(self, file_id: str) -> str:
+        from chat.retrieval.live import render_file_chip
+
+        return render_file_chip(self.thread, file_id)

@@ -28,8 +28,13 @@ class MessageForm(forms.Form):
             self.fields["assistant"].initial = thread.assistant_id
 
 
+# Labels of the server tools an assistant can switch on (chat.tools registry).
+TOOL_LABELS = {"code_interpreter": "Code Interpreter", "file_search": "File Search"}
+
+
 class AssistantForm(forms.ModelForm):
     model = forms.CharField(max_length=256, initial=settings.DEFAULT_MODEL)
+    tools = forms.MultipleChoiceField(label="Tools", required=False, widget=forms.CheckboxSelectMultiple)
 
     class Meta:
         model = Assistant
@@ -43,6 +48,20 @@ class AssistantForm(forms.ModelForm):
         self.fields["model"].widget.attrs["list"] = "model-options"
         self.fields["temperature"].widget.attrs.update(min=0, max=2, step=0.1)
         self.fields["top_p"].widget.attrs.update(min=0, max=1, step=0.05)
+        from chat.tools import SERVER_TOOLS
+
+        self.fields["tools"].choices = [(kind, TOOL_LABELS.get(kind, kind)) for kind in SERVER_TOOLS]
+        self.initial.setdefault("tools", [t.get("type") for t in self.instance.tools if t.get("type") in SERVER_TOOLS])
+
+    def save(self, commit: bool = True):
+        """Server tools follow the checkboxes; function tools (and each tool's options) are kept."""
+        from chat.tools import SERVER_TOOLS
+
+        chosen = self.cleaned_data.get("tools") or []
+        current = {t.get("type"): t for t in self.instance.tools}
+        kept = [t for t in self.instance.tools if t.get("type") not in SERVER_TOOLS]
+        self.instance.tools = kept + [current.get(kind) or {"type": kind} for kind in chosen]
+        return super().save(commit)
 
     def clean_model(self) -> str:
         model = self.cleaned_data["model"].strip()

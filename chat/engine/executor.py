@@ -111,7 +111,7 @@ class Execution:
     @sync_to_async
     def _finish_message(self, turn: Turn, status: str, reason: str | None = None) -> None:
         message, step, now = turn.message, turn.step, timezone.now()
-        message.content = Message.text_content("".join(turn.text))
+        message.content = tools.finish_content(self.run, Message.text_content("".join(turn.text)))
         message.status = status
         if status == Message.COMPLETED:
             message.completed_at = now
@@ -291,8 +291,11 @@ class Execution:
             if server is not None:
                 entries.append(server.pending(call))
             elif call.name in functions:
-                entries.append(tools.function_entry(call))
-                pending_functions.append(call)
+                # Bad arguments go back to the model as the call's output; valid calls still pause.
+                problem = tools.invalid_function_call(self.run.tools, call)
+                entries.append(tools.function_entry(call, output=problem))
+                if problem is None:
+                    pending_functions.append(call)
             else:
                 unknown = json.dumps({"error": f"There is no tool named {call.name!r}."})
                 entries.append(tools.function_entry(call, output=unknown))

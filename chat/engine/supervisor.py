@@ -22,6 +22,13 @@ def start_engine(loop: asyncio.AbstractEventLoop) -> None:
     dispatch.set_server_loop(loop)
     if _supervisor is None and settings.RUN_SUPERVISOR:
         _supervisor = loop.create_task(recovery.supervise(), name="run supervisor")
+        if settings.CODE_INTERPRETER_POOL_SIZE:
+            from chat.code_interpreter.sessions import warm_pool
+
+            warm_pool()  # sandboxed kernels boot in the background; the first call need not wait
+        from chat.retrieval.ingest import resume_unfinished
+
+        resume_unfinished()  # files a stopped server left half-ingested (in a thread of its own)
 
 
 def with_run_supervisor(app):

@@ -69,6 +69,18 @@ def function_names(run_tools: list[dict]) -> set[str]:
     return {t["function"]["name"] for t in run_tools if t.get("type") == FUNCTION and "function" in t}
 
 
+def invalid_function_call(run_tools: list[dict], call: ToolCall) -> str | None:
+    """Why a function call's arguments are unusable (not JSON, or not matching the
+    function's schema), as a JSON error output for the model; None when they are fine."""
+    from chat.functions.schema import argument_error
+
+    for tool in run_tools:
+        if tool.get("type") == FUNCTION and tool.get("function", {}).get("name") == call.name:
+            problem = argument_error(tool["function"], call.arguments)
+            return json.dumps({"error": problem, "invalid_arguments": True}) if problem else None
+    return None
+
+
 def model_schemas(run_tools: list[dict]) -> list[dict[str, Any]]:
     """The tools list sent to the model for a run's enabled tools."""
     schemas = []
@@ -106,3 +118,14 @@ def replay_entry(entry: dict[str, Any]) -> tuple[str, str, str | None]:
         return kind or "unknown", "{}", json.dumps({"error": "This tool is no longer available."})
     arguments, output = tool.replay(entry)
     return tool.name, arguments, output
+
+
+# Passes over an assistant message's final content parts, (run, content) -> content: a tool
+# attaches what it produced (code_interpreter's images, file_path annotations) here.
+CONTENT_HOOKS: list[Callable[[Any, list[dict]], list[dict]]] = []
+
+
+def finish_content(run: Any, content: list[dict]) -> list[dict]:
+    for hook in CONTENT_HOOKS:
+        content = hook(run, content)
+    return content

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,6 +15,7 @@ from chat.demo import ensure_starter_assistant
 from chat.engine.runs import ThreadBusy, cancel_run, post_message
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
+from chat.retrieval.uploads import check_uploads, start_run
 
 
 @require_GET
@@ -77,9 +79,17 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
 def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
     form = MessageForm(request.POST, user=request.user, thread=thread)
+    uploads = request.FILES.getlist("files")
+    upload_errors = check_uploads(uploads)
+    for problem in upload_errors if form.is_valid() else []:
+        form.add_error(None, problem)
     if form.is_valid():
         try:
-            message, _run = post_message(thread, form.cleaned_data["text"], form.cleaned_data["assistant"])
+            with transaction.atomic():
+                message, run = post_message(
+                    thread, form.cleaned_data["text"], form.cleaned_data["assistant"], start=False
+                )
+                start_run(message, run, uploads)  # attachments (file_search), then the run
         except ThreadBusy as busy:
             form.add_error(None, str(busy))
         else:

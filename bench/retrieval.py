@@ -1,0 +1,266 @@
+"""python -m bench.retrieval [--dry-run] — file_search quality and speed.
+
+Runs in its own process with a throw-away SQLite database (never the app's), so it can
+be started on its own or by ``python -m bench``. Measures:
+
+* recall@5 by page on a hand-written question set over the two fixture papers: a
+  question counts as found when one of the top five chunks is from the right paper and
+  covers a page that answers it (chunks are 800 tokens, so one spans ~1–2 pages); the
+  stricter "quoted page" figure asks the same of the page of the sentence the offline
+  model would quote from each chunk;
+* ingest time of the 24-page GPT-2 paper (extract + tokenize + chunk + index), median of 5;
+* query latency p50/p99 (the whole ``search()`` call: FTS5 query + fusion + loading the
+  chunks) with 10,000 chunks indexed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+GPT2 = "language_models_are_unsupervised_multitask_learners.pdf"
+TRANSFORMER = "attention_is_all_you_need.pdf"
+
+# (question, paper, pages that answer it)
+QUESTIONS: list[tuple[str, str, set[int]]] = [
+    ("How was the WebText dataset collected from Reddit links?", GPT2, {3}),
+    ("How many links did WebText contain before filtering?", GPT2, {3}),
+    ("What input representation does GPT-2 use, byte pair encoding on bytes?", GPT2, {4}),
+    ("What is the vocabulary size of GPT-2?", GPT2, {4}),
+    ("What is the context size in tokens of GPT-2?", GPT2, {4}),
+    ("Where is layer normalization moved in the GPT-2 architecture?", GPT2, {4}),
+    ("How does GPT-2 do on the Children's Book Test?", GPT2, {5}),
+    ("What accuracy and perplexity does GPT-2 reach on LAMBADA?", GPT2, {5}),
+    ("How does GPT-2 perform on the Winograd Schema Challenge?", GPT2, {6}),
+    ("How is summarization induced with the TL;DR prompt?", GPT2, {6, 7}),
+    ("What BLEU does GPT-2 get translating English to French on WMT-14?", GPT2, {6, 7}),
+    ("How many Natural Questions does GPT-2 answer correctly?", GPT2, {7}),
+    ("How did they measure train-test overlap with Bloom filters of 8-grams?", GPT2, {8}),
+    ("Does GPT-2 memorize the Gettysburg Address?", GPT2, {13}),
+    ("What F1 does GPT-2 reach on the CoQA reading comprehension dataset?", GPT2, {1, 6}),
+    ("How many identical layers are in the Transformer encoder stack?", TRANSFORMER, {3}),
+    ("Why are dot products scaled by the square root of dk?", TRANSFORMER, {4}),
+    ("How many attention heads does multi-head attention use?", TRANSFORMER, {5}),
+    ("How are positional encodings computed with sine and cosine functions?", TRANSFORMER, {6}),
+    ("What optimizer and learning rate schedule with warmup steps was used?", TRANSFORMER, {7}),
+    ("How long did training take on P100 GPUs?", TRANSFORMER, {7}),
+    ("What label smoothing value was used during training?", TRANSFORMER, {8}),
+    ("What BLEU score did the big Transformer achieve on English-to-German?", TRANSFORMER, {8}),
+    ("How does the Transformer do on English constituency parsing?", TRANSFORMER, {9, 10}),
+]
+
+
+def _setup_django(workdir: str) -> None:
+    os.environ["DATA_DIR"] = workdir
+    os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run() -> dict:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from chat.files import store_file
+    from chat.retrieval import dense, search, tokens
+    from chat.retrieval.ingest import index_file
+    from chat.retrieval.models import Chunk, Document
+    from chat.retrieval.quotes import quote_for
+
+    owner = get_user_model().objects.create_user("bench")
+    papers = {name: store_file(owner, name, (FIXTURES / name).read_bytes()) for name in (GPT2, TRANSFORMER)}
+
+    # Ingest time: the GPT-2 paper from bytes on disk to indexed chunks.
+    times = []
+    for _ in range(5):
+        Document.objects.filter(sha256=papers[GPT2].sha256).delete()
+        started = time.perf_counter()
+        document = index_file(papers[GPT2])
+        times.append(time.perf_counter() - started)
+        assert document.status == Document.READY, document.error
+    documents = {name: index_file(file) for name, file in papers.items()}
+    by_id = {d.id: name for name, d in documents.items()}
+
+    def recall(mode: str) -> tuple[float, float, list[str]]:
+        found = quoted = 0
+        misses = []
+        for question, paper, pages in QUESTIONS:
+            hits = search.search(question, list(by_id), 5, mode=mode)
+            ok = any(by_id[h.chunk.document_id] == paper and pages & set(range(h.chunk.page_start, h.chunk.page_end + 1)) for h in hits)
+            ok_quote = False
+            for h in hits:
+                result = {"page": h.chunk.page_start, "page_marks": h.chunk.page_marks, "content": [{"text": h.chunk.text}]}
+                if by_id[h.chunk.document_id] == paper and quote_for(result, question)[1] in pages:
+                    ok_quote = True
+            found += ok
+            quoted += ok_quote
+            if not ok:
+                misses.append(question)
+        return found / len(QUESTIONS), quoted / len(QUESTIONS), misses
+
+    recalls = {"lexical": recall("lexical")}
+    if dense.available():
+        recalls["dense"] = recall("dense")
+        recalls["hybrid"] = recall("hybrid")
+
+    # 10,000 chunks indexed, two ways. "course": synthetic documents with their own
+    # Zipf-distributed vocabulary (as a course's many PDFs on different topics), each
+    # chunk salted with three sentences of the papers; "remix": every chunk re-mixed from
+    # the papers' sentences only, so nearly every chunk matches every question (worst case).
+    rng = random.Random(7)
+    sentences = [s for c in Chunk.objects.all() for s in c.text.split(". ") if len(s) > 30]
+    syllables = [a + b for a in "bcdfghklmnprstvz" for b in ("a", "e", "i", "o", "u", "ar", "en", "is", "on", "ul")]
+    vocabulary = list(dict.fromkeys("".join(rng.choices(syllables, k=rng.randint(2, 4))) for _ in range(40_000)))
+    cumulative, total = [], 0.0
+    for rank in range(1, len(vocabulary) + 1):
+        total += 1.0 / rank
+        cumulative.append(total)
+
+    def course_chunk() -> str:
+        words = rng.choices(vocabulary, cum_weights=cumulative, k=550)
+        return " ".join(words) + ". " + ". ".join(rng.sample(sentences, 3))
+
+    def remix_chunk() -> str:
+        return ". ".join(rng.sample(sentences, 25))
+
+    latency = {}
+    base_documents = list(Document.objects.filter(status=Document.READY).values_list("id", flat=True))
+    for corpus, make in (("course", course_chunk), ("remix", remix_chunk)):
+        Document.objects.filter(chunking="bench").delete()
+        target = 10_000 - Chunk.objects.count()
+        for n in range(0, target, 100):
+            filler = Document.objects.create(sha256=f"{corpus}-{n}", chunking="bench", status=Document.READY)
+            Chunk.objects.bulk_create(
+                [Chunk(document=filler, seq=i, text=make(), tokens=800) for i in range(min(100, target - n))]
+            )
+        all_documents = list(Document.objects.filter(status=Document.READY).values_list("id", flat=True))
+        latencies = []
+        for _ in range(10):
+            for question, _paper, _pages in QUESTIONS:
+                started = time.perf_counter()
+                search.search(question, all_documents, settings.RETRIEVAL_MAX_RESULTS, mode="lexical")
+                latencies.append((time.perf_counter() - started) * 1000)
+        # The usual case: a run searches only its own files among everyone's 10,000 chunks.
+        own = []
+        for _ in range(10):
+            for question, _paper, _pages in QUESTIONS:
+                started = time.perf_counter()
+                search.search(question, base_documents, settings.RETRIEVAL_MAX_RESULTS, mode="lexical")
+                own.append((time.perf_counter() - started) * 1000)
+        latency[corpus] = {
+            "chunks": Chunk.objects.count(), "p50": _percentile(latencies, 0.5), "p99": _percentile(latencies, 0.99),
+            "own_p50": _percentile(own, 0.5), "own_p99": _percentile(own, 0.99), "queries": len(latencies),
+        }
+    return {
+        "ingest_median": statistics.median(times),
+        "ingest_all": times,
+        "pages": documents[GPT2].pages,
+        "chunks_gpt2": documents[GPT2].chunks.count(),
+        "tokens_gpt2": documents[GPT2].tokens,
+        "recalls": recalls,
+        "latency": latency,
+        "encoding": tokens.encoding_name(),
+        "dense": dense.available(),
+    }
+
+
+def markdown(results: dict, facts: dict) -> str:
+    lines = [
+        "## Retrieval (file_search)",
+        "",
+        f"Command: `{facts['command']}` · {facts['date']} · {facts['nproc']} × {facts['cpu']} · Python {facts['python']} · "
+        f"{facts['versions']} · load average before/after {facts['load_before']} / {facts['load_after']} "
+        "(the machine is shared)",
+        "",
+        f"Question set: {len(QUESTIONS)} hand-written questions over the two fixture papers, each with the page(s) "
+        "that answer it (`bench/retrieval.py`). Chunking: 800 tokens, 400 overlap, "
+        f"counted with tiktoken `{results['encoding']}`; lexical = SQLite FTS5 BM25.",
+        "",
+        "| ranking | recall@5 (chunk covers the page) | recall@5 (quoted sentence's page) |",
+        "|---|---|---|",
+    ]
+    for mode, (recall, quoted, _misses) in results["recalls"].items():
+        lines.append(f"| {mode} | {recall:.2f} | {quoted:.2f} |")
+    if not results["dense"]:
+        lines.append("| dense, fused | not measured: no embeddings provider configured (`RETRIEVAL_EMBEDDING_MODEL`) | |")
+    misses = results["recalls"]["lexical"][2]
+    lines += [
+        "",
+        f"Lexical misses: {'; '.join(misses) if misses else 'none'}.",
+        "",
+        "| measure | result | aim |",
+        "|---|---|---|",
+        f"| ingest of the GPT-2 paper ({results['pages']} pages → {results['chunks_gpt2']} chunks, "
+        f"{results['tokens_gpt2']:,} tokens incl. overlap), median of 5 | {results['ingest_median']:.2f} s "
+        f"(runs: {', '.join(f'{t:.2f}' for t in results['ingest_all'])}) | < 2 s |",
+    ]
+    for corpus, figures in results["latency"].items():
+        what = {"course": "course-like corpus", "remix": "worst case: every chunk re-mixed from the papers"}[corpus]
+        lines.append(
+            f"| query p50 / p99, {figures['chunks']:,} chunks indexed ({what}), all searched, {figures['queries']} queries "
+            f"| {figures['p50']:.1f} / {figures['p99']:.1f} ms | p50 < 20 ms |"
+        )
+        lines.append(
+            f"| query p50 / p99, same index, searching only the two papers' files | "
+            f"{figures['own_p50']:.1f} / {figures['own_p99']:.1f} ms | p50 < 20 ms |"
+        )
+    lines += [
+        "",
+        "Latency is the whole `search()` call (FTS5 query, fusion, loading the chunks' text), "
+        "max_num_results 20. The remix corpus is deliberately unkind: every chunk shares the papers' "
+        "vocabulary, so a question matches ~90% of the index and BM25 must score them all.",
+        "",
+        "Caveats: the questions were written while reading the extracted pages, so they share the "
+        "papers' wording; paraphrased questions would score lower on lexical search (dense embeddings "
+        "exist for that). The first ingest run also pays one-time costs (loading the tokenizer, imports).",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__)
+    parser.add_argument("--dry-run", action="store_true", help="print the section instead of writing docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    from bench import report
+
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as workdir:
+        _setup_django(workdir)
+        print("bench: retrieval (ingest, recall@5, latency over 10,000 chunks)…", file=sys.stderr)
+        results = run()
+    command = report.command_line().replace(" -m bench", " -m bench.retrieval", 1)
+    if os.environ.get("MAKELEVEL"):
+        command += " (started by make bench)"
+    facts = {**report.machine(), "command": command, "date": report.now_utc(),
+             "versions": report.versions("tiktoken", "pypdf", "Django"),
+             "load_before": load_before, "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    section = markdown(results, facts)
+    if args.dry_run:
+        print(section)
+    else:
+        report.write_section("retrieval", section)
+        print(section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

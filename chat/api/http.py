@@ -1,0 +1,135 @@
+"""Plumbing shared by every /v1 view: Bearer auth, JSON bodies, method routing, errors.
+
+Views are plain functions taking ``(request, **url_kwargs)``; ``endpoint({...})`` picks one
+per HTTP method and wraps it so that every failure leaves as an error in the API's shape.
+Session cookies never authenticate here (no CSRF on /v1): only ``Authorization: Bearer``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from inspect import iscoroutinefunction
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+
+from chat.api.errors import ApiError, invalid
+from chat.api.models import ApiKey
+
+logger = logging.getLogger("chat.api")
+
+# Clients that poll a run wait this long between retrievals (the SDK reads the header).
+POLL_AFTER_MS = 250
+
+
+def authenticate(request: HttpRequest) -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise ApiError(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an Authorization header "
+            "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY). Create a key on the API keys page.",
+            code=None,
+        )
+    user = ApiKey.authenticate(raw.strip())
+    if user is None:
+        raise ApiError(401, "Incorrect API key provided. Create or check your keys on the API keys page.", code="invalid_api_key")
+    request.user = user
+
+
+def json_body(request: HttpRequest, *, allowed: set[str] | frozenset[str], required: tuple[str, ...] = ()) -> dict:
+    """The request's JSON object; unknown fields are rejected, as the hosted API did."""
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(413, "The request body is too large.", code="request_too_large") from None
+    if not raw.strip():
+        data = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise invalid(
+                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+                "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+            ) from None
+    if not isinstance(data, dict):
+        raise invalid("The request body must be a JSON object.")
+    check_fields(data, allowed, required)
+    return data
+
+
+def check_fields(data: dict, allowed, required: tuple[str, ...] = (), prefix: str = "") -> None:
+    for name in data:
+        if name not in allowed:
+            raise invalid(f"Unknown parameter: '{prefix}{name}'.", param=f"{prefix}{name}", code="unknown_parameter")
+    for name in required:
+        if data.get(name) is None:
+            raise invalid(f"Missing required parameter: '{prefix}{name}'.", param=f"{prefix}{name}", code="missing_required_parameter")
+
+
+def _error_response(exc: Exception, request: HttpRequest) -> HttpResponse:
+    if isinstance(exc, ApiError):
+        return exc.response()
+    if isinstance(exc, Http404):
+        return ApiError(404, str(exc) or "Not found.").response()
+    if isinstance(exc, RequestDataTooBig):
+        return ApiError(413, "The request body is too large.", code="request_too_large").response()
+    logger.exception("API error on %s %s", request.method, request.path)
+    return ApiError(500, "The server had an error while processing your request.", type="server_error").response()
+
+
+def _method_not_allowed(request: HttpRequest) -> HttpResponse:
+    return ApiError(405, f"Invalid method for URL ({request.method} {request.path}).").response()
+
+
+def endpoint(handlers: dict[str, Callable]) -> Callable:
+    """One view for a URL: authenticates, then calls the handler for the request's method."""
+    is_async = any(iscoroutinefunction(h) for h in handlers.values())
+
+    if is_async:
+
+        async def view(request: HttpRequest, **kwargs) -> HttpResponse:
+            try:
+                await sync_to_async(authenticate)(request)
+                handler = handlers.get(request.method)
+                if handler is None:
+                    return _method_not_allowed(request)
+                if iscoroutinefunction(handler):
+                    return await handler(request, **kwargs)
+                return await sync_to_async(handler)(request, **kwargs)
+            except Exception as exc:  # every failure in the API's shape, never an HTML 500
+                return _error_response(exc, request)
+
+    else:
+
+        def view(request: HttpRequest, **kwargs) -> HttpResponse:
+            try:
+                authenticate(request)
+                handler = handlers.get(request.method)
+                if handler is None:
+                    return _method_not_allowed(request)
+                return handler(request, **kwargs)
+            except Exception as exc:
+                return _error_response(exc, request)
+
+    view.csrf_exempt = True
+    return view
+
+
+def unknown_url(request: HttpRequest, rest: str = "") -> HttpResponse:
+    return ApiError(404, f"Invalid URL ({request.method} {request.path})").response()
+
+
+unknown_url.csrf_exempt = True
+
+
+def ok(data: dict, *, status: int = 200, poll: bool = False) -> JsonResponse:
+    response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+    if poll:
+        response["openai-poll-after-ms"] = str(POLL_AFTER_MS)
+    return response

@@ -1,0 +1,256 @@
+"""Checking request fields the way the hosted API did (400 with the offending `param`)."""
+
+from __future__ import annotations
+
+from chat.api.errors import invalid
+from chat.api.http import check_fields
+from chat.models import File
+from chat.providers import available_models
+
+TOOL_TYPES = ("code_interpreter", "file_search", "function")
+
+
+def _type_error(param: str, expected: str):
+    return invalid(f"Invalid type for '{param}': expected {expected}.", param=param, code="invalid_type")
+
+
+def metadata(value, param: str = "metadata") -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _type_error(param, "an object")
+    if len(value) > 16:
+        raise invalid(f"Invalid '{param}': too many properties. Expected an object with at most 16 properties.", param=param)
+    for key, item in value.items():
+        if len(key) > 64:
+            raise invalid(f"Invalid '{param}': keys may be at most 64 characters.", param=param)
+        if not isinstance(item, str):
+            raise _type_error(f"{param}.{key}", "a string")
+        if len(item) > 512:
+            raise invalid(f"Invalid '{param}.{key}': string too long. Expected at most 512 characters.", param=f"{param}.{key}")
+    return value
+
+
+def string(value, param: str, *, max_length: int | None = None, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise _type_error(param, "a string")
+    if max_length is not None and len(value) > max_length:
+        raise invalid(f"Invalid '{param}': string too long. Expected a string with maximum length {max_length}, but got a string with length {len(value)} instead.", param=param, code="string_above_max_length")
+    return value
+
+
+def number(value, param: str, low: float, high: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _type_error(param, "a number")
+    if not low <= value <= high:
+        raise invalid(f"Invalid '{param}': expected a value between {low} and {high}, got {value}.", param=param)
+    return float(value)
+
+
+def positive_int(value, param: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _type_error(param, "an integer")
+    if value < 1:
+        raise invalid(f"Invalid '{param}': expected a positive integer, got {value}.", param=param)
+    return value
+
+
+def boolean(value, param: str) -> bool | None:
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise _type_error(param, "a boolean")
+    return value
+
+
+def model(value, param: str = "model") -> str:
+    string(value, param, optional=False)
+    if value not in available_models():
+        raise invalid(
+            f"The model '{value}' does not exist or you do not have access to it. This server offers: {', '.join(available_models())}.",
+            param=param,
+            code="model_not_found",
+        )
+    return value
+
+
+def tools(value, param: str = "tools") -> list[dict] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise _type_error(param, "an array")
+    if len(value) > 128:
+        raise invalid(f"Invalid '{param}': array too long. Expected an array with maximum length 128.", param=param)
+    names = set()
+    for i, tool in enumerate(value):
+        p = f"{param}[{i}]"
+        if not isinstance(tool, dict):
+            raise _type_error(p, "an object")
+        kind = tool.get("type")
+        if kind not in TOOL_TYPES:
+            raise invalid(f"Invalid value: {kind!r}. Supported values are: 'code_interpreter', 'function', and 'file_search'.", param=f"{p}.type", code="invalid_value")
+        if kind == "function":
+            check_fields(tool, {"type", "function"}, ("function",), prefix=f"{p}.")
+            fn = tool["function"]
+            if not isinstance(fn, dict):
+                raise _type_error(f"{p}.function", "an object")
+            check_fields(fn, {"name", "description", "parameters", "strict"}, ("name",), prefix=f"{p}.function.")
+            name = string(fn["name"], f"{p}.function.name", max_length=64, optional=False)
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise invalid(f"Invalid '{p}.function.name': string does not match pattern '^[a-zA-Z0-9_-]+$'.", param=f"{p}.function.name")
+            if name in names:
+                raise invalid(f"Duplicate function name: {name!r}.", param=f"{p}.function.name")
+            names.add(name)
+            if "parameters" in fn and not isinstance(fn["parameters"], dict):
+                raise _type_error(f"{p}.function.parameters", "an object")
+        elif kind == "file_search":
+            check_fields(tool, {"type", "file_search"}, prefix=f"{p}.")
+        else:
+            check_fields(tool, {"type"}, prefix=f"{p}.")
+    return value
+
+
+def tool_resources(owner, value, param: str = "tool_resources") -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _type_error(param, "an object")
+    check_fields(value, {"code_interpreter", "file_search"}, prefix=f"{param}.")
+    out = {}
+    ci = value.get("code_interpreter")
+    if ci is not None:
+        check_fields(ci, {"file_ids"}, prefix=f"{param}.code_interpreter.")
+        ids = ci.get("file_ids") or []
+        if not isinstance(ids, list) or len(ids) > 20:
+            raise invalid("Invalid 'tool_resources.code_interpreter.file_ids': expected an array of at most 20 file ids.", param=f"{param}.code_interpreter.file_ids")
+        file_ids(owner, ids, f"{param}.code_interpreter.file_ids")
+        out["code_interpreter"] = {"file_ids": ids}
+    fs = value.get("file_search")
+    if fs is not None:
+        check_fields(fs, {"vector_store_ids"}, prefix=f"{param}.file_search.")
+        ids = fs.get("vector_store_ids") or []
+        if not isinstance(ids, list) or len(ids) > 1:
+            raise invalid("Invalid 'tool_resources.file_search.vector_store_ids': at most one vector store.", param=f"{param}.file_search.vector_store_ids")
+        from chat.retrieval.models import VectorStore
+
+        for store_id in ids:
+            if not isinstance(store_id, str) or not VectorStore.objects.filter(pk=store_id, owner=owner).exists():
+                raise invalid(f"No vector store found with id {store_id!r}.", param=f"{param}.file_search.vector_store_ids")
+        out["file_search"] = {"vector_store_ids": ids}
+    return out
+
+
+def file_ids(owner, ids: list, param: str) -> None:
+    for file_id in ids:
+        if not isinstance(file_id, str) or not File.objects.filter(pk=file_id, owner=owner).exists():
+            raise invalid(f"No file with id {file_id!r} found.", param=param)
+
+
+def truncation_strategy(value) -> dict | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _type_error("truncation_strategy", "an object")
+    check_fields(value, {"type", "last_messages"}, ("type",), prefix="truncation_strategy.")
+    if value["type"] not in ("auto", "last_messages"):
+        raise invalid("Invalid 'truncation_strategy.type': expected 'auto' or 'last_messages'.", param="truncation_strategy.type")
+    last = value.get("last_messages")
+    if value["type"] == "last_messages" and last is None:
+        raise invalid("'truncation_strategy.last_messages' is required when the type is 'last_messages'.", param="truncation_strategy.last_messages")
+    positive_int(last, "truncation_strategy.last_messages")
+    return {"type": value["type"], "last_messages": last}
+
+
+def tool_choice(value, run_tools: list[dict]):
+    if value is None:
+        return None
+    if value in ("none", "auto", "required"):
+        return value
+    if isinstance(value, dict) and value.get("type") in TOOL_TYPES:
+        if value["type"] == "function":
+            name = (value.get("function") or {}).get("name")
+            if not any(t.get("type") == "function" and t["function"]["name"] == name for t in run_tools):
+                raise invalid(f"Invalid 'tool_choice': no function named {name!r} among the run's tools.", param="tool_choice")
+        return value
+    raise invalid("Invalid 'tool_choice': expected 'none', 'auto', 'required' or {\"type\": …}.", param="tool_choice")
+
+
+def response_format(value):
+    if value is None or value == "auto":
+        return None if value is None else "auto"
+    if isinstance(value, dict) and value.get("type") in ("text", "json_object", "json_schema"):
+        return value
+    raise invalid("Invalid 'response_format': expected 'auto' or {\"type\": 'text' | 'json_object' | 'json_schema'}.", param="response_format")
+
+
+MESSAGE_FIELDS = {"role", "content", "attachments", "metadata"}
+
+
+def message_input(owner, value, param: str) -> dict:
+    """A message to create: {role, content (string or parts), attachments, metadata}."""
+    if not isinstance(value, dict):
+        raise _type_error(param, "an object")
+    check_fields(value, MESSAGE_FIELDS, ("role", "content"), prefix=f"{param}.")
+    role = value["role"]
+    if role not in ("user", "assistant"):
+        raise invalid(f"Invalid value: {role!r}. Supported values are: 'user' and 'assistant'.", param=f"{param}.role", code="invalid_value")
+    return {
+        "role": role,
+        "content": content_parts(owner, value["content"], f"{param}.content"),
+        "attachments": attachments(owner, value.get("attachments"), f"{param}.attachments"),
+        "metadata": metadata(value.get("metadata"), f"{param}.metadata"),
+    }
+
+
+def content_parts(owner, value, param: str) -> list[dict]:
+    if isinstance(value, str):
+        if len(value) > 256_000:
+            raise invalid(f"Invalid '{param}': string too long.", param=param)
+        return [{"type": "text", "text": {"value": value, "annotations": []}}]
+    if not isinstance(value, list) or not value:
+        raise invalid(f"Invalid '{param}': expected a string or a non-empty array of content parts.", param=param)
+    parts = []
+    for i, part in enumerate(value):
+        p = f"{param}[{i}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            check_fields(part, {"type", "text"}, ("text",), prefix=f"{p}.")
+            parts.append({"type": "text", "text": {"value": string(part["text"], f"{p}.text", optional=False), "annotations": []}})
+        elif kind == "image_file":
+            check_fields(part, {"type", "image_file"}, ("image_file",), prefix=f"{p}.")
+            image = part["image_file"]
+            file_ids(owner, [image.get("file_id")], f"{p}.image_file.file_id")
+            parts.append({"type": "image_file", "image_file": {"file_id": image["file_id"], "detail": image.get("detail", "auto")}})
+        elif kind == "image_url":
+            check_fields(part, {"type", "image_url"}, ("image_url",), prefix=f"{p}.")
+            image = part["image_url"]
+            parts.append({"type": "image_url", "image_url": {"url": string(image.get("url"), f"{p}.image_url.url", optional=False), "detail": image.get("detail", "auto")}})
+        else:
+            raise invalid(f"Invalid value: {kind!r}. Supported values are: 'text', 'image_file' and 'image_url'.", param=f"{p}.type", code="invalid_value")
+    return parts
+
+
+def attachments(owner, value, param: str) -> list[dict]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _type_error(param, "an array")
+    out = []
+    for i, item in enumerate(value):
+        p = f"{param}[{i}]"
+        if not isinstance(item, dict):
+            raise _type_error(p, "an object")
+        check_fields(item, {"file_id", "tools"}, ("file_id",), prefix=f"{p}.")
+        file_ids(owner, [item["file_id"]], f"{p}.file_id")
+        item_tools = item.get("tools") or []
+        for j, tool in enumerate(item_tools):
+            if not isinstance(tool, dict) or tool.get("type") not in ("code_interpreter", "file_search"):
+                raise invalid("Invalid attachment tool: expected 'code_interpreter' or 'file_search'.", param=f"{p}.tools[{j}].type")
+        out.append({"file_id": item["file_id"], "tools": [{"type": t["type"]} for t in item_tools]})
+    return out

@@ -1,0 +1,230 @@
+"""Server-Sent Events for a run, in the hosted API's event names and shapes.
+
+The stream subscribes to the thread's channel-layer group (the same group the browser's
+socket listens on) *before* the run is queued, then turns each engine event into API
+events by reading the rows: the database is the truth. ``RunEvents`` remembers what it
+has already sent, so every object is announced once, its deltas always come after its
+``created`` event, and nothing is lost if an event is dropped (a periodic re-read of the
+rows catches up). Text deltas are the exception to "read the rows": they carry their
+text and offset, exactly as the engine published them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.http import StreamingHttpResponse
+
+from chat.api import serializers
+from chat.engine import events, states
+from chat.models import Message, Run, RunStep
+
+logger = logging.getLogger("chat.api")
+
+# Re-read the rows when no event arrived for this long (a dropped event, another process).
+RESYNC_SECONDS = 1.0
+
+
+def sse(event: str, data: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+DONE = b"event: done\ndata: [DONE]\n\n"
+
+
+class RunEvents:
+    """What one stream has told its client about one run, and what it still owes."""
+
+    def __init__(self, run_id: str, *, include_content: bool = False) -> None:
+        self.run_id = run_id
+        self.include_content = include_content
+        self.status: str | None = None
+        self.steps: dict[str, str] = {}  # step id -> status last announced
+        self.calls: dict[str, int] = {}  # step id -> tool calls announced
+        self.messages: dict[str, list] = {}  # message id -> [characters sent, finished?]
+
+    def skip_existing(self) -> None:
+        """Treat the run's rows so far as already announced (resuming after tool outputs);
+        steps still in progress will have their completion announced."""
+        for step in RunStep.objects.filter(run_id=self.run_id):
+            self.steps[step.id] = RunStep.IN_PROGRESS if step.status == RunStep.IN_PROGRESS else step.status
+            self.calls[step.id] = len(step.step_details.get("tool_calls", []))
+        for message in Message.objects.filter(run_id=self.run_id):
+            self.messages[message.id] = [len(message.text), message.status != Message.IN_PROGRESS]
+
+    def opening(self, run: Run) -> list[tuple[str, dict]]:
+        data = serializers.run(run)
+        self.status = run.status
+        return [("thread.run.created", data), (f"thread.run.{run.status}", data)]
+
+    # --- catching up from the rows ---------------------------------------------------------
+
+    def reconcile(self) -> tuple[list[tuple[str, dict]], bool]:
+        run = Run.objects.get(pk=self.run_id)
+        final = run.status in states.TERMINAL or run.status == states.REQUIRES_ACTION
+        out: list[tuple[str, dict]] = []
+        if not final and run.status != self.status:
+            out.append((f"thread.run.{run.status}", serializers.run(run)))
+            self.status = run.status
+        for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk"):
+            out += self._step_events(step, run)
+        if final:
+            out.append((f"thread.run.{run.status}", serializers.run(run)))
+            self.status = run.status
+        return out, final
+
+    def _step_events(self, step: RunStep, run: Run) -> list[tuple[str, dict]]:
+        out = []
+        if step.id not in self.steps:
+            empty = {"type": "tool_calls", "tool_calls": []} if step.type == RunStep.TOOL_CALLS else None
+            created = serializers.step(step, run=run, details=empty)
+            created.update(status="in_progress", completed_at=None, cancelled_at=None, failed_at=None, expired_at=None, last_error=None, usage=None)
+            out += [("thread.run.step.created", created), ("thread.run.step.in_progress", created)]
+            self.steps[step.id] = RunStep.IN_PROGRESS
+            self.calls[step.id] = 0
+        if step.type == RunStep.MESSAGE_CREATION:
+            message_id = step.step_details.get("message_creation", {}).get("message_id")
+            message = Message.objects.filter(pk=message_id).first()
+            if message is not None:
+                out += self._message_events(message)
+        else:
+            calls = serializers.step_details(step.step_details, include_content=self.include_content)["tool_calls"]
+            for index in range(self.calls[step.id], len(calls)):
+                out.append(("thread.run.step.delta", _call_delta(step.id, index, calls[index])))
+            self.calls[step.id] = max(self.calls[step.id], len(calls))
+        if step.status != RunStep.IN_PROGRESS and self.steps[step.id] != step.status:
+            out.append((f"thread.run.step.{step.status}", serializers.step(step, run=run, include_content=self.include_content)))
+            self.steps[step.id] = step.status
+        return out
+
+    def _message_events(self, message: Message) -> list[tuple[str, dict]]:
+        out = []
+        state = self.messages.get(message.id)
+        if state is None:
+            if message.run_id != self.run_id:
+                return out
+            created = serializers.message(message, content=[])
+            created.update(status="in_progress", completed_at=None, incomplete_at=None, incomplete_details=None)
+            out += [("thread.message.created", created), ("thread.message.in_progress", created)]
+            state = self.messages[message.id] = [0, False]
+        if state[1]:
+            return out
+        text = serializers.message_text_so_far(message)
+        if len(text) > state[0]:
+            out.append(("thread.message.delta", _text_delta(message.id, text[state[0] :])))
+            state[0] = len(text)
+        if message.status != Message.IN_PROGRESS:
+            kind = "completed" if message.status == Message.COMPLETED else "incomplete"
+            out.append((f"thread.message.{kind}", serializers.message(message)))
+            state[1] = True
+        return out
+
+    # --- the fast path for text ------------------------------------------------------------
+
+    def text_delta(self, message_id: str, offset: int, text: str) -> list[tuple[str, dict]] | None:
+        """Events for a published text delta, or None when the rows must be read first."""
+        state = self.messages.get(message_id)
+        if state is None:
+            return None
+        if state[1]:
+            return []
+        end = offset + len(text)
+        if end <= state[0]:
+            return []
+        if offset > state[0]:  # a dropped delta: the process-local buffer has the gap
+            live = events.live_text(message_id)
+            if live is None or len(live) < end:
+                return None
+            piece = live[state[0] : end]
+        else:
+            piece = text[state[0] - offset :]
+        state[0] = end
+        return [("thread.message.delta", _text_delta(message_id, piece))]
+
+
+def _text_delta(message_id: str, text: str) -> dict:
+    return {
+        "id": message_id,
+        "object": "thread.message.delta",
+        "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text}}]},
+    }
+
+
+def _call_delta(step_id: str, index: int, call: dict) -> dict:
+    call = {"index": index, **call}
+    if call.get("type") == "code_interpreter":
+        ci = dict(call.get("code_interpreter") or {})
+        ci["outputs"] = [{"index": i, **o} for i, o in enumerate(ci.get("outputs") or [])]
+        call["code_interpreter"] = ci
+    return {
+        "id": step_id,
+        "object": "thread.run.step.delta",
+        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}},
+    }
+
+
+async def _read_rows(fn):
+    """Run a sync read where the engine runs its own database work: a fresh context sends
+    it to asgiref's shared sync thread instead of this request's thread, so a stream's
+    reads and its run's writes take turns on one connection's thread (an in-memory
+    SQLite test database refuses a read racing a write from another thread)."""
+    return await asyncio.get_running_loop().create_task(sync_to_async(fn)(), context=contextvars.Context())
+
+
+async def subscribe(thread_id: str) -> tuple[object, str, str]:
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = events.group_for(thread_id)
+    await layer.group_add(group, channel)
+    return layer, channel, group
+
+
+async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> AsyncIterator[bytes]:
+    layer, channel, group = subscription
+    try:
+        for event in opening:
+            yield sse(*event)
+        while True:
+            out, final = await _read_rows(tracker.reconcile)
+            for event in out:
+                yield sse(*event)
+            if final:
+                break
+            while True:
+                try:
+                    message = await asyncio.wait_for(layer.receive(channel), timeout=RESYNC_SECONDS)
+                except TimeoutError:
+                    break
+                if message.get("type") != "message.delta":
+                    break
+                fast = tracker.text_delta(message["message_id"], message["offset"], message["text"])
+                if fast is None:
+                    break
+                for event in fast:
+                    yield sse(*event)
+        yield DONE
+    except Exception:
+        logger.exception("stream of run %s failed", tracker.run_id)
+        error = {"code": "server_error", "message": "The server had an error while streaming this run.", "param": None, "type": "server_error"}
+        yield sse("error", {"error": error})  # the SDK raises APIError with this message
+        yield DONE
+    finally:
+        await layer.group_discard(group, channel)
+
+
+def streaming_response(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(run_stream(subscription, tracker, opening), content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+async def unsubscribe(subscription) -> None:
+    layer, channel, group = subscription
+    await layer.group_discard(group, channel)

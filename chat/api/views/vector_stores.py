@@ -1,0 +1,248 @@
+"""/v1/vector_stores, their files and file batches, over chat.retrieval's models.
+
+A vector store file's API id is its File's id. Ingestion (extracting, chunking,
+indexing) is chat.retrieval's, started by ``stores.add_files``.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Sum
+from django.http import HttpRequest
+from django.utils import timezone
+
+from chat.api import params
+from chat.api.errors import invalid, not_found
+from chat.api.http import json_body, ok
+from chat.api.models import FileBatch
+from chat.api.pagination import page
+from chat.api.serializers import ts
+from chat.models import File
+from chat.retrieval import stores
+from chat.retrieval.models import VectorStore, VectorStoreFile
+
+STORE_FIELDS = {"name", "file_ids", "metadata", "expires_after", "chunking_strategy", "description"}
+ENTRY_STATUSES = ("in_progress", "completed", "failed", "cancelled")
+
+
+# --- serializers ---------------------------------------------------------------------------
+
+
+def _counts(entries) -> dict:
+    counts = dict.fromkeys(ENTRY_STATUSES, 0)
+    for status in entries.values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    counts["total"] = sum(counts[s] for s in ENTRY_STATUSES)
+    return counts
+
+
+def store_dict(store: VectorStore) -> dict:
+    entries = VectorStoreFile.objects.filter(vector_store=store)
+    counts = _counts(entries)
+    usage = entries.filter(status=VectorStoreFile.COMPLETED).aggregate(total=Sum("file__bytes"))["total"] or 0
+    return {
+        "id": store.id,
+        "object": "vector_store",
+        "created_at": ts(store.created_at),
+        "name": store.name,
+        "metadata": store.metadata or {},
+        "file_counts": counts,
+        "status": "in_progress" if counts["in_progress"] else "completed",
+        "usage_bytes": usage,
+        "last_active_at": ts(store.created_at),
+        "expires_after": None,
+        "expires_at": None,
+    }
+
+
+def entry_dict(entry: VectorStoreFile) -> dict:
+    error = {"code": "invalid_file", "message": entry.last_error or "The file could not be processed."} if entry.status == VectorStoreFile.FAILED else None
+    return {
+        "id": entry.file_id,
+        "object": "vector_store.file",
+        "created_at": ts(entry.created_at),
+        "vector_store_id": entry.vector_store_id,
+        "status": entry.status,
+        "last_error": error,
+        "usage_bytes": entry.file.bytes if entry.status == VectorStoreFile.COMPLETED else 0,
+        "attributes": {},
+        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}},
+    }
+
+
+def batch_dict(batch: FileBatch) -> dict:
+    counts = _counts(VectorStoreFile.objects.filter(vector_store_id=batch.vector_store_id, file_id__in=batch.file_ids))
+    if batch.cancelled_at is not None:
+        status = "cancelled"
+    elif counts["in_progress"]:
+        status = "in_progress"
+    elif counts["total"] and counts["failed"] == counts["total"]:
+        status = "failed"
+    else:
+        status = "completed"
+    return {
+        "id": batch.id,
+        "object": "vector_store.files_batch",
+        "created_at": ts(batch.created_at),
+        "vector_store_id": batch.vector_store_id,
+        "status": status,
+        "file_counts": counts,
+    }
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _store(request: HttpRequest, store_id: str) -> VectorStore:
+    store = VectorStore.objects.filter(pk=store_id, owner=request.user).first()
+    if store is None:
+        raise not_found(f"No vector store found with id '{store_id}'.")
+    return store
+
+
+def _files(request: HttpRequest, ids, param: str) -> list[File]:
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise invalid(f"Invalid type for '{param}': expected an array of file ids.", param=param)
+    if len(ids) > 500:
+        raise invalid(f"Invalid '{param}': at most 500 files at a time.", param=param)
+    found = {f.id: f for f in File.objects.filter(pk__in=ids, owner=request.user)}
+    for file_id in ids:
+        if file_id not in found:
+            raise invalid(f"No file with id '{file_id}' found.", param=param)
+    return [found[i] for i in dict.fromkeys(ids)]
+
+
+def _apply(store: VectorStore, data: dict) -> list[str]:
+    changed = []
+    if "name" in data:
+        store.name = params.string(data["name"], "name", max_length=256) or ""
+        changed.append("name")
+    if "metadata" in data:
+        store.metadata = params.metadata(data["metadata"])
+        changed.append("metadata")
+    return changed
+
+
+# --- vector stores -------------------------------------------------------------------------
+
+
+def create(request: HttpRequest):
+    data = json_body(request, allowed=STORE_FIELDS)
+    files = _files(request, data.get("file_ids") or [], "file_ids")
+    store = VectorStore(owner=request.user)
+    _apply(store, data)
+    store.save()
+    if files:
+        stores.add_files(store, files)
+    return ok(store_dict(store))
+
+
+def list_(request: HttpRequest):
+    return ok(page(request, VectorStore.objects.filter(owner=request.user), store_dict))
+
+
+def retrieve(request: HttpRequest, store_id: str):
+    return ok(store_dict(_store(request, store_id)))
+
+
+def update(request: HttpRequest, store_id: str):
+    store = _store(request, store_id)
+    data = json_body(request, allowed={"name", "metadata", "expires_after"})
+    changed = _apply(store, data)
+    if changed:
+        store.save(update_fields=changed)
+    return ok(store_dict(store))
+
+
+def delete(request: HttpRequest, store_id: str):
+    _store(request, store_id).delete()
+    return ok({"id": store_id, "object": "vector_store.deleted", "deleted": True})
+
+
+# --- files in a store ----------------------------------------------------------------------
+
+
+def _entry(store: VectorStore, file_id: str) -> VectorStoreFile:
+    entry = VectorStoreFile.objects.select_related("file").filter(vector_store=store, file_id=file_id).first()
+    if entry is None:
+        raise not_found(f"No file found with id '{file_id}' in vector store '{store.id}'.")
+    return entry
+
+
+def file_create(request: HttpRequest, store_id: str):
+    store = _store(request, store_id)
+    data = json_body(request, allowed={"file_id", "attributes", "chunking_strategy"}, required=("file_id",))
+    files = _files(request, [data["file_id"]], "file_id")
+    stores.add_files(store, files)
+    return ok(entry_dict(_entry(store, files[0].id)))
+
+
+def _entries(request: HttpRequest, entries):
+    wanted = request.GET.get("filter")
+    if wanted:
+        if wanted not in ENTRY_STATUSES:
+            raise invalid(f"Invalid value for 'filter': {wanted!r}.", param="filter")
+        entries = entries.filter(status=wanted)
+    return ok(page(request, entries.select_related("file"), entry_dict, cursor="file_id"))
+
+
+def file_list(request: HttpRequest, store_id: str):
+    store = _store(request, store_id)
+    return _entries(request, VectorStoreFile.objects.filter(vector_store=store))
+
+
+def file_retrieve(request: HttpRequest, store_id: str, file_id: str):
+    return ok(entry_dict(_entry(_store(request, store_id), file_id)))
+
+
+def file_update(request: HttpRequest, store_id: str, file_id: str):
+    entry = _entry(_store(request, store_id), file_id)
+    json_body(request, allowed={"attributes"})
+    return ok(entry_dict(entry))
+
+
+def file_delete(request: HttpRequest, store_id: str, file_id: str):
+    _entry(_store(request, store_id), file_id).delete()
+    return ok({"id": file_id, "object": "vector_store.file.deleted", "deleted": True})
+
+
+# --- file batches --------------------------------------------------------------------------
+
+
+def _batch(store: VectorStore, batch_id: str) -> FileBatch:
+    batch = FileBatch.objects.filter(pk=batch_id, vector_store=store).first()
+    if batch is None:
+        raise not_found(f"No file batch found with id '{batch_id}'.")
+    return batch
+
+
+def batch_create(request: HttpRequest, store_id: str):
+    store = _store(request, store_id)
+    data = json_body(request, allowed={"file_ids", "files", "attributes", "chunking_strategy"})
+    ids = data.get("file_ids")
+    if ids is None and isinstance(data.get("files"), list):
+        ids = [f.get("file_id") for f in data["files"] if isinstance(f, dict)]
+    if not ids:
+        raise invalid("Missing required parameter: 'file_ids'.", param="file_ids", code="missing_required_parameter")
+    files = _files(request, ids, "file_ids")
+    stores.add_files(store, files)
+    batch = FileBatch.objects.create(vector_store=store, file_ids=[f.id for f in files])
+    return ok(batch_dict(batch))
+
+
+def batch_retrieve(request: HttpRequest, store_id: str, batch_id: str):
+    return ok(batch_dict(_batch(_store(request, store_id), batch_id)))
+
+
+def batch_cancel(request: HttpRequest, store_id: str, batch_id: str):
+    store = _store(request, store_id)
+    batch = _batch(store, batch_id)
+    if batch.cancelled_at is None:
+        batch.cancelled_at = timezone.now()
+        batch.save(update_fields=["cancelled_at"])
+    return ok(batch_dict(batch))
+
+
+def batch_files(request: HttpRequest, store_id: str, batch_id: str):
+    store = _store(request, store_id)
+    batch = _batch(store, batch_id)
+    return _entries(request, VectorStoreFile.objects.filter(vector_store=store, file_id__in=batch.file_ids))

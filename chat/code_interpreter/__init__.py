@@ -1,0 +1,1 @@
+"""Code Interpreter: sandboxed, stateful Python (a Jupyter kernel per thread under bubblewrap)."""

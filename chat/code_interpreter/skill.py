@@ -1,0 +1,166 @@
+"""The offline model's code_interpreter skill: it writes and runs real programs.
+
+For requests it recognizes (Fibonacci numbers, primes below N, factorials, sums of
+series, tables, "plot y = … from a to b", or a pasted ```python block) it calls
+code_interpreter with a program; after the call it reports what the program actually
+printed. Nothing is answered from a lookup table.
+"""
+
+from __future__ import annotations
+
+import re
+
+from chat.providers.offline.model import Reply, json_arguments, last_message, message_text, register_skill
+
+NAME = "code_interpreter"
+_NUM = r"(\d{1,6})"
+PASTED = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
+
+
+def _fibonacci(m: re.Match) -> str:
+    n = min(int(m.group(1)), 10_000)
+    return (f"n = {n}\nfib = [0, 1]\nwhile len(fib) < n:\n    fib.append(fib[-1] + fib[-2])\n"
+            f"fib = fib[:n]\nprint(f'The first {{n}} Fibonacci numbers:')\nprint(', '.join(map(str, fib)))")
+
+
+def _primes(m: re.Match) -> str:
+    n = min(int(m.group(1)), 10_000_000)
+    return (f"n = {n}\nsieve = [True] * n\nprimes = []\nfor k in range(2, n):\n    if sieve[k]:\n"
+            f"        primes.append(k)\n        for multiple in range(k * k, n, k):\n            sieve[multiple] = False\n"
+            f"print(f'There are {{len(primes)}} primes below {{n}}:')\nprint(', '.join(map(str, primes[:200])) + (' …' if len(primes) > 200 else ''))")
+
+
+def _factorial(m: re.Match) -> str:
+    n = min(int(m.group(1)), 5000)
+    return f"import math\nn = {n}\nprint(f'{{n}}! = {{math.factorial(n)}}')"
+
+
+SERIES = {
+    "natural numbers": ("k", "the first {n} natural numbers"), "integers": ("k", "the first {n} positive integers"),
+    "squares": ("k**2", "the squares of 1..{n}"), "cubes": ("k**3", "the cubes of 1..{n}"),
+    "odd numbers": ("2*k - 1", "the first {n} odd numbers"), "even numbers": ("2*k", "the first {n} even numbers"),
+    "reciprocals": ("sympy.Rational(1, k)", "1/k for k = 1..{n}"),
+}
+
+
+def _series(m: re.Match) -> str:
+    n, kind = min(int(m.group(1)), 1_000_000), m.group(2).lower()
+    term, label = SERIES[kind]
+    label = label.format(n=n)
+    return (f"import sympy\nn = {n}\ntotal = sum({term} for k in range(1, n + 1))\n"
+            f"print(f'The sum of {label} is {{total}}')")
+
+
+def _table(m: re.Match) -> str:
+    n = min(int(m.group(1)), 50)
+    return (f"import pandas as pd\nn = {n}\ntable = pd.DataFrame({{'x': range(1, n + 1)}})\n"
+            f"table['x²'] = table.x ** 2\ntable['x³'] = table.x ** 3\ntable['√x'] = (table.x ** 0.5).round(4)\n"
+            f"print(table.to_string(index=False))")
+
+
+def _times_table(m: re.Match) -> str:
+    n = min(int(m.group(1)), 1000)
+    return f"n = {n}\nfor k in range(1, 11):\n    print(f'{{k:>2}} × {{n}} = {{k * n}}')"
+
+
+def _plot(m: re.Match) -> str | None:
+    import sympy
+
+    expression = m.group(1).strip().replace("^", "**")
+    try:
+        parsed = sympy.sympify(expression, locals={"x": sympy.Symbol("x")})
+        low, high = float(sympy.sympify(m.group(2))), float(sympy.sympify(m.group(3)))
+    except (sympy.SympifyError, TypeError, ValueError):
+        return None
+    if parsed.free_symbols - {sympy.Symbol("x")} or not low < high:
+        return None
+    label = m.group(1).strip()
+    return (
+        "import numpy as np\nimport sympy\nimport matplotlib.pyplot as plt\n"
+        f"x = sympy.Symbol('x')\nf = sympy.lambdify(x, sympy.sympify({str(parsed)!r}), 'numpy')\n"
+        f"xs = np.linspace({low!r}, {high!r}, 400)\nys = np.broadcast_to(f(xs), xs.shape)\n"
+        "fig, ax = plt.subplots(figsize=(6, 4))\n"
+        f"ax.plot(xs, ys)\nax.set_title({('y = ' + label)!r})\nax.set_xlabel('x')\nax.set_ylabel('y')\nax.grid(True)\n"
+        "plt.show()\n"
+        f"print(f'Plotted y = {label} for x from {{xs[0]:g}} to {{xs[-1]:g}}; y ranges from {{ys.min():g}} to {{ys.max():g}}.')"
+    )
+
+
+RECIPES = [
+    (re.compile(rf"\bfirst\s+{_NUM}\s+fibonacci", re.I), _fibonacci),
+    (re.compile(rf"\b{_NUM}\s+fibonacci", re.I), _fibonacci),
+    (re.compile(rf"\bprimes?\b.*?\b(?:below|under|less than|up to|smaller than)\s+{_NUM}", re.I), _primes),
+    (re.compile(rf"\bfactorial of\s+{_NUM}\b", re.I), _factorial),
+    (re.compile(rf"\b{_NUM}\s*!(?!=)"), _factorial),
+    (re.compile(rf"\bsum of (?:the )?first\s+{_NUM}\s+({'|'.join(SERIES)})", re.I), _series),
+    (re.compile(rf"\bmultiplication table (?:of|for)\s+{_NUM}", re.I), _times_table),
+    (re.compile(rf"\btable of (?:squares|powers)[^0-9]*{_NUM}", re.I), _table),
+    (re.compile(r"\bplot\s+(?:y\s*=\s*)?(.+?)\s+(?:from|for x from|over)\s+(-?[\d.]+)\s+(?:to|\.\.)\s+(-?[\d.]+)", re.I), _plot),
+]
+
+
+def program_for(text: str) -> str | None:
+    pasted = PASTED.search(text)
+    if pasted and pasted.group(1).strip():
+        return pasted.group(1).rstrip() + "\n"
+    for pattern, build in RECIPES:
+        match = pattern.search(text)
+        if match:
+            code = build(match)
+            if code:
+                return code
+    return None
+
+
+def _our_call(request) -> dict | None:
+    """Our code_interpreter call that the last (tool) message answers."""
+    message = last_message(request)
+    if message.get("role") != "tool":
+        return None
+    for earlier in reversed(request.messages[:-1]):
+        if earlier.get("role") == "assistant" and earlier.get("tool_calls"):
+            for call in earlier["tool_calls"]:
+                if call.get("id") == message.get("tool_call_id") and call["function"]["name"] == NAME:
+                    return call
+            return None
+    return None
+
+
+def report(output: str) -> str:
+    lines = [line for line in output.splitlines() if line.strip()]
+    images = [line for line in lines if line.startswith("[image shown to the user")]
+    files = re.findall(r"sandbox:/mnt/data/\S+?(?=\])", output)
+    body = [line for line in lines if not line.startswith("[image shown") and not line.startswith("[file saved")]
+    text = "\n".join(body)
+    if "Traceback" in text or re.search(r"^\w+Error\b", text, re.M):
+        error = next((line for line in reversed(body) if re.match(r"^\w+(Error|Exception)\b", line)), body[-1] if body else "")
+        answer = f"The code stopped with an error: `{error.strip()}`. The full output is in the step above."
+    elif not body:
+        answer = "The code ran without printing anything."
+    elif len(body) <= 3 and len(text) < 600:
+        answer = "I ran the code. It printed:\n\n" + "\n\n".join(body)
+    else:
+        answer = "I ran the code; here is what it printed:\n\n```\n" + text[:4000] + "\n```"
+    if images:
+        answer += "\n\nThe figure is shown above." if len(images) == 1 else f"\n\nThe {len(images)} figures are shown above."
+    for name in files:
+        answer += f"\n\n[Download {name.rsplit('/', 1)[-1]}]({name})"
+    return answer
+
+
+def code_interpreter_skill(request) -> Reply | None:
+    if NAME not in request.enabled_tools:
+        return None
+    call = _our_call(request)
+    if call is not None:
+        return Reply(text=report(message_text(last_message(request))))
+    message = last_message(request)
+    if message.get("role") != "user":
+        return None
+    code = program_for(message_text(message))
+    if code is None:
+        return None
+    return Reply(text="Let me work that out with code.", tool_calls=((NAME, json_arguments(code=code)),))
+
+
+register_skill(code_interpreter_skill, first=True)

@@ -1,0 +1,209 @@
+"""The offline tutor's quizzes: writing a short quiz on the thread's topic, and grading
+a student's answers by working each question out again from its text (polygon angle
+formulas, solving the equation, evaluating the arithmetic) — never from a stored key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+import sympy as sp
+
+QUIZ_FUNCTION = "display_quiz"
+MULTIPLE_CHOICE, FREE_RESPONSE = "MULTIPLE_CHOICE", "FREE_RESPONSE"
+
+POLYGONS = {
+    "triangle": 3, "quadrilateral": 4, "square": 4, "pentagon": 5, "hexagon": 6, "heptagon": 7,
+    "octagon": 8, "nonagon": 9, "decagon": 10, "dodecagon": 12,
+}
+GEOMETRY_WORDS = re.compile(r"angle|polygon|triangle|pentagon|hexagon|octagon|geometr|shape|degree", re.I)
+ALGEBRA_WORDS = re.compile(r"equation|solve|algebra|linear|\bx\b|variable", re.I)
+
+
+def _seed(text: str) -> int:
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
+def _degrees(value: Fraction | sp.Expr) -> str:
+    number = sp.nsimplify(value)
+    text = str(number) if number.is_Integer else f"{float(number):.2f}".rstrip("0").rstrip(".")
+    return f"{text} degrees"
+
+
+def topic_of(texts: list[str]) -> str:
+    joined = " ".join(texts)
+    if GEOMETRY_WORDS.search(joined):
+        return "geometry"
+    if ALGEBRA_WORDS.search(joined):
+        return "algebra"
+    return "arithmetic"
+
+
+def _choices(correct, distractors, fmt) -> list[str]:
+    values = sorted({correct, *distractors}, key=float)
+    return [fmt(v) for v in values]
+
+
+def write_quiz(topic: str, seed_text: str) -> dict:
+    """Arguments for display_quiz: one multiple-choice and one free-response question."""
+    seed = _seed(seed_text)
+    if topic == "geometry":
+        names = ["pentagon", "hexagon", "octagon", "decagon"]
+        # The polygon the conversation was about comes first, so the quiz stays on topic.
+        mentioned = [name for name in POLYGONS if re.search(rf"\b{name}s?\b", seed_text, re.I) and POLYGONS[name] > 4]
+        first = mentioned[-1] if mentioned else names[seed % 4]
+        second = [name for name in names if name != first][seed % 3]
+        n, m = POLYGONS[first], POLYGONS[second]
+        interior = Fraction((n - 2) * 180, n)
+        questions = [
+            {
+                "question_text": f"What is the measure of each interior angle of a regular {first}?",
+                "question_type": MULTIPLE_CHOICE,
+                "choices": _choices(interior, [Fraction(360, n), Fraction((n - 2) * 180), Fraction((n - 1) * 180, n + 1)], _degrees),
+            },
+            {
+                "question_text": f"What is the sum of the interior angles of a {second}? Explain how you found it.",
+                "question_type": FREE_RESPONSE,
+            },
+        ]
+        return {"title": "Geometry quiz: angles of polygons", "questions": questions}
+    if topic == "algebra":
+        a, x, b = 2 + seed % 5, 1 + (seed // 5) % 6, 3 + (seed // 30) % 9
+        c = a * x + b
+        a2, x2, b2 = 3 + (seed // 7) % 4, 2 + (seed // 11) % 5, 1 + (seed // 13) % 8
+        questions = [
+            {
+                "question_text": f"Solve {a}x + {b} = {c}. What is x?",
+                "question_type": MULTIPLE_CHOICE,
+                "choices": _choices(x, [x + 1, -x, Fraction(c + b, a)], lambda v: f"x = {sp.nsimplify(v)}"),
+            },
+            {"question_text": f"Solve {a2}x - {b2} = {a2 * x2 - b2} for x, and show your steps.", "question_type": FREE_RESPONSE},
+        ]
+        return {"title": "Algebra quiz: linear equations", "questions": questions}
+    a, b = 6 + seed % 7, 4 + (seed // 7) % 6
+    p, q, r = 2 + (seed // 3) % 8, 3 + (seed // 5) % 5, 2 + (seed // 9) % 4
+    questions = [
+        {
+            "question_text": f"What is {a} × {b}?",
+            "question_type": MULTIPLE_CHOICE,
+            "choices": _choices(a * b, [a * b + a, a * b - b, a + b], lambda v: str(v)),
+        },
+        {"question_text": f"What is {p} + {q} × {r}? Remember the order of operations.", "question_type": FREE_RESPONSE},
+    ]
+    return {"title": "Arithmetic quiz", "questions": questions}
+
+
+# --- grading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Solution:
+    value: sp.Expr
+    shown: str  # the answer as the tutor would write it
+    why: str
+
+
+def _polygon(name: str) -> int | None:
+    return POLYGONS.get(name.lower().rstrip("s"))
+
+
+def _read_expression(text: str) -> sp.Expr:
+    from chat.providers.offline.mathparse import parse
+
+    return parse(text.replace("×", "*").replace("÷", "/").replace("−", "-").strip(), evaluate=True)
+
+
+def solve_question(question: str) -> Solution | None:
+    """Work out a question's answer from its own text, or None when it is not one I can check."""
+    if m := re.search(r"interior angle of a regular (\w+)", question, re.I):
+        if n := _polygon(m[1]):
+            total = (n - 2) * 180
+            value = sp.Rational(total, n)
+            return Solution(value, _degrees(value),
+                            f"A regular {m[1]} has {n} equal angles that add up to ({n} − 2) × 180° = {total}°, so each is {total}° ÷ {n} = {_degrees(value)}.")
+    if m := re.search(r"sum of the interior angles of an? (?:regular )?(\w+)", question, re.I):
+        if n := _polygon(m[1]):
+            total = (n - 2) * 180
+            return Solution(sp.Integer(total), _degrees(total),
+                            f"A {m[1]} splits into {n} − 2 = {n - 2} triangles of 180° each: ({n} − 2) × 180° = {total}°.")
+    if m := re.search(r"exterior angle of a regular (\w+)", question, re.I):
+        if n := _polygon(m[1]):
+            value = sp.Rational(360, n)
+            return Solution(value, _degrees(value), f"The exterior angles of any polygon add up to 360°, so each is 360° ÷ {n} = {_degrees(value)}.")
+    if m := re.search(r"solve\s+(.+?=.+?)(?:\s+for\s+x|[.?]|$)", question, re.I):
+        try:
+            left, right = (_read_expression(side) for side in m[1].split("=", 1))
+            x = sp.Symbol("x")
+            roots = sp.solve(sp.Eq(left, right), x)
+        except Exception:
+            return None
+        if len(roots) == 1:
+            root = roots[0]
+            difference = sp.expand(left - right)
+            if sp.degree(difference, x) == 1:
+                k, c = difference.coeff(x, 1), difference.coeff(x, 0)
+                why = f"Move the numbers to one side: {k}x = {-c}; then divide both sides by {k}: x = {root}."
+            else:
+                why = f"Solving {m[1].strip()} gives x = {root}."
+            return Solution(root, f"x = {root}", why + f" Check: putting x = {root} back in makes both sides equal.")
+        return None
+    if m := re.search(r"what is ([-\d\s+×x*/÷().−]+?)\s*\?", question, re.I):
+        try:
+            value = _read_expression(m[1].replace("x", "*") if "×" not in m[1] else m[1])
+        except Exception:
+            return None
+        if value.is_number:
+            return Solution(value, str(value), f"{m[1].strip()} = {value} (multiplication and division come before addition and subtraction).")
+    return None
+
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?")
+
+
+def number_in(answer: str) -> sp.Expr | None:
+    """The number a student's answer gives ("108 degrees", "x = 1", "3/4"), or None."""
+    # After an "=" if there is one ("x = 2"), otherwise the first number.
+    text = answer.split("=")[-1] if "=" in answer else answer
+    m = NUMBER.search(text.replace("−", "-").replace(",", ""))
+    if m is None:
+        return None
+    return sp.nsimplify(m[0].replace(" ", ""), rational=True)
+
+
+def grade(question: dict, answer: str) -> tuple[bool | None, Solution | None]:
+    """(correct?, solution): correct is None when the question cannot be checked by rule."""
+    solution = solve_question(str(question.get("question_text", "")))
+    if solution is None:
+        return None, None
+    given = number_in(answer or "")
+    if given is None:
+        return False, solution
+    return bool(sp.simplify(given - solution.value) == 0), solution
+
+
+def grading_text(quiz: dict, answers: list[str]) -> str:
+    questions = quiz.get("questions") or []
+    lines = [f"Here is how you did on **{quiz.get('title') or 'the quiz'}**:", ""]
+    right = checked = 0
+    for index, question in enumerate(questions):
+        answer = answers[index] if index < len(answers) else ""
+        text = str(question.get("question_text", "")).strip()
+        correct, solution = grade(question, answer)
+        shown = f"“{answer.strip()}”" if answer and answer.strip() else "nothing"
+        if correct is None:
+            verdict = "I can't check this one by rule, so I'll leave it for your tutor."
+        elif correct:
+            right += 1
+            checked += 1
+            verdict = f"**Correct!** {solution.why}"
+        else:
+            checked += 1
+            verdict = f"**Not quite**: the answer is {solution.shown}. {solution.why}"
+        lines.append(f"{index + 1}. {text} You answered {shown}. {verdict}")
+    lines.append("")
+    if checked:
+        lines.append(f"You got {right} of {checked} right." + (" Well done!" if right == checked else " Ask me about any step you'd like to go over."))
+    return "\n".join(lines)

@@ -1,0 +1,228 @@
+"""The offline model's function skills (registered by the app's ready()).
+
+- Asked for a quiz while the assistant has ``display_quiz``, it writes one on the thread's
+  topic and calls the function; when the answers come back it grades each one.
+- With any other function, it calls it when the user's message asks for what the
+  function's name and description say, with arguments built to satisfy its schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from chat.functions import quizzes
+from chat.functions.schema import validation_errors
+from chat.providers.base import ModelRequest
+from chat.providers.offline.model import Reply, json_arguments, last_message, message_text, register_skill
+
+QUIZ_REQUEST = re.compile(r"\bquiz(?:zes)?\b|\btest me\b|\bquestions? (?:for|to test) me\b|\bpractice questions?\b", re.I)
+STOPWORDS = frozenset(
+    "a an and are as at be by can could do does for from get give has have how i in is it its me my of on or "
+    "please show tell that the their them then this to us was what when where which who will with would you your".split()
+)
+
+
+def function_tools(request: ModelRequest) -> dict[str, dict]:
+    from chat import tools
+
+    server_names = {tool.name for tool in tools.SERVER_TOOLS.values()}
+    return {
+        t["function"]["name"]: t["function"]
+        for t in request.tools
+        if t.get("type") == "function" and t["function"]["name"] not in server_names
+    }
+
+
+def _user_texts(request: ModelRequest) -> list[str]:
+    return [message_text(m) for m in request.messages if m.get("role") == "user"]
+
+
+# --- asking for a quiz ---------------------------------------------------------------------
+
+
+def quiz_skill(request: ModelRequest) -> Reply | None:
+    message = last_message(request)
+    if message.get("role") != "user" or quizzes.QUIZ_FUNCTION not in function_tools(request):
+        return None
+    text = message_text(message)
+    if not QUIZ_REQUEST.search(text):
+        return None
+    topic = quizzes.topic_of(_user_texts(request))
+    quiz = quizzes.write_quiz(topic, "\n".join(_user_texts(request)))
+    return Reply(
+        text=f"Here's a short {topic} quiz. Answer the questions and send them back, and I'll grade them.",
+        tool_calls=((quizzes.QUIZ_FUNCTION, json_arguments(**quiz)),),
+    )
+
+
+# --- answers coming back ----------------------------------------------------------------------
+
+
+def _latest_outputs(request: ModelRequest) -> tuple[dict[str, dict], list[dict]]:
+    """The calls of the last assistant tool-call turn, by id, and the tool outputs after it."""
+    outputs: list[dict] = []
+    for message in reversed(request.messages):
+        if message.get("role") == "tool":
+            outputs.insert(0, message)
+        elif message.get("role") == "assistant" and message.get("tool_calls"):
+            calls = {c["id"]: c["function"] for c in message["tool_calls"]}
+            return calls, outputs
+        else:
+            break
+    return {}, outputs
+
+
+def _answers(output: str) -> list[str]:
+    """Answers from a quiz output: a JSON list of strings or of {"answer": …}, or {"answers": […]}."""
+    try:
+        value = json.loads(output)
+    except ValueError:
+        return [output]
+    if isinstance(value, dict):
+        value = value.get("answers", value.get("responses", []))
+    if not isinstance(value, list):
+        return []
+    return [str(item.get("answer", "")) if isinstance(item, dict) else str(item) for item in value]
+
+
+def _error(output: str) -> str | None:
+    try:
+        value = json.loads(output)
+    except ValueError:
+        return None
+    return str(value["error"]) if isinstance(value, dict) and "error" in value else None
+
+
+def quiz_grading_skill(request: ModelRequest) -> Reply | None:
+    if last_message(request).get("role") != "tool":
+        return None
+    calls, outputs = _latest_outputs(request)
+    if not any(calls.get(o.get("tool_call_id"), {}).get("name") == quizzes.QUIZ_FUNCTION for o in outputs):
+        return None
+    parts = []
+    for output in outputs:
+        call = calls.get(output.get("tool_call_id"), {})
+        content = message_text(output)
+        if call.get("name") != quizzes.QUIZ_FUNCTION:
+            parts.append(f"The {call.get('name', 'tool')} function returned:\n\n```\n{content}\n```")
+            continue
+        if problem := _error(content):
+            parts.append(f"I couldn't show that quiz: {problem}")
+            continue
+        try:
+            quiz = json.loads(call.get("arguments") or "{}")
+        except ValueError:
+            quiz = {}
+        parts.append(quizzes.grading_text(quiz, _answers(content)))
+    return Reply(text="\n\n".join(parts))
+
+
+# --- any other function -----------------------------------------------------------------------
+
+
+def _words(text: str) -> set[str]:
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).replace("_", " ").lower())
+    return {w[:5] for w in words if w not in STOPWORDS and len(w) > 2}
+
+
+def matching_function(request: ModelRequest, text: str) -> dict | None:
+    """The function whose name and description best match what the user asks, if any does."""
+    asked = _words(text)
+    best, best_score = None, 0
+    for name, fn in function_tools(request).items():
+        if name == quizzes.QUIZ_FUNCTION:
+            continue
+        name_words = _words(name)
+        score = len(asked & (name_words | _words(fn.get("description", ""))))
+        if name_words and name_words <= asked:
+            score += 2
+        if score > best_score:
+            best, best_score = fn, score
+    return best if best_score >= 2 else None
+
+
+class _Values:
+    """Values found in the user's message, handed out to the schema's fields in order."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", text)]
+        quoted = re.findall(r"[\"“']([^\"”']+)[\"”']", text)
+        names = re.findall(r"(?<!^)(?<![.!?]\s)\b([A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*)", text)
+        self.strings = quoted + [n for n in names if n.lower() not in STOPWORDS]
+
+    def string(self, schema: dict) -> str:
+        if schema.get("format") == "date":
+            return date.today().isoformat()
+        if schema.get("format") == "date-time":
+            return datetime.now(UTC).replace(microsecond=0).isoformat()
+        if schema.get("format") == "email":
+            found = re.search(r"[\w.+-]+@[\w-]+\.[\w.]+", self.text)
+            return found[0] if found else "student@example.com"
+        value = self.strings.pop(0) if self.strings else self.text.strip()
+        value = value[: schema["maxLength"]] if "maxLength" in schema else value
+        return value.ljust(schema.get("minLength", 0), "?")
+
+    def number(self, schema: dict, integer: bool) -> float | int:
+        value = self.numbers.pop(0) if self.numbers else schema.get("minimum", 1)
+        if "minimum" in schema:
+            value = max(value, schema["minimum"])
+        if "maximum" in schema:
+            value = min(value, schema["maximum"])
+        return int(round(value)) if integer else value
+
+
+def sample(schema: Any, values: _Values) -> Any:
+    """A value satisfying ``schema``, filled from the user's words where they fit."""
+    if not isinstance(schema, dict):
+        return None
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        lowered = values.text.lower()
+        return next((v for v in schema["enum"] if str(v).lower() in lowered), schema["enum"][0])
+    if "default" in schema:
+        return schema["default"]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            return sample(schema[key][0], values)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties", {})
+        wanted = schema.get("required") or list(props)
+        return {name: sample(props[name], values) for name in wanted if name in props}
+    if kind == "array":
+        return [sample(schema.get("items", {}), values) for _ in range(max(1, schema.get("minItems", 1)))]
+    if kind in ("number", "integer"):
+        return values.number(schema, kind == "integer")
+    if kind == "boolean":
+        return not re.search(r"\b(no|not|don't|without|false)\b", values.text, re.I)
+    if kind == "null":
+        return None
+    return values.string(schema)
+
+
+def function_skill(request: ModelRequest) -> Reply | None:
+    message = last_message(request)
+    if message.get("role") != "user":
+        return None
+    text = message_text(message)
+    fn = matching_function(request, text)
+    if fn is None:
+        return None
+    schema = fn.get("parameters") or {"type": "object", "properties": {}}
+    arguments = sample(schema, _Values(text))
+    if validation_errors(schema, arguments):  # a schema my rules cannot satisfy: let the user fill it in
+        arguments = {}
+    return Reply(text="", tool_calls=((fn["name"], json.dumps(arguments, ensure_ascii=False)),))
+
+
+def register() -> None:
+    register_skill(function_skill, first=True)
+    register_skill(quiz_grading_skill, first=True)
+    register_skill(quiz_skill, first=True)

@@ -1,0 +1,28 @@
+from django.contrib import admin
+
+from chat.retrieval.models import Document, VectorStore, VectorStoreFile
+
+
+class VectorStoreFileInline(admin.TabularInline):
+    model = VectorStoreFile
+    extra = 1
+    raw_id_fields = ["file"]
+    readonly_fields = ["status", "last_error"]
+
+
+@admin.register(VectorStore)
+class VectorStoreAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "owner", "created_at"]
+    inlines = [VectorStoreFileInline]
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        from chat.retrieval.ingest import schedule_ingest
+
+        schedule_ingest(list(VectorStoreFile.objects.filter(vector_store=form.instance)))
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    list_display = ["sha256", "chunking", "kind", "status", "pages", "tokens"]
+    readonly_fields = [f.name for f in Document._meta.fields]

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class RetrievalConfig(AppConfig):
+    name = "chat.retrieval"
+    label = "retrieval"
+    verbose_name = "Retrieval"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registering the tool, the offline skill, the citation renderer and the signal.
+        from chat.retrieval import annotate, skill, tool  # noqa: F401

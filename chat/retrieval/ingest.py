@@ -1,0 +1,232 @@
+"""Ingest: extract a file's text, split it into overlapping token windows, index them.
+
+Work is done once per distinct content (see ``models.Document``). ``schedule_ingest``
+runs it in a background thread after the request's transaction commits, so neither the
+request nor the event loop waits for a 24-page PDF; when a file is done its status is
+pushed to the thread page that attached it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from array import array
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, close_old_connections, connection, transaction
+
+from chat.models import File
+from chat.retrieval.extract import ExtractError, Page, extract
+from chat.retrieval.models import Chunk, Document, VectorStoreFile
+from chat.retrieval.tokens import Tokenizer, encoding_name
+
+logger = logging.getLogger("chat.retrieval")
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def chunking_key() -> str:
+    return f"{encoding_name()}:{settings.RETRIEVAL_CHUNK_TOKENS}:{settings.RETRIEVAL_CHUNK_OVERLAP}"
+
+
+@dataclass
+class Piece:
+    text: str
+    page_start: int
+    page_end: int
+    page_marks: list[list[int]]
+    tokens: int
+
+
+def split(pages: list[Page], size: int, overlap: int, tokenizer: Tokenizer | None = None) -> list[Piece]:
+    """Overlapping windows of ``size`` tokens (``overlap`` shared with the previous one),
+    each knowing the pages it spans and where in its text each page begins."""
+    tokenizer = tokenizer or Tokenizer()
+    tokens: list = []
+    starts: list[tuple[int, int]] = []  # (token index where a page begins, page number)
+    for number, text in pages:
+        starts.append((len(tokens), number))
+        tokens.extend(tokenizer.encode(text + "\n\n"))
+    pieces: list[Piece] = []
+    step = max(1, size - overlap)
+    begin = 0
+    while begin < len(tokens):
+        end = min(begin + size, len(tokens))
+        first_page = next(number for at, number in reversed(starts) if at <= begin)
+        marks, last_page = [[0, first_page]], first_page
+        for at, number in starts:
+            if begin < at < end:
+                marks.append([len(tokenizer.decode(tokens[begin:at])), number])
+                last_page = number
+        text = tokenizer.decode(tokens[begin:end]).strip("\ufffd")
+        pieces.append(Piece(text.rstrip(), first_page, last_page, marks, end - begin))
+        if end == len(tokens):
+            break
+        begin += step
+    return [p for p in pieces if p.text.strip()]
+
+
+def _lock_for(key: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def index_file(file: File) -> Document:
+    """The file's Document, extracting and indexing its content unless done before."""
+    key = chunking_key()
+    with _lock_for(f"{file.sha256}:{key}"):
+        try:
+            document, _ = Document.objects.get_or_create(sha256=file.sha256, chunking=key)
+        except IntegrityError:  # another process created it a moment ago
+            document = Document.objects.get(sha256=file.sha256, chunking=key)
+        if document.status != Document.PENDING:
+            return document  # the same content was ingested (or refused) before
+        try:
+            with file.data.open("rb") as handle:
+                data = handle.read(settings.FILE_MAX_BYTES + 1)
+            if len(data) > settings.FILE_MAX_BYTES:
+                raise ExtractError(f"The file is larger than the limit of {settings.FILE_MAX_BYTES:,} bytes.")
+            kind, pages = extract(file.filename, data)
+            pieces = split(pages, settings.RETRIEVAL_CHUNK_TOKENS, settings.RETRIEVAL_CHUNK_OVERLAP)
+            if not pieces:
+                raise ExtractError("The file contains no text.")
+            vectors = _embed([p.text for p in pieces])
+        except ExtractError as exc:
+            document.status, document.error = Document.ERROR, str(exc)
+            document.save(update_fields=["status", "error"])
+            return document
+        except Exception:
+            logger.exception("ingest of %s failed", file.id)
+            document.status = Document.ERROR
+            document.error = "The file could not be read (an internal error; the details are in the server log)."
+            document.save(update_fields=["status", "error"])
+            return document
+        with transaction.atomic():
+            Chunk.objects.bulk_create(
+                [
+                    Chunk(
+                        document=document, seq=i, text=p.text, page_start=p.page_start, page_end=p.page_end,
+                        page_marks=p.page_marks, tokens=p.tokens,
+                        embedding=array("f", vectors[i]).tobytes() if vectors else None,
+                    )
+                    for i, p in enumerate(pieces)
+                ],
+                batch_size=500,
+            )
+            document.kind, document.status = kind, Document.READY
+            document.pages = max(number for number, _ in pages)
+            document.tokens = sum(p.tokens for p in pieces)
+            document.embedding_model = settings.RETRIEVAL_EMBEDDING_MODEL if vectors else ""
+            document.save(update_fields=["kind", "status", "pages", "tokens", "embedding_model"])
+        return document
+
+
+def _embed(texts: list[str]) -> list[list[float]] | None:
+    """Dense vectors from the configured embeddings endpoint, or None (lexical only)."""
+    from chat.retrieval import dense
+
+    if not dense.available():
+        return None
+    try:
+        return dense.embed(texts)
+    except Exception as exc:  # the lexical index still works; say why dense is missing
+        logger.warning("embeddings unavailable, indexing lexically only: %s", exc)
+        return None
+
+
+def ingest_store_file(entry_id: int) -> VectorStoreFile | None:
+    """Process one vector-store entry and set its status and its file's status."""
+    entry = VectorStoreFile.objects.select_related("file").filter(pk=entry_id).first()
+    if entry is None:
+        return None
+    document = index_file(entry.file)
+    ok = document.status == Document.READY
+    entry.status = VectorStoreFile.COMPLETED if ok else VectorStoreFile.FAILED
+    entry.last_error = "" if ok else document.error
+    entry.save(update_fields=["status", "last_error"])
+    File.objects.filter(pk=entry.file_id).update(
+        status=File.PROCESSED if ok else File.ERROR, status_details="" if ok else document.error
+    )
+    return entry
+
+
+def ingest_now(entry_ids: list[int], thread_id: str | None = None, then_run: str | None = None) -> None:
+    """Ingest entries one by one, pushing each file's new status to the thread page;
+    then start the run that waited for them."""
+    try:
+        _ingest_each(entry_ids, thread_id)
+    finally:
+        if then_run:
+            from chat.engine import dispatch
+
+            dispatch.dispatch(then_run)
+
+
+def _ingest_each(entry_ids: list[int], thread_id: str | None) -> None:
+    for entry_id in entry_ids:
+        try:
+            entry = ingest_store_file(entry_id)
+        except Exception:
+            logger.exception("ingest of vector store entry %s failed", entry_id)
+            VectorStoreFile.objects.filter(pk=entry_id).update(
+                status=VectorStoreFile.FAILED, last_error="The file could not be processed (internal error)."
+            )
+            continue
+        if entry is not None and thread_id:
+            notify_file_status(thread_id, entry.file_id)
+
+
+def notify_file_status(thread_id: str, file_id: str) -> None:
+    """Tell the thread's page that a file's status changed (on the server loop, where the
+    in-memory channel layer lives; no loop, no page to tell)."""
+    import asyncio
+
+    from chat.engine import dispatch, events
+
+    loop = dispatch.server_loop()
+    if loop is None or not loop.is_running():
+        return
+    asyncio.run_coroutine_threadsafe(events.publish(thread_id, "file.status", file_id=file_id), loop)
+
+
+def _run_in_background(entry_ids: list[int], thread_id: str | None, then_run: str | None = None) -> None:
+    def work() -> None:
+        close_old_connections()
+        try:
+            ingest_now(entry_ids, thread_id, then_run)
+        finally:
+            connection.close()
+
+    threading.Thread(target=work, name="retrieval-ingest", daemon=True).start()
+
+
+def resume_unfinished() -> None:
+    """At start-up: ingest the entries a stopped server left in progress."""
+
+    def work() -> None:
+        close_old_connections()
+        try:
+            ids = list(VectorStoreFile.objects.filter(status=VectorStoreFile.IN_PROGRESS).values_list("pk", flat=True))
+            if ids:
+                logger.info("resuming the ingest of %d file(s) left in progress", len(ids))
+                ingest_now(ids)
+        except Exception:
+            logger.exception("resuming unfinished ingest failed")
+        finally:
+            connection.close()
+
+    threading.Thread(target=work, name="retrieval-resume", daemon=True).start()
+
+
+# Tests replace this to ingest in the test's own transaction.
+runner = _run_in_background
+
+
+def schedule_ingest(
+    entries: list[VectorStoreFile], thread_id: str | None = None, *, then_run: str | None = None
+) -> None:
+    ids = [e.pk for e in entries if e.status == VectorStoreFile.IN_PROGRESS]
+    if ids:
+        transaction.on_commit(lambda: runner(ids, thread_id, then_run))

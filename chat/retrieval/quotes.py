@@ -1,0 +1,64 @@
+"""Finding the sentence of a passage that best supports a claim, and its page."""
+
+from __future__ import annotations
+
+import re
+
+from chat.retrieval.search import terms
+
+# A sentence: starts with a capital, digit or quote after a boundary, ends with . ! or ?
+_SENTENCE = re.compile(r"(?:(?<=[.!?]\s)|(?<=\n)|^)[\"“(]?[A-Z0-9][^\n]*?[.!?](?=\s|$)")
+_SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
+
+
+def sentences(text: str) -> list[tuple[int, str]]:
+    """(offset, sentence) pairs of whole sentences, skipping fragments and formula debris."""
+    found = []
+    for match in _SENTENCE.finditer(text):
+        sentence = match.group(0)
+        if 25 <= len(sentence) <= 600 and sum(ch.isalpha() for ch in sentence) > len(sentence) * 0.6:
+            found.append((match.start(), sentence))
+    return found
+
+
+def _stems(text: str) -> set[str]:
+    return {_SUFFIX.sub("", w)[:6] for w in terms(text) if len(w) > 2 or w.isdigit()}
+
+
+def best_sentences(text: str, query: str, count: int = 1) -> list[tuple[int, str, float]]:
+    """The ``count`` sentences of ``text`` sharing most (stemmed) words with ``query``."""
+    wanted = _stems(query)
+    scored = []
+    for offset, sentence in sentences(text):
+        have = _stems(sentence)
+        overlap = len(wanted & have)
+        if overlap:
+            scored.append((overlap + overlap / (len(have) + 5), offset, sentence))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [(offset, sentence, score) for score, offset, sentence in scored[:count]]
+
+
+def page_at(result: dict, offset: int) -> int:
+    page = result.get("page", 1)
+    for start, number in result.get("page_marks") or []:
+        if start <= offset:
+            page = number
+    return page
+
+
+def quote_for(result: dict, claim: str) -> tuple[str, int]:
+    """(quoted sentence, page) of a search result that best matches ``claim``."""
+    text = "".join(c.get("text", "") for c in result.get("content", []))
+    if claim:
+        exact = text.find(claim.strip().strip("“”\"'"))
+        if exact >= 0 and len(claim.strip()) > 20:
+            quoted = claim.strip().strip("“”\"'")
+            return quoted, page_at(result, exact)
+        best = best_sentences(text, claim, 1)
+        if best:
+            offset, sentence, _ = best[0]
+            return sentence, page_at(result, offset)
+    first = sentences(text)
+    if first:
+        return first[0][1], page_at(result, first[0][0])
+    return text[:200], result.get("page", 1)

@@ -1,0 +1,163 @@
+"""Hybrid search over chunks: the database's full-text engine (SQLite FTS5 with BM25,
+or PostgreSQL's tsvector ranking) plus dense vectors when available, fused by
+reciprocal-rank fusion (RRF, k=60)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from chat.retrieval import dense
+from chat.retrieval.models import Chunk
+
+RRF_K = 60
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours out over own same she should so some such than that the
+    their theirs them then there these they this those through to too under until up very was we were what
+    when where which while who whom why will with would you your yours yourself also may might must shall
+    explain describe tell give show list summarize summarise briefly brief two three sentence sentences
+    cool interesting please paper pdf document documents file files article according mentioned say says
+    behind ml many much use uses used using does""".split()
+)
+# Words a student uses for a topic that papers call something else.
+EXPANSIONS = {
+    "math": ("mathematical", "probability", "equation", "conditional", "distribution"),
+    "maths": ("mathematical", "probability", "equation"),
+    "formula": ("equation",),
+}
+
+
+def terms(query: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(query)]
+    kept = [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    expanded = list(kept)
+    for word in kept:
+        expanded.extend(EXPANSIONS.get(word, ()))
+    return list(dict.fromkeys(expanded)) or list(dict.fromkeys(words))
+
+
+@dataclass
+class Hit:
+    chunk: Chunk
+    score: float
+    ranks: dict[str, int] = field(default_factory=dict)
+
+
+def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
+    """Chunk ids, best first, by the database's full-text ranking."""
+    words = terms(query)
+    if not words or not document_ids:
+        return []
+    placeholders = ",".join(["%s"] * len(document_ids))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            tsquery = " | ".join(re.sub(r"\W", "", w) for w in words if re.sub(r"\W", "", w))
+            cursor.execute(
+                f"SELECT id FROM retrieval_chunk, to_tsquery('english', %s) q "
+                f"WHERE search_vector @@ q AND document_id IN ({placeholders}) "
+                "ORDER BY ts_rank_cd(search_vector, q, 32) DESC, id LIMIT %s",
+                [tsquery, *document_ids, limit],
+            )
+        else:
+            match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
+            ranges = _rowid_ranges(document_ids)
+            if len(ranges) <= RANGE_QUERIES:
+                # A document's chunks have consecutive ids, and FTS5 restricts a match to a
+                # rowid range cheaply: one small query per document instead of scoring every
+                # match in the whole index and discarding other people's. bm25 scores use
+                # index-wide statistics, so they compare across the parts.
+                parts = " UNION ALL ".join(
+                    "SELECT rowid, bm25(retrieval_chunk_fts) AS s FROM retrieval_chunk_fts "
+                    "WHERE retrieval_chunk_fts MATCH %s AND rowid BETWEEN %s AND %s"
+                    for _ in ranges
+                )
+                params = [value for low, high in ranges for value in (match, low, high)]
+                cursor.execute(f"SELECT rowid FROM ({parts}) ORDER BY s, rowid LIMIT %s", [*params, limit])
+            else:
+                # Many documents: rank over the whole index without the join, keep the ones
+                # in the set; only when too few of the best are ours, filter in the join.
+                cursor.execute(
+                    "SELECT rowid FROM retrieval_chunk_fts WHERE retrieval_chunk_fts MATCH %s "
+                    "ORDER BY rank, rowid LIMIT %s",
+                    [match, limit * 4],
+                )
+                best = [row[0] for row in cursor.fetchall()]
+                wanted = set(document_ids)
+                owners = dict(Chunk.objects.filter(pk__in=best).values_list("id", "document_id"))
+                mine = [cid for cid in best if owners.get(cid) in wanted]
+                if len(mine) >= limit or len(best) < limit * 4:
+                    return mine[:limit]
+                cursor.execute(
+                    "SELECT c.id FROM retrieval_chunk_fts f JOIN retrieval_chunk c ON c.id = f.rowid "
+                    f"WHERE retrieval_chunk_fts MATCH %s AND c.document_id IN ({placeholders}) "
+                    "ORDER BY bm25(retrieval_chunk_fts), c.id LIMIT %s",
+                    [match, *document_ids, limit],
+                )
+        return [row[0] for row in cursor.fetchall()]
+
+
+RANGE_QUERIES = 12
+
+
+def _rowid_ranges(document_ids: list[int]) -> list[tuple[int, int]]:
+    """(first, last) chunk id of each document, when every document's ids are consecutive."""
+    from django.db.models import Count, Max, Min
+
+    rows = (
+        Chunk.objects.filter(document_id__in=document_ids)
+        .values("document_id")
+        .annotate(low=Min("id"), high=Max("id"), n=Count("id"))
+    )
+    ranges = []
+    for row in rows:
+        if row["high"] - row["low"] + 1 != row["n"]:
+            return [(0, 0)] * (RANGE_QUERIES + 1)  # not consecutive: use the join
+        ranges.append((row["low"], row["high"]))
+    return ranges
+
+
+def semantic(query: str, document_ids: list[int], limit: int) -> list[int]:
+    """Chunk ids, best first, by cosine similarity of embeddings (empty when unavailable)."""
+    if not dense.available() or not document_ids:
+        return []
+    rows = Chunk.objects.filter(document_id__in=document_ids, embedding__isnull=False).values_list("id", "embedding")
+    rows = list(rows)
+    if not rows:
+        return []
+    query_vector = dense.embed([query])[0]
+    scored = sorted(((dense.cosine(query_vector, dense.unpack(blob)), cid) for cid, blob in rows), reverse=True)
+    return [cid for _, cid in scored[:limit]]
+
+
+def search(
+    query: str, document_ids: list[int], limit: int = 20, *, mode: str = "hybrid", threshold: float = 0.0
+) -> list[Hit]:
+    """The best ``limit`` chunks. ``mode``: hybrid | lexical | dense. Scores are RRF sums
+    scaled to 0–1 (1 = ranked first by every ranker used)."""
+    pool = max(limit * 3, 50)
+    rankings = {}
+    if mode in ("hybrid", "lexical"):
+        rankings["lexical"] = lexical(query, document_ids, pool)
+    if mode in ("hybrid", "dense"):
+        try:
+            rankings["dense"] = semantic(query, document_ids, pool)
+        except Exception:
+            rankings["dense"] = []  # the endpoint is down: lexical results still stand
+    used = [name for name, ids in rankings.items() if ids] or list(rankings)
+    fused: dict[int, float] = {}
+    ranks: dict[int, dict[str, int]] = {}
+    for name, ids in rankings.items():
+        for rank, chunk_id in enumerate(ids, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+            ranks.setdefault(chunk_id, {})[name] = rank
+    best = max(len(used), 1) / (RRF_K + 1)
+    ordered = sorted(fused, key=lambda cid: (-fused[cid], cid))[:limit]
+    chunks = Chunk.objects.in_bulk(ordered)
+    hits = [Hit(chunks[cid], round(fused[cid] / best, 4), ranks[cid]) for cid in ordered if cid in chunks]
+    return [h for h in hits if h.score >= threshold]

@@ -1,0 +1,91 @@
+"""Vector stores as Assistants v2 wires them: an assistant's and a thread's
+``tool_resources.file_search.vector_store_ids``, and message attachments that add
+files to the thread's store."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from chat.models import Assistant, File, Thread
+from chat.retrieval.ingest import schedule_ingest
+from chat.retrieval.models import Document, VectorStore, VectorStoreFile
+
+FILE_SEARCH = "file_search"
+
+
+def store_ids(owner_object) -> list[str]:
+    resources = owner_object.tool_resources or {}
+    return list((resources.get(FILE_SEARCH) or {}).get("vector_store_ids") or [])
+
+
+def _own_store(obj, name: str) -> VectorStore:
+    """The first store the assistant or thread points at, created on first use."""
+    for store_id in store_ids(obj):
+        store = VectorStore.objects.filter(pk=store_id, owner_id=obj.owner_id).first()
+        if store is not None:
+            return store
+    store = VectorStore.objects.create(owner_id=obj.owner_id, name=name)
+    resources = dict(obj.tool_resources or {})
+    resources[FILE_SEARCH] = {"vector_store_ids": [store.id, *store_ids(obj)]}
+    obj.tool_resources = resources
+    obj.save(update_fields=["tool_resources"])
+    return store
+
+
+def assistant_store(assistant: Assistant) -> VectorStore:
+    return _own_store(assistant, f"Files of {assistant.name}"[:256])
+
+
+def thread_store(thread: Thread) -> VectorStore:
+    return _own_store(thread, f"Files of thread {thread.id}")
+
+
+def add_files(
+    store: VectorStore, files: list[File], *, thread_id: str | None = None, then_run: str | None = None
+) -> list[VectorStoreFile]:
+    """Add files to a store and ingest them in the background. Files whose content was
+    already indexed complete at once."""
+    entries = []
+    with transaction.atomic():
+        for file in files:
+            if file.owner_id != store.owner_id:
+                raise PermissionError("A store can only hold its owner's files.")
+            entry, _ = VectorStoreFile.objects.get_or_create(vector_store=store, file=file)
+            entries.append(entry)
+        schedule_ingest(entries, thread_id, then_run=then_run)
+    return entries
+
+
+def enable_file_search(assistant: Assistant) -> None:
+    if FILE_SEARCH not in assistant.tool_types:
+        assistant.tools = [*assistant.tools, {"type": FILE_SEARCH}]
+        assistant.save(update_fields=["tools"])
+
+
+def searchable_files(thread: Thread, assistant: Assistant | None) -> list[tuple[File, int]]:
+    """(file, document id) for every processed file the run may search: the assistant's
+    and the thread's stores, the thread owner's files only."""
+    ids = store_ids(thread) + (store_ids(assistant) if assistant is not None else [])
+    if not ids:
+        return []
+    entries = (
+        VectorStoreFile.objects.filter(
+            vector_store_id__in=ids,
+            vector_store__owner_id=thread.owner_id,
+            file__owner_id=thread.owner_id,
+            status=VectorStoreFile.COMPLETED,
+        )
+        .select_related("file")
+        .order_by("created_at")
+    )
+    files = {}
+    for entry in entries:
+        files.setdefault(entry.file_id, entry.file)
+    from chat.retrieval.ingest import chunking_key
+
+    documents = dict(
+        Document.objects.filter(
+            sha256__in={f.sha256 for f in files.values()}, chunking=chunking_key(), status=Document.READY
+        ).values_list("sha256", "id")
+    )
+    return [(f, documents[f.sha256]) for f in files.values() if f.sha256 in documents]

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from chat.retrieval import views
+
+app_name = "retrieval"
+
+urlpatterns = [
+    path("assistants/<str:assistant_id>/files/", views.assistant_files, name="assistant_files"),
+    path(
+        "assistants/<str:assistant_id>/files/<str:file_id>/remove/",
+        views.assistant_file_remove,
+        name="assistant_file_remove",
+    ),
+    path("files/<str:file_id>/passage/", views.passage, name="passage"),
+]

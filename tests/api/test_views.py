@@ -1,0 +1,183 @@
+"""The /v1 views through Django's test client: auth, errors, limits, pagination edges."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from chat.api.models import ApiKey
+from chat.models import Run
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture
+def alice_key(alice) -> str:
+    return ApiKey.issue(alice, "tests")[1]
+
+
+@pytest.fixture
+def bob_key(bob) -> str:
+    return ApiKey.issue(bob, "tests")[1]
+
+
+def call(client, method: str, path: str, key: str | None, body=None, raw: bytes | None = None, **extra):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}
+    data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+    return getattr(client, method.lower())(path, data=data, content_type="application/json", **headers, **extra)
+
+
+def error_of(response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
+    return body["error"]
+
+
+def test_it_rejects_a_request_without_a_key(client):
+    response = call(client, "GET", "/v1/assistants", None)
+    assert response.status_code == 401 and error_of(response)["type"] == "invalid_request_error"
+
+
+def test_a_browser_session_is_not_an_api_key(alice_client):
+    assert call(alice_client, "GET", "/v1/assistants", None).status_code == 401
+
+
+def test_it_rejects_a_wrong_or_revoked_key(client, alice, alice_key):
+    assert error_of(call(client, "GET", "/v1/assistants", "sk-tutor-nope"))["code"] == "invalid_api_key"
+    assert call(client, "GET", "/v1/assistants", alice_key).status_code == 200
+    ApiKey.objects.get(owner=alice).revoke()
+    assert call(client, "GET", "/v1/assistants", alice_key).status_code == 401
+
+
+def test_a_key_is_stored_only_as_a_hash(alice, alice_key):
+    row = ApiKey.objects.get(owner=alice)
+    assert alice_key not in (row.prefix, row.hashed_key) and alice_key.startswith(row.prefix)
+    assert ApiKey.authenticate(alice_key) == alice
+    assert ApiKey.objects.get(owner=alice).last_used_at is not None
+
+
+def test_malformed_json_is_a_400_not_a_500(client, alice_key):
+    for raw in (b"{oops", b"[1, 2]", b"\xff\xfe", b'"text"'):
+        response = call(client, "POST", "/v1/assistants", alice_key, raw=raw)
+        assert response.status_code == 400, raw
+        error_of(response)
+
+
+def test_unknown_fields_are_rejected_with_their_name(client, alice_key):
+    response = call(client, "POST", "/v1/assistants", alice_key, {"model": "offline", "colour": "blue"})
+    assert response.status_code == 400
+    assert error_of(response) | {"message": None} == {"message": None, "type": "invalid_request_error", "param": "colour", "code": "unknown_parameter"}
+
+
+def test_missing_and_mistyped_fields_name_their_param(client, alice_key):
+    assert error_of(call(client, "POST", "/v1/assistants", alice_key, {}))["param"] == "model"
+    response = call(client, "POST", "/v1/assistants", alice_key, {"model": "offline", "tools": [{"type": "browser"}]})
+    assert response.status_code == 400 and error_of(response)["param"] == "tools[0].type"
+    response = call(client, "POST", "/v1/assistants", alice_key, {"model": "offline", "metadata": {"k": 1}})
+    assert error_of(response)["param"] == "metadata.k"
+
+
+def test_unknown_urls_and_methods_answer_in_the_apis_shape(client, alice_key):
+    assert call(client, "GET", "/v1/nothing/here", alice_key).status_code == 404
+    response = call(client, "PUT", "/v1/assistants", alice_key)
+    assert response.status_code == 405 and error_of(response)
+
+
+def test_a_second_run_on_a_busy_thread_is_a_conflict(client, alice_key, thread, tutor):
+    # In a test transaction nothing commits, so the first run stays queued.
+    first = call(client, "POST", f"/v1/threads/{thread.id}/runs", alice_key, {"assistant_id": tutor.id})
+    assert first.status_code == 200 and first.json()["status"] == "queued"
+    assert first["openai-poll-after-ms"]
+    second = call(client, "POST", f"/v1/threads/{thread.id}/runs", alice_key, {"assistant_id": tutor.id})
+    assert second.status_code == 409 and "already has an active run" in error_of(second)["message"]
+    message = call(client, "POST", f"/v1/threads/{thread.id}/messages", alice_key, {"role": "user", "content": "hi"})
+    assert message.status_code == 409
+    assert Run.objects.filter(thread=thread).count() == 1
+
+
+def test_tool_outputs_for_a_run_not_waiting_are_a_400(client, alice_key, thread, tutor):
+    run = call(client, "POST", f"/v1/threads/{thread.id}/runs", alice_key, {"assistant_id": tutor.id}).json()
+    response = call(client, "POST", f"/v1/threads/{thread.id}/runs/{run['id']}/submit_tool_outputs", alice_key, {"tool_outputs": []})
+    assert response.status_code == 400
+
+
+def test_a_file_over_the_limit_is_a_413(client, alice_key, settings):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.FILE_MAX_BYTES = 10
+    response = client.post(
+        "/v1/files",
+        {"purpose": "assistants", "file": SimpleUploadedFile("big.txt", b"x" * 11)},
+        HTTP_AUTHORIZATION=f"Bearer {alice_key}",
+    )
+    assert response.status_code == 413 and error_of(response)["code"] == "file_too_large"
+
+
+def test_a_body_over_the_limit_is_a_413(client, alice_key, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    response = call(client, "POST", "/v1/assistants", alice_key, {"model": "offline", "instructions": "x" * 200})
+    assert response.status_code == 413
+
+
+def test_limit_must_be_between_1_and_100(client, alice_key):
+    assert call(client, "GET", "/v1/assistants?limit=0", alice_key).status_code == 400
+    assert call(client, "GET", "/v1/assistants?limit=101", alice_key).status_code == 400
+    assert call(client, "GET", "/v1/assistants?order=sideways", alice_key).status_code == 400
+    assert call(client, "GET", "/v1/assistants?after=asst_unknown", alice_key).status_code == 400
+
+
+def test_bobs_key_cannot_see_alices_thread(client, bob_key, thread):
+    response = call(client, "GET", f"/v1/threads/{thread.id}", bob_key)
+    assert response.status_code == 404 and error_of(response)["type"] == "invalid_request_error"
+
+
+def test_browser_objects_are_visible_through_the_api(client, alice_key, tutor, thread):
+    assert tutor.id in [a["id"] for a in call(client, "GET", "/v1/assistants", alice_key).json()["data"]]
+    assert call(client, "GET", f"/v1/threads/{thread.id}", alice_key).json()["object"] == "thread"
+
+
+# --- createapikey --------------------------------------------------------------------------
+
+
+def test_createapikey_prints_a_working_key(alice, capsys):
+    call_command("createapikey", "alice")
+    raw = capsys.readouterr().out.strip()
+    assert ApiKey.authenticate(raw) == alice
+
+
+def test_createapikey_refuses_an_unknown_user(db):
+    with pytest.raises(CommandError):
+        call_command("createapikey", "nobody")
+
+
+# --- the key pages ---------------------------------------------------------------------------
+
+
+def test_the_key_page_needs_a_login(client):
+    response = client.get("/account/api-keys/")
+    assert response.status_code == 302 and "/login" in response["Location"]
+
+
+def test_a_new_key_is_shown_once(alice_client, alice):
+    created = alice_client.post("/account/api-keys/new/", {"name": "notebook"})
+    raw = ApiKey.objects.get(owner=alice)
+    html = created.content.decode()
+    assert created.status_code == 200 and "shown only once" in html
+    key = html.split('id="new-api-key">')[1].split("<")[0]
+    assert ApiKey.authenticate(key) == alice and key.startswith(raw.prefix)
+    again = alice_client.get("/account/api-keys/").content.decode()
+    assert key not in again and raw.prefix in again and "notebook" in again
+
+
+def test_a_user_revokes_their_key_but_not_someone_elses(alice_client, bob_client, alice):
+    key, raw = ApiKey.issue(alice)
+    assert bob_client.post(f"/account/api-keys/{key.pk}/revoke/").status_code == 404
+    assert ApiKey.authenticate(raw) == alice
+    assert alice_client.post(f"/account/api-keys/{key.pk}/revoke/").status_code == 302
+    assert ApiKey.authenticate(raw) is None
+
+
+def test_the_nav_links_to_the_key_page(alice_client):
+    assert 'href="/account/api-keys/"' in alice_client.get("/assistants/").content.decode()

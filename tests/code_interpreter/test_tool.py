@@ -1,0 +1,175 @@
+"""code_interpreter through the engine: the offline model writes real programs, the step
+has the Assistants shape, images and files reach the message and the page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.urls import reverse
+
+from chat.engine import executor
+from chat.engine.runs import post_message
+from chat.files import store_file
+from chat.models import File, Message, Run, RunStep
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def coder(tutor):
+    tutor.tools = [{"type": "code_interpreter"}]
+    tutor.save()
+    return tutor
+
+
+@sync_to_async
+def _post(thread, assistant, text):
+    return post_message(thread, text, assistant, start=False)[1]
+
+
+@sync_to_async
+def _outcome(run):
+    run = Run.objects.get(pk=run.pk)
+    steps = list(RunStep.objects.filter(run=run, type="tool_calls").order_by("created_at"))
+    answer = Message.objects.filter(run=run, role="assistant").order_by("seq").last()
+    return run, steps, answer
+
+
+async def ask(thread, assistant, text):
+    run = await _post(thread, assistant, text)
+    await executor.execute(run.id)
+    return await _outcome(run)
+
+
+def calls_of(steps):
+    return [call for step in steps for call in step.step_details["tool_calls"]]
+
+
+async def test_the_tutor_generates_fibonacci_numbers_by_running_code(thread, coder):
+    run, steps, answer = await ask(thread, coder, "Generate the first 20 fibonacci numbers with code")
+    assert run.status == "completed"
+    (call,) = calls_of(steps)
+    assert call["type"] == "code_interpreter" and set(call["code_interpreter"]) == {"input", "outputs"}
+    assert "fib.append" in call["code_interpreter"]["input"]
+    assert call["code_interpreter"]["outputs"][0]["type"] == "logs"
+    assert "2584, 4181" in call["code_interpreter"]["outputs"][0]["logs"]
+    assert "0, 1, 1, 2, 3, 5, 8" in answer.text and "4181" in answer.text
+    assert steps[0].status == "completed"
+
+
+async def test_the_answer_comes_from_the_actual_output(thread, coder, monkeypatch):
+    # Tamper with the program: the reported numbers follow what really ran.
+    from chat.code_interpreter import skill
+
+    monkeypatch.setattr(skill, "RECIPES", [(re.compile("fibonacci"), lambda m: "print('computed', 6 * 7)")])
+    run, steps, answer = await ask(thread, coder, "Generate the first 20 fibonacci numbers with code")
+    assert "computed 42" in answer.text and "4181" not in answer.text
+
+
+@pytest.mark.parametrize(("request_text", "expected"), [
+    ("What are the primes below 30?", "2, 3, 5, 7, 11, 13, 17, 19, 23, 29"),
+    ("Compute the factorial of 25 with Python", "15511210043330985984000000"),
+    ("What is the sum of the first 100 squares?", "338350"),
+    ("Show a table of squares up to 5", "25"),
+    ("Print the multiplication table of 7", "10 × 7 = 70"),
+])
+async def test_the_offline_model_writes_programs_for_requests_it_recognizes(thread, coder, request_text, expected):
+    run, steps, answer = await ask(thread, coder, request_text)
+    assert run.status == "completed" and calls_of(steps)
+    assert expected in calls_of(steps)[0]["code_interpreter"]["outputs"][0]["logs"]
+    assert expected in answer.text
+
+
+async def test_a_plot_becomes_an_image_in_the_step_and_in_the_message(thread, coder, alice_client):
+    run, steps, answer = await ask(thread, coder, "plot y = x^2 from -5 to 5")
+    outputs = calls_of(steps)[0]["code_interpreter"]["outputs"]
+    images = [o for o in outputs if o["type"] == "image"]
+    assert len(images) == 1
+    file_id = images[0]["image"]["file_id"]
+    record = await sync_to_async(File.objects.get)(pk=file_id)
+    assert record.purpose == "assistants_output" and record.content_type == "image/png"
+    assert answer.content[0] == {"type": "image_file", "image_file": {"file_id": file_id}}
+    assert "y ranges from" in answer.text
+    page = await sync_to_async(alice_client.get)(reverse("chat:thread", args=[thread.id]))
+    html = page.content.decode()
+    assert html.count(f'{reverse("chat:file_content", args=[file_id])}?inline=1') >= 2  # step and message
+    image = await sync_to_async(alice_client.get)(reverse("chat:file_content", args=[file_id]) + "?inline=1")
+    assert image["Content-Type"] == "image/png" and b"".join(image.streaming_content).startswith(b"\x89PNG")
+
+
+async def test_a_pasted_python_block_runs_and_its_files_become_download_links(thread, coder, alice_client, bob_client):
+    code = "import csv\nwith open('/mnt/data/squares.csv', 'w') as f:\n    csv.writer(f).writerows((n, n * n) for n in range(4))\nprint('saved sandbox:/mnt/data/squares.csv')"
+    run, steps, answer = await ask(thread, coder, f"Run this:\n```python\n{code}\n```")
+    assert calls_of(steps)[0]["code_interpreter"]["input"].strip() == code
+    (annotation, *_) = answer.content[-1]["text"]["annotations"]
+    assert annotation["type"] == "file_path" and annotation["text"] == "sandbox:/mnt/data/squares.csv"
+    file_id = annotation["file_path"]["file_id"]
+    url = reverse("chat:file_content", args=[file_id])
+    page = (await sync_to_async(alice_client.get)(reverse("chat:thread", args=[thread.id]))).content.decode()
+    assert f'href="{url}"' in page and "sandbox:/mnt/data" not in page.split('id="messages"')[1].split("</div>")[0]
+    download = await sync_to_async(alice_client.get)(url)
+    assert b"".join(download.streaming_content) == b"0,0\r\n1,1\r\n2,4\r\n3,9\r\n"
+    assert (await sync_to_async(bob_client.get)(url)).status_code == 404
+
+
+async def test_state_persists_across_runs_and_an_idle_session_is_replaced_with_a_note(thread, coder, settings):
+    await ask(thread, coder, "```python\nsecret_number = 1234\nopen('/mnt/data/keep.txt', 'w').write('x')\n```")
+    run, steps, answer = await ask(thread, coder, "```python\nimport os\nprint(secret_number, os.listdir('/mnt/data'))\n```")
+    assert "1234 ['keep.txt']" in calls_of(steps)[0]["code_interpreter"]["outputs"][0]["logs"]
+
+    from chat.code_interpreter.sessions import service
+
+    settings.CODE_INTERPRETER_IDLE_TIMEOUT = 0.001
+    await service().call(_reap())
+    settings.CODE_INTERPRETER_IDLE_TIMEOUT = 1800
+    run, steps, answer = await ask(thread, coder, "```python\nprint('secret_number' in globals())\n```")
+    logs = "".join(o["logs"] for o in calls_of(steps)[0]["code_interpreter"]["outputs"] if o["type"] == "logs")
+    assert "New Python session" in logs and "idle" in logs
+    assert "False" in logs
+
+
+async def _reap():
+    from chat.code_interpreter.sessions import service
+
+    service().reap()
+
+
+async def test_files_attached_for_code_interpreter_are_in_mnt_data(thread, coder, alice):
+    upload = await sync_to_async(store_file)(alice, "data.csv", b"x,y\n1,2\n")
+    coder.tool_resources = {"code_interpreter": {"file_ids": [upload.id]}}
+    await sync_to_async(coder.save)()
+    run, steps, answer = await ask(thread, coder, "```python\nprint(open('/mnt/data/data.csv').read())\n```")
+    assert "x,y\n1,2" in calls_of(steps)[0]["code_interpreter"]["outputs"][0]["logs"]
+
+
+async def test_a_traceback_is_shown_readably(thread, coder):
+    run, steps, answer = await ask(thread, coder, "```python\ndef f():\n    return 1 / 0\nf()\n```")
+    logs = calls_of(steps)[0]["code_interpreter"]["outputs"][-1]["logs"]
+    assert "ZeroDivisionError: division by zero" in logs and "\x1b[" not in logs
+    assert "return 1 / 0" in logs
+    assert "ZeroDivisionError" in answer.text
+
+
+async def test_a_timeout_is_a_clear_error_in_the_step(thread, coder, settings):
+    settings.CODE_INTERPRETER_TIMEOUT = 1.0
+    run, steps, answer = await ask(thread, coder, "```python\nimport time\nwhile True: time.sleep(0.1)\n```")
+    logs = calls_of(steps)[0]["code_interpreter"]["outputs"][-1]["logs"]
+    assert "TimeoutError: the code ran for more than 1 seconds" in logs
+    assert run.status == "completed"
+
+
+async def test_without_a_sandbox_the_tool_refuses_and_the_run_fails_cleanly(thread, coder, monkeypatch):
+    from chat.code_interpreter import sandbox
+
+    monkeypatch.setattr(sandbox, "probe", lambda: "bubblewrap (bwrap) is not installed")
+    run, steps, answer = await ask(thread, coder, "```python\nprint('should not run')\n```")
+    assert run.status == "failed"
+    assert "Code Interpreter is unavailable: bubblewrap (bwrap) is not installed" in run.last_error["message"]
+    assert steps[0].status == "failed"
+
+
+async def test_without_the_tool_enabled_the_offline_model_does_not_run_code(thread, tutor):
+    run, steps, answer = await ask(thread, tutor, "Generate the first 20 fibonacci numbers with code")
+    assert not steps and run.status == "completed"
