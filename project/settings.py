@@ -101,7 +101,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_SQLITE_NAME") or None}
+    # Tests use a file too: an in-memory shared-cache database answers concurrent access from
+    # the engine's and the consumers' threads with "table is locked" instead of waiting.
+    DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_SQLITE_NAME") or str(DATA_DIR / "test-db.sqlite3")}
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
