@@ -175,6 +175,8 @@ RUN_REQUIRES_ACTION_TIMEOUT = env_float("RUN_REQUIRES_ACTION_TIMEOUT", 600.0, mi
 # Start-up recovery and expiry sweeps in the web process (tests turn it off and sweep by hand).
 RUN_SUPERVISOR = env_bool("RUN_SUPERVISOR", True)
 MESSAGES_PER_PAGE = env_int("MESSAGES_PER_PAGE", 50, minimum=1)
+# Requests per minute one API key may make (429 beyond it); 0 turns the limit off.
+API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600, minimum=0)
 # Largest file a user may upload or a tool may produce (bytes).
 FILE_MAX_BYTES = env_int("FILE_MAX_BYTES", 32 * 2**20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from inspect import iscoroutinefunction
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 from chat.api.errors import ApiError, invalid
-from chat.api.models import ApiKey
+from chat.api.models import ApiKey, hash_key
 
 logger = logging.getLogger("chat.api")
 
@@ -38,7 +41,38 @@ def authenticate(request: HttpRequest) -> None:
     user = ApiKey.authenticate(raw.strip())
     if user is None:
         raise ApiError(401, "Incorrect API key provided. Create or check your keys on the API keys page.", code="invalid_api_key")
+    check_rate(raw.strip())
     request.user = user
+
+
+clock = time.time  # a seam for tests that must not straddle a minute
+
+
+def check_rate(raw_key: str) -> None:
+    """A fixed one-minute window per key (API_RATE_LIMIT requests; 0 turns it off). The
+    counter lives in the cache: per process on the embedded default, shared with Redis."""
+    limit = settings.API_RATE_LIMIT
+    if not limit:
+        return
+    now = clock()
+    window = int(now // 60)
+    counter = f"api-rate:{hash_key(raw_key)[:24]}:{window}"
+    cache.add(counter, 0, timeout=90)
+    try:
+        count = cache.incr(counter)
+    except ValueError:  # evicted between add and incr
+        cache.set(counter, 1, timeout=90)
+        count = 1
+    if count > limit:
+        retry = 60 - int(now % 60)
+        error = ApiError(
+            429,
+            f"Rate limit reached: {limit} requests per minute for this key. Please try again in {retry}s.",
+            type="requests",
+            code="rate_limit_exceeded",
+        )
+        error.headers = {"Retry-After": str(retry)}
+        raise error
 
 
 def json_body(request: HttpRequest, *, allowed: set[str] | frozenset[str], required: tuple[str, ...] = ()) -> dict:

@@ -61,7 +61,8 @@ def _python() -> str:
 
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
-    env.update(DATA_DIR=str(data_dir), OFFLINE_MODEL_DELAY="0", DEBUG="false", ALLOWED_HOSTS="127.0.0.1,localhost", PYTHONUNBUFFERED="1")
+    env.update(DATA_DIR=str(data_dir), OFFLINE_MODEL_DELAY="0", DEBUG="false", ALLOWED_HOSTS="127.0.0.1,localhost", PYTHONUNBUFFERED="1",
+               API_RATE_LIMIT="0")  # the SDK polls a lot; the limit has its own test in test_views
     return env
 
 

@@ -181,3 +181,19 @@ def test_a_user_revokes_their_key_but_not_someone_elses(alice_client, bob_client
 
 def test_the_nav_links_to_the_key_page(alice_client):
     assert 'href="/account/api-keys/"' in alice_client.get("/assistants/").content.decode()
+
+
+def test_a_key_over_its_rate_limit_gets_a_429_and_others_do_not(client, alice_key, bob_key, settings, monkeypatch):
+    from django.core.cache import cache
+
+    monkeypatch.setattr("chat.api.http.clock", lambda: 1_800_000_030.0)  # mid-window: no rollover
+    cache.clear()
+    settings.API_RATE_LIMIT = 3
+    for _ in range(3):
+        assert call(client, "get", "/v1/models", alice_key).status_code == 200
+    response = call(client, "get", "/v1/models", alice_key)
+    assert response.status_code == 429
+    assert error_of(response)["code"] == "rate_limit_exceeded" and error_of(response)["type"] == "requests"
+    assert response["Retry-After"] == "30"
+    assert call(client, "get", "/v1/models", bob_key).status_code == 200
+    cache.clear()
