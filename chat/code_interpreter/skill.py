@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import re
 
-from chat.providers.offline.model import Reply, json_arguments, last_message, message_text, register_skill
+from chat.providers.offline.model import (
+    Reply,
+    answered_call,
+    json_arguments,
+    last_message,
+    message_text,
+    register_skill,
+)
 
 NAME = "code_interpreter"
 _NUM = r"(\d{1,6})"
@@ -114,16 +121,7 @@ def program_for(text: str) -> str | None:
 
 def _our_call(request) -> dict | None:
     """Our code_interpreter call that the last (tool) message answers."""
-    message = last_message(request)
-    if message.get("role") != "tool":
-        return None
-    for earlier in reversed(request.messages[:-1]):
-        if earlier.get("role") == "assistant" and earlier.get("tool_calls"):
-            for call in earlier["tool_calls"]:
-                if call.get("id") == message.get("tool_call_id") and call["function"]["name"] == NAME:
-                    return call
-            return None
-    return None
+    return answered_call(request, NAME)
 
 
 def report(output: str) -> str:

@@ -56,7 +56,7 @@ def write_quiz(topic: str, seed_text: str) -> dict:
         mentioned = [name for name in POLYGONS if re.search(rf"\b{name}s?\b", seed_text, re.I) and POLYGONS[name] > 4]
         first = mentioned[-1] if mentioned else names[seed % 4]
         second = [name for name in names if name != first][seed % 3]
-        n, m = POLYGONS[first], POLYGONS[second]
+        n = POLYGONS[first]
         interior = Fraction((n - 2) * 180, n)
         questions = [
             {

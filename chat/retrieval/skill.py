@@ -12,7 +12,14 @@ import json
 import re
 
 from chat.providers.offline import model
-from chat.providers.offline.model import Reply, json_arguments, last_message, message_text, register_skill
+from chat.providers.offline.model import (
+    Reply,
+    answered_call,
+    json_arguments,
+    last_message,
+    message_text,
+    register_skill,
+)
 from chat.retrieval.quotes import best_sentences
 
 _MARKED = re.compile(r"^(【\d+:\d+†[^】]*】) \(([^,\n]+), pages? [^)]*\)\n", re.M)
@@ -45,20 +52,14 @@ def _others_answer(request) -> bool:
 
 def _pending_search(request) -> tuple[str, str] | None:
     """(query, tool output) when the last message answers our file_search call."""
-    message = last_message(request)
-    if message.get("role") != "tool":
+    call = answered_call(request, "file_search")
+    if call is None:
         return None
-    for earlier in reversed(request.messages[:-1]):
-        if earlier.get("role") == "assistant" and earlier.get("tool_calls"):
-            for call in earlier["tool_calls"]:
-                if call.get("id") == message.get("tool_call_id") and call["function"]["name"] == "file_search":
-                    try:
-                        query = json.loads(call["function"].get("arguments") or "{}").get("query", "")
-                    except ValueError:
-                        query = ""
-                    return query, message_text(message)
-            return None
-    return None
+    try:
+        query = json.loads(call["function"].get("arguments") or "{}").get("query", "")
+    except ValueError:
+        query = ""
+    return query, message_text(last_message(request))
 
 
 def passages(output: str) -> list[tuple[str, str, str]]:

@@ -55,6 +55,20 @@ def message_text(message: dict) -> str:
     return str(content)
 
 
+def answered_call(request: ModelRequest, name: str) -> dict | None:
+    """The call to function ``name`` that the last (tool) message answers, or None."""
+    message = last_message(request)
+    if message.get("role") != "tool":
+        return None
+    for earlier in reversed(request.messages[:-1]):
+        if earlier.get("role") == "assistant" and earlier.get("tool_calls"):
+            for call in earlier["tool_calls"]:
+                if call.get("id") == message.get("tool_call_id") and call["function"]["name"] == name:
+                    return call
+            return None
+    return None
+
+
 GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b", re.IGNORECASE)
 
 CAPABILITIES = (
