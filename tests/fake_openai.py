@@ -26,9 +26,12 @@ Use from pytest through the ``fake_openai`` fixture (register this module with
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import socket
+import struct
 import threading
 import time
 import uuid
@@ -381,6 +384,33 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- endpoints ---------------------------------------------------------------------
 
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        """``POST /v1/embeddings``: deterministic hashed bag-of-words vectors (64 floats),
+        as floats or as the base64 float32 the SDK asks for by default."""
+        texts = body.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or "model" not in body:
+            self._error(400, "'input' and 'model' are required.", "invalid_request_error")
+            return
+        data = []
+        for index, text in enumerate(texts):
+            vector = [0.0] * 64
+            for word in re.findall(r"[a-z]+", str(text).lower()):
+                vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
+            norm = sum(v * v for v in vector) ** 0.5 or 1.0
+            vector = [v / norm for v in vector]
+            if body.get("encoding_format") == "base64":
+                encoded: Any = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            else:
+                encoded = vector
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(len(str(t).split()) for t in texts)
+        self._send_json(
+            200,
+            {"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+        )
+
     def do_GET(self) -> None:  # noqa: N802
         request = self._record({})
         path = request.path.removeprefix("/v1")
@@ -410,6 +440,9 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             body = {"_body": body}
         request = self._record(body)
+        if request.path.removeprefix("/v1") == "/embeddings":
+            self._embeddings(body)
+            return
         if request.path.removeprefix("/v1") != "/chat/completions":
             self._error(404, f"Unknown request URL: POST {request.path}.", "invalid_request_error", "unknown_url")
             return
