@@ -25,7 +25,7 @@ from pathlib import Path
 from django.conf import settings
 from jupyter_client.asynchronous import AsyncKernelClient
 
-from chat.code_interpreter import sandbox
+from chat.code_interpreter import cgroup, sandbox
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 MAX_IMAGES = 10
@@ -78,6 +78,7 @@ class Kernel:
     def __init__(self, *, sandboxed: bool = True) -> None:
         self.sandboxed = sandboxed
         self.process: subprocess.Popen | None = None
+        self.cgroup: cgroup.SandboxCgroup | None = None
         self.client: AsyncKernelClient | None = None
         self.child_pid: int | None = None  # the sandbox's pid 1, seen from the host
         self.data_dev: int | None = None
@@ -147,6 +148,10 @@ class Kernel:
         read_fd, write_fd = os.pipe()
         try:
             argv = sandbox.command(runtime, write_fd, limits, base_stage=base_stage)
+            # The sum over all of the sandbox's processes; a few tasks more for bwrap itself.
+            self.cgroup = cgroup.SandboxCgroup.create(limits.memory, limits.processes + 8)
+            if self.cgroup is not None:
+                argv = self.cgroup.wrap(argv)
             self.process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 env=sandbox.host_env(), pass_fds=(write_fd,), start_new_session=True, close_fds=True, cwd="/",
@@ -286,6 +291,8 @@ class Kernel:
             except (RuntimeError, ValueError):
                 pass  # not on a loop (interpreter exit) or already closed
             self.process.stderr.close()
+        if self.cgroup is not None:
+            self.cgroup.remove()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     # --- running code -------------------------------------------------------------------

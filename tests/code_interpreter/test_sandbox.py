@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from tests.code_interpreter.conftest import logs_of, run_code
+from tests.conftest import skip_or_fail
 
 
 async def assert_others_still_served(new_thread_id) -> None:
@@ -251,3 +252,22 @@ async def test_unsandboxed_mode_is_explicit_and_warns_loudly(settings, new_threa
     result, *_ = await run_code(new_thread_id(), "import os\nprint(os.path.exists('/mnt/data'), os.getcwd().endswith('/data'))")
     assert logs_of(result).strip() == "False True"  # a bare kernel: not in the sandbox
     assert "CODE_INTERPRETER_UNSANDBOXED is on" in caplog.text
+
+
+async def test_memory_is_capped_for_the_whole_sandbox_not_just_per_process(new_thread_id):
+    """Three processes of 300 MiB each fit under the per-process RLIMIT_AS, but not under
+    the sandbox's 512 MiB cgroup: at least one of them (or the kernel) is killed."""
+    from chat.code_interpreter import cgroup
+
+    if not cgroup.available():
+        skip_or_fail("cannot create a memory cgroup here (needs root or cgroup delegation)")
+    result, *_ = await run_code(new_thread_id(), (
+        "import subprocess, sys\n"
+        "hog = 'b = bytearray(300 * 2**20)\\nfor i in range(0, len(b), 4096): b[i] = 1\\nimport time; time.sleep(4)'\n"
+        "procs = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(3)]\n"
+        "codes = [p.wait() for p in procs]\n"
+        "print('survivors', sum(c == 0 for c in codes), codes)"
+    ))
+    logs = logs_of(result)
+    assert "survivors 3" not in logs, logs
+    await assert_others_still_served(new_thread_id)
