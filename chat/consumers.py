@@ -3,8 +3,11 @@ event naming the rows, and this consumer renders them with the page's partials."
 
 from __future__ import annotations
 
+import asyncio
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.consumer import get_handler_name
 from django.http import Http404
 
 from chat import live
@@ -15,6 +18,8 @@ from chat.models import Message, Thread
 
 class ThreadConsumer(AsyncWebsocketConsumer):
     thread: Thread | None = None
+    _panel_task: asyncio.Task | None = None
+    _panel_stale = False
 
     async def connect(self) -> None:
         self.thread = await self._thread()
@@ -28,8 +33,20 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=await self._snapshot())
 
     async def disconnect(self, code: int) -> None:
+        if self._panel_task is not None:
+            self._panel_task.cancel()
         if self.thread is not None:
             await self.channel_layer.group_discard(self.thread.group_name, self.channel_name)
+
+    async def dispatch(self, message: dict) -> None:
+        """Channels' own dispatch closes stale database connections before every handler,
+        a hop through the one thread-sensitive executor that all ORM work shares. Our
+        handlers reach the database only through database_sync_to_async, which does that
+        itself, so text deltas (most events, and no query) skip the hop."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         """The page sends nothing that matters over the socket; forms post over HTTP."""
@@ -74,10 +91,23 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     # --- events from the engine ------------------------------------------------------------
 
     async def run_status(self, event: dict) -> None:
-        await self.send(text_data=await self._run_panel())
+        self._refresh_panel()
 
     async def run_step(self, event: dict) -> None:
-        await self.send(text_data=await self._run_panel())
+        self._refresh_panel()
+
+    def _refresh_panel(self) -> None:
+        """A burst of status and step events costs one render, not one each: while the
+        panel is being rendered, later events only mark it stale, and it is rendered once
+        more afterwards — always from the rows as they are now, so nothing is lost."""
+        self._panel_stale = True
+        if self._panel_task is None or self._panel_task.done():
+            self._panel_task = asyncio.create_task(self._render_panel_until_fresh())
+
+    async def _render_panel_until_fresh(self) -> None:
+        while self._panel_stale:
+            self._panel_stale = False
+            await self.send(text_data=await self._run_panel())
 
     async def message_created(self, event: dict) -> None:
         # The snapshot may already have shown it: then replace rather than append.

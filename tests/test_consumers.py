@@ -155,3 +155,23 @@ async def test_cancelling_a_waiting_run_updates_every_open_tab(alice, thread, tu
     frames = await receive_until(communicator, r"Cancelled")
     assert 'id="run-status"' in frames[-1]
     await communicator.disconnect()
+
+
+async def test_a_burst_of_status_events_is_rendered_once_or_twice_not_once_each(alice, thread, tutor):
+    from channels.layers import get_channel_layer
+
+    from chat.engine.runs import create_run
+
+    communicator, connected, _ = await connect(thread.id, alice)
+    assert connected
+    await communicator.receive_from()  # snapshot
+    run = await sync_to_async(create_run)(thread, tutor, start=False)
+    layer = get_channel_layer()
+    for _ in range(10):
+        await layer.group_send(thread.group_name, {"type": "run.status", "run_id": run.id})
+    frames = []
+    while not await communicator.receive_nothing(timeout=0.5):
+        frames.append(await communicator.receive_from())
+    panels = [f for f in frames if 'id="run-status"' in f]
+    assert 1 <= len(panels) <= 2 and "Queued" in panels[-1]
+    await communicator.disconnect()
