@@ -11,13 +11,17 @@ None and the per-process limits stand alone, with a warning in the log.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import signal
+import time
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 logger = logging.getLogger("chat.code_interpreter")
 ROOT = Path("/sys/fs/cgroup")
+_swept = False
 
 
 def _own_paths() -> dict[str, str]:
@@ -28,6 +32,16 @@ def _own_paths() -> dict[str, str]:
         for name in controllers.split(",") if controllers else [""]:
             paths[name] = path
     return paths
+
+
+def _rmdir(directory: Path) -> bool:
+    try:
+        directory.rmdir()
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 @dataclass
@@ -43,15 +57,46 @@ class SandboxCgroup:
         joins = " && ".join(f"echo $$ > {shlex.quote(str(p))}" for p in self.procs_files)
         return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sandbox-cgroup", *argv]
 
-    def remove(self) -> None:
-        for directory in self.dirs:
+    def remove(self, wait: float = 2.0) -> None:
+        """Kill whatever is left inside, then remove the group once the kernel has reaped
+        its tasks (rmdir fails while any remain, a few milliseconds after a kill)."""
+        deadline = time.monotonic() + wait
+        for procs in self.procs_files:
             try:
-                directory.rmdir()
-            except OSError:
-                pass  # still has tasks a moment after a kill: harmless, the kernel frees it later
+                for pid in procs.read_text().split():
+                    os.kill(int(pid), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        pending = list(self.dirs)
+        while pending:
+            pending = [d for d in pending if not _rmdir(d)]
+            if not pending or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        for directory in pending:
+            logger.warning("cgroup %s still busy; removed at the next start-up sweep", directory)
+
+    @staticmethod
+    def sweep_stale() -> int:
+        """Remove empty sandbox groups a previous process left behind. Returns how many."""
+        own, removed = _own_paths(), 0
+        parents = [ROOT / c / own[c].lstrip("/") for c in ("memory", "pids") if c in own and (ROOT / c).is_dir()]
+        if not parents and (ROOT / "cgroup.controllers").exists():
+            parents = [ROOT / own.get("", "/").lstrip("/")]
+        for parent in parents:
+            for directory in parent.glob("assistants-sandbox-*"):
+                removed += _rmdir(directory)
+        return removed
 
     @classmethod
     def create(cls, memory_bytes: int, tasks: int) -> SandboxCgroup | None:
+        global _swept
+        if not _swept:  # once per process: groups a crashed predecessor left behind
+            _swept = True
+            try:
+                cls.sweep_stale()
+            except OSError:
+                pass
         name = f"assistants-sandbox-{secrets.token_hex(6)}"
         own = _own_paths()
         made: list[Path] = []

@@ -271,3 +271,22 @@ async def test_memory_is_capped_for_the_whole_sandbox_not_just_per_process(new_t
     logs = logs_of(result)
     assert "survivors 3" not in logs, logs
     await assert_others_still_served(new_thread_id)
+
+
+def test_removing_a_sandbox_cgroup_kills_what_is_left_and_leaves_nothing_behind():
+    import subprocess
+
+    from chat.code_interpreter import cgroup
+
+    if not cgroup.available():
+        skip_or_fail("cannot create a memory cgroup here (needs root or cgroup delegation)")
+    group = cgroup.SandboxCgroup.create(64 * 2**20, 16)
+    process = subprocess.Popen(group.wrap(["sleep", "60"]))
+    for _ in range(100):  # until the shell has joined the group and exec'd sleep
+        if group.procs_files[0].read_text().split():
+            break
+        time.sleep(0.01)
+    assert group.procs_files[0].read_text().split() == [str(process.pid)]
+    group.remove()
+    assert process.wait(5) == -9
+    assert not any(d.exists() for d in group.dirs)
