@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import skip_or_fail
+from tests.live_server import LiveServer, manage, server_env
 
 try:  # the import itself must not break collection on a machine without Playwright
     from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -31,7 +28,6 @@ except ImportError:  # pragma: no cover - depends on the machine
 else:
     expect.set_options(timeout=10_000)
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -45,19 +41,6 @@ CHROMIUM_ARGS = [
 
 ALICE = ("alice", "alice-browser-pw-1")
 BOB = ("bob", "bob-browser-pw-1")
-
-# Environment variables that would point the server somewhere other than its own
-# SQLite file / in-memory layer / offline model.
-_FOREIGN_ENV = (
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SECRET_KEY",
-    "DEFAULT_MODEL",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_MODELS",
-    "TEST_SQLITE_NAME",
-)
 
 # Recorded in every page (before the page's own scripts run): each change of the run
 # status and of every streaming span, so a test can tell text that streamed in from
@@ -84,115 +67,20 @@ RECORDER_JS = r"""
 
 
 @dataclass
-class ChatServer:
-    name: str
-    base_url: str
-    data_dir: Path
-    log_path: Path
-    process: subprocess.Popen
-    users: dict[str, str] = field(default_factory=dict)
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def log_tail(self, lines: int = 80) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError as exc:
-            return f"(no log: {exc})"
-        return "\n".join(text.splitlines()[-lines:])
-
-    def assert_alive(self) -> None:
-        if self.process.poll() is not None:
-            pytest.fail(
-                f"The {self.name} server exited with code {self.process.returncode}.\n{self.log_tail()}",
-                pytrace=False,
-            )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
-def _python() -> str:
-    venv = BASE_DIR / ".venv" / "bin" / "python"
-    return str(venv) if venv.exists() else sys.executable
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _manage(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run(
-        [_python(), "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}",
-            pytrace=False,
-        )
+class ChatServer(LiveServer):
+    users: dict[str, str] = field(default_factory=lambda: dict([ALICE, BOB]))
 
 
 def _server_env(data_dir: Path, delay: float) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
-    env.update(
-        DATA_DIR=str(data_dir),
-        OFFLINE_MODEL_DELAY=str(delay),
-        DEBUG="false",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return server_env(data_dir, OFFLINE_MODEL_DELAY=str(delay))
 
 
 def _prepare_database(data_dir: Path) -> None:
     """Migrate a fresh DATA_DIR and create alice and bob (each with a Math Tutor)."""
     env = _server_env(data_dir, 0)
-    _manage(env, "migrate", "--noinput")
+    manage(env, "migrate", "--noinput")
     for username, password in (ALICE, BOB):
-        _manage(env, "seed_demo", "--username", username, "--password", password)
-
-
-def _launch_server(data_dir: Path, name: str, delay: float) -> ChatServer:
-    port = _free_port()
-    log_path = data_dir / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [_python(), "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=BASE_DIR,
-            env=_server_env(data_dir, delay),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl+C on pytest does not reach it; we stop it ourselves
-        )
-    return ChatServer(name, f"http://127.0.0.1:{port}", data_dir, log_path, process, dict([ALICE, BOB]))
-
-
-def _wait_until_listening(server: ChatServer, timeout: float = 30) -> None:
-    port = int(server.base_url.rsplit(":", 1)[1])
-    deadline = time.monotonic() + timeout
-    while True:
-        server.assert_alive()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"The {server.name} server did not listen on port {port} within {timeout} s.\n{server.log_tail()}")
-            time.sleep(0.05)
+        manage(env, "seed_demo", "--username", username, "--password", password)
 
 
 # Two servers: the usual pace (a token every 20 ms), and a slower one for the tests that
@@ -209,10 +97,10 @@ def _servers(tmp_path_factory):
     for other in others:
         for db_file in first.glob("db.sqlite3*"):
             shutil.copy2(db_file, other / db_file.name)
-    servers = {name: _launch_server(data_dirs[name], name, delay) for name, delay in SERVER_DELAYS.items()}
+    servers = {}
     try:
-        for server in servers.values():
-            _wait_until_listening(server)
+        for name, delay in SERVER_DELAYS.items():
+            servers[name] = ChatServer.start(name, data_dirs[name], _server_env(data_dirs[name], delay))
         yield servers
     finally:
         for server in servers.values():
