@@ -65,7 +65,13 @@ class Execution:
 
 
 def _runtime_root() -> Path:
-    root = Path(tempfile.gettempdir()) / f"tutor-ci-{os.geteuid()}"
+    """Where each kernel's directory is made. As root, the sandbox's uid must be able to
+    walk to it (bwrap resolves its bind sources as that uid), so a TMPDIR it cannot
+    traverse gives way to /tmp."""
+    parent = Path(tempfile.gettempdir())
+    if sandbox.as_root() and not sandbox.reachable_by_others(parent):
+        parent = Path("/tmp")
+    root = parent / f"tutor-ci-{os.geteuid()}"
     root.mkdir(mode=0o711, exist_ok=True)
     info = root.lstat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
@@ -137,17 +143,18 @@ class Kernel:
 
     def _start_sandboxed(self, runtime: Path) -> int:
         limits = sandbox.Limits.from_settings()
-        base_stage = None
+        stage = None
         if sandbox.as_root():
             uid = settings.CODE_INTERPRETER_SANDBOX_UID
-            os.chown(self.dir, uid, uid)
+            # Ours, but passable: the staging mount points in it stay root's.
+            os.chmod(self.dir, 0o711)
             os.chown(runtime, uid, uid)
             os.chown(runtime / "kernel.json", uid, uid)
-            base_stage = self.dir / "python"
-            base_stage.mkdir(mode=0o755)
+            stage = self.dir / "stage"
+            stage.mkdir(mode=0o755)
         read_fd, write_fd = os.pipe()
         try:
-            argv = sandbox.command(runtime, write_fd, limits, base_stage=base_stage)
+            argv = sandbox.command(runtime, write_fd, limits, stage=stage)
             # The sum over all of the sandbox's processes; a few tasks more for bwrap itself.
             self.cgroup = cgroup.SandboxCgroup.create(limits.memory, limits.processes + 8)
             if self.cgroup is not None:

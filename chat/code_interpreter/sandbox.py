@@ -9,9 +9,10 @@ set inside, just before the kernel starts (``BOOTSTRAP``).
 When the server runs as root the sandbox does not: the kernel's processes belong to a
 dedicated unprivileged uid outside the namespace (``CODE_INTERPRETER_SANDBOX_UID``).
 That matters beyond hygiene: the kernel ignores RLIMIT_NPROC for root, so a fork bomb is
-only contained under an ordinary uid. The interpreter may live where that uid cannot
-read (pyenv under /root, mode 0700), so a root-only outer step first bind-mounts it, in
-a private mount namespace, onto a readable staging directory.
+only contained under an ordinary uid. bwrap resolves its bind sources as that uid, and
+the interpreter and the venv may live where it cannot look (pyenv under /root, a checkout
+in a `mktemp -d` folder: mode 0700), so a root-only outer step first bind-mounts both
+read-only, in a private mount namespace, onto a staging directory it can reach.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -123,13 +125,28 @@ def as_root() -> bool:
     return os.geteuid() == 0
 
 
-def command(runtime_dir: Path, info_fd: int, limits: Limits, *, base_stage: Path | None = None) -> list[str]:
+def reachable_by_others(path: Path) -> bool:
+    """Whether a uid that owns none of its directories can walk down to ``path``."""
+    path = Path(os.path.realpath(path))
+    return all(os.stat(part).st_mode & stat.S_IXOTH for part in (path, *path.parents))
+
+
+def command(runtime_dir: Path, info_fd: int, limits: Limits, *, stage: Path | None = None) -> list[str]:
     """The argv that starts a sandboxed kernel whose connection file is
-    ``runtime_dir/kernel.json`` (seen inside as /run/kernel/kernel.json)."""
+    ``runtime_dir/kernel.json`` (seen inside as /run/kernel/kernel.json).
+
+    ``stage`` (root only): an empty directory that the sandbox's uid can reach; the outer
+    step mounts the base interpreter and the venv on it for bwrap to bind from."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
     venv, base = python_env()
+    host_paths = {"python": base, "venv": venv}
+    sources = dict(host_paths)
+    if stage is not None:
+        for name in host_paths:
+            sources[name] = stage / name
+            sources[name].mkdir(mode=0o755)
     args = [
         bwrap,
         "--unshare-all",  # user, ipc, pid, net, uts, cgroup namespaces: no network, not even lo
@@ -141,8 +158,8 @@ def command(runtime_dir: Path, info_fd: int, limits: Limits, *, base_stage: Path
         "--hostname", "sandbox",
         "--uid", str(SANDBOX_UID_INSIDE), "--gid", str(SANDBOX_UID_INSIDE),
         *_system_binds(),
-        "--ro-bind", str(base_stage or base), str(base),
-        "--ro-bind", str(venv), VENV,
+        "--ro-bind", str(sources["python"]), str(base),
+        "--ro-bind", str(sources["venv"]), VENV,
         "--proc", "/proc",
         "--dev", "/dev",
         "--perms", "1777", "--size", str(limits.tmp), "--tmpfs", "/dev/shm",
@@ -160,13 +177,18 @@ def command(runtime_dir: Path, info_fd: int, limits: Limits, *, base_stage: Path
         f"{VENV}/bin/python", "-I", "-c", BOOTSTRAP,
         str(limits.memory), str(limits.processes), str(limits.file_size), f"{RUNTIME}/kernel.json",
     ]
-    if as_root() and base_stage is not None:
-        # Outer step (root): expose the interpreter on the staging directory in a private
-        # mount namespace, then drop to the sandbox uid for good and start bwrap.
+    if as_root() and stage is not None:
+        # Outer step (root): in a private mount namespace (the host never sees these
+        # mounts), expose the interpreter and the venv on the staging directory, resolving
+        # their paths and symlinks as root; then drop to the sandbox uid for good and start
+        # bwrap, which binds them from there.
         uid = str(settings.CODE_INTERPRETER_SANDBOX_UID)
         inner = " ".join(_quote(a) for a in args)
+        mounts = " && ".join(
+            f"mount --bind -o ro {_quote(str(host_paths[name]))} {_quote(str(sources[name]))}" for name in host_paths
+        )
         script = (
-            f"mount --bind -o ro {_quote(str(base))} {_quote(str(base_stage))} && "
+            f"{mounts} && "
             f"exec setpriv --reuid={uid} --regid={uid} --clear-groups --inh-caps=-all --bounding-set=-all {inner}"
         )
         return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script]
