@@ -1,7 +1,7 @@
 """Replays of the function-schema probes: a remote "$ref" (server-side request forgery and
 a frozen server) and a backtracking "pattern" (regular-expression denial of service).
 
-Each remote reference points at a real HTTP listener started here, so "nothing was fetched"
+Each remote reference points at a real HTTP listener (tests/conftest.py), so "nothing was fetched"
 is observed on the wire, not assumed.
 """
 
@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -50,36 +48,6 @@ def hang_guard(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-@pytest.fixture
-def listener():
-    """A real HTTP server that would hand out a schema; it records every request."""
-    requests: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            requests.append(self.path)
-            body = json.dumps({"type": "string"}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/schema+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.requests = requests
-    server.url = f"http://127.0.0.1:{server.server_address[1]}/note.json"
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def remote_schema(url: str) -> dict:
     return {"type": "object", "properties": {"note": {"$ref": url}}, "required": ["note"]}
 
@@ -100,14 +68,14 @@ LOCAL_SCHEMA = {
 
 
 @pytest.mark.django_db
-def test_the_functions_page_refuses_a_remote_ref_and_fetches_nothing(alice_client, tutor, listener):
+def test_the_functions_page_refuses_a_remote_ref_and_fetches_nothing(alice_client, tutor, http_listener):
     url = reverse("functions:function_list", args=[tutor.id])
-    response = alice_client.post(url, {"definition": json.dumps(save_note(remote_schema(listener.url)))})
+    response = alice_client.post(url, {"definition": json.dumps(save_note(remote_schema(http_listener.url)))})
     assert response.status_code == 400
     assert "points outside this schema" in str(response.context["form"].errors["definition"])
     tutor.refresh_from_db()
     assert tutor.tools == []
-    assert listener.requests == []
+    assert http_listener.requests == []
 
 
 @pytest.mark.django_db
@@ -122,14 +90,14 @@ def test_the_functions_page_refuses_a_relative_file_ref_field_by_field(alice_cli
 
 
 @pytest.mark.django_db
-def test_the_admin_refuses_a_remote_ref_and_fetches_nothing(admin_client, alice, listener):
+def test_the_admin_refuses_a_remote_ref_and_fetches_nothing(admin_client, alice, http_listener):
     data = {"owner": alice.pk, "name": "Notes", "model": "offline", "tool_resources": "{}", "metadata": "{}", "response_format": "null"}
-    tools = [{"type": "function", "function": save_note(remote_schema(listener.url))}]
+    tools = [{"type": "function", "function": save_note(remote_schema(http_listener.url))}]
     response = admin_client.post(reverse("admin:chat_assistant_add"), {**data, "function_tools": json.dumps(tools)})
     assert response.status_code == 200
     assert "points outside this schema" in str(response.context["adminform"].form.errors["function_tools"])
     assert not Assistant.objects.filter(name="Notes").exists()
-    assert listener.requests == []
+    assert http_listener.requests == []
 
 
 @pytest.fixture
@@ -142,8 +110,8 @@ def call_api(client, path: str, key: str, body: dict):
 
 
 @pytest.mark.django_db
-def test_the_api_refuses_a_remote_ref_on_create_update_and_run_and_fetches_nothing(client, alice_key, tutor, thread, listener):
-    tools = [{"type": "function", "function": save_note(remote_schema(listener.url))}]
+def test_the_api_refuses_a_remote_ref_on_create_update_and_run_and_fetches_nothing(client, alice_key, tutor, thread, http_listener):
+    tools = [{"type": "function", "function": save_note(remote_schema(http_listener.url))}]
     for path, body in [
         ("/v1/assistants", {"model": "offline", "tools": tools}),
         (f"/v1/assistants/{tutor.id}", {"tools": tools}),
@@ -157,20 +125,20 @@ def test_the_api_refuses_a_remote_ref_on_create_update_and_run_and_fetches_nothi
     assert Assistant.objects.filter(owner=tutor.owner).count() == 1
     tutor.refresh_from_db()
     assert tutor.tools == [] and not Run.objects.exists()
-    assert listener.requests == []
+    assert http_listener.requests == []
 
 
 @pytest.mark.django_db
-def test_the_api_refuses_an_unknown_remote_meta_schema_and_a_remote_dynamic_ref(client, alice_key, listener):
+def test_the_api_refuses_an_unknown_remote_meta_schema_and_a_remote_dynamic_ref(client, alice_key, http_listener):
     for parameters in (
-        {"$schema": listener.url, "type": "object"},
-        {"type": "object", "properties": {"note": {"$dynamicRef": listener.url}}},
+        {"$schema": http_listener.url, "type": "object"},
+        {"type": "object", "properties": {"note": {"$dynamicRef": http_listener.url}}},
     ):
         tools = [{"type": "function", "function": save_note(parameters)}]
         response = call_api(client, "/v1/assistants", alice_key, {"model": "offline", "tools": tools})
         assert response.status_code == 400
         assert response.json()["error"]["param"] == "tools[0].function.parameters"
-    assert listener.requests == []
+    assert http_listener.requests == []
 
 
 # --- a schema stored before the rule still cannot make the server fetch -----------------------
@@ -191,14 +159,14 @@ def call_output(run: Run) -> str | None:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_stored_remote_ref_is_never_fetched_when_the_model_calls_the_function(monkeypatch, thread, tutor, listener):
+async def test_a_stored_remote_ref_is_never_fetched_when_the_model_calls_the_function(monkeypatch, thread, tutor, http_listener):
     use(monkeypatch, ScriptedProvider(call_turn(("call_1", "save_note", '{"note": "milk"}'))))
-    run = await start_run(thread, tutor, save_note(remote_schema(listener.url)))
+    run = await start_run(thread, tutor, save_note(remote_schema(http_listener.url)))
     with hang_guard(10):
         await executor.execute(run.id)
     await sync_to_async(run.refresh_from_db)()
     assert run.status == "requires_action"  # the schema cannot be checked here: the caller decides
-    assert listener.requests == []
+    assert http_listener.requests == []
 
 
 # --- local references keep working, end to end --------------------------------------------------
