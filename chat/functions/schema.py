@@ -72,6 +72,7 @@ def validator_for(schema: dict) -> type:
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a refused pattern is the user's error, not a server log line
+_RE2_OPTIONS.never_capture = True  # only "does it match" is asked
 # ECMA-262 (JSON Schema's regex dialect) writes a code point as \uXXXX; RE2 as \x{XXXX}.
 _ECMA_UNICODE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u([0-9A-Fa-f]{4})")
 
@@ -80,7 +81,8 @@ class PatternError(ValueError):
     pass
 
 
-@functools.lru_cache(maxsize=512)
+# Each compiled pattern may grow a DFA cache of up to RE2's max_mem (8 MB): keep few.
+@functools.lru_cache(maxsize=64)
 def compile_pattern(pattern: str):
     """``pattern`` compiled by RE2, or PatternError saying why RE2 cannot run it."""
     try:
@@ -203,13 +205,14 @@ REFERENCE_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 DATA_KEYWORDS = ("const", "enum", "default", "examples")
 
 
-def _unsafe_part(schema: Any, path: tuple = ()) -> str | None:
+def _unsafe_part(schema: Any) -> str | None:
     """Why ``schema`` (any JSON) could make the server fetch something or backtrack, or None."""
-    stack = [(schema, path)]
+    # Each node's path is (key, parent's path): linear however deep the schema nests.
+    stack: list[tuple[Any, tuple | None]] = [(schema, None)]
     while stack:
         node, where = stack.pop()
         if isinstance(node, list):
-            stack.extend((item, (*where, index)) for index, item in enumerate(node))
+            stack.extend((item, (index, where)) for index, item in enumerate(node))
             continue
         if not isinstance(node, dict):
             continue
@@ -218,12 +221,12 @@ def _unsafe_part(schema: Any, path: tuple = ()) -> str | None:
                 continue
             if key in REFERENCE_KEYWORDS and isinstance(value, str) and not value.startswith("#"):
                 return (
-                    f'At {_where(where)}: "{key}": {json.dumps(value)} points outside this schema. Only local '
+                    f'At {_where(_unlink(where))}: "{key}": {json.dumps(value)} points outside this schema. Only local '
                     'references such as "#/$defs/name" are allowed; schemas are never fetched from the network or files.'
                 )
             if key == "$schema" and isinstance(value, str) and validators.validator_for({key: value}, default=None) is None:
                 return (
-                    f'At {_where(where)}: unknown "$schema" {json.dumps(value)}. Leave it out (2020-12) or name a '
+                    f'At {_where(_unlink(where))}: unknown "$schema" {json.dumps(value)}. Leave it out (2020-12) or name a '
                     "JSON Schema draft such as https://json-schema.org/draft/2020-12/schema; nothing is fetched."
                 )
             patterns = [value] if key == "pattern" and isinstance(value, str) else []
@@ -234,11 +237,19 @@ def _unsafe_part(schema: Any, path: tuple = ()) -> str | None:
                     compile_pattern(pattern)
                 except PatternError as exc:
                     return (
-                        f"At {_where((*where, key))}: the pattern {json.dumps(pattern)} cannot be used ({exc}). "
+                        f"At {_where(_unlink((key, where)))}: the pattern {json.dumps(pattern)} cannot be used ({exc}). "
                         "Patterns run on a linear-time engine: backreferences and lookarounds are not supported."
                     )
-            stack.append((value, (*where, key)))
+            stack.append((value, (key, where)))
     return None
+
+
+def _unlink(where: tuple | None) -> list:
+    path = []
+    while where is not None:
+        key, where = where
+        path.append(key)
+    return path[::-1]
 
 
 def check_parameters(schema: Any) -> None:
