@@ -155,6 +155,8 @@ def test_a_backtracking_pattern_answers_at_once():
     definition = word({"type": "string", "pattern": "^(a+)+$"})
     assert "does not match" in argument_error(definition, '{"w": "' + "a" * 5000 + '!"}')
     assert argument_error(definition, '{"w": "' + "a" * 5000 + '"}') is None
+    # The student's form for the same function checks their answer the same way.
+    assert "does not match" in validation_errors(definition["parameters"], {"w": "a" * 5000 + "!"})[0].message
 
 
 def test_unique_items_keeps_json_equality():
