@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import Client
@@ -67,3 +70,34 @@ def tutor(alice) -> Assistant:
 @pytest.fixture
 def thread(alice, tutor) -> Thread:
     return Thread.objects.create(owner=alice, assistant=tutor, title="Algebra")
+
+
+@pytest.fixture
+def http_listener():
+    """A real HTTP server on a free port that hands out a JSON Schema to anyone who asks and
+    records every request: to prove the app fetched nothing (``.url``, ``.requests``)."""
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            body = json.dumps({"type": "string"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/schema+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.requests = requests
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/note.json"
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chat.api.errors import invalid
 from chat.api.http import check_fields
+from chat.functions.schema import DefinitionError, clean_definition
 from chat.models import File
 from chat.providers import available_models
 
@@ -109,6 +110,11 @@ def tools(value, param: str = "tools") -> list[dict] | None:
             names.add(name)
             if "parameters" in fn and not isinstance(fn["parameters"], dict):
                 raise _type_error(f"{p}.function.parameters", "an object")
+            try:  # the same rules as the Functions page and the admin
+                clean_definition(fn)
+            except DefinitionError as exc:
+                field = f"{p}.function.{exc.field}" if exc.field in fn else f"{p}.function"
+                raise invalid(f"Invalid '{field}': {exc.message}", param=field) from None
         elif kind == "file_search":
             check_fields(tool, {"type", "file_search"}, prefix=f"{p}.")
         else:

@@ -292,7 +292,7 @@ class Execution:
                 entries.append(server.pending(call))
             elif call.name in functions:
                 # Bad arguments go back to the model as the call's output; valid calls still pause.
-                problem = tools.invalid_function_call(self.run.tools, call)
+                problem = await tools.invalid_function_call(self.run.tools, call)
                 entries.append(tools.function_entry(call, output=problem))
                 if problem is None:
                     pending_functions.append(call)

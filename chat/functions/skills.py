@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from chat.functions import quizzes
-from chat.functions.schema import validation_errors
+from chat.functions.schema import ARGUMENTS_MAX_CHARS, validation_errors
 from chat.providers.base import ModelRequest
 from chat.providers.offline.model import Reply, json_arguments, last_message, message_text, register_skill
 
@@ -144,11 +144,16 @@ def matching_function(request: ModelRequest, text: str) -> dict | None:
     return best if best_score >= 2 else None
 
 
+class _TooLarge(Exception):
+    """The schema asks for more than a model's arguments may hold (huge minLength or minItems)."""
+
+
 class _Values:
     """Values found in the user's message, handed out to the schema's fields in order."""
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.budget = ARGUMENTS_MAX_CHARS
         self.numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", text)]
         quoted = re.findall(r"[\"“']([^\"”']+)[\"”']", text)
         names = re.findall(r"(?<!^)(?<![.!?]\s)\b([A-Z][a-zA-Z]+(?:\s+[A-Z][a-zA-Z]+)*)", text)
@@ -164,7 +169,13 @@ class _Values:
             return found[0] if found else "student@example.com"
         value = self.strings.pop(0) if self.strings else self.text.strip()
         value = value[: schema["maxLength"]] if "maxLength" in schema else value
+        self.spend(max(len(value), schema.get("minLength", 0)))
         return value.ljust(schema.get("minLength", 0), "?")
+
+    def spend(self, size: int) -> None:
+        self.budget -= size
+        if self.budget < 0:
+            raise _TooLarge
 
     def number(self, schema: dict, integer: bool) -> float | int:
         value = self.numbers.pop(0) if self.numbers else schema.get("minimum", 1)
@@ -197,6 +208,7 @@ def sample(schema: Any, values: _Values) -> Any:
         wanted = schema.get("required") or list(props)
         return {name: sample(props[name], values) for name in wanted if name in props}
     if kind == "array":
+        values.spend(max(1, schema.get("minItems", 1)))
         return [sample(schema.get("items", {}), values) for _ in range(max(1, schema.get("minItems", 1)))]
     if kind in ("number", "integer"):
         return values.number(schema, kind == "integer")
@@ -216,8 +228,12 @@ def function_skill(request: ModelRequest) -> Reply | None:
     if fn is None:
         return None
     schema = fn.get("parameters") or {"type": "object", "properties": {}}
-    arguments = sample(schema, _Values(text))
-    if validation_errors(schema, arguments):  # a schema my rules cannot satisfy: let the user fill it in
+    try:
+        arguments = sample(schema, _Values(text))
+        unusable = bool(validation_errors(schema, arguments))
+    except _TooLarge:
+        unusable = True
+    if unusable:  # a schema my rules cannot satisfy: let the user fill it in
         arguments = {}
     return Reply(text="", tool_calls=((fn["name"], json.dumps(arguments, ensure_ascii=False)),))
 

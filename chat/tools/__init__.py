@@ -69,14 +69,14 @@ def function_names(run_tools: list[dict]) -> set[str]:
     return {t["function"]["name"] for t in run_tools if t.get("type") == FUNCTION and "function" in t}
 
 
-def invalid_function_call(run_tools: list[dict], call: ToolCall) -> str | None:
+async def invalid_function_call(run_tools: list[dict], call: ToolCall) -> str | None:
     """Why a function call's arguments are unusable (not JSON, or not matching the
     function's schema), as a JSON error output for the model; None when they are fine."""
-    from chat.functions.schema import argument_error
+    from chat.functions.schema import check_arguments
 
     for tool in run_tools:
         if tool.get("type") == FUNCTION and tool.get("function", {}).get("name") == call.name:
-            problem = argument_error(tool["function"], call.arguments)
+            problem = await check_arguments(tool["function"], call.arguments)
             return json.dumps({"error": problem, "invalid_arguments": True}) if problem else None
     return None
 

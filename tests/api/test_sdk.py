@@ -357,3 +357,16 @@ def test_a_file_search_run_streams_and_its_results_are_included_on_request(sdk):
     assert results and results[0].file_id == notes.id and "glucose" in results[0].content[0].text
     if search.file_search.results:
         assert not search.file_search.results[0].content  # only with include[]
+
+
+def test_a_function_schema_pointing_at_another_host_is_refused_and_never_fetched(sdk, http_listener):
+    remote = {**WEATHER["function"], "parameters": {"type": "object", "properties": {"city": {"$ref": http_listener.url}}}}
+    with pytest.raises(openai.BadRequestError) as info:
+        make_tutor(sdk, tools=[{"type": "function", "function": remote}])
+    assert info.value.body["param"] == "tools[0].function.parameters"
+    assert "points outside this schema" in info.value.body["message"]
+    local = {**WEATHER["function"], "parameters": {
+        "type": "object", "$defs": {"city": {"type": "string"}}, "properties": {"city": {"$ref": "#/$defs/city"}},
+    }}
+    assert make_tutor(sdk, tools=[{"type": "function", "function": local}]).tools[0].function.parameters == local["parameters"]
+    assert http_listener.requests == []

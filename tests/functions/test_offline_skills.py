@@ -105,3 +105,14 @@ def test_arguments_satisfy_nested_schemas_with_formats_ranges_and_arrays():
     assert name == "book_tutoring_session" and argument_error(booking, arguments) is None
     values = json.loads(arguments)
     assert values["teacher"] == "Mr Smith" and values["minutes"] == 120
+
+
+@pytest.mark.parametrize("huge", [
+    {"type": "string", "minLength": 10**12},
+    {"type": "array", "minItems": 10**12},
+    {"type": "array", "minItems": 1000, "items": {"type": "array", "minItems": 1000, "items": {"type": "string", "minLength": 1000}}},
+])
+def test_a_schema_asking_for_huge_arguments_gets_an_empty_call_instead_of_exhausting_memory(huge):
+    notes = {"name": "save_notes", "description": "Save notes", "parameters": {"type": "object", "properties": {"notes": huge}, "required": ["notes"]}}
+    reply = compose(request([{"role": "user", "content": "Please save notes"}], notes))
+    assert reply.tool_calls == (("save_notes", "{}"),)

@@ -16,6 +16,8 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from asgiref.sync import sync_to_async
+
 from chat.providers.base import Chunk, Finish, ModelRequest, TextDelta, ToolCallDelta, Usage
 
 _TOKEN = re.compile(r"\s*\w+|\s*[^\w\s]|\s+", re.UNICODE)
@@ -133,7 +135,8 @@ class OfflineProvider:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         prompt_tokens = sum(len(tokenize(message_text(m))) + 3 for m in request.messages)
-        reply = compose(request)
+        # Skills may be slow (sympy, checking a user's JSON Schema): never on the event loop.
+        reply = await sync_to_async(compose, thread_sensitive=False)(request)
         budget = request.max_tokens
         produced = 0
         finish = "stop"
