@@ -129,11 +129,6 @@ async def wait_idle(timeout: float = 10.0) -> None:
         await asyncio.wait(tasks, timeout=timeout)
 
 
-def stopping() -> bool:
-    """True once the server began to shut down: no run starts any more."""
-    return _stopping
-
-
 async def stop_runs(timeout: float) -> None:
     """At shutdown: start nothing new, and end each run this loop executes at once. A run
     interrupted this way fails with a clear last_error and keeps its partial answer (or

@@ -22,6 +22,8 @@ from chat.consumers import SERVICE_RESTART
 from tests.conftest import skip_or_fail
 from tests.live_server import LiveServer, manage, server_env
 
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]  # the SDK's Assistants API notice
+
 QUESTION = "Solve 3x + 5 = 20 step by step"
 
 SEED = """
