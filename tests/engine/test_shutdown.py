@@ -72,3 +72,17 @@ async def test_each_open_page_gets_the_final_status_then_a_reconnecting_close(mo
     assert output["code"] == consumers.SERVICE_RESTART
     assert "chip--failed" in frames[-1]  # the last thing the page shows is the run as it ended
     assert not consumers._open_sockets
+
+
+async def test_a_stream_of_a_run_this_process_does_not_execute_ends_with_a_reason(thread, tutor):
+    _, run = await sync_to_async(post_message)(thread, "2 + 2", tutor, start=False)  # queued, never started here
+    subscription = await streaming.subscribe(thread.id)
+    tracker = streaming.RunEvents(run.id)
+    stream = streaming.run_stream(subscription, tracker, await sync_to_async(tracker.opening)(run))
+    received = [await anext(stream), await anext(stream)]  # created, queued
+    ending = asyncio.create_task(streaming.end_streams(timeout=10))
+    received += [chunk async for chunk in stream]
+    await ending
+    assert received[-2].startswith(b"event: error\n") and b"The server is restarting" in received[-2]
+    assert received[-1] == streaming.DONE
+    assert not streaming._open_streams
