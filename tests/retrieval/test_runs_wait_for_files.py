@@ -167,8 +167,8 @@ def test_the_thread_page_says_it_is_reading_the_files(alice_client, thread, tuto
     page = alice_client.get(reverse("chat:thread", args=[thread.id])).content.decode()
     assert f'<span class="chip chip--queued">{READING_FILES}</span>' in page
     held_ingest()
-    run = Run.objects.get(thread=thread)
-    assert run.status_label != READING_FILES  # started (or done) now that its files are read
+    _settle_background_runs()
+    assert Run.objects.get(thread=thread).status_label == "Completed"  # started once its files were read
 
 
 async def test_the_waiting_status_is_pushed_to_an_open_page(alice, thread, tutor, held_ingest, on_this_loop):
