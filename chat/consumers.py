@@ -4,16 +4,38 @@ event naming the rows, and this consumer renders them with the page's partials."
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
+from channels.layers import get_channel_layer
 from django.http import Http404
 
 from chat import live
 from chat.access import get_thread_for_user
 from chat.engine import events
 from chat.models import Message, Thread
+
+
+# Sockets this process serves, so that a stopping server can send each its final state.
+_open_sockets: weakref.WeakSet[ThreadConsumer] = weakref.WeakSet()
+# The close code of a stopping server: 1012 ("service restart") in the application range
+# (Daphne sends only 1000 or 3000-4999). htmx's ws extension reconnects on any close.
+SERVICE_RESTART = 4012
+
+
+async def close_open_sockets(timeout: float) -> None:
+    """At shutdown, once this process's runs have ended: each open page receives the run
+    panel as it is now (the final status), then its socket closes with SERVICE_RESTART. The request
+    goes through each socket's own channel, so it is handled after the run's last events."""
+    layer = get_channel_layer()
+    for consumer in list(_open_sockets):
+        await layer.send(consumer.channel_name, {"type": "server.stopping"})
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _open_sockets and loop.time() < deadline:
+        await asyncio.sleep(0.05)
 
 
 class ThreadConsumer(AsyncWebsocketConsumer):
@@ -30,9 +52,11 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         self.shown: dict[str, int] = {}
         await self.channel_layer.group_add(self.thread.group_name, self.channel_name)
         await self.accept()
+        _open_sockets.add(self)
         await self.send(text_data=await self._snapshot())
 
     async def disconnect(self, code: int) -> None:
+        _open_sockets.discard(self)
         if self._panel_task is not None:
             self._panel_task.cancel()
         if self.thread is not None:
@@ -130,6 +154,15 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     async def message_completed(self, event: dict) -> None:
         self.shown.pop(event["message_id"], None)
         await self.send(text_data=await self._message(event["message_id"]))
+
+    async def server_stopping(self, event: dict) -> None:
+        """The server is stopping: show the run as it ended, then let the page reconnect
+        (to this server once it is back, or to another one)."""
+        if self._panel_task is not None and not self._panel_task.done():
+            await self._panel_task
+        await self.send(text_data=await self._run_panel())
+        _open_sockets.discard(self)
+        await self.close(code=SERVICE_RESTART)
 
     async def file_status(self, event: dict) -> None:
         """An attached file finished processing (retrieval ingest)."""

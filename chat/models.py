@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chat import ids
-from chat.engine import states
+from chat.engine import readiness, states
 
 
 def _default_truncation() -> dict:
@@ -171,7 +171,12 @@ class Run(models.Model):
 
     @property
     def status_label(self) -> str:
-        return states.LABELS[self.status]
+        return self.waiting_reason or states.LABELS[self.status]
+
+    @property
+    def waiting_reason(self) -> str | None:
+        """Why this queued run has not started yet (e.g. "Reading your files…"), or None."""
+        return readiness.waiting_reason(self) if self.status == states.QUEUED else None
 
     def transition(self, target: str, *, expect: str | set[str] | frozenset[str] | None = None, **fields) -> bool:
         """Move to ``target`` if the row is still in a status that allows it.

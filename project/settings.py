@@ -174,6 +174,9 @@ RUN_HEARTBEAT_TIMEOUT = env_float("RUN_HEARTBEAT_TIMEOUT", 30.0, minimum=1.0)
 RUN_REQUIRES_ACTION_TIMEOUT = env_float("RUN_REQUIRES_ACTION_TIMEOUT", 600.0, minimum=1.0)
 # Start-up recovery and expiry sweeps in the web process (tests turn it off and sweep by hand).
 RUN_SUPERVISOR = env_bool("RUN_SUPERVISOR", True)
+# On SIGTERM/SIGINT, how long `manage.py serve` waits for its runs to end and its streams
+# to send their final event before it exits anyway (seconds).
+SHUTDOWN_TIMEOUT = env_float("SHUTDOWN_TIMEOUT", 10.0, minimum=0.5)
 MESSAGES_PER_PAGE = env_int("MESSAGES_PER_PAGE", 50, minimum=1)
 # Requests per minute one API key may make (429 beyond it); 0 turns the limit off.
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600, minimum=0)

@@ -185,8 +185,22 @@ async def subscribe(thread_id: str) -> tuple[object, str, str]:
     return layer, channel, group
 
 
+# Streams this process is serving, so that a stopping server can wait for their last event.
+_open_streams: set[str] = set()
+_closing = False
+
+SERVER_STOPPING = {
+    "code": "server_shutting_down",
+    "message": "The server is restarting. This run was not interrupted: retrieve it to see how it ends.",
+    "param": None,
+    "type": "server_error",
+}
+
+
 async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> AsyncIterator[bytes]:
     layer, channel, group = subscription
+    token = f"{tracker.run_id}:{channel}"
+    _open_streams.add(token)
     try:
         for event in opening:
             yield sse(*event)
@@ -195,6 +209,11 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
             for event in out:
                 yield sse(*event)
             if final:
+                break
+            if _closing:
+                # The runs this process executed have ended (and said so above); this one
+                # is not ours (queued, or running elsewhere): end the stream with a reason.
+                yield sse("error", {"error": SERVER_STOPPING})
                 break
             while True:
                 try:
@@ -215,7 +234,20 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
         yield sse("error", {"error": error})  # the SDK raises APIError with this message
         yield DONE
     finally:
+        _open_streams.discard(token)
         await layer.group_discard(group, channel)
+
+
+async def end_streams(timeout: float) -> None:
+    """At shutdown, once this process's runs have ended: end every stream after its last
+    event (a run's final event, or an error saying the server is restarting), waiting at
+    most ``timeout``."""
+    global _closing
+    _closing = True
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _open_streams and loop.time() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def streaming_response(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> StreamingHttpResponse:

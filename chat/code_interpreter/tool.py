@@ -17,7 +17,9 @@ from django.conf import settings
 
 from chat import tools
 from chat.code_interpreter.kernel import Execution, KernelError
+from chat.code_interpreter.models import SessionHolder
 from chat.code_interpreter.sessions import SandboxRefused, service
+from chat.engine.dispatch import WORKER_ID
 from chat.providers.base import ProviderError
 
 CODE_INTERPRETER = "code_interpreter"
@@ -145,12 +147,24 @@ def _save_live(run, call_id: str, partial: dict) -> str | None:
     return None
 
 
+@sync_to_async
+def _claim_session(thread_id: str) -> bool:
+    return SessionHolder.claim(thread_id, WORKER_ID)
+
+
 # --- on the code interpreter's loop ---------------------------------------------------------
 
 
-async def _execute(thread_id: str, code: str, attachments, on_output):
+RESTARTED = "the server was restarted since the last call"
+
+
+async def _execute(thread_id: str, code: str, attachments, on_output, *, held_elsewhere: bool = False):
+    """Run ``code`` in the thread's session. ``held_elsewhere``: the thread's last session
+    lived in another server process (one that has since stopped)."""
     svc = service()
     session, ended = await svc.session_for(thread_id)
+    if ended is None and session.fresh and held_elsewhere:
+        ended = RESTARTED
     notes = []
     async with session.lock:
         kernel = session.kernel
@@ -238,7 +252,10 @@ async def run(run, call: tools.ToolCall) -> tools.ToolResult:
 
     live = asyncio.create_task(publish_live())
     try:
-        result, files, ended, notes = await service().call(_execute(run.thread_id, code, attachments, on_output))
+        held_elsewhere = await _claim_session(run.thread_id)
+        result, files, ended, notes = await service().call(
+            _execute(run.thread_id, code, attachments, on_output, held_elsewhere=held_elsewhere)
+        )
     except SandboxRefused as exc:
         raise ProviderError(str(exc)) from None
     finally:

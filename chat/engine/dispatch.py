@@ -23,6 +23,8 @@ WORKER_ID = f"{os.uname().nodename[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 _server_loop: asyncio.AbstractEventLoop | None = None
 _tasks: dict[str, asyncio.Task] = {}
+_again: set[str] = set()
+_stopping = False
 _fallback_loop: asyncio.AbstractEventLoop | None = None
 _fallback_lock = threading.Lock()
 
@@ -66,6 +68,9 @@ def _start(run_id: str) -> None:
     from chat.engine.executor import execute
 
     if run_id in _tasks:
+        # Asked again while a task has it: perhaps it found the run waiting (for its
+        # files) just before the wait ended. Look once more when that task is done.
+        _again.add(run_id)
         return
     # A fresh context: the run must not inherit the request's asgiref state (its
     # CurrentThreadExecutor dies with the request, and the run outlives it).
@@ -80,10 +85,17 @@ def _finished(run_id: str, task: asyncio.Task) -> None:
     _tasks.pop(run_id, None)
     if not task.cancelled() and task.exception() is not None:
         logger.error("run %s crashed", run_id, exc_info=task.exception())
+    if run_id in _again:
+        _again.discard(run_id)
+        if not _stopping:
+            _start(run_id)  # a run that already started or ended is not claimed twice
 
 
 def dispatch(run_id: str) -> None:
     """Start executing a queued run off the request. Safe to call from any thread."""
+    if _stopping:
+        logger.info("not starting run %s: the server is stopping (the next start will)", run_id)
+        return
     loop = _target_loop()
     if loop is _running_loop():
         _start(run_id)
@@ -113,5 +125,18 @@ def is_executing_here(run_id: str) -> bool:
 async def wait_idle(timeout: float = 10.0) -> None:
     """Wait for this loop's runs to finish (tests, shutdown)."""
     tasks = [t for t in _tasks.values() if t.get_loop() is asyncio.get_running_loop()]
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)
+
+
+async def stop_runs(timeout: float) -> None:
+    """At shutdown: start nothing new, and end each run this loop executes at once. A run
+    interrupted this way fails with a clear last_error and keeps its partial answer (or
+    ends cancelled if a cancel was asked), and publishes its final status itself."""
+    global _stopping
+    _stopping = True
+    tasks = [t for t in _tasks.values() if t.get_loop() is asyncio.get_running_loop()]
+    for task in tasks:
+        task.cancel()
     if tasks:
         await asyncio.wait(tasks, timeout=timeout)

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from chat import tools
-from chat.engine import events, states
+from chat.engine import events, readiness, states
 from chat.engine.dispatch import WORKER_ID
 from chat.engine.prompt import PromptTooLong, build_request
 from chat.models import Message, Run, RunStep
@@ -29,6 +29,7 @@ from chat.providers.base import Finish, ProviderError, TextDelta, ToolCallDelta,
 logger = logging.getLogger("chat.engine")
 
 MAX_TURNS = 20
+SERVER_STOPPED = "The server was stopped during this run; the partial answer was kept."
 
 
 class RunCancelled(Exception):
@@ -66,6 +67,8 @@ class Execution:
 
     @sync_to_async
     def _claim(self) -> bool:
+        if readiness.waiting_reason(self.run):
+            return False  # whatever ends the wait (an ingest finishing) dispatches it again
         claimed = self.run.transition(
             states.IN_PROGRESS, expect=states.QUEUED, worker=WORKER_ID, heartbeat_at=timezone.now()
         )
@@ -181,7 +184,7 @@ class Execution:
             if await self._heartbeat() == states.CANCELLING:
                 await self._stop_cancelled()
             else:
-                await self._fail("server_error", "The server stopped while this run was in progress.")
+                await self._fail("server_error", SERVER_STOPPED)
                 raise
         except ProviderError as exc:
             await self._fail(exc.code, exc.message)

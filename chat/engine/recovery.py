@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from chat.engine import dispatch, events, states
+from chat.engine import dispatch, events, readiness, states
 from chat.models import Message, Run, RunStep
 
 logger = logging.getLogger("chat.engine")
@@ -64,8 +64,11 @@ def recover(*, startup: bool = False) -> list[Run]:
 
 
 def unclaimed_queued(*, older_than: float) -> list[str]:
+    """Queued runs nobody took, except those still waiting (for their files): whatever
+    ends the wait starts them, however long it takes."""
     cutoff = timezone.now() - timedelta(seconds=older_than)
-    return list(Run.objects.filter(status=states.QUEUED, created_at__lt=cutoff).values_list("id", flat=True))
+    queued = Run.objects.filter(status=states.QUEUED, created_at__lt=cutoff).select_related("thread")
+    return [run.id for run in queued if readiness.waiting_reason(run) is None]
 
 
 async def sweep(*, startup: bool = False) -> None:

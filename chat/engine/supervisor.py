@@ -31,6 +31,14 @@ def start_engine(loop: asyncio.AbstractEventLoop) -> None:
         resume_unfinished()  # files a stopped server left half-ingested (in a thread of its own)
 
 
+async def stop_engine(timeout: float) -> None:
+    """At shutdown: no more sweeps, and every run this process executes ends at once
+    (failed with a clear last_error and its partial answer, or cancelled if asked)."""
+    if _supervisor is not None:
+        _supervisor.cancel()
+    await dispatch.stop_runs(timeout)
+
+
 def with_run_supervisor(app):
     async def application(scope, receive, send):
         loop = asyncio.get_running_loop()

@@ -8,5 +8,6 @@ class RetrievalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registering the tool, the offline skill, the citation renderer and the signal.
-        from chat.retrieval import annotate, skill, tool  # noqa: F401
+        # Registering the tool, the offline skill, the citation renderer, the signal, and
+        # the rule that a run waits for its thread's files.
+        from chat.retrieval import annotate, skill, tool, waiting  # noqa: F401

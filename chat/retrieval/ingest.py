@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
 
 from chat.models import File
+from chat.retrieval import waiting
 from chat.retrieval.extract import ExtractError, Page, extract
 from chat.retrieval.models import Chunk, Document, VectorStoreFile
 from chat.retrieval.tokens import Tokenizer, encoding_name
@@ -152,16 +153,14 @@ def ingest_store_file(entry_id: int) -> VectorStoreFile | None:
     return entry
 
 
-def ingest_now(entry_ids: list[int], thread_id: str | None = None, then_run: str | None = None) -> None:
+def ingest_now(entry_ids: list[int], thread_id: str | None = None) -> None:
     """Ingest entries one by one, pushing each file's new status to the thread page;
-    then start the run that waited for them."""
+    then start the runs that waited for them (whatever happened to the files)."""
     try:
         _ingest_each(entry_ids, thread_id)
     finally:
-        if then_run:
-            from chat.engine import dispatch
-
-            dispatch.dispatch(then_run)
+        stores_done = set(VectorStoreFile.objects.filter(pk__in=entry_ids).values_list("vector_store_id", flat=True))
+        waiting.start_runs_waiting_for(stores_done)
 
 
 def _ingest_each(entry_ids: list[int], thread_id: str | None) -> None:
@@ -191,11 +190,11 @@ def notify_file_status(thread_id: str, file_id: str) -> None:
     asyncio.run_coroutine_threadsafe(events.publish(thread_id, "file.status", file_id=file_id), loop)
 
 
-def _run_in_background(entry_ids: list[int], thread_id: str | None, then_run: str | None = None) -> None:
+def _run_in_background(entry_ids: list[int], thread_id: str | None) -> None:
     def work() -> None:
         close_old_connections()
         try:
-            ingest_now(entry_ids, thread_id, then_run)
+            ingest_now(entry_ids, thread_id)
         finally:
             connection.close()
 
@@ -224,9 +223,7 @@ def resume_unfinished() -> None:
 runner = _run_in_background
 
 
-def schedule_ingest(
-    entries: list[VectorStoreFile], thread_id: str | None = None, *, then_run: str | None = None
-) -> None:
+def schedule_ingest(entries: list[VectorStoreFile], thread_id: str | None = None) -> None:
     ids = [e.pk for e in entries if e.status == VectorStoreFile.IN_PROGRESS]
     if ids:
-        transaction.on_commit(lambda: runner(ids, thread_id, then_run))
+        transaction.on_commit(lambda: runner(ids, thread_id))

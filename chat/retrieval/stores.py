@@ -9,13 +9,7 @@ from django.db import transaction
 from chat.models import Assistant, File, Thread
 from chat.retrieval.ingest import schedule_ingest
 from chat.retrieval.models import Document, VectorStore, VectorStoreFile
-
-FILE_SEARCH = "file_search"
-
-
-def store_ids(owner_object) -> list[str]:
-    resources = owner_object.tool_resources or {}
-    return list((resources.get(FILE_SEARCH) or {}).get("vector_store_ids") or [])
+from chat.retrieval.resources import FILE_SEARCH, store_ids
 
 
 def _own_store(obj, name: str) -> VectorStore:
@@ -40,11 +34,10 @@ def thread_store(thread: Thread) -> VectorStore:
     return _own_store(thread, f"Files of thread {thread.id}")
 
 
-def add_files(
-    store: VectorStore, files: list[File], *, thread_id: str | None = None, then_run: str | None = None
-) -> list[VectorStoreFile]:
+def add_files(store: VectorStore, files: list[File], *, thread_id: str | None = None) -> list[VectorStoreFile]:
     """Add files to a store and ingest them in the background. Files whose content was
-    already indexed complete at once."""
+    already indexed complete at once. Runs of threads that search this store wait until
+    the ingest is over (see ``waiting``)."""
     entries = []
     with transaction.atomic():
         for file in files:
@@ -52,7 +45,7 @@ def add_files(
                 raise PermissionError("A store can only hold its owner's files.")
             entry, _ = VectorStoreFile.objects.get_or_create(vector_store=store, file=file)
             entries.append(entry)
-        schedule_ingest(entries, thread_id, then_run=then_run)
+        schedule_ingest(entries, thread_id)
     return entries
 
 

@@ -130,6 +130,31 @@ async def test_state_persists_across_runs_and_an_idle_session_is_replaced_with_a
     assert "False" in logs
 
 
+async def test_after_a_restart_the_next_call_says_the_session_was_reset(thread, coder, monkeypatch):
+    await ask(thread, coder, "```python\nx = 41\n```")
+    # A new server process: its own id, and no session in memory (nor a note of how it ended).
+    await service_call_forget(thread.id)
+    monkeypatch.setattr("chat.code_interpreter.tool.WORKER_ID", "another-host:4242:0badcafe")
+    run, steps, answer = await ask(thread, coder, "```python\nprint(x)\n```")
+    logs = "".join(o["logs"] for o in calls_of(steps)[0]["code_interpreter"]["outputs"] if o["type"] == "logs")
+    assert "New Python session" in logs and "the server was restarted" in logs
+    assert "NameError" in logs
+    # The new process holds the session now: the call after that has no note.
+    run, steps, answer = await ask(thread, coder, "```python\nx = 42\nprint(x)\n```")
+    logs = "".join(o["logs"] for o in calls_of(steps)[0]["code_interpreter"]["outputs"] if o["type"] == "logs")
+    assert "New Python session" not in logs and "42" in logs
+
+
+async def service_call_forget(thread_id):
+    from chat.code_interpreter.sessions import service
+
+    async def forget():
+        session = service().sessions.pop(thread_id)
+        session.kernel.stop()
+
+    await service().call(forget())
+
+
 async def _reap():
     from chat.code_interpreter.sessions import service
 

@@ -15,7 +15,7 @@ TRANSFORMER = FIXTURES / "attention_is_all_you_need.pdf"
 @pytest.fixture(autouse=True)
 def _ingest_inline(monkeypatch):
     """Ingest inside the test's transaction instead of a background thread."""
-    monkeypatch.setattr(ingest, "runner", lambda ids, thread_id, then_run=None: ingest.ingest_now(ids, thread_id, then_run))
+    monkeypatch.setattr(ingest, "runner", lambda ids, thread_id: ingest.ingest_now(ids, thread_id))
 
 
 @pytest.fixture

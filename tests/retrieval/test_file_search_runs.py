@@ -44,7 +44,7 @@ def answer_and_steps(run):
 
 @pytest.fixture(autouse=True)
 def _no_background(monkeypatch):
-    monkeypatch.setattr("chat.retrieval.ingest.runner", lambda ids, thread_id, then_run=None: ingest_now(ids, thread_id))
+    monkeypatch.setattr("chat.retrieval.ingest.runner", lambda ids, thread_id: ingest_now(ids, thread_id))
 
 
 async def test_the_walkthrough_question_is_answered_with_citations_to_the_gpt2_paper(thread, tutor, upload, gpt2_bytes):

@@ -1,9 +1,56 @@
-"""Serve the app with Daphne and start the run engine as soon as it listens."""
+"""Serve the app with Daphne and start the run engine as soon as it listens.
 
+SIGTERM and SIGINT stop it gracefully (``chat.shutdown``): it stops listening, ends its
+runs and streams with their final events, then exits. A second signal exits at once.
+"""
+
+import logging
+import signal
 import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from daphne.access import AccessLogGenerator
+from daphne.endpoints import build_endpoint_description_strings
+from daphne.server import Server, twisted_loop
+
+from chat.engine.supervisor import start_engine
+from chat.shutdown import shut_down
+
+logger = logging.getLogger("chat.engine")
+
+
+class GracefulServer(Server):
+    """Daphne, keeping its listening ports so that a graceful stop can close them first."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, signal_handlers=False, **kwargs)
+        self.ports: list = []
+        self.stopping = False
+
+    def listen_success(self, port) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def install_signal_handlers(self) -> None:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            twisted_loop.add_signal_handler(signum, self.on_signal, signum)
+
+    def on_signal(self, signum: int) -> None:
+        if self.stopping:  # asked twice: do not wait any longer
+            self.stop()
+            return
+        self.stopping = True
+        logger.warning("%s: stopping (runs end now, streams get their final event)", signal.Signals(signum).name)
+        for port in self.ports:
+            port.stopListening()
+        task = twisted_loop.create_task(shut_down(settings.SHUTDOWN_TIMEOUT), name="graceful shutdown")
+        task.add_done_callback(self._shut_down)
+
+    def _shut_down(self, task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("graceful shutdown failed", exc_info=task.exception())
+        self.stop()
 
 
 class Command(BaseCommand):
@@ -14,18 +61,19 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
 
     def handle(self, *args, host, port, **options):
-        from daphne.access import AccessLogGenerator
-        from daphne.endpoints import build_endpoint_description_strings
-        from daphne.server import Server, twisted_loop
-
-        from chat.engine.supervisor import start_engine
         from project.asgi import application
 
         endpoints = build_endpoint_description_strings(host=host, port=port)
         self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
-        Server(
+        server = GracefulServer(
             application=application,
             endpoints=endpoints,
             action_logger=AccessLogGenerator(sys.stdout) if settings.DEBUG else None,
-            ready_callable=lambda: twisted_loop.call_soon(start_engine, twisted_loop),
-        ).run()
+            ready_callable=lambda: twisted_loop.call_soon(self.ready, server),
+        )
+        server.run()
+
+    @staticmethod
+    def ready(server: GracefulServer) -> None:
+        start_engine(twisted_loop)
+        server.install_signal_handlers()
