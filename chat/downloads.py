@@ -18,11 +18,9 @@ from chat.models import File
 # Types a browser shows without running anything from the file.
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"})
 
+# Chromium's PDF viewer still shows an inline PDF under this policy (it runs in its own
+# extension frame; tests/browser/test_csp_in_browser.py checks it), so PDFs get it too.
 FILE_CSP = "sandbox; default-src 'none'"
-# Chromium's PDF viewer is a plug-in, and a sandboxed document may not load plug-ins: an
-# inline PDF under FILE_CSP is a blank page. The viewer runs in its own extension origin,
-# so the PDF's document itself needs nothing; without `sandbox` it still may load nothing.
-PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'self'"
 
 
 def file_response(file: File, *, inline: bool = False) -> FileResponse:
@@ -38,5 +36,5 @@ def file_response(file: File, *, inline: bool = False) -> FileResponse:
         content_type=file.content_type if inline else "application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = PDF_CSP if inline and file.content_type == "application/pdf" else FILE_CSP
+    response["Content-Security-Policy"] = FILE_CSP
     return response
