@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import ALICE, Browsing, ChatServer
-from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, message_box, run_status, start_conversation, tutor_messages
+from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, run_status, send, start_conversation, tutor_messages
 from tests.browser.test_quiz_in_browser import ensure_quiz_tutor
 
 try:
@@ -102,13 +102,14 @@ def test_every_main_page_works_under_the_policy(browsing: Browsing, chat_server:
 
     # A thread: code and a table in the student's message, an answer with math streamed in.
     start_conversation(page)
-    message_box(page).fill(WORK)
-    page.get_by_role("button", name="Send").click()
+    send(page, WORK, with_enter=False, shows="My working so far")
+    expect(tutor_messages(page)).to_have_count(1, timeout=RUN_TIMEOUT)
     expect(run_status(page)).to_have_text(re.compile(r"Completed"), timeout=RUN_TIMEOUT)
-    message_box(page).fill(QUADRATIC)
-    message_box(page).press("Enter")
+    send(page, QUADRATIC)
+    expect(tutor_messages(page)).to_have_count(2, timeout=RUN_TIMEOUT)
     expect(run_status(page)).to_have_text(re.compile(r"Completed"), timeout=RUN_TIMEOUT)
     answer = tutor_messages(page).last
+    expect(answer).to_contain_text("Answer")
     expect(answer.locator(".katex").first).to_be_visible()
     expect(page.locator(".message .highlight").first).to_be_visible()
     expect(page.locator(".message th.align-right")).to_have_css("text-align", "right")
