@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import reverse
 from django.utils.http import parse_header_parameters
 
@@ -55,6 +56,7 @@ def assert_page_keeps_to_the_policy(response) -> None:
     assert "'unsafe-inline'" not in response["Content-Security-Policy"]
     assert "'unsafe-eval'" not in response["Content-Security-Policy"]
     nonce = next(v for v in policy["script-src"] if v.startswith("'nonce-"))
+    assert nonce in policy["style-src"]
     parser = InlineCode()
     parser.feed(response.content.decode())
     assert parser.refused == []
@@ -98,6 +100,12 @@ def test_error_pages_have_the_policy_too(client, alice_client):
     assert not_found.status_code == 404 and "frame-ancestors 'none'" in not_found["Content-Security-Policy"]
     assert "default-src 'self'" in client.get("/no/such/page/")["Content-Security-Policy"]
     assert "default-src 'self'" in client.post(reverse("login"), {"username": "x"})["Content-Security-Policy"]
+
+
+def test_the_csrf_failure_page_styles_itself_with_the_nonce():
+    response = Client(enforce_csrf_checks=True).post(reverse("login"), {"username": "x", "password": "y"})
+    assert response.status_code == 403
+    assert_page_keeps_to_the_policy(response)
 
 
 @pytest.fixture
