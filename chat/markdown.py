@@ -306,12 +306,28 @@ def _build_markdown() -> MarkdownIt:
     md.add_render_rule("link_close", _render_link_close)
     md.add_render_rule("s_open", lambda self, tokens, idx, options, env: "<del>")
     md.add_render_rule("s_close", lambda self, tokens, idx, options, env: "</del>")
+    md.core.ruler.push("table_align_classes", _table_align_classes)
     return md
+
+
+_TABLE_ALIGN = re.compile(r"text-align:(left|center|right)")
+
+
+def _table_align_classes(state: Any) -> None:
+    """Column alignment as a class, not a style attribute: the page's Content-Security-Policy
+    refuses style attributes in markup (static/css/app.css has the .align-* rules)."""
+    for token in state.tokens:
+        if token.type not in ("th_open", "td_open") or "style" not in token.attrs:
+            continue
+        match = _TABLE_ALIGN.fullmatch(str(token.attrs.pop("style")))
+        if match:
+            token.attrSet("class", f"align-{match.group(1)}")
 
 
 _MD = _build_markdown()
 
 _PYGMENTS_CLASSES = {cls for cls in STANDARD_TYPES.values() if cls}
+_ALIGN_CLASSES = {"align-left", "align-center", "align-right"}
 
 _CLEANER = nh3.Cleaner(
     tags={
@@ -321,12 +337,13 @@ _CLEANER = nh3.Cleaner(
     },  # fmt: skip
     clean_content_tags={"script", "style"},
     # "*": set() drops ammonia's default generic attributes (lang, title)
-    attributes={"*": set(), "a": {"href"}, "ol": {"start"}, "th": {"style"}, "td": {"style"}},
+    attributes={"*": set(), "a": {"href"}, "ol": {"start"}},
     allowed_classes={
         "span": _PYGMENTS_CLASSES | {"math-inline", "math-display"},
         "div": {"highlight", "math-display"},
+        "th": _ALIGN_CLASSES,
+        "td": _ALIGN_CLASSES,
     },
-    filter_style_properties={"text-align"},
     url_schemes={"http", "https", "mailto"},
     url_relative="deny",
     link_rel="noopener noreferrer nofollow",

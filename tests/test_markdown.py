@@ -30,7 +30,8 @@ def test_bold_lists_and_tables_render():
     assert "<ul>\n<li>one</li>\n<li>two</li>\n</ul>" in out
     assert "<ol>\n<li>first</li>" in out
     assert "<table>" in out and "<th" in out and "<td" in out
-    assert 'style="text-align:right"' in out
+    assert '<th class="align-right">b</th>' in out and '<td class="align-left">1</td>' in out
+    assert "style=" not in out  # the page's CSP would refuse it
 
 
 def test_raw_script_tags_are_escaped_not_passed_through():

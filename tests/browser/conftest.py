@@ -62,6 +62,16 @@ RECORDER_JS = r"""
 })();
 """
 
+# Every Content-Security-Policy violation, reported on the console with a marker the
+# fixture looks for (Chromium's own "Refused to …" console message is caught as well).
+CSP_VIOLATION_MARK = "CSP violation:"
+CSP_REPORTER_JS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  const on = e.target && e.target.tagName ? `<${e.target.tagName.toLowerCase()} id="${e.target.id}" class="${e.target.className}">` : "";
+  console.error(`%s ${e.violatedDirective} blocked ${e.blockedURI || "inline"} on ${on} at ${e.sourceFile}:${e.lineNumber} ${e.sample || ""}`);
+});
+""" % CSP_VIOLATION_MARK
+
 
 # --- the server ------------------------------------------------------------------------
 
@@ -165,16 +175,24 @@ class Browsing:
         self.contexts = []
         self.console: list[str] = []
         self.page_errors: list[str] = []
+        self.csp_violations: list[str] = []
 
     def new_page(self, server: ChatServer) -> Page:
         context = self.browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 800})
         context.set_default_timeout(10_000)
         context.add_init_script(RECORDER_JS)
+        context.add_init_script(CSP_REPORTER_JS)
         self.contexts.append(context)
         page = context.new_page()
-        page.on("console", lambda m: self.console.append(f"[{m.type}] {m.text} {m.location.get('url', '')}"))
+        page.on("console", self._on_console)
         page.on("pageerror", lambda e: self.page_errors.append(f"{e}"))
         return page
+
+    def _on_console(self, message) -> None:
+        line = f"[{message.type}] {message.text} {message.location.get('url', '')}"
+        self.console.append(line)
+        if CSP_VIOLATION_MARK in message.text or "Content Security Policy" in message.text:
+            self.csp_violations.append(line)
 
     def close(self) -> None:
         for context in self.contexts:
@@ -187,6 +205,7 @@ def browsing(browser):
     yield session
     session.close()
     assert not session.page_errors, "Uncaught JavaScript errors in the page:\n" + "\n".join(session.page_errors)
+    assert not session.csp_violations, "Content-Security-Policy violations:\n" + "\n".join(session.csp_violations)
 
 
 # --- failure reports -------------------------------------------------------------------

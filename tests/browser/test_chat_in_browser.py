@@ -59,7 +59,9 @@ def start_conversation(page: Page) -> str:
 
 
 def wait_for_socket(page: Page) -> None:
-    page.wait_for_function("window.__wsOpen > 0")
+    # A function, not a bare expression: Playwright evals a polled expression in the page,
+    # which the Content-Security-Policy refuses.
+    page.wait_for_function("() => window.__wsOpen > 0")
 
 
 def run_status(page: Page):
@@ -182,7 +184,7 @@ def test_a_student_logs_in_asks_the_walkthrough_question_and_watches_the_answer_
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
 
     page.evaluate("document.fonts.ready")
-    page.screenshot(path=SCREENSHOT)
+    page.screenshot(path=SCREENSHOT, caret="initial")  # "hide" writes style attributes (CSP)
 
 
 def test_reloading_mid_run_shows_the_partial_answer_and_keeps_streaming(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from chat.access import get_file_for_user
@@ -10,6 +10,7 @@ from chat.api import serializers
 from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import ok
 from chat.api.pagination import page
+from chat.downloads import file_response
 from chat.files import FileTooLarge, store_file
 from chat.models import File
 from chat.providers import available_models
@@ -66,10 +67,9 @@ def delete(request: HttpRequest, file_id: str):
 def content(request: HttpRequest, file_id: str):
     record = _get(request, file_id)
     try:
-        handle = record.data.open("rb")
+        return file_response(record, inline=True)
     except (FileNotFoundError, ValueError):
         raise not_found(f"The content of file {file_id} is missing.") from None
-    return FileResponse(handle, content_type=record.content_type or "application/octet-stream")
 
 
 # --- models --------------------------------------------------------------------------------
