@@ -196,8 +196,15 @@ RUN_REQUIRES_ACTION_TIMEOUT = env_float("RUN_REQUIRES_ACTION_TIMEOUT", 600.0, mi
 # Start-up recovery and expiry sweeps in the web process (tests turn it off and sweep by hand).
 RUN_SUPERVISOR = env_bool("RUN_SUPERVISOR", True)
 MESSAGES_PER_PAGE = env_int("MESSAGES_PER_PAGE", 50, minimum=1)
-# Requests per minute one API key may make (429 beyond it); 0 turns the limit off.
+# Per API key and per window of API_RATE_WINDOW seconds (429 beyond; 0 turns a budget off):
+# writes (POST, DELETE) and reads (GET) have separate budgets, so clients polling runs at
+# the server's hint (every 250 ms) do not use up the writes: 50 runs polled at once are
+# 12,000 GETs a minute.
+API_RATE_WINDOW = env_int("API_RATE_WINDOW", 60, minimum=1)
+if API_RATE_WINDOW > 60:  # the openai SDK ignores a Retry-After past two minutes; keep it well inside
+    raise ImproperlyConfigured("API_RATE_WINDOW must be at most 60 seconds.")
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600, minimum=0)
+API_READ_RATE_LIMIT = env_int("API_READ_RATE_LIMIT", 20_000, minimum=0)
 # Largest file a user may upload or a tool may produce (bytes).
 FILE_MAX_BYTES = env_int("FILE_MAX_BYTES", 32 * 2**20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

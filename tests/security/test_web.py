@@ -4,8 +4,13 @@ throttled by the server's own hint (item 7) and WebSockets opened from foreign o
 
 from __future__ import annotations
 
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import httpx2
+import openai
 import pytest
 from axes.models import AccessAttempt
 from django.urls import reverse
@@ -13,6 +18,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertRedirects
 
 from chat.api.models import ApiKey
+from tests.api.conftest import start_api_server
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +105,80 @@ def test_a_locked_out_address_can_still_sign_up_and_use_api_keys(client, alice, 
         {"username": "carol", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"},
     )
     assertRedirects(response, reverse("chat:threads"))
+
+
+# --- item 7: polling at the server's own hint ----------------------------------------------
+
+RATE_WINDOW = 5  # seconds: short, so a flooded key recovers within the test
+WRITE_LIMIT = 70  # per window: room for 20 runs' writes (3 each), far too few for their polls
+
+
+@pytest.fixture(scope="module")
+def limited_server(tmp_path_factory):
+    """A live server whose write budget fits 20 parallel runs but not their polling."""
+    server = start_api_server(
+        "rate-limited API",
+        tmp_path_factory.mktemp("limited-server"),
+        OFFLINE_MODEL_DELAY="0.05",  # each run streams for a second or two: several polls each
+        API_RATE_WINDOW=str(RATE_WINDOW),
+        API_RATE_LIMIT=str(WRITE_LIMIT),
+        API_READ_RATE_LIMIT="5000",
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def solve_in_a_new_thread(sdk, assistant_id: str, equation: str):
+    thread = sdk.beta.threads.create()
+    sdk.beta.threads.messages.create(thread_id=thread.id, role="user", content=f"Solve {equation}")
+    return sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_twenty_runs_polled_at_once_on_one_key_all_complete(limited_server):
+    polls = []
+
+    def count_polls(request):
+        if request.method == "GET" and "/runs/" in request.url.path:
+            polls.append(request.url.path)
+
+    http = httpx2.Client(event_hooks={"request": [count_polls]})
+    with limited_server.client("alice", http_client=http) as sdk:  # max_retries=0: a 429 fails the test
+        assistant = sdk.beta.assistants.create(name="Tutor", model="offline")
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            runs = list(pool.map(lambda n: solve_in_a_new_thread(sdk, assistant.id, f"{n}x + 1 = {n + 1}"), range(1, 21)))
+    assert [run.status for run in runs] == ["completed"] * 20
+    # The point: all those polls would not have fitted the write budget.
+    assert len(polls) + 61 > WRITE_LIMIT, len(polls)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_write_flood_gets_429_with_retry_after_that_the_sdk_honours(limited_server):
+    with limited_server.client("bob") as sdk:
+        with pytest.raises(openai.RateLimitError) as refused:
+            for _ in range(WRITE_LIMIT + 1):
+                sdk.beta.threads.create()
+    headers = refused.value.response.headers
+    assert 0 < int(headers["retry-after-ms"]) <= RATE_WINDOW * 1000
+    assert int(headers["Retry-After"]) == math.ceil(int(headers["retry-after-ms"]) / 1000)
+    assert refused.value.body["code"] == "rate_limit_exceeded"
+
+    exchanges = []  # (status, retry-after-ms, when the response arrived / when the request left)
+    http = httpx2.Client(
+        event_hooks={
+            "request": [lambda request: exchanges.append(("sent", None, time.monotonic()))],
+            "response": [
+                lambda response: exchanges.append((response.status_code, response.headers.get("retry-after-ms"), time.monotonic()))
+            ],
+        }
+    )
+    with limited_server.client("bob", http_client=http, max_retries=2) as patient:
+        thread = patient.beta.threads.create()  # refused at first, then retried by the SDK once the window turns
+    assert thread.id.startswith("thread_")
+    statuses = [status for status, _, _ in exchanges if status != "sent"]
+    assert statuses[0] == 429 and statuses[-1] == 200, statuses
+    refused_at, wait_ms = next((when, int(ms)) for status, ms, when in exchanges if status == 429)
+    retried_at = next(when for status, _, when in exchanges if status == "sent" and when > refused_at)
+    assert retried_at - refused_at >= wait_ms / 1000 - 0.05  # the SDK slept as long as it was told
