@@ -4,20 +4,32 @@ throttled by the server's own hint (item 7) and WebSockets opened from foreign o
 
 from __future__ import annotations
 
+import http.cookiejar
 import math
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx2
 import openai
 import pytest
+from asgiref.sync import sync_to_async
 from axes.models import AccessAttempt
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertRedirects
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect as ws_connect
 
 from chat.api.models import ApiKey
+from project.asgi import application
+from project.origins import origin_allowed
 from tests.api.conftest import start_api_server
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +194,148 @@ def test_a_write_flood_gets_429_with_retry_after_that_the_sdk_honours(limited_se
     refused_at, wait_ms = next((when, int(ms)) for status, ms, when in exchanges if status == 429)
     retried_at = next(when for status, _, when in exchanges if status == "sent" and when > refused_at)
     assert retried_at - refused_at >= wait_ms / 1000 - 0.05  # the SDK slept as long as it was told
+
+
+# --- item 8: WebSockets from foreign origins -----------------------------------------------
+
+
+@sync_to_async
+def session_cookie(user) -> str:
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    return f"sessionid={session.session_key}"
+
+
+async def open_socket(thread, user, *, host="127.0.0.1:8000", origin="http://127.0.0.1:8000", extra=()) -> bool:
+    """Whether alice's socket is accepted with her session cookie from that origin."""
+    headers = [(b"cookie", (await session_cookie(user)).encode()), *extra]
+    if host is not None:
+        headers.append((b"host", host.encode()))
+    if origin is not None:
+        headers.append((b"origin", origin.encode()))
+    communicator = WebsocketCommunicator(application, f"/ws/threads/{thread.id}/", headers=headers)
+    connected, _ = await communicator.connect()
+    await communicator.disconnect()
+    return connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_from_the_page_it_was_opened_on_is_accepted(alice, thread):
+    assert await open_socket(thread, alice, host="127.0.0.1:8000", origin="http://127.0.0.1:8000")
+    assert await open_socket(thread, alice, host="localhost", origin="http://localhost")
+    assert await open_socket(thread, alice, host="localhost:80", origin="http://localhost")  # default port either way
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://127.0.0.1:9999",  # another port on the same host: another site
+        "http://localhost:3000",  # an allowed host name, another port
+        "https://127.0.0.1",  # another scheme (and port)
+        "https://127.0.0.1:8000",  # another scheme, same port
+        "http://localhost:8000",  # another host name for the same server
+        "http://evil.example",
+        "http://127.0.0.1:8000.evil.example",
+        "null",  # sandboxed iframes, file: pages, data: URLs
+        "",
+        "http://127.0.0.1:8000/",
+        "http://alice@127.0.0.1:8000",
+        None,  # no Origin at all
+    ],
+)
+async def test_a_socket_from_any_other_origin_is_refused(alice, thread, origin):
+    assert not await open_socket(thread, alice, host="127.0.0.1:8000", origin=origin)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_host_outside_allowed_hosts_is_refused_even_when_the_origin_matches_it(alice, thread):
+    # DNS rebinding: evil.example resolved to this server, the page's origin is its own.
+    assert not await open_socket(thread, alice, host="evil.example", origin="http://evil.example")
+    assert not await open_socket(thread, alice, host=None, origin="http://127.0.0.1:8000")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_two_origin_headers_are_refused(alice, thread):
+    forged = [(b"origin", b"http://evil.example")]
+    assert not await open_socket(thread, alice, origin="http://127.0.0.1:8000", extra=forged)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_csrf_trusted_origins_are_accepted_and_only_they(alice, thread, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://tutor.example.org", "https://*.school.example"]
+    assert await open_socket(thread, alice, origin="https://tutor.example.org")
+    assert await open_socket(thread, alice, origin="https://class7.school.example")
+    assert not await open_socket(thread, alice, origin="http://tutor.example.org")
+    assert not await open_socket(thread, alice, origin="https://tutor.example.org:8443")
+    assert not await open_socket(thread, alice, origin="https://school.example.evil")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_behind_a_tls_proxy_the_https_page_is_the_socket_s_origin(alice, thread, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    https = [(b"x-forwarded-proto", b"https")]
+    assert await open_socket(thread, alice, host="localhost", origin="https://localhost", extra=https)
+    assert not await open_socket(thread, alice, host="localhost", origin="http://localhost", extra=https)
+    assert not await open_socket(thread, alice, host="localhost", origin="https://localhost")
+
+
+def test_a_wss_socket_belongs_to_the_https_page():
+    scope = {"type": "websocket", "scheme": "wss", "headers": [(b"host", b"localhost"), (b"origin", b"https://localhost")]}
+    assert origin_allowed(scope)
+    scope["headers"][1] = (b"origin", b"http://localhost")
+    assert not origin_allowed(scope)
+
+
+# --- the same attacks against a live Daphne server ----------------------------------------
+
+
+def live_login(server, username: str, password: str) -> tuple[int, str, http.cookiejar.CookieJar]:
+    """Log in through the real log-in form; (status, page, cookies)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(server.url("/accounts/login/"), timeout=30).read()
+    token = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+    form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
+    try:
+        with opener.open(server.url("/accounts/login/"), data=form.encode(), timeout=30) as response:
+            return response.status, response.read().decode(), jar
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode(), jar
+
+
+def live_socket_accepted(server, thread_id: str, cookie: str, origin: str | None) -> bool:
+    url = server.base_url.replace("http://", "ws://") + f"/ws/threads/{thread_id}/"
+    try:
+        with ws_connect(url, origin=origin, additional_headers={"Cookie": cookie}, proxy=None, open_timeout=30):
+            return True
+    except InvalidStatus as refused:
+        assert refused.response.status_code == 403
+        return False
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_live_server_refuses_forged_origins_with_the_victim_s_cookies(limited_server):
+    with limited_server.client("alice") as sdk:
+        thread = sdk.beta.threads.create()
+    status, _, jar = live_login(limited_server, "alice", "alice-api-pw-1")
+    assert status == 200
+    cookie = "sessionid=" + next(c.value for c in jar if c.name == "sessionid")
+    own = limited_server.base_url  # http://127.0.0.1:<port>
+    port = own.rsplit(":", 1)[1]
+    assert live_socket_accepted(limited_server, thread.id, cookie, own)
+    for forged in ["http://127.0.0.1:9999", "http://localhost:3000", "https://127.0.0.1", f"https://127.0.0.1:{port}",
+                   f"http://localhost:{port}", "http://evil.example", "null", None]:
+        assert not live_socket_accepted(limited_server, thread.id, cookie, forged), forged
+
+
+def test_a_live_server_locks_out_a_guessed_account_with_the_reason_on_its_log_in_page(limited_server):
+    for n in range(10):  # LOGIN_FAILURE_LIMIT's default
+        status, _, _ = live_login(limited_server, "bob", f"guess-{n}")
+        assert status in (200, 429)
+    status, page, jar = live_login(limited_server, "bob", "bob-api-pw-1")
+    assert status == 429 and LOCKED_OUT in page and '<form method="post"' in page
+    assert "sessionid" not in {cookie.name for cookie in jar}
