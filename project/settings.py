@@ -141,6 +141,7 @@ AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "chat.login_throttle.AccountResetHandler"  # a success clears its account's failures only
 AXES_LOCKOUT_CALLABLE = "chat.views.accounts.locked_out"
 AXES_DISABLE_ACCESS_LOG = True  # keep no record of successful log-ins (the users are minors)
 LOGIN_REDIRECT_URL = "chat:threads"

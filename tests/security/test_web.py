@@ -94,6 +94,15 @@ def test_a_few_typos_do_not_lock_anyone_out_and_success_clears_them(client, alic
         client.post(reverse("logout"))
 
 
+def test_logging_in_to_one_s_own_account_does_not_clear_guesses_at_another(client, alice, bob, settings):
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        log_in(client, "alice", f"guess-{n}")
+        if n % 3 == 2:  # bob, the guesser, proves his own password now and then
+            assertRedirects(log_in(client, "bob", "bob-password-1"), reverse("chat:threads"))
+            client.post(reverse("logout"))
+    assertContains(log_in(client, "alice", "alice-password-1", address="10.9.9.9"), LOCKED_OUT, status_code=429)
+
+
 def test_after_the_cool_off_the_right_password_works_again(client, alice, settings):
     for n in range(settings.LOGIN_FAILURE_LIMIT):
         log_in(client, "alice", f"guess-{n}")
