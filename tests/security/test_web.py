@@ -130,7 +130,7 @@ def test_a_locked_out_address_can_still_sign_up_and_use_api_keys(client, alice, 
 
 # --- item 7: polling at the server's own hint ----------------------------------------------
 
-RATE_WINDOW = 5  # seconds: short, so a flooded key recovers within the test
+RATE_WINDOW = 10  # seconds: short, so a flooded key recovers within the test
 WRITE_LIMIT = 70  # per window: room for 20 runs' writes (3 each), far too few for their polls
 
 
@@ -177,16 +177,16 @@ def test_twenty_runs_polled_at_once_on_one_key_all_complete(limited_server):
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_a_write_flood_gets_429_with_retry_after_that_the_sdk_honours(limited_server):
-    with limited_server.client("bob") as sdk:
-        with pytest.raises(openai.RateLimitError) as refused:
-            for _ in range(WRITE_LIMIT + 1):
-                sdk.beta.threads.create()
-    headers = refused.value.response.headers
+    with limited_server.client("bob") as sdk, ThreadPoolExecutor(max_workers=8) as pool:
+        attempts = [pool.submit(sdk.beta.threads.create) for _ in range(3 * WRITE_LIMIT)]
+        refusals = [a.exception() for a in attempts if isinstance(a.exception(), openai.RateLimitError)]
+    assert refusals, "no write was refused"
+    headers = refusals[0].response.headers
     assert 0 < int(headers["retry-after-ms"]) <= RATE_WINDOW * 1000
     assert int(headers["Retry-After"]) == math.ceil(int(headers["retry-after-ms"]) / 1000)
-    assert refused.value.body["code"] == "rate_limit_exceeded"
+    assert refusals[0].body["code"] == "rate_limit_exceeded"
 
-    exchanges = []  # (status, retry-after-ms, when the response arrived / when the request left)
+    exchanges = []  # ("sent", None, when) for each request, (status, retry-after-ms, when) for each response
     http = httpx2.Client(
         event_hooks={
             "request": [lambda request: exchanges.append(("sent", None, time.monotonic()))],
@@ -196,10 +196,13 @@ def test_a_write_flood_gets_429_with_retry_after_that_the_sdk_honours(limited_se
         }
     )
     with limited_server.client("bob", http_client=http, max_retries=2) as patient:
-        thread = patient.beta.threads.create()  # refused at first, then retried by the SDK once the window turns
-    assert thread.id.startswith("thread_")
+        for _ in range(3 * WRITE_LIMIT):  # the flood above used up this window unless it has just turned
+            thread = patient.beta.threads.create()  # a refusal is retried by the SDK once the window turns
+            assert thread.id.startswith("thread_")
+            if any(status == 429 for status, _, _ in exchanges):
+                break
     statuses = [status for status, _, _ in exchanges if status != "sent"]
-    assert statuses[0] == 429 and statuses[-1] == 200, statuses
+    assert 429 in statuses and statuses[-1] == 200, statuses
     refused_at, wait_ms = next((when, int(ms)) for status, ms, when in exchanges if status == 429)
     retried_at = next(when for status, _, when in exchanges if status == "sent" and when > refused_at)
     assert retried_at - refused_at >= wait_ms / 1000 - 0.05  # the SDK slept as long as it was told
