@@ -144,6 +144,12 @@ AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "chat.login_throttle.AccountResetHandler"  # a success clears its account's failures only
 AXES_LOCKOUT_CALLABLE = "chat.views.accounts.locked_out"
 AXES_DISABLE_ACCESS_LOG = True  # keep no record of successful log-ins (the users are minors)
+# Served behind a reverse proxy: trust its X-Forwarded-For/-Proto (Daphne puts the client's
+# address in REMOTE_ADDR, which the throttling counts) and its word that the page is HTTPS.
+# Only with a proxy that sets them: a client could otherwise forge them.
+PROXY_HEADERS = env_bool("PROXY_HEADERS", False)
+if PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 LOGIN_REDIRECT_URL = "chat:threads"
 LOGOUT_REDIRECT_URL = "login"
 

@@ -144,6 +144,7 @@ def limited_server(tmp_path_factory):
         API_RATE_WINDOW=str(RATE_WINDOW),
         API_RATE_LIMIT=str(WRITE_LIMIT),
         API_READ_RATE_LIMIT="5000",
+        PROXY_HEADERS="true",  # as behind a reverse proxy: the client's address is X-Forwarded-For
     )
     try:
         yield server
@@ -305,10 +306,12 @@ def test_a_wss_socket_belongs_to_the_https_page():
 # --- the same attacks against a live Daphne server ----------------------------------------
 
 
-def live_login(server, username: str, password: str) -> tuple[int, str, http.cookiejar.CookieJar]:
-    """Log in through the real log-in form; (status, page, cookies)."""
+def live_login(server, username: str, password: str, address: str = "127.0.0.1"):
+    """Log in through the real log-in form from that client address (as the proxy says);
+    returns (status, page, cookies)."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.addheaders = [("X-Forwarded-For", address)]
     opener.open(server.url("/accounts/login/"), timeout=30).read()
     token = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
     form = urllib.parse.urlencode({"username": username, "password": password, "csrfmiddlewaretoken": token})
@@ -346,8 +349,17 @@ def test_a_live_server_refuses_forged_origins_with_the_victim_s_cookies(limited_
 
 def test_a_live_server_locks_out_a_guessed_account_with_the_reason_on_its_log_in_page(limited_server):
     for n in range(10):  # LOGIN_FAILURE_LIMIT's default
-        status, _, _ = live_login(limited_server, "bob", f"guess-{n}")
+        status, _, _ = live_login(limited_server, "bob", f"guess-{n}", address="192.0.2.10")
         assert status in (200, 429)
-    status, page, jar = live_login(limited_server, "bob", "bob-api-pw-1")
+    status, page, jar = live_login(limited_server, "bob", "bob-api-pw-1", address="192.0.2.11")
     assert status == 429 and LOCKED_OUT in page and '<form method="post"' in page
     assert "sessionid" not in {cookie.name for cookie in jar}
+
+
+def test_behind_its_proxy_a_live_server_locks_out_the_guessing_address_not_everyone(limited_server):
+    for n in range(10):
+        live_login(limited_server, f"student{n}", "password123", address="203.0.113.50")
+    status, page, _ = live_login(limited_server, "alice", "alice-api-pw-1", address="203.0.113.50")
+    assert status == 429 and LOCKED_OUT in page
+    status, page, _ = live_login(limited_server, "alice", "alice-api-pw-1", address="203.0.113.51")
+    assert status == 200 and LOCKED_OUT not in page
