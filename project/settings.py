@@ -129,19 +129,21 @@ LOGIN_URL = "login"
 
 # --- Log-in throttling (django-axes) ------------------------------------------------------
 # Failed log-ins are counted per account and per client address (the site's own form and
-# /admin/login/ alike); LOGIN_FAILURE_LIMIT of either locks that account or address out for
-# LOGIN_COOLOFF_MINUTES after its latest failure. A successful log-in clears its counts.
+# /admin/login/ alike): LOGIN_FAILURE_LIMIT locks an account out, LOGIN_ADDRESS_FAILURE_LIMIT
+# an address (higher: a classroom shares one), for LOGIN_COOLOFF_MINUTES after the latest
+# failure. A successful log-in clears its account's count (chat/login_throttle.py).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out request before any password check
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
 LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # the order AccountResetHandler reads them in
 AXES_RESET_ON_SUCCESS = True
-AXES_HANDLER = "chat.login_throttle.AccountResetHandler"  # a success clears its account's failures only
+AXES_HANDLER = "chat.login_throttle.AccountResetHandler"  # two limits; a success clears its own account only
 AXES_LOCKOUT_CALLABLE = "chat.views.accounts.locked_out"
 AXES_DISABLE_ACCESS_LOG = True  # keep no record of successful log-ins (the users are minors)
 # Served behind a reverse proxy: trust its X-Forwarded-For/-Proto (Daphne puts the client's
