@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import math
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -30,7 +31,8 @@ from websockets.sync.client import connect as ws_connect
 from chat.api.models import ApiKey
 from project.asgi import application
 from project.origins import origin_allowed
-from tests.api.conftest import start_api_server
+from tests.api.conftest import ApiServer, start_api_server
+from tests.live_server import server_env
 
 pytestmark = pytest.mark.django_db
 
@@ -214,6 +216,32 @@ def test_a_write_flood_gets_429_with_retry_after_that_the_sdk_honours(limited_se
     refused_at, wait_ms = next((when, int(ms)) for status, ms, when in exchanges if status == 429)
     retried_at = next(when for status, _, when in exchanges if status == "sent" and when > refused_at)
     assert retried_at - refused_at >= wait_ms / 1000 - 0.05  # the SDK slept as long as it was told
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_two_server_processes_share_one_key_s_budget_through_redis(tmp_path_factory):
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:  # the main run has no Redis on purpose; scripts/test-services sets it
+        pytest.skip("needs REDIS_URL (scripts/test-services runs this with Redis)")
+    limits = {"REDIS_URL": redis_url, "API_RATE_LIMIT": "4", "API_RATE_WINDOW": "60"}
+    first = start_api_server("first", tmp_path_factory.mktemp("first"), **limits)
+    try:
+        # A second process on the same database and Redis, as in a scale-out deployment.
+        database = f"sqlite:///{first.data_dir / 'db.sqlite3'}"
+        second_dir = tmp_path_factory.mktemp("second")
+        second = ApiServer.start("second", second_dir, server_env(second_dir, DATABASE_URL=database, **limits), keys=first.keys)
+        try:
+            while time.time() % 60 > 50:  # both counters must fall in one window
+                time.sleep(0.5)
+            with first.client("alice") as a, second.client("alice") as b:
+                for sdk in (a, b, a, b):  # two writes each: within each process's own budget
+                    sdk.beta.threads.create()
+                with pytest.raises(openai.RateLimitError):
+                    b.beta.threads.create()  # the fifth write of the key, whichever process takes it
+        finally:
+            second.stop()
+    finally:
+        first.stop()
 
 
 # --- item 8: WebSockets from foreign origins -----------------------------------------------
