@@ -17,11 +17,8 @@ from datetime import timedelta
 import httpx2
 import openai
 import pytest
-from asgiref.sync import sync_to_async
 from axes.models import AccessAttempt
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertRedirects
@@ -33,6 +30,7 @@ from project.asgi import application
 from project.origins import origin_allowed
 from tests.api.conftest import ApiServer, start_api_server
 from tests.live_server import server_env
+from tests.test_consumers import session_cookie
 
 pytestmark = pytest.mark.django_db
 
@@ -245,16 +243,6 @@ def test_two_server_processes_share_one_key_s_budget_through_redis(tmp_path_fact
 
 
 # --- item 8: WebSockets from foreign origins -----------------------------------------------
-
-
-@sync_to_async
-def session_cookie(user) -> str:
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    return f"sessionid={session.session_key}"
 
 
 async def open_socket(thread, user, *, host="127.0.0.1:8000", origin="http://127.0.0.1:8000", extra=()) -> bool:
