@@ -7,6 +7,7 @@ in the web process and the built-in offline model. Every value is parsed strictl
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "chat.functions",
     "chat.code_interpreter",
     "chat.api",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: turns a lock-out recorded during authentication into the page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -129,6 +133,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+
+# --- Log-in throttling (django-axes) ------------------------------------------------------
+# Failed log-ins are counted per account and per client address (the site's own form and
+# /admin/login/ alike): LOGIN_FAILURE_LIMIT locks an account out, LOGIN_ADDRESS_FAILURE_LIMIT
+# an address (higher: a classroom shares one), for LOGIN_COOLOFF_MINUTES after the latest
+# failure. A successful log-in clears its account's count (chat/login_throttle.py).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out request before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 30, minimum=1)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # the order AccountResetHandler reads them in
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "chat.login_throttle.AccountResetHandler"  # two limits; a success clears its own account only
+AXES_LOCKOUT_CALLABLE = "chat.views.accounts.locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # keep no record of successful log-ins (the users are minors)
+# Served behind a reverse proxy: trust its X-Forwarded-For/-Proto (Daphne puts the client's
+# address in REMOTE_ADDR, which the throttling counts) and its word that the page is HTTPS.
+# Only with a proxy that sets them: a client could otherwise forge them.
+PROXY_HEADERS = env_bool("PROXY_HEADERS", False)
+if PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 LOGIN_REDIRECT_URL = "chat:threads"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -157,8 +187,6 @@ SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
-# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (only trust it if the proxy does).
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("SECURE_PROXY_SSL", False) else None
 
 # Content-Security-Policy on every response (Django's own middleware). No inline script or
 # style runs without the per-request nonce; style attributes in markup are refused, so
@@ -211,8 +239,15 @@ RUN_SUPERVISOR = env_bool("RUN_SUPERVISOR", True)
 # to send their final event before it exits anyway (seconds).
 SHUTDOWN_TIMEOUT = env_float("SHUTDOWN_TIMEOUT", 10.0, minimum=0.5)
 MESSAGES_PER_PAGE = env_int("MESSAGES_PER_PAGE", 50, minimum=1)
-# Requests per minute one API key may make (429 beyond it); 0 turns the limit off.
+# Per API key and per window of API_RATE_WINDOW seconds (429 beyond; 0 turns a budget off):
+# writes (POST, DELETE) and reads (GET) have separate budgets, so clients polling runs at
+# the server's hint (every 250 ms) do not use up the writes: 50 runs polled at once are
+# 12,000 GETs a minute.
+API_RATE_WINDOW = env_int("API_RATE_WINDOW", 60, minimum=1)
+if API_RATE_WINDOW > 60:  # the openai SDK ignores a Retry-After past two minutes; keep it well inside
+    raise ImproperlyConfigured("API_RATE_WINDOW must be at most 60 seconds.")
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600, minimum=0)
+API_READ_RATE_LIMIT = env_int("API_READ_RATE_LIMIT", 20_000, minimum=0)
 # Largest file a user may upload or a tool may produce (bytes).
 FILE_MAX_BYTES = env_int("FILE_MAX_BYTES", 32 * 2**20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -26,7 +26,7 @@ def session_cookie(user) -> str:
 
 
 async def connect(thread_id: str, user=None, origin: str = "http://localhost"):
-    headers = [(b"origin", origin.encode())]
+    headers = [(b"host", b"localhost"), (b"origin", origin.encode())]
     if user is not None:
         headers.append((b"cookie", (await session_cookie(user)).encode()))
     communicator = WebsocketCommunicator(application, f"/ws/threads/{thread_id}/", headers=headers)

@@ -67,3 +67,8 @@ def test_redis_and_postgres_urls_switch_the_backends(tmp_path):
         [sys.executable, "-c", "import django;django.setup();" + code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert out.stdout.split() == ["channels_redis.core.RedisChannelLayer", "django.db.backends.postgresql"], out.stderr
+
+
+def test_a_rate_window_the_sdk_would_not_wait_for_is_refused(tmp_path):
+    result = _check({"API_RATE_WINDOW": "120", "DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0 and "API_RATE_WINDOW must be at most 60 seconds" in result.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from inspect import iscoroutinefunction
@@ -41,37 +42,43 @@ def authenticate(request: HttpRequest) -> None:
     user = ApiKey.authenticate(raw.strip())
     if user is None:
         raise ApiError(401, "Incorrect API key provided. Create or check your keys on the API keys page.", code="invalid_api_key")
-    check_rate(raw.strip())
+    check_rate(raw.strip(), reads=request.method in ("GET", "HEAD"))
     request.user = user
 
 
-clock = time.time  # a seam for tests that must not straddle a minute
+clock = time.time  # a seam for tests that must not straddle a window
 
 
-def check_rate(raw_key: str) -> None:
-    """A fixed one-minute window per key (API_RATE_LIMIT requests; 0 turns it off). The
-    counter lives in the cache: per process on the embedded default, shared with Redis."""
-    limit = settings.API_RATE_LIMIT
+def check_rate(raw_key: str, *, reads: bool) -> None:
+    """Two fixed windows of API_RATE_WINDOW seconds per key: one budget for reads (GET,
+    API_READ_RATE_LIMIT) and one for writes (everything else, API_RATE_LIMIT); 0 turns a
+    budget off. Polling a run (a GET every POLL_AFTER_MS) must not use up the budget that
+    creates runs. The counters live in Django's cache: per process on the embedded
+    default, shared by every process with Redis."""
+    limit = settings.API_READ_RATE_LIMIT if reads else settings.API_RATE_LIMIT
     if not limit:
         return
+    window = settings.API_RATE_WINDOW
     now = clock()
-    window = int(now // 60)
-    counter = f"api-rate:{hash_key(raw_key)[:24]}:{window}"
-    cache.add(counter, 0, timeout=90)
+    budget = "read" if reads else "write"
+    counter = f"api-rate:{budget}:{hash_key(raw_key)[:24]}:{int(now // window)}"
+    cache.add(counter, 0, timeout=window + 30)
     try:
         count = cache.incr(counter)
     except ValueError:  # evicted between add and incr
-        cache.set(counter, 1, timeout=90)
+        cache.set(counter, 1, timeout=window + 30)
         count = 1
     if count > limit:
-        retry = 60 - int(now % 60)
+        wait = window - now % window  # until this window closes
+        kind = "reads (GET)" if reads else "writes"
         error = ApiError(
             429,
-            f"Rate limit reached: {limit} requests per minute for this key. Please try again in {retry}s.",
+            f"Rate limit reached: {limit} {kind} per {window} s for this key. Please try again in {math.ceil(wait)}s.",
             type="requests",
             code="rate_limit_exceeded",
         )
-        error.headers = {"Retry-After": str(retry)}
+        # The SDK prefers retry-after-ms and sleeps exactly that long before its retry.
+        error.headers = {"Retry-After": str(math.ceil(wait)), "retry-after-ms": str(math.ceil(wait * 1000))}
         raise error
 
 

@@ -21,20 +21,18 @@ class ApiServer(LiveServer):
         from openai import OpenAI
 
         kwargs.setdefault("api_key", self.keys[user])
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("timeout", 30)
         return OpenAI(
             base_url=self.base_url + "/v1",
-            max_retries=0,
-            timeout=30,
             _strict_response_validation=True,
             **kwargs,
         )
 
 
-@pytest.fixture(scope="session")
-def api_server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("api-server")
-    # The SDK polls a lot; the rate limit has its own test in test_views.
-    env = server_env(data_dir, OFFLINE_MODEL_DELAY="0", API_RATE_LIMIT="0")
+def start_api_server(name: str, data_dir, **settings: str) -> ApiServer:
+    """A migrated server with alice and bob, each with a Math Tutor and one API key."""
+    env = server_env(data_dir, **settings)
     manage(env, "migrate", "--noinput")
     # One process seeds both users and prints their keys (each manage.py start costs seconds).
     seed = (
@@ -44,7 +42,15 @@ def api_server(tmp_path_factory):
         "    call_command('createapikey', user)\n"
     )
     alice_key, bob_key = [word for word in manage(env, "shell", "-c", seed).split() if word.startswith("sk-tutor-")]
-    server = ApiServer.start("API", data_dir, env, keys={"alice": alice_key, "bob": bob_key})
+    return ApiServer.start(name, data_dir, env, keys={"alice": alice_key, "bob": bob_key})
+
+
+@pytest.fixture(scope="session")
+def api_server(tmp_path_factory):
+    # The SDK polls a lot; the rate limit has its own tests in test_views and tests/security.
+    server = start_api_server(
+        "API", tmp_path_factory.mktemp("api-server"), OFFLINE_MODEL_DELAY="0", API_RATE_LIMIT="0"
+    )
     try:
         yield server
     finally:

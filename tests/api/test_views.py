@@ -190,10 +190,28 @@ def test_a_key_over_its_rate_limit_gets_a_429_and_others_do_not(client, alice_ke
     cache.clear()
     settings.API_RATE_LIMIT = 3
     for _ in range(3):
-        assert call(client, "get", "/v1/models", alice_key).status_code == 200
-    response = call(client, "get", "/v1/models", alice_key)
+        assert call(client, "post", "/v1/threads", alice_key, {}).status_code == 200
+    response = call(client, "post", "/v1/threads", alice_key, {})
     assert response.status_code == 429
     assert error_of(response)["code"] == "rate_limit_exceeded" and error_of(response)["type"] == "requests"
-    assert response["Retry-After"] == "30"
-    assert call(client, "get", "/v1/models", bob_key).status_code == 200
+    assert response["Retry-After"] == "30" and response["retry-after-ms"] == "30000"
+    assert call(client, "post", "/v1/threads", bob_key, {}).status_code == 200
+    cache.clear()
+
+
+def test_reads_have_their_own_budget_and_do_not_use_up_the_writes(client, alice_key, settings, monkeypatch):
+    from django.core.cache import cache
+
+    monkeypatch.setattr("chat.api.http.clock", lambda: 1_800_000_045.5)
+    cache.clear()
+    settings.API_RATE_LIMIT = 2
+    settings.API_READ_RATE_LIMIT = 5
+    for _ in range(5):
+        assert call(client, "get", "/v1/models", alice_key).status_code == 200
+    response = call(client, "get", "/v1/models", alice_key)
+    assert response.status_code == 429 and "reads" in error_of(response)["message"]
+    assert response["Retry-After"] == "15" and response["retry-after-ms"] == "14500"
+    for _ in range(2):
+        assert call(client, "post", "/v1/threads", alice_key, {}).status_code == 200
+    assert call(client, "post", "/v1/threads", alice_key, {}).status_code == 429
     cache.clear()

@@ -56,14 +56,14 @@ def test_a_misspelt_production_setting_stops_start_up(tmp_path):
         ("SECURE_SSL_REDIRECT", "always", "is not a boolean"),
         ("SECURE_HSTS_SECONDS", "1y", "is not a whole number"),
         ("SECURE_HSTS_SECONDS", "-1", "must be at least 0"),
-        ("SECURE_PROXY_SSL", "x-forwarded-proto", "is not a boolean"),
+        ("PROXY_HEADERS", "x-forwarded-proto", "is not a boolean"),
     ]:
         result = check_deploy(tmp_path, **{**PRODUCTION_ENV, name: raw})
         assert result.returncode != 0 and f"{name}={raw!r} {says}" in result.stderr, (name, raw)
 
 
 def test_the_production_settings_reach_django(tmp_path):
-    env = {**server_env(tmp_path), **PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(50), "SECURE_PROXY_SSL": "true"}
+    env = {**server_env(tmp_path), **PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(50), "PROXY_HEADERS": "true"}
     code = (
         "from django.conf import settings as s; "
         "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "

@@ -70,6 +70,7 @@ class Command(BaseCommand):
             endpoints=endpoints,
             action_logger=AccessLogGenerator(sys.stdout) if settings.DEBUG else None,
             ready_callable=lambda: twisted_loop.call_soon(self.ready, server),
+            **proxy_headers(),
         )
         server.run()
 
@@ -77,3 +78,16 @@ class Command(BaseCommand):
     def ready(server: GracefulServer) -> None:
         start_engine(twisted_loop)
         server.install_signal_handlers()
+
+
+def proxy_headers() -> dict:
+    """Behind a reverse proxy (PROXY_HEADERS), the client's address and scheme come from the
+    proxy's X-Forwarded-* headers; otherwise every user would share the proxy's address,
+    and one address's failed log-ins would lock everyone out."""
+    if not settings.PROXY_HEADERS:
+        return {}
+    return {
+        "proxy_forwarded_address_header": "X-Forwarded-For",
+        "proxy_forwarded_port_header": "X-Forwarded-Port",
+        "proxy_forwarded_proto_header": "X-Forwarded-Proto",
+    }
