@@ -8,5 +8,5 @@ class RetrievalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registering the tool, the offline skill, the citation renderer and the signal.
-        from chat.retrieval import annotate, skill, tool  # noqa: F401
+        # Registering the tool, the offline skill, the citation renderer and the signals.
+        from chat.retrieval import annotate, ingest, skill, tool  # noqa: F401

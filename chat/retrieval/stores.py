@@ -85,7 +85,10 @@ def searchable_files(thread: Thread, assistant: Assistant | None) -> list[tuple[
 
     documents = dict(
         Document.objects.filter(
-            sha256__in={f.sha256 for f in files.values()}, chunking=chunking_key(), status=Document.READY
+            owner_id=thread.owner_id,
+            sha256__in={f.sha256 for f in files.values()},
+            chunking=chunking_key(),
+            status=Document.READY,
         ).values_list("sha256", "id")
     )
     return [(f, documents[f.sha256]) for f in files.values() if f.sha256 in documents]
