@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from html.parser import HTMLParser
 from pathlib import PurePath
+from typing import NamedTuple
 from xml.parsers import expat
 
 import charset_normalizer
@@ -67,14 +68,19 @@ def _join_lines(text: str) -> str:
     return re.sub(r"(?<!\n)\n(?!\n)", " ", text)
 
 
-def sniff(data: bytes) -> str:
-    """What the bytes are: pdf, zip, text or binary."""
-    head = data[:1024]
-    if head.lstrip()[:5] == b"%PDF-":
-        return "pdf"
+class Sniffed(NamedTuple):
+    kind: str  # pdf, zip, text or binary
+    encoding: str | None = None  # of text
+
+
+def sniff(data: bytes) -> Sniffed:
+    """What the bytes are, by their content."""
+    if data[:1024].lstrip()[:5] == b"%PDF-":
+        return Sniffed("pdf")
     if data[:4] == b"PK\x03\x04":
-        return "zip"
-    return "binary" if text_encoding(data) is None else "text"
+        return Sniffed("zip")
+    encoding = text_encoding(data)
+    return Sniffed("binary") if encoding is None else Sniffed("text", encoding)
 
 
 _BOMS = [
@@ -82,6 +88,7 @@ _BOMS = [
     (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
 ]
 _SAMPLE = 65536
+_DECODE_PIECE = 2**20  # big enough that HTMLParser does not rescan an open tag too often
 
 
 def text_encoding(data: bytes) -> str | None:
@@ -98,17 +105,19 @@ def text_encoding(data: bytes) -> str | None:
         utf8 = exc.start >= len(sample) - 4 and len(data) > _SAMPLE  # only a character cut at the sample's end
     if utf8:
         return None if b"\x00" in sample[:1024] else "utf-8"
-    matches = charset_normalizer.from_bytes(sample)
-    best = matches.best()
+    if b"\x00" not in sample[:1024]:
+        # On short text charset-normalizer reads Western 8-bit text as Chinese or Baltic;
+        # windows-1252 (what browsers read "latin-1" as) is asked about first, and only
+        # wins when its reading looks like ordinary text.
+        western = charset_normalizer.from_bytes(sample, cp_isolation=["cp1252"]).best()
+        if western is not None and western.chaos <= 0.1:
+            return "cp1252"
+    best = charset_normalizer.from_bytes(sample).best()
     if best is None:
         return None
     if b"\x00" in sample[:1024] and not best.encoding.startswith(("utf_16", "utf_32")):
         return None  # NUL bytes are binary, unless the text is UTF-16/32 without a mark
-    # On short Western text charset-normalizer cannot tell the 8-bit code pages apart (it
-    # reads French as Baltic cp1257); windows-1252, the most common one (and what browsers
-    # read "latin-1" as), wins any near tie.
-    western = [m for m in matches if m.encoding == "cp1252" and m.chaos <= best.chaos + 0.1]
-    return "cp1252" if western else best.encoding
+    return best.encoding
 
 
 class Budget:
@@ -152,7 +161,7 @@ def extract(filename: str, data: bytes) -> tuple[str, list[Page]]:
             f"Files of type “{ext or 'no extension'}” cannot be searched. "
             "Accepted: PDF, DOCX, HTML, Markdown, plain text, CSV/JSON and source code."
         )
-    found = sniff(data)
+    found, encoding = sniff(data)
     if ext == ".pdf":
         if found != "pdf":
             raise ExtractError(f"The file is named .pdf but its content is not a PDF (it looks like {found}).")
@@ -166,8 +175,8 @@ def extract(filename: str, data: bytes) -> tuple[str, list[Page]]:
         raise ExtractError(f"The file is named {ext} but its content is {what}, not text.")
     budget = Budget("The file")
     if ext in HTML_EXTENSIONS:
-        return "html", _one_page(html_to_text(_decoded(data, budget, html=True), budget))
-    text = "".join(_decoded(data, budget))
+        return "html", _one_page(html_to_text(_decoded(data, encoding, budget, count=False), budget))
+    text = "".join(_decoded(data, encoding, budget))
     if ext == ".json":
         try:
             json.loads(text)
@@ -180,20 +189,16 @@ def extract(filename: str, data: bytes) -> tuple[str, list[Page]]:
     return "text", _one_page(text)
 
 
-def _decoded(data: bytes, budget: Budget, *, html: bool = False) -> Iterator[str]:
-    """The text in pieces, decoded as it goes, so the characters are counted (and capped)
-    before a huge file is ever held as one string. Markup is counted by ``html_to_text``,
-    which keeps only its text."""
-    decoder = codecs.getincrementaldecoder(text_encoding(data) or "utf-8")(errors="replace")
-    for start in range(0, len(data), _SAMPLE):
-        piece = decoder.decode(data[start : start + _SAMPLE])
-        if not html:
+def _decoded(data: bytes, encoding: str, budget: Budget, *, count: bool = True) -> Iterator[str]:
+    """The text in pieces, decoded as it goes, so its characters are counted (and capped)
+    before a huge file is ever held as one string. (Markup is not counted here but by
+    ``html_to_text``, which keeps only the text.)"""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    for start in range(0, len(data) + 1, _DECODE_PIECE):
+        piece = decoder.decode(data[start : start + _DECODE_PIECE], final=start + _DECODE_PIECE > len(data))
+        if count:
             budget.spend_text(len(piece))
         yield piece
-    piece = decoder.decode(b"", final=True)
-    if not html:
-        budget.spend_text(len(piece))
-    yield piece
 
 
 def _one_page(text: str) -> list[Page]:
@@ -277,7 +282,7 @@ _PDF_LIMITS = {
     "run_length_maximum_output_length": _PDF_STREAM_BYTES,
     "brotli_maximum_output_length": _PDF_STREAM_BYTES,
     "array_based_stream_maximum_output_length": _PDF_STREAM_BYTES,
-    "stream_parsing_work_maximum_count": 1_000_000,
+    "stream_parsing_work_maximum_count": 500_000,  # operators and operands of one content stream
 }
 
 
