@@ -209,6 +209,10 @@ RETRIEVAL_MAX_ELEMENTS = env_int("RETRIEVAL_MAX_ELEMENTS", 2_000_000, minimum=1)
 RETRIEVAL_MAX_PDF_PAGES = env_int("RETRIEVAL_MAX_PDF_PAGES", 2_000, minimum=1)
 # Files read and split at the same time per process (the rest wait their turn).
 RETRIEVAL_MAX_PARALLEL_INGESTS = env_int("RETRIEVAL_MAX_PARALLEL_INGESTS", 2, minimum=1)
+# Each file is extracted in a child process with this much address space (MB) and this
+# much wall-clock time (seconds); past either it is refused.
+RETRIEVAL_EXTRACT_MEMORY_MB = env_int("RETRIEVAL_EXTRACT_MEMORY_MB", 1024, minimum=256)
+RETRIEVAL_EXTRACT_TIMEOUT = env_float("RETRIEVAL_EXTRACT_TIMEOUT", 120.0, minimum=1.0)
 
 # --- Code Interpreter ----------------------------------------------------------------------
 # Each thread's Python session (a Jupyter kernel under bubblewrap) is shut down after this

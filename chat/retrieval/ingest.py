@@ -3,9 +3,10 @@
 Work is done once per owner and distinct content (see ``models.Document``).
 ``schedule_ingest`` runs it in a background thread after the request's transaction
 commits, so neither the request nor the event loop waits for a 24-page PDF; when a file
-is done its status is pushed to the thread page that attached it. However many threads
-wait, at most ``RETRIEVAL_MAX_PARALLEL_INGESTS`` read and split files at once in this
-process: extraction is where a file's size turns into memory.
+is done its status is pushed to the thread page that attached it. Extraction itself runs
+in a child process (``isolation.py``). However many threads wait, at most
+``RETRIEVAL_MAX_PARALLEL_INGESTS`` read and split files at once in this process:
+extraction is where a file's size turns into memory and CPU time.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from chat.models import File
-from chat.retrieval.extract import ExtractError, Page, extract
+from chat.retrieval.extract import ExtractError, Page
+from chat.retrieval.isolation import extract_isolated
 from chat.retrieval.models import Chunk, Document, VectorStoreFile
 from chat.retrieval.tokens import Tokenizer, encoding_name
 
@@ -98,7 +100,7 @@ def _read_and_split(file: File) -> tuple[str, list[Page], list[Piece]]:
             data = handle.read(settings.FILE_MAX_BYTES + 1)
         if len(data) > settings.FILE_MAX_BYTES:
             raise ExtractError(f"The file is larger than the limit of {settings.FILE_MAX_BYTES:,} bytes.")
-        kind, pages = extract(file.filename, data)
+        kind, pages = extract_isolated(file.filename, data)
         del data
         return kind, pages, split(pages, settings.RETRIEVAL_CHUNK_TOKENS, settings.RETRIEVAL_CHUNK_OVERLAP)
 

@@ -209,7 +209,7 @@ def test_no_more_than_the_configured_number_of_files_are_extracted_at_once(alice
             running -= 1
         return "text", [(1, data.decode())]
 
-    monkeypatch.setattr(ingest, "extract", slow_extract)
+    monkeypatch.setattr(ingest, "extract_isolated", slow_extract)
     workers = [threading.Thread(target=ingest._read_and_split, args=(f,)) for f in files]
     for worker in workers:
         worker.start()
@@ -233,7 +233,7 @@ def _index(owner, name: str, data: bytes) -> VectorStoreFile:
 def test_bob_uploading_alices_exact_bytes_gets_his_own_document_extracted_afresh(alice, bob, monkeypatch):
     data = b"Alice's private essay on the causes of the First World War. " * 40
     extracted = []
-    monkeypatch.setattr(ingest, "extract", lambda name, raw: extracted.append(name) or extract.extract(name, raw))
+    monkeypatch.setattr(ingest, "extract_isolated", lambda name, raw: extracted.append(name) or extract.extract(name, raw))
 
     _index(alice, "essay.txt", data)
     entry = _index(bob, "guess.txt", data)
@@ -247,7 +247,7 @@ def test_bob_uploading_alices_exact_bytes_gets_his_own_document_extracted_afresh
 
 def test_a_refused_file_of_alice_is_not_refused_for_bob_from_a_cache(alice, bob, monkeypatch):
     data = b"Ordinary notes about volcanoes and plate tectonics."
-    monkeypatch.setattr(ingest, "extract", lambda name, raw: (_ for _ in ()).throw(extract.ExtractError("refused once")))
+    monkeypatch.setattr(ingest, "extract_isolated", lambda name, raw: (_ for _ in ()).throw(extract.ExtractError("refused once")))
     assert _index(alice, "a.txt", data).status == "failed"
     monkeypatch.undo()
     monkeypatch.setattr(ingest, "runner", lambda ids, thread_id, then_run=None: ingest.ingest_now(ids, thread_id, then_run))
