@@ -17,7 +17,7 @@ import zipfile
 import pytest
 
 from chat.files import store_file
-from chat.retrieval import extract, ingest
+from chat.retrieval import extract, ingest, isolation
 from chat.retrieval.models import Document, VectorStore, VectorStoreFile
 from chat.retrieval.stores import add_files
 
@@ -112,8 +112,27 @@ def test_a_hostile_docx_fails_its_own_upload_and_the_next_file_is_still_indexed(
     ingest.ingest_now([e.pk for e in store.files.all()])
 
     bad_entry, good_entry = VectorStoreFile.objects.get(file=bad), VectorStoreFile.objects.get(file=good)
-    assert bad_entry.status == "failed" and "exhaust the server" in bad_entry.last_error
+    assert bad_entry.status == "failed" and "more than 100,000 elements" in bad_entry.last_error
     assert good_entry.status == "completed"
+
+
+def test_a_file_needing_more_memory_than_the_childs_cap_is_refused_and_the_server_never_holds_it(settings):
+    settings.RETRIEVAL_MAX_TEXT_CHARS = settings.RETRIEVAL_MAX_ELEMENTS = 10**9  # only the kernel's cap is left
+    settings.RETRIEVAL_EXTRACT_MEMORY_MB = 256
+    data = hostile_docx(190, run=b"<w:r><w:t>" + b"lorem ipsum " * 80 + b"</w:t></w:r>")
+
+    peak, raised = peak_memory_of(lambda: isolation.extract_isolated("hostile.docx", data))
+
+    assert isinstance(raised, extract.ExtractError) and "memory limit" in str(raised)
+    assert peak < 10 * MB
+
+
+def test_an_extraction_past_its_time_limit_is_killed_and_refused(settings):
+    settings.RETRIEVAL_MAX_TEXT_CHARS = settings.RETRIEVAL_MAX_ELEMENTS = 10**9  # minutes of parsing
+    settings.RETRIEVAL_EXTRACT_TIMEOUT = 1
+
+    with pytest.raises(extract.ExtractError, match="longer than the limit of 1 s"):
+        isolation.extract_isolated("hostile.docx", hostile_docx(150))
 
 
 def test_a_wide_csv_header_repeated_on_every_row_cannot_multiply_into_gigabytes(settings):
