@@ -24,11 +24,7 @@ from typing import NamedTuple
 from xml.parsers import expat
 
 import charset_normalizer
-import pypdf
 from django.conf import settings
-from pypdf import PdfReader
-from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError
-
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files are reported per file instead
 
@@ -230,6 +226,11 @@ def _table_text(text: str, delimiter: str, budget: Budget) -> str:
 
 
 def extract_pdf(data: bytes) -> list[Page]:
+    # Imported here: pypdf (and the cryptography it loads) is most of the start-up
+    # time of the child process that extracts each file, and only PDFs need it.
+    import pypdf
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError
+
     if b"%%EOF" not in data[-2048:]:
         raise ExtractError("The PDF is truncated or damaged: its end is missing. Upload the complete file.")
     budget = Budget("The PDF")
@@ -237,7 +238,7 @@ def extract_pdf(data: bytes) -> list[Page]:
     pages = []
     try:
         with pypdf.apply_configuration(**_PDF_LIMITS):
-            reader = PdfReader(io.BytesIO(data), strict=False)
+            reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
             if reader.is_encrypted:
                 try:
                     opened = reader.decrypt("")
