@@ -148,7 +148,7 @@ def run() -> dict:
         Document.objects.filter(chunking="bench").delete()
         target = 10_000 - Chunk.objects.count()
         for n in range(0, target, 100):
-            filler = Document.objects.create(sha256=f"{corpus}-{n}", chunking="bench", status=Document.READY)
+            filler = Document.objects.create(owner=owner, sha256=f"{corpus}-{n}", chunking="bench", status=Document.READY)
             Chunk.objects.bulk_create(
                 [Chunk(document=filler, seq=i, text=make(), tokens=800) for i in range(min(100, target - n))]
             )

@@ -272,6 +272,18 @@ RETRIEVAL_MAX_RESULTS = env_int("RETRIEVAL_MAX_RESULTS", 20, minimum=1)
 RETRIEVAL_EMBEDDING_MODEL = env_str("RETRIEVAL_EMBEDDING_MODEL")
 # Largest total a DOCX may unpack to (zip bombs stop here), bytes.
 RETRIEVAL_MAX_UNPACKED_BYTES = env_int("RETRIEVAL_MAX_UNPACKED_BYTES", 200 * 2**20, minimum=1)
+# Most characters of text one file may yield (about 1,000 pages of prose); more is refused.
+RETRIEVAL_MAX_TEXT_CHARS = env_int("RETRIEVAL_MAX_TEXT_CHARS", 2_000_000, minimum=1)
+# Most XML elements (DOCX) or HTML tags one file may have; more is refused.
+RETRIEVAL_MAX_ELEMENTS = env_int("RETRIEVAL_MAX_ELEMENTS", 2_000_000, minimum=1)
+# Most pages of a PDF; more is refused.
+RETRIEVAL_MAX_PDF_PAGES = env_int("RETRIEVAL_MAX_PDF_PAGES", 2_000, minimum=1)
+# Files read and split at the same time per process (the rest wait their turn).
+RETRIEVAL_MAX_PARALLEL_INGESTS = env_int("RETRIEVAL_MAX_PARALLEL_INGESTS", 2, minimum=1)
+# Each file is extracted in a child process with this much address space (MB) and this
+# much wall-clock time (seconds); past either it is refused.
+RETRIEVAL_EXTRACT_MEMORY_MB = env_int("RETRIEVAL_EXTRACT_MEMORY_MB", 1024, minimum=256)
+RETRIEVAL_EXTRACT_TIMEOUT = env_float("RETRIEVAL_EXTRACT_TIMEOUT", 120.0, minimum=1.0)
 
 # --- Code Interpreter ----------------------------------------------------------------------
 # Each thread's Python session (a Jupyter kernel under bubblewrap) is shut down after this

@@ -24,5 +24,5 @@ class VectorStoreAdmin(admin.ModelAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    list_display = ["sha256", "chunking", "kind", "status", "pages", "tokens"]
+    list_display = ["sha256", "owner", "chunking", "kind", "status", "pages", "tokens"]
     readonly_fields = [f.name for f in Document._meta.fields]

@@ -1,31 +1,40 @@
 """Ingest: extract a file's text, split it into overlapping token windows, index them.
 
-Work is done once per distinct content (see ``models.Document``). ``schedule_ingest``
-runs it in a background thread after the request's transaction commits, so neither the
-request nor the event loop waits for a 24-page PDF; when a file is done its status is
-pushed to the thread page that attached it.
+Work is done once per owner and distinct content (see ``models.Document``).
+``schedule_ingest`` runs it in a background thread after the request's transaction
+commits, so neither the request nor the event loop waits for a 24-page PDF; when a file
+is done its status is pushed to the thread page that attached it. Extraction itself runs
+in a child process (``isolation.py``). However many threads wait, at most
+``RETRIEVAL_MAX_PARALLEL_INGESTS`` read and split files at once in this process:
+extraction is where a file's size turns into memory and CPU time.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from array import array
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from chat.models import File
 from chat.retrieval import waiting
-from chat.retrieval.extract import ExtractError, Page, extract
+from chat.retrieval.extract import ExtractError, Page
+from chat.retrieval.isolation import extract_isolated
 from chat.retrieval.models import Chunk, Document, VectorStoreFile
 from chat.retrieval.tokens import Tokenizer, encoding_name
 
 logger = logging.getLogger("chat.retrieval")
 
-_locks: dict[str, threading.Lock] = {}
+# One lock per content being indexed, gone when no thread holds it.
+_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
 _locks_guard = threading.Lock()
+_extraction_slots: threading.BoundedSemaphore | None = None
 
 
 def chunking_key() -> str:
@@ -71,26 +80,46 @@ def split(pages: list[Page], size: int, overlap: int, tokenizer: Tokenizer | Non
 
 def _lock_for(key: str) -> threading.Lock:
     with _locks_guard:
-        return _locks.setdefault(key, threading.Lock())
+        lock = _locks.get(key)
+        if lock is None:
+            lock = _locks[key] = threading.Lock()
+        return lock
+
+
+def extraction_slots() -> threading.BoundedSemaphore:
+    """The process-wide limit on files being read and split at the same time."""
+    global _extraction_slots
+    with _locks_guard:
+        if _extraction_slots is None:
+            _extraction_slots = threading.BoundedSemaphore(settings.RETRIEVAL_MAX_PARALLEL_INGESTS)
+        return _extraction_slots
+
+
+def _read_and_split(file: File) -> tuple[str, list[Page], list[Piece]]:
+    with extraction_slots():
+        with file.data.open("rb") as handle:
+            data = handle.read(settings.FILE_MAX_BYTES + 1)
+        if len(data) > settings.FILE_MAX_BYTES:
+            raise ExtractError(f"The file is larger than the limit of {settings.FILE_MAX_BYTES:,} bytes.")
+        kind, pages = extract_isolated(file.filename, data)
+        del data
+        return kind, pages, split(pages, settings.RETRIEVAL_CHUNK_TOKENS, settings.RETRIEVAL_CHUNK_OVERLAP)
 
 
 def index_file(file: File) -> Document:
-    """The file's Document, extracting and indexing its content unless done before."""
+    """The file's Document, extracting and indexing its content unless its owner had
+    the same content indexed before."""
     key = chunking_key()
-    with _lock_for(f"{file.sha256}:{key}"):
+    identity = {"owner_id": file.owner_id, "sha256": file.sha256, "chunking": key}
+    with _lock_for(f"{file.owner_id}:{file.sha256}:{key}"):
         try:
-            document, _ = Document.objects.get_or_create(sha256=file.sha256, chunking=key)
+            document, _ = Document.objects.get_or_create(**identity)
         except IntegrityError:  # another process created it a moment ago
-            document = Document.objects.get(sha256=file.sha256, chunking=key)
+            document = Document.objects.get(**identity)
         if document.status != Document.PENDING:
             return document  # the same content was ingested (or refused) before
         try:
-            with file.data.open("rb") as handle:
-                data = handle.read(settings.FILE_MAX_BYTES + 1)
-            if len(data) > settings.FILE_MAX_BYTES:
-                raise ExtractError(f"The file is larger than the limit of {settings.FILE_MAX_BYTES:,} bytes.")
-            kind, pages = extract(file.filename, data)
-            pieces = split(pages, settings.RETRIEVAL_CHUNK_TOKENS, settings.RETRIEVAL_CHUNK_OVERLAP)
+            kind, pages, pieces = _read_and_split(file)
             if not pieces:
                 raise ExtractError("The file contains no text.")
             vectors = _embed([p.text for p in pieces])
@@ -135,6 +164,13 @@ def _embed(texts: list[str]) -> list[list[float]] | None:
     except Exception as exc:  # the lexical index still works; say why dense is missing
         logger.warning("embeddings unavailable, indexing lexically only: %s", exc)
         return None
+
+
+@receiver(post_delete, sender=File, dispatch_uid="retrieval-forget-deleted-file")
+def forget_deleted_file(sender, instance: File, **kwargs) -> None:
+    """A deleted file's indexed text goes with it, unless its owner keeps another copy."""
+    if not File.objects.filter(owner_id=instance.owner_id, sha256=instance.sha256).exists():
+        Document.objects.filter(owner_id=instance.owner_id, sha256=instance.sha256).delete()
 
 
 def ingest_store_file(entry_id: int) -> VectorStoreFile | None:

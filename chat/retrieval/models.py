@@ -1,9 +1,10 @@
 """Vector stores (Assistants v2) and the indexed text behind them.
 
 A ``VectorStore`` lists files (``VectorStoreFile``). The text of a file is indexed once
-per distinct content: ``Document`` is keyed by the file's sha256 and the chunking
-settings, so re-uploading the same bytes (or attaching one file to many stores) reuses
-the chunks instead of extracting and indexing again. ``Chunk`` rows are mirrored into
+per owner and distinct content: ``Document`` is keyed by the owner, the file's sha256
+and the chunking settings, so re-uploading the same bytes (or attaching one file to many
+stores) reuses the owner's chunks instead of extracting and indexing again. Never across
+owners: how fast a file is indexed would tell one user what another has uploaded. ``Chunk`` rows are mirrored into
 the database's full-text index (an FTS5 table on SQLite, a tsvector column on
 PostgreSQL), created in the migration.
 """
@@ -63,11 +64,12 @@ class VectorStoreFile(models.Model):
 
 
 class Document(models.Model):
-    """The extracted, chunked text of one distinct content (sha256 + chunking settings)."""
+    """The extracted, chunked text of one owner's distinct content (owner + sha256 + chunking settings)."""
 
     PENDING, READY, ERROR = "pending", "ready", "error"
     STATUSES = [(s, s) for s in (PENDING, READY, ERROR)]
 
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="documents")
     sha256 = models.CharField(max_length=64)
     # e.g. "cl100k_base:800:400": different chunking settings index the content again.
     chunking = models.CharField(max_length=64)
@@ -80,7 +82,9 @@ class Document(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["sha256", "chunking"], name="one_document_per_content")]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "sha256", "chunking"], name="one_document_per_owner_and_content")
+        ]
 
     def __str__(self) -> str:
         return f"{self.sha256[:12]} {self.chunking} ({self.status})"

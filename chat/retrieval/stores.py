@@ -76,9 +76,14 @@ def searchable_files(thread: Thread, assistant: Assistant | None) -> list[tuple[
         files.setdefault(entry.file_id, entry.file)
     from chat.retrieval.ingest import chunking_key
 
-    documents = dict(
-        Document.objects.filter(
-            sha256__in={f.sha256 for f in files.values()}, chunking=chunking_key(), status=Document.READY
-        ).values_list("sha256", "id")
-    )
-    return [(f, documents[f.sha256]) for f in files.values() if f.sha256 in documents]
+    # A file's text is its owner's Document (never another user's copy of the same bytes).
+    documents = {
+        (owner_id, sha256): document_id
+        for owner_id, sha256, document_id in Document.objects.filter(
+            owner_id__in={f.owner_id for f in files.values()},
+            sha256__in={f.sha256 for f in files.values()},
+            chunking=chunking_key(),
+            status=Document.READY,
+        ).values_list("owner_id", "sha256", "id")
+    }
+    return [(f, documents[f.owner_id, f.sha256]) for f in files.values() if (f.owner_id, f.sha256) in documents]

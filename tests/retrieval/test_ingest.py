@@ -183,7 +183,7 @@ def test_the_worker_survives_an_unexpected_error(alice, upload, monkeypatch, dja
     def boom(name, data):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr("chat.retrieval.ingest.extract", boom)
+    monkeypatch.setattr("chat.retrieval.ingest.extract_isolated", boom)
     entry, file = _ingest(alice, upload("x.txt", b"some text here"), django_capture_on_commit_callbacks)
     assert entry.status == "failed" and file.status == "error"
     assert "internal error" in file.status_details
