@@ -7,7 +7,6 @@ Session cookies never authenticate here (no CSRF on /v1): only ``Authorization: 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +17,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
+from chat import user_input
 from chat.api.errors import ApiError, invalid
 from chat.api.models import ApiKey, hash_key
 
@@ -85,16 +86,28 @@ def json_body(request: HttpRequest, *, allowed: set[str] | frozenset[str], requi
         data = {}
     else:
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise invalid(
-                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
-                "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
-            ) from None
+            data = user_input.loads(raw)
+        except user_input.BadInput as exc:
+            if exc.syntax:
+                raise invalid(
+                    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+                    "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+                ) from None
+            raise invalid(exc.message, param=exc.path or None) from None
     if not isinstance(data, dict):
         raise invalid("The request body must be a JSON object.")
     check_fields(data, allowed, required)
     return data
+
+
+def form_data(request: HttpRequest):
+    """The request's multipart fields and files (``request.POST``, ``request.FILES``)."""
+    try:
+        return request.POST, request.FILES
+    except RequestDataTooBig:
+        raise ApiError(413, "The request body is too large.", code="request_too_large") from None
+    except MultiPartParserError as exc:
+        raise invalid(f"We could not parse the multipart body of your request: {exc}.") from None
 
 
 def check_fields(data: dict, allowed, required: tuple[str, ...] = (), prefix: str = "") -> None:
