@@ -117,3 +117,17 @@ def whole_number(raw: str) -> int | None:
         return None
     value = int(raw)
     return value if value <= BIGINT_MAX else None
+
+
+class ObjectIdConverter:
+    """``<id:thread_id>`` in URLs: a path segment naming an object — anything but "/" and NUL.
+    PostgreSQL's text cannot hold NUL, so looking such an id up would fail (a 500) instead of
+    finding nothing; refused here, the URL simply does not match (a 404)."""
+
+    regex = "[^/\x00]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value

@@ -29,6 +29,16 @@ logger = logging.getLogger("chat.api")
 POLL_AFTER_MS = 250
 
 
+def check_query(request: HttpRequest) -> None:
+    """Query parameters must be text a lookup can use (no NUL: PostgreSQL refuses it)."""
+    for name, values in request.GET.lists():
+        for value in values:
+            try:
+                user_input.check_text(value, name)
+            except user_input.BadInput as exc:
+                raise invalid(exc.message, param=name) from None
+
+
 def authenticate(request: HttpRequest) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
@@ -143,6 +153,7 @@ def endpoint(handlers: dict[str, Callable]) -> Callable:
         async def view(request: HttpRequest, **kwargs) -> HttpResponse:
             try:
                 await sync_to_async(authenticate)(request)
+                check_query(request)
                 handler = handlers.get(request.method)
                 if handler is None:
                     return _method_not_allowed(request)
@@ -157,6 +168,7 @@ def endpoint(handlers: dict[str, Callable]) -> Callable:
         def view(request: HttpRequest, **kwargs) -> HttpResponse:
             try:
                 authenticate(request)
+                check_query(request)
                 handler = handlers.get(request.method)
                 if handler is None:
                     return _method_not_allowed(request)
@@ -165,6 +177,7 @@ def endpoint(handlers: dict[str, Callable]) -> Callable:
                 return _error_response(exc, request)
 
     view.csrf_exempt = True
+    view.methods = frozenset(handlers)  # for tests that walk every endpoint
     return view
 
 
