@@ -197,3 +197,23 @@ def test_the_function_form_refuses_a_deeply_nested_definition(alice_client, tuto
         assert response.status_code == 400 and "deep" in response.content.decode()
     tutor.refresh_from_db()
     assert tutor.tools == []
+
+
+def test_an_api_key_name_with_a_nul_character_is_a_form_error(alice_client, alice):
+    response = alice_client.post(reverse("apikeys:create"), {"name": "laptop\x00"})
+    assert response.status_code == 400 and "Null characters are not allowed" in response.content.decode()
+    assert not ApiKey.objects.filter(owner=alice).exists()
+
+
+# --- NUL characters, which PostgreSQL's text cannot hold (a lookup would be a 500 there) ---------
+
+
+def test_a_nul_character_in_a_query_parameter_is_refused_before_any_lookup(client, key):
+    response = client.get("/v1/assistants", {"after": "asst_\x00"}, HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert "NUL" in refused(response, "after")["message"]
+
+
+def test_an_object_id_with_a_nul_character_matches_no_url(client, key, alice_client, thread):
+    response = client.get("/v1/threads/thread_%00", HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert response.status_code == 404 and response.json()["error"]["message"].startswith("Invalid URL")
+    assert alice_client.get("/threads/thread_%00/").status_code == 404
