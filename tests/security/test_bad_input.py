@@ -217,3 +217,11 @@ def test_an_object_id_with_a_nul_character_matches_no_url(client, key, alice_cli
     response = client.get("/v1/threads/thread_%00", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert response.status_code == 404 and response.json()["error"]["message"].startswith("Invalid URL")
     assert alice_client.get("/threads/thread_%00/").status_code == 404
+
+
+@pytest.mark.parametrize("options", ["x", {"max_num_results": "many"}, {"ranking_options": 5}, {"ranking_options": {"score_threshold": "high"}}])
+def test_file_search_options_saved_before_validation_do_not_fail_a_run(thread, tutor, settings, options):
+    from chat.retrieval.tool import options as search_options
+
+    run = thread.runs.create(assistant=tutor, model="offline", tools=[{"type": "file_search", "file_search": options}])
+    assert search_options(run) == (settings.RETRIEVAL_MAX_RESULTS, 0.0)
