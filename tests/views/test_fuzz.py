@@ -48,8 +48,8 @@ PAGES = [
 
 NESTED = '{"type": "object", "properties": {"a": ' * 2_000 + "{}" + "}}" * 2_000
 HOSTILE = [
-    "", " ", "x", "x" * 100_000, "\x00", "a\x00b", "²", "٣", "-1", "1e400", "nan", "inf", "99999999999999999999999",
-    "é", "<script>alert(1)</script>", "{strangers}", "asst_unknown", "on", "null", "[]", "{}", '"\\ud800"',
+    "", "x", "x" * 100_000, "a\x00b", "²", "٣", "-1", "1e400", "nan", "99999999999999999999999",
+    "é", "<script>alert(1)</script>", "{strangers}", "asst_unknown", "[]", "{}", '"\\ud800"',
     '{"name": "f", "parameters": {"type": "object", "maximum": NaN}}', '{"name": "\\ud800"}', NESTED,
     '{"type": "object", "properties": {"a": {"type": "string", "pattern": "["}}}',
 ]
