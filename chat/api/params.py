@@ -139,8 +139,6 @@ def tools(value, param: str = "tools") -> list[dict] | None:
             names.add(name)
             if "parameters" in fn and not isinstance(fn["parameters"], dict):
                 raise _type_error(f"{p}.function.parameters", "an object")
-            string(fn.get("description"), f"{p}.function.description")
-            boolean(fn.get("strict"), f"{p}.function.strict")
         elif kind == "file_search":
             check_fields(tool, {"type", "file_search"}, prefix=f"{p}.")
             if tool.get("file_search") is not None:
