@@ -1,7 +1,13 @@
 from django.apps import AppConfig
+from django.urls import register_converter
+
+from chat.user_input import ObjectIdConverter
 
 
 class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = "Assistants"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        register_converter(ObjectIdConverter, "id")

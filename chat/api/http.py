@@ -7,7 +7,6 @@ Session cookies never authenticate here (no CSRF on /v1): only ``Authorization: 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -19,7 +18,9 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
+from chat import user_input
 from chat.api.errors import ApiError, invalid
 from chat.api.models import ApiKey, hash_key
 
@@ -27,6 +28,16 @@ logger = logging.getLogger("chat.api")
 
 # Clients that poll a run wait this long between retrievals (the SDK reads the header).
 POLL_AFTER_MS = 250
+
+
+def check_query(request: HttpRequest) -> None:
+    """Query parameters must be text a lookup can use (no NUL: PostgreSQL refuses it)."""
+    for name, values in request.GET.lists():
+        for value in values:
+            try:
+                user_input.check_text(value, name)
+            except user_input.BadInput as exc:
+                raise invalid(exc.message, param=name) from None
 
 
 def authenticate(request: HttpRequest) -> None:
@@ -92,16 +103,28 @@ def json_body(request: HttpRequest, *, allowed: set[str] | frozenset[str], requi
         data = {}
     else:
         try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            raise invalid(
-                "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
-                "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
-            ) from None
+            data = user_input.loads(raw)
+        except user_input.BadInput as exc:
+            if exc.syntax:
+                raise invalid(
+                    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+                    "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+                ) from None
+            raise invalid(exc.message, param=exc.path or None) from None
     if not isinstance(data, dict):
         raise invalid("The request body must be a JSON object.")
     check_fields(data, allowed, required)
     return data
+
+
+def form_data(request: HttpRequest):
+    """The request's multipart fields and files (``request.POST``, ``request.FILES``)."""
+    try:
+        return request.POST, request.FILES
+    except RequestDataTooBig:
+        raise ApiError(413, "The request body is too large.", code="request_too_large") from None
+    except MultiPartParserError as exc:
+        raise invalid(f"We could not parse the multipart body of your request: {exc}.") from None
 
 
 def check_fields(data: dict, allowed, required: tuple[str, ...] = (), prefix: str = "") -> None:
@@ -137,6 +160,7 @@ def endpoint(handlers: dict[str, Callable]) -> Callable:
         async def view(request: HttpRequest, **kwargs) -> HttpResponse:
             try:
                 await sync_to_async(authenticate)(request)
+                check_query(request)
                 handler = handlers.get(request.method)
                 if handler is None:
                     return _method_not_allowed(request)
@@ -151,6 +175,7 @@ def endpoint(handlers: dict[str, Callable]) -> Callable:
         def view(request: HttpRequest, **kwargs) -> HttpResponse:
             try:
                 authenticate(request)
+                check_query(request)
                 handler = handlers.get(request.method)
                 if handler is None:
                     return _method_not_allowed(request)
@@ -159,6 +184,7 @@ def endpoint(handlers: dict[str, Callable]) -> Callable:
                 return _error_response(exc, request)
 
     view.csrf_exempt = True
+    view.methods = frozenset(handlers)  # for tests that walk every endpoint
     return view
 
 

@@ -52,13 +52,43 @@ def number(value, param: str, low: float, high: float) -> float | None:
     return float(value)
 
 
-def positive_int(value, param: str) -> int | None:
+# The largest value an integer column holds everywhere (PostgreSQL's integer).
+INT_MAX = 2**31 - 1
+
+
+def integer(value, param: str, low: int, high: int) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise _type_error(param, "an integer")
-    if value < 1:
-        raise invalid(f"Invalid '{param}': expected a positive integer, got {value}.", param=param)
+    if not low <= value <= high:
+        raise invalid(f"Invalid '{param}': expected an integer between {low} and {high}, got {value}.", param=param, code="integer_out_of_range")
+    return value
+
+
+def positive_int(value, param: str) -> int | None:
+    return integer(value, param, 1, INT_MAX)
+
+
+def obj(value, param: str) -> dict:
+    """``value`` if it is a JSON object (a 400 naming ``param`` otherwise)."""
+    if not isinstance(value, dict):
+        raise _type_error(param, "an object")
+    return value
+
+
+def array(value, param: str, max_length: int | None = None) -> list:
+    if not isinstance(value, list):
+        raise _type_error(param, "an array")
+    if max_length is not None and len(value) > max_length:
+        raise invalid(f"Invalid '{param}': array too long. Expected an array with maximum length {max_length}, but got an array with length {len(value)} instead.", param=param, code="array_above_max_length")
+    return value
+
+
+def choice(value, param: str, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        shown = ", ".join(repr(a) for a in allowed)
+        raise invalid(f"Invalid value: {str(value)[:100]!r}. Supported values are: {shown}.", param=param, code="invalid_value")
     return value
 
 
@@ -117,8 +147,26 @@ def tools(value, param: str = "tools") -> list[dict] | None:
                 raise invalid(f"Invalid '{field}': {exc.message}", param=field) from None
         elif kind == "file_search":
             check_fields(tool, {"type", "file_search"}, prefix=f"{p}.")
+            if tool.get("file_search") is not None:
+                file_search_options(tool["file_search"], f"{p}.file_search")
         else:
             check_fields(tool, {"type"}, prefix=f"{p}.")
+    return value
+
+
+RANKERS = ("auto", "default_2024_08_21")
+
+
+def file_search_options(value, param: str) -> dict:
+    """A file_search tool's options, as the hosted API bounded them (the run reads them)."""
+    check_fields(obj(value, param), {"max_num_results", "ranking_options"}, prefix=f"{param}.")
+    integer(value.get("max_num_results"), f"{param}.max_num_results", 1, 50)
+    ranking = value.get("ranking_options")
+    if ranking is not None:
+        check_fields(obj(ranking, f"{param}.ranking_options"), {"ranker", "score_threshold"}, prefix=f"{param}.ranking_options.")
+        if ranking.get("ranker") is not None:
+            choice(ranking["ranker"], f"{param}.ranking_options.ranker", RANKERS)
+        number(ranking.get("score_threshold"), f"{param}.ranking_options.score_threshold", 0, 1)
     return value
 
 
@@ -131,18 +179,14 @@ def tool_resources(owner, value, param: str = "tool_resources") -> dict | None:
     out = {}
     ci = value.get("code_interpreter")
     if ci is not None:
-        check_fields(ci, {"file_ids"}, prefix=f"{param}.code_interpreter.")
-        ids = ci.get("file_ids") or []
-        if not isinstance(ids, list) or len(ids) > 20:
-            raise invalid("Invalid 'tool_resources.code_interpreter.file_ids': expected an array of at most 20 file ids.", param=f"{param}.code_interpreter.file_ids")
+        check_fields(obj(ci, f"{param}.code_interpreter"), {"file_ids"}, prefix=f"{param}.code_interpreter.")
+        ids = array(ci.get("file_ids") or [], f"{param}.code_interpreter.file_ids", 20)
         file_ids(owner, ids, f"{param}.code_interpreter.file_ids")
         out["code_interpreter"] = {"file_ids": ids}
     fs = value.get("file_search")
     if fs is not None:
-        check_fields(fs, {"vector_store_ids"}, prefix=f"{param}.file_search.")
-        ids = fs.get("vector_store_ids") or []
-        if not isinstance(ids, list) or len(ids) > 1:
-            raise invalid("Invalid 'tool_resources.file_search.vector_store_ids': at most one vector store.", param=f"{param}.file_search.vector_store_ids")
+        check_fields(obj(fs, f"{param}.file_search"), {"vector_store_ids"}, prefix=f"{param}.file_search.")
+        ids = array(fs.get("vector_store_ids") or [], f"{param}.file_search.vector_store_ids", 1)
         from chat.retrieval.models import VectorStore
 
         for store_id in ids:
@@ -164,8 +208,7 @@ def truncation_strategy(value) -> dict | None:
     if not isinstance(value, dict):
         raise _type_error("truncation_strategy", "an object")
     check_fields(value, {"type", "last_messages"}, ("type",), prefix="truncation_strategy.")
-    if value["type"] not in ("auto", "last_messages"):
-        raise invalid("Invalid 'truncation_strategy.type': expected 'auto' or 'last_messages'.", param="truncation_strategy.type")
+    choice(value["type"], "truncation_strategy.type", ("auto", "last_messages"))
     last = value.get("last_messages")
     if value["type"] == "last_messages" and last is None:
         raise invalid("'truncation_strategy.last_messages' is required when the type is 'last_messages'.", param="truncation_strategy.last_messages")
@@ -176,13 +219,18 @@ def truncation_strategy(value) -> dict | None:
 def tool_choice(value, run_tools: list[dict]):
     if value is None:
         return None
-    if value in ("none", "auto", "required"):
+    if isinstance(value, str) and value in ("none", "auto", "required"):
         return value
-    if isinstance(value, dict) and value.get("type") in TOOL_TYPES:
-        if value["type"] == "function":
-            name = (value.get("function") or {}).get("name")
+    if isinstance(value, dict):
+        kind = choice(value.get("type"), "tool_choice.type", TOOL_TYPES)
+        if kind == "function":
+            check_fields(value, {"type", "function"}, ("function",), prefix="tool_choice.")
+            check_fields(obj(value["function"], "tool_choice.function"), {"name"}, ("name",), prefix="tool_choice.function.")
+            name = string(value["function"]["name"], "tool_choice.function.name", optional=False)
             if not any(t.get("type") == "function" and t["function"]["name"] == name for t in run_tools):
                 raise invalid(f"Invalid 'tool_choice': no function named {name!r} among the run's tools.", param="tool_choice")
+        else:
+            check_fields(value, {"type"}, prefix="tool_choice.")
         return value
     raise invalid("Invalid 'tool_choice': expected 'none', 'auto', 'required' or {\"type\": …}.", param="tool_choice")
 
@@ -190,7 +238,7 @@ def tool_choice(value, run_tools: list[dict]):
 def response_format(value):
     if value is None or value == "auto":
         return None if value is None else "auto"
-    if isinstance(value, dict) and value.get("type") in ("text", "json_object", "json_schema"):
+    if isinstance(value, dict) and isinstance(value.get("type"), str) and value["type"] in ("text", "json_object", "json_schema"):
         return value
     raise invalid("Invalid 'response_format': expected 'auto' or {\"type\": 'text' | 'json_object' | 'json_schema'}.", param="response_format")
 
@@ -202,16 +250,19 @@ def message_input(owner, value, param: str) -> dict:
     """A message to create: {role, content (string or parts), attachments, metadata}."""
     if not isinstance(value, dict):
         raise _type_error(param, "an object")
-    check_fields(value, MESSAGE_FIELDS, ("role", "content"), prefix=f"{param}.")
-    role = value["role"]
-    if role not in ("user", "assistant"):
-        raise invalid(f"Invalid value: {role!r}. Supported values are: 'user' and 'assistant'.", param=f"{param}.role", code="invalid_value")
+    prefix = f"{param}." if param else ""  # a message posted on its own is the whole body
+    check_fields(value, MESSAGE_FIELDS, ("role", "content"), prefix=prefix)
+    role = choice(value["role"], f"{prefix}role", ("user", "assistant"))
     return {
         "role": role,
-        "content": content_parts(owner, value["content"], f"{param}.content"),
-        "attachments": attachments(owner, value.get("attachments"), f"{param}.attachments"),
-        "metadata": metadata(value.get("metadata"), f"{param}.metadata"),
+        "content": content_parts(owner, value["content"], f"{prefix}content"),
+        "attachments": attachments(owner, value.get("attachments"), f"{prefix}attachments"),
+        "metadata": metadata(value.get("metadata"), f"{prefix}metadata"),
     }
+
+
+IMAGE_DETAILS = ("auto", "low", "high")
+URL_MAX = 65_536  # an image URL may be a data: URL, but not an unbounded one
 
 
 def content_parts(owner, value, param: str) -> list[dict]:
@@ -230,13 +281,18 @@ def content_parts(owner, value, param: str) -> list[dict]:
             parts.append({"type": "text", "text": {"value": string(part["text"], f"{p}.text", optional=False), "annotations": []}})
         elif kind == "image_file":
             check_fields(part, {"type", "image_file"}, ("image_file",), prefix=f"{p}.")
-            image = part["image_file"]
-            file_ids(owner, [image.get("file_id")], f"{p}.image_file.file_id")
-            parts.append({"type": "image_file", "image_file": {"file_id": image["file_id"], "detail": image.get("detail", "auto")}})
+            image = obj(part["image_file"], f"{p}.image_file")
+            check_fields(image, {"file_id", "detail"}, ("file_id",), prefix=f"{p}.image_file.")
+            file_ids(owner, [image["file_id"]], f"{p}.image_file.file_id")
+            detail = choice(image.get("detail", "auto"), f"{p}.image_file.detail", IMAGE_DETAILS)
+            parts.append({"type": "image_file", "image_file": {"file_id": image["file_id"], "detail": detail}})
         elif kind == "image_url":
             check_fields(part, {"type", "image_url"}, ("image_url",), prefix=f"{p}.")
-            image = part["image_url"]
-            parts.append({"type": "image_url", "image_url": {"url": string(image.get("url"), f"{p}.image_url.url", optional=False), "detail": image.get("detail", "auto")}})
+            image = obj(part["image_url"], f"{p}.image_url")
+            check_fields(image, {"url", "detail"}, ("url",), prefix=f"{p}.image_url.")
+            url = string(image["url"], f"{p}.image_url.url", max_length=URL_MAX, optional=False)
+            detail = choice(image.get("detail", "auto"), f"{p}.image_url.detail", IMAGE_DETAILS)
+            parts.append({"type": "image_url", "image_url": {"url": url, "detail": detail}})
         else:
             raise invalid(f"Invalid value: {kind!r}. Supported values are: 'text', 'image_file' and 'image_url'.", param=f"{p}.type", code="invalid_value")
     return parts
@@ -254,7 +310,7 @@ def attachments(owner, value, param: str) -> list[dict]:
             raise _type_error(p, "an object")
         check_fields(item, {"file_id", "tools"}, ("file_id",), prefix=f"{p}.")
         file_ids(owner, [item["file_id"]], f"{p}.file_id")
-        item_tools = item.get("tools") or []
+        item_tools = array(item.get("tools") or [], f"{p}.tools", len(TOOL_TYPES))
         for j, tool in enumerate(item_tools):
             if not isinstance(tool, dict) or tool.get("type") not in ("code_interpreter", "file_search"):
                 raise invalid("Invalid attachment tool: expected 'code_interpreter' or 'file_search'.", param=f"{p}.tools[{j}].type")

@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from chat import user_input
 from chat.forms import AssistantForm
 from chat.functions.models import QuizAttempt
 from chat.functions.schema import DefinitionError, clean_tools
@@ -12,6 +13,7 @@ class AssistantToolsAdminForm(AssistantForm):
 
     function_tools = forms.JSONField(
         required=False,
+        decoder=user_input.Decoder,
         label="Function tools",
         widget=forms.Textarea(attrs={"rows": 12, "class": "vLargeTextField"}),
         help_text='A JSON list of {"type": "function", "function": {"name", "description", "parameters", "strict"}}.',

@@ -15,6 +15,7 @@ from typing import Any
 
 from django import forms
 
+from chat import user_input
 from chat.functions import quizzes
 from chat.functions.schema import DESCRIPTION_MAX, NAME_RULE, DefinitionError, clean_definition, validation_errors
 
@@ -56,9 +57,9 @@ class FunctionForm(forms.Form):
         data = self.cleaned_data
         if (data.get("definition") or "").strip():
             try:
-                raw = json.loads(data["definition"])
-            except ValueError as exc:
-                self.add_error("definition", f"This is not valid JSON: {exc}.")
+                raw = user_input.loads(data["definition"])
+            except user_input.BadInput as exc:
+                self.add_error("definition", exc.message)
                 return data
             field_name = "definition"
         else:
@@ -68,9 +69,9 @@ class FunctionForm(forms.Form):
             parameters = None
             if (data.get("parameters") or "").strip():
                 try:
-                    parameters = json.loads(data["parameters"])
-                except ValueError as exc:
-                    self.add_error("parameters", f"This is not valid JSON: {exc}.")
+                    parameters = user_input.loads(data["parameters"])
+                except user_input.BadInput as exc:
+                    self.add_error("parameters", exc.message)
                     return data
             raw = {"name": data["name"].strip(), "description": data.get("description", ""), "parameters": parameters}
             if data.get("strict"):
@@ -202,9 +203,9 @@ def read_field(f: Field, data) -> Any:
             return [_number(x, item_kind == "integer") for x in lines] if item_kind != "string" else lines
         if f.kind == "json":
             try:
-                return json.loads(raw)
-            except ValueError as exc:
-                raise Unreadable(f"This is not valid JSON: {exc}.") from None
+                return user_input.loads(raw)
+            except user_input.BadInput as exc:
+                raise Unreadable(exc.message) from None
     except Unreadable as exc:
         f.error = str(exc)
         return ...
@@ -337,9 +338,9 @@ class CallForm:
         if raw.strip():  # the raw-JSON editor wins when used
             self.raw_value = raw
             try:
-                value = json.loads(raw)
-            except ValueError as exc:
-                self.error = f"The JSON output is not valid JSON: {exc}."
+                value = user_input.loads(raw)
+            except user_input.BadInput as exc:
+                self.error = f"The JSON output is refused: {exc.message}"
                 return
         else:
             _fill(self.root, data)

@@ -9,6 +9,7 @@ copies become ``file_citation`` annotations (see ``annotate``).
 from __future__ import annotations
 
 import json
+import math
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -44,11 +45,20 @@ def options(run) -> tuple[int, float]:
     """(max_num_results, score_threshold) from the run's file_search tool entry."""
     for entry in run.tools or []:
         if entry.get("type") == FILE_SEARCH:
-            config = entry.get(FILE_SEARCH) or {}
-            limit = config.get("max_num_results") or settings.RETRIEVAL_MAX_RESULTS
-            threshold = (config.get("ranking_options") or {}).get("score_threshold") or 0.0
-            return max(1, min(int(limit), 50)), float(threshold)
+            # /v1 refuses bad options; rows saved before it did must not fail every run.
+            config = _object(entry.get(FILE_SEARCH))
+            limit = _number(config.get("max_num_results")) or settings.RETRIEVAL_MAX_RESULTS
+            threshold = _number(_object(config.get("ranking_options")).get("score_threshold")) or 0.0
+            return max(1, min(int(limit), 50)), max(0.0, min(float(threshold), 1.0))
     return settings.RETRIEVAL_MAX_RESULTS, 0.0
+
+
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
 
 
 def _query(call: tools.ToolCall) -> str:

@@ -5,11 +5,11 @@ from chat.retrieval import views
 app_name = "retrieval"
 
 urlpatterns = [
-    path("assistants/<str:assistant_id>/files/", views.assistant_files, name="assistant_files"),
+    path("assistants/<id:assistant_id>/files/", views.assistant_files, name="assistant_files"),
     path(
-        "assistants/<str:assistant_id>/files/<str:file_id>/remove/",
+        "assistants/<id:assistant_id>/files/<id:file_id>/remove/",
         views.assistant_file_remove,
         name="assistant_file_remove",
     ),
-    path("files/<str:file_id>/passage/", views.passage, name="passage"),
+    path("files/<id:file_id>/passage/", views.passage, name="passage"),
 ]

@@ -16,6 +16,7 @@ from chat.engine.runs import ThreadBusy, cancel_run, post_message
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
 from chat.retrieval.uploads import check_uploads, start_run
+from chat.user_input import whole_number
 
 
 @require_GET
@@ -48,10 +49,6 @@ def _page_of_messages(thread: Thread, before: int | None) -> tuple[list[Message]
     return page[: settings.MESSAGES_PER_PAGE][::-1], older
 
 
-def _parse_cursor(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
-
-
 def _thread_context(thread: Thread, form: MessageForm, before: int | None = None) -> dict:
     messages, older = _page_of_messages(thread, before)
     return {
@@ -68,7 +65,7 @@ def _thread_context(thread: Thread, form: MessageForm, before: int | None = None
 def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
     form = MessageForm(user=request.user, thread=thread)
-    context = _thread_context(thread, form, _parse_cursor(request.GET.get("before")))
+    context = _thread_context(thread, form, whole_number(request.GET.get("before", "")))
     if request.htmx and "before" in request.GET:
         return render(request, "chat/thread.html#older_messages", context)
     return render(request, "chat/thread.html", context)

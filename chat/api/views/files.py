@@ -8,7 +8,7 @@ from django.utils import timezone
 from chat.access import get_file_for_user
 from chat.api import serializers
 from chat.api.errors import ApiError, invalid, not_found
-from chat.api.http import ok
+from chat.api.http import form_data, ok
 from chat.api.pagination import page
 from chat.downloads import file_response
 from chat.files import FileTooLarge, store_file
@@ -26,13 +26,14 @@ def _get(request: HttpRequest, file_id: str) -> File:
 
 
 def upload(request: HttpRequest):
-    upload = request.FILES.get("file")
+    fields, uploads = form_data(request)
+    upload = uploads.get("file")
     if upload is None:
         raise invalid("Missing required parameter: 'file'.", param="file", code="missing_required_parameter")
-    purpose = request.POST.get("purpose")
+    purpose = fields.get("purpose")
     if purpose not in UPLOAD_PURPOSES:
         raise invalid(f"Invalid value for 'purpose': {purpose!r}. This server supports: {', '.join(UPLOAD_PURPOSES)}.", param="purpose")
-    unknown = set(request.POST) - {"purpose", "expires_after[anchor]", "expires_after[seconds]"}
+    unknown = set(fields) - {"purpose", "expires_after[anchor]", "expires_after[seconds]"}
     if unknown:
         name = sorted(unknown)[0]
         raise invalid(f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")

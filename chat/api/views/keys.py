@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -9,6 +10,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.api.models import ApiKey
+
+
+class KeyNameForm(forms.Form):
+    # CharField also refuses NUL characters (PostgreSQL's text cannot hold them).
+    name = forms.CharField(max_length=100, required=False)
 
 
 def _get_key_for_user(user, key_id: int) -> ApiKey:
@@ -29,9 +35,13 @@ def key_list(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def key_create(request: HttpRequest) -> HttpResponse:
-    key, raw = ApiKey.issue(request.user, request.POST.get("name", "").strip())
+    form = KeyNameForm(request.POST)
     keys = ApiKey.objects.filter(owner=request.user)
     base_url = request.build_absolute_uri("/v1")
+    if not form.is_valid():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        return render(request, "api/keys.html", {"keys": keys, "base_url": base_url, "errors": errors}, status=400)
+    key, raw = ApiKey.issue(request.user, form.cleaned_data["name"])
     # Rendered, not redirected: the raw key must never be stored, not even in the session.
     return render(request, "api/keys.html", {"keys": keys, "base_url": base_url, "new_key": raw, "new_key_row": key})
 
