@@ -16,7 +16,14 @@ from typing import Any
 from chat.functions import quizzes
 from chat.functions.schema import ARGUMENTS_MAX_CHARS, validation_errors
 from chat.providers.base import ModelRequest
-from chat.providers.offline.model import Reply, json_arguments, last_message, message_text, register_skill
+from chat.providers.offline.model import (
+    Reply,
+    json_arguments,
+    last_message,
+    message_text,
+    register_skill,
+    register_tool_caller,
+)
 
 QUIZ_REQUEST = re.compile(r"\bquiz(?:zes)?\b|\btest me\b|\bquestions? (?:for|to test) me\b|\bpractice questions?\b", re.I)
 STOPWORDS = frozenset(
@@ -219,6 +226,18 @@ def sample(schema: Any, values: _Values) -> Any:
     return values.string(schema)
 
 
+def arguments_for(fn: dict, text: str) -> str:
+    """JSON arguments for ``fn`` filled from ``text``; ``{}`` when my rules cannot satisfy
+    its schema (the user fills it in)."""
+    schema = fn.get("parameters") or {"type": "object", "properties": {}}
+    try:
+        arguments = sample(schema, _Values(text))
+        unusable = bool(validation_errors(schema, arguments))
+    except _TooLarge:
+        unusable = True
+    return json.dumps({} if unusable else arguments, ensure_ascii=False)
+
+
 def function_skill(request: ModelRequest) -> Reply | None:
     message = last_message(request)
     if message.get("role") != "user":
@@ -227,18 +246,22 @@ def function_skill(request: ModelRequest) -> Reply | None:
     fn = matching_function(request, text)
     if fn is None:
         return None
-    schema = fn.get("parameters") or {"type": "object", "properties": {}}
-    try:
-        arguments = sample(schema, _Values(text))
-        unusable = bool(validation_errors(schema, arguments))
-    except _TooLarge:
-        unusable = True
-    if unusable:  # a schema my rules cannot satisfy: let the user fill it in
-        arguments = {}
-    return Reply(text="", tool_calls=((fn["name"], json.dumps(arguments, ensure_ascii=False)),))
+    return Reply(text="", tool_calls=((fn["name"], arguments_for(fn, text)),))
+
+
+def forced_function_call(request: ModelRequest, name: str) -> str | None:
+    """Arguments for function ``name`` when the run's tool_choice forces a call to it."""
+    fn = function_tools(request).get(name)
+    if fn is None:
+        return None
+    texts = _user_texts(request)
+    if name == quizzes.QUIZ_FUNCTION:
+        return json_arguments(**quizzes.write_quiz(quizzes.topic_of(texts), "\n".join(texts)))
+    return arguments_for(fn, texts[-1] if texts else "")
 
 
 def register() -> None:
+    register_tool_caller(forced_function_call)
     register_skill(function_skill, first=True)
     register_skill(quiz_grading_skill, first=True)
     register_skill(quiz_skill, first=True)
