@@ -26,6 +26,8 @@ from chat.providers.offline.model import (
 )
 
 QUIZ_REQUEST = re.compile(r"\bquiz(?:zes)?\b|\btest me\b|\bquestions? (?:for|to test) me\b|\bpractice questions?\b", re.I)
+# At most this many calls in one turn (one per name the user lists).
+MAX_PARALLEL_CALLS = 8
 STOPWORDS = frozenset(
     "a an and are as at be by can could do does for from get give has have how i in is it its me my of on or "
     "please show tell that the their them then this to us was what when where which who will with would you your".split()
@@ -238,15 +240,77 @@ def arguments_for(fn: dict, text: str) -> str:
     return json.dumps({} if unusable else arguments, ensure_ascii=False)
 
 
+def listed(text: str) -> list[str]:
+    """The names a message lists together ("Paris, Rome and Oslo"), or [] for fewer than two."""
+    strings = _Values(text).strings
+    for start, first in enumerate(strings):
+        items, position = [first], text.find(first) + len(first)
+        for name in strings[start + 1 : start + MAX_PARALLEL_CALLS]:
+            joined = re.compile(r"\s*(?:,\s*(?:and\s+)?|\band\s+|&\s*)" + re.escape(name)).match(text, position)
+            if not joined:
+                break
+            items.append(name)
+            position = joined.end()
+        if len(items) > 1:
+            return items
+    return []
+
+
+def _calls_for(fn: dict, text: str) -> list[str]:
+    """One call's arguments per listed name when the function takes one name ("the weather
+    in Paris and Oslo" is two calls, as a real model makes them in parallel); else one call."""
+    items = listed(text)
+    schema = fn.get("parameters") or {"type": "object", "properties": {}}
+    values = _Values(text)
+    before = len(values.strings)
+    try:
+        sample(schema, values)
+    except _TooLarge:
+        items = []
+    if len(items) < 2 or before - len(values.strings) != 1:
+        return [arguments_for(fn, text)]
+    calls = []
+    for item in items:
+        values = _Values(text)
+        values.strings = [item] + [s for s in values.strings if s not in items]
+        arguments = sample(schema, values)
+        if validation_errors(schema, arguments):
+            return [arguments_for(fn, text)]
+        calls.append(json.dumps(arguments, ensure_ascii=False))
+    return calls
+
+
+def _called_since_user(request: ModelRequest, name: str) -> list[str] | None:
+    """The arguments of the calls to ``name`` made since the last user message, or None
+    when the conversation is not in the middle of such calls."""
+    called: list[str] = []
+    for message in reversed(request.messages):
+        if message.get("role") == "user":
+            return called
+        for call in message.get("tool_calls") or ():
+            if call["function"]["name"] == name:
+                called.append(call["function"].get("arguments") or "")
+    return None
+
+
 def function_skill(request: ModelRequest) -> Reply | None:
     message = last_message(request)
-    if message.get("role") != "user":
+    if message.get("role") not in ("user", "tool"):
         return None
-    text = message_text(message)
-    fn = matching_function(request, text)
+    texts = _user_texts(request)
+    if not texts:
+        return None
+    fn = matching_function(request, texts[-1])
     if fn is None:
         return None
-    return Reply(text="", tool_calls=((fn["name"], arguments_for(fn, text)),))
+    calls = _calls_for(fn, texts[-1])
+    if message.get("role") == "tool":
+        # Back from some of the calls (one at a time when parallel calls are off): make the rest.
+        done = _called_since_user(request, fn["name"]) or []
+        calls = [arguments for arguments in calls if arguments not in done]
+        if not done or not calls:
+            return None
+    return Reply(text="", tool_calls=tuple((fn["name"], arguments) for arguments in calls))
 
 
 def forced_function_call(request: ModelRequest, name: str) -> str | None:

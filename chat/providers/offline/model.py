@@ -159,7 +159,9 @@ def _without_tools(request: ModelRequest) -> Reply:
     for reply in _replies(request):
         if not reply.tool_calls:
             return reply
-        wanted += [name for name, _ in reply.tool_calls if name not in wanted]
+        for name, _arguments in reply.tool_calls:
+            if name not in wanted:
+                wanted.append(name)
     if wanted:
         return Reply(
             text=f"To answer this I would use {' and '.join(wanted)}, but this run asked me not to call "
