@@ -1,0 +1,45 @@
+"""MODEL_CONTEXT_WINDOWS: parsed strictly, looked up by exact name, then prefix, then "*"."""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from chat.engine.prompt import DEFAULT_CONTEXT_WINDOW, answer_reserve, context_window
+from project.env import env_int_map
+
+
+def test_windows_are_read_as_name_number_pairs(monkeypatch):
+    monkeypatch.setenv("WINDOWS", " gpt-4o=128000, llama3*=8192 ,*=16384")
+    assert env_int_map("WINDOWS", {}) == {"gpt-4o": 128000, "llama3*": 8192, "*": 16384}
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ("gpt-4o", "not of the form name=number"),
+        ("gpt-4o=lots", "not a whole number"),
+        ("=8192", "not of the form"),
+        ("gpt-4o=100", "must be at least 256"),
+        ("a=1000,a=2000", "given twice"),
+    ],
+)
+def test_a_malformed_window_stops_start_up(monkeypatch, raw, problem):
+    monkeypatch.setenv("WINDOWS", raw)
+    with pytest.raises(ImproperlyConfigured, match=problem):
+        env_int_map("WINDOWS", {}, minimum=256)
+
+
+def test_a_model_gets_its_own_window_then_the_longest_prefix_then_the_default(settings):
+    settings.MODEL_CONTEXT_WINDOWS = {"gpt-4o": 128000, "gpt-4*": 32000, "gpt-4o-*": 64000, "*": 10000}
+    assert context_window("gpt-4o") == 128000
+    assert context_window("gpt-4o-mini") == 64000
+    assert context_window("gpt-4-turbo") == 32000
+    assert context_window("llama3.2") == 10000
+    settings.MODEL_CONTEXT_WINDOWS = {}
+    assert context_window("llama3.2") == DEFAULT_CONTEXT_WINDOW
+
+
+def test_room_for_the_answer_is_the_completion_budget_up_to_half_the_window():
+    assert answer_reserve(8192, None) == 2048
+    assert answer_reserve(128000, None) == 4096
+    assert answer_reserve(8192, 500) == 500
+    assert answer_reserve(8192, 100000) == 4096
