@@ -162,8 +162,9 @@ OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 3, minimum=0)
 OPENAI_TIMEOUT = env_float("OPENAI_TIMEOUT", 120.0, minimum=1.0)
 DEFAULT_MODEL = env_str("DEFAULT_MODEL", "offline")
 # Context window (tokens) per model name, for truncation_strategy "auto": exact names,
-# prefixes ending in "*", and "*" for every other model (see README).
-MODEL_CONTEXT_WINDOWS = env_int_map("MODEL_CONTEXT_WINDOWS", {"*": 8192}, minimum=256)
+# prefixes ending in "*", and "*" for every other model; added to the known OpenAI windows
+# in chat/engine/prompt.py (see README).
+MODEL_CONTEXT_WINDOWS = env_int_map("MODEL_CONTEXT_WINDOWS", {}, minimum=256)
 # Seconds between the offline model's streamed pieces; 0 streams as fast as possible.
 OFFLINE_MODEL_DELAY = env_float("OFFLINE_MODEL_DELAY", 0.03, minimum=0.0)
 

@@ -18,9 +18,27 @@ from django.conf import settings
 
 from chat import tokens, tools
 from chat.models import Message, Run, RunStep
+from chat.providers import OFFLINE_MODEL
 from chat.providers.base import ModelRequest
 
 DEFAULT_CONTEXT_WINDOW = 8192
+# Published windows of OpenAI's model families; MODEL_CONTEXT_WINDOWS adds to and overrides
+# them. Any other model (llama, mistral… as served) gets "*": servers such as Ollama often
+# run with less than the model supports, so the default is small and safe.
+KNOWN_CONTEXT_WINDOWS = {
+    "gpt-3.5-turbo*": 16385,
+    "gpt-4*": 8192,
+    "gpt-4-turbo*": 128000,
+    "gpt-4o*": 128000,
+    "gpt-4.1*": 1047576,
+    "gpt-5*": 400000,
+    "o1*": 200000,
+    "o3*": 200000,
+    "o4*": 200000,
+    "*": DEFAULT_CONTEXT_WINDOW,
+}
+# The offline model reads only the last messages; it has no window unless one is configured.
+UNLIMITED = 2**31
 # Room kept for the answer when the run sets no max_completion_tokens (at most a quarter
 # of the window).
 ANSWER_RESERVE = 4096
@@ -45,11 +63,13 @@ class PromptTooLong(Exception):
 
 
 def context_window(model: str) -> int:
-    """The model's window from ``MODEL_CONTEXT_WINDOWS``: its exact name, else the longest
-    matching ``prefix*``, else ``*``."""
-    windows = settings.MODEL_CONTEXT_WINDOWS
+    """The model's window: its exact name, else the longest matching ``prefix*``, else
+    ``*``, in ``MODEL_CONTEXT_WINDOWS`` over the known OpenAI windows."""
+    windows = {**KNOWN_CONTEXT_WINDOWS, **settings.MODEL_CONTEXT_WINDOWS}
     if model in windows:
         return windows[model]
+    if model == OFFLINE_MODEL:
+        return UNLIMITED
     prefixes = [key for key in windows if key.endswith("*") and key != "*" and model.startswith(key[:-1])]
     if prefixes:
         return windows[max(prefixes, key=len)]

@@ -29,13 +29,23 @@ def test_a_malformed_window_stops_start_up(monkeypatch, raw, problem):
 
 
 def test_a_model_gets_its_own_window_then_the_longest_prefix_then_the_default(settings):
-    settings.MODEL_CONTEXT_WINDOWS = {"gpt-4o": 128000, "gpt-4*": 32000, "gpt-4o-*": 64000, "*": 10000}
-    assert context_window("gpt-4o") == 128000
-    assert context_window("gpt-4o-mini") == 64000
-    assert context_window("gpt-4-turbo") == 32000
-    assert context_window("llama3.2") == 10000
+    settings.MODEL_CONTEXT_WINDOWS = {"llama3": 8192, "llama*": 4096, "llama3.1*": 131072, "gpt-4o*": 64000, "*": 10000}
+    assert context_window("llama3") == 8192
+    assert context_window("llama3.1:8b") == 131072
+    assert context_window("llama2") == 4096
+    assert context_window("gpt-4o-mini") == 64000  # a setting overrides a known window
+    assert context_window("gpt-4-turbo") == 128000  # known, and a longer prefix than any set
+    assert context_window("qwen2.5") == 10000
     settings.MODEL_CONTEXT_WINDOWS = {}
     assert context_window("llama3.2") == DEFAULT_CONTEXT_WINDOW
+    assert context_window("gpt-4o-mini") == 128000 and context_window("gpt-4") == 8192
+
+
+def test_the_offline_model_has_no_window_unless_one_is_configured(settings):
+    settings.MODEL_CONTEXT_WINDOWS = {"*": 4096}
+    assert context_window("offline") > 10**9
+    settings.MODEL_CONTEXT_WINDOWS = {"offline": 4096}
+    assert context_window("offline") == 4096
 
 
 def test_room_for_the_answer_is_the_completion_budget_up_to_half_the_window():
