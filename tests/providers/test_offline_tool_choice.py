@@ -70,3 +70,19 @@ def test_parallel_tool_calls_false_makes_one_call_a_turn():
     assert compose(dataclasses.replace(asked, parallel_tool_calls=False)).tool_calls == (
         ("get_weather", json.dumps({"city": "Paris"})),
     )
+
+
+def test_after_a_call_it_reports_this_turns_output_not_an_earlier_runs():
+    earlier = [
+        {"role": "user", "content": "Run my tool"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_a", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_a", "content": "OLD OUTPUT"},
+        {"role": "assistant", "content": "Done."},
+    ]
+    latest = [
+        {"role": "user", "content": "Again"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_b", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_b", "content": "NEW OUTPUT"},
+    ]
+    text = compose(ModelRequest(model="offline", messages=earlier + latest)).text
+    assert "NEW OUTPUT" in text and "OLD OUTPUT" not in text

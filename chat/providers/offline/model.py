@@ -102,7 +102,11 @@ def tool_result_skill(request: ModelRequest) -> Reply | None:
     message = last_message(request)
     if message.get("role") != "tool":
         return None
-    outputs = [message_text(m) for m in request.messages if m.get("role") == "tool"]
+    outputs = []  # this turn's outputs only: earlier runs' are in the prompt too
+    for earlier in reversed(request.messages):
+        if earlier.get("role") != "tool":
+            break
+        outputs.insert(0, message_text(earlier))
     return Reply(text="The tool returned:\n\n" + "\n\n".join(f"```\n{o}\n```" for o in outputs[-4:]))
 
 
