@@ -198,6 +198,10 @@ def compose(request: ModelRequest) -> Reply:
     return reply
 
 
+def _answer(request: ModelRequest) -> tuple[Reply, int]:
+    return compose(request), tokens.prompt_tokens(request.messages, request.model, request.tools)
+
+
 class OfflineProvider:
     name = "offline"
 
@@ -205,9 +209,9 @@ class OfflineProvider:
         self.delay = delay
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        prompt_tokens = tokens.prompt_tokens(request.messages, request.model, request.tools)
-        # Skills may be slow (sympy, checking a user's JSON Schema): never on the event loop.
-        reply = await sync_to_async(compose, thread_sensitive=False)(request)
+        # Skills may be slow (sympy, checking a user's JSON Schema), and so may counting a
+        # long prompt (or loading the tokenizer the first time): never on the event loop.
+        reply, prompt_tokens = await sync_to_async(_answer, thread_sensitive=False)(request)
         budget = request.max_tokens
         produced = 0
         finish = "stop"
