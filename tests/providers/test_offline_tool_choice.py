@@ -36,7 +36,8 @@ def forced(name):
 
 
 def test_required_calls_the_tool_its_rules_pick():
-    reply = compose(request("Print the first 10 Fibonacci numbers", WEATHER, {"type": "code_interpreter"}, tool_choice="required"))
+    asked = request("Print the first 10 Fibonacci numbers", WEATHER, {"type": "code_interpreter"}, tool_choice="required")
+    reply = compose(asked)
     assert [name for name, _ in reply.tool_calls] == ["code_interpreter"]
     assert "fib" in json.loads(reply.tool_calls[0][1])["code"]
 
@@ -72,16 +73,21 @@ def test_parallel_tool_calls_false_makes_one_call_a_turn():
     )
 
 
+def called(call_id):
+    call = {"id": call_id, "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+    return {"role": "assistant", "content": None, "tool_calls": [call]}
+
+
 def test_after_a_call_it_reports_this_turns_output_not_an_earlier_runs():
     earlier = [
         {"role": "user", "content": "Run my tool"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_a", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
+        called("call_a"),
         {"role": "tool", "tool_call_id": "call_a", "content": "OLD OUTPUT"},
         {"role": "assistant", "content": "Done."},
     ]
     latest = [
         {"role": "user", "content": "Again"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_b", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]},
+        called("call_b"),
         {"role": "tool", "tool_call_id": "call_b", "content": "NEW OUTPUT"},
     ]
     text = compose(ModelRequest(model="offline", messages=earlier + latest)).text
