@@ -91,6 +91,13 @@ def encoding_for_model(model: str) -> str:
     return name if name in ENCODINGS else DEFAULT_ENCODING
 
 
+def warm(models: list[str]) -> None:
+    """Load the encodings ``models`` use (about a second each), so the first run's prompt
+    does not wait for it."""
+    for name in sorted({encoding_for_model(model) for model in models}):
+        encoding(name)
+
+
 class Tokenizer:
     """encode(text) -> list of pieces; decode(pieces) -> text, with either backend."""
 
