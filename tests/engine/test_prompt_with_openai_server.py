@@ -231,3 +231,23 @@ async def test_a_message_too_long_for_the_window_fails_the_run_with_invalid_prom
     assert run.status == "failed" and run.last_error["code"] == "invalid_prompt"
     assert "context window" in run.last_error["message"]
     assert fake_openai.chat_requests == []
+
+
+async def test_last_messages_counts_thread_messages_and_keeps_the_tool_calls_between_them(fake_openai, thread, remote_tutor):
+    for city in ("Paris", "Oslo"):
+        fake_openai.script(tool_calls=[{"id": f"call_{city}", "name": "get_weather", "arguments": {"city": city}}])
+        fake_openai.script(text=f"Sunny in {city}.")
+        run = await ask(thread, remote_tutor, f"Weather in {city}?")
+        await answer_calls(run)
+    fake_openai.script(text="Done.")
+    await ask(thread, remote_tutor, "Thanks!", truncation_strategy={"type": "last_messages", "last_messages": 3})
+    sent = fake_openai.chat_requests[-1]["messages"]
+    assert [(m["role"], m.get("content")) for m in sent] == [
+        ("system", remote_tutor.instructions),
+        ("user", "Weather in Oslo?"),
+        ("assistant", None),
+        ("tool", "22°C and sunny"),
+        ("assistant", "Sunny in Oslo."),
+        ("user", "Thanks!"),
+    ]
+    assert sent[2]["tool_calls"][0]["id"] == "call_Oslo"
