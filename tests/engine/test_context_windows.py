@@ -53,3 +53,22 @@ def test_room_for_the_answer_is_the_completion_budget_up_to_half_the_window():
     assert answer_reserve(128000, None) == 4096
     assert answer_reserve(8192, 500) == 500
     assert answer_reserve(8192, 100000) == 4096
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_offline_models_prompt_usage_stays_within_max_prompt_tokens(thread, tutor):
+    from asgiref.sync import sync_to_async
+
+    from chat.engine import executor
+    from chat.engine.runs import create_run, post_message
+    from chat.models import Message, Run
+
+    for n in range(6):
+        _, run = await sync_to_async(post_message)(thread, f"Solve {n}x + 3 = {n + 10} " + "please " * 40, tutor, start=False)
+        await executor.execute(run.id)
+    await sync_to_async(Message.objects.create)(thread=thread, role="user", content=Message.text_content("Solve 2x = 8"))
+    run = await sync_to_async(create_run)(thread, tutor, start=False, max_prompt_tokens=300)
+    await executor.execute(run.id)
+    run = await sync_to_async(Run.objects.get)(pk=run.id)
+    assert run.status == "completed"
+    assert 0 < run.usage["prompt_tokens"] <= 300
