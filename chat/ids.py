@@ -1,5 +1,6 @@
 """Public object ids in the Assistants API style: ``asst_…``, ``thread_…``, ``run_…``."""
 
+import re
 import secrets
 import threading
 import time
@@ -27,6 +28,16 @@ new_thread_id = id_factory("thread")
 new_msg_id = id_factory("msg")
 new_run_id = id_factory("run")
 new_step_id = id_factory("step")
+
+
+new_call_id = id_factory("call")
+
+# What a tool-call id from a model server may look like to be kept as it is.
+_CALL_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def looks_like_call_id(value: str) -> bool:
+    return bool(_CALL_ID.fullmatch(value))
 
 
 def new_file_id() -> str:

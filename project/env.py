@@ -67,3 +67,26 @@ def env_url(name: str, default: str = "", *, schemes: tuple[str, ...]) -> str:
     if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
         raise ImproperlyConfigured(f"{name}={raw!r} is not a URL with scheme {' or '.join(schemes)}.")
     return raw
+
+
+def env_int_map(name: str, default: dict[str, int], *, minimum: int = 1) -> dict[str, int]:
+    """``key=number,key=number`` (e.g. ``gpt-4o=128000,llama3*=8192,*=8192``) as a dict;
+    a malformed entry, a repeated key or a number below ``minimum`` is an error."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return dict(default)
+    parsed: dict[str, int] = {}
+    for entry in raw.split(","):
+        key, sep, value = (part.strip() for part in entry.partition("="))
+        if not sep or not key or not value:
+            raise ImproperlyConfigured(f"{name}: {entry.strip()!r} is not of the form name=number.")
+        try:
+            number = int(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {value!r} (for {key!r}) is not a whole number.") from None
+        if number < minimum:
+            raise ImproperlyConfigured(f"{name}: {key}={number} must be at least {minimum}.")
+        if key in parsed:
+            raise ImproperlyConfigured(f"{name}: {key!r} is given twice.")
+        parsed[key] = number
+    return parsed

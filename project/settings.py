@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from project.env import env_bool, env_float, env_int, env_list, env_str, env_url
+from project.env import env_bool, env_float, env_int, env_int_map, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
@@ -222,6 +222,10 @@ OPENAI_MODELS = env_list("OPENAI_MODELS", [])
 OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 3, minimum=0)
 OPENAI_TIMEOUT = env_float("OPENAI_TIMEOUT", 120.0, minimum=1.0)
 DEFAULT_MODEL = env_str("DEFAULT_MODEL", "offline")
+# Context window (tokens) per model name, for truncation_strategy "auto": exact names,
+# prefixes ending in "*", and "*" for every other model; added to the known OpenAI windows
+# in chat/engine/prompt.py (see README).
+MODEL_CONTEXT_WINDOWS = env_int_map("MODEL_CONTEXT_WINDOWS", {}, minimum=256)
 # Seconds between the offline model's streamed pieces; 0 streams as fast as possible.
 OFFLINE_MODEL_DELAY = env_float("OFFLINE_MODEL_DELAY", 0.03, minimum=0.0)
 

@@ -225,7 +225,7 @@ class FakeOpenAIServer:
 
         Success (``status=200``):
           ``text`` -- content, streamed in pieces of ``chunk_size`` characters (default: one
-          word per piece). ``tool_calls`` -- ``[{"name", "arguments" (str or dict), "id"?}]``;
+          word per piece). ``tool_calls`` -- ``[{"name", "arguments" (str or dict), "id"?}]`` (``"id": ""`` is sent empty);
           each call's first delta carries index/id/type/name, its arguments follow in pieces of
           ``chunk_size`` characters (default 5); ``interleave=True`` alternates pieces between
           calls. ``finish_reason`` defaults to ``tool_calls``/``stop``; ``usage`` overrides the
@@ -543,7 +543,8 @@ class _Handler(BaseHTTPRequestHandler):
             arguments = call.get("arguments", "")
             if not isinstance(arguments, str):
                 arguments = json.dumps(arguments)
-            call_id = call.get("id") or f"call_{uuid.uuid4().hex[:24]}"
+            # An explicit id is sent as given, even "" (some servers send empty ids).
+            call_id = call["id"] if "id" in call else f"call_{uuid.uuid4().hex[:24]}"
             deltas = [
                 {"index": index, "id": call_id, "type": "function", "function": {"name": call["name"], "arguments": ""}}
             ]

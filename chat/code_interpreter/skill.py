@@ -17,6 +17,7 @@ from chat.providers.offline.model import (
     last_message,
     message_text,
     register_skill,
+    register_tool_caller,
 )
 
 NAME = "code_interpreter"
@@ -161,4 +162,16 @@ def code_interpreter_skill(request) -> Reply | None:
     return Reply(text="Let me work that out with code.", tool_calls=((NAME, json_arguments(code=code)),))
 
 
+def forced_code(request, name: str) -> str | None:
+    """A program for a call that the run's tool_choice forces: the recipe for the request
+    when one matches, else one that says what was asked (the answer then reports it)."""
+    if name != NAME:
+        return None
+    users = [message_text(m) for m in request.messages if m.get("role") == "user"]
+    text = users[-1] if users else ""
+    code = program_for(text) or f"request = {text!r}\nprint('No program of mine computes this request:', request)\n"
+    return json_arguments(code=code)
+
+
 register_skill(code_interpreter_skill, first=True)
+register_tool_caller(forced_code)

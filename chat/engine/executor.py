@@ -18,10 +18,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from chat import tools
+from chat import ids, tools
 from chat.engine import events, readiness, states
 from chat.engine.dispatch import WORKER_ID
-from chat.engine.prompt import PromptTooLong, build_request
+from chat.engine.prompt import MAX_PROMPT_TOKENS, PromptTooLong, build_request
 from chat.models import Message, Run, RunStep
 from chat.providers import get_provider
 from chat.providers.base import Finish, ProviderError, TextDelta, ToolCallDelta, Usage
@@ -188,8 +188,11 @@ class Execution:
                 raise
         except ProviderError as exc:
             await self._fail(exc.code, exc.message)
-        except PromptTooLong:
-            await self._end_incomplete("max_prompt_tokens")
+        except PromptTooLong as exc:
+            if exc.limit == MAX_PROMPT_TOKENS:
+                await self._end_incomplete("max_prompt_tokens")
+            else:
+                await self._fail("invalid_prompt", str(exc))
         except Exception:
             logger.exception("run %s failed inside the engine", self.run.id)
             await self._fail("server_error", "The server hit an internal error while running this assistant.")
@@ -275,18 +278,36 @@ class Execution:
         if status == states.CANCELLING:
             raise RunCancelled
 
-    def _calls(self, turn: Turn) -> list[tools.ToolCall]:
+    @sync_to_async
+    def _used_call_ids(self) -> set[str]:
+        details = RunStep.objects.filter(run__thread_id=self.run.thread_id, type=RunStep.TOOL_CALLS).values_list(
+            "step_details", flat=True
+        )
+        return {entry.get("id") for d in details for entry in (d or {}).get("tool_calls", [])}
+
+    async def _calls(self, turn: Turn) -> list[tools.ToolCall]:
+        """The turn's calls, each with an id unique in the thread: a model's own id is kept
+        unless it is empty, odd, or already used (some servers number calls call_0, call_1…
+        in every turn); then it gets a fresh one, which the step, required_action and every
+        later prompt all use, so the submit_tool_outputs round trip stays consistent."""
+        used = await self._used_call_ids()
         calls = []
         for index in sorted(turn.calls):
             call = turn.calls[index]
-            if not call["id"] or not call["name"]:
-                raise ProviderError("The model sent a tool call without an id or a name.")
-            calls.append(tools.ToolCall(id=call["id"], name=call["name"], arguments="".join(call["arguments"])))
+            if not call["name"]:
+                raise ProviderError("The model sent a tool call without a name.")
+            call_id = call["id"]
+            if not call_id or not ids.looks_like_call_id(call_id) or call_id in used:
+                call_id = ids.new_call_id()
+            used.add(call_id)
+            calls.append(tools.ToolCall(id=call_id, name=call["name"], arguments="".join(call["arguments"])))
+        if not self.run.parallel_tool_calls:
+            calls = calls[:1]  # a server that ignored parallel_tool_calls=false
         return calls
 
     async def _handle_tool_calls(self, turn: Turn) -> bool:
         """Run server tools; return True when the run paused for function outputs."""
-        calls = self._calls(turn)
+        calls = await self._calls(turn)
         functions = tools.function_names(self.run.tools)
         entries, pending_functions = [], []
         for call in calls:

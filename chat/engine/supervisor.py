@@ -8,9 +8,11 @@ when another ASGI server (or ``runserver``) hosts the app.
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from django.conf import settings
 
+from chat import tokens
 from chat.engine import dispatch, recovery
 
 _supervisor: asyncio.Task | None = None
@@ -26,6 +28,8 @@ def start_engine(loop: asyncio.AbstractEventLoop) -> None:
             from chat.code_interpreter.sessions import warm_pool
 
             warm_pool()  # sandboxed kernels boot in the background; the first call need not wait
+        models = [settings.DEFAULT_MODEL, *settings.OPENAI_MODELS]
+        threading.Thread(target=tokens.warm, args=(models,), name="tokenizer warm-up", daemon=True).start()
         from chat.retrieval.ingest import resume_unfinished
 
         resume_unfinished()  # files a stopped server left half-ingested (in a thread of its own)

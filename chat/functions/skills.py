@@ -16,9 +16,18 @@ from typing import Any
 from chat.functions import quizzes
 from chat.functions.schema import ARGUMENTS_MAX_CHARS, validation_errors
 from chat.providers.base import ModelRequest
-from chat.providers.offline.model import Reply, json_arguments, last_message, message_text, register_skill
+from chat.providers.offline.model import (
+    Reply,
+    json_arguments,
+    last_message,
+    message_text,
+    register_skill,
+    register_tool_caller,
+)
 
 QUIZ_REQUEST = re.compile(r"\bquiz(?:zes)?\b|\btest me\b|\bquestions? (?:for|to test) me\b|\bpractice questions?\b", re.I)
+# At most this many calls in one turn (one per name the user lists).
+MAX_PARALLEL_CALLS = 8
 STOPWORDS = frozenset(
     "a an and are as at be by can could do does for from get give has have how i in is it its me my of on or "
     "please show tell that the their them then this to us was what when where which who will with would you your".split()
@@ -219,26 +228,104 @@ def sample(schema: Any, values: _Values) -> Any:
     return values.string(schema)
 
 
-def function_skill(request: ModelRequest) -> Reply | None:
-    message = last_message(request)
-    if message.get("role") != "user":
-        return None
-    text = message_text(message)
-    fn = matching_function(request, text)
-    if fn is None:
-        return None
+def arguments_for(fn: dict, text: str) -> str:
+    """JSON arguments for ``fn`` filled from ``text``; ``{}`` when my rules cannot satisfy
+    its schema (the user fills it in)."""
     schema = fn.get("parameters") or {"type": "object", "properties": {}}
     try:
         arguments = sample(schema, _Values(text))
         unusable = bool(validation_errors(schema, arguments))
     except _TooLarge:
         unusable = True
-    if unusable:  # a schema my rules cannot satisfy: let the user fill it in
-        arguments = {}
-    return Reply(text="", tool_calls=((fn["name"], json.dumps(arguments, ensure_ascii=False)),))
+    return json.dumps({} if unusable else arguments, ensure_ascii=False)
+
+
+def listed(text: str) -> list[str]:
+    """The names a message lists together ("Paris, Rome and Oslo"), or [] for fewer than two."""
+    strings = _Values(text).strings
+    for start, first in enumerate(strings):
+        items, position = [first], text.find(first) + len(first)
+        for name in strings[start + 1 : start + MAX_PARALLEL_CALLS]:
+            joined = re.compile(r"\s*(?:,\s*(?:and\s+)?|\band\s+|&\s*)" + re.escape(name)).match(text, position)
+            if not joined:
+                break
+            items.append(name)
+            position = joined.end()
+        if len(items) > 1:
+            return items
+    return []
+
+
+def _calls_for(fn: dict, text: str) -> list[str]:
+    """One call's arguments per listed name when the function takes one name ("the weather
+    in Paris and Oslo" is two calls, as a real model makes them in parallel); else one call."""
+    items = listed(text)
+    schema = fn.get("parameters") or {"type": "object", "properties": {}}
+    values = _Values(text)
+    before = len(values.strings)
+    try:
+        sample(schema, values)
+    except _TooLarge:
+        items = []
+    if len(items) < 2 or before - len(values.strings) != 1:
+        return [arguments_for(fn, text)]
+    calls = []
+    for item in items:
+        values = _Values(text)
+        values.strings = [item] + [s for s in values.strings if s not in items]
+        arguments = sample(schema, values)
+        if validation_errors(schema, arguments):
+            return [arguments_for(fn, text)]
+        calls.append(json.dumps(arguments, ensure_ascii=False))
+    return calls
+
+
+def _called_since_user(request: ModelRequest, name: str) -> list[str] | None:
+    """The arguments of the calls to ``name`` made since the last user message, or None
+    when the conversation is not in the middle of such calls."""
+    called: list[str] = []
+    for message in reversed(request.messages):
+        if message.get("role") == "user":
+            return called
+        for call in message.get("tool_calls") or ():
+            if call["function"]["name"] == name:
+                called.append(call["function"].get("arguments") or "")
+    return None
+
+
+def function_skill(request: ModelRequest) -> Reply | None:
+    message = last_message(request)
+    if message.get("role") not in ("user", "tool"):
+        return None
+    texts = _user_texts(request)
+    if not texts:
+        return None
+    fn = matching_function(request, texts[-1])
+    if fn is None:
+        return None
+    calls = _calls_for(fn, texts[-1])
+    if message.get("role") == "tool":
+        # Back from some of the calls (one at a time when parallel calls are off): make the rest.
+        done = _called_since_user(request, fn["name"]) or []
+        calls = [arguments for arguments in calls if arguments not in done]
+        if not done or not calls:
+            return None
+    return Reply(text="", tool_calls=tuple((fn["name"], arguments) for arguments in calls))
+
+
+def forced_function_call(request: ModelRequest, name: str) -> str | None:
+    """Arguments for function ``name`` when the run's tool_choice forces a call to it."""
+    fn = function_tools(request).get(name)
+    if fn is None:
+        return None
+    texts = _user_texts(request)
+    if name == quizzes.QUIZ_FUNCTION:
+        return json_arguments(**quizzes.write_quiz(quizzes.topic_of(texts), "\n".join(texts)))
+    return arguments_for(fn, texts[-1] if texts else "")
 
 
 def register() -> None:
+    register_tool_caller(forced_function_call)
     register_skill(function_skill, first=True)
     register_skill(quiz_grading_skill, first=True)
     register_skill(quiz_skill, first=True)

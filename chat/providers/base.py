@@ -27,6 +27,17 @@ class ModelRequest:
     # Engine-side tool types enabled for this run ("code_interpreter", "file_search", "function").
     # Real models see them as function schemas in ``tools``; the offline model reads this to decide.
     enabled_tools: tuple[str, ...] = ()
+    # Chat Completions' tool_choice for this turn: None (the server's default, "auto"),
+    # "none", "auto", "required" or {"type": "function", "function": {"name": …}}.
+    tool_choice: str | dict[str, Any] | None = None
+    # False: at most one tool call in this turn.
+    parallel_tool_calls: bool = True
+
+    def forced_tool(self) -> str | None:
+        """The name of the tool this turn must call, if ``tool_choice`` names one."""
+        if isinstance(self.tool_choice, dict):
+            return (self.tool_choice.get("function") or {}).get("name")
+        return None
 
 
 @dataclass(frozen=True)

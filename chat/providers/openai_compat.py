@@ -109,6 +109,12 @@ class OpenAICompatProvider:
         }
         if request.tools:
             params["tools"] = request.tools
+            if request.tool_choice is not None:
+                params["tool_choice"] = request.tool_choice
+            # Sent only when it changes something: servers allow several calls by default,
+            # and some reject the field (OpenAI's reasoning models).
+            if not request.parallel_tool_calls:
+                params["parallel_tool_calls"] = False
         if request.temperature is not None:
             params["temperature"] = request.temperature
         if request.top_p is not None:

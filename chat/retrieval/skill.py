@@ -19,6 +19,7 @@ from chat.providers.offline.model import (
     last_message,
     message_text,
     register_skill,
+    register_tool_caller,
 )
 from chat.retrieval.quotes import best_sentences
 
@@ -119,4 +120,13 @@ def file_search_skill(request) -> Reply | None:
     return Reply(tool_calls=(("file_search", json_arguments(query=query)),))
 
 
+def forced_search(request, name: str) -> str | None:
+    """The query for a file_search call that the run's tool_choice forces: the user's message."""
+    if name != "file_search":
+        return None
+    users = [message_text(m) for m in request.messages if m.get("role") == "user"]
+    return json_arguments(query=(users[-1] if users else "").strip())
+
+
 register_skill(file_search_skill, first=True)
+register_tool_caller(forced_search)

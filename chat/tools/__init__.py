@@ -65,6 +65,20 @@ def server_tool_named(name: str, run_tools: list[dict]) -> ServerTool | None:
     return None
 
 
+def forced_tool_name(choice: dict, run_tools: list[dict]) -> str | None:
+    """The function name a model sees for a named ``tool_choice``: the function's own
+    name, or the name a hosted tool is exposed as ({"type": "file_search"} -> file_search).
+    None when the run does not have that tool."""
+    kind = choice.get("type")
+    if kind == FUNCTION:
+        name = (choice.get("function") or {}).get("name")
+        return name if name in function_names(run_tools) else None
+    tool = SERVER_TOOLS.get(kind)
+    if tool is not None and kind in {t.get("type") for t in run_tools}:
+        return tool.name
+    return None
+
+
 def function_names(run_tools: list[dict]) -> set[str]:
     return {t["function"]["name"] for t in run_tools if t.get("type") == FUNCTION and "function" in t}
 

@@ -10,7 +10,6 @@ The reply is streamed token by token at a configurable pace so streaming is visi
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 
+from chat import ids, tokens
 from chat.providers.base import Chunk, Finish, ModelRequest, TextDelta, ToolCallDelta, Usage
 
 _TOKEN = re.compile(r"\s*\w+|\s*[^\w\s]|\s+", re.UNICODE)
@@ -102,7 +102,11 @@ def tool_result_skill(request: ModelRequest) -> Reply | None:
     message = last_message(request)
     if message.get("role") != "tool":
         return None
-    outputs = [message_text(m) for m in request.messages if m.get("role") == "tool"]
+    outputs = []  # this turn's outputs only: earlier runs' are in the prompt too
+    for earlier in reversed(request.messages):
+        if earlier.get("role") != "tool":
+            break
+        outputs.insert(0, message_text(earlier))
     return Reply(text="The tool returned:\n\n" + "\n\n".join(f"```\n{o}\n```" for o in outputs[-4:]))
 
 
@@ -119,12 +123,83 @@ def fallback_reply(request: ModelRequest) -> Reply:
     )
 
 
-def compose(request: ModelRequest) -> Reply:
+# Arguments for a call to a tool that a run's tool_choice forces when no skill's rule
+# asked for it: (request, tool name) -> JSON arguments, or None for a tool it does not know.
+ToolCaller = Callable[[ModelRequest, str], str | None]
+_TOOL_CALLERS: list[ToolCaller] = []
+
+
+def register_tool_caller(caller: ToolCaller) -> ToolCaller:
+    if caller not in _TOOL_CALLERS:
+        _TOOL_CALLERS.append(caller)
+    return caller
+
+
+def tool_names(request: ModelRequest) -> list[str]:
+    return [t["function"]["name"] for t in request.tools if t.get("type") == "function"]
+
+
+def forced_call(request: ModelRequest, name: str) -> tuple[str, str]:
+    """A call to ``name`` with arguments its tool's caller builds from the conversation
+    (``{}`` when no caller knows the tool)."""
+    for caller in _TOOL_CALLERS:
+        arguments = caller(request, name)
+        if arguments is not None:
+            return name, arguments
+    return name, "{}"
+
+
+def _replies(request: ModelRequest):
     for skill in _SKILLS:
         reply = skill(request)
         if reply is not None:
+            yield reply
+
+
+def _without_tools(request: ModelRequest) -> Reply:
+    """tool_choice "none": the first reply that calls no tool; where a tool was needed,
+    say so instead of calling it."""
+    wanted: list[str] = []
+    for reply in _replies(request):
+        if not reply.tool_calls:
             return reply
+        for name, _arguments in reply.tool_calls:
+            if name not in wanted:
+                wanted.append(name)
+    if wanted:
+        return Reply(
+            text=f"To answer this I would use {' and '.join(wanted)}, but this run asked me not to call "
+            "any tools (tool_choice \"none\"), and I can't answer it without them."
+        )
     return fallback_reply(request)
+
+
+def _with_a_tool(request: ModelRequest, name: str | None) -> Reply:
+    """tool_choice "required" (``name`` None) or a named tool: the first reply that calls
+    it; else a call to it (or to the run's first tool) with arguments its caller builds."""
+    for reply in _replies(request):
+        calls = tuple(c for c in reply.tool_calls if name is None or c[0] == name)
+        if calls:
+            return Reply(text=reply.text, tool_calls=calls)
+    name = name or tool_names(request)[0]
+    return Reply(tool_calls=(forced_call(request, name),))
+
+
+def compose(request: ModelRequest) -> Reply:
+    choice = request.tool_choice
+    if choice == "none":
+        reply = _without_tools(request)
+    elif request.tools and (choice == "required" or request.forced_tool()):
+        reply = _with_a_tool(request, request.forced_tool())
+    else:
+        reply = next(_replies(request), None) or fallback_reply(request)
+    if not request.parallel_tool_calls and len(reply.tool_calls) > 1:
+        reply = Reply(text=reply.text, tool_calls=reply.tool_calls[:1])
+    return reply
+
+
+def _answer(request: ModelRequest) -> tuple[Reply, int]:
+    return compose(request), tokens.prompt_tokens(request.messages, request.model, request.tools)
 
 
 class OfflineProvider:
@@ -134,9 +209,9 @@ class OfflineProvider:
         self.delay = delay
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        prompt_tokens = sum(len(tokenize(message_text(m))) + 3 for m in request.messages)
-        # Skills may be slow (sympy, checking a user's JSON Schema): never on the event loop.
-        reply = await sync_to_async(compose, thread_sensitive=False)(request)
+        # Skills may be slow (sympy, checking a user's JSON Schema), and so may counting a
+        # long prompt (or loading the tokenizer the first time): never on the event loop.
+        reply, prompt_tokens = await sync_to_async(_answer, thread_sensitive=False)(request)
         budget = request.max_tokens
         produced = 0
         finish = "stop"
@@ -152,10 +227,8 @@ class OfflineProvider:
             yield TextDelta(piece)
         if finish == "stop" and reply.tool_calls:
             for index, (name, arguments) in enumerate(reply.tool_calls):
-                # Deterministic, and distinct across the turns of one run.
-                seed = f"{len(request.messages)}:{index}:{name}:{arguments}".encode()
-                call_id = "call_" + hashlib.sha256(seed).hexdigest()[:24]
-                yield ToolCallDelta(index=index, id=call_id, name=name)
+                # Random like the hosted API's: unique across runs, threads and users.
+                yield ToolCallDelta(index=index, id=ids.new_call_id(), name=name)
                 # Arguments stream in pieces, like a real model's.
                 for start in range(0, len(arguments), 16):
                     yield ToolCallDelta(index=index, arguments=arguments[start : start + 16])
