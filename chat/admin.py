@@ -7,7 +7,7 @@ from chat.models import Assistant, Message, Run, RunStep, Thread
 @admin.register(Assistant)
 class AssistantAdmin(admin.ModelAdmin):
     form = AssistantToolsAdminForm  # AssistantForm + the tools JSON validated
-    list_display = ["name", "model", "owner", "created_at"]
+    list_display = ["name", "owner", "model", "created_at"]
     list_filter = ["model"]
     search_fields = ["name", "id", "owner__username"]
     fields = ["owner", "name", "description", "model", "instructions", "temperature", "top_p", "tools", "function_tools", "tool_resources", "metadata", "response_format"]

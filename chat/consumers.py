@@ -11,13 +11,14 @@ from channels.consumer import get_handler_name
 from django.http import Http404
 
 from chat import live
-from chat.access import get_thread_for_user
+from chat.access import get_thread_for_reader
 from chat.engine import events
 from chat.models import Message, Thread
 
 
 class ThreadConsumer(AsyncWebsocketConsumer):
     thread: Thread | None = None
+    read_only = True  # a class's tutor watching a student's conversation
     _panel_task: asyncio.Task | None = None
     _panel_stale = False
 
@@ -59,14 +60,16 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             return None
         try:
-            return get_thread_for_user(user, self.scope["url_route"]["kwargs"]["thread_id"])
+            thread, can_write = get_thread_for_reader(user, self.scope["url_route"]["kwargs"]["thread_id"])
         except Http404:
             return None
+        self.read_only = not can_write
+        return thread
 
     @database_sync_to_async
     def _snapshot(self) -> str:
         """Bring a page rendered a moment ago up to date, including text streamed since."""
-        html = [live.render_run_panel(self.thread)]
+        html = [live.render_run_panel(self.thread, read_only=self.read_only)]
         run = self.thread.active_run()
         if run is not None:
             for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS):
@@ -86,7 +89,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _run_panel(self) -> str:
-        return live.render_run_panel(self.thread)
+        return live.render_run_panel(self.thread, read_only=self.read_only)
 
     # --- events from the engine ------------------------------------------------------------
 

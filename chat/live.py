@@ -35,14 +35,14 @@ def latest_run(thread: Thread) -> Run | None:
     return thread.runs.select_related("assistant").prefetch_related("steps").first()
 
 
-def render_run_panel(thread: Thread, *, oob: bool = True) -> str:
-    """The status chip (with its Cancel button) and the steps of the latest run."""
+def render_run_panel(thread: Thread, *, oob: bool = True, read_only: bool = False) -> str:
+    """The status chip (with its Cancel button, unless ``read_only``) and the steps of the latest run."""
     run = latest_run(thread)
-    context = {"thread": thread, "run": run, "oob": oob}
+    context = {"thread": thread, "run": run, "oob": oob, "read_only": read_only}
     from chat.functions.pending import render_pending_action  # the forms for pending function calls
 
     return (
         render_to_string(f"{PAGE}#run_status", context)
         + render_to_string(f"{PAGE}#steps", context)
-        + render_pending_action(thread, run, oob=oob)
+        + render_pending_action(thread, run, oob=oob, read_only=read_only)
     )

@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "chat.functions",
     "chat.code_interpreter",
     "chat.api",
+    "chat.classes",
 ]
 
 MIDDLEWARE = [

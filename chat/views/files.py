@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, HttpRequest
 from django.views.decorators.http import require_GET
 
-from chat.access import get_file_for_user
+from chat.access import get_file_for_reader
 
 # Served inline only where a browser cannot be tricked into running them.
 INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
@@ -13,7 +13,7 @@ INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "applicati
 @require_GET
 @login_required
 def file_content(request: HttpRequest, file_id: str) -> FileResponse:
-    file = get_file_for_user(request.user, file_id)
+    file = get_file_for_reader(request.user, file_id)
     inline = request.GET.get("inline") == "1" and file.content_type in INLINE_TYPES
     response = FileResponse(
         file.data.open("rb"),

@@ -10,7 +10,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from chat import live
-from chat.access import get_run_for_user, get_thread_for_user
+from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
+from chat.classes.services import start_thread_with
 from chat.demo import ensure_starter_assistant
 from chat.engine.runs import ThreadBusy, cancel_run, post_message
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
@@ -34,7 +35,7 @@ def thread_create(request: HttpRequest) -> HttpResponse:
     form = NewThreadForm(request.POST, user=request.user)
     if not form.is_valid():
         return redirect("chat:threads")
-    thread = Thread.objects.create(owner=request.user, assistant=form.cleaned_data["assistant"])
+    thread = start_thread_with(request.user, form.cleaned_data["assistant"])
     return redirect("chat:thread", thread_id=thread.id)
 
 
@@ -52,10 +53,12 @@ def _parse_cursor(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() else None
 
 
-def _thread_context(thread: Thread, form: MessageForm, before: int | None = None) -> dict:
+def _thread_context(thread: Thread, form: MessageForm, before: int | None = None, *, read_only: bool = False) -> dict:
     messages, older = _page_of_messages(thread, before)
     return {
         "thread": thread,
+        "read_only": read_only,  # a tutor reviewing a student's class conversation
+        "classroom": thread_classroom(thread),
         "message_items": [live.message_context(m) for m in messages],
         "older": older,
         "run": live.latest_run(thread),
@@ -66,9 +69,9 @@ def _thread_context(thread: Thread, form: MessageForm, before: int | None = None
 @require_GET
 @login_required
 def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
-    thread = get_thread_for_user(request.user, thread_id)
+    thread, can_write = get_thread_for_reader(request.user, thread_id)
     form = MessageForm(user=request.user, thread=thread)
-    context = _thread_context(thread, form, _parse_cursor(request.GET.get("before")))
+    context = _thread_context(thread, form, _parse_cursor(request.GET.get("before")), read_only=not can_write)
     if request.htmx and "before" in request.GET:
         return render(request, "chat/thread.html#older_messages", context)
     return render(request, "chat/thread.html", context)

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django import forms
+
+from chat.classes.models import Classroom
+
+
+class ClassroomForm(forms.ModelForm):
+    class Meta:
+        model = Classroom
+        fields = ["name", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        error_messages = {"name": {"required": "Give the class a name."}}
+
+
+class JoinForm(forms.Form):
+    code = forms.CharField(
+        label="Join code", max_length=32, strip=True,
+        error_messages={"required": "Type the code your tutor gave you."},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),
+    )
+
+
+class AddTutorForm(forms.Form):
+    username = forms.CharField(label="Username", max_length=150, error_messages={"required": "Type a username."})
+
+
+class AssistantChoiceForm(forms.Form):
+    """An assistant picked from a given queryset (own ones to publish, published ones to chat with)."""
+
+    assistant = forms.ModelChoiceField(queryset=None, error_messages={"invalid_choice": "That assistant is not available here."})
+
+    def __init__(self, *args, assistants, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assistant"].queryset = assistants
