@@ -91,7 +91,7 @@ def _detail_context(request: HttpRequest, classroom: Classroom, role: str, **for
         own = Assistant.objects.filter(owner=request.user).exclude(pk__in=published.values("pk"))
         context.update(
             invite_url=request.build_absolute_uri(reverse("classes:join_link", args=[classroom.join_code])),
-            members=classroom.memberships.select_related("user").order_by("role", "user__username"),
+            members=classroom.memberships.select_related("user").order_by("-role", "user__username"),  # tutors first
             published=published,
             publish_form=forms.get("publish_form") or AssistantChoiceForm(assistants=own),
             can_publish=own.exists(),

@@ -1,0 +1,102 @@
+"""Classes in a real browser: a tutor creates a class and publishes an assistant, a
+student joins by the invite link and chats, and the tutor watches the conversation live,
+read-only. Every class page fits a 390 px phone screen without sideways scrolling.
+
+The seeded server has the demo logins tutor / tutor-password and student / student-password.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import Browsing, ChatServer
+
+try:
+    from playwright.sync_api import Page, expect
+except ImportError:  # the `browser` fixture (autouse) skips, or fails under CI, first
+    Page = expect = None
+
+pytestmark = [pytest.mark.browser]
+
+LOGINS = {"tutor": "tutor-password", "student": "student-password"}
+SCREENSHOTS = Path("/tmp/classes-screens")
+RUN_TIMEOUT = 15_000
+
+
+def log_in(page: Page, username: str) -> None:
+    page.goto("/accounts/login/?next=/classes/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(LOGINS[username])
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/classes/$"))
+
+
+def answers(page: Page):
+    return page.get_by_role("article", name="Math Tutor")
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_label("Message", exact=True)
+    box.fill(text)
+    page.get_by_role("button", name="Send").click()
+    expect(box).to_have_value("")
+
+
+def fits_a_phone(page: Page, name: str) -> None:
+    """Shoot the page at phone and desktop widths; at 390 px nothing scrolls sideways."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for width, height in ((390, 844), (1440, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+        if width == 390:
+            overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at 390px"
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_a_student_joins_by_link_and_the_tutor_watches_the_conversation_live(chat_server: ChatServer, browsing: Browsing):
+    tutor = browsing.new_page(chat_server)
+    log_in(tutor, "tutor")
+    fits_a_phone(tutor, "class-list")
+    tutor.get_by_label("Name").fill("Physics 101")
+    tutor.get_by_label("Description").fill("Forces, motion and a little algebra.")
+    tutor.get_by_role("button", name="Create class").click()
+    expect(tutor.get_by_role("heading", level=1)).to_have_text("Physics 101")
+    tutor.get_by_label("Assistant to publish").select_option(label="Math Tutor")
+    tutor.get_by_role("button", name="Publish").click()
+    expect(tutor.get_by_role("button", name="Unpublish Math Tutor")).to_be_visible()
+    invite = tutor.locator(".invite-link").text_content()
+    assert invite and re.search(r"/join/[A-Z2-9]{8}/$", invite)
+
+    student = browsing.new_page(chat_server)
+    log_in(student, "student")
+    student.goto(invite)
+    fits_a_phone(student, "join")
+    student.get_by_role("button", name="Join as a student").click()
+    expect(student.get_by_role("heading", level=1)).to_contain_text("Physics 101")
+    fits_a_phone(student, "class-student")
+    student.get_by_role("button", name="Start a conversation with Math Tutor").click()
+    expect(student.get_by_role("note")).to_have_text("Tutors of Physics 101 can read this conversation.")
+    student.wait_for_function("window.__wsOpen > 0")
+    send(student, "3x + 11 = 14")
+    expect(answers(student)).to_have_count(1, timeout=RUN_TIMEOUT)
+    expect(student.locator("#run-status")).to_contain_text("Completed", timeout=RUN_TIMEOUT)
+
+    tutor.reload()
+    fits_a_phone(tutor, "class-tutor")
+    tutor.get_by_role("link", name="3x + 11 = 14").click()
+    expect(tutor.get_by_role("note")).to_contain_text("You are reading student's conversation in Physics 101")
+    expect(tutor.get_by_label("Message", exact=True)).to_have_count(0)
+    expect(answers(tutor)).to_have_count(1)
+    tutor.wait_for_function("window.__wsOpen > 0")
+
+    send(student, "2x = 8")
+    expect(answers(tutor)).to_have_count(2, timeout=RUN_TIMEOUT)  # pushed over the socket, no reload
+    expect(answers(tutor).last).to_contain_text("4", timeout=RUN_TIMEOUT)
+    expect(tutor.locator("#run-status")).to_contain_text("Completed", timeout=RUN_TIMEOUT)
+    expect(tutor.get_by_role("button", name="Cancel")).to_have_count(0)
+    fits_a_phone(tutor, "review")
+    fits_a_phone(student, "student-thread")
