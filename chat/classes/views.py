@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.access import class_assistants, get_classroom_for_member, get_classroom_for_tutor
-from chat.classes import services
+from chat.classes import progress, services
 from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm
 from chat.classes.models import Classroom, Membership, normalize_join_code
 from chat.models import Assistant, Thread
@@ -89,18 +89,24 @@ def _detail_context(request: HttpRequest, classroom: Classroom, role: str, **for
     if role == Role.TUTOR:
         published = Assistant.objects.filter(publications__classroom=classroom).select_related("owner")
         own = Assistant.objects.filter(owner=request.user).exclude(pk__in=published.values("pk"))
+        wanted = {key: request.GET.get(key, "").strip()[:200] for key in ("student", "assistant", "q")}
+        conversations = progress.filter_conversations(
+            progress.class_conversations(classroom),
+            student_id=wanted["student"], assistant_id=wanted["assistant"], text=wanted["q"],
+        )
         context.update(
             invite_url=request.build_absolute_uri(reverse("classes:join_link", args=[classroom.join_code])),
-            members=classroom.memberships.select_related("user").order_by("-role", "user__username"),  # tutors first
+            tutors=classroom.memberships.filter(role=Role.TUTOR).select_related("user").order_by("user__username"),
+            roster=progress.roster(classroom),
+            wanted=wanted,
+            filter_assistants=Assistant.objects.filter(
+                Q(publications__classroom=classroom) | Q(pk__in=progress.class_conversations(classroom).values("assistant_id"))
+            ).distinct(),
             published=published,
             publish_form=forms.get("publish_form") or AssistantChoiceForm(assistants=own),
             can_publish=own.exists(),
             tutor_form=forms.get("tutor_form") or AddTutorForm(),
-            conversations=Thread.objects.filter(
-                class_link__classroom=classroom,
-                owner__memberships__classroom=classroom,
-                owner__memberships__role=Role.STUDENT,
-            ).select_related("owner", "assistant")[:50],
+            conversations=conversations[:50],
         )
     else:
         context.update(
