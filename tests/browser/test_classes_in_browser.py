@@ -53,7 +53,11 @@ def fits_a_phone(page: Page, name: str) -> None:
         page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
         if width == 390:
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at 390px"
+            wide = page.evaluate(
+                "Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > 390)"
+                ".slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"
+            )
+            assert overflow <= 0, f"{name} scrolls sideways by {overflow}px at 390px: {wide}"
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
