@@ -75,7 +75,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS):
                 context = live.message_context(message)
                 self.shown[message.id] = len(context["stream_text"])
-                html.append(live.render_message(message))
+                html.append(live.render_message(message, read_only=self.read_only))
         return "".join(html)
 
     @database_sync_to_async
@@ -85,7 +85,9 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return ""
         text = events.live_text(message_id)
         self.shown[message_id] = len(text if text is not None else message.text)
-        return live.render_new_message(message) if new else live.render_message(message)
+        if new:
+            return live.render_new_message(message, read_only=self.read_only)
+        return live.render_message(message, read_only=self.read_only)
 
     @database_sync_to_async
     def _run_panel(self) -> str:

@@ -18,12 +18,13 @@ def message_context(message: Message) -> dict:
     return {"message": message, "stream_text": text if text is not None else message.text}
 
 
-def render_message(message: Message, *, oob: str = "true") -> str:
-    return render_to_string(f"{PAGE}#message", {**message_context(message), "oob": oob})
+def render_message(message: Message, *, oob: str = "true", read_only: bool = False) -> str:
+    return render_to_string(f"{PAGE}#message", {**message_context(message), "oob": oob, "read_only": read_only})
 
 
-def render_new_message(message: Message) -> str:
-    inner = render_to_string(f"{PAGE}#message", message_context(message))
+def render_new_message(message: Message, *, read_only: bool = False) -> str:
+    """``read_only``: for a class's tutor, who sees the student's name instead of "You"."""
+    inner = render_to_string(f"{PAGE}#message", {**message_context(message), "read_only": read_only})
     return format_html('<div id="messages" hx-swap-oob="beforeend">{}</div>', inner)
 
 

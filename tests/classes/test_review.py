@@ -36,6 +36,12 @@ def test_the_class_s_tutors_read_it_read_only(client_of, sam_thread, who):
     assert reverse("chat:message_create", args=[sam_thread.id]) not in html
 
 
+def test_the_student_reads_you_where_the_tutor_reads_the_student_s_name(client_of, sam_thread):
+    assert 'aria-label="You"' in page(client_of("sam"), sam_thread)[1]
+    html = page(client_of("tess"), sam_thread)[1]
+    assert 'aria-label="sam"' in html and 'aria-label="You"' not in html
+
+
 def test_the_tutor_sees_no_cancel_button_while_the_student_does(client_of, sam_thread, math):
     run = Run.objects.create(thread=sam_thread, assistant=math, model="offline", status=states.IN_PROGRESS)
     cancel = reverse("chat:run_cancel", args=[sam_thread.id, run.id])
