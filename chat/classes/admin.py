@@ -31,7 +31,7 @@ class PublicationInline(admin.TabularInline):
 
 @admin.register(Classroom)
 class ClassroomAdmin(admin.ModelAdmin):
-    list_display = ["name", "join_code", "tutors", "students", "archived", "created_at"]
+    list_display = ["name", "join_code", "tutors", "students", "runs_per_day", "tokens_per_day", "archived", "created_at"]
     list_filter = ["archived", "created_at"]
     search_fields = ["name", "join_code", "memberships__user__username"]
     readonly_fields = ["created_at"]

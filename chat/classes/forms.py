@@ -33,3 +33,11 @@ class AssistantChoiceForm(forms.Form):
     def __init__(self, *args, assistants, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assistant"].queryset = assistants
+
+
+class LimitsForm(forms.ModelForm):
+    class Meta:
+        model = Classroom
+        fields = ["runs_per_day", "tokens_per_day"]
+        labels = {"runs_per_day": "Messages per student per day", "tokens_per_day": "Tokens per student per day"}
+        help_texts = {"runs_per_day": "Empty: no limit. Counts reset at 00:00 UTC.", "tokens_per_day": "Empty: no limit."}

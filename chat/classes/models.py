@@ -34,6 +34,9 @@ class Classroom(models.Model):
     description = models.TextField(blank=True, max_length=2000)
     join_code = models.CharField(max_length=16, unique=True, default=new_join_code)
     archived = models.BooleanField(default=False)
+    # Daily limits for each student's conversations in this class (empty: no limit).
+    runs_per_day = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_day = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="classrooms")
 

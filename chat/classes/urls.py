@@ -16,6 +16,7 @@ urlpatterns = [
     path("classes/<str:classroom_id>/members/<str:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("classes/<str:classroom_id>/publish/", views.assistant_publish, name="publish"),
     path("classes/<str:classroom_id>/unpublish/", views.assistant_unpublish, name="unpublish"),
+    path("classes/<str:classroom_id>/limits/", views.class_limits, name="limits"),
     path("classes/<str:classroom_id>/archive/", views.class_archive, name="archive"),
     path("classes/<str:classroom_id>/leave/", views.class_leave, name="leave"),
     path("classes/<str:classroom_id>/start/", views.conversation_start, name="start"),

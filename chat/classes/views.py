@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chat.access import class_assistants, get_classroom_for_member, get_classroom_for_tutor
 from chat.classes import progress, services
-from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm
+from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm, LimitsForm
 from chat.classes.models import Classroom, Membership, normalize_join_code
 from chat.models import Assistant, Thread
 
@@ -106,6 +106,7 @@ def _detail_context(request: HttpRequest, classroom: Classroom, role: str, **for
             publish_form=forms.get("publish_form") or AssistantChoiceForm(assistants=own),
             can_publish=own.exists(),
             tutor_form=forms.get("tutor_form") or AddTutorForm(),
+            limits_form=forms.get("limits_form") or LimitsForm(instance=classroom),
             conversations=conversations[:50],
         )
     else:
@@ -191,6 +192,20 @@ def assistant_unpublish(request: HttpRequest, classroom_id: str) -> HttpResponse
     form = AssistantChoiceForm(request.POST, assistants=Assistant.objects.filter(publications__classroom=classroom))
     if form.is_valid():
         services.unpublish(classroom, form.cleaned_data["assistant"])
+    return redirect("classes:detail", classroom_id=classroom.pk)
+
+
+@require_POST
+@login_required
+def class_limits(request: HttpRequest, classroom_id: str) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    form = LimitsForm(request.POST, instance=classroom)
+    if not form.is_valid():
+        classroom.refresh_from_db()
+        context = _detail_context(request, classroom, Role.TUTOR, limits_form=form)
+        return render(request, "classes/class_detail.html", context, status=400)
+    form.save()
+    messages.success(request, "Daily limits saved.")
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 

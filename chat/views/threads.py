@@ -11,6 +11,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from chat import live
 from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
+from chat.classes.quotas import quota_exceeded
 from chat.classes.services import start_thread_with
 from chat.demo import ensure_starter_assistant
 from chat.engine.runs import ThreadBusy, cancel_run, post_message
@@ -86,6 +87,8 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
     upload_errors = check_uploads(uploads)
     for problem in upload_errors if form.is_valid() else []:
         form.add_error(None, problem)
+    if form.is_valid() and (over := quota_exceeded(thread)):
+        form.add_error(None, over)  # the form re-renders with the draft in it
     if form.is_valid():
         try:
             with transaction.atomic():
