@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chat.classes.models import Classroom, ClassThread, Membership, Publication
+from chat.classes.models import Classroom, ClassThread, Membership, Publication, QuizGrade
 from chat.models import Assistant
 
 
@@ -85,3 +85,20 @@ class ClassThreadAdmin(admin.ModelAdmin):
     @admin.display(description="student", ordering="thread__owner__username")
     def student(self, obj):
         return obj.thread.owner
+
+
+@admin.register(QuizGrade)
+class QuizGradeAdmin(admin.ModelAdmin):
+    list_display = ["quiz", "student", "classroom", "auto_score", "max_score", "override_score", "graded_by", "updated_at"]
+    list_filter = ["classroom"]
+    search_fields = ["attempt__title", "attempt__user__username", "classroom__name"]
+    list_select_related = ["attempt__user", "classroom", "graded_by"]
+    raw_id_fields = ["attempt", "graded_by"]
+
+    @admin.display(description="quiz", ordering="attempt__title")
+    def quiz(self, obj):
+        return obj.attempt.title
+
+    @admin.display(description="student", ordering="attempt__user__username")
+    def student(self, obj):
+        return obj.attempt.user

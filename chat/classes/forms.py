@@ -41,3 +41,11 @@ class LimitsForm(forms.ModelForm):
         fields = ["runs_per_day", "tokens_per_day"]
         labels = {"runs_per_day": "Messages per student per day", "tokens_per_day": "Tokens per student per day"}
         help_texts = {"runs_per_day": "Empty: no limit. Counts reset at 00:00 UTC.", "tokens_per_day": "Empty: no limit."}
+
+
+class OverrideForm(forms.Form):
+    score = forms.DecimalField(
+        label="Score", required=False, min_value=0, max_digits=6, decimal_places=2,
+        help_text="Empty: use the automatic score.",
+    )
+    comment = forms.CharField(label="Comment", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))

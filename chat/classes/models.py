@@ -98,3 +98,31 @@ class ClassThread(models.Model):
 
     def __str__(self) -> str:
         return f"{self.thread_id} in {self.classroom}"
+
+
+class QuizGrade(models.Model):
+    """The score of a quiz attempt in a class: the rule-based grading's (questions it can
+    check), stored when the gradebook first sees the attempt, and a tutor's override."""
+
+    attempt = models.OneToOneField("functions.QuizAttempt", on_delete=models.CASCADE, primary_key=True, related_name="grade")
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="quiz_grades")
+    auto_score = models.PositiveIntegerField(null=True, blank=True)
+    max_score = models.PositiveIntegerField(null=True, blank=True)
+    override_score = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    comment = models.TextField(blank=True, max_length=2000)
+    graded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.attempt} in {self.classroom}: {self.score_label}"
+
+    @property
+    def score(self):
+        return self.override_score if self.override_score is not None else self.auto_score
+
+    @property
+    def score_label(self) -> str:
+        if self.score is None:
+            return "—"
+        value = str(self.score) if isinstance(self.score, int) else f"{self.score.normalize():f}"  # 1.50 -> 1.5
+        return f"{value}/{self.max_score}" if self.max_score else value

@@ -6,14 +6,14 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.access import class_assistants, get_classroom_for_member, get_classroom_for_tutor
-from chat.classes import progress, services
-from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm, LimitsForm
+from chat.classes import gradebook, progress, services
+from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm, LimitsForm, OverrideForm
 from chat.classes.models import Classroom, Membership, normalize_join_code
 from chat.models import Assistant, Thread
 
@@ -242,3 +242,42 @@ def conversation_start(request: HttpRequest, classroom_id: str) -> HttpResponse:
         return redirect("classes:detail", classroom_id=classroom.pk)
     thread = services.start_class_thread(request.user, classroom, form.cleaned_data["assistant"])
     return redirect("chat:thread", thread_id=thread.id)
+
+
+@require_GET
+@login_required
+def gradebook_page(request: HttpRequest, classroom_id: str) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    titles, rows = gradebook.table(classroom)
+    return render(request, "classes/gradebook.html", {"classroom": classroom, "titles": titles, "rows": rows})
+
+
+@require_GET
+@login_required
+def gradebook_csv(request: HttpRequest, classroom_id: str) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    response = HttpResponse(gradebook.csv_export(classroom), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="gradebook-{classroom.pk}.csv"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def attempt_detail(request: HttpRequest, classroom_id: str, attempt_id: str) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    attempt = gradebook.get_attempt(classroom, attempt_id)
+    if attempt is None:
+        raise Http404("No such quiz attempt.")
+    grade_row = gradebook.grade_for(classroom, attempt)
+    initial = {"score": grade_row.override_score, "comment": grade_row.comment}
+    form = OverrideForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        gradebook.override(grade_row, form.cleaned_data["score"], form.cleaned_data["comment"], request.user)
+        messages.success(request, "Grade saved.")
+        return redirect("classes:attempt", classroom_id=classroom.pk, attempt_id=attempt.pk)
+    pairs = [
+        {"question": q, "answer": (attempt.answers[i] if i < len(attempt.answers or []) else {})}
+        for i, q in enumerate(attempt.questions or [])
+    ]
+    context = {"classroom": classroom, "attempt": attempt, "grade": grade_row, "form": form, "pairs": pairs}
+    return render(request, "classes/attempt.html", context, status=400 if form.errors else 200)

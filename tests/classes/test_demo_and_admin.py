@@ -64,7 +64,7 @@ def test_join_codes_avoid_look_alike_characters():
 def test_the_admin_lists_classes_memberships_and_publications_with_owners(client, django_user_model, class_a, class_b):
     root = django_user_model.objects.create_superuser("root", password="root-pass-1")
     client.force_login(root)
-    for name in ("classroom", "membership", "publication", "classthread"):
+    for name in ("classroom", "membership", "publication", "classthread", "quizgrade"):
         assert client.get(reverse(f"admin:classes_{name}_changelist")).status_code == 200
     publications = client.get(reverse("admin:classes_publication_changelist")).content.decode()
     # Two "Math Tutor"s, told apart by their owners.
