@@ -104,3 +104,70 @@ def test_a_student_joins_by_link_and_the_tutor_watches_the_conversation_live(cha
     expect(tutor.get_by_role("button", name="Cancel")).to_have_count(0)
     fits_a_phone(tutor, "review")
     fits_a_phone(student, "student-thread")
+
+
+DISPLAY_QUIZ = (Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "display_quiz.json").read_text()
+SIDES = {"pentagon": 5, "hexagon": 6, "octagon": 8, "decagon": 10}
+
+
+def test_a_quiz_answered_in_class_reaches_the_gradebook_where_the_tutor_overrides_it(chat_server: ChatServer, browsing: Browsing):
+    tutor = browsing.new_page(chat_server)
+    log_in(tutor, "tutor")
+    tutor.goto("/assistants/new/")
+    tutor.get_by_label("Name").fill("Class Quiz Tutor")
+    tutor.get_by_label("Instructions").fill("Quiz the student when asked.")
+    tutor.get_by_role("button", name="Save").click()
+    tutor.get_by_role("link", name="Functions of Class Quiz Tutor").click()
+    tutor.get_by_label("Paste a whole definition (optional)").fill(DISPLAY_QUIZ)
+    tutor.get_by_role("button", name="Add function").click()
+    expect(tutor.get_by_role("heading", name="display_quiz")).to_be_visible()
+    tutor.goto("/classes/")
+    tutor.get_by_label("Name").fill("Geometry 7")
+    tutor.get_by_role("button", name="Create class").click()
+    tutor.get_by_label("Assistant to publish").select_option(label="Class Quiz Tutor")
+    tutor.get_by_role("button", name="Publish").click()
+    code = tutor.locator(".join-code").text_content()
+
+    student = browsing.new_page(chat_server)
+    log_in(student, "student")
+    student.get_by_label("Join code").fill(code.lower())
+    student.get_by_role("button", name="Join", exact=True).click()
+    student.get_by_role("button", name="Start a conversation with Class Quiz Tutor").click()
+    student.wait_for_function("window.__wsOpen > 0")
+    thread_url = student.url
+
+    tutor.goto(thread_url)  # the tutor watches from the start
+    tutor.wait_for_function("window.__wsOpen > 0")
+
+    send(student, "What is the interior angle of a regular pentagon? Make a quiz for me")
+    quiz = student.locator("#pending-action")
+    expect(quiz.get_by_role("button", name="Submit answers")).to_be_visible(timeout=RUN_TIMEOUT)
+    watched = tutor.locator("#pending-action")
+    expect(watched.get_by_role("heading", name="Geometry quiz: angles of polygons")).to_be_visible(timeout=RUN_TIMEOUT)
+    expect(watched.get_by_role("button", name="Submit answers")).to_have_count(0)
+    expect(watched.get_by_role("radio").first).to_be_disabled()
+
+    quiz.get_by_role("group", name=re.compile(r"interior angle of a regular pentagon")).get_by_role("radio", name="108 degrees").check()
+    polygon = re.search(r"interior angles of an? (\w+)", quiz.inner_text()).group(1)
+    quiz.get_by_role("textbox", name=re.compile(r"sum of the interior angles")).fill(f"{(SIDES[polygon] - 2) * 180} degrees")
+    quiz.get_by_role("button", name="Submit answers").click()
+    expect(student.locator("#run-status")).to_contain_text("Completed", timeout=RUN_TIMEOUT)
+    expect(tutor.get_by_role("article", name="Class Quiz Tutor").last).to_contain_text("You got 2 of 2 right.", timeout=RUN_TIMEOUT)
+
+    tutor.goto("/classes/")
+    tutor.get_by_role("link", name="Geometry 7").click()
+    tutor.get_by_role("link", name="Gradebook").click()
+    fits_a_phone(tutor, "gradebook")
+    tutor.get_by_role("link", name="2/2").click()
+    expect(tutor.get_by_text("Automatic score: 2/2")).to_be_visible()
+    tutor.get_by_label("Score").fill("1.5")
+    tutor.get_by_label("Comment").fill("Show the triangle split next time.")
+    tutor.get_by_role("button", name="Save grade").click()
+    expect(tutor.get_by_text("Grade saved.")).to_be_visible()
+    fits_a_phone(tutor, "attempt")
+    tutor.get_by_role("link", name="Back to the gradebook").click()
+    expect(tutor.get_by_role("link", name="1.5/2")).to_be_visible()
+    with tutor.expect_download() as download_info:
+        tutor.get_by_role("link", name="Download CSV").click()
+    text = Path(download_info.value.path()).read_text()
+    assert "Geometry quiz: angles of polygons" in text and "Show the triangle split next time." in text and ",1.50," in text
