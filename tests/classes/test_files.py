@@ -112,3 +112,17 @@ def test_code_interpreter_reads_the_assistant_owner_s_files_in_a_student_s_run(p
     math.save()
     run = Run.objects.select_related("assistant", "thread").get(pk=Run.objects.create(thread=sam_thread, assistant=math, model="offline").pk)
     assert async_to_sync(_attachments)(run) == [("data.csv", b"x,y\n1,2\n")]
+
+
+def test_a_tutor_sees_the_figures_code_made_in_a_student_s_class_run(client_of, people, sam_thread, math):
+    from chat.models import Run, RunStep
+
+    figure = store_file(people["sam"], "plot.png", b"\x89PNG\r\n\x1a\n")
+    run = Run.objects.create(thread=sam_thread, assistant=math, model="offline")
+    RunStep.objects.create(run=run, type=RunStep.TOOL_CALLS, step_details={"tool_calls": [
+        {"id": "call_1", "type": "code_interpreter", "code_interpreter": {"input": "plot()", "outputs": [{"type": "image", "image": {"file_id": figure.id}}]}}
+    ]})
+    assert download(client_of("tess"), figure) == 200
+    assert download(client_of("sam"), figure) == 200
+    for who in ("sue", "bea", "olga"):
+        assert download(client_of(who), figure) == 404
