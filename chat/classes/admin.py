@@ -1,12 +1,7 @@
 from django.contrib import admin
 
+from chat.admin import assistant_label
 from chat.classes.models import Classroom, ClassThread, Membership, Publication, QuizGrade
-from chat.models import Assistant
-
-
-def assistant_label(assistant: Assistant) -> str:
-    """Two tutors' "Math Tutor"s told apart by their owner."""
-    return f"{assistant.name} (owner: {assistant.owner.get_username()})"
 
 
 class MembershipInline(admin.TabularInline):

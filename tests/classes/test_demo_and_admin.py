@@ -75,3 +75,16 @@ def test_the_admin_lists_classes_memberships_and_publications_with_owners(client
     assert "tess, cole" in classes or "cole, tess" in classes
     assert client.get(reverse("admin:classes_classroom_change", args=[class_a.pk])).status_code == 200
     assert client.get(reverse("admin:classes_membership_changelist") + "?role=student").status_code == 200
+
+
+def test_the_thread_and_run_lists_name_each_assistant_s_owner(client, django_user_model, people, class_a, class_b, sam_thread):
+    from chat.models import Assistant, Run, Thread
+
+    beas = Assistant.objects.get(owner=people["bea"])
+    Thread.objects.create(owner=people["otto"], assistant=beas)
+    Run.objects.create(thread=sam_thread, assistant=sam_thread.assistant, model="offline")
+    root = django_user_model.objects.create_superuser("root", password="root-pass-1")
+    client.force_login(root)
+    threads = client.get(reverse("admin:chat_thread_changelist")).content.decode()
+    assert "Math Tutor (owner: tess)" in threads and "Math Tutor (owner: bea)" in threads
+    assert "Math Tutor (owner: tess)" in client.get(reverse("admin:chat_run_changelist")).content.decode()
