@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +24,6 @@ def _list_context(user, **forms) -> dict:
     memberships = (
         Membership.objects.filter(user=user)
         .select_related("classroom")
-        .annotate(students=Count("classroom__memberships"))
         .order_by("classroom__archived", "classroom__name")
     )
     return {
