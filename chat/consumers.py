@@ -19,6 +19,7 @@ from chat.models import Message, Thread
 class ThreadConsumer(AsyncWebsocketConsumer):
     thread: Thread | None = None
     read_only = True  # a class's tutor watching a student's conversation
+    last_user_seq = 0  # read-only sockets: the newest student message this page shows
     _panel_task: asyncio.Task | None = None
     _panel_stale = False
 
@@ -64,6 +65,9 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         except Http404:
             return None
         self.read_only = not can_write
+        if self.read_only:
+            newest = thread.messages.filter(role=Message.USER).order_by("-seq").values_list("seq", flat=True).first()
+            self.last_user_seq = newest or 0
         return thread
 
     @database_sync_to_async
@@ -90,12 +94,26 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         return live.render_message(message, read_only=self.read_only)
 
     @database_sync_to_async
+    def _new_user_messages(self) -> str:
+        html = []
+        for message in self.thread.messages.filter(role=Message.USER, seq__gt=self.last_user_seq).order_by("seq"):
+            html.append(live.render_new_message(message, read_only=True))
+            self.last_user_seq = message.seq
+        return "".join(html)
+
+    @database_sync_to_async
     def _run_panel(self) -> str:
         return live.render_run_panel(self.thread, read_only=self.read_only)
 
     # --- events from the engine ------------------------------------------------------------
 
     async def run_status(self, event: dict) -> None:
+        if self.read_only:
+            # The student's message reached their page in the HTTP response, not over the
+            # socket: a tutor watching gets it here, before the answer it starts.
+            html = await self._new_user_messages()
+            if html:
+                await self.send(text_data=html)
         self._refresh_panel()
 
     async def run_step(self, event: dict) -> None:

@@ -24,6 +24,9 @@ async def test_a_tutor_watching_sees_the_student_s_answer_stream_in(monkeypatch,
     dispatch.dispatch(run.id)
     html = "".join(await receive_until(communicator, r"Completed"))
     assert "In progress" in html and "both sides." in html
+    # The student's new message shows too, labelled with their name, before the answer.
+    assert 'aria-label="sam"' in html and "And then?" in html
+    assert html.index("And then?") < html.index("both sides.")
     assert f"/runs/{run.id}/cancel/" not in html  # read-only: no Cancel button pushed to the tutor
     await communicator.disconnect()
 
