@@ -22,6 +22,7 @@ run: setup
 	$(PY) manage.py seed_demo
 	@echo
 	@echo "  Open http://127.0.0.1:$(PORT)/   (log in as demo / demo-password)"
+	@echo "  Demo class, both sides in two windows: tutor / tutor-password and student / student-password"
 	@echo
 	$(PY) manage.py serve --port $(PORT)
 

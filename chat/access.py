@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef, Q, TextField
+from django.db.models.functions import Cast, Concat
 from django.http import Http404
 
-from chat.models import Assistant, File, Run, Thread
+from chat.classes.models import Classroom, ClassThread, Membership, Publication
+from chat.code_interpreter.models import SandboxFile
+from chat.models import Assistant, File, Message, Run, RunStep, Thread
 
 
 def get_thread_for_user(user, thread_id: str) -> Thread:
@@ -33,3 +37,167 @@ def get_run_for_user(user, thread_id: str, run_id: str) -> Run:
     if run is None or not user.is_authenticated:
         raise Http404("No such run.")
     return run
+
+
+# --- classes: students, tutors and what each may read -----------------------------------
+#
+# A thread is written only by its owner (get_thread_for_user above). It is also readable,
+# never writable, by the tutors of the class it was started in, while its owner is still a
+# student of that class. A student sees a published assistant's name and description and
+# can chat with it; everything else about the assistant stays its owner's.
+
+
+def _tutor_readable_threads(user):
+    """Threads of other users that ``user`` reads as a tutor of their class."""
+    if not user.is_authenticated:
+        return Thread.objects.none()
+    students = Membership.objects.filter(
+        classroom=OuterRef("class_link__classroom"), user=OuterRef("owner"), role=Membership.Role.STUDENT
+    )
+    return Thread.objects.filter(
+        class_link__classroom__memberships__user=user,
+        class_link__classroom__memberships__role=Membership.Role.TUTOR,
+    ).filter(Exists(students)).exclude(owner_id=user.pk)
+
+
+def readable_threads(user):
+    """Every thread ``user`` may open: their own and their class students' class threads."""
+    if not user.is_authenticated:
+        return Thread.objects.none()
+    return Thread.objects.filter(Q(owner_id=user.pk) | Q(pk__in=_tutor_readable_threads(user).values("pk")))
+
+
+def get_thread_for_reader(user, thread_id: str) -> tuple[Thread, bool]:
+    """The thread and whether ``user`` may write to it (only its owner may)."""
+    if not user.is_authenticated:
+        raise Http404("No such conversation.")
+    thread = readable_threads(user).select_related("assistant", "owner").filter(pk=thread_id).first()
+    if thread is None:
+        raise Http404("No such conversation.")
+    return thread, thread.owner_id == user.pk
+
+
+def thread_classroom(thread: Thread) -> Classroom | None:
+    link = ClassThread.objects.select_related("classroom").filter(thread=thread).first()
+    return link.classroom if link is not None else None
+
+
+def get_thread_for_api(user, thread_id: str) -> Thread:
+    """/v1 serves private threads only: a class thread's runs carry the tutor's
+    instructions, which a student may not read (see docs/api.md)."""
+    thread = get_thread_for_user(user, thread_id)
+    if ClassThread.objects.filter(thread=thread).exists():
+        raise Http404("No such conversation.")
+    return thread
+
+
+def get_run_for_api(user, thread_id: str, run_id: str) -> Run:
+    get_thread_for_api(user, thread_id)
+    return get_run_for_user(user, thread_id, run_id)
+
+
+def get_classroom_for_member(user, classroom_id) -> tuple[Classroom, str]:
+    """The class and the user's role in it (Membership.Role); 404 for anyone else."""
+    membership = (
+        Membership.objects.select_related("classroom").filter(classroom_id=classroom_id, user_id=user.pk).first()
+        if user.is_authenticated and str(classroom_id).isdigit()
+        else None
+    )
+    if membership is None:
+        raise Http404("No such class.")
+    return membership.classroom, membership.role
+
+
+def get_classroom_for_tutor(user, classroom_id) -> Classroom:
+    classroom, role = get_classroom_for_member(user, classroom_id)
+    if role != Membership.Role.TUTOR:
+        raise Http404("No such class.")
+    return classroom
+
+
+def class_assistants(classroom: Classroom):
+    """The assistants a student of ``classroom`` may start conversations with now."""
+    if classroom.archived:
+        return Assistant.objects.none()
+    return Assistant.objects.filter(publications__classroom=classroom)
+
+
+def assistants_for_thread(user, thread: Thread):
+    """What the composer of ``thread`` offers its owner: a class thread talks only to its
+    class's published assistants (none once unpublished, archived or left); a private
+    thread to the user's own assistants."""
+    classroom = thread_classroom(thread)
+    if classroom is None:
+        return Assistant.objects.filter(owner_id=user.pk)
+    if not Membership.objects.filter(classroom=classroom, user_id=user.pk, role=Membership.Role.STUDENT).exists():
+        return Assistant.objects.none()
+    return class_assistants(classroom)
+
+
+def publications_for_student(user):
+    """(assistant, class) pairs a student may start conversations with."""
+    if not user.is_authenticated:
+        return Publication.objects.none()
+    return Publication.objects.filter(
+        classroom__memberships__user=user,
+        classroom__memberships__role=Membership.Role.STUDENT,
+        classroom__archived=False,
+    ).select_related("assistant", "classroom")
+
+
+def assistants_for_picker(user):
+    """Own assistants plus those published to the user's (unarchived) classes as a student."""
+    if not user.is_authenticated:
+        return Assistant.objects.none()
+    published = publications_for_student(user).values("assistant_id")
+    return Assistant.objects.filter(Q(owner_id=user.pk) | Q(pk__in=published)).distinct()
+
+
+def get_file_for_reader(user, file_id: str) -> File:
+    """A file its owner may always download. Anyone else only through a thread they may
+    read: a file an answer in it cites (file_citation / file_path annotation, image part),
+    or, for a tutor, a file of the student's that the thread's messages or steps show."""
+    if not user.is_authenticated:
+        raise Http404("No such file.")
+    file = File.objects.filter(pk=file_id).first()
+    if file is None:
+        raise Http404("No such file.")
+    if file.owner_id == user.pk:
+        return file
+    threads = readable_threads(user)
+    answers = Message.objects.filter(thread__in=threads, role=Message.ASSISTANT).annotate(
+        raw=Cast("content", TextField())
+    ).filter(raw__contains=file.id)
+    if any(file.id in cited_file_ids(m.content) for m in answers):
+        return file
+    reviewed = _tutor_readable_threads(user).filter(owner_id=file.owner_id)
+    shown = (
+        Message.objects.filter(thread__in=reviewed)
+        .annotate(raw=Concat(Cast("content", TextField()), Cast("attachments", TextField())))
+        .filter(raw__contains=file.id)
+        .exists()
+        or RunStep.objects.filter(run__thread__in=reviewed)
+        .annotate(raw=Cast("step_details", TextField()))
+        .filter(raw__contains=file.id)
+        .exists()
+        or SandboxFile.objects.filter(thread__in=reviewed, file=file).exists()
+    )
+    if shown:
+        return file
+    raise Http404("No such file.")
+
+
+def cited_file_ids(content: list) -> set[str]:
+    """Files a message's content points at by structure, not by text someone typed."""
+    found = set()
+    for part in content or []:
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "image_file":
+            found.add((part.get("image_file") or {}).get("file_id"))
+        for annotation in (part.get("text") or {}).get("annotations") or [] if part.get("type") == "text" else []:
+            kind = annotation.get("type") if isinstance(annotation, dict) else None
+            if kind in ("file_citation", "file_path"):
+                found.add((annotation.get(kind) or {}).get("file_id"))
+    found.discard(None)
+    return found

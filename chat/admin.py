@@ -4,10 +4,25 @@ from chat.functions.admin import AssistantToolsAdminForm
 from chat.models import Assistant, Message, Run, RunStep, Thread
 
 
+def assistant_label(assistant: Assistant | None) -> str:
+    """Two users' "Math Tutor"s told apart by their owner."""
+    if assistant is None:
+        return "—"
+    return f"{assistant.name} (owner: {assistant.owner.get_username()})"
+
+
+class AssistantWithOwner:
+    """An admin column for a model with an ``assistant``: its name and owner."""
+
+    @admin.display(description="assistant", ordering="assistant__name")
+    def assistant_with_owner(self, obj):
+        return assistant_label(obj.assistant)
+
+
 @admin.register(Assistant)
 class AssistantAdmin(admin.ModelAdmin):
     form = AssistantToolsAdminForm  # AssistantForm + the tools JSON validated
-    list_display = ["name", "model", "owner", "created_at"]
+    list_display = ["name", "owner", "model", "created_at"]
     list_filter = ["model"]
     search_fields = ["name", "id", "owner__username"]
     fields = ["owner", "name", "description", "model", "instructions", "temperature", "top_p", "tools", "function_tools", "tool_resources", "metadata", "response_format"]
@@ -47,8 +62,9 @@ class MessageInline(ReadOnlyInline):
 
 
 @admin.register(Thread)
-class ThreadAdmin(ReadOnlyAdmin):
-    list_display = ["id", "display_title", "owner", "assistant", "updated_at"]
+class ThreadAdmin(AssistantWithOwner, ReadOnlyAdmin):
+    list_display = ["id", "display_title", "owner", "assistant_with_owner", "updated_at"]
+    list_select_related = ["owner", "assistant__owner"]
     search_fields = ["id", "title", "owner__username"]
     inlines = [MessageInline]
 
@@ -67,8 +83,9 @@ class RunStepInline(ReadOnlyInline):
 
 
 @admin.register(Run)
-class RunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "thread", "assistant", "status", "model", "created_at"]
+class RunAdmin(AssistantWithOwner, ReadOnlyAdmin):
+    list_display = ["id", "thread", "assistant_with_owner", "status", "model", "created_at"]
+    list_select_related = ["thread", "assistant__owner"]
     list_filter = ["status", "model"]
     search_fields = ["id", "thread__id"]
     inlines = [RunStepInline]

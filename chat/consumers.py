@@ -13,7 +13,7 @@ from channels.layers import get_channel_layer
 from django.http import Http404
 
 from chat import live
-from chat.access import get_thread_for_user
+from chat.access import get_thread_for_reader
 from chat.engine import events
 from chat.models import Message, Thread
 
@@ -40,6 +40,8 @@ async def close_open_sockets(timeout: float) -> None:
 
 class ThreadConsumer(AsyncWebsocketConsumer):
     thread: Thread | None = None
+    read_only = True  # a class's tutor watching a student's conversation
+    last_user_seq = 0  # read-only sockets: the newest student message this page shows
     _panel_task: asyncio.Task | None = None
     _panel_stale = False
 
@@ -83,20 +85,25 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             return None
         try:
-            return get_thread_for_user(user, self.scope["url_route"]["kwargs"]["thread_id"])
+            thread, can_write = get_thread_for_reader(user, self.scope["url_route"]["kwargs"]["thread_id"])
         except Http404:
             return None
+        self.read_only = not can_write
+        if self.read_only:
+            newest = thread.messages.filter(role=Message.USER).order_by("-seq").values_list("seq", flat=True).first()
+            self.last_user_seq = newest or 0
+        return thread
 
     @database_sync_to_async
     def _snapshot(self) -> str:
         """Bring a page rendered a moment ago up to date, including text streamed since."""
-        html = [live.render_run_panel(self.thread)]
+        html = [live.render_run_panel(self.thread, read_only=self.read_only)]
         run = self.thread.active_run()
         if run is not None:
             for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS):
                 context = live.message_context(message)
                 self.shown[message.id] = len(context["stream_text"])
-                html.append(live.render_message(message))
+                html.append(live.render_message(message, read_only=self.read_only))
         return "".join(html)
 
     @database_sync_to_async
@@ -106,15 +113,31 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return ""
         text = events.live_text(message_id)
         self.shown[message_id] = len(text if text is not None else message.text)
-        return live.render_new_message(message) if new else live.render_message(message)
+        if new:
+            return live.render_new_message(message, read_only=self.read_only)
+        return live.render_message(message, read_only=self.read_only)
+
+    @database_sync_to_async
+    def _new_user_messages(self) -> str:
+        html = []
+        for message in self.thread.messages.filter(role=Message.USER, seq__gt=self.last_user_seq).order_by("seq"):
+            html.append(live.render_new_message(message, read_only=True))
+            self.last_user_seq = message.seq
+        return "".join(html)
 
     @database_sync_to_async
     def _run_panel(self) -> str:
-        return live.render_run_panel(self.thread)
+        return live.render_run_panel(self.thread, read_only=self.read_only)
 
     # --- events from the engine ------------------------------------------------------------
 
     async def run_status(self, event: dict) -> None:
+        if self.read_only:
+            # The student's message reached their page in the HTTP response, not over the
+            # socket: a tutor watching gets it here, before the answer it starts.
+            html = await self._new_user_messages()
+            if html:
+                await self.send(text_data=html)
         self._refresh_panel()
 
     async def run_step(self, event: dict) -> None:

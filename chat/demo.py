@@ -1,9 +1,14 @@
-"""Demo data: the walkthrough's Math Tutor, for the demo login and every new account."""
+"""Demo data: the walkthrough's Math Tutor, for the demo login and every new account, and
+the demo class with a tutor and a student login."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
+from chat.access import assistants_for_picker
+from chat.classes import services
+from chat.classes.models import Classroom, Membership
 from chat.models import Assistant
 
 MATH_TUTOR = {
@@ -14,7 +19,35 @@ MATH_TUTOR = {
 
 
 def ensure_starter_assistant(user) -> Assistant | None:
-    """Give a user with no assistants the Math Tutor, so a new account can chat at once."""
-    if Assistant.objects.filter(owner=user).exists():
+    """Give a user with no assistants to talk to the Math Tutor, so a new account can chat
+    at once (a student with a class's assistants needs no copy of their own)."""
+    if assistants_for_picker(user).exists():
         return None
     return Assistant.objects.create(owner=user, model=settings.DEFAULT_MODEL, **MATH_TUTOR)
+
+
+DEMO_CLASS = {"name": "Demo class", "description": "Try both sides: log in as the tutor in one window and the student in another."}
+
+
+def get_or_create_login(username: str, password: str, **defaults):
+    """A demo login; an existing one keeps the password it has (it may have been changed)."""
+    User = get_user_model()
+    user, created = User.objects.get_or_create(username=username, defaults=defaults)
+    if created:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return user, created
+
+
+def seed_demo_class(tutor, student) -> Classroom:
+    """The tutor teaches "Demo class", with a Math Tutor published to it and the student
+    enrolled. Idempotent: run again, it finds what is there."""
+    assistant = Assistant.objects.filter(owner=tutor, name=MATH_TUTOR["name"]).first()
+    if assistant is None:
+        assistant = Assistant.objects.create(owner=tutor, model="offline", **MATH_TUTOR)
+    classroom = Classroom.objects.filter(name=DEMO_CLASS["name"], memberships__user=tutor, memberships__role=Membership.Role.TUTOR).first()
+    if classroom is None:
+        classroom = services.create_classroom(tutor, **DEMO_CLASS)
+    services.publish(classroom, assistant)
+    Membership.objects.get_or_create(classroom=classroom, user=student, defaults={"role": Membership.Role.STUDENT})
+    return classroom

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
+from chat.access import assistants_for_picker, assistants_for_thread, publications_for_student
 from chat.models import Assistant, Thread
 from chat.providers import available_models
 
@@ -19,11 +20,16 @@ class MessageForm(forms.Form):
             "max_length": "Messages can be at most %(limit_value)s characters; this one has %(show_value)s.",
         },
     )
-    assistant = forms.ModelChoiceField(queryset=Assistant.objects.none(), empty_label=None, label="Assistant")
+    assistant = forms.ModelChoiceField(
+        queryset=Assistant.objects.none(), empty_label=None, label="Assistant",
+        error_messages={"invalid_choice": "That assistant is not available in this conversation any more."},
+    )
 
     def __init__(self, *args, user, thread: Thread | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assistant"].queryset = Assistant.objects.filter(owner=user)
+        self.fields["assistant"].queryset = (
+            assistants_for_thread(user, thread) if thread is not None else Assistant.objects.filter(owner=user)
+        )
         if thread is not None and thread.assistant_id:
             self.fields["assistant"].initial = thread.assistant_id
 
@@ -98,7 +104,14 @@ class NewThreadForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assistant"].queryset = Assistant.objects.filter(owner=user)
+        self.fields["assistant"].queryset = assistants_for_picker(user)
+        classes: dict[str, list[str]] = {}
+        for publication in publications_for_student(user):
+            classes.setdefault(publication.assistant_id, []).append(publication.classroom.name)
+        # A published assistant is labelled with its class: two "Math Tutor"s stay apart.
+        self.fields["assistant"].label_from_instance = lambda a: (
+            a.name if a.owner_id == user.pk else f"{a.name} · {', '.join(classes.get(a.pk, []))}"
+        )
 
 
 class SignupForm(UserCreationForm):

@@ -18,12 +18,13 @@ def message_context(message: Message) -> dict:
     return {"message": message, "stream_text": text if text is not None else message.text}
 
 
-def render_message(message: Message, *, oob: str = "true") -> str:
-    return render_to_string(f"{PAGE}#message", {**message_context(message), "oob": oob})
+def render_message(message: Message, *, oob: str = "true", read_only: bool = False) -> str:
+    return render_to_string(f"{PAGE}#message", {**message_context(message), "oob": oob, "read_only": read_only})
 
 
-def render_new_message(message: Message) -> str:
-    inner = render_to_string(f"{PAGE}#message", message_context(message))
+def render_new_message(message: Message, *, read_only: bool = False) -> str:
+    """``read_only``: for a class's tutor, who sees the student's name instead of "You"."""
+    inner = render_to_string(f"{PAGE}#message", {**message_context(message), "read_only": read_only})
     return format_html('<div id="messages" hx-swap-oob="beforeend">{}</div>', inner)
 
 
@@ -35,14 +36,14 @@ def latest_run(thread: Thread) -> Run | None:
     return thread.runs.select_related("assistant").prefetch_related("steps").first()
 
 
-def render_run_panel(thread: Thread, *, oob: bool = True) -> str:
-    """The status chip (with its Cancel button) and the steps of the latest run."""
+def render_run_panel(thread: Thread, *, oob: bool = True, read_only: bool = False) -> str:
+    """The status chip (with its Cancel button, unless ``read_only``) and the steps of the latest run."""
     run = latest_run(thread)
-    context = {"thread": thread, "run": run, "oob": oob}
+    context = {"thread": thread, "run": run, "oob": oob, "read_only": read_only}
     from chat.functions.pending import render_pending_action  # the forms for pending function calls
 
     return (
         render_to_string(f"{PAGE}#run_status", context)
         + render_to_string(f"{PAGE}#steps", context)
-        + render_pending_action(thread, run, oob=oob)
+        + render_pending_action(thread, run, oob=oob, read_only=read_only)
     )

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "chat.code_interpreter",
     "chat.api",
     "axes",
+    "chat.classes",
 ]
 
 MIDDLEWARE = [

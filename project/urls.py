@@ -8,5 +8,6 @@ urlpatterns = [
     path("account/api-keys/", include("chat.api.page_urls")),
     path("", include("chat.functions.urls")),
     path("", include("chat.retrieval.urls")),
+    path("", include("chat.classes.urls")),
     path("", include("chat.urls")),
 ]

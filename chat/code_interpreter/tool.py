@@ -14,6 +14,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db.models import Q
 
 from chat import tools
 from chat.code_interpreter.kernel import Execution, KernelError
@@ -87,15 +88,16 @@ def model_output(outputs: list[dict]) -> str:
 def _attachments(run) -> list[tuple[str, bytes]]:
     from chat.models import File
 
-    ids: list[str] = []
-    for owner in (run.assistant, run.thread):
-        if owner is None:
+    # Each holder's own files only: the assistant's owner's (a tutor's, for a published
+    # assistant) and the thread owner's.
+    allowed = Q(pk__in=[])
+    for holder in (run.assistant, run.thread):
+        if holder is None:
             continue
-        for file_id in ((owner.tool_resources or {}).get(CODE_INTERPRETER) or {}).get("file_ids", []):
-            if file_id not in ids:
-                ids.append(file_id)
+        mine = ((holder.tool_resources or {}).get(CODE_INTERPRETER) or {}).get("file_ids", [])
+        allowed |= Q(pk__in=mine, owner_id=holder.owner_id)
     found = []
-    for record in File.objects.filter(pk__in=ids, owner_id=run.thread.owner_id):
+    for record in File.objects.filter(allowed):
         with record.data.open("rb") as handle:
             found.append((record.filename, handle.read()))
     return found

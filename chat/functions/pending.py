@@ -75,7 +75,9 @@ def call_forms(run: Run | None, data=None) -> list[CallForm]:
     return [CallForm(i, call, known.get(call["function"]["name"]), data) for i, call in enumerate(calls)]
 
 
-def render_pending_action(thread: Thread, run: Run | None, *, oob: bool = False, forms: list[CallForm] | None = None, error: str = "") -> str:
+def render_pending_action(
+    thread: Thread, run: Run | None, *, oob: bool = False, forms: list[CallForm] | None = None, error: str = "", read_only: bool = False
+) -> str:
     forms = call_forms(run) if forms is None else forms
     open_ = run is not None and run.status == states.REQUIRES_ACTION
     context = {
@@ -86,6 +88,7 @@ def render_pending_action(thread: Thread, run: Run | None, *, oob: bool = False,
         "rejected": rejected_calls(run) if open_ else [],
         "error": error,
         "oob": oob,
+        "read_only": read_only,  # a tutor watching: the forms show, disabled, without buttons
         "has_quiz": any(f.is_quiz for f in forms),
     }
     return render_to_string(TEMPLATE, context)

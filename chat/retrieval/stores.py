@@ -5,6 +5,7 @@ files to the thread's store."""
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Q
 
 from chat.models import Assistant, File, Thread
 from chat.retrieval.ingest import schedule_ingest
@@ -56,18 +57,20 @@ def enable_file_search(assistant: Assistant) -> None:
 
 
 def searchable_files(thread: Thread, assistant: Assistant | None) -> list[tuple[File, int]]:
-    """(file, document id) for every processed file the run may search: the assistant's
-    and the thread's stores, the thread owner's files only."""
-    ids = store_ids(thread) + (store_ids(assistant) if assistant is not None else [])
-    if not ids:
+    """(file, document id) for every processed file the run may search: the thread's
+    stores with the thread owner's files, and the assistant's stores with the assistant
+    owner's files (a tutor's, when a student talks to a published assistant)."""
+    owned = [(store_ids(thread), thread.owner_id)]
+    if assistant is not None:
+        owned.append((store_ids(assistant), assistant.owner_id))
+    allowed = Q()
+    for ids, owner_id in owned:
+        if ids:
+            allowed |= Q(vector_store_id__in=ids, vector_store__owner_id=owner_id, file__owner_id=owner_id)
+    if not allowed:
         return []
     entries = (
-        VectorStoreFile.objects.filter(
-            vector_store_id__in=ids,
-            vector_store__owner_id=thread.owner_id,
-            file__owner_id=thread.owner_id,
-            status=VectorStoreFile.COMPLETED,
-        )
+        VectorStoreFile.objects.filter(allowed, status=VectorStoreFile.COMPLETED)
         .select_related("file")
         .order_by("created_at")
     )

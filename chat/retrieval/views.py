@@ -10,7 +10,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chat.access import get_assistant_for_user, get_file_for_user
+from chat.access import get_assistant_for_user, get_file_for_reader, get_file_for_user
 from chat.retrieval import stores
 from chat.retrieval.extract import ExtractError, extract
 from chat.retrieval.models import VectorStoreFile
@@ -50,7 +50,7 @@ def assistant_file_remove(request: HttpRequest, assistant_id: str, file_id: str)
 @login_required
 def passage(request: HttpRequest, file_id: str) -> HttpResponse:
     """A text document with the quoted passage highlighted (PDFs open in the browser's viewer)."""
-    file = get_file_for_user(request.user, file_id)
+    file = get_file_for_reader(request.user, file_id)
     quote = request.GET.get("q", "").strip()
     with file.data.open("rb") as handle:
         data = handle.read()

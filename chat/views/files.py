@@ -4,14 +4,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
 from django.views.decorators.http import require_GET
 
-from chat.access import get_file_for_user
+from chat.access import get_file_for_reader
 from chat.downloads import file_response
 
 
 @require_GET
 @login_required
 def file_content(request: HttpRequest, file_id: str) -> FileResponse:
-    file = get_file_for_user(request.user, file_id)
+    file = get_file_for_reader(request.user, file_id)
     try:
         return file_response(file, inline=request.GET.get("inline") == "1")
     except (FileNotFoundError, ValueError):

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from chat import live
-from chat.access import get_run_for_user, get_thread_for_user
+from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
+from chat.classes.quotas import quota_exceeded
+from chat.classes.services import start_thread_with
 from chat.demo import ensure_starter_assistant
 from chat.engine.runs import ThreadBusy, cancel_run, post_message
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
@@ -35,7 +37,7 @@ def thread_create(request: HttpRequest) -> HttpResponse:
     form = NewThreadForm(request.POST, user=request.user)
     if not form.is_valid():
         return redirect("chat:threads")
-    thread = Thread.objects.create(owner=request.user, assistant=form.cleaned_data["assistant"])
+    thread = start_thread_with(request.user, form.cleaned_data["assistant"])
     return redirect("chat:thread", thread_id=thread.id)
 
 
@@ -49,10 +51,12 @@ def _page_of_messages(thread: Thread, before: int | None) -> tuple[list[Message]
     return page[: settings.MESSAGES_PER_PAGE][::-1], older
 
 
-def _thread_context(thread: Thread, form: MessageForm, before: int | None = None) -> dict:
+def _thread_context(thread: Thread, form: MessageForm, before: int | None = None, *, read_only: bool = False) -> dict:
     messages, older = _page_of_messages(thread, before)
     return {
         "thread": thread,
+        "read_only": read_only,  # a tutor reviewing a student's class conversation
+        "classroom": thread_classroom(thread),
         "message_items": [live.message_context(m) for m in messages],
         "older": older,
         "run": live.latest_run(thread),
@@ -63,9 +67,9 @@ def _thread_context(thread: Thread, form: MessageForm, before: int | None = None
 @require_GET
 @login_required
 def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
-    thread = get_thread_for_user(request.user, thread_id)
+    thread, can_write = get_thread_for_reader(request.user, thread_id)
     form = MessageForm(user=request.user, thread=thread)
-    context = _thread_context(thread, form, whole_number(request.GET.get("before", "")))
+    context = _thread_context(thread, form, whole_number(request.GET.get("before", "")), read_only=not can_write)
     if request.htmx and "before" in request.GET:
         return render(request, "chat/thread.html#older_messages", context)
     return render(request, "chat/thread.html", context)
@@ -80,6 +84,8 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
     upload_errors = check_uploads(uploads)
     for problem in upload_errors if form.is_valid() else []:
         form.add_error(None, problem)
+    if form.is_valid() and (over := quota_exceeded(thread)):
+        form.add_error(None, over)  # the form re-renders with the draft in it
     if form.is_valid():
         try:
             with transaction.atomic():

@@ -13,12 +13,15 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from chat.api.models import ApiKey
 from chat.files import store_file
+from chat.classes.models import Classroom, Membership
+from chat.functions.models import QuizAttempt
 from chat.models import Assistant, Message, Run, RunStep, Thread
 
 pytestmark = [pytest.mark.django_db]
 
 T = "/threads/{thread}"
 A = "/assistants/{assistant}"
+C = "/classes/{classroom}"
 # (method, path, form fields); pages that take no form get their query parameters fuzzed.
 PAGES = [
     ("POST", "/signup/", ["username", "password1", "password2"]),
@@ -44,6 +47,24 @@ PAGES = [
     ("POST", f"{A}/functions/save_note/delete/", []),
     ("POST", f"{T}/delete/", []),
     ("POST", f"{A}/delete/", []),
+    ("GET", "/classes/", []),
+    ("POST", "/classes/new/", ["name", "description"]),
+    ("POST", "/classes/join/", ["code"]),
+    ("POST", "/join/{code}/", []),
+    ("GET", f"{C}/", ["student", "assistant", "q"]),
+    ("POST", f"{C}/edit/", ["name", "description"]),
+    ("POST", f"{C}/code/", []),
+    ("POST", f"{C}/tutors/", ["username"]),
+    ("POST", f"{C}/members/{{membership}}/remove/", []),
+    ("POST", f"{C}/publish/", ["assistant"]),
+    ("POST", f"{C}/unpublish/", ["assistant"]),
+    ("POST", f"{C}/limits/", ["runs_per_day", "tokens_per_day"]),
+    ("GET", f"{C}/gradebook/", []),
+    ("GET", f"{C}/gradebook.csv", []),
+    ("POST", f"{C}/attempts/{{attempt}}/", ["score", "comment"]),
+    ("POST", f"{C}/start/", ["assistant"]),
+    ("POST", f"{C}/leave/", []),
+    ("POST", f"{C}/archive/", []),
 ]
 
 NESTED = '{"type": "object", "properties": {"a": ' * 2_000 + "{}" + "}}" * 2_000
@@ -70,7 +91,12 @@ def world(alice, bob) -> dict:
     RunStep.objects.create(run=run, type="tool_calls", step_details={"type": "tool_calls", "tool_calls": [call]})
     file = store_file(alice, "notes.txt", ContentFile(b"hello"), purpose="assistants")
     ApiKey.issue(alice, "first")
+    classroom = Classroom.objects.create(name="Algebra")
+    Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.TUTOR)
+    student = Membership.objects.create(classroom=classroom, user=bob, role=Membership.Role.STUDENT)
+    attempt = QuizAttempt.objects.create(run=run, thread=busy_thread, user=bob, tool_call_id="call_1", title="Quiz", questions=[], answers=[])
     return {
+        "classroom": classroom.id, "membership": student.id, "code": classroom.join_code, "attempt": attempt.id,
         "assistant": assistant.id, "thread": thread.id, "busy_thread": busy_thread.id, "run": run.id,
         "file": file.id, "strangers": Assistant.objects.create(owner=bob, model="offline").id,
     }

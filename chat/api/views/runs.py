@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from chat import ids
-from chat.access import get_assistant_for_user, get_run_for_user
+from chat.access import get_assistant_for_user, get_run_for_api
 from chat.api import params, serializers, streaming
 from chat.api.errors import invalid, not_found
 from chat.api.http import check_fields, json_body, ok
@@ -162,7 +162,7 @@ async def create_thread_and_run(request: HttpRequest):
 def get_run(request: HttpRequest, thread_id: str, run_id: str) -> Run:
     get_thread(request, thread_id)  # an unknown thread is named as such
     try:
-        return get_run_for_user(request.user, thread_id, run_id)
+        return get_run_for_api(request.user, thread_id, run_id)
     except Http404:
         raise not_found(f"No run found with id '{run_id}'.") from None
 

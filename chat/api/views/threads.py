@@ -6,7 +6,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from chat.access import get_thread_for_user
+from chat.access import get_thread_for_api
 from chat.api import params, serializers
 from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import json_body, ok
@@ -19,7 +19,7 @@ THREAD_FIELDS = {"messages", "metadata", "tool_resources"}
 
 def get_thread(request: HttpRequest, thread_id: str) -> Thread:
     try:
-        return get_thread_for_user(request.user, thread_id)
+        return get_thread_for_api(request.user, thread_id)
     except Http404:
         raise not_found(f"No thread found with id '{thread_id}'.") from None
 

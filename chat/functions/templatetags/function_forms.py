@@ -11,10 +11,10 @@ register = template.Library()
 
 
 @register.simple_tag
-def pending_action(thread, run):
+def pending_action(thread, run, read_only=False):
     """The forms for the pending function calls of ``run`` (the thread's latest run)."""
     script = format_html('<script defer src="{}"></script>', static("functions/pending.js"))
-    return mark_safe(render_pending_action(thread, run)) + script
+    return mark_safe(render_pending_action(thread, run, read_only=read_only)) + script
 
 
 @register.filter

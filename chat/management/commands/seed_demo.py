@@ -1,12 +1,12 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from chat.demo import MATH_TUTOR, ensure_starter_assistant
+from chat.demo import MATH_TUTOR, ensure_starter_assistant, get_or_create_login, seed_demo_class
 from chat.models import Assistant
 
 
 class Command(BaseCommand):
-    help = "Create the demo login and its Math Tutor assistant (idempotent)."
+    help = "Create the demo login and its Math Tutor, and the demo class's tutor and student (idempotent)."
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="demo")
@@ -22,3 +22,8 @@ class Command(BaseCommand):
         if not Assistant.objects.filter(owner=user, name=MATH_TUTOR["name"]).exists():
             Assistant.objects.create(owner=user, model="offline", **MATH_TUTOR)
         self.stdout.write(f"Demo login: {username} / {password}" + ("" if created else " (existing user; password unchanged)"))
+        tutor, tutor_created = get_or_create_login("tutor", "tutor-password")
+        student, student_created = get_or_create_login("student", "student-password")
+        classroom = seed_demo_class(tutor, student)
+        for login, password, created in (("tutor", "tutor-password", tutor_created), ("student", "student-password", student_created)):
+            self.stdout.write(f"{classroom.name}: {login} / {password}" + ("" if created else " (existing user; password unchanged)"))

@@ -1,0 +1,128 @@
+"""Classes sit beside the Assistants objects: a class has tutors and students, an
+assistant is published to classes, and a thread a student starts with a published
+assistant is linked to the class (``ClassThread``) so the class's tutors can read it.
+
+The link lives here rather than on ``chat.Thread`` so that the Assistants model stays
+as the API describes it. The rules for who may see what are in ``chat.access``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from chat.models import Assistant, Thread
+
+# No 0/O, 1/I/L: a code read aloud or copied from a board is typed right.
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 8
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def normalize_join_code(raw: str) -> str:
+    return "".join(raw.split()).replace("-", "").upper()
+
+
+class Classroom(models.Model):
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=2000)
+    join_code = models.CharField(max_length=16, unique=True, default=new_join_code)
+    archived = models.BooleanField(default=False)
+    # Daily limits for each student's conversations in this class (empty: no limit).
+    runs_per_day = models.PositiveIntegerField(null=True, blank=True)
+    tokens_per_day = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="classrooms")
+
+    class Meta:
+        ordering = ["name", "created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def regenerate_join_code(self) -> str:
+        while True:
+            code = new_join_code()
+            if not Classroom.objects.filter(join_code=code).exists():
+                break
+        self.join_code = code
+        self.save(update_fields=["join_code"])
+        return code
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        TUTOR = "tutor", "Tutor"
+        STUDENT = "student", "Student"
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    joined_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["role", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["classroom", "user"], name="one_membership_per_user_and_class")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display().lower()} of {self.classroom})"
+
+
+class Publication(models.Model):
+    """An assistant offered to a class's students. Unpublishing deletes the row: new
+    conversations stop, and existing ones stay readable through ``ClassThread``."""
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="publications")
+    assistant = models.ForeignKey(Assistant, on_delete=models.CASCADE, related_name="publications")
+    published_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["assistant__name"]
+        constraints = [models.UniqueConstraint(fields=["classroom", "assistant"], name="one_publication_per_class")]
+
+    def __str__(self) -> str:
+        return f"{self.assistant.name} in {self.classroom}"
+
+
+class ClassThread(models.Model):
+    """A thread started in a class: its tutors may read it."""
+
+    thread = models.OneToOneField(Thread, on_delete=models.CASCADE, primary_key=True, related_name="class_link")
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="class_threads")
+
+    def __str__(self) -> str:
+        return f"{self.thread_id} in {self.classroom}"
+
+
+class QuizGrade(models.Model):
+    """The score of a quiz attempt in a class: the rule-based grading's (questions it can
+    check), stored when the gradebook first sees the attempt, and a tutor's override."""
+
+    attempt = models.OneToOneField("functions.QuizAttempt", on_delete=models.CASCADE, primary_key=True, related_name="grade")
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="quiz_grades")
+    auto_score = models.PositiveIntegerField(null=True, blank=True)
+    max_score = models.PositiveIntegerField(null=True, blank=True)
+    override_score = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    comment = models.TextField(blank=True, max_length=2000)
+    graded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.attempt} in {self.classroom}: {self.score_label}"
+
+    @property
+    def score(self):
+        return self.override_score if self.override_score is not None else self.auto_score
+
+    @property
+    def score_label(self) -> str:
+        if self.score is None:
+            return "—"
+        value = str(self.score) if isinstance(self.score, int) else f"{self.score.normalize():f}"  # 1.50 -> 1.5
+        return f"{value}/{self.max_score}" if self.max_score else value

@@ -1,0 +1,107 @@
+"""What tutors and students do with classes. Views and the demo seeding call these;
+the rules about who may do them are checked by the caller through ``chat.access``."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from chat.access import publications_for_student
+from chat.classes.models import Classroom, ClassThread, Membership, Publication, normalize_join_code
+from chat.models import Assistant, Thread
+
+Role = Membership.Role
+
+
+class ClassError(Exception):
+    """A request the rules refuse, with a message for the person who made it."""
+
+
+def create_classroom(tutor, name: str, description: str = "") -> Classroom:
+    with transaction.atomic():
+        classroom = Classroom.objects.create(name=name, description=description)
+        Membership.objects.create(classroom=classroom, user=tutor, role=Role.TUTOR)
+    return classroom
+
+
+def join_by_code(user, raw_code: str) -> tuple[Classroom, bool]:
+    """Make ``user`` a student of the class with this code. Returns (class, newly joined).
+    A member already in the class (tutor or student) keeps the role they have."""
+    classroom = Classroom.objects.filter(join_code=normalize_join_code(raw_code), archived=False).first()
+    if classroom is None:
+        raise ClassError("No open class has that code. Check it with your tutor.")
+    try:
+        with transaction.atomic():
+            _, created = Membership.objects.get_or_create(
+                classroom=classroom, user=user, defaults={"role": Role.STUDENT}
+            )
+    except IntegrityError:  # joined twice at once: the other request won
+        created = False
+    return classroom, created
+
+
+def add_tutor(classroom: Classroom, username: str) -> Membership:
+    user = get_user_model().objects.filter(username=username.strip()).first()
+    if user is None:
+        raise ClassError(f"No user is called {username.strip()!r}.")
+    membership, created = Membership.objects.get_or_create(
+        classroom=classroom, user=user, defaults={"role": Role.TUTOR}
+    )
+    if not created and membership.role != Role.TUTOR:
+        membership.role = Role.TUTOR
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def remove_member(classroom: Classroom, membership_id, by_user) -> None:
+    """A tutor removes a student or a co-tutor; never themselves, never the last tutor."""
+    membership = Membership.objects.filter(pk=membership_id, classroom=classroom).first() if str(membership_id).isdigit() else None
+    if membership is None:
+        raise ClassError("That person is not in this class.")
+    if membership.user_id == by_user.pk:
+        raise ClassError("You cannot remove yourself from your own class.")
+    membership.delete()
+
+
+def leave(classroom: Classroom, user) -> None:
+    membership = Membership.objects.filter(classroom=classroom, user=user).first()
+    if membership is None:
+        return
+    if membership.role == Role.TUTOR and classroom.memberships.filter(role=Role.TUTOR).count() == 1:
+        raise ClassError("You are the class's only tutor: add another tutor or archive the class instead.")
+    membership.delete()
+
+
+def publish(classroom: Classroom, assistant: Assistant) -> Publication:
+    publication, _ = Publication.objects.get_or_create(classroom=classroom, assistant=assistant)
+    return publication
+
+
+def unpublish(classroom: Classroom, assistant: Assistant) -> None:
+    Publication.objects.filter(classroom=classroom, assistant=assistant).delete()
+
+
+def set_archived(classroom: Classroom, archived: bool) -> None:
+    classroom.archived = archived
+    classroom.save(update_fields=["archived"])
+
+
+def start_class_thread(student, classroom: Classroom, assistant: Assistant) -> Thread:
+    """A student's new conversation with a published assistant, linked to the class."""
+    with transaction.atomic():
+        thread = Thread.objects.create(owner=student, assistant=assistant, updated_at=timezone.now())
+        ClassThread.objects.create(thread=thread, classroom=classroom)
+    return thread
+
+
+def start_thread_with(user, assistant: Assistant) -> Thread:
+    """A new conversation from the assistant picker: private with one's own assistant, a
+    class conversation with an assistant published to one of the user's classes (the
+    first by name if it is published to several)."""
+    if assistant.owner_id == user.pk:
+        return Thread.objects.create(owner=user, assistant=assistant)
+    publication = publications_for_student(user).filter(assistant=assistant).order_by("classroom__name").first()
+    if publication is None:
+        raise ClassError("That assistant is not available to you.")
+    return start_class_thread(user, publication.classroom, assistant)

@@ -1,0 +1,282 @@
+"""Class pages. Every class is fetched through chat.access: a non-member gets a 404,
+and a student gets a 404 for anything only a tutor may do."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from chat.access import class_assistants, get_classroom_for_member, get_classroom_for_tutor
+from chat.classes import gradebook, progress, services
+from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm, LimitsForm, OverrideForm
+from chat.classes.models import Classroom, Membership, normalize_join_code
+from chat.models import Assistant, Thread
+
+Role = Membership.Role
+
+
+def _list_context(user, **forms) -> dict:
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("classroom")
+        .order_by("classroom__archived", "classroom__name")
+    )
+    return {
+        "teaching": [m.classroom for m in memberships if m.role == Role.TUTOR],
+        "learning": [m.classroom for m in memberships if m.role == Role.STUDENT],
+        "create_form": forms.get("create_form") or ClassroomForm(),
+        "join_form": forms.get("join_form") or JoinForm(),
+    }
+
+
+@require_GET
+@login_required
+def class_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "classes/class_list.html", _list_context(request.user))
+
+
+@require_POST
+@login_required
+def class_create(request: HttpRequest) -> HttpResponse:
+    form = ClassroomForm(request.POST)
+    if not form.is_valid():
+        return render(request, "classes/class_list.html", _list_context(request.user, create_form=form), status=400)
+    classroom = services.create_classroom(request.user, **form.cleaned_data)
+    return redirect("classes:detail", classroom_id=classroom.pk)
+
+
+@require_POST
+@login_required
+def class_join(request: HttpRequest) -> HttpResponse:
+    form = JoinForm(request.POST)
+    if form.is_valid():
+        try:
+            classroom, joined = services.join_by_code(request.user, form.cleaned_data["code"])
+        except services.ClassError as problem:
+            form.add_error("code", str(problem))
+        else:
+            if joined:
+                messages.success(request, f"You joined {classroom.name}.")
+            return redirect("classes:detail", classroom_id=classroom.pk)
+    return render(request, "classes/class_list.html", _list_context(request.user, join_form=form), status=400)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def join_link(request: HttpRequest, code: str) -> HttpResponse:
+    """An invite link shows the class and a Join button: a link opened by accident, or
+    embedded in someone else's page, enrols nobody."""
+    classroom = Classroom.objects.filter(join_code=normalize_join_code(code), archived=False).first()
+    if classroom is None:
+        return render(request, "classes/join.html", {"classroom": None, "code": code}, status=404)
+    if classroom.memberships.filter(user=request.user).exists():
+        return redirect("classes:detail", classroom_id=classroom.pk)
+    if request.method == "POST":
+        services.join_by_code(request.user, classroom.join_code)
+        messages.success(request, f"You joined {classroom.name}.")
+        return redirect("classes:detail", classroom_id=classroom.pk)
+    return render(request, "classes/join.html", {"classroom": classroom, "code": code})
+
+
+def _detail_context(request: HttpRequest, classroom: Classroom, role: str, **forms) -> dict:
+    context = {"classroom": classroom, "role": role, "is_tutor": role == Role.TUTOR}
+    if role == Role.TUTOR:
+        published = Assistant.objects.filter(publications__classroom=classroom).select_related("owner")
+        own = Assistant.objects.filter(owner=request.user).exclude(pk__in=published.values("pk"))
+        wanted = {key: request.GET.get(key, "").strip()[:200] for key in ("student", "assistant", "q")}
+        conversations = progress.filter_conversations(
+            progress.class_conversations(classroom),
+            student_id=wanted["student"], assistant_id=wanted["assistant"], text=wanted["q"],
+        )
+        context.update(
+            invite_url=request.build_absolute_uri(reverse("classes:join_link", args=[classroom.join_code])),
+            tutors=classroom.memberships.filter(role=Role.TUTOR).select_related("user").order_by("user__username"),
+            roster=progress.roster(classroom),
+            wanted=wanted,
+            filter_assistants=Assistant.objects.filter(
+                Q(publications__classroom=classroom) | Q(pk__in=progress.class_conversations(classroom).values("assistant_id"))
+            ).distinct(),
+            published=published,
+            publish_form=forms.get("publish_form") or AssistantChoiceForm(assistants=own),
+            can_publish=own.exists(),
+            tutor_form=forms.get("tutor_form") or AddTutorForm(),
+            limits_form=forms.get("limits_form") or LimitsForm(instance=classroom),
+            conversations=conversations[:50],
+        )
+    else:
+        context.update(
+            assistants=class_assistants(classroom),
+            my_conversations=Thread.objects.filter(owner=request.user, class_link__classroom=classroom).select_related("assistant"),
+        )
+    return context
+
+
+@require_GET
+@login_required
+def class_detail(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom, role = get_classroom_for_member(request.user, classroom_id)
+    return render(request, "classes/class_detail.html", _detail_context(request, classroom, role))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def class_edit(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    form = ClassroomForm(request.POST or None, instance=classroom)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        return redirect("classes:detail", classroom_id=classroom.pk)
+    return render(request, "classes/class_form.html", {"classroom": classroom, "form": form}, status=400 if form.errors else 200)
+
+
+@require_POST
+@login_required
+def regenerate_code(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    classroom.regenerate_join_code()
+    messages.success(request, "New join code made; the old code and link no longer work.")
+    return redirect("classes:detail", classroom_id=classroom.pk)
+
+
+@require_POST
+@login_required
+def tutor_add(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    form = AddTutorForm(request.POST)
+    if form.is_valid():
+        try:
+            membership = services.add_tutor(classroom, form.cleaned_data["username"])
+        except services.ClassError as problem:
+            form.add_error("username", str(problem))
+        else:
+            messages.success(request, f"{membership.user.get_username()} is now a tutor of {classroom.name}.")
+            return redirect("classes:detail", classroom_id=classroom.pk)
+    context = _detail_context(request, classroom, Role.TUTOR, tutor_form=form)
+    return render(request, "classes/class_detail.html", context, status=400)
+
+
+@require_POST
+@login_required
+def member_remove(request: HttpRequest, classroom_id: int, membership_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    try:
+        services.remove_member(classroom, membership_id, request.user)
+    except services.ClassError as problem:
+        messages.error(request, str(problem))
+    return redirect("classes:detail", classroom_id=classroom.pk)
+
+
+@require_POST
+@login_required
+def assistant_publish(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    form = AssistantChoiceForm(request.POST, assistants=Assistant.objects.filter(owner=request.user))
+    if not form.is_valid():
+        context = _detail_context(request, classroom, Role.TUTOR, publish_form=form)
+        return render(request, "classes/class_detail.html", context, status=400)
+    services.publish(classroom, form.cleaned_data["assistant"])
+    return redirect("classes:detail", classroom_id=classroom.pk)
+
+
+@require_POST
+@login_required
+def assistant_unpublish(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    """Any tutor of the class may take an assistant down, not only its owner."""
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    form = AssistantChoiceForm(request.POST, assistants=Assistant.objects.filter(publications__classroom=classroom))
+    if form.is_valid():
+        services.unpublish(classroom, form.cleaned_data["assistant"])
+    return redirect("classes:detail", classroom_id=classroom.pk)
+
+
+@require_POST
+@login_required
+def class_limits(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    form = LimitsForm(request.POST, instance=classroom)
+    if not form.is_valid():
+        classroom.refresh_from_db()
+        context = _detail_context(request, classroom, Role.TUTOR, limits_form=form)
+        return render(request, "classes/class_detail.html", context, status=400)
+    form.save()
+    messages.success(request, "Daily limits saved.")
+    return redirect("classes:detail", classroom_id=classroom.pk)
+
+
+@require_POST
+@login_required
+def class_archive(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    services.set_archived(classroom, request.POST.get("archived") != "0")
+    return redirect("classes:detail", classroom_id=classroom.pk)
+
+
+@require_POST
+@login_required
+def class_leave(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom, _role = get_classroom_for_member(request.user, classroom_id)
+    try:
+        services.leave(classroom, request.user)
+    except services.ClassError as problem:
+        messages.error(request, str(problem))
+        return redirect("classes:detail", classroom_id=classroom.pk)
+    messages.success(request, f"You left {classroom.name}.")
+    return redirect("classes:list")
+
+
+@require_POST
+@login_required
+def conversation_start(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom, role = get_classroom_for_member(request.user, classroom_id)
+    if role != Role.STUDENT:
+        return redirect("classes:detail", classroom_id=classroom.pk)
+    form = AssistantChoiceForm(request.POST, assistants=class_assistants(classroom))
+    if not form.is_valid():
+        messages.error(request, "That assistant is no longer available in this class.")
+        return redirect("classes:detail", classroom_id=classroom.pk)
+    thread = services.start_class_thread(request.user, classroom, form.cleaned_data["assistant"])
+    return redirect("chat:thread", thread_id=thread.id)
+
+
+@require_GET
+@login_required
+def gradebook_page(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    titles, rows = gradebook.table(classroom)
+    return render(request, "classes/gradebook.html", {"classroom": classroom, "titles": titles, "rows": rows})
+
+
+@require_GET
+@login_required
+def gradebook_csv(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    response = HttpResponse(gradebook.csv_export(classroom), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="gradebook-{classroom.pk}.csv"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def attempt_detail(request: HttpRequest, classroom_id: int, attempt_id: int) -> HttpResponse:
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    attempt = gradebook.get_attempt(classroom, attempt_id)
+    if attempt is None:
+        raise Http404("No such quiz attempt.")
+    grade_row = gradebook.grade_for(classroom, attempt)
+    initial = {"score": grade_row.override_score, "comment": grade_row.comment}
+    form = OverrideForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        gradebook.override(grade_row, form.cleaned_data["score"], form.cleaned_data["comment"], request.user)
+        messages.success(request, "Grade saved.")
+        return redirect("classes:attempt", classroom_id=classroom.pk, attempt_id=attempt.pk)
+    pairs = [
+        {"question": q, "answer": (attempt.answers[i] if i < len(attempt.answers or []) else {})}
+        for i, q in enumerate(attempt.questions or [])
+    ]
+    context = {"classroom": classroom, "attempt": attempt, "grade": grade_row, "form": form, "pairs": pairs}
+    return render(request, "classes/attempt.html", context, status=400 if form.errors else 200)

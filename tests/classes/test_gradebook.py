@@ -1,0 +1,108 @@
+"""The gradebook: students × quizzes with the rule-based score stored, tutors' overrides,
+and a CSV a spreadsheet opens without running anything a student typed."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from chat.classes.models import QuizGrade
+from chat.engine import states
+from chat.functions.models import QuizAttempt
+from chat.models import Run, Thread
+
+pytestmark = pytest.mark.django_db
+
+QUESTIONS = [
+    {"question_text": "Solve 2x = 8 for x.", "question_type": "FREE_RESPONSE"},
+    {"question_text": "Solve 3x + 11 = 14 for x.", "question_type": "FREE_RESPONSE"},
+    {"question_text": "Why do you like algebra?", "question_type": "FREE_RESPONSE"},
+]
+
+
+def attempt(thread, user, answers: list[str], title: str = "Linear equations") -> QuizAttempt:
+    run = Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status=states.COMPLETED)
+    return QuizAttempt.objects.create(
+        run=run, thread=thread, assistant=thread.assistant, user=user, tool_call_id=f"call_{run.id}", title=title,
+        questions=QUESTIONS, answers=[{"question_text": q["question_text"], "answer": a} for q, a in zip(QUESTIONS, answers)],
+    )
+
+
+@pytest.fixture
+def sams_attempt(people, sam_thread):
+    return attempt(sam_thread, people["sam"], ["x = 4", "2", "=HYPERLINK(\"http://evil\")"])
+
+
+def test_the_gradebook_stores_the_rule_based_score(client_of, class_a, sams_attempt):
+    html = client_of("tess").get(reverse("classes:gradebook", args=[class_a.pk])).content.decode()
+    assert "Linear equations" in html and "1/2" in html  # 2x = 8 right, 3x + 11 = 14 wrong, the third uncheckable
+    grade = QuizGrade.objects.get(attempt=sams_attempt)
+    assert (grade.auto_score, grade.max_score, grade.classroom) == (1, 2, class_a)
+
+
+def test_private_quizzes_and_other_classes_stay_out(client_of, people, class_a, class_b, sams_attempt):
+    from chat.models import Assistant
+
+    diary = Assistant.objects.create(owner=people["sam"], name="Diary", model="offline")
+    attempt(Thread.objects.create(owner=people["sam"], assistant=diary), people["sam"], ["1", "1", "1"], title="Private quiz")
+    html = client_of("tess").get(reverse("classes:gradebook", args=[class_a.pk])).content.decode()
+    assert "Private quiz" not in html
+    assert "Linear equations" not in client_of("bea").get(reverse("classes:gradebook", args=[class_b.pk])).content.decode()
+
+
+def test_a_tutor_overrides_a_score_with_a_comment(client_of, people, class_a, sams_attempt):
+    url = reverse("classes:attempt", args=[class_a.pk, sams_attempt.pk])
+    page = client_of("cole").get(url).content.decode()
+    assert "Solve 2x = 8 for x." in page and "x = 4" in page and "Automatic score: 1/2" in page
+    assert client_of("cole").post(url, {"score": "1.5", "comment": "Good working shown."}).status_code == 302
+    grade = QuizGrade.objects.get(attempt=sams_attempt)
+    assert str(grade.override_score) == "1.50" and grade.comment == "Good working shown." and grade.graded_by == people["cole"]
+    assert "1.5/2" in client_of("tess").get(reverse("classes:gradebook", args=[class_a.pk])).content.decode()
+
+
+def test_a_bad_override_is_a_form_error(client_of, class_a, sams_attempt):
+    url = reverse("classes:attempt", args=[class_a.pk, sams_attempt.pk])
+    response = client_of("tess").post(url, {"score": "-3", "comment": "x"})
+    assert response.status_code == 400
+    assert QuizGrade.objects.get(attempt=sams_attempt).override_score is None
+
+
+def test_the_csv_has_one_row_per_attempt_and_no_formulas(client_of, people, class_a, sam_thread, sams_attempt):
+    attempt(sam_thread, people["sam"], ["4", "1", "ok"])
+    response = client_of("tess").get(reverse("classes:gradebook_csv", args=[class_a.pk]))
+    assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 2 and {r["student"] for r in rows} == {"sam"}
+    assert sorted(r["auto_score"] for r in rows) == ["1", "2"]
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "-", "@")), value
+
+
+def test_a_title_that_is_a_formula_is_neutralised(client_of, people, class_a, sam_thread):
+    attempt(sam_thread, people["sam"], ["4", "1", "x"], title="=cmd|'/c calc'!A1")
+    rows = list(csv.DictReader(io.StringIO(client_of("tess").get(reverse("classes:gradebook_csv", args=[class_a.pk])).content.decode())))
+    assert rows[0]["quiz"] == "'=cmd|'/c calc'!A1"
+
+
+@pytest.mark.parametrize("who", ["sam", "sue", "otto", "bea", "olga"])
+def test_only_the_class_s_tutors_see_the_gradebook(client_of, class_a, class_b, sams_attempt, who):
+    client = client_of(who)
+    assert client.get(reverse("classes:gradebook", args=[class_a.pk])).status_code == 404
+    assert client.get(reverse("classes:gradebook_csv", args=[class_a.pk])).status_code == 404
+    url = reverse("classes:attempt", args=[class_a.pk, sams_attempt.pk])
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"score": "9"}).status_code == 404
+
+
+def test_an_attempt_of_another_class_is_404_through_mine(client_of, people, class_a, class_b):
+    from chat.classes.services import start_class_thread
+    from chat.models import Assistant
+
+    otto_thread = start_class_thread(people["otto"], class_b, Assistant.objects.get(owner=people["bea"]))
+    other = attempt(otto_thread, people["otto"], ["1", "1", "1"])
+    assert client_of("tess").get(reverse("classes:attempt", args=[class_a.pk, other.pk])).status_code == 404
+    assert client_of("tess").get(f"/classes/{class_a.pk}/attempts/abc/").status_code == 404
