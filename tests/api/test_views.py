@@ -197,3 +197,11 @@ def test_a_key_over_its_rate_limit_gets_a_429_and_others_do_not(client, alice_ke
     assert response["Retry-After"] == "30"
     assert call(client, "get", "/v1/models", bob_key).status_code == 200
     cache.clear()
+
+
+def test_message_text_is_stored_with_plain_newlines(client, alice_key, thread):
+    parts = [{"type": "text", "text": "b\r\nc"}]
+    for content in ("a\r\nb\rc", parts):
+        response = call(client, "post", f"/v1/threads/{thread.id}/messages", alice_key, {"role": "user", "content": content})
+        assert response.status_code == 200, response.content
+    assert [m.text for m in thread.messages.order_by("seq")] == ["a\nb\nc", "b\nc"]

@@ -108,7 +108,11 @@ async def test_a_pasted_python_block_runs_and_its_files_become_download_links(th
     file_id = annotation["file_path"]["file_id"]
     url = reverse("chat:file_content", args=[file_id])
     page = (await sync_to_async(alice_client.get)(reverse("chat:thread", args=[thread.id]))).content.decode()
-    assert f'href="{url}"' in page and "sandbox:/mnt/data" not in page.split('id="messages"')[1].split("</div>")[0]
+    articles = page.split('id="messages"')[1].split("<article")
+    question, reply = articles[1], articles[-1]
+    assert re.search(rf'<a href="{url}"[^>]*>Download squares.csv</a>', reply)
+    assert "[Download" not in reply  # not raw markdown
+    assert "sandbox:/mnt/data/squares.csv" in question  # the user's code stays as written
     download = await sync_to_async(alice_client.get)(url)
     assert b"".join(download.streaming_content) == b"0,0\r\n1,1\r\n2,4\r\n3,9\r\n"
     assert (await sync_to_async(bob_client.get)(url)).status_code == 404
