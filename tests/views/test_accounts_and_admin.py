@@ -42,3 +42,9 @@ def test_admin_edits_assistants_and_only_reads_runs(client, django_user_model, t
     assert client.get(reverse("admin:chat_thread_add")).status_code == 403
     assert client.post(reverse("admin:chat_thread_delete", args=[thread.id]), {"post": "yes"}).status_code == 403
     assert Thread.objects.filter(pk=thread.pk).exists()
+
+
+def test_a_failed_login_says_why_once(client, alice):
+    response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+    assert response.status_code == 200
+    assert response.content.decode().count("Please enter a correct username and password") == 1

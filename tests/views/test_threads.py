@@ -185,3 +185,12 @@ def test_the_length_limit_counts_a_newline_once_as_the_browser_does(alice_client
     text = "a\r\n" * (limit // 2)  # limit characters in the browser, 1.5 x limit as CRLF
     post_message(alice_client, thread, text.strip(), **HTMX)
     assert Message.objects.filter(thread=thread).exists()
+
+
+def test_a_reloaded_page_shows_a_streaming_answer_without_its_citation_markers(alice_client, thread):
+    Message.objects.create(
+        thread=thread, role="assistant", status=Message.IN_PROGRESS,
+        content=Message.text_content("Big【0:0†a.pdf】 and old【0:1†a"),
+    )
+    response = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertContains(response, "Big[1] and old</span>")
