@@ -161,14 +161,17 @@ def test_the_key_page_needs_a_login(client):
 
 
 def test_a_new_key_is_shown_once(alice_client, alice):
-    created = alice_client.post("/account/api-keys/new/", {"name": "notebook"})
+    created = alice_client.post("/account/api-keys/new/", {"name": "notebook"}, follow=True)
     raw = ApiKey.objects.get(owner=alice)
     html = created.content.decode()
-    assert created.status_code == 200 and "shown only once" in html
+    assert created.redirect_chain == [("/account/api-keys/", 302)]  # a reload does not post again
+    assert "shown only once" in html and f"Created the key {raw.prefix}" in html
+    assert 'data-copy="#new-api-key"' in html
     key = html.split('id="new-api-key">')[1].split("<")[0]
     assert ApiKey.authenticate(key) == alice and key.startswith(raw.prefix)
     again = alice_client.get("/account/api-keys/").content.decode()
     assert key not in again and raw.prefix in again and "notebook" in again
+    assert alice_client.session.get("apikeys_new_key") is None  # not kept after it was shown
 
 
 def test_a_user_revokes_their_key_but_not_someone_elses(alice_client, bob_client, alice):

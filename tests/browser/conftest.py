@@ -59,6 +59,8 @@ RECORDER_JS = r"""
   };
   new MutationObserver(record).observe(document, { subtree: true, childList: true, characterData: true });
   document.addEventListener("htmx:wsOpen", () => { window.__wsOpen += 1; });
+  window.__wsMessages = 0;
+  document.addEventListener("htmx:wsAfterMessage", () => { window.__wsMessages += 1; });
 })();
 """
 
@@ -176,6 +178,7 @@ class Browsing:
         self.console: list[str] = []
         self.page_errors: list[str] = []
         self.csp_violations: list[str] = []
+        self.failed_requests: list[str] = []
 
     def new_page(self, server: ChatServer) -> Page:
         context = self.browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 800})
@@ -186,7 +189,23 @@ class Browsing:
         page = context.new_page()
         page.on("console", self._on_console)
         page.on("pageerror", lambda e: self.page_errors.append(f"{e}"))
+        page.on("requestfailed", self._on_request_failed)
+        page.on("response", self._on_response)
         return page
+
+    def _on_request_failed(self, request) -> None:
+        if "ERR_ABORTED" not in (request.failure or ""):  # a navigation cut it short
+            self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
+
+    def _on_response(self, response) -> None:
+        if response.status >= 400:
+            self.failed_requests.append(f"{response.request.method} {response.url}: {response.status}")
+
+    def assert_quiet(self) -> None:
+        """No console error and no failed request so far (for pages that expect none)."""
+        errors = [line for line in self.console if line.startswith("[error]")]
+        assert not errors, "Console errors:\n" + "\n".join(errors)
+        assert not self.failed_requests, "Failed requests:\n" + "\n".join(self.failed_requests)
 
     def _on_console(self, message) -> None:
         line = f"[{message.type}] {message.text} {message.location.get('url', '')}"

@@ -133,3 +133,11 @@ def test_a_student_can_cancel_a_quiz_instead_of_answering(browsing: Browsing, ch
     expect(quiz).to_contain_text("You cancelled this quiz")
     expect(quiz.get_by_role("radio").first).to_be_disabled()
     expect(quiz.get_by_role("button", name="Submit answers")).to_have_count(0)
+
+    # A reload shows the cancelled quiz again, and the pushed run panel finds its places.
+    page.reload()
+    wait_for_socket(page)
+    expect(quiz).to_contain_text("You cancelled this quiz")
+    expect(run_status(page)).to_have_text("Cancelled")
+    page.wait_for_function("() => window.__wsMessages > 0")  # the socket's snapshot was swapped in
+    browsing.assert_quiet()

@@ -48,3 +48,11 @@ def test_a_failed_login_says_why_once(client, alice):
     response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
     assert response.status_code == 200
     assert response.content.decode().count("Please enter a correct username and password") == 1
+
+
+def test_every_page_links_its_icon_and_favicon_ico_leads_to_it(client):
+    page = client.get(reverse("login")).content.decode()
+    icon = page.split('<link rel="icon" href="')[1].split('"')[0]
+    assert client.get(icon).status_code == 200
+    redirect = client.get("/favicon.ico")
+    assert redirect.status_code == 301 and redirect["Location"] == icon
