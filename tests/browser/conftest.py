@@ -180,8 +180,10 @@ class Browsing:
         self.csp_violations: list[str] = []
         self.failed_requests: list[str] = []
 
-    def new_page(self, server: ChatServer) -> Page:
-        context = self.browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 800})
+    def new_page(self, server: ChatServer, **context_options) -> Page:
+        """A page in a fresh context; ``context_options`` as Playwright's (timezone_id, locale…)."""
+        options = {"viewport": {"width": 1280, "height": 800}, **context_options}
+        context = self.browser.new_context(base_url=server.base_url, **options)
         context.set_default_timeout(10_000)
         context.add_init_script(RECORDER_JS)
         context.add_init_script(CSP_REPORTER_JS)
@@ -225,6 +227,25 @@ def browsing(browser):
     session.close()
     assert not session.page_errors, "Uncaught JavaScript errors in the page:\n" + "\n".join(session.page_errors)
     assert not session.csp_violations, "Content-Security-Policy violations:\n" + "\n".join(session.csp_violations)
+
+
+# --- screenshots -----------------------------------------------------------------------
+
+# Kept after the run, for a person to look at: the pages at a phone's and a desktop's width.
+SCREENSHOT_DIR = Path(os.environ.get("BROWSER_SCREENSHOTS", "/tmp/browser-screenshots"))
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
+
+
+def screenshots(page: Page, name: str) -> list[Path]:
+    """The page at both sizes (full length), saved as <name>-phone.png and <name>-desktop.png."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        path = SCREENSHOT_DIR / f"{name}-{size}.png"
+        page.screenshot(path=str(path), full_page=True)
+        saved.append(path)
+    return saved
 
 
 # --- failure reports -------------------------------------------------------------------
