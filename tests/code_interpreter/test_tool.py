@@ -202,3 +202,15 @@ async def test_without_a_sandbox_the_tool_refuses_and_the_run_fails_cleanly(thre
 async def test_without_the_tool_enabled_the_offline_model_does_not_run_code(thread, tutor):
     run, steps, answer = await ask(thread, tutor, "Generate the first 20 fibonacci numbers with code")
     assert not steps and run.status == "completed"
+
+
+async def test_the_walkthroughs_misspelt_request_runs_and_its_explanation_walks_through_the_code(thread, coder):
+    run, steps, answer = await ask(thread, coder, "Generate the first 20 fibbonaci numbers with code.")
+    assert run.status == "completed" and "4181" in answer.text
+    run, steps, explanation = await ask(thread, coder, "Could you explain this to me?")
+    assert run.status == "completed" and not steps  # explained, not run again
+    text = explanation.text
+    assert "`fib.append(fib[-1] + fib[-2])` — Append `fib[-1] + fib[-2]` to the end of `fib`." in text
+    assert "as long as `len(fib) < n` is true" in text
+    assert "**The idea:** Each Fibonacci number is the sum of the two before it" in text
+    assert "4181" in text  # what it printed
