@@ -131,3 +131,17 @@ def test_the_check_sees_the_citation_styles_in_both_themes():
     for dark in (False, True):
         selectors = {selector for selector, _text, _background in text_pairs(dark)}
         assert {".citations on --card", ".cite-marker", ".cite-tip", ".file-chip"} <= selectors
+
+
+def test_no_text_is_faded_by_opacity_except_disabled_controls():
+    """Opacity blends text into its background and lowers its contrast unseen by the check
+    above; only disabled controls (exempt from WCAG's contrast rule) and animations may fade."""
+    faded = []
+    for sheet in SHEETS:
+        for selector, body, _dark in _blocks(sheet.read_text()):
+            opacity = _declarations(body).get("opacity")
+            if opacity is None or re.fullmatch(r"[\d.]+%", selector) or ":disabled" in selector:
+                continue
+            if 0 < float(opacity) < 1:
+                faded.append(f"{sheet.name}: {selector} {{ opacity: {opacity} }}")
+    assert not faded, "\n".join(faded)
