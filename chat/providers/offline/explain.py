@@ -151,7 +151,7 @@ def _check(question: str, result: str) -> str | None:
                 return None
             lines.append(f"with \\({name} = {sp.latex(number)}\\) the left side is \\({sp.latex(lhs)}\\) "
                          f"and the right side is \\({sp.latex(rhs)}\\)")
-    except (sp.SympifyError, TypeError, ValueError, Exception):  # a check is a bonus, never a failure
+    except Exception:  # sympy fails in many ways on odd input; a check is a bonus, never a failure
         return None
     if not lines:
         return None
