@@ -10,13 +10,18 @@ from __future__ import annotations
 import ast
 
 MAX_LINES = 40  # statements explained; a longer program is summarised after that
+MAX_SHOWN = 100  # characters of code quoted in one line of the explanation
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
 
 _OPERATORS = {ast.Add: "Add", ast.Sub: "Subtract", ast.Mult: "Multiply", ast.Div: "Divide",
               ast.FloorDiv: "Divide (rounding down)", ast.Mod: "Take the remainder of", ast.Pow: "Raise"}
 
 
 def _code(node: ast.AST) -> str:
-    text = ast.unparse(node)
+    text = _clip(ast.unparse(node))
     return f"`{text}`" if "`" not in text else f"``{text}``"
 
 
@@ -51,8 +56,8 @@ def _call_words(call: ast.Call) -> str:
     func = call.func
     if isinstance(func, ast.Name) and func.id == "print":
         shown = ", ".join(
-            "a line of text with the values filled in" if isinstance(a, ast.JoinedStr) else _code(a) for a in call.args
-        )
+            "a line of text with the values filled in" if isinstance(a, ast.JoinedStr) else _code(a) for a in call.args[:5]
+        ) + (f" and {len(call.args) - 5} more values" if len(call.args) > 5 else "")
         return f"Print {shown or 'an empty line'}."
     if isinstance(func, ast.Attribute) and func.attr == "append" and len(call.args) == 1:
         return f"Append {_code(call.args[0])} to the end of {_code(func.value)}."
@@ -105,7 +110,7 @@ def _walk(body: list[ast.stmt], depth: int, lines: list[str]) -> None:
     for node in body:
         if len(lines) >= MAX_LINES:
             return
-        header = ast.unparse(node).splitlines()[0]
+        header = _clip(ast.unparse(node).splitlines()[0])
         lines.append(f"{'   ' * depth}- `{header}` — {describe_statement(node)}")
         for part in ("body", "orelse"):
             inner = getattr(node, part, None)
@@ -117,12 +122,11 @@ def _walk(body: list[ast.stmt], depth: int, lines: list[str]) -> None:
 
 def explain_program(code: str) -> str | None:
     """A nested Markdown list explaining each statement, or None if it is not Python."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return None
     lines: list[str] = []
-    _walk(tree.body, 0, lines)
+    try:
+        _walk(ast.parse(code).body, 0, lines)
+    except (SyntaxError, ValueError, RecursionError):  # not Python, or nested deeper than we read
+        return None
     if len(lines) >= MAX_LINES:
         lines.append("- … and so on: the rest of the program is longer than I explain line by line.")
     return "\n".join(lines) if lines else None

@@ -75,3 +75,17 @@ def test_a_second_why_still_refers_to_the_solution_not_to_the_explanation():
 
 def test_with_nothing_to_explain_it_says_so():
     assert "no earlier answer" in compose(conversation(("user", "Could you explain this to me?"))).text
+
+
+def test_explaining_hostile_code_stays_short_and_never_fails():
+    from chat.code_interpreter.explain import explain_program
+
+    assert explain_program("x = " + "1+" * 5000 + "1") is None  # deeper than ast reads
+    assert len(explain_program("print(" + "[1]," * 20000 + ")")) < 300
+    assert explain_program("def broken(:") is None
+    assert explain_program("\n".join(f"x{i} = {i}" for i in range(100))).count("\n") == 40
+
+
+def test_a_long_message_is_corrected_only_at_its_start_and_never_inside_a_word():
+    text = "fibbonaci " + "x" * (spelling.MAX_TEXT - 14) + " fibbonaci fibbonaci"
+    assert spelling.correct(text) == "fibonacci " + "x" * (spelling.MAX_TEXT - 14) + " fibbonaci fibbonaci"

@@ -8,6 +8,7 @@ Short words are left alone: at four letters every word is a typo of some other w
 
 from __future__ import annotations
 
+import functools
 import re
 
 _VOCABULARY: set[str] = set()
@@ -18,10 +19,14 @@ _REAL_WORDS = {"prices", "primed", "primer", "prized", "solver", "expend"}
 _SUFFIXES = ("s", "es", "d", "ed", "ing", "y", "er", "ers")
 _WORD = re.compile(r"[A-Za-z]{6,}")
 MAX_WORD = 30  # longer "words" (hashes, base64) are not typos of a keyword
+# Requests are short; the rest of a long message is left as written (bounds the work on
+# hostile input: about a tenth of a second for this much text).
+MAX_TEXT = 4000
 
 
 def add_keywords(*words: str) -> None:
     _VOCABULARY.update(word.lower() for word in words)
+    closest_keyword.cache_clear()
 
 
 def allowed_distance(word: str) -> int:
@@ -46,6 +51,7 @@ def distance(a: str, b: str, limit: int) -> int:
     return row[-1]
 
 
+@functools.lru_cache(maxsize=4096)
 def closest_keyword(word: str) -> str | None:
     """The one keyword this word is a typo of, or None (a keyword itself, none, or two)."""
     lowered = word.lower()
@@ -71,4 +77,6 @@ def closest_keyword(word: str) -> str | None:
 
 def correct(text: str) -> str:
     """The text with each recognisable misspelling of a keyword replaced by the keyword."""
-    return _WORD.sub(lambda match: closest_keyword(match.group(0)) or match.group(0), text)
+    cut = len(text) if len(text) <= MAX_TEXT else max(text.rfind(" ", 0, MAX_TEXT), 0)  # not inside a word
+    head, rest = text[:cut], text[cut:]
+    return _WORD.sub(lambda match: closest_keyword(match.group(0)) or match.group(0), head) + rest
