@@ -11,3 +11,8 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         register_converter(ObjectIdConverter, "id")
+
+        from chat.providers.offline import explain, register_skill
+
+        # Before the math skill: "why?" is about the last answer, not a new problem.
+        register_skill(explain.explain_skill, first=True)

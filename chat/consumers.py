@@ -14,7 +14,7 @@ from django.http import Http404
 
 from chat import live
 from chat.access import get_thread_for_reader
-from chat.engine import events
+from chat.content import StreamedText
 from chat.models import Message, Thread
 
 
@@ -50,8 +50,8 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         if self.thread is None:
             await self.close(code=4404)
             return
-        # message id -> characters of its text this socket has shown
-        self.shown: dict[str, int] = {}
+        # message id -> its text this socket has shown (and held back) while it streams
+        self.shown: dict[str, StreamedText] = {}
         await self.channel_layer.group_add(self.thread.group_name, self.channel_name)
         await self.accept()
         _open_sockets.add(self)
@@ -101,9 +101,8 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         run = self.thread.active_run()
         if run is not None:
             for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS):
-                context = live.message_context(message)
-                self.shown[message.id] = len(context["stream_text"])
-                html.append(live.render_message(message, read_only=self.read_only))
+                self.shown[message.id] = stream = StreamedText()
+                html.append(live.render_message(message, stream=stream, read_only=self.read_only))
         return "".join(html)
 
     @database_sync_to_async
@@ -111,11 +110,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         message = Message.objects.filter(pk=message_id, thread=self.thread).first()
         if message is None:
             return ""
-        text = events.live_text(message_id)
-        self.shown[message_id] = len(text if text is not None else message.text)
+        self.shown[message_id] = stream = StreamedText()
         if new:
-            return live.render_new_message(message, read_only=self.read_only)
-        return live.render_message(message, read_only=self.read_only)
+            return live.render_new_message(message, stream=stream, read_only=self.read_only)
+        return live.render_message(message, stream=stream, read_only=self.read_only)
 
     @database_sync_to_async
     def _new_user_messages(self) -> str:
@@ -163,16 +161,16 @@ class ThreadConsumer(AsyncWebsocketConsumer):
 
     async def message_delta(self, event: dict) -> None:
         message_id, offset, text = event["message_id"], event["offset"], event["text"]
-        shown = self.shown.get(message_id)
-        end = offset + len(text)
-        if shown is None or offset > shown:
+        stream = self.shown.get(message_id)
+        if stream is None or offset > stream.received:
             # We missed its start (or a delta was dropped): re-render it whole.
-            await self.send(text_data=await self._message(message_id, new=shown is None))
+            await self.send(text_data=await self._message(message_id, new=stream is None))
             return
-        if end <= shown:
+        if offset + len(text) <= stream.received:
             return  # already in the snapshot
-        self.shown[message_id] = end
-        await self.send(text_data=live.render_delta(message_id, text[shown - offset :]))
+        visible = stream.feed(text[stream.received - offset :])
+        if visible:
+            await self.send(text_data=live.render_delta(message_id, visible))
 
     async def message_completed(self, event: dict) -> None:
         self.shown.pop(event["message_id"], None)

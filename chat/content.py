@@ -18,9 +18,16 @@ from chat.markdown import render_markdown
 PartRenderer = Callable[[dict, object], SafeString]
 # (text, annotations, message) -> (markdown text with annotations applied, extra HTML after it)
 TextTransform = Callable[[str, list[dict], object], tuple[str, SafeString]]
+# (url, annotations, message) -> a path on this site for a link the model wrote, or None
+LinkResolver = Callable[[str, list[dict], object], str | None]
 
 _part_renderers: dict[str, PartRenderer] = {}
 _text_transforms: list[TextTransform] = []
+_link_resolvers: list[LinkResolver] = []
+# A filter over a message's text while it streams: called with each new piece of raw text,
+# it returns what may be shown now (it may hold text back until it can tell what it is).
+StreamFilter = Callable[[str], str]
+_stream_filters: list[Callable[[], StreamFilter]] = []
 
 
 def part_renderer(part_type: str):
@@ -39,6 +46,35 @@ def text_transform(fn: TextTransform) -> TextTransform:
     return fn
 
 
+def link_resolver(fn: LinkResolver) -> LinkResolver:
+    """Register a resolver for links markdown cannot follow by itself (``sandbox:``)."""
+    if fn not in _link_resolvers:
+        _link_resolvers.append(fn)
+    return fn
+
+
+def stream_filter(factory: Callable[[], StreamFilter]) -> Callable[[], StreamFilter]:
+    """Register a factory of stream filters (one filter per streaming message and page)."""
+    if factory not in _stream_filters:
+        _stream_filters.append(factory)
+    return factory
+
+
+class StreamedText:
+    """What a page shows of a message while it streams: its raw text, piece by piece,
+    through every registered stream filter. ``received`` counts the raw characters fed."""
+
+    def __init__(self) -> None:
+        self.filters = [factory() for factory in _stream_filters]
+        self.received = 0
+
+    def feed(self, text: str) -> str:
+        self.received += len(text)
+        for keep in self.filters:
+            text = keep(text)
+        return text
+
+
 @part_renderer("text")
 def render_text(part: dict, message) -> SafeString:
     text = part.get("text", {}).get("value", "")
@@ -48,7 +84,11 @@ def render_text(part: dict, message) -> SafeString:
         text, extra = transform(text, annotations, message)
         if extra:
             extras.append(extra)
-    return mark_safe(render_markdown(text) + "".join(extras))
+
+    def resolve_link(url: str) -> str | None:
+        return next(filter(None, (resolver(url, annotations, message) for resolver in _link_resolvers)), None)
+
+    return mark_safe(render_markdown(text, resolve_link=resolve_link) + "".join(extras))
 
 
 def render_content(message) -> SafeString:

@@ -5,12 +5,20 @@ from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
 from chat.access import assistants_for_picker, assistants_for_thread, publications_for_student
-from chat.models import Assistant, Thread
+from chat.models import Assistant, Message, Thread
 from chat.providers import available_models
 
 
+class MessageTextField(forms.CharField):
+    """Line endings are normalised before the length check, so it counts what the
+    browser's maxlength counts (a newline is one character, not CRLF's two)."""
+
+    def to_python(self, value):
+        return Message.clean_input(super().to_python(value))
+
+
 class MessageForm(forms.Form):
-    text = forms.CharField(
+    text = MessageTextField(
         label="Message",
         strip=True,
         max_length=settings.MAX_MESSAGE_CHARS,

@@ -6,29 +6,35 @@ from __future__ import annotations
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 
+from chat.content import StreamedText
 from chat.engine import events
 from chat.models import Message, Run, Thread
 
 PAGE = "chat/thread.html"
 
 
-def message_context(message: Message) -> dict:
-    streaming = message.status == Message.IN_PROGRESS
-    text = events.live_text(message.id) if streaming else None
-    return {"message": message, "stream_text": text if text is not None else message.text}
+def message_context(message: Message, stream: StreamedText | None = None) -> dict:
+    """The message partial's context. While the message streams, its text so far is shown
+    through ``stream`` (a fresh one unless given), which later deltas then continue."""
+    if message.status != Message.IN_PROGRESS:
+        return {"message": message, "stream_text": message.text}
+    text = events.live_text(message.id)
+    stream = stream if stream is not None else StreamedText()
+    return {"message": message, "stream_text": stream.feed(text if text is not None else message.text)}
 
 
-def render_message(message: Message, *, oob: str = "true", read_only: bool = False) -> str:
-    return render_to_string(f"{PAGE}#message", {**message_context(message), "oob": oob, "read_only": read_only})
+def render_message(message: Message, *, oob: str = "true", stream: StreamedText | None = None, read_only: bool = False) -> str:
+    return render_to_string(f"{PAGE}#message", {**message_context(message, stream), "oob": oob, "read_only": read_only})
 
 
-def render_new_message(message: Message, *, read_only: bool = False) -> str:
+def render_new_message(message: Message, *, stream: StreamedText | None = None, read_only: bool = False) -> str:
     """``read_only``: for a class's tutor, who sees the student's name instead of "You"."""
-    inner = render_to_string(f"{PAGE}#message", {**message_context(message), "read_only": read_only})
+    inner = render_to_string(f"{PAGE}#message", {**message_context(message, stream), "read_only": read_only})
     return format_html('<div id="messages" hx-swap-oob="beforeend">{}</div>', inner)
 
 
 def render_delta(message_id: str, text: str) -> str:
+    """Text to append to a streaming message (already passed through its StreamedText)."""
     return format_html('<span id="stream-{}" hx-swap-oob="beforeend">{}</span>', message_id, text)
 
 

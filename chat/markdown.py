@@ -47,7 +47,11 @@ HIGHLIGHT_BUDGET_CHARS = 16_000
 _ALLOWED_LINK = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
 _LANG_NAME = re.compile(r"[\w+#.-]{1,40}")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+# ``sandbox:/mnt/data/<name>``: how the Assistants API's models name files their code wrote.
+_RESOLVABLE_LINK = re.compile(r"sandbox:", re.IGNORECASE)
 _LINK_DEPTH = "_chat_markdown_link_depth"
+_LINK_STACK = "_chat_markdown_link_stack"
+_RESOLVE_LINK = "_chat_markdown_resolve_link"
 _SEARCH_CACHE = "_chat_markdown_search_cache"
 _HIGHLIGHT_BUDGET = "_chat_markdown_highlight_budget"
 
@@ -252,16 +256,32 @@ def _render_code_block(self: Any, tokens: Sequence[Token], idx: int, options: An
 
 
 def _validate_link(url: str) -> bool:
-    """Only absolute http(s) and mailto links; anything else stays literal text."""
-    return bool(_ALLOWED_LINK.match(url.strip()))
+    """Absolute http(s) and mailto links, and ``sandbox:`` links (which only the caller's
+    ``resolve_link`` can turn into a real address); anything else stays literal text."""
+    return bool(_ALLOWED_LINK.match(url.strip()) or _RESOLVABLE_LINK.match(url.strip()))
+
+
+def _href(url: str, env: dict[str, Any]) -> str | None:
+    """The address a link may point to, or None when it must stay text."""
+    if _ALLOWED_LINK.match(url.strip()):
+        return url
+    resolve = env.get(_RESOLVE_LINK)
+    return resolve(url) if resolve is not None else None
 
 
 def _render_link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    href = _href(str(tokens[idx].attrGet("href") or ""), env)
+    env.setdefault(_LINK_STACK, []).append(href is not None)
+    if href is None:
+        return ""  # the label is shown as text
     env[_LINK_DEPTH] = env.get(_LINK_DEPTH, 0) + 1
+    tokens[idx].attrSet("href", href)
     return self.renderToken(tokens, idx, options, env)
 
 
 def _render_link_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+    if not env.get(_LINK_STACK, [True]).pop():
+        return ""
     env[_LINK_DEPTH] = env.get(_LINK_DEPTH, 0) - 1
     return self.renderToken(tokens, idx, options, env)
 
@@ -275,9 +295,10 @@ def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, en
     token = tokens[idx]
     src = str(token.attrGet("src") or "")
     alt = self.renderInlineAsText(token.children or [], options, env) or src
-    if env.get(_LINK_DEPTH, 0) > 0 or not _validate_link(src):
+    href = None if env.get(_LINK_DEPTH, 0) > 0 else _href(src, env)
+    if href is None:
         return escapeHtml(alt)
-    return f'<a href="{escapeHtml(src)}">{escapeHtml(alt)}</a>'
+    return f'<a href="{escapeHtml(href)}">{escapeHtml(alt)}</a>'
 
 
 # ---------------------------------------------------------------------------
@@ -345,15 +366,20 @@ _CLEANER = nh3.Cleaner(
         "td": _ALIGN_CLASSES,
     },
     url_schemes={"http", "https", "mailto"},
-    url_relative="deny",
+    # Markdown writes every href itself, each checked by _href: absolute http(s)/mailto, or
+    # a path returned by resolve_link. Raw HTML is off, so no other relative URL gets here.
+    url_relative="pass_through",
     link_rel="noopener noreferrer nofollow",
     strip_comments=True,
 )
 
 
-def render_markdown(text: str) -> SafeString:
-    """Render untrusted markdown (with LaTeX math) to sanitized, safe HTML."""
+def render_markdown(text: str, *, resolve_link: Callable[[str], str | None] | None = None) -> SafeString:
+    """Render untrusted markdown (with LaTeX math) to sanitized, safe HTML.
+
+    ``resolve_link`` turns a ``sandbox:`` link written in prose into a path on this site
+    (or None: the link's label stays plain text). Code is never rewritten."""
     if not text:
         return mark_safe("")
-    html = _MD.render(str(text), {})
+    html = _MD.render(str(text), {_RESOLVE_LINK: resolve_link})
     return mark_safe(_CLEANER.clean(html))

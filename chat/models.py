@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import normalize_newlines
 
 from chat import ids
 from chat.engine import readiness, states
@@ -110,6 +111,13 @@ class Message(models.Model):
     @staticmethod
     def text_content(value: str, annotations: list | None = None) -> list[dict]:
         return [{"type": "text", "text": {"value": value, "annotations": annotations or []}}]
+
+    @staticmethod
+    def clean_input(value: str) -> str:
+        """Text a person sends, as every surface (browser, /v1, manage.py) stores it: browsers
+        submit a textarea with CRLF line endings, and a ```` ```python ```` fence followed by
+        "\r" is no fence to the model."""
+        return normalize_newlines(value)
 
     @property
     def text(self) -> str:

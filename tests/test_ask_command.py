@@ -36,3 +36,8 @@ def test_ask_rejects_unknown_assistants_and_empty_messages(tutor):
         call_command("ask", "Math Tutor", "   ")
     with pytest.raises(CommandError, match="limit is 32000"):
         call_command("ask", "Math Tutor", "x" * 32_001)
+
+
+def test_ask_runs_a_python_block_typed_with_crlf_line_endings(capsys, tutor):
+    call_command("ask", "Math Tutor", "Run this:\r\n```python\r\nprint(6 * 7)\r\n```")
+    assert Message.objects.filter(role="user").get().text == "Run this:\n```python\nprint(6 * 7)\n```"

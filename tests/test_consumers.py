@@ -189,3 +189,28 @@ async def test_a_burst_of_status_events_is_rendered_once_or_twice_not_once_each(
     panels = [f for f in frames if 'id="run-status"' in f]
     assert 1 <= len(panels) <= 2 and "Queued" in panels[-1]
     await communicator.disconnect()
+
+
+CITED = ("Paris is big", " 【0", ":0†cit", "ies.pdf】 and old【0:0†cities.pdf】【1:2†", "b.pdf】. Costs 【3】 too 【x\n.")
+
+
+def streamed_pieces(frames: list[str]) -> list[str]:
+    """The text of the streaming span as first sent, then each piece appended to it."""
+    html = "".join(frames)
+    first = re.search(r'<span id="stream-msg_\w+">(.*?)</span>', html, re.S).group(1)
+    return [first, *re.findall(r'<span id="stream-msg_\w+" hx-swap-oob="beforeend">(.*?)</span>', html, re.S)]
+
+
+async def test_citation_markers_never_show_while_an_answer_streams(monkeypatch, alice, thread, tutor):
+    use(monkeypatch, ScriptedProvider(text_turn(*CITED), delay=0.02))
+    communicator, connected, _ = await connect(thread.id, alice)
+    assert connected
+    await communicator.receive_from()
+    _, run = await sync_to_async(post_message)(thread, "Tell me about Paris", tutor, start=False)
+    dispatch.dispatch(run.id)
+    frames = await receive_until(communicator, r"Completed")
+    pieces = streamed_pieces(frames)
+    assert len(pieces) > 3 and not any("†" in piece or "0:0" in piece for piece in pieces)
+    # numbered as they are first used; what is plainly no marker is shown as written
+    assert "".join(pieces) == "Paris is big [1] and old[1][2]. Costs  too 【x\n."
+    await communicator.disconnect()

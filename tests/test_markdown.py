@@ -196,3 +196,23 @@ def test_unclosed_math_openers_do_not_hang_and_stay_text():
         out = render_markdown(text)
         assert time.perf_counter() - start < 10  # a hang guard (quadratic scans took minutes), not a timing test
         assert out.startswith("<p>") and "a" in out
+
+
+def _site_file(url: str) -> str | None:
+    return "/files/file-1/content/" if url == "sandbox:/mnt/data/a.csv" else None
+
+
+def test_a_sandbox_link_written_in_prose_becomes_a_link_to_the_file():
+    html = render_markdown("[Download a.csv](sandbox:/mnt/data/a.csv)", resolve_link=_site_file)
+    assert '<a href="/files/file-1/content/" rel="noopener noreferrer nofollow">Download a.csv</a>' in html
+
+
+def test_sandbox_paths_inside_code_stay_as_written():
+    text = "`sandbox:/mnt/data/a.csv`\n\n```python\nopen('sandbox:/mnt/data/a.csv')\n```"
+    html = render_markdown(text, resolve_link=_site_file)
+    assert "href" not in html and html.count("sandbox:/mnt/data/a.csv") == 2
+
+
+def test_a_link_nothing_resolves_shows_its_label_as_text():
+    html = render_markdown("[Download b.csv](sandbox:/mnt/data/b.csv) [home](/etc/passwd)", resolve_link=_site_file)
+    assert "<a" not in html and "Download b.csv" in html and "sandbox:" not in html

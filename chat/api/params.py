@@ -5,7 +5,7 @@ from __future__ import annotations
 from chat.api.errors import invalid
 from chat.api.http import check_fields
 from chat.functions.schema import DefinitionError, clean_definition
-from chat.models import File
+from chat.models import File, Message
 from chat.providers import available_models
 
 TOOL_TYPES = ("code_interpreter", "file_search", "function")
@@ -269,7 +269,7 @@ def content_parts(owner, value, param: str) -> list[dict]:
     if isinstance(value, str):
         if len(value) > 256_000:
             raise invalid(f"Invalid '{param}': string too long.", param=param)
-        return [{"type": "text", "text": {"value": value, "annotations": []}}]
+        return Message.text_content(Message.clean_input(value))
     if not isinstance(value, list) or not value:
         raise invalid(f"Invalid '{param}': expected a string or a non-empty array of content parts.", param=param)
     parts = []
@@ -278,7 +278,7 @@ def content_parts(owner, value, param: str) -> list[dict]:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
             check_fields(part, {"type", "text"}, ("text",), prefix=f"{p}.")
-            parts.append({"type": "text", "text": {"value": string(part["text"], f"{p}.text", optional=False), "annotations": []}})
+            parts.extend(Message.text_content(Message.clean_input(string(part["text"], f"{p}.text", optional=False))))
         elif kind == "image_file":
             check_fields(part, {"type", "image_file"}, ("image_file",), prefix=f"{p}.")
             image = obj(part["image_file"], f"{p}.image_file")

@@ -2,12 +2,14 @@
 
 A message that follows a code_interpreter call gets the call's images as ``image_file``
 parts and a ``file_path`` annotation for every ``sandbox:/mnt/data/<name>`` it mentions;
-rendering turns those into an inline image and a download link.
+rendering turns those into an inline image, and each such link the model writes in prose
+(``[Download it](sandbox:/mnt/data/it.csv)``) into a download link.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 from django.urls import reverse
 from django.utils.html import format_html
@@ -82,20 +84,15 @@ def render_image(part: dict, message):
     )
 
 
-@content.text_transform
-def link_sandbox_files(text: str, annotations: list[dict], message):
-    if "sandbox:/mnt/data/" not in text:
-        return text, ""
+@content.link_resolver
+def sandbox_file_link(url: str, annotations: list[dict], message) -> str | None:
+    """A ``sandbox:/mnt/data/<name>`` link the model wrote in prose → the file's download
+    address. Markdown asks only for links, so a path inside code stays as written."""
+    match = SANDBOX_LINK.fullmatch(unquote(url))
+    if match is None:
+        return None
     known = {a["text"]: a["file_path"]["file_id"] for a in annotations if a.get("type") == "file_path"}
-    files = None
-
-    def replace(match: re.Match) -> str:
-        nonlocal files
-        file_id = known.get(match.group(0))
-        if file_id is None and message is not None and getattr(message, "thread_id", None):
-            if files is None:
-                files = _sandbox_files(message.thread_id)
-            file_id = files.get(match.group(1))
-        return file_url(file_id) if file_id else match.group(0)
-
-    return SANDBOX_LINK.sub(replace, text), ""
+    file_id = known.get(match.group(0))
+    if file_id is None and getattr(message, "thread_id", None):
+        file_id = _sandbox_files(message.thread_id).get(match.group(1))
+    return file_url(file_id) if file_id else None

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+from chat.code_interpreter.explain import explain_program
+from chat.providers.offline import spelling
+from chat.providers.offline.explain import register_explainer
 from chat.providers.offline.model import (
     Reply,
     answered_call,
@@ -26,12 +29,16 @@ PASTED = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.S | re.I)
 
 
 def _fibonacci(m: re.Match) -> str:
+    """Each Fibonacci number is the sum of the two before it: starting from 0 and 1, the
+    program keeps adding the last two numbers and appending the sum until it has n of them."""
     n = min(int(m.group(1)), 10_000)
     return (f"n = {n}\nfib = [0, 1]\nwhile len(fib) < n:\n    fib.append(fib[-1] + fib[-2])\n"
             f"fib = fib[:n]\nprint(f'The first {{n}} Fibonacci numbers:')\nprint(', '.join(map(str, fib)))")
 
 
 def _primes(m: re.Match) -> str:
+    """The sieve of Eratosthenes: go through the numbers from 2 up; a number not yet crossed
+    out is prime, and then every multiple of it is crossed out, since none of them can be prime."""
     n = min(int(m.group(1)), 10_000_000)
     return (f"n = {n}\nsieve = [True] * n\nprimes = []\nfor k in range(2, n):\n    if sieve[k]:\n"
             f"        primes.append(k)\n        for multiple in range(k * k, n, k):\n            sieve[multiple] = False\n"
@@ -39,6 +46,7 @@ def _primes(m: re.Match) -> str:
 
 
 def _factorial(m: re.Match) -> str:
+    """n! is the product 1 × 2 × … × n; Python's math.factorial computes it exactly, however many digits."""
     n = min(int(m.group(1)), 5000)
     return f"import math\nn = {n}\nprint(f'{{n}}! = {{math.factorial(n)}}')"
 
@@ -52,6 +60,7 @@ SERIES = {
 
 
 def _series(m: re.Match) -> str:
+    """The program adds up the terms one by one, with exact (sympy) arithmetic, so fractions stay exact."""
     n, kind = min(int(m.group(1)), 1_000_000), m.group(2).lower()
     term, label = SERIES[kind]
     label = label.format(n=n)
@@ -60,6 +69,7 @@ def _series(m: re.Match) -> str:
 
 
 def _table(m: re.Match) -> str:
+    """A pandas table: one column of x values, and each further column computed from it for every row at once."""
     n = min(int(m.group(1)), 50)
     return (f"import pandas as pd\nn = {n}\ntable = pd.DataFrame({{'x': range(1, n + 1)}})\n"
             f"table['x²'] = table.x ** 2\ntable['x³'] = table.x ** 3\ntable['√x'] = (table.x ** 0.5).round(4)\n"
@@ -67,11 +77,14 @@ def _table(m: re.Match) -> str:
 
 
 def _times_table(m: re.Match) -> str:
+    """A loop over 1 to 10 that prints each multiple of n."""
     n = min(int(m.group(1)), 1000)
     return f"n = {n}\nfor k in range(1, 11):\n    print(f'{{k:>2}} × {{n}} = {{k * n}}')"
 
 
 def _plot(m: re.Match) -> str | None:
+    """The program samples the function at 400 evenly spaced x values, computes y for each,
+    and draws the points joined by a line with matplotlib."""
     import sympy
 
     expression = m.group(1).strip().replace("^", "**")
@@ -107,17 +120,31 @@ RECIPES = [
 ]
 
 
-def program_for(text: str) -> str | None:
-    pasted = PASTED.search(text)
-    if pasted and pasted.group(1).strip():
-        return pasted.group(1).rstrip() + "\n"
+# The words of the recipes above, so that their misspellings are recognised too.
+KEYWORDS = (
+    "fibonacci", "primes", "prime", "numbers", "factorial", "natural", "integers", "squares", "powers",
+    "cubes", "reciprocals", "multiplication", "table", "below", "under", "smaller", "first",
+)
+
+
+def recipe_for(text: str):
+    """(the recipe's builder, the program) for a request a recipe recognises, or None."""
+    text = spelling.correct(text)  # the recipes' words, even misspelt; numbers stay as written
     for pattern, build in RECIPES:
         match = pattern.search(text)
         if match:
             code = build(match)
             if code:
-                return code
+                return build, code
     return None
+
+
+def program_for(text: str) -> str | None:
+    pasted = PASTED.search(text)
+    if pasted and pasted.group(1).strip():
+        return pasted.group(1).rstrip() + "\n"
+    found = recipe_for(text)
+    return found[1] if found else None
 
 
 def _our_call(request) -> dict | None:
@@ -173,5 +200,29 @@ def forced_code(request, name: str) -> str | None:
     return json_arguments(code=code)
 
 
+def explain_code_answer(question: str, answers: list[str]) -> str | None:
+    """Explaining an answer that came from running code: the program, line by line, the
+    idea behind it (for a recipe), and what it printed."""
+    pasted = PASTED.search(question)
+    if pasted and pasted.group(1).strip():
+        code, idea = pasted.group(1), None
+    elif found := recipe_for(question):
+        (build, code), idea = found, found[0].__doc__
+    else:
+        return None
+    lines = explain_program(code)
+    if lines is None:
+        return None
+    parts = ["Here is what the program I ran does, line by line:", "", f"```python\n{code.rstrip()}\n```", "", lines]
+    if idea:
+        parts += ["", "**The idea:** " + " ".join(idea.split())]
+    printed = next((a for a in reversed(answers) if a.startswith(("I ran the code", "The code"))), None)
+    if printed:
+        parts += ["", "**What it printed** (from my previous answer): " + printed.split("\n", 1)[-1].strip()]
+    return "\n".join(parts)
+
+
+spelling.add_keywords(*KEYWORDS)
+register_explainer(explain_code_answer)
 register_skill(code_interpreter_skill, first=True)
 register_tool_caller(forced_code)

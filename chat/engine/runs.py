@@ -54,7 +54,7 @@ def post_message(thread: Thread, text: str, assistant: Assistant, *, start: bool
     """Save the user's message and queue a run to answer it, or neither."""
     with transaction.atomic():
         _check_idle(thread)
-        message = Message.objects.create(thread=thread, role=Message.USER, content=Message.text_content(text))
+        message = Message.objects.create(thread=thread, role=Message.USER, content=Message.text_content(Message.clean_input(text)))
         if not thread.title:
             thread.title = title_from(text)
         thread.assistant = assistant

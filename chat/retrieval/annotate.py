@@ -17,13 +17,15 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from chat.content import text_transform
+from chat.content import stream_filter, text_transform
 from chat.models import File, Message, RunStep
 from chat.retrieval.quotes import quote_for
 from chat.retrieval.stores import FILE_SEARCH
 
 MARKER = re.compile(r"【(\d+):(\d+)†[^】\n]{0,300}】")
 _ANY_MARKER = re.compile(r"【[^】\n]{0,300}】")
+# The start of a marker cut off by the end of the text so far.
+_MARKER_START = re.compile(r"【[^】\n]{0,300}")
 # Wraps a citation number in the text that markdown renders; static/retrieval/citations.js
 # turns it into a link. Invisible on its own, and stripped from model text first.
 SENTINEL = "\u2063"
@@ -144,3 +146,42 @@ def render_citations(text: str, annotations: list[dict], message) -> tuple[str, 
         items,
     )
     return text, mark_safe(format_html('<ol class="citations" aria-label="Sources" data-message="{}">{}</ol>', message_id, listing))
+
+
+class HideMarkersWhileStreaming:
+    """While an answer streams, no marker may show, not even for a moment: a complete one
+    is shown as its number ("[1]", numbered in order of first use), an unknown one is
+    dropped (as the final render does), and a marker's start at the end of the text so far
+    is held back until it is complete — or is plainly not a marker and shown as it is."""
+
+    def __init__(self) -> None:
+        self.held = ""
+        self.numbers: dict[str, int] = {}
+
+    def __call__(self, text: str) -> str:
+        text, self.held = self.held + text, ""
+        shown, position = [], 0
+        while (start := text.find("【", position)) >= 0:
+            shown.append(text[position:start])
+            if marker := _ANY_MARKER.match(text, start):
+                shown.append(self._number(marker.group(0)))
+                position = marker.end()
+            elif _MARKER_START.fullmatch(text, start):
+                self.held = text[start:]
+                return "".join(shown)
+            else:
+                shown.append("【")
+                position = start + 1
+        shown.append(text[position:])
+        return "".join(shown)
+
+    def _number(self, marker: str) -> str:
+        known = MARKER.fullmatch(marker)
+        if known is None:
+            return ""
+        key = f"{known.group(1)}:{known.group(2)}"
+        number = self.numbers.setdefault(key, len(self.numbers) + 1)
+        return f"[{number}]"
+
+
+stream_filter(HideMarkersWhileStreaming)

@@ -2,12 +2,12 @@
 // the number) plus a list of sources after the message. This turns every such number
 // into a focusable link to the document at the cited page, with a tooltip (file name,
 // page, quoted passage) on hover and keyboard focus. Without JavaScript the numbers
-// and the source list still show. It also hides raw source markers while text streams.
+// and the source list still show. (While text streams, the server holds markers back:
+// chat/retrieval/annotate.py, HideMarkersWhileStreaming.)
 (function () {
   "use strict";
   var SEP = "\u2063";
   var PATTERN = /\u2063\[(\d+)\]\u2063/g;
-  var MARKER = /【[^】\n]{0,300}】/g;
 
   var css = document.createElement("link");
   css.rel = "stylesheet";
@@ -59,25 +59,12 @@
     return wrap;
   }
 
-  // While a message streams, its raw text may contain 【…】 markers: keep them out of
-  // sight (the finished message replaces this span with the rendered citations).
-  function scrubStreams() {
-    document.querySelectorAll("span[id^='stream-']").forEach(function (span) {
-      var text = span.textContent;
-      if (text.indexOf("【") < 0) return;
-      var clean = text.replace(MARKER, "");
-      var open = clean.lastIndexOf("【");
-      if (open >= 0) clean = clean.slice(0, open);
-      if (clean !== text) span.textContent = clean;
-    });
-  }
-
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && document.activeElement && document.activeElement.classList.contains("cite-marker")) {
       document.activeElement.blur();
     }
   });
   document.addEventListener("htmx:load", function () { upgrade(document); });
-  document.addEventListener("htmx:wsAfterMessage", function () { scrubStreams(); upgrade(document); });
+  document.addEventListener("htmx:wsAfterMessage", function () { upgrade(document); });
   document.addEventListener("DOMContentLoaded", function () { upgrade(document); });
 })();

@@ -161,14 +161,17 @@ def test_the_key_page_needs_a_login(client):
 
 
 def test_a_new_key_is_shown_once(alice_client, alice):
-    created = alice_client.post("/account/api-keys/new/", {"name": "notebook"})
+    created = alice_client.post("/account/api-keys/new/", {"name": "notebook"}, follow=True)
     raw = ApiKey.objects.get(owner=alice)
     html = created.content.decode()
-    assert created.status_code == 200 and "shown only once" in html
+    assert created.redirect_chain == [("/account/api-keys/", 302)]  # a reload does not post again
+    assert "shown only once" in html and f"Created the key {raw.prefix}" in html
+    assert 'data-copy="#new-api-key"' in html
     key = html.split('id="new-api-key">')[1].split("<")[0]
     assert ApiKey.authenticate(key) == alice and key.startswith(raw.prefix)
     again = alice_client.get("/account/api-keys/").content.decode()
     assert key not in again and raw.prefix in again and "notebook" in again
+    assert alice_client.session.get("apikeys_new_key") is None  # not kept after it was shown
 
 
 def test_a_user_revokes_their_key_but_not_someone_elses(alice_client, bob_client, alice):
@@ -215,3 +218,11 @@ def test_reads_have_their_own_budget_and_do_not_use_up_the_writes(client, alice_
         assert call(client, "post", "/v1/threads", alice_key, {}).status_code == 200
     assert call(client, "post", "/v1/threads", alice_key, {}).status_code == 429
     cache.clear()
+
+
+def test_message_text_is_stored_with_plain_newlines(client, alice_key, thread):
+    parts = [{"type": "text", "text": "b\r\nc"}]
+    for content in ("a\r\nb\rc", parts):
+        response = call(client, "post", f"/v1/threads/{thread.id}/messages", alice_key, {"role": "user", "content": content})
+        assert response.status_code == 200, response.content
+    assert [m.text for m in thread.messages.order_by("seq")] == ["a\nb\nc", "b\nc"]

@@ -59,6 +59,8 @@ RECORDER_JS = r"""
   };
   new MutationObserver(record).observe(document, { subtree: true, childList: true, characterData: true });
   document.addEventListener("htmx:wsOpen", () => { window.__wsOpen += 1; });
+  window.__wsMessages = 0;
+  document.addEventListener("htmx:wsAfterMessage", () => { window.__wsMessages += 1; });
 })();
 """
 
@@ -176,9 +178,12 @@ class Browsing:
         self.console: list[str] = []
         self.page_errors: list[str] = []
         self.csp_violations: list[str] = []
+        self.failed_requests: list[str] = []
 
-    def new_page(self, server: ChatServer) -> Page:
-        context = self.browser.new_context(base_url=server.base_url, viewport={"width": 1280, "height": 800})
+    def new_page(self, server: ChatServer, **context_options) -> Page:
+        """A page in a fresh context; ``context_options`` as Playwright's (timezone_id, locale…)."""
+        options = {"viewport": {"width": 1280, "height": 800}, **context_options}
+        context = self.browser.new_context(base_url=server.base_url, **options)
         context.set_default_timeout(10_000)
         context.add_init_script(RECORDER_JS)
         context.add_init_script(CSP_REPORTER_JS)
@@ -186,7 +191,23 @@ class Browsing:
         page = context.new_page()
         page.on("console", self._on_console)
         page.on("pageerror", lambda e: self.page_errors.append(f"{e}"))
+        page.on("requestfailed", self._on_request_failed)
+        page.on("response", self._on_response)
         return page
+
+    def _on_request_failed(self, request) -> None:
+        if "ERR_ABORTED" not in (request.failure or ""):  # a navigation cut it short
+            self.failed_requests.append(f"{request.method} {request.url}: {request.failure}")
+
+    def _on_response(self, response) -> None:
+        if response.status >= 400:
+            self.failed_requests.append(f"{response.request.method} {response.url}: {response.status}")
+
+    def assert_quiet(self) -> None:
+        """No console error and no failed request so far (for pages that expect none)."""
+        errors = [line for line in self.console if line.startswith("[error]")]
+        assert not errors, "Console errors:\n" + "\n".join(errors)
+        assert not self.failed_requests, "Failed requests:\n" + "\n".join(self.failed_requests)
 
     def _on_console(self, message) -> None:
         line = f"[{message.type}] {message.text} {message.location.get('url', '')}"
@@ -206,6 +227,25 @@ def browsing(browser):
     session.close()
     assert not session.page_errors, "Uncaught JavaScript errors in the page:\n" + "\n".join(session.page_errors)
     assert not session.csp_violations, "Content-Security-Policy violations:\n" + "\n".join(session.csp_violations)
+
+
+# --- screenshots -----------------------------------------------------------------------
+
+# Kept after the run, for a person to look at: the pages at a phone's and a desktop's width.
+SCREENSHOT_DIR = Path(os.environ.get("BROWSER_SCREENSHOTS", "/tmp/browser-screenshots"))
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 900}}
+
+
+def screenshots(page: Page, name: str) -> list[Path]:
+    """The page at both sizes (full length), saved as <name>-phone.png and <name>-desktop.png."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for size, viewport in SIZES.items():
+        page.set_viewport_size(viewport)
+        path = SCREENSHOT_DIR / f"{name}-{size}.png"
+        page.screenshot(path=str(path), full_page=True)
+        saved.append(path)
+    return saved
 
 
 # --- failure reports -------------------------------------------------------------------

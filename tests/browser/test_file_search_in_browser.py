@@ -8,7 +8,15 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ALICE, Browsing, ChatServer
-from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, message_box, run_status, start_conversation, tutor_messages
+from tests.browser.test_chat_in_browser import (
+    RUN_TIMEOUT,
+    log_in,
+    message_box,
+    recorded,
+    run_status,
+    start_conversation,
+    tutor_messages,
+)
 
 PAPER = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "language_models_are_unsupervised_multitask_learners.pdf"
 QUESTION = "What are some cool math concepts behind this ML paper pdf? Explain in two sentences."
@@ -26,6 +34,12 @@ def test_an_attached_paper_is_searched_and_cited(browsing: Browsing, chat_server
     expect(chip).to_contain_text("language_models_are_unsupervised_multitask_learners.pdf")
     expect(chip).to_contain_text("processed", timeout=RUN_TIMEOUT)
     expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+
+    # Every state of the streaming text the page went through (recorded by a
+    # MutationObserver): numbered markers, never a marker or a piece of one.
+    states = [text for entry in recorded(page) for _span, text in entry["streams"]]
+    assert any("[1]" in text for text in states), states[-3:]
+    assert not [text for text in states if "【" in text or "†" in text or "】" in text]
 
     answer = tutor_messages(page).last
     markers = answer.locator("a.cite-marker")

@@ -8,6 +8,7 @@ reload), submits, and watches the graded answer stream in.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,14 @@ def test_a_student_asks_for_a_quiz_answers_it_and_sees_the_graded_answer_stream_
     expect(page.get_by_role("article", name="Quiz Tutor").last).to_contain_text("Correct!")
 
 
+def answer_late(route) -> None:
+    """Let the request reach the server, and hold its response back a moment: long enough
+    for the socket's push of the same change to arrive first."""
+    response = route.fetch()
+    time.sleep(1.5)
+    route.fulfill(response=response)
+
+
 def test_a_student_can_cancel_a_quiz_instead_of_answering(browsing: Browsing, chat_server: ChatServer):
     page = browsing.new_page(chat_server)
     log_in(page, chat_server, ALICE[0])
@@ -128,8 +137,21 @@ def test_a_student_can_cancel_a_quiz_instead_of_answering(browsing: Browsing, ch
     message_box(page).press("Enter")
     quiz = page.locator("#pending-action")
     expect(quiz.get_by_role("button", name="Submit answers")).to_be_visible(timeout=RUN_TIMEOUT)
-    quiz.get_by_role("button", name="Cancel instead").click()
+    # The answer to the click arrives after the socket has pushed the cancelled quiz in place
+    # of the form the button was in: its run panel must still find its places on the page.
+    page.route("**/cancel/", answer_late)
+    with page.expect_request_finished(lambda request: request.url.endswith("/cancel/")):
+        quiz.get_by_role("button", name="Cancel instead").click()
     expect(run_status(page)).to_have_text("Cancelled")
     expect(quiz).to_contain_text("You cancelled this quiz")
     expect(quiz.get_by_role("radio").first).to_be_disabled()
     expect(quiz.get_by_role("button", name="Submit answers")).to_have_count(0)
+    browsing.assert_quiet()
+
+    # A reload shows the cancelled quiz again, and the pushed run panel finds its places.
+    page.reload()
+    wait_for_socket(page)
+    expect(quiz).to_contain_text("You cancelled this quiz")
+    expect(run_status(page)).to_have_text("Cancelled")
+    page.wait_for_function("() => window.__wsMessages > 0")  # the socket's snapshot was swapped in
+    browsing.assert_quiet()

@@ -108,7 +108,11 @@ async def test_a_pasted_python_block_runs_and_its_files_become_download_links(th
     file_id = annotation["file_path"]["file_id"]
     url = reverse("chat:file_content", args=[file_id])
     page = (await sync_to_async(alice_client.get)(reverse("chat:thread", args=[thread.id]))).content.decode()
-    assert f'href="{url}"' in page and "sandbox:/mnt/data" not in page.split('id="messages"')[1].split("</div>")[0]
+    articles = page.split('id="messages"')[1].split("<article")
+    question, reply = articles[1], articles[-1]
+    assert re.search(rf'<a href="{url}"[^>]*>Download squares.csv</a>', reply)
+    assert "[Download" not in reply  # not raw markdown
+    assert "sandbox:/mnt/data/squares.csv" in question  # the user's code stays as written
     download = await sync_to_async(alice_client.get)(url)
     assert b"".join(download.streaming_content) == b"0,0\r\n1,1\r\n2,4\r\n3,9\r\n"
     assert (await sync_to_async(bob_client.get)(url)).status_code == 404
@@ -198,3 +202,15 @@ async def test_without_a_sandbox_the_tool_refuses_and_the_run_fails_cleanly(thre
 async def test_without_the_tool_enabled_the_offline_model_does_not_run_code(thread, tutor):
     run, steps, answer = await ask(thread, tutor, "Generate the first 20 fibonacci numbers with code")
     assert not steps and run.status == "completed"
+
+
+async def test_the_walkthroughs_misspelt_request_runs_and_its_explanation_walks_through_the_code(thread, coder):
+    run, steps, answer = await ask(thread, coder, "Generate the first 20 fibbonaci numbers with code.")
+    assert run.status == "completed" and "4181" in answer.text
+    run, steps, explanation = await ask(thread, coder, "Could you explain this to me?")
+    assert run.status == "completed" and not steps  # explained, not run again
+    text = explanation.text
+    assert "`fib.append(fib[-1] + fib[-2])` — Append `fib[-1] + fib[-2]` to the end of `fib`." in text
+    assert "as long as `len(fib) < n` is true" in text
+    assert "**The idea:** Each Fibonacci number is the sum of the two before it" in text
+    assert "4181" in text  # what it printed

@@ -42,3 +42,17 @@ def test_admin_edits_assistants_and_only_reads_runs(client, django_user_model, t
     assert client.get(reverse("admin:chat_thread_add")).status_code == 403
     assert client.post(reverse("admin:chat_thread_delete", args=[thread.id]), {"post": "yes"}).status_code == 403
     assert Thread.objects.filter(pk=thread.pk).exists()
+
+
+def test_a_failed_login_says_why_once(client, alice):
+    response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+    assert response.status_code == 200
+    assert response.content.decode().count("Please enter a correct username and password") == 1
+
+
+def test_every_page_links_its_icon_and_favicon_ico_leads_to_it(client):
+    page = client.get(reverse("login")).content.decode()
+    icon = page.split('<link rel="icon" href="')[1].split('"')[0]
+    assert client.get(icon).status_code == 200
+    redirect = client.get("/favicon.ico")
+    assert redirect.status_code == 301 and redirect["Location"] == icon

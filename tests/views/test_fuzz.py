@@ -47,6 +47,7 @@ PAGES = [
     ("POST", f"{A}/functions/save_note/delete/", []),
     ("POST", f"{T}/delete/", []),
     ("POST", f"{A}/delete/", []),
+    ("GET", "/favicon.ico", []),
     ("GET", "/classes/", []),
     ("POST", "/classes/new/", ["name", "description"]),
     ("POST", "/classes/join/", ["code"]),

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
+from chat.forms import MessageForm
 from chat.models import Message, Run, Thread
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +172,25 @@ def test_a_stranger_cannot_post_as_someone_else_through_their_own_thread(bob_cli
     response = bob_client.post(reverse("chat:message_create", args=[own.id]), {"text": "hi", "assistant": tutor.id})
     assert response.status_code == 400  # alice's assistant is not a valid choice for bob
     assert not Run.objects.exists()
+
+
+def test_a_message_sent_from_a_textarea_is_stored_with_plain_newlines(alice_client, thread):
+    # Browsers submit a textarea's line breaks as CRLF.
+    post_message(alice_client, thread, "Run this:\r\n```python\r\nprint(6 * 7)\r\n```", **HTMX)
+    assert Message.objects.get(thread=thread).text == "Run this:\n```python\nprint(6 * 7)\n```"
+
+
+def test_the_length_limit_counts_a_newline_once_as_the_browser_does(alice_client, thread, settings):
+    limit = MessageForm.base_fields["text"].max_length
+    text = "a\r\n" * (limit // 2)  # limit characters in the browser, 1.5 x limit as CRLF
+    post_message(alice_client, thread, text.strip(), **HTMX)
+    assert Message.objects.filter(thread=thread).exists()
+
+
+def test_a_reloaded_page_shows_a_streaming_answer_without_its_citation_markers(alice_client, thread):
+    Message.objects.create(
+        thread=thread, role="assistant", status=Message.IN_PROGRESS,
+        content=Message.text_content("Big【0:0†a.pdf】 and old【0:1†a"),
+    )
+    response = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertContains(response, "Big[1] and old</span>")

@@ -24,26 +24,40 @@ def _get_key_for_user(user, key_id: int) -> ApiKey:
     return key
 
 
+# The session slot of a key just created: read, and removed, by the next page view.
+NEW_KEY = "apikeys_new_key"
+
+
 @require_GET
 @login_required
 def key_list(request: HttpRequest) -> HttpResponse:
     keys = ApiKey.objects.filter(owner=request.user)
     base_url = request.build_absolute_uri("/v1")
-    return render(request, "api/keys.html", {"keys": keys, "base_url": base_url})
+    new_key, new_key_row = request.session.pop(NEW_KEY, None), None
+    if new_key is not None:
+        new_key_row = keys.filter(pk=new_key["id"]).first()
+    return render(
+        request,
+        "api/keys.html",
+        {"keys": keys, "base_url": base_url, "new_key": new_key and new_key["key"], "new_key_row": new_key_row},
+    )
 
 
 @require_POST
 @login_required
 def key_create(request: HttpRequest) -> HttpResponse:
+    """Post, then redirect: reloading the page must not create a second key. The raw key
+    waits in the session only until the page after the redirect shows it (once)."""
     form = KeyNameForm(request.POST)
-    keys = ApiKey.objects.filter(owner=request.user)
-    base_url = request.build_absolute_uri("/v1")
     if not form.is_valid():
+        keys = ApiKey.objects.filter(owner=request.user)
         errors = [e for field_errors in form.errors.values() for e in field_errors]
-        return render(request, "api/keys.html", {"keys": keys, "base_url": base_url, "errors": errors}, status=400)
-    key, raw = ApiKey.issue(request.user, form.cleaned_data["name"])
-    # Rendered, not redirected: the raw key must never be stored, not even in the session.
-    return render(request, "api/keys.html", {"keys": keys, "base_url": base_url, "new_key": raw, "new_key_row": key})
+        context = {"keys": keys, "base_url": request.build_absolute_uri("/v1"), "errors": errors}
+        return render(request, "api/keys.html", context, status=400)
+    key, raw = ApiKey.issue(request.user, form.cleaned_data["name"].strip())
+    request.session[NEW_KEY] = {"id": key.pk, "key": raw}
+    messages.success(request, f"Created the key {key.prefix}…")
+    return redirect("apikeys:list")
 
 
 @require_POST

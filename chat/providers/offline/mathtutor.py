@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from chat.providers.offline import spelling
 from chat.providers.offline.mathparse import MathError, MathRequest, Unreadable, extract, read
 from chat.providers.offline.mathsolve import Writer, pick_var, solve_equation, solve_system
 
@@ -22,9 +23,17 @@ MAX_NUMBER = 80  # characters of an exact number worth showing; beyond it, a dec
 QUICK_INTEGRATION = {"risch": False, "heurisch": False, "meijerg": False}
 
 
+# The words that name what to do (mathparse.INTENTS), so that their misspellings count too.
+KEYWORDS = (
+    "derivative", "differentiate", "integrate", "integral", "antiderivative", "simplify", "expand",
+    "multiply", "factor", "factorise", "factorize", "solve", "calculate", "compute", "evaluate", "equation",
+)
+spelling.add_keywords(*KEYWORDS)
+
+
 def answer(text: str) -> str | None:
     """Return a short tutor reply (markdown; math in LaTeX using \\( \\) inline and \\[ \\] display delimiters) for a message that contains math we can handle, or None when we recognise nothing."""
-    request = extract(text or "")
+    request = extract(spelling.correct(text or ""))
     if request is None:
         return None
     try:

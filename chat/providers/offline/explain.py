@@ -1,0 +1,180 @@
+"""The offline model explains its previous answer when asked to ("Could you explain this to
+me?", "explain that", "why?", "what does this code do?").
+
+An explain request is a message that asks for an explanation and names nothing else: its
+words are an explain cue plus words that only point back ("this", "it", "the code", "to
+me", "please"). It refers to the previous assistant turn of the thread (the assistant's
+messages after the last real question). *Explainers* turn that question and those answers
+into an explanation; the first that can, answers. This module has the math explainer: it
+works the question out again and gives each step with its reason, then checks the
+answer. Tools add theirs (code_interpreter: the program it ran, line by line).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import sympy as sp
+
+from chat.providers.offline import mathtutor, spelling
+from chat.providers.offline.mathparse import extract, read
+from chat.providers.base import ModelRequest
+from chat.providers.offline.model import Reply, last_message, message_text
+
+# (the question, the assistant's answers to it) -> an explanation, or None
+Explainer = Callable[[str, list[str]], str | None]
+_EXPLAINERS: list[Explainer] = []
+
+CUE = re.compile(
+    r"\b(?:explain\w*|why|how come|how did|how does|how do|understand|clarify|elaborate|"
+    r"walk me through|go through|break \w+ down|what does \w+(?: \w+)? (?:do|mean)|what do you mean)\b"
+)
+# Words that ask, point back or are polite: with a cue and nothing else, a message is an
+# explain request; any other word ("explain the Pythagorean theorem") makes it a question.
+POINTING = set(
+    """a about again all and answer answers any bit but by can come could did do does don't dont down
+    explain explanation further get go got help how i is it it's its just last little mean me meant more
+    my not now oh ok okay one please previous really result show simpler simply so solution step steps
+    still that that's the them there these this those through to understand walk was what what's why
+    work worked works would you your code program it? answer? clarify elaborate break detail details
+    in over with we us sorry hmm thanks thank you're you've going on happening happened""".split()
+)
+spelling.add_keywords("explain", "explanation", "understand", "clarify", "elaborate")
+
+
+def register_explainer(explainer: Explainer) -> Explainer:
+    if explainer not in _EXPLAINERS:
+        _EXPLAINERS.append(explainer)
+    return explainer
+
+
+def is_explain_request(text: str) -> bool:
+    words = re.findall(r"[a-z']+", spelling.correct(text).lower())
+    return bool(words) and CUE.search(" ".join(words)) is not None and all(w in POINTING for w in words)
+
+
+def previous_exchange(request: ModelRequest) -> tuple[str, list[str]] | None:
+    """The question the previous assistant turn answered, and that turn's messages (skipping
+    earlier explain requests, so "why?" after an explanation still means the solution)."""
+    messages = [m for m in request.messages[:-1] if m.get("role") in ("user", "assistant")]
+    answers: list[str] = []
+    for message in reversed(messages):
+        text = message_text(message)
+        if message["role"] == "assistant":
+            if text:
+                answers.insert(0, text)
+        elif answers and not is_explain_request(text):
+            return text, answers
+        elif is_explain_request(text):
+            answers = []  # an explanation already given: look further back
+    return None
+
+
+def explain_skill(request: ModelRequest) -> Reply | None:
+    message = last_message(request)
+    if message.get("role") != "user" or not is_explain_request(message_text(message)):
+        return None
+    exchange = previous_exchange(request)
+    if exchange is None:
+        return Reply(text="There is no earlier answer of mine in this conversation to explain yet. "
+                          "Ask me something first, for example “Solve 3x + 11 = 14”.")
+    question, answers = exchange
+    for explainer in _EXPLAINERS:
+        explanation = explainer(question, answers)
+        if explanation:
+            return Reply(text=explanation)
+    return Reply(text="My last answer was:\n\n> " + answers[-1].replace("\n", "\n> ") + "\n\n"
+                      "I can explain step by step only what I work out myself (equations, calculations, "
+                      "and code I run); that answer has nothing more behind it than what it says.")
+
+
+# --- math ----------------------------------------------------------------------------------
+
+# Why each kind of step the math tutor writes is taken (mathsolve/mathtutor's wording).
+REASONS = [
+    (r"^Expand the brackets", "Multiplying out the brackets turns each side into a plain sum of terms, "
+                              "which is easier to rearrange."),
+    (r"^Combine like terms", "Adding up terms of the same kind (the unknowns together, the numbers "
+                             "together) makes each side as short as possible."),
+    (r"^Swap the sides", "An equation says the same thing read either way; having the unknown on the "
+                         "left just makes the next steps easier to follow."),
+    (r"^Subtract (.+?) from both sides", "Doing the same thing to both sides keeps them equal. "
+                                         "Subtracting {0} cancels the {0} that was added, so that side "
+                                         "has one less term around the unknown."),
+    (r"^Add (.+?) to both sides", "Doing the same thing to both sides keeps them equal. Adding {0} "
+                                  "cancels the {0} that was subtracted, so that side has one less term "
+                                  "around the unknown."),
+    (r"^Divide both sides by (.+?)$", "The unknown is multiplied by {0}; dividing both sides by {0} undoes "
+                                      "that multiplication and leaves the unknown on its own."),
+    (r"^Multiply both sides by (.+?)$", "The unknown is divided by (or multiplied by a fraction of) "
+                                        "something; multiplying both sides by {0} undoes it and leaves the "
+                                        "unknown on its own."),
+    (r"^Bring everything to one side", "With zero on one side, the equation can be solved by looking at "
+                                       "when one expression is zero."),
+    (r"^Discriminant", "For a quadratic \\(ax^2 + bx + c = 0\\), the discriminant \\(b^2 - 4ac\\) says how "
+                       "many real solutions there are: two if it is positive, one if it is zero, none if "
+                       "it is negative."),
+    (r"^Factor", "Written as a product of simpler factors, its structure shows: in an equation with 0 on "
+                 "one side each factor that can be 0 gives a solution (a product is 0 exactly when a "
+                 "factor is); in a fraction, factors shared above and below can cancel."),
+    (r"^Quadratic formula", "The quadratic formula \\(x = \\frac{-b \\pm \\sqrt{b^2 - 4ac}}{2a}\\) gives the "
+                            "solutions of any quadratic directly from its coefficients."),
+    (r"^Cancel", "A factor that appears above and below the fraction line divides out, as long as it "
+                 "is not zero."),
+    (r"^Power rule", "The derivative of \\(x^n\\) is \\(n x^{n-1}\\): the exponent comes down in front and "
+                     "goes down by one."),
+]
+
+
+def _reason(step: str) -> str:
+    for pattern, reason in REASONS:
+        match = re.match(pattern, step)
+        if match:
+            return reason.format(*match.groups())
+    return "This rewrites the problem into an equivalent, simpler form."
+
+
+def _check(question: str, result: str) -> str | None:
+    """Putting each solution back into the equation, when the question was one equation."""
+    request = extract(spelling.correct(question))
+    if request is None or not request.candidates or request.candidates[0].count("=") != 1:
+        return None
+    solutions = re.findall(r"\b([a-zA-Z]) = (-?[\w/.]+)", result)
+    try:
+        (_, left), (_, right) = (read(side) for side in request.candidates[0].split("="))
+        lines = []
+        for name, value in solutions:
+            var, number = sp.Symbol(name), sp.sympify(value)
+            lhs, rhs = sp.simplify(left.subs(var, number)), sp.simplify(right.subs(var, number))
+            if lhs != rhs:
+                return None
+            lines.append(f"with \\({name} = {sp.latex(number)}\\) the left side is \\({sp.latex(lhs)}\\) "
+                         f"and the right side is \\({sp.latex(rhs)}\\)")
+    except Exception:  # sympy fails in many ways on odd input; a check is a bonus, never a failure
+        return None
+    if not lines:
+        return None
+    return "**Check:** " + "; ".join(lines) + ". Both sides agree, so the answer is right."
+
+
+def explain_math(question: str, answers: list[str]) -> str | None:
+    solution = mathtutor.answer(question)
+    if not solution or "**Answer:**" not in solution:
+        return None
+    body, result = solution.rsplit("**Answer:**", 1)
+    result = result.strip()
+    written = [line.strip() for line in body.strip().splitlines() if line.strip()]
+    heading = written.pop(0) if written and written[0].endswith(":") else ""
+    steps = [re.sub(r"^\d+\. ", "", line) for line in written]
+    lines = [f"Here is how I got **{result}**, step by step." + (f" {heading}" if heading else "")]
+    for number, step in enumerate(steps, 1):
+        what, _, shows = step.partition(": ")
+        lines.append(f"{number}. **{what}.** {_reason(what)}" + (f" That gives {shows}." if shows else ""))
+    check = _check(question, result)
+    if check:
+        lines += ["", check]
+    return "\n".join(lines)
+
+
+register_explainer(explain_math)
