@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures"
+FIXTURES = ROOT / "tests" / "fixtures"
 GPT2 = "language_models_are_unsupervised_multitask_learners.pdf"
 TRANSFORMER = "attention_is_all_you_need.pdf"
 
