@@ -16,12 +16,14 @@ be started on its own or by ``python -m bench``. Measures:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +60,66 @@ QUESTIONS: list[tuple[str, str, set[int]]] = [
 ]
 
 
+PARAPHRASED = Path(__file__).resolve().parent / "questions_paraphrase.json"
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    paper: str
+    pages: frozenset[int]
+    answers: tuple[str, ...] = ()
+
+
+def paraphrased(split: str) -> list[Question]:
+    """The paraphrased questions of one half: "tune" (ranking was tuned on it) or "held-out"."""
+    return [
+        Question(q["question"], q["paper"], frozenset(q["pages"]), tuple(q["answers"]))
+        for q in json.loads(PARAPHRASED.read_text())
+        if q["split"] == split
+    ]
+
+
+def question_sets() -> dict[str, list[Question]]:
+    return {
+        "original": [Question(text, paper, frozenset(pages)) for text, paper, pages in QUESTIONS],
+        "paraphrased, tuning half": paraphrased("tune"),
+        "paraphrased, held-out half": paraphrased("held-out"),
+    }
+
+
+@dataclass
+class Recall:
+    found: float
+    quoted: float
+    misses: list[str]
+
+
+def recall(questions: list[Question], by_id: dict[int, str], mode: str, k: int = 5) -> Recall:
+    """recall@k by page: a question is found when one of the top k chunks is from the right
+    paper and covers a page that answers it; "quoted" asks the same of the page of the
+    sentence the offline model would quote from the chunk."""
+    from chat.retrieval import search
+    from chat.retrieval.quotes import quote_for
+
+    found = quoted = 0
+    misses = []
+    for question in questions:
+        hits = [h for h in search.search(question.text, list(by_id), k, mode=mode)]
+        right = [h for h in hits if by_id[h.chunk.document_id] == question.paper]
+        ok = any(question.pages & set(range(h.chunk.page_start, h.chunk.page_end + 1)) for h in right)
+        ok_quote = any(quote_for(_result(h.chunk), question.text)[1] in question.pages for h in right)
+        found += ok
+        quoted += ok_quote
+        if not ok:
+            misses.append(question.text)
+    return Recall(found / len(questions), quoted / len(questions), misses)
+
+
+def _result(chunk) -> dict:
+    return {"page": chunk.page_start, "page_marks": chunk.page_marks, "content": [{"text": chunk.text}]}
+
+
 def _setup_django(workdir: str) -> None:
     os.environ["DATA_DIR"] = workdir
     os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
@@ -84,7 +146,6 @@ def run() -> dict:
     from chat.retrieval import dense, search, tokens
     from chat.retrieval.ingest import index_file
     from chat.retrieval.models import Chunk, Document
-    from chat.retrieval.quotes import quote_for
 
     owner = get_user_model().objects.create_user("bench")
     papers = {name: store_file(owner, name, (FIXTURES / name).read_bytes()) for name in (GPT2, TRANSFORMER)}
@@ -100,27 +161,10 @@ def run() -> dict:
     documents = {name: index_file(file) for name, file in papers.items()}
     by_id = {d.id: name for name, d in documents.items()}
 
-    def recall(mode: str) -> tuple[float, float, list[str]]:
-        found = quoted = 0
-        misses = []
-        for question, paper, pages in QUESTIONS:
-            hits = search.search(question, list(by_id), 5, mode=mode)
-            ok = any(by_id[h.chunk.document_id] == paper and pages & set(range(h.chunk.page_start, h.chunk.page_end + 1)) for h in hits)
-            ok_quote = False
-            for h in hits:
-                result = {"page": h.chunk.page_start, "page_marks": h.chunk.page_marks, "content": [{"text": h.chunk.text}]}
-                if by_id[h.chunk.document_id] == paper and quote_for(result, question)[1] in pages:
-                    ok_quote = True
-            found += ok
-            quoted += ok_quote
-            if not ok:
-                misses.append(question)
-        return found / len(QUESTIONS), quoted / len(QUESTIONS), misses
-
-    recalls = {"lexical": recall("lexical")}
-    if dense.available():
-        recalls["dense"] = recall("dense")
-        recalls["hybrid"] = recall("hybrid")
+    modes = ["lexical", "dense", "hybrid"] if dense.available() else ["lexical"]
+    recalls = {
+        (name, mode): recall(questions, by_id, mode) for name, questions in question_sets().items() for mode in modes
+    }
 
     # 10,000 chunks indexed, two ways. "course": synthetic documents with their own
     # Zipf-distributed vocabulary (as a course's many PDFs on different topics), each

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from chat.retrieval import synonyms
 from chat.retrieval.search import terms
 
 # A sentence: starts with a capital, digit or quote after a boundary, ends with . ! or ?
@@ -22,7 +23,7 @@ def sentences(text: str) -> list[tuple[int, str]]:
 
 
 def _stems(text: str) -> set[str]:
-    return {_SUFFIX.sub("", w)[:6] for w in terms(text) if len(w) > 2 or w.isdigit()}
+    return {_SUFFIX.sub("", w)[:6] for w in synonyms.weighted(terms(text)) if len(w) > 2 or w.isdigit()}
 
 
 def best_sentences(text: str, query: str, count: int = 1) -> list[tuple[int, str, float]]:
