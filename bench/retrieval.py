@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -114,6 +115,30 @@ def recall(questions: list[Question], by_id: dict[int, str], mode: str, k: int =
         if not ok:
             misses.append(question.text)
     return Recall(found / len(questions), quoted / len(questions), misses)
+
+
+_QUOTE = re.compile(r"“(.+?)”【")
+
+
+def answer_first(questions: list[Question], files: dict[int, object], mode: str = "hybrid") -> tuple[float, list[str]]:
+    """The share of questions whose offline answer's first cited sentence holds the
+    expected answer (whitespace aside), and the questions where it does not. The answer
+    is built as in a run: search, the tool's output, the offline model's file_search skill."""
+    from django.conf import settings
+
+    from chat.retrieval import search, skill, tool
+
+    right, wrong = 0, []
+    for question in questions:
+        hits = search.search(question.text, list(files), settings.RETRIEVAL_MAX_RESULTS, mode=mode)
+        output = tool.model_output(tool.entry_for("call_bench", question.text, hits, files))
+        first = _QUOTE.search(skill.answer(question.text, output))
+        quoted = " ".join(first.group(1).split()) if first else ""
+        if any(" ".join(a.split()) in quoted for a in question.answers):
+            right += 1
+        else:
+            wrong.append(question.text)
+    return right / len(questions), wrong
 
 
 def _result(chunk) -> dict:

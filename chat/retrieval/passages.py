@@ -3,8 +3,8 @@
 A chunk is 800 tokens, two or three pages of a paper; a question is usually answered by a
 sentence or two. Ranked whole, a chunk that mentions the question's words here and there
 beats the one where they stand together. So the database's full-text engine picks the
-candidates, and each candidate is scored again by its best window of ``PASSAGE_WORDS``
-words (BM25 over all the candidates' windows, words reduced to their Snowball English
+candidates, and each candidate is scored again by its best window of ``PASSAGE_CHARS``
+characters (BM25 over all the candidates' windows, words reduced to their Snowball English
 stems, the same stemmer family as PostgreSQL's ``english`` configuration and close to
 FTS5's ``porter``). The chunk is still what is returned.
 """
@@ -37,11 +37,17 @@ def unfold(text: str) -> str:
             text = text.replace(ligature, letters)
     return text
 _stemmer = snowballstemmer.stemmer("english")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 @functools.lru_cache(maxsize=100_000)
 def stem(word: str) -> str:
     return _stemmer.stemWord(unfold(word.lower()))
+
+
+def stems(text: str) -> list[str]:
+    """The text's words, stemmed, in order."""
+    return [stem(w) for w in _WORD.findall(text)]
 
 
 def _matcher(stems: set[str]) -> re.Pattern:

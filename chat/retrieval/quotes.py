@@ -12,12 +12,13 @@ _SENTENCE = re.compile(r"(?:(?<=[.!?]\s)|(?<=\n)|^)[\"“(]?[A-Z0-9][^\n]*?[.!?]
 _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 
 
-def sentences(text: str) -> list[tuple[int, str]]:
-    """(offset, sentence) pairs of whole sentences, skipping fragments and formula debris."""
+def sentences(text: str, letters: float = 0.6) -> list[tuple[int, str]]:
+    """(offset, sentence) pairs of whole sentences, skipping fragments and formula debris
+    (fewer than ``letters`` of the characters are letters)."""
     found = []
     for match in _SENTENCE.finditer(text):
         sentence = match.group(0)
-        if 25 <= len(sentence) <= 600 and sum(ch.isalpha() for ch in sentence) > len(sentence) * 0.6:
+        if 25 <= len(sentence) <= 600 and sum(ch.isalpha() for ch in sentence) > len(sentence) * letters:
             found.append((match.start(), sentence))
     return found
 

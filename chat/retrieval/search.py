@@ -135,7 +135,7 @@ def semantic(query: str, document_ids: list[int], limit: int) -> list[int]:
     if not rows:
         return []
     query_vector = dense.embed([query])[0]
-    scored = sorted(((dense.cosine(query_vector, dense.unpack(blob)), cid) for cid, blob in rows), reverse=True)
+    scored = sorted(((dense.best_similarity(query_vector, blob), cid) for cid, blob in rows), key=lambda s: (-s[0], s[1]))
     return [cid for _, cid in scored[:limit]]
 
 
