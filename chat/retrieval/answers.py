@@ -65,7 +65,17 @@ _TOKEN = re.compile(r"\d[\d,.]*\d%?|\d%?|[^\W\d_]+")
 NEAR = 4
 
 
-def _strength(kind: str, sentence: str, wanted: set[str], question_words: set[str]) -> float:
+_HEAD = re.compile(r"^(?:what|which) (?:\w+ ){0,2}?(\w+?)s? (?:is|are|was|were|do|does|did|has|have|had|can|could)\b")
+
+
+def head_noun(question: str) -> str | None:
+    """The thing a "what X"/"which X" question asks for: "dataset" in "What dataset was
+    GPT-2 trained on?"."""
+    match = _HEAD.search(" ".join(question.lower().split()))
+    return stem(match.group(1)) if match else None
+
+
+def _strength(kind: str, sentence: str, wanted: set[str], question_words: set[str], head: str | None = None) -> float:
     """How well the sentence holds the kind of answer asked for: 1, 0.5 (a number, but
     not next to the question's words), or 0."""
     plain = _CITATION.sub("", sentence)
@@ -81,8 +91,19 @@ def _strength(kind: str, sentence: str, wanted: set[str], question_words: set[st
         # "100,000 steps" answers "how many steps" better than "each step took 0.4 seconds".
         return 1.0 - 0.1 * (distance - 1) if distance <= NEAR else 0.5
     if kind == NAME:
-        # A name the question did not already say.
-        return 1.0 if any(stem(m.group(0)) not in question_words for m in _PROPER.finditer(plain)) else 0.0
+        # A name the question did not already say, best right by the thing asked for:
+        # "The resulting dataset, WebText, ...".
+        names = [m for m in _PROPER.finditer(plain) if stem(m.group(0)) not in question_words]
+        if not names:
+            return 0.0
+        if head is None:
+            return 1.0
+        tokens = _TOKEN.findall(plain)
+        heads = [i for i, tok in enumerate(tokens) if stem(tok) == head]
+        found = {stem(m.group(0)) for m in names}
+        spots = [i for i, tok in enumerate(tokens) if stem(tok) in found]
+        distance = min((abs(i - j) for i in spots for j in heads), default=NEAR + 1)
+        return 1.0 - 0.1 * (distance - 1) if distance <= NEAR else 0.5
     if kind == DEFINITION:
         return 1.0 if _DEFINES.search(plain) else 0.0
     if kind == REASON:
@@ -108,6 +129,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         weights[stem(word)] = max(weight, weights.get(stem(word), 0.0))
     own = {stem(w) for w in terms(question)}
     question_words = set(stems(question))
+    head = head_noun(question)
     pool, seen = [], set()
     for index, text in enumerate(passages):
         found_here = [(sentence, set(stems(sentence)) & set(weights)) for _, sentence in sentences(text, letters=0.45)]
@@ -130,7 +152,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         if not have:
             continue
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(have | before)
-        strength = _strength(kind, sentence, set(weights), question_words) if kind != ANY else 0.0
+        strength = _strength(kind, sentence, set(weights), question_words, head) if kind != ANY else 0.0
         score = coverage + KIND_BONUS * strength - RANK_DECAY * index
         found.append(Candidate(index, sentence, coverage, strength > 0, score))
     found.sort(key=lambda c: (-c.score, c.passage))
