@@ -28,8 +28,6 @@ MIN_COVERAGE = 0.25
 CONTEXT_WEIGHT = 0.4
 # How much a sentence holding the wanted kind of answer counts, against full coverage = 1.
 KIND_BONUS = 0.5
-# Passages come best first; a later one's sentences count a little less.
-RANK_DECAY = 0.03
 
 _KINDS = [
     (SHARE, re.compile(r"^(what|which) (share|fraction|percentage|percent|proportion|portion)\b|\bhow often\b|\bwhat rate\b")),
@@ -153,9 +151,9 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
             continue
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(have | before)
         strength = _strength(kind, sentence, set(weights), question_words, head) if kind != ANY else 0.0
-        score = coverage + KIND_BONUS * strength - RANK_DECAY * index
+        score = coverage + KIND_BONUS * strength
         found.append(Candidate(index, sentence, coverage, strength > 0, score))
-    found.sort(key=lambda c: (-c.score, c.passage))
+    found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
     return found
 
 

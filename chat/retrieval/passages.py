@@ -14,15 +14,12 @@ from __future__ import annotations
 import functools
 import math
 import re
-from bisect import bisect_left
 from collections import Counter
 
 import snowballstemmer
 
-# ~70 words of English (a few sentences); windows overlap by half so no pair of
-# neighbouring sentences is cut apart.
+# ~70 words of English: a few sentences.
 PASSAGE_CHARS = 400
-PASSAGE_STRIDE = 200
 # BM25's usual constant for term-frequency saturation (windows have one length, so the
 # length normalisation drops out).
 K1 = 1.2
@@ -58,32 +55,39 @@ def _matcher(stems: set[str]) -> re.Pattern:
 
 
 def best_passage_scores(query_terms: dict[str, float], texts: dict[int, str]) -> dict[int, float]:
-    """For each chunk id, the BM25 score of its best window of PASSAGE_CHARS against the
-    query's terms (each term's score times its weight), document frequencies counted over
-    all the windows of these chunks."""
+    """For each chunk id, the BM25 score of its best window of PASSAGE_CHARS (a window
+    starts at each occurrence of a query word) against the query's terms, each term's
+    score times its weight; a term's rarity is counted over these chunks."""
     weight: dict[str, float] = {}
     for term, w in query_terms.items():
         weight[stem(term)] = max(w, weight.get(stem(term), 0.0))
     if not weight or not texts:
         return dict.fromkeys(texts, 0.0)
     matcher = _matcher(set(weight))
-    counted: dict[int, list[Counter]] = {}
-    frequency: Counter = Counter()
+    found: dict[int, list[tuple[int, str]]] = {}
+    # Rarity: in how many of the candidates' windows (a grid of PASSAGE_CHARS windows,
+    # half overlapping) each term occurs.
+    windows: set[tuple[int, int, str]] = set()
+    total = 0
+    half = PASSAGE_CHARS // 2
     for chunk_id, text in texts.items():
-        text = unfold(text)
-        hits = [(m.start(), stem(m.group())) for m in matcher.finditer(text)]
-        hits = [(at, s) for at, s in hits if s in weight]
-        offsets = [at for at, _ in hits]
-        last_start = max(0, len(text) - PASSAGE_CHARS)
-        counted[chunk_id] = []
-        for start in [*range(0, last_start, PASSAGE_STRIDE), last_start]:
-            inside = hits[bisect_left(offsets, start) : bisect_left(offsets, start + PASSAGE_CHARS)]
-            counts = Counter(s for _, s in inside)
-            counted[chunk_id].append(counts)
-            frequency.update(counts.keys())
-    total = sum(len(v) for v in counted.values())
-    idf = {t: math.log(1 + (total - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in weight}
-    return {
-        chunk_id: max(sum(weight[t] * idf[t] * n * (K1 + 1) / (n + K1) for t, n in counts.items()) for counts in windows)
-        for chunk_id, windows in counted.items()
-    }
+        hits = [(m.start(), stem(m.group())) for m in matcher.finditer(unfold(text))]
+        found[chunk_id] = [(at, s) for at, s in hits if s in weight]
+        for at, s in found[chunk_id]:
+            windows.update({(chunk_id, at // half, s), (chunk_id, at // half - 1, s)})
+        total += max(1, -(-len(text) // half) - 1)
+    frequency = Counter(s for _, _, s in windows)
+    value = {t: weight[t] * math.log(1 + (total - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in weight}
+    scores = {}
+    for chunk_id, hits in found.items():
+        best, end = 0.0, 0
+        for start, (at, _) in enumerate(hits):
+            end = max(end, start)
+            while end < len(hits) and hits[end][0] < at + PASSAGE_CHARS:
+                end += 1
+            counts: dict[str, int] = {}
+            for _, s in hits[start:end]:
+                counts[s] = counts.get(s, 0) + 1
+            best = max(best, sum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items()))
+        scores[chunk_id] = best
+    return scores
