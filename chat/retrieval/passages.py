@@ -4,9 +4,9 @@ A chunk is 800 tokens, two or three pages of a paper; a question is usually answ
 sentence or two. Ranked whole, a chunk that mentions the question's words here and there
 beats the one where they stand together. So the database's full-text engine picks the
 candidates, and each candidate is scored again by its best window of ``PASSAGE_CHARS``
-characters (BM25 over all the candidates' windows, words reduced to their Snowball English
-stems, the same stemmer family as PostgreSQL's ``english`` configuration and close to
-FTS5's ``porter``). The chunk is still what is returned.
+characters: BM25, a term's rarity counted over the candidates' windows, words reduced to
+their Snowball English stems (the stemmer family of PostgreSQL's ``english`` configuration,
+close to FTS5's ``porter``). The chunk is still what is returned.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ PASSAGE_CHARS = 400
 # length normalisation drops out).
 K1 = 1.2
 
-# pypdf keeps typographic ligatures ("ﬁlter"); unfolded so they match typed words.
+# Extraction NFKC-normalises ligatures; chunks indexed before it did still hold "ﬁlter".
 _LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}
 
 
@@ -33,6 +33,8 @@ def unfold(text: str) -> str:
         if ligature in text:
             text = text.replace(ligature, letters)
     return text
+
+
 _stemmer = snowballstemmer.stemmer("english")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
