@@ -38,7 +38,7 @@ _KINDS = [
         r"|when\b)")),
     (NAME, re.compile(r"^(which|who|whom|whose|where)\b|^what (\w+ ){0,2}(dataset|data set|corpus|model|book|benchmark|method|"
                       r"optimi[sz]er|metric|task|language|company|name|tool|library|algorithm|architecture)s?\b")),
-    (DEFINITION, re.compile(r"^(what (is|are|does) (an? |the )?(?P<term>.+?)( mean)?\??$|define |definition of )")),
+    (DEFINITION, re.compile(r"^(what (is|are) (an? |the )?\w|what does .+ mean\b|define |definition of )")),
     (REASON, re.compile(r"^why\b|\bwhat for\b|\bfor what reason\b")),
 ]
 # Citations and years are numbers that answer nothing: "(Radford et al., 2018)", "[12]".

@@ -49,6 +49,13 @@ def test_question_kinds_are_told_apart_by_their_first_words():
     assert answers.kind_of("What is layer normalization?") == DEFINITION
     assert answers.kind_of("Why are the dot products scaled?") == REASON
     assert answers.kind_of("Explain the training objective") == ANY
+    assert answers.kind_of("What does photosynthesis produce?") == ANY
+    assert answers.kind_of("What does self-attention mean?") == DEFINITION
+
+
+def test_a_question_of_no_particular_kind_leads_with_the_sentence_covering_it():
+    notes = "Photosynthesis turns light, water and carbon dioxide into glucose and oxygen."
+    assert "glucose" in first_quote(skill.answer("What does photosynthesis produce?", output_for("q", notes)))
 
 
 def test_what_dataset_leads_with_the_sentence_naming_it():
