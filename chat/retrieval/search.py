@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from chat.retrieval import dense
+from chat.retrieval import dense, passages, synonyms
 from chat.retrieval.models import Chunk
 
 RRF_K = 60
@@ -25,21 +25,16 @@ STOPWORDS = frozenset(
     cool interesting please paper pdf document documents file files article according mentioned say says
     behind ml many much use uses used using does""".split()
 )
-# Words a student uses for a topic that papers call something else.
-EXPANSIONS = {
-    "math": ("mathematical", "probability", "equation", "conditional", "distribution"),
-    "maths": ("mathematical", "probability", "equation"),
-    "formula": ("equation",),
-}
+# A query is a question, not a document: past this many distinct words the rest is ignored,
+# so a pasted page cannot make one search match (and re-rank) with thousands of terms.
+MAX_QUERY_TERMS = 64
 
 
 def terms(query: str) -> list[str]:
+    """The query's distinct searchable words, in order (question words dropped)."""
     words = [w.lower() for w in _WORD.findall(query)]
     kept = [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
-    expanded = list(kept)
-    for word in kept:
-        expanded.extend(EXPANSIONS.get(word, ()))
-    return list(dict.fromkeys(expanded)) or list(dict.fromkeys(words))
+    return (list(dict.fromkeys(kept)) or list(dict.fromkeys(words)))[:MAX_QUERY_TERMS]
 
 
 @dataclass
@@ -49,9 +44,24 @@ class Hit:
     ranks: dict[str, int] = field(default_factory=dict)
 
 
+RERANK_POOL = 30
+
+
 def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
-    """Chunk ids, best first, by the database's full-text ranking."""
-    words = terms(query)
+    """Chunk ids, best first: the database's full-text engine finds the candidates, the
+    best ``RERANK_POOL`` of them are ordered again by their best passage."""
+    weights = synonyms.weighted(terms(query))
+    candidates = fulltext(list(weights), document_ids, max(limit, RERANK_POOL))
+    head = candidates[:RERANK_POOL]
+    texts = dict(Chunk.objects.filter(pk__in=head).values_list("id", "text"))
+    scores = passages.best_passage_scores(weights, texts)
+    order = {cid: rank for rank, cid in enumerate(head)}
+    head = sorted(head, key=lambda cid: (-scores.get(cid, 0.0), order[cid]))
+    return (head + candidates[RERANK_POOL:])[:limit]
+
+
+def fulltext(words: list[str], document_ids: list[int], limit: int) -> list[int]:
+    """Chunk ids, best first, by the database's full-text ranking of any of ``words``."""
     if not words or not document_ids:
         return []
     placeholders = ",".join(["%s"] * len(document_ids))
@@ -131,7 +141,7 @@ def semantic(query: str, document_ids: list[int], limit: int) -> list[int]:
     if not rows:
         return []
     query_vector = dense.embed([query])[0]
-    scored = sorted(((dense.cosine(query_vector, dense.unpack(blob)), cid) for cid, blob in rows), reverse=True)
+    scored = sorted(((dense.best_similarity(query_vector, blob), cid) for cid, blob in rows), key=lambda s: (-s[0], s[1]))
     return [cid for _, cid in scored[:limit]]
 
 

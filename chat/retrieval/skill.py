@@ -2,8 +2,8 @@
 
 With file_search enabled, a user's question (one no other offline skill answers, such as
 an equation) becomes a file_search call. When the results come back, the answer quotes
-the best sentences of the best passages, each followed by its source marker, or says
-plainly that nothing relevant was found.
+first the sentence that answers the question (see ``answers``), then at most two that back
+it, each followed by its source marker; or it says plainly that nothing answers.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from chat.providers.offline.model import (
     register_skill,
     register_tool_caller,
 )
-from chat.retrieval.quotes import best_sentences
+from chat.retrieval import answers
 
 _MARKED = re.compile(r"^(【\d+:\d+†[^】]*】) \(([^,\n]+), pages? [^)]*\)\n", re.M)
-MAX_QUOTES = 3
+MAX_QUOTES = 3  # the answer and at most two quotes that back it
+MAX_PASSAGES = 6
 _COUNT = re.compile(r"\b(one|two|three|four|five|[1-5])\s+sentences?\b", re.I)
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
@@ -74,7 +75,9 @@ def passages(output: str) -> list[tuple[str, str, str]]:
 
 
 def answer(query: str, output: str) -> str:
-    found = passages(output)
+    """Lead with the sentence that answers the question, then at most two quotes that
+    back it, each followed by its source marker; or say plainly that nothing answers."""
+    found = passages(output)[:MAX_PASSAGES]
     if not found:
         if output.startswith("No files to search"):
             return (
@@ -82,26 +85,21 @@ def answer(query: str, output: str) -> str:
                 "(or on the assistant's Files page), wait until it shows “processed”, and ask again."
             )
         return f"I searched the attached files for “{query}” but found nothing relevant."
-    quotes = []
-    for marker, name, text in found[:6]:
-        for _offset, sentence, score in best_sentences(text, query, 2):
-            quotes.append((score, marker, name, sentence))
-    quotes.sort(key=lambda q: -q[0])
-    chosen, seen = [], set()
-    for _score, marker, name, sentence in quotes:
-        if sentence in seen:
-            continue
-        seen.add(sentence)
-        chosen.append((marker, name, sentence))
-        if len(chosen) == quote_count(query):
-            break
-    if not chosen:
-        marker, name, text = found[0]
-        chosen = [(marker, name, text[:300].strip() + "…")]
-    names = sorted({name for _, name, _ in chosen})
-    lines = [f"Here is what {', '.join(f'*{n}*' for n in names)} says (quoted as written; I'm the offline model, so I quote rather than paraphrase):", ""]
-    for marker, _name, sentence in chosen:
-        lines.append(f"- “{sentence}”{marker}")
+    lead, support = answers.lead_and_support(
+        query, [text for _, _, text in found], min(quote_count(query), MAX_QUOTES) - 1
+    )
+    if lead is None:
+        marker, name, _ = found[0]
+        return (
+            f"I searched the attached files for “{query}” but found no passage that answers it. "
+            f"The nearest one is in *{name}*{marker}, if you want to read around it."
+        )
+    marker, name, _ = found[lead.passage]
+    lines = [f"From *{name}*: “{lead.sentence}”{marker}"]
+    if support:
+        lines += ["", "Also in the files:"]
+        lines += [f"- “{c.sentence}”{found[c.passage][0]}" for c in support]
+    lines += ["", "_(I'm the offline model, so I quote the files rather than paraphrase them.)_"]
     return "\n".join(lines)
 
 

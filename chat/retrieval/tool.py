@@ -92,6 +92,15 @@ def search_for_run(run, call: tools.ToolCall) -> dict:
     files = searchable_files(run.thread, run.assistant)
     by_document = {document_id: file for file, document_id in files}
     hits = search_module.search(query, list(by_document), limit, threshold=threshold) if query else []
+    return entry_for(call.id, query, hits, by_document, _call_index(run, call.id), threshold, files_searched=len(files))
+
+
+def entry_for(
+    call_id: str, query: str, hits: list, by_document: dict, marker_index: int = 0, threshold: float = 0.0,
+    *, files_searched: int | None = None,
+) -> dict:
+    """The step's tool-call entry for search hits, ``by_document`` mapping each searched
+    document id to its file."""
     results = [
         {
             "file_id": by_document[hit.chunk.document_id].id,
@@ -105,12 +114,12 @@ def search_for_run(run, call: tools.ToolCall) -> dict:
         for hit in hits
     ]
     return {
-        "id": call.id,
+        "id": call_id,
         "type": FILE_SEARCH,
         FILE_SEARCH: {
             "query": query,
-            "marker_index": _call_index(run, call.id),
-            "files_searched": len(files),
+            "marker_index": marker_index,
+            "files_searched": len(by_document) if files_searched is None else files_searched,
             "ranking_options": {"ranker": "auto", "score_threshold": threshold},
             "results": results,
         },

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import Browsing, ChatServer
+from tests.fixtures import DISPLAY_QUIZ_JSON
 
 try:
     from playwright.sync_api import Page, expect
@@ -108,7 +109,7 @@ def test_a_student_joins_by_link_and_the_tutor_watches_the_conversation_live(cha
     fits_a_phone(student, "student-thread")
 
 
-DISPLAY_QUIZ = (Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "display_quiz.json").read_text()
+DISPLAY_QUIZ = DISPLAY_QUIZ_JSON.read_text()
 SIDES = {"pentagon": 5, "hexagon": 6, "octagon": 8, "decagon": 10}
 
 

@@ -17,6 +17,7 @@ import pytest
 from tests.browser.conftest import ALICE, Browsing, ChatServer
 from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, run_status, send, start_conversation, tutor_messages
 from tests.browser.test_quiz_in_browser import ensure_quiz_tutor
+from tests.fixtures import TRANSFORMER_PDF
 
 try:
     from playwright.sync_api import Page, expect
@@ -64,7 +65,7 @@ def test_the_policy_refuses_injected_inline_code_and_the_fixture_notices(browsin
 
 
 def test_an_inline_pdf_opens_in_chromiums_viewer_under_the_sandbox(browsing: Browsing, chat_server: ChatServer):
-    paper = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "attention_is_all_you_need.pdf"
+    paper = TRANSFORMER_PDF
     page = browsing.new_page(chat_server)
     log_in(page, chat_server, ALICE[0])
     page.goto("/assistants/")

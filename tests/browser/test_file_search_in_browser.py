@@ -3,7 +3,6 @@ question, see numbered citations (never raw markers) whose tooltip names the fil
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -17,8 +16,9 @@ from tests.browser.test_chat_in_browser import (
     start_conversation,
     tutor_messages,
 )
+from tests.fixtures import GPT2_PDF
 
-PAPER = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "language_models_are_unsupervised_multitask_learners.pdf"
+PAPER = GPT2_PDF
 QUESTION = "What are some cool math concepts behind this ML paper pdf? Explain in two sentences."
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,6 +21,7 @@ from tests.browser.test_chat_in_browser import (
     run_status,
     wait_for_socket,
 )
+from tests.fixtures import DISPLAY_QUIZ_JSON
 
 try:
     from playwright.sync_api import Page, expect
@@ -30,7 +30,7 @@ except ImportError:  # the `browser` fixture (autouse) skips, or fails under CI,
 
 pytestmark = [pytest.mark.browser]
 
-DISPLAY_QUIZ = (Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "display_quiz.json").read_text()
+DISPLAY_QUIZ = DISPLAY_QUIZ_JSON.read_text()
 SIDES = {"pentagon": 5, "hexagon": 6, "octagon": 8, "decagon": 10}
 
 

@@ -1,16 +1,15 @@
 import json
-from pathlib import Path
 
 import pytest
 
 from chat.models import Assistant, Thread
+from tests.fixtures import DISPLAY_QUIZ_JSON
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 
 
 @pytest.fixture
 def quiz_definition() -> dict:
-    return json.loads((FIXTURES / "display_quiz.json").read_text())
+    return json.loads(DISPLAY_QUIZ_JSON.read_text())
 
 
 @pytest.fixture

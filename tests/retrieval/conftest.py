@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from chat.files import store_file
 from chat.retrieval import ingest
+from tests.fixtures import GPT2_PDF, TRANSFORMER_PDF
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-GPT2 = FIXTURES / "language_models_are_unsupervised_multitask_learners.pdf"
-TRANSFORMER = FIXTURES / "attention_is_all_you_need.pdf"
+GPT2 = GPT2_PDF
+TRANSFORMER = TRANSFORMER_PDF
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,95 @@
+"""Ranking chunks by their best passage.
+
+A chunk is 800 tokens, two or three pages of a paper; a question is usually answered by a
+sentence or two. Ranked whole, a chunk that mentions the question's words here and there
+beats the one where they stand together. So the database's full-text engine picks the
+candidates, and each candidate is scored again by its best window of ``PASSAGE_CHARS``
+characters: BM25, a term's rarity counted over the candidates' windows, words reduced to
+their Snowball English stems (the stemmer family of PostgreSQL's ``english`` configuration,
+close to FTS5's ``porter``). The chunk is still what is returned.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+
+import snowballstemmer
+
+# ~70 words of English: a few sentences.
+PASSAGE_CHARS = 400
+# BM25's usual constant for term-frequency saturation (windows have one length, so the
+# length normalisation drops out).
+K1 = 1.2
+
+# Extraction NFKC-normalises ligatures; chunks indexed before it did still hold "ﬁlter".
+_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}
+
+
+def unfold(text: str) -> str:
+    for ligature, letters in _LIGATURES.items():
+        if ligature in text:
+            text = text.replace(ligature, letters)
+    return text
+
+
+_stemmer = snowballstemmer.stemmer("english")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@functools.lru_cache(maxsize=100_000)
+def stem(word: str) -> str:
+    return _stemmer.stemWord(unfold(word.lower()))
+
+
+def stems(text: str) -> list[str]:
+    """The text's words, stemmed, in order."""
+    return [stem(w) for w in _WORD.findall(text)]
+
+
+def _matcher(stems: set[str]) -> re.Pattern:
+    """Words that may stem to one of ``stems``: those starting with the stem (less its last
+    letter, which stemming may have changed: "studies" -> "studi")."""
+    prefixes = sorted({s[:-1] if len(s) > 3 else s for s in stems}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, prefixes)) + r")\w*", re.I)
+
+
+def best_passage_scores(query_terms: dict[str, float], texts: dict[int, str]) -> dict[int, float]:
+    """For each chunk id, the BM25 score of its best window of PASSAGE_CHARS (a window
+    starts at each occurrence of a query word) against the query's terms, each term's
+    score times its weight; a term's rarity is counted over these chunks."""
+    weight: dict[str, float] = {}
+    for term, w in query_terms.items():
+        weight[stem(term)] = max(w, weight.get(stem(term), 0.0))
+    if not weight or not texts:
+        return dict.fromkeys(texts, 0.0)
+    matcher = _matcher(set(weight))
+    found: dict[int, list[tuple[int, str]]] = {}
+    # Rarity: in how many of the candidates' windows (a grid of PASSAGE_CHARS windows,
+    # half overlapping) each term occurs.
+    windows: set[tuple[int, int, str]] = set()
+    total = 0
+    half = PASSAGE_CHARS // 2
+    for chunk_id, text in texts.items():
+        hits = [(m.start(), stem(m.group())) for m in matcher.finditer(unfold(text))]
+        found[chunk_id] = [(at, s) for at, s in hits if s in weight]
+        for at, s in found[chunk_id]:
+            windows.update({(chunk_id, at // half, s), (chunk_id, at // half - 1, s)})
+        total += max(1, -(-len(text) // half) - 1)
+    frequency = Counter(s for _, _, s in windows)
+    value = {t: weight[t] * math.log(1 + (total - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in weight}
+    scores = {}
+    for chunk_id, hits in found.items():
+        best, end = 0.0, 0
+        for start, (at, _) in enumerate(hits):
+            end = max(end, start)
+            while end < len(hits) and hits[end][0] < at + PASSAGE_CHARS:
+                end += 1
+            counts: dict[str, int] = {}
+            for _, s in hits[start:end]:
+                counts[s] = counts.get(s, 0) + 1
+            best = max(best, sum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items()))
+        scores[chunk_id] = best
+    return scores
