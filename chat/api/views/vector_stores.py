@@ -10,9 +10,9 @@ from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
-from chat.api import params
+from chat.api import specs
 from chat.api.errors import invalid, not_found
-from chat.api.http import json_body, ok
+from chat.api.http import ok, read
 from chat.api.models import FileBatch
 from chat.api.pagination import page
 from chat.api.serializers import ts
@@ -20,7 +20,6 @@ from chat.models import File
 from chat.retrieval import stores
 from chat.retrieval.models import VectorStore, VectorStoreFile
 
-STORE_FIELDS = {"name", "file_ids", "metadata", "expires_after", "chunking_strategy", "description"}
 ENTRY_STATUSES = ("in_progress", "completed", "failed", "cancelled")
 
 
@@ -99,11 +98,7 @@ def _store(request: HttpRequest, store_id: str) -> VectorStore:
     return store
 
 
-def _files(request: HttpRequest, ids, param: str) -> list[File]:
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise invalid(f"Invalid type for '{param}': expected an array of file ids.", param=param)
-    if len(ids) > 500:
-        raise invalid(f"Invalid '{param}': at most 500 files at a time.", param=param)
+def _files(request: HttpRequest, ids: list[str], param: str) -> list[File]:
     found = {f.id: f for f in File.objects.filter(pk__in=ids, owner=request.user)}
     for file_id in ids:
         if file_id not in found:
@@ -111,14 +106,13 @@ def _files(request: HttpRequest, ids, param: str) -> list[File]:
     return [found[i] for i in dict.fromkeys(ids)]
 
 
-def _apply(store: VectorStore, data: dict) -> list[str]:
-    changed = []
-    if "name" in data:
-        store.name = params.string(data["name"], "name", max_length=256) or ""
-        changed.append("name")
-    if "metadata" in data:
-        store.metadata = params.metadata(data["metadata"])
-        changed.append("metadata")
+def _apply(store: VectorStore, spec: specs.StoreUpdate) -> list[str]:
+    # expires_after is checked and accepted, but stores here do not expire (docs/api.md).
+    changed = sorted(spec.model_fields_set & {"name", "metadata"})
+    if "name" in changed:
+        store.name = spec.name or ""
+    if "metadata" in changed:
+        store.metadata = spec.metadata or {}
     return changed
 
 
@@ -126,10 +120,10 @@ def _apply(store: VectorStore, data: dict) -> list[str]:
 
 
 def create(request: HttpRequest):
-    data = json_body(request, allowed=STORE_FIELDS)
-    files = _files(request, data.get("file_ids") or [], "file_ids")
+    spec = read(request, specs.StoreCreate)
+    files = _files(request, spec.file_ids or [], "file_ids")
     store = VectorStore(owner=request.user)
-    _apply(store, data)
+    _apply(store, spec)
     store.save()
     if files:
         stores.add_files(store, files)
@@ -146,8 +140,7 @@ def retrieve(request: HttpRequest, store_id: str):
 
 def update(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
-    data = json_body(request, allowed={"name", "metadata", "expires_after"})
-    changed = _apply(store, data)
+    changed = _apply(store, read(request, specs.StoreUpdate))
     if changed:
         store.save(update_fields=changed)
     return ok(store_dict(store))
@@ -170,8 +163,8 @@ def _entry(store: VectorStore, file_id: str) -> VectorStoreFile:
 
 def file_create(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
-    data = json_body(request, allowed={"file_id", "attributes", "chunking_strategy"}, required=("file_id",))
-    files = _files(request, [data["file_id"]], "file_id")
+    spec = read(request, specs.StoreFileCreate)
+    files = _files(request, [spec.file_id], "file_id")
     stores.add_files(store, files)
     return ok(entry_dict(_entry(store, files[0].id)))
 
@@ -196,7 +189,7 @@ def file_retrieve(request: HttpRequest, store_id: str, file_id: str):
 
 def file_update(request: HttpRequest, store_id: str, file_id: str):
     entry = _entry(_store(request, store_id), file_id)
-    json_body(request, allowed={"attributes"})
+    read(request, specs.StoreFileUpdate)
     return ok(entry_dict(entry))
 
 
@@ -217,10 +210,10 @@ def _batch(store: VectorStore, batch_id: str) -> FileBatch:
 
 def batch_create(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
-    data = json_body(request, allowed={"file_ids", "files", "attributes", "chunking_strategy"})
-    ids = data.get("file_ids")
-    if ids is None and isinstance(data.get("files"), list):
-        ids = [f.get("file_id") for f in data["files"] if isinstance(f, dict)]
+    spec = read(request, specs.BatchCreate)
+    ids = spec.file_ids
+    if ids is None and spec.files is not None:
+        ids = [f.file_id for f in spec.files]
     if not ids:
         raise invalid("Missing required parameter: 'file_ids'.", param="file_ids", code="missing_required_parameter")
     files = _files(request, ids, "file_ids")
