@@ -569,12 +569,20 @@ def _join(param: str, extra: tuple) -> str:
 
 
 def _first(exc: ValidationError) -> dict:
-    """The first error; when a union failed every way, the one that got deepest into the body."""
+    """The first error; when a union failed every way, the member that got deepest into the
+    body, preferring one that took the value's type (``{"type": "web"}`` is a bad tag, not a
+    bad literal)."""
     errors = exc.errors()
     first = errors[0]
     if len(errors) > 1 and first["loc"] and any(isinstance(s, str) and "[" in s for s in first["loc"]):
         siblings = [e for e in errors if e["loc"][: len(first["loc"]) - 1] == first["loc"][:-1]]
-        return max(siblings, key=lambda e: len(e["loc"]))
+
+        def took_the_type(e: dict) -> bool:
+            if e["type"] == "literal_error":
+                return isinstance(e.get("input"), str)
+            return e["type"] not in NOUNS
+
+        return max(siblings, key=lambda e: (len(e["loc"]), took_the_type(e)))
     return first
 
 
@@ -593,9 +601,9 @@ def api_error(exc: ValidationError, data: Any) -> ApiError:
         return invalid(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
     if kind == "union_tag_invalid":
         param = _join(param, ("type",))
-        return invalid(f"Invalid value: {str(ctx.get('tag'))[:100]!r}. Supported values are: {ctx.get('expected_tags')}.", param=param, code="invalid_value")
+        return invalid(f"Invalid value for '{param}': {str(ctx.get('tag'))[:100]!r}. Supported values are: {ctx.get('expected_tags')}.", param=param, code="invalid_value")
     if kind == "literal_error":
-        return invalid(f"Invalid value: {str(got)[:100]!r}. Supported values are: {ctx.get('expected')}.", param=param, code="invalid_value")
+        return invalid(f"Invalid value for '{param}': {str(got)[:100]!r}. Supported values are: {ctx.get('expected')}.", param=param, code="invalid_value")
     if kind in NOUNS:
         return invalid(f"Invalid type for '{param}': expected {NOUNS[kind]}.", param=param, code="invalid_type")
     if kind == "string_too_long":
