@@ -48,8 +48,7 @@ def store_dict(store: VectorStore) -> dict:
         "status": "in_progress" if counts["in_progress"] else "completed",
         "usage_bytes": usage,
         "last_active_at": ts(store.created_at),
-        "expires_after": None,
-        "expires_at": None,
+        "expires_at": None,  # stores here do not expire; expires_after (optional, not nullable) is left out
     }
 
 
