@@ -87,3 +87,18 @@ def searchable_files(thread: Thread, assistant: Assistant | None) -> list[tuple[
         ).values_list("owner_id", "sha256", "id")
     }
     return [(f, documents[f.owner_id, f.sha256]) for f in files.values() if (f.owner_id, f.sha256) in documents]
+
+
+def delete_store(store: VectorStore) -> None:
+    """Delete a store and take it out of every assistant's and thread's
+    ``tool_resources.file_search.vector_store_ids``, as the hosted API did."""
+    with transaction.atomic():
+        for model in (Assistant, Thread):
+            for obj in model.objects.filter(owner_id=store.owner_id, tool_resources__has_key=FILE_SEARCH).select_for_update():
+                ids = store_ids(obj)
+                if store.id in ids:
+                    resources = dict(obj.tool_resources)
+                    resources[FILE_SEARCH] = {**resources[FILE_SEARCH], "vector_store_ids": [i for i in ids if i != store.id]}
+                    obj.tool_resources = resources
+                    obj.save(update_fields=["tool_resources"])
+        store.delete()

@@ -146,7 +146,7 @@ def update(request: HttpRequest, store_id: str):
 
 
 def delete(request: HttpRequest, store_id: str):
-    _store(request, store_id).delete()
+    stores.delete_store(_store(request, store_id))
     return ok({"id": store_id, "object": "vector_store.deleted", "deleted": True})
 
 
@@ -228,9 +228,11 @@ def batch_retrieve(request: HttpRequest, store_id: str, batch_id: str):
 def batch_cancel(request: HttpRequest, store_id: str, batch_id: str):
     store = _store(request, store_id)
     batch = _batch(store, batch_id)
-    if batch.cancelled_at is None:
-        batch.cancelled_at = timezone.now()
-        batch.save(update_fields=["cancelled_at"])
+    status = batch_dict(batch)["status"]
+    if status != "in_progress":  # as the hosted API: only a batch still ingesting can be cancelled
+        raise invalid(f"Cannot cancel a file batch with status '{status}'.")
+    batch.cancelled_at = timezone.now()
+    batch.save(update_fields=["cancelled_at"])
     return ok(batch_dict(batch))
 
 

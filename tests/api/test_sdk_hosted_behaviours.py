@@ -1,0 +1,149 @@
+"""Issue 10, item 3: behaviours the hosted Assistants API had, through the official SDK
+against the live server (tests/api/conftest.py)."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+NOTES = b"Photosynthesis turns light, water and carbon dioxide into glucose and oxygen.\n"
+
+
+def upload(sdk, name: str = "notes.txt", data: bytes = NOTES):
+    return sdk.files.create(file=(name, data), purpose="assistants")
+
+
+def refused(call, param: str) -> str:
+    with pytest.raises(openai.BadRequestError) as info:
+        call()
+    assert info.value.body["param"] == param, info.value.body
+    return info.value.body["message"]
+
+
+# --- inline vector stores -----------------------------------------------------------------------
+
+
+def test_an_assistant_creates_its_vector_store_inline_and_searches_it(sdk):
+    notes = upload(sdk)
+    assistant = sdk.beta.assistants.create(
+        model="offline", tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [notes.id], "metadata": {"course": "biology"}}]}},
+    )
+    [store_id] = assistant.tool_resources.file_search.vector_store_ids
+    store = sdk.vector_stores.retrieve(store_id)
+    assert store.metadata == {"course": "biology"} and store.file_counts.total == 1
+    assert sdk.vector_stores.files.poll(notes.id, vector_store_id=store_id, poll_interval_ms=100).status == "completed"
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What does photosynthesis make?"}])
+    run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=100)
+    assert run.status == "completed", run.last_error
+    steps = sdk.beta.threads.runs.steps.list(run.id, thread_id=thread.id, order="asc")
+    calls = [c for s in steps.data if s.type == "tool_calls" for c in s.step_details.tool_calls]
+    assert any(c.type == "file_search" and c.file_search.results and c.file_search.results[0].file_id == notes.id for c in calls)
+
+
+def test_a_thread_creates_its_vector_store_inline(sdk):
+    notes = upload(sdk)
+    thread = sdk.beta.threads.create(tool_resources={"file_search": {"vector_stores": [{"file_ids": [notes.id]}]}})
+    [store_id] = thread.tool_resources.file_search.vector_store_ids
+    assert sdk.vector_stores.files.poll(notes.id, vector_store_id=store_id, poll_interval_ms=100).status == "completed"
+    assert sdk.beta.threads.retrieve(thread.id).tool_resources.file_search.vector_store_ids == [store_id]
+
+
+def test_an_inline_vector_store_of_someone_elses_file_creates_nothing(sdk, bob_sdk):
+    theirs = upload(bob_sdk)
+    before = [s.id for s in sdk.vector_stores.list(limit=100)]
+    refused(lambda: sdk.beta.threads.create(tool_resources={"file_search": {"vector_stores": [{"file_ids": [theirs.id]}]}}),
+            "tool_resources.file_search.vector_stores[0].file_ids")
+    assert [s.id for s in sdk.vector_stores.list(limit=100)] == before
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["café", "get weather", "x" * 65, ""])
+def test_a_function_name_outside_the_apis_pattern_is_refused(sdk, name):
+    function = {"name": name, "parameters": {"type": "object", "properties": {}}}
+    refused(lambda: sdk.beta.assistants.create(model="offline", tools=[{"type": "function", "function": function}]), "tools[0].function.name")
+
+
+def test_empty_text_content_is_refused(sdk):
+    thread = sdk.beta.threads.create()
+    refused(lambda: sdk.beta.threads.messages.create(thread.id, role="user", content=""), "content")
+    refused(lambda: sdk.beta.threads.messages.create(thread.id, role="user", content=[{"type": "text", "text": ""}]), "content[0].text")
+    assert sdk.beta.threads.messages.list(thread.id).data == []
+
+
+@pytest.mark.parametrize("count", [0, 51])
+def test_max_num_results_outside_1_to_50_is_refused(sdk, count):
+    tools = [{"type": "file_search", "file_search": {"max_num_results": count}}]
+    refused(lambda: sdk.beta.assistants.create(model="offline", tools=tools), "tools[0].file_search.max_num_results")
+
+
+# --- shapes -------------------------------------------------------------------------------------
+
+
+def test_optional_fields_that_are_not_nullable_are_left_out(sdk):
+    notes = upload(sdk)
+    raw_file = sdk.files.with_raw_response.retrieve(notes.id).http_response.json()
+    store = sdk.vector_stores.with_raw_response.create(name="notes").http_response.json()
+    assert "expires_at" not in raw_file and "expires_after" not in store
+
+
+def test_a_waiting_run_carries_expires_at_and_sampling_reads_as_the_hosted_defaults(sdk):
+    weather = {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+    assistant = sdk.beta.assistants.create(model="offline", tools=[{"type": "function", "function": weather}])
+    assert (assistant.temperature, assistant.top_p) == (1.0, 1.0)
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    run = sdk.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+    assert run.status == "queued" and run.expires_at is not None and (run.temperature, run.top_p) == (1.0, 1.0)
+    run = sdk.beta.threads.runs.poll(run.id, thread_id=thread.id, poll_interval_ms=100)
+    assert run.status == "requires_action" and run.expires_at > run.created_at
+    call = run.required_action.submit_tool_outputs.tool_calls[0]
+    done = sdk.beta.threads.runs.submit_tool_outputs_and_poll(run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "sunny"}], poll_interval_ms=100)
+    assert done.status == "completed" and done.expires_at is None
+
+
+# --- lifecycle ----------------------------------------------------------------------------------
+
+
+def test_deleting_a_vector_store_takes_it_out_of_assistants_and_threads(sdk):
+    keep = sdk.vector_stores.create(name="keep")
+    gone = sdk.vector_stores.create(name="gone")
+    assistant = sdk.beta.assistants.create(model="offline", tool_resources={"file_search": {"vector_store_ids": [gone.id]}})
+    thread = sdk.beta.threads.create(tool_resources={"file_search": {"vector_store_ids": [gone.id]}})
+    other = sdk.beta.threads.create(tool_resources={"file_search": {"vector_store_ids": [keep.id]}})
+    assert sdk.vector_stores.delete(gone.id).deleted
+    assert sdk.beta.assistants.retrieve(assistant.id).tool_resources.file_search.vector_store_ids == []
+    assert sdk.beta.threads.retrieve(thread.id).tool_resources.file_search.vector_store_ids == []
+    assert sdk.beta.threads.retrieve(other.id).tool_resources.file_search.vector_store_ids == [keep.id]
+
+
+def test_cancelling_a_finished_file_batch_is_refused(sdk):
+    notes = upload(sdk)
+    store = sdk.vector_stores.create(name="notes")
+    batch = sdk.vector_stores.file_batches.create_and_poll(vector_store_id=store.id, file_ids=[notes.id], poll_interval_ms=100)
+    assert batch.status == "completed"
+    with pytest.raises(openai.BadRequestError) as info:
+        sdk.vector_stores.file_batches.cancel(batch.id, vector_store_id=store.id)
+    assert "completed" in info.value.body["message"]
+    assert sdk.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id).status == "completed"
+
+
+def test_metadata_is_replaced_and_tool_resources_are_replaced_per_tool(sdk):
+    notes = upload(sdk)
+    store = sdk.vector_stores.create(name="notes")
+    assistant = sdk.beta.assistants.create(
+        model="offline", metadata={"a": "1", "b": "2"},
+        tool_resources={"code_interpreter": {"file_ids": [notes.id]}, "file_search": {"vector_store_ids": [store.id]}},
+    )
+    updated = sdk.beta.assistants.update(assistant.id, metadata={"c": "3"}, tool_resources={"code_interpreter": {"file_ids": []}})
+    assert updated.metadata == {"c": "3"}
+    assert updated.tool_resources.code_interpreter.file_ids == [] and updated.tool_resources.file_search.vector_store_ids == [store.id]
+    untouched = sdk.beta.assistants.update(assistant.id, name="Tutor")
+    assert untouched.metadata == {"c": "3"} and untouched.tool_resources.file_search.vector_store_ids == [store.id]
+    thread = sdk.beta.threads.create(metadata={"a": "1"}, tool_resources={"file_search": {"vector_store_ids": [store.id]}})
+    thread = sdk.beta.threads.update(thread.id, tool_resources={"code_interpreter": {"file_ids": [notes.id]}})
+    assert thread.tool_resources.file_search.vector_store_ids == [store.id] and thread.tool_resources.code_interpreter.file_ids == [notes.id]
+    assert thread.metadata == {"a": "1"}
