@@ -147,3 +147,57 @@ def test_metadata_is_replaced_and_tool_resources_are_replaced_per_tool(sdk):
     thread = sdk.beta.threads.update(thread.id, tool_resources={"code_interpreter": {"file_ids": [notes.id]}})
     assert thread.tool_resources.file_search.vector_store_ids == [store.id] and thread.tool_resources.code_interpreter.file_ids == [notes.id]
     assert thread.metadata == {"a": "1"}
+
+
+# --- streaming: annotations, image parts, part indexes ------------------------------------------
+
+
+def stream_events(sdk, thread_id: str, assistant_id: str):
+    """The run's events as the SDK parsed them, and its final messages."""
+    with sdk.beta.threads.runs.stream(thread_id=thread_id, assistant_id=assistant_id) as stream:
+        events = list(stream)
+    run = stream.get_final_run()
+    assert run.status == "completed", run.last_error
+    return [e for e in events if e.event == "thread.message.delta"], stream.get_final_messages()
+
+
+def test_streamed_text_carries_its_citations_with_their_indexes(sdk):
+    notes = upload(sdk, "photosynthesis.txt")
+    assistant = sdk.beta.assistants.create(
+        model="offline", tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [notes.id]}]}},
+    )
+    sdk.vector_stores.files.poll(notes.id, vector_store_id=assistant.tool_resources.file_search.vector_store_ids[0], poll_interval_ms=100)
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What does photosynthesis produce?"}])
+    deltas, messages = stream_events(sdk, thread.id, assistant.id)
+    final = sdk.beta.threads.messages.retrieve(messages[-1].id, thread_id=thread.id)
+    [text_index] = [i for i, part in enumerate(final.content) if part.type == "text"]
+    saved = [a.model_dump(exclude_none=True) for a in final.content[text_index].text.annotations]
+    assert saved and saved[0]["type"] == "file_citation" and saved[0]["file_citation"]["file_id"] == notes.id
+    streamed = [a for d in deltas for part in d.data.delta.content or [] if part.type == "text" and part.text.annotations for a in part.text.annotations]
+    assert [a.index for a in streamed] == list(range(len(saved)))
+    assert [{k: v for k, v in a.model_dump(exclude_none=True).items() if k != "index"} for a in streamed] == saved
+    # The SDK's own snapshot, built from the deltas, equals the saved message.
+    assert [a.model_dump(exclude_none=True) for a in messages[-1].content[text_index].text.annotations] == saved
+    assert {part.index for d in deltas if d.data.id == final.id for part in d.data.delta.content or []} == {text_index}
+
+
+def test_a_plot_streams_as_an_image_part_before_the_text_with_the_final_indexes(sdk):
+    import shutil
+
+    if shutil.which("bwrap") is None:
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("bubblewrap (bwrap) is not installed: the plot needs the Code Interpreter sandbox")
+    assistant = sdk.beta.assistants.create(model="offline", tools=[{"type": "code_interpreter"}])
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "plot y = x^2 from -5 to 5"}])
+    deltas, messages = stream_events(sdk, thread.id, assistant.id)
+    final = sdk.beta.threads.messages.retrieve(messages[-1].id, thread_id=thread.id)
+    assert [p.type for p in final.content] == ["image_file", "text"]
+    parts = [part for d in deltas if d.data.id == final.id for part in d.data.delta.content or []]
+    images = [p for p in parts if p.type == "image_file"]
+    assert [(p.index, p.image_file.file_id) for p in images] == [(0, final.content[0].image_file.file_id)]
+    assert parts.index(images[0]) == 0  # before any text
+    assert {p.index for p in parts if p.type == "text"} == {1}
+    assert "".join(p.text.value or "" for p in parts if p.type == "text") == final.content[1].text.value
+    assert [p.type for p in messages[-1].content] == ["image_file", "text"]

@@ -6,6 +6,7 @@ indexing) is chat.retrieval's, started by ``stores.add_files``.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
@@ -63,7 +64,8 @@ def entry_dict(entry: VectorStoreFile) -> dict:
         "last_error": error,
         "usage_bytes": entry.file.bytes if entry.status == VectorStoreFile.COMPLETED else 0,
         "attributes": {},
-        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}},
+        # The server's chunking (RETRIEVAL_CHUNK_TOKENS / _OVERLAP), whatever was requested.
+        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": settings.RETRIEVAL_CHUNK_TOKENS, "chunk_overlap_tokens": settings.RETRIEVAL_CHUNK_OVERLAP}},
     }
 
 
