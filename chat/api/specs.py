@@ -190,6 +190,13 @@ class AutoChunkingStrategy(Spec):
 ChunkingStrategy = Annotated[AutoChunkingStrategy | StaticChunkingStrategy, Field(discriminator="type")]
 
 
+def chunking(strategy) -> tuple[int, int] | None:
+    """(max tokens, overlap) of a static strategy; None (the server's) for auto or none."""
+    if isinstance(strategy, StaticChunkingStrategy):
+        return strategy.static.max_chunk_size_tokens, strategy.static.chunk_overlap_tokens
+    return None
+
+
 class CodeInterpreterResources(Spec):
     file_ids: Annotated[list[str], Field(max_length=20)] | None = None
 

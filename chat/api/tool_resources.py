@@ -29,7 +29,7 @@ def save(owner, spec: specs.ToolResources | None, current: dict | None = None) -
             store = VectorStore.objects.create(owner=owner, metadata=inline.metadata or {})
             files = list(File.objects.filter(pk__in=inline.file_ids or [], owner=owner))
             if files:
-                stores.add_files(store, files)
+                stores.add_files(store, files, chunking=specs.chunking(inline.chunking_strategy))
             ids.append(store.id)
         out["file_search"] = {"vector_store_ids": ids}
     return out

@@ -201,3 +201,59 @@ def test_a_plot_streams_as_an_image_part_before_the_text_with_the_final_indexes(
     assert {p.index for p in parts if p.type == "text"} == {1}
     assert "".join(p.text.value or "" for p in parts if p.type == "text") == final.content[1].text.value
     assert [p.type for p in messages[-1].content] == ["image_file", "text"]
+
+
+# --- chunking strategy --------------------------------------------------------------------------
+
+LONG_NOTES = "".join(f"Note {i}: photosynthesis turns light into chemical energy in leaf number {i}.\n" for i in range(200)).encode()
+CONTENT = ["step_details.tool_calls[*].file_search.results[*].content"]
+
+
+def searched_passages(sdk, assistant_id: str) -> list[str]:
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What does photosynthesis turn light into?"}])
+    run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant_id, poll_interval_ms=100)
+    assert run.status == "completed", run.last_error
+    steps = sdk.beta.threads.runs.steps.list(run.id, thread_id=thread.id, include=CONTENT).data
+    results = [r for s in steps if s.type == "tool_calls" for c in s.step_details.tool_calls if c.type == "file_search" for r in c.file_search.results]
+    assert results
+    return [r.content[0].text for r in results]
+
+
+def test_a_static_chunking_strategy_is_reported_and_used(sdk):
+    notes = upload(sdk, "leaves.txt", LONG_NOTES)
+    small = {"type": "static", "static": {"max_chunk_size_tokens": 100, "chunk_overlap_tokens": 0}}
+    assistant = sdk.beta.assistants.create(
+        model="offline", tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [notes.id], "chunking_strategy": small}]}},
+    )
+    store_id = assistant.tool_resources.file_search.vector_store_ids[0]
+    entry = sdk.vector_stores.files.poll(notes.id, vector_store_id=store_id, poll_interval_ms=100)
+    assert entry.status == "completed"
+    assert (entry.chunking_strategy.type, entry.chunking_strategy.static.max_chunk_size_tokens, entry.chunking_strategy.static.chunk_overlap_tokens) == ("static", 100, 0)
+
+    default = sdk.vector_stores.create(name="default", file_ids=[notes.id], chunking_strategy={"type": "auto"})
+    auto_entry = sdk.vector_stores.files.poll(notes.id, vector_store_id=default.id, poll_interval_ms=100)
+    assert auto_entry.chunking_strategy.static.max_chunk_size_tokens > 100  # the server's, reported as it is
+    other = sdk.beta.assistants.create(model="offline", tools=[{"type": "file_search"}], tool_resources={"file_search": {"vector_store_ids": [default.id]}})
+
+    # The same bytes, split two ways: 100-token passages are several times shorter.
+    small_passages, default_passages = searched_passages(sdk, assistant.id), searched_passages(sdk, other.id)
+    assert max(map(len, small_passages)) * 3 < max(map(len, default_passages))
+
+
+def test_a_batch_applies_each_files_own_strategy(sdk):
+    first, second = upload(sdk, "a.txt", LONG_NOTES), upload(sdk, "b.txt", NOTES)
+    store = sdk.vector_stores.create(name="mixed")
+    sdk.vector_stores.file_batches.create_and_poll(
+        vector_store_id=store.id, poll_interval_ms=100,
+        files=[{"file_id": first.id, "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 50}}},
+               {"file_id": second.id}],
+    )
+    entries = {e.id: e.chunking_strategy.static for e in sdk.vector_stores.files.list(vector_store_id=store.id)}
+    assert (entries[first.id].max_chunk_size_tokens, entries[first.id].chunk_overlap_tokens) == (200, 50)
+    assert entries[second.id].max_chunk_size_tokens != 200
+
+
+def test_an_overlap_above_half_the_chunk_is_refused(sdk):
+    bad = {"type": "static", "static": {"max_chunk_size_tokens": 200, "chunk_overlap_tokens": 101}}
+    refused(lambda: sdk.vector_stores.create(name="x", chunking_strategy=bad), "chunking_strategy.static.chunk_overlap_tokens")

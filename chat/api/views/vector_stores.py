@@ -6,7 +6,6 @@ indexing) is chat.retrieval's, started by ``stores.add_files``.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
@@ -64,8 +63,8 @@ def entry_dict(entry: VectorStoreFile) -> dict:
         "last_error": error,
         "usage_bytes": entry.file.bytes if entry.status == VectorStoreFile.COMPLETED else 0,
         "attributes": {},
-        # The server's chunking (RETRIEVAL_CHUNK_TOKENS / _OVERLAP), whatever was requested.
-        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": settings.RETRIEVAL_CHUNK_TOKENS, "chunk_overlap_tokens": settings.RETRIEVAL_CHUNK_OVERLAP}},
+        # What the file was split with: the strategy asked for, or the server's for "auto".
+        "chunking_strategy": {"type": "static", "static": dict(zip(("max_chunk_size_tokens", "chunk_overlap_tokens"), entry.chunking))},
     }
 
 
@@ -127,7 +126,7 @@ def create(request: HttpRequest):
     _apply(store, spec)
     store.save()
     if files:
-        stores.add_files(store, files)
+        stores.add_files(store, files, chunking=specs.chunking(spec.chunking_strategy))
     return ok(store_dict(store))
 
 
@@ -166,7 +165,7 @@ def file_create(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
     spec = read(request, specs.StoreFileCreate)
     files = _files(request, [spec.file_id], "file_id")
-    stores.add_files(store, files)
+    stores.add_files(store, files, chunking=specs.chunking(spec.chunking_strategy))
     return ok(entry_dict(_entry(store, files[0].id)))
 
 
@@ -218,7 +217,13 @@ def batch_create(request: HttpRequest, store_id: str):
     if not ids:
         raise invalid("Missing required parameter: 'file_ids'.", param="file_ids", code="missing_required_parameter")
     files = _files(request, ids, "file_ids")
-    stores.add_files(store, files)
+    default = specs.chunking(spec.chunking_strategy)
+    # Each of ``files`` may ask for its own strategy; the others use the batch's.
+    own = {f.file_id: specs.chunking(f.chunking_strategy) for f in spec.files or [] if f.chunking_strategy is not None}
+    for strategy in dict.fromkeys([default, *own.values()]):
+        group = [f for f in files if own.get(f.id, default) == strategy]
+        if group:
+            stores.add_files(store, group, chunking=strategy)
     batch = FileBatch.objects.create(vector_store=store, file_ids=[f.id for f in files])
     return ok(batch_dict(batch))
 
