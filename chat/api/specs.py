@@ -304,7 +304,7 @@ class AttachmentTool(Spec):
 
 class Attachment(Spec):
     file_id: str
-    tools: Annotated[list[AttachmentTool], Field(max_length=2)] | None = None
+    tools: Annotated[list[AttachmentTool], Field(max_length=3)] | None = None
 
     @field_validator("file_id")
     @classmethod
@@ -383,7 +383,7 @@ class AssistantCreate(AssistantUpdate):
 
 
 class ThreadCreate(Spec):
-    messages: Annotated[list[MessageCreate], Field(max_length=32)] | None = None
+    messages: list[MessageCreate] | None = None
     metadata: Metadata | None = None
     tool_resources: CreateToolResources | None = None
 
@@ -467,7 +467,7 @@ class RunOptions(Spec):
 
 class RunCreate(RunOptions):
     additional_instructions: Text | None = None
-    additional_messages: Annotated[list[MessageCreate], Field(max_length=32)] | None = None
+    additional_messages: list[MessageCreate] | None = None
     reasoning_effort: ReasoningEffort | None = None
 
 
