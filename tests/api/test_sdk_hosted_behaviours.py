@@ -6,6 +6,9 @@ from __future__ import annotations
 import openai
 import pytest
 
+from chat.code_interpreter import sandbox
+from tests.conftest import skip_or_fail
+
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 NOTES = b"Photosynthesis turns light, water and carbon dioxide into glucose and oxygen.\n"
@@ -183,12 +186,8 @@ def test_streamed_text_carries_its_citations_with_their_indexes(sdk):
 
 
 def test_a_plot_streams_as_an_image_part_before_the_text_with_the_final_indexes(sdk):
-    import shutil
-
-    if shutil.which("bwrap") is None:
-        from tests.conftest import skip_or_fail
-
-        skip_or_fail("bubblewrap (bwrap) is not installed: the plot needs the Code Interpreter sandbox")
+    if problem := sandbox.probe():  # the plot runs in the Code Interpreter's sandbox
+        skip_or_fail(problem)
     assistant = sdk.beta.assistants.create(model="offline", tools=[{"type": "code_interpreter"}])
     thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "plot y = x^2 from -5 to 5"}])
     deltas, messages = stream_events(sdk, thread.id, assistant.id)
