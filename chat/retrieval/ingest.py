@@ -100,7 +100,7 @@ def extraction_slots() -> threading.BoundedSemaphore:
         return _extraction_slots
 
 
-def _read_and_split(file: File, chunking: tuple[int, int]) -> tuple[str, list[Page], list[Piece]]:
+def _read_and_split(file: File, chunking: tuple[int, int] | None = None) -> tuple[str, list[Page], list[Piece]]:
     with extraction_slots():
         with file.data.open("rb") as handle:
             data = handle.read(settings.FILE_MAX_BYTES + 1)
@@ -108,7 +108,7 @@ def _read_and_split(file: File, chunking: tuple[int, int]) -> tuple[str, list[Pa
             raise ExtractError(f"The file is larger than the limit of {settings.FILE_MAX_BYTES:,} bytes.")
         kind, pages = extract_isolated(file.filename, data)
         del data
-        return kind, pages, split(pages, *chunking)
+        return kind, pages, split(pages, *(chunking or default_chunking()))
 
 
 def index_file(file: File, chunking: tuple[int, int] | None = None) -> Document:
