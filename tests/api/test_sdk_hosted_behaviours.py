@@ -65,7 +65,7 @@ def test_an_inline_vector_store_of_someone_elses_file_creates_nothing(sdk, bob_s
 # --- validation ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["café", "get weather", "x" * 65, ""])
+@pytest.mark.parametrize("name", ["café", "get weather", "x" * 65, "", "get_weather\n"])
 def test_a_function_name_outside_the_apis_pattern_is_refused(sdk, name):
     function = {"name": name, "parameters": {"type": "object", "properties": {}}}
     refused(lambda: sdk.beta.assistants.create(model="offline", tools=[{"type": "function", "function": function}]), "tools[0].function.name")

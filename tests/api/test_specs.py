@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from chat.api import specs
 from chat.api.models import ApiKey
 from chat.files import store_file
+from chat.functions.schema import DefinitionError, clean_definition
 from chat.models import Assistant, Message, Thread
 
 pytestmark = [pytest.mark.django_db]
@@ -64,13 +65,14 @@ def test_an_error_deep_in_a_thread_names_its_place_in_the_body(client, key, body
         ([{"type": "function", "function": {}}], "tools[0].function.name"),
         ([{"type": "function", "function": {"name": "café"}}], "tools[0].function.name"),
         ([{"type": "function", "function": {"name": "x" * 65}}], "tools[0].function.name"),
+        ([{"type": "function", "function": {"name": "save_note\n"}}], "tools[0].function.name"),
         ([{"type": "function", "function": {"name": "f", "parameters": {"type": "array"}}}], "tools[0].function.parameters"),
         ([{"type": "function", "function": {"name": "f", "function": 1}}], "tools[0].function.function"),
         ([NOTE, NOTE], "tools[1].function.name"),
         ([{"type": "code_interpreter", "x": 1}], "tools[0].x"),
         ([{"type": "file_search", "file_search": {"max_num_results": 51}}], "tools[0].file_search.max_num_results"),
     ],
-    ids=["name-type", "name-missing", "name-not-ascii", "name-too-long", "parameters-not-object", "field-named-like-tag",
+    ids=["name-type", "name-missing", "name-not-ascii", "name-too-long", "name-trailing-newline", "parameters-not-object", "field-named-like-tag",
          "duplicate-name", "unknown-field", "max-num-results"],
 )
 def test_an_error_in_a_tool_names_its_place(client, key, tools, param):
@@ -134,3 +136,11 @@ def test_param_path_keeps_keys_and_indexes_and_drops_union_labels():
     assert specs.param_path(("model",), {}, missing=True) == "model"
     # A body whose own field is named like its "type" is no union: nothing is dropped.
     assert specs.param_path(("type",), {"type": "type"}) == "type"
+
+
+@pytest.mark.parametrize("name", ["save_note\n", "café", "a b", "x" * 65, ""])
+def test_the_function_name_rule_is_the_apis_pattern_in_full(name):
+    """One rule for the browser, the admin and /v1: ``$`` alone would let a trailing newline in."""
+    with pytest.raises(DefinitionError) as caught:
+        clean_definition({"name": name})
+    assert caught.value.field == "name"
