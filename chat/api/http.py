@@ -21,6 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
 from chat import user_input
+from chat.api import specs
 from chat.api.errors import ApiError, invalid
 from chat.api.models import ApiKey, hash_key
 
@@ -93,8 +94,9 @@ def check_rate(raw_key: str, *, reads: bool) -> None:
         raise error
 
 
-def json_body(request: HttpRequest, *, allowed: set[str] | frozenset[str], required: tuple[str, ...] = ()) -> dict:
-    """The request's JSON object; unknown fields are rejected, as the hosted API did."""
+def json_body(request: HttpRequest, *, allowed: set[str] | frozenset[str] | None = None, required: tuple[str, ...] = ()) -> dict:
+    """The request's JSON object (``user_input.loads`` parses it); with ``allowed``, unknown
+    fields are rejected, as the hosted API did. Most bodies are checked by ``read``'s spec."""
     try:
         raw = request.body
     except RequestDataTooBig:
@@ -113,8 +115,14 @@ def json_body(request: HttpRequest, *, allowed: set[str] | frozenset[str], requi
             raise invalid(exc.message, param=exc.path or None) from None
     if not isinstance(data, dict):
         raise invalid("The request body must be a JSON object.")
-    check_fields(data, allowed, required)
+    if allowed is not None:
+        check_fields(data, allowed, required)
     return data
+
+
+def read[S: specs.Spec](request: HttpRequest, spec: type[S]) -> S:
+    """The request's body, parsed, then checked against its declared ``spec``."""
+    return specs.parse(spec, json_body(request), request.user)
 
 
 def form_data(request: HttpRequest):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from chat.engine import events
+from chat.engine import events, states
 from chat.models import Assistant, File, Message, Run, RunStep, Thread
 
 RUN_ERROR_CODES = {"server_error", "rate_limit_exceeded", "invalid_prompt"}
 STEP_ERROR_CODES = {"server_error", "rate_limit_exceeded"}
 FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+# What the hosted API reported for a sampling setting left unset (and what a model uses then).
+DEFAULT_TEMPERATURE = DEFAULT_TOP_P = 1.0
+# The hosted API's run lifetime, reported by queued and in-progress runs. Informational here:
+# such a run is never expired by the clock (a dead worker's run is recovered instead).
+RUN_LIFETIME = timedelta(minutes=10)
 
 
 def ts(value: datetime | None) -> int | None:
@@ -38,8 +43,8 @@ def assistant(a: Assistant) -> dict:
         "tools": a.tools,
         "tool_resources": tool_resources(a.tool_resources),
         "metadata": a.metadata or {},
-        "temperature": a.temperature,
-        "top_p": a.top_p,
+        "temperature": a.temperature if a.temperature is not None else DEFAULT_TEMPERATURE,
+        "top_p": a.top_p if a.top_p is not None else DEFAULT_TOP_P,
         "response_format": a.response_format if a.response_format is not None else "auto",
     }
 
@@ -100,6 +105,14 @@ def _incomplete_run(details: dict | None) -> dict | None:
     return {"reason": reason if reason in ("max_completion_tokens", "max_prompt_tokens") else None}
 
 
+def _run_expires_at(r: Run) -> datetime | None:
+    """A waiting run's deadline for outputs; a queued or in-progress run's nominal lifetime;
+    none once the run is over (as the hosted API reported)."""
+    if r.status in (states.QUEUED, states.IN_PROGRESS, states.REQUIRES_ACTION):
+        return r.expires_at or r.created_at + RUN_LIFETIME
+    return None
+
+
 def run(r: Run) -> dict:
     return {
         "id": r.id,
@@ -110,7 +123,7 @@ def run(r: Run) -> dict:
         "status": r.status,
         "required_action": r.required_action,
         "last_error": _last_error(r.last_error, RUN_ERROR_CODES),
-        "expires_at": ts(r.expires_at),
+        "expires_at": ts(_run_expires_at(r)),
         "started_at": ts(r.started_at),
         "cancelled_at": ts(r.cancelled_at),
         "failed_at": ts(r.failed_at),
@@ -121,8 +134,8 @@ def run(r: Run) -> dict:
         "tools": r.tools,
         "metadata": r.metadata or {},
         "usage": r.usage,
-        "temperature": r.temperature,
-        "top_p": r.top_p,
+        "temperature": r.temperature if r.temperature is not None else DEFAULT_TEMPERATURE,
+        "top_p": r.top_p if r.top_p is not None else DEFAULT_TOP_P,
         "max_prompt_tokens": r.max_prompt_tokens,
         "max_completion_tokens": r.max_completion_tokens,
         "truncation_strategy": r.truncation_strategy or {"type": "auto", "last_messages": None},
@@ -169,7 +182,7 @@ def step(s: RunStep, *, run: Run | None = None, include_content: bool = False, d
 
 
 def file(f: File) -> dict:
-    return {
+    out = {
         "id": f.id,
         "object": "file",
         "bytes": f.bytes,
@@ -177,9 +190,11 @@ def file(f: File) -> dict:
         "filename": f.filename,
         "purpose": f.purpose,
         "status": f.status,
-        "status_details": f.status_details or None,
-        "expires_at": None,
     }
+    # Both optional, not nullable: left out when empty (files here do not expire).
+    if f.status_details:
+        out["status_details"] = f.status_details
+    return out
 
 
 def model(name: str, created: int) -> dict:

@@ -7,6 +7,12 @@ has already sent, so every object is announced once, its deltas always come afte
 ``created`` event, and nothing is lost if an event is dropped (a periodic re-read of the
 rows catches up). Text deltas are the exception to "read the rows": they carry their
 text and offset, exactly as the engine published them.
+
+A message's delta parts carry the indexes its final content will have: the image parts a
+tool attaches (``tools.finish_content``, e.g. code_interpreter's plots) come first and are
+streamed when the message is created, the text after them; the text's annotations
+(citations, file paths), known once it is complete, come in a last delta before
+``thread.message.completed``, each with its ``index`` as the hosted API streamed them.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.http import StreamingHttpResponse
 
+from chat import tools
 from chat.api import serializers
 from chat.engine import events, states
 from chat.models import Message, Run, RunStep
@@ -47,7 +54,8 @@ class RunEvents:
         self.status: str | None = None
         self.steps: dict[str, str] = {}  # step id -> status last announced
         self.calls: dict[str, int] = {}  # step id -> tool calls announced
-        self.messages: dict[str, list] = {}  # message id -> [characters sent, finished?]
+        # message id -> [characters sent, finished?, index of the text part, image file ids sent]
+        self.messages: dict[str, list] = {}
 
     def skip_existing(self) -> None:
         """Treat the run's rows so far as already announced (resuming after tool outputs);
@@ -56,7 +64,8 @@ class RunEvents:
             self.steps[step.id] = RunStep.IN_PROGRESS if step.status == RunStep.IN_PROGRESS else step.status
             self.calls[step.id] = len(step.step_details.get("tool_calls", []))
         for message in Message.objects.filter(run_id=self.run_id):
-            self.messages[message.id] = [len(message.text), message.status != Message.IN_PROGRESS]
+            images = {p["image_file"]["file_id"] for p in message.content if p.get("type") == "image_file"}
+            self.messages[message.id] = [len(message.text), message.status != Message.IN_PROGRESS, _text_index(message.content), images]
 
     def opening(self, run: Run) -> list[tuple[str, dict]]:
         data = serializers.run(run)
@@ -92,7 +101,7 @@ class RunEvents:
             message_id = step.step_details.get("message_creation", {}).get("message_id")
             message = Message.objects.filter(pk=message_id).first()
             if message is not None:
-                out += self._message_events(message)
+                out += self._message_events(message, run)
         else:
             calls = serializers.step_details(step.step_details, include_content=self.include_content)["tool_calls"]
             for index in range(self.calls[step.id], len(calls)):
@@ -103,7 +112,7 @@ class RunEvents:
             self.steps[step.id] = step.status
         return out
 
-    def _message_events(self, message: Message) -> list[tuple[str, dict]]:
+    def _message_events(self, message: Message, run: Run) -> list[tuple[str, dict]]:
         out = []
         state = self.messages.get(message.id)
         if state is None:
@@ -112,18 +121,33 @@ class RunEvents:
             created = serializers.message(message, content=[])
             created.update(status="in_progress", completed_at=None, incomplete_at=None, incomplete_details=None)
             out += [("thread.message.created", created), ("thread.message.in_progress", created)]
-            state = self.messages[message.id] = [0, False]
+            # A message still being written gets its tools' parts when it completes; which
+            # parts those will be is known now (the tool calls before it are over).
+            parts = tools.finish_content(run, []) if message.status == Message.IN_PROGRESS else message.content
+            state = self.messages[message.id] = [0, False, _text_index(parts), set()]
+            out += self._image_events(message.id, parts, state)
         if state[1]:
             return out
         text = serializers.message_text_so_far(message)
         if len(text) > state[0]:
-            out.append(("thread.message.delta", _text_delta(message.id, text[state[0] :])))
+            out.append(("thread.message.delta", _text_delta(message.id, text[state[0] :], state[2])))
             state[0] = len(text)
         if message.status != Message.IN_PROGRESS:
+            out += self._image_events(message.id, message.content, state)
+            out += _annotation_events(message)
             kind = "completed" if message.status == Message.COMPLETED else "incomplete"
             out.append((f"thread.message.{kind}", serializers.message(message)))
             state[1] = True
         return out
+
+    def _image_events(self, message_id: str, parts: list[dict], state: list) -> list[tuple[str, dict]]:
+        images = [
+            {"index": i, "type": "image_file", "image_file": part["image_file"]}
+            for i, part in enumerate(parts)
+            if part.get("type") == "image_file" and part["image_file"].get("file_id") not in state[3]
+        ]
+        state[3].update(p["image_file"]["file_id"] for p in images)
+        return [("thread.message.delta", _delta(message_id, images))] if images else []
 
     # --- the fast path for text ------------------------------------------------------------
 
@@ -145,15 +169,29 @@ class RunEvents:
         else:
             piece = text[state[0] - offset :]
         state[0] = end
-        return [("thread.message.delta", _text_delta(message_id, piece))]
+        return [("thread.message.delta", _text_delta(message_id, piece, state[2]))]
 
 
-def _text_delta(message_id: str, text: str) -> dict:
-    return {
-        "id": message_id,
-        "object": "thread.message.delta",
-        "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text}}]},
-    }
+def _text_index(parts: list[dict]) -> int:
+    """Where the text part is (or will be) in a message's content: after the tools' parts."""
+    return next((i for i, p in enumerate(parts) if p.get("type") == "text"), len(parts))
+
+
+def _delta(message_id: str, content: list[dict]) -> dict:
+    return {"id": message_id, "object": "thread.message.delta", "delta": {"content": content}}
+
+
+def _text_delta(message_id: str, text: str, index: int) -> dict:
+    return _delta(message_id, [{"index": index, "type": "text", "text": {"value": text}}])
+
+
+def _annotation_events(message: Message) -> list[tuple[str, dict]]:
+    content = [
+        {"index": i, "type": "text", "text": {"value": "", "annotations": [{"index": k, **a} for k, a in enumerate(part["text"]["annotations"])]}}
+        for i, part in enumerate(message.content)
+        if part.get("type") == "text" and part["text"].get("annotations")
+    ]
+    return [("thread.message.delta", _delta(message.id, content))] if content else []
 
 
 def _call_delta(step_id: str, index: int, call: dict) -> dict:

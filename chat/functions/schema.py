@@ -43,8 +43,9 @@ from jsonschema import (
 from jsonschema.exceptions import SchemaError, ValidationError
 from referencing.exceptions import Unresolvable
 
-# The API's rule for function names.
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The API's rule for function names, ^[a-zA-Z0-9_-]{1,64}$ (matched in full: Python's "$"
+# also matches before a final newline).
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 NAME_RULE = "Use 1 to 64 letters, digits, underscores or dashes (no spaces)."
 DESCRIPTION_MAX = 1024
 EMPTY_PARAMETERS = {"type": "object", "properties": {}}
@@ -306,7 +307,7 @@ def clean_definition(raw: Any) -> dict:
     if unknown:
         raise DefinitionError("definition", f"Unknown keys in the definition: {', '.join(unknown)}.")
     name = raw.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise DefinitionError("name", f"Invalid function name {name!r}. {NAME_RULE}")
     description = raw.get("description", "") or ""
     if not isinstance(description, str):

@@ -37,8 +37,13 @@ _locks_guard = threading.Lock()
 _extraction_slots: threading.BoundedSemaphore | None = None
 
 
-def chunking_key() -> str:
-    return f"{encoding_name()}:{settings.RETRIEVAL_CHUNK_TOKENS}:{settings.RETRIEVAL_CHUNK_OVERLAP}"
+def default_chunking() -> tuple[int, int]:
+    return settings.RETRIEVAL_CHUNK_TOKENS, settings.RETRIEVAL_CHUNK_OVERLAP
+
+
+def chunking_key(chunking: tuple[int, int] | None = None) -> str:
+    size, overlap = chunking or default_chunking()
+    return f"{encoding_name()}:{size}:{overlap}"
 
 
 @dataclass
@@ -95,7 +100,7 @@ def extraction_slots() -> threading.BoundedSemaphore:
         return _extraction_slots
 
 
-def _read_and_split(file: File) -> tuple[str, list[Page], list[Piece]]:
+def _read_and_split(file: File, chunking: tuple[int, int] | None = None) -> tuple[str, list[Page], list[Piece]]:
     with extraction_slots():
         with file.data.open("rb") as handle:
             data = handle.read(settings.FILE_MAX_BYTES + 1)
@@ -103,13 +108,14 @@ def _read_and_split(file: File) -> tuple[str, list[Page], list[Piece]]:
             raise ExtractError(f"The file is larger than the limit of {settings.FILE_MAX_BYTES:,} bytes.")
         kind, pages = extract_isolated(file.filename, data)
         del data
-        return kind, pages, split(pages, settings.RETRIEVAL_CHUNK_TOKENS, settings.RETRIEVAL_CHUNK_OVERLAP)
+        return kind, pages, split(pages, *(chunking or default_chunking()))
 
 
-def index_file(file: File) -> Document:
+def index_file(file: File, chunking: tuple[int, int] | None = None) -> Document:
     """The file's Document, extracting and indexing its content unless its owner had
-    the same content indexed before."""
-    key = chunking_key()
+    the same content indexed before with the same chunking (default: the server's)."""
+    chunking = chunking or default_chunking()
+    key = chunking_key(chunking)
     identity = {"owner_id": file.owner_id, "sha256": file.sha256, "chunking": key}
     with _lock_for(f"{file.owner_id}:{file.sha256}:{key}"):
         try:
@@ -119,7 +125,7 @@ def index_file(file: File) -> Document:
         if document.status != Document.PENDING:
             return document  # the same content was ingested (or refused) before
         try:
-            kind, pages, pieces = _read_and_split(file)
+            kind, pages, pieces = _read_and_split(file, chunking)
             if not pieces:
                 raise ExtractError("The file contains no text.")
             vectors = _embed([p.text for p in pieces])
@@ -178,7 +184,7 @@ def ingest_store_file(entry_id: int) -> VectorStoreFile | None:
     entry = VectorStoreFile.objects.select_related("file").filter(pk=entry_id).first()
     if entry is None:
         return None
-    document = index_file(entry.file)
+    document = index_file(entry.file, entry.chunking)
     ok = document.status == Document.READY
     entry.status = VectorStoreFile.COMPLETED if ok else VectorStoreFile.FAILED
     entry.last_error = "" if ok else document.error

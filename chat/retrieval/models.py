@@ -53,11 +53,22 @@ class VectorStoreFile(models.Model):
     file = models.ForeignKey(File, on_delete=models.CASCADE, related_name="vector_store_files")
     status = models.CharField(max_length=16, choices=STATUSES, default=IN_PROGRESS)
     last_error = models.TextField(blank=True)
+    # The chunking asked for when the file was added (a static chunking_strategy); null is
+    # the server's (RETRIEVAL_CHUNK_TOKENS / RETRIEVAL_CHUNK_OVERLAP).
+    chunk_tokens = models.PositiveIntegerField(null=True, blank=True)
+    chunk_overlap = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["created_at"]
         constraints = [models.UniqueConstraint(fields=["vector_store", "file"], name="one_entry_per_file_per_store")]
+
+    @property
+    def chunking(self) -> tuple[int, int]:
+        """(max tokens per chunk, tokens shared with the previous chunk) used for this file."""
+        if self.chunk_tokens is None:
+            return settings.RETRIEVAL_CHUNK_TOKENS, settings.RETRIEVAL_CHUNK_OVERLAP
+        return self.chunk_tokens, self.chunk_overlap or 0
 
     def __str__(self) -> str:
         return f"{self.file_id} in {self.vector_store_id} ({self.status})"

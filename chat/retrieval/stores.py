@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from chat.models import Assistant, File, Thread
-from chat.retrieval.ingest import schedule_ingest
+from chat.retrieval.ingest import chunking_key, schedule_ingest
 from chat.retrieval.models import Document, VectorStore, VectorStoreFile
 from chat.retrieval.resources import FILE_SEARCH, store_ids
 
@@ -35,16 +35,22 @@ def thread_store(thread: Thread) -> VectorStore:
     return _own_store(thread, f"Files of thread {thread.id}")
 
 
-def add_files(store: VectorStore, files: list[File], *, thread_id: str | None = None) -> list[VectorStoreFile]:
-    """Add files to a store and ingest them in the background. Files whose content was
-    already indexed complete at once. Runs of threads that search this store wait until
-    the ingest is over (see ``waiting``)."""
+def add_files(
+    store: VectorStore, files: list[File], *, thread_id: str | None = None, chunking: tuple[int, int] | None = None
+) -> list[VectorStoreFile]:
+    """Add files to a store and ingest them in the background, split with ``chunking``
+    (max tokens, overlap; default the server's). Files whose content was already indexed
+    that way complete at once. Runs of threads that search this store wait until the
+    ingest is over (see ``waiting``). A file already in the store keeps its chunking."""
+    size, overlap = chunking or (None, None)
     entries = []
     with transaction.atomic():
         for file in files:
             if file.owner_id != store.owner_id:
                 raise PermissionError("A store can only hold its owner's files.")
-            entry, _ = VectorStoreFile.objects.get_or_create(vector_store=store, file=file)
+            entry, _ = VectorStoreFile.objects.get_or_create(
+                vector_store=store, file=file, defaults={"chunk_tokens": size, "chunk_overlap": overlap}
+            )
             entries.append(entry)
         schedule_ingest(entries, thread_id)
     return entries
@@ -74,19 +80,34 @@ def searchable_files(thread: Thread, assistant: Assistant | None) -> list[tuple[
         .select_related("file")
         .order_by("created_at")
     )
-    files = {}
+    files: dict[str, tuple[File, str]] = {}  # file id -> (file, chunking key of its first entry)
     for entry in entries:
-        files.setdefault(entry.file_id, entry.file)
-    from chat.retrieval.ingest import chunking_key
+        files.setdefault(entry.file_id, (entry.file, chunking_key(entry.chunking)))
 
-    # A file's text is its owner's Document (never another user's copy of the same bytes).
+    # A file's text is its owner's Document (never another user's copy of the same bytes),
+    # split as the file's entry asked.
     documents = {
-        (owner_id, sha256): document_id
-        for owner_id, sha256, document_id in Document.objects.filter(
-            owner_id__in={f.owner_id for f in files.values()},
-            sha256__in={f.sha256 for f in files.values()},
-            chunking=chunking_key(),
+        (owner_id, sha256, chunking): document_id
+        for owner_id, sha256, chunking, document_id in Document.objects.filter(
+            owner_id__in={f.owner_id for f, _ in files.values()},
+            sha256__in={f.sha256 for f, _ in files.values()},
+            chunking__in={key for _, key in files.values()},
             status=Document.READY,
-        ).values_list("owner_id", "sha256", "id")
+        ).values_list("owner_id", "sha256", "chunking", "id")
     }
-    return [(f, documents[f.owner_id, f.sha256]) for f in files.values() if (f.owner_id, f.sha256) in documents]
+    return [(f, documents[f.owner_id, f.sha256, key]) for f, key in files.values() if (f.owner_id, f.sha256, key) in documents]
+
+
+def delete_store(store: VectorStore) -> None:
+    """Delete a store and take it out of every assistant's and thread's
+    ``tool_resources.file_search.vector_store_ids``, as the hosted API did."""
+    with transaction.atomic():
+        for model in (Assistant, Thread):
+            for obj in model.objects.filter(owner_id=store.owner_id, tool_resources__has_key=FILE_SEARCH).select_for_update():
+                ids = store_ids(obj)
+                if store.id in ids:
+                    resources = dict(obj.tool_resources)
+                    resources[FILE_SEARCH] = {**resources[FILE_SEARCH], "vector_store_ids": [i for i in ids if i != store.id]}
+                    obj.tool_resources = resources
+                    obj.save(update_fields=["tool_resources"])
+        store.delete()

@@ -6,51 +6,41 @@ from django.db import transaction
 from django.http import Http404, HttpRequest
 
 from chat.access import get_assistant_for_user
-from chat.api import params, serializers
+from chat.api import serializers, specs, tool_resources
 from chat.api.errors import not_found
-from chat.api.http import json_body, ok
+from chat.api.http import ok, read
 from chat.api.pagination import page
 from chat.models import Assistant
 
-FIELDS = {"model", "name", "description", "instructions", "tools", "tool_resources", "metadata", "temperature", "top_p", "response_format", "reasoning_effort"}
+TEXTS = ("name", "description", "instructions")
 
 
-def _apply(assistant: Assistant, data: dict, user) -> list[str]:
-    changed = []
-    if "model" in data:
-        assistant.model = params.model(data["model"])
-        changed.append("model")
-    for name, limit in (("name", 256), ("description", 512), ("instructions", 256_000)):
-        if name in data:
-            setattr(assistant, name, params.string(data[name], name, max_length=limit) or "")
-            changed.append(name)
-    if "tools" in data:
-        assistant.tools = params.tools(data["tools"]) or []
-        changed.append("tools")
-    if "tool_resources" in data:
-        assistant.tool_resources = params.tool_resources(user, data["tool_resources"]) or {}
-        changed.append("tool_resources")
-    if "metadata" in data:
-        assistant.metadata = params.metadata(data["metadata"])
-        changed.append("metadata")
-    if "temperature" in data:
-        assistant.temperature = params.number(data["temperature"], "temperature", 0, 2)
-        changed.append("temperature")
-    if "top_p" in data:
-        assistant.top_p = params.number(data["top_p"], "top_p", 0, 1)
-        changed.append("top_p")
-    if "response_format" in data:
-        fmt = params.response_format(data["response_format"])
-        assistant.response_format = None if fmt == "auto" else fmt
-        changed.append("response_format")
-    return changed
+def _apply(assistant: Assistant, spec: specs.AssistantUpdate, user) -> list[str]:
+    """Set the fields the body names; null clears a field (the model cannot be cleared)."""
+    given = spec.model_fields_set - {"reasoning_effort"}  # accepted as the hosted API did; unused here
+    if spec.model is None:
+        given.discard("model")
+    for name in given & {"model", "temperature", "top_p"}:
+        setattr(assistant, name, getattr(spec, name))
+    for name in given & set(TEXTS):
+        setattr(assistant, name, getattr(spec, name) or "")
+    if "tools" in given:
+        assistant.tools = specs.dump_tools(spec.tools) or []
+    if "tool_resources" in given:
+        assistant.tool_resources = tool_resources.save(user, spec.tool_resources, assistant.tool_resources)
+    if "metadata" in given:
+        assistant.metadata = spec.metadata or {}
+    if "response_format" in given:
+        assistant.response_format = specs.dump_response_format(spec.response_format)
+    return sorted(given)
 
 
 def create(request: HttpRequest):
-    data = json_body(request, allowed=FIELDS, required=("model",))
+    spec = read(request, specs.AssistantCreate)
     assistant = Assistant(owner=request.user)
-    _apply(assistant, data, request.user)
-    assistant.save()
+    with transaction.atomic():
+        _apply(assistant, spec, request.user)
+        assistant.save()
     return ok(serializers.assistant(assistant))
 
 
@@ -64,10 +54,11 @@ def retrieve(request: HttpRequest, assistant_id: str):
 
 def update(request: HttpRequest, assistant_id: str):
     assistant = _get(request, assistant_id)
-    data = json_body(request, allowed=FIELDS)
-    changed = _apply(assistant, data, request.user)
+    spec = read(request, specs.AssistantUpdate)
+    changed = _apply(assistant, spec, request.user)
     if changed:
-        assistant.save(update_fields=changed)
+        with transaction.atomic():
+            assistant.save(update_fields=changed)
     return ok(serializers.assistant(assistant))
 
 

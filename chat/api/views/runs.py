@@ -13,22 +13,14 @@ from django.utils import timezone
 
 from chat import ids
 from chat.access import get_assistant_for_user, get_run_for_api
-from chat.api import params, serializers, streaming
+from chat.api import serializers, specs, streaming
 from chat.api.errors import invalid, not_found
-from chat.api.http import check_fields, json_body, ok
+from chat.api.http import ok, read
 from chat.api.pagination import page
-from chat.api.views.threads import THREAD_FIELDS, add_message, busy, clean_thread, get_thread, save_thread
+from chat.api.views.threads import add_message, busy, get_thread, save_thread
 from chat.engine import runs as engine_runs
 from chat.engine import states
 from chat.models import Assistant, Run, RunStep, Thread
-
-RUN_FIELDS = {
-    "assistant_id", "model", "instructions", "additional_instructions", "additional_messages", "tools", "metadata",
-    "temperature", "top_p", "stream", "max_prompt_tokens", "max_completion_tokens", "truncation_strategy",
-    "tool_choice", "parallel_tool_calls", "response_format", "reasoning_effort",
-}
-CREATE_AND_RUN_FIELDS = (RUN_FIELDS - {"additional_instructions", "additional_messages", "reasoning_effort"}) | {"thread", "tool_resources"}
-
 
 def _include_content(request: HttpRequest) -> bool:
     include = request.GET.getlist("include[]") + request.GET.getlist("include")
@@ -38,33 +30,22 @@ def _include_content(request: HttpRequest) -> bool:
     return bool(include)
 
 
-def _assistant(user, assistant_id) -> Assistant:
-    if not isinstance(assistant_id, str):
-        raise invalid("Missing required parameter: 'assistant_id'.", param="assistant_id", code="missing_required_parameter")
+def _assistant(user, assistant_id: str) -> Assistant:
     try:
         return get_assistant_for_user(user, assistant_id)
     except Http404:
         raise not_found(f"No assistant found with id '{assistant_id}'.") from None
 
 
-def _run_options(user, data: dict, assistant: Assistant) -> dict:
-    options = {
-        "model": params.model(data["model"]) if data.get("model") is not None else None,
-        "instructions": params.string(data.get("instructions"), "instructions", max_length=256_000),
-        "additional_instructions": params.string(data.get("additional_instructions"), "additional_instructions", max_length=256_000),
-        "tools": params.tools(data.get("tools")),
-        "metadata": params.metadata(data.get("metadata")),
-        "temperature": params.number(data.get("temperature"), "temperature", 0, 2),
-        "top_p": params.number(data.get("top_p"), "top_p", 0, 1),
-        "max_prompt_tokens": params.positive_int(data.get("max_prompt_tokens"), "max_prompt_tokens"),
-        "max_completion_tokens": params.positive_int(data.get("max_completion_tokens"), "max_completion_tokens"),
-        "truncation_strategy": params.truncation_strategy(data.get("truncation_strategy")),
-        "parallel_tool_calls": params.boolean(data.get("parallel_tool_calls"), "parallel_tool_calls"),
-    }
-    fmt = params.response_format(data.get("response_format"))
-    options["response_format"] = None if fmt == "auto" else fmt
-    options["tool_choice"] = params.tool_choice(data.get("tool_choice"), options["tools"] if options["tools"] is not None else assistant.tools)
-    params.boolean(data.get("stream"), "stream")
+def _run_options(spec: specs.RunOptions, assistant: Assistant) -> dict:
+    options = spec.options()
+    choice = options["tool_choice"]
+    if isinstance(choice, dict) and choice["type"] == "function":
+        # Which functions exist depends on the assistant: a named choice must be one of them.
+        tools = options["tools"] if options["tools"] is not None else assistant.tools
+        name = choice["function"]["name"]
+        if not any(t.get("type") == "function" and t["function"]["name"] == name for t in tools):
+            raise invalid(f"Invalid 'tool_choice': no function named {name!r} among the run's tools.", param="tool_choice")
     return options
 
 
@@ -92,14 +73,11 @@ def _start_run(thread: Thread, assistant: Assistant, options: dict, messages: li
 def _prepare_create(request: HttpRequest, thread_id: str):
     thread = get_thread(request, thread_id)
     include = _include_content(request)
-    data = json_body(request, allowed=RUN_FIELDS, required=("assistant_id",))
-    assistant = _assistant(request.user, data["assistant_id"])
-    options = _run_options(request.user, data, assistant)
-    extra = data.get("additional_messages") or []
-    if not isinstance(extra, list):
-        raise invalid("Invalid type for 'additional_messages': expected an array.", param="additional_messages")
-    messages = [params.message_input(request.user, m, f"additional_messages[{i}]") for i, m in enumerate(extra)]
-    return thread, assistant, options, messages, bool(data.get("stream")), include
+    spec = read(request, specs.RunCreate)
+    assistant = _assistant(request.user, spec.assistant_id)
+    options = _run_options(spec, assistant)
+    messages = [m.cleaned() for m in spec.additional_messages or []]
+    return thread, assistant, options, messages, bool(spec.stream), include
 
 
 async def create(request: HttpRequest, thread_id: str):
@@ -119,17 +97,13 @@ async def create(request: HttpRequest, thread_id: str):
 
 def _prepare_create_and_run(request: HttpRequest):
     include = _include_content(request)
-    data = json_body(request, allowed=CREATE_AND_RUN_FIELDS, required=("assistant_id",))
-    assistant = _assistant(request.user, data["assistant_id"])
-    options = _run_options(request.user, data, assistant)
-    thread_data = data.get("thread") or {}
-    if not isinstance(thread_data, dict):
-        raise invalid("Invalid type for 'thread': expected an object.", param="thread")
-    check_fields(thread_data, THREAD_FIELDS, prefix="thread.")
-    cleaned = clean_thread(request.user, thread_data, "thread.")
-    if data.get("tool_resources") is not None:
-        cleaned["tool_resources"] = params.tool_resources(request.user, data["tool_resources"]) or {}
-    return assistant, options, cleaned, bool(data.get("stream")), include
+    spec = read(request, specs.ThreadAndRunCreate)
+    assistant = _assistant(request.user, spec.assistant_id)
+    options = _run_options(spec, assistant)
+    thread = spec.thread or specs.ThreadCreate()
+    if spec.tool_resources is not None:  # the hosted API's top-level resources are the new thread's
+        thread = thread.model_copy(update={"tool_resources": spec.tool_resources})
+    return assistant, options, thread, bool(spec.stream), include
 
 
 def _create_thread_and_run(user, assistant, options, cleaned, thread_id=None) -> tuple[Thread, Run]:
@@ -178,9 +152,9 @@ def retrieve(request: HttpRequest, thread_id: str, run_id: str):
 
 def update(request: HttpRequest, thread_id: str, run_id: str):
     run = get_run(request, thread_id, run_id)
-    data = json_body(request, allowed={"metadata"})
-    if "metadata" in data:
-        run.metadata = params.metadata(data["metadata"])
+    spec = read(request, specs.MetadataUpdate)
+    if "metadata" in spec.model_fields_set:
+        run.metadata = spec.metadata or {}
         Run.objects.filter(pk=run.pk).update(metadata=run.metadata)
     run.refresh_from_db()
     return ok(serializers.run(run), poll=True)
@@ -188,7 +162,7 @@ def update(request: HttpRequest, thread_id: str, run_id: str):
 
 def cancel(request: HttpRequest, thread_id: str, run_id: str):
     run = get_run(request, thread_id, run_id)
-    json_body(request, allowed=set())
+    read(request, specs.Empty)
     if not engine_runs.cancel_run(run):
         raise invalid(f"Cannot cancel run with status '{run.status}'.")
     run.refresh_from_db()
@@ -197,18 +171,10 @@ def cancel(request: HttpRequest, thread_id: str, run_id: str):
 
 def _prepare_submit(request: HttpRequest, thread_id: str, run_id: str):
     run = get_run(request, thread_id, run_id)
-    data = json_body(request, allowed={"tool_outputs", "stream"}, required=("tool_outputs",))
-    outputs = data["tool_outputs"]
-    if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
-        raise invalid("Invalid type for 'tool_outputs': expected an array of objects.", param="tool_outputs")
-    for i, output in enumerate(outputs):
-        check_fields(output, {"tool_call_id", "output"}, prefix=f"tool_outputs[{i}].")
-        if output.get("output") is not None and not isinstance(output["output"], str):
-            raise invalid(f"Invalid type for 'tool_outputs[{i}].output': expected a string.", param=f"tool_outputs[{i}].output")
+    spec = read(request, specs.ToolOutputsSubmit)
     if run.status != states.REQUIRES_ACTION:
         raise invalid(f"Runs in status \"{run.status}\" do not accept tool outputs.")
-    params.boolean(data.get("stream"), "stream")
-    return run, outputs, bool(data.get("stream"))
+    return run, [o.model_dump(exclude_unset=True) for o in spec.tool_outputs], bool(spec.stream)
 
 
 def _submit(run: Run, outputs: list[dict]) -> Run:

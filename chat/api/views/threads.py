@@ -7,15 +7,12 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from chat.access import get_thread_for_api
-from chat.api import params, serializers
+from chat.api import serializers, specs, tool_resources
 from chat.api.errors import ApiError, invalid, not_found
-from chat.api.http import json_body, ok
+from chat.api.http import ok, read
 from chat.api.pagination import page
 from chat.engine import runs as engine_runs
 from chat.models import File, Message, Thread
-
-THREAD_FIELDS = {"messages", "metadata", "tool_resources"}
-
 
 def get_thread(request: HttpRequest, thread_id: str) -> Thread:
     try:
@@ -24,24 +21,13 @@ def get_thread(request: HttpRequest, thread_id: str) -> Thread:
         raise not_found(f"No thread found with id '{thread_id}'.") from None
 
 
-def clean_thread(user, data: dict, param: str = "") -> dict:
-    """Validated fields of a thread to create (``param`` prefixes error names)."""
-    messages = data.get("messages") or []
-    if not isinstance(messages, list):
-        raise invalid(f"Invalid type for '{param}messages': expected an array.", param=f"{param}messages")
-    return {
-        "messages": [params.message_input(user, m, f"{param}messages[{i}]") for i, m in enumerate(messages)],
-        "metadata": params.metadata(data.get("metadata"), f"{param}metadata"),
-        "tool_resources": params.tool_resources(user, data.get("tool_resources"), f"{param}tool_resources") or {},
-    }
-
-
-def save_thread(user, cleaned: dict, thread_id: str | None = None) -> Thread:
+def save_thread(user, spec: specs.ThreadCreate, thread_id: str | None = None) -> Thread:
     extra = {"id": thread_id} if thread_id else {}
     with transaction.atomic():
-        thread = Thread.objects.create(owner=user, metadata=cleaned["metadata"], tool_resources=cleaned["tool_resources"], **extra)
-        for message in cleaned["messages"]:
-            add_message(thread, message)
+        resources = tool_resources.save(user, spec.tool_resources)
+        thread = Thread.objects.create(owner=user, metadata=spec.metadata or {}, tool_resources=resources, **extra)
+        for message in spec.messages or []:
+            add_message(thread, message.cleaned())
     return thread
 
 
@@ -86,8 +72,7 @@ def busy(thread: Thread, run=None) -> ApiError:
 
 
 def create(request: HttpRequest):
-    data = json_body(request, allowed=THREAD_FIELDS)
-    thread = save_thread(request.user, clean_thread(request.user, data))
+    thread = save_thread(request.user, read(request, specs.ThreadCreate))
     return ok(serializers.thread(thread))
 
 
@@ -97,16 +82,15 @@ def retrieve(request: HttpRequest, thread_id: str):
 
 def update(request: HttpRequest, thread_id: str):
     thread = get_thread(request, thread_id)
-    data = json_body(request, allowed={"metadata", "tool_resources"})
-    fields = []
-    if "metadata" in data:
-        thread.metadata = params.metadata(data["metadata"])
-        fields.append("metadata")
-    if "tool_resources" in data:
-        thread.tool_resources = params.tool_resources(request.user, data["tool_resources"]) or {}
-        fields.append("tool_resources")
-    if fields:
-        thread.save(update_fields=fields)
+    spec = read(request, specs.ThreadUpdate)
+    fields = sorted(spec.model_fields_set)
+    if "metadata" in fields:
+        thread.metadata = spec.metadata or {}
+    with transaction.atomic():
+        if "tool_resources" in fields:
+            thread.tool_resources = tool_resources.save(request.user, spec.tool_resources, thread.tool_resources)
+        if fields:
+            thread.save(update_fields=fields)
     return ok(serializers.thread(thread))
 
 
@@ -131,8 +115,7 @@ def _get_message(thread: Thread, message_id: str) -> Message:
 
 def message_create(request: HttpRequest, thread_id: str):
     thread = get_thread(request, thread_id)
-    data = json_body(request, allowed=params.MESSAGE_FIELDS, required=("role", "content"))
-    cleaned = params.message_input(request.user, data, "").copy()
+    cleaned = read(request, specs.MessageCreate).cleaned()
     with transaction.atomic():
         active = thread.active_run()
         if active is not None:
@@ -158,9 +141,9 @@ def message_retrieve(request: HttpRequest, thread_id: str, message_id: str):
 def message_update(request: HttpRequest, thread_id: str, message_id: str):
     thread = get_thread(request, thread_id)
     message = _get_message(thread, message_id)
-    data = json_body(request, allowed={"metadata"})
-    if "metadata" in data:
-        message.metadata = params.metadata(data["metadata"])
+    spec = read(request, specs.MetadataUpdate)
+    if "metadata" in spec.model_fields_set:
+        message.metadata = spec.metadata or {}
         message.save(update_fields=["metadata"])
     return ok(serializers.message(message))
 

@@ -10,9 +10,9 @@ from django.db.models import Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
-from chat.api import params
+from chat.api import specs
 from chat.api.errors import invalid, not_found
-from chat.api.http import json_body, ok
+from chat.api.http import ok, read
 from chat.api.models import FileBatch
 from chat.api.pagination import page
 from chat.api.serializers import ts
@@ -20,7 +20,6 @@ from chat.models import File
 from chat.retrieval import stores
 from chat.retrieval.models import VectorStore, VectorStoreFile
 
-STORE_FIELDS = {"name", "file_ids", "metadata", "expires_after", "chunking_strategy", "description"}
 ENTRY_STATUSES = ("in_progress", "completed", "failed", "cancelled")
 
 
@@ -49,8 +48,7 @@ def store_dict(store: VectorStore) -> dict:
         "status": "in_progress" if counts["in_progress"] else "completed",
         "usage_bytes": usage,
         "last_active_at": ts(store.created_at),
-        "expires_after": None,
-        "expires_at": None,
+        "expires_at": None,  # stores here do not expire; expires_after (optional, not nullable) is left out
     }
 
 
@@ -65,7 +63,8 @@ def entry_dict(entry: VectorStoreFile) -> dict:
         "last_error": error,
         "usage_bytes": entry.file.bytes if entry.status == VectorStoreFile.COMPLETED else 0,
         "attributes": {},
-        "chunking_strategy": {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}},
+        # What the file was split with: the strategy asked for, or the server's for "auto".
+        "chunking_strategy": {"type": "static", "static": dict(zip(("max_chunk_size_tokens", "chunk_overlap_tokens"), entry.chunking))},
     }
 
 
@@ -99,11 +98,7 @@ def _store(request: HttpRequest, store_id: str) -> VectorStore:
     return store
 
 
-def _files(request: HttpRequest, ids, param: str) -> list[File]:
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise invalid(f"Invalid type for '{param}': expected an array of file ids.", param=param)
-    if len(ids) > 500:
-        raise invalid(f"Invalid '{param}': at most 500 files at a time.", param=param)
+def _files(request: HttpRequest, ids: list[str], param: str) -> list[File]:
     found = {f.id: f for f in File.objects.filter(pk__in=ids, owner=request.user)}
     for file_id in ids:
         if file_id not in found:
@@ -111,14 +106,13 @@ def _files(request: HttpRequest, ids, param: str) -> list[File]:
     return [found[i] for i in dict.fromkeys(ids)]
 
 
-def _apply(store: VectorStore, data: dict) -> list[str]:
-    changed = []
-    if "name" in data:
-        store.name = params.string(data["name"], "name", max_length=256) or ""
-        changed.append("name")
-    if "metadata" in data:
-        store.metadata = params.metadata(data["metadata"])
-        changed.append("metadata")
+def _apply(store: VectorStore, spec: specs.StoreUpdate) -> list[str]:
+    # expires_after is checked and accepted, but stores here do not expire (docs/api.md).
+    changed = sorted(spec.model_fields_set & {"name", "metadata"})
+    if "name" in changed:
+        store.name = spec.name or ""
+    if "metadata" in changed:
+        store.metadata = spec.metadata or {}
     return changed
 
 
@@ -126,13 +120,13 @@ def _apply(store: VectorStore, data: dict) -> list[str]:
 
 
 def create(request: HttpRequest):
-    data = json_body(request, allowed=STORE_FIELDS)
-    files = _files(request, data.get("file_ids") or [], "file_ids")
+    spec = read(request, specs.StoreCreate)
+    files = _files(request, spec.file_ids or [], "file_ids")
     store = VectorStore(owner=request.user)
-    _apply(store, data)
+    _apply(store, spec)
     store.save()
     if files:
-        stores.add_files(store, files)
+        stores.add_files(store, files, chunking=specs.chunking(spec.chunking_strategy))
     return ok(store_dict(store))
 
 
@@ -146,15 +140,14 @@ def retrieve(request: HttpRequest, store_id: str):
 
 def update(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
-    data = json_body(request, allowed={"name", "metadata", "expires_after"})
-    changed = _apply(store, data)
+    changed = _apply(store, read(request, specs.StoreUpdate))
     if changed:
         store.save(update_fields=changed)
     return ok(store_dict(store))
 
 
 def delete(request: HttpRequest, store_id: str):
-    _store(request, store_id).delete()
+    stores.delete_store(_store(request, store_id))
     return ok({"id": store_id, "object": "vector_store.deleted", "deleted": True})
 
 
@@ -170,9 +163,9 @@ def _entry(store: VectorStore, file_id: str) -> VectorStoreFile:
 
 def file_create(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
-    data = json_body(request, allowed={"file_id", "attributes", "chunking_strategy"}, required=("file_id",))
-    files = _files(request, [data["file_id"]], "file_id")
-    stores.add_files(store, files)
+    spec = read(request, specs.StoreFileCreate)
+    files = _files(request, [spec.file_id], "file_id")
+    stores.add_files(store, files, chunking=specs.chunking(spec.chunking_strategy))
     return ok(entry_dict(_entry(store, files[0].id)))
 
 
@@ -196,7 +189,7 @@ def file_retrieve(request: HttpRequest, store_id: str, file_id: str):
 
 def file_update(request: HttpRequest, store_id: str, file_id: str):
     entry = _entry(_store(request, store_id), file_id)
-    json_body(request, allowed={"attributes"})
+    read(request, specs.StoreFileUpdate)
     return ok(entry_dict(entry))
 
 
@@ -217,14 +210,20 @@ def _batch(store: VectorStore, batch_id: str) -> FileBatch:
 
 def batch_create(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
-    data = json_body(request, allowed={"file_ids", "files", "attributes", "chunking_strategy"})
-    ids = data.get("file_ids")
-    if ids is None and isinstance(data.get("files"), list):
-        ids = [f.get("file_id") for f in data["files"] if isinstance(f, dict)]
+    spec = read(request, specs.BatchCreate)
+    ids = spec.file_ids
+    if ids is None and spec.files is not None:
+        ids = [f.file_id for f in spec.files]
     if not ids:
         raise invalid("Missing required parameter: 'file_ids'.", param="file_ids", code="missing_required_parameter")
     files = _files(request, ids, "file_ids")
-    stores.add_files(store, files)
+    default = specs.chunking(spec.chunking_strategy)
+    # Each of ``files`` may ask for its own strategy; the others use the batch's.
+    own = {f.file_id: specs.chunking(f.chunking_strategy) for f in spec.files or [] if f.chunking_strategy is not None}
+    for strategy in dict.fromkeys([default, *own.values()]):
+        group = [f for f in files if own.get(f.id, default) == strategy]
+        if group:
+            stores.add_files(store, group, chunking=strategy)
     batch = FileBatch.objects.create(vector_store=store, file_ids=[f.id for f in files])
     return ok(batch_dict(batch))
 
@@ -236,9 +235,11 @@ def batch_retrieve(request: HttpRequest, store_id: str, batch_id: str):
 def batch_cancel(request: HttpRequest, store_id: str, batch_id: str):
     store = _store(request, store_id)
     batch = _batch(store, batch_id)
-    if batch.cancelled_at is None:
-        batch.cancelled_at = timezone.now()
-        batch.save(update_fields=["cancelled_at"])
+    status = batch_dict(batch)["status"]
+    if status != "in_progress":  # as the hosted API: only a batch still ingesting can be cancelled
+        raise invalid(f"Cannot cancel a file batch with status '{status}'.")
+    batch.cancelled_at = timezone.now()
+    batch.save(update_fields=["cancelled_at"])
     return ok(batch_dict(batch))
 
 
