@@ -102,6 +102,8 @@ try:
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is invalid: {exc}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend plus an in-process queue for writers (see project/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "project.sqlite"
     # WAL lets the page read while a run writes; the busy timeout rides out short write locks.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,

@@ -1,0 +1,251 @@
+"""Capacity: many streaming runs at once, through the `/v1` API (SSE, the official
+``openai`` SDK) and through the browser's WebSocket, on one embedded server.
+
+    .venv/bin/python -m bench.capacity [--levels 1,50,200] [--compare /path/to/older/checkout]
+
+For each level N, N runs start at once (each on its own thread) and every client reads
+its run to the end. Reported per level: streamed tokens (text deltas) delivered per second
+in total, first token after the request was sent (p50/p99), per-chunk added latency
+(engine publish → client arrival, the hooked server's stamps, as in part 2 of the
+streaming benchmark), errors and lost or out-of-order events (the deltas a client got,
+joined, must equal the message's final text; SSE events must be in the API's order).
+
+``--compare DIR`` runs the same levels, alternating, against a server started from DIR
+(e.g. ``git archive <commit> | tar -x -C DIR``), so before/after share the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+from openai import AsyncOpenAI
+
+from bench import report
+from bench.client import Browser, first_text_ns, text_timeline
+from bench.server import ROOT, Server
+from bench.stats import summary
+from bench.streaming import QUESTION, RUN_TIMEOUT, concurrent_round, read_stamps
+
+MS = 1e6
+warnings.filterwarnings("ignore", category=DeprecationWarning, module="bench.capacity")  # the Assistants API is ours
+SERVER_ENV = {"API_RATE_LIMIT": "0", "API_READ_RATE_LIMIT": "0"}
+
+
+@dataclass
+class SseRun:
+    sent_ns: int
+    first_ns: int | None = None
+    deltas: list[tuple[int, int]] = field(default_factory=list)  # (arrival ns, end offset)
+    message_id: str | None = None
+    text: str = ""
+    final_text: str | None = None
+    status: str | None = None
+    out_of_order: bool = False
+    error: str | None = None
+
+
+# The order the hosted API sends a simple run's events in (each at most once, deltas aside).
+EXPECTED_ORDER = [
+    "thread.run.created", "thread.run.queued", "thread.run.in_progress", "thread.run.step.created",
+    "thread.run.step.in_progress", "thread.message.created", "thread.message.in_progress",
+    "thread.message.delta", "thread.message.completed", "thread.run.step.completed", "thread.run.completed",
+]
+
+
+async def one_sse_run(client: AsyncOpenAI, thread: str, assistant: str) -> SseRun:
+    run = SseRun(sent_ns=time.monotonic_ns())
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(RUN_TIMEOUT * 4):
+            await client.beta.threads.messages.create(thread_id=thread, role="user", content=QUESTION)
+            run.sent_ns = time.monotonic_ns()
+            stream = await client.beta.threads.runs.create(thread_id=thread, assistant_id=assistant, stream=True)
+            async for event in stream:
+                now = time.monotonic_ns()
+                if not seen or seen[-1] != event.event:
+                    seen.append(event.event)
+                if event.event == "thread.message.delta":
+                    piece = event.data.delta.content[0].text.value
+                    run.message_id = event.data.id
+                    run.text += piece
+                    run.deltas.append((now, len(run.text)))
+                    run.first_ns = run.first_ns or now
+                elif event.event == "thread.message.completed":
+                    run.final_text = event.data.content[0].text.value if event.data.content else ""
+                elif event.event.startswith("thread.run.") and not event.event.startswith("thread.run.step"):
+                    run.status = event.data.status
+    except Exception as exc:  # counted, not raised: errors are a result
+        run.error = f"{type(exc).__name__}: {exc}"[:200]
+    order = [e for e in seen if e in EXPECTED_ORDER]
+    run.out_of_order = order != [e for e in EXPECTED_ORDER if e in order] or len(order) != len(set(order))
+    return run
+
+
+def _sse_results(runs: list[SseRun], stamps: dict, wall_s: float) -> dict:
+    first, chunks, tokens = [], [], 0
+    errors = lost = disorder = 0
+    for run in runs:
+        if run.error or run.status != "completed":
+            errors += 1
+            continue
+        if run.final_text is None or run.text != run.final_text:
+            lost += 1
+        disorder += run.out_of_order
+        if run.first_ns:
+            first.append((run.first_ns - run.sent_ns) / MS)
+        produced = dict((end, ns) for end, ns in stamps.get(run.message_id, []))
+        for arrival, end in run.deltas:
+            # A delta may carry several published chunks (a stream catching up): each is as late as it.
+            for stamp_end, ns in list(produced.items()):
+                if stamp_end <= end:
+                    chunks.append((arrival - ns) / MS)
+                    tokens += 1
+                    del produced[stamp_end]
+    return _level(len(runs), wall_s, tokens, first, chunks, errors, lost, disorder,
+                  [r.error for r in runs if r.error][:3])
+
+
+def _level(runs, wall_s, tokens, first, chunks, errors, lost, disorder, samples) -> dict:
+    return {
+        "runs": runs, "seconds": wall_s, "tokens": tokens, "tokens_per_s": tokens / wall_s if wall_s else 0.0,
+        "first": summary(first), "chunk": summary(chunks), "errors": errors, "lost": lost,
+        "out_of_order": disorder, "error_samples": samples,
+    }
+
+
+async def sse_level(server: Server, threads: list[str], n: int) -> dict:
+    http = httpx2.AsyncClient(
+        trust_env=False, timeout=httpx2.Timeout(RUN_TIMEOUT * 4),
+        limits=httpx2.Limits(max_connections=n + 10, max_keepalive_connections=n + 10),
+    )
+    client = AsyncOpenAI(api_key=server.fixtures["api_key"], base_url=f"{server.base}/v1", http_client=http, max_retries=0)
+    assistant = server.fixtures["assistant"]
+    try:
+        started = time.monotonic()
+        runs = await asyncio.gather(*(one_sse_run(client, t, assistant) for t in threads[:n]))
+        wall = time.monotonic() - started
+    finally:
+        await http.aclose()
+    del threads[:n]
+    return _sse_results(list(runs), read_stamps(server), wall)
+
+
+async def ws_level(server: Server, browser: Browser, threads: list[str], n: int) -> dict:
+    assistant = server.fixtures["assistant"]
+    started = time.monotonic()
+    try:
+        runs = await concurrent_round(browser, threads[:n], assistant)
+        failure = None
+    except Exception as exc:
+        runs, failure = [], f"{type(exc).__name__}: {exc}"[:200]
+    wall = time.monotonic() - started
+    del threads[:n]
+    stamps = read_stamps(server)
+    first, chunks, tokens, errors, lost = [], [], 0, 0 if failure is None else n, 0
+    for run in runs:
+        if run.status != "completed":
+            errors += 1
+            continue
+        stamp = first_text_ns(run.frames)
+        if stamp:
+            first.append((stamp - run.sent_ns) / MS)
+        for message_id, timeline in text_timeline(run.frames).items():
+            for end, produced_ns in stamps.get(message_id, []):
+                arrival = next((t for t, have, _ in timeline if have >= end), None)
+                if arrival is None:
+                    lost += 1
+                    continue
+                tokens += 1
+                chunks.append((arrival - produced_ns) / MS)
+    return _level(n, wall, tokens, first, chunks, errors, lost, 0, [failure] if failure else [])
+
+
+async def measure(root: Path, levels: list[int], rounds: int) -> dict:
+    """Every level on one server: warm-up, then `rounds` rounds per level and transport."""
+    need = 1 + 2 * (10 + sum(levels) * rounds)
+    results: dict = {"sse": {}, "ws": {}}
+    with Server(threads=need, hooked=True, root=root, env=SERVER_ENV, api_key=True) as server:
+        threads = list(server.fixtures["threads"])
+        async with Browser(server, connections=max(levels) + 10) as browser:
+            await browser.login(server.fixtures["username"], server.fixtures["password"])
+            await sse_level(server, threads, 10)  # warm-up: imports, templates, sympy caches
+            await ws_level(server, browser, threads, 10)
+            for n in levels:
+                for transport in ("sse", "ws"):
+                    for _ in range(rounds):
+                        got = await (sse_level(server, threads, n) if transport == "sse" else ws_level(server, browser, threads, n))
+                        results[transport].setdefault(n, []).append(got)
+    return results
+
+
+def merge(rounds: list[dict]) -> dict:
+    """Rounds of one level: medians of rates, pooled samples for percentiles is not possible
+    from summaries, so take the round with the median throughput and sum the counters."""
+    ordered = sorted(rounds, key=lambda r: r["tokens_per_s"])
+    mid = dict(ordered[len(ordered) // 2])
+    for name in ("errors", "lost", "out_of_order", "runs"):
+        mid[name] = sum(r[name] for r in rounds)
+    mid["error_samples"] = [s for r in rounds for s in r["error_samples"]][:3]
+    return mid
+
+
+def _ms(v: float) -> str:
+    return "—" if v != v else (f"{v:.0f}" if v >= 100 else f"{v:.1f}")
+
+
+def table(after: dict, before: dict | None, levels: list[int]) -> list[str]:
+    head = "| transport | runs at once | version | tokens/s | first token p50 / p99 (ms) | per-chunk p50 / p99 (ms) | errors | lost / out of order |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
+    for transport in ("sse", "ws"):
+        for n in levels:
+            versions = [("after", after)] + ([("before", before)] if before else [])
+            for label, res in versions:
+                r = merge(res[transport][n])
+                lines.append(
+                    f"| {'SSE (SDK)' if transport == 'sse' else 'WebSocket'} | {n} | {label} | {r['tokens_per_s']:.0f} | "
+                    f"{_ms(r['first']['p50'])} / {_ms(r['first']['p99'])} | {_ms(r['chunk']['p50'])} / {_ms(r['chunk']['p99'])} | "
+                    f"{r['errors']} of {r['runs']} | {r['lost']} / {r['out_of_order']} |"
+                )
+            if before:
+                a, b = merge(after[transport][n]), merge(before[transport][n])
+                ratio = lambda x, y: f"{x / y:.2f}×" if y and x == x and y == y else "—"  # noqa: E731
+                lines.append(
+                    f"| | {n} | **after/before** | **{ratio(a['tokens_per_s'], b['tokens_per_s'])}** | "
+                    f"{ratio(a['first']['p50'], b['first']['p50'])} / {ratio(a['first']['p99'], b['first']['p99'])} | "
+                    f"{ratio(a['chunk']['p50'], b['chunk']['p50'])} / {ratio(a['chunk']['p99'], b['chunk']['p99'])} | | |"
+                )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", default="1,50,200", help="concurrent runs per level (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per level and transport (default %(default)s)")
+    parser.add_argument("--compare", type=Path, help="an older checkout to measure alternately as 'before'")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    args = parser.parse_args(argv)
+    levels = [int(x) for x in args.levels.split(",")]
+    facts = {**report.machine(), "date": report.now_utc(), "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    started = time.monotonic()
+    before = asyncio.run(measure(args.compare, levels, args.rounds)) if args.compare else None
+    after = asyncio.run(measure(ROOT, levels, args.rounds))
+    facts["seconds"] = time.monotonic() - started
+    facts["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    if args.json:
+        args.json.write_text(json.dumps({"after": after, "before": before, "facts": facts}, default=str, indent=1))
+    print(f"machine: nproc {facts['nproc']}, load {facts['load']} → {facts['load_after']}, {facts['seconds']:.0f} s")
+    print("\n".join(table(after, before, levels)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
