@@ -246,6 +246,11 @@ MESSAGES_PER_PAGE = env_int("MESSAGES_PER_PAGE", 50, minimum=1)
 # the server's hint (every 250 ms) do not use up the writes: 50 runs polled at once are
 # 12,000 GETs a minute.
 API_RATE_WINDOW = env_int("API_RATE_WINDOW", 60, minimum=1)
+# Seconds a process trusts an API key it has looked up (0 = look it up on every request):
+# a revoked key or a deactivated user stops working in other processes within this long.
+API_KEY_CACHE_SECONDS = env_float("API_KEY_CACHE_SECONDS", 10.0, minimum=0.0)
+if API_KEY_CACHE_SECONDS > 60:
+    raise ImproperlyConfigured("API_KEY_CACHE_SECONDS must be at most 60 seconds.")
 if API_RATE_WINDOW > 60:  # the openai SDK ignores a Retry-After past two minutes; keep it well inside
     raise ImproperlyConfigured("API_RATE_WINDOW must be at most 60 seconds.")
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600, minimum=0)
