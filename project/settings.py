@@ -97,6 +97,8 @@ _database_url = env_url(
     f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
     schemes=("sqlite", "postgres", "postgresql", "pgsql"),
 )
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 20, minimum=1)
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1)
 try:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
 except ValueError as exc:
@@ -113,6 +115,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file too: an in-memory shared-cache database answers concurrent access from
     # the engine's and the consumers' threads with "table is locked" instead of waiting.
     DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_SQLITE_NAME") or str(DATA_DIR / "test-db.sqlite3")}
+else:
+    # PostgreSQL: a pool of connections per process (psycopg_pool), so a burst of requests
+    # shares DATABASE_POOL_SIZE connections instead of opening one each; a request that
+    # cannot get one within DATABASE_POOL_TIMEOUT seconds is answered 503 (chat/busy.py).
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": DATABASE_POOL_TIMEOUT},
+    }
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:

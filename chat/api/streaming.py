@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.db import connection
 from django.http import StreamingHttpResponse
 
 from chat.api import serializers
@@ -250,7 +251,16 @@ async def end_streams(timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-def streaming_response(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> StreamingHttpResponse:
+def _release_connection() -> None:
+    if not connection.in_atomic_block:  # a test's transaction keeps its connection
+        connection.close()
+
+
+async def streaming_response(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> StreamingHttpResponse:
+    # The request's thread is done with the database: give its connection back (to the
+    # pool, on PostgreSQL) now, not when the stream ends minutes later. The stream's own
+    # reads are short calls on the engine's thread.
+    await sync_to_async(_release_connection)()
     response = StreamingHttpResponse(run_stream(subscription, tracker, opening), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
