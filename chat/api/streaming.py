@@ -73,14 +73,16 @@ class RunEvents:
         if not final and run.status != self.status:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
             self.status = run.status
+        # Three queries whatever the run holds: the run, its steps, its messages.
+        messages = {m.id: m for m in Message.objects.filter(run_id=self.run_id)}
         for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk"):
-            out += self._step_events(step, run)
+            out += self._step_events(step, run, messages)
         if final:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
             self.status = run.status
         return out, final
 
-    def _step_events(self, step: RunStep, run: Run) -> list[tuple[str, dict]]:
+    def _step_events(self, step: RunStep, run: Run, messages: dict[str, Message]) -> list[tuple[str, dict]]:
         out = []
         if step.id not in self.steps:
             empty = {"type": "tool_calls", "tool_calls": []} if step.type == RunStep.TOOL_CALLS else None
@@ -91,7 +93,7 @@ class RunEvents:
             self.calls[step.id] = 0
         if step.type == RunStep.MESSAGE_CREATION:
             message_id = step.step_details.get("message_creation", {}).get("message_id")
-            message = Message.objects.filter(pk=message_id).first()
+            message = messages.get(message_id)
             if message is not None:
                 out += self._message_events(message)
         else:
