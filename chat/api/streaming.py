@@ -12,12 +12,14 @@ text and offset, exactly as the engine published them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import StreamingHttpResponse
@@ -28,8 +30,11 @@ from chat.models import Message, Run, RunStep
 
 logger = logging.getLogger("chat.api")
 
-# Re-read the rows when no event arrived for this long (a dropped event, another process).
+# Re-read the rows when no event arrived for this long (a dropped event, another process),
+# doubling up to RESYNC_MAX_SECONDS while nothing changes: 200 streams waiting for busy
+# runs re-read every second and starved the engine's own database work.
 RESYNC_SECONDS = 1.0
+RESYNC_MAX_SECONDS = 8.0
 
 
 def sse(event: str, data: dict) -> bytes:
@@ -207,6 +212,7 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
     try:
         for event in opening:
             yield sse(*event)
+        resync, timed_out = RESYNC_SECONDS, False
         while True:
             out, final = await _read_rows(tracker.reconcile)
             for event in out:
@@ -218,11 +224,16 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
                 # is not ours (queued, or running elsewhere): end the stream with a reason.
                 yield sse("error", {"error": SERVER_STOPPING})
                 break
+            if timed_out and not out:
+                resync = min(resync * 2, RESYNC_MAX_SECONDS)
+            timed_out = False
             while True:
                 try:
-                    message = await asyncio.wait_for(layer.receive(channel), timeout=RESYNC_SECONDS)
+                    message = await asyncio.wait_for(layer.receive(channel), timeout=resync)
                 except TimeoutError:
+                    timed_out = True
                     break
+                resync = RESYNC_SECONDS
                 if message.get("type") != "message.delta":
                     break
                 fast = tracker.text_delta(message["message_id"], message["offset"], message["text"])
@@ -247,6 +258,11 @@ async def end_streams(timeout: float) -> None:
     most ``timeout``."""
     global _closing
     _closing = True
+    layer = get_channel_layer()
+    for token in list(_open_streams):
+        # Wake each stream now rather than at its next resync, so it says why it ends.
+        with contextlib.suppress(ChannelFull):  # a full channel has events to wake it
+            await layer.send(token.partition(":")[2], {"type": "stream.wake"})
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while _open_streams and loop.time() < deadline:
