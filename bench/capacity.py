@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -226,15 +227,66 @@ def table(after: dict, before: dict | None, levels: list[int]) -> list[str]:
     return lines
 
 
+def markdown(after: dict, before: dict | None, levels: list[int], facts: dict, rounds: int) -> str:
+    lines = [
+        "## Streaming capacity: many runs at once, SSE and WebSocket",
+        "",
+        f"- **Command:** `{facts['command']}`",
+        f"- **Date:** {facts['date']} (took {facts['seconds']:.0f} s)",
+        f"- **Machine:** nproc {facts['nproc']}, CPU `{facts['cpu']}`, Python {facts['python']}; load average "
+        f"{facts['load']} before, {facts['load_after']} after — shared with other jobs: read medians, p99 and the "
+        "after/before ratios, measured in the same invocation, not absolute numbers.",
+        "- **Server:** `bench.hooked_serve serve` (the real `serve` command plus the delta time stamps of part 2 "
+        "above), embedded default: SQLite, in-memory channel layer, one process, offline model at "
+        "`OFFLINE_MODEL_DELAY=0`, `API_RATE_LIMIT=0`. "
+        + ("“before” is the same bench against a server started from an older checkout (`--compare`), run first; "
+           "“after” is this checkout. " if before else "")
+        + f"{rounds} round(s) per level and transport; each level's runs start at once, each on its own thread.",
+        "- **SSE:** the official `openai` SDK (`AsyncOpenAI`, no retries): `messages.create`, then "
+        "`runs.create(stream=True)`, read to the end. **WebSocket:** the browser client of part 2 (socket "
+        "opened first, then the htmx POST).",
+        "- **tokens/s** = streamed chunks (text deltas published by the engine) that reached their client, over "
+        "the level's wall time. **First token** = from sending the request that starts the run to the first "
+        "text. **Per-chunk** = from the engine publishing a chunk to its arrival at the client (same clock). "
+        "**Errors** = runs that did not end `completed` for their client (timeouts: 60 s SSE, 15 s WebSocket). "
+        "**Lost / out of order** = SSE runs whose joined deltas differ from the completed message, or whose "
+        "events were not in the API's order; WebSocket chunks that never reached the page.",
+        "",
+        *table(after, before, levels),
+    ]
+    return "\n".join(lines)
+
+
+def _levels_back(results: dict | None) -> dict | None:
+    """JSON turned the level keys into strings."""
+    if results is None:
+        return None
+    return {transport: {int(n): rounds for n, rounds in by_level.items()} for transport, by_level in results.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,50,200", help="concurrent runs per level (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per level and transport (default %(default)s)")
     parser.add_argument("--compare", type=Path, help="an older checkout to measure alternately as 'before'")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--from-json", type=Path, help="render results saved with --json instead of measuring")
+    parser.add_argument("--write", action="store_true", help="write the capacity section of docs/benchmarks.md")
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
-    facts = {**report.machine(), "date": report.now_utc(), "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    if args.from_json:  # render (and --write) a saved run without measuring again
+        saved = json.loads(args.from_json.read_text())
+        after, before, facts = _levels_back(saved["after"]), _levels_back(saved["before"]), saved["facts"]
+        facts.setdefault("command", ".venv/bin/python -m bench.capacity " + " ".join(
+            f"--{k} {v}" for k, v in (("levels", args.levels), ("rounds", args.rounds))) + " --compare <older checkout>")
+        section = markdown(after, before, levels, facts, args.rounds)
+        print(section)
+        if args.write:
+            report.write_section("capacity", section)
+        return 0
+    command = shlex.join([".venv/bin/python", "-m", "bench.capacity", *(argv if argv is not None else sys.argv[1:])])
+    facts = {**report.machine(), "date": report.now_utc(), "command": command,
+             "load": " ".join(f"{x:.2f}" for x in os.getloadavg())}
     started = time.monotonic()
     before = asyncio.run(measure(args.compare, levels, args.rounds)) if args.compare else None
     after = asyncio.run(measure(ROOT, levels, args.rounds))
@@ -242,8 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     facts["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     if args.json:
         args.json.write_text(json.dumps({"after": after, "before": before, "facts": facts}, default=str, indent=1))
-    print(f"machine: nproc {facts['nproc']}, load {facts['load']} → {facts['load_after']}, {facts['seconds']:.0f} s")
-    print("\n".join(table(after, before, levels)))
+    section = markdown(after, before, levels, facts, args.rounds)
+    print(section)
+    if args.write:
+        report.write_section("capacity", section)
     return 0
 
 

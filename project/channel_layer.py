@@ -10,6 +10,7 @@ directly — the same queues, capacities, copies and ChannelFull handling.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from channels.exceptions import ChannelFull
@@ -37,3 +38,7 @@ class SweepingInMemoryChannelLayer(InMemoryChannelLayer):
                 await self.send(channel, message)
             except ChannelFull:
                 pass  # as channels does: a full member misses it (streams re-read the rows)
+        # Let the members run before the sender goes on (channels' tasks did that too): a
+        # model that streams without waiting must not publish its whole answer in one go
+        # while every socket and stream waits.
+        await asyncio.sleep(0)
