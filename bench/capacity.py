@@ -34,7 +34,7 @@ from bench import report
 from bench.client import Browser, first_text_ns, text_timeline
 from bench.server import ROOT, Server
 from bench.stats import summary
-from bench.streaming import QUESTION, RUN_TIMEOUT, concurrent_round, read_stamps
+from bench.streaming import QUESTION, RUN_TIMEOUT, Run, one_run, read_stamps
 
 MS = 1e6
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="bench.capacity")  # the Assistants API is ours
@@ -140,11 +140,28 @@ async def sse_level(server: Server, threads: list[str], n: int) -> dict:
     return _sse_results(list(runs), read_stamps(server), wall)
 
 
+async def _ws_round(browser: Browser, threads: list[str], assistant: str) -> list[Run]:
+    """streaming.concurrent_round with the SSE runs' time limit: open every socket, then
+    post to every thread at once; a run that does not end in time comes back without a status."""
+    socks = await asyncio.gather(*(browser.open_thread_socket(t, timeout=RUN_TIMEOUT * 4) for t in threads))
+
+    async def one(sock, thread):
+        try:
+            return await one_run(browser, sock, thread, assistant, timeout=RUN_TIMEOUT * 4)
+        except TimeoutError:
+            return Run(thread, 0, 0, [], None)
+
+    try:
+        return list(await asyncio.gather(*(one(s, t) for s, t in zip(socks, threads))))
+    finally:
+        await asyncio.gather(*(s.close() for s in socks), return_exceptions=True)
+
+
 async def ws_level(server: Server, browser: Browser, threads: list[str], n: int) -> dict:
     assistant = server.fixtures["assistant"]
     started = time.monotonic()
     try:
-        runs = await concurrent_round(browser, threads[:n], assistant)
+        runs = await _ws_round(browser, threads[:n], assistant)
         failure = None
     except Exception as exc:
         runs, failure = [], f"{type(exc).__name__}: {exc}"[:200]
