@@ -2,7 +2,7 @@
 cannot get one in time is told to come back (503), never given a 500.
 
 A real server (`manage.py serve`) on a database of its own, next to TEST_POSTGRES_URL's
-(the same server, the database name suffixed `_pool`), driven by the official SDK.
+(the same server, the database name suffixed `_pool_<pid>`), driven by the official SDK.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _admin_connect():
 @pytest.fixture(scope="module")
 def pool_database():
     admin, base, name = _admin_connect()
-    database = f"{name}_pool"
+    database = f"{name}_pool_{os.getpid()}"  # its own, even beside another test run on the same server
     with admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{database}"')
