@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=defaults.warmup, help="discarded runs per server (default %(default)s)")
     parser.add_argument("--budget", type=float, default=defaults.budget,
                         help="seconds the whole benchmark may take before it stops with an error (default %(default)s)")
+    parser.add_argument("--capacity-levels", default="1,50,200",
+                        help="concurrent runs per level of the capacity benchmark (default %(default)s)")
     parser.add_argument("--dry-run", action="store_true", help="print the section instead of writing docs/benchmarks.md")
     args = parser.parse_args(argv)
     for name in ("samples", "c1_runs", "concurrency", "rounds"):
@@ -63,8 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         report.write_section("streaming", section)
         print(section)
         print(f"\nbench: wrote the streaming section of {report.DOC.relative_to(report.ROOT)}", file=sys.stderr)
-    from bench import code_interpreter
+    from bench import capacity, code_interpreter
 
+    # Many runs at once, SSE and WebSocket (its own section; alone: python -m bench.capacity).
+    if capacity.main(["--levels", args.capacity_levels, "--rounds", "1", *([] if args.dry_run else ["--write"])]):
+        print("bench: the capacity benchmark failed (see above)", file=sys.stderr)
     return code_interpreter.main(dry_run=args.dry_run)
 
 

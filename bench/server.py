@@ -29,10 +29,14 @@ class Server:
     (the same ``serve`` command plus the delta-timestamp probe) instead of ``manage.py``."""
 
     def __init__(
-        self, *, threads: int, hooked: bool = False, startup_timeout: float = 30.0
+        self, *, threads: int, hooked: bool = False, startup_timeout: float = 30.0,
+        root: Path = ROOT, env: dict[str, str] | None = None, api_key: bool = False,
     ) -> None:
+        self.api_key = api_key  # create an API key for the bench user (fixtures["api_key"])
         self.threads = threads
         self.hooked = hooked
+        self.root = root  # another checkout (an older commit) to compare against
+        self.extra_env = dict(env or {})
         self.startup_timeout = startup_timeout
         self.port = free_port()
         self.base = f"http://{HOST}:{self.port}"
@@ -57,11 +61,12 @@ class Server:
             env.pop(name, None)
         if self.hooked:
             env["BENCH_DELTA_STAMPS"] = str(self.stamps)
+        env.update(self.extra_env)
         return env
 
     def _run(self, *args: str, timeout: float = 120.0) -> str:
         done = subprocess.run(
-            [sys.executable, *args], cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=timeout
+            [sys.executable, *args], cwd=self.root, env=self.env(), capture_output=True, text=True, timeout=timeout
         )
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -72,11 +77,13 @@ class Server:
             self._run("manage.py", "migrate", "--noinput", "-v0")
             out = self._run("-m", "bench.fixtures", "--threads", str(self.threads))
             self.fixtures = json.loads(out.strip().splitlines()[-1])
+            if self.api_key:
+                self.fixtures["api_key"] = self._run("manage.py", "createapikey", self.fixtures["username"]).strip()
             entry = ["-m", "bench.hooked_serve"] if self.hooked else ["manage.py"]
             self.command = [sys.executable, *entry, "serve", "--host", HOST, "--port", str(self.port)]
             log = open(self.log_path, "wb")  # noqa: SIM115
             self.proc = subprocess.Popen(
-                self.command, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                self.command, cwd=self.root, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )
             log.close()

@@ -98,11 +98,15 @@ _database_url = env_url(
     f"sqlite:///{DATA_DIR / 'db.sqlite3'}",
     schemes=("sqlite", "postgres", "postgresql", "pgsql"),
 )
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 20, minimum=1)
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1)
 try:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is invalid: {exc}") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's SQLite backend plus an in-process queue for writers (see project/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "project.sqlite"
     # WAL lets the page read while a run writes; the busy timeout rides out short write locks.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
@@ -112,6 +116,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests use a file too: an in-memory shared-cache database answers concurrent access from
     # the engine's and the consumers' threads with "table is locked" instead of waiting.
     DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_SQLITE_NAME") or str(DATA_DIR / "test-db.sqlite3")}
+else:
+    # PostgreSQL: a pool of connections per process (psycopg_pool), so a burst of requests
+    # shares DATABASE_POOL_SIZE connections instead of opening one each; a request that
+    # cannot get one within DATABASE_POOL_TIMEOUT seconds is answered 503 (chat/busy.py).
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": DATABASE_POOL_TIMEOUT},
+    }
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
@@ -120,7 +131,8 @@ if REDIS_URL:
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # channels' in-memory layer with expiry swept once a second (project/channel_layer.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "project.channel_layer.SweepingInMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -249,6 +261,11 @@ MESSAGES_PER_PAGE = env_int("MESSAGES_PER_PAGE", 50, minimum=1)
 # the server's hint (every 250 ms) do not use up the writes: 50 runs polled at once are
 # 12,000 GETs a minute.
 API_RATE_WINDOW = env_int("API_RATE_WINDOW", 60, minimum=1)
+# Seconds a process trusts an API key it has looked up (0 = look it up on every request):
+# a revoked key or a deactivated user stops working in other processes within this long.
+API_KEY_CACHE_SECONDS = env_float("API_KEY_CACHE_SECONDS", 10.0, minimum=0.0)
+if API_KEY_CACHE_SECONDS > 60:
+    raise ImproperlyConfigured("API_KEY_CACHE_SECONDS must be at most 60 seconds.")
 if API_RATE_WINDOW > 60:  # the openai SDK ignores a Retry-After past two minutes; keep it well inside
     raise ImproperlyConfigured("API_RATE_WINDOW must be at most 60 seconds.")
 API_RATE_LIMIT = env_int("API_RATE_LIMIT", 600, minimum=0)

@@ -15,3 +15,6 @@ urlpatterns = [
     path("", include("chat.classes.urls")),
     path("", include("chat.urls")),
 ]
+
+# A request that found no database connection in time gets a 503, not a 500 (chat/busy.py).
+handler500 = "chat.busy.server_error"

@@ -72,3 +72,22 @@ def test_redis_and_postgres_urls_switch_the_backends(tmp_path):
 def test_a_rate_window_the_sdk_would_not_wait_for_is_refused(tmp_path):
     result = _check({"API_RATE_WINDOW": "120", "DATA_DIR": str(tmp_path)})
     assert result.returncode != 0 and "API_RATE_WINDOW must be at most 60 seconds" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "name, value", [("DATABASE_POOL_SIZE", "0"), ("DATABASE_POOL_SIZE", "ten"), ("DATABASE_POOL_TIMEOUT", "-1"),
+                    ("API_KEY_CACHE_SECONDS", "soon"), ("API_KEY_CACHE_SECONDS", "600")],
+)
+def test_pool_and_key_cache_settings_are_parsed_strictly(tmp_path, name, value):
+    result = _check({name: value, "DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0 and name in result.stderr
+
+
+def test_a_postgres_url_gets_a_pool_of_the_configured_size(tmp_path):
+    code = "from django.conf import settings as s;print(s.DATABASES['default']['OPTIONS']['pool'])"
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",
+           "DATABASE_POOL_SIZE": "7", "DATABASE_POOL_TIMEOUT": "2.5", "DJANGO_SETTINGS_MODULE": "project.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import django;django.setup();" + code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "{'min_size': 1, 'max_size': 7, 'timeout': 2.5}", out.stderr

@@ -20,7 +20,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
-from chat import user_input
+from chat import busy, user_input
 from chat.api import specs
 from chat.api.errors import ApiError, invalid
 from chat.api.models import ApiKey, hash_key
@@ -151,6 +151,9 @@ def _error_response(exc: Exception, request: HttpRequest) -> HttpResponse:
         return ApiError(404, str(exc) or "Not found.").response()
     if isinstance(exc, RequestDataTooBig):
         return ApiError(413, "The request body is too large.", code="request_too_large").response()
+    if busy.is_busy(exc):
+        logger.warning("API %s %s: no database connection in time (503)", request.method, request.path)
+        return busy.api_busy_error().response()
     logger.exception("API error on %s %s", request.method, request.path)
     return ApiError(500, "The server had an error while processing your request.", type="server_error").response()
 

@@ -18,13 +18,16 @@ streamed when the message is created, the text after them; the text's annotation
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
+from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
+from django.db import connection
 from django.http import StreamingHttpResponse
 
 from chat import tools
@@ -34,8 +37,11 @@ from chat.models import Message, Run, RunStep
 
 logger = logging.getLogger("chat.api")
 
-# Re-read the rows when no event arrived for this long (a dropped event, another process).
+# Re-read the rows when no event arrived for this long (a dropped event, another process),
+# doubling up to RESYNC_MAX_SECONDS while nothing changes: 200 streams waiting for busy
+# runs re-read every second and starved the engine's own database work.
 RESYNC_SECONDS = 1.0
+RESYNC_MAX_SECONDS = 8.0
 
 
 def sse(event: str, data: dict) -> bytes:
@@ -81,14 +87,16 @@ class RunEvents:
         if not final and run.status != self.status:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
             self.status = run.status
+        # Three queries whatever the run holds: the run, its steps, its messages.
+        messages = {m.id: m for m in Message.objects.filter(run_id=self.run_id)}
         for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk"):
-            out += self._step_events(step, run)
+            out += self._step_events(step, run, messages)
         if final:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
             self.status = run.status
         return out, final
 
-    def _step_events(self, step: RunStep, run: Run) -> list[tuple[str, dict]]:
+    def _step_events(self, step: RunStep, run: Run, messages: dict[str, Message]) -> list[tuple[str, dict]]:
         out = []
         if step.id not in self.steps:
             empty = {"type": "tool_calls", "tool_calls": []} if step.type == RunStep.TOOL_CALLS else None
@@ -99,7 +107,7 @@ class RunEvents:
             self.calls[step.id] = 0
         if step.type == RunStep.MESSAGE_CREATION:
             message_id = step.step_details.get("message_creation", {}).get("message_id")
-            message = Message.objects.filter(pk=message_id).first()
+            message = messages.get(message_id)
             if message is not None:
                 out += self._message_events(message, run)
         else:
@@ -242,6 +250,7 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
     try:
         for event in opening:
             yield sse(*event)
+        resync, timed_out = RESYNC_SECONDS, False
         while True:
             out, final = await _read_rows(tracker.reconcile)
             for event in out:
@@ -253,11 +262,16 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
                 # is not ours (queued, or running elsewhere): end the stream with a reason.
                 yield sse("error", {"error": SERVER_STOPPING})
                 break
+            if timed_out and not out:
+                resync = min(resync * 2, RESYNC_MAX_SECONDS)
+            timed_out = False
             while True:
                 try:
-                    message = await asyncio.wait_for(layer.receive(channel), timeout=RESYNC_SECONDS)
+                    message = await asyncio.wait_for(layer.receive(channel), timeout=resync)
                 except TimeoutError:
+                    timed_out = True
                     break
+                resync = RESYNC_SECONDS
                 if message.get("type") != "message.delta":
                     break
                 fast = tracker.text_delta(message["message_id"], message["offset"], message["text"])
@@ -282,13 +296,27 @@ async def end_streams(timeout: float) -> None:
     most ``timeout``."""
     global _closing
     _closing = True
+    layer = get_channel_layer()
+    for token in list(_open_streams):
+        # Wake each stream now rather than at its next resync, so it says why it ends.
+        with contextlib.suppress(ChannelFull):  # a full channel has events to wake it
+            await layer.send(token.partition(":")[2], {"type": "stream.wake"})
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while _open_streams and loop.time() < deadline:
         await asyncio.sleep(0.05)
 
 
-def streaming_response(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> StreamingHttpResponse:
+def _release_connection() -> None:
+    if not connection.in_atomic_block:  # a test's transaction keeps its connection
+        connection.close()
+
+
+async def streaming_response(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> StreamingHttpResponse:
+    # The request's thread is done with the database: give its connection back (to the
+    # pool, on PostgreSQL) now, not when the stream ends minutes later. The stream's own
+    # reads are short calls on the engine's thread.
+    await sync_to_async(_release_connection)()
     response = StreamingHttpResponse(run_stream(subscription, tracker, opening), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 from dataclasses import dataclass, field
@@ -30,6 +31,45 @@ logger = logging.getLogger("chat.engine")
 
 MAX_TURNS = 20
 SERVER_STOPPED = "The server was stopped during this run; the partial answer was kept."
+
+
+class Heartbeats:
+    """One heartbeat for every run this process executes: a single UPDATE every
+    RUN_HEARTBEAT_TIMEOUT/3 seconds, instead of a write per run (200 runs made 200 writes
+    per interval, queued on the one database thread). Recovery reads ``heartbeat_at``
+    exactly as before; the claim stamps it first."""
+
+    def __init__(self) -> None:
+        self.runs: set[str] = set()
+        self.task: asyncio.Task | None = None
+
+    def add(self, run_id: str) -> None:
+        self.runs.add(run_id)
+        loop = asyncio.get_running_loop()
+        # A test's loop may have closed under a pending beat: start one on this loop.
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            self.task = loop.create_task(self._beat(), context=contextvars.Context())
+
+    def discard(self, run_id: str) -> None:
+        self.runs.discard(run_id)
+
+    async def _beat(self) -> None:
+        interval = settings.RUN_HEARTBEAT_TIMEOUT / 3
+        while self.runs:
+            await asyncio.sleep(interval)
+            if self.runs:
+                try:
+                    await _stamp(list(self.runs))
+                except Exception:  # a missed beat is retried next interval; recovery allows two
+                    logger.exception("heartbeat failed")
+
+
+@sync_to_async
+def _stamp(run_ids: list[str]) -> None:
+    Run.objects.filter(pk__in=run_ids, worker=WORKER_ID).update(heartbeat_at=timezone.now())
+
+
+heartbeats = Heartbeats()
 
 
 class RunCancelled(Exception):
@@ -77,9 +117,7 @@ class Execution:
         return claimed
 
     @sync_to_async
-    def _heartbeat(self) -> str:
-        now = timezone.now()
-        Run.objects.filter(pk=self.run.pk, worker=WORKER_ID).update(heartbeat_at=now)
+    def _status(self) -> str:
         return Run.objects.values_list("status", flat=True).get(pk=self.run.pk)
 
     @sync_to_async
@@ -108,8 +146,11 @@ class Execution:
         return message, step
 
     @sync_to_async
-    def _save_text(self, message: Message, text: str) -> None:
+    def _save_text(self, message: Message, text: str) -> str:
+        """Save the text so far and return the run's status (a cancel from another process
+        shows there): one trip to the database thread for both."""
         Message.objects.filter(pk=message.pk).update(content=Message.text_content(text))
+        return Run.objects.values_list("status", flat=True).get(pk=self.run.pk)
 
     @sync_to_async
     def _finish_message(self, turn: Turn, status: str, reason: str | None = None) -> None:
@@ -174,14 +215,14 @@ class Execution:
             await self.publish.run_status(self.run.id)
             return
         await self.publish.run_status(self.run.id)
-        heartbeat = asyncio.create_task(self._heartbeat_forever())
+        heartbeats.add(self.run.id)
         try:
             await self._turns()
         except RunCancelled:
             await self._stop_cancelled()
         except asyncio.CancelledError:
             # Either interrupt() after a user's cancel, or the server shutting down.
-            if await self._heartbeat() == states.CANCELLING:
+            if await self._status() == states.CANCELLING:
                 await self._stop_cancelled()
             else:
                 await self._fail("server_error", SERVER_STOPPED)
@@ -197,16 +238,10 @@ class Execution:
             logger.exception("run %s failed inside the engine", self.run.id)
             await self._fail("server_error", "The server hit an internal error while running this assistant.")
         finally:
-            heartbeat.cancel()
+            heartbeats.discard(self.run.id)
             if self.turn.message is not None:
                 events.live_end(self.turn.message.id)
             await self._touch_thread()
-
-    async def _heartbeat_forever(self) -> None:
-        interval = settings.RUN_HEARTBEAT_TIMEOUT / 3
-        while True:
-            await asyncio.sleep(interval)
-            await self._heartbeat()
 
     async def _turns(self) -> None:
         for _ in range(MAX_TURNS):
@@ -248,8 +283,8 @@ class Execution:
                     await self._append_text(turn, chunk.text)
                     if loop.time() - last_save >= settings.RUN_SAVE_INTERVAL:
                         last_save = loop.time()
-                        await self._save_text(turn.message, "".join(turn.text))
-                        await self._check_cancelled()
+                        if await self._save_text(turn.message, "".join(turn.text)) == states.CANCELLING:
+                            raise RunCancelled
                 elif isinstance(chunk, ToolCallDelta):
                     call = turn.calls.setdefault(chunk.index, {"id": None, "name": "", "arguments": []})
                     call["id"] = call["id"] or chunk.id
@@ -274,8 +309,7 @@ class Execution:
         await self.publish.message_delta(turn.message.id, offset, text)
 
     async def _check_cancelled(self) -> None:
-        status = await self._heartbeat()
-        if status == states.CANCELLING:
+        if await self._status() == states.CANCELLING:
             raise RunCancelled
 
     @sync_to_async

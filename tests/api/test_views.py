@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from chat.api.models import ApiKey
 from chat.models import Run
@@ -48,6 +49,35 @@ def test_it_rejects_a_wrong_or_revoked_key(client, alice, alice_key):
     assert error_of(call(client, "GET", "/v1/assistants", "sk-tutor-nope"))["code"] == "invalid_api_key"
     assert call(client, "GET", "/v1/assistants", alice_key).status_code == 200
     ApiKey.objects.get(owner=alice).revoke()
+    assert call(client, "GET", "/v1/assistants", alice_key).status_code == 401
+
+
+def test_a_key_is_looked_up_once_per_cache_period(alice, alice_key, django_assert_num_queries):
+    ApiKey.authenticate(alice_key)
+    with django_assert_num_queries(0):
+        assert ApiKey.authenticate(alice_key) == alice
+
+
+def test_a_key_revoked_by_another_process_stops_working_once_the_cache_period_ends(
+    client, alice, alice_key, settings, monkeypatch
+):
+    from chat.api import models as api_models
+
+    settings.API_KEY_CACHE_SECONDS = 5
+    assert call(client, "GET", "/v1/assistants", alice_key).status_code == 200
+    # Another process revokes it: a plain UPDATE, this process's cache is not told.
+    ApiKey.objects.filter(owner=alice).update(revoked_at=timezone.now())
+    assert call(client, "GET", "/v1/assistants", alice_key).status_code == 200  # within the period
+    now = api_models.clock()
+    monkeypatch.setattr(api_models, "clock", lambda: now + 5.01)
+    assert call(client, "GET", "/v1/assistants", alice_key).status_code == 401
+
+
+def test_with_no_cache_period_every_request_looks_the_key_up(client, alice, alice_key, settings):
+    settings.API_KEY_CACHE_SECONDS = 0
+    assert call(client, "GET", "/v1/assistants", alice_key).status_code == 200
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
     assert call(client, "GET", "/v1/assistants", alice_key).status_code == 401
 
 

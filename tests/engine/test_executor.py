@@ -262,6 +262,28 @@ async def test_a_live_worker_keeps_its_run_but_startup_recovery_takes_every_fore
     assert (await reload(fresh)).status == "failed"
 
 
+async def test_runs_executing_longer_than_the_heartbeat_timeout_are_not_taken_by_another_process(
+    monkeypatch, settings, alice, tutor
+):
+    """One heartbeat for all of this process's runs keeps every one of them alive."""
+    from chat.models import Thread
+
+    settings.RUN_HEARTBEAT_TIMEOUT = 0.6
+    provider = ScriptedProvider(text_turn(*["tick "] * 12), text_turn(*["tock "] * 12), delay=0.15)
+    use(monkeypatch, provider)
+    runs = []
+    for _ in range(2):
+        other = await sync_to_async(Thread.objects.create)(owner=alice)
+        runs.append((await ask(other, tutor))[1])
+    executing = [asyncio.create_task(executor.execute(run.id)) for run in runs]
+    await asyncio.sleep(1.2)  # two heartbeat timeouts into the runs
+    monkeypatch.setattr(dispatch, "WORKER_ID", "another-process:1")  # its sweep sees our runs as foreign
+    await recovery.sweep()
+    monkeypatch.undo()
+    await asyncio.gather(*executing)
+    assert [(await reload(run)).status for run in runs] == ["completed", "completed"]
+
+
 async def test_startup_recovery_runs_queued_runs_nobody_started(thread, tutor):
     _, run = await ask(thread, tutor, WALKTHROUGH)
     await recovery.sweep(startup=True)

@@ -92,7 +92,7 @@ async def create(request: HttpRequest, thread_id: str):
         await streaming.unsubscribe(subscription)
         raise
     tracker = streaming.RunEvents(run.id, include_content=include)
-    return streaming.streaming_response(subscription, tracker, tracker.opening(run))
+    return await streaming.streaming_response(subscription, tracker, tracker.opening(run))
 
 
 def _prepare_create_and_run(request: HttpRequest):
@@ -127,7 +127,7 @@ async def create_thread_and_run(request: HttpRequest):
         raise
     tracker = streaming.RunEvents(run.id, include_content=include)
     opening = [("thread.created", serializers.thread(thread)), *tracker.opening(run)]
-    return streaming.streaming_response(subscription, tracker, opening)
+    return await streaming.streaming_response(subscription, tracker, opening)
 
 
 # --- the rest ------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ async def submit_tool_outputs(request: HttpRequest, thread_id: str, run_id: str)
         await streaming.unsubscribe(subscription)
         raise
     tracker.status = run.status
-    return streaming.streaming_response(subscription, tracker, [(f"thread.run.{run.status}", serializers.run(run))])
+    return await streaming.streaming_response(subscription, tracker, [(f"thread.run.{run.status}", serializers.run(run))])
 
 
 def step_list(request: HttpRequest, thread_id: str, run_id: str):

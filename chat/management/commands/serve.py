@@ -53,6 +53,9 @@ class GracefulServer(Server):
         self.stop()
 
 
+LISTEN_BACKLOG = 1024
+
+
 class Command(BaseCommand):
     help = "Serve HTTP and WebSockets (Daphne), recovering runs left behind by a previous process."
 
@@ -63,7 +66,9 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, **options):
         from project.asgi import application
 
-        endpoints = build_endpoint_description_strings(host=host, port=port)
+        # Twisted listens with a backlog of 50: a class opening its pages at once (200
+        # connections in a burst) had handshakes reset before Daphne could accept them.
+        endpoints = [f"{e}:backlog={LISTEN_BACKLOG}" for e in build_endpoint_description_strings(host=host, port=port)]
         self.stdout.write(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
         server = GracefulServer(
             application=application,
