@@ -8,6 +8,25 @@ from chat.models import Assistant, Thread
 from chat.providers import available_models
 
 
+class AssistantChoiceField(forms.ModelChoiceField):
+    """A picker of the user's assistants; two with the same name are told apart by model
+    and a short id, never shown as two identical entries."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(queryset=Assistant.objects.none(), empty_label=None, label="Assistant", **kwargs)
+        self.repeated_names: set[str] = set()
+
+    def limit_to(self, user) -> None:
+        self.queryset = Assistant.objects.filter(owner=user)
+        names = [name for name in self.queryset.values_list("name", flat=True)]
+        self.repeated_names = {name for name in names if names.count(name) > 1}
+
+    def label_from_instance(self, assistant: Assistant) -> str:
+        if assistant.name in self.repeated_names:
+            return f"{assistant.name} ({assistant.model}, …{assistant.id[-4:]})"
+        return assistant.name
+
+
 class MessageForm(forms.Form):
     text = forms.CharField(
         label="Message",
@@ -19,11 +38,11 @@ class MessageForm(forms.Form):
             "max_length": "Messages can be at most %(limit_value)s characters; this one has %(show_value)s.",
         },
     )
-    assistant = forms.ModelChoiceField(queryset=Assistant.objects.none(), empty_label=None, label="Assistant")
+    assistant = AssistantChoiceField()
 
     def __init__(self, *args, user, thread: Thread | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assistant"].queryset = Assistant.objects.filter(owner=user)
+        self.fields["assistant"].limit_to(user)
         if thread is not None and thread.assistant_id:
             self.fields["assistant"].initial = thread.assistant_id
 
@@ -94,11 +113,11 @@ class ThreadTitleForm(forms.ModelForm):
 
 
 class NewThreadForm(forms.Form):
-    assistant = forms.ModelChoiceField(queryset=Assistant.objects.none(), empty_label=None, label="Assistant")
+    assistant = AssistantChoiceField()
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assistant"].queryset = Assistant.objects.filter(owner=user)
+        self.fields["assistant"].limit_to(user)
 
 
 class SignupForm(UserCreationForm):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -64,9 +66,18 @@ def post_message(thread: Thread, text: str, assistant: Assistant, *, start: bool
     return message, run
 
 
+# Markdown that reads as noise in a title: fences, images and links (kept: their text),
+# emphasis and code marks, and the markers that open a heading, quote or list item.
+_FENCE = re.compile(r"^\s*(```|~~~)[^\n]*$", re.MULTILINE)
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_LINE_MARK = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)", re.MULTILINE)
+_INLINE_MARK = re.compile(r"(\*\*|__|\*|~~|`|(?<!\w)_|_(?!\w))")
+
+
 def title_from(text: str, limit: int = 60) -> str:
-    """A conversation title from its first message: one line, no markdown ticks."""
-    words = " ".join(text.replace("`", "").split())
+    """A conversation title from its first message: one line of plain text, no Markdown."""
+    plain = _INLINE_MARK.sub("", _LINE_MARK.sub("", _LINK.sub(r"\1", _FENCE.sub("", text))))
+    words = " ".join(plain.split())
     if len(words) <= limit:
         return words
     return words[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"

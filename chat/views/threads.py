@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from chat import live
+from chat import conversations, live
 from chat.access import get_run_for_user, get_thread_for_user
 from chat.demo import ensure_starter_assistant
 from chat.engine.runs import ThreadBusy, cancel_run, post_message
@@ -18,14 +19,22 @@ from chat.models import Message, Thread
 from chat.retrieval.uploads import check_uploads, start_run
 
 
+def _sidebar_context(request: HttpRequest, current: Thread | None = None) -> dict:
+    query = request.GET.get("q", "").strip()
+    threads = conversations.listed_threads(request.user, query)
+    return {"groups": conversations.grouped_by_date(threads), "query": query, "current": current}
+
+
 @require_GET
 @login_required
 def thread_list(request: HttpRequest) -> HttpResponse:
+    """The conversations, grouped by date; with ``q``, those matching it (the search box
+    asks through htmx for the list alone)."""
     ensure_starter_assistant(request.user)
-    threads = Thread.objects.filter(owner=request.user).select_related("assistant")
-    return render(
-        request, "chat/thread_list.html", {"threads": threads, "new_form": NewThreadForm(user=request.user)}
-    )
+    context = _sidebar_context(request)
+    if request.htmx and request.htmx.target == "conversation-list":
+        return render(request, "chat/conversations.html#conversation_list", context)
+    return render(request, "chat/thread_list.html", {**context, "new_form": NewThreadForm(user=request.user)})
 
 
 @require_POST
@@ -34,7 +43,7 @@ def thread_create(request: HttpRequest) -> HttpResponse:
     form = NewThreadForm(request.POST, user=request.user)
     if not form.is_valid():
         return redirect("chat:threads")
-    thread = Thread.objects.create(owner=request.user, assistant=form.cleaned_data["assistant"])
+    thread = conversations.start_conversation(request.user, form.cleaned_data["assistant"])
     return redirect("chat:thread", thread_id=thread.id)
 
 
@@ -52,9 +61,10 @@ def _parse_cursor(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() else None
 
 
-def _thread_context(thread: Thread, form: MessageForm, before: int | None = None) -> dict:
+def _thread_context(request: HttpRequest, thread: Thread, form: MessageForm, before: int | None = None) -> dict:
     messages, older = _page_of_messages(thread, before)
     return {
+        **_sidebar_context(request, thread),
         "thread": thread,
         "message_items": [live.message_context(m) for m in messages],
         "older": older,
@@ -68,7 +78,7 @@ def _thread_context(thread: Thread, form: MessageForm, before: int | None = None
 def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
     form = MessageForm(user=request.user, thread=thread)
-    context = _thread_context(thread, form, _parse_cursor(request.GET.get("before")))
+    context = _thread_context(request, thread, form, _parse_cursor(request.GET.get("before")))
     if request.htmx and "before" in request.GET:
         return render(request, "chat/thread.html#older_messages", context)
     return render(request, "chat/thread.html", context)
@@ -104,7 +114,7 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
     if request.htmx:
         return render(request, "chat/thread.html#composer", {"thread": thread, "form": form}, status=status)
-    return render(request, "chat/thread.html", _thread_context(thread, form), status=status)
+    return render(request, "chat/thread.html", _thread_context(request, thread, form), status=status)
 
 
 @require_POST
@@ -124,17 +134,25 @@ def thread_rename(request: HttpRequest, thread_id: str) -> HttpResponse:
     form = ThreadTitleForm(request.POST, instance=thread)
     if form.is_valid():
         form.save()
+        messages.success(request, f"Renamed the conversation to “{thread.display_title}”.")
+    else:
+        messages.error(request, "The title was not changed: " + " ".join(form.errors.get("title", [])))
     return redirect("chat:thread", thread_id=thread.id)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def thread_delete(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """GET asks for confirmation (a page that works without JavaScript); POST deletes."""
     thread = get_thread_for_user(request.user, thread_id)
+    if request.method == "GET":
+        return render(request, "chat/thread_delete.html", {"thread": thread, "count": thread.messages.count()})
     active = thread.active_run()
     if active is not None:
         cancel_run(active)
+    title = thread.display_title
     thread.delete()
+    messages.success(request, f"Deleted the conversation “{title}”.")
     if request.htmx:
         return HttpResponseClientRedirect("/threads/")
     return redirect("chat:threads")

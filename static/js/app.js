@@ -34,4 +34,35 @@
     var log = document.getElementById("messages");
     if (log) log.scrollTop = log.scrollHeight;
   });
+
+  // The conversation sidebar: a column on wide screens that can be hidden, a drawer on
+  // phones. CSS decides what each state looks like; this only flips the state.
+  function sidebarShown() {
+    var sidebar = document.getElementById("sidebar");
+    return !!sidebar && getComputedStyle(sidebar).display !== "none";
+  }
+  function syncSidebarToggles() {
+    var shown = String(sidebarShown());
+    document.querySelectorAll("[data-sidebar-toggle]").forEach(function (button) {
+      button.setAttribute("aria-expanded", shown);
+    });
+  }
+  function setSidebar(open) {
+    var layout = document.getElementById("chat-layout");
+    if (!layout) return;
+    layout.setAttribute("data-sidebar", open ? "open" : "closed");
+    syncSidebarToggles();
+    if (open && window.matchMedia("(max-width: 820px)").matches) {
+      var search = document.getElementById("conversation-search");
+      if (search) search.focus();
+    }
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-sidebar-toggle]")) setSidebar(!sidebarShown());
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && window.matchMedia("(max-width: 820px)").matches && sidebarShown()) setSidebar(false);
+  });
+  document.addEventListener("DOMContentLoaded", syncSidebarToggles);
+  window.addEventListener("resize", syncSidebarToggles);
 })();
