@@ -43,6 +43,7 @@ def render_run_panel(thread: Thread, *, oob: bool = True) -> str:
 
     return (
         render_to_string(f"{PAGE}#run_status", context)
+        + render_to_string(f"{PAGE}#composer_action", context)  # Send, or Stop during a run
         + render_to_string(f"{PAGE}#steps", context)
         + render_pending_action(thread, run, oob=oob)
     )

@@ -106,14 +106,15 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             if not request.htmx:
                 return redirect("chat:thread", thread_id=thread.id)
             form = MessageForm(user=request.user, thread=thread)
-            composer = render(request, "chat/thread.html#composer", {"thread": thread, "form": form})
+            composer = render(request, "chat/thread.html#composer", {"thread": thread, "form": form, "run": run})
             composer.write(live.render_new_message(message))
             composer.write(live.render_run_panel(thread))
             composer.write(render_to_string("chat/thread.html#thread_title", {"thread": thread, "oob": True}))
             return composer
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
     if request.htmx:
-        return render(request, "chat/thread.html#composer", {"thread": thread, "form": form}, status=status)
+        context = {"thread": thread, "form": form, "run": live.latest_run(thread)}
+        return render(request, "chat/thread.html#composer", context, status=status)
     return render(request, "chat/thread.html", _thread_context(request, thread, form), status=status)
 
 

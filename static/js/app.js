@@ -8,7 +8,48 @@
     if (!field.matches || !field.matches("textarea[data-submit-on-enter]")) return;
     if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     event.preventDefault();
-    if (field.value.trim() !== "" && field.form) field.form.requestSubmit();
+    // Only when the form can send now: not over the limit, not during a run (Stop shows instead).
+    var send = field.form && field.form.querySelector("[data-send]");
+    if (field.value.trim() !== "" && send && !send.disabled) field.form.requestSubmit(send);
+  });
+
+  // The message limit, told as the student types (the server refuses the same limit).
+  var numbers = new Intl.NumberFormat();
+  function updateCounter() {
+    var field = document.querySelector("textarea[data-max-chars]");
+    var counter = document.getElementById("char-count");
+    if (!field || !counter) return;
+    var limit = Number(field.getAttribute("data-max-chars"));
+    var length = field.value.length;
+    var over = length > limit;
+    if (over) {
+      counter.textContent = "Too long to send: " + numbers.format(length) + " characters, the limit is " +
+        numbers.format(limit) + ". Remove " + numbers.format(length - limit) + " to send it.";
+    } else {
+      counter.textContent = numbers.format(length) + " / " + numbers.format(limit) + " characters";
+    }
+    counter.classList.toggle("char-count--over", over);
+    field.setAttribute("aria-invalid", over ? "true" : "false");
+    var send = field.form && field.form.querySelector("[data-send]");
+    if (send) send.disabled = over;
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[data-max-chars]")) updateCounter();
+  });
+  document.addEventListener("htmx:afterSettle", updateCounter);
+  document.addEventListener("htmx:oobAfterSwap", updateCounter);
+  document.addEventListener("DOMContentLoaded", updateCounter);
+
+  // Copy a message as Markdown: its raw text rides in a data attribute of the button.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy]");
+    if (!button || !navigator.clipboard) return;
+    navigator.clipboard.writeText(button.getAttribute("data-copy")).then(function () {
+      var label = button.querySelector("[data-copy-label]") || button;
+      var before = label.textContent;
+      label.textContent = "Copied";
+      setTimeout(function () { label.textContent = before; }, 1500);
+    });
   });
 
   function nearBottom(el) {
