@@ -8,6 +8,12 @@ from chat.models import Assistant, Thread
 from chat.providers import available_models
 
 
+ASSISTANT_DELETED = (
+    "The assistant of this conversation was deleted, so the conversation is read-only. "
+    "Start a new conversation to continue."
+)
+
+
 class AssistantChoiceField(forms.ModelChoiceField):
     """A picker of the user's assistants; two with the same name are told apart by model
     and a short id, never shown as two identical entries."""
@@ -43,8 +49,14 @@ class MessageForm(forms.Form):
     def __init__(self, *args, user, thread: Thread | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assistant"].limit_to(user)
+        self.thread = thread
         if thread is not None and thread.assistant_id:
             self.fields["assistant"].initial = thread.assistant_id
+
+    def clean(self):
+        if self.thread is not None and self.thread.assistant_deleted:
+            raise forms.ValidationError(ASSISTANT_DELETED, code="assistant_deleted")
+        return super().clean()
 
 
 # Labels of the server tools an assistant can switch on (chat.tools registry).

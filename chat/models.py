@@ -75,6 +75,13 @@ class Thread(models.Model):
     def active_run(self) -> Run | None:
         return self.runs.filter(status__in=states.ACTIVE).first()
 
+    @property
+    def assistant_deleted(self) -> bool:
+        """The assistant this conversation talked to was deleted (every run starts with an
+        assistant, so a run without one lost it). The browser keeps such a conversation
+        read-only rather than let it silently continue with another assistant."""
+        return self.assistant_id is None and self.runs.filter(assistant__isnull=True).exists()
+
 
 class Message(models.Model):
     USER = "user"
