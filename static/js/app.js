@@ -29,7 +29,14 @@
       counter.textContent = numbers.format(length) + " / " + numbers.format(limit) + " characters";
     }
     counter.classList.toggle("char-count--over", over);
-    field.setAttribute("aria-invalid", over ? "true" : "false");
+    // Only the limit's own verdict changes: a server's form error keeps its aria-invalid.
+    if (over) {
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("data-over-limit", "");
+    } else if (field.hasAttribute("data-over-limit")) {
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("data-over-limit");
+    }
     var send = field.form && field.form.querySelector("[data-send]");
     if (send) send.disabled = over;
   }
