@@ -67,3 +67,15 @@ def test_redis_and_postgres_urls_switch_the_backends(tmp_path):
         [sys.executable, "-c", "import django;django.setup();" + code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert out.stdout.split() == ["channels_redis.core.RedisChannelLayer", "django.db.backends.postgresql"], out.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "backend"),
+    [({}, "django.core.mail.backends.console"), ({"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"}, "django.core.mail.backends.smtp")],
+)
+def test_password_reset_mail_goes_to_the_console_unless_configured(tmp_path, env, backend):
+    full = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "project.settings", **env}
+    full.pop("EMAIL_BACKEND", None) if not env else None
+    code = "import django;django.setup();from django.core.mail import mailers;print(type(mailers.default).__module__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=full, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == backend, out.stderr
