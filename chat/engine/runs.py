@@ -74,6 +74,33 @@ _LINE_MARK = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)", re.MULT
 _INLINE_MARK = re.compile(r"(\*\*|__|\*|~~|`|(?<!\w)_|_(?!\w))")
 
 
+class NothingToRedo(Exception):
+    """The thread has no message of the user's to answer again or to edit."""
+
+
+def _last_question(thread: Thread) -> Message:
+    last = thread.messages.filter(role=Message.USER).order_by("-seq").first()
+    if last is None:
+        raise NothingToRedo("There is no message of yours in this conversation yet.")
+    return last
+
+
+def regenerate_last_answer(thread: Thread, assistant: Assistant) -> Run:
+    """Answer the user's last message again: the answers given to it are removed first."""
+    with transaction.atomic():
+        _check_idle(thread)
+        thread.messages.filter(seq__gt=_last_question(thread).seq).delete()
+        return create_run(thread, assistant)
+
+
+def edit_last_question(thread: Thread, text: str, assistant: Assistant) -> tuple[Message, Run]:
+    """Replace the user's last message (and the answers to it) with ``text``, and answer that."""
+    with transaction.atomic():
+        _check_idle(thread)
+        thread.messages.filter(seq__gte=_last_question(thread).seq).delete()
+        return post_message(thread, text, assistant)
+
+
 def title_from(text: str, limit: int = 60) -> str:
     """A conversation title from its first message: one line of plain text, no Markdown."""
     plain = _INLINE_MARK.sub("", _LINE_MARK.sub("", _LINK.sub(r"\1", _FENCE.sub("", text))))

@@ -7,13 +7,14 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from chat import conversations, live
 from chat.access import get_run_for_user, get_thread_for_user
 from chat.demo import ensure_starter_assistant
-from chat.engine.runs import ThreadBusy, cancel_run, post_message
+from chat.engine.runs import NothingToRedo, ThreadBusy, cancel_run, edit_last_question, post_message, regenerate_last_answer
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
 from chat.retrieval.uploads import check_uploads, start_run
@@ -77,8 +78,12 @@ def _thread_context(request: HttpRequest, thread: Thread, form: MessageForm, bef
 @login_required
 def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
-    form = MessageForm(user=request.user, thread=thread)
+    # ?edit: the composer holds the last message of the user's, to change and send again.
+    last_question = thread.messages.filter(role=Message.USER).order_by("-seq").first() if "edit" in request.GET else None
+    initial = {"text": last_question.text} if last_question else None
+    form = MessageForm(user=request.user, thread=thread, initial=initial)
     context = _thread_context(request, thread, form, _parse_cursor(request.GET.get("before")))
+    context["editing"] = last_question is not None
     if request.htmx and "before" in request.GET:
         return render(request, "chat/thread.html#older_messages", context)
     return render(request, "chat/thread.html", context)
@@ -116,6 +121,46 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
         context = {"thread": thread, "form": form, "run": live.latest_run(thread)}
         return render(request, "chat/thread.html#composer", context, status=status)
     return render(request, "chat/thread.html", _thread_context(request, thread, form), status=status)
+
+
+def _back_to_thread(request: HttpRequest, thread: Thread) -> HttpResponse:
+    url = reverse("chat:thread", args=[thread.id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@require_POST
+@login_required
+def answer_again(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """Regenerate the last answer (the page reloads to show the new one stream in)."""
+    thread = get_thread_for_user(request.user, thread_id)
+    # The composer's form checks the assistant (the user's own, the thread not read-only);
+    # its text is not used here, so any non-empty stand-in will do.
+    form = MessageForm({"text": "-", "assistant": request.POST.get("assistant")}, user=request.user, thread=thread)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.non_field_errors()) or "Choose one of your assistants.")
+        return _back_to_thread(request, thread)
+    try:
+        regenerate_last_answer(thread, form.cleaned_data["assistant"])
+    except (ThreadBusy, NothingToRedo) as problem:
+        messages.error(request, str(problem))
+    return _back_to_thread(request, thread)
+
+
+@require_POST
+@login_required
+def message_edit(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """Replace the user's last message with the edited text and answer it anew."""
+    thread = get_thread_for_user(request.user, thread_id)
+    form = MessageForm(request.POST, user=request.user, thread=thread)
+    if form.is_valid():
+        try:
+            edit_last_question(thread, form.cleaned_data["text"], form.cleaned_data["assistant"])
+        except (ThreadBusy, NothingToRedo) as problem:
+            form.add_error(None, str(problem))
+        else:
+            return _back_to_thread(request, thread)
+    context = {**_thread_context(request, thread, form), "editing": True}
+    return render(request, "chat/thread.html", context, status=400)
 
 
 @require_POST

@@ -156,6 +156,9 @@ def test_a_new_thread_can_only_use_my_own_assistant(bob_client, tutor):
         ("post", "chat:message_create", ()),
         ("post", "chat:thread_rename", ()),
         ("post", "chat:thread_delete", ()),
+        ("get", "chat:thread_delete", ()),
+        ("post", "chat:message_edit", ()),
+        ("post", "chat:answer_again", ()),
     ],
 )
 def test_a_stranger_gets_404_for_someone_elses_thread(bob_client, thread, method, name, extra):
@@ -262,3 +265,43 @@ def test_two_assistants_with_the_same_name_are_told_apart_in_the_picker(alice_cl
     twin = Assistant.objects.create(owner=alice, name=tutor.name, model=tutor.model)
     text = alice_client.get(reverse("chat:thread", args=[thread.id])).content.decode()
     assert f"…{twin.id[-4:]})" in text and f"…{tutor.id[-4:]})" in text
+
+
+def test_answer_again_replaces_the_last_answer_with_a_new_run(alice_client, thread, no_dispatch, django_capture_on_commit_callbacks):
+    say(thread, "What is 2 + 2?")
+    say(thread, "5", role=Message.ASSISTANT)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id})
+    assertRedirects(response, reverse("chat:thread", args=[thread.id]), fetch_redirect_response=False)
+    assert [m.text for m in thread.messages.all()] == ["What is 2 + 2?"]
+    (run,) = Run.objects.filter(thread=thread)
+    assert no_dispatch == [run.id]
+
+
+def test_editing_the_last_message_replaces_it_and_its_answer(alice_client, thread, no_dispatch):
+    say(thread, "First question")
+    say(thread, "First answer", role=Message.ASSISTANT)
+    say(thread, "What is 2 + 2")
+    say(thread, "5", role=Message.ASSISTANT)
+    page = alice_client.get(reverse("chat:thread", args=[thread.id]) + "?edit")
+    assertContains(page, "Editing your last message")
+    assertContains(page, ">What is 2 + 2</textarea>")
+    response = alice_client.post(reverse("chat:message_edit", args=[thread.id]), {"text": "What is 2 + 2?", "assistant": thread.assistant_id})
+    assertRedirects(response, reverse("chat:thread", args=[thread.id]), fetch_redirect_response=False)
+    assert [m.text for m in thread.messages.all()] == ["First question", "First answer", "What is 2 + 2?"]
+    assert Run.objects.filter(thread=thread).count() == 1
+
+
+def test_answer_again_and_edit_are_refused_during_a_run(alice_client, thread):
+    say(thread, "Question")
+    Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status="in_progress")
+    response = alice_client.post(reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id}, follow=True)
+    assertContains(response, "already has an active run")
+    response = alice_client.post(reverse("chat:message_edit", args=[thread.id]), {"text": "Other", "assistant": thread.assistant_id})
+    assertContains(response, "already has an active run", status_code=400)
+    assert [m.text for m in thread.messages.all()] == ["Question"]
+
+
+def test_answer_again_with_no_question_says_so(alice_client, thread):
+    response = alice_client.post(reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id}, follow=True)
+    assertContains(response, "There is no message of yours in this conversation yet.")
