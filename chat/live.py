@@ -27,6 +27,11 @@ def render_new_message(message: Message) -> str:
     return format_html('<div id="messages" hx-swap-oob="beforeend">{}</div>', inner)
 
 
+def render_removed(message_ids: list[str]) -> str:
+    """Take removed messages (an answer asked again, an edited question) off the page."""
+    return "".join(format_html('<div id="message-{}" hx-swap-oob="delete"></div>', i) for i in message_ids)
+
+
 def render_delta(message_id: str, text: str) -> str:
     return format_html('<span id="stream-{}" hx-swap-oob="beforeend">{}</span>', message_id, text)
 

@@ -85,20 +85,29 @@ def _last_question(thread: Thread) -> Message:
     return last
 
 
-def regenerate_last_answer(thread: Thread, assistant: Assistant) -> Run:
-    """Answer the user's last message again: the answers given to it are removed first."""
-    with transaction.atomic():
-        _check_idle(thread)
-        thread.messages.filter(seq__gt=_last_question(thread).seq).delete()
-        return create_run(thread, assistant)
+def _remove(messages) -> list[str]:
+    removed = list(messages.values_list("id", flat=True))
+    messages.delete()
+    return removed
 
 
-def edit_last_question(thread: Thread, text: str, assistant: Assistant) -> tuple[Message, Run]:
-    """Replace the user's last message (and the answers to it) with ``text``, and answer that."""
+def regenerate_last_answer(thread: Thread, assistant: Assistant) -> tuple[Run, list[str]]:
+    """Answer the user's last message again: the answers given to it are removed first.
+    Returns the new run and the ids of the removed messages."""
     with transaction.atomic():
         _check_idle(thread)
-        thread.messages.filter(seq__gte=_last_question(thread).seq).delete()
-        return post_message(thread, text, assistant)
+        removed = _remove(thread.messages.filter(seq__gt=_last_question(thread).seq))
+        return create_run(thread, assistant), removed
+
+
+def edit_last_question(thread: Thread, text: str, assistant: Assistant) -> tuple[Message, Run, list[str]]:
+    """Replace the user's last message (and the answers to it) with ``text``, and answer that.
+    Returns the new message, its run and the ids of the removed messages."""
+    with transaction.atomic():
+        _check_idle(thread)
+        removed = _remove(thread.messages.filter(seq__gte=_last_question(thread).seq))
+        message, run = post_message(thread, text, assistant)
+        return message, run, removed
 
 
 def title_from(text: str, limit: int = 60) -> str:

@@ -123,27 +123,46 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
     return render(request, "chat/thread.html", _thread_context(request, thread, form), status=status)
 
 
-def _back_to_thread(request: HttpRequest, thread: Thread) -> HttpResponse:
+def _reload_thread(request: HttpRequest, thread: Thread) -> HttpResponse:
+    """The thread page again, to show a notice."""
     url = reverse("chat:thread", args=[thread.id])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], message: Message | None = None) -> HttpResponse:
+    """The page without the removed messages, with the new question (if any), a fresh
+    composer and the run panel; the answer streams in over the socket. Without htmx: the page."""
+    if not request.htmx:
+        return redirect("chat:thread", thread_id=thread.id)
+    if message is None:  # asked from a button that swaps nothing itself: out-of-band parts only
+        response = HttpResponse()
+    else:
+        form = MessageForm(user=request.user, thread=thread)
+        response = render(request, "chat/thread.html#composer", {"thread": thread, "form": form, "run": live.latest_run(thread)})
+    response.write(live.render_removed(removed))
+    if message is not None:
+        response.write(live.render_new_message(message))
+    response.write(live.render_run_panel(thread))
+    return response
 
 
 @require_POST
 @login_required
 def answer_again(request: HttpRequest, thread_id: str) -> HttpResponse:
-    """Regenerate the last answer (the page reloads to show the new one stream in)."""
+    """Regenerate the last answer."""
     thread = get_thread_for_user(request.user, thread_id)
     # The composer's form checks the assistant (the user's own, the thread not read-only);
     # its text is not used here, so any non-empty stand-in will do.
     form = MessageForm({"text": "-", "assistant": request.POST.get("assistant")}, user=request.user, thread=thread)
     if not form.is_valid():
         messages.error(request, " ".join(form.non_field_errors()) or "Choose one of your assistants.")
-        return _back_to_thread(request, thread)
+        return _reload_thread(request, thread)
     try:
-        regenerate_last_answer(thread, form.cleaned_data["assistant"])
+        _run, removed = regenerate_last_answer(thread, form.cleaned_data["assistant"])
     except (ThreadBusy, NothingToRedo) as problem:
         messages.error(request, str(problem))
-    return _back_to_thread(request, thread)
+        return _reload_thread(request, thread)
+    return _after_redo(request, thread, removed)
 
 
 @require_POST
@@ -154,12 +173,14 @@ def message_edit(request: HttpRequest, thread_id: str) -> HttpResponse:
     form = MessageForm(request.POST, user=request.user, thread=thread)
     if form.is_valid():
         try:
-            edit_last_question(thread, form.cleaned_data["text"], form.cleaned_data["assistant"])
+            message, _run, removed = edit_last_question(thread, form.cleaned_data["text"], form.cleaned_data["assistant"])
         except (ThreadBusy, NothingToRedo) as problem:
             form.add_error(None, str(problem))
         else:
-            return _back_to_thread(request, thread)
+            return _after_redo(request, thread, removed, message)
     context = {**_thread_context(request, thread, form), "editing": True}
+    if request.htmx:
+        return render(request, "chat/thread.html#composer", context)  # htmx swaps only 2xx
     return render(request, "chat/thread.html", context, status=400)
 
 

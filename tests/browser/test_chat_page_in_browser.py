@@ -20,6 +20,7 @@ from tests.browser.test_chat_in_browser import (
     tutor_messages,
     user_messages,
     wait_for_run_to_start,
+    wait_for_streamed_text,
 )
 
 try:
@@ -90,6 +91,7 @@ def test_during_a_run_the_composer_offers_stop_instead_of_send(browsing: Browsin
     start_conversation(page)
     send(page, SMALL_TALK)
     wait_for_run_to_start(page)
+    wait_for_streamed_text(page, at_least=10)  # an answer has begun, for Stop to cut short
     composer = page.locator("#composer")
     expect(composer.get_by_role("button", name="Send")).to_have_count(0)
     composer.get_by_role("button", name="Stop").click()
@@ -142,3 +144,30 @@ def test_copy_puts_the_message_markdown_on_the_clipboard(browsing: Browsing, cha
     expect(answer.get_by_role("button", name="Copied")).to_be_visible()
     copied = page.evaluate("() => navigator.clipboard.readText()")
     assert copied.strip() and copied != text
+
+
+def test_the_last_answer_can_be_regenerated_and_the_last_message_edited(browsing: Browsing, chat_server: ChatServer):
+    page = browsing.new_page(chat_server)
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    send(page, "Solve x^2 - 5x + 6 = 0")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    first_answer = tutor_messages(page).last.get_attribute("id")
+
+    page.get_by_role("button", name="Answer again").click()
+    expect(page.locator(f"#{first_answer}")).to_have_count(0)
+    expect(tutor_messages(page)).to_have_count(1, timeout=RUN_TIMEOUT)
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    assert tutor_messages(page).last.get_attribute("id") != first_answer
+    expect(user_messages(page)).to_have_count(1)
+
+    page.get_by_role("link", name="Edit last message").click()
+    expect(message_box(page)).to_have_value("Solve x^2 - 5x + 6 = 0")
+    expect(page.get_by_role("note").filter(has_text="Editing your last message")).to_be_visible()
+    message_box(page).fill("Solve x^2 - 7x + 12 = 0")
+    page.get_by_role("button", name="Send").click()
+    expect(user_messages(page)).to_have_count(1)
+    expect(user_messages(page).last).to_contain_text("Solve x^2 - 7x + 12 = 0")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    expect(tutor_messages(page)).to_have_count(1)
+    expect(tutor_messages(page).last).to_contain_text("4")
