@@ -12,10 +12,21 @@ from chat.models import Message, Run, Thread
 PAGE = "chat/thread.html"
 
 
-def message_context(message: Message) -> dict:
+def message_context(message: Message, latest_run_id: str | None = None) -> dict:
+    """A message, its streamed text so far, and the tool work shown inline above it (the
+    latest run's unfolded, older runs' folded). ``latest_run_id`` saves a query per message
+    when a whole page is rendered."""
     streaming = message.status == Message.IN_PROGRESS
     text = events.live_text(message.id) if streaming else None
-    return {"message": message, "stream_text": text if text is not None else message.text}
+    steps = message.tool_steps_before()
+    if steps and latest_run_id is None:
+        latest_run_id = message.thread.runs.values_list("id", flat=True).first()
+    return {
+        "message": message,
+        "stream_text": text if text is not None else message.text,
+        "tool_steps": steps,
+        "tools_open": bool(steps) and message.run_id == latest_run_id,
+    }
 
 
 def render_message(message: Message, *, oob: str = "true") -> str:

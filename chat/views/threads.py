@@ -64,12 +64,13 @@ def _parse_cursor(raw: str | None) -> int | None:
 
 def _thread_context(request: HttpRequest, thread: Thread, form: MessageForm, before: int | None = None) -> dict:
     messages, older = _page_of_messages(thread, before)
+    run = live.latest_run(thread)
     return {
         **_sidebar_context(request, thread),
         "thread": thread,
-        "message_items": [live.message_context(m) for m in messages],
+        "message_items": [live.message_context(m, run.id if run else None) for m in messages],
         "older": older,
-        "run": live.latest_run(thread),
+        "run": run,
         "form": form,
     }
 

@@ -23,6 +23,8 @@ from tests.browser.test_chat_in_browser import (
     wait_for_streamed_text,
 )
 
+from tests.browser.test_layout import LAB_TUTOR, ensure_lab_tutor
+
 try:
     from playwright.sync_api import Page, expect
 except ImportError:  # the `browser` fixture (autouse) skips, or fails under CI, first
@@ -171,3 +173,32 @@ def test_the_last_answer_can_be_regenerated_and_the_last_message_edited(browsing
     expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
     expect(tutor_messages(page)).to_have_count(1)
     expect(tutor_messages(page).last).to_contain_text("4")
+
+
+def test_tool_work_shows_inline_where_it_happened_the_latest_unfolded(browsing: Browsing, chat_server: ChatServer):
+    page = browsing.new_page(chat_server)
+    log_in(page, chat_server, ALICE[0])
+    ensure_lab_tutor(page)
+    start_conversation(page)
+    page.get_by_label("Assistant", exact=True).select_option(label=LAB_TUTOR)
+    send(page, "plot y = x^2 from -5 to 5")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    answers = page.get_by_role("article", name=LAB_TUTOR)
+    ran = answers.locator("details.tool-work", has_text="Ran Python")
+    expect(ran).to_have_count(1)
+    expect(ran).to_have_attribute("open", "")
+    expect(ran.locator(".ci-input")).to_contain_text("plt")
+    expect(ran.locator("figure img")).to_have_count(1)
+
+    send(page, "Generate the first 20 fibonacci numbers with code")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    page.reload()  # the page rebuilt from the database places them the same way
+    blocks = page.locator("#messages details.tool-work")
+    expect(blocks).to_have_count(2)
+    assert [b.get_attribute("open") for b in blocks.all()] == [None, ""]  # older folded, latest open
+    expect(blocks.last).to_contain_text("fib")
+    # In order: each block sits in the answer of its own run, after the question that asked for it.
+    order = page.evaluate(
+        "() => Array.from(document.querySelectorAll('#messages .message')).map((m) => m.querySelector('details.tool-work') ? 'tools' : m.getAttribute('aria-label'))"
+    )
+    assert order.index("tools") > order.index("You") and order.count("tools") == 2
