@@ -157,7 +157,7 @@ def test_no_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, chat_s
     page.reload()
     expect(page.get_by_role("article", name=LAB_TUTOR).last.locator("a.cite-marker").first).to_be_visible()
     expect(page.locator(".katex").first).to_be_visible()
-    figure = page.locator(".message figure img").first
+    figure = page.locator(".message__image img").first
     figure.scroll_into_view_if_needed()  # it loads lazily
     expect(figure).to_be_visible()
     check_page(page, watch, "thread", size)
