@@ -113,4 +113,45 @@
   });
   document.addEventListener("DOMContentLoaded", syncSidebarToggles);
   window.addEventListener("resize", syncSidebarToggles);
+
+  // Files are checked before they travel (the server checks the same limits again):
+  // a refused file empties the picker and says why.
+  function describeSize(bytes) {
+    return bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MB" : Math.ceil(bytes / 1024) + " KB";
+  }
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    var maxBytes = Number(input.getAttribute("data-max-bytes"));
+    var maxFiles = Number(input.getAttribute("data-max-files"));
+    var accepted = (input.getAttribute("accept") || "").split(",");
+    var problems = [];
+    if (input.files.length > maxFiles) problems.push("Attach at most " + maxFiles + " files at a time.");
+    Array.prototype.forEach.call(input.files, function (file) {
+      var dot = file.name.lastIndexOf(".");
+      var ext = dot >= 0 ? file.name.slice(dot).toLowerCase() : "";
+      if (file.size > maxBytes) {
+        problems.push(file.name + " is " + describeSize(file.size) + "; files can be at most " + describeSize(maxBytes) + ".");
+      } else if (accepted.indexOf(ext) < 0) {
+        problems.push(file.name + ": files of type “" + (ext || "no extension") + "” cannot be searched.");
+      }
+    });
+    var note = document.getElementById(input.getAttribute("aria-describedby"));
+    if (note) {
+      note.textContent = problems.join(" ");
+      note.hidden = problems.length === 0;
+    }
+    input.setAttribute("aria-invalid", problems.length ? "true" : "false");
+    if (problems.length) input.value = "";
+  });
+
+  // Upload progress of the composer (htmx reports the request's upload progress).
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target.closest && event.target.closest("form");
+    var bar = form && form.querySelector(".upload-progress");
+    var input = form && form.querySelector("input[type=file]");
+    if (!bar || !input || !input.files.length || !event.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
+  });
 })();

@@ -202,3 +202,20 @@ def test_tool_work_shows_inline_where_it_happened_the_latest_unfolded(browsing: 
         "() => Array.from(document.querySelectorAll('#messages .message')).map((m) => m.querySelector('details.tool-work') ? 'tools' : m.getAttribute('aria-label'))"
     )
     assert order.index("tools") > order.index("You") and order.count("tools") == 2
+
+
+def test_a_file_of_the_wrong_type_is_refused_before_it_is_uploaded(browsing: Browsing, chat_server: ChatServer):
+    page = browsing.new_page(chat_server)
+    uploads: list[str] = []
+    page.on("request", lambda r: uploads.append(r.url) if r.method == "POST" else None)
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    uploads.clear()
+    picker = page.get_by_label("Attach files")
+    picker.set_input_files([{"name": "tool.exe", "mimeType": "application/octet-stream", "buffer": b"MZ" * 10}])
+    expect(page.locator("#composer-files-check")).to_have_text(re.compile("tool.exe: files of type “.exe” cannot be searched"))
+    assert picker.evaluate("(input) => input.files.length") == 0
+    picker.set_input_files([{"name": "notes.md", "mimeType": "text/markdown", "buffer": b"# Notes"}])
+    expect(page.locator("#composer-files-check")).to_be_hidden()
+    assert picker.evaluate("(input) => input.files.length") == 1
+    assert uploads == []  # nothing was sent while choosing
