@@ -23,7 +23,7 @@ from tests.browser.test_chat_in_browser import (
     wait_for_streamed_text,
 )
 
-from tests.browser.test_layout import LAB_TUTOR, ensure_lab_tutor
+from tests.browser.test_layout import LAB_TUTOR, LAB_USER, ensure_lab_tutor
 
 try:
     from playwright.sync_api import Page, expect
@@ -177,7 +177,7 @@ def test_the_last_answer_can_be_regenerated_and_the_last_message_edited(browsing
 
 def test_tool_work_shows_inline_where_it_happened_the_latest_unfolded(browsing: Browsing, chat_server: ChatServer):
     page = browsing.new_page(chat_server)
-    log_in(page, chat_server, ALICE[0])
+    log_in(page, chat_server, LAB_USER)
     ensure_lab_tutor(page)
     start_conversation(page)
     page.get_by_label("Assistant", exact=True).select_option(label=LAB_TUTOR)
