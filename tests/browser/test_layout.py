@@ -157,6 +157,8 @@ def test_no_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, chat_s
     check_page(page, watch, "login", size)
     page.goto("/signup/")
     check_page(page, watch, "signup", size)
+    page.goto("/accounts/password_reset/")
+    check_page(page, watch, "password-reset", size)
     log_in(page, chat_server, LAB_USER)
 
     ensure_lab_tutor(page)
@@ -193,8 +195,14 @@ def test_no_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, chat_s
     page.screenshot(path=str(SHOTS / f"citation-tip-{size}.png"), caret="initial")
     watch.findings.extend(f"thread at {size}: sticks out: {el}" for el in overflowing_elements(page, "pre, img, .katex-display, table"))
 
+    page.get_by_text("Conversation settings").click()
+    page.get_by_role("link", name="Delete conversation…").click()
+    check_page(page, watch, "thread-delete", size)
     page.goto("/threads/")
     check_page(page, watch, "thread-list", size)
+    page.goto("/assistants/")
+    page.get_by_role("link", name=f"Delete… {LAB_TUTOR}").first.click()
+    check_page(page, watch, "assistant-delete", size)
     page.goto("/account/api-keys/")
     check_page(page, watch, "api-keys", size)
     page.goto("/accounts/password_change/")
