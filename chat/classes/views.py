@@ -88,7 +88,8 @@ def _detail_context(request: HttpRequest, classroom: Classroom, role: str, **for
     if role == Role.TUTOR:
         published = Assistant.objects.filter(publications__classroom=classroom).select_related("owner")
         own = Assistant.objects.filter(owner=request.user).exclude(pk__in=published.values("pk"))
-        wanted = {key: request.GET.get(key, "").strip()[:200] for key in ("student", "assistant", "q")}
+        # NUL can match nothing and PostgreSQL refuses it in a query: it is dropped.
+        wanted = {key: request.GET.get(key, "").replace("\x00", "").strip()[:200] for key in ("student", "assistant", "q")}
         conversations = progress.filter_conversations(
             progress.class_conversations(classroom),
             student_id=wanted["student"], assistant_id=wanted["assistant"], text=wanted["q"],
