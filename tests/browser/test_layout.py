@@ -14,6 +14,7 @@ import pytest
 
 from tests.browser.conftest import BOB, Browsing, ChatServer
 from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, message_box, run_status, send, start_conversation
+from tests.fixtures import GPT2_PDF
 
 try:
     from playwright.sync_api import Page, expect
@@ -27,7 +28,7 @@ SHOTS = ROOT / "test-results" / "screenshots"
 SIZES = {"phone": (390, 844), "desktop": (1440, 900)}
 # axe-core (vendored from npm for the tests only; never served by the app).
 AXE = (Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text()
-PAPER = ROOT.parent.parent / "shared" / "fixtures" / "language_models_are_unsupervised_multitask_learners.pdf"
+PAPER = GPT2_PDF
 LAB_TUTOR = "Lab Tutor"
 # The Lab Tutor belongs to bob: alice's pickers keep the Math Tutor first for the other tests.
 LAB_USER = BOB[0]
