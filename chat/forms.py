@@ -17,6 +17,37 @@ class MessageTextField(forms.CharField):
         return Message.clean_input(super().to_python(value))
 
 
+ASSISTANT_DELETED = (
+    "The assistant of this conversation was deleted, so the conversation is read-only. "
+    "Start a new conversation to continue."
+)
+
+
+class AssistantChoiceField(forms.ModelChoiceField):
+    """A picker of the user's assistants; two with the same name are told apart by model
+    and a short id, never shown as two identical entries."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(queryset=Assistant.objects.none(), empty_label=None, label="Assistant", **kwargs)
+        self.repeated_names: set[str] = set()
+        self.classes: dict[str, list[str]] = {}
+
+    def limit_to(self, queryset, classes: dict[str, list[str]] | None = None) -> None:
+        """``classes``: assistant id -> names of the classes it is published to, for the
+        assistants a student sees through a class (labelled with their class)."""
+        self.queryset = queryset
+        self.classes = classes or {}
+        names = [name for name in self.queryset.values_list("name", flat=True)]
+        self.repeated_names = {name for name in names if names.count(name) > 1}
+
+    def label_from_instance(self, assistant: Assistant) -> str:
+        if assistant.pk in self.classes:
+            return f"{assistant.name} · {', '.join(self.classes[assistant.pk])}"
+        if assistant.name in self.repeated_names:
+            return f"{assistant.name} ({assistant.model}, …{assistant.id[-4:]})"
+        return assistant.name
+
+
 class MessageForm(forms.Form):
     text = MessageTextField(
         label="Message",
@@ -28,18 +59,23 @@ class MessageForm(forms.Form):
             "max_length": "Messages can be at most %(limit_value)s characters; this one has %(show_value)s.",
         },
     )
-    assistant = forms.ModelChoiceField(
-        queryset=Assistant.objects.none(), empty_label=None, label="Assistant",
+    assistant = AssistantChoiceField(
         error_messages={"invalid_choice": "That assistant is not available in this conversation any more."},
     )
 
     def __init__(self, *args, user, thread: Thread | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assistant"].queryset = (
+        self.fields["assistant"].limit_to(
             assistants_for_thread(user, thread) if thread is not None else Assistant.objects.filter(owner=user)
         )
+        self.thread = thread
         if thread is not None and thread.assistant_id:
             self.fields["assistant"].initial = thread.assistant_id
+
+    def clean(self):
+        if self.thread is not None and self.thread.assistant_deleted:
+            raise forms.ValidationError(ASSISTANT_DELETED, code="assistant_deleted")
+        return super().clean()
 
 
 # Labels of the server tools an assistant can switch on (chat.tools registry).
@@ -108,18 +144,15 @@ class ThreadTitleForm(forms.ModelForm):
 
 
 class NewThreadForm(forms.Form):
-    assistant = forms.ModelChoiceField(queryset=Assistant.objects.none(), empty_label=None, label="Assistant")
+    assistant = AssistantChoiceField()
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assistant"].queryset = assistants_for_picker(user)
         classes: dict[str, list[str]] = {}
         for publication in publications_for_student(user):
             classes.setdefault(publication.assistant_id, []).append(publication.classroom.name)
         # A published assistant is labelled with its class: two "Math Tutor"s stay apart.
-        self.fields["assistant"].label_from_instance = lambda a: (
-            a.name if a.owner_id == user.pk else f"{a.name} · {', '.join(classes.get(a.pk, []))}"
-        )
+        self.fields["assistant"].limit_to(assistants_for_picker(user), classes)
 
 
 class SignupForm(UserCreationForm):

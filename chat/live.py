@@ -13,24 +13,35 @@ from chat.models import Message, Run, Thread
 PAGE = "chat/thread.html"
 
 
-def message_context(message: Message, stream: StreamedText | None = None) -> dict:
-    """The message partial's context. While the message streams, its text so far is shown
+def message_context(message: Message, latest_run_id: str | None = None, stream: StreamedText | None = None) -> dict:
+    """A message, its streamed text so far, and the tool work shown inline above it (the
+    latest run's unfolded, older runs' folded). ``latest_run_id`` saves a query per message
+    when a whole page is rendered. While the message streams, its text so far is shown
     through ``stream`` (a fresh one unless given), which later deltas then continue."""
+    steps = message.tool_steps_before()
+    if steps and latest_run_id is None:
+        latest_run_id = message.thread.runs.values_list("id", flat=True).first()
+    context = {"message": message, "tool_steps": steps, "tools_open": bool(steps) and message.run_id == latest_run_id}
     if message.status != Message.IN_PROGRESS:
-        return {"message": message, "stream_text": message.text}
+        return {**context, "stream_text": message.text}
     text = events.live_text(message.id)
     stream = stream if stream is not None else StreamedText()
-    return {"message": message, "stream_text": stream.feed(text if text is not None else message.text)}
+    return {**context, "stream_text": stream.feed(text if text is not None else message.text)}
 
 
 def render_message(message: Message, *, oob: str = "true", stream: StreamedText | None = None, read_only: bool = False) -> str:
-    return render_to_string(f"{PAGE}#message", {**message_context(message, stream), "oob": oob, "read_only": read_only})
+    return render_to_string(f"{PAGE}#message", {**message_context(message, stream=stream), "oob": oob, "read_only": read_only})
 
 
 def render_new_message(message: Message, *, stream: StreamedText | None = None, read_only: bool = False) -> str:
     """``read_only``: for a class's tutor, who sees the student's name instead of "You"."""
-    inner = render_to_string(f"{PAGE}#message", {**message_context(message, stream), "read_only": read_only})
+    inner = render_to_string(f"{PAGE}#message", {**message_context(message, stream=stream), "read_only": read_only})
     return format_html('<div id="messages" hx-swap-oob="beforeend">{}</div>', inner)
+
+
+def render_removed(message_ids: list[str]) -> str:
+    """Take removed messages (an answer asked again, an edited question) off the page."""
+    return "".join(format_html('<div id="message-{}" hx-swap-oob="delete"></div>', i) for i in message_ids)
 
 
 def render_delta(message_id: str, text: str) -> str:
@@ -50,6 +61,7 @@ def render_run_panel(thread: Thread, *, oob: bool = True, read_only: bool = Fals
 
     return (
         render_to_string(f"{PAGE}#run_status", context)
+        + ("" if read_only else render_to_string(f"{PAGE}#composer_action", context))  # Send, or Stop during a run (a reader has no composer)
         + render_to_string(f"{PAGE}#steps", context)
         + render_pending_action(thread, run, oob=oob, read_only=read_only)
     )

@@ -76,6 +76,13 @@ class Thread(models.Model):
     def active_run(self) -> Run | None:
         return self.runs.filter(status__in=states.ACTIVE).first()
 
+    @property
+    def assistant_deleted(self) -> bool:
+        """The assistant this conversation talked to was deleted (every run starts with an
+        assistant, so a run without one lost it). The browser keeps such a conversation
+        read-only rather than let it silently continue with another assistant."""
+        return self.assistant_id is None and self.runs.filter(assistant__isnull=True).exists()
+
 
 class Message(models.Model):
     USER = "user"
@@ -122,6 +129,17 @@ class Message(models.Model):
     @property
     def text(self) -> str:
         return "".join(part["text"]["value"] for part in self.content if part.get("type") == "text")
+
+    def tool_steps_before(self) -> list[RunStep]:
+        """The tool work of this answer's run done after the run's previous message and
+        before this one: what the conversation shows inline, just above this answer."""
+        if self.role != self.ASSISTANT or self.run_id is None:
+            return []
+        steps = RunStep.objects.filter(run_id=self.run_id, type="tool_calls", created_at__lte=self.created_at)
+        previous = Message.objects.filter(run_id=self.run_id, seq__lt=self.seq).order_by("-seq").first()
+        if previous is not None:
+            steps = steps.filter(created_at__gt=previous.created_at)
+        return list(steps.order_by("created_at"))
 
 
 class Run(models.Model):

@@ -226,6 +226,23 @@ LOGGING = {
     "loggers": {"chat": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()}},
 }
 
+# --- E-mail (password reset) -------------------------------------------------------------
+# By default reset e-mails are printed on the server's console; EMAIL_BACKEND names another
+# backend (EMAIL_HOST and EMAIL_PORT are the SMTP backend's server).
+EMAIL_BACKEND_NAME = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+_SMTP = "django.core.mail.backends.smtp.EmailBackend"
+MAILERS = {
+    "default": {
+        "BACKEND": EMAIL_BACKEND_NAME,
+        "OPTIONS": (
+            {"host": env_str("EMAIL_HOST", "localhost"), "port": env_int("EMAIL_PORT", 25, minimum=1)}
+            if EMAIL_BACKEND_NAME == _SMTP
+            else {}
+        ),
+    }
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "tutor@localhost")
+
 # --- Models -----------------------------------------------------------------------------
 # The assistant's `model` picks the provider: "offline" is the built-in rule-based model;
 # any other name is sent to the OpenAI-compatible server at OPENAI_BASE_URL.

@@ -91,3 +91,15 @@ def test_a_postgres_url_gets_a_pool_of_the_configured_size(tmp_path):
         [sys.executable, "-c", "import django;django.setup();" + code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert out.stdout.strip() == "{'min_size': 1, 'max_size': 7, 'timeout': 2.5}", out.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "backend"),
+    [({}, "django.core.mail.backends.console"), ({"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend"}, "django.core.mail.backends.smtp")],
+)
+def test_password_reset_mail_goes_to_the_console_unless_configured(tmp_path, env, backend):
+    full = {**os.environ, "DATA_DIR": str(tmp_path), "DJANGO_SETTINGS_MODULE": "project.settings", **env}
+    full.pop("EMAIL_BACKEND", None) if not env else None
+    code = "import django;django.setup();from django.core.mail import mailers;print(type(mailers.default).__module__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=full, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == backend, out.stderr

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from chat import conversations
 from chat.access import publications_for_student
 from chat.classes.models import Classroom, ClassThread, Membership, Publication, normalize_join_code
 from chat.models import Assistant, Thread
@@ -100,7 +101,7 @@ def start_thread_with(user, assistant: Assistant) -> Thread:
     class conversation with an assistant published to one of the user's classes (the
     first by name if it is published to several)."""
     if assistant.owner_id == user.pk:
-        return Thread.objects.create(owner=user, assistant=assistant)
+        return conversations.start_conversation(user, assistant)
     publication = publications_for_student(user).filter(assistant=assistant).order_by("classroom__name").first()
     if publication is None:
         raise ClassError("That assistant is not available to you.")

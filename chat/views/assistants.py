@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from chat.access import get_assistant_for_user
 from chat.forms import AssistantForm
-from chat.models import Assistant
+from chat.models import Assistant, Run
 
 
 @require_GET
@@ -24,6 +25,7 @@ def assistant_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.instance.owner = request.user
         form.save()
+        messages.success(request, f"Created the assistant “{form.instance.name}”.")
         return redirect("chat:assistants")
     return render(request, "chat/assistant_form.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -35,13 +37,21 @@ def assistant_edit(request: HttpRequest, assistant_id: str) -> HttpResponse:
     form = AssistantForm(request.POST or None, instance=assistant)
     if request.method == "POST" and form.is_valid():
         form.save()
+        messages.success(request, f"Saved the assistant “{assistant.name}”.")
         return redirect("chat:assistants")
     context = {"form": form, "assistant": assistant}
     return render(request, "chat/assistant_form.html", context, status=400 if form.errors else 200)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def assistant_delete(request: HttpRequest, assistant_id: str) -> HttpResponse:
-    get_assistant_for_user(request.user, assistant_id).delete()
+    """GET asks for confirmation, saying which conversations become read-only; POST deletes."""
+    assistant = get_assistant_for_user(request.user, assistant_id)
+    if request.method == "GET":
+        conversations = Run.objects.filter(assistant=assistant).values("thread").distinct().count()
+        return render(request, "chat/assistant_delete.html", {"assistant": assistant, "conversations": conversations})
+    name = assistant.name
+    assistant.delete()
+    messages.success(request, f"Deleted the assistant “{name}”. Its conversations are kept, read-only.")
     return redirect("chat:assistants")

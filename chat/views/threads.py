@@ -1,34 +1,44 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from chat import live
+from chat import conversations, live
 from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
 from chat.classes.quotas import quota_exceeded
 from chat.classes.services import start_thread_with
 from chat.demo import ensure_starter_assistant
-from chat.engine.runs import ThreadBusy, cancel_run, post_message
+from chat.engine.runs import NothingToRedo, ThreadBusy, cancel_run, edit_last_question, post_message, regenerate_last_answer
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
 from chat.retrieval.uploads import check_uploads, start_run
 from chat.user_input import whole_number
 
 
+def _sidebar_context(request: HttpRequest, current: Thread | None = None) -> dict:
+    query = request.GET.get("q", "").strip()
+    threads = conversations.listed_threads(request.user, query)
+    return {"groups": conversations.grouped_by_date(threads), "query": query, "current": current}
+
+
 @require_GET
 @login_required
 def thread_list(request: HttpRequest) -> HttpResponse:
+    """The conversations, grouped by date; with ``q``, those matching it (the search box
+    asks through htmx for the list alone)."""
     ensure_starter_assistant(request.user)
-    threads = Thread.objects.filter(owner=request.user).select_related("assistant")
-    return render(
-        request, "chat/thread_list.html", {"threads": threads, "new_form": NewThreadForm(user=request.user)}
-    )
+    context = _sidebar_context(request)
+    if request.htmx and request.htmx.target == "conversation-list":
+        return render(request, "chat/conversations.html#conversation_list", context)
+    return render(request, "chat/thread_list.html", {**context, "new_form": NewThreadForm(user=request.user)})
 
 
 @require_POST
@@ -51,15 +61,17 @@ def _page_of_messages(thread: Thread, before: int | None) -> tuple[list[Message]
     return page[: settings.MESSAGES_PER_PAGE][::-1], older
 
 
-def _thread_context(thread: Thread, form: MessageForm, before: int | None = None, *, read_only: bool = False) -> dict:
+def _thread_context(request: HttpRequest, thread: Thread, form: MessageForm, before: int | None = None, *, read_only: bool = False) -> dict:
     messages, older = _page_of_messages(thread, before)
+    run = live.latest_run(thread)
     return {
+        **_sidebar_context(request, thread),
         "thread": thread,
         "read_only": read_only,  # a tutor reviewing a student's class conversation
         "classroom": thread_classroom(thread),
-        "message_items": [live.message_context(m) for m in messages],
+        "message_items": [live.message_context(m, run.id if run else None) for m in messages],
         "older": older,
-        "run": live.latest_run(thread),
+        "run": run,
         "form": form,
     }
 
@@ -68,8 +80,13 @@ def _thread_context(thread: Thread, form: MessageForm, before: int | None = None
 @login_required
 def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread, can_write = get_thread_for_reader(request.user, thread_id)
-    form = MessageForm(user=request.user, thread=thread)
-    context = _thread_context(thread, form, whole_number(request.GET.get("before", "")), read_only=not can_write)
+    # ?edit: the composer holds the last message of the user's, to change and send again.
+    editing = can_write and "edit" in request.GET
+    last_question = thread.messages.filter(role=Message.USER).order_by("-seq").first() if editing else None
+    initial = {"text": last_question.text} if last_question else None
+    form = MessageForm(user=request.user, thread=thread, initial=initial)
+    context = _thread_context(request, thread, form, whole_number(request.GET.get("before", "")), read_only=not can_write)
+    context["editing"] = last_question is not None
     if request.htmx and "before" in request.GET:
         return render(request, "chat/thread.html#older_messages", context)
     return render(request, "chat/thread.html", context)
@@ -99,15 +116,82 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             if not request.htmx:
                 return redirect("chat:thread", thread_id=thread.id)
             form = MessageForm(user=request.user, thread=thread)
-            composer = render(request, "chat/thread.html#composer", {"thread": thread, "form": form})
+            composer = render(request, "chat/thread.html#composer", {"thread": thread, "form": form, "run": run})
             composer.write(live.render_new_message(message))
             composer.write(live.render_run_panel(thread))
             composer.write(render_to_string("chat/thread.html#thread_title", {"thread": thread, "oob": True}))
             return composer
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
     if request.htmx:
-        return render(request, "chat/thread.html#composer", {"thread": thread, "form": form}, status=status)
-    return render(request, "chat/thread.html", _thread_context(thread, form), status=status)
+        context = {"thread": thread, "form": form, "run": live.latest_run(thread)}
+        return render(request, "chat/thread.html#composer", context, status=status)
+    return render(request, "chat/thread.html", _thread_context(request, thread, form), status=status)
+
+
+def _reload_thread(request: HttpRequest, thread: Thread) -> HttpResponse:
+    """The thread page again, to show a notice."""
+    url = reverse("chat:thread", args=[thread.id])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], message: Message | None = None) -> HttpResponse:
+    """The page without the removed messages, with the new question (if any), a fresh
+    composer and the run panel; the answer streams in over the socket. Without htmx: the page."""
+    if not request.htmx:
+        return redirect("chat:thread", thread_id=thread.id)
+    if message is None:  # asked from a button that swaps nothing itself: out-of-band parts only
+        response = HttpResponse()
+    else:
+        form = MessageForm(user=request.user, thread=thread)
+        response = render(request, "chat/thread.html#composer", {"thread": thread, "form": form, "run": live.latest_run(thread)})
+    response.write(live.render_removed(removed))
+    if message is not None:
+        response.write(live.render_new_message(message))
+    response.write(live.render_run_panel(thread))
+    return response
+
+
+@require_POST
+@login_required
+def answer_again(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """Regenerate the last answer."""
+    thread = get_thread_for_user(request.user, thread_id)
+    # The composer's form checks the assistant (the user's own, the thread not read-only);
+    # its text is not used here, so any non-empty stand-in will do.
+    form = MessageForm({"text": "-", "assistant": request.POST.get("assistant")}, user=request.user, thread=thread)
+    if not form.is_valid():
+        messages.error(request, " ".join(form.non_field_errors()) or "Choose one of your assistants.")
+        return _reload_thread(request, thread)
+    if over := quota_exceeded(thread):  # asking again is a run like any other
+        messages.error(request, over)
+        return _reload_thread(request, thread)
+    try:
+        _run, removed = regenerate_last_answer(thread, form.cleaned_data["assistant"])
+    except (ThreadBusy, NothingToRedo) as problem:
+        messages.error(request, str(problem))
+        return _reload_thread(request, thread)
+    return _after_redo(request, thread, removed)
+
+
+@require_POST
+@login_required
+def message_edit(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """Replace the user's last message with the edited text and answer it anew."""
+    thread = get_thread_for_user(request.user, thread_id)
+    form = MessageForm(request.POST, user=request.user, thread=thread)
+    if form.is_valid() and (over := quota_exceeded(thread)):
+        form.add_error(None, over)
+    if form.is_valid():
+        try:
+            message, _run, removed = edit_last_question(thread, form.cleaned_data["text"], form.cleaned_data["assistant"])
+        except (ThreadBusy, NothingToRedo) as problem:
+            form.add_error(None, str(problem))
+        else:
+            return _after_redo(request, thread, removed, message)
+    context = {**_thread_context(request, thread, form), "editing": True}
+    if request.htmx:
+        return render(request, "chat/thread.html#composer", context)  # htmx swaps only 2xx
+    return render(request, "chat/thread.html", context, status=400)
 
 
 @require_POST
@@ -127,17 +211,25 @@ def thread_rename(request: HttpRequest, thread_id: str) -> HttpResponse:
     form = ThreadTitleForm(request.POST, instance=thread)
     if form.is_valid():
         form.save()
+        messages.success(request, f"Renamed the conversation to “{thread.display_title}”.")
+    else:
+        messages.error(request, "The title was not changed: " + " ".join(form.errors.get("title", [])))
     return redirect("chat:thread", thread_id=thread.id)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def thread_delete(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """GET asks for confirmation (a page that works without JavaScript); POST deletes."""
     thread = get_thread_for_user(request.user, thread_id)
+    if request.method == "GET":
+        return render(request, "chat/thread_delete.html", {"thread": thread, "count": thread.messages.count()})
     active = thread.active_run()
     if active is not None:
         cancel_run(active)
+    title = thread.display_title
     thread.delete()
+    messages.success(request, f"Deleted the conversation “{title}”.")
     if request.htmx:
         return HttpResponseClientRedirect("/threads/")
     return redirect("chat:threads")

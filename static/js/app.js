@@ -8,7 +8,68 @@
     if (!field.matches || !field.matches("textarea[data-submit-on-enter]")) return;
     if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
     event.preventDefault();
-    if (field.value.trim() !== "" && field.form) field.form.requestSubmit();
+    // Only when the form can send now: not over the limit, not during a run (Stop shows instead).
+    var send = field.form && field.form.querySelector("[data-send]");
+    if (field.value.trim() !== "" && send && !send.disabled) field.form.requestSubmit(send);
+  });
+
+  // The message limit, told as the student types (the server refuses the same limit).
+  var numbers = new Intl.NumberFormat();
+  function updateCounter() {
+    var field = document.querySelector("textarea[data-max-chars]");
+    var counter = document.getElementById("char-count");
+    if (!field || !counter) return;
+    var limit = Number(field.getAttribute("data-max-chars"));
+    var length = field.value.length;
+    var over = length > limit;
+    if (over) {
+      counter.textContent = "Too long to send: " + numbers.format(length) + " characters, the limit is " +
+        numbers.format(limit) + ". Remove " + numbers.format(length - limit) + " to send it.";
+    } else {
+      counter.textContent = numbers.format(length) + " / " + numbers.format(limit) + " characters";
+    }
+    counter.classList.toggle("char-count--over", over);
+    // Only the limit's own verdict changes: a server's form error keeps its aria-invalid.
+    if (over) {
+      field.setAttribute("aria-invalid", "true");
+      field.setAttribute("data-over-limit", "");
+    } else if (field.hasAttribute("data-over-limit")) {
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("data-over-limit");
+    }
+    var send = field.form && field.form.querySelector("[data-send]");
+    if (send) send.disabled = over;
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[data-max-chars]")) updateCounter();
+  });
+  document.addEventListener("htmx:afterSettle", updateCounter);
+  document.addEventListener("htmx:oobAfterSwap", updateCounter);
+  document.addEventListener("DOMContentLoaded", updateCounter);
+
+  // Copy buttons, one handler for both kinds: data-copy holds the text itself (a message's
+  // Markdown); data-copy-from names the element whose text to copy (a new API key), and
+  // such a button stays hidden until this script can make it work.
+  function textToCopy(button) {
+    if (!button.hasAttribute("data-copy-from")) return button.getAttribute("data-copy");
+    var source = document.querySelector(button.getAttribute("data-copy-from"));
+    return source ? source.textContent.trim() : null;
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-copy], [data-copy-from]");
+    if (!button || !navigator.clipboard) return;
+    var text = textToCopy(button);
+    if (text === null) return;
+    navigator.clipboard.writeText(text).then(function () {
+      var label = button.querySelector("[data-copy-label]") || button;
+      var before = label.textContent;
+      label.textContent = "Copied";
+      setTimeout(function () { label.textContent = before; }, 1500);
+    });
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!navigator.clipboard) return;
+    document.querySelectorAll("[data-copy-from][hidden]").forEach(function (button) { button.hidden = false; });
   });
 
   function nearBottom(el) {
@@ -33,5 +94,77 @@
   document.addEventListener("DOMContentLoaded", function () {
     var log = document.getElementById("messages");
     if (log) log.scrollTop = log.scrollHeight;
+  });
+
+  // The conversation sidebar: a column on wide screens that can be hidden, a drawer on
+  // phones. CSS decides what each state looks like; this only flips the state.
+  function sidebarShown() {
+    var sidebar = document.getElementById("sidebar");
+    return !!sidebar && getComputedStyle(sidebar).display !== "none";
+  }
+  function syncSidebarToggles() {
+    var shown = String(sidebarShown());
+    document.querySelectorAll("[data-sidebar-toggle]").forEach(function (button) {
+      button.setAttribute("aria-expanded", shown);
+    });
+  }
+  function setSidebar(open) {
+    var layout = document.getElementById("chat-layout");
+    if (!layout) return;
+    layout.setAttribute("data-sidebar", open ? "open" : "closed");
+    syncSidebarToggles();
+    if (open && window.matchMedia("(max-width: 820px)").matches) {
+      var search = document.getElementById("conversation-search");
+      if (search) search.focus();
+    }
+  }
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-sidebar-toggle]")) setSidebar(!sidebarShown());
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && window.matchMedia("(max-width: 820px)").matches && sidebarShown()) setSidebar(false);
+  });
+  document.addEventListener("DOMContentLoaded", syncSidebarToggles);
+  window.addEventListener("resize", syncSidebarToggles);
+
+  // Files are checked before they travel (the server checks the same limits again):
+  // a refused file empties the picker and says why.
+  function describeSize(bytes) {
+    return bytes >= 1048576 ? (bytes / 1048576).toFixed(1) + " MB" : Math.ceil(bytes / 1024) + " KB";
+  }
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    var maxBytes = Number(input.getAttribute("data-max-bytes"));
+    var maxFiles = Number(input.getAttribute("data-max-files"));
+    var accepted = (input.getAttribute("accept") || "").split(",");
+    var problems = [];
+    if (input.files.length > maxFiles) problems.push("Attach at most " + maxFiles + " files at a time.");
+    Array.prototype.forEach.call(input.files, function (file) {
+      var dot = file.name.lastIndexOf(".");
+      var ext = dot >= 0 ? file.name.slice(dot).toLowerCase() : "";
+      if (file.size > maxBytes) {
+        problems.push(file.name + " is " + describeSize(file.size) + "; files can be at most " + describeSize(maxBytes) + ".");
+      } else if (accepted.indexOf(ext) < 0) {
+        problems.push(file.name + ": files of type “" + (ext || "no extension") + "” cannot be searched.");
+      }
+    });
+    var note = document.getElementById(input.getAttribute("aria-describedby"));
+    if (note) {
+      note.textContent = problems.join(" ");
+      note.hidden = problems.length === 0;
+    }
+    input.setAttribute("aria-invalid", problems.length ? "true" : "false");
+    if (problems.length) input.value = "";
+  });
+
+  // Upload progress of the composer (htmx reports the request's upload progress).
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var form = event.target.closest && event.target.closest("form");
+    var bar = form && form.querySelector(".upload-progress");
+    var input = form && form.querySelector("input[type=file]");
+    if (!bar || !input || !input.files.length || !event.detail.lengthComputable) return;
+    bar.hidden = false;
+    bar.value = Math.round((event.detail.loaded / event.detail.total) * 100);
   });
 })();

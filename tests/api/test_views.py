@@ -196,7 +196,7 @@ def test_a_new_key_is_shown_once(alice_client, alice):
     html = created.content.decode()
     assert created.redirect_chain == [("/account/api-keys/", 302)]  # a reload does not post again
     assert "shown only once" in html and f"Created the key {raw.prefix}" in html
-    assert 'data-copy="#new-api-key"' in html
+    assert 'data-copy-from="#new-api-key"' in html
     key = html.split('id="new-api-key">')[1].split("<")[0]
     assert ApiKey.authenticate(key) == alice and key.startswith(raw.prefix)
     again = alice_client.get("/account/api-keys/").content.decode()

@@ -16,6 +16,8 @@ PRODUCTION_ENV = {
     "SECURE_HSTS_SECONDS": "31536000",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
     "SECURE_HSTS_PRELOAD": "true",
+    # Password-reset mail is printed on the console by default; production must send it.
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
 }
 
 
@@ -73,3 +75,9 @@ def test_the_production_settings_reach_django(tmp_path):
         [python(), "manage.py", "shell", "-c", code], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.stdout.strip().splitlines()[-1] == "True 31536000 True True True True ('HTTP_X_FORWARDED_PROTO', 'https')"
+
+
+def test_the_deploy_check_refuses_the_console_mail_backend(tmp_path):
+    env = {**PRODUCTION_ENV, "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    result = check_deploy(tmp_path, SECRET_KEY=secrets.token_urlsafe(50), **env)
+    assert result.returncode != 0 and "mail.E001" in result.stdout + result.stderr

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
@@ -56,3 +58,44 @@ def test_every_page_links_its_icon_and_favicon_ico_leads_to_it(client):
     assert client.get(icon).status_code == 200
     redirect = client.get("/favicon.ico")
     assert redirect.status_code == 301 and redirect["Location"] == icon
+
+
+def test_the_login_page_offers_a_password_reset(client):
+    assertContains(client.get(reverse("login")), f'<a href="{reverse("password_reset")}">Forgot password?</a>', html=True)
+
+
+def test_a_forgotten_password_is_reset_through_the_emailed_link(client, alice, mailoutbox):
+    alice.email = "alice@example.com"
+    alice.save()
+    form = client.get(reverse("password_reset"))
+    assertContains(form, "Reset your password")
+    assertContains(form, 'class="card narrow"')  # the site's own page, not the admin's
+    response = client.post(reverse("password_reset"), {"email": "alice@example.com"}, follow=True)
+    assertContains(response, "Check your e-mail")
+    (mail,) = mailoutbox
+    link = re.search(r"https?://[^/]+(/accounts/reset/\S+/)", mail.body).group(1)
+    choose = client.get(link, follow=True)
+    assertContains(choose, "Choose a new password")
+    done = client.post(choose.redirect_chain[-1][0], {"new_password1": "a-fresh-pass-phrase-7", "new_password2": "a-fresh-pass-phrase-7"}, follow=True)
+    assertContains(done, "Password set")
+    alice.refresh_from_db()
+    assert alice.check_password("a-fresh-pass-phrase-7")
+
+
+def test_an_unknown_address_gets_the_same_answer_and_no_mail(client, mailoutbox):
+    response = client.post(reverse("password_reset"), {"email": "nobody@example.com"}, follow=True)
+    assertContains(response, "Check your e-mail")
+    assert mailoutbox == []
+
+
+def test_changing_the_password_uses_the_sites_page(alice_client):
+    page = alice_client.get(reverse("password_change"))
+    assertContains(page, "Change password")
+    assertContains(page, 'class="card narrow"')
+    response = alice_client.post(
+        reverse("password_change"),
+        {"old_password": "alice-password-1", "new_password1": "a-fresh-pass-phrase-7", "new_password2": "a-fresh-pass-phrase-7"},
+        follow=True,
+    )
+    assertContains(response, "Password changed")
+

@@ -1,8 +1,9 @@
 import pytest
 from django.urls import reverse
-from pytest_django.asserts import assertContains, assertRedirects
+from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from chat.models import Assistant
+from chat.engine.runs import post_message
+from chat.models import Assistant, Message, Run, Thread
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +71,30 @@ def test_the_assistant_list_shows_only_my_assistants(bob_client, bob, tutor):
     response = bob_client.get(reverse("chat:assistants"))
     assertContains(response, "Bob&#x27;s Helper")
     assert b"Private Tutor" not in response.content
+
+
+def test_deleting_an_assistant_asks_first_and_names_the_conversations_that_become_read_only(alice_client, alice, tutor):
+    thread = Thread.objects.create(owner=alice, assistant=tutor, title="Algebra")
+    post_message(thread, "Hello", tutor, start=False)
+    confirm = alice_client.get(reverse("chat:assistant_delete", args=[tutor.id]))
+    assertContains(confirm, "1 conversation with it will be kept but become read-only")
+    assert Assistant.objects.filter(pk=tutor.pk).exists()
+    done = alice_client.post(reverse("chat:assistant_delete", args=[tutor.id]), follow=True)
+    assertContains(done, "Deleted the assistant “Math Tutor”. Its conversations are kept, read-only.")
+    assert not Assistant.objects.filter(pk=tutor.pk).exists()
+
+
+def test_a_conversation_of_a_deleted_assistant_is_read_only_and_does_not_switch_assistant(alice_client, alice, tutor):
+    other = Assistant.objects.create(owner=alice, name="Physics Tutor", model="offline")
+    thread = Thread.objects.create(owner=alice, assistant=tutor, title="Algebra")
+    post_message(thread, "Hello", tutor, start=False)
+    Run.objects.filter(thread=thread).update(status="completed")
+    alice_client.post(reverse("chat:assistant_delete", args=[tutor.id]))
+
+    page = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertContains(page, "the conversation is read-only")
+    assertNotContains(page, 'id="composer-action"')
+    refused = alice_client.post(reverse("chat:message_create", args=[thread.id]), {"text": "Still there?", "assistant": other.id})
+    assert refused.status_code == 400
+    assert Message.objects.filter(thread=thread).count() == 1
+    assert not Run.objects.filter(thread=thread, assistant=other).exists()

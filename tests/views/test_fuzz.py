@@ -30,6 +30,8 @@ PAGES = [
     ("GET", f"{T}/", ["before"]),
     ("POST", f"{T}/messages/", ["text", "assistant"]),
     ("POST", f"{T}/rename/", ["title"]),
+    ("POST", f"{T}/messages/last/", ["text", "assistant"]),
+    ("POST", f"{T}/answer-again/", ["assistant"]),
     ("POST", "/threads/{busy_thread}/runs/{run}/cancel/", []),
     ("POST", "/threads/{busy_thread}/runs/{run}/tool-outputs/", ["c0.text", "c0.__raw__"]),
     ("GET", "/files/{file}/content/", ["inline"]),

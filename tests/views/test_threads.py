@@ -1,9 +1,12 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
-from pytest_django.asserts import assertContains, assertRedirects
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from chat.forms import MessageForm
-from chat.models import Message, Run, Thread
+from chat.models import Assistant, Message, Run, Thread
 
 pytestmark = pytest.mark.django_db
 
@@ -129,8 +132,13 @@ def test_threads_can_be_renamed_and_deleted(alice_client, thread):
     assert not Thread.objects.exists()
 
 
+def say(thread, text, role=Message.USER):
+    return Message.objects.create(thread=thread, role=role, content=Message.text_content(text))
+
+
 def test_the_thread_list_shows_only_my_threads(alice_client, bob, thread):
-    Thread.objects.create(owner=bob, title="Bob's secret")
+    say(thread, "Hello")
+    say(Thread.objects.create(owner=bob, title="Bob's secret"), "psst")
     response = alice_client.get(reverse("chat:threads"))
     assertContains(response, "Algebra")
     assert b"Bob&#x27;s secret" not in response.content and b"Bob's secret" not in response.content
@@ -149,6 +157,9 @@ def test_a_new_thread_can_only_use_my_own_assistant(bob_client, tutor):
         ("post", "chat:message_create", ()),
         ("post", "chat:thread_rename", ()),
         ("post", "chat:thread_delete", ()),
+        ("get", "chat:thread_delete", ()),
+        ("post", "chat:message_edit", ()),
+        ("post", "chat:answer_again", ()),
     ],
 )
 def test_a_stranger_gets_404_for_someone_elses_thread(bob_client, thread, method, name, extra):
@@ -194,3 +205,126 @@ def test_a_reloaded_page_shows_a_streaming_answer_without_its_citation_markers(a
     )
     response = alice_client.get(reverse("chat:thread", args=[thread.id]))
     assertContains(response, "Big[1] and old</span>")
+
+
+def test_the_list_leaves_out_conversations_without_messages(alice_client, alice, thread):
+    say(Thread.objects.create(owner=alice, title="Geometry"), "What is a rhombus?")
+    response = alice_client.get(reverse("chat:threads"))
+    assertContains(response, "Geometry")
+    assertNotContains(response, "Algebra")
+
+
+def test_the_list_groups_conversations_by_date(alice_client, alice, tutor):
+    now = timezone.now()
+    for title, days in [("Fresh", 0), ("Last night", 1), ("Monday", 4), ("Ancient", 40)]:
+        thread = Thread.objects.create(owner=alice, title=title)
+        say(thread, "hi")
+        Thread.objects.filter(pk=thread.pk).update(updated_at=now - timedelta(days=days))
+    text = alice_client.get(reverse("chat:threads")).content.decode()
+    order = [text.index(word) for word in ("Today", "Fresh", "Yesterday", "Last night", "Previous 7 days", "Monday", "Older", "Ancient")]
+    assert order == sorted(order)
+
+
+def test_searching_finds_conversations_by_title_or_message_text(alice_client, alice):
+    say(Thread.objects.create(owner=alice, title="Fractions"), "What is 1/2 + 1/3?")
+    say(Thread.objects.create(owner=alice, title="Triangles"), "Explain Pythagoras, please")
+    by_text = alice_client.get(reverse("chat:threads"), {"q": "pythag"}, HTTP_HX_TARGET="conversation-list", **HTMX)
+    assertContains(by_text, "Triangles")
+    assertNotContains(by_text, "Fractions")
+    assert b"<html" not in by_text.content  # the list alone, for the sidebar to swap in
+    by_title = alice_client.get(reverse("chat:threads"), {"q": "FRACT"})
+    assertContains(by_title, "Fractions")
+    assertNotContains(by_title, "Triangles")
+    assertContains(alice_client.get(reverse("chat:threads"), {"q": "rhombus"}), "No conversation matches")
+
+
+def test_a_search_never_finds_someone_elses_conversation(alice_client, bob):
+    say(Thread.objects.create(owner=bob, title="Bob's algebra"), "secret algebra")
+    assertNotContains(alice_client.get(reverse("chat:threads"), {"q": "algebra"}), "Bob")
+
+
+def test_new_conversation_reuses_my_empty_one_instead_of_piling_up(alice_client, alice, tutor, thread):
+    first = alice_client.post(reverse("chat:thread_create"), {"assistant": tutor.id})
+    second = alice_client.post(reverse("chat:thread_create"), {"assistant": tutor.id})
+    assert first["Location"] == second["Location"] == reverse("chat:thread", args=[thread.id])
+    assert Thread.objects.filter(owner=alice).count() == 1
+    say(thread, "Now it has a message")
+    third = alice_client.post(reverse("chat:thread_create"), {"assistant": tutor.id})
+    assert third["Location"] != first["Location"] and Thread.objects.filter(owner=alice).count() == 2
+
+
+def test_deleting_asks_for_confirmation_first_and_then_says_it_is_done(alice_client, thread):
+    say(thread, "Keep me?")
+    confirm = alice_client.get(reverse("chat:thread_delete", args=[thread.id]))
+    assertContains(confirm, "This deletes the conversation and its 1 message")
+    assert Thread.objects.filter(pk=thread.pk).exists()
+    done = alice_client.post(reverse("chat:thread_delete", args=[thread.id]), follow=True)
+    assertContains(done, "Deleted the conversation “Algebra”.")
+    assert b'role="status"' in done.content
+    assert not Thread.objects.filter(pk=thread.pk).exists()
+
+
+def test_renaming_says_it_is_done(alice_client, thread):
+    response = alice_client.post(reverse("chat:thread_rename", args=[thread.id]), {"title": "Geometry"}, follow=True)
+    assertContains(response, "Renamed the conversation to “Geometry”.")
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("**Solve** `3x + 11 = 14`, _please_", "Solve 3x + 11 = 14, please"),
+        ("# Fibonacci\n\n- first [20 numbers](https://example.com)", "Fibonacci first 20 numbers"),
+        ("```python\nprint(snake_case)\n```", "print(snake_case)"),
+    ],
+)
+def test_titles_from_the_first_message_are_plain_text(alice_client, alice, tutor, text, title):
+    thread = Thread.objects.create(owner=alice, assistant=tutor)
+    post_message(alice_client, thread, text)
+    thread.refresh_from_db()
+    assert thread.title == title
+
+
+def test_two_assistants_with_the_same_name_are_told_apart_in_the_picker(alice_client, alice, tutor, thread):
+    twin = Assistant.objects.create(owner=alice, name=tutor.name, model=tutor.model)
+    text = alice_client.get(reverse("chat:thread", args=[thread.id])).content.decode()
+    assert f"…{twin.id[-4:]})" in text and f"…{tutor.id[-4:]})" in text
+
+
+def test_answer_again_replaces_the_last_answer_with_a_new_run(alice_client, thread, no_dispatch, django_capture_on_commit_callbacks):
+    say(thread, "What is 2 + 2?")
+    say(thread, "5", role=Message.ASSISTANT)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice_client.post(reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id})
+    assertRedirects(response, reverse("chat:thread", args=[thread.id]), fetch_redirect_response=False)
+    assert [m.text for m in thread.messages.all()] == ["What is 2 + 2?"]
+    (run,) = Run.objects.filter(thread=thread)
+    assert no_dispatch == [run.id]
+
+
+def test_editing_the_last_message_replaces_it_and_its_answer(alice_client, thread, no_dispatch):
+    say(thread, "First question")
+    say(thread, "First answer", role=Message.ASSISTANT)
+    say(thread, "What is 2 + 2")
+    say(thread, "5", role=Message.ASSISTANT)
+    page = alice_client.get(reverse("chat:thread", args=[thread.id]) + "?edit")
+    assertContains(page, "Editing your last message")
+    assertContains(page, ">What is 2 + 2</textarea>")
+    response = alice_client.post(reverse("chat:message_edit", args=[thread.id]), {"text": "What is 2 + 2?", "assistant": thread.assistant_id})
+    assertRedirects(response, reverse("chat:thread", args=[thread.id]), fetch_redirect_response=False)
+    assert [m.text for m in thread.messages.all()] == ["First question", "First answer", "What is 2 + 2?"]
+    assert Run.objects.filter(thread=thread).count() == 1
+
+
+def test_answer_again_and_edit_are_refused_during_a_run(alice_client, thread):
+    say(thread, "Question")
+    Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status="in_progress")
+    response = alice_client.post(reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id}, follow=True)
+    assertContains(response, "already has an active run")
+    response = alice_client.post(reverse("chat:message_edit", args=[thread.id]), {"text": "Other", "assistant": thread.assistant_id})
+    assertContains(response, "already has an active run", status_code=400)
+    assert [m.text for m in thread.messages.all()] == ["Question"]
+
+
+def test_answer_again_with_no_question_says_so(alice_client, thread):
+    response = alice_client.post(reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id}, follow=True)
+    assertContains(response, "There is no message of yours in this conversation yet.")

@@ -1,6 +1,10 @@
 from django import template
+from django.conf import settings
+from django.utils.html import format_html
 
 from chat.models import File
+from chat.retrieval.extract import ACCEPTED
+from chat.retrieval.uploads import MAX_FILES_PER_MESSAGE
 
 register = template.Library()
 
@@ -13,3 +17,15 @@ def message_files(message) -> list[File]:
         return []
     found = File.objects.filter(pk__in=ids, owner_id=message.thread.owner_id).in_bulk()
     return [found[i] for i in ids if i in found]
+
+
+@register.simple_tag
+def upload_limits() -> str:
+    """The attributes that let the browser check files before uploading them: the same
+    limits check_uploads() enforces on the server (types, size, count)."""
+    return format_html(
+        'accept="{}" data-max-bytes="{}" data-max-files="{}"',
+        ",".join(ACCEPTED),
+        settings.FILE_MAX_BYTES,
+        MAX_FILES_PER_MESSAGE,
+    )

@@ -1,0 +1,70 @@
+"""The browser's list of conversations: which threads it shows (those with messages),
+how it groups them by date, what a search finds, and "new conversation" reusing an
+empty one instead of piling up blank threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from chat.models import Assistant, Message, Run, Thread
+
+SEARCH_MAX_CHARS = 200  # a search box, not a document
+
+
+@dataclass
+class Group:
+    label: str
+    threads: list[Thread]
+
+
+def listed_threads(user, query: str = "") -> QuerySet[Thread]:
+    """The user's conversations that hold at least one message, newest first; with a
+    query, those whose title or any message's text contains it (case-insensitive)."""
+    threads = (
+        Thread.objects.filter(owner=user)
+        .filter(Exists(Message.objects.filter(thread=OuterRef("pk"))))
+        .select_related("assistant")
+    )
+    query = " ".join(query.split())[:SEARCH_MAX_CHARS]
+    if query:
+        matching = Message.objects.filter(thread=OuterRef("pk"), content__icontains=query)
+        threads = threads.filter(Q(title__icontains=query) | Exists(matching))
+    return threads.order_by("-updated_at")
+
+
+def grouped_by_date(threads, today=None) -> list[Group]:
+    """Today, Yesterday, Previous 7 days, Older — by the local date of the last activity."""
+    today = today or timezone.localdate()
+    bounds = [
+        ("Today", today),
+        ("Yesterday", today - timedelta(days=1)),
+        ("Previous 7 days", today - timedelta(days=7)),
+    ]
+    groups = {label: Group(label, []) for label, _ in bounds} | {"Older": Group("Older", [])}
+    for thread in threads:
+        day = timezone.localdate(thread.updated_at)
+        label = next((label for label, start in bounds if day >= start), "Older")
+        groups[label].threads.append(thread)
+    return [group for group in groups.values() if group.threads]
+
+
+def start_conversation(user, assistant: Assistant) -> Thread:
+    """A thread to write in: the user's newest empty one if there is one (so that
+    "New conversation" pressed twice leaves no blank thread behind), else a new one."""
+    empty = (
+        Thread.objects.filter(owner=user, class_link__isnull=True)  # a class thread is never reused as a private one
+        .exclude(Exists(Message.objects.filter(thread=OuterRef("pk"))))
+        .exclude(Exists(Run.objects.filter(thread=OuterRef("pk"))))
+        .order_by("-created_at")
+        .first()
+    )
+    if empty is None:
+        return Thread.objects.create(owner=user, assistant=assistant)
+    empty.assistant = assistant
+    empty.updated_at = timezone.now()
+    empty.save(update_fields=["assistant", "updated_at"])
+    return empty

@@ -1,0 +1,205 @@
+"""Every page at a phone's size (390×844) and a desktop's (1440×900), in a real Chromium:
+nothing scrolls sideways or is cut off at the side, no console error, no failed request,
+text contrast passes WCAG AA in the light and the dark scheme (axe-core), and code and
+figures stay inside their message. Screenshots of each page at each size are kept in
+test-results/screenshots/ (gitignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser.conftest import BOB, Browsing, ChatServer
+from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, message_box, run_status, send, start_conversation
+from tests.fixtures import GPT2_PDF
+
+try:
+    from playwright.sync_api import Page, expect
+except ImportError:  # the `browser` fixture (autouse) skips, or fails under CI, first
+    Page = expect = None
+
+pytestmark = [pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-results" / "screenshots"
+SIZES = {"phone": (390, 844), "desktop": (1440, 900)}
+# axe-core (vendored from npm for the tests only; never served by the app).
+AXE = (Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text()
+PAPER = GPT2_PDF
+LAB_TUTOR = "Lab Tutor"
+# The Lab Tutor belongs to bob: alice's pickers keep the Math Tutor first for the other tests.
+LAB_USER = BOB[0]
+LONG_CODE = "```python\n" + "values = [" + ", ".join(str(n * 7919) for n in range(60)) + "]\nprint(sum(values))\n```"
+
+
+
+class PageWatch:
+    """What went wrong in a page while a test looked at it: console errors, failed requests."""
+
+    def __init__(self, page: Page) -> None:
+        self.problems: list[str] = []
+        self.findings: list[str] = []
+        page.on("console", self._console)
+        page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.method} {r.url} {r.failure}"))
+        page.on("response", self._response)
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.problems.append(f"console error: {message.text} {message.location.get('url', '')}")
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+
+def sized_page(browsing: Browsing, server: ChatServer, size: str) -> tuple[Page, PageWatch]:
+    page = browsing.new_page(server)
+    page.set_viewport_size(dict(zip(("width", "height"), SIZES[size])))
+    return page, PageWatch(page)
+
+
+def check_page(page: Page, watch: PageWatch, name: str, size: str) -> None:
+    """The page fits its width, reported nothing wrong, and is photographed. Findings are
+    collected (and asserted at the end of the test), so one run reports every page."""
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(150)  # console messages and late requests arrive asynchronously
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # caret="initial": hiding the caret writes style attributes the CSP refuses.
+    page.screenshot(path=str(SHOTS / f"{name}-{size}.png"), full_page=True, caret="initial")
+    widths = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
+    if widths[0] > widths[1]:
+        watch.findings.append(f"{name} at {size} scrolls sideways: {widths[0]} px wide in a {widths[1]} px window")
+    # Overflow to the left does not scroll: a control cut off there is lost all the same.
+    cut = page.evaluate(
+        """() => Array.from(document.querySelectorAll('input, select, textarea, button, a, h1'))
+            .filter((el) => el.checkVisibility() && !el.closest('.visually-hidden, .skip-link'))
+            .filter((el) => { const r = el.getBoundingClientRect(); return r.left < -1 || r.right > innerWidth + 1; })
+            .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    watch.findings.extend(f"{name} at {size}: cut off at the side: {html}" for html in cut)
+    watch.findings.extend(f"{name} at {size}: {problem}" for problem in watch.problems)
+    watch.problems.clear()
+    for scheme in ("light", "dark"):
+        watch.findings.extend(f"{name} at {size}, {scheme}: {problem}" for problem in contrast_problems(page, scheme))
+    page.emulate_media(color_scheme="light")
+
+
+def contrast_problems(page: Page, scheme: str) -> list[str]:
+    """axe-core's color-contrast rule (WCAG AA) on the page in a colour scheme. Evaluated
+    through the DevTools protocol, which the page's Content-Security-Policy does not govern."""
+    page.emulate_media(color_scheme=scheme)
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate("() => {" + AXE + "\n}")
+    violations = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['color-contrast'], resultTypes: ['violations']}))
+            .violations.flatMap((v) => v.nodes.map((n) => n.target.join(' ') + ': ' + n.any.map((c) => c.message).join('; ')))"""
+    )
+    return violations
+
+
+def overflowing_elements(page: Page, selector: str) -> list[str]:
+    """Elements matching ``selector`` that stick out of the message they sit in."""
+    return page.evaluate(
+        """(selector) => Array.from(document.querySelectorAll(selector)).filter((el) => {
+            const box = el.closest('.message, .tool-call, .run-panel');
+            if (!box || !el.checkVisibility()) return false;  // not shown (a closed <details>)
+            const a = el.getBoundingClientRect(), b = box.getBoundingClientRect();
+            return a.right > b.right + 1 || a.left < b.left - 1;
+          }).map((el) => el.tagName + '.' + el.className + ' ' + Math.round(el.getBoundingClientRect().width))""",
+        selector,
+    )
+
+
+def ensure_lab_tutor(page: Page) -> None:
+    """An assistant with Code Interpreter and File Search, with the GPT-2 paper in its files."""
+    page.goto("/assistants/")
+    if page.get_by_role("link", name=f"Edit {LAB_TUTOR}").count():
+        return
+    page.goto("/assistants/new/")
+    page.get_by_label("Name").fill(LAB_TUTOR)
+    page.get_by_label("Instructions").fill("You are a personal math tutor. Use code and the files when they help.")
+    page.get_by_label("Code Interpreter").check()
+    page.get_by_label("File Search").check()
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"/assistants/$"))
+
+
+def thread_with_everything(page: Page) -> None:
+    """A finished conversation whose answers hold code, a figure, math and a citation."""
+    start_conversation(page)
+    page.get_by_label("Assistant", exact=True).select_option(label=LAB_TUTOR)
+    send(page, "plot y = x^2 from -5 to 5")
+    expect(run_status(page)).to_have_text(re.compile("Completed"), timeout=RUN_TIMEOUT)
+    send(page, "Solve x^2 - 5x + 6 = 0")
+    expect(run_status(page)).to_have_text(re.compile("Completed"), timeout=RUN_TIMEOUT)
+    send(page, LONG_CODE, with_enter=False, shows="values = [")
+    expect(run_status(page)).to_have_text(re.compile("Completed"), timeout=RUN_TIMEOUT)
+    page.get_by_label("Attach files").set_input_files(str(PAPER))
+    message_box(page).fill("What are some cool math concepts behind this ML paper pdf? Explain in two sentences.")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("article", name=LAB_TUTOR).last.locator("a.cite-marker").first).to_be_visible(timeout=RUN_TIMEOUT)
+    expect(run_status(page)).to_have_text(re.compile("Completed"), timeout=RUN_TIMEOUT)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_no_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, chat_server: ChatServer, size: str):
+    page, watch = sized_page(browsing, chat_server, size)
+
+    page.goto("/accounts/login/")
+    check_page(page, watch, "login", size)
+    page.goto("/signup/")
+    check_page(page, watch, "signup", size)
+    page.goto("/accounts/password_reset/")
+    check_page(page, watch, "password-reset", size)
+    log_in(page, chat_server, LAB_USER)
+
+    ensure_lab_tutor(page)
+    page.goto("/assistants/")
+    check_page(page, watch, "assistants", size)
+    page.get_by_role("link", name=f"Edit {LAB_TUTOR}").first.click()
+    check_page(page, watch, "assistant-edit", size)
+    page.goto(page.url.replace("/edit/", "/files/"))
+    check_page(page, watch, "assistant-files", size)
+    page.goto("/assistants/")
+    page.get_by_role("link", name=f"Functions of {LAB_TUTOR}").first.click()
+    check_page(page, watch, "assistant-functions", size)
+    page.goto("/assistants/new/")
+    check_page(page, watch, "assistant-new", size)
+
+    thread_with_everything(page)
+    # Building the thread is setup, not the visit: a re-uploaded file can finish processing
+    # (and its chip's update arrive over the socket) before the POST's response shows the
+    # message, an htmx:oobErrorNoTarget race reported to the lead, not fixed here.
+    watch.problems.clear()
+    page.reload()
+    expect(page.get_by_role("article", name=LAB_TUTOR).last.locator("a.cite-marker").first).to_be_visible()
+    expect(page.locator(".katex").first).to_be_visible()
+    figure = page.locator(".message__image img").first
+    figure.scroll_into_view_if_needed()  # it loads lazily
+    expect(figure).to_be_visible()
+    check_page(page, watch, "thread", size)
+    marker = page.locator("a.cite-marker").last
+    marker.focus()
+    tip = page.locator(".cite:focus-within .cite-tip")
+    expect(tip).to_be_visible()
+    tip_box, message_box_ = tip.bounding_box(), marker.locator("xpath=ancestor::article").bounding_box()
+    assert message_box_["x"] <= tip_box["x"] and tip_box["x"] + tip_box["width"] <= message_box_["x"] + message_box_["width"], (tip_box, message_box_)
+    page.screenshot(path=str(SHOTS / f"citation-tip-{size}.png"), caret="initial")
+    watch.findings.extend(f"thread at {size}: sticks out: {el}" for el in overflowing_elements(page, "pre, img, .katex-display, table"))
+
+    page.get_by_text("Conversation settings").click()
+    page.get_by_role("link", name="Delete conversation…").click()
+    check_page(page, watch, "thread-delete", size)
+    page.goto("/threads/")
+    check_page(page, watch, "thread-list", size)
+    page.goto("/assistants/")
+    page.get_by_role("link", name=f"Delete… {LAB_TUTOR}").first.click()
+    check_page(page, watch, "assistant-delete", size)
+    page.goto("/account/api-keys/")
+    check_page(page, watch, "api-keys", size)
+    page.goto("/accounts/password_change/")
+    check_page(page, watch, "password-change", size)
+    assert not watch.findings, "\n".join(watch.findings)
