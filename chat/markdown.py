@@ -307,17 +307,8 @@ def _render_image(self: Any, tokens: Sequence[Token], idx: int, options: Any, en
 
 
 def _build_markdown() -> MarkdownIt:
-    try:
-        import linkify_it  # noqa: F401
-
-        linkify = True
-    except ImportError:
-        linkify = False
-
-    md = MarkdownIt("commonmark", {"html": False, "linkify": linkify, "typographer": False, "breaks": True})
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False, "breaks": True})
     md.enable(["table", "strikethrough"])
-    if linkify:
-        md.enable("linkify")
     md.validateLink = _validate_link  # type: ignore[method-assign]
     _math_plugin(md)
     md.add_render_rule("fence", _render_fence)
