@@ -1,5 +1,5 @@
 # make run   — set up (venv, packages, database, demo data) and serve on http://127.0.0.1:$(PORT)
-# make test  — set up the same way, install the browser the end-to-end tests drive, run every test
+# make test  — set up the same way, install the browser the end-to-end tests drive, lint (ruff.toml), run every test
 #              (then the engine/socket/view tests again on PostgreSQL + Redis)
 # make bench — run the benchmarks and write docs/benchmarks.md
 
@@ -42,6 +42,7 @@ browser-deps:
 	@scripts/install-browser-deps
 
 test: setup-dev browser-deps
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 	scripts/test-services
 
