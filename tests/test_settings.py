@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from project.env import env_bool, env_int, env_list, env_url
+from project.env import env_bool, env_choice, env_int, env_list, env_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +34,15 @@ def test_numbers_and_urls_are_checked(monkeypatch):
     assert env_list("L", []) == ["a", "b", "c"]
 
 
+def test_a_choice_is_one_of_its_values(monkeypatch):
+    monkeypatch.delenv("C", raising=False)
+    assert env_choice("C", "INFO", ("DEBUG", "INFO"), upper=True) == "INFO"
+    monkeypatch.setenv("C", " debug ")
+    assert env_choice("C", "INFO", ("DEBUG", "INFO"), upper=True) == "DEBUG"
+    with pytest.raises(ImproperlyConfigured, match="C=' debug ' is not one of cl100k_base, o200k_base"):
+        env_choice("C", "cl100k_base", ("cl100k_base", "o200k_base"))
+
+
 def _check(env: dict) -> subprocess.CompletedProcess:
     full = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", **env}
     return subprocess.run(
@@ -44,6 +53,28 @@ def _check(env: dict) -> subprocess.CompletedProcess:
 def test_the_app_refuses_to_start_with_a_bad_setting(tmp_path):
     result = _check({"DEBUG": "maybe", "DATA_DIR": str(tmp_path)})
     assert result.returncode != 0 and "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("LOG_LEVEL", "verbose", "LOG_LEVEL='verbose' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("RETRIEVAL_ENCODING", "p50k_base", "RETRIEVAL_ENCODING='p50k_base' is not one of cl100k_base, o200k_base"),
+    ],
+)
+def test_a_setting_that_takes_a_choice_refuses_an_unknown_value(tmp_path, name, value, message):
+    result = _check({name: value, "DATA_DIR": str(tmp_path)})
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_choice_settings_accept_their_values(tmp_path):
+    code = "from django.conf import settings as s;print(s.LOG_LEVEL, s.RETRIEVAL_ENCODING, s.LOGGING['loggers']['chat']['level'])"
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "LOG_LEVEL": "warning", "RETRIEVAL_ENCODING": "o200k_base",
+           "DJANGO_SETTINGS_MODULE": "project.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import django;django.setup();" + code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["WARNING", "o200k_base", "WARNING"], out.stderr
 
 
 def test_a_remote_default_model_needs_a_server(tmp_path):
