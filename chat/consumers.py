@@ -100,14 +100,14 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         html = [live.render_run_panel(self.thread, read_only=self.read_only)]
         run = self.thread.active_run()
         if run is not None:
-            for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS):
+            for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS).select_related("assistant", "thread"):
                 self.shown[message.id] = stream = StreamedText()
                 html.append(live.render_message(message, stream=stream, read_only=self.read_only))
         return "".join(html)
 
     @database_sync_to_async
     def _message(self, message_id: str, *, new: bool = False) -> str:
-        message = Message.objects.filter(pk=message_id, thread=self.thread).first()
+        message = Message.objects.filter(pk=message_id, thread=self.thread).select_related("assistant", "thread").first()
         if message is None:
             return ""
         self.shown[message_id] = stream = StreamedText()

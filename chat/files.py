@@ -25,6 +25,24 @@ def clean_filename(name: str) -> str:
     return name[-255:]
 
 
+def attached_files(messages) -> dict[str, list[File]]:
+    """The files attached to each message (id -> files, in attachment order), the thread
+    owner's only, for any number of messages in one query."""
+    wanted = {
+        m.id: [a.get("file_id") for a in m.attachments or [] if isinstance(a, dict)] for m in messages
+    }
+    owners = {m.thread.owner_id for m in messages if wanted[m.id]}
+    ids = {i for file_ids in wanted.values() for i in file_ids if isinstance(i, str)}
+    if not ids:
+        return {}
+    found = {(f.owner_id, f.id): f for f in File.objects.filter(pk__in=ids, owner_id__in=owners)}
+    return {
+        m.id: [found[key] for key in ((m.thread.owner_id, i) for i in wanted[m.id]) if key in found]
+        for m in messages
+        if wanted[m.id]
+    }
+
+
 def store_file(owner, name: str, content: bytes | object, *, purpose: str = "assistants") -> File:
     """Save bytes (or an UploadedFile) as a File owned by ``owner``. Raises FileTooLarge."""
     size = len(content) if isinstance(content, bytes) else content.size

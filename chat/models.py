@@ -133,13 +133,30 @@ class Message(models.Model):
     def tool_steps_before(self) -> list[RunStep]:
         """The tool work of this answer's run done after the run's previous message and
         before this one: what the conversation shows inline, just above this answer."""
-        if self.role != self.ASSISTANT or self.run_id is None:
-            return []
-        steps = RunStep.objects.filter(run_id=self.run_id, type="tool_calls", created_at__lte=self.created_at)
-        previous = Message.objects.filter(run_id=self.run_id, seq__lt=self.seq).order_by("-seq").first()
-        if previous is not None:
-            steps = steps.filter(created_at__gt=previous.created_at)
-        return list(steps.order_by("created_at"))
+        return tool_steps_before([self]).get(self.id, [])
+
+
+def tool_steps_before(messages) -> dict[str, list[RunStep]]:
+    """Message.tool_steps_before() for many messages (a page) in two queries: id -> steps."""
+    answers = [m for m in messages if m.role == Message.ASSISTANT and m.run_id is not None]
+    if not answers:
+        return {}
+    run_ids = {m.run_id for m in answers}
+    run_messages: dict[str, list[tuple[int, object]]] = {}
+    for run_id, seq, created_at in Message.objects.filter(run_id__in=run_ids).values_list("run_id", "seq", "created_at"):
+        run_messages.setdefault(run_id, []).append((seq, created_at))
+    run_steps: dict[str, list[RunStep]] = {}
+    for step in RunStep.objects.filter(run_id__in=run_ids, type="tool_calls").order_by("created_at"):
+        run_steps.setdefault(step.run_id, []).append(step)
+    found = {}
+    for answer in answers:
+        earlier = [(seq, at) for seq, at in run_messages.get(answer.run_id, []) if seq < answer.seq]
+        after = max(earlier)[1] if earlier else None
+        found[answer.id] = [
+            step for step in run_steps.get(answer.run_id, [])
+            if step.created_at <= answer.created_at and (after is None or step.created_at > after)
+        ]
+    return found
 
 
 class Run(models.Model):

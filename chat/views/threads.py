@@ -69,7 +69,7 @@ def _thread_context(request: HttpRequest, thread: Thread, form: MessageForm, bef
         "thread": thread,
         "read_only": read_only,  # a tutor reviewing a student's class conversation
         "classroom": thread_classroom(thread),
-        "message_items": [live.message_context(m, run.id if run else None) for m in messages],
+        "message_items": live.message_contexts(messages, run.id if run else None),
         "older": older,
         "run": run,
         "form": form,

@@ -2,21 +2,10 @@ from django import template
 from django.conf import settings
 from django.utils.html import format_html
 
-from chat.models import File
 from chat.retrieval.extract import ACCEPTED
 from chat.retrieval.uploads import MAX_FILES_PER_MESSAGE
 
 register = template.Library()
-
-
-@register.simple_tag
-def message_files(message) -> list[File]:
-    """The files attached to a message, in attachment order (the thread owner's only)."""
-    ids = [a.get("file_id") for a in message.attachments or [] if isinstance(a, dict)]
-    if not ids:
-        return []
-    found = File.objects.filter(pk__in=ids, owner_id=message.thread.owner_id).in_bulk()
-    return [found[i] for i in ids if i in found]
 
 
 @register.simple_tag
