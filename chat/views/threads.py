@@ -15,7 +15,6 @@ from chat import conversations, live
 from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
 from chat.classes.quotas import quota_exceeded
 from chat.classes.services import start_thread_with
-from chat.demo import ensure_starter_assistant
 from chat.engine.runs import NothingToRedo, ThreadBusy, cancel_run, edit_last_question, post_message, regenerate_last_answer
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
@@ -33,8 +32,8 @@ def _sidebar_context(request: HttpRequest, current: Thread | None = None) -> dic
 @login_required
 def thread_list(request: HttpRequest) -> HttpResponse:
     """The conversations, grouped by date; with ``q``, those matching it (the search box
-    asks through htmx for the list alone)."""
-    ensure_starter_assistant(request.user)
+    asks through htmx for the list alone). Writes nothing: an account with no assistant to
+    talk to (its Math Tutor comes at sign-up) is offered to create one."""
     context = _sidebar_context(request)
     if request.htmx and request.htmx.target == "conversation-list":
         return render(request, "chat/conversations.html#conversation_list", context)
