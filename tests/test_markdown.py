@@ -6,6 +6,7 @@ from django.template import Context, Template
 from django.utils.safestring import SafeString
 
 from chat.markdown import render_markdown
+from chat.models import Message
 
 
 def math_texts(output: str, tag: str, cls: str) -> list[str]:
@@ -167,10 +168,9 @@ def test_inline_code_is_escaped():
     assert "<code>&lt;div onclick=x&gt;</code>" in out
 
 
-def test_the_template_filter_renders_markdown():
-    out = Template("{% load chat_markdown %}{{ text|markdown }}").render(
-        Context({"text": "**hi** <script>x</script>"})
-    )
+def test_the_template_filter_renders_a_message_as_markdown():
+    message = Message(role="assistant", content=Message.text_content("**hi** <script>x</script>"))
+    out = Template("{% load chat_markdown %}{{ message|message_content }}").render(Context({"message": message}))
     assert out == "<p><strong>hi</strong> &lt;script&gt;x&lt;/script&gt;</p>\n"
 
 

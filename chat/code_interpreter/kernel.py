@@ -29,7 +29,6 @@ from chat.code_interpreter import cgroup, sandbox
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 MAX_IMAGES = 10
-MAX_FILES = 20
 
 
 class KernelError(Exception):
@@ -90,13 +89,10 @@ class Kernel:
         self.data_dev: int | None = None
         self.dir = Path(tempfile.mkdtemp(prefix="k", dir=_runtime_root()))
         self.started_at = time.monotonic()
-        self.boot_seconds: float | None = None
-        self.execution_count = 0
 
     # --- life ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        t0 = time.perf_counter()
         key = secrets.token_hex(32)
         ports = {"shell_port": 1, "iopub_port": 2, "stdin_port": 3, "control_port": 4, "hb_port": 5}
         common = {**ports, "transport": "ipc", "key": key, "signature_scheme": "hmac-sha256", "kernel_name": "python3"}
@@ -118,7 +114,6 @@ class Kernel:
         except BaseException:
             self.stop()
             raise
-        self.boot_seconds = time.perf_counter() - t0
         self._drain_stderr()
 
     def _drain_stderr(self) -> None:
@@ -308,7 +303,6 @@ class Kernel:
                       on_output: Callable[[Execution], None] | None = None) -> Execution:
         client = self.client
         result = Execution()
-        self.execution_count += 1
         msg_id = client.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
         deadline = time.monotonic() + timeout
         images = 0

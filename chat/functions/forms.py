@@ -111,7 +111,6 @@ class Field:
         return "f-" + self.name.replace(".", "-")
 
 
-PRIMITIVES = {"string", "number", "integer", "boolean"}
 UNEXPRESSIBLE = ("anyOf", "oneOf", "allOf", "$ref", "not", "if", "patternProperties")
 
 
