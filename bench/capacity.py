@@ -152,7 +152,7 @@ async def _ws_round(browser: Browser, threads: list[str], assistant: str) -> lis
             return Run(thread, 0, 0, [], None)
 
     try:
-        return list(await asyncio.gather(*(one(s, t) for s, t in zip(socks, threads))))
+        return list(await asyncio.gather(*(one(s, t) for s, t in zip(socks, threads, strict=True))))
     finally:
         await asyncio.gather(*(s.close() for s in socks), return_exceptions=True)
 

@@ -106,7 +106,7 @@ async def concurrent_round(browser: Browser, threads: list[str], assistant: str)
     """Open every thread's socket first, then post to all threads at once."""
     socks = await asyncio.gather(*(browser.open_thread_socket(t) for t in threads))
     try:
-        return list(await asyncio.gather(*(one_run(browser, s, t, assistant) for s, t in zip(socks, threads))))
+        return list(await asyncio.gather(*(one_run(browser, s, t, assistant) for s, t in zip(socks, threads, strict=True))))
     finally:
         await asyncio.gather(*(s.close() for s in socks), return_exceptions=True)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import weakref
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.consumer import get_handler_name
 from channels.layers import get_channel_layer
 from django.http import Http404
 
@@ -16,7 +16,6 @@ from chat import live
 from chat.access import get_thread_for_reader
 from chat.content import StreamedText
 from chat.models import Message, Thread
-
 
 # Sockets this process serves, so that a stopping server can send each its final state.
 _open_sockets: weakref.WeakSet[ThreadConsumer] = weakref.WeakSet()

@@ -2,9 +2,9 @@
 
 import re
 import secrets
+import string
 import threading
 import time
-import string
 
 _ALPHABET = string.ascii_letters + string.digits
 

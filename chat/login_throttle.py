@@ -14,12 +14,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.db.models import Sum
-
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
 from axes.models import AccessAttempt
+from django.conf import settings
+from django.db.models import Sum
 
 
 class AccountResetHandler(AxesDatabaseHandler):

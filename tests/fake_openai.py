@@ -628,7 +628,7 @@ class _Handler(BaseHTTPRequestHandler):
         served = ServedResponse(status=200, stream=False, completed=True)
         self.fake._served(served)
         calls = []
-        for index, call in enumerate(item.tool_calls or []):
+        for call in item.tool_calls or []:
             arguments = call.get("arguments", "")
             calls.append(
                 {

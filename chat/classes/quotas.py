@@ -3,7 +3,8 @@ runs that finished) since midnight UTC, in the class's conversations only."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone as dt_timezone
+from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
 
 from django.db.models import Count, IntegerField, Sum
 from django.db.models.fields.json import KT

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shlex
 import signal
 import time
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -171,7 +171,7 @@ class Kernel:
         try:
             while True:
                 ready = loop.create_future()
-                loop.add_reader(read_fd, lambda: ready.done() or ready.set_result(None))
+                loop.add_reader(read_fd, lambda ready=ready: ready.done() or ready.set_result(None))
                 try:
                     await asyncio.wait_for(ready, settings.CODE_INTERPRETER_START_TIMEOUT)
                 finally:
@@ -193,7 +193,7 @@ class Kernel:
             if self.process.poll() is not None or self._wait_exit(2):
                 err = self.process.stderr.read() or b""
             self.stop()
-            raise KernelError(f"the sandbox could not be created: {err.decode(errors='replace').strip() or 'no reason given'}")
+            raise KernelError(f"the sandbox could not be created: {err.decode(errors='replace').strip() or 'no reason given'}") from None
 
     def _wait_exit(self, seconds: float) -> bool:
         try:

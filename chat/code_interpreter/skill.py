@@ -207,7 +207,7 @@ def explain_code_answer(question: str, answers: list[str]) -> str | None:
     if pasted and pasted.group(1).strip():
         code, idea = pasted.group(1), None
     elif found := recipe_for(question):
-        (build, code), idea = found, found[0].__doc__
+        (_, code), idea = found, found[0].__doc__
     else:
         return None
     lines = explain_program(code)

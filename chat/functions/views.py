@@ -16,7 +16,6 @@ from chat.functions.pending import call_forms, render_pending_action
 from chat.functions.services import submit_call_forms
 from chat.models import Assistant
 
-
 # --- the student's answers ----------------------------------------------------------------------
 
 

@@ -107,7 +107,7 @@ class WordPiece:
                 words.append(current)
         return words
 
-    @functools.lru_cache(maxsize=50_000)
+    @functools.lru_cache(maxsize=50_000)  # noqa: B019 (one WordPiece per process: minilm.model() is cached)
     def _pieces(self, word: str) -> tuple[int, ...]:
         if len(word) > 100:
             return (self.unk,)
@@ -170,7 +170,7 @@ class MiniLM:
         for i in range(LAYERS):
             p = f"encoder.layer.{i}."
 
-            def linear(v, name):
+            def linear(v, name, p=p):
                 return v @ w[p + name + ".weight"].T + w[p + name + ".bias"]
 
             def split(v):

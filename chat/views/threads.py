@@ -15,7 +15,14 @@ from chat import conversations, live
 from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
 from chat.classes.quotas import quota_exceeded
 from chat.classes.services import start_thread_with
-from chat.engine.runs import NothingToRedo, ThreadBusy, cancel_run, edit_last_question, post_message, regenerate_last_answer
+from chat.engine.runs import (
+    NothingToRedo,
+    ThreadBusy,
+    cancel_run,
+    edit_last_question,
+    post_message,
+    regenerate_last_answer,
+)
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
 from chat.retrieval.uploads import check_uploads, start_run

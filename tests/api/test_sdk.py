@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+
 import openai
 import pytest
 from openai import AssistantEventHandler

@@ -81,13 +81,13 @@ def test_fifty_concurrent_thread_pages_each_get_every_chunk_in_order(api_server,
                     await browser.post_message(thread, assistant, QUESTION)
                     return await sock.until_run_ends(120)
 
-                return await asyncio.gather(*(one(s, t) for s, t in zip(sockets, threads)))
+                return await asyncio.gather(*(one(s, t) for s, t in zip(sockets, threads, strict=True)))
             finally:
                 await asyncio.gather(*(s.close() for s in sockets))
 
     pages = asyncio.run(asyncio.wait_for(burst(), 300))
     assert [page.status for page in pages] == ["completed"] * RUNS
-    for thread, page in zip(threads, pages):
+    for thread, page in zip(threads, pages, strict=True):
         answer = sdk.beta.threads.messages.list(thread_id=thread, order="desc", limit=1).data[0]
         streamed = _page_text(page.frames)
         # Every chunk reached the page, in order: the text it built is the saved answer.

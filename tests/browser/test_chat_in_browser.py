@@ -9,6 +9,7 @@ pytest-asyncio (asyncio_mode=auto) only starts one for ``async def`` tests.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -136,7 +137,7 @@ def streamed_while_in_progress(log: list[dict]) -> list[str]:
 
 def assert_grew_by_appending(texts: list[str]) -> None:
     assert len(texts) >= 2, f"the answer did not stream in: the page only ever showed {texts!r}"
-    for before, after in zip(texts, texts[1:]):
+    for before, after in itertools.pairwise(texts):
         assert len(after) > len(before) and after.startswith(before), (
             f"the streamed text did not grow by appending: {before!r} -> {after!r}"
         )

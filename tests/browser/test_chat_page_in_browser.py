@@ -22,7 +22,6 @@ from tests.browser.test_chat_in_browser import (
     wait_for_run_to_start,
     wait_for_streamed_text,
 )
-
 from tests.browser.test_layout import LAB_TUTOR, LAB_USER, ensure_lab_tutor
 
 try:

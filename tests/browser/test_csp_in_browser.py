@@ -41,7 +41,7 @@ def shoot(page: Page, name: str, size: str) -> None:
 
 def sized_page(browsing: Browsing, server: ChatServer, size: str) -> Page:
     page = browsing.new_page(server)
-    page.set_viewport_size(dict(zip(("width", "height"), SIZES[size])))
+    page.set_viewport_size(dict(zip(("width", "height"), SIZES[size], strict=True)))
     return page
 
 

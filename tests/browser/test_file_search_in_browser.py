@@ -3,7 +3,6 @@ question, see numbered citations (never raw markers) whose tooltip names the fil
 
 from __future__ import annotations
 
-
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ALICE, Browsing, ChatServer

@@ -57,7 +57,7 @@ class PageWatch:
 
 def sized_page(browsing: Browsing, server: ChatServer, size: str) -> tuple[Page, PageWatch]:
     page = browsing.new_page(server)
-    page.set_viewport_size(dict(zip(("width", "height"), SIZES[size])))
+    page.set_viewport_size(dict(zip(("width", "height"), SIZES[size], strict=True)))
     return page, PageWatch(page)
 
 

@@ -27,7 +27,7 @@ def attempt(thread, user, answers: list[str], title: str = "Linear equations") -
     run = Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status=states.COMPLETED)
     return QuizAttempt.objects.create(
         run=run, thread=thread, assistant=thread.assistant, user=user, tool_call_id=f"call_{run.id}", title=title,
-        questions=QUESTIONS, answers=[{"question_text": q["question_text"], "answer": a} for q, a in zip(QUESTIONS, answers)],
+        questions=QUESTIONS, answers=[{"question_text": q["question_text"], "answer": a} for q, a in zip(QUESTIONS, answers, strict=False)],
     )
 
 

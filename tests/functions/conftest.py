@@ -6,7 +6,6 @@ from chat.models import Assistant, Thread
 from tests.fixtures import DISPLAY_QUIZ_JSON
 
 
-
 @pytest.fixture
 def quiz_definition() -> dict:
     return json.loads(DISPLAY_QUIZ_JSON.read_text())

@@ -150,7 +150,7 @@ async def test_the_offline_tutor_sets_a_quiz_and_grades_the_answers(quiz_thread,
     kinds = [q["question_type"] for q in quiz["questions"]]
     assert "MULTIPLE_CHOICE" in kinds and "FREE_RESPONSE" in kinds
     assert "pentagon" in quiz["questions"][0]["question_text"]
-    answers = [{"question_text": q["question_text"], "answer": a} for q, a in zip(quiz["questions"], ["72 degrees", "I don't know"])]
+    answers = [{"question_text": q["question_text"], "answer": a} for q, a in zip(quiz["questions"], ["72 degrees", "I don't know"], strict=False)]
     await sync_to_async(submit_tool_outputs)(run, [{"tool_call_id": call["id"], "output": json.dumps(answers)}], start=False)
     await executor.execute(run.id)
     run = await reload(run)

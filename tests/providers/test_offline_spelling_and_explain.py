@@ -5,8 +5,8 @@ import pytest
 from chat.providers.base import ModelRequest
 from chat.providers.offline import spelling
 from chat.providers.offline.explain import is_explain_request
-from chat.providers.offline.model import compose
 from chat.providers.offline.mathtutor import answer
+from chat.providers.offline.model import compose
 
 
 @pytest.mark.parametrize(

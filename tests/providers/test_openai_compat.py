@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 import openai
 import pytest
 
-from chat.providers.base import Finish, ModelRequest, ProviderError, TextDelta, ToolCallDelta, Usage
 from chat.providers import openai_compat
+from chat.providers.base import Finish, ModelRequest, ProviderError, TextDelta, ToolCallDelta, Usage
 from chat.providers.openai_compat import MALFORMED, OpenAICompatProvider, close_clients
 
 MESSAGES = [

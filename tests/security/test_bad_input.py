@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from chat.api.models import ApiKey
-from chat.user_input import MAX_JSON_DEPTH
 from chat.models import Assistant, Message, Thread
+from chat.user_input import MAX_JSON_DEPTH
 
 pytestmark = [pytest.mark.django_db]
 

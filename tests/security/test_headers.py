@@ -15,7 +15,7 @@ from django.utils.http import parse_header_parameters
 
 from chat.api.models import ApiKey
 from chat.files import store_file
-from chat.models import Assistant, File, Message
+from chat.models import File, Message
 from tests.functions.conftest import WEATHER
 from tests.functions.test_answering import QUIZ, waiting_run
 

@@ -94,7 +94,7 @@ def test_the_admin_log_in_is_throttled_the_same_way(client, django_user_model, s
 
 
 def test_a_few_typos_do_not_lock_anyone_out_and_success_clears_them(client, alice, settings):
-    for round in range(3):
+    for _ in range(3):
         for n in range(settings.LOGIN_FAILURE_LIMIT - 1):
             log_in(client, "alice", f"typo-{n}")
         assertRedirects(log_in(client, "alice", "alice-password-1"), reverse("chat:threads"))

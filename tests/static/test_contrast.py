@@ -27,7 +27,7 @@ HEX = re.compile(r"#[0-9a-fA-F]{3,6}\b")
 def _blocks(css: str):
     """(selector, declarations, dark?) for every rule, inside @media blocks too."""
     css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
-    position, depth_dark = 0, []
+    depth_dark = []
     for match in re.finditer(r"([^{}]*)\{|\}", css):
         if match.group(0) == "}":
             if depth_dark:

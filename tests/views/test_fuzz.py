@@ -12,8 +12,8 @@ from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from chat.api.models import ApiKey
-from chat.files import store_file
 from chat.classes.models import Classroom, Membership
+from chat.files import store_file
 from chat.functions.models import QuizAttempt
 from chat.models import Assistant, Message, Run, RunStep, Thread
 

@@ -22,6 +22,7 @@ from chat.engine import runs as engine_runs
 from chat.engine import states
 from chat.models import Assistant, Run, RunStep, Thread
 
+
 def _include_content(request: HttpRequest) -> bool:
     include = request.GET.getlist("include[]") + request.GET.getlist("include")
     for value in include:

@@ -14,6 +14,7 @@ from chat.api.pagination import page
 from chat.engine import runs as engine_runs
 from chat.models import File, Message, Thread
 
+
 def get_thread(request: HttpRequest, thread_id: str) -> Thread:
     try:
         return get_thread_for_api(request.user, thread_id)

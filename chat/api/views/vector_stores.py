@@ -64,7 +64,7 @@ def entry_dict(entry: VectorStoreFile) -> dict:
         "usage_bytes": entry.file.bytes if entry.status == VectorStoreFile.COMPLETED else 0,
         "attributes": {},
         # What the file was split with: the strategy asked for, or the server's for "auto".
-        "chunking_strategy": {"type": "static", "static": dict(zip(("max_chunk_size_tokens", "chunk_overlap_tokens"), entry.chunking))},
+        "chunking_strategy": {"type": "static", "static": dict(zip(("max_chunk_size_tokens", "chunk_overlap_tokens"), entry.chunking, strict=False))},
     }
 
 

@@ -8,11 +8,11 @@ import logging
 import signal
 import sys
 
-from django.conf import settings
-from django.core.management.base import BaseCommand
 from daphne.access import AccessLogGenerator
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server, twisted_loop
+from django.conf import settings
+from django.core.management.base import BaseCommand
 
 from chat.engine.supervisor import start_engine
 from chat.shutdown import shut_down

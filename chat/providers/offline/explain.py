@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import sympy as sp
 
+from chat.providers.base import ModelRequest
 from chat.providers.offline import mathtutor, spelling
 from chat.providers.offline.mathparse import extract, read
-from chat.providers.base import ModelRequest
 from chat.providers.offline.model import Reply, last_message, message_text
 
 # (the question, the assistant's answers to it) -> an explanation, or None

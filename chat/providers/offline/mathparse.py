@@ -11,6 +11,7 @@ which keeps the tutor pure and quick without threads, signals or time limits.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass
@@ -246,7 +247,7 @@ def tidy(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
         tokens, closed = tokens[:-1], closed - 1
     while tokens and opened > closed and tokens[0][0] == "lp":
         tokens, opened = tokens[1:], opened - 1
-    empty = any(a[0] == "lp" and b[0] == "rp" for a, b in zip(tokens, tokens[1:]))  # "()" is a tuple
+    empty = any(a[0] == "lp" and b[0] == "rp" for a, b in itertools.pairwise(tokens))  # "()" is a tuple
     return tokens if opened == closed and not empty else []
 
 
