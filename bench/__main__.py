@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import websockets  # noqa: F401 - the benchmark's WebSocket client
     except ModuleNotFoundError:
-        print("bench: needs the `websockets` client: .venv/bin/pip install websockets==17.4", file=sys.stderr)
+        print("bench: needs the development packages: make bench, or .venv/bin/pip install -r requirements-dev.txt", file=sys.stderr)
         return 2
     from bench import streaming
 
