@@ -232,15 +232,19 @@ def notify_file_status(thread_id: str, file_id: str) -> None:
     asyncio.run_coroutine_threadsafe(events.publish(thread_id, "file.status", file_id=file_id), loop)
 
 
-def _run_in_background(entry_ids: list[int], thread_id: str | None) -> None:
-    def work() -> None:
-        close_old_connections()
-        try:
-            ingest_now(entry_ids, thread_id)
-        finally:
-            connection.close()
+def ingest_with_own_connection(entry_ids: list[int], thread_id: str | None = None) -> None:
+    """``ingest_now`` in a thread of its own (a background thread, a worker's task)."""
+    close_old_connections()
+    try:
+        ingest_now(entry_ids, thread_id)
+    finally:
+        connection.close()
 
-    threading.Thread(target=work, name="retrieval-ingest", daemon=True).start()
+
+def _run_in_background(entry_ids: list[int], thread_id: str | None) -> None:
+    threading.Thread(
+        target=ingest_with_own_connection, args=(entry_ids, thread_id), name="retrieval-ingest", daemon=True
+    ).start()
 
 
 def resume_unfinished() -> None:
@@ -261,7 +265,8 @@ def resume_unfinished() -> None:
     threading.Thread(target=work, name="retrieval-resume", daemon=True).start()
 
 
-# Tests replace this to ingest in the test's own transaction.
+# Tests replace this to ingest in the test's own transaction; with RUN_BACKEND="workers"
+# ChatConfig.ready() sends the ingest to a worker process instead.
 runner = _run_in_background
 
 
