@@ -20,6 +20,7 @@ import logging
 import threading
 from concurrent.futures import Future
 
+from django.conf import settings
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -30,7 +31,6 @@ from chat.retrieval import ingest
 
 logger = logging.getLogger("chat.engine")
 
-QUEUE = "assistants:tasks"
 RUN_TASK = "assistants.execute_run"
 INGEST_TASK = "assistants.ingest"
 # A worker's BRPOP returns empty-handed this often (below the Redis client's 5 s read
@@ -68,7 +68,7 @@ async def ingest_files(entry_ids: list[int], thread_id: str | None = None) -> No
 
 
 def make_broker(url: str) -> TaskQueueBroker:
-    broker = TaskQueueBroker(url, queue_name=QUEUE)
+    broker = TaskQueueBroker(url, queue_name=settings.TASK_QUEUE)
     broker.register_task(execute_run, task_name=RUN_TASK)
     broker.register_task(ingest_files, task_name=INGEST_TASK)
     return broker

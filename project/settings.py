@@ -281,6 +281,8 @@ if RUN_BACKEND not in ("embedded", "workers"):
 TASK_BROKER_URL = env_url("TASK_BROKER_URL", schemes=("redis", "rediss", "unix")) or REDIS_URL
 if RUN_BACKEND == "workers" and not TASK_BROKER_URL:
     raise ImproperlyConfigured('RUN_BACKEND="workers" needs TASK_BROKER_URL or REDIS_URL (the task broker).')
+# The Redis list the tasks go through: one per cluster sharing a Redis.
+TASK_QUEUE = env_str("TASK_QUEUE", "assistants:tasks")
 # Runs one worker process executes at once (they mostly wait on the model: I/O-bound).
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 200, minimum=1)
 # On SIGTERM, how long a worker lets its runs finish before it ends the rest (failed,

@@ -1,0 +1,159 @@
+"""Cluster mode (RUN_BACKEND=workers) with real processes on PostgreSQL + Redis: two web
+processes and a worker. Any web process serves any user; starting a process never fails
+another's live runs; a worker killed or stopped mid-run leaves its runs failed with their
+partial answers, never stuck. Timeouts are generous; nothing here measures speed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from websockets.sync.client import connect
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+QUESTION = "Explain the Pythagorean theorem step by step"
+TERMINAL = {"completed", "failed", "cancelled", "incomplete", "expired"}
+
+
+def _assistant(sdk):
+    return next(a for a in sdk.beta.assistants.list().data if a.model == "offline")
+
+
+def _wait_until(predicate, timeout: float, what: str, cluster):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} not within {timeout} s\n{cluster.logs()}", pytrace=False)
+        time.sleep(0.2)
+
+
+def _socket(cluster, web, thread_id: str):
+    return connect(
+        f"ws://127.0.0.1:{web.port}/ws/threads/{thread_id}/",
+        additional_headers={"Cookie": f"sessionid={cluster.session}", "Origin": web.base_url},
+        open_timeout=30,
+    )
+
+
+def _frames(socket, idle: float = 5) -> list[str]:
+    """What the page was sent, until it has been sent nothing for ``idle`` seconds."""
+    frames = []
+    while True:
+        try:
+            frames.append(socket.recv(timeout=idle))
+        except TimeoutError:
+            return frames
+
+
+def test_a_run_streamed_through_one_web_process_reaches_a_page_on_the_other(cluster):
+    """The SSE client on web A and the page's socket on web B follow the same run, which a
+    worker executes: the events cross processes through Redis."""
+    a = cluster.client(cluster.web_a)
+    thread = a.beta.threads.create(messages=[{"role": "user", "content": QUESTION}])
+    with _socket(cluster, cluster.web_b, thread.id) as page:
+        page.recv(timeout=30)  # the snapshot: the page is in the thread's group now
+        streamed, events = [], []
+        with a.beta.threads.runs.stream(thread_id=thread.id, assistant_id=_assistant(a).id) as stream:
+            for event in stream:
+                events.append(event.event)
+                if event.event == "thread.message.delta":
+                    streamed.append(event.data.delta.content[0].text.value)
+        run = a.beta.threads.runs.list(thread_id=thread.id).data[0]
+        answer = a.beta.threads.messages.list(thread_id=thread.id).data[0]
+        frames = _frames(page)
+    assert run.status == "completed", (run.last_error, cluster.logs())
+    assert events[-1] == "thread.run.completed" and len(streamed) > 1
+    assert "".join(streamed) == answer.content[0].text.value
+    # The page on web B was sent the answer piece by piece as it streamed, then whole.
+    live = [f for f in frames if f'id="stream-{answer.id}" hx-swap-oob="beforeend"' in f]
+    assert len(live) > 1, frames[:5]
+    assert any(f'id="message-{answer.id}"' in f for f in frames)
+
+
+def test_a_web_process_starting_while_runs_are_live_does_not_fail_them(cluster):
+    a = cluster.client(cluster.web_a)
+    assistant = _assistant(a)
+    runs = []
+    for _ in range(2):
+        thread = a.beta.threads.create(messages=[{"role": "user", "content": QUESTION}])
+        runs.append(a.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id))
+
+    def statuses():
+        return [a.beta.threads.runs.retrieve(r.id, thread_id=r.thread_id).status for r in runs]
+
+    _wait_until(lambda: statuses() == ["in_progress"] * 2, 60, "both runs in progress", cluster)
+    web_c = cluster.web("web-c")  # its start-up recovery runs as soon as it listens
+    try:
+        _wait_until(lambda: "Serving on" in web_c.log(), 30, "web-c serving", cluster)
+        if "in_progress" not in statuses():
+            pytest.fail("The runs ended before the new process started: the test proved nothing; make them longer.")
+        final = _wait_until(lambda: s if set(s := statuses()) <= TERMINAL else None, 120, "runs ending", cluster)
+    finally:
+        web_c.stop()
+    assert final == ["completed", "completed"], cluster.logs()
+
+
+def _stream_until_some_text(cluster, web, then):
+    """Stream a run through ``web``; after a few pieces of its answer call ``then()``; return
+    the text streamed, the events, and the run and its answer as they ended."""
+    sdk = cluster.client(web)
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": QUESTION}])
+    streamed, events = [], []
+    with sdk.beta.threads.runs.stream(thread_id=thread.id, assistant_id=_assistant(sdk).id) as stream:
+        for event in stream:
+            events.append(event.event)
+            if event.event == "thread.message.delta":
+                streamed.append(event.data.delta.content[0].text.value)
+                if len(streamed) == 5:
+                    then()
+    run = sdk.beta.threads.runs.list(thread_id=thread.id).data[0]
+    answer = sdk.beta.threads.messages.list(thread_id=thread.id).data[0]
+    return "".join(streamed), events, run, answer
+
+
+def _workers(cluster):
+    return [p for p in cluster.processes if p.name.startswith("worker") and p.alive()]
+
+
+def test_a_killed_worker_s_run_fails_with_its_partial_answer_and_the_stream_ends(cluster):
+    def kill_workers():
+        for worker in _workers(cluster):
+            os.kill(worker.process.pid, signal.SIGKILL)
+
+    try:
+        text, events, run, answer = _stream_until_some_text(cluster, cluster.web_b, kill_workers)
+    finally:
+        cluster.worker(f"worker-{len(cluster.processes)}")  # the next tests need one
+    # Recovery (a web process's sweep) noticed the dead worker; the SSE client was told.
+    assert run.status == "failed" and run.last_error.code == "server_error", cluster.logs()
+    assert events[-1] == "thread.run.failed"
+    assert answer.status == "incomplete" and answer.incomplete_details.reason == "run_failed"
+    kept = answer.content[0].text.value
+    assert kept and text.startswith(kept)  # the partial answer, as far as it was saved
+
+
+def test_a_worker_stopped_with_sigterm_ends_its_runs_with_their_partial_answers(cluster):
+    """WORKER_DRAIN_TIMEOUT (5 s here) is shorter than the run: the worker ends it, failed
+    with the reason and the text so far, and the stream gets the final event."""
+    def stop_workers():
+        for worker in _workers(cluster):
+            worker.process.send_signal(signal.SIGTERM)
+
+    try:
+        text, events, run, answer = _stream_until_some_text(cluster, cluster.web_a, stop_workers)
+    finally:
+        for worker in [p for p in cluster.processes if p.name.startswith("worker")]:
+            worker.stop(timeout=60)
+        cluster.worker(f"worker-{len(cluster.processes)}")
+    assert run.status == "failed" and "stopped" in run.last_error.message, cluster.logs()
+    assert events[-1] == "thread.run.failed"
+    assert answer.status == "incomplete"
+    kept = answer.content[0].text.value
+    assert kept and text.startswith(kept)
+    assert [p.process.returncode for p in cluster.processes if p.name.startswith("worker") and not p.alive()][-1] == 0
