@@ -1,8 +1,8 @@
 """A cluster in subprocesses: web processes (`manage.py serve`) and workers (`manage.py
 worker`) on PostgreSQL + Redis with RUN_BACKEND=workers, as `make cluster` runs them.
 
-The database is one of its own beside TEST_POSTGRES_URL's (the name suffixed
-`_cluster_<pid>`), the task queue a Redis list of its own on TEST_REDIS_URL, so another
+The database is one of its own beside DATABASE_URL's (the name suffixed `_cluster_<pid>`),
+the task queue a Redis list of its own on REDIS_URL, so another
 test run on the same servers does not take these tasks. All processes share one DATA_DIR
 (one secret key: a session cookie from one web process is good on the other).
 """
@@ -22,8 +22,12 @@ import pytest
 from tests.conftest import skip_or_fail
 from tests.live_server import BASE_DIR, free_port, manage, python, server_env
 
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/assistants")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+# scripts/test-services runs these with its PostgreSQL and Redis (DATABASE_URL, REDIS_URL).
+_database_url = os.environ.get("DATABASE_URL", "")
+PG_URL = os.environ.get("TEST_POSTGRES_URL") or (
+    _database_url if _database_url.startswith("postgres") else "postgres://postgres@127.0.0.1:5432/assistants"
+)
+REDIS_URL = os.environ.get("REDIS_URL", "")
 # This machine is shared and slow to start Python processes: generous, never a timing assertion.
 START_TIMEOUT = 120
 
@@ -120,6 +124,9 @@ def _listens(port: int) -> bool:
 def _services() -> tuple[object, str, str]:
     import psycopg
     import redis
+
+    if not REDIS_URL:  # the main run has no Redis on purpose
+        pytest.skip("needs REDIS_URL and PostgreSQL: scripts/test-services runs the cluster tests")
 
     base, _, name = PG_URL.rpartition("/")
     try:
