@@ -11,6 +11,13 @@ least once. A queued run nobody claimed is sent again by a supervisor's sweep af
 RUN_HEARTBEAT_TIMEOUT; a claimed run whose worker died is failed by recovery (its partial
 answer kept); a file left in progress is ingested again when a worker starts. A task
 delivered twice is harmless: a run is claimed once (compare-and-set on its status).
+
+Code Interpreter affinity: a thread's Python session lives in the worker that ran its
+code (``SessionHolder``). Each worker also listens on a list of its own and keeps a
+liveness key in Redis; a run of a thread whose session holder is alive is sent to that
+worker's list, so its variables are still there. If the holder is gone the run goes to
+the shared list, and the worker that takes it starts a new session and says so in the
+call's logs. A draining worker hands its own list back to the shared one.
 """
 
 from __future__ import annotations
@@ -21,11 +28,14 @@ import threading
 from concurrent.futures import Future
 
 from django.conf import settings
+from asgiref.sync import sync_to_async
+from django.db import connection
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq_redis import ListQueueBroker
 
+from chat.code_interpreter.models import SessionHolder
 from chat.engine import dispatch
 from chat.retrieval import ingest
 
@@ -38,15 +48,31 @@ INGEST_TASK = "assistants.ingest"
 BRPOP_SECONDS = 2
 
 
+# A worker's liveness key expires this long after its last renewal (every third of it).
+ALIVE_SECONDS = 15
+
+
+def own_queue(worker_id: str) -> str:
+    return f"{settings.TASK_QUEUE}:worker:{worker_id}"
+
+
+def alive_key(worker_id: str) -> str:
+    return f"{settings.TASK_QUEUE}:alive:{worker_id}"
+
+
 class TaskQueueBroker(ListQueueBroker):
-    """taskiq's Redis list broker, listening with a bounded BRPOP and riding out a Redis
-    restart (a worker keeps waiting for Redis instead of exiting)."""
+    """taskiq's Redis list broker, listening with a bounded BRPOP (on ``first`` lists before
+    the shared one) and riding out a Redis restart (a worker waits for Redis, not exits)."""
+
+    def __init__(self, url: str, queue_name: str, *, first: tuple[str, ...] = ()) -> None:
+        super().__init__(url, queue_name=queue_name)
+        self.lists = [*first, queue_name]
 
     async def listen(self):
         while True:
             try:
                 async with Redis(connection_pool=self.connection_pool) as redis:
-                    popped = await redis.brpop([self.queue_name], timeout=BRPOP_SECONDS)
+                    popped = await redis.brpop(self.lists, timeout=BRPOP_SECONDS)
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 logger.warning("task broker unreachable (%s); trying again", exc)
                 await asyncio.sleep(1)
@@ -67,8 +93,10 @@ async def ingest_files(entry_ids: list[int], thread_id: str | None = None) -> No
     await asyncio.to_thread(ingest.ingest_with_own_connection, entry_ids, thread_id)
 
 
-def make_broker(url: str) -> TaskQueueBroker:
-    broker = TaskQueueBroker(url, queue_name=settings.TASK_QUEUE)
+def make_broker(url: str, *, worker_id: str | None = None) -> TaskQueueBroker:
+    """The broker of a web process, or (``worker_id``) of a worker, listening on its own list too."""
+    first = (own_queue(worker_id),) if worker_id else ()
+    broker = TaskQueueBroker(url, settings.TASK_QUEUE, first=first)
     broker.register_task(execute_run, task_name=RUN_TASK)
     broker.register_task(ingest_files, task_name=INGEST_TASK)
     return broker
@@ -102,10 +130,62 @@ class WorkerBackend:
         return future
 
     def send(self, run_id: str) -> None:
-        self._kick(RUN_TASK, run_id)
+        future = asyncio.run_coroutine_threadsafe(self._send_run(run_id), self._sender_loop())
+
+        def check(done: Future) -> None:
+            if done.exception() is not None:  # the sweep sends a queued run again later
+                logger.error("could not send run %s to the workers", run_id, exc_info=done.exception())
+
+        future.add_done_callback(check)
+
+    async def _send_run(self, run_id: str) -> None:
+        kicker = self.broker.find_task(RUN_TASK).kicker()
+        holder = await sync_to_async(_session_holder, thread_sensitive=False)(run_id)
+        if holder:
+            async with Redis(connection_pool=self.broker.connection_pool) as redis:
+                if await redis.exists(alive_key(holder)):
+                    kicker = kicker.with_labels(queue_name=own_queue(holder))
+        await kicker.kiq(run_id)
 
     def ingest(self, entry_ids: list[int], thread_id: str | None) -> None:
         self._kick(INGEST_TASK, list(entry_ids), thread_id)
+
+
+def _session_holder(run_id: str) -> str | None:
+    """The worker holding the Python session of the run's thread, if any."""
+    try:
+        return SessionHolder.objects.filter(thread__runs=run_id).values_list("worker", flat=True).first()
+    finally:
+        connection.close()  # a pool thread: give the connection back
+
+
+async def announce(broker: TaskQueueBroker, worker_id: str, stop: asyncio.Event) -> None:
+    """In a worker: keep its liveness key until ``stop``; then drop it, so no new run is
+    sent to its own list, and hand that list back to the shared one."""
+    key = alive_key(worker_id)
+    while not stop.is_set():
+        try:
+            async with Redis(connection_pool=broker.connection_pool) as redis:
+                await redis.set(key, "1", ex=ALIVE_SECONDS)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            logger.warning("could not renew this worker's liveness (%s)", exc)
+        try:
+            await asyncio.wait_for(stop.wait(), ALIVE_SECONDS / 3)
+        except TimeoutError:
+            pass
+    async with Redis(connection_pool=broker.connection_pool) as redis:
+        await redis.delete(key)
+        await hand_back(redis, worker_id)
+
+
+async def hand_back(redis: Redis, worker_id: str) -> int:
+    """Move the runs waiting on a worker's own list to the shared one; how many."""
+    moved = 0
+    while await redis.rpoplpush(own_queue(worker_id), settings.TASK_QUEUE) is not None:
+        moved += 1
+    if moved:
+        logger.info("handed %d run(s) back to the shared queue", moved)
+    return moved
 
 
 def register(url: str) -> WorkerBackend:

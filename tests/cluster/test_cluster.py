@@ -160,3 +160,58 @@ def test_a_worker_stopped_with_sigterm_ends_its_runs_with_their_partial_answers(
     assert answer.status == "incomplete"
     kept = answer.content[0].text.value
     assert kept and text.startswith(kept)
+
+
+def _sandbox_or_skip():
+    import shutil
+
+    from chat.code_interpreter import sandbox
+    from tests.conftest import skip_or_fail
+
+    if shutil.which("bwrap") is None:
+        skip_or_fail("bubblewrap (bwrap) is not installed: apt-get install bubblewrap (make test installs it as root)")
+    problem = sandbox.probe()
+    if problem:
+        skip_or_fail(problem)
+
+
+def test_a_thread_s_python_session_stays_on_its_worker_and_a_lost_one_is_named(cluster):
+    """With two workers, every run of a thread reaches the worker holding its kernel; when
+    that worker is killed, the next call runs on the other one and its logs say so."""
+    from tests.live_server import manage
+
+    _sandbox_or_skip()
+    cluster.worker(f"worker-{len(cluster.processes)}")
+    assert len(_workers(cluster)) >= 2
+    sdk = cluster.client(cluster.web_a)
+    coder = sdk.beta.assistants.create(model="offline", name="Coder", tools=[{"type": "code_interpreter"}])
+    thread = sdk.beta.threads.create()
+
+    def ask(code: str) -> str:
+        sdk.beta.threads.messages.create(thread.id, role="user", content=f"```python\n{code}\n```")
+        run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=coder.id, poll_interval_ms=200)
+        assert run.status == "completed", (run.last_error, cluster.logs())
+        steps = sdk.beta.threads.runs.steps.list(run.id, thread_id=thread.id)
+        return "".join(
+            output.logs
+            for step in steps
+            if step.step_details.type == "tool_calls"
+            for call in step.step_details.tool_calls
+            for output in call.code_interpreter.outputs
+            if output.type == "logs"
+        )
+
+    assert "42" in ask("x = 41\nprint(x + 1)")
+    for expected in (42, 43, 44):  # one worker in two would lose x if runs went anywhere
+        logs = ask("x += 1\nprint(x)")
+        assert "New Python session" not in logs and str(expected) in logs, logs
+
+    holder = manage(
+        cluster.env, "shell", "-c",
+        f"from chat.code_interpreter.models import SessionHolder; print(SessionHolder.objects.get(thread_id='{thread.id}').worker)",
+    ).split()[-1]
+    pid = int(holder.split(":")[1])
+    assert pid in [w.process.pid for w in _workers(cluster)]
+    os.kill(pid, signal.SIGKILL)
+    logs = ask("print(x)")
+    assert "New Python session" in logs and "NameError" in logs, logs

@@ -1,8 +1,10 @@
 """A worker process: executes runs and retrieval ingest sent by the web processes
-(RUN_BACKEND="workers"; see chat/workers.py and docs/deploy.md).
+(RUN_BACKEND="workers"; see chat/workers.py and docs/deploy.md). It takes them from the
+shared list and from a list of its own (runs of threads whose Python session it holds).
 
 Up to WORKER_CONCURRENCY runs at once, as asyncio tasks on one event loop. SIGTERM or
-SIGINT drains: it takes no new task (they stay on the queue for the other workers), lets
+SIGINT drains: it takes no new task (they stay on the queue for the other workers, its own
+list handed back to the shared one), lets
 its runs finish for up to WORKER_DRAIN_TIMEOUT seconds, then ends the rest — failed with a
 clear last_error and their partial answers, published, so every open stream gets its final
 event — and exits. A second signal ends the runs at once. A worker killed outright
@@ -61,8 +63,9 @@ class Command(BaseCommand):
             loop.add_signal_handler(signum, on_signal, signum)
 
         start_engine(loop, executes=True)
-        broker = workers.make_broker(settings.TASK_BROKER_URL)
+        broker = workers.make_broker(settings.TASK_BROKER_URL, worker_id=dispatch.WORKER_ID)
         broker.is_worker_process = True
+        announcing = loop.create_task(workers.announce(broker, dispatch.WORKER_ID, stop), name="liveness")
         receiver = Receiver(
             broker,
             max_async_tasks=concurrency,
@@ -77,5 +80,7 @@ class Command(BaseCommand):
         finally:
             # Drained, or the drain time is over: whatever still runs ends now, in a clear state.
             await stop_engine(settings.SHUTDOWN_TIMEOUT)
+            stop.set()
+            await asyncio.wait([announcing], timeout=5)  # runs sent to this worker go back to the others
             await broker.shutdown()
             self.stdout.write("Worker stopped.")
