@@ -195,3 +195,13 @@ def cluster(tmp_path_factory):
         finally:
             cluster.stop()
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed cluster test shows the processes' logs (their tmp dirs may be gone by then)."""
+    report = yield
+    cluster = getattr(item, "funcargs", {}).get("cluster")
+    if report.failed and isinstance(cluster, Cluster):
+        report.sections.append(("cluster logs", cluster.logs()))
+    return report
