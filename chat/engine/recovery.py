@@ -98,8 +98,10 @@ def unclaimed_queued(*, older_than: float) -> list[str]:
 async def sweep(*, startup: bool = False) -> None:
     for run in await sync_to_async(recover)():
         await events.publish(run.thread_id, "run.status", run_id=run.id)
-    # At start-up every queued run is ours to start; later, only ones nobody took for a while.
-    for run_id in await sync_to_async(unclaimed_queued)(older_than=0 if startup else settings.RUN_HEARTBEAT_TIMEOUT):
+    # At start-up of the one embedded process every queued run is ours to start; otherwise
+    # only ones nobody took for a while (with workers, the others are still on the queue).
+    alone = startup and settings.RUN_BACKEND == "embedded"
+    for run_id in await sync_to_async(unclaimed_queued)(older_than=0 if alone else settings.RUN_HEARTBEAT_TIMEOUT):
         if not dispatch.is_executing_here(run_id):
             dispatch.dispatch(run_id)
 
