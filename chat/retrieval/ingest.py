@@ -140,6 +140,11 @@ def index_file(file: File, chunking: tuple[int, int] | None = None) -> Document:
             document.save(update_fields=["status", "error"])
             return document
         with transaction.atomic():
+            # Another process may have indexed the same content meanwhile (two workers
+            # resuming the same files at start-up): the first to commit wins, once.
+            current = Document.objects.select_for_update().get(pk=document.pk)
+            if current.status != Document.PENDING:
+                return current
             Chunk.objects.bulk_create(
                 [
                     Chunk(

@@ -215,3 +215,22 @@ def test_a_thread_s_python_session_stays_on_its_worker_and_a_lost_one_is_named(c
     os.kill(pid, signal.SIGKILL)
     logs = ask("print(x)")
     assert "New Python session" in logs and "NameError" in logs, logs
+
+
+def test_retrieval_ingest_runs_in_a_worker(cluster):
+    """Files added to a vector store through a web process are read by a worker: with none
+    running they wait (on the queue), and the next worker to start reads them."""
+    for worker in _workers(cluster):
+        worker.stop(signal.SIGTERM, timeout=60)
+    a, b = cluster.client(cluster.web_a), cluster.client(cluster.web_b)
+    notes = a.files.create(file=("algebra.txt", b"To solve a linear equation, isolate x on one side.\n"), purpose="assistants")
+    store = b.vector_stores.create(name="Course notes", file_ids=[notes.id])
+    time.sleep(3)  # not a measurement: time in which a web process would have read it
+    assert a.vector_stores.files.retrieve(notes.id, vector_store_id=store.id).status == "in_progress"
+    cluster.worker(f"worker-{len(cluster.processes)}")
+    def read():
+        entry = a.vector_stores.files.retrieve(notes.id, vector_store_id=store.id)
+        return entry if entry.status != "in_progress" else None
+
+    entry = _wait_until(read, 120, "the file read", cluster)
+    assert entry.status == "completed", entry.last_error
