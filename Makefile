@@ -1,6 +1,8 @@
 # make run   — set up (venv, packages, database, demo data) and serve on http://127.0.0.1:$(PORT)
 # make test  — set up the same way, install the browser the end-to-end tests drive, lint (ruff.toml), run every test
 #              (then the engine/socket/view tests again on PostgreSQL + Redis)
+# make cluster — the scale-out layout on one machine: PostgreSQL + Redis, 2 web processes on
+#                $(PORT) and $(PORT)+1, 2 workers (docs/deploy.md); Ctrl+C stops them all
 # make bench — run the benchmarks and write docs/benchmarks.md
 
 PORT ?= 8000
@@ -12,7 +14,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-run-$(shell cat requirements.txt requirements-embeddings.txt | cksum | cut -d' ' -f1)
 DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements.txt requirements-embeddings.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test bench setup setup-dev browser-deps clean
+.PHONY: run cluster test bench setup setup-dev browser-deps clean
 
 $(STAMP): requirements.txt requirements-embeddings.txt
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
@@ -37,6 +39,9 @@ run: setup
 	@echo "  Demo class, both sides in two windows: tutor / tutor-password and student / student-password"
 	@echo
 	$(PY) manage.py serve --port $(PORT)
+
+cluster: setup
+	PORT=$(PORT) scripts/cluster
 
 browser-deps:
 	@scripts/install-browser-deps

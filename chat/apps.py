@@ -16,3 +16,10 @@ class ChatConfig(AppConfig):
 
         # Before the math skill: "why?" is about the last answer, not a new problem.
         register_skill(explain.explain_skill, first=True)
+
+        from django.conf import settings
+
+        if settings.RUN_BACKEND == "workers":
+            from chat import workers
+
+            workers.register(settings.TASK_BROKER_URL)  # runs and ingest go to `manage.py worker`

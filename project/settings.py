@@ -127,8 +127,14 @@ else:
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
+    # channels_redis waits for a message with a 5 s blocking pop; redis-py 8's default 5 s
+    # read timeout fired first, so every socket or stream idle for 5 s died with an error
+    # (the page's socket closed with 1011). The read timeout must outlast the pop.
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -277,6 +283,22 @@ RUN_SUPERVISOR = env_bool("RUN_SUPERVISOR", True)
 # On SIGTERM/SIGINT, how long `manage.py serve` waits for its runs to end and its streams
 # to send their final event before it exits anyway (seconds).
 SHUTDOWN_TIMEOUT = env_float("SHUTDOWN_TIMEOUT", 10.0, minimum=0.5)
+# Where runs and retrieval ingest execute. "embedded" (the default): on the web process's
+# own event loop, no Redis needed. "workers": in `manage.py worker` processes, sent through
+# the task broker (taskiq on Redis, TASK_BROKER_URL, default REDIS_URL); see docs/deploy.md.
+RUN_BACKEND = env_str("RUN_BACKEND", "embedded")
+if RUN_BACKEND not in ("embedded", "workers"):
+    raise ImproperlyConfigured(f'RUN_BACKEND must be "embedded" or "workers", not {RUN_BACKEND!r}.')
+TASK_BROKER_URL = env_url("TASK_BROKER_URL", schemes=("redis", "rediss", "unix")) or REDIS_URL
+if RUN_BACKEND == "workers" and not TASK_BROKER_URL:
+    raise ImproperlyConfigured('RUN_BACKEND="workers" needs TASK_BROKER_URL or REDIS_URL (the task broker).')
+# The Redis list the tasks go through: one per cluster sharing a Redis.
+TASK_QUEUE = env_str("TASK_QUEUE", "assistants:tasks")
+# Runs one worker process executes at once (they mostly wait on the model: I/O-bound).
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 200, minimum=1)
+# On SIGTERM, how long a worker lets its runs finish before it ends the rest (failed,
+# partial answer kept) and exits. Keep it below your supervisor's kill timeout.
+WORKER_DRAIN_TIMEOUT = env_float("WORKER_DRAIN_TIMEOUT", 20.0, minimum=0.0)
 MESSAGES_PER_PAGE = env_int("MESSAGES_PER_PAGE", 50, minimum=1)
 # Per API key and per window of API_RATE_WINDOW seconds (429 beyond; 0 turns a budget off):
 # writes (POST, DELETE) and reads (GET) have separate budgets, so clients polling runs at

@@ -1,10 +1,14 @@
 """Where runs execute. One entry point, ``dispatch(run_id)``, so that moving execution
 to separate worker processes (a later issue) is a change here and nowhere else.
 
-Embedded mode: the run executes as an asyncio task on the web server's event loop,
+Embedded mode (the default): the run executes as an asyncio task on the web server's event loop,
 the same loop the WebSocket consumers live on (the in-memory channel layer is not
 thread-safe, so events must be sent from that loop). Views call ``dispatch`` from a
 worker thread after their transaction commits; it hops onto the server loop.
+
+Worker mode (RUN_BACKEND="workers"): a backend registered at start-up (``use_backend``,
+from ChatConfig.ready) sends the run to a worker process, which executes it here with
+``run_here`` on its own loop.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import os
 import secrets
 import threading
+from typing import Protocol
 
 logger = logging.getLogger("chat.engine")
 
@@ -27,6 +32,19 @@ _again: set[str] = set()
 _stopping = False
 _fallback_loop: asyncio.AbstractEventLoop | None = None
 _fallback_lock = threading.Lock()
+_backend: Backend | None = None
+
+
+class Backend(Protocol):
+    """Somewhere else to execute runs: ``send`` must be safe to call from any thread."""
+
+    def send(self, run_id: str) -> None: ...
+
+
+def use_backend(backend: Backend | None) -> None:
+    """Send runs to ``backend`` instead of executing them in this process (None: here)."""
+    global _backend
+    _backend = backend
 
 
 def set_server_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -93,6 +111,9 @@ def _finished(run_id: str, task: asyncio.Task) -> None:
 
 def dispatch(run_id: str) -> None:
     """Start executing a queued run off the request. Safe to call from any thread."""
+    if _backend is not None:
+        _backend.send(run_id)
+        return
     if _stopping:
         logger.info("not starting run %s: the server is stopping (the next start will)", run_id)
         return
@@ -101,6 +122,13 @@ def dispatch(run_id: str) -> None:
         _start(run_id)
     else:
         loop.call_soon_threadsafe(_start, run_id, context=contextvars.Context())
+
+
+def run_here(run_id: str) -> asyncio.Task | None:
+    """Execute a run on the running loop, whatever the backend (a worker's task). Returns
+    the task executing it, to await."""
+    _start(run_id)
+    return _tasks.get(run_id)
 
 
 def interrupt(run_id: str) -> None:

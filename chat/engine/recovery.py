@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from datetime import timedelta
 
 from asgiref.sync import sync_to_async
@@ -24,12 +25,35 @@ ORPHANED = {
 SWEEP_INTERVAL = 5.0
 
 
-def _orphans(*, startup: bool) -> list[Run]:
+def _owner_is_gone(worker: str) -> bool:
+    """True when ``worker`` (a Run.worker value, "host:pid:token") names a process on this
+    machine that no longer exists: its runs need not wait for their heartbeat to go stale.
+    A pid that was reused looks alive; then the heartbeat decides, as for other machines."""
+    host, _, rest = worker.partition(":")
+    pid = rest.partition(":")[0]
+    if host != dispatch.WORKER_ID.partition(":")[0] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists (owned by another user)
+        return False
+    return False
+
+
+def _orphans() -> list[Run]:
+    """Runs in progress whose process died. Never a live process's run, not even at
+    start-up: with several processes on one database (web processes, workers), a process
+    that starts must leave the others' runs alone. A run is orphaned when its heartbeat
+    stopped, or at once when its process, on this machine, is gone."""
     stale = timezone.now() - timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT)
     running = Run.objects.filter(status__in=[states.IN_PROGRESS, states.CANCELLING]).exclude(worker=dispatch.WORKER_ID)
-    if not startup:  # another live process may own it: only a silent worker is dead
-        running = running.filter(Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True))
-    return list(running)
+    return [
+        run
+        for run in running
+        if run.heartbeat_at is None or run.heartbeat_at < stale or _owner_is_gone(run.worker)
+    ]
 
 
 def _close_run_rows(run: Run, message_reason: str, step_status: str, error: dict | None) -> None:
@@ -42,10 +66,10 @@ def _close_run_rows(run: Run, message_reason: str, step_status: str, error: dict
     RunStep.objects.filter(run=run, status=RunStep.IN_PROGRESS).update(status=step_status, last_error=error, **{stamp: now})
 
 
-def recover(*, startup: bool = False) -> list[Run]:
+def recover() -> list[Run]:
     """Fail or cancel orphaned runs; expire overdue ones. Returns the runs it changed."""
     changed = []
-    for run in _orphans(startup=startup):
+    for run in _orphans():
         if run.status == states.CANCELLING:
             _close_run_rows(run, "run_cancelled", RunStep.CANCELLED, None)
             moved = run.transition(states.CANCELLED)
@@ -72,10 +96,12 @@ def unclaimed_queued(*, older_than: float) -> list[str]:
 
 
 async def sweep(*, startup: bool = False) -> None:
-    for run in await sync_to_async(recover)(startup=startup):
+    for run in await sync_to_async(recover)():
         await events.publish(run.thread_id, "run.status", run_id=run.id)
-    # At start-up every queued run is ours to start; later, only ones nobody took for a while.
-    for run_id in await sync_to_async(unclaimed_queued)(older_than=0 if startup else settings.RUN_HEARTBEAT_TIMEOUT):
+    # At start-up of the one embedded process every queued run is ours to start; otherwise
+    # only ones nobody took for a while (with workers, the others are still on the queue).
+    alone = startup and settings.RUN_BACKEND == "embedded"
+    for run_id in await sync_to_async(unclaimed_queued)(older_than=0 if alone else settings.RUN_HEARTBEAT_TIMEOUT):
         if not dispatch.is_executing_here(run_id):
             dispatch.dispatch(run_id)
 

@@ -18,18 +18,24 @@ from chat.engine import dispatch, recovery
 _supervisor: asyncio.Task | None = None
 
 
-def start_engine(loop: asyncio.AbstractEventLoop) -> None:
-    """Bind dispatch to ``loop`` and start the supervisor there (once per process)."""
+def start_engine(loop: asyncio.AbstractEventLoop, *, executes: bool | None = None) -> None:
+    """Bind dispatch to ``loop`` and start the supervisor there (once per process).
+    ``executes``: whether this process executes runs and ingest (a worker; the web server
+    in the embedded mode), and so warms its kernels and resumes unfinished ingest."""
     global _supervisor
     dispatch.set_server_loop(loop)
+    if executes is None:
+        executes = settings.RUN_BACKEND == "embedded"
     if _supervisor is None and settings.RUN_SUPERVISOR:
         _supervisor = loop.create_task(recovery.supervise(), name="run supervisor")
+        models = [settings.DEFAULT_MODEL, *settings.OPENAI_MODELS]
+        threading.Thread(target=tokens.warm, args=(models,), name="tokenizer warm-up", daemon=True).start()
+        if not executes:
+            return
         if settings.CODE_INTERPRETER_POOL_SIZE:
             from chat.code_interpreter.sessions import warm_pool
 
             warm_pool()  # sandboxed kernels boot in the background; the first call need not wait
-        models = [settings.DEFAULT_MODEL, *settings.OPENAI_MODELS]
-        threading.Thread(target=tokens.warm, args=(models,), name="tokenizer warm-up", daemon=True).start()
         from chat.retrieval.ingest import resume_unfinished
 
         resume_unfinished()  # files a stopped server left half-ingested (in a thread of its own)

@@ -140,6 +140,11 @@ def index_file(file: File, chunking: tuple[int, int] | None = None) -> Document:
             document.save(update_fields=["status", "error"])
             return document
         with transaction.atomic():
+            # Another process may have indexed the same content meanwhile (two workers
+            # resuming the same files at start-up): the first to commit wins, once.
+            current = Document.objects.select_for_update().get(pk=document.pk)
+            if current.status != Document.PENDING:
+                return current
             Chunk.objects.bulk_create(
                 [
                     Chunk(
@@ -232,15 +237,19 @@ def notify_file_status(thread_id: str, file_id: str) -> None:
     asyncio.run_coroutine_threadsafe(events.publish(thread_id, "file.status", file_id=file_id), loop)
 
 
-def _run_in_background(entry_ids: list[int], thread_id: str | None) -> None:
-    def work() -> None:
-        close_old_connections()
-        try:
-            ingest_now(entry_ids, thread_id)
-        finally:
-            connection.close()
+def ingest_with_own_connection(entry_ids: list[int], thread_id: str | None = None) -> None:
+    """``ingest_now`` in a thread of its own (a background thread, a worker's task)."""
+    close_old_connections()
+    try:
+        ingest_now(entry_ids, thread_id)
+    finally:
+        connection.close()
 
-    threading.Thread(target=work, name="retrieval-ingest", daemon=True).start()
+
+def _run_in_background(entry_ids: list[int], thread_id: str | None) -> None:
+    threading.Thread(
+        target=ingest_with_own_connection, args=(entry_ids, thread_id), name="retrieval-ingest", daemon=True
+    ).start()
 
 
 def resume_unfinished() -> None:
@@ -261,7 +270,8 @@ def resume_unfinished() -> None:
     threading.Thread(target=work, name="retrieval-resume", daemon=True).start()
 
 
-# Tests replace this to ingest in the test's own transaction.
+# Tests replace this to ingest in the test's own transaction; with RUN_BACKEND="workers"
+# ChatConfig.ready() sends the ingest to a worker process instead.
 runner = _run_in_background
 
 

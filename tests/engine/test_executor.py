@@ -1,4 +1,5 @@
 import asyncio
+import os
 from datetime import timedelta
 
 import pytest
@@ -251,15 +252,37 @@ async def test_orphaned_runs_are_failed_and_expired_runs_expire(thread, tutor, a
     assert waiting.status == "expired"
 
 
-async def test_a_live_worker_keeps_its_run_but_startup_recovery_takes_every_foreign_one(thread, tutor):
+async def test_a_live_worker_keeps_its_run_even_from_a_process_that_starts(thread, tutor):
+    """A second process starting on the same database must not fail the first one's runs."""
     fresh = await sync_to_async(Run.objects.create)(
-        thread=thread, assistant=tutor, model="offline", status="in_progress", worker="other:2",
+        thread=thread, assistant=tutor, model="offline", status="in_progress", worker="other-host:2:abcd",
         heartbeat_at=timezone.now(),
     )
     await recovery.sweep()
     assert (await reload(fresh)).status == "in_progress"
     await recovery.sweep(startup=True)
-    assert (await reload(fresh)).status == "failed"
+    assert (await reload(fresh)).status == "in_progress"
+
+
+async def test_a_run_whose_process_on_this_machine_is_gone_is_taken_without_waiting(alice, tutor):
+    import subprocess
+
+    from chat.models import Thread
+
+    host = dispatch.WORKER_ID.partition(":")[0]
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid no longer exists
+    dead, alive = [
+        await sync_to_async(Run.objects.create)(
+            thread=await sync_to_async(Thread.objects.create)(owner=alice), assistant=tutor, model="offline",
+            status="in_progress", worker=f"{host}:{pid}:abcd",
+            heartbeat_at=timezone.now(),
+        )
+        for pid in (gone.pid, os.getppid())
+    ]
+    await recovery.sweep()
+    assert (await reload(dead)).status == "failed"
+    assert (await reload(alive)).status == "in_progress"
 
 
 async def test_runs_executing_longer_than_the_heartbeat_timeout_are_not_taken_by_another_process(

@@ -187,3 +187,23 @@ def test_the_worker_survives_an_unexpected_error(alice, upload, monkeypatch, dja
     entry, file = _ingest(alice, upload("x.txt", b"some text here"), django_capture_on_commit_callbacks)
     assert entry.status == "failed" and file.status == "error"
     assert "internal error" in file.status_details
+
+
+def test_content_another_process_indexed_meanwhile_is_not_indexed_twice(alice, upload, monkeypatch):
+    """Two workers resuming the same file at start-up: the one that commits second keeps
+    the first one's chunks instead of adding its own."""
+    from chat.retrieval import ingest
+
+    file = upload("biology.txt", b"Photosynthesis turns light into chemical energy in the chloroplast. " * 50)
+    real_embed = ingest._embed
+
+    def embed_while_another_process_finishes(texts):
+        document = Document.objects.get(owner=alice)  # the other process's commit
+        Chunk.objects.create(document=document, seq=0, text="theirs", page_start=1, page_end=1, tokens=1)
+        Document.objects.filter(pk=document.pk).update(status=Document.READY)
+        return real_embed(texts)
+
+    monkeypatch.setattr(ingest, "_embed", embed_while_another_process_finishes)
+    document = ingest.index_file(file)
+    assert document.status == Document.READY
+    assert list(Chunk.objects.filter(document=document).values_list("text", flat=True)) == ["theirs"]

@@ -81,3 +81,24 @@ def test_the_deploy_check_refuses_the_console_mail_backend(tmp_path):
     env = {**PRODUCTION_ENV, "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
     result = check_deploy(tmp_path, SECRET_KEY=secrets.token_urlsafe(50), **env)
     assert result.returncode != 0 and "mail.E001" in result.stdout + result.stderr
+
+
+def test_the_cluster_environment_of_docs_deploy_passes_the_deploy_check(tmp_path):
+    """docs/deploy.md's environment for web processes and workers on several machines."""
+    cluster = {
+        "RUN_BACKEND": "workers",
+        "DATABASE_URL": "postgres://tutor:secret@db.internal:5432/tutor",
+        "REDIS_URL": "redis://redis.internal:6379/0",
+        "CSRF_TRUSTED_ORIGINS": "https://tutor.example.org",
+        "PROXY_HEADERS": "true",
+    }
+    result = check_deploy(tmp_path, SECRET_KEY=secrets.token_urlsafe(50), **PRODUCTION_ENV, **cluster)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0 and "no issues" in output, output
+
+
+def test_workers_without_a_broker_stop_start_up_with_the_reason(tmp_path):
+    result = check_deploy(tmp_path, RUN_BACKEND="workers")
+    assert result.returncode != 0 and "needs TASK_BROKER_URL or REDIS_URL" in result.stderr
+    result = check_deploy(tmp_path, RUN_BACKEND="celery")
+    assert result.returncode != 0 and 'RUN_BACKEND must be "embedded" or "workers"' in result.stderr
