@@ -51,10 +51,11 @@ class AssistantToolsAdminForm(AssistantForm):
 
 @admin.register(QuizAttempt)
 class QuizAttemptAdmin(admin.ModelAdmin):
-    list_display = ["title", "user", "assistant", "submitted_at"]
-    list_filter = ["assistant"]
+    list_display = ["title", "user", "assistant", "function_name", "score_label", "submitted_at", "graded_at"]
+    list_filter = ["function_name", "assistant__owner"]
     search_fields = ["title", "user__username", "thread__id", "run__id"]
-    readonly_fields = ["run", "thread", "assistant", "user", "tool_call_id", "title", "questions", "answers", "submitted_at"]
+    readonly_fields = ["run", "thread", "assistant", "user", "tool_call_id", "title", "function_name", "questions", "answers", "submitted_at",
+                       "feedback", "score", "max_score", "graded_at"]
 
     def has_add_permission(self, request):
         return False

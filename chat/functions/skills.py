@@ -109,13 +109,13 @@ def quiz_grading_skill(request: ModelRequest) -> Reply | None:
     if last_message(request).get("role") != "tool":
         return None
     calls, outputs = _latest_outputs(request)
-    if not any(calls.get(o.get("tool_call_id"), {}).get("name") == quizzes.QUIZ_FUNCTION for o in outputs):
+    if not any(quizzes.is_quiz_function(calls.get(o.get("tool_call_id"), {}).get("name", "")) for o in outputs):
         return None
-    parts = []
+    parts, grades = [], []
     for output in outputs:
         call = calls.get(output.get("tool_call_id"), {})
         content = message_text(output)
-        if call.get("name") != quizzes.QUIZ_FUNCTION:
+        if not quizzes.is_quiz_function(call.get("name", "")):
             parts.append(f"The {call.get('name', 'tool')} function returned:\n\n```\n{content}\n```")
             continue
         if problem := _error(content):
@@ -125,8 +125,11 @@ def quiz_grading_skill(request: ModelRequest) -> Reply | None:
             quiz = json.loads(call.get("arguments") or "{}")
         except ValueError:
             quiz = {}
-        parts.append(quizzes.grading_text(quiz, _answers(content)))
-    return Reply(text="\n\n".join(parts))
+        graded = quizzes.grading(quiz if isinstance(quiz, dict) else {}, _answers(content))
+        parts.append(graded.text)
+        if graded.checked:
+            grades.append((output.get("tool_call_id"), graded.right, graded.checked))
+    return Reply(text="\n\n".join(parts), grades=tuple(grades))
 
 
 # --- any other function -----------------------------------------------------------------------
