@@ -12,6 +12,7 @@ from chat.engine.runs import InvalidToolOutputs, cancel_run, post_message, submi
 from chat.functions import quizzes
 from chat.functions.models import QuizAttempt
 from chat.models import Message, Run, RunStep
+from chat.providers.offline.model import OfflineProvider
 from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
 from tests.functions.conftest import WEATHER
 
@@ -180,6 +181,27 @@ async def test_right_answers_score_full_marks(quiz_thread, quiz_tutor):
     await executor.execute(run.id)
     attempt = await sync_to_async(QuizAttempt.objects.get)(run=run)
     assert (attempt.score, attempt.max_score) == (2, 2) and "Well done" in attempt.feedback
+
+
+async def test_the_offline_model_grades_any_quiz_function_it_is_answered_through(monkeypatch, thread, tutor):
+    """A tutor's own quiz… function (set by a real model here, scripted): the offline grading
+    scores the questions it can work out and reports the score structurally."""
+    await give_functions(tutor, {"name": "quiz_polygons", "parameters": {"type": "object", "properties": {"questions": {"type": "array"}}}})
+    quiz = {"title": "Polygons", "questions": [
+        {"question_text": "What is the sum of the interior angles of a pentagon?"},
+        {"question_text": "What is the exterior angle of a regular hexagon?"},
+        {"question_text": "Which polygon do you like best?"},
+    ]}
+    use(monkeypatch, ScriptedProvider(call_turn(("call_p", "quiz_polygons", json.dumps(quiz)))))
+    run = await ask(thread, tutor, "quiz me on polygons")
+    await executor.execute(run.id)
+    run = await reload(run)
+    await sync_to_async(submit_tool_outputs)(run, [{"tool_call_id": "call_p", "output": json.dumps(["540 degrees", "72", "hexagon"])}], start=False)
+    monkeypatch.setattr("chat.engine.executor.get_provider", lambda model: OfflineProvider())
+    await executor.execute(run.id)
+    attempt = await sync_to_async(QuizAttempt.objects.get)(run=run)
+    assert (attempt.score, attempt.max_score) == (1, 2)  # 540 right, 72 wrong (60), the third not checkable
+    assert "can't check this one by rule" in attempt.feedback and attempt.function_name == "quiz_polygons"
 
 
 async def test_a_model_that_grades_in_prose_only_leaves_the_score_empty(monkeypatch, thread, tutor):
