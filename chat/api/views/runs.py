@@ -182,7 +182,13 @@ def get_run(request: HttpRequest, thread_id: str, run_id: str) -> Run:
 
 def list_(request: HttpRequest, thread_id: str):
     thread = get_thread(request, thread_id)
-    return ok(page(request, Run.objects.filter(thread=thread), serializers.run))
+    hidden = is_class_thread(thread)
+
+    def item(run: Run) -> dict:
+        run.set_up_hidden = hidden
+        return serializers.run(run)
+
+    return ok(page(request, Run.objects.filter(thread=thread), item))
 
 
 def retrieve(request: HttpRequest, thread_id: str, run_id: str):
