@@ -268,7 +268,8 @@ class Execution:
                     await self._finish_message(turn, Message.INCOMPLETE, "max_tokens")
                 else:
                     await self._finish_message(turn, Message.COMPLETED)
-                    await self._record_grading(turn)
+                    if request.messages and request.messages[-1].get("role") == "tool":
+                        await self._record_grading(turn)  # an answer to tool outputs may grade a quiz
                 events.live_end(turn.message.id)
                 await self.publish.message_completed(turn.message.id)
                 await self.publish.run_step(turn.step.id)
