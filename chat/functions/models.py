@@ -44,6 +44,19 @@ def answers_from_output(output: str, questions: list) -> list[dict]:
     return answers
 
 
+SCORE_LIMIT = Decimal("9999.99")  # what the score fields hold
+
+
+def _fitting(score, max_score) -> tuple:
+    """A reported score kept only when it makes sense (0 ≤ score ≤ max, both storable)."""
+    if score is None or max_score is None:
+        return None, None
+    score, max_score = Decimal(score).quantize(Decimal("0.01")), Decimal(max_score).quantize(Decimal("0.01"))
+    if not (0 <= score <= max_score <= SCORE_LIMIT and max_score > 0):
+        return None, None
+    return score, max_score
+
+
 class QuizAttempt(models.Model):
     run = models.ForeignKey("chat.Run", on_delete=models.CASCADE, related_name="quiz_attempts")
     thread = models.ForeignKey("chat.Thread", on_delete=models.CASCADE, related_name="quiz_attempts")
@@ -99,7 +112,7 @@ class QuizAttempt(models.Model):
         count, now = 0, timezone.now()
         for attempt in ungraded:
             attempt.feedback = feedback
-            attempt.score, attempt.max_score = scores.get(attempt.tool_call_id, (None, None))
+            attempt.score, attempt.max_score = _fitting(*scores.get(attempt.tool_call_id, (None, None)))
             attempt.graded_at = now
             attempt.save(update_fields=["feedback", "score", "max_score", "graded_at"])
             count += 1

@@ -13,10 +13,13 @@ from chat.functions import quizzes
 from chat.functions.models import QuizAttempt
 from chat.models import Message, Run, RunStep
 from chat.providers.offline.model import OfflineProvider
+from chat.providers.base import Finish, Usage
 from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
 from tests.functions.conftest import WEATHER
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
+
+QUIZ_ONLY = {"name": "display_quiz", "parameters": {"type": "object", "properties": {"questions": {"type": "array"}}}}
 
 
 @sync_to_async
@@ -233,3 +236,19 @@ async def test_a_function_that_is_not_a_quiz_records_nothing(monkeypatch, thread
     await sync_to_async(submit_tool_outputs)(run, [{"tool_call_id": "call_w", "output": "sunny"}], start=False)
     await executor.execute(run.id)
     assert not await sync_to_async(QuizAttempt.objects.exists)()
+
+
+async def test_a_reported_score_that_makes_no_sense_is_not_stored(monkeypatch, thread, tutor):
+    from chat.providers.base import Grade
+
+    await give_functions(tutor, QUIZ_ONLY)
+    quiz = {"title": "Q", "questions": [{"question_text": "What is 2 + 2?"}]}
+    use(monkeypatch, ScriptedProvider(
+        call_turn(("call_g", "display_quiz", json.dumps(quiz))), ["Great.", Grade("call_g", 5e9, 1e10), Usage(5, 1), Finish("stop")],
+    ))
+    run = await ask(thread, tutor, "quiz")
+    await executor.execute(run.id)
+    await sync_to_async(submit_tool_outputs)(await reload(run), [{"tool_call_id": "call_g", "output": '["4"]'}], start=False)
+    await executor.execute(run.id)
+    attempt = await sync_to_async(QuizAttempt.objects.get)(run=run)
+    assert attempt.feedback == "Great." and attempt.score is None and attempt.max_score is None
