@@ -83,17 +83,36 @@ def thread_classroom(thread: Thread) -> Classroom | None:
 
 
 def get_thread_for_api(user, thread_id: str) -> Thread:
-    """/v1 serves private threads only: a class thread's runs carry the tutor's
-    instructions, which a student may not read (see docs/api.md)."""
-    thread = get_thread_for_user(user, thread_id)
-    if ClassThread.objects.filter(thread=thread).exists():
-        raise Http404("No such conversation.")
-    return thread
+    """/v1 serves a user's own threads, class threads included. On a class thread the
+    student runs only the class's published assistants (``get_assistant_for_run``) and
+    never reads their set-up (chat.api.serializers hides a class run's instructions and
+    function definitions); tutors read class threads in the browser only."""
+    return get_thread_for_user(user, thread_id)
 
 
 def get_run_for_api(user, thread_id: str, run_id: str) -> Run:
     get_thread_for_api(user, thread_id)
     return get_run_for_user(user, thread_id, run_id)
+
+
+def is_class_thread(thread: Thread | str) -> bool:
+    return ClassThread.objects.filter(thread_id=getattr(thread, "pk", thread)).exists()
+
+
+def get_assistant_for_run(user, thread: Thread, assistant_id: str) -> Assistant:
+    """The assistant ``user`` may run on ``thread``: what its composer offers (their own
+    for a private thread; one published to the class, while they are a student of it,
+    for a class thread). 404 otherwise."""
+    found = assistants_for_thread(user, thread).filter(pk=assistant_id).first() if user.is_authenticated else None
+    if found is None:
+        raise Http404("No such assistant.")
+    return found
+
+
+def thread_is_read_only(user, thread: Thread) -> bool:
+    """A class thread takes no new messages once no assistant of its class is there for
+    its owner (unpublished, class archived, or the student left): it stays readable."""
+    return is_class_thread(thread) and not assistants_for_thread(user, thread).exists()
 
 
 def get_classroom_for_member(user, classroom_id) -> tuple[Classroom, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from chat.access import is_class_thread
 from chat.engine import events, states
 from chat.models import Assistant, File, Message, Run, RunStep, Thread
 
@@ -113,7 +114,27 @@ def _run_expires_at(r: Run) -> datetime | None:
     return None
 
 
+def _tools_seen(r: Run, hidden: bool) -> list[dict]:
+    """A class run's tools as its student may see them: the types, and a function's name
+    only (the required_action names it anyway), never the tutor's definitions."""
+    if not hidden:
+        return r.tools
+    return [
+        {"type": "function", "function": {"name": t["function"]["name"]}} if t.get("type") == "function" else {"type": t.get("type")}
+        for t in r.tools or []
+    ]
+
+
+def with_visibility(r: Run) -> Run:
+    """Look up (off the event loop) whether the run's set-up is hidden, for ``run`` to use
+    where it serializes in an async view."""
+    r.set_up_hidden = is_class_thread(r.thread_id)
+    return r
+
+
 def run(r: Run) -> dict:
+    # A class's assistant: its instructions and function definitions stay the tutor's.
+    hidden = r.set_up_hidden if hasattr(r, "set_up_hidden") else is_class_thread(r.thread_id)
     return {
         "id": r.id,
         "object": "thread.run",
@@ -130,8 +151,8 @@ def run(r: Run) -> dict:
         "completed_at": ts(r.completed_at),
         "incomplete_details": _incomplete_run(r.incomplete_details),
         "model": r.model,
-        "instructions": "\n\n".join(filter(None, [r.instructions, r.additional_instructions])),
-        "tools": r.tools,
+        "instructions": "" if hidden else "\n\n".join(filter(None, [r.instructions, r.additional_instructions])),
+        "tools": _tools_seen(r, hidden),
         "metadata": r.metadata or {},
         "usage": r.usage,
         "temperature": r.temperature if r.temperature is not None else DEFAULT_TEMPERATURE,

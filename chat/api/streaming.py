@@ -58,6 +58,7 @@ class RunEvents:
         self.run_id = run_id
         self.include_content = include_content
         self.status: str | None = None
+        self.set_up_hidden: bool | None = None  # a class run's: looked up once per stream
         self.steps: dict[str, str] = {}  # step id -> status last announced
         self.calls: dict[str, int] = {}  # step id -> tool calls announced
         # message id -> [characters sent, finished?, index of the text part, image file ids sent]
@@ -75,6 +76,7 @@ class RunEvents:
 
     def opening(self, run: Run) -> list[tuple[str, dict]]:
         data = serializers.run(run)
+        self.set_up_hidden = getattr(run, "set_up_hidden", None)
         self.status = run.status
         return [("thread.run.created", data), (f"thread.run.{run.status}", data)]
 
@@ -82,6 +84,9 @@ class RunEvents:
 
     def reconcile(self) -> tuple[list[tuple[str, dict]], bool]:
         run = Run.objects.get(pk=self.run_id)
+        if self.set_up_hidden is None:
+            self.set_up_hidden = serializers.with_visibility(run).set_up_hidden
+        run.set_up_hidden = self.set_up_hidden
         final = run.status in states.TERMINAL or run.status == states.REQUIRES_ACTION
         out: list[tuple[str, dict]] = []
         if not final and run.status != self.status:

@@ -84,7 +84,7 @@ class ClassThreadAdmin(admin.ModelAdmin):
 
 @admin.register(QuizGrade)
 class QuizGradeAdmin(admin.ModelAdmin):
-    list_display = ["quiz", "student", "classroom", "auto_score", "max_score", "override_score", "graded_by", "updated_at"]
+    list_display = ["quiz", "student", "classroom", "model_score", "override_score", "graded_by", "updated_at"]
     list_filter = ["classroom"]
     search_fields = ["attempt__title", "attempt__user__username", "classroom__name"]
     list_select_related = ["attempt__user", "classroom", "graded_by"]
@@ -97,3 +97,7 @@ class QuizGradeAdmin(admin.ModelAdmin):
     @admin.display(description="student", ordering="attempt__user__username")
     def student(self, obj):
         return obj.attempt.user
+
+    @admin.display(description="model's score")
+    def model_score(self, obj):
+        return obj.attempt.score_label

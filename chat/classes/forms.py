@@ -46,6 +46,6 @@ class LimitsForm(forms.ModelForm):
 class OverrideForm(forms.Form):
     score = forms.DecimalField(
         label="Score", required=False, min_value=0, max_digits=6, decimal_places=2,
-        help_text="Empty: use the automatic score.",
+        help_text="Empty: use the score the assistant gave.",
     )
     comment = forms.CharField(label="Comment", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))

@@ -1,74 +1,83 @@
 """The gradebook of a class: every quiz its current students submitted in the class's
-conversations, with a score when the rule-based grading can check the questions (the
-same grading the offline tutor reports), and the tutors' overrides."""
+conversations, with the score and feedback recorded when the run graded it (fields on
+the attempt, never read back from the feedback's prose), and the tutors' overrides."""
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils import timezone
 
 from chat.classes.models import Classroom, Membership, QuizGrade
-from chat.functions.models import QuizAttempt
-from chat.functions.quizzes import grade
+from chat.functions.models import QuizAttempt, score_label
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
-def class_attempts(classroom: Classroom):
+@dataclass(frozen=True)
+class Result:
+    """What counts for an attempt: the tutor's score when set, else the model's."""
+
+    score: Decimal | None
+    max_score: Decimal | None
+    overridden: bool
+    comment: str
+
+    @property
+    def label(self) -> str:
+        return score_label(self.score, self.max_score)
+
+
+def result(attempt: QuizAttempt) -> Result:
+    override = getattr(attempt, "grade", None)
+    if override is not None and override.override_score is not None:
+        return Result(override.override_score, attempt.max_score, True, override.comment)
+    return Result(attempt.score, attempt.max_score, False, override.comment if override else "")
+
+
+def _with_results(attempts) -> list[QuizAttempt]:
+    attempts = list(attempts)
+    for attempt in attempts:
+        attempt.result = result(attempt)
+    return attempts
+
+
+def class_attempts(classroom: Classroom, user=None):
     students = classroom.memberships.filter(role=Membership.Role.STUDENT).values("user_id")
-    return (
-        QuizAttempt.objects.filter(thread__class_link__classroom=classroom, user_id__in=students)
-        .select_related("user", "assistant", "grade")
-        .order_by("user__username", "title", "submitted_at")
+    found = QuizAttempt.objects.filter(thread__class_link__classroom=classroom, user_id__in=students)
+    if user is not None:
+        found = found.filter(user=user)
+    return found.select_related("user", "assistant", "grade").order_by("user__username", "title", "submitted_at")
+
+
+def student_attempts(classroom: Classroom, user) -> list[QuizAttempt]:
+    """One student's attempts in the class, newest first, each with its ``result``."""
+    return _with_results(class_attempts(classroom, user).order_by("-submitted_at"))
+
+
+def get_attempt(classroom: Classroom, attempt_id, user=None) -> QuizAttempt | None:
+    """An attempt of the class (of ``user`` only, when given), with its ``result``."""
+    found = class_attempts(classroom, user).filter(pk=attempt_id).first()
+    if found is not None:
+        found.result = result(found)
+    return found
+
+
+def override(classroom: Classroom, attempt: QuizAttempt, score, comment: str, tutor) -> QuizGrade:
+    row, _ = QuizGrade.objects.update_or_create(
+        attempt=attempt,
+        defaults={"classroom": classroom, "override_score": score, "comment": comment, "graded_by": tutor, "updated_at": timezone.now()},
     )
-
-
-def auto_grade(attempt: QuizAttempt) -> tuple[int | None, int | None]:
-    """(right, checkable) over the questions the rules can check; (None, None) if none."""
-    right = checked = 0
-    for index, question in enumerate(attempt.questions or []):
-        answer = attempt.answers[index] if index < len(attempt.answers or []) else {}
-        text = answer.get("answer", "") if isinstance(answer, dict) else str(answer)
-        correct, _ = grade(question if isinstance(question, dict) else {}, text)
-        if correct is not None:
-            checked += 1
-            right += int(correct)
-    return (right, checked) if checked else (None, None)
-
-
-def grade_for(classroom: Classroom, attempt: QuizAttempt) -> QuizGrade:
-    """The attempt's grade, made (and the automatic score stored) on first sight."""
-    try:
-        return attempt.grade
-    except QuizGrade.DoesNotExist:
-        right, checked = auto_grade(attempt)
-        found, _ = QuizGrade.objects.get_or_create(
-            attempt=attempt, defaults={"classroom": classroom, "auto_score": right, "max_score": checked}
-        )
-        attempt.grade = found
-        return found
-
-
-def get_attempt(classroom: Classroom, attempt_id) -> QuizAttempt | None:
-    if not str(attempt_id).isdigit():
-        return None
-    return class_attempts(classroom).filter(pk=int(attempt_id)).first()
-
-
-def override(grade_row: QuizGrade, score, comment: str, tutor) -> None:
-    grade_row.override_score, grade_row.comment, grade_row.graded_by = score, comment, tutor
-    grade_row.updated_at = timezone.now()
-    grade_row.save(update_fields=["override_score", "comment", "graded_by", "updated_at"])
+    return row
 
 
 def table(classroom: Classroom) -> tuple[list[str], list[dict]]:
     """Quiz titles (columns) and one row per student: {student, cells: [[attempts…] per title]}."""
-    attempts = list(class_attempts(classroom))
-    for attempt in attempts:
-        grade_for(classroom, attempt)
+    attempts = _with_results(class_attempts(classroom))
     titles = sorted({a.title for a in attempts})
     rows = []
     for membership in classroom.memberships.filter(role=Membership.Role.STUDENT).select_related("user").order_by("user__username"):
@@ -82,21 +91,26 @@ def spreadsheet_safe(value) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _number(value) -> str:
+    return "" if value is None else f"{Decimal(value).normalize():f}"
+
+
 def csv_export(classroom: Classroom) -> str:
     """One row per attempt; every cell is text a spreadsheet will not run."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["student", "quiz", "submitted_at", "assistant", "auto_score", "max_score", "override_score", "score", "comment", "answers"])
-    for attempt in class_attempts(classroom):
-        row = grade_for(classroom, attempt)
-        answers = " | ".join(
-            f"{(a.get('question_text') if isinstance(a, dict) else '') or ''}: {(a.get('answer') if isinstance(a, dict) else a) or ''}"
-            for a in attempt.answers or []
-        )
+    writer.writerow([
+        "student", "quiz", "submitted_at", "assistant", "model_score", "max_score", "override_score", "score",
+        "comment", "answers", "feedback",
+    ])
+    for attempt in _with_results(class_attempts(classroom)):
+        grade = getattr(attempt, "grade", None)
+        answers = " | ".join(f"{a.get('question_text') or ''}: {a.get('answer') or ''}" for a in attempt.answers or [] if isinstance(a, dict))
         cells = [
             attempt.user.get_username(), attempt.title, attempt.submitted_at.isoformat(),
-            attempt.assistant.name if attempt.assistant else "", row.auto_score, row.max_score,
-            row.override_score, row.score, row.comment, answers,
+            attempt.assistant.name if attempt.assistant else "", _number(attempt.score), _number(attempt.max_score),
+            _number(grade.override_score if grade else None), _number(attempt.result.score),
+            attempt.result.comment, answers, attempt.feedback,
         ]
         writer.writerow([spreadsheet_safe(c) for c in cells])
     return out.getvalue()

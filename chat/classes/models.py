@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from chat.functions.models import score_label
 from chat.models import Assistant, Thread
 
 # No 0/O, 1/I/L: a code read aloud or copied from a board is typed right.
@@ -101,28 +102,15 @@ class ClassThread(models.Model):
 
 
 class QuizGrade(models.Model):
-    """The score of a quiz attempt in a class: the rule-based grading's (questions it can
-    check), stored when the gradebook first sees the attempt, and a tutor's override."""
+    """A tutor's override of a quiz attempt's score, with a comment. The model's own score
+    and feedback are on the attempt (recorded when the run graded it)."""
 
     attempt = models.OneToOneField("functions.QuizAttempt", on_delete=models.CASCADE, primary_key=True, related_name="grade")
     classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="quiz_grades")
-    auto_score = models.PositiveIntegerField(null=True, blank=True)
-    max_score = models.PositiveIntegerField(null=True, blank=True)
     override_score = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
     comment = models.TextField(blank=True, max_length=2000)
     graded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     updated_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
-        return f"{self.attempt} in {self.classroom}: {self.score_label}"
-
-    @property
-    def score(self):
-        return self.override_score if self.override_score is not None else self.auto_score
-
-    @property
-    def score_label(self) -> str:
-        if self.score is None:
-            return "—"
-        value = str(self.score) if isinstance(self.score, int) else f"{self.score.normalize():f}"  # 1.50 -> 1.5
-        return f"{value}/{self.max_score}" if self.max_score else value
+        return f"{self.attempt} in {self.classroom}: {score_label(self.override_score, self.attempt.max_score)}"

@@ -3,6 +3,7 @@ runs that finished) since midnight UTC, in the class's conversations only."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
 
@@ -32,8 +33,16 @@ def usage_today(classroom: Classroom, user) -> tuple[int, int]:
     return totals["runs"], totals["tokens"] or 0
 
 
-def quota_exceeded(thread: Thread) -> str | None:
-    """Why the thread's owner may not start another run today, or None."""
+@dataclass(frozen=True)
+class OverQuota:
+    """Why the thread's owner may not start another run today, and when that ends."""
+
+    message: str
+    resets_at: datetime
+
+
+def over_quota(thread: Thread) -> OverQuota | None:
+    """The one quota rule, asked by the browser's composer and by /v1 alike."""
     classroom = thread_classroom(thread)
     if classroom is None or (classroom.runs_per_day is None and classroom.tokens_per_day is None):
         return None
@@ -48,7 +57,14 @@ def quota_exceeded(thread: Thread) -> str | None:
     _, resets = day_bounds()
     left = resets - timezone.now()
     hours, minutes = divmod(int(left.total_seconds()) // 60, 60)
-    return (
+    message = (
         f"You have reached {used} in {classroom.name}. You can send again at 00:00 UTC "
-        f"(in {hours} h {minutes} min); your message is kept below."
+        f"({resets:%Y-%m-%d}, in {hours} h {minutes} min)"
     )
+    return OverQuota(message, resets)
+
+
+def quota_exceeded(thread: Thread) -> str | None:
+    """The composer's notice when over the limit (the draft stays in the composer)."""
+    over = over_quota(thread)
+    return None if over is None else f"{over.message}; your message is kept below."

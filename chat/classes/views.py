@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.access import class_assistants, get_classroom_for_member, get_classroom_for_tutor
-from chat.classes import gradebook, progress, services
+from chat.classes import gradebook, progress, quotas, services
 from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm, LimitsForm, OverrideForm
 from chat.classes.models import Classroom, Membership, normalize_join_code
 from chat.models import Assistant, Thread
@@ -261,6 +261,17 @@ def gradebook_csv(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return response
 
 
+def _pairs(attempt) -> list[dict]:
+    """Each question with the answer given (answers to a quiz without questions listed alone)."""
+    answers = [a if isinstance(a, dict) else {"answer": a} for a in attempt.answers or []]
+    questions = [q if isinstance(q, dict) else {} for q in attempt.questions or []]
+    return [
+        {"question": questions[i] if i < len(questions) else {"question_text": answers[i].get("question_text", "")},
+         "answer": answers[i] if i < len(answers) else {}}
+        for i in range(max(len(questions), len(answers)))
+    ]
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def attempt_detail(request: HttpRequest, classroom_id: int, attempt_id: int) -> HttpResponse:
@@ -268,16 +279,44 @@ def attempt_detail(request: HttpRequest, classroom_id: int, attempt_id: int) -> 
     attempt = gradebook.get_attempt(classroom, attempt_id)
     if attempt is None:
         raise Http404("No such quiz attempt.")
-    grade_row = gradebook.grade_for(classroom, attempt)
-    initial = {"score": grade_row.override_score, "comment": grade_row.comment}
+    override = getattr(attempt, "grade", None)
+    initial = {"score": override.override_score, "comment": override.comment} if override else {}
     form = OverrideForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        gradebook.override(grade_row, form.cleaned_data["score"], form.cleaned_data["comment"], request.user)
+        gradebook.override(classroom, attempt, form.cleaned_data["score"], form.cleaned_data["comment"], request.user)
         messages.success(request, "Grade saved.")
         return redirect("classes:attempt", classroom_id=classroom.pk, attempt_id=attempt.pk)
-    pairs = [
-        {"question": q, "answer": (attempt.answers[i] if i < len(attempt.answers or []) else {})}
-        for i, q in enumerate(attempt.questions or [])
-    ]
-    context = {"classroom": classroom, "attempt": attempt, "grade": grade_row, "form": form, "pairs": pairs}
+    context = {"classroom": classroom, "attempt": attempt, "override": override, "form": form, "pairs": _pairs(attempt)}
     return render(request, "classes/attempt.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@login_required
+def student_detail(request: HttpRequest, classroom_id: int, user_id: int) -> HttpResponse:
+    """One student's work in the class, for its tutors: conversations, quizzes, usage."""
+    classroom = get_classroom_for_tutor(request.user, classroom_id)
+    entry = next((row for row in progress.roster(classroom) if row.membership.user_id == user_id), None)
+    if entry is None:
+        raise Http404("No such student in this class.")
+    student = entry.membership.user
+    runs_today, tokens_today = quotas.usage_today(classroom, student)
+    context = {
+        "classroom": classroom, "student": student, "progress": entry,
+        "conversations": progress.class_conversations(classroom).filter(owner=student),
+        "attempts": gradebook.student_attempts(classroom, student),
+        "runs_today": runs_today, "tokens_today": tokens_today,
+    }
+    return render(request, "classes/student.html", context)
+
+
+@require_GET
+@login_required
+def my_grades(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    """A student's own quiz attempts in the class, with the scores and comments."""
+    classroom, role = get_classroom_for_member(request.user, classroom_id)
+    if role != Role.STUDENT:
+        raise Http404("No such page.")
+    attempts = gradebook.student_attempts(classroom, request.user)
+    for attempt in attempts:
+        attempt.pairs = _pairs(attempt)
+    return render(request, "classes/my_grades.html", {"classroom": classroom, "attempts": attempts})

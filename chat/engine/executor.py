@@ -14,6 +14,7 @@ import contextvars
 import json
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -23,9 +24,10 @@ from chat import ids, tools
 from chat.engine import events, readiness, states
 from chat.engine.dispatch import WORKER_ID
 from chat.engine.prompt import MAX_PROMPT_TOKENS, PromptTooLong, build_request
+from chat.functions.models import QuizAttempt
 from chat.models import Message, Run, RunStep
 from chat.providers import get_provider
-from chat.providers.base import Finish, ProviderError, TextDelta, ToolCallDelta, Usage
+from chat.providers.base import Finish, Grade, ProviderError, TextDelta, ToolCallDelta, Usage
 
 logger = logging.getLogger("chat.engine")
 
@@ -84,6 +86,7 @@ class Turn:
     calls: dict[int, dict] = field(default_factory=dict)
     usage: Usage | None = None
     finish: str | None = None
+    grades: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
 
 def _usage_dict(prompt: int, completion: int) -> dict:
@@ -175,6 +178,12 @@ class Execution:
         step.save(update_fields=["status", "usage", stamp[step_status]])
 
     @sync_to_async
+    def _record_grading(self, turn: Turn) -> None:
+        """The answer that follows a quiz's submission is its grading: the text is the
+        feedback, the score is what the model reported (never read from the text)."""
+        QuizAttempt.record_grading(self.run, "".join(turn.text), turn.grades)
+
+    @sync_to_async
     def _record_usage(self, usage: Usage | None) -> None:
         self.run.usage = _add_usage(self.run.usage, usage)
         Run.objects.filter(pk=self.run.pk).update(usage=self.run.usage)
@@ -259,6 +268,8 @@ class Execution:
                     await self._finish_message(turn, Message.INCOMPLETE, "max_tokens")
                 else:
                     await self._finish_message(turn, Message.COMPLETED)
+                    if request.messages and request.messages[-1].get("role") == "tool":
+                        await self._record_grading(turn)  # an answer to tool outputs may grade a quiz
                 events.live_end(turn.message.id)
                 await self.publish.message_completed(turn.message.id)
                 await self.publish.run_step(turn.step.id)
@@ -292,6 +303,8 @@ class Execution:
                     call["arguments"].append(chunk.arguments)
                 elif isinstance(chunk, Usage):
                     turn.usage = chunk
+                elif isinstance(chunk, Grade):
+                    turn.grades[chunk.tool_call_id] = (Decimal(str(chunk.score)), Decimal(str(chunk.max_score)))
                 elif isinstance(chunk, Finish):
                     turn.finish = chunk.reason
         if turn.finish is None:

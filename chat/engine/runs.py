@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chat.engine import dispatch, events, states
+from chat.functions.models import QuizAttempt
 from chat.models import Assistant, Message, Run, RunStep, Thread
 
 
@@ -148,6 +149,7 @@ def submit_tool_outputs(run: Run, outputs: list[dict], *, start: bool = True) ->
         detail = "; ".join(filter(None, [missing and f"missing {', '.join(missing)}", extra and f"unknown {', '.join(map(str, extra))}"]))
         raise InvalidToolOutputs(f"Submit exactly one output for every pending tool call ({detail}).")
     by_id = {o["tool_call_id"]: str(o.get("output", "")) for o in outputs}
+    calls = run.required_action["submit_tool_outputs"]["tool_calls"]
     with transaction.atomic():
         step = RunStep.objects.select_for_update().get(run=run, type=RunStep.TOOL_CALLS, status=RunStep.IN_PROGRESS)
         entries = step.step_details["tool_calls"]
@@ -158,6 +160,7 @@ def submit_tool_outputs(run: Run, outputs: list[dict], *, start: bool = True) ->
             raise InvalidToolOutputs(f"This run is {run.status}, not waiting for tool outputs.")
         step.status, step.completed_at = RunStep.COMPLETED, timezone.now()
         step.save(update_fields=["step_details", "status", "completed_at"])
+        QuizAttempt.record_submitted(run, calls, by_id)
         if start:
             transaction.on_commit(lambda: dispatch.dispatch(run.id))
     return run

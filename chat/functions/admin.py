@@ -51,13 +51,24 @@ class AssistantToolsAdminForm(AssistantForm):
 
 @admin.register(QuizAttempt)
 class QuizAttemptAdmin(admin.ModelAdmin):
-    list_display = ["title", "user", "assistant", "submitted_at"]
-    list_filter = ["assistant"]
+    list_display = ["title", "user", "assistant_with_owner", "function_name", "model_score", "submitted_at", "graded_at"]
+    list_filter = ["function_name", "assistant__owner"]
+    list_select_related = ["user", "assistant__owner"]
     search_fields = ["title", "user__username", "thread__id", "run__id"]
-    readonly_fields = ["run", "thread", "assistant", "user", "tool_call_id", "title", "questions", "answers", "submitted_at"]
+    readonly_fields = ["run", "thread", "assistant", "user", "tool_call_id", "title", "function_name", "questions", "answers", "submitted_at",
+                       "feedback", "score", "max_score", "graded_at"]
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="assistant", ordering="assistant__name")
+    def assistant_with_owner(self, obj):
+        # As chat.admin.assistant_label (which imports this module): two "Math Tutor"s told apart.
+        return f"{obj.assistant.name} (owner: {obj.assistant.owner.get_username()})" if obj.assistant else "—"
+
+    @admin.display(description="model's score")
+    def model_score(self, obj):
+        return obj.score_label

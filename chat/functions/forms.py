@@ -272,7 +272,7 @@ class CallForm:
             self.arguments = json.loads(call["function"].get("arguments") or "{}")
         except ValueError:
             self.arguments = {}
-        self.is_quiz = self.name == quizzes.QUIZ_FUNCTION and isinstance(self.arguments.get("questions"), list)
+        self.is_quiz = quizzes.is_quiz_function(self.name) and isinstance(self.arguments.get("questions"), list)
         if self.is_quiz:
             self.title = str(self.arguments.get("title") or "Quiz")
             self.questions = [self._question(i, q) for i, q in enumerate(self.arguments["questions"]) if isinstance(q, dict)]

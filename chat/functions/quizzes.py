@@ -12,7 +12,8 @@ from fractions import Fraction
 
 import sympy as sp
 
-QUIZ_FUNCTION = "display_quiz"
+from chat.functions.models import QUIZ_FUNCTION, is_quiz_function  # noqa: F401 (the skills' names)
+
 MULTIPLE_CHOICE, FREE_RESPONSE = "MULTIPLE_CHOICE", "FREE_RESPONSE"
 
 POLYGONS = {
@@ -184,7 +185,14 @@ def grade(question: dict, answer: str) -> tuple[bool | None, Solution | None]:
     return bool(sp.simplify(given - solution.value) == 0), solution
 
 
-def grading_text(quiz: dict, answers: list[str]) -> str:
+@dataclass(frozen=True)
+class Grading:
+    text: str
+    right: int
+    checked: int  # the questions the rules could check: the score is right out of checked
+
+
+def grading(quiz: dict, answers: list[str]) -> Grading:
     questions = quiz.get("questions") or []
     lines = [f"Here is how you did on **{quiz.get('title') or 'the quiz'}**:", ""]
     right = checked = 0
@@ -206,4 +214,4 @@ def grading_text(quiz: dict, answers: list[str]) -> str:
     lines.append("")
     if checked:
         lines.append(f"You got {right} of {checked} right." + (" Well done!" if right == checked else " Ask me about any step you'd like to go over."))
-    return "\n".join(lines)
+    return Grading("\n".join(lines), right, checked)

@@ -105,28 +105,41 @@ def _error(output: str) -> str | None:
     return str(value["error"]) if isinstance(value, dict) and "error" in value else None
 
 
+def _quiz_of(call: dict) -> dict | None:
+    """The quiz a call set (display_quiz or a quiz… function with a list of questions), or None."""
+    if not quizzes.is_quiz_function(call.get("name", "")):
+        return None
+    try:
+        quiz = json.loads(call.get("arguments") or "{}")
+    except ValueError:
+        quiz = None
+    if call.get("name") == quizzes.QUIZ_FUNCTION:
+        return quiz if isinstance(quiz, dict) else {}
+    return quiz if isinstance(quiz, dict) and isinstance(quiz.get("questions"), list) else None
+
+
 def quiz_grading_skill(request: ModelRequest) -> Reply | None:
     if last_message(request).get("role") != "tool":
         return None
     calls, outputs = _latest_outputs(request)
-    if not any(calls.get(o.get("tool_call_id"), {}).get("name") == quizzes.QUIZ_FUNCTION for o in outputs):
+    if not any(_quiz_of(calls.get(o.get("tool_call_id"), {})) is not None for o in outputs):
         return None
-    parts = []
+    parts, grades = [], []
     for output in outputs:
         call = calls.get(output.get("tool_call_id"), {})
         content = message_text(output)
-        if call.get("name") != quizzes.QUIZ_FUNCTION:
+        quiz = _quiz_of(call)
+        if quiz is None:
             parts.append(f"The {call.get('name', 'tool')} function returned:\n\n```\n{content}\n```")
             continue
         if problem := _error(content):
             parts.append(f"I couldn't show that quiz: {problem}")
             continue
-        try:
-            quiz = json.loads(call.get("arguments") or "{}")
-        except ValueError:
-            quiz = {}
-        parts.append(quizzes.grading_text(quiz, _answers(content)))
-    return Reply(text="\n\n".join(parts))
+        graded = quizzes.grading(quiz, _answers(content))
+        parts.append(graded.text)
+        if graded.checked:  # the score: right answers out of the questions my rules could check
+            grades.append((output.get("tool_call_id"), graded.right, graded.checked))
+    return Reply(text="\n\n".join(parts), grades=tuple(grades))
 
 
 # --- any other function -----------------------------------------------------------------------

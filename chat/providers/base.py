@@ -67,13 +67,24 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Grade:
+    """A model's score for a quiz call answered in this turn's prompt (``tool_call_id``):
+    ``score`` out of ``max_score``. Only a model that grades by rule sends it; the engine
+    stores it on the quiz attempt with the turn's text as the feedback."""
+
+    tool_call_id: str
+    score: float
+    max_score: float
+
+
+@dataclass(frozen=True)
 class Finish:
     """``reason`` is Chat Completions' finish_reason: stop | length | tool_calls | content_filter."""
 
     reason: str
 
 
-Chunk = TextDelta | ToolCallDelta | Usage | Finish
+Chunk = TextDelta | ToolCallDelta | Usage | Grade | Finish
 
 
 class ProviderError(Exception):

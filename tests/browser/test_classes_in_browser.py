@@ -7,6 +7,8 @@ The seeded server has the demo logins tutor / tutor-password and student / stude
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 
@@ -162,7 +164,8 @@ def test_a_quiz_answered_in_class_reaches_the_gradebook_where_the_tutor_override
     tutor.get_by_role("link", name="Gradebook").click()
     fits_a_phone(tutor, "gradebook")
     tutor.get_by_role("link", name="2/2").click()
-    expect(tutor.get_by_text("Automatic score: 2/2")).to_be_visible()
+    expect(tutor.get_by_text("The model's score: 2/2")).to_be_visible()
+    expect(tutor.get_by_text("You got 2 of 2 right.")).to_be_visible()  # the feedback recorded with the score
     tutor.get_by_label("Score").fill("1.5")
     tutor.get_by_label("Comment").fill("Show the triangle split next time.")
     tutor.get_by_role("button", name="Save grade").click()
@@ -172,5 +175,22 @@ def test_a_quiz_answered_in_class_reaches_the_gradebook_where_the_tutor_override
     expect(tutor.get_by_role("link", name="1.5/2")).to_be_visible()
     with tutor.expect_download() as download_info:
         tutor.get_by_role("link", name="Download CSV").click()
-    text = Path(download_info.value.path()).read_text()
-    assert "Geometry quiz: angles of polygons" in text and "Show the triangle split next time." in text and ",1.50," in text
+    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
+    assert len(rows) == 1 and rows[0]["quiz"] == "Geometry quiz: angles of polygons"
+    assert (rows[0]["model_score"], rows[0]["max_score"], rows[0]["override_score"], rows[0]["score"]) == ("2", "2", "1.5", "1.5")
+    assert rows[0]["comment"] == "Show the triangle split next time." and "You got 2 of 2 right." in rows[0]["feedback"]
+
+    # The student's page, from the gradebook: the conversation, the quiz and the usage.
+    tutor.get_by_role("link", name="student", exact=True).click()
+    expect(tutor.get_by_role("heading", level=1)).to_have_text("student")
+    expect(tutor.get_by_role("link", name="Geometry quiz: angles of polygons")).to_be_visible()
+    expect(tutor.get_by_role("cell", name="1.5/2*")).to_be_visible()
+    fits_a_phone(tutor, "student-page")
+
+    # The student sees their own grade and the tutor's comment.
+    student.goto("/classes/")
+    student.get_by_role("link", name="Geometry 7").click()
+    student.get_by_role("link", name="Your grades").click()
+    expect(student.get_by_text("Score: 1.5/2")).to_be_visible()
+    expect(student.get_by_text("Show the triangle split next time.")).to_be_visible()
+    fits_a_phone(student, "my-grades")

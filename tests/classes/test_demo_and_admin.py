@@ -88,3 +88,27 @@ def test_the_thread_and_run_lists_name_each_assistant_s_owner(client, django_use
     threads = client.get(reverse("admin:chat_thread_changelist")).content.decode()
     assert "Math Tutor (owner: tess)" in threads and "Math Tutor (owner: bea)" in threads
     assert "Math Tutor (owner: tess)" in client.get(reverse("admin:chat_run_changelist")).content.decode()
+
+
+def test_the_admin_shows_quiz_attempts_with_their_recorded_grading(client, django_user_model, people, class_a, sam_thread):
+    from django.utils import timezone
+
+    from chat.classes import gradebook
+    from chat.engine import states
+    from chat.functions.models import QuizAttempt
+    from chat.models import Run
+
+    run = Run.objects.create(thread=sam_thread, assistant=sam_thread.assistant, model="offline", status=states.COMPLETED)
+    attempt = QuizAttempt.objects.create(
+        run=run, thread=sam_thread, assistant=sam_thread.assistant, user=people["sam"], tool_call_id="call_a", title="Angles",
+        score=1, max_score=2, feedback="You got 1 of 2 right.", graded_at=timezone.now(),
+    )
+    gradebook.override(class_a, attempt, 2, "Fine.", people["tess"])
+    root = django_user_model.objects.create_superuser("root", password="root-pass-1")
+    client.force_login(root)
+    attempts = client.get(reverse("admin:functions_quizattempt_changelist")).content.decode()
+    assert "Angles" in attempts and "1/2" in attempts and "Math Tutor (owner: tess)" in attempts
+    assert client.get(reverse("admin:functions_quizattempt_changelist") + "?function_name=display_quiz").status_code == 200
+    assert "You got 1 of 2 right." in client.get(reverse("admin:functions_quizattempt_change", args=[attempt.pk])).content.decode()
+    grades = client.get(reverse("admin:classes_quizgrade_changelist")).content.decode()
+    assert "Angles" in grades and "1/2" in grades and "2.00" in grades

@@ -1,4 +1,5 @@
-"""The gradebook: students × quizzes with the rule-based score stored, tutors' overrides,
+"""The gradebook: students × quizzes with the score and feedback the grading recorded on
+each attempt (tests/functions/test_engine.py proves the recording), tutors' overrides,
 and a CSV a spreadsheet opens without running anything a student typed."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from chat.classes.models import QuizGrade
 from chat.engine import states
@@ -23,11 +25,13 @@ QUESTIONS = [
 ]
 
 
-def attempt(thread, user, answers: list[str], title: str = "Linear equations") -> QuizAttempt:
+def attempt(thread, user, answers: list[str], title: str = "Linear equations", score=1, max_score=2, feedback="**Correct!** 2x = 8 so x = 4.") -> QuizAttempt:
+    """An attempt as the engine leaves it once the run graded it."""
     run = Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status=states.COMPLETED)
     return QuizAttempt.objects.create(
         run=run, thread=thread, assistant=thread.assistant, user=user, tool_call_id=f"call_{run.id}", title=title,
         questions=QUESTIONS, answers=[{"question_text": q["question_text"], "answer": a} for q, a in zip(QUESTIONS, answers, strict=False)],
+        score=score, max_score=max_score, feedback=feedback, graded_at=timezone.now(),
     )
 
 
@@ -36,11 +40,18 @@ def sams_attempt(people, sam_thread):
     return attempt(sam_thread, people["sam"], ["x = 4", "2", "=HYPERLINK(\"http://evil\")"])
 
 
-def test_the_gradebook_stores_the_rule_based_score(client_of, class_a, sams_attempt):
+def test_the_gradebook_shows_the_recorded_score(client_of, class_a, sams_attempt):
     html = client_of("tess").get(reverse("classes:gradebook", args=[class_a.pk])).content.decode()
-    assert "Linear equations" in html and "1/2" in html  # 2x = 8 right, 3x + 11 = 14 wrong, the third uncheckable
-    grade = QuizGrade.objects.get(attempt=sams_attempt)
-    assert (grade.auto_score, grade.max_score, grade.classroom) == (1, 2, class_a)
+    assert "Linear equations" in html and ">1/2</a>" in html
+    assert not QuizGrade.objects.exists()  # looking does not write
+
+
+def test_the_gradebook_never_regrades(client_of, people, class_a, sam_thread):
+    """The score is the one recorded at grading time, even where rules today would disagree."""
+    attempt(sam_thread, people["sam"], ["wrong", "wrong", "wrong"], score=3, max_score=3, title="Kind grader")
+    attempt(sam_thread, people["sam"], ["x = 4", "1", "yes"], score=None, max_score=None, title="Prose only")
+    html = client_of("tess").get(reverse("classes:gradebook", args=[class_a.pk])).content.decode()
+    assert ">3/3</a>" in html and ">—</a>" in html
 
 
 def test_private_quizzes_and_other_classes_stay_out(client_of, people, class_a, class_b, sams_attempt):
@@ -56,7 +67,8 @@ def test_private_quizzes_and_other_classes_stay_out(client_of, people, class_a, 
 def test_a_tutor_overrides_a_score_with_a_comment(client_of, people, class_a, sams_attempt):
     url = reverse("classes:attempt", args=[class_a.pk, sams_attempt.pk])
     page = client_of("cole").get(url).content.decode()
-    assert "Solve 2x = 8 for x." in page and "x = 4" in page and "Automatic score: 1/2" in page
+    assert "Solve 2x = 8 for x." in page and "x = 4" in page and "The model's score: 1/2" in page
+    assert "<strong>Correct!</strong> 2x = 8 so x = 4." in page  # the feedback, rendered as the student saw it
     assert client_of("cole").post(url, {"score": "1.5", "comment": "Good working shown."}).status_code == 302
     grade = QuizGrade.objects.get(attempt=sams_attempt)
     assert str(grade.override_score) == "1.50" and grade.comment == "Good working shown." and grade.graded_by == people["cole"]
@@ -67,7 +79,7 @@ def test_a_bad_override_is_a_form_error(client_of, class_a, sams_attempt):
     url = reverse("classes:attempt", args=[class_a.pk, sams_attempt.pk])
     response = client_of("tess").post(url, {"score": "-3", "comment": "x"})
     assert response.status_code == 400
-    assert QuizGrade.objects.get(attempt=sams_attempt).override_score is None
+    assert not QuizGrade.objects.filter(attempt=sams_attempt).exists()
 
 
 def test_the_csv_has_one_row_per_attempt_and_no_formulas(client_of, people, class_a, sam_thread, sams_attempt):
@@ -76,10 +88,18 @@ def test_the_csv_has_one_row_per_attempt_and_no_formulas(client_of, people, clas
     assert response["Content-Type"].startswith("text/csv") and "attachment" in response["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert len(rows) == 2 and {r["student"] for r in rows} == {"sam"}
-    assert sorted(r["auto_score"] for r in rows) == ["1", "2"]
+    assert [(r["model_score"], r["max_score"], r["score"]) for r in rows] == [("1", "2", "1")] * 2
+    assert rows[0]["feedback"] == "**Correct!** 2x = 8 so x = 4."
     for row in rows:
         for value in row.values():
             assert not value.startswith(("=", "+", "-", "@")), value
+
+
+def test_feedback_and_comments_that_are_formulas_are_neutralised(client_of, people, class_a, sam_thread):
+    mine = attempt(sam_thread, people["sam"], ["4", "1", "x"], feedback="+cmd|'/c calc'!A1")
+    client_of("tess").post(reverse("classes:attempt", args=[class_a.pk, mine.pk]), {"score": "", "comment": "@SUM(A1:A9)"})
+    (row,) = csv.DictReader(io.StringIO(client_of("tess").get(reverse("classes:gradebook_csv", args=[class_a.pk])).content.decode()))
+    assert row["feedback"] == "'+cmd|'/c calc'!A1" and row["comment"] == "'@SUM(A1:A9)" and row["score"] == "1"
 
 
 def test_a_title_that_is_a_formula_is_neutralised(client_of, people, class_a, sam_thread):

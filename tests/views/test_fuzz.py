@@ -65,6 +65,8 @@ PAGES = [
     ("GET", f"{C}/gradebook/", []),
     ("GET", f"{C}/gradebook.csv", []),
     ("POST", f"{C}/attempts/{{attempt}}/", ["score", "comment"]),
+    ("GET", f"{C}/students/{{student}}/", []),
+    ("GET", f"{C}/grades/", []),
     ("POST", f"{C}/start/", ["assistant"]),
     ("POST", f"{C}/leave/", []),
     ("POST", f"{C}/archive/", []),
@@ -99,7 +101,7 @@ def world(alice, bob) -> dict:
     student = Membership.objects.create(classroom=classroom, user=bob, role=Membership.Role.STUDENT)
     attempt = QuizAttempt.objects.create(run=run, thread=busy_thread, user=bob, tool_call_id="call_1", title="Quiz", questions=[], answers=[])
     return {
-        "classroom": classroom.id, "membership": student.id, "code": classroom.join_code, "attempt": attempt.id,
+        "classroom": classroom.id, "membership": student.id, "code": classroom.join_code, "attempt": attempt.id, "student": bob.id,
         "assistant": assistant.id, "thread": thread.id, "busy_thread": busy_thread.id, "run": run.id,
         "file": file.id, "strangers": Assistant.objects.create(owner=bob, model="offline").id,
     }

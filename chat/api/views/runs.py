@@ -12,13 +12,14 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from chat import ids
-from chat.access import get_assistant_for_user, get_run_for_api
+from chat.access import get_assistant_for_run, get_assistant_for_user, get_run_for_api, is_class_thread
 from chat.api import serializers, specs, streaming
-from chat.api.errors import invalid, not_found
+from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import ok, read
 from chat.api.pagination import page
 from chat.api.views.threads import add_message, busy, get_thread, save_thread
 from chat.engine import runs as engine_runs
+from chat.classes.quotas import over_quota
 from chat.engine import states
 from chat.models import Assistant, Run, RunStep, Thread
 
@@ -38,6 +39,39 @@ def _assistant(user, assistant_id: str) -> Assistant:
         raise not_found(f"No assistant found with id '{assistant_id}'.") from None
 
 
+# A class conversation runs its assistant as the tutor set it up.
+TUTOR_SET = ("model", "instructions", "additional_instructions", "tools")
+
+
+def _class_assistant(user, thread: Thread, spec: specs.RunCreate) -> Assistant:
+    try:
+        assistant = get_assistant_for_run(user, thread, spec.assistant_id)
+    except Http404:
+        raise not_found(f"No assistant found with id '{spec.assistant_id}'.") from None
+    for name in TUTOR_SET:
+        if getattr(spec, name, None) is not None:
+            raise invalid(
+                f"'{name}' cannot be set on a class conversation: it runs the assistant as the class's tutor set it up.", param=name
+            )
+    return assistant
+
+
+def _refuse_content_of_class_files(thread: Thread, include: bool) -> None:
+    """A class's files reach its students through the answers' citations only."""
+    if include and is_class_thread(thread):
+        raise invalid("File search result content is not available on a class conversation.", param="include")
+
+
+def _check_quota(thread: Thread) -> None:
+    """The class's daily limit (the browser's composer asks the same rule)."""
+    over = over_quota(thread)
+    if over is not None:
+        error = ApiError(429, f"{over.message}. Nothing was saved: send the request again then.", type="requests", code="quota_exceeded")
+        wait = max(1, int((over.resets_at - timezone.now()).total_seconds()))
+        error.headers = {"Retry-After": str(wait)}
+        raise error
+
+
 def _run_options(spec: specs.RunOptions, assistant: Assistant) -> dict:
     options = spec.options()
     choice = options["tool_choice"]
@@ -52,6 +86,7 @@ def _run_options(spec: specs.RunOptions, assistant: Assistant) -> dict:
 
 def _start_run(thread: Thread, assistant: Assistant, options: dict, messages: list[dict]) -> Run:
     """Save the additional messages and queue the run in one transaction (it starts on commit)."""
+    _check_quota(thread)
     with transaction.atomic():
         active = thread.active_run()
         if active is not None:
@@ -65,7 +100,7 @@ def _start_run(thread: Thread, assistant: Assistant, options: dict, messages: li
         thread.assistant = assistant
         thread.updated_at = timezone.now()
         thread.save(update_fields=["assistant", "updated_at"])
-    return run
+    return serializers.with_visibility(run)
 
 
 # --- create (sync preparation, then JSON or a stream) ---------------------------------------
@@ -74,8 +109,12 @@ def _start_run(thread: Thread, assistant: Assistant, options: dict, messages: li
 def _prepare_create(request: HttpRequest, thread_id: str):
     thread = get_thread(request, thread_id)
     include = _include_content(request)
+    _refuse_content_of_class_files(thread, include)
     spec = read(request, specs.RunCreate)
-    assistant = _assistant(request.user, spec.assistant_id)
+    if is_class_thread(thread):
+        assistant = _class_assistant(request.user, thread, spec)
+    else:
+        assistant = _assistant(request.user, spec.assistant_id)
     options = _run_options(spec, assistant)
     messages = [m.cleaned() for m in spec.additional_messages or []]
     return thread, assistant, options, messages, bool(spec.stream), include
@@ -144,7 +183,13 @@ def get_run(request: HttpRequest, thread_id: str, run_id: str) -> Run:
 
 def list_(request: HttpRequest, thread_id: str):
     thread = get_thread(request, thread_id)
-    return ok(page(request, Run.objects.filter(thread=thread), serializers.run))
+    hidden = is_class_thread(thread)
+
+    def item(run: Run) -> dict:
+        run.set_up_hidden = hidden
+        return serializers.run(run)
+
+    return ok(page(request, Run.objects.filter(thread=thread), item))
 
 
 def retrieve(request: HttpRequest, thread_id: str, run_id: str):
@@ -183,7 +228,7 @@ def _submit(run: Run, outputs: list[dict]) -> Run:
         engine_runs.submit_tool_outputs(run, outputs)
     except engine_runs.InvalidToolOutputs as exc:
         raise invalid(str(exc), param="tool_outputs") from None
-    return run  # as submitted: queued (it may already have started)
+    return serializers.with_visibility(run)  # as submitted: queued (it may already have started)
 
 
 async def submit_tool_outputs(request: HttpRequest, thread_id: str, run_id: str):
@@ -205,12 +250,14 @@ async def submit_tool_outputs(request: HttpRequest, thread_id: str, run_id: str)
 def step_list(request: HttpRequest, thread_id: str, run_id: str):
     run = get_run(request, thread_id, run_id)
     include = _include_content(request)
+    _refuse_content_of_class_files(run.thread, include)
     return ok(page(request, RunStep.objects.filter(run=run), lambda s: serializers.step(s, run=run, include_content=include)))
 
 
 def step_retrieve(request: HttpRequest, thread_id: str, run_id: str, step_id: str):
     run = get_run(request, thread_id, run_id)
     include = _include_content(request)
+    _refuse_content_of_class_files(run.thread, include)
     step = RunStep.objects.filter(pk=step_id, run=run).first()
     if step is None:
         raise not_found(f"No run step found with id '{step_id}'.")

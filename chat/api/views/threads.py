@@ -6,7 +6,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 
-from chat.access import get_thread_for_api
+from chat.access import get_thread_for_api, thread_is_read_only
 from chat.api import serializers, specs, tool_resources
 from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import ok, read
@@ -117,6 +117,8 @@ def _get_message(thread: Thread, message_id: str) -> Message:
 def message_create(request: HttpRequest, thread_id: str):
     thread = get_thread(request, thread_id)
     cleaned = read(request, specs.MessageCreate).cleaned()
+    if thread_is_read_only(request.user, thread):
+        raise invalid("This class conversation is read-only now: no assistant of the class is available to answer in it.")
     with transaction.atomic():
         active = thread.active_run()
         if active is not None:

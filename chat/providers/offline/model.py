@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 
 from chat import ids, tokens
-from chat.providers.base import Chunk, Finish, ModelRequest, TextDelta, ToolCallDelta, Usage
+from chat.providers.base import Chunk, Finish, Grade, ModelRequest, TextDelta, ToolCallDelta, Usage
 
 _TOKEN = re.compile(r"\s*\w+|\s*[^\w\s]|\s+", re.UNICODE)
 
@@ -33,6 +33,8 @@ class Reply:
     text: str = ""
     # (function name, JSON arguments) pairs, as a model would emit them.
     tool_calls: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # (tool_call_id, score, max_score) for quizzes this reply grades.
+    grades: tuple[tuple[str, int, int], ...] = field(default_factory=tuple)
 
 
 Skill = Callable[[ModelRequest], Reply | None]
@@ -234,6 +236,9 @@ class OfflineProvider:
                     yield ToolCallDelta(index=index, arguments=arguments[start : start + 16])
                 produced += len(tokenize(arguments))
             finish = "tool_calls"
+        if finish == "stop":
+            for call_id, score, max_score in reply.grades:
+                yield Grade(call_id, score, max_score)
         yield Usage(prompt_tokens=prompt_tokens, completion_tokens=produced)
         yield Finish(finish)
 
