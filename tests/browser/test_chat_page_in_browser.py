@@ -219,3 +219,37 @@ def test_a_file_of_the_wrong_type_is_refused_before_it_is_uploaded(browsing: Bro
     expect(page.locator("#composer-files-check")).to_be_hidden()
     assert picker.evaluate("(input) => input.files.length") == 1
     assert uploads == []  # nothing was sent while choosing
+
+
+def test_answer_again_removes_the_old_answer_when_the_socket_replaces_the_button_first(
+    browsing: Browsing, slow_chat_server: ChatServer
+):
+    """The race CI once lost: the run panel the socket pushes for the new run replaces the
+    Answer again button (it lives in #composer-action) before the button's own response
+    arrives; that response must still take the old answer off the page. The response is
+    held here until the socket has pushed, so the order is certain."""
+    page = browsing.new_page(slow_chat_server)
+    log_in(page, slow_chat_server, ALICE[0])
+    start_conversation(page)
+    send(page, "Solve x^2 - 5x + 6 = 0")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    first_answer = tutor_messages(page).last.get_attribute("id")
+
+    held = []
+
+    def hold(route):
+        held.append((route, route.fetch()))  # the server has answered; the page waits
+
+    page.route("**/answer-again/", hold)
+    again = page.get_by_role("button", name="Answer again")
+    again.click()
+    composer = page.locator("#composer")
+    expect(composer.get_by_role("button", name="Stop")).to_be_visible(timeout=RUN_TIMEOUT)  # pushed by the socket
+    assert again.count() == 0  # the clicked button has left the page
+    route, response = held[0]
+    route.fulfill(response=response)
+    expect(page.locator(f"#{first_answer}")).to_have_count(0)
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    expect(tutor_messages(page)).to_have_count(1)
+    assert tutor_messages(page).last.get_attribute("id") != first_answer
+    assert not [line for line in browsing.console if "oobErrorNoTarget" in line]
