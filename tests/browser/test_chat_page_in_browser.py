@@ -253,3 +253,23 @@ def test_answer_again_removes_the_old_answer_when_the_socket_replaces_the_button
     expect(tutor_messages(page)).to_have_count(1)
     assert tutor_messages(page).last.get_attribute("id") != first_answer
     assert not [line for line in browsing.console if "oobErrorNoTarget" in line]
+
+
+def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_or_reflow(
+    browsing: Browsing, slow_chat_server: ChatServer
+):
+    page = browsing.new_page(slow_chat_server)
+    log_in(page, slow_chat_server, ALICE[0])
+    start_conversation(page)
+    send(page, "Solve x^2 - 5x + 6 = 0")
+    streaming = page.locator('#messages [id^="stream-"]')
+    first_formula = streaming.locator(".katex").first
+    expect(first_formula).to_be_visible(timeout=RUN_TIMEOUT)  # typeset while the answer still streams
+    expect(streaming).to_have_count(1)
+    width_while_streaming = first_formula.bounding_box()["width"]
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    final = tutor_messages(page).last.locator(".message__body .katex").first
+    expect(final).to_be_visible()
+    assert abs(final.bounding_box()["width"] - width_while_streaming) < 1  # the same formula, the same size
+    shown = [text for entry in page.evaluate("window.__chatLog") for _id, text in entry["streams"]]
+    assert shown and not [text for text in shown if re.search(r"\\[()\[\]]", text)]  # never a raw delimiter
