@@ -28,7 +28,6 @@ _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # How far a formula may run before its opener is taken for plain text: a "$" (prices are
 # common in prose) ends at its line, the others at a blank line; a bound either way.
 MAX_FORMULA_CHARS = 2000
-_FENCE_OPENER = re.compile(r"(?:^|\n) {0,3}$")  # what precedes a fence: a line's start
 
 
 class MathWhileStreaming:
@@ -77,7 +76,8 @@ class MathWhileStreaming:
         if token[0] == "\\" and token[1] in "\\$`":
             return self._show(match.end())  # escaped: plain text
         if token[0] in "`~":
-            if len(token) >= 3 and _FENCE_OPENER.search(text, 0, i) is not None:
+            line_start = text.rfind("\n", 0, i) + 1
+            if len(token) >= 3 and i - line_start <= 3 and not text[line_start:i].strip(" "):  # a line's start
                 self.fence = token
             elif token[0] == "`":
                 self.code = token
