@@ -124,8 +124,7 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             composer.write(live.render_run_panel(thread))
             composer.write(render_to_string("chat/thread.html#thread_title", {"thread": thread, "oob": True}))
             if not thread.messages.filter(seq__lt=message.seq).exists():  # its first message: now it is listed
-                sidebar = {**_sidebar_context(request, thread), "query": "", "oob": True}
-                sidebar["groups"] = conversations.grouped_by_date(conversations.listed_threads(request.user))
+                sidebar = {**_sidebar_context(request, thread), "oob": True}  # a POST: no search query
                 composer.write(render_to_string("chat/conversations.html#conversation_list", sidebar))
             return composer
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show

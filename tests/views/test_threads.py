@@ -390,3 +390,14 @@ def test_the_sidebar_offers_rename_and_delete_for_each_listed_conversation(alice
     assertContains(response, f'action="{reverse("chat:thread_rename", args=[thread.id])}"', count=2)  # header menu and sidebar
     assertContains(response, f'href="{reverse("chat:thread_delete", args=[thread.id])}"', count=2)
     assertNotContains(response, "Empty one")
+
+
+def test_the_first_message_puts_the_conversation_in_the_sidebar(alice_client, thread):
+    htmx = {"HX-Request": "true"}
+    url = reverse("chat:message_create", args=[thread.id])
+    first = alice_client.post(url, {"text": "Solve 2x = 4", "assistant": thread.assistant_id}, headers=htmx)
+    assertContains(first, '<div id="conversation-list" class="conversation-list" aria-live="polite" hx-swap-oob="true">')
+    assertContains(first, f'<li id="conversation-{thread.id}"')
+    Run.objects.filter(thread=thread).update(status="completed")
+    second = alice_client.post(url, {"text": "And 3x = 9?", "assistant": thread.assistant_id}, headers=htmx)
+    assertNotContains(second, 'id="conversation-list"')
