@@ -162,7 +162,7 @@
   // region itself stays, for the next one to be announced.
   var noticeTimer = null;
   document.addEventListener("htmx:oobAfterSwap", function (event) {
-    var notice = event.target; // the new element (detail.target is the one it replaced)
+    var notice = event.detail && event.detail.target; // filled in place (innerHTML)
     if (!notice || notice.id !== "notice") return;
     clearTimeout(noticeTimer);
     noticeTimer = setTimeout(function () { notice.textContent = ""; }, 10000);

@@ -267,6 +267,8 @@ def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_o
     expect(first_formula).to_be_visible(timeout=RUN_TIMEOUT)  # typeset while the answer still streams
     expect(streaming).to_have_count(1)
     width_while_streaming = first_formula.bounding_box()["width"]
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "streaming-math.png"))
     expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
     final = tutor_messages(page).last.locator(".message__body .katex").first
     expect(final).to_be_visible()

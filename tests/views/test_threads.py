@@ -342,7 +342,7 @@ def test_renaming_from_the_sidebar_returns_its_entry_a_notice_and_the_page_title
     html = response.content.decode()
     assert f'<li id="conversation-{thread.id}"' in html
     assert 'aria-current="page"' in html  # still the page being read
-    assert '<div id="notice" class="notice" role="status" hx-swap-oob="true"><ul class="flash"><li>Renamed the conversation to “Triangles”.' in html
+    assert '<div id="notice" class="notice" role="status" hx-swap-oob="innerHTML"><ul class="flash"><li>Renamed the conversation to “Triangles”.' in html
     assert '<h1 id="thread-title" hx-swap-oob="true">Triangles</h1>' in html
 
 
