@@ -18,7 +18,11 @@ from bench.server import Server
 
 # <span id="stream-msg_…">text</span> inside a streaming message (snapshot, message.created,
 # or a re-render), and <span id="stream-msg_…" hx-swap-oob="beforeend">text</span> for a delta.
-SPAN = re.compile(r'<span id="stream-(msg_\w+)"( hx-swap-oob="beforeend")?>(.*?)</span>', re.S)
+# Its text may hold formulas, each shown whole as a math element (chat/streaming_math.py).
+SPAN = re.compile(
+    r'<span id="stream-(msg_\w+)"( hx-swap-oob="beforeend")?>((?:[^<]+|<span class="math-(?:inline|display)">[^<]*</span>)*)</span>',
+    re.S,
+)
 # An assistant message rendered in its final form (completed, incomplete): all its text is in.
 DONE_ARTICLE = re.compile(
     r'<article id="message-(msg_\w+)"[^>]*?class="message message--assistant message--(?!in_progress)\w+"', re.S

@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from chat.markdown import render_markdown
+from chat.streaming_math import MathWhileStreaming
 
 PartRenderer = Callable[[dict, object], SafeString]
 # (text, annotations, message) -> (markdown text with annotations applied, extra HTML after it)
@@ -62,17 +63,20 @@ def stream_filter(factory: Callable[[], StreamFilter]) -> Callable[[], StreamFil
 
 class StreamedText:
     """What a page shows of a message while it streams: its raw text, piece by piece,
-    through every registered stream filter. ``received`` counts the raw characters fed."""
+    through every registered stream filter, as HTML: escaped text, and each formula as
+    soon as it is complete as its math element (chat/streaming_math.py). ``received``
+    counts the raw characters fed."""
 
     def __init__(self) -> None:
         self.filters = [factory() for factory in _stream_filters]
+        self.math = MathWhileStreaming()
         self.received = 0
 
-    def feed(self, text: str) -> str:
+    def feed(self, text: str) -> SafeString:
         self.received += len(text)
         for keep in self.filters:
             text = keep(text)
-        return text
+        return self.math(text)
 
 
 @part_renderer("text")

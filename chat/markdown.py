@@ -37,7 +37,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
-__all__ = ["render_markdown"]
+__all__ = ["formula_html", "render_markdown"]
 
 # Pygments manages roughly 250-400 KB/s, so highlighting is budgeted per message:
 # once this many characters of code have been highlighted, further code blocks
@@ -374,3 +374,20 @@ def render_markdown(text: str, *, resolve_link: Callable[[str], str | None] | No
         return mark_safe("")
     html = _MD.render(str(text), {_RESOLVE_LINK: resolve_link})
     return mark_safe(_CLEANER.clean(html))
+
+
+_FORMULA_TOKENS = frozenset({"math_inline", "math_inline_double"})
+
+
+def formula_html(source: str) -> str | None:
+    """The HTML the full render gives ``source`` when it is exactly one formula
+    (``\\(x\\)``, ``\\[x\\]``, ``$x$``, ``$$x$$``, by the same rules), else None.
+
+    A streaming answer shows each formula with this as soon as it is complete
+    (chat/streaming_math.py), so it is typeset while the text streams, and looks
+    the same once the answer is rendered whole."""
+    tokens = _MD.parseInline(source, {})
+    children = (tokens[0].children or []) if tokens else []
+    if len(children) != 1 or children[0].type not in _FORMULA_TOKENS:
+        return None
+    return _CLEANER.clean(_MD.renderer.render(children, _MD.options, {}))

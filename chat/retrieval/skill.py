@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from chat.providers.offline import model
+from chat.providers.offline import explain, mathtutor, model
 from chat.providers.offline.model import (
     Reply,
     answered_call,
@@ -40,12 +40,14 @@ def quote_count(query: str) -> int:
 
 
 def _others_answer(request) -> bool:
-    """Greetings and math keep their own skills even when files are attached."""
+    """Greetings, math and a request to explain the previous answer ("Could you explain this
+    to me?") keep their own skills even when files are attached. An explain request with no
+    answer before it to explain is searched for: "this" is then most likely the file."""
     text = message_text(last_message(request))
     if model.GREETING.match(text):
         return True
-    from chat.providers.offline import mathtutor
-
+    if explain.is_explain_request(text) and explain.previous_exchange(request) is not None:
+        return True
     try:
         return bool(mathtutor.answer(text))
     except Exception:

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -32,7 +33,9 @@ from chat.user_input import whole_number
 def _sidebar_context(request: HttpRequest, current: Thread | None = None) -> dict:
     query = request.GET.get("q", "").strip()
     threads = conversations.listed_threads(request.user, query)
-    return {"groups": conversations.grouped_by_date(threads), "query": query, "current": current}
+    # Where a rename from the list comes back to without JavaScript: the page showing the list.
+    back = (request.htmx.current_url_abs_path if request.htmx else None) or request.get_full_path()
+    return {"groups": conversations.grouped_by_date(threads), "query": query, "current": current, "back": back}
 
 
 @require_GET
@@ -126,6 +129,9 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             composer.write(live.render_new_message(message))
             composer.write(live.render_run_panel(thread))
             composer.write(render_to_string("chat/thread.html#thread_title", {"thread": thread, "oob": True}))
+            if not thread.messages.filter(seq__lt=message.seq).exists():  # its first message: now it is listed
+                sidebar = {**_sidebar_context(request, thread), "oob": True}  # a POST: no search query
+                composer.write(render_to_string("chat/conversations.html#conversation_list", sidebar))
             return composer
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
     if request.htmx:
@@ -213,13 +219,30 @@ def run_cancel(request: HttpRequest, thread_id: str, run_id: str) -> HttpRespons
 @require_POST
 @login_required
 def thread_rename(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """Rename from the conversation's menu or the sidebar. Through htmx: the sidebar's entry
+    anew, a notice, and the page's title when it is this conversation's page. Otherwise the
+    page it was asked from (``next``, this site only) with the notice."""
     thread = get_thread_for_user(request.user, thread_id)
     form = ThreadTitleForm(request.POST, instance=thread)
     if form.is_valid():
         form.save()
-        messages.success(request, f"Renamed the conversation to “{thread.display_title}”.")
+        notice, level = f"Renamed the conversation to “{thread.display_title}”.", messages.SUCCESS
     else:
-        messages.error(request, "The title was not changed: " + " ".join(form.errors.get("title", [])))
+        thread.refresh_from_db()
+        notice, level = "The title was not changed: " + " ".join(form.errors.get("title", [])), messages.ERROR
+    if request.htmx:
+        here = reverse("chat:thread", args=[thread.id])
+        on_its_page = request.htmx.current_url_abs_path is not None and request.htmx.current_url_abs_path.split("?")[0] == here
+        context = {"item": thread, "current": thread if on_its_page else None, "renamed": True, "back": request.htmx.current_url_abs_path}
+        response = render(request, "chat/conversations.html#conversation_item", context)
+        response.write(render_to_string("base.html#notice", {"notice": notice, "oob": True}))
+        if on_its_page:
+            response.write(render_to_string("chat/thread.html#thread_title", {"thread": thread, "oob": True}))
+        return response
+    messages.add_message(request, level, notice)
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return redirect(back)
     return redirect("chat:thread", thread_id=thread.id)
 
 

@@ -158,6 +158,16 @@
     if (problems.length) input.value = "";
   });
 
+  // A notice put in place by htmx (a rename) is brief: it leaves after a while. The live
+  // region itself stays, for the next one to be announced.
+  var noticeTimer = null;
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    var notice = event.detail && event.detail.target; // filled in place (innerHTML)
+    if (!notice || notice.id !== "notice") return;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { notice.textContent = ""; }, 10000);
+  });
+
   // Upload progress of the composer (htmx reports the request's upload progress).
   document.addEventListener("htmx:xhr:progress", function (event) {
     var form = event.target.closest && event.target.closest("form");

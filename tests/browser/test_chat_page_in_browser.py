@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ALICE, Browsing, ChatServer
+from tests.browser.conftest import ALICE, SCREENSHOT_DIR, Browsing, ChatServer, screenshots
 from tests.browser.test_chat_in_browser import (
     RUN_TIMEOUT,
     SMALL_TALK,
@@ -218,3 +218,122 @@ def test_a_file_of_the_wrong_type_is_refused_before_it_is_uploaded(browsing: Bro
     expect(page.locator("#composer-files-check")).to_be_hidden()
     assert picker.evaluate("(input) => input.files.length") == 1
     assert uploads == []  # nothing was sent while choosing
+
+
+def test_answer_again_removes_the_old_answer_when_the_socket_replaces_the_button_first(
+    browsing: Browsing, slow_chat_server: ChatServer
+):
+    """The race CI once lost: the run panel the socket pushes for the new run replaces the
+    Answer again button (it lives in #composer-action) before the button's own response
+    arrives; that response must still take the old answer off the page. The response is
+    held here until the socket has pushed, so the order is certain."""
+    page = browsing.new_page(slow_chat_server)
+    log_in(page, slow_chat_server, ALICE[0])
+    start_conversation(page)
+    send(page, "Solve x^2 - 5x + 6 = 0")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    first_answer = tutor_messages(page).last.get_attribute("id")
+
+    held = []
+
+    def hold(route):
+        held.append((route, route.fetch()))  # the server has answered; the page waits
+
+    page.route("**/answer-again/", hold)
+    again = page.get_by_role("button", name="Answer again")
+    again.click()
+    composer = page.locator("#composer")
+    expect(composer.get_by_role("button", name="Stop")).to_be_visible(timeout=RUN_TIMEOUT)  # pushed by the socket
+    assert again.count() == 0  # the clicked button has left the page
+    route, response = held[0]
+    route.fulfill(response=response)
+    expect(page.locator(f"#{first_answer}")).to_have_count(0)
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    expect(tutor_messages(page)).to_have_count(1)
+    assert tutor_messages(page).last.get_attribute("id") != first_answer
+    assert not [line for line in browsing.console if "oobErrorNoTarget" in line]
+
+
+def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_or_reflow(
+    browsing: Browsing, slow_chat_server: ChatServer
+):
+    page = browsing.new_page(slow_chat_server)
+    log_in(page, slow_chat_server, ALICE[0])
+    start_conversation(page)
+    send(page, "Solve x^2 - 5x + 6 = 0")
+    streaming = page.locator('#messages [id^="stream-"]')
+    first_formula = streaming.locator(".katex").first
+    expect(first_formula).to_be_visible(timeout=RUN_TIMEOUT)  # typeset while the answer still streams
+    expect(streaming).to_have_count(1)
+    width_while_streaming = first_formula.bounding_box()["width"]
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "streaming-math.png"))
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    final = tutor_messages(page).last.locator(".message__body .katex").first
+    expect(final).to_be_visible()
+    assert abs(final.bounding_box()["width"] - width_while_streaming) < 1  # the same formula, the same size
+    shown = [text for entry in page.evaluate("window.__chatLog") for _id, text in entry["streams"]]
+    assert shown and not [text for text in shown if re.search(r"\\[()\[\]]", text)]  # never a raw delimiter
+
+
+def test_a_conversation_is_renamed_and_deleted_from_the_sidebar_with_a_notice(browsing: Browsing, chat_server: ChatServer):
+    page = browsing.new_page(chat_server)
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    send(page, "What is a trapezium?")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    start_conversation(page)
+    send(page, "Solve 3x + 11 = 14")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    page.reload()
+
+    # Rename the conversation on screen: its entry, the page's title and a notice change.
+    entry = sidebar(page).get_by_role("listitem").filter(has=page.locator("[aria-current=page]"))
+    entry.locator("summary", has_text="Rename or delete").click()
+    entry.get_by_label("New title").fill("Linear equations")
+    entry.get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("status").filter(has_text="Renamed the conversation to “Linear equations”.")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Linear equations")
+    current = sidebar(page).locator("[aria-current=page]")
+    expect(current).to_have_text("Linear equations")
+    expect(current).to_be_focused()  # focus stays in the list, on what was renamed
+
+    # Rename another one from the sidebar: this page's title stays.
+    other = sidebar(page).get_by_role("listitem").filter(has=page.get_by_role("link", name="What is a trapezium?", exact=True)).first
+    other.locator("summary", has_text="Rename or delete").click()
+    screenshots(page, "sidebar-menu")
+    other.get_by_label("New title").fill("Trapezium notes")
+    other.get_by_label("New title").press("Enter")
+    expect(sidebar(page).get_by_role("link", name="Trapezium notes", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Linear equations")
+    assert not [line for line in browsing.console if line.startswith("[error]")]
+
+    # Delete it: a confirmation first, then a clear notice, and it is gone from the list.
+    other = sidebar(page).get_by_role("listitem").filter(has=page.get_by_role("link", name="Trapezium notes", exact=True))
+    other.locator("summary", has_text="Rename or delete").click()
+    other.get_by_role("link", name="Delete… “Trapezium notes”").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Delete “Trapezium notes”?")
+    page.get_by_role("button", name="Delete conversation").click()
+    expect(page.get_by_role("status").filter(has_text="Deleted the conversation “Trapezium notes”.")).to_be_visible()
+    expect(page.get_by_role("link", name="Trapezium notes", exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name="Linear equations").first).to_be_visible()
+
+
+def test_renaming_works_in_the_phone_drawer(browsing: Browsing, chat_server: ChatServer):
+    page = browsing.new_page(chat_server, viewport={"width": 390, "height": 844})
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    send(page, "What is a kite?")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    page.get_by_role("button", name="Conversations", exact=True).click()
+    entry = sidebar(page).get_by_role("listitem").filter(has=page.locator("[aria-current=page]"))
+    entry.locator("summary", has_text="Rename or delete").click()
+    expect(entry.get_by_label("New title")).to_be_in_viewport()
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "sidebar-drawer-menu-phone.png"))
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    entry.get_by_label("New title").fill("Kites")
+    entry.get_by_role("button", name="Rename").click()
+    expect(page.get_by_role("status").filter(has_text="Renamed the conversation to “Kites”.")).to_be_attached()
+    expect(sidebar(page).locator("[aria-current=page]")).to_have_text("Kites")
+    expect(page.locator("#notice")).to_be_empty(timeout=15_000)  # brief: it leaves by itself

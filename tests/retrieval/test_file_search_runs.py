@@ -163,3 +163,30 @@ def test_files_left_in_progress_by_a_stopped_server_are_ingested_at_start_up(ali
             break
         time.sleep(0.05)
     assert entry.status == "completed"
+
+
+async def test_in_a_thread_with_files_explain_this_explains_the_previous_answer(thread, tutor, upload):
+    """"Could you explain this to me?" after a solution reaches the explain skill; the files
+    are not searched for it."""
+    notes = await sync_to_async(upload)("notes.md", b"Photosynthesis happens in the chloroplasts of plant cells.")
+    await attach_to_assistant(tutor, [notes])
+    run = await ask(thread, tutor, "Solve 3x + 11 = 14")
+    await execute(run.id)
+    solution, steps = await answer_and_steps(run)
+    assert not steps and "x = 1" in solution.text
+    run = await ask(thread, tutor, "Could you explain this to me?")
+    await execute(run.id)
+    explanation, steps = await answer_and_steps(run)
+    assert not steps  # no file_search call
+    assert "Subtract" in explanation.text and "both sides" in explanation.text
+    assert "chloroplasts" not in explanation.text
+
+
+async def test_in_a_thread_with_files_explain_this_as_a_first_message_searches_the_files(thread, tutor, upload):
+    notes = await sync_to_async(upload)("notes.md", b"Photosynthesis happens in the chloroplasts of plant cells.")
+    await attach_to_assistant(tutor, [notes])
+    run = await ask(thread, tutor, "Could you explain this to me?")
+    await execute(run.id)
+    _, steps = await answer_and_steps(run)
+    [call] = steps[0].step_details["tool_calls"]
+    assert call["type"] == "file_search"

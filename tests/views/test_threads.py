@@ -328,3 +328,76 @@ def test_answer_again_and_edit_are_refused_during_a_run(alice_client, thread):
 def test_answer_again_with_no_question_says_so(alice_client, thread):
     response = alice_client.post(reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id}, follow=True)
     assertContains(response, "There is no message of yours in this conversation yet.")
+
+
+def test_renaming_from_the_sidebar_returns_its_entry_a_notice_and_the_page_title(alice_client, thread):
+    say(thread, "Hello")
+    here = reverse("chat:thread", args=[thread.id])
+    response = alice_client.post(
+        reverse("chat:thread_rename", args=[thread.id]), {"title": "Triangles"},
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{here}"},
+    )
+    thread.refresh_from_db()
+    assert thread.title == "Triangles"
+    html = response.content.decode()
+    assert f'<li id="conversation-{thread.id}"' in html
+    assert 'aria-current="page"' in html  # still the page being read
+    assert '<div id="notice" class="notice" role="status" hx-swap-oob="innerHTML"><ul class="flash"><li>Renamed the conversation to “Triangles”.' in html
+    assert '<h1 id="thread-title" hx-swap-oob="true">Triangles</h1>' in html
+
+
+def test_renaming_another_conversation_from_the_sidebar_leaves_the_page_title(alice_client, alice, tutor, thread):
+    other = Thread.objects.create(owner=alice, assistant=tutor, title="Other")
+    say(other, "Hi")
+    response = alice_client.post(
+        reverse("chat:thread_rename", args=[other.id]), {"title": "Circles"},
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver" + reverse("chat:thread", args=[thread.id])},
+    )
+    assertContains(response, "Circles")
+    assertNotContains(response, "thread-title")
+    assertNotContains(response, 'aria-current="page"')
+
+
+def test_renaming_without_javascript_comes_back_to_the_page_it_was_asked_from(alice_client, alice, tutor, thread):
+    back = reverse("chat:threads") + "?q=alg"
+    response = alice_client.post(reverse("chat:thread_rename", args=[thread.id]), {"title": "Algebra II", "next": back})
+    assertRedirects(response, back, fetch_redirect_response=False)
+    assertContains(alice_client.get(back), "Renamed the conversation to “Algebra II”.")
+    response = alice_client.post(reverse("chat:thread_rename", args=[thread.id]), {"title": "X", "next": "https://evil.example/"})
+    assertRedirects(response, reverse("chat:thread", args=[thread.id]), fetch_redirect_response=False)
+
+
+def test_a_title_too_long_is_refused_with_a_notice(alice_client, thread):
+    response = alice_client.post(
+        reverse("chat:thread_rename", args=[thread.id]), {"title": "x" * 201}, headers={"HX-Request": "true"}
+    )
+    assertContains(response, "The title was not changed")
+    thread.refresh_from_db()
+    assert thread.title == "Algebra"
+
+
+def test_a_stranger_cannot_rename_a_conversation(bob_client, thread):
+    response = bob_client.post(reverse("chat:thread_rename", args=[thread.id]), {"title": "Mine now"}, headers={"HX-Request": "true"})
+    assert response.status_code == 404
+    thread.refresh_from_db()
+    assert thread.title == "Algebra"
+
+
+def test_the_sidebar_offers_rename_and_delete_for_each_listed_conversation(alice_client, alice, tutor, thread):
+    say(thread, "Hello")
+    Thread.objects.create(owner=alice, assistant=tutor, title="Empty one")  # no messages: not listed
+    response = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertContains(response, f'action="{reverse("chat:thread_rename", args=[thread.id])}"', count=2)  # header menu and sidebar
+    assertContains(response, f'href="{reverse("chat:thread_delete", args=[thread.id])}"', count=2)
+    assertNotContains(response, "Empty one")
+
+
+def test_the_first_message_puts_the_conversation_in_the_sidebar(alice_client, thread):
+    htmx = {"HX-Request": "true"}
+    url = reverse("chat:message_create", args=[thread.id])
+    first = alice_client.post(url, {"text": "Solve 2x = 4", "assistant": thread.assistant_id}, headers=htmx)
+    assertContains(first, '<div id="conversation-list" class="conversation-list" aria-live="polite" hx-swap-oob="true">')
+    assertContains(first, f'<li id="conversation-{thread.id}"')
+    Run.objects.filter(thread=thread).update(status="completed")
+    second = alice_client.post(url, {"text": "And 3x = 9?", "assistant": thread.assistant_id}, headers=htmx)
+    assertNotContains(second, 'id="conversation-list"')
