@@ -27,8 +27,8 @@ import logging
 import threading
 from concurrent.futures import Future
 
-from django.conf import settings
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from chat.engine import dispatch, events, readiness, states

@@ -14,7 +14,7 @@ import pytest
 from chat.api.models import ApiKey
 from chat.engine import states
 from chat.functions.models import QuizAttempt
-from chat.models import Message, Run, RunStep, Thread
+from chat.models import Run, RunStep, Thread
 
 pytestmark = [pytest.mark.django_db]
 

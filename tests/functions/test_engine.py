@@ -12,8 +12,8 @@ from chat.engine.runs import InvalidToolOutputs, cancel_run, post_message, submi
 from chat.functions import quizzes
 from chat.functions.models import QuizAttempt
 from chat.models import Message, Run, RunStep
-from chat.providers.offline.model import OfflineProvider
 from chat.providers.base import Finish, Usage
+from chat.providers.offline.model import OfflineProvider
 from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
 from tests.functions.conftest import WEATHER
 

@@ -18,8 +18,8 @@ from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import ok, read
 from chat.api.pagination import page
 from chat.api.views.threads import add_message, busy, get_thread, save_thread
-from chat.engine import runs as engine_runs
 from chat.classes.quotas import over_quota
+from chat.engine import runs as engine_runs
 from chat.engine import states
 from chat.models import Assistant, Run, RunStep, Thread
 
