@@ -20,7 +20,7 @@ from chat import tools
 from chat.code_interpreter.kernel import Execution, KernelError
 from chat.code_interpreter.models import SessionHolder
 from chat.code_interpreter.sessions import SandboxRefused, service
-from chat.engine.dispatch import WORKER_ID
+from chat.engine.worker import WORKER_ID
 from chat.providers.base import ProviderError
 
 CODE_INTERPRETER = "code_interpreter"

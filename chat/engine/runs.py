@@ -124,8 +124,7 @@ def cancel_run(run: Run) -> bool:
     if not run.transition(states.CANCELLING, expect=frozenset({states.QUEUED, states.IN_PROGRESS, states.REQUIRES_ACTION})):
         return False
     if not run.worker:  # nobody is executing it (queued, or waiting for tool outputs)
-        now = timezone.now()
-        RunStep.objects.filter(run=run, status=RunStep.IN_PROGRESS).update(status=RunStep.CANCELLED, cancelled_at=now)
+        run.close_open_steps(RunStep.CANCELLED)
         run.transition(states.CANCELLED, required_action=None)
         # No engine is there to announce it: tell every open tab of the thread.
         events.publish_sync(run.thread_id, "run.status", run_id=run.id)

@@ -9,6 +9,10 @@ class FunctionsConfig(AppConfig):
 
     def ready(self) -> None:
         # The offline model learns to call display_quiz (and any other function) and to grade quizzes.
+        from chat import live
         from chat.functions import skills
+        from chat.functions.pending import render_pending_action
 
         skills.register()
+        # Every run panel pushed to a thread page carries the forms for its pending calls.
+        live.register_run_panel_part(render_pending_action)
