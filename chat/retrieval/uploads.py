@@ -1,16 +1,14 @@
-"""Saving uploaded files for file_search (the composer and the assistant's Files page)."""
+"""Checking and saving uploaded files for file_search (the composer and the assistant's
+Files page); ``chat.services.messages.post_message`` attaches a message's uploads."""
 
 from __future__ import annotations
 
 from pathlib import PurePath
 
 from django.conf import settings
-from django.db import transaction
 
-from chat.engine import dispatch
 from chat.files import FileTooLarge, store_file
 from chat.models import File
-from chat.retrieval import stores
 from chat.retrieval.extract import ACCEPTED
 
 MAX_FILES_PER_MESSAGE = 10
@@ -36,23 +34,3 @@ def check_uploads(uploads) -> list[str]:
 def save_uploads(owner, uploads) -> list[File]:
     return [store_file(owner, upload.name, upload) for upload in uploads]
 
-
-def start_run(message, run, uploads) -> None:
-    """Attach a message's uploads and start its run.
-
-    The run was created with ``start=False``; it is dispatched after commit, and while
-    its files are being read it waits (``waiting``), so the first answer can already
-    search them. A thread with files gets file_search on its runs even when the
-    assistant itself has none (the files were attached to be searched).
-    """
-    files = save_uploads(message.thread.owner, uploads)
-    if files:
-        message.attachments = [
-            *message.attachments, *({"file_id": f.id, "tools": [{"type": stores.FILE_SEARCH}]} for f in files)
-        ]
-        message.save(update_fields=["attachments"])
-        stores.add_files(stores.thread_store(message.thread), files, thread_id=message.thread_id)
-    if stores.store_ids(message.thread) and stores.FILE_SEARCH not in {t.get("type") for t in run.tools}:
-        run.tools = [*run.tools, {"type": stores.FILE_SEARCH}]
-        run.save(update_fields=["tools"])
-    transaction.on_commit(lambda: dispatch.dispatch(run.id))

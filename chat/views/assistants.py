@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from chat.access import get_assistant_for_user
 from chat.forms import AssistantForm
 from chat.models import Assistant, Run
+from chat.services.assistants import delete_assistant
 
 
 @require_GET
@@ -52,6 +53,6 @@ def assistant_delete(request: HttpRequest, assistant_id: str) -> HttpResponse:
         conversations = Run.objects.filter(assistant=assistant).values("thread").distinct().count()
         return render(request, "chat/assistant_delete.html", {"assistant": assistant, "conversations": conversations})
     name = assistant.name
-    assistant.delete()
+    delete_assistant(assistant)
     messages.success(request, f"Deleted the assistant “{name}”. Its conversations are kept, read-only.")
     return redirect("chat:assistants")

@@ -11,6 +11,7 @@ from chat.api.errors import not_found
 from chat.api.http import ok, read
 from chat.api.pagination import page
 from chat.models import Assistant
+from chat.services.assistants import delete_assistant
 
 TEXTS = ("name", "description", "instructions")
 
@@ -63,9 +64,7 @@ def update(request: HttpRequest, assistant_id: str):
 
 
 def delete(request: HttpRequest, assistant_id: str):
-    assistant = _get(request, assistant_id)
-    with transaction.atomic():
-        assistant.delete()
+    delete_assistant(_get(request, assistant_id))
     return ok(serializers.deleted(assistant_id, "assistant"))
 
 

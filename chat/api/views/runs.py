@@ -9,7 +9,6 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.http import Http404, HttpRequest
-from django.utils import timezone
 
 from chat import ids
 from chat.access import get_assistant_for_user, get_run_for_api
@@ -17,10 +16,11 @@ from chat.api import serializers, specs, streaming
 from chat.api.errors import invalid, not_found
 from chat.api.http import ok, read
 from chat.api.pagination import page
-from chat.api.views.threads import add_message, busy, get_thread, save_thread
+from chat.api.views.threads import busy, get_thread, save_thread
 from chat.engine import runs as engine_runs
 from chat.engine import states
 from chat.models import Assistant, Run, RunStep, Thread
+from chat.services.messages import start_run
 
 def _include_content(request: HttpRequest) -> bool:
     include = request.GET.getlist("include[]") + request.GET.getlist("include")
@@ -50,21 +50,10 @@ def _run_options(spec: specs.RunOptions, assistant: Assistant) -> dict:
 
 
 def _start_run(thread: Thread, assistant: Assistant, options: dict, messages: list[dict]) -> Run:
-    """Save the additional messages and queue the run in one transaction (it starts on commit)."""
-    with transaction.atomic():
-        active = thread.active_run()
-        if active is not None:
-            raise busy(thread, active)
-        for message in messages:
-            add_message(thread, message)
-        try:
-            run = engine_runs.create_run(thread, assistant, **options)
-        except engine_runs.ThreadBusy as exc:
-            raise busy(thread, exc.run) from None
-        thread.assistant = assistant
-        thread.updated_at = timezone.now()
-        thread.save(update_fields=["assistant", "updated_at"])
-    return run
+    try:
+        return start_run(thread, assistant, messages=messages, **options)
+    except engine_runs.ThreadBusy as exc:
+        raise busy(thread, exc.run) from None
 
 
 # --- create (sync preparation, then JSON or a stream) ---------------------------------------

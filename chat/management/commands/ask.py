@@ -7,8 +7,9 @@ from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand, CommandError
 
 from chat.engine import executor, states
-from chat.engine.runs import ThreadBusy, post_message
+from chat.engine.runs import ThreadBusy
 from chat.models import Assistant, Run, Thread
+from chat.services.messages import post_message
 
 
 class Command(BaseCommand):
