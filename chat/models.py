@@ -124,6 +124,13 @@ class Message(models.Model):
     def text_content(value: str, annotations: list | None = None) -> list[dict]:
         return [{"type": "text", "text": {"value": value, "annotations": annotations or []}}]
 
+    BLANK = "A message needs some text: this one is empty or only spaces."
+
+    @staticmethod
+    def is_blank(value: str) -> bool:
+        """Text that says nothing (empty, or only white space): refused on every surface."""
+        return not value.strip()
+
     @staticmethod
     def clean_input(value: str) -> str:
         """Text a person sends, as every surface (browser, /v1, manage.py) stores it: browsers

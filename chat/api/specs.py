@@ -256,6 +256,13 @@ class TextPart(Spec):
     type: Literal["text"]
     text: Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX)]
 
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if Message.is_blank(text):  # the domain's rule (services.messages.add_message), refused here with its path
+            raise PydanticCustomError("string_too_short", Message.BLANK, {"min_length": 1})
+        return text
+
 
 class ImageFile(Spec):
     file_id: str

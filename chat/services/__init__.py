@@ -18,7 +18,7 @@ class Refused(Exception):
     the API's error code and ``status`` its HTTP status; ``param`` names the input."""
 
     status = 400
-    code = "invalid_request_error"
+    code: str | None = None
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)

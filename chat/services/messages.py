@@ -19,6 +19,7 @@ from chat.engine.runs import ThreadBusy, create_run
 from chat.models import Assistant, File, Message, Run, Thread
 from chat.retrieval import stores
 from chat.retrieval.uploads import save_uploads
+from chat.services import Refused
 
 
 class NothingToRedo(Exception):
@@ -41,6 +42,8 @@ def add_message(
     metadata: dict | None = None,
 ) -> Message:
     """Add a message (content in the API's shape) to an idle thread."""
+    if any(part.get("type") == "text" and Message.is_blank(part["text"]["value"]) for part in content):
+        raise Refused(Message.BLANK, param="content", code="empty_string")
     with transaction.atomic():
         check_idle(thread)
         message = Message.objects.create(

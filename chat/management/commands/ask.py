@@ -4,11 +4,14 @@ import asyncio
 import sys
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from chat.engine import executor, states
 from chat.engine.runs import ThreadBusy
 from chat.models import Assistant, Run, Thread
+from chat.services import Refused
 from chat.services.messages import post_message
 
 
@@ -22,13 +25,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, assistant, message, thread=None, **options):
         text = message.strip()
-        if not text:
-            raise CommandError("The message is empty.")
-        if len(text) > 32_000:
-            raise CommandError(f"The message has {len(text)} characters; the limit is 32000.")
+        if len(text) > settings.MAX_MESSAGE_CHARS:  # the browser's limit (MessageForm)
+            raise CommandError(f"The message has {len(text)} characters; the limit is {settings.MAX_MESSAGE_CHARS}.")
         found = self._assistant(assistant)
-        conversation = self._thread(thread, found)
-        run = self._post(conversation, text, found)
+        with transaction.atomic():  # a refused message leaves no new thread behind
+            conversation = self._thread(thread, found)
+            run = self._post(conversation, text, found)
         self.stderr.write(f"thread {conversation.id} · run {run.id}")
         final = asyncio.run(self._execute(run.id))
         self.stdout.write("")
@@ -57,8 +59,8 @@ class Command(BaseCommand):
         try:
             # start=False: this process executes the run itself, streaming to the terminal.
             _message, run = post_message(thread, text, assistant, start=False)
-        except ThreadBusy as busy:
-            raise CommandError(str(busy)) from None
+        except (ThreadBusy, Refused) as refused:
+            raise CommandError(str(refused)) from None
         return run
 
     async def _execute(self, run_id: str) -> Run:

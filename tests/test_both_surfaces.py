@@ -1,0 +1,303 @@
+"""Each rule of the domain, driven through the browser and through /v1, gets the same verdict.
+
+A rule is one action with one input, tried on both surfaces from the same starting state:
+the browser's form post (Django's test client, logged in) and the /v1 request (the test
+client with an API key; the SDK adds nothing to a verdict on a status code and the rows
+left behind). The verdict is whether the surface refused (4xx, never a 5xx) and what the
+database holds afterwards. Every rule that refuses has a twin that is accepted, so a
+surface that refused everything would fail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+
+from chat.api.models import ApiKey
+from chat.engine.runs import create_run
+from chat.models import Assistant, File, Message, Run, Thread
+from chat.states import RunStatus
+
+pytestmark = [pytest.mark.django_db]
+
+
+@dataclass
+class World:
+    alice: object
+    tutor: Assistant
+    thread: Thread
+    browser: Client  # alice, logged in
+    stranger: Client  # bob, logged in
+    key: str  # alice's API key
+    bob_key: str
+
+    def api(self, method: str, path: str, body=None, *, key: str | None = None):
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {key or self.key}"}
+        data = json.dumps(body) if body is not None else ""
+        return getattr(Client(), method)(f"/v1{path}", data=data, content_type="application/json", **headers)
+
+
+@dataclass
+class Rule:
+    name: str
+    refused: bool  # the verdict both surfaces must give
+    browser: Callable[[World], object]
+    api: Callable[[World], object]
+    outcome: Callable[[World], object]  # what the database holds afterwards, the same on both
+    setup: Callable[[World], None] = lambda world: None
+    settings: dict | None = None
+
+
+# --- the actions, one per surface ------------------------------------------------------------
+
+
+def browser_post(text: str, *, files=(), as_stranger=False):
+    def drive(w: World):
+        client = w.stranger if as_stranger else w.browser
+        data = {"text": text, "assistant": w.tutor.id}
+        if files:
+            data["files"] = [SimpleUploadedFile(name, body) for name, body in files]
+        return client.post(reverse("chat:message_create", args=[w.thread.id]), data)
+
+    return drive
+
+
+def api_post(text: str, *, as_stranger=False):
+    def drive(w: World):
+        body = {"role": "user", "content": text}
+        return w.api("post", f"/threads/{w.thread.id}/messages", body, key=w.bob_key if as_stranger else None)
+
+    return drive
+
+
+def api_upload(name: str, body: bytes):
+    def drive(w: World):
+        upload = SimpleUploadedFile(name, body)
+        return Client().post(
+            "/v1/files", {"file": upload, "purpose": "assistants"}, HTTP_AUTHORIZATION=f"Bearer {w.key}"
+        )
+
+    return drive
+
+
+def browser_define(name: str, parameters: dict):
+    def drive(w: World):
+        url = reverse("functions:function_list", args=[w.tutor.id])
+        data = {"name": name, "description": "A function.", "parameters": json.dumps(parameters)}
+        return w.browser.post(url, data)
+
+    return drive
+
+
+def api_define(name: str, parameters: dict):
+    def drive(w: World):
+        tool = {"type": "function", "function": {"name": name, "description": "A function.", "parameters": parameters}}
+        return w.api("post", f"/assistants/{w.tutor.id}", {"tools": [tool]})
+
+    return drive
+
+
+def browser_create_assistant(**fields):
+    def drive(w: World):
+        data = {"name": "Helper", "model": "offline", "instructions": "", **fields}
+        return w.browser.post(reverse("chat:assistant_create"), {k: v for k, v in data.items() if v is not None})
+
+    return drive
+
+
+def api_create_assistant(**fields):
+    def drive(w: World):
+        return w.api("post", "/assistants", {"name": "Helper", "model": "offline", **fields})
+
+    return drive
+
+
+def browser_delete_assistant(w: World):
+    return w.browser.post(reverse("chat:assistant_delete", args=[w.tutor.id]))
+
+
+def api_delete_assistant(w: World):
+    return w.api("delete", f"/assistants/{w.tutor.id}")
+
+
+def browser_delete_thread(w: World):
+    return w.browser.post(reverse("chat:thread_delete", args=[w.thread.id]))
+
+
+def api_delete_thread(w: World):
+    return w.api("delete", f"/threads/{w.thread.id}")
+
+
+# --- what the database holds -----------------------------------------------------------------
+
+
+def user_messages(w: World) -> list[str]:
+    return [m.text for m in Message.objects.filter(thread=w.thread, role=Message.USER)]
+
+
+def files(w: World) -> int:
+    return File.objects.filter(owner=w.alice).count()
+
+
+def function_names(w: World) -> list[str]:
+    w.tutor.refresh_from_db()
+    return [t["function"]["name"] for t in w.tutor.tools if t.get("type") == "function"]
+
+
+def helpers(w: World) -> list[tuple]:
+    return list(Assistant.objects.filter(owner=w.alice, name="Helper").values_list("model", "temperature"))
+
+
+def runs(w: World) -> list[str]:
+    return sorted(Run.objects.filter(thread__owner=w.alice).values_list("status", flat=True))
+
+
+def thread_and_runs(w: World) -> tuple:
+    return Thread.objects.filter(pk=w.thread.pk).exists(), runs(w)
+
+
+def a_queued_run(w: World) -> None:
+    create_run(w.thread, w.tutor, start=False)
+
+
+OBJECT = {"type": "object", "properties": {"x": {"type": "integer"}}}
+
+RULES = [
+    Rule("a message is saved", False, browser_post("What is 2 + 2?"), api_post("What is 2 + 2?"), user_messages),
+    Rule("an empty message is refused", True, browser_post(""), api_post(""), user_messages),
+    Rule("a blank message is refused", True, browser_post("   \n "), api_post("   \n "), user_messages),
+    Rule(
+        "no message while a run is active",
+        True,
+        browser_post("And now?"),
+        api_post("And now?"),
+        user_messages,
+        setup=a_queued_run,
+    ),
+    Rule("a stranger's thread is not found", True, browser_post("hi", as_stranger=True), api_post("hi", as_stranger=True), user_messages),
+    Rule(
+        "a file within the size limit is saved",
+        False,
+        browser_post("Read this", files=[("notes.txt", b"x" * 500)]),
+        api_upload("notes.txt", b"x" * 500),
+        files,
+        settings={"FILE_MAX_BYTES": 1000},
+    ),
+    Rule(
+        "a file over the size limit is refused",
+        True,
+        browser_post("Read this", files=[("notes.txt", b"x" * 1001)]),
+        api_upload("notes.txt", b"x" * 1001),
+        files,
+        settings={"FILE_MAX_BYTES": 1000},
+    ),
+    Rule("a function is defined", False, browser_define("add_numbers", OBJECT), api_define("add_numbers", OBJECT), function_names),
+    Rule("a function name outside [a-zA-Z0-9_-] is refused", True, browser_define("café", OBJECT), api_define("café", OBJECT), function_names),
+    Rule("a function name over 64 characters is refused", True, browser_define("f" * 65, OBJECT), api_define("f" * 65, OBJECT), function_names),
+    Rule(
+        "an invalid JSON Schema is refused",
+        True,
+        browser_define("broken", {"type": "object", "properties": {"x": {"type": "integer", "minimum": "zero"}}}),
+        api_define("broken", {"type": "object", "properties": {"x": {"type": "integer", "minimum": "zero"}}}),
+        function_names,
+    ),
+    Rule(
+        "parameters that are not an object are refused",
+        True,
+        browser_define("listy", {"type": "array", "items": {"type": "string"}}),
+        api_define("listy", {"type": "array", "items": {"type": "string"}}),
+        function_names,
+    ),
+    Rule(
+        "a schema that fetches a remote $ref is refused",
+        True,
+        browser_define("remote", {"type": "object", "properties": {"x": {"$ref": "https://example.com/s.json"}}}),
+        api_define("remote", {"type": "object", "properties": {"x": {"$ref": "https://example.com/s.json"}}}),
+        function_names,
+    ),
+    Rule("an assistant is created", False, browser_create_assistant(), api_create_assistant(), helpers),
+    Rule("an unknown model is refused", True, browser_create_assistant(model="gpt-nonexistent"), api_create_assistant(model="gpt-nonexistent"), helpers),
+    Rule("a temperature above 2 is refused", True, browser_create_assistant(temperature=2.5), api_create_assistant(temperature=2.5), helpers),
+    Rule("a top_p above 1 is refused", True, browser_create_assistant(top_p=1.5), api_create_assistant(top_p=1.5), helpers),
+    Rule(
+        "deleting an assistant cancels its runs",
+        False,
+        browser_delete_assistant,
+        api_delete_assistant,
+        runs,
+        setup=a_queued_run,
+    ),
+    Rule(
+        "deleting a thread takes its runs with it",
+        False,
+        browser_delete_thread,
+        api_delete_thread,
+        thread_and_runs,
+        setup=a_queued_run,
+    ),
+]
+
+
+@pytest.fixture
+def world(alice, bob, tutor, thread, alice_client, bob_client) -> World:
+    return World(
+        alice=alice,
+        tutor=tutor,
+        thread=thread,
+        browser=alice_client,
+        stranger=bob_client,
+        key=ApiKey.issue(alice, "tests")[1],
+        bob_key=ApiKey.issue(bob, "tests")[1],
+    )
+
+
+def verdict(rule: Rule, surface: str, world: World) -> tuple[bool, object]:
+    """Drive the rule through one surface inside a savepoint rolled back afterwards, so
+    the other surface starts from the same state."""
+    with transaction.atomic():
+        rule.setup(world)
+        response = getattr(rule, surface)(world)
+        assert response.status_code < 500, response.content[:300]
+        result = response.status_code >= 400, rule.outcome(world)
+        transaction.set_rollback(True)
+    return result
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r.name for r in RULES])
+def test_the_browser_and_the_api_give_the_same_verdict(rule, world, settings):
+    for name, value in (rule.settings or {}).items():
+        setattr(settings, name, value)
+    expected = (rule.refused, EXPECTED[rule.name])
+    verdicts = {surface: verdict(rule, surface, world) for surface in ("browser", "api")}
+    assert verdicts == {"browser": expected, "api": expected}
+
+
+# What the database holds after each rule, whichever surface drove it.
+EXPECTED = {
+    "a message is saved": ["What is 2 + 2?"],
+    "an empty message is refused": [],
+    "a blank message is refused": [],
+    "no message while a run is active": [],
+    "a stranger's thread is not found": [],
+    "a file within the size limit is saved": 1,
+    "a file over the size limit is refused": 0,
+    "a function is defined": ["add_numbers"],
+    "a function name outside [a-zA-Z0-9_-] is refused": [],
+    "a function name over 64 characters is refused": [],
+    "an invalid JSON Schema is refused": [],
+    "parameters that are not an object are refused": [],
+    "a schema that fetches a remote $ref is refused": [],
+    "an assistant is created": [("offline", None)],
+    "an unknown model is refused": [],
+    "a temperature above 2 is refused": [],
+    "a top_p above 1 is refused": [],
+    "deleting an assistant cancels its runs": [RunStatus.CANCELLED],
+    "deleting a thread takes its runs with it": (False, []),
+}
