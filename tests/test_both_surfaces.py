@@ -127,12 +127,33 @@ def api_delete_assistant(w: World):
     return w.api("delete", f"/assistants/{w.tutor.id}")
 
 
-def browser_delete_thread(w: World):
-    return w.browser.post(reverse("chat:thread_delete", args=[w.thread.id]))
+def browser_delete_thread(w: World, *, as_stranger=False):
+    return (w.stranger if as_stranger else w.browser).post(reverse("chat:thread_delete", args=[w.thread.id]))
 
 
-def api_delete_thread(w: World):
-    return w.api("delete", f"/threads/{w.thread.id}")
+def api_delete_thread(w: World, *, as_stranger=False):
+    return w.api("delete", f"/threads/{w.thread.id}", key=w.bob_key if as_stranger else None)
+
+
+def the_run(w: World) -> Run:
+    return Run.objects.get(thread=w.thread)
+
+
+def browser_cancel(w: World):
+    return w.browser.post(reverse("chat:run_cancel", args=[w.thread.id, the_run(w).id]))
+
+
+def api_cancel(w: World):
+    return w.api("post", f"/threads/{w.thread.id}/runs/{the_run(w).id}/cancel")
+
+
+def browser_submit_outputs(w: World):
+    return w.browser.post(reverse("functions:submit_tool_outputs", args=[w.thread.id, the_run(w).id]), {})
+
+
+def api_submit_outputs(w: World):
+    body = {"tool_outputs": [{"tool_call_id": "call_1", "output": "4"}]}
+    return w.api("post", f"/threads/{w.thread.id}/runs/{the_run(w).id}/submit_tool_outputs", body)
 
 
 # --- what the database holds -----------------------------------------------------------------
@@ -165,6 +186,24 @@ def thread_and_runs(w: World) -> tuple:
 
 def a_queued_run(w: World) -> None:
     create_run(w.thread, w.tutor, start=False)
+
+
+def a_completed_run(w: World) -> None:
+    run = create_run(w.thread, w.tutor, start=False)
+    assert run.transition(RunStatus.IN_PROGRESS) and run.transition(RunStatus.COMPLETED)
+
+
+def a_function(w: World) -> None:
+    w.tutor.tools = [{"type": "function", "function": {"name": "add_numbers", "parameters": OBJECT}}]
+    w.tutor.save(update_fields=["tools"])
+
+
+def api_define_again(name: str):
+    def drive(w: World):
+        tools = [*w.tutor.tools, {"type": "function", "function": {"name": name, "parameters": OBJECT}}]
+        return w.api("post", f"/assistants/{w.tutor.id}", {"tools": tools})
+
+    return drive
 
 
 OBJECT = {"type": "object", "properties": {"x": {"type": "integer"}}}
@@ -222,6 +261,14 @@ RULES = [
         api_define("remote", {"type": "object", "properties": {"x": {"$ref": "https://example.com/s.json"}}}),
         function_names,
     ),
+    Rule(
+        "two functions with one name are refused",
+        True,
+        browser_define("add_numbers", OBJECT),
+        api_define_again("add_numbers"),
+        function_names,
+        setup=a_function,
+    ),
     Rule("an assistant is created", False, browser_create_assistant(), api_create_assistant(), helpers),
     Rule("an unknown model is refused", True, browser_create_assistant(model="gpt-nonexistent"), api_create_assistant(model="gpt-nonexistent"), helpers),
     Rule("a temperature above 2 is refused", True, browser_create_assistant(temperature=2.5), api_create_assistant(temperature=2.5), helpers),
@@ -241,6 +288,23 @@ RULES = [
         api_delete_thread,
         thread_and_runs,
         setup=a_queued_run,
+    ),
+    Rule(
+        "a stranger cannot delete a thread",
+        True,
+        lambda w: browser_delete_thread(w, as_stranger=True),
+        lambda w: api_delete_thread(w, as_stranger=True),
+        thread_and_runs,
+        setup=a_queued_run,
+    ),
+    Rule("a queued run is cancelled", False, browser_cancel, api_cancel, runs, setup=a_queued_run),
+    Rule(
+        "outputs for a run that is not waiting are refused",
+        True,
+        browser_submit_outputs,
+        api_submit_outputs,
+        runs,
+        setup=a_completed_run,
     ),
 ]
 
@@ -300,4 +364,8 @@ EXPECTED = {
     "a top_p above 1 is refused": [],
     "deleting an assistant cancels its runs": [RunStatus.CANCELLED],
     "deleting a thread takes its runs with it": (False, []),
+    "two functions with one name are refused": ["add_numbers"],
+    "a stranger cannot delete a thread": (True, [RunStatus.QUEUED]),
+    "a queued run is cancelled": [RunStatus.CANCELLED],
+    "outputs for a run that is not waiting are refused": [RunStatus.COMPLETED],
 }
