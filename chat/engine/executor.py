@@ -171,9 +171,8 @@ class Execution:
         }.get(status if status == Message.COMPLETED else reason, RunStep.COMPLETED)
         step.status = step_status
         step.usage = _add_usage(None, turn.usage)
-        stamp = {RunStep.COMPLETED: "completed_at", RunStep.CANCELLED: "cancelled_at", RunStep.FAILED: "failed_at"}
-        setattr(step, stamp[step_status], now)
-        step.save(update_fields=["status", "usage", stamp[step_status]])
+        setattr(step, RunStep.STAMPS[step_status], now)
+        step.save(update_fields=["status", "usage", RunStep.STAMPS[step_status]])
 
     @sync_to_async
     def _record_usage(self, usage: Usage | None) -> None:
