@@ -87,19 +87,20 @@ def api_upload(name: str, body: bytes):
     return drive
 
 
-def browser_define(name: str, parameters: dict):
+def browser_define(name: str, parameters: dict | None, description: str = "A function."):
     def drive(w: World):
         url = reverse("functions:function_list", args=[w.tutor.id])
-        data = {"name": name, "description": "A function.", "parameters": json.dumps(parameters)}
+        data = {"name": name, "description": description, "parameters": json.dumps(parameters) if parameters is not None else ""}
         return w.browser.post(url, data)
 
     return drive
 
 
-def api_define(name: str, parameters: dict):
+def api_define(name: str, parameters: dict | None, description: str = "A function."):
     def drive(w: World):
-        tool = {"type": "function", "function": {"name": name, "description": "A function.", "parameters": parameters}}
-        return w.api("post", f"/assistants/{w.tutor.id}", {"tools": [tool]})
+        function = {"name": name, "description": description, "parameters": parameters}
+        function = {key: value for key, value in function.items() if value not in (None, "")}
+        return w.api("post", f"/assistants/{w.tutor.id}", {"tools": [{"type": "function", "function": function}]})
 
     return drive
 
@@ -172,6 +173,11 @@ def function_names(w: World) -> list[str]:
     return [t["function"]["name"] for t in w.tutor.tools if t.get("type") == "function"]
 
 
+def functions(w: World) -> list[dict]:
+    w.tutor.refresh_from_db()
+    return [t["function"] for t in w.tutor.tools if t.get("type") == "function"]
+
+
 def helpers(w: World) -> list[tuple]:
     return list(Assistant.objects.filter(owner=w.alice, name="Helper").values_list("model", "temperature"))
 
@@ -238,6 +244,13 @@ RULES = [
         settings={"FILE_MAX_BYTES": 1000},
     ),
     Rule("a function is defined", False, browser_define("add_numbers", OBJECT), api_define("add_numbers", OBJECT), function_names),
+    Rule(
+        "a function with only a name is stored alike",
+        False,
+        browser_define("ping", None, description=""),
+        api_define("ping", None, description=""),
+        functions,
+    ),
     Rule("a function name outside [a-zA-Z0-9_-] is refused", True, browser_define("café", OBJECT), api_define("café", OBJECT), function_names),
     Rule("a function name over 64 characters is refused", True, browser_define("f" * 65, OBJECT), api_define("f" * 65, OBJECT), function_names),
     Rule(
@@ -353,6 +366,7 @@ EXPECTED = {
     "a file within the size limit is saved": 1,
     "a file over the size limit is refused": 0,
     "a function is defined": ["add_numbers"],
+    "a function with only a name is stored alike": [{"name": "ping", "description": "", "parameters": {"type": "object", "properties": {}}}],
     "a function name outside [a-zA-Z0-9_-] is refused": [],
     "a function name over 64 characters is refused": [],
     "an invalid JSON Schema is refused": [],

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -108,13 +109,15 @@ class FunctionDefinition(Spec):
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    # The definition as the domain stores it, whichever surface defined it.
+    _cleaned: dict = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _usable(self):
         # The same rules as the Functions page and the admin (chat/functions/schema.py).
         definition = self.model_dump(exclude_unset=True)
         try:
-            clean_definition(definition)
+            self._cleaned = clean_definition(definition)
         except DefinitionError as exc:
             raise InvalidField(exc.message, path=(exc.field,) if exc.field in definition else ()) from None
         return self
@@ -161,7 +164,14 @@ Tools = Annotated[list[Tool], Field(max_length=128), AfterValidator(_unique_func
 
 
 def dump_tools(tools: list | None) -> list[dict] | None:
-    return None if tools is None else [t.model_dump(exclude_unset=True) for t in tools]
+    """Tools as stored: a function as ``clean_definition`` normalised it (the Functions
+    page stores the same), any other tool as given."""
+    if tools is None:
+        return None
+    return [
+        {"type": "function", "function": t.function._cleaned} if isinstance(t, FunctionTool) else t.model_dump(exclude_unset=True)
+        for t in tools
+    ]
 
 
 # --- tool resources -----------------------------------------------------------------------------
