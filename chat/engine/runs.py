@@ -22,7 +22,8 @@ class InvalidToolOutputs(Exception):
     pass
 
 
-def _check_idle(thread: Thread) -> None:
+def check_idle(thread: Thread) -> None:
+    """No message or run may be added to a thread while a run is active on it."""
     active = thread.active_run()
     if active is not None:
         raise ThreadBusy(active)
@@ -42,7 +43,7 @@ def create_run(thread: Thread, assistant: Assistant, *, start: bool = True, **ov
     fields.update({k: v for k, v in overrides.items() if v is not None})
     try:
         with transaction.atomic():
-            _check_idle(thread)
+            check_idle(thread)
             run = Run.objects.create(thread=thread, assistant=assistant, **fields)
     except IntegrityError:  # another request queued a run between our check and insert
         raise ThreadBusy(thread.active_run()) from None

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from chat.engine.runs import ThreadBusy, create_run
+from chat.engine.runs import check_idle, create_run
 from chat.models import Assistant, File, Message, Run, Thread
 from chat.retrieval import stores
 from chat.retrieval.uploads import save_uploads
@@ -24,13 +24,6 @@ from chat.services import Refused
 
 class NothingToRedo(Exception):
     """The thread has no message of the user's to answer again or to edit."""
-
-
-def check_idle(thread: Thread) -> None:
-    """No message or run may be added to a thread while a run is active on it."""
-    active = thread.active_run()
-    if active is not None:
-        raise ThreadBusy(active)
 
 
 def add_message(
