@@ -96,8 +96,8 @@ class AssistantForm(forms.ModelForm):
         self.available = available_models()
         self.fields["model"].help_text = "Available: " + ", ".join(self.available)
         self.fields["model"].widget.attrs["list"] = "model-options"
-        self.fields["temperature"].widget.attrs.update(min=0, max=2, step=0.1)
-        self.fields["top_p"].widget.attrs.update(min=0, max=1, step=0.05)
+        self.fields["temperature"].widget.attrs.update(min=0, max=Assistant.TEMPERATURE_MAX, step=0.1)
+        self.fields["top_p"].widget.attrs.update(min=0, max=Assistant.TOP_P_MAX, step=0.05)
         from chat.tools import SERVER_TOOLS
 
         self.fields["tools"].choices = [(kind, TOOL_LABELS.get(kind, kind)) for kind in SERVER_TOOLS]
@@ -125,14 +125,14 @@ class AssistantForm(forms.ModelForm):
 
     def clean_temperature(self):
         value = self.cleaned_data.get("temperature")
-        if value is not None and not 0 <= value <= 2:
-            raise forms.ValidationError("Temperature must be between 0 and 2.")
+        if value is not None and not 0 <= value <= Assistant.TEMPERATURE_MAX:
+            raise forms.ValidationError("Temperature must be between 0 and %(max)g.", params={"max": Assistant.TEMPERATURE_MAX})
         return value
 
     def clean_top_p(self):
         value = self.cleaned_data.get("top_p")
-        if value is not None and not 0 <= value <= 1:
-            raise forms.ValidationError("top_p must be between 0 and 1.")
+        if value is not None and not 0 <= value <= Assistant.TOP_P_MAX:
+            raise forms.ValidationError("top_p must be between 0 and %(max)g.", params={"max": Assistant.TOP_P_MAX})
         return value
 
 

@@ -21,6 +21,10 @@ def _default_truncation() -> dict:
 
 
 class Assistant(models.Model):
+    # Sampling bounds, as the hosted API had them; the form, /v1 assistants and runs check these.
+    TEMPERATURE_MAX = 2
+    TOP_P_MAX = 1
+
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_asst_id, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assistants")
     name = models.CharField(max_length=256)

@@ -29,7 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from chat.api.errors import ApiError, invalid
 from chat.functions.schema import DefinitionError, clean_definition
-from chat.models import File, Message
+from chat.models import Assistant, File, Message
 from chat.providers import available_models
 from chat.retrieval.models import VectorStore
 
@@ -95,8 +95,8 @@ Metadata = Annotated[
 ]
 Text = Annotated[str, StringConstraints(max_length=TEXT_MAX)]
 ModelName = Annotated[str, AfterValidator(_known_model)]
-Temperature = Annotated[float, Field(ge=0, le=2)]
-TopP = Annotated[float, Field(ge=0, le=1)]
+Temperature = Annotated[float, Field(ge=0, le=Assistant.TEMPERATURE_MAX)]
+TopP = Annotated[float, Field(ge=0, le=Assistant.TOP_P_MAX)]
 PositiveInt = Annotated[int, Field(ge=1, le=INT_MAX)]
 Detail = Literal["auto", "low", "high"]
 
