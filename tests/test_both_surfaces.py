@@ -383,3 +383,15 @@ EXPECTED = {
     "a queued run is cancelled": [RunStatus.CANCELLED],
     "outputs for a run that is not waiting are refused": [RunStatus.COMPLETED],
 }
+
+
+def test_the_admin_deletes_an_assistant_through_the_same_service(django_user_model, tutor, thread):
+    """The admin is one more surface: deleting an assistant there cancels its runs too."""
+    admin = django_user_model.objects.create_superuser("root", password="root-password-1")
+    client = Client()
+    client.force_login(admin)
+    run = create_run(thread, tutor, start=False)
+    response = client.post(reverse("admin:chat_assistant_delete", args=[tutor.id]), {"post": "yes"})
+    assert response.status_code == 302 and not Assistant.objects.filter(pk=tutor.pk).exists()
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED
