@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import Client
 from django.urls import reverse
@@ -395,3 +396,20 @@ def test_the_admin_deletes_an_assistant_through_the_same_service(django_user_mod
     assert response.status_code == 302 and not Assistant.objects.filter(pk=tutor.pk).exists()
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED
+
+
+ASK = {
+    "an empty message is refused": "",
+    "a blank message is refused": "   \n ",
+    "no message while a run is active": "And now?",
+}
+
+
+@pytest.mark.parametrize("rule", [r for r in RULES if r.name in ASK], ids=lambda r: r.name)
+def test_manage_py_ask_refuses_what_the_browser_and_the_api_refuse(rule, world):
+    """The third surface, for the message rules it shares (an accepted question runs the
+    engine in this process: tests/test_ask_command.py covers that)."""
+    rule.setup(world)
+    with pytest.raises(CommandError):
+        call_command("ask", world.tutor.id, ASK[rule.name], thread=world.thread.id)
+    assert rule.outcome(world) == EXPECTED[rule.name]
