@@ -13,7 +13,7 @@ from chat.api.pagination import page
 from chat.engine.runs import ThreadBusy
 from chat.models import Message, Thread
 from chat.services.messages import add_message
-from chat.services.threads import delete_thread
+from chat.services.threads import create_thread, delete_thread
 
 def get_thread(request: HttpRequest, thread_id: str) -> Thread:
     try:
@@ -23,13 +23,10 @@ def get_thread(request: HttpRequest, thread_id: str) -> Thread:
 
 
 def save_thread(user, spec: specs.ThreadCreate, thread_id: str | None = None) -> Thread:
-    extra = {"id": thread_id} if thread_id else {}
-    with transaction.atomic():
+    with transaction.atomic():  # the vector stores tool_resources creates, with the thread
         resources = tool_resources.save(user, spec.tool_resources)
-        thread = Thread.objects.create(owner=user, metadata=spec.metadata or {}, tool_resources=resources, **extra)
-        for message in spec.messages or []:
-            add_message(thread, **message.cleaned())
-    return thread
+        messages = [message.cleaned() for message in spec.messages or []]
+        return create_thread(user, messages=messages, metadata=spec.metadata, tool_resources=resources, thread_id=thread_id)
 
 
 def busy(thread: Thread, run=None) -> ApiError:

@@ -13,6 +13,7 @@ from chat.engine.runs import ThreadBusy
 from chat.models import Assistant, Run, Thread
 from chat.services import Refused
 from chat.services.messages import post_message
+from chat.services.threads import create_thread
 
 
 class Command(BaseCommand):
@@ -49,7 +50,7 @@ class Command(BaseCommand):
 
     def _thread(self, thread_id: str | None, assistant: Assistant) -> Thread:
         if thread_id is None:
-            return Thread.objects.create(owner=assistant.owner, assistant=assistant)
+            return create_thread(assistant.owner, assistant=assistant)
         thread = Thread.objects.filter(pk=thread_id, owner=assistant.owner).first()
         if thread is None:
             raise CommandError(f"No thread {thread_id!r} belonging to the assistant's owner.")
