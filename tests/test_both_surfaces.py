@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -23,7 +23,10 @@ from django.urls import reverse
 
 from chat.api.models import ApiKey
 from chat.engine.runs import create_run
+from chat.files import store_file
 from chat.models import Assistant, File, Message, Run, Thread
+from chat.retrieval import stores
+from chat.retrieval.models import VectorStore, VectorStoreFile
 from chat.states import RunStatus
 
 pytestmark = [pytest.mark.django_db]
@@ -38,6 +41,7 @@ class World:
     stranger: Client  # bob, logged in
     key: str  # alice's API key
     bob_key: str
+    attached: list = field(default_factory=list)  # files a rule's setup saved
 
     def api(self, method: str, path: str, body=None, *, key: str | None = None):
         headers = {"HTTP_AUTHORIZATION": f"Bearer {key or self.key}"}
@@ -86,6 +90,68 @@ def api_upload(name: str, body: bytes):
         )
 
     return drive
+
+
+def browser_add_files(*names: str, body: bytes = b"Eigenvalues stretch space."):
+    """The assistant's Files page: upload files into its own vector store."""
+
+    def drive(w: World):
+        uploads = [SimpleUploadedFile(name, body) for name in names]
+        return w.browser.post(reverse("retrieval:assistant_files", args=[w.tutor.id]), {"files": uploads})
+
+    return drive
+
+
+def api_add_files(*names: str, body: bytes = b"Eigenvalues stretch space."):
+    """/v1: upload each file, then add them to the assistant's store as a batch (what
+    the SDK's ``upload_and_poll`` does)."""
+
+    def drive(w: World):
+        ids = []
+        for name in names:
+            uploaded = api_upload(name, body)(w)
+            if uploaded.status_code >= 400:
+                return uploaded
+            ids.append(uploaded.json()["id"])
+        store = stores.assistant_store(w.tutor)
+        return w.api("post", f"/vector_stores/{store.id}/file_batches", {"file_ids": ids})
+
+    return drive
+
+
+def attached_files(count: int):
+    """``count`` text files of alice's, saved before either surface acts."""
+
+    def setup(w: World) -> None:
+        w.attached = [store_file(w.alice, f"notes-{i}.txt", b"Some notes.") for i in range(count)]
+
+    return setup
+
+
+def api_post_with_attachments(text: str):
+    def drive(w: World):
+        attachments = [{"file_id": f.id, "tools": [{"type": "file_search"}]} for f in w.attached]
+        return w.api("post", f"/threads/{w.thread.id}/messages", {"role": "user", "content": text, "attachments": attachments})
+
+    return drive
+
+
+def browser_post_files(text: str, count: int):
+    return browser_post(text, files=[(f"notes-{i}.txt", b"Some notes.") for i in range(count)])
+
+
+def a_file_in_the_assistants_store(w: World) -> None:
+    w.attached = [store_file(w.alice, "notes.txt", b"Some notes.")]
+    stores.add_files(stores.assistant_store(w.tutor), w.attached)
+
+
+def browser_remove_file(w: World):
+    return w.browser.post(reverse("retrieval:assistant_file_remove", args=[w.tutor.id, w.attached[0].id]))
+
+
+def api_remove_file(w: World):
+    store = stores.assistant_store(w.tutor)
+    return w.api("delete", f"/vector_stores/{store.id}/files/{w.attached[0].id}")
 
 
 def browser_define(name: str, parameters: dict | None, description: str = "A function."):
@@ -169,6 +235,10 @@ def files(w: World) -> int:
     return File.objects.filter(owner=w.alice).count()
 
 
+def store_entries(w: World) -> list[str]:
+    return sorted(VectorStoreFile.objects.filter(vector_store__owner=w.alice).values_list("file__filename", flat=True))
+
+
 def function_names(w: World) -> list[str]:
     w.tutor.refresh_from_db()
     return [t["function"]["name"] for t in w.tutor.tools if t.get("type") == "function"]
@@ -243,6 +313,52 @@ RULES = [
         api_upload("notes.txt", b"x" * 1001),
         files,
         settings={"FILE_MAX_BYTES": 1000},
+    ),
+    Rule(
+        "a searchable file goes into the assistant's store",
+        False,
+        browser_add_files("notes.md"),
+        api_add_files("notes.md"),
+        store_entries,
+    ),
+    Rule(
+        "a file of a type that cannot be searched is refused",
+        True,
+        browser_add_files("notes.md", "tool.exe"),
+        api_add_files("notes.md", "tool.exe"),
+        store_entries,
+    ),
+    Rule(
+        "a file over the size limit is refused on the Files page",
+        True,
+        browser_add_files("notes.md", body=b"x" * 1001),
+        api_add_files("notes.md", body=b"x" * 1001),
+        store_entries,
+        settings={"FILE_MAX_BYTES": 1000},
+    ),
+    Rule(
+        "a message with 10 files is saved",
+        False,
+        browser_post_files("Read these", 10),
+        api_post_with_attachments("Read these"),
+        user_messages,
+        setup=attached_files(10),
+    ),
+    Rule(
+        "a message with 11 files is refused",
+        True,
+        browser_post_files("Read these", 11),
+        api_post_with_attachments("Read these"),
+        user_messages,
+        setup=attached_files(11),
+    ),
+    Rule(
+        "removing a file takes it out of the store",
+        False,
+        browser_remove_file,
+        api_remove_file,
+        store_entries,
+        setup=a_file_in_the_assistants_store,
     ),
     Rule("a function is defined", False, browser_define("add_numbers", OBJECT), api_define("add_numbers", OBJECT), function_names),
     Rule(
@@ -345,6 +461,9 @@ def verdict(rule: Rule, surface: str, world: World) -> tuple[bool, object]:
         assert response.status_code < 500, response.content[:300]
         result = response.status_code >= 400, rule.outcome(world)
         transaction.set_rollback(True)
+    # What the rolled-back surface changed in memory (a store id in tool_resources) goes too.
+    world.tutor.refresh_from_db()
+    world.thread.refresh_from_db()
     return result
 
 
@@ -366,6 +485,12 @@ EXPECTED = {
     "a stranger's thread is not found": [],
     "a file within the size limit is saved": 1,
     "a file over the size limit is refused": 0,
+    "a searchable file goes into the assistant's store": ["notes.md"],
+    "a file of a type that cannot be searched is refused": [],
+    "a file over the size limit is refused on the Files page": [],
+    "a message with 10 files is saved": ["Read these"],
+    "a message with 11 files is refused": [],
+    "removing a file takes it out of the store": [],
     "a function is defined": ["add_numbers"],
     "a function with only a name is stored alike": [{"name": "ping", "description": "", "parameters": {"type": "object", "properties": {}}}],
     "a function name outside [a-zA-Z0-9_-] is refused": [],
@@ -413,3 +538,25 @@ def test_manage_py_ask_refuses_what_the_browser_and_the_api_refuse(rule, world):
     with pytest.raises(CommandError):
         call_command("ask", world.tutor.id, ASK[rule.name], thread=world.thread.id)
     assert rule.outcome(world) == EXPECTED[rule.name]
+
+
+@pytest.mark.parametrize("surface", ["admin", "api"])
+def test_deleting_a_vector_store_takes_it_out_of_every_tool_resources(surface, world, django_user_model):
+    """The browser's surface for deleting a store is the admin; /v1 has vector_stores delete.
+    Both leave no assistant or thread pointing at the deleted store, and keep the others."""
+    kept = VectorStore.objects.create(owner=world.alice, name="kept")
+    store = stores.assistant_store(world.tutor)
+    world.thread.tool_resources = {"file_search": {"vector_store_ids": [store.id, kept.id]}}
+    world.thread.save(update_fields=["tool_resources"])
+    if surface == "admin":
+        client = Client()
+        client.force_login(django_user_model.objects.create_superuser("root", password="root-password-1"))
+        response = client.post(reverse("admin:retrieval_vectorstore_delete", args=[store.id]), {"post": "yes"})
+        assert response.status_code == 302
+    else:
+        assert world.api("delete", f"/vector_stores/{store.id}").status_code == 200
+    world.tutor.refresh_from_db()
+    world.thread.refresh_from_db()
+    assert not VectorStore.objects.filter(pk=store.id).exists()
+    assert stores.store_ids(world.tutor) == []
+    assert stores.store_ids(world.thread) == [kept.id]

@@ -20,8 +20,10 @@ class Refused(Exception):
     status = 400
     code: str | None = None
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.param = param
         if code is not None:
             self.code = code
+        if status is not None:
+            self.status = status

@@ -18,8 +18,8 @@ from django.utils import timezone
 from chat.engine.runs import check_idle, create_run
 from chat.models import Assistant, File, Message, Run, Thread
 from chat.retrieval import stores
-from chat.retrieval.uploads import save_uploads
 from chat.services import Refused
+from chat.services.files import attach_to_thread, save_uploads, too_many
 
 
 class NothingToRedo(Exception):
@@ -37,10 +37,13 @@ def add_message(
     """Add a message (content in the API's shape) to an idle thread."""
     if any(part.get("type") == "text" and Message.is_blank(part["text"]["value"]) for part in content):
         raise Refused(Message.BLANK, param="content", code="empty_string")
+    attachments = list(attachments)
+    if refused := too_many(len(attachments)):
+        raise refused
     with transaction.atomic():
         check_idle(thread)
         message = Message.objects.create(
-            thread=thread, role=role, content=content, attachments=list(attachments), metadata=metadata or {}
+            thread=thread, role=role, content=content, attachments=attachments, metadata=metadata or {}
         )
         fields = ["updated_at", *_use_attachments(thread, message.attachments)]
         thread.updated_at = timezone.now()
@@ -59,8 +62,7 @@ def _use_attachments(thread: Thread, attachments: list[dict]) -> list[str]:
     code = [a["file_id"] for a in attachments if any(t["type"] == "code_interpreter" for t in a["tools"])]
     changed = []
     if search:
-        files = list(File.objects.filter(pk__in=search, owner_id=thread.owner_id))
-        stores.add_files(stores.thread_store(thread), files, thread_id=thread.id)
+        attach_to_thread(thread, list(File.objects.filter(pk__in=search, owner_id=thread.owner_id)))
     if code:
         resources = dict(thread.tool_resources or {})
         known = list((resources.get("code_interpreter") or {}).get("file_ids") or [])

@@ -18,7 +18,7 @@ from chat.demo import ensure_starter_assistant
 from chat.engine.runs import ThreadBusy, cancel_run
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
-from chat.retrieval.uploads import check_uploads
+from chat.services.files import upload_problems
 from chat.services.messages import NothingToRedo, edit_last_question, post_message, regenerate_last_answer
 from chat.services.threads import delete_thread
 from chat.user_input import whole_number
@@ -99,7 +99,7 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
     form = MessageForm(request.POST, user=request.user, thread=thread)
     uploads = request.FILES.getlist("files")
-    upload_errors = check_uploads(uploads)
+    upload_errors = [str(problem) for problem in upload_problems(uploads)]
     for problem in upload_errors if form.is_valid() else []:
         form.add_error(None, problem)
     if form.is_valid() and (over := quota_exceeded(thread)):

@@ -4,7 +4,7 @@ from django.utils.html import format_html
 
 from chat.models import File
 from chat.retrieval.extract import ACCEPTED
-from chat.retrieval.uploads import MAX_FILES_PER_MESSAGE
+from chat.services.files import MAX_FILES_PER_MESSAGE
 
 register = template.Library()
 
@@ -22,7 +22,7 @@ def message_files(message) -> list[File]:
 @register.simple_tag
 def upload_limits() -> str:
     """The attributes that let the browser check files before uploading them: the same
-    limits check_uploads() enforces on the server (types, size, count)."""
+    limits chat.services.files enforces on the server (types, size, count)."""
     return format_html(
         'accept="{}" data-max-bytes="{}" data-max-files="{}"',
         ",".join(ACCEPTED),
