@@ -52,11 +52,9 @@ class MessageForm(forms.Form):
     text = MessageTextField(
         label="Message",
         strip=True,
-        max_length=settings.MAX_MESSAGE_CHARS,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Ask your tutor…", "autocomplete": "off"}),
         error_messages={
             "required": "Write a message before sending.",
-            "max_length": "Messages can be at most %(limit_value)s characters; this one has %(show_value)s.",
         },
     )
     assistant = AssistantChoiceField(
@@ -65,12 +63,20 @@ class MessageForm(forms.Form):
 
     def __init__(self, *args, user, thread: Thread | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # Read by the composer's counter (data-max-chars); the check is clean_text's.
+        self.fields["text"].max_length = settings.MAX_MESSAGE_CHARS
         self.fields["assistant"].limit_to(
             assistants_for_thread(user, thread) if thread is not None else Assistant.objects.filter(owner=user)
         )
         self.thread = thread
         if thread is not None and thread.assistant_id:
             self.fields["assistant"].initial = thread.assistant_id
+
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        if problem := Message.too_long(text):  # the domain's rule, shown as a form error
+            raise forms.ValidationError(problem, code="max_length")
+        return text
 
     def clean(self):
         if self.thread is not None and self.thread.assistant_deleted:

@@ -136,6 +136,15 @@ class Message(models.Model):
         return not value.strip()
 
     @staticmethod
+    def too_long(value: str) -> str | None:
+        """Why a person's text is too long to send, or None: one limit for every surface
+        (``MAX_MESSAGE_CHARS``), which the composer's counter shows too."""
+        limit = settings.MAX_MESSAGE_CHARS
+        if len(value) > limit:
+            return f"Messages can be at most {limit} characters; this one has {len(value)}."
+        return None
+
+    @staticmethod
     def clean_input(value: str) -> str:
         """Text a person sends, as every surface (browser, /v1, manage.py) stores it: browsers
         submit a textarea with CRLF line endings, and a ```` ```python ```` fence followed by

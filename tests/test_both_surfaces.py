@@ -297,6 +297,22 @@ RULES = [
         user_messages,
         setup=a_queued_run,
     ),
+    Rule(
+        "a message at MAX_MESSAGE_CHARS is saved",
+        False,
+        browser_post("x" * 100),
+        api_post("x" * 100),
+        user_messages,
+        settings={"MAX_MESSAGE_CHARS": 100},
+    ),
+    Rule(
+        "a message over MAX_MESSAGE_CHARS is refused",
+        True,
+        browser_post("x" * 101),
+        api_post("x" * 101),
+        user_messages,
+        settings={"MAX_MESSAGE_CHARS": 100},
+    ),
     Rule("a stranger's thread is not found", True, browser_post("hi", as_stranger=True), api_post("hi", as_stranger=True), user_messages),
     Rule(
         "a file within the size limit is saved",
@@ -482,6 +498,8 @@ EXPECTED = {
     "an empty message is refused": [],
     "a blank message is refused": [],
     "no message while a run is active": [],
+    "a message at MAX_MESSAGE_CHARS is saved": ["x" * 100],
+    "a message over MAX_MESSAGE_CHARS is refused": [],
     "a stranger's thread is not found": [],
     "a file within the size limit is saved": 1,
     "a file over the size limit is refused": 0,
@@ -524,6 +542,7 @@ def test_the_admin_deletes_an_assistant_through_the_same_service(django_user_mod
 
 
 ASK = {
+    "a message over MAX_MESSAGE_CHARS is refused": "x" * 101,
     "an empty message is refused": "",
     "a blank message is refused": "   \n ",
     "no message while a run is active": "And now?",
@@ -531,9 +550,11 @@ ASK = {
 
 
 @pytest.mark.parametrize("rule", [r for r in RULES if r.name in ASK], ids=lambda r: r.name)
-def test_manage_py_ask_refuses_what_the_browser_and_the_api_refuse(rule, world):
+def test_manage_py_ask_refuses_what_the_browser_and_the_api_refuse(rule, world, settings):
     """The third surface, for the message rules it shares (an accepted question runs the
     engine in this process: tests/test_ask_command.py covers that)."""
+    for name, value in (rule.settings or {}).items():
+        setattr(settings, name, value)
     rule.setup(world)
     with pytest.raises(CommandError):
         call_command("ask", world.tutor.id, ASK[rule.name], thread=world.thread.id)

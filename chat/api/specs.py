@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -36,7 +37,7 @@ from chat.retrieval.models import VectorStore
 # The largest value an integer column holds everywhere (PostgreSQL's integer).
 INT_MAX = 2**31 - 1
 URL_MAX = 65_536  # an image URL may be a data: URL, but not an unbounded one
-TEXT_MAX = 256_000
+TEXT_MAX = 256_000  # instructions; a message's text is limited by MAX_MESSAGE_CHARS (Message.too_long)
 
 
 class InvalidField(ValueError):
@@ -264,13 +265,15 @@ class CreateToolResources(ToolResources):
 
 class TextPart(Spec):
     type: Literal["text"]
-    text: Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX)]
+    text: Annotated[str, StringConstraints(min_length=1)]
 
     @field_validator("text")
     @classmethod
     def _not_blank(cls, text: str) -> str:
-        if Message.is_blank(text):  # the domain's rule (services.messages.add_message), refused here with its path
+        # The domain's rules (services.messages.add_message), refused here with their path.
+        if Message.is_blank(text):
             raise PydanticCustomError("string_too_short", Message.BLANK, {"min_length": 1})
+        _check_length(text)
         return text
 
 
@@ -300,13 +303,17 @@ class ImageUrlPart(Spec):
     image_url: ImageUrl
 
 
+def _check_length(text: str) -> None:
+    if Message.too_long(text):
+        raise PydanticCustomError("string_too_long", "String too long", {"max_length": settings.MAX_MESSAGE_CHARS})
+
+
 def _text_as_parts(value):
     """A message's content may be a plain string: the hosted API's shorthand for one text part."""
     if isinstance(value, str):
         if not value:
             raise PydanticCustomError("string_too_short", "String should have at least 1 character", {"min_length": 1})
-        if len(value) > TEXT_MAX:
-            raise PydanticCustomError("string_too_long", "String too long", {"max_length": TEXT_MAX})
+        _check_length(value)
         return [{"type": "text", "text": value}]
     return value
 

@@ -37,6 +37,9 @@ def add_message(
     """Add a message (content in the API's shape) to an idle thread."""
     if any(part.get("type") == "text" and Message.is_blank(part["text"]["value"]) for part in content):
         raise Refused(Message.BLANK, param="content", code="empty_string")
+    for part in content:
+        if part.get("type") == "text" and (problem := Message.too_long(part["text"]["value"])):
+            raise Refused(problem, param="content", code="string_above_max_length")
     attachments = list(attachments)
     if refused := too_many(len(attachments)):
         raise refused

@@ -4,7 +4,6 @@ import asyncio
 import sys
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -26,8 +25,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, assistant, message, thread=None, **options):
         text = message.strip()
-        if len(text) > settings.MAX_MESSAGE_CHARS:  # the browser's limit (MessageForm)
-            raise CommandError(f"The message has {len(text)} characters; the limit is {settings.MAX_MESSAGE_CHARS}.")
         found = self._assistant(assistant)
         with transaction.atomic():  # a refused message leaves no new thread behind
             conversation = self._thread(thread, found)
