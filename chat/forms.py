@@ -7,6 +7,7 @@ from django.contrib.auth.forms import UserCreationForm
 from chat.access import assistants_for_picker, assistants_for_thread, publications_for_student
 from chat.models import Assistant, Message, Thread
 from chat.providers import available_models
+from chat.tools import SERVER_TOOLS
 
 
 class MessageTextField(forms.CharField):
@@ -104,15 +105,11 @@ class AssistantForm(forms.ModelForm):
         self.fields["model"].widget.attrs["list"] = "model-options"
         self.fields["temperature"].widget.attrs.update(min=0, max=Assistant.TEMPERATURE_MAX, step=0.1)
         self.fields["top_p"].widget.attrs.update(min=0, max=Assistant.TOP_P_MAX, step=0.05)
-        from chat.tools import SERVER_TOOLS
-
         self.fields["tools"].choices = [(kind, TOOL_LABELS.get(kind, kind)) for kind in SERVER_TOOLS]
         self.initial.setdefault("tools", [t.get("type") for t in self.instance.tools if t.get("type") in SERVER_TOOLS])
 
     def save(self, commit: bool = True):
         """Server tools follow the checkboxes; function tools (and each tool's options) are kept."""
-        from chat.tools import SERVER_TOOLS
-
         chosen = self.cleaned_data.get("tools") or []
         current = {t.get("type"): t for t in self.instance.tools}
         kept = [t for t in self.instance.tools if t.get("type") not in SERVER_TOOLS]

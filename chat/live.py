@@ -26,6 +26,21 @@ def register_run_panel_part(part: RunPanelPart) -> RunPanelPart:
     return part
 
 
+# Events a plug-in publishes to a thread's page (retrieval: "file.status", a file chip),
+# with what renders each, registered in its AppConfig.ready(): (thread, event) -> html.
+EventRenderer = Callable[[Thread, dict], str]
+_event_renderers: dict[str, EventRenderer] = {}
+
+
+def register_event_renderer(event_type: str, render: EventRenderer) -> None:
+    _event_renderers[event_type] = render
+
+
+def render_event(event_type: str, thread: Thread, event: dict) -> str:
+    render = _event_renderers.get(event_type)
+    return render(thread, event) if render is not None else ""
+
+
 def message_context(message: Message, latest_run_id: str | None = None, stream: StreamedText | None = None) -> dict:
     """A message, its streamed text so far, and the tool work shown inline above it (the
     latest run's unfolded, older runs' folded). ``latest_run_id`` saves a query per message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -17,6 +18,16 @@ from chat.engine import dispatch, recovery
 
 _supervisor: asyncio.Task | None = None
 
+# What plug-ins start with the engine (code_interpreter's warm kernel pool, retrieval's
+# half-finished ingests), registered in their AppConfig.ready(), run in that order.
+_start_hooks: list[Callable[[], None]] = []
+
+
+def on_engine_start(hook: Callable[[], None]) -> Callable[[], None]:
+    if hook not in _start_hooks:
+        _start_hooks.append(hook)
+    return hook
+
 
 def start_engine(loop: asyncio.AbstractEventLoop) -> None:
     """Bind dispatch to ``loop`` and start the supervisor there (once per process)."""
@@ -24,15 +35,10 @@ def start_engine(loop: asyncio.AbstractEventLoop) -> None:
     dispatch.set_server_loop(loop)
     if _supervisor is None and settings.RUN_SUPERVISOR:
         _supervisor = loop.create_task(recovery.supervise(), name="run supervisor")
-        if settings.CODE_INTERPRETER_POOL_SIZE:
-            from chat.code_interpreter.sessions import warm_pool
-
-            warm_pool()  # sandboxed kernels boot in the background; the first call need not wait
         models = [settings.DEFAULT_MODEL, *settings.OPENAI_MODELS]
         threading.Thread(target=tokens.warm, args=(models,), name="tokenizer warm-up", daemon=True).start()
-        from chat.retrieval.ingest import resume_unfinished
-
-        resume_unfinished()  # files a stopped server left half-ingested (in a thread of its own)
+        for hook in _start_hooks:
+            hook()
 
 
 async def stop_engine(timeout: float) -> None:

@@ -12,6 +12,8 @@ from fractions import Fraction
 
 import sympy as sp
 
+from chat.providers.offline.mathparse import parse
+
 QUIZ_FUNCTION = "display_quiz"
 MULTIPLE_CHOICE, FREE_RESPONSE = "MULTIPLE_CHOICE", "FREE_RESPONSE"
 
@@ -111,8 +113,6 @@ def _polygon(name: str) -> int | None:
 
 
 def _read_expression(text: str) -> sp.Expr:
-    from chat.providers.offline.mathparse import parse
-
     return parse(text.replace("×", "*").replace("÷", "/").replace("−", "-").strip(), evaluate=True)
 
 

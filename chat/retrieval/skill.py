@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from chat.providers.offline import model
+from chat.providers.offline import mathtutor, model
 from chat.providers.offline.model import (
     Reply,
     answered_call,
@@ -44,8 +44,6 @@ def _others_answer(request) -> bool:
     text = message_text(last_message(request))
     if model.GREETING.match(text):
         return True
-    from chat.providers.offline import mathtutor
-
     try:
         return bool(mathtutor.answer(text))
     except Exception:

@@ -3,6 +3,7 @@
 from django import template
 from django.utils.safestring import SafeString
 
+from chat.content import render_content
 from chat.markdown import render_markdown
 
 register = template.Library()
@@ -19,6 +20,4 @@ def markdown(value: object) -> SafeString:
 @register.filter(name="message_content")
 def message_content(message) -> SafeString:
     """Render a message's content parts (text with annotations, images; see chat.content)."""
-    from chat.content import render_content
-
     return render_content(message)
