@@ -85,6 +85,21 @@ def add_to_store(
     return stores.add_files(store, files, chunking=chunking, thread_id=thread_id)
 
 
+def add_batch(store: VectorStore, files: list[File], *, chunking=None, own: dict | None = None) -> None:
+    """A file batch: every file in, or none (a type that cannot be searched refuses the
+    batch). Each file is split with its own chunking in ``own`` (file id -> chunking),
+    or the batch's ``chunking``."""
+    own = own or {}
+    for file in files:
+        if refused := not_searchable(file.filename):
+            raise refused
+    with transaction.atomic():
+        for strategy in dict.fromkeys([chunking, *own.values()]):
+            group = [f for f in files if own.get(f.id, chunking) == strategy]
+            if group:
+                add_to_store(store, group, chunking=strategy)
+
+
 def add_assistant_files(assistant: Assistant, uploads) -> list[VectorStoreFile]:
     """The Files page: save the uploads into the assistant's own store and turn file_search on."""
     if not uploads:

@@ -209,13 +209,7 @@ def batch_create(request: HttpRequest, store_id: str):
     default = specs.chunking(spec.chunking_strategy)
     # Each of ``files`` may ask for its own strategy; the others use the batch's.
     own = {f.file_id: specs.chunking(f.chunking_strategy) for f in spec.files or [] if f.chunking_strategy is not None}
-    for file in files:  # all or none: check every file before adding any
-        if refused := services.not_searchable(file.filename):
-            raise refused
-    for strategy in dict.fromkeys([default, *own.values()]):
-        group = [f for f in files if own.get(f.id, default) == strategy]
-        if group:
-            services.add_to_store(store, group, chunking=strategy)
+    services.add_batch(store, files, chunking=default, own=own)
     batch = FileBatch.objects.create(vector_store=store, file_ids=[f.id for f in files])
     return ok(batch_dict(batch))
 
