@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from chat.functions.admin import AssistantToolsAdminForm
 from chat.models import Assistant, Message, Run, RunStep, Thread
+from chat.services.assistants import delete_assistant, save_assistant
 
 
 def assistant_label(assistant: Assistant | None) -> str:
@@ -27,6 +28,17 @@ class AssistantAdmin(admin.ModelAdmin):
     search_fields = ["name", "id", "owner__username"]
     fields = ["owner", "name", "description", "model", "instructions", "temperature", "top_p", "tools", "function_tools", "tool_resources", "metadata", "response_format"]
     raw_id_fields = ["owner"]
+
+    # The admin is one more surface: it writes and deletes through the same services.
+    def save_model(self, request, obj, form, change):
+        save_assistant(obj)
+
+    def delete_model(self, request, obj):
+        delete_assistant(obj)
+
+    def delete_queryset(self, request, queryset):
+        for assistant in queryset:
+            delete_assistant(assistant)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

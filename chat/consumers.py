@@ -186,10 +186,4 @@ class ThreadConsumer(AsyncWebsocketConsumer):
 
     async def file_status(self, event: dict) -> None:
         """An attached file finished processing (retrieval ingest)."""
-        await self.send(text_data=await self._file_chip(event["file_id"]))
-
-    @database_sync_to_async
-    def _file_chip(self, file_id: str) -> str:
-        from chat.retrieval.live import render_file_chip
-
-        return render_file_chip(self.thread, file_id)
+        await self.send(text_data=await database_sync_to_async(live.render_event)("file.status", self.thread, event))

@@ -11,6 +11,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from chat.models import Assistant, Message, Run, Thread
+from chat.services.threads import create_thread
 
 SEARCH_MAX_CHARS = 200  # a search box, not a document
 
@@ -63,7 +64,7 @@ def start_conversation(user, assistant: Assistant) -> Thread:
         .first()
     )
     if empty is None:
-        return Thread.objects.create(owner=user, assistant=assistant)
+        return create_thread(user, assistant=assistant)
     empty.assistant = assistant
     empty.updated_at = timezone.now()
     empty.save(update_fields=["assistant", "updated_at"])

@@ -7,6 +7,7 @@ from django.contrib.auth.forms import UserCreationForm
 from chat.access import assistants_for_picker, assistants_for_thread, publications_for_student
 from chat.models import Assistant, Message, Thread
 from chat.providers import available_models
+from chat.tools import SERVER_TOOLS
 
 
 class MessageTextField(forms.CharField):
@@ -52,11 +53,9 @@ class MessageForm(forms.Form):
     text = MessageTextField(
         label="Message",
         strip=True,
-        max_length=settings.MAX_MESSAGE_CHARS,
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "Ask your tutor…", "autocomplete": "off"}),
         error_messages={
             "required": "Write a message before sending.",
-            "max_length": "Messages can be at most %(limit_value)s characters; this one has %(show_value)s.",
         },
     )
     assistant = AssistantChoiceField(
@@ -65,12 +64,20 @@ class MessageForm(forms.Form):
 
     def __init__(self, *args, user, thread: Thread | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # Read by the composer's counter (data-max-chars); the check is clean_text's.
+        self.fields["text"].max_length = settings.MAX_MESSAGE_CHARS
         self.fields["assistant"].limit_to(
             assistants_for_thread(user, thread) if thread is not None else Assistant.objects.filter(owner=user)
         )
         self.thread = thread
         if thread is not None and thread.assistant_id:
             self.fields["assistant"].initial = thread.assistant_id
+
+    def clean_text(self):
+        text = self.cleaned_data["text"]
+        if problem := Message.too_long(text):  # the domain's rule, shown as a form error
+            raise forms.ValidationError(problem, code="max_length")
+        return text
 
     def clean(self):
         if self.thread is not None and self.thread.assistant_deleted:
@@ -96,17 +103,13 @@ class AssistantForm(forms.ModelForm):
         self.available = available_models()
         self.fields["model"].help_text = "Available: " + ", ".join(self.available)
         self.fields["model"].widget.attrs["list"] = "model-options"
-        self.fields["temperature"].widget.attrs.update(min=0, max=2, step=0.1)
-        self.fields["top_p"].widget.attrs.update(min=0, max=1, step=0.05)
-        from chat.tools import SERVER_TOOLS
-
+        self.fields["temperature"].widget.attrs.update(min=0, max=Assistant.TEMPERATURE_MAX, step=0.1)
+        self.fields["top_p"].widget.attrs.update(min=0, max=Assistant.TOP_P_MAX, step=0.05)
         self.fields["tools"].choices = [(kind, TOOL_LABELS.get(kind, kind)) for kind in SERVER_TOOLS]
         self.initial.setdefault("tools", [t.get("type") for t in self.instance.tools if t.get("type") in SERVER_TOOLS])
 
     def save(self, commit: bool = True):
         """Server tools follow the checkboxes; function tools (and each tool's options) are kept."""
-        from chat.tools import SERVER_TOOLS
-
         chosen = self.cleaned_data.get("tools") or []
         current = {t.get("type"): t for t in self.instance.tools}
         kept = [t for t in self.instance.tools if t.get("type") not in SERVER_TOOLS]
@@ -125,14 +128,14 @@ class AssistantForm(forms.ModelForm):
 
     def clean_temperature(self):
         value = self.cleaned_data.get("temperature")
-        if value is not None and not 0 <= value <= 2:
-            raise forms.ValidationError("Temperature must be between 0 and 2.")
+        if value is not None and not 0 <= value <= Assistant.TEMPERATURE_MAX:
+            raise forms.ValidationError("Temperature must be between 0 and %(max)g.", params={"max": Assistant.TEMPERATURE_MAX})
         return value
 
     def clean_top_p(self):
         value = self.cleaned_data.get("top_p")
-        if value is not None and not 0 <= value <= 1:
-            raise forms.ValidationError("top_p must be between 0 and 1.")
+        if value is not None and not 0 <= value <= Assistant.TOP_P_MAX:
+            raise forms.ValidationError("top_p must be between 0 and %(max)g.", params={"max": Assistant.TOP_P_MAX})
         return value
 
 

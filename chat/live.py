@@ -3,6 +3,8 @@ htmx out-of-band swaps. Used by the WebSocket consumer and by htmx views."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 
@@ -12,6 +14,32 @@ from chat.files import attached_files
 from chat.models import File, Message, Run, RunStep, Thread, tool_steps_before
 
 PAGE = "chat/thread.html"
+
+# Parts a plug-in adds below the run panel (function calling: the forms for a run's
+# pending calls), registered in its AppConfig.ready(): (thread, run, oob=, read_only=) -> html.
+RunPanelPart = Callable[..., str]
+_run_panel_parts: list[RunPanelPart] = []
+
+
+def register_run_panel_part(part: RunPanelPart) -> RunPanelPart:
+    if part not in _run_panel_parts:
+        _run_panel_parts.append(part)
+    return part
+
+
+# Events a plug-in publishes to a thread's page (retrieval: "file.status", a file chip),
+# with what renders each, registered in its AppConfig.ready(): (thread, event) -> html.
+EventRenderer = Callable[[Thread, dict], str]
+_event_renderers: dict[str, EventRenderer] = {}
+
+
+def register_event_renderer(event_type: str, render: EventRenderer) -> None:
+    _event_renderers[event_type] = render
+
+
+def render_event(event_type: str, thread: Thread, event: dict) -> str:
+    render = _event_renderers.get(event_type)
+    return render(thread, event) if render is not None else ""
 
 
 def message_context(
@@ -77,11 +105,9 @@ def render_run_panel(thread: Thread, *, oob: bool = True, read_only: bool = Fals
     """The status chip (with its Cancel button, unless ``read_only``) and the steps of the latest run."""
     run = latest_run(thread)
     context = {"thread": thread, "run": run, "oob": oob, "read_only": read_only}
-    from chat.functions.pending import render_pending_action  # the forms for pending function calls
-
     return (
         render_to_string(f"{PAGE}#run_status", context)
         + ("" if read_only else render_to_string(f"{PAGE}#composer_action", context))  # Send, or Stop during a run (a reader has no composer)
         + render_to_string(f"{PAGE}#steps", context)
-        + render_pending_action(thread, run, oob=oob, read_only=read_only)
+        + "".join(part(thread, run, oob=oob, read_only=read_only) for part in _run_panel_parts)
     )

@@ -13,8 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import normalize_newlines
 
-from chat import ids
-from chat.engine import readiness, states
+from chat import ids, readiness, states
 
 
 def _default_truncation() -> dict:
@@ -22,6 +21,10 @@ def _default_truncation() -> dict:
 
 
 class Assistant(models.Model):
+    # Sampling bounds, as the hosted API had them; the form, /v1 assistants and runs check these.
+    TEMPERATURE_MAX = 2
+    TOP_P_MAX = 1
+
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_asst_id, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assistants")
     name = models.CharField(max_length=256)
@@ -85,19 +88,25 @@ class Thread(models.Model):
 
 
 class Message(models.Model):
-    USER = "user"
-    ASSISTANT = "assistant"
-    ROLES = [(USER, "user"), (ASSISTANT, "assistant")]
-    IN_PROGRESS, INCOMPLETE, COMPLETED = "in_progress", "incomplete", "completed"
-    STATUSES = [(s, s) for s in (IN_PROGRESS, INCOMPLETE, COMPLETED)]
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        INCOMPLETE = "incomplete"
+        COMPLETED = "completed"
+
+    USER, ASSISTANT = Role.USER, Role.ASSISTANT
+    IN_PROGRESS, INCOMPLETE, COMPLETED = Status.IN_PROGRESS, Status.INCOMPLETE, Status.COMPLETED
 
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_msg_id, editable=False)
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
-    role = models.CharField(max_length=16, choices=ROLES)
+    role = models.CharField(max_length=16, choices=Role)
     # A list of content parts in the API's shape: [{"type": "text", "text": {"value", "annotations"}}, …]
     content = models.JSONField(default=list)
     attachments = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=16, choices=STATUSES, default=COMPLETED)
+    status = models.CharField(max_length=16, choices=Status, default=Status.COMPLETED)
     incomplete_details = models.JSONField(null=True, blank=True)
     assistant = models.ForeignKey(Assistant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     run = models.ForeignKey("Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
@@ -119,6 +128,22 @@ class Message(models.Model):
     def text_content(value: str, annotations: list | None = None) -> list[dict]:
         return [{"type": "text", "text": {"value": value, "annotations": annotations or []}}]
 
+    BLANK = "A message needs some text: this one is empty or only spaces."
+
+    @staticmethod
+    def is_blank(value: str) -> bool:
+        """Text that says nothing (empty, or only white space): refused on every surface."""
+        return not value.strip()
+
+    @staticmethod
+    def too_long(value: str) -> str | None:
+        """Why a person's text is too long to send, or None: one limit for every surface
+        (``MAX_MESSAGE_CHARS``), which the composer's counter shows too."""
+        limit = settings.MAX_MESSAGE_CHARS
+        if len(value) > limit:
+            return f"Messages can be at most {limit} characters; this one has {len(value)}."
+        return None
+
     @staticmethod
     def clean_input(value: str) -> str:
         """Text a person sends, as every surface (browser, /v1, manage.py) stores it: browsers
@@ -129,6 +154,16 @@ class Message(models.Model):
     @property
     def text(self) -> str:
         return "".join(part["text"]["value"] for part in self.content if part.get("type") == "text")
+
+    @classmethod
+    def mark_incomplete(cls, run: Run, reason: str) -> list[str]:
+        """End the messages ``run`` was still writing, keeping their text so far (a run that
+        failed, was cancelled or expired under them). Returns their ids."""
+        ids_ = list(cls.objects.filter(run=run, status=cls.Status.IN_PROGRESS).values_list("pk", flat=True))
+        cls.objects.filter(pk__in=ids_).update(
+            status=cls.Status.INCOMPLETE, incomplete_at=timezone.now(), incomplete_details={"reason": reason}
+        )
+        return ids_
 
     def tool_steps_before(self) -> list[RunStep]:
         """The tool work of this answer's run done after the run's previous message and
@@ -160,12 +195,12 @@ def tool_steps_before(messages) -> dict[str, list[RunStep]]:
 
 
 class Run(models.Model):
-    STATUSES = [(s, s) for s in states.ALL]
+    Status = states.RunStatus
 
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_run_id, editable=False)
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="runs")
     assistant = models.ForeignKey(Assistant, null=True, on_delete=models.SET_NULL, related_name="runs")
-    status = models.CharField(max_length=20, choices=STATUSES, default=states.QUEUED)
+    status = models.CharField(max_length=20, choices=states.RunStatus, default=states.QUEUED)
     required_action = models.JSONField(null=True, blank=True)
     last_error = models.JSONField(null=True, blank=True)
     incomplete_details = models.JSONField(null=True, blank=True)
@@ -249,17 +284,39 @@ class Run(models.Model):
         self.refresh_from_db()
         return False
 
+    def close_open_steps(self, status: str, error: dict | None = None) -> list[str]:
+        """End this run's unfinished steps as ``status`` (cancelled, failed, expired) when the
+        run ends under them. Returns their ids, for the events that announce them."""
+        open_steps = list(self.steps.filter(status=RunStep.Status.IN_PROGRESS).values_list("pk", flat=True))
+        RunStep.objects.filter(pk__in=open_steps).update(
+            status=status, last_error=error, **{RunStep.STAMPS[status]: timezone.now()}
+        )
+        return open_steps
+
 
 class RunStep(models.Model):
-    MESSAGE_CREATION, TOOL_CALLS = "message_creation", "tool_calls"
-    TYPES = [(MESSAGE_CREATION, MESSAGE_CREATION), (TOOL_CALLS, TOOL_CALLS)]
-    IN_PROGRESS, CANCELLED, FAILED, COMPLETED, EXPIRED = "in_progress", "cancelled", "failed", "completed", "expired"
-    STATUSES = [(s, s) for s in (IN_PROGRESS, CANCELLED, FAILED, COMPLETED, EXPIRED)]
+    class Type(models.TextChoices):
+        MESSAGE_CREATION = "message_creation"
+        TOOL_CALLS = "tool_calls"
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+        COMPLETED = "completed"
+        EXPIRED = "expired"
+
+    MESSAGE_CREATION, TOOL_CALLS = Type.MESSAGE_CREATION, Type.TOOL_CALLS
+    IN_PROGRESS, CANCELLED, FAILED, COMPLETED, EXPIRED = (
+        Status.IN_PROGRESS, Status.CANCELLED, Status.FAILED, Status.COMPLETED, Status.EXPIRED
+    )
+    # Which timestamp a step ending in each status stamps.
+    STAMPS = {COMPLETED: "completed_at", CANCELLED: "cancelled_at", FAILED: "failed_at", EXPIRED: "expired_at"}
 
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_step_id, editable=False)
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
-    type = models.CharField(max_length=20, choices=TYPES)
-    status = models.CharField(max_length=16, choices=STATUSES, default=IN_PROGRESS)
+    type = models.CharField(max_length=20, choices=Type)
+    status = models.CharField(max_length=16, choices=Status, default=Status.IN_PROGRESS)
     step_details = models.JSONField(default=dict)
     last_error = models.JSONField(null=True, blank=True)
     usage = models.JSONField(null=True, blank=True)
@@ -289,19 +346,28 @@ def _file_path(instance: File, filename: str) -> str:
 class File(models.Model):
     """An uploaded or generated file, as the Files API describes it."""
 
-    PURPOSES = [(p, p) for p in ("assistants", "assistants_output", "vision", "user_data")]
-    UPLOADED, PROCESSED, ERROR = "uploaded", "processed", "error"
-    STATUSES = [(s, s) for s in (UPLOADED, PROCESSED, ERROR)]
+    class Purpose(models.TextChoices):
+        ASSISTANTS = "assistants"
+        ASSISTANTS_OUTPUT = "assistants_output"
+        VISION = "vision"
+        USER_DATA = "user_data"
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded"
+        PROCESSED = "processed"
+        ERROR = "error"
+
+    UPLOADED, PROCESSED, ERROR = Status.UPLOADED, Status.PROCESSED, Status.ERROR
 
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_file_id, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="files")
     filename = models.CharField(max_length=255)
-    purpose = models.CharField(max_length=32, choices=PURPOSES, default="assistants")
+    purpose = models.CharField(max_length=32, choices=Purpose, default=Purpose.ASSISTANTS)
     bytes = models.PositiveBigIntegerField(default=0)
     data = models.FileField(upload_to=_file_path, max_length=255)
     content_type = models.CharField(max_length=127, blank=True)
     sha256 = models.CharField(max_length=64, blank=True, db_index=True)
-    status = models.CharField(max_length=16, choices=STATUSES, default=UPLOADED)
+    status = models.CharField(max_length=16, choices=Status, default=Status.UPLOADED)
     # Human-readable reason when status is "error".
     status_details = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

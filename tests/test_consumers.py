@@ -8,7 +8,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 
 from chat.engine import dispatch
-from chat.engine.runs import post_message
+from chat.services.messages import post_message
 from project.asgi import application
 from tests.engine.scripted import ScriptedProvider, text_turn, use
 

@@ -24,6 +24,7 @@ from chat import busy, user_input
 from chat.api import specs
 from chat.api.errors import ApiError, invalid
 from chat.api.models import ApiKey, hash_key
+from chat.services import Refused
 
 logger = logging.getLogger("chat.api")
 
@@ -147,6 +148,8 @@ def check_fields(data: dict, allowed, required: tuple[str, ...] = (), prefix: st
 def _error_response(exc: Exception, request: HttpRequest) -> HttpResponse:
     if isinstance(exc, ApiError):
         return exc.response()
+    if isinstance(exc, Refused):  # a domain rule: the same refusal the browser shows, in the API's shape
+        return ApiError(exc.status, str(exc), param=exc.param, code=exc.code).response()
     if isinstance(exc, Http404):
         return ApiError(404, str(exc) or "Not found.").response()
     if isinstance(exc, RequestDataTooBig):

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -28,14 +30,14 @@ from pydantic_core import PydanticCustomError
 
 from chat.api.errors import ApiError, invalid
 from chat.functions.schema import DefinitionError, clean_definition
-from chat.models import File, Message
+from chat.models import Assistant, File, Message
 from chat.providers import available_models
 from chat.retrieval.models import VectorStore
 
 # The largest value an integer column holds everywhere (PostgreSQL's integer).
 INT_MAX = 2**31 - 1
 URL_MAX = 65_536  # an image URL may be a data: URL, but not an unbounded one
-TEXT_MAX = 256_000
+TEXT_MAX = 256_000  # instructions; a message's text is limited by MAX_MESSAGE_CHARS (Message.too_long)
 
 
 class InvalidField(ValueError):
@@ -94,8 +96,8 @@ Metadata = Annotated[
 ]
 Text = Annotated[str, StringConstraints(max_length=TEXT_MAX)]
 ModelName = Annotated[str, AfterValidator(_known_model)]
-Temperature = Annotated[float, Field(ge=0, le=2)]
-TopP = Annotated[float, Field(ge=0, le=1)]
+Temperature = Annotated[float, Field(ge=0, le=Assistant.TEMPERATURE_MAX)]
+TopP = Annotated[float, Field(ge=0, le=Assistant.TOP_P_MAX)]
 PositiveInt = Annotated[int, Field(ge=1, le=INT_MAX)]
 Detail = Literal["auto", "low", "high"]
 
@@ -108,13 +110,15 @@ class FunctionDefinition(Spec):
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    # The definition as the domain stores it, whichever surface defined it.
+    _cleaned: dict = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _usable(self):
         # The same rules as the Functions page and the admin (chat/functions/schema.py).
         definition = self.model_dump(exclude_unset=True)
         try:
-            clean_definition(definition)
+            self._cleaned = clean_definition(definition)
         except DefinitionError as exc:
             raise InvalidField(exc.message, path=(exc.field,) if exc.field in definition else ()) from None
         return self
@@ -161,7 +165,14 @@ Tools = Annotated[list[Tool], Field(max_length=128), AfterValidator(_unique_func
 
 
 def dump_tools(tools: list | None) -> list[dict] | None:
-    return None if tools is None else [t.model_dump(exclude_unset=True) for t in tools]
+    """Tools as stored: a function as ``clean_definition`` normalised it (the Functions
+    page stores the same), any other tool as given."""
+    if tools is None:
+        return None
+    return [
+        {"type": "function", "function": t.function._cleaned} if isinstance(t, FunctionTool) else t.model_dump(exclude_unset=True)
+        for t in tools
+    ]
 
 
 # --- tool resources -----------------------------------------------------------------------------
@@ -254,7 +265,16 @@ class CreateToolResources(ToolResources):
 
 class TextPart(Spec):
     type: Literal["text"]
-    text: Annotated[str, StringConstraints(min_length=1, max_length=TEXT_MAX)]
+    text: Annotated[str, StringConstraints(min_length=1)]
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        # The domain's rules (services.messages.add_message), refused here with their path.
+        if Message.is_blank(text):
+            raise PydanticCustomError("string_too_short", Message.BLANK, {"min_length": 1})
+        _check_length(text)
+        return text
 
 
 class ImageFile(Spec):
@@ -283,13 +303,17 @@ class ImageUrlPart(Spec):
     image_url: ImageUrl
 
 
+def _check_length(text: str) -> None:
+    if Message.too_long(text):
+        raise PydanticCustomError("string_too_long", "String too long", {"max_length": settings.MAX_MESSAGE_CHARS})
+
+
 def _text_as_parts(value):
     """A message's content may be a plain string: the hosted API's shorthand for one text part."""
     if isinstance(value, str):
         if not value:
             raise PydanticCustomError("string_too_short", "String should have at least 1 character", {"min_length": 1})
-        if len(value) > TEXT_MAX:
-            raise PydanticCustomError("string_too_long", "String too long", {"max_length": TEXT_MAX})
+        _check_length(value)
         return [{"type": "text", "text": value}]
     return value
 

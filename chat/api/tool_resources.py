@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from chat.api import specs
 from chat.models import File
-from chat.retrieval import stores
-from chat.retrieval.models import VectorStore
+from chat.services.files import create_vector_store
 
 
 def save(owner, spec: specs.ToolResources | None, current: dict | None = None) -> dict:
@@ -26,10 +25,8 @@ def save(owner, spec: specs.ToolResources | None, current: dict | None = None) -
     if search is not None:
         ids = list(search.vector_store_ids or [])
         for inline in getattr(search, "vector_stores", None) or []:
-            store = VectorStore.objects.create(owner=owner, metadata=inline.metadata or {})
             files = list(File.objects.filter(pk__in=inline.file_ids or [], owner=owner))
-            if files:
-                stores.add_files(store, files, chunking=specs.chunking(inline.chunking_strategy))
+            store = create_vector_store(owner, metadata=inline.metadata, files=files, chunking=specs.chunking(inline.chunking_strategy))
             ids.append(store.id)
         out["file_search"] = {"vector_store_ids": ids}
     return out

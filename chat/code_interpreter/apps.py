@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class CodeInterpreterConfig(AppConfig):
@@ -10,3 +11,11 @@ class CodeInterpreterConfig(AppConfig):
     def ready(self) -> None:
         # Registering the tool, the offline skill, and the image / sandbox-link renderers.
         from chat.code_interpreter import render, skill, tool  # noqa: F401
+        from chat.code_interpreter.sessions import warm_pool
+        from chat.engine.supervisor import on_engine_start
+
+        def start_pool() -> None:  # sandboxed kernels boot in the background; the first call need not wait
+            if settings.CODE_INTERPRETER_POOL_SIZE:
+                warm_pool()
+
+        on_engine_start(start_pool)

@@ -15,21 +15,19 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from chat import content, tools
+from chat.code_interpreter.models import SandboxFile
+from chat.models import Message, RunStep
 
 SANDBOX_LINK = re.compile(r"sandbox:/mnt/data/([^\s)\]\"'<>]+)")
 
 
 def _sandbox_files(thread_id: str) -> dict[str, str]:
     """name -> file id of the newest file code wrote under that name in the thread."""
-    from chat.code_interpreter.models import SandboxFile
-
     rows = SandboxFile.objects.filter(thread_id=thread_id).values_list("name", "file_id")
     return dict(rows)  # ordered oldest first, so the newest wins
 
 
 def attach_outputs(run, parts: list[dict]) -> list[dict]:
-    from chat.models import Message, RunStep
-
     if not any(tool.get("type") == "code_interpreter" for tool in run.tools or []):
         return parts  # no queries for runs that cannot have used the tool
 

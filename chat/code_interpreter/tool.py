@@ -18,9 +18,12 @@ from django.db.models import Q
 
 from chat import tools
 from chat.code_interpreter.kernel import Execution, KernelError
-from chat.code_interpreter.models import SessionHolder
+from chat.code_interpreter.models import SandboxFile, SessionHolder
 from chat.code_interpreter.sessions import SandboxRefused, service
-from chat.engine.dispatch import WORKER_ID
+from chat.engine.events import Publisher
+from chat.engine.worker import WORKER_ID
+from chat.files import FileTooLarge, store_file
+from chat.models import File, RunStep
 from chat.providers.base import ProviderError
 
 CODE_INTERPRETER = "code_interpreter"
@@ -86,8 +89,6 @@ def model_output(outputs: list[dict]) -> str:
 
 @sync_to_async
 def _attachments(run) -> list[tuple[str, bytes]]:
-    from chat.models import File
-
     # Each holder's own files only: the assistant's owner's (a tutor's, for a published
     # assistant) and the thread owner's.
     allowed = Q(pk__in=[])
@@ -105,9 +106,6 @@ def _attachments(run) -> list[tuple[str, bytes]]:
 
 @sync_to_async
 def _store_outputs(run, call_id: str, result: Execution, files: dict[str, bytes]) -> tuple[list[dict], list[str]]:
-    from chat.code_interpreter.models import SandboxFile
-    from chat.files import FileTooLarge, store_file
-
     owner = run.thread.owner
     outputs, notes = [], []
     for number, output in enumerate(result.outputs, 1):
@@ -137,8 +135,6 @@ def _store_outputs(run, call_id: str, result: Execution, files: dict[str, bytes]
 
 @sync_to_async
 def _save_live(run, call_id: str, partial: dict) -> str | None:
-    from chat.models import RunStep
-
     for step in RunStep.objects.filter(run=run, type=RunStep.TOOL_CALLS, status=RunStep.IN_PROGRESS).order_by("-created_at")[:3]:
         calls = step.step_details.get("tool_calls", [])
         for index, call in enumerate(calls):
@@ -242,8 +238,6 @@ async def run(run, call: tools.ToolCall) -> tools.ToolResult:
         loop.call_soon_threadsafe(lambda: (latest.update(outputs=snapshot), wake.set()))
 
     async def publish_live() -> None:
-        from chat.engine.events import Publisher
-
         publisher = Publisher(run.thread_id)
         while True:
             await wake.wait()

@@ -16,15 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import os
-import secrets
 import threading
 from typing import Protocol
 
-logger = logging.getLogger("chat.engine")
+from chat.engine.executor import execute
+from chat.engine.worker import WORKER_ID  # noqa: F401  (recovery reads it here)
 
-# Identifies this process in Run.worker, so recovery can tell its runs from orphans.
-WORKER_ID = f"{os.uname().nodename[:30]}:{os.getpid()}:{secrets.token_hex(4)}"
+logger = logging.getLogger("chat.engine")
 
 _server_loop: asyncio.AbstractEventLoop | None = None
 _tasks: dict[str, asyncio.Task] = {}
@@ -83,8 +81,6 @@ def _target_loop() -> asyncio.AbstractEventLoop:
 
 
 def _start(run_id: str) -> None:
-    from chat.engine.executor import execute
-
     if run_id in _tasks:
         # Asked again while a task has it: perhaps it found the run waiting (for its
         # files) just before the wait ended. Look once more when that task is done.

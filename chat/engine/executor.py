@@ -20,10 +20,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from chat import ids, tools
-from chat.engine import events, readiness, states
-from chat.engine.dispatch import WORKER_ID
+from chat import ids, readiness, tools
+from chat.engine import events, states
 from chat.engine.prompt import MAX_PROMPT_TOKENS, PromptTooLong, build_request
+from chat.engine.worker import WORKER_ID
 from chat.functions.models import QuizAttempt
 from chat.models import Message, Run, RunStep
 from chat.providers import get_provider
@@ -173,9 +173,8 @@ class Execution:
         }.get(status if status == Message.COMPLETED else reason, RunStep.COMPLETED)
         step.status = step_status
         step.usage = _add_usage(None, turn.usage)
-        stamp = {RunStep.COMPLETED: "completed_at", RunStep.CANCELLED: "cancelled_at", RunStep.FAILED: "failed_at"}
-        setattr(step, stamp[step_status], now)
-        step.save(update_fields=["status", "usage", stamp[step_status]])
+        setattr(step, RunStep.STAMPS[step_status], now)
+        step.save(update_fields=["status", "usage", RunStep.STAMPS[step_status]])
 
     @sync_to_async
     def _record_grading(self, turn: Turn) -> None:
@@ -430,10 +429,7 @@ class Execution:
 
     @sync_to_async
     def _close_open_steps_sync(self, status: str, error: dict | None) -> list[str]:
-        stamp = {RunStep.CANCELLED: "cancelled_at", RunStep.FAILED: "failed_at"}[status]
-        open_steps = list(RunStep.objects.filter(run=self.run, status=RunStep.IN_PROGRESS).values_list("pk", flat=True))
-        RunStep.objects.filter(pk__in=open_steps).update(status=status, last_error=error, **{stamp: timezone.now()})
-        return open_steps
+        return self.run.close_open_steps(status, error)
 
     async def _close_open_steps(self, status: str, error: dict | None) -> None:
         for step_id in await self._close_open_steps_sync(status, error):

@@ -12,7 +12,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from chat.engine import dispatch, events, readiness, states
+from chat import readiness
+from chat.engine import dispatch, events, states
 from chat.models import Message, Run, RunStep
 
 logger = logging.getLogger("chat.engine")
@@ -56,13 +57,8 @@ def _orphans() -> list[Run]:
 
 
 def _close_run_rows(run: Run, message_reason: str, step_status: str, error: dict | None) -> None:
-    now = timezone.now()
-    for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS):
-        message.status, message.incomplete_at = Message.INCOMPLETE, now
-        message.incomplete_details = {"reason": message_reason}
-        message.save(update_fields=["status", "incomplete_at", "incomplete_details"])
-    stamp = {RunStep.FAILED: "failed_at", RunStep.CANCELLED: "cancelled_at", RunStep.EXPIRED: "expired_at"}[step_status]
-    RunStep.objects.filter(run=run, status=RunStep.IN_PROGRESS).update(status=step_status, last_error=error, **{stamp: now})
+    Message.mark_incomplete(run, message_reason)
+    run.close_open_steps(step_status, error)
 
 
 def recover() -> list[Run]:

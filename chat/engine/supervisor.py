@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -16,6 +17,16 @@ from chat import tokens
 from chat.engine import dispatch, recovery
 
 _supervisor: asyncio.Task | None = None
+
+# What plug-ins start with the engine (code_interpreter's warm kernel pool, retrieval's
+# half-finished ingests), registered in their AppConfig.ready(), run in that order.
+_start_hooks: list[Callable[[], None]] = []
+
+
+def on_engine_start(hook: Callable[[], None]) -> Callable[[], None]:
+    if hook not in _start_hooks:
+        _start_hooks.append(hook)
+    return hook
 
 
 def start_engine(loop: asyncio.AbstractEventLoop, *, executes: bool | None = None) -> None:
@@ -32,13 +43,8 @@ def start_engine(loop: asyncio.AbstractEventLoop, *, executes: bool | None = Non
         threading.Thread(target=tokens.warm, args=(models,), name="tokenizer warm-up", daemon=True).start()
         if not executes:
             return
-        if settings.CODE_INTERPRETER_POOL_SIZE:
-            from chat.code_interpreter.sessions import warm_pool
-
-            warm_pool()  # sandboxed kernels boot in the background; the first call need not wait
-        from chat.retrieval.ingest import resume_unfinished
-
-        resume_unfinished()  # files a stopped server left half-ingested (in a thread of its own)
+        for hook in _start_hooks:
+            hook()
 
 
 async def stop_engine(timeout: float) -> None:

@@ -13,6 +13,7 @@ from fractions import Fraction
 import sympy as sp
 
 from chat.functions.models import QUIZ_FUNCTION, is_quiz_function  # noqa: F401 (the skills' names)
+from chat.providers.offline.mathparse import parse
 
 MULTIPLE_CHOICE, FREE_RESPONSE = "MULTIPLE_CHOICE", "FREE_RESPONSE"
 
@@ -112,8 +113,6 @@ def _polygon(name: str) -> int | None:
 
 
 def _read_expression(text: str) -> sp.Expr:
-    from chat.providers.offline.mathparse import parse
-
     return parse(text.replace("×", "*").replace("÷", "/").replace("−", "-").strip(), evaluate=True)
 
 

@@ -13,6 +13,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
+from chat import tools
 from chat.functions import quizzes
 from chat.functions.schema import ARGUMENTS_MAX_CHARS, validation_errors
 from chat.providers.base import ModelRequest
@@ -35,8 +36,6 @@ STOPWORDS = frozenset(
 
 
 def function_tools(request: ModelRequest) -> dict[str, dict]:
-    from chat import tools
-
     server_names = {tool.name for tool in tools.SERVER_TOOLS.values()}
     return {
         t["function"]["name"]: t["function"]

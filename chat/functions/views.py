@@ -15,6 +15,7 @@ from chat.functions.forms import FunctionForm
 from chat.functions.pending import call_forms, render_pending_action
 from chat.functions.services import submit_call_forms
 from chat.models import Assistant
+from chat.services.assistants import functions_of, set_functions
 
 # --- the student's answers ----------------------------------------------------------------------
 
@@ -47,18 +48,8 @@ def submit_tool_outputs(request: HttpRequest, thread_id: str, run_id: str) -> Ht
 # --- the tutor's function definitions -------------------------------------------------------------
 
 
-def _functions(assistant: Assistant) -> list[dict]:
-    return [t["function"] for t in assistant.tools if t.get("type") == "function" and "function" in t]
-
-
-def _save_functions(assistant: Assistant, functions: list[dict]) -> None:
-    others = [t for t in assistant.tools if t.get("type") != "function"]
-    assistant.tools = others + [{"type": "function", "function": fn} for fn in functions]
-    assistant.save(update_fields=["tools"])
-
-
 def _function_or_404(assistant: Assistant, name: str) -> dict:
-    for fn in _functions(assistant):
+    for fn in functions_of(assistant):
         if fn["name"] == name:
             return fn
     raise Http404("No such function.")
@@ -68,10 +59,10 @@ def _function_or_404(assistant: Assistant, name: str) -> dict:
 @login_required
 def function_list(request: HttpRequest, assistant_id: str) -> HttpResponse:
     assistant = get_assistant_for_user(request.user, assistant_id)
-    functions = _functions(assistant)
+    functions = functions_of(assistant)
     form = FunctionForm(request.POST if request.method == "POST" else None, taken={fn["name"] for fn in functions})
     if request.method == "POST" and form.is_valid():
-        _save_functions(assistant, [*functions, form.cleaned_data["function"]])
+        set_functions(assistant, [*functions, form.cleaned_data["function"]])
         return redirect("functions:function_list", assistant_id=assistant.id)
     context = {"assistant": assistant, "functions": functions, "form": form}
     return render(request, "functions/function_list.html", context, status=400 if form.errors else 200)
@@ -82,11 +73,11 @@ def function_list(request: HttpRequest, assistant_id: str) -> HttpResponse:
 def function_edit(request: HttpRequest, assistant_id: str, name: str) -> HttpResponse:
     assistant = get_assistant_for_user(request.user, assistant_id)
     current = _function_or_404(assistant, name)
-    functions = _functions(assistant)
+    functions = functions_of(assistant)
     taken = {fn["name"] for fn in functions} - {name}
     form = FunctionForm(request.POST if request.method == "POST" else None, initial=FunctionForm.initial_for(current), taken=taken)
     if request.method == "POST" and form.is_valid():
-        _save_functions(assistant, [form.cleaned_data["function"] if fn["name"] == name else fn for fn in functions])
+        set_functions(assistant, [form.cleaned_data["function"] if fn["name"] == name else fn for fn in functions])
         return redirect("functions:function_list", assistant_id=assistant.id)
     context = {"assistant": assistant, "function": current, "form": form}
     return render(request, "functions/function_form.html", context, status=400 if form.errors else 200)
@@ -97,7 +88,7 @@ def function_edit(request: HttpRequest, assistant_id: str, name: str) -> HttpRes
 def function_delete(request: HttpRequest, assistant_id: str, name: str) -> HttpResponse:
     assistant = get_assistant_for_user(request.user, assistant_id)
     _function_or_404(assistant, name)
-    _save_functions(assistant, [fn for fn in _functions(assistant) if fn["name"] != name])
+    set_functions(assistant, [fn for fn in functions_of(assistant) if fn["name"] != name])
     return redirect("functions:function_list", assistant_id=assistant.id)
 
 

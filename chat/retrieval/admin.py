@@ -1,6 +1,8 @@
 from django.contrib import admin
 
+from chat.retrieval.ingest import schedule_ingest
 from chat.retrieval.models import Document, VectorStore, VectorStoreFile
+from chat.services.files import delete_vector_store
 
 
 class VectorStoreFileInline(admin.TabularInline):
@@ -17,9 +19,15 @@ class VectorStoreAdmin(admin.ModelAdmin):
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
-        from chat.retrieval.ingest import schedule_ingest
-
         schedule_ingest(list(VectorStoreFile.objects.filter(vector_store=form.instance)))
+
+    # Deleting here is the service's delete too: the store leaves every tool_resources.
+    def delete_model(self, request, obj):
+        delete_vector_store(obj)
+
+    def delete_queryset(self, request, queryset):
+        for store in queryset:
+            delete_vector_store(store)
 
 
 @admin.register(Document)

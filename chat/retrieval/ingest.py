@@ -11,6 +11,7 @@ extraction is where a file's size turns into memory and CPU time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import weakref
@@ -22,6 +23,7 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from chat.engine import dispatch, events
 from chat.models import File
 from chat.retrieval import waiting
 from chat.retrieval.extract import ExtractError, Page
@@ -227,10 +229,6 @@ def _ingest_each(entry_ids: list[int], thread_id: str | None) -> None:
 def notify_file_status(thread_id: str, file_id: str) -> None:
     """Tell the thread's page that a file's status changed (on the server loop, where the
     in-memory channel layer lives; no loop, no page to tell)."""
-    import asyncio
-
-    from chat.engine import dispatch, events
-
     loop = dispatch.server_loop()
     if loop is None or not loop.is_running():
         return

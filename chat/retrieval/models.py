@@ -46,12 +46,17 @@ class VectorStore(models.Model):
 
 
 class VectorStoreFile(models.Model):
-    IN_PROGRESS, COMPLETED, FAILED = "in_progress", "completed", "failed"
-    STATUSES = [(s, s) for s in (IN_PROGRESS, COMPLETED, FAILED)]
+    class Status(models.TextChoices):
+        # The hosted API's vector store file statuses (a file here is never "cancelled").
+        IN_PROGRESS = "in_progress"
+        COMPLETED = "completed"
+        FAILED = "failed"
+
+    IN_PROGRESS, COMPLETED, FAILED = Status.IN_PROGRESS, Status.COMPLETED, Status.FAILED
 
     vector_store = models.ForeignKey(VectorStore, on_delete=models.CASCADE, related_name="files")
     file = models.ForeignKey(File, on_delete=models.CASCADE, related_name="vector_store_files")
-    status = models.CharField(max_length=16, choices=STATUSES, default=IN_PROGRESS)
+    status = models.CharField(max_length=16, choices=Status, default=Status.IN_PROGRESS)
     last_error = models.TextField(blank=True)
     # The chunking asked for when the file was added (a static chunking_strategy); null is
     # the server's (RETRIEVAL_CHUNK_TOKENS / RETRIEVAL_CHUNK_OVERLAP).

@@ -14,7 +14,8 @@ from chat.access import get_assistant_for_user, get_file_for_reader, get_file_fo
 from chat.retrieval import stores
 from chat.retrieval.extract import ExtractError, extract
 from chat.retrieval.models import VectorStoreFile
-from chat.retrieval.uploads import check_uploads, save_uploads
+from chat.services import Refused
+from chat.services.files import add_assistant_files, remove_assistant_file, upload_problems
 
 
 @require_http_methods(["GET", "POST"])
@@ -24,11 +25,14 @@ def assistant_files(request: HttpRequest, assistant_id: str) -> HttpResponse:
     errors: list[str] = []
     if request.method == "POST":
         uploads = request.FILES.getlist("files")
-        errors = check_uploads(uploads) or ([] if uploads else ["Choose at least one file."])
+        errors = [str(problem) for problem in upload_problems(uploads)]
         if not errors:
-            stores.add_files(stores.assistant_store(assistant), save_uploads(request.user, uploads))
-            stores.enable_file_search(assistant)
-            return redirect("retrieval:assistant_files", assistant_id=assistant.id)
+            try:
+                add_assistant_files(assistant, uploads)
+            except Refused as refused:
+                errors = [str(refused)]
+            else:
+                return redirect("retrieval:assistant_files", assistant_id=assistant.id)
     entries = VectorStoreFile.objects.filter(
         vector_store_id__in=stores.store_ids(assistant), vector_store__owner=request.user
     ).select_related("file")
@@ -42,7 +46,7 @@ def assistant_files(request: HttpRequest, assistant_id: str) -> HttpResponse:
 def assistant_file_remove(request: HttpRequest, assistant_id: str, file_id: str) -> HttpResponse:
     assistant = get_assistant_for_user(request.user, assistant_id)
     file = get_file_for_user(request.user, file_id)
-    VectorStoreFile.objects.filter(vector_store_id__in=stores.store_ids(assistant), file=file).delete()
+    remove_assistant_file(assistant, file)
     return redirect("retrieval:assistant_files", assistant_id=assistant.id)
 
 

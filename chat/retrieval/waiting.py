@@ -10,7 +10,8 @@ a file dispatches the runs that waited for it; after a restart, the resumed inge
 
 from __future__ import annotations
 
-from chat.engine import dispatch, readiness, states
+from chat import readiness
+from chat.engine import dispatch, states
 from chat.models import Run, Thread
 from chat.retrieval.models import VectorStoreFile
 from chat.retrieval.resources import store_ids

@@ -83,14 +83,25 @@ def function_names(run_tools: list[dict]) -> set[str]:
     return {t["function"]["name"] for t in run_tools if t.get("type") == FUNCTION and "function" in t}
 
 
+# How a function call's arguments are checked against the function's schema: function
+# calling's ``schema.check_arguments``, registered in its AppConfig.ready().
+ArgumentCheck = Callable[[dict, str], Awaitable["str | None"]]
+_argument_check: ArgumentCheck | None = None
+
+
+def register_argument_check(check: ArgumentCheck) -> None:
+    global _argument_check
+    _argument_check = check
+
+
 async def invalid_function_call(run_tools: list[dict], call: ToolCall) -> str | None:
     """Why a function call's arguments are unusable (not JSON, or not matching the
     function's schema), as a JSON error output for the model; None when they are fine."""
-    from chat.functions.schema import check_arguments
-
+    if _argument_check is None:
+        return None
     for tool in run_tools:
         if tool.get("type") == FUNCTION and tool.get("function", {}).get("name") == call.name:
-            problem = await check_arguments(tool["function"], call.arguments)
+            problem = await _argument_check(tool["function"], call.arguments)
             return json.dumps({"error": problem, "invalid_arguments": True}) if problem else None
     return None
 

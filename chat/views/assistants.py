@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from chat.access import get_assistant_for_user
 from chat.forms import AssistantForm
 from chat.models import Assistant, Run
+from chat.services.assistants import delete_assistant, save_assistant
 
 
 @require_GET
@@ -24,7 +25,7 @@ def assistant_create(request: HttpRequest) -> HttpResponse:
     form = AssistantForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         form.instance.owner = request.user
-        form.save()
+        save_assistant(form.save(commit=False))
         messages.success(request, f"Created the assistant “{form.instance.name}”.")
         return redirect("chat:assistants")
     return render(request, "chat/assistant_form.html", {"form": form}, status=400 if form.errors else 200)
@@ -36,7 +37,7 @@ def assistant_edit(request: HttpRequest, assistant_id: str) -> HttpResponse:
     assistant = get_assistant_for_user(request.user, assistant_id)
     form = AssistantForm(request.POST or None, instance=assistant)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        save_assistant(form.save(commit=False))
         messages.success(request, f"Saved the assistant “{assistant.name}”.")
         return redirect("chat:assistants")
     context = {"form": form, "assistant": assistant}
@@ -52,6 +53,6 @@ def assistant_delete(request: HttpRequest, assistant_id: str) -> HttpResponse:
         conversations = Run.objects.filter(assistant=assistant).values("thread").distinct().count()
         return render(request, "chat/assistant_delete.html", {"assistant": assistant, "conversations": conversations})
     name = assistant.name
-    assistant.delete()
+    delete_assistant(assistant)
     messages.success(request, f"Deleted the assistant “{name}”. Its conversations are kept, read-only.")
     return redirect("chat:assistants")

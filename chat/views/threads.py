@@ -3,7 +3,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -16,17 +15,12 @@ from chat import conversations, live
 from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
 from chat.classes.quotas import quota_exceeded
 from chat.classes.services import start_thread_with
-from chat.engine.runs import (
-    NothingToRedo,
-    ThreadBusy,
-    cancel_run,
-    edit_last_question,
-    post_message,
-    regenerate_last_answer,
-)
+from chat.engine.runs import ThreadBusy, cancel_run
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
-from chat.retrieval.uploads import check_uploads, start_run
+from chat.services.files import upload_problems
+from chat.services.messages import NothingToRedo, edit_last_question, post_message, regenerate_last_answer
+from chat.services.threads import delete_thread
 from chat.user_input import whole_number
 
 
@@ -107,18 +101,14 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
     form = MessageForm(request.POST, user=request.user, thread=thread)
     uploads = request.FILES.getlist("files")
-    upload_errors = check_uploads(uploads)
+    upload_errors = [str(problem) for problem in upload_problems(uploads)]
     for problem in upload_errors if form.is_valid() else []:
         form.add_error(None, problem)
     if form.is_valid() and (over := quota_exceeded(thread)):
         form.add_error(None, over)  # the form re-renders with the draft in it
     if form.is_valid():
         try:
-            with transaction.atomic():
-                message, run = post_message(
-                    thread, form.cleaned_data["text"], form.cleaned_data["assistant"], start=False
-                )
-                start_run(message, run, uploads)  # attachments (file_search), then the run
+            message, run = post_message(thread, form.cleaned_data["text"], form.cleaned_data["assistant"], uploads=uploads)
         except ThreadBusy as busy:
             form.add_error(None, str(busy))
         else:
@@ -253,11 +243,8 @@ def thread_delete(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
     if request.method == "GET":
         return render(request, "chat/thread_delete.html", {"thread": thread, "count": thread.messages.count()})
-    active = thread.active_run()
-    if active is not None:
-        cancel_run(active)
     title = thread.display_title
-    thread.delete()
+    delete_thread(thread)
     messages.success(request, f"Deleted the conversation “{title}”.")
     if request.htmx:
         return HttpResponseClientRedirect("/threads/")

@@ -7,7 +7,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.engine import dispatch
-from chat.engine.runs import post_message
+from chat.services.messages import post_message
 from tests.engine.scripted import ScriptedProvider, text_turn, use
 from tests.test_consumers import connect, receive_until
 

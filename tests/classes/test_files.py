@@ -11,10 +11,10 @@ from asgiref.sync import async_to_sync
 from django.urls import reverse
 
 from chat.engine.executor import execute
-from chat.engine.runs import post_message
 from chat.files import store_file
 from chat.models import Message, Thread
 from chat.retrieval import ingest, stores
+from chat.services.messages import post_message
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -11,8 +11,8 @@ from asgiref.sync import sync_to_async
 from django.urls import reverse
 
 from chat.engine import dispatch
-from chat.engine.runs import post_message
 from chat.models import Assistant
+from chat.services.messages import post_message
 from tests.test_consumers import connect, receive_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -10,9 +10,9 @@ from asgiref.sync import sync_to_async
 from django.urls import reverse
 
 from chat.engine import executor
-from chat.engine.runs import post_message
 from chat.files import store_file
 from chat.models import File, Message, Run, RunStep
+from chat.services.messages import post_message
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

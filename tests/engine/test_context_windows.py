@@ -60,8 +60,9 @@ async def test_the_offline_models_prompt_usage_stays_within_max_prompt_tokens(th
     from asgiref.sync import sync_to_async
 
     from chat.engine import executor
-    from chat.engine.runs import create_run, post_message
+    from chat.engine.runs import create_run
     from chat.models import Message, Run
+    from chat.services.messages import post_message
 
     for n in range(6):
         _, run = await sync_to_async(post_message)(thread, f"Solve {n}x + 3 = {n + 10} " + "please " * 40, tutor, start=False)

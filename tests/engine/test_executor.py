@@ -7,9 +7,15 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from chat.engine import dispatch, executor, recovery
-from chat.engine.runs import InvalidToolOutputs, cancel_run, create_run, post_message, submit_tool_outputs
+from chat.engine.runs import (
+    InvalidToolOutputs,
+    cancel_run,
+    create_run,
+    submit_tool_outputs,
+)
 from chat.models import Message, Run, RunStep
 from chat.providers.base import Finish, ProviderError, Usage
+from chat.services.messages import post_message
 from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

@@ -11,8 +11,9 @@ from asgiref.sync import sync_to_async
 from chat import tokens
 from chat.engine import executor
 from chat.engine.prompt import answer_reserve
-from chat.engine.runs import create_run, post_message, submit_tool_outputs
+from chat.engine.runs import create_run, submit_tool_outputs
 from chat.models import Message, Run, RunStep
+from chat.services.messages import post_message
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -12,8 +12,8 @@ from asgiref.sync import sync_to_async
 from chat import consumers
 from chat.api import streaming
 from chat.engine import dispatch
-from chat.engine.runs import post_message
 from chat.models import Message, Run
+from chat.services.messages import post_message
 from tests.engine.scripted import ScriptedProvider, text_turn, use
 from tests.test_consumers import connect
 

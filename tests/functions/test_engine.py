@@ -8,12 +8,13 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from chat.engine import executor, recovery
-from chat.engine.runs import InvalidToolOutputs, cancel_run, post_message, submit_tool_outputs
+from chat.engine.runs import InvalidToolOutputs, cancel_run, submit_tool_outputs
 from chat.functions import quizzes
 from chat.functions.models import QuizAttempt
 from chat.models import Message, Run, RunStep
 from chat.providers.base import Finish, Usage
 from chat.providers.offline.model import OfflineProvider
+from chat.services.messages import post_message
 from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
 from tests.functions.conftest import WEATHER
 

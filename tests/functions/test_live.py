@@ -8,8 +8,8 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from chat.engine import dispatch, recovery
-from chat.engine.runs import post_message
 from chat.models import Run
+from chat.services.messages import post_message
 from tests.test_consumers import connect, receive_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

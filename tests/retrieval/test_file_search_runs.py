@@ -8,12 +8,12 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.engine.executor import execute
-from chat.engine.runs import post_message
 from chat.models import Message, RunStep
 from chat.retrieval import stores
 from chat.retrieval.annotate import MARKER
 from chat.retrieval.ingest import ingest_now
 from chat.retrieval.models import VectorStoreFile
+from chat.services.messages import post_message
 from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
 
 pytestmark = [pytest.mark.django_db(transaction=True)]

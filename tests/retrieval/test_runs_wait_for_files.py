@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from chat.api.models import ApiKey
 from chat.engine import dispatch, recovery
-from chat.engine.runs import cancel_run, post_message
+from chat.engine.runs import cancel_run
 from chat.models import File, Run, RunStep
 from chat.retrieval import ingest
-from chat.retrieval.uploads import start_run
 from chat.retrieval.waiting import READING_FILES
+from chat.services.messages import post_message
 from tests.test_consumers import connect, receive_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -63,8 +63,7 @@ def _uploads(notes=NOTES):
 
 @sync_to_async
 def ask_with_files(thread, tutor, notes=NOTES):
-    message, run = post_message(thread, QUESTION, tutor, start=False)
-    start_run(message, run, _uploads(notes))
+    _message, run = post_message(thread, QUESTION, tutor, uploads=_uploads(notes))
     return run
 
 

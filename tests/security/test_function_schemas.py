@@ -19,8 +19,8 @@ from django.urls import reverse
 
 from chat.api.models import ApiKey
 from chat.engine import executor
-from chat.engine.runs import post_message
 from chat.models import Assistant, Run, RunStep
+from chat.services.messages import post_message
 from project.asgi import application
 from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
 

@@ -5,8 +5,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.engine import executor
-from chat.engine.runs import post_message
 from chat.models import Run
+from chat.services.messages import post_message
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -2,8 +2,8 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from chat.engine.runs import post_message
 from chat.models import Assistant, Message, Run, Thread
+from chat.services.messages import post_message
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,6 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from chat.forms import MessageForm
 from chat.models import Assistant, Message, Run, Thread
 
 pytestmark = pytest.mark.django_db
@@ -68,16 +67,19 @@ def test_an_empty_message_gets_a_form_error_and_saves_nothing(alice_client, thre
     assert not Message.objects.exists() and not Run.objects.exists()
 
 
-def test_a_message_over_32000_characters_gets_a_form_error_and_saves_nothing(alice_client, thread):
+def test_a_message_over_the_limit_gets_a_form_error_and_saves_nothing(alice_client, thread, settings):
+    settings.MAX_MESSAGE_CHARS = 32_000
     response = post_message(alice_client, thread, "x" * 32_001, **HTMX)
     assertContains(response, "at most 32000 characters; this one has 32001")
+    assertContains(response, 'data-max-chars="32000"')  # the counter reads the same setting
     assertContains(response, "x" * 100)  # the text is kept in the form, not lost
     assert not Message.objects.exists() and not Run.objects.exists()
 
 
-def test_a_message_of_exactly_32000_characters_is_accepted(alice_client, thread):
-    post_message(alice_client, thread, "x" * 32_000)
-    assert Message.objects.get().text == "x" * 32_000
+def test_a_message_of_exactly_the_limit_is_accepted(alice_client, thread, settings):
+    assert settings.MAX_MESSAGE_CHARS == 256_000  # the hosted API's limit, the default
+    post_message(alice_client, thread, "x" * 256_000)
+    assert Message.objects.get().text == "x" * 256_000
 
 
 def test_a_second_message_while_a_run_is_active_is_refused_clearly(alice_client, thread):
@@ -192,7 +194,7 @@ def test_a_message_sent_from_a_textarea_is_stored_with_plain_newlines(alice_clie
 
 
 def test_the_length_limit_counts_a_newline_once_as_the_browser_does(alice_client, thread, settings):
-    limit = MessageForm.base_fields["text"].max_length
+    settings.MAX_MESSAGE_CHARS = limit = 1000
     text = "a\r\n" * (limit // 2)  # limit characters in the browser, 1.5 x limit as CRLF
     post_message(alice_client, thread, text.strip(), **HTMX)
     assert Message.objects.filter(thread=thread).exists()

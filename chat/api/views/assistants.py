@@ -11,6 +11,7 @@ from chat.api.errors import not_found
 from chat.api.http import ok, read
 from chat.api.pagination import page
 from chat.models import Assistant
+from chat.services.assistants import delete_assistant, save_assistant
 
 TEXTS = ("name", "description", "instructions")
 
@@ -38,9 +39,9 @@ def _apply(assistant: Assistant, spec: specs.AssistantUpdate, user) -> list[str]
 def create(request: HttpRequest):
     spec = read(request, specs.AssistantCreate)
     assistant = Assistant(owner=request.user)
-    with transaction.atomic():
+    with transaction.atomic():  # the vector stores tool_resources creates, with the assistant
         _apply(assistant, spec, request.user)
-        assistant.save()
+        save_assistant(assistant)
     return ok(serializers.assistant(assistant))
 
 
@@ -55,17 +56,13 @@ def retrieve(request: HttpRequest, assistant_id: str):
 def update(request: HttpRequest, assistant_id: str):
     assistant = _get(request, assistant_id)
     spec = read(request, specs.AssistantUpdate)
-    changed = _apply(assistant, spec, request.user)
-    if changed:
-        with transaction.atomic():
-            assistant.save(update_fields=changed)
+    with transaction.atomic():
+        save_assistant(assistant, _apply(assistant, spec, request.user))
     return ok(serializers.assistant(assistant))
 
 
 def delete(request: HttpRequest, assistant_id: str):
-    assistant = _get(request, assistant_id)
-    with transaction.atomic():
-        assistant.delete()
+    delete_assistant(_get(request, assistant_id))
     return ok(serializers.deleted(assistant_id, "assistant"))
 
 

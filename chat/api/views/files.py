@@ -11,9 +11,9 @@ from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import form_data, ok
 from chat.api.pagination import page
 from chat.downloads import file_response
-from chat.files import FileTooLarge, store_file
 from chat.models import File
 from chat.providers import available_models
+from chat.services.files import upload_file
 
 UPLOAD_PURPOSES = ("assistants", "vision", "user_data")
 
@@ -37,10 +37,7 @@ def upload(request: HttpRequest):
     if unknown:
         name = sorted(unknown)[0]
         raise invalid(f"Unknown parameter: '{name}'.", param=name, code="unknown_parameter")
-    try:
-        record = store_file(request.user, upload.name or "file", upload, purpose=purpose)
-    except FileTooLarge as exc:
-        raise ApiError(413, str(exc), param="file", code="file_too_large") from None
+    record = upload_file(request.user, upload.name or "file", upload, purpose=purpose)
     record.status = File.PROCESSED
     record.save(update_fields=["status"])
     return ok(serializers.file(record))

@@ -17,11 +17,12 @@ from chat.api import serializers, specs, streaming
 from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import ok, read
 from chat.api.pagination import page
-from chat.api.views.threads import add_message, busy, get_thread, save_thread
+from chat.api.views.threads import busy, get_thread, save_thread
 from chat.classes.quotas import over_quota
 from chat.engine import runs as engine_runs
 from chat.engine import states
 from chat.models import Assistant, Run, RunStep, Thread
+from chat.services.messages import start_run
 
 
 def _include_content(request: HttpRequest) -> bool:
@@ -85,21 +86,11 @@ def _run_options(spec: specs.RunOptions, assistant: Assistant) -> dict:
 
 
 def _start_run(thread: Thread, assistant: Assistant, options: dict, messages: list[dict]) -> Run:
-    """Save the additional messages and queue the run in one transaction (it starts on commit)."""
     _check_quota(thread)
-    with transaction.atomic():
-        active = thread.active_run()
-        if active is not None:
-            raise busy(thread, active)
-        for message in messages:
-            add_message(thread, message)
-        try:
-            run = engine_runs.create_run(thread, assistant, **options)
-        except engine_runs.ThreadBusy as exc:
-            raise busy(thread, exc.run) from None
-        thread.assistant = assistant
-        thread.updated_at = timezone.now()
-        thread.save(update_fields=["assistant", "updated_at"])
+    try:
+        run = start_run(thread, assistant, messages=messages, **options)
+    except engine_runs.ThreadBusy as exc:
+        raise busy(thread, exc.run) from None
     return serializers.with_visibility(run)
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.http import Http404, HttpRequest
-from django.utils import timezone
 
 from chat.access import get_thread_for_api, thread_is_read_only
 from chat.api import serializers, specs, tool_resources
 from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import ok, read
 from chat.api.pagination import page
-from chat.engine import runs as engine_runs
-from chat.models import File, Message, Thread
+from chat.engine.runs import ThreadBusy
+from chat.models import Message, Thread
+from chat.services.messages import add_message
+from chat.services.threads import create_thread, delete_thread
 
 
 def get_thread(request: HttpRequest, thread_id: str) -> Thread:
@@ -23,45 +24,10 @@ def get_thread(request: HttpRequest, thread_id: str) -> Thread:
 
 
 def save_thread(user, spec: specs.ThreadCreate, thread_id: str | None = None) -> Thread:
-    extra = {"id": thread_id} if thread_id else {}
-    with transaction.atomic():
+    with transaction.atomic():  # the vector stores tool_resources creates, with the thread
         resources = tool_resources.save(user, spec.tool_resources)
-        thread = Thread.objects.create(owner=user, metadata=spec.metadata or {}, tool_resources=resources, **extra)
-        for message in spec.messages or []:
-            add_message(thread, message.cleaned())
-    return thread
-
-
-def add_message(thread: Thread, cleaned: dict) -> Message:
-    message = Message.objects.create(thread=thread, **cleaned)
-    fields = ["updated_at"]
-    fields += _use_attachments(thread, message.attachments)
-    thread.updated_at = timezone.now()
-    if not thread.title and message.role == Message.USER and message.text.strip():
-        thread.title = engine_runs.title_from(message.text)
-        fields.append("title")
-    thread.save(update_fields=fields)
-    return message
-
-
-def _use_attachments(thread: Thread, attachments: list[dict]) -> list[str]:
-    """As the hosted API did: file_search attachments go into the thread's vector store,
-    code_interpreter attachments become files the thread's code interpreter can read."""
-    search = [a["file_id"] for a in attachments if any(t["type"] == "file_search" for t in a["tools"])]
-    code = [a["file_id"] for a in attachments if any(t["type"] == "code_interpreter" for t in a["tools"])]
-    changed = []
-    if search:
-        from chat.retrieval import stores
-
-        files = list(File.objects.filter(pk__in=search, owner_id=thread.owner_id))
-        stores.add_files(stores.thread_store(thread), files, thread_id=thread.id)
-    if code:
-        resources = dict(thread.tool_resources or {})
-        known = list((resources.get("code_interpreter") or {}).get("file_ids") or [])
-        resources["code_interpreter"] = {"file_ids": known + [i for i in code if i not in known]}
-        thread.tool_resources = resources
-        changed.append("tool_resources")
-    return changed
+        messages = [message.cleaned() for message in spec.messages or []]
+        return create_thread(user, messages=messages, metadata=spec.metadata, tool_resources=resources, thread_id=thread_id)
 
 
 def busy(thread: Thread, run=None) -> ApiError:
@@ -97,10 +63,7 @@ def update(request: HttpRequest, thread_id: str):
 
 def delete(request: HttpRequest, thread_id: str):
     thread = get_thread(request, thread_id)
-    active = thread.active_run()
-    if active is not None:
-        engine_runs.cancel_run(active)
-    thread.delete()
+    delete_thread(thread)
     return ok(serializers.deleted(thread_id, "thread"))
 
 
@@ -119,11 +82,10 @@ def message_create(request: HttpRequest, thread_id: str):
     cleaned = read(request, specs.MessageCreate).cleaned()
     if thread_is_read_only(request.user, thread):
         raise invalid("This class conversation is read-only now: no assistant of the class is available to answer in it.")
-    with transaction.atomic():
-        active = thread.active_run()
-        if active is not None:
-            raise ApiError(409, f"Can't add messages to {thread.id} while a run {active.id} is active.", code="thread_busy")
-        message = add_message(thread, cleaned)
+    try:
+        message = add_message(thread, **cleaned)
+    except ThreadBusy as exc:
+        raise busy(thread, exc.run) from None
     return ok(serializers.message(message))
 
 

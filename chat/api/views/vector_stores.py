@@ -1,7 +1,7 @@
 """/v1/vector_stores, their files and file batches, over chat.retrieval's models.
 
 A vector store file's API id is its File's id. Ingestion (extracting, chunking,
-indexing) is chat.retrieval's, started by ``stores.add_files``.
+indexing) is chat.retrieval's; every change goes through ``chat.services.files``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from chat.api.models import FileBatch
 from chat.api.pagination import page
 from chat.api.serializers import ts
 from chat.models import File
-from chat.retrieval import stores
 from chat.retrieval.models import VectorStore, VectorStoreFile
+from chat.services import files as services
 
 ENTRY_STATUSES = ("in_progress", "completed", "failed", "cancelled")
 
@@ -106,14 +106,9 @@ def _files(request: HttpRequest, ids: list[str], param: str) -> list[File]:
     return [found[i] for i in dict.fromkeys(ids)]
 
 
-def _apply(store: VectorStore, spec: specs.StoreUpdate) -> list[str]:
+def _changes(spec) -> dict:
     # expires_after is checked and accepted, but stores here do not expire (docs/api.md).
-    changed = sorted(spec.model_fields_set & {"name", "metadata"})
-    if "name" in changed:
-        store.name = spec.name or ""
-    if "metadata" in changed:
-        store.metadata = spec.metadata or {}
-    return changed
+    return {name: getattr(spec, name) for name in spec.model_fields_set & {"name", "metadata"}}
 
 
 # --- vector stores -------------------------------------------------------------------------
@@ -122,11 +117,7 @@ def _apply(store: VectorStore, spec: specs.StoreUpdate) -> list[str]:
 def create(request: HttpRequest):
     spec = read(request, specs.StoreCreate)
     files = _files(request, spec.file_ids or [], "file_ids")
-    store = VectorStore(owner=request.user)
-    _apply(store, spec)
-    store.save()
-    if files:
-        stores.add_files(store, files, chunking=specs.chunking(spec.chunking_strategy))
+    store = services.create_vector_store(request.user, **_changes(spec), files=files, chunking=specs.chunking(spec.chunking_strategy))
     return ok(store_dict(store))
 
 
@@ -140,14 +131,12 @@ def retrieve(request: HttpRequest, store_id: str):
 
 def update(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
-    changed = _apply(store, read(request, specs.StoreUpdate))
-    if changed:
-        store.save(update_fields=changed)
+    services.update_vector_store(store, **_changes(read(request, specs.StoreUpdate)))
     return ok(store_dict(store))
 
 
 def delete(request: HttpRequest, store_id: str):
-    stores.delete_store(_store(request, store_id))
+    services.delete_vector_store(_store(request, store_id))
     return ok({"id": store_id, "object": "vector_store.deleted", "deleted": True})
 
 
@@ -165,7 +154,7 @@ def file_create(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
     spec = read(request, specs.StoreFileCreate)
     files = _files(request, [spec.file_id], "file_id")
-    stores.add_files(store, files, chunking=specs.chunking(spec.chunking_strategy))
+    services.add_to_store(store, files, chunking=specs.chunking(spec.chunking_strategy), param="file_id")
     return ok(entry_dict(_entry(store, files[0].id)))
 
 
@@ -194,7 +183,7 @@ def file_update(request: HttpRequest, store_id: str, file_id: str):
 
 
 def file_delete(request: HttpRequest, store_id: str, file_id: str):
-    _entry(_store(request, store_id), file_id).delete()
+    services.remove_store_file(_entry(_store(request, store_id), file_id))
     return ok({"id": file_id, "object": "vector_store.file.deleted", "deleted": True})
 
 
@@ -220,10 +209,7 @@ def batch_create(request: HttpRequest, store_id: str):
     default = specs.chunking(spec.chunking_strategy)
     # Each of ``files`` may ask for its own strategy; the others use the batch's.
     own = {f.file_id: specs.chunking(f.chunking_strategy) for f in spec.files or [] if f.chunking_strategy is not None}
-    for strategy in dict.fromkeys([default, *own.values()]):
-        group = [f for f in files if own.get(f.id, default) == strategy]
-        if group:
-            stores.add_files(store, group, chunking=strategy)
+    services.add_batch(store, files, chunking=default, own=own)
     batch = FileBatch.objects.create(vector_store=store, file_ids=[f.id for f in files])
     return ok(batch_dict(batch))
 

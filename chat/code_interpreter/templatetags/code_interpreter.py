@@ -5,6 +5,7 @@ import re
 from django import template
 from django.utils.safestring import SafeString
 
+from chat.code_interpreter.models import SandboxFile
 from chat.markdown import render_markdown
 
 register = template.Library()
@@ -21,6 +22,4 @@ def ci_code(code: object) -> SafeString:
 
 @register.simple_tag
 def ci_files(call_id: str):
-    from chat.code_interpreter.models import SandboxFile
-
     return list(SandboxFile.objects.filter(tool_call_id=call_id).select_related("file"))

@@ -5,10 +5,14 @@ import sys
 
 from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from chat.engine import executor, states
-from chat.engine.runs import ThreadBusy, post_message
+from chat.engine.runs import ThreadBusy
 from chat.models import Assistant, Run, Thread
+from chat.services import Refused
+from chat.services.messages import post_message
+from chat.services.threads import create_thread
 
 
 class Command(BaseCommand):
@@ -21,13 +25,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, assistant, message, thread=None, **options):
         text = message.strip()
-        if not text:
-            raise CommandError("The message is empty.")
-        if len(text) > 32_000:
-            raise CommandError(f"The message has {len(text)} characters; the limit is 32000.")
         found = self._assistant(assistant)
-        conversation = self._thread(thread, found)
-        run = self._post(conversation, text, found)
+        with transaction.atomic():  # a refused message leaves no new thread behind
+            conversation = self._thread(thread, found)
+            run = self._post(conversation, text, found)
         self.stderr.write(f"thread {conversation.id} · run {run.id}")
         final = asyncio.run(self._execute(run.id))
         self.stdout.write("")
@@ -46,7 +47,7 @@ class Command(BaseCommand):
 
     def _thread(self, thread_id: str | None, assistant: Assistant) -> Thread:
         if thread_id is None:
-            return Thread.objects.create(owner=assistant.owner, assistant=assistant)
+            return create_thread(assistant.owner, assistant=assistant)
         thread = Thread.objects.filter(pk=thread_id, owner=assistant.owner).first()
         if thread is None:
             raise CommandError(f"No thread {thread_id!r} belonging to the assistant's owner.")
@@ -56,8 +57,8 @@ class Command(BaseCommand):
         try:
             # start=False: this process executes the run itself, streaming to the terminal.
             _message, run = post_message(thread, text, assistant, start=False)
-        except ThreadBusy as busy:
-            raise CommandError(str(busy)) from None
+        except (ThreadBusy, Refused) as refused:
+            raise CommandError(str(refused)) from None
         return run
 
     async def _execute(self, run_id: str) -> Run:

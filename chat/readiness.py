@@ -1,4 +1,5 @@
-"""What a queued run may still be waiting for before it can start.
+"""What a queued run may still be waiting for before it can start (below the models:
+``Run.waiting_reason`` asks it).
 
 A plug-in (file_search: the files attached to the thread are still being read)
 registers a check in its ``AppConfig.ready()``. The one rule: a run starts only when no

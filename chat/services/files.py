@@ -1,0 +1,151 @@
+"""Uploading files and putting them in vector stores, whatever the surface: the browser's
+composer and assistant Files page, /v1's files, vector stores, file batches and message
+attachments. Each limit is checked here once:
+
+- a file over ``FILE_MAX_BYTES`` is refused (413, ``file_too_large``);
+- a file whose type cannot be searched is refused when it would enter a vector store (the
+  hosted API's "Files with extensions [...] are not supported for retrieval"); a file for
+  code_interpreter or vision may be of any type;
+- a message carries at most ``MAX_FILES_PER_MESSAGE`` attachments.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+from django.conf import settings
+from django.db import transaction
+
+from chat.files import FileTooLarge, store_file
+from chat.models import Assistant, File, Thread
+from chat.retrieval import stores
+from chat.retrieval.extract import ACCEPTED
+from chat.retrieval.models import VectorStore, VectorStoreFile
+from chat.services import Refused
+
+MAX_FILES_PER_MESSAGE = 10  # the hosted API's limit on a message's attachments
+
+
+def too_many(count: int, *, param: str = "attachments") -> Refused | None:
+    if count > MAX_FILES_PER_MESSAGE:
+        return Refused(f"Attach at most {MAX_FILES_PER_MESSAGE} files at a time.", param=param, code="array_above_max_length")
+    return None
+
+
+def too_large(name: str, size: int, *, param: str = "file") -> Refused | None:
+    if size > settings.FILE_MAX_BYTES:
+        return Refused(f"{name}: {FileTooLarge(size)}", param=param, code="file_too_large", status=413)
+    return None
+
+
+def not_searchable(name: str, *, param: str = "file_ids") -> Refused | None:
+    ext = PurePath(name.lower()).suffix
+    if ext in ACCEPTED:
+        return None
+    return Refused(
+        f"{name}: files of type “{ext or 'no extension'}” cannot be searched "
+        "(accepted: PDF, DOCX, HTML, Markdown, text, CSV/JSON, source code).",
+        param=param,
+        code="unsupported_file",
+    )
+
+
+def upload_problems(uploads, *, searchable: bool = True) -> list[Refused]:
+    """Every problem with a set of uploads known before saving anything (count, size,
+    type), so the browser can list them all; the other surfaces raise the first."""
+    problems = [too_many(len(uploads), param="files")]
+    for upload in uploads:
+        problems.append(too_large(upload.name, upload.size) or (not_searchable(upload.name) if searchable else None))
+    return [p for p in problems if p is not None]
+
+
+def upload_file(owner, name: str, content, *, purpose: str = "assistants") -> File:
+    """Save one upload (bytes or an UploadedFile) as ``owner``'s File."""
+    size = len(content) if isinstance(content, bytes) else content.size
+    if refused := too_large(name, size):
+        raise refused
+    return store_file(owner, name, content, purpose=purpose)
+
+
+def save_uploads(owner, uploads, *, searchable: bool = True) -> list[File]:
+    """Save a set of uploads, or none of them if any is refused."""
+    if problems := upload_problems(uploads, searchable=searchable):
+        raise problems[0]
+    return [store_file(owner, upload.name, upload) for upload in uploads]
+
+
+def add_to_store(
+    store: VectorStore, files: list[File], *, chunking: tuple[int, int] | None = None, thread_id: str | None = None, param: str = "file_ids"
+) -> list[VectorStoreFile]:
+    """Add the owner's files to a store (ingested in the background); a type that cannot
+    be searched is refused before any is added."""
+    for file in files:
+        if refused := not_searchable(file.filename, param=param):
+            raise refused
+    return stores.add_files(store, files, chunking=chunking, thread_id=thread_id)
+
+
+def add_batch(store: VectorStore, files: list[File], *, chunking=None, own: dict | None = None) -> None:
+    """A file batch: every file in, or none (a type that cannot be searched refuses the
+    batch). Each file is split with its own chunking in ``own`` (file id -> chunking),
+    or the batch's ``chunking``."""
+    own = own or {}
+    for file in files:
+        if refused := not_searchable(file.filename):
+            raise refused
+    with transaction.atomic():
+        for strategy in dict.fromkeys([chunking, *own.values()]):
+            group = [f for f in files if own.get(f.id, chunking) == strategy]
+            if group:
+                add_to_store(store, group, chunking=strategy)
+
+
+def add_assistant_files(assistant: Assistant, uploads) -> list[VectorStoreFile]:
+    """The Files page: save the uploads into the assistant's own store and turn file_search on."""
+    if not uploads:
+        raise Refused("Choose at least one file.", param="files")
+    with transaction.atomic():
+        entries = add_to_store(stores.assistant_store(assistant), save_uploads(assistant.owner, uploads))
+        stores.enable_file_search(assistant)
+    return entries
+
+
+def remove_assistant_file(assistant: Assistant, file: File) -> None:
+    VectorStoreFile.objects.filter(vector_store_id__in=stores.store_ids(assistant), file=file).delete()
+
+
+def attach_to_thread(thread: Thread, files: list[File]) -> None:
+    """file_search attachments: the files go into the thread's own store."""
+    add_to_store(stores.thread_store(thread), files, thread_id=thread.id, param="attachments")
+
+
+# --- vector stores (/v1; the browser's stores are the assistant's and thread's own) ---------
+
+
+def create_vector_store(owner, *, name: str = "", metadata: dict | None = None, files: list[File] = (), chunking=None) -> VectorStore:
+    with transaction.atomic():
+        store = VectorStore.objects.create(owner=owner, name=name or "", metadata=metadata or {})
+        if files:
+            add_to_store(store, list(files), chunking=chunking)
+    return store
+
+
+def update_vector_store(store: VectorStore, **changes) -> list[str]:
+    """Change a store's ``name`` and/or ``metadata``; returns the fields changed."""
+    changed = sorted(set(changes) & {"name", "metadata"})
+    if "name" in changed:
+        store.name = changes["name"] or ""
+    if "metadata" in changed:
+        store.metadata = changes["metadata"] or {}
+    if changed:
+        store.save(update_fields=changed)
+    return changed
+
+
+def delete_vector_store(store: VectorStore) -> None:
+    """Delete a store and take it out of every assistant's and thread's tool_resources."""
+    stores.delete_store(store)
+
+
+def remove_store_file(entry: VectorStoreFile) -> None:
+    entry.delete()

@@ -1,0 +1,156 @@
+"""Posting messages: on its own (/v1), or with the run that answers it (the browser,
+``manage.py ask``), with attachments; answering the last question again; editing it.
+
+One way to add a message, whatever the surface: the thread must be idle, a
+``file_search`` attachment goes into the thread's vector store, a ``code_interpreter``
+one becomes a file the thread's code interpreter can read, the first question names
+the thread, and the thread moves to the top of the list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from chat.engine.runs import check_idle, create_run
+from chat.models import Assistant, File, Message, Run, Thread
+from chat.retrieval import stores
+from chat.services import Refused
+from chat.services.files import attach_to_thread, save_uploads, too_many
+
+
+class NothingToRedo(Exception):
+    """The thread has no message of the user's to answer again or to edit."""
+
+
+def add_message(
+    thread: Thread,
+    *,
+    role: str = Message.USER,
+    content: list[dict],
+    attachments: Iterable[dict] = (),
+    metadata: dict | None = None,
+) -> Message:
+    """Add a message (content in the API's shape) to an idle thread."""
+    if any(part.get("type") == "text" and Message.is_blank(part["text"]["value"]) for part in content):
+        raise Refused(Message.BLANK, param="content", code="empty_string")
+    for part in content:
+        if part.get("type") == "text" and (problem := Message.too_long(part["text"]["value"])):
+            raise Refused(problem, param="content", code="string_above_max_length")
+    attachments = list(attachments)
+    if refused := too_many(len(attachments)):
+        raise refused
+    with transaction.atomic():
+        check_idle(thread)
+        message = Message.objects.create(
+            thread=thread, role=role, content=content, attachments=attachments, metadata=metadata or {}
+        )
+        fields = ["updated_at", *_use_attachments(thread, message.attachments)]
+        thread.updated_at = timezone.now()
+        if not thread.title and message.role == Message.USER and message.text.strip():
+            thread.title = title_from(message.text)
+            fields.append("title")
+        thread.save(update_fields=fields)
+    return message
+
+
+def _use_attachments(thread: Thread, attachments: list[dict]) -> list[str]:
+    """As the hosted API did: file_search attachments go into the thread's vector store,
+    code_interpreter attachments become files the thread's code interpreter can read.
+    Returns the thread's fields to save."""
+    search = [a["file_id"] for a in attachments if any(t["type"] == stores.FILE_SEARCH for t in a["tools"])]
+    code = [a["file_id"] for a in attachments if any(t["type"] == "code_interpreter" for t in a["tools"])]
+    changed = []
+    if search:
+        attach_to_thread(thread, list(File.objects.filter(pk__in=search, owner_id=thread.owner_id)))
+    if code:
+        resources = dict(thread.tool_resources or {})
+        known = list((resources.get("code_interpreter") or {}).get("file_ids") or [])
+        resources["code_interpreter"] = {"file_ids": known + [i for i in code if i not in known]}
+        thread.tool_resources = resources
+        changed.append("tool_resources")
+    return changed
+
+
+def start_run(thread: Thread, assistant: Assistant, *, messages: Iterable[dict] = (), start: bool = True, **options) -> Run:
+    """Add ``messages`` and queue a run of ``assistant`` on ``thread``, in one transaction
+    (the run starts after commit unless ``start=False``); the thread now talks to
+    ``assistant``. ``options`` override the assistant's settings for this run."""
+    with transaction.atomic():
+        check_idle(thread)
+        for message in messages:
+            add_message(thread, **message)
+        run = create_run(thread, assistant, start=start, **options)
+        thread.assistant = assistant
+        thread.updated_at = timezone.now()
+        thread.save(update_fields=["assistant", "updated_at"])
+    return run
+
+
+def post_message(thread: Thread, text: str, assistant: Assistant, *, uploads=(), start: bool = True) -> tuple[Message, Run]:
+    """A person's question, with the files they attached for file_search, and the run
+    that answers it: both saved, or neither. A thread that has files gets file_search on
+    its runs even when the assistant has none (the files were attached to be searched);
+    the run waits for them to be read (``chat.retrieval.waiting``)."""
+    with transaction.atomic():
+        check_idle(thread)
+        files = save_uploads(thread.owner, uploads)
+        attachments = [{"file_id": f.id, "tools": [{"type": stores.FILE_SEARCH}]} for f in files]
+        message = add_message(thread, content=Message.text_content(Message.clean_input(text)), attachments=attachments)
+        tools = assistant.tools
+        if stores.store_ids(thread) and stores.FILE_SEARCH not in {t.get("type") for t in tools}:
+            tools = [*tools, {"type": stores.FILE_SEARCH}]
+        run = start_run(thread, assistant, start=start, tools=tools)
+    return message, run
+
+
+# Markdown that reads as noise in a title: fences, images and links (kept: their text),
+# emphasis and code marks, and the markers that open a heading, quote or list item.
+_FENCE = re.compile(r"^\s*(```|~~~)[^\n]*$", re.MULTILINE)
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_LINE_MARK = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)", re.MULTILINE)
+_INLINE_MARK = re.compile(r"(\*\*|__|\*|~~|`|(?<!\w)_|_(?!\w))")
+
+
+def title_from(text: str, limit: int = 60) -> str:
+    """A conversation title from its first message: one line of plain text, no Markdown."""
+    plain = _INLINE_MARK.sub("", _LINE_MARK.sub("", _LINK.sub(r"\1", _FENCE.sub("", text))))
+    words = " ".join(plain.split())
+    if len(words) <= limit:
+        return words
+    return words[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+
+
+def _last_question(thread: Thread) -> Message:
+    last = thread.messages.filter(role=Message.USER).order_by("-seq").first()
+    if last is None:
+        raise NothingToRedo("There is no message of yours in this conversation yet.")
+    return last
+
+
+def _remove(messages) -> list[str]:
+    removed = list(messages.values_list("id", flat=True))
+    messages.delete()
+    return removed
+
+
+def regenerate_last_answer(thread: Thread, assistant: Assistant) -> tuple[Run, list[str]]:
+    """Answer the user's last message again: the answers given to it are removed first.
+    Returns the new run and the ids of the removed messages."""
+    with transaction.atomic():
+        check_idle(thread)
+        removed = _remove(thread.messages.filter(seq__gt=_last_question(thread).seq))
+        return create_run(thread, assistant), removed
+
+
+def edit_last_question(thread: Thread, text: str, assistant: Assistant) -> tuple[Message, Run, list[str]]:
+    """Replace the user's last message (and the answers to it) with ``text``, and answer that.
+    Returns the new message, its run and the ids of the removed messages."""
+    with transaction.atomic():
+        check_idle(thread)
+        removed = _remove(thread.messages.filter(seq__gte=_last_question(thread).seq))
+        message, run = post_message(thread, text, assistant)
+        return message, run, removed

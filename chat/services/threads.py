@@ -1,0 +1,42 @@
+"""Threads: creating one (with its first messages), deleting one (its live run is stopped first)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from chat.engine.runs import cancel_run
+from chat.models import Assistant, Thread
+from chat.services.messages import add_message
+
+
+def create_thread(
+    owner,
+    *,
+    assistant: Assistant | None = None,
+    messages: Iterable[dict] = (),
+    metadata: dict | None = None,
+    tool_resources: dict | None = None,
+    thread_id: str | None = None,
+) -> Thread:
+    """A new thread with its first messages (each added as ``add_message`` adds one), in
+    one transaction. ``thread_id``: an id chosen in advance (a /v1 stream listens on it
+    before the thread exists)."""
+    extra = {"id": thread_id} if thread_id else {}
+    with transaction.atomic():
+        thread = Thread.objects.create(
+            owner=owner, assistant=assistant, metadata=metadata or {}, tool_resources=tool_resources or {}, **extra
+        )
+        for message in messages:
+            add_message(thread, **message)
+    return thread
+
+
+def delete_thread(thread: Thread) -> None:
+    """Delete a thread with its messages and runs. A run still executing is cancelled
+    first, so its task stops now instead of writing to rows that are gone."""
+    active = thread.active_run()
+    if active is not None:
+        cancel_run(active)
+    thread.delete()
