@@ -22,8 +22,9 @@ from chat.retrieval.quotes import sentences
 from chat.retrieval.search import STOPWORDS, terms
 
 NUMBER, SHARE, SCORE, NAME, DEFINITION, REASON, ANY = "number", "share", "score", "name", "definition", "reason", "any"
-# A sentence leads only if it covers at least this share of the question's weighted words.
-MIN_COVERAGE = 0.15
+# A sentence leads only if it, or it with its neighbours, covers at least this share of the
+# question's weighted words.
+MIN_COVERAGE = 0.25
 # How much the sentences around one count towards covering the question: the one before
 # often names what this one gives the figure for, a section heading may stand two before.
 CONTEXT_WEIGHT = 0.4
@@ -170,6 +171,8 @@ class Candidate:
     coverage: float
     holds: bool
     score: float
+    # How much of the question the sentence and its neighbours cover together.
+    reach: float = 0.0
 
 
 def _question_weights(question: str) -> dict[str, float]:
@@ -237,7 +240,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(have | around)
         strength = _strength(kind, sentence, set(weights), question_words, head, years, focus) if kind != ANY else 0.0
         score = coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
-        found.append(Candidate(index, sentence, coverage, strength > 0, score))
+        found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(have | around)))
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
     return found
 
@@ -246,7 +249,7 @@ def lead_and_support(question: str, passages: list[str], support: int = 2) -> tu
     """The sentence that answers (or None) and up to ``support`` sentences that back it."""
     found = candidates(question, passages)
     kind = kind_of(question)
-    answering = [c for c in found if c.coverage >= MIN_COVERAGE and (c.holds or kind == ANY)]
+    answering = [c for c in found if max(c.coverage, c.reach) >= MIN_COVERAGE and (c.holds or kind == ANY)]
     if not answering:
         return None, []
     lead = answering[0]
