@@ -386,7 +386,7 @@ def markdown(results: dict, facts: dict) -> str:
     lines += [
         "",
         f"Latency is the median (p50) and p99 of {LATENCY_ROUNDS} rounds over every question of both sets after one "
-        "untimed warm-up round: the whole lexical `search()` call (FTS5 query, re-ranking the best {search_pool()} candidates by "
+        f"untimed warm-up round: the whole lexical `search()` call (FTS5 query, re-ranking the best {search_pool()} candidates by "
         "passage, fusion, loading the chunks' text); \"FTS order only\" is the same "
         "query without the re-ranking, timed alternately with it. "
         "max_num_results 20. The remix corpus is deliberately unkind: every chunk shares the papers' "
