@@ -11,6 +11,7 @@ question, there is no answer to lead with, and the caller says so.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -68,7 +69,7 @@ _PERCENT = re.compile(r"\d\s?%|\bpercent\b")
 # Names: "WebText", "GPT", "Reddit", "P100".
 _PROPER = re.compile(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}\w*|[A-Z]+\d+\w*|[A-Z][a-z]{2,})\b")
 _DEFINES = re.compile(r"\b(is|are|refers? to|means|consists? of|is called|we call|called|known as|defined as)\b")
-_BECAUSE = re.compile(r"\b(because|since|due to|in order to|so that|to counteract|to avoid|to prevent|this (is|was) why)\b", re.I)
+_BECAUSE = re.compile(r"\b(because|since|due to|in order to|so that|to counteract|to avoid|to prevent|this (is|was) why)\b", re.IGNORECASE)
 # A figure measured on something: a percentage, a decimal, or one followed by what it is
 # measured in ("55 F1", "28.4 BLEU", "6.4 points"); "3 out of 4 systems" counts instead.
 _MEASURED = re.compile(r"^\d[\d,.]*\.\d|%$|^\d[\d,.]*\s?(?:[A-Z][A-Z0-9-]*\b|points?\b|accuracy\b|perplexity\b)")
@@ -191,7 +192,7 @@ def _question_weights(question: str) -> dict[str, float]:
 def _pairs(text: str) -> set[tuple[str, str]]:
     """Neighbouring content words of the text, stemmed."""
     words = [stem(w) for w in terms_in_order(text)]
-    return set(zip(words, words[1:]))
+    return set(itertools.pairwise(words))
 
 
 def terms_in_order(text: str) -> list[str]:
