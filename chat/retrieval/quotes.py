@@ -7,8 +7,9 @@ import re
 from chat.retrieval import synonyms
 from chat.retrieval.search import terms
 
-# A sentence: starts with a capital, digit or quote after a boundary, ends with . ! or ?
-_SENTENCE = re.compile(r"(?:(?<=[.!?]\s)|(?<=\n)|^)[\"“(]?[A-Z0-9][^\n]*?[.!?](?=\s|$)")
+# A sentence: starts with a capital, digit, quote or bracket ("<UNK> is rare...") after a
+# boundary, ends with . ! or ?
+_SENTENCE = re.compile(r"(?:(?<=[.!?]\s)|(?<=\n)|^)[\"“(<]?[A-Z0-9][^\n]*?[.!?](?=\s|$)")
 _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from chat.retrieval import answers, skill, tool
-from chat.retrieval.answers import ANY, DEFINITION, NAME, NUMBER, REASON, SHARE
+from chat.retrieval.answers import ANY, DEFINITION, NAME, NUMBER, REASON, SCORE, SHARE
 
 PAPER = (
     "Many millions of people were involved in creating the data that GPT-2 was trained on. "
@@ -90,3 +90,61 @@ def test_when_no_passage_answers_it_says_so_plainly_without_quoting():
     reply = skill.answer("How many goals did the striker score in the final?", output_for("q", PAPER))
     assert "found no passage that answers it" in reply
     assert "“" not in reply.split("found no passage")[1]
+
+
+def test_result_questions_want_a_measured_figure_not_a_count():
+    assert answers.kind_of("How well does the parser do on the news test?") == SCORE
+    assert answers.kind_of("What accuracy does the classifier reach on birds?") == SCORE
+    assert answers.kind_of("How much worse is it without the hint?") == SCORE
+    notes = (
+        "The bird classifier was compared with 3 of 4 earlier classifiers on the survey. "
+        "On the bird survey the classifier reaches 91.5% accuracy after pruning."
+    )
+    assert "91.5%" in first_quote(skill.answer("What accuracy does the classifier reach on birds?", output_for("q", notes)))
+
+
+def test_a_figure_leads_by_the_word_it_measures():
+    assert answers.focus_word("How rare is the unknown glyph in the scans?") == "rare"
+    assert answers.focus_word("How many pumps does the station run?") == "pump"
+    notes = (
+        "Each scan of the archive holds at least 40 glyphs of context for the reader. "
+        "The unknown glyph is extremely rare in the archive, occurring only 12 times in all scans."
+    )
+    reply = skill.answer("How rare is the unknown glyph in the scans?", output_for("q", notes))
+    assert "12 times" in first_quote(reply)
+
+
+def test_references_headings_and_years_are_not_answers():
+    notes = (
+        "The pump tuning experiments for the river station are listed in Section 22 of 2014 report. "
+        "The river station runs 6 pumps at night."
+    )
+    reply = skill.answer("How many pumps does the river station run?", output_for("q", notes))
+    assert "6 pumps" in first_quote(reply)
+    assert answers._strength(NUMBER, "See Table 3 and Figure 2 (Smith et al., 2019) from 2014.", {"tabl"}, set()) == 0.0
+    assert answers._strength(NUMBER, "4.2 Pump Design The station was built in 1998.", {"pump"}, set()) == 0.0
+    assert answers._strength(NUMBER, "It opened in 1998.", {"open"}, set(), years=True) > 0
+
+
+def test_a_figure_given_after_the_sentence_naming_the_topic_leads_even_without_the_question_words():
+    notes = (
+        "The lighthouse survey counted migrating cranes over the northern marsh. "
+        "The total came to 4,210 birds."
+    )
+    reply = skill.answer("How many cranes did the lighthouse survey count?", output_for("q", notes))
+    assert "4,210" in first_quote(reply)
+
+
+def test_a_sentence_matching_only_a_synonym_of_the_question_does_not_answer():
+    notes = "The orchestra's accuracy in tuning improved by 12% over the season."
+    reply = skill.answer("What score did the striker get in the final?", output_for("q", notes))
+    assert "found no passage that answers it" in reply and "12%" not in reply
+
+
+def test_question_words_standing_together_pick_the_sentence_that_uses_them_as_a_phrase():
+    notes = (
+        "The common answer for each survey question was recorded at 41.5% by the birds team. "
+        "The survey recorded 77.5% on common birds and 12.5% on rare birds."
+    )
+    reply = skill.answer("What accuracy does the survey reach on common birds?", output_for("q", notes))
+    assert "77.5%" in first_quote(reply)
