@@ -14,6 +14,9 @@ import pytest
 
 from tests.browser.conftest import BOB, Browsing, ChatServer
 from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, message_box, run_status, send, start_conversation
+from tests.browser.test_classes_in_browser import SIDES
+from tests.browser.test_classes_in_browser import log_in as log_in_to_classes
+from tests.fixtures import DISPLAY_QUIZ_JSON
 from tests.fixtures import GPT2_PDF
 
 try:
@@ -80,6 +83,32 @@ def check_page(page: Page, watch: PageWatch, name: str, size: str) -> None:
             .map((el) => el.outerHTML.slice(0, 80))"""
     )
     watch.findings.extend(f"{name} at {size}: cut off at the side: {html}" for html in cut)
+    # A heading squeezed into a narrow column breaks words mid-word ("New conversat / ion"):
+    # a word laid out on two lines has two boxes.
+    broken = page.evaluate(
+        """() => Array.from(document.querySelectorAll('h1, h2')).filter((el) => el.checkVisibility()).flatMap((el) => {
+            const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT), words = [];
+            for (let node; (node = walker.nextNode()); ) {
+              for (const m of node.data.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+                const lines = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top)));
+                if (lines.size > 1) words.push(m[0]);
+              }
+            }
+            return words;
+          })"""
+    )
+    watch.findings.extend(f"{name} at {size}: a heading breaks the word {word!r} across lines" for word in broken)
+    # A list laid out as a table must not scroll sideways inside its card either; only the
+    # gradebook, a students × quizzes grid, may (its first column names the row).
+    scrolled = page.evaluate(
+        """() => Array.from(document.querySelectorAll('table:not(.gradebook)')).filter((table) => {
+            const box = table.parentElement;
+            return table.checkVisibility() && box.scrollWidth > box.clientWidth + 1;
+          }).map((table) => table.className + ' ' + Math.round(table.scrollWidth) + ' px in ' + table.parentElement.clientWidth)"""
+    )
+    watch.findings.extend(f"{name} at {size}: a table scrolls sideways inside its box: {table}" for table in scrolled)
     watch.findings.extend(f"{name} at {size}: {problem}" for problem in watch.problems)
     watch.problems.clear()
     for scheme in ("light", "dark"):
@@ -168,6 +197,8 @@ def test_no_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, chat_s
     check_page(page, watch, "assistant-functions", size)
     page.goto("/assistants/new/")
     check_page(page, watch, "assistant-new", size)
+    start_conversation(page)
+    check_page(page, watch, "thread-new", size)
 
     thread_with_everything(page)
     # Building the thread is setup, not the visit: a re-uploaded file can finish processing
@@ -203,3 +234,65 @@ def test_no_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, chat_s
     page.goto("/accounts/password_change/")
     check_page(page, watch, "password-change", size)
     assert not watch.findings, "\n".join(watch.findings)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_no_class_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, chat_server: ChatServer, size: str):
+    """The class pages of both sides, filled in: a tutor's class with a quiz assistant, a
+    student who joined by the invite link and answered a quiz, an override in the gradebook."""
+    tutor, watch = sized_page(browsing, chat_server, size)
+    log_in_to_classes(tutor, "tutor")
+    check_page(tutor, watch, "class-list", size)
+    quiz_tutor = f"Layout Quiz Tutor {size}"
+    tutor.goto("/assistants/new/")
+    tutor.get_by_label("Name").fill(quiz_tutor)
+    tutor.get_by_label("Instructions").fill("Quiz the student when asked.")
+    tutor.get_by_role("button", name="Save").click()
+    tutor.get_by_role("link", name=f"Functions of {quiz_tutor}").click()
+    tutor.get_by_label("Paste a whole definition (optional)").fill(DISPLAY_QUIZ_JSON.read_text())
+    tutor.get_by_role("button", name="Add function").click()
+    expect(tutor.get_by_role("heading", name="display_quiz")).to_be_visible()
+    tutor.goto("/classes/")
+    tutor.get_by_label("Name").fill(f"Layout {size}")
+    tutor.get_by_role("button", name="Create class").click()
+    tutor.get_by_label("Assistant to publish").select_option(label=quiz_tutor)
+    tutor.get_by_role("button", name="Publish").click()
+    class_url = tutor.url
+    invite = tutor.locator(".invite-link").first.text_content().strip()
+
+    student, student_watch = sized_page(browsing, chat_server, size)
+    log_in_to_classes(student, "student")
+    student.goto(invite)
+    check_page(student, student_watch, "join", size)
+    student.get_by_role("button", name=re.compile("^Join")).click()
+    check_page(student, student_watch, "class-student", size)
+    student.get_by_role("button", name=f"Start a conversation with {quiz_tutor}").click()
+    student.wait_for_function("() => window.__wsOpen > 0")
+    message_box(student).fill("What is the interior angle of a regular pentagon? Make a quiz for me")
+    student.get_by_role("button", name="Send").click()
+    quiz = student.locator("#pending-action")
+    expect(quiz.get_by_role("button", name="Submit answers")).to_be_visible(timeout=RUN_TIMEOUT)
+    check_page(student, student_watch, "class-quiz", size)
+    quiz.get_by_role("group", name=re.compile(r"interior angle of a regular pentagon")).get_by_role("radio", name="108 degrees").check()
+    polygon = re.search(r"interior angles of an? (\w+)", quiz.inner_text()).group(1)
+    quiz.get_by_role("textbox", name=re.compile(r"sum of the interior angles")).fill(f"{(SIDES[polygon] - 2) * 180} degrees")
+    quiz.get_by_role("button", name="Submit answers").click()
+    expect(run_status(student)).to_have_text(re.compile("Completed"), timeout=RUN_TIMEOUT)
+
+    tutor.goto(class_url)
+    check_page(tutor, watch, "class-tutor", size)
+    tutor.get_by_role("link", name="Gradebook").click()
+    check_page(tutor, watch, "gradebook", size)
+    tutor.get_by_role("link", name="2/2").click()
+    tutor.get_by_label("Score").fill("1.5")
+    tutor.get_by_label("Comment").fill("Show the triangle split next time.")
+    tutor.get_by_role("button", name="Save grade").click()
+    expect(tutor.get_by_text("Grade saved.")).to_be_visible()
+    check_page(tutor, watch, "attempt", size)
+    tutor.get_by_role("link", name="Back to the gradebook").click()
+    tutor.get_by_role("link", name="student", exact=True).click()
+    check_page(tutor, watch, "class-student-page", size)
+
+    student.goto(class_url + "grades/")
+    check_page(student, student_watch, "grades", size)
+    assert not watch.findings + student_watch.findings, "\n".join(watch.findings + student_watch.findings)
