@@ -16,8 +16,7 @@ from tests.browser.conftest import BOB, Browsing, ChatServer
 from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, message_box, run_status, send, start_conversation
 from tests.browser.test_classes_in_browser import SIDES
 from tests.browser.test_classes_in_browser import log_in as log_in_to_classes
-from tests.fixtures import DISPLAY_QUIZ_JSON
-from tests.fixtures import GPT2_PDF
+from tests.fixtures import DISPLAY_QUIZ_JSON, GPT2_PDF
 
 try:
     from playwright.sync_api import Page, expect
