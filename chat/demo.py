@@ -26,6 +26,33 @@ def ensure_starter_assistant(user) -> Assistant | None:
     return Assistant.objects.create(owner=user, model=settings.DEFAULT_MODEL, **MATH_TUTOR)
 
 
+# The walkthrough's quiz function, on the demo class's Math Tutor: a student who asks it for
+# a quiz gets one, and the tutor's gradebook fills, so both sides of a class show at once.
+DISPLAY_QUIZ = {
+    "name": "display_quiz",
+    "description": "Displays a quiz to the student, and returns the student's response. A single quiz can have multiple questions.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "questions": {
+                "type": "array",
+                "description": "An array of questions, each with a title and potentially options (if multiple choice).",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "question_text": {"type": "string"},
+                        "question_type": {"type": "string", "enum": ["MULTIPLE_CHOICE", "FREE_RESPONSE"]},
+                        "choices": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "required": ["question_text"],
+                },
+            },
+        },
+        "required": ["title", "questions"],
+    },
+}
+
 DEMO_CLASS = {"name": "Demo class", "description": "Try both sides: log in as the tutor in one window and the student in another."}
 
 
@@ -44,7 +71,9 @@ def seed_demo_class(tutor, student) -> Classroom:
     enrolled. Idempotent: run again, it finds what is there."""
     assistant = Assistant.objects.filter(owner=tutor, name=MATH_TUTOR["name"]).first()
     if assistant is None:
-        assistant = Assistant.objects.create(owner=tutor, model="offline", **MATH_TUTOR)
+        assistant = Assistant.objects.create(
+            owner=tutor, model="offline", tools=[{"type": "function", "function": DISPLAY_QUIZ}], **MATH_TUTOR
+        )
     classroom = Classroom.objects.filter(name=DEMO_CLASS["name"], memberships__user=tutor, memberships__role=Membership.Role.TUTOR).first()
     if classroom is None:
         classroom = services.create_classroom(tutor, **DEMO_CLASS)

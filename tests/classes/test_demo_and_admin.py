@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,6 +12,8 @@ from django.urls import reverse
 
 from chat.classes.models import JOIN_CODE_ALPHABET, Classroom, Membership, Publication, new_join_code
 from chat.models import Assistant
+from chat.services.assistants import functions_of
+from tests.fixtures import DISPLAY_QUIZ_JSON
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +33,8 @@ def test_seeding_makes_a_tutor_teaching_the_demo_class_with_the_math_tutor_and_a
     [publication] = Publication.objects.filter(classroom=classroom)
     assert publication.assistant.name == "Math Tutor" and publication.assistant.owner.username == "tutor"
     assert User.objects.get(username="tutor").check_password("tutor-password")
+    # A student who asks the class's Math Tutor for a quiz gets the walkthrough's one.
+    assert functions_of(publication.assistant) == [json.loads(DISPLAY_QUIZ_JSON.read_text())]
     assert User.objects.get(username="student").check_password("student-password")
 
 
