@@ -50,9 +50,12 @@ def class_create(request: HttpRequest) -> HttpResponse:
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def class_join(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        # The address a failed join leaves in the bar: opened again, it is the join form.
+        return redirect(reverse("classes:list") + "#join")
     form = JoinForm(request.POST)
     if form.is_valid():
         try:

@@ -72,6 +72,13 @@ def test_a_wrong_code_is_a_form_error(client_of, people, class_a):
     assert not Membership.objects.filter(user=people["olga"]).exists()
 
 
+def test_the_join_address_opened_again_is_the_join_form_and_enrols_nobody(client_of, people, class_a):
+    response = client_of("olga").get(reverse("classes:join"), {"code": class_a.join_code})
+    assert response.status_code == 302 and response["Location"] == reverse("classes:list") + "#join"
+    assert 'id="join"' in client_of("olga").get(response["Location"]).content.decode()
+    assert not Membership.objects.filter(user=people["olga"]).exists()
+
+
 def test_the_invite_link_asks_before_enrolling(client_of, people, class_a):
     olga = client_of("olga")
     link = reverse("classes:join_link", args=[class_a.join_code])

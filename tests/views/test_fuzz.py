@@ -53,6 +53,7 @@ PAGES = [
     ("GET", "/classes/", []),
     ("POST", "/classes/new/", ["name", "description"]),
     ("POST", "/classes/join/", ["code"]),
+    ("GET", "/classes/join/", ["code"]),
     ("POST", "/join/{code}/", []),
     ("GET", f"{C}/", ["student", "assistant", "q"]),
     ("POST", f"{C}/edit/", ["name", "description"]),
