@@ -1,6 +1,6 @@
 from datetime import UTC, datetime, timedelta, timezone
 
-from chat.templatetags.local_time import local_time, utc_label
+from chat.templatetags.local_time import ago, local_time, utc_label
 
 NOW = datetime(2026, 11, 30, 2, 30, tzinfo=UTC)
 
@@ -23,3 +23,9 @@ def test_the_time_element_carries_the_exact_moment_for_the_readers_browser():
     html = local_time(datetime(2026, 11, 29, 23, 59, 7, 500, tzinfo=UTC))
     assert html.startswith('<time datetime="2026-11-29T23:59:07+00:00" data-local-time>')
     assert local_time(None) == ""
+
+
+def test_ago_says_just_now_under_a_minute_and_counts_after():
+    assert ago(NOW - timedelta(seconds=20), NOW) == "just now"
+    assert ago(NOW - timedelta(minutes=5), NOW) == "5\xa0minutes ago"
+    assert ago(None) == ""

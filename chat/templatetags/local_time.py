@@ -1,4 +1,4 @@
-"""``{% load local_time %}`` ... ``{{ message.created_at|local_time }}``
+"""``{% load local_time %}`` ... ``{{ message.created_at|local_time }}``, ``{{ thread.updated_at|ago }}``
 
 A moment as ``<time>``: rendered here in UTC, labelled so (the server cannot know the
 reader's zone), then shown in the reader's own time by static/js/local-time.js.
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timesince
 from django.utils.safestring import SafeString
 
 register = template.Library()
@@ -35,3 +36,15 @@ def local_time(moment: datetime | None) -> SafeString | str:
         moment.astimezone(UTC).isoformat(timespec="seconds"),
         utc_label(moment, timezone.now()),
     )
+
+
+@register.filter(name="ago")
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """"5 minutes ago", "2 days ago"; under a minute "just now" (Django's timesince says
+    "0 minutes")."""
+    if moment is None:
+        return ""
+    now = now or timezone.now()
+    if (now - moment).total_seconds() < 60:
+        return "just now"
+    return f"{timesince(moment, now)} ago"

@@ -83,15 +83,16 @@ def check_page(page: Page, watch: PageWatch, name: str, size: str) -> None:
     )
     watch.findings.extend(f"{name} at {size}: cut off at the side: {html}" for html in cut)
     # Text squeezed into a narrow column breaks words mid-word ("New conversat / ion",
-    # "Mat / h Tuto / r"): a word laid out on two lines has two boxes. Long tokens (file
-    # names, links) may break; a short word never has to.
+    # "Mat / h Tuto / r"): a word laid out on two lines has two boxes.
     broken = page.evaluate(
         """() => [document.body].flatMap((el) => {
             const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT), words = [];
             for (let node; (node = walker.nextNode()); ) {
               if (!node.parentElement.checkVisibility() || node.parentElement.closest('pre, .katex, .visually-hidden')) continue;
-              for (const m of node.data.matchAll(/[^\\s\\/_-]+/g)) {
-                if (m[0].length > 15) continue;
+              for (const m of node.data.matchAll(/[^\\s\\/\u2013\u2014-]+/g)) {
+                // A part of a long token (a file name, a link) may break; a short word never has to.
+                const token = node.data.slice(0, m.index).split(/\\s/).pop() + node.data.slice(m.index).split(/\\s/)[0];
+                if (token.length > 20) continue;
                 const range = document.createRange();
                 range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
                 const lines = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top)));
