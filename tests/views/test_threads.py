@@ -38,6 +38,12 @@ def test_the_owner_sees_the_thread_page_with_composer_and_status(alice_client, t
     assertContains(response, ">Send</button>")
 
 
+def test_an_empty_thread_suggests_a_first_question_without_raw_markdown(alice_client, thread):
+    html = alice_client.get(reverse("chat:thread", args=[thread.id])).content.decode()
+    hint = html.split('id="empty-thread">', 1)[1].split("</p>", 1)[0]
+    assert "<code>3x + 11 = 14</code>" in hint and "`" not in hint
+
+
 def test_posting_a_message_saves_it_and_queues_a_run(alice_client, thread, no_dispatch, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = post_message(alice_client, thread, "  Solve 3x + 11 = 14  ", **HTMX)
