@@ -69,6 +69,7 @@ def test_a_tutor_overrides_a_score_with_a_comment(client_of, people, class_a, sa
     page = client_of("cole").get(url).content.decode()
     assert "Solve 2x = 8 for x." in page and "x = 4" in page and "The model's score: 1/2" in page
     assert "<strong>Correct!</strong> 2x = 8 so x = 4." in page  # the feedback, rendered as the student saw it
+    assert "data-local-time>" in page  # submitted at, in the reader's own time
     assert client_of("cole").post(url, {"score": "1.5", "comment": "Good working shown."}).status_code == 302
     grade = QuizGrade.objects.get(attempt=sams_attempt)
     assert str(grade.override_score) == "1.50" and grade.comment == "Good working shown." and grade.graded_by == people["cole"]

@@ -64,6 +64,7 @@ def test_a_student_sees_their_own_grades_and_nothing_of_others(client_of, class_
     assert "Linear equations" in html and ">2/2<" in html and "Well reasoned, Sam." in html
     assert "Sam's <em>feedback</em>" in html and "x = 4" in html
     assert "Sue" not in html and "sue-answer" not in html
+    assert "<time datetime=" in html and "data-local-time>" in html  # shown in the reader's own time
     sues = client_of("sue").get(reverse("classes:my_grades", args=[class_a.pk])).content.decode()
     assert "Sue&#x27;s quiz" in sues and "Linear equations" not in sues and "Well reasoned" not in sues
 
