@@ -265,7 +265,10 @@ def test_no_class_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, 
 
     student, student_watch = sized_page(browsing, chat_server, size)
     log_in_to_classes(student, "student")
-    student.wait_for_load_state("load")  # leaving sooner aborts the class list's style sheet
+    # Logging in is setup: leaving its page before it finished (style sheet, icon) aborts
+    # requests that are no page's fault.
+    student.wait_for_load_state("networkidle")
+    student_watch.problems.clear()
     student.goto(invite)
     check_page(student, student_watch, "join", size)
     student.get_by_role("button", name=re.compile("^Join")).click()
