@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from chat.retrieval import synonyms
 from chat.retrieval.passages import stem, stems
+from chat.retrieval.questions import ANY, DEFINITION, NAME, NUMBER, REASON, SCORE, SHARE, kind_of
 from chat.retrieval.quotes import sentences
 from chat.retrieval.search import STOPWORDS, terms
 
-NUMBER, SHARE, SCORE, NAME, DEFINITION, REASON, ANY = "number", "share", "score", "name", "definition", "reason", "any"
 # A sentence leads only if it, or it with its neighbours, covers at least this share of the
 # question's weighted words.
 MIN_COVERAGE = 0.25
@@ -41,22 +41,6 @@ MIN_PRESENT = 0.4
 # the student chose ("unscaled") would keep every sentence under MIN_COVERAGE.
 ABSENT_WEIGHT = 0.5
 
-_KINDS = [
-    (SHARE, re.compile(r"^(what|which) (share|fraction|percentage|percent|proportion|portion)\b|\bhow often\b|\bwhat rate\b")),
-    # A result: a figure measured on something (a percentage, a decimal, "55 F1", "6.4 points").
-    (SCORE, re.compile(
-        r"^(how (accurate|well|good|badly|much (better|worse))\b"
-        r"|(what|which) (\w+ ){0,2}(scores?|accuracy|f1|bleu|perplexity|quality|error rate|performance|results?)\b)")),
-    (NUMBER, re.compile(
-        r"^(how (many|much|long|large|big|small|wide|deep|tall|fast|high|low|often|rare|close|far)"
-        r"|(what|which) (\w+ ){0,2}(numbers?|size|values?|rate|year|amount|count|"
-        r"dimensions?|coefficients?|percentage|ratio|length|width|depth|budget|cost)\b"
-        r"|when\b)")),
-    (NAME, re.compile(r"^(which|who|whom|whose|where)\b|^what (\w+ ){0,2}(dataset|data set|corpus|model|book|benchmark|method|"
-                      r"optimi[sz]er|metric|task|language|company|name|tool|library|algorithm|architecture)s?\b")),
-    (DEFINITION, re.compile(r"^(what (is|are) (an? |the )?\w|what does .+ mean\b|define |definition of )")),
-    (REASON, re.compile(r"^why\b|\bwhat for\b|\bfor what reason\b")),
-]
 # Citations and years are numbers that answer nothing: "(Radford et al., 2018)", "[12]".
 _CITATION = re.compile(r"\([^()]*\b(19|20)\d\d[a-z]?\)|\[\d+(?:[,–-]\s*\d+)*\]")
 # Nor do references to parts of the text ("Table 3", "section 22") or a heading's number.
@@ -73,14 +57,6 @@ _BECAUSE = re.compile(r"\b(because|since|due to|in order to|so that|to counterac
 # A figure measured on something: a percentage, a decimal, or one followed by what it is
 # measured in ("55 F1", "28.4 BLEU", "6.4 points"); "3 out of 4 systems" counts instead.
 _MEASURED = re.compile(r"^\d[\d,.]*\.\d|%$|^\d[\d,.]*\s?(?:[A-Z][A-Z0-9-]*\b|points?\b|accuracy\b|perplexity\b)")
-
-
-def kind_of(question: str) -> str:
-    text = " ".join(question.lower().split())
-    for kind, pattern in _KINDS:
-        if pattern.search(text):
-            return kind
-    return ANY
 
 
 _TOKEN = re.compile(r"\d[\d,.]*\d%?|\d%?|[^\W\d_]+")
