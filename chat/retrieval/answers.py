@@ -73,16 +73,6 @@ def focus_word(question: str) -> str | None:
     return stem(match.group(1))
 
 
-_HEAD = re.compile(r"^(?:what|which) (?:\w+ ){0,2}?(\w+?)s? (?:is|are|was|were|do|does|did|has|have|had|can|could)\b")
-
-
-def head_noun(question: str) -> str | None:
-    """The thing a "what X"/"which X" question asks for: "dataset" in "What dataset was
-    GPT-2 trained on?"."""
-    match = _HEAD.search(" ".join(question.lower().split()))
-    return stem(match.group(1)) if match else None
-
-
 def _is_number(token: str, years: bool) -> bool:
     return token[0].isdigit() and (years or not _YEAR.match(token))
 
@@ -96,7 +86,7 @@ def _near(tokens: list[str], spots: list[int], wanted: set[str]) -> float:
 
 
 def _strength(
-    kind: str, sentence: str, wanted: set[str], question_words: set[str], head: str | None = None,
+    kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: str | None = None,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
@@ -123,17 +113,9 @@ def _strength(
         by_focus = _near(tokens, numbers, {focus}) if any(stem(t) == focus for t in tokens) else 0.0
         return max(by_focus, 0.8 * near)
     if kind == NAME:
-        # A name the question did not already say, best right by the thing asked for:
-        # "The resulting dataset, WebText, ...".
+        # A name the question did not already say: "The resulting dataset, WebText, ...".
         names = [m for m in _PROPER.finditer(plain) if stem(m.group(0)) not in question_words]
-        if not names:
-            return 0.0
-        if head is None:
-            return 1.0
-        tokens = _TOKEN.findall(plain)
-        found = {stem(m.group(0)) for m in names}
-        spots = [i for i, tok in enumerate(tokens) if stem(tok) in found]
-        return _near(tokens, spots, {head})
+        return 1.0 if names else 0.0
     if kind == DEFINITION:
         return 1.0 if _DEFINES.search(plain) else 0.0
     if kind == REASON:
@@ -186,7 +168,6 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     weights = _question_weights(question)
     own = {stem(w) for w in terms(question)}
     question_words = set(stems(question))
-    head = head_noun(question)
     focus = focus_word(question)
     years = bool(re.search(r"\b(when|year|years)\b", question.lower()))
     pool, seen = [], set()
@@ -215,7 +196,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         if not (have | around) & own:
             continue  # only synonyms: a sentence about something else ("accuracy" for "score")
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(have | around)
-        strength = _strength(kind, sentence, set(weights), question_words, head, years, focus) if kind != ANY else 0.0
+        strength = _strength(kind, sentence, set(weights), question_words, years, focus) if kind != ANY else 0.0
         score = coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
         found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(have | around)))
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
