@@ -326,7 +326,8 @@ def markdown(results: dict, facts: dict) -> str:
         "split per paper into a **tuning half** (the ranking and the answer rules were tuned on it) and a "
         "**held-out half** before any tuning. Chunking: 800 tokens, 400 overlap, "
         f"counted with tiktoken `{results['encoding']}`. Lexical = SQLite FTS5 (porter) candidates re-ranked by their "
-        "best ~70-word passage (BM25, Snowball stems, a small synonym list); dense = "
+        "best ~70-word passage (BM25, Snowball stems, a small synonym list) plus their document's focus on the "
+        "question's terms, windows holding a number counting more for figure questions; dense = "
         + (f"`{embedding['model']}`" if embedding else "not measured (no embeddings model)")
         + "; hybrid = both fused by reciprocal rank (k=60).",
         "",
