@@ -11,7 +11,6 @@ close to FTS5's ``porter``). The chunk is still what is returned.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import math
 import re
@@ -99,8 +98,7 @@ def best_passage_scores(
     value = {t: weight[t] * math.log(1 + (total - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in weight}
     scores = {}
     for chunk_id, hits in found.items():
-        figures = [m.start() for m in _FIGURE.finditer(texts[chunk_id])] if numeric else []
-        best, end = 0.0, 0
+        windows, end = [], 0
         for start, (at, _) in enumerate(hits):
             end = max(end, start)
             while end < len(hits) and hits[end][0] < at + PASSAGE_CHARS:
@@ -108,12 +106,16 @@ def best_passage_scores(
             counts: dict[str, int] = {}
             for _, s in hits[start:end]:
                 counts[s] = counts.get(s, 0) + 1
-            score = sum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items())
-            if figures:
-                low = bisect.bisect_left(figures, at - PASSAGE_CHARS // 4)
-                if low < len(figures) and figures[low] < at + PASSAGE_CHARS:
-                    score *= 1 + NUMBER_BONUS
-            best = max(best, score)
+            windows.append((sum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items()), at))
+        best = max((score for score, _ in windows), default=0.0)
+        if numeric:
+            # Best first, and only while a figure could still change the best: most
+            # windows are never scanned for one.
+            for score, at in sorted(windows, reverse=True):
+                if score * (1 + NUMBER_BONUS) <= best:
+                    break
+                if _FIGURE.search(texts[chunk_id], max(0, at - PASSAGE_CHARS // 4), at + PASSAGE_CHARS):
+                    best = score * (1 + NUMBER_BONUS)
         scores[chunk_id] = best
     if documents:
         for chunk_id, bonus in _focus(found, documents, value).items():
