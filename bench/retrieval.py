@@ -326,7 +326,8 @@ def markdown(results: dict, facts: dict) -> str:
         "split per paper into a **tuning half** (the ranking and the answer rules were tuned on it) and a "
         "**held-out half** before any tuning. Chunking: 800 tokens, 400 overlap, "
         f"counted with tiktoken `{results['encoding']}`. Lexical = SQLite FTS5 (porter) candidates re-ranked by their "
-        "best ~70-word passage (BM25, Snowball stems, a small synonym list); dense = "
+        "best ~70-word passage (BM25, Snowball stems, a small synonym list) plus their document's focus on the "
+        "question's terms, windows holding a number counting more for figure questions; dense = "
         + (f"`{embedding['model']}`" if embedding else "not measured (no embeddings model)")
         + "; hybrid = both fused by reciprocal rank (k=60).",
         "",
@@ -393,7 +394,10 @@ def markdown(results: dict, facts: dict) -> str:
         "vocabulary, so a question matches ~90% of the index and BM25 must score them all.",
         "",
         "Caveats: both question sets were written by someone who had read the papers; the synonym list "
-        "was written after seeing the tuning half's misses (it holds only general words, no paper terms). "
+        "was written after seeing the tuning half's misses (it holds only general words, no paper terms); so were "
+        "the document-focus and figure-window rules (from two tuning misses: a table that gives a figure without "
+        "naming its paper, a figure question answered by a passage without figures). This section lists the "
+        "held-out misses, so whoever tunes next has seen their wording. "
         "The first ingest run also pays one-time costs (loading the tokenizer, imports).",
     ]
     return "\n".join(lines)

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from chat.retrieval import synonyms
 from chat.retrieval.passages import stem, stems
+from chat.retrieval.questions import ANY, DEFINITION, NAME, NUMBER, REASON, SCORE, SHARE, kind_of
 from chat.retrieval.quotes import sentences
 from chat.retrieval.search import STOPWORDS, terms
 
-NUMBER, SHARE, SCORE, NAME, DEFINITION, REASON, ANY = "number", "share", "score", "name", "definition", "reason", "any"
 # A sentence leads only if it, or it with its neighbours, covers at least this share of the
 # question's weighted words.
 MIN_COVERAGE = 0.25
@@ -41,22 +41,6 @@ MIN_PRESENT = 0.4
 # the student chose ("unscaled") would keep every sentence under MIN_COVERAGE.
 ABSENT_WEIGHT = 0.5
 
-_KINDS = [
-    (SHARE, re.compile(r"^(what|which) (share|fraction|percentage|percent|proportion|portion)\b|\bhow often\b|\bwhat rate\b")),
-    # A result: a figure measured on something (a percentage, a decimal, "55 F1", "6.4 points").
-    (SCORE, re.compile(
-        r"^(how (accurate|well|good|badly|much (better|worse))\b"
-        r"|(what|which) (\w+ ){0,2}(scores?|accuracy|f1|bleu|perplexity|quality|error rate|performance|results?)\b)")),
-    (NUMBER, re.compile(
-        r"^(how (many|much|long|large|big|small|wide|deep|tall|fast|high|low|often|rare|close|far)"
-        r"|(what|which) (\w+ ){0,2}(numbers?|size|values?|rate|year|amount|count|"
-        r"dimensions?|coefficients?|percentage|ratio|length|width|depth|budget|cost)\b"
-        r"|when\b)")),
-    (NAME, re.compile(r"^(which|who|whom|whose|where)\b|^what (\w+ ){0,2}(dataset|data set|corpus|model|book|benchmark|method|"
-                      r"optimi[sz]er|metric|task|language|company|name|tool|library|algorithm|architecture)s?\b")),
-    (DEFINITION, re.compile(r"^(what (is|are) (an? |the )?\w|what does .+ mean\b|define |definition of )")),
-    (REASON, re.compile(r"^why\b|\bwhat for\b|\bfor what reason\b")),
-]
 # Citations and years are numbers that answer nothing: "(Radford et al., 2018)", "[12]".
 _CITATION = re.compile(r"\([^()]*\b(19|20)\d\d[a-z]?\)|\[\d+(?:[,–-]\s*\d+)*\]")
 # Nor do references to parts of the text ("Table 3", "section 22") or a heading's number.
@@ -75,14 +59,6 @@ _BECAUSE = re.compile(r"\b(because|since|due to|in order to|so that|to counterac
 _MEASURED = re.compile(r"^\d[\d,.]*\.\d|%$|^\d[\d,.]*\s?(?:[A-Z][A-Z0-9-]*\b|points?\b|accuracy\b|perplexity\b)")
 
 
-def kind_of(question: str) -> str:
-    text = " ".join(question.lower().split())
-    for kind, pattern in _KINDS:
-        if pattern.search(text):
-            return kind
-    return ANY
-
-
 _TOKEN = re.compile(r"\d[\d,.]*\d%?|\d%?|[^\W\d_]+")
 # A number answers "how many X" when it stands within this many words of X.
 NEAR = 4
@@ -95,16 +71,6 @@ def focus_word(question: str) -> str | None:
     if not match or match.group(1) in STOPWORDS:
         return None
     return stem(match.group(1))
-
-
-_HEAD = re.compile(r"^(?:what|which) (?:\w+ ){0,2}?(\w+?)s? (?:is|are|was|were|do|does|did|has|have|had|can|could)\b")
-
-
-def head_noun(question: str) -> str | None:
-    """The thing a "what X"/"which X" question asks for: "dataset" in "What dataset was
-    GPT-2 trained on?"."""
-    match = _HEAD.search(" ".join(question.lower().split()))
-    return stem(match.group(1)) if match else None
 
 
 def _is_number(token: str, years: bool) -> bool:
@@ -120,7 +86,7 @@ def _near(tokens: list[str], spots: list[int], wanted: set[str]) -> float:
 
 
 def _strength(
-    kind: str, sentence: str, wanted: set[str], question_words: set[str], head: str | None = None,
+    kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: str | None = None,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
@@ -147,17 +113,9 @@ def _strength(
         by_focus = _near(tokens, numbers, {focus}) if any(stem(t) == focus for t in tokens) else 0.0
         return max(by_focus, 0.8 * near)
     if kind == NAME:
-        # A name the question did not already say, best right by the thing asked for:
-        # "The resulting dataset, WebText, ...".
+        # A name the question did not already say: "The resulting dataset, WebText, ...".
         names = [m for m in _PROPER.finditer(plain) if stem(m.group(0)) not in question_words]
-        if not names:
-            return 0.0
-        if head is None:
-            return 1.0
-        tokens = _TOKEN.findall(plain)
-        found = {stem(m.group(0)) for m in names}
-        spots = [i for i, tok in enumerate(tokens) if stem(tok) in found]
-        return _near(tokens, spots, {head})
+        return 1.0 if names else 0.0
     if kind == DEFINITION:
         return 1.0 if _DEFINES.search(plain) else 0.0
     if kind == REASON:
@@ -210,7 +168,6 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     weights = _question_weights(question)
     own = {stem(w) for w in terms(question)}
     question_words = set(stems(question))
-    head = head_noun(question)
     focus = focus_word(question)
     years = bool(re.search(r"\b(when|year|years)\b", question.lower()))
     pool, seen = [], set()
@@ -239,7 +196,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         if not (have | around) & own:
             continue  # only synonyms: a sentence about something else ("accuracy" for "score")
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(have | around)
-        strength = _strength(kind, sentence, set(weights), question_words, head, years, focus) if kind != ANY else 0.0
+        strength = _strength(kind, sentence, set(weights), question_words, years, focus) if kind != ANY else 0.0
         score = coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
         found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(have | around)))
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage

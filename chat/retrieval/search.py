@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from chat.retrieval import dense, passages, synonyms
+from chat.retrieval import dense, passages, questions, synonyms
 from chat.retrieval.models import Chunk
 
 RRF_K = 60
@@ -53,8 +53,10 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     weights = synonyms.weighted(terms(query))
     candidates = fulltext(list(weights), document_ids, max(limit, RERANK_POOL))
     head = candidates[:RERANK_POOL]
-    texts = dict(Chunk.objects.filter(pk__in=head).values_list("id", "text"))
-    scores = passages.best_passage_scores(weights, texts)
+    rows = Chunk.objects.filter(pk__in=head).values_list("id", "text", "document_id")
+    texts = {cid: text for cid, text, _ in rows}
+    owners = {cid: document for cid, _, document in rows}
+    scores = passages.best_passage_scores(weights, texts, owners, numeric=questions.wants_figure(query))
     order = {cid: rank for rank, cid in enumerate(head)}
     head = sorted(head, key=lambda cid: (-scores.get(cid, 0.0), order[cid]))
     return (head + candidates[RERANK_POOL:])[:limit]

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 # What the current ranking reaches (see docs/benchmarks.md); a change that lowers it fails.
 # The aim for the held-out half is 0.9: not reached yet.
-HELD_OUT_RECALL_FLOOR = 0.75
+HELD_OUT_RECALL_FLOOR = 0.79
 ANSWER_FIRST_FLOOR = 0.55
 
 

@@ -53,3 +53,38 @@ def test_a_pasted_page_searches_with_a_bounded_number_of_words():
     page = " ".join(f"word{i}" for i in range(5000))
     assert len(search.terms(page)) == search.MAX_QUERY_TERMS
     assert len(synonyms.weighted(search.terms(page))) <= 2 * search.MAX_QUERY_TERMS
+
+
+def test_a_document_that_keeps_naming_the_questions_subject_lifts_its_table():
+    # Document 10 names "Zorblax" in most chunks but not where it gives the figure; document
+    # 20 never names it and has the same sentence.
+    weights = {"zorblax": 1.0, "layers": 1.0, "stacked": 1.0}
+    texts = {
+        1: FILLER + "Zorblax is trained on web text. " + FILLER,
+        2: FILLER + "Zorblax beats the baselines. " + FILLER,
+        6: FILLER + "Zorblax writes summaries. " + FILLER,
+        3: FILLER + "The model is a stack of 48 identical layers. " + FILLER,
+        4: FILLER + "The model is a stack of 48 identical layers. " + FILLER,
+        5: FILLER,
+    }
+    owners = {1: 10, 2: 10, 6: 10, 3: 10, 4: 20, 5: 20}
+    plain = passages.best_passage_scores(weights, texts)
+    focused = passages.best_passage_scores(weights, texts, owners)
+    assert plain[3] == pytest.approx(plain[4])
+    assert focused[3] > focused[4]
+    # A single document has nothing to stand out from.
+    assert passages.best_passage_scores(weights, texts, dict.fromkeys(texts, 10)) == plain
+
+
+def test_a_figure_question_prefers_the_window_holding_a_figure():
+    weights = {"beam": 1.0, "width": 1.0}
+    texts = {1: FILLER + "The beam width was tuned on the development set. " + FILLER,
+             2: FILLER + "We used a beam width of 4 when decoding. " + FILLER}
+    plain = passages.best_passage_scores(weights, texts)
+    assert plain[1] == pytest.approx(plain[2])
+    numeric = passages.best_passage_scores(weights, texts, numeric=True)
+    assert numeric[2] > numeric[1]
+    # Years and citations are not figures.
+    cited = {1: FILLER + "The beam width follows Smith (2017) and [12]. " + FILLER, 2: texts[2]}
+    scores = passages.best_passage_scores(weights, cited, numeric=True)
+    assert scores[2] > scores[1]
