@@ -5,6 +5,7 @@ held-out half was not looked at while tuning."""
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from bench import retrieval as bench
 from chat.retrieval.ingest import index_file
@@ -14,8 +15,10 @@ pytestmark = pytest.mark.django_db
 
 # What the current ranking reaches (see docs/benchmarks.md); a change that lowers it fails.
 # The issue's aim for the held-out half is 0.9: not reached yet.
-HELD_OUT_RECALL_FLOOR = 0.79
-ANSWER_FIRST_FLOOR = 0.55
+# PostgreSQL's `english` configuration ranks differently from SQLite's FTS5 porter tokenizer,
+# so each backend has its own floor (measured: held-out recall 0.79 / 0.75, answer-first 0.62 / 0.54).
+HELD_OUT_RECALL_FLOOR = {"sqlite": 0.79, "postgresql": 0.75}
+ANSWER_FIRST_FLOOR = {"sqlite": 0.60, "postgresql": 0.52}
 
 
 @pytest.fixture
@@ -38,10 +41,10 @@ def test_lexical_recall_at_5(papers):
     by_id = {document_id: file.filename for document_id, file in papers.items()}
     sets = bench.question_sets()
     assert bench.recall(sets["original"], by_id, "lexical").found == 1.0
-    assert bench.recall(sets["paraphrased, held-out half"], by_id, "lexical").found >= HELD_OUT_RECALL_FLOOR
+    assert bench.recall(sets["paraphrased, held-out half"], by_id, "lexical").found >= HELD_OUT_RECALL_FLOOR[connection.vendor]
 
 
 def test_answers_lead_with_the_expected_answer(papers):
     questions = bench.paraphrased("tune") + bench.paraphrased("held-out")
     share, _wrong = bench.answer_first(questions, papers, mode="lexical")
-    assert share >= ANSWER_FIRST_FLOOR
+    assert share >= ANSWER_FIRST_FLOOR[connection.vendor], share
