@@ -102,7 +102,7 @@ class TextSaves:
 
     async def _save(self) -> None:
         while self.turns:
-            await asyncio.sleep(settings.RUN_SAVE_INTERVAL)
+            await asyncio.sleep(max(settings.RUN_SAVE_INTERVAL, 0.01))  # 0: as often as the database allows
             # Snapshot on the event loop, where the turns grow; only answers that grew.
             texts, runs = {}, set()
             for message_id, (run_id, turn) in list(self.turns.items()):
