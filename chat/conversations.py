@@ -5,7 +5,7 @@ empty one instead of piling up blank threads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -21,6 +21,10 @@ class Group:
     label: str
     threads: list[Thread]
 
+    @property
+    def list_id(self) -> str:
+        return TODAY_LIST_ID if self.label == "Today" else ""
+
 
 def listed_threads(user, query: str = "") -> QuerySet[Thread]:
     """The user's conversations that hold at least one message, newest first; with a
@@ -35,6 +39,16 @@ def listed_threads(user, query: str = "") -> QuerySet[Thread]:
         matching = Message.objects.filter(thread=OuterRef("pk"), content__icontains=query)
         threads = threads.filter(Q(title__icontains=query) | Exists(matching))
     return threads.order_by("-updated_at")
+
+
+# The id of the "Today" group's list, where a conversation newly listed is put on top.
+TODAY_LIST_ID = "conversations-today"
+
+
+def listed_today(user) -> QuerySet[Thread]:
+    """The listed conversations the "Today" group shows."""
+    start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    return listed_threads(user).filter(updated_at__gte=start)
 
 
 def grouped_by_date(threads, today=None) -> list[Group]:

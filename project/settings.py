@@ -274,7 +274,7 @@ OFFLINE_MODEL_DELAY = env_float("OFFLINE_MODEL_DELAY", 0.03, minimum=0.0)
 # The longest message a person may send, on every surface (browser, /v1, manage.py ask);
 # the hosted API's 256,000 so SDK code written for it keeps working (docs/api.md).
 MAX_MESSAGE_CHARS = env_int("MAX_MESSAGE_CHARS", 256_000, minimum=1)
-# How often a streaming run saves its accumulated text (seconds).
+# How often the text of streaming answers is saved (seconds; one write for all of a process's runs).
 RUN_SAVE_INTERVAL = env_float("RUN_SAVE_INTERVAL", 0.25, minimum=0.0)
 # A run whose worker has not written a heartbeat for this long is orphaned and recovered.
 RUN_HEARTBEAT_TIMEOUT = env_float("RUN_HEARTBEAT_TIMEOUT", 30.0, minimum=1.0)

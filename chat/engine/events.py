@@ -3,7 +3,7 @@
 Every event names the rows it is about; the consumer reads them from the database and
 renders the same partial templates as the page. Text deltas are the one exception:
 they carry the new text and its offset in the message, and the accumulated text is also
-kept in a process-local buffer (and saved every RUN_SAVE_INTERVAL), so a socket that
+kept in a process-local buffer (and saved, for all runs at once, every RUN_SAVE_INTERVAL), so a socket that
 joins mid-run can be brought up to date without gaps or repeats.
 """
 

@@ -74,6 +74,65 @@ def _stamp(run_ids: list[str]) -> None:
 heartbeats = Heartbeats()
 
 
+class TextSaves:
+    """The text so far of every answer this process streams, saved in one trip to the
+    database every RUN_SAVE_INTERVAL (a single UPDATE for all of them, and one read of
+    which of their runs another process asked to cancel), instead of an UPDATE and a
+    read per run per interval: 200 streaming runs made 1,600 queries a second, each
+    queued on the one database thread and on SQLite's write lock. Live readers never
+    wait for these saves (they get the process-local buffer, events.live_text); the saves
+    keep a crash's partial answer and let a cancel from elsewhere be seen."""
+
+    def __init__(self) -> None:
+        self.turns: dict[str, tuple[str, Turn]] = {}  # message id -> (run id, its turn)
+        self.saved: dict[str, int] = {}  # message id -> text pieces saved
+        self.cancelling: set[str] = set()  # run ids found cancelling
+        self.task: asyncio.Task | None = None
+
+    def add(self, run_id: str, turn: Turn) -> None:
+        self.turns[turn.message.id] = (run_id, turn)
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
+            self.task = loop.create_task(self._save(), context=contextvars.Context())
+
+    def discard(self, run_id: str, message_id: str | None) -> None:
+        self.turns.pop(message_id, None)
+        self.saved.pop(message_id, None)
+        self.cancelling.discard(run_id)
+
+    async def _save(self) -> None:
+        while self.turns:
+            await asyncio.sleep(max(settings.RUN_SAVE_INTERVAL, 0.01))  # 0: as often as the database allows
+            # Snapshot on the event loop, where the turns grow; only answers that grew.
+            texts, runs = {}, set()
+            for message_id, (run_id, turn) in list(self.turns.items()):
+                runs.add(run_id)
+                if self.saved.get(message_id) != len(turn.text):
+                    self.saved[message_id] = len(turn.text)
+                    texts[message_id] = "".join(turn.text)
+            if not runs:
+                continue
+            try:
+                self.cancelling |= await _save_texts(texts, runs)
+            except Exception:  # retried at the next interval with the text by then
+                logger.exception("saving streamed text failed")
+                self.saved.clear()
+
+
+@sync_to_async
+def _save_texts(texts: dict[str, str], run_ids: set[str]) -> set[str]:
+    if texts:
+        # Only while in progress: a save that lost the race with the answer's end must not
+        # overwrite its final content.
+        Message.objects.filter(status=Message.IN_PROGRESS).bulk_update(
+            [Message(pk=pk, content=Message.text_content(text)) for pk, text in texts.items()], ["content"]
+        )
+    return set(Run.objects.filter(pk__in=run_ids, status=states.CANCELLING).values_list("pk", flat=True))
+
+
+text_saves = TextSaves()
+
+
 class RunCancelled(Exception):
     """The run's status moved to cancelling while it executed."""
 
@@ -148,15 +207,12 @@ class Execution:
         )
         return message, step
 
-    @sync_to_async
-    def _save_text(self, message: Message, text: str) -> str:
-        """Save the text so far and return the run's status (a cancel from another process
-        shows there): one trip to the database thread for both."""
-        Message.objects.filter(pk=message.pk).update(content=Message.text_content(text))
-        return Run.objects.values_list("status", flat=True).get(pk=self.run.pk)
+    async def _finish_message(self, turn: Turn, status: str, reason: str | None = None) -> None:
+        text_saves.discard(self.run.id, turn.message.id)
+        await self._finish_message_sync(turn, status, reason)
 
     @sync_to_async
-    def _finish_message(self, turn: Turn, status: str, reason: str | None = None) -> None:
+    def _finish_message_sync(self, turn: Turn, status: str, reason: str | None = None) -> None:
         message, step, now = turn.message, turn.step, timezone.now()
         message.content = tools.finish_content(self.run, Message.text_content("".join(turn.text)))
         message.status = status
@@ -248,6 +304,7 @@ class Execution:
         finally:
             heartbeats.discard(self.run.id)
             if self.turn.message is not None:
+                text_saves.discard(self.run.id, self.turn.message.id)
                 events.live_end(self.turn.message.id)
             await self._touch_thread()
 
@@ -284,17 +341,13 @@ class Execution:
         await self._fail("server_error", f"The assistant called tools {MAX_TURNS} times without answering.")
 
     async def _stream(self, provider, request, turn: Turn) -> None:
-        loop = asyncio.get_running_loop()
-        last_save = loop.time()
         # aclosing: an early exit (cancel, error) closes the provider's HTTP response at once.
         async with contextlib.aclosing(provider.stream(request)) as stream:
             async for chunk in stream:
                 if isinstance(chunk, TextDelta) and chunk.text:
                     await self._append_text(turn, chunk.text)
-                    if loop.time() - last_save >= settings.RUN_SAVE_INTERVAL:
-                        last_save = loop.time()
-                        if await self._save_text(turn.message, "".join(turn.text)) == states.CANCELLING:
-                            raise RunCancelled
+                    if self.run.id in text_saves.cancelling:  # seen by the periodic save
+                        raise RunCancelled
                 elif isinstance(chunk, ToolCallDelta):
                     call = turn.calls.setdefault(chunk.index, {"id": None, "name": "", "arguments": []})
                     call["id"] = call["id"] or chunk.id
@@ -314,6 +367,7 @@ class Execution:
         if turn.message is None:
             turn.message, turn.step = await self._begin_message()
             events.live_start(turn.message.id)
+            text_saves.add(self.run.id, turn)
             await self.publish.message_created(turn.message.id)
             await self.publish.run_step(turn.step.id)
         turn.text.append(text)

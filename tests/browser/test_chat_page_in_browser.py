@@ -47,6 +47,11 @@ def test_the_sidebar_lists_and_searches_conversations(browsing: Browsing, chat_s
     start_conversation(page)
     send(page, "Solve x^2 - 5x + 6 = 0")
     expect(run_status(page)).to_have_text(re.compile("Completed"), timeout=RUN_TIMEOUT)
+    # Listed as soon as it was sent, on top of "Today", without a reload.
+    today = sidebar(page).locator("#conversations-today > li")
+    expect(today).to_have_count(2)
+    expect(today.first.get_by_role("link")).to_have_text("Solve x^2 - 5x + 6 = 0")
+    expect(today.first.locator("[aria-current=page]")).to_have_count(1)
 
     page.reload()
     expect(sidebar(page).get_by_role("heading", name="Today")).to_be_visible()

@@ -176,6 +176,25 @@ async def test_cancelling_mid_stream_keeps_what_was_written(monkeypatch, thread,
     assert [s.status for s in await steps_of(run)] == ["cancelled"]
 
 
+async def test_answers_are_saved_while_they_stream_and_a_cancel_from_another_process_stops_them(monkeypatch, thread, tutor):
+    provider = ScriptedProvider(text_turn(*["word "] * 200), delay=0.01)
+    use(monkeypatch, provider)
+    _, run = await ask(thread, tutor)
+    dispatch.dispatch(run.id)
+    await asyncio.wait_for(provider.started.wait(), 5)
+    await asyncio.sleep(0.3)  # several RUN_SAVE_INTERVALs (0.05 s in tests)
+    saved = await sync_to_async(Message.objects.get)(run_id=run.id)
+    assert saved.status == "in_progress" and saved.text.startswith("word ")
+    # Another process can only write the status: its interrupt() does not reach this loop.
+    await sync_to_async(Run.objects.filter(pk=run.id).update)(status="cancelling")
+    await dispatch.wait_idle()
+    run = await reload(run)
+    answer = await answer_of(run)
+    assert run.status == "cancelled"
+    assert answer.status == "incomplete" and answer.incomplete_details == {"reason": "run_cancelled"}
+    assert saved.text.count("word") <= answer.text.count("word") < 200
+
+
 async def test_cancelling_a_queued_run_cancels_it_at_once(thread, tutor):
     _, run = await ask(thread, tutor)
     assert await sync_to_async(cancel_run)(run)

@@ -409,3 +409,28 @@ def test_the_first_message_puts_the_conversation_in_the_sidebar(alice_client, th
     Run.objects.filter(thread=thread).update(status="completed")
     second = alice_client.post(url, {"text": "And 3x = 9?", "assistant": thread.assistant_id}, headers=htmx)
     assertNotContains(second, 'id="conversation-list"')
+
+
+def test_a_first_message_goes_on_top_of_today_without_rendering_the_whole_list(alice_client, alice, tutor, thread):
+    htmx = {"HX-Request": "true"}
+    say(thread, "Older question")  # listed, updated today: the page has a "Today" group
+    fresh = Thread.objects.create(owner=alice, assistant=tutor)
+    response = alice_client.post(reverse("chat:message_create", args=[fresh.id]), {"text": "Solve 3x = 9", "assistant": tutor.id}, headers=htmx)
+    assertNotContains(response, 'id="conversation-list"')
+    assertContains(response, '<ul hx-swap-oob="afterbegin:#conversations-today">')
+    assertContains(response, f'<li id="conversation-{fresh.id}"')
+    assertContains(response, 'aria-current="page"', count=1)
+    assertNotContains(response, f'id="conversation-{thread.id}"')
+    page = alice_client.get(reverse("chat:thread", args=[fresh.id]))
+    assertContains(page, '<ul id="conversations-today">')
+
+
+def test_a_first_message_lists_the_whole_sidebar_when_nothing_was_listed_today(alice_client, alice, tutor, thread):
+    htmx = {"HX-Request": "true"}
+    say(thread, "Older question")
+    Thread.objects.filter(pk=thread.pk).update(updated_at=timezone.now() - timedelta(days=3))
+    fresh = Thread.objects.create(owner=alice, assistant=tutor)
+    response = alice_client.post(reverse("chat:message_create", args=[fresh.id]), {"text": "Solve 3x = 9", "assistant": tutor.id}, headers=htmx)
+    assertContains(response, 'id="conversation-list"')
+    assertContains(response, f'<li id="conversation-{thread.id}"')  # "Previous 7 days"
+    assertContains(response, f'<li id="conversation-{fresh.id}"')
