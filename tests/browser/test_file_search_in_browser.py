@@ -94,12 +94,16 @@ def test_a_chip_status_pushed_before_the_chip_is_on_the_page_is_applied_when_it_
     def pushed() -> bool:
         return any("file-chip--processed" in frame for frame in frames)
 
+    def held() -> list[str]:
+        return page.evaluate("() => window.__held.map((h) => h.text)")
+
+    # Both the push and the response, in whichever order they come.
     for _ in range(int(RUN_TIMEOUT / 100)):  # wait_for_timeout lets Playwright's events in
-        if pushed():
+        if pushed() and held():
             break
         page.wait_for_timeout(100)
     assert pushed(), "the chip's push (processed) never came"
-    held = page.evaluate("() => window.__held.map((h) => h.text)")
+    held = held()
     # The response was rendered before processing ended: it shows the chip still processing,
     # so only the early push can tell the page the file is done.
     assert len(held) == 1 and "processing…" in held[0]
