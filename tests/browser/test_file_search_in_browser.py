@@ -18,6 +18,19 @@ from tests.browser.test_chat_in_browser import (
 from tests.fixtures import GPT2_PDF
 
 PAPER = GPT2_PDF
+# Every POST response the page receives from now on waits for window.__held[i].release().
+HOLD_POST_RESPONSES = """() => {
+  window.__held = [];
+  const open = XMLHttpRequest.prototype.open, send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.open = function (method, ...rest) { this.__method = method; return open.call(this, method, ...rest); };
+  XMLHttpRequest.prototype.send = function (body) {
+    const onload = this.onload, xhr = this;
+    if (this.__method.toUpperCase() === "POST") {
+      this.onload = function (event) { window.__held.push({ text: xhr.responseText, release: () => onload.call(xhr, event) }); };
+    }
+    return send.call(this, body);
+  };
+}"""
 QUESTION = "What are some cool math concepts behind this ML paper pdf? Explain in two sentences."
 
 
@@ -56,3 +69,51 @@ def test_an_attached_paper_is_searched_and_cited(browsing: Browsing, chat_server
     # The step panel shows what was searched and what came back.
     expect(page.locator(".tool-call--file_search")).to_contain_text("file_search")
     expect(page.locator(".tool-call--file_search")).to_contain_text("passages")
+
+
+def test_a_chip_status_pushed_before_the_chip_is_on_the_page_is_applied_when_it_arrives(
+    browsing: Browsing, chat_server: ChatServer
+):
+    """The race of issue 13: the attached file finishes processing, and the socket pushes its
+    chip, before the composer's response has put the message (and the chip) on the page. The
+    response is held here until the push has arrived, so the order is certain: no
+    htmx:oobErrorNoTarget, and the chip ends up showing the pushed status."""
+    page = browsing.new_page(chat_server)
+    frames: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+
+    # Held in the page: Playwright's route.fetch() cannot pass a file input's upload on (the
+    # server got it empty), so the page's XHRs hand their answer to htmx only when released.
+    page.evaluate(HOLD_POST_RESPONSES)
+    page.get_by_label("Attach files").set_input_files(str(PAPER))
+    message_box(page).fill(QUESTION)
+    page.get_by_role("button", name="Send").click()
+
+    def pushed() -> bool:
+        return any("file-chip--processed" in frame for frame in frames)
+
+    def held() -> list[str]:
+        return page.evaluate("() => window.__held.map((h) => h.text)")
+
+    # Both the push and the response, in whichever order they come.
+    for _ in range(int(RUN_TIMEOUT / 100)):  # wait_for_timeout lets Playwright's events in
+        if pushed() and held():
+            break
+        page.wait_for_timeout(100)
+    assert pushed(), "the chip's push (processed) never came"
+    held = held()
+    # Usually the response was rendered before processing ended (it shows the chip still
+    # processing, so only the kept push can tell the page the file is done); on a busy machine
+    # processing can win, and then the push's missing target is what is tested.
+    assert len(held) == 1 and "file-chip-" in held[0]
+    expect(page.locator(".file-chip")).to_have_count(0)  # the push had no chip to update yet
+    page.evaluate("() => window.__held.forEach((h) => h.release())")
+
+    chip = page.locator(".file-chip").first
+    expect(chip).to_contain_text("language_models_are_unsupervised_multitask_learners.pdf")
+    expect(chip).to_contain_text("processed", timeout=RUN_TIMEOUT)
+    expect(chip).not_to_contain_text("processing")
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    assert not [line for line in browsing.console if "oobErrorNoTarget" in line or line.startswith("[error]")]
