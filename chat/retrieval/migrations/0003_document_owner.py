@@ -37,6 +37,14 @@ def give_documents_owners(apps, schema_editor):
             )
 
 
+def fire_deferred_checks(apps, schema_editor):
+    """PostgreSQL refuses to ALTER a table with deferred foreign-key checks still pending
+    from the rows written just above ("pending trigger events"): run them now."""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("chat", "0002_file"),
@@ -54,6 +62,7 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(give_documents_owners, migrations.RunPython.noop),
+        migrations.RunPython(fire_deferred_checks, migrations.RunPython.noop),
         migrations.AlterField(
             model_name="document",
             name="owner",
