@@ -1,6 +1,6 @@
 # make run   — set up (venv, packages, database, demo data) and serve on http://127.0.0.1:$(PORT)
 # make test  — set up the same way, install the browser the end-to-end tests drive, lint (ruff.toml), run every test
-#              (then the engine/socket/view tests again on PostgreSQL + Redis)
+#              (then the engine, socket, view, cluster and retrieval tests again on PostgreSQL + Redis)
 # make cluster — the scale-out layout on one machine: PostgreSQL + Redis, 2 web processes on
 #                $(PORT) and $(PORT)+1, 2 workers (docs/deploy.md); Ctrl+C stops them all
 # make bench — run the benchmarks and write docs/benchmarks.md
