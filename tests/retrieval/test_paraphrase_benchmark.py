@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 
 from bench import retrieval as bench
+from chat.retrieval.extract import extract
 from chat.retrieval.ingest import index_file
-from tests.fixtures import GPT2_PDF, TRANSFORMER_PDF
+from tests.fixtures import FIXTURES, GPT2_PDF, TRANSFORMER_PDF
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,33 @@ def test_the_set_has_forty_questions_or_more_split_in_two_halves():
     assert len(tune) + len(held_out) >= 40 and abs(len(tune) - len(held_out)) <= 2
     assert not {q.text for q in tune} & {q.text for q in held_out}
     assert all(q.answers and q.pages for q in tune + held_out)
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_the_fresh_set_has_forty_questions_or_more_unseen_elsewhere_and_answered_on_their_pages():
+    """bench/questions_fresh.json: written after the tuning; each answer string must be on one
+    of its question's pages as the project extracts them, and each of those pages must hold one."""
+    fresh = bench.paraphrased("fresh")
+    assert len(fresh) >= 40
+    texts = [q.text for q in fresh]
+    assert len(set(texts)) == len(texts)
+    others = {q.text for name, questions in bench.question_sets().items() if name != bench.FRESH_SET for q in questions}
+    assert not set(texts) & others
+    pages = {
+        paper: {number: _words(text) for number, text in extract(paper, (FIXTURES / paper).read_bytes())[1]}
+        for paper in (GPT2_PDF.name, TRANSFORMER_PDF.name)
+    }
+    for question in fresh:
+        assert question.answers and question.pages, question.text
+        assert question.pages <= pages[question.paper].keys(), question.text
+        on_pages = [pages[question.paper][number] for number in sorted(question.pages)]
+        for answer in question.answers:
+            assert any(_words(answer) in page for page in on_pages), (question.text, answer)
+        for number, page in zip(sorted(question.pages), on_pages, strict=True):
+            assert any(_words(answer) in page for answer in question.answers), (question.text, number)
 
 
 def test_lexical_recall_at_5(papers):
