@@ -127,13 +127,16 @@ else:
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
-    # channels_redis waits for a message with a 5 s blocking pop; redis-py 8's default 5 s
-    # read timeout fired first, so every socket or stream idle for 5 s died with an error
-    # (the page's socket closed with 1011). The read timeout must outlast the pop.
+    # Redis pub/sub: one PUBLISH per event, pushed to the processes whose sockets and
+    # streams listen (project/channel_layer.py). "assistants" + the database number: sites
+    # sharing a Redis server on different databases stay apart (pub/sub ignores databases).
+    # A socket or stream may have 500 messages waiting before it misses the next (and
+    # re-reads the rows): room for a burst of text deltas while its client reads slowly.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            "BACKEND": "project.channel_layer.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "assistants",
+                       "capacity": 500},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
