@@ -3,7 +3,8 @@
 Web processes send each run (and each batch of files to ingest) as a task on a Redis list
 (TASK_BROKER_URL); ``manage.py worker`` processes take them and execute up to
 WORKER_CONCURRENCY runs at once each, as asyncio tasks on one event loop, the same code
-the embedded mode runs on the web server's loop. Events reach the browsers and SSE clients
+the embedded mode runs on the web server's loop; their database work goes to
+WORKER_DATABASE_THREADS threads (``database_context``). Events reach the browsers and SSE clients
 of every web process through the Redis channel layer. Why taskiq: docs/architecture.md.
 
 Delivery: the Redis list hands a task to one worker at most once; the database makes it at
@@ -23,11 +24,12 @@ call's logs. A draining worker hands its own list back to the shared one.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.db import connection
 from redis.asyncio import Redis
@@ -81,8 +83,24 @@ class TaskQueueBroker(ListQueueBroker):
                 yield popped[1]
 
 
+def database_threads() -> int:
+    """How many threads a worker's runs share for their database work (and other blocking
+    calls): WORKER_DATABASE_THREADS, leaving one pooled connection for the rest (ingest,
+    sends); one on SQLite, whose writers queue anyway."""
+    if connection.vendor != "postgresql":
+        return 1
+    return max(1, min(settings.WORKER_DATABASE_THREADS, settings.DATABASE_POOL_SIZE - 1))
+
+
+def database_context(threads: int) -> ThreadSensitiveContext:
+    """Enter it around a worker's work: the runs' thread-sensitive calls (every ORM call of
+    the engine) go to ``threads`` threads instead of asgiref's one for the whole process."""
+    return ThreadSensitiveContext(executor=ThreadPoolExecutor(threads, thread_name_prefix="run-database"))
+
+
 async def execute_run(run_id: str) -> None:
-    task = dispatch.run_here(run_id)
+    # The worker's context (entered in database_context): its database threads.
+    task = dispatch.run_here(run_id, contextvars.copy_context())
     if task is not None:
         # Its outcome is in the database (and logged); a crash must not fail the worker's task.
         await asyncio.wait([task])

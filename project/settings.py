@@ -301,6 +301,10 @@ if RUN_BACKEND == "workers" and not TASK_BROKER_URL:
 TASK_QUEUE = env_str("TASK_QUEUE", "assistants:tasks")
 # Runs one worker process executes at once (they mostly wait on the model: I/O-bound).
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 200, minimum=1)
+# Threads a worker process runs its runs' database work on (each holding one of its
+# DATABASE_POOL_SIZE connections; at most that size minus one). One thread queued every
+# query of 100 runs behind each other: their first tokens waited seconds.
+WORKER_DATABASE_THREADS = env_int("WORKER_DATABASE_THREADS", 4, minimum=1)
 # On SIGTERM, how long a worker lets its runs finish before it ends the rest (failed,
 # partial answer kept) and exits. Keep it below your supervisor's kill timeout.
 WORKER_DRAIN_TIMEOUT = env_float("WORKER_DRAIN_TIMEOUT", 20.0, minimum=0.0)
