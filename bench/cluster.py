@@ -191,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             for n in levels:
                 for _ in range(args.rounds):
                     results.append(asyncio.run(level(cluster, threads, n)))
-                    print(label, table(results[-1:]).splitlines()[-1], r["samples"] if (r := results[-1])["samples"] else "",
-                          flush=True)
+                    print(label, table(results[-1:]).splitlines()[-1], f"{(r := results[-1])['seconds']:.1f} s",
+                          r["samples"] or "", flush=True)
         print(f"{label} ({root})" if label else "", table(results), sep="\n")
     return 0
 
