@@ -31,7 +31,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -148,7 +148,18 @@ class WorkerBackend:
         return future
 
     def send(self, run_id: str) -> None:
-        future = asyncio.run_coroutine_threadsafe(self._send_run(run_id), self._sender_loop())
+        try:
+            asyncio.get_running_loop()
+            holder = _LOOK_UP  # on an event loop (a sweep): looked up in a thread
+        except RuntimeError:
+            # A request's thread, after its commit: on the connection it already holds. In
+            # a thread of its own, each send took a second pooled connection: a burst of
+            # 500 runs had requests waiting for connections the sends held.
+            try:
+                holder = _holder_of(run_id)
+            except DatabaseError:  # the run is committed: send it, looking again in a thread
+                holder = _LOOK_UP
+        future = asyncio.run_coroutine_threadsafe(self._send_run(run_id, holder), self._sender_loop())
 
         def check(done: Future) -> None:
             if done.exception() is not None:  # the sweep sends a queued run again later
@@ -156,9 +167,10 @@ class WorkerBackend:
 
         future.add_done_callback(check)
 
-    async def _send_run(self, run_id: str) -> None:
+    async def _send_run(self, run_id: str, holder: str | None | object) -> None:
         kicker = self.broker.find_task(RUN_TASK).kicker()
-        holder = await sync_to_async(_session_holder, thread_sensitive=False)(run_id)
+        if holder is _LOOK_UP:
+            holder = await sync_to_async(_session_holder, thread_sensitive=False)(run_id)
         if holder:
             async with Redis(connection_pool=self.broker.connection_pool) as redis:
                 if await redis.exists(alive_key(holder)):
@@ -169,10 +181,18 @@ class WorkerBackend:
         self._kick(INGEST_TASK, list(entry_ids), thread_id)
 
 
-def _session_holder(run_id: str) -> str | None:
+_LOOK_UP = object()
+
+
+def _holder_of(run_id: str) -> str | None:
     """The worker holding the Python session of the run's thread, if any."""
+    return SessionHolder.objects.filter(thread__runs=run_id).values_list("worker", flat=True).first()
+
+
+def _session_holder(run_id: str) -> str | None:
+    """``_holder_of`` in a pool thread."""
     try:
-        return SessionHolder.objects.filter(thread__runs=run_id).values_list("worker", flat=True).first()
+        return _holder_of(run_id)
     finally:
         connection.close()  # a pool thread: give the connection back
 
