@@ -100,7 +100,10 @@ _database_url = env_url(
     schemes=("sqlite", "postgres", "postgresql", "pgsql"),
 )
 DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 20, minimum=1)
-DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1)
+# 15 s: a burst of 500 streaming runs on a 2-core cluster (250 requests at once per web
+# process, 20 connections each) had requests waiting more than 5 s, answered 503; with 15
+# all of them completed (docs/benchmarks.md, cluster section).
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 15.0, minimum=0.1)
 try:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
 except ValueError as exc:
