@@ -3,7 +3,8 @@
 Web processes send each run (and each batch of files to ingest) as a task on a Redis list
 (TASK_BROKER_URL); ``manage.py worker`` processes take them and execute up to
 WORKER_CONCURRENCY runs at once each, as asyncio tasks on one event loop, the same code
-the embedded mode runs on the web server's loop. Events reach the browsers and SSE clients
+the embedded mode runs on the web server's loop; their database work goes to
+WORKER_DATABASE_THREADS threads (``database_context``). Events reach the browsers and SSE clients
 of every web process through the Redis channel layer. Why taskiq: docs/architecture.md.
 
 Delivery: the Redis list hands a task to one worker at most once; the database makes it at
@@ -23,13 +24,14 @@ call's logs. A draining worker hands its own list back to the shared one.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -81,8 +83,24 @@ class TaskQueueBroker(ListQueueBroker):
                 yield popped[1]
 
 
+def database_threads() -> int:
+    """How many threads a worker's runs share for their database work (and other blocking
+    calls): WORKER_DATABASE_THREADS, leaving one pooled connection for the rest (ingest,
+    sends); one on SQLite, whose writers queue anyway."""
+    if connection.vendor != "postgresql":
+        return 1
+    return max(1, min(settings.WORKER_DATABASE_THREADS, settings.DATABASE_POOL_SIZE - 1))
+
+
+def database_context(threads: int) -> ThreadSensitiveContext:
+    """Enter it around a worker's work: the runs' thread-sensitive calls (every ORM call of
+    the engine) go to ``threads`` threads instead of asgiref's one for the whole process."""
+    return ThreadSensitiveContext(executor=ThreadPoolExecutor(threads, thread_name_prefix="run-database"))
+
+
 async def execute_run(run_id: str) -> None:
-    task = dispatch.run_here(run_id)
+    # The worker's context (entered in database_context): its database threads.
+    task = dispatch.run_here(run_id, contextvars.copy_context())
     if task is not None:
         # Its outcome is in the database (and logged); a crash must not fail the worker's task.
         await asyncio.wait([task])
@@ -130,7 +148,18 @@ class WorkerBackend:
         return future
 
     def send(self, run_id: str) -> None:
-        future = asyncio.run_coroutine_threadsafe(self._send_run(run_id), self._sender_loop())
+        try:
+            asyncio.get_running_loop()
+            holder = _LOOK_UP  # on an event loop (a sweep): looked up in a thread
+        except RuntimeError:
+            # A request's thread, after its commit: on the connection it already holds. In
+            # a thread of its own, each send took a second pooled connection: a burst of
+            # 500 runs had requests waiting for connections the sends held.
+            try:
+                holder = _holder_of(run_id)
+            except DatabaseError:  # the run is committed: send it, looking again in a thread
+                holder = _LOOK_UP
+        future = asyncio.run_coroutine_threadsafe(self._send_run(run_id, holder), self._sender_loop())
 
         def check(done: Future) -> None:
             if done.exception() is not None:  # the sweep sends a queued run again later
@@ -138,9 +167,10 @@ class WorkerBackend:
 
         future.add_done_callback(check)
 
-    async def _send_run(self, run_id: str) -> None:
+    async def _send_run(self, run_id: str, holder: str | None | object) -> None:
         kicker = self.broker.find_task(RUN_TASK).kicker()
-        holder = await sync_to_async(_session_holder, thread_sensitive=False)(run_id)
+        if holder is _LOOK_UP:
+            holder = await sync_to_async(_session_holder, thread_sensitive=False)(run_id)
         if holder:
             async with Redis(connection_pool=self.broker.connection_pool) as redis:
                 if await redis.exists(alive_key(holder)):
@@ -151,10 +181,18 @@ class WorkerBackend:
         self._kick(INGEST_TASK, list(entry_ids), thread_id)
 
 
-def _session_holder(run_id: str) -> str | None:
+_LOOK_UP = object()
+
+
+def _holder_of(run_id: str) -> str | None:
     """The worker holding the Python session of the run's thread, if any."""
+    return SessionHolder.objects.filter(thread__runs=run_id).values_list("worker", flat=True).first()
+
+
+def _session_holder(run_id: str) -> str | None:
+    """``_holder_of`` in a pool thread."""
     try:
-        return SessionHolder.objects.filter(thread__runs=run_id).values_list("worker", flat=True).first()
+        return _holder_of(run_id)
     finally:
         connection.close()  # a pool thread: give the connection back
 

@@ -100,7 +100,10 @@ _database_url = env_url(
     schemes=("sqlite", "postgres", "postgresql", "pgsql"),
 )
 DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 20, minimum=1)
-DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 5.0, minimum=0.1)
+# 15 s: a burst of 500 streaming runs on a 2-core cluster (250 requests at once per web
+# process, 20 connections each) had requests waiting more than 5 s, answered 503; with 15
+# all of them completed (docs/benchmarks.md, cluster section).
+DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 15.0, minimum=0.1)
 try:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
 except ValueError as exc:
@@ -127,13 +130,16 @@ else:
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
-    # channels_redis waits for a message with a 5 s blocking pop; redis-py 8's default 5 s
-    # read timeout fired first, so every socket or stream idle for 5 s died with an error
-    # (the page's socket closed with 1011). The read timeout must outlast the pop.
+    # Redis pub/sub: one PUBLISH per event, pushed to the processes whose sockets and
+    # streams listen (project/channel_layer.py). "assistants" + the database number: sites
+    # sharing a Redis server on different databases stay apart (pub/sub ignores databases).
+    # A socket or stream may have 500 messages waiting before it misses the next (and
+    # re-reads the rows): room for a burst of text deltas while its client reads slowly.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+            "BACKEND": "project.channel_layer.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "assistants",
+                       "capacity": 500},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -298,6 +304,10 @@ if RUN_BACKEND == "workers" and not TASK_BROKER_URL:
 TASK_QUEUE = env_str("TASK_QUEUE", "assistants:tasks")
 # Runs one worker process executes at once (they mostly wait on the model: I/O-bound).
 WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 200, minimum=1)
+# Threads a worker process runs its runs' database work on (each holding one of its
+# DATABASE_POOL_SIZE connections; at most that size minus one). One thread queued every
+# query of 100 runs behind each other: their first tokens waited seconds.
+WORKER_DATABASE_THREADS = env_int("WORKER_DATABASE_THREADS", 4, minimum=1)
 # On SIGTERM, how long a worker lets its runs finish before it ends the rest (failed,
 # partial answer kept) and exits. Keep it below your supervisor's kill timeout.
 WORKER_DRAIN_TIMEOUT = env_float("WORKER_DRAIN_TIMEOUT", 20.0, minimum=0.0)

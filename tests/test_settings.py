@@ -97,7 +97,7 @@ def test_redis_and_postgres_urls_switch_the_backends(tmp_path):
     out = subprocess.run(
         [sys.executable, "-c", "import django;django.setup();" + code], cwd=ROOT, env=env, capture_output=True, text=True
     )
-    assert out.stdout.split() == ["channels_redis.core.RedisChannelLayer", "django.db.backends.postgresql"], out.stderr
+    assert out.stdout.split() == ["project.channel_layer.RedisPubSubChannelLayer", "django.db.backends.postgresql"], out.stderr
 
 
 def test_a_rate_window_the_sdk_would_not_wait_for_is_refused(tmp_path):

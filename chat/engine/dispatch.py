@@ -80,7 +80,7 @@ def _target_loop() -> asyncio.AbstractEventLoop:
     return _background_loop()
 
 
-def _start(run_id: str) -> None:
+def _start(run_id: str, context: contextvars.Context | None = None) -> None:
     if run_id in _tasks:
         # Asked again while a task has it: perhaps it found the run waiting (for its
         # files) just before the wait ended. Look once more when that task is done.
@@ -89,7 +89,7 @@ def _start(run_id: str) -> None:
     # A fresh context: the run must not inherit the request's asgiref state (its
     # CurrentThreadExecutor dies with the request, and the run outlives it).
     task = asyncio.get_running_loop().create_task(
-        execute(run_id), name=f"run {run_id}", context=contextvars.Context()
+        execute(run_id), name=f"run {run_id}", context=context or contextvars.Context()
     )
     _tasks[run_id] = task
     task.add_done_callback(lambda t: _finished(run_id, t))
@@ -120,10 +120,11 @@ def dispatch(run_id: str) -> None:
         loop.call_soon_threadsafe(_start, run_id, context=contextvars.Context())
 
 
-def run_here(run_id: str) -> asyncio.Task | None:
-    """Execute a run on the running loop, whatever the backend (a worker's task). Returns
-    the task executing it, to await."""
-    _start(run_id)
+def run_here(run_id: str, context: contextvars.Context | None = None) -> asyncio.Task | None:
+    """Execute a run on the running loop, whatever the backend (a worker's task), in
+    ``context`` if given (a worker's, naming its database threads). Returns the task
+    executing it, to await."""
+    _start(run_id, context)
     return _tasks.get(run_id)
 
 

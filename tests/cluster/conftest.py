@@ -9,6 +9,7 @@ test run on the same servers does not take these tasks. All processes share one 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -160,6 +161,39 @@ SEED = (
 )
 
 
+@contextlib.contextmanager
+def running_cluster(data_dir: Path, database_url: str, *, webs: int = 2, **settings: str):
+    """Migrate and seed ``database_url``, then start one worker and ``webs`` web processes
+    (``web_a``, ``web_b``) with the cluster settings below, overridden by ``settings``."""
+    env = server_env(
+        data_dir,
+        DATABASE_URL=database_url,
+        REDIS_URL=REDIS_URL,
+        RUN_BACKEND="workers",
+        TASK_QUEUE=f"assistants:test-cluster:{os.getpid()}:{data_dir.name}",
+        DATABASE_POOL_SIZE="5",
+        OFFLINE_MODEL_DELAY="0.3",
+        RUN_HEARTBEAT_TIMEOUT="10",
+        WORKER_DRAIN_TIMEOUT="5",
+        CODE_INTERPRETER_POOL_SIZE="0",
+        API_RATE_LIMIT="0",
+        API_READ_RATE_LIMIT="0",
+    )
+    env.update(settings)
+    cluster = Cluster(data_dir, env)
+    try:
+        manage(env, "migrate", "--noinput")
+        cluster.keys["alice"] = next(w for w in manage(env, "shell", "-c", SEED).split() if w.startswith("sk-tutor-"))
+        cluster.session = manage(env, "shell", "-c", SESSION).split()[-1]
+        cluster.worker("worker-1")
+        cluster.web_a = cluster.web("web-a")
+        if webs > 1:
+            cluster.web_b = cluster.web("web-b")
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """Two web processes and one worker; the slow offline model (runs last seconds)."""
@@ -168,32 +202,10 @@ def cluster(tmp_path_factory):
     with admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{database}"')
-        data_dir = tmp_path_factory.mktemp("cluster")
-        env = server_env(
-            data_dir,
-            DATABASE_URL=f"{base}/{database}",
-            REDIS_URL=REDIS_URL,
-            RUN_BACKEND="workers",
-            TASK_QUEUE=f"assistants:test-cluster:{os.getpid()}",
-            DATABASE_POOL_SIZE="5",
-            OFFLINE_MODEL_DELAY="0.3",
-            RUN_HEARTBEAT_TIMEOUT="10",
-            WORKER_DRAIN_TIMEOUT="5",
-            CODE_INTERPRETER_POOL_SIZE="0",
-            API_RATE_LIMIT="0",
-            API_READ_RATE_LIMIT="0",
-        )
-        cluster = Cluster(data_dir, env)
         try:
-            manage(env, "migrate", "--noinput")
-            cluster.keys["alice"] = next(w for w in manage(env, "shell", "-c", SEED).split() if w.startswith("sk-tutor-"))
-            cluster.session = manage(env, "shell", "-c", SESSION).split()[-1]
-            cluster.worker("worker-1")
-            cluster.web_a = cluster.web("web-a")
-            cluster.web_b = cluster.web("web-b")
-            yield cluster
+            with running_cluster(tmp_path_factory.mktemp("cluster"), f"{base}/{database}") as cluster:
+                yield cluster
         finally:
-            cluster.stop()
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 

@@ -43,6 +43,11 @@ class Command(BaseCommand):
         asyncio.run(self.work(concurrency))
 
     async def work(self, concurrency: int) -> None:
+        threads = workers.database_threads()
+        async with workers.database_context(threads):
+            await self._work(concurrency, threads)
+
+    async def _work(self, concurrency: int, threads: int) -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         signals = {"count": 0}
@@ -74,7 +79,9 @@ class Command(BaseCommand):
             propagate_exceptions=False,
             wait_tasks_timeout=settings.WORKER_DRAIN_TIMEOUT,
         )
-        self.stdout.write(f"Worker {dispatch.WORKER_ID}: up to {concurrency} runs at once (Ctrl+C to stop)")
+        self.stdout.write(
+            f"Worker {dispatch.WORKER_ID}: up to {concurrency} runs at once, {threads} database thread(s) (Ctrl+C to stop)"
+        )
         try:
             await receiver.listen(stop)
         finally:
