@@ -2,14 +2,17 @@
 ``openai`` SDK) on the `make cluster` layout — 2 web processes and 2 workers on PostgreSQL
 + Redis (RUN_BACKEND=workers), the clients spread over both web processes.
 
-    .venv/bin/python -m bench.cluster [--levels 1,50,200] [--rounds 1]
+    .venv/bin/python -m bench.cluster [--levels 1,50,200] [--rounds 1] [--port N] [--database-prefix P]
+                                      [--compare /path/to/older/checkout]
 
 Reported per level: streamed deltas delivered per second in total, first delta after the
 request (p50/p99), errors, lost or out-of-order events (as in bench.capacity), and the
 most PostgreSQL connections the cluster's database had open at once. Per-chunk latency
 needs the executing process's stamps (bench.hooked_serve) and is not measured here.
 Needs PostgreSQL and Redis on localhost (scripts/start-services starts them); the database
-is one of its own, dropped at the end.
+is one of its own, dropped at the end. ``--port``/``--database-prefix`` keep parallel runs
+apart (BENCH_REDIS_URL picks the Redis database); ``--compare DIR`` first measures the same
+levels on a cluster started from an older checkout ("before").
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 
 
 class Cluster:
-    def __init__(self, threads: int, webs: int = 2, workers: int = 2) -> None:
-        self.database = f"assistants_bench_{os.getpid()}"
+    def __init__(self, threads: int, webs: int = 2, workers: int = 2, *, root: Path = ROOT,
+                 port: int | None = None, database_prefix: str = "assistants_bench") -> None:
+        self.database = f"{database_prefix}_{os.getpid()}"
+        self.root, self.first_port = root, port
         self.data_dir = Path(tempfile.mkdtemp(prefix="chat-bench-cluster-"))
         self.n_threads, self.n_webs, self.n_workers = threads, webs, workers
         self.procs: list[subprocess.Popen] = []
@@ -56,7 +61,7 @@ class Cluster:
         return env
 
     def _run(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, *args], cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=300)
+        done = subprocess.run([sys.executable, *args], cwd=self.root, env=self.env(), capture_output=True, text=True, timeout=300)
         if done.returncode:
             raise RuntimeError(f"{args} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
@@ -73,20 +78,20 @@ class Cluster:
     def __enter__(self) -> Cluster:
         import json
 
-        subprocess.run([str(ROOT / "scripts" / "start-services")], check=True)
+        subprocess.run([str(self.root / "scripts" / "start-services")], check=True)
         self._admin(f'CREATE DATABASE "{self.database}"')
         self._run("manage.py", "migrate", "--noinput", "-v0")
         self.fixtures = json.loads(self._run("-m", "bench.fixtures", "--threads", str(self.n_threads)).splitlines()[-1])
         self.fixtures["api_key"] = self._run("manage.py", "createapikey", self.fixtures["username"]).strip()
         log = open(self.data_dir / "cluster.log", "ab")  # noqa: SIM115
         for _ in range(self.n_workers):
-            self.procs.append(subprocess.Popen([sys.executable, "manage.py", "worker"], cwd=ROOT, env=self.env(),
+            self.procs.append(subprocess.Popen([sys.executable, "manage.py", "worker"], cwd=self.root, env=self.env(),
                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-        for _ in range(self.n_webs):
-            port = free_port()
+        for i in range(self.n_webs):
+            port = self.first_port + i if self.first_port else free_port()
             self.ports.append(port)
             self.procs.append(subprocess.Popen([sys.executable, "manage.py", "serve", "--host", HOST, "--port", str(port)],
-                                               cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                               cwd=self.root, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                                                start_new_session=True))
         deadline = time.monotonic() + 180
         while (self.data_dir / "cluster.log").read_text().count("runs at once") < self.n_workers or not all(
@@ -172,17 +177,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="1,50,200")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--port", type=int, help="web processes on PORT and PORT+1 (default: free ports)")
+    parser.add_argument("--database-prefix", default="assistants_bench", help="the database is PREFIX_<pid>")
+    parser.add_argument("--compare", type=Path, help="an older checkout to measure first, as 'before'")
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
-    results = []
-    with Cluster(threads=10 + sum(levels) * args.rounds) as cluster:
-        threads = list(cluster.fixtures["threads"])
-        asyncio.run(level(cluster, threads, 10))  # warm-up
-        for n in levels:
-            for _ in range(args.rounds):
-                results.append(asyncio.run(level(cluster, threads, n)))
-                print(table(results[-1:]).splitlines()[-1], r["samples"] if (r := results[-1])["samples"] else "", flush=True)
-    print(table(results))
+    for label, root in ([("before", args.compare)] if args.compare else []) + [("after" if args.compare else "", ROOT)]:
+        results = []
+        with Cluster(threads=10 + sum(levels) * args.rounds, root=root.resolve(), port=args.port,
+                     database_prefix=args.database_prefix) as cluster:
+            threads = list(cluster.fixtures["threads"])
+            asyncio.run(level(cluster, threads, 10))  # warm-up
+            for n in levels:
+                for _ in range(args.rounds):
+                    results.append(asyncio.run(level(cluster, threads, n)))
+                    print(label, table(results[-1:]).splitlines()[-1], r["samples"] if (r := results[-1])["samples"] else "",
+                          flush=True)
+        print(f"{label} ({root})" if label else "", table(results), sep="\n")
     return 0
 
 
