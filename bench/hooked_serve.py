@@ -10,6 +10,8 @@ engine, channel layer and consumer) after installing, before the command runs:
   the engine publishes each text delta. The event sent to the channel layer is unchanged.
   Lines ``message_id<TAB>end_offset<TAB>monotonic_ns`` are kept in memory and written when
   the message completes (before its completion is published), never on the delta path.
+  ``{pid}`` in the path becomes the process id: a cluster's workers each write their own
+  file (``python -m bench.hooked_serve worker``), merged by bench.levels.read_stamp_files.
 
 Nothing in chat/ is edited.
 """
@@ -24,7 +26,7 @@ import time
 def install_delta_stamps(path: str) -> None:
     from chat.engine import events
 
-    out = open(path, "a", buffering=1 << 16)  # noqa: SIM115 - lives as long as the server
+    out = open(path.replace("{pid}", str(os.getpid())), "a", buffering=1 << 16)  # noqa: SIM115 - lives as long as the server
     pending: list[str] = []
     original_delta = events.Publisher.message_delta
     original_completed = events.Publisher.message_completed
