@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.hooked_serve import set_layer_capacity
+
 MS = 1e6
 STREAM_TIMEOUT = 300.0  # seconds a server-side stream waits for its next event before giving up
 _tasks: set[asyncio.Task] = set()
@@ -160,8 +162,10 @@ async def producer() -> None:
     redis, queue = work_queue()
     print("floor producer ready", flush=True)
     while True:
-        _, stream = await redis.blpop([queue])
-        task = asyncio.get_running_loop().create_task(produce(layer, stream.decode(), pieces))
+        popped = await redis.blpop([queue], timeout=2)  # within redis-py's socket timeout
+        if popped is None:
+            continue
+        task = asyncio.get_running_loop().create_task(produce(layer, popped[1].decode(), pieces))
         _tasks.add(task)
         task.add_done_callback(_tasks.discard)
 
@@ -276,6 +280,7 @@ def main(argv: list[str]) -> int:
     import django
 
     django.setup()
+    set_layer_capacity()
     if argv[:1] == ["serve"]:
         host = argv[argv.index("--host") + 1] if "--host" in argv else "127.0.0.1"
         serve(host, int(argv[argv.index("--port") + 1]))
