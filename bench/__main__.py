@@ -80,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         levels = (args.cluster_levels if layout == "cluster" else None) or args.capacity_levels
         print(f"bench: capacity against the floor, {layout}, levels {levels}…", file=sys.stderr)
         try:
-            scale.write(layout, [int(x) for x in levels.split(",")], args.run_timeout, args.capacity_budget,
-                        args.port_base, report.command_line(), not args.dry_run, database_prefix=args.database_prefix)
+            if scale.write(layout, [int(x) for x in levels.split(",")], args.run_timeout, args.capacity_budget,
+                           args.port_base, report.command_line(), not args.dry_run, database_prefix=args.database_prefix):
+                return 1  # interrupted (Ctrl+C): stop here
         except Exception as exc:  # one part failing leaves the others (and their sections) alone
             print(f"bench: the {layout} capacity part failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     if args.skip_code_interpreter:

@@ -214,7 +214,13 @@ async def measure(layout, level_list: list[int], base_timeout: float, budget: fl
     """Warm-up, the floor's text from it, then per level: engine SSE, engine WS, floor SSE,
     floor WS. Levels left when the budget is spent are listed as skipped."""
     started = time.monotonic()
-    out: dict = {"engine": {"sse": {}, "ws": {}}, "floor": {"sse": {}, "ws": {}}, "skipped": [], "peak_db": {}}
+    out: dict = {"engine": {"sse": {}, "ws": {}}, "floor": {"sse": {}, "ws": {}}, "skipped": [], "peak_db": {},
+                 "interrupted": False}
+    # Ctrl+C: finish the level under way (each run has its time limit), then stop and clean
+    # up (servers, database) without writing the section.
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, lambda: (out.update(interrupted=True),
+                                                    print("bench.scale: stopping after this level", file=sys.stderr)))
     threads = list(layout.fixtures["threads"])
     assistant = layout.fixtures["assistant"]
     biggest = max(level_list + [WARMUP])
@@ -244,7 +250,7 @@ async def measure(layout, level_list: list[int], base_timeout: float, budget: fl
                 await floor.sse_level(floor_http, fl.bases, WARMUP, expected, base_timeout, "warm-sse")
                 await floor.ws_level(fl.bases, WARMUP, expected, base_timeout, "warm-ws")
                 for n in level_list:
-                    if time.monotonic() - started > budget:
+                    if out["interrupted"] or time.monotonic() - started > budget:
                         out["skipped"].append(n)
                         continue
                     timeout = run_timeout(n, base_timeout)
@@ -266,6 +272,7 @@ async def measure(layout, level_list: list[int], base_timeout: float, budget: fl
             finally:
                 await floor_http.aclose()
     finally:
+        loop.remove_signal_handler(signal.SIGINT)
         await http.aclose()
         for browser in browsers:
             await browser.__aexit__()
@@ -439,6 +446,9 @@ def write(name: str, level_list: list[int], base_timeout: float, budget: float, 
     if got is None:
         return 0
     results, section = got
+    if results["interrupted"]:
+        print(f"bench.scale: interrupted; the {name} section was not written", file=sys.stderr)
+        return 1
     if json_path:
         json_path.write_text(json.dumps(results, default=str, indent=1))
     print(section)
