@@ -52,7 +52,7 @@ test: setup-dev browser-deps
 	scripts/test-services
 
 bench: setup-dev
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -24,103 +24,22 @@ import shlex
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2
 from openai import AsyncOpenAI
 
 from bench import report
-from bench.client import Browser, first_text_ns, text_timeline
+from bench.client import Browser
+from bench.levels import EXPECTED_ORDER, SseRun, merge, one_sse_run  # noqa: F401 - used by bench.cluster
+from bench.levels import fmt_ms as _ms
+from bench.levels import sse_level as _sse_level
+from bench.levels import ws_level as _ws_level
 from bench.server import ROOT, Server
-from bench.stats import summary
-from bench.streaming import QUESTION, RUN_TIMEOUT, Run, one_run, read_stamps
+from bench.streaming import RUN_TIMEOUT, read_stamps
 
-MS = 1e6
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="bench.capacity")  # the Assistants API is ours
 SERVER_ENV = {"API_RATE_LIMIT": "0", "API_READ_RATE_LIMIT": "0"}
-
-
-@dataclass
-class SseRun:
-    sent_ns: int
-    first_ns: int | None = None
-    deltas: list[tuple[int, int]] = field(default_factory=list)  # (arrival ns, end offset)
-    message_id: str | None = None
-    text: str = ""
-    final_text: str | None = None
-    status: str | None = None
-    out_of_order: bool = False
-    error: str | None = None
-
-
-# The order the hosted API sends a simple run's events in (each at most once, deltas aside).
-EXPECTED_ORDER = [
-    "thread.run.created", "thread.run.queued", "thread.run.in_progress", "thread.run.step.created",
-    "thread.run.step.in_progress", "thread.message.created", "thread.message.in_progress",
-    "thread.message.delta", "thread.message.completed", "thread.run.step.completed", "thread.run.completed",
-]
-
-
-async def one_sse_run(client: AsyncOpenAI, thread: str, assistant: str) -> SseRun:
-    run = SseRun(sent_ns=time.monotonic_ns())
-    seen: list[str] = []
-    try:
-        async with asyncio.timeout(RUN_TIMEOUT * 4):
-            await client.beta.threads.messages.create(thread_id=thread, role="user", content=QUESTION)
-            run.sent_ns = time.monotonic_ns()
-            stream = await client.beta.threads.runs.create(thread_id=thread, assistant_id=assistant, stream=True)
-            async for event in stream:
-                now = time.monotonic_ns()
-                if not seen or seen[-1] != event.event:
-                    seen.append(event.event)
-                if event.event == "thread.message.delta":
-                    piece = event.data.delta.content[0].text.value
-                    run.message_id = event.data.id
-                    run.text += piece
-                    run.deltas.append((now, len(run.text)))
-                    run.first_ns = run.first_ns or now
-                elif event.event == "thread.message.completed":
-                    run.final_text = event.data.content[0].text.value if event.data.content else ""
-                elif event.event.startswith("thread.run.") and not event.event.startswith("thread.run.step"):
-                    run.status = event.data.status
-    except Exception as exc:  # counted, not raised: errors are a result
-        run.error = f"{type(exc).__name__}: {exc}"[:200]
-    order = [e for e in seen if e in EXPECTED_ORDER]
-    run.out_of_order = order != [e for e in EXPECTED_ORDER if e in order] or len(order) != len(set(order))
-    return run
-
-
-def _sse_results(runs: list[SseRun], stamps: dict, wall_s: float) -> dict:
-    first, chunks, tokens = [], [], 0
-    errors = lost = disorder = 0
-    for run in runs:
-        if run.error or run.status != "completed":
-            errors += 1
-            continue
-        if run.final_text is None or run.text != run.final_text:
-            lost += 1
-        disorder += run.out_of_order
-        if run.first_ns:
-            first.append((run.first_ns - run.sent_ns) / MS)
-        produced = dict((end, ns) for end, ns in stamps.get(run.message_id, []))
-        for arrival, end in run.deltas:
-            # A delta may carry several published chunks (a stream catching up): each is as late as it.
-            for stamp_end, ns in list(produced.items()):
-                if stamp_end <= end:
-                    chunks.append((arrival - ns) / MS)
-                    tokens += 1
-                    del produced[stamp_end]
-    return _level(len(runs), wall_s, tokens, first, chunks, errors, lost, disorder,
-                  [r.error for r in runs if r.error][:3])
-
-
-def _level(runs, wall_s, tokens, first, chunks, errors, lost, disorder, samples) -> dict:
-    return {
-        "runs": runs, "seconds": wall_s, "tokens": tokens, "tokens_per_s": tokens / wall_s if wall_s else 0.0,
-        "first": summary(first), "chunk": summary(chunks), "errors": errors, "lost": lost,
-        "out_of_order": disorder, "error_samples": samples,
-    }
 
 
 async def sse_level(server: Server, threads: list[str], n: int) -> dict:
@@ -129,62 +48,14 @@ async def sse_level(server: Server, threads: list[str], n: int) -> dict:
         limits=httpx2.Limits(max_connections=n + 10, max_keepalive_connections=n + 10),
     )
     client = AsyncOpenAI(api_key=server.fixtures["api_key"], base_url=f"{server.base}/v1", http_client=http, max_retries=0)
-    assistant = server.fixtures["assistant"]
     try:
-        started = time.monotonic()
-        runs = await asyncio.gather(*(one_sse_run(client, t, assistant) for t in threads[:n]))
-        wall = time.monotonic() - started
+        return await _sse_level([client], server.fixtures["assistant"], threads, n, lambda: read_stamps(server))
     finally:
         await http.aclose()
-    del threads[:n]
-    return _sse_results(list(runs), read_stamps(server), wall)
-
-
-async def _ws_round(browser: Browser, threads: list[str], assistant: str) -> list[Run]:
-    """streaming.concurrent_round with the SSE runs' time limit: open every socket, then
-    post to every thread at once; a run that does not end in time comes back without a status."""
-    socks = await asyncio.gather(*(browser.open_thread_socket(t, timeout=RUN_TIMEOUT * 4) for t in threads))
-
-    async def one(sock, thread):
-        try:
-            return await one_run(browser, sock, thread, assistant, timeout=RUN_TIMEOUT * 4)
-        except TimeoutError:
-            return Run(thread, 0, 0, [], None)
-
-    try:
-        return list(await asyncio.gather(*(one(s, t) for s, t in zip(socks, threads, strict=True))))
-    finally:
-        await asyncio.gather(*(s.close() for s in socks), return_exceptions=True)
 
 
 async def ws_level(server: Server, browser: Browser, threads: list[str], n: int) -> dict:
-    assistant = server.fixtures["assistant"]
-    started = time.monotonic()
-    try:
-        runs = await _ws_round(browser, threads[:n], assistant)
-        failure = None
-    except Exception as exc:
-        runs, failure = [], f"{type(exc).__name__}: {exc}"[:200]
-    wall = time.monotonic() - started
-    del threads[:n]
-    stamps = read_stamps(server)
-    first, chunks, tokens, errors, lost = [], [], 0, 0 if failure is None else n, 0
-    for run in runs:
-        if run.status != "completed":
-            errors += 1
-            continue
-        stamp = first_text_ns(run.frames)
-        if stamp:
-            first.append((stamp - run.sent_ns) / MS)
-        for message_id, timeline in text_timeline(run.frames).items():
-            for end, produced_ns in stamps.get(message_id, []):
-                arrival = next((t for t, have, _ in timeline if have >= end), None)
-                if arrival is None:
-                    lost += 1
-                    continue
-                tokens += 1
-                chunks.append((arrival - produced_ns) / MS)
-    return _level(n, wall, tokens, first, chunks, errors, lost, 0, [failure] if failure else [])
+    return await _ws_level([browser], server.fixtures["assistant"], threads, n, lambda: read_stamps(server))
 
 
 async def measure(root: Path, levels: list[int], rounds: int) -> dict:
@@ -203,22 +74,6 @@ async def measure(root: Path, levels: list[int], rounds: int) -> dict:
                         got = await (sse_level(server, threads, n) if transport == "sse" else ws_level(server, browser, threads, n))
                         results[transport].setdefault(n, []).append(got)
     return results
-
-
-def merge(rounds: list[dict]) -> dict:
-    """Rounds of one level: the round with the (lower) median throughput gives the
-    percentiles, the counters are summed over all rounds."""
-    ordered = sorted(rounds, key=lambda r: r["tokens_per_s"])
-    mid = dict(ordered[(len(ordered) - 1) // 2])  # the lower median: an even count never flatters
-    mid["each_round"] = [r["tokens_per_s"] for r in rounds]
-    for name in ("errors", "lost", "out_of_order", "runs"):
-        mid[name] = sum(r[name] for r in rounds)
-    mid["error_samples"] = [s for r in rounds for s in r["error_samples"]][:3]
-    return mid
-
-
-def _ms(v: float) -> str:
-    return "—" if v != v else (f"{v:.0f}" if v >= 100 else f"{v:.1f}")
 
 
 def table(after: dict, before: dict | None, levels: list[int]) -> list[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ import httpx2
 from openai import AsyncOpenAI
 
 from bench.capacity import SERVER_ENV, one_sse_run
+from bench.levels import Stamps, read_stamp_files
 from bench.server import HOST, ROOT, free_port
 from bench.stats import summary
 
@@ -43,9 +45,12 @@ REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 
 class Cluster:
     def __init__(self, threads: int, webs: int = 2, workers: int = 2, *, root: Path = ROOT,
-                 port: int | None = None, database_prefix: str = "assistants_bench") -> None:
+                 port: int | None = None, database_prefix: str = "assistants_bench", hooked: bool = False) -> None:
         self.database = f"{database_prefix}_{os.getpid()}"
         self.root, self.first_port = root, port
+        # hooked: every process runs under bench.hooked_serve, the workers stamping each
+        # delta they publish into a file of their own (stamps()).
+        self.hooked = hooked
         self.data_dir = Path(tempfile.mkdtemp(prefix="chat-bench-cluster-"))
         self.n_threads, self.n_webs, self.n_workers = threads, webs, workers
         self.procs: list[subprocess.Popen] = []
@@ -58,7 +63,12 @@ class Cluster:
             RUN_BACKEND="workers", TASK_QUEUE=f"assistants:bench:{os.getpid()}", OFFLINE_MODEL_DELAY="0",
             DEBUG="false", PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE="project.settings",
         )
+        if self.hooked:
+            env["BENCH_DELTA_STAMPS"] = str(self.data_dir / "stamps-{pid}.tsv")
         return env
+
+    def stamps(self) -> Stamps:
+        return read_stamp_files(sorted(self.data_dir.glob("stamps-*.tsv")))
 
     def _run(self, *args: str) -> str:
         done = subprocess.run([sys.executable, *args], cwd=self.root, env=self.env(), capture_output=True, text=True, timeout=300)
@@ -76,21 +86,30 @@ class Cluster:
         return self._admin(f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{self.database}'")[0][0]
 
     def __enter__(self) -> Cluster:
-        import json
-
         subprocess.run([str(self.root / "scripts" / "start-services")], check=True)
         self._admin(f'CREATE DATABASE "{self.database}"')
+        try:
+            self._start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def _start(self) -> None:
+        import json
+
+        entry = ["-m", "bench.hooked_serve"] if self.hooked else ["manage.py"]
         self._run("manage.py", "migrate", "--noinput", "-v0")
         self.fixtures = json.loads(self._run("-m", "bench.fixtures", "--threads", str(self.n_threads)).splitlines()[-1])
         self.fixtures["api_key"] = self._run("manage.py", "createapikey", self.fixtures["username"]).strip()
         log = open(self.data_dir / "cluster.log", "ab")  # noqa: SIM115
         for _ in range(self.n_workers):
-            self.procs.append(subprocess.Popen([sys.executable, "manage.py", "worker"], cwd=self.root, env=self.env(),
+            self.procs.append(subprocess.Popen([sys.executable, *entry, "worker"], cwd=self.root, env=self.env(),
                                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         for i in range(self.n_webs):
             port = self.first_port + i if self.first_port else free_port()
             self.ports.append(port)
-            self.procs.append(subprocess.Popen([sys.executable, "manage.py", "serve", "--host", HOST, "--port", str(port)],
+            self.procs.append(subprocess.Popen([sys.executable, *entry, "serve", "--host", HOST, "--port", str(port)],
                                                cwd=self.root, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
                                                start_new_session=True))
         deadline = time.monotonic() + 180
@@ -100,7 +119,6 @@ class Cluster:
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
                 raise RuntimeError("the cluster did not start:\n" + (self.data_dir / "cluster.log").read_text()[-3000:])
             time.sleep(0.2)
-        return self
 
     def __exit__(self, *exc) -> None:
         for proc in self.procs:
@@ -112,6 +130,7 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 proc.kill()
         self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 def _listens(port: int) -> bool:

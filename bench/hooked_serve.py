@@ -10,6 +10,13 @@ engine, channel layer and consumer) after installing, before the command runs:
   the engine publishes each text delta. The event sent to the channel layer is unchanged.
   Lines ``message_id<TAB>end_offset<TAB>monotonic_ns`` are kept in memory and written when
   the message completes (before its completion is published), never on the delta path.
+  ``{pid}`` in the path becomes the process id: a cluster's workers each write their own
+  file (``python -m bench.hooked_serve worker``), merged by bench.levels.read_stamp_files.
+
+* ``BENCH_LAYER_CAPACITY=<n>`` — the channel layer's ``capacity`` (messages waiting per
+  channel; for channels_redis, per process for all its consumers) set to n instead of the
+  project's setting. For the floor's Redis layer (bench/floor.py), and to check whether
+  an engine failure comes from messages dropped at capacity.
 
 Nothing in chat/ is edited.
 """
@@ -24,7 +31,7 @@ import time
 def install_delta_stamps(path: str) -> None:
     from chat.engine import events
 
-    out = open(path, "a", buffering=1 << 16)  # noqa: SIM115 - lives as long as the server
+    out = open(path.replace("{pid}", str(os.getpid())), "a", buffering=1 << 16)  # noqa: SIM115 - lives as long as the server
     pending: list[str] = []
     original_delta = events.Publisher.message_delta
     original_completed = events.Publisher.message_completed
@@ -45,11 +52,20 @@ def install_delta_stamps(path: str) -> None:
     events.Publisher.message_completed = message_completed
 
 
+def set_layer_capacity() -> None:
+    """Before anything has made the channel layer (channels builds it on first use)."""
+    from django.conf import settings
+
+    if os.environ.get("BENCH_LAYER_CAPACITY"):
+        settings.CHANNEL_LAYERS["default"].setdefault("CONFIG", {})["capacity"] = int(os.environ["BENCH_LAYER_CAPACITY"])
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     import django
 
     django.setup()
+    set_layer_capacity()
     if os.environ.get("BENCH_DELTA_STAMPS"):
         install_delta_stamps(os.environ["BENCH_DELTA_STAMPS"])
     from django.core.management import execute_from_command_line

@@ -31,6 +31,7 @@ class Server:
     def __init__(
         self, *, threads: int, hooked: bool = False, startup_timeout: float = 30.0,
         root: Path = ROOT, env: dict[str, str] | None = None, api_key: bool = False,
+        port: int | None = None,
     ) -> None:
         self.api_key = api_key  # create an API key for the bench user (fixtures["api_key"])
         self.threads = threads
@@ -38,7 +39,7 @@ class Server:
         self.root = root  # another checkout (an older commit) to compare against
         self.extra_env = dict(env or {})
         self.startup_timeout = startup_timeout
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://{HOST}:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
         self.stamps = self.data_dir / "delta-stamps.tsv"

@@ -1,0 +1,462 @@
+"""Capacity against the floor: many streaming runs at once on a layout — the embedded
+default, or the `make cluster` layout — and, in the same invocation, level by level, the
+same number of text events pushed to the same number of clients through a minimal
+Channels app on the same Daphne and the same kind of channel layer (bench/floor.py).
+
+    .venv/bin/python -m bench.scale --layout embedded [--levels 1,50,200,500] [--write]
+    .venv/bin/python -m bench.scale --layout cluster  [--levels 1,50,200,500] [--write]
+
+Per level N (each level's runs start at once): the engine through the `/v1` API (SSE,
+official SDK) and through the browser's WebSocket (bench.client), then the floor's SSE and
+WebSocket with N streams each. Reported: tokens/s delivered in total, first token p50/p99,
+per-chunk p50/p99, errors, lost / out-of-order events, database connections at peak, and
+the engine's figures as a ratio to the floor's.
+
+* **embedded:** ``bench.hooked_serve serve`` (SQLite, in-memory layer, one process); the
+  floor: one ``bench.floor serve`` process with the in-memory layer, producing in-process.
+* **cluster:** 2 web (``serve``) and 2 worker processes under ``bench.hooked_serve`` on a
+  PostgreSQL database of its own and Redis (bench.cluster.Cluster), clients spread over
+  both web processes, per-chunk stamps from the workers' files; the floor: 2 ``bench.floor
+  serve`` processes and 2 ``bench.floor produce`` processes on the same Redis. Skipped,
+  saying so, when PostgreSQL or Redis cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from contextlib import ExitStack
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx2
+from openai import AsyncOpenAI
+
+from bench import floor, levels, report
+from bench.capacity import SERVER_ENV
+from bench.client import Browser
+from bench.levels import PeakSampler, fmt_ms, one_sse_run, pieces_from
+from bench.server import HOST, ROOT, Server, free_port
+from bench.streaming import read_stamps
+
+warnings.filterwarnings("ignore", category=DeprecationWarning)  # the Assistants API is ours
+LEVELS = "1,50,200,500"
+WARMUP = 10
+TRANSPORTS = ("sse", "ws")
+DATABASE_PREFIX = "assistants_bench_scale"
+# The floor's Redis layer holds this many messages per process instead of channels_redis's
+# default 100 (which the project keeps): at 50 streams a burst over 100 is dropped, streams
+# lose their end event, and the floor would measure the drops instead of the transport.
+FLOOR_REDIS_CAPACITY = 100_000
+
+
+def run_timeout(n: int, base: float) -> float:
+    """Seconds one run may take at level n: ``base`` up to 250 runs at once, more above."""
+    return max(base, base * n / 250)
+
+
+def sqlite_connections(pid: int, database: Path) -> int:
+    """Open SQLite connections of a process: its file descriptors on the database file
+    (each connection holds one; the -wal and -shm files are not counted)."""
+    count = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            count += os.readlink(fd) == str(database)
+        except OSError:  # closed meanwhile
+            pass
+    return count
+
+
+class Floor:
+    """``webs`` floor servers (and ``producers`` producer processes) in subprocesses."""
+
+    def __init__(self, env: dict[str, str], pieces: list[str], webs: int, producers: int, ports: list[int],
+                 capacity: int | None = None) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="chat-bench-floor-"))
+        (self.dir / "pieces.json").write_text(json.dumps(pieces))
+        self.env = {**env, "DATA_DIR": str(self.dir), "BENCH_FLOOR_PIECES": str(self.dir / "pieces.json")}
+        self.env.pop("BENCH_DELTA_STAMPS", None)
+        if capacity:
+            self.env["BENCH_LAYER_CAPACITY"] = str(capacity)
+        if producers:
+            self.env["BENCH_FLOOR_QUEUE"] = f"bench:floor:{os.getpid()}:{self.dir.name}"
+        self.ports, self.n_producers = ports[:webs], producers
+        self.bases = [f"http://{HOST}:{p}" for p in self.ports]
+        self.procs: list[subprocess.Popen] = []
+        self.log = self.dir / "floor.log"
+
+    def __enter__(self) -> Floor:
+        try:
+            with open(self.log, "ab") as log:
+                for _ in range(self.n_producers):
+                    self._spawn(["produce"], log)
+                for port in self.ports:
+                    self._spawn(["serve", "--host", HOST, "--port", str(port)], log)
+            deadline = time.monotonic() + 60
+            while self.log.read_text().count("producer ready") < self.n_producers or not all(
+                _listens(p) for p in self.ports
+            ):
+                if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                    raise RuntimeError("the floor did not start:\n" + self.log.read_text()[-3000:])
+                time.sleep(0.1)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _spawn(self, args: list[str], log) -> None:
+        self.procs.append(subprocess.Popen([sys.executable, "-m", "bench.floor", *args], cwd=ROOT, env=self.env,
+                                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           start_new_session=True))
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _listens(port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def ports_from(base: int | None, count: int) -> list[int]:
+    return [base + i for i in range(count)] if base else [free_port() for _ in range(count)]
+
+
+class Embedded:
+    name = "embedded"
+
+    def __init__(self, threads: int, ports: list[int], fixed_ports: bool, database_prefix: str) -> None:
+        self.server = Server(threads=threads, hooked=True, env=SERVER_ENV, api_key=True, port=ports[0])
+        self.floor_ports = ports[1:2]
+
+    def __enter__(self) -> Embedded:
+        self.server.__enter__()
+        self.fixtures, self.bases = self.server.fixtures, [self.server.base]
+        self.database = self.server.data_dir / "db.sqlite3"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.__exit__(*exc)
+
+    def stamps(self):
+        return read_stamps(self.server)
+
+    def connections(self) -> int:
+        return sqlite_connections(self.server.proc.pid, self.database)
+
+    def floor(self, pieces: list[str]) -> Floor:
+        return Floor(self.server.env(), pieces, webs=1, producers=0, ports=self.floor_ports)
+
+
+class ClusterLayout:
+    name = "cluster"
+
+    def __init__(self, threads: int, ports: list[int], fixed_ports: bool, database_prefix: str) -> None:
+        from bench.cluster import Cluster
+
+        self.cluster = Cluster(threads=threads, port=ports[0] if fixed_ports else None, hooked=True,
+                               database_prefix=database_prefix)
+        self.floor_ports = ports[2:4]
+
+    def __enter__(self) -> ClusterLayout:
+        self.cluster.__enter__()
+        self.fixtures = self.cluster.fixtures
+        self.bases = [f"http://{HOST}:{p}" for p in self.cluster.ports]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cluster.__exit__(*exc)
+
+    def stamps(self):
+        return self.cluster.stamps()
+
+    def connections(self) -> int:
+        return self.cluster.connections()
+
+    def floor(self, pieces: list[str]) -> Floor:
+        return Floor(self.cluster.env(), pieces, webs=2, producers=2, ports=self.floor_ports,
+                     capacity=FLOOR_REDIS_CAPACITY)
+
+
+def services_missing() -> str | None:
+    """Why the cluster cannot run here, or None (scripts/start-services starts what it can)."""
+    done = subprocess.run([str(ROOT / "scripts" / "start-services")], capture_output=True, text=True)
+    if done.returncode:
+        return (done.stderr or done.stdout).strip() or "PostgreSQL or Redis not reachable"
+    return None
+
+
+async def measure(layout, level_list: list[int], base_timeout: float, budget: float) -> dict:
+    """Warm-up, the floor's text from it, then per level: engine SSE, engine WS, floor SSE,
+    floor WS. Levels left when the budget is spent are listed as skipped."""
+    started = time.monotonic()
+    out: dict = {"engine": {"sse": {}, "ws": {}}, "floor": {"sse": {}, "ws": {}}, "skipped": [], "peak_db": {},
+                 "interrupted": False}
+    # Ctrl+C: finish the level under way (each run has its time limit), then stop and clean
+    # up (servers, database) without writing the section.
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, lambda: (out.update(interrupted=True),
+                                                    print("bench.scale: stopping after this level", file=sys.stderr)))
+    threads = list(layout.fixtures["threads"])
+    assistant = layout.fixtures["assistant"]
+    biggest = max(level_list + [WARMUP])
+    http = httpx2.AsyncClient(trust_env=False, timeout=httpx2.Timeout(run_timeout(biggest, base_timeout) + 30),
+                              limits=httpx2.Limits(max_connections=biggest + 20, max_keepalive_connections=biggest + 20))
+    clients = [AsyncOpenAI(api_key=layout.fixtures["api_key"], base_url=f"{b}/v1", http_client=http, max_retries=0)
+               for b in layout.bases]
+    browsers = [Browser(SimpleNamespace(base=b), connections=biggest + 20) for b in layout.bases]
+    try:
+        for browser in browsers:
+            await browser.login(layout.fixtures["username"], layout.fixtures["password"])
+        # One run alone gives the answer's chunks as the engine published them: the floor's text.
+        probe = await one_sse_run(clients[0], threads.pop(0), assistant, base_timeout)
+        stamps = layout.stamps().get(probe.message_id or "", [])
+        if probe.status != "completed" or not stamps or probe.final_text is None:
+            raise RuntimeError(f"the probe run did not complete with stamps: {probe.status} {probe.error}")
+        pieces = pieces_from(stamps, probe.final_text)
+        expected = "".join(pieces)
+        out["pieces"] = {"count": len(pieces), "chars": len(expected)}
+        await levels.sse_level(clients, assistant, threads, WARMUP, layout.stamps, base_timeout)
+        await levels.ws_level(browsers, assistant, threads, WARMUP, layout.stamps, base_timeout)
+        floor_http = httpx2.AsyncClient(trust_env=False, timeout=httpx2.Timeout(run_timeout(biggest, base_timeout) + 30),
+                                        limits=httpx2.Limits(max_connections=biggest + 20,
+                                                             max_keepalive_connections=biggest + 20))
+        with layout.floor(pieces) as fl:
+            try:
+                await floor.sse_level(floor_http, fl.bases, WARMUP, expected, base_timeout, "warm-sse")
+                await floor.ws_level(fl.bases, WARMUP, expected, base_timeout, "warm-ws")
+                for n in level_list:
+                    if out["interrupted"] or time.monotonic() - started > budget:
+                        out["skipped"].append(n)
+                        continue
+                    timeout = run_timeout(n, base_timeout)
+                    for transport in TRANSPORTS:
+                        with PeakSampler(layout.connections) as peak:
+                            if transport == "sse":
+                                got = await levels.sse_level(clients, assistant, threads, n, layout.stamps, timeout)
+                            else:
+                                got = await levels.ws_level(browsers, assistant, threads, n, layout.stamps, timeout)
+                        got["peak_db"] = peak.peak
+                        out["engine"][transport][n] = got
+                        _progress(layout.name, "engine", transport, n, got)
+                    got = await floor.sse_level(floor_http, fl.bases, n, expected, timeout, f"sse-{n}")
+                    out["floor"]["sse"][n] = got
+                    _progress(layout.name, "floor", "sse", n, got)
+                    got = await floor.ws_level(fl.bases, n, expected, timeout, f"ws-{n}")
+                    out["floor"]["ws"][n] = got
+                    _progress(layout.name, "floor", "ws", n, got)
+            finally:
+                await floor_http.aclose()
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        await http.aclose()
+        for browser in browsers:
+            await browser.__aexit__()
+    out["seconds"] = time.monotonic() - started
+    return out
+
+
+def _progress(layout: str, side: str, transport: str, n: int, r: dict) -> None:
+    print(f"bench.scale: {layout} {side} {transport} {n}: {r['tokens_per_s']:.0f} tokens/s, first "
+          f"{fmt_ms(r['first']['p50'])}/{fmt_ms(r['first']['p99'])} ms, chunk {fmt_ms(r['chunk']['p50'])}/"
+          f"{fmt_ms(r['chunk']['p99'])} ms, errors {r['errors']}/{r['runs']}, lost {r['lost']}"
+          + (f" {r['error_samples'][:1]}" if r["error_samples"] else ""), file=sys.stderr, flush=True)
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}×" if b and a == a and b == b else "—"
+
+
+def table(results: dict, level_list: list[int], db_label: str) -> list[str]:
+    lines = [
+        f"| transport | runs at once | pushed by | tokens/s | first token p50 / p99 (ms) | per-chunk p50 / p99 (ms) "
+        f"| errors | lost / out of order | {db_label} |",
+        "|---|---:|---|---:|---|---|---:|---|---:|",
+    ]
+    names = {"sse": "SSE", "ws": "WebSocket"}
+    for transport in TRANSPORTS:
+        for n in level_list:
+            engine, fl = results["engine"][transport].get(n), results["floor"][transport].get(n)
+            if engine is None or fl is None:
+                lines.append(f"| {names[transport]} | {n} | skipped (budget spent) | | | | | | |")
+                continue
+            for side, r in (("engine", engine), ("floor", fl)):
+                peak = r.get("peak_db")
+                lines.append(
+                    f"| {names[transport]} | {n} | {side} | {r['tokens_per_s']:,.0f} | {fmt_ms(r['first']['p50'])} / "
+                    f"{fmt_ms(r['first']['p99'])} | {fmt_ms(r['chunk']['p50'])} / {fmt_ms(r['chunk']['p99'])} | "
+                    f"{r['errors']} of {r['runs']} | {r['lost']} / {r['out_of_order']} | "
+                    f"{'0 (none)' if side == 'floor' else ('—' if peak is None else peak)} |"
+                )
+            lines.append(
+                f"| | {n} | **engine ÷ floor** | **{_ratio(engine['tokens_per_s'], fl['tokens_per_s'])}** | "
+                f"{_ratio(engine['first']['p50'], fl['first']['p50'])} / {_ratio(engine['first']['p99'], fl['first']['p99'])} | "
+                f"{_ratio(engine['chunk']['p50'], fl['chunk']['p50'])} / {_ratio(engine['chunk']['p99'], fl['chunk']['p99'])} "
+                "| | | |"
+            )
+    return lines
+
+
+LAYOUT_TEXT = {
+    "embedded": (
+        "## Capacity against the floor: embedded default",
+        "- **Engine:** `python -m bench.hooked_serve serve` — the real `serve` command (Daphne) plus the delta "
+        "time stamps of the streaming section — with SQLite, the in-memory channel layer, one process, offline "
+        "model at `OFFLINE_MODEL_DELAY=0`, `API_RATE_LIMIT=0`.",
+        "- **Floor:** `python -m bench.floor serve` — the same Daphne (same version, same listen backlog) and the "
+        "same in-memory channel layer class, serving only a Channels `AsyncWebsocketConsumer` and an SSE ASGI "
+        "handler (bench/floor.py); a task in the same process pushes the events.",
+        "SQLite connections open at peak",
+        "- **SQLite connections at peak:** the server process's file descriptors on the database file "
+        "(`/proc/<pid>/fd`; one per open connection, the -wal/-shm files not counted), sampled every 0.25 s.",
+    ),
+    "cluster": (
+        "## Capacity against the floor: the `make cluster` layout",
+        "- **Engine:** the `make cluster` layout started by the bench (bench/cluster.py): 2 web processes "
+        "(`serve`) and 2 workers (`worker`, `RUN_BACKEND=workers`), every process under "
+        "`python -m bench.hooked_serve` so the workers stamp each delta they publish (one file per process, "
+        "merged; CLOCK_MONOTONIC is one clock for every process), on a PostgreSQL database of its own and "
+        "Redis (channel layer and task queue), offline model at `OFFLINE_MODEL_DELAY=0`, `API_RATE_LIMIT=0`. "
+        "Run i of a level goes to web process i mod 2, for SSE and WebSocket alike.",
+        "- **Floor:** 2 `python -m bench.floor serve` processes (the same Daphne, the Redis channel layer "
+        "with the project's settings) and 2 `python -m bench.floor produce` processes that take a start "
+        "message from a Redis channel and push the events (web → Redis → producer → Redis → web → client, "
+        "as a run's events go); the clients spread over both floor web processes the same way. The floor's "
+        f"layer has `capacity` {FLOOR_REDIS_CAPACITY:,} (`BENCH_LAYER_CAPACITY`): with the project's setting "
+        "(channels_redis's default, 100 messages waiting per web process for all its streams) a burst beyond "
+        "100 is dropped — in a trial at 50 streams 28 floor streams never got their end event — and the floor "
+        "would measure the drops, not the transport. The engine runs with the project's setting.",
+        "PostgreSQL connections at peak",
+        "- **PostgreSQL connections at peak:** `pg_stat_activity` rows for the bench's database (all 4 "
+        "processes' pools), sampled every 0.25 s during each engine level.",
+    ),
+}
+
+
+def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> str:
+    title, engine, floor_text, db_label, db_text = LAYOUT_TEXT[name]
+    pieces = results["pieces"]
+    lines = [
+        title,
+        "",
+        f"- **Command:** `{facts['command']}`",
+        f"- **Date:** {facts['date']} (this part took {results['seconds']:.0f} s)",
+        f"- **Machine:** nproc {facts['nproc']}, CPU `{facts['cpu']}`, Python {facts['python']}; load average "
+        f"{facts['load_before']} before, {facts['load_after']} after. **The machine is shared** with other jobs "
+        "(the client runs on the same 2 cores too): read the engine ÷ floor ratios, measured level by level in "
+        "the same invocation, rather than absolute numbers.",
+        engine,
+        floor_text,
+        "- **Clients:** SSE: the official `openai` SDK (`AsyncOpenAI`, no retries) — `messages.create`, then "
+        "`runs.create(stream=True)` read to the end; the floor's SSE is read with `httpx2` (`aiter_lines`). "
+        "WebSocket: the browser client (bench/client.py: log in, open the thread's socket, htmx POST); the floor's "
+        "WebSocket sends `start` on an open socket. All runs of a level start at once, each on its own thread or "
+        f"stream; {WARMUP} warm-up runs per transport first.",
+        f"- **Workload:** “Solve 2x + 3 = 7” to the offline Math Tutor: {pieces['count']} chunks, "
+        f"{pieces['chars']} characters per answer. The floor pushes exactly those chunks (taken from a probe run "
+        "of the engine in this invocation), one channel-layer event and one client frame per chunk.",
+        "- **tokens/s** = chunks delivered to their clients over the level's wall time; a token is one engine "
+        "`Publisher.message_delta` call (bench/hooked_serve.py stamps it) — a delta event may carry several, each "
+        "counted — and one floor event. **First token** = from sending the request that starts the run to the "
+        "first text. **Per-chunk** = from the publish stamp to the client's arrival stamp. **Errors** = runs that "
+        "did not end completed in time (per-run limit "
+        f"{facts['timeouts']}). **Lost / out of order:** engine SSE: runs whose joined deltas differ from the "
+        "completed message / events not in the API's order; engine WebSocket: stamped chunks that never reached "
+        "the page; floor: runs whose text differs / offsets not rising.",
+        db_text,
+        "- **engine ÷ floor:** tokens/s as a share of the floor's (1.00× = at the limit), latencies as a "
+        "multiple of the floor's (1.00× = at the limit).",
+        "",
+        *table(results, level_list, db_label),
+    ]
+    if results["skipped"]:
+        lines += ["", f"Skipped (the part's {facts['budget']:.0f} s budget was spent): "
+                  f"{', '.join(map(str, results['skipped']))} runs at once."]
+    return "\n".join(lines)
+
+
+def run_layout(name: str, level_list: list[int], base_timeout: float, budget: float, port_base: int | None,
+               command: str, database_prefix: str = DATABASE_PREFIX) -> tuple[dict, str] | None:
+    """Measure one layout; None (and why, on stderr) when it cannot run here."""
+    if name == "cluster":
+        missing = services_missing()
+        if missing:
+            print(f"bench.scale: cluster part skipped: {missing}", file=sys.stderr)
+            return None
+    facts = {**report.machine(), "command": command, "date": report.now_utc(), "budget": budget,
+             "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+             "timeouts": ", ".join(f"{run_timeout(n, base_timeout):.0f} s at {n}" for n in level_list)}
+    need = 1 + 2 * WARMUP + 2 * sum(level_list)
+    ports = ports_from(port_base, 4)
+    with ExitStack() as stack:
+        layout = stack.enter_context((Embedded if name == "embedded" else ClusterLayout)(
+            need, ports, port_base is not None, database_prefix))
+        results = asyncio.run(measure(layout, level_list, base_timeout, budget))
+    facts["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return results, markdown(name, results, level_list, facts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--layout", choices=("embedded", "cluster"), required=True)
+    parser.add_argument("--levels", default=LEVELS, help="concurrent runs per level (default %(default)s)")
+    parser.add_argument("--run-timeout", type=float, default=60.0,
+                        help="seconds one run may take, up to 250 at once; scaled up above (default %(default)s)")
+    parser.add_argument("--budget", type=float, default=900.0,
+                        help="seconds after which the remaining levels are skipped (default %(default)s)")
+    parser.add_argument("--port-base", type=int, help="listen on PORT_BASE.. (default: free ports)")
+    parser.add_argument("--database-prefix", default=DATABASE_PREFIX,
+                        help="the cluster's PostgreSQL database is PREFIX_<pid>, dropped at the end (default %(default)s)")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--write", action="store_true", help="write this layout's section of docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    level_list = [int(x) for x in args.levels.split(",")]
+    command = shlex.join([".venv/bin/python", "-m", "bench.scale", *(argv if argv is not None else sys.argv[1:])])
+    return write(args.layout, level_list, args.run_timeout, args.budget, args.port_base, command, args.write,
+                 args.json, args.database_prefix)
+
+
+def write(name: str, level_list: list[int], base_timeout: float, budget: float, port_base: int | None,
+          command: str, to_doc: bool, json_path: Path | None = None, database_prefix: str = "") -> int:
+    got = run_layout(name, level_list, base_timeout, budget, port_base, command, database_prefix or DATABASE_PREFIX)
+    if got is None:
+        return 0
+    results, section = got
+    if results["interrupted"]:
+        print(f"bench.scale: interrupted; the {name} section was not written", file=sys.stderr)
+        return 1
+    if json_path:
+        json_path.write_text(json.dumps(results, default=str, indent=1))
+    print(section)
+    if to_doc:
+        report.write_section(f"scale-{name}", section)
+        print(f"bench: wrote the scale-{name} section of {report.DOC.relative_to(report.ROOT)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
