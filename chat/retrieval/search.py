@@ -51,15 +51,26 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     """Chunk ids, best first: the database's full-text engine finds the candidates, the
     best ``RERANK_POOL`` of them are ordered again by their best passage."""
     weights = synonyms.weighted(terms(query))
+    for cue in questions.cues(query):
+        weights.setdefault(cue, questions.CUE_WEIGHT)
     candidates = fulltext(list(weights), document_ids, max(limit, RERANK_POOL))
     head = candidates[:RERANK_POOL]
     rows = Chunk.objects.filter(pk__in=head).values_list("id", "text", "document_id")
     texts = {cid: text for cid, text, _ in rows}
     owners = {cid: document for cid, _, document in rows}
-    scores = passages.best_passage_scores(weights, texts, owners, numeric=questions.wants_figure(query))
+    best = passages.best_passages(weights, texts, owners, numeric=questions.wants_figure(query))
     order = {cid: rank for rank, cid in enumerate(head)}
-    head = sorted(head, key=lambda cid: (-scores.get(cid, 0.0), order[cid]))
-    return (head + candidates[RERANK_POOL:])[:limit]
+    head = sorted(head, key=lambda cid: (-best.get(cid, (0.0, ""))[0], order[cid]))
+    # Chunks overlap by half, and a caption or header may repeat on many pages: a chunk
+    # whose best passage is one a better chunk already holds adds nothing new, so it comes
+    # after the chunks that add a passage of their own.
+    seen: set[str] = set()
+    fresh, repeats = [], []
+    for cid in head:
+        passage = best.get(cid, (0.0, ""))[1]
+        (repeats if passage and passage in seen else fresh).append(cid)
+        seen.add(passage)
+    return (fresh + repeats + candidates[RERANK_POOL:])[:limit]
 
 
 def fulltext(words: list[str], document_ids: list[int], limit: int) -> list[int]:
