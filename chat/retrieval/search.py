@@ -45,6 +45,9 @@ class Hit:
 
 
 RERANK_POOL = 30
+# Chunks overlap by half, and a caption or header may repeat on many pages: a chunk whose
+# best passage a better chunk already holds adds less, so its score counts this much.
+REPEAT_DISCOUNT = 0.7
 
 
 def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
@@ -61,16 +64,14 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     best = passages.best_passages(weights, texts, owners, numeric=questions.wants_figure(query))
     order = {cid: rank for rank, cid in enumerate(head)}
     head = sorted(head, key=lambda cid: (-best.get(cid, (0.0, ""))[0], order[cid]))
-    # Chunks overlap by half, and a caption or header may repeat on many pages: a chunk
-    # whose best passage is one a better chunk already holds adds nothing new, so it comes
-    # after the chunks that add a passage of their own.
     seen: set[str] = set()
-    fresh, repeats = [], []
+    effective = {}
     for cid in head:
-        passage = best.get(cid, (0.0, ""))[1]
-        (repeats if passage and passage in seen else fresh).append(cid)
+        score, passage = best.get(cid, (0.0, ""))
+        effective[cid] = score * (REPEAT_DISCOUNT if passage and passage in seen else 1.0)
         seen.add(passage)
-    return (fresh + repeats + candidates[RERANK_POOL:])[:limit]
+    head = sorted(head, key=lambda cid: (-effective[cid], order[cid]))
+    return (head + candidates[RERANK_POOL:])[:limit]
 
 
 def fulltext(words: list[str], document_ids: list[int], limit: int) -> list[int]:
