@@ -116,6 +116,11 @@ RELATED = {
 _BRITISH = re.compile(r"(?<=\w{3})is(e|es|ed|er|ers|ing|ation|ations)$")
 
 
+# A word undoing another is about the same thing: "unscaled" and "scaled",
+# "disambiguation" and "ambiguities".
+_NEGATION = re.compile(r"^(un|dis|non-?)")
+
+
 @functools.cache
 def _table() -> dict[str, tuple[str, ...]]:
     table: dict[str, list[str]] = {}
@@ -136,4 +141,7 @@ def weighted(words: list[str]) -> dict[str, float]:
     for word in words:
         for other in _table().get(stem(word), ()):
             weights.setdefault(other, SYNONYM_WEIGHT)
+        root = _NEGATION.sub("", word)
+        if root != word and len(root) >= 5:
+            weights.setdefault(root, SYNONYM_WEIGHT)
     return weights
