@@ -124,9 +124,9 @@ def best_passages(
                 if _FIGURE.search(texts[chunk_id], max(0, at - PASSAGE_CHARS // 4), at + PASSAGE_CHARS):
                     best, best_at = score * (1 + NUMBER_BONUS), at
         scores[chunk_id] = best
-        # Its first half: enough to tell a repeated caption or an overlap's copy from
+        # Its first quarter: enough to tell a repeated caption or an overlap's copy from
         # another passage, not so much that the text after a repeat makes it look new.
-        where[chunk_id] = " ".join(texts[chunk_id][best_at:best_at + PASSAGE_CHARS // 2].split()) if best else ""
+        where[chunk_id] = " ".join(texts[chunk_id][best_at:best_at + PASSAGE_CHARS // 4].split()) if best else ""
     if documents:
         for chunk_id, bonus in _focus(found, documents, value).items():
             scores[chunk_id] += bonus
