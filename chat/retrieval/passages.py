@@ -105,15 +105,15 @@ def best_passages(
     value = {t: weight[t] * math.log(1 + (total - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in weight}
     scores, where = {}, {}
     for chunk_id, hits in found.items():
+        # The window slides from one hit to the next: counts are kept, not rebuilt.
         windows, end = [], 0
+        counts: Counter[str] = Counter()
         for start, (at, _) in enumerate(hits):
-            end = max(end, start)
             while end < len(hits) and hits[end][0] < at + PASSAGE_CHARS:
+                counts[hits[end][1]] += 1
                 end += 1
-            counts: dict[str, int] = {}
-            for _, s in hits[start:end]:
-                counts[s] = counts.get(s, 0) + 1
-            windows.append((sum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items()), at))
+            windows.append((math.fsum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items() if n), at))
+            counts[hits[start][1]] -= 1
         best, best_at = max(windows, default=(0.0, 0))
         if numeric:
             # Best first, and only while a figure could still change the best: most
