@@ -71,7 +71,14 @@ def best_passage_scores(
     query_terms: dict[str, float], texts: dict[int, str], documents: dict[int, int] | None = None,
     numeric: bool = False,
 ) -> dict[int, float]:
-    """For each chunk id, the BM25 score of its best window of PASSAGE_CHARS (a window
+    return {cid: score for cid, (score, _) in best_passages(query_terms, texts, documents, numeric).items()}
+
+
+def best_passages(
+    query_terms: dict[str, float], texts: dict[int, str], documents: dict[int, int] | None = None,
+    numeric: bool = False,
+) -> dict[int, tuple[float, str]]:
+    """For each chunk id, (score, the start of its best window's text): the BM25 score of its best window of PASSAGE_CHARS (a window
     starts at each occurrence of a query word) against the query's terms, each term's
     score times its weight; a term's rarity is counted over these chunks. ``documents``
     (chunk id -> document id) adds each document's focus on the query's terms;
@@ -80,7 +87,7 @@ def best_passage_scores(
     for term, w in query_terms.items():
         weight[stem(term)] = max(w, weight.get(stem(term), 0.0))
     if not weight or not texts:
-        return dict.fromkeys(texts, 0.0)
+        return dict.fromkeys(texts, (0.0, ""))
     matcher = _matcher(set(weight))
     found: dict[int, list[tuple[int, str]]] = {}
     # Rarity: in how many of the candidates' windows (a grid of PASSAGE_CHARS windows,
@@ -96,18 +103,18 @@ def best_passage_scores(
         total += max(1, -(-len(text) // half) - 1)
     frequency = Counter(s for _, _, s in windows)
     value = {t: weight[t] * math.log(1 + (total - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in weight}
-    scores = {}
+    scores, where = {}, {}
     for chunk_id, hits in found.items():
+        # The window slides from one hit to the next: counts are kept, not rebuilt.
         windows, end = [], 0
+        counts: Counter[str] = Counter()
         for start, (at, _) in enumerate(hits):
-            end = max(end, start)
             while end < len(hits) and hits[end][0] < at + PASSAGE_CHARS:
+                counts[hits[end][1]] += 1
                 end += 1
-            counts: dict[str, int] = {}
-            for _, s in hits[start:end]:
-                counts[s] = counts.get(s, 0) + 1
-            windows.append((sum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items()), at))
-        best = max((score for score, _ in windows), default=0.0)
+            windows.append((math.fsum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items() if n), at))
+            counts[hits[start][1]] -= 1
+        best, best_at = max(windows, default=(0.0, 0))
         if numeric:
             # Best first, and only while a figure could still change the best: most
             # windows are never scanned for one.
@@ -115,12 +122,15 @@ def best_passage_scores(
                 if score * (1 + NUMBER_BONUS) <= best:
                     break
                 if _FIGURE.search(texts[chunk_id], max(0, at - PASSAGE_CHARS // 4), at + PASSAGE_CHARS):
-                    best = score * (1 + NUMBER_BONUS)
+                    best, best_at = score * (1 + NUMBER_BONUS), at
         scores[chunk_id] = best
+        # Its first quarter: enough to tell a repeated caption or an overlap's copy from
+        # another passage, not so much that the text after a repeat makes it look new.
+        where[chunk_id] = " ".join(texts[chunk_id][best_at:best_at + PASSAGE_CHARS // 4].split()) if best else ""
     if documents:
         for chunk_id, bonus in _focus(found, documents, value).items():
             scores[chunk_id] += bonus
-    return scores
+    return {chunk_id: (scores.get(chunk_id, 0.0), where.get(chunk_id, "")) for chunk_id in texts}
 
 
 def _focus(found: dict[int, list[tuple[int, str]]], documents: dict[int, int], value: dict[str, float]) -> dict[int, float]:

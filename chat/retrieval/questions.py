@@ -26,8 +26,21 @@ _KINDS = [
 ]
 
 
-def kind_of(question: str) -> str:
+# Words before the question word that do not change what is asked: "Into how many parts…",
+# "Roughly how many…", "So, what share…".
+_LEAD = re.compile(
+    r"^((and|but|so|ok|okay|then|also|roughly|approximately|about|around|exactly|just|in|into|for|by|to|at|on|of|"
+    r"with|after|over|under|from|within|across|up to)\b[\s,]*)+"
+)
+
+
+def _normalised(question: str) -> str:
     text = " ".join(question.lower().split())
+    return _LEAD.sub("", text) or text
+
+
+def kind_of(question: str) -> str:
+    text = _normalised(question)
     for kind, pattern in _KINDS:
         if pattern.search(text):
             return kind
@@ -36,3 +49,30 @@ def kind_of(question: str) -> str:
 
 def wants_figure(question: str) -> bool:
     return kind_of(question) in (NUMBER, SHARE, SCORE)
+
+
+# Words that stand next to the kind of answer asked for, whatever the subject: a duration
+# is given in days or hours, a size as a size, a share as a percentage. The ranking adds
+# them to the question at a low weight (``CUE_WEIGHT``).
+CUE_WEIGHT = 0.3
+_CUES = [
+    (re.compile(r"^how long\b"), "time days hours minutes seconds weeks months length"),
+    (re.compile(r"^how (big|large|small|huge|tiny)\b"), "size"),
+    (re.compile(r"^how (wide|narrow)\b"), "width size dimension dimensionality"),
+    (re.compile(r"^how (deep|shallow)\b"), "depth layers"),
+    (re.compile(r"^how (fast|quick|quickly|slow|slowly)\b"), "speed time second"),
+    (re.compile(r"^how (often|frequently|rare|rarely|common)\b"), "times frequency rate"),
+    (re.compile(r"\bcost\b"), "cost"),
+    (re.compile(r"^when\b"), "year date"),
+    (re.compile(r"^how (good|well|accurate|badly)\b"), "score accuracy performance"),
+]
+_SHARE_CUES = "percent percentage fraction share"
+
+
+def cues(question: str) -> list[str]:
+    """Words that usually stand next to the answer this question asks for."""
+    text = _normalised(question)
+    words = [w for pattern, cue in _CUES if pattern.search(text) for w in cue.split()]
+    if kind_of(question) == SHARE:
+        words += _SHARE_CUES.split()
+    return list(dict.fromkeys(words))

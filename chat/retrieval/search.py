@@ -45,20 +45,32 @@ class Hit:
 
 
 RERANK_POOL = 30
+# Chunks overlap by half, and a caption or header may repeat on many pages: a chunk whose
+# best passage a better chunk already holds adds less, so its score counts this much.
+REPEAT_DISCOUNT = 0.7
 
 
 def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     """Chunk ids, best first: the database's full-text engine finds the candidates, the
     best ``RERANK_POOL`` of them are ordered again by their best passage."""
     weights = synonyms.weighted(terms(query))
+    for cue in questions.cues(query):
+        weights.setdefault(cue, questions.CUE_WEIGHT)
     candidates = fulltext(list(weights), document_ids, max(limit, RERANK_POOL))
     head = candidates[:RERANK_POOL]
     rows = Chunk.objects.filter(pk__in=head).values_list("id", "text", "document_id")
     texts = {cid: text for cid, text, _ in rows}
     owners = {cid: document for cid, _, document in rows}
-    scores = passages.best_passage_scores(weights, texts, owners, numeric=questions.wants_figure(query))
+    best = passages.best_passages(weights, texts, owners, numeric=questions.wants_figure(query))
     order = {cid: rank for rank, cid in enumerate(head)}
-    head = sorted(head, key=lambda cid: (-scores.get(cid, 0.0), order[cid]))
+    head = sorted(head, key=lambda cid: (-best.get(cid, (0.0, ""))[0], order[cid]))
+    seen: set[str] = set()
+    effective = {}
+    for cid in head:
+        score, passage = best.get(cid, (0.0, ""))
+        effective[cid] = score * (REPEAT_DISCOUNT if passage and passage in seen else 1.0)
+        seen.add(passage)
+    head = sorted(head, key=lambda cid: (-effective[cid], order[cid]))
     return (head + candidates[RERANK_POOL:])[:limit]
 
 
@@ -78,8 +90,10 @@ def fulltext(words: list[str], document_ids: list[int], limit: int) -> list[int]
             )
         else:
             match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
-            ranges = _rowid_ranges(document_ids)
-            if len(ranges) <= RANGE_QUERIES:
+            # More documents than range queries: the ranges would not be used, and
+            # finding them costs a scan of every chunk of every document.
+            ranges = _rowid_ranges(document_ids) if len(document_ids) <= RANGE_QUERIES else []
+            if ranges and len(ranges) <= RANGE_QUERIES:
                 # A document's chunks have consecutive ids, and FTS5 restricts a match to a
                 # rowid range cheaply: one small query per document instead of scoring every
                 # match in the whole index and discarding other people's. bm25 scores use

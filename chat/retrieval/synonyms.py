@@ -17,29 +17,110 @@ from chat.retrieval.passages import stem
 SYNONYM_WEIGHT = 0.5
 
 GROUPS = [
+    # size and amount
     "big large huge biggest largest",
     "small little tiny smallest",
-    "stop prevent block",
-    "later subsequent following",
-    "earlier previous preceding prior",
-    "leave omit exclude remove",
-    "score accuracy performance",
+    "number count amount quantity",
+    "average mean",
+    "wide width",
+    "deep depth",
+    "long length",
+    "fast quick quickly speed rapid",
     "gigabytes gb",
     "megabytes mb",
+    # people and things
+    "people humans human person",
+    "author researcher",
+    "example instance sample",
+    "kind type sort variety",
+    "weights parameters",
+    "gpu gpus",
+    "child children kid kids",
+    "book novel story",
+    "label annotation tag",
+    "answer response reply",
+    "prompt input",
+    "copy duplicate",
+    "part piece portion component",
+    "picture image photo",
+    "snapshot checkpoint",
     "corpus dataset",
     "word token",
+    "vocabulary lexicon",
+    "figure plot chart graph diagram",
+    # doing
+    "stop prevent",
+    "leave omit exclude remove",
+    "clean filter",
+    "split divide partition",
+    "combine merge join",
+    "move relocate shift",
+    "change modify alter",
+    "pick choose select",
+    "find discover identify detect",
+    "predict guess",
+    "generate produce create write",
+    "extract pull",
+    "vector embedding",
+    "memorize memorise remember",
+    "improve increase boost enhance",
+    "reduce decrease lower",
+    "begin start",
+    "need require",
+    "happen occur",
+    # judging
+    "score accuracy performance",
     "mistake error",
+    "wrong incorrect",
+    "right correct exact",
+    "hard difficult challenging",
+    "easy simple",
+    "method approach technique way",
+    "goal aim objective purpose",
+    "problem issue",
+    "result outcome finding",
+    "cost expense price",
+    # time and order
+    "later subsequent following",
+    "earlier previous preceding prior",
+    "first original initial",
+    "end final last",
+    "often frequently common",
+    "rare infrequent uncommon",
 ]
 # One-way: a student's general word for what papers write out in particular terms.
 RELATED = {
     "math": ("probability", "equation", "conditional", "distribution"),
     "maths": ("probability", "equation"),
     "formula": ("equation",),
+    "benchmark": ("dataset", "test", "task"),
+    "data": ("dataset", "corpus"),
+    # Course abbreviations a student types for what a paper writes out.
+    "qa": ("question", "answering"),
+    "nlp": ("natural", "language", "processing"),
+    "lm": ("language", "model"),
+    "lms": ("language", "models"),
+    "mt": ("machine", "translation"),
+    "nmt": ("neural", "machine", "translation"),
+    "rl": ("reinforcement", "learning"),
+    "ml": ("machine", "learning"),
+    "nn": ("neural", "network"),
+    "cnn": ("convolutional", "network"),
+    "rnn": ("recurrent", "network"),
+    "lr": ("learning", "rate"),
+    "sota": ("state", "art"),
+    "params": ("parameters",),
+    "hardware": ("gpu", "gpus", "tpu", "cpu", "machine"),
 }
 
 
 # British spellings a student may type; papers mostly use the American ones.
 _BRITISH = re.compile(r"(?<=\w{3})is(e|es|ed|er|ers|ing|ation|ations)$")
+
+
+# A word undoing another is about the same thing: "unscaled" and "scaled",
+# "disambiguation" and "ambiguities".
+_NEGATION = re.compile(r"^(un|dis|non-?)")
 
 
 @functools.cache
@@ -62,4 +143,7 @@ def weighted(words: list[str]) -> dict[str, float]:
     for word in words:
         for other in _table().get(stem(word), ()):
             weights.setdefault(other, SYNONYM_WEIGHT)
+        root = _NEGATION.sub("", word)
+        if root != word and len(root) >= 5:
+            weights.setdefault(root, SYNONYM_WEIGHT)
     return weights
