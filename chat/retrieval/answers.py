@@ -126,7 +126,7 @@ def _focus(question: str) -> set[str]:
     """Stems of what a figure should stand next to: the thing asked about ("update steps",
     "vocabulary"), a unit asked for ("in gigabytes"), and the words that name the kind of
     answer ("how long" → days, hours)."""
-    words = asked_words(question) + questions.cues(question)
+    words = asked_words(question) + questions.cues(question) + questions.change_words(question)
     found = {s for w in words for s in stems(w) if s not in STOPWORDS and not s.isdigit()}
     old = focus_word(question)
     return found | ({old} if old else set())
@@ -150,6 +150,21 @@ def _near(tokens: list[str], spots: list[int], wanted: set[str]) -> float:
     return 1.0 - 0.1 * max(0, distance - 2) if distance <= NEAR else 0.0
 
 
+# "… large compared to the 32,000 to 64,000 token vocabularies often used": a figure in a
+# comparison is what something else has; unless the question compares, it is no answer.
+# "More than 2.0 BLEU" still is one: the figure right after "than" is the thing's own.
+_COMPARATIVE = re.compile(r"\b(than|compared?|comparison|versus|vs|worse|better|more|less|fewer|faster|slower|differ\w*)\b", re.I)
+_COMPARING = {"compared", "unlike", "than", "versus", "vs"}
+COMPARED_SPAN = 6
+
+
+def _compared(tokens: list[str], at: int) -> bool:
+    for j in range(max(0, at - COMPARED_SPAN), at):
+        if tokens[j].lower() in _COMPARING and not (tokens[j].lower() == "than" and j == at - 1):
+            return True
+    return False
+
+
 def _stem_of(token: str) -> str:
     return stem(token.rstrip("%"))
 
@@ -162,6 +177,7 @@ def _names(plain: str, question_words: set[str]) -> list[str]:
 def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
+    compares: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -172,6 +188,8 @@ def _strength(
         tokens = [m.group(0) for m in spans]
         given = {w for w in question_words if w[:1].isdigit()}
         numbers = [i for i, m in enumerate(spans) if _is_figure(plain, m, years, given)]
+        if not compares:
+            numbers = [i for i in numbers if not _compared(tokens, i)]
         if kind == SHARE:
             numbers = [i for i in numbers if tokens[i].endswith("%") or _PERCENT.search(plain[spans[i].start() : spans[i].end() + 9])]
         if kind == SCORE:
@@ -193,14 +211,16 @@ def _strength(
         return 1.0 if place and _PLACE.search(plain) else 0.0
     if kind == SORT:
         # "What kind of functions": the functions named with a word the question lacks
-        # ("sine and cosine functions"), or a name.
-        tokens = [_stem_of(t) for t in _TOKEN.findall(plain)]
-        head = {s for w in (asked or [])[:1] for s in stems(w)}
-        sorted_ = any(
-            tok in head and i and tokens[i - 1] not in question_words and tokens[i - 1] not in STOPWORDS
-            for i, tok in enumerate(tokens)
-        )
-        return 1.0 if sorted_ else (0.6 if _names(plain, question_words) else 0.0)
+        # ("sine and cosine functions"; surest in the question's own number), or a name.
+        words = [t.lower() for t in _TOKEN.findall(plain)]
+        head = (asked or [""])[0].lower()
+        named = [
+            i for i, word in enumerate(words)
+            if i and stem(word) == stem(head) and stem(words[i - 1]) not in question_words and words[i - 1] not in STOPWORDS
+        ]
+        if named:
+            return 1.0 if any(words[i] == head for i in named) else 0.7
+        return 0.6 if _names(plain, question_words) else 0.0
     if kind == DEFINITION:
         return 1.0 if _DEFINES.search(plain) else 0.0
     if kind == REASON:
@@ -230,7 +250,9 @@ def _question_weights(question: str) -> dict[str, float]:
         for s in stems(word):
             weights[s] = max(weight, weights.get(s, 0.0))
     adjective = how_adjective(question)
-    if adjective and adjective not in words and adjective not in STOPWORDS:
+    # "How rare…": a sentence saying "extremely rare" is about the thing asked; "how well…"
+    # only asks for a result, and "well calibrated" is about something else.
+    if adjective and adjective not in words and adjective not in STOPWORDS and answer_kind(question) != SCORE:
         weights.setdefault(stem(adjective), ADJECTIVE_WEIGHT)
     for word in words:
         if word.startswith("un") and len(word) > 5:
@@ -345,6 +367,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     focus = _focus(question)
     asked = asked_words(question)
     place = bool(re.match(r"\s*where\b", question.lower()))
+    compares = bool(_COMPARATIVE.search(question))
     years = bool(re.search(r"\b(when|year|years)\b", question.lower()))
     match = _Matcher(weights, _acronyms(passages))
     # A figure question may be answered by a table's rows, mostly figures.
@@ -383,7 +406,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         both = _union(have, around)
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
         strength = (
-            _strength(kind, sentence, set(weights), question_words, years, focus, asked, place) if kind != ANY else 0.0
+            _strength(kind, sentence, set(weights), question_words, years, focus, asked, place, compares)
+            if kind != ANY else 0.0
         )
         score = (
             coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))

@@ -128,3 +128,18 @@ def asked_words(question: str) -> list[str]:
     if unit:
         found.append(unit.group(1) or unit.group(2))
     return found
+
+
+# "How much worse…" is answered by a drop, "how much better…" by a gain (h-answer).
+_CHANGES = [
+    (re.compile(r"\bhow much (worse|lower|less|smaller|slower)\b|\bhow (far|much) does .* (drop|fall|decrease)\b"),
+     "drops drop falls decreases decrease loses reduces lower worse"),
+    (re.compile(r"\bhow much (better|higher|more|larger|faster)\b|\bhow much does .* (improve|gain|increase)\b"),
+     "improves improvement gains increases increase higher better"),
+]
+
+
+def change_words(question: str) -> list[str]:
+    """Words that state the change a "how much worse/better" question asks about."""
+    text = _normalised(question)
+    return [w for pattern, words in _CHANGES if pattern.search(text) for w in words.split()]

@@ -253,3 +253,22 @@ def test_nothing_answering_is_said_plainly_with_a_pointer_but_no_quote():
     reply = skill.answer("How many cranes did the marsh survey count?", output_for("q", notes))
     assert reply.startswith("I searched the attached files") and "found no passage that answers it" in reply
     assert "“" not in reply.split("found no passage")[1] and "【" in reply
+
+
+def test_a_figure_in_a_comparison_is_what_something_else_has():
+    notes = (
+        "The tank is small compared to the 4,000 to 9,000 litre tanks often used on farms. "
+        "The tank holds 650 litres."
+    )
+    assert "650 litres" in first_quote(skill.answer("How large is the tank?", output_for("q", notes)))
+    # Asked to compare, the comparison is the answer.
+    assert questions.change_words("How much worse is the pump without the filter?")[0] == "drops"
+
+
+def test_how_much_worse_is_answered_by_the_drop():
+    notes = (
+        "With the filter in, the pump is worse than the old one by 3.5 litres a minute at full speed. "
+        "The pump's output drops by 12.5 litres a minute when the filter is removed."
+    )
+    reply = skill.answer("How much worse does the pump get when the filter is taken out?", output_for("q", notes))
+    assert "12.5 litres" in first_quote(reply)
