@@ -128,6 +128,7 @@ def _focus(question: str) -> set[str]:
     answer ("how long" → days, hours)."""
     words = asked_words(question) + questions.cues(question) + questions.change_words(question)
     found = {s for w in words for s in stems(w) if s not in STOPWORDS and not s.isdigit()}
+    found |= set(_compounds(" ".join(asked_words(question))))
     old = focus_word(question)
     return found | ({old} if old else set())
 
@@ -297,13 +298,22 @@ def _acronyms(passages: list[str]) -> dict[str, set[str]]:
     return found
 
 
+def _compounds(question: str) -> dict[str, set[str]]:
+    """Two neighbouring question words as the text may write them in one ("batch size",
+    "batchsize"; "data set", "dataset")."""
+    words = terms_in_order(question)
+    return {stem(a + b): {stem(a), stem(b)} for a, b in itertools.pairwise(words) if a.isalpha() and b.isalpha()}
+
+
 class _Matcher:
     """Which of the question's stems a sentence holds, and how fully: the stem itself, a
     word sharing its first PREFIX_LETTERS+ letters ("normalization" for "norm") at
-    PREFIX_FACTOR, an acronym the passages define for words of the question."""
+    PREFIX_FACTOR, an acronym the passages define for words of the question, two of its
+    words written as one."""
 
-    def __init__(self, weights: dict[str, float], acronyms: dict[str, set[str]]):
+    def __init__(self, weights: dict[str, float], acronyms: dict[str, set[str]], compounds: dict[str, set[str]]):
         self.weights = weights
+        self.compounds = compounds
         self.long = [q for q in weights if len(q) >= PREFIX_LETTERS and not q.isdigit()]
         self.acronyms = {a: words & set(weights) for a, words in acronyms.items() if words & set(weights)}
         self.cache: dict[str, dict[str, float]] = {}
@@ -315,6 +325,8 @@ class _Matcher:
                 got[word] = 1.0
             elif word in self.acronyms:
                 got.update(dict.fromkeys(self.acronyms[word], 1.0))
+            elif word in self.compounds:
+                got.update(dict.fromkeys(self.compounds[word], 1.0))
             elif len(word) >= PREFIX_LETTERS and not word.isdigit():
                 for q in self.long:
                     if word.startswith(q) or q.startswith(word):
@@ -368,8 +380,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     asked = asked_words(question)
     place = bool(re.match(r"\s*where\b", question.lower()))
     compares = bool(_COMPARATIVE.search(question))
-    years = bool(re.search(r"\b(when|year|years)\b", question.lower()))
-    match = _Matcher(weights, _acronyms(passages))
+    years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
+    match = _Matcher(weights, _acronyms(passages), _compounds(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
     pool, seen = [], set()

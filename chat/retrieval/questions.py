@@ -86,8 +86,10 @@ _ANSWER_KINDS = [
     (EFFECT, re.compile(r"^what (goes|went|can go|could go) wrong\b|^what (happens|happened|problems?|issues?|effects?) "
                         r"|^what does (\w+ ){1,4}(cause|lead to|result in)\b")),
     (SORT, re.compile(r"^(what|which) (kinds?|types?|sorts?|forms?) of\b")),
-    (NUMBER, re.compile(r"^(what|which) (\w+ ){0,2}(throughput|speed|capacity|memory|duration|time|temperature|price|"
-                        r"weight|distance|frequency|dimensionality|probability|height|age|mass|volume)\b")),
+    (NUMBER, re.compile(r"^(what|which) (is |are |was |were )?(the |its |their |a |an )?(\w+ ){0,2}"
+                        r"(throughput|speed|capacity|memory|duration|time|temperature|price|date|day|month|"
+                        r"weight|distance|frequency|dimensionality|probability|height|age|mass|volume|"
+                        r"numbers?|size|count|amount|length|width|depth|rate|budget|cost)\b")),
 ]
 # The words that name what is asked about end at the first of these: "how many *update
 # steps* was…", "which *children's novel* from…".

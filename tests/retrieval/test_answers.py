@@ -272,3 +272,13 @@ def test_how_much_worse_is_answered_by_the_drop():
     )
     reply = skill.answer("How much worse does the pump get when the filter is taken out?", output_for("q", notes))
     assert "12.5 litres" in first_quote(reply)
+
+
+def test_what_is_the_count_wants_a_figure_and_two_words_may_be_written_as_one():
+    assert answers.answer_kind("What is the parameter count of the smallest pump?") == NUMBER
+    assert answers.answer_kind("Up to what date were the cranes counted?") == NUMBER
+    notes = (
+        "The crane survey used a net size of 4 metres on the marsh. "
+        "The survey used a larger batchsize of 512 photos per upload."
+    )
+    assert "512" in first_quote(skill.answer("How big was the batch size of the survey?", output_for("q", notes)))
