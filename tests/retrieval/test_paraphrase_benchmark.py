@@ -16,9 +16,10 @@ pytestmark = pytest.mark.django_db
 # What the current ranking reaches (see docs/benchmarks.md); a change that lowers it fails.
 # The aim for the held-out half is 0.9: not reached yet.
 # PostgreSQL's `english` configuration ranks differently from SQLite's FTS5 porter tokenizer,
-# so each backend has its own floor (measured: held-out recall 0.79 / 0.75, answer-first 0.62 / 0.54).
+# so each backend has its own floor (measured: held-out recall 0.79 / 0.75; answer-first over
+# both halves, lexical, 0.76 on SQLite / 0.68 on PostgreSQL).
 HELD_OUT_RECALL_FLOOR = {"sqlite": 0.79, "postgresql": 0.75}
-ANSWER_FIRST_FLOOR = {"sqlite": 0.60, "postgresql": 0.52}
+ANSWER_FIRST_FLOOR = {"sqlite": 0.74, "postgresql": 0.66}
 
 
 @pytest.fixture
