@@ -6,6 +6,7 @@ import re
 
 from chat.retrieval import answers, questions, skill, tool
 from chat.retrieval.answers import ANY, DEFINITION, EFFECT, NAME, NUMBER, REASON, SCORE, SHARE, SORT
+from chat.retrieval.quotes import sentences
 
 PAPER = (
     "Many millions of people were involved in creating the data that GPT-2 was trained on. "
@@ -282,3 +283,15 @@ def test_what_is_the_count_wants_a_figure_and_two_words_may_be_written_as_one():
         "The survey used a larger batchsize of 512 photos per upload."
     )
     assert "512" in first_quote(skill.answer("How big was the batch size of the survey?", output_for("q", notes)))
+
+
+def test_a_footnote_mark_after_a_full_stop_ends_the_sentence_but_a_figure_does_not():
+    text = (
+        "The survey counted 4.1% of the cranes twice on marshes like Fenland.3 As a comparison point, "
+        "the old survey did worse. It reached 28.4 Points on the scale."
+    )
+    assert [s for _, s in sentences(text)] == [
+        "The survey counted 4.1% of the cranes twice on marshes like Fenland.",
+        "As a comparison point, the old survey did worse.",
+        "It reached 28.4 Points on the scale.",
+    ]
