@@ -166,6 +166,10 @@ def _compared(tokens: list[str], at: int) -> bool:
     return False
 
 
+_RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
+RESPECTIVE_NEAR = 0.9
+
+
 def _stem_of(token: str) -> str:
     return stem(token.rstrip("%"))
 
@@ -199,6 +203,10 @@ def _strength(
             return 0.2 if kind == SCORE and any(t[0].isdigit() for t in tokens) else 0.0
         near = _near(tokens, numbers, wanted)
         by_focus = _near(tokens, numbers, focus)
+        if _RESPECTIVELY.search(plain) and any(_stem_of(t) in wanted for t in tokens):
+            # "2.8, 3.7 and 9.5 TFLOPS for K80, K40 and P100, respectively": the figures
+            # stand for the names in order, however far apart.
+            by_focus = max(by_focus, RESPECTIVE_NEAR)
         if kind in (SCORE, SHARE):
             # A result is stated where the sentence covers the question ("our big model
             # achieves a BLEU score of 41.0"), seldom right by the question's words; by

@@ -295,3 +295,16 @@ def test_a_footnote_mark_after_a_full_stop_ends_the_sentence_but_a_figure_does_n
         "As a comparison point, the old survey did worse.",
         "It reached 28.4 Points on the scale.",
     ]
+    # A footnote's text set mid-sentence by the PDF starts with its mark glued to a capital.
+    glued = "We compared the pumps of the station on the 5We used values of 2.8 and 9.5 litres for the pumps."
+    assert [s for _, s in sentences(glued)][-1] == "We used values of 2.8 and 9.5 litres for the pumps."
+
+
+def test_figures_listed_respectively_stand_for_the_names_in_order():
+    notes = (
+        "The Cedar pump was serviced 2 times last winter. "
+        "All three pumps draw their power from the grid. "
+        "Their ratings were 2.8, 3.7 and 9.5 kilowatts for the Alder, Birch and Cedar pumps, respectively."
+    )
+    reply = skill.answer("How much power does the Cedar pump draw?", output_for("q", notes))
+    assert "9.5" in first_quote(reply)
