@@ -105,15 +105,15 @@ def best_passages(
     value = {t: weight[t] * math.log(1 + (total - frequency[t] + 0.5) / (frequency[t] + 0.5)) for t in weight}
     scores, where = {}, {}
     for chunk_id, hits in found.items():
+        # The window slides from one hit to the next: counts are kept, not rebuilt.
         windows, end = [], 0
+        counts: Counter[str] = Counter()
         for start, (at, _) in enumerate(hits):
-            end = max(end, start)
             while end < len(hits) and hits[end][0] < at + PASSAGE_CHARS:
+                counts[hits[end][1]] += 1
                 end += 1
-            counts: dict[str, int] = {}
-            for _, s in hits[start:end]:
-                counts[s] = counts.get(s, 0) + 1
-            windows.append((sum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items()), at))
+            windows.append((math.fsum(value[s] * n * (K1 + 1) / (n + K1) for s, n in counts.items() if n), at))
+            counts[hits[start][1]] -= 1
         best, best_at = max(windows, default=(0.0, 0))
         if numeric:
             # Best first, and only while a figure could still change the best: most
@@ -124,9 +124,9 @@ def best_passages(
                 if _FIGURE.search(texts[chunk_id], max(0, at - PASSAGE_CHARS // 4), at + PASSAGE_CHARS):
                     best, best_at = score * (1 + NUMBER_BONUS), at
         scores[chunk_id] = best
-        # Its first half: enough to tell a repeated caption or an overlap's copy from
+        # Its first quarter: enough to tell a repeated caption or an overlap's copy from
         # another passage, not so much that the text after a repeat makes it look new.
-        where[chunk_id] = " ".join(texts[chunk_id][best_at:best_at + PASSAGE_CHARS // 2].split()) if best else ""
+        where[chunk_id] = " ".join(texts[chunk_id][best_at:best_at + PASSAGE_CHARS // 4].split()) if best else ""
     if documents:
         for chunk_id, bonus in _focus(found, documents, value).items():
             scores[chunk_id] += bonus

@@ -90,8 +90,10 @@ def fulltext(words: list[str], document_ids: list[int], limit: int) -> list[int]
             )
         else:
             match = " OR ".join('"' + w.replace('"', "") + '"' for w in words)
-            ranges = _rowid_ranges(document_ids)
-            if len(ranges) <= RANGE_QUERIES:
+            # More documents than range queries: the ranges would not be used, and
+            # finding them costs a scan of every chunk of every document.
+            ranges = _rowid_ranges(document_ids) if len(document_ids) <= RANGE_QUERIES else []
+            if ranges and len(ranges) <= RANGE_QUERIES:
                 # A document's chunks have consecutive ids, and FTS5 restricts a match to a
                 # rowid range cheaply: one small query per document instead of scoring every
                 # match in the whole index and discarding other people's. bm25 scores use

@@ -32,6 +32,15 @@ GROUPS = [
     "people humans human person",
     "author researcher",
     "example instance sample",
+    "kind type sort variety",
+    "weights parameters",
+    "gpu gpus",
+    "child children kid kids",
+    "book novel story",
+    "label annotation tag",
+    "answer response reply",
+    "prompt input",
+    "copy duplicate",
     "part piece portion component",
     "picture image photo",
     "snapshot checkpoint",
@@ -40,8 +49,9 @@ GROUPS = [
     "vocabulary lexicon",
     "figure plot chart graph diagram",
     # doing
-    "stop prevent block",
+    "stop prevent",
     "leave omit exclude remove",
+    "clean filter",
     "split divide partition",
     "combine merge join",
     "move relocate shift",
@@ -49,7 +59,9 @@ GROUPS = [
     "pick choose select",
     "find discover identify detect",
     "predict guess",
-    "generate produce create",
+    "generate produce create write",
+    "extract pull",
+    "vector embedding",
     "memorize memorise remember",
     "improve increase boost enhance",
     "reduce decrease lower",
@@ -58,13 +70,12 @@ GROUPS = [
     "happen occur",
     # judging
     "score accuracy performance",
-    "good well",
     "mistake error",
     "wrong incorrect",
     "right correct exact",
     "hard difficult challenging",
     "easy simple",
-    "method approach technique",
+    "method approach technique way",
     "goal aim objective purpose",
     "problem issue",
     "result outcome finding",
@@ -99,11 +110,17 @@ RELATED = {
     "lr": ("learning", "rate"),
     "sota": ("state", "art"),
     "params": ("parameters",),
+    "hardware": ("gpu", "gpus", "tpu", "cpu", "machine"),
 }
 
 
 # British spellings a student may type; papers mostly use the American ones.
 _BRITISH = re.compile(r"(?<=\w{3})is(e|es|ed|er|ers|ing|ation|ations)$")
+
+
+# A word undoing another is about the same thing: "unscaled" and "scaled",
+# "disambiguation" and "ambiguities".
+_NEGATION = re.compile(r"^(un|dis|non-?)")
 
 
 @functools.cache
@@ -126,4 +143,7 @@ def weighted(words: list[str]) -> dict[str, float]:
     for word in words:
         for other in _table().get(stem(word), ()):
             weights.setdefault(other, SYNONYM_WEIGHT)
+        root = _NEGATION.sub("", word)
+        if root != word and len(root) >= 5:
+            weights.setdefault(root, SYNONYM_WEIGHT)
     return weights

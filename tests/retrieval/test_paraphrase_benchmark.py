@@ -14,12 +14,14 @@ from tests.fixtures import GPT2_PDF, TRANSFORMER_PDF
 pytestmark = pytest.mark.django_db
 
 # What the current ranking reaches (see docs/benchmarks.md); a change that lowers it fails.
-# The aim for the held-out half is 0.9: not reached yet.
-# PostgreSQL's `english` configuration ranks differently from SQLite's FTS5 porter tokenizer,
-# so each backend has its own floor (measured: held-out recall 0.79 / 0.75; answer-first over
-# both halves, lexical, 0.76 on SQLite / 0.68 on PostgreSQL).
-HELD_OUT_RECALL_FLOOR = {"sqlite": 0.79, "postgresql": 0.75}
-ANSWER_FIRST_FLOOR = {"sqlite": 0.74, "postgresql": 0.66}
+# Both halves have since been tuned on (the held-out half's misses were published), so the
+# issue's aim (0.9 on questions not tuned on) is measured on a fresh set, not here.
+# PostgreSQL's `english` configuration finds other candidates than SQLite's FTS5 porter
+# tokenizer, so each backend has its own floors (measured: tuning half 0.96 / 0.92,
+# held-out half 1.00 / 1.00; answer-first over both halves, lexical, 0.80 / 0.74).
+TUNE_RECALL_FLOOR = {"sqlite": 0.96, "postgresql": 0.92}
+HELD_OUT_RECALL_FLOOR = {"sqlite": 1.0, "postgresql": 1.0}
+ANSWER_FIRST_FLOOR = {"sqlite": 0.78, "postgresql": 0.72}
 
 
 @pytest.fixture
@@ -42,6 +44,7 @@ def test_lexical_recall_at_5(papers):
     by_id = {document_id: file.filename for document_id, file in papers.items()}
     sets = bench.question_sets()
     assert bench.recall(sets["original"], by_id, "lexical").found == 1.0
+    assert bench.recall(sets["paraphrased, tuning half"], by_id, "lexical").found >= TUNE_RECALL_FLOOR[connection.vendor]
     assert bench.recall(sets["paraphrased, held-out half"], by_id, "lexical").found >= HELD_OUT_RECALL_FLOOR[connection.vendor]
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chat.retrieval import passages, search, synonyms
+from chat.retrieval import passages, questions, search, synonyms
 from chat.retrieval.ingest import index_file
+from chat.retrieval.models import Chunk
 
 FILLER = "Unrelated words about weather, cooking and gardening fill this part of the page. " * 12
 
@@ -88,3 +89,57 @@ def test_a_figure_question_prefers_the_window_holding_a_figure():
     cited = {1: FILLER + "The beam width follows Smith (2017) and [12]. " + FILLER, 2: texts[2]}
     scores = passages.best_passage_scores(weights, cited, numeric=True)
     assert scores[2] > scores[1]
+
+
+def test_a_question_word_after_a_preposition_still_tells_the_kind():
+    assert questions.kind_of("Into how many parts is the input split?") == questions.NUMBER
+    assert questions.kind_of("Roughly how many pages are left?") == questions.NUMBER
+    assert questions.kind_of("For which task was it tuned?") == questions.NAME
+    assert questions.kind_of("About what share of the answers are right?") == questions.SHARE
+
+
+def test_the_kind_of_answer_adds_the_words_that_stand_next_to_it():
+    assert {"days", "hours"} <= set(questions.cues("How long did training take?"))
+    assert "percent" in questions.cues("What fraction of the images overlap?")
+    assert "size" in questions.cues("How big is the vocabulary?")
+    assert questions.cues("Which optimizer was used?") == []
+
+
+@pytest.mark.django_db
+def test_how_long_finds_the_passage_giving_a_duration(upload):
+    # Both passages hold the question's words and a figure; only one says how long.
+    plain = index_file(upload("plain.md", (FILLER + "The large model needed training on 8 machines. " + FILLER).encode()))
+    timed = index_file(upload("timed.md", (FILLER + "The large model needed training for 3.5 days. " + FILLER).encode()))
+    hits = search.search("How long did the large model need to train?", [plain.id, timed.id], 2, mode="lexical")
+    assert hits[0].chunk.document_id == timed.id
+
+
+def test_course_abbreviations_and_negated_words_search_what_papers_write_out():
+    weights = synonyms.weighted(["qa", "disambiguation", "unscaled"])
+    assert weights["question"] == weights["answering"] == synonyms.SYNONYM_WEIGHT
+    scores = passages.best_passage_scores(weights, {1: "It must resolve ambiguities in text.", 2: "Nothing here."})
+    assert scores[1] > 0 and scores[2] == 0
+    assert weights["scaled"] == synonyms.SYNONYM_WEIGHT
+    # A short root would be a different word: "under" is not about "der".
+    assert "der" not in synonyms.weighted(["under"])
+
+
+@pytest.mark.django_db
+def test_a_chunk_repeating_a_better_chunks_passage_yields_to_one_adding_its_own(upload):
+    # A caption repeated on two pages and a passage of its own that scores a little less:
+    # the second copy of the caption adds nothing the first did not show.
+    caption = ("Table 9. Contexts are 768 tokens, with about 256 tokens of paragraphs shown; the completions "
+               "below them come from the smallest and the largest model, sampled with the same settings. ")
+    first = index_file(upload("first.md", (FILLER + caption + "Weather again. " + FILLER).encode()))
+    second = index_file(upload("second.md", (FILLER + FILLER + caption + "Cooking again. " + FILLER).encode()))
+    own = index_file(upload("own.md", (FILLER + "The context size grows to 1024 tokens. " + FILLER).encode()))
+    documents = [first.id, second.id, own.id]
+    texts = {c.document_id: c.text for c in Chunk.objects.filter(document_id__in=documents)}
+    weights = synonyms.weighted(search.terms("How many tokens of context?"))
+    best = passages.best_passages(weights, texts)
+    assert best[first.id][1] == best[second.id][1]
+    assert best[first.id][0] == pytest.approx(best[second.id][0])
+    assert best[first.id][0] > best[own.id][0] > search.REPEAT_DISCOUNT * best[first.id][0]
+    hits = search.search("How many tokens of context?", documents, 3, mode="lexical")
+    ranked = [h.chunk.document_id for h in hits]
+    assert ranked[1] == own.id and {ranked[0], ranked[2]} == {first.id, second.id}
