@@ -57,8 +57,6 @@ KIND_BONUS = 0.75
 # Two of the question's words standing together in a sentence ("common nouns") say more
 # than each alone: this much for each such pair, at most PHRASES pairs.
 PHRASE_BONUS, PHRASES = 0.1, 3
-# Unless this share of the question's words (by rarity) is in the passages at all, nothing answers.
-MIN_PRESENT = 0.4
 # A question word no sentence holds cannot tell sentences apart; counted whole, a rare word
 # the student chose ("unscaled") would keep every sentence under MIN_COVERAGE.
 ABSENT_WEIGHT = 0.5
