@@ -131,11 +131,21 @@ def _focus(question: str) -> set[str]:
     return found | ({old} if old else set())
 
 
+_FOOTNOTE_END = re.compile(r"\.?\s*$")
+_WORD_BEFORE = re.compile(r"([A-Za-z]{2,})\s$")
+
+
 def _is_figure(plain: str, match: re.Match, years: bool, given: set[str] = frozenset()) -> bool:
     token = match.group(0)
     # A figure the question states ("on section 23") is not what it asks for.
     if not token[0].isdigit() or (not years and _YEAR.match(token)) or token in given:
         return False
+    # "... capacity of each GPU 5.": a lone digit ending the sentence after a noun is a
+    # footnote's mark ("heads is 8." and "N = 6." still count).
+    if len(token) == 1 and _FOOTNOTE_END.match(plain, match.end()):
+        before_word = _WORD_BEFORE.search(plain, 0, match.start())
+        if before_word and before_word.group(1).lower() not in STOPWORDS:
+            return False
     # "GPT-2", "WMT-14": the digits belong to a name.
     before = plain[max(0, match.start() - 2) : match.start()]
     return not (len(before) == 2 and before[1] == "-" and before[0].isalpha())

@@ -308,3 +308,9 @@ def test_figures_listed_respectively_stand_for_the_names_in_order():
     )
     reply = skill.answer("How much power does the Cedar pump draw?", output_for("q", notes))
     assert "9.5" in first_quote(reply)
+
+
+def test_a_lone_digit_ending_a_sentence_after_a_noun_is_a_footnote_mark():
+    assert answers._strength(NUMBER, "We count the pumps used at each station 5.", {"pump"}, set()) == 0.0
+    assert answers._strength(NUMBER, "The number of pumps is 5.", {"pump"}, set()) > 0
+    assert answers._strength(NUMBER, "The station runs pumps with N = 6.", {"pump"}, set()) > 0
