@@ -316,6 +316,43 @@ def run() -> dict:
     }
 
 
+def answers_only(lexical_only: bool) -> str:
+    """Only the answer-first share, per half and search mode, with the questions missed: a
+    quick check while changing the answer rules (no ingest timing, no latency corpus)."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from chat.files import store_file
+    from chat.retrieval import dense, minilm
+    from chat.retrieval.ingest import index_file
+    from chat.retrieval.models import Chunk
+
+    owner = get_user_model().objects.create_user("bench")
+    papers = {name: store_file(owner, name, (FIXTURES / name).read_bytes()) for name in (GPT2, TRANSFORMER)}
+    embedding_model = "" if lexical_only else settings.RETRIEVAL_EMBEDDING_MODEL or (dense.LOCAL_MINILM if minilm.installed() else "")
+    settings.RETRIEVAL_EMBEDDING_MODEL = ""
+    documents = {name: index_file(file) for name, file in papers.items()}
+    files = {d.id: papers[name] for name, d in documents.items()}
+    settings.RETRIEVAL_EMBEDDING_MODEL = embedding_model
+    modes = ["lexical"]
+    if dense.available():
+        chunks = list(Chunk.objects.filter(document__in=documents.values()))
+        for chunk, vector in zip(chunks, dense.embed_chunks([c.text for c in chunks]), strict=True):
+            chunk.embedding = array("f", vector).tobytes()
+        Chunk.objects.bulk_update(chunks, ["embedding"])
+        modes.append("hybrid")
+    lines = ["| half | " + " | ".join(f"search: {m}" for m in modes) + " |", "|---|" + "---|" * len(modes)]
+    misses = []
+    for split in ("tune", "held-out"):
+        cells = []
+        for mode in modes:
+            share, wrong = answer_first(paraphrased(split), files, mode)
+            cells.append(f"{share:.2f}")
+            misses += [f"- {split}, {mode}: {text}" for text in wrong]
+        lines.append(f"| {split} | " + " | ".join(cells) + " |")
+    return "\n".join(["Answer first (paraphrased questions):", "", *lines, "", "Missed:", *misses])
+
+
 def markdown(results: dict, facts: dict) -> str:
     sets = question_sets()
     modes = sorted({mode for _, mode in results["recalls"]}, key=["lexical", "dense", "hybrid"].index)
@@ -417,8 +454,17 @@ def markdown(results: dict, facts: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__)
     parser.add_argument("--dry-run", action="store_true", help="print the section instead of writing docs/benchmarks.md")
+    parser.add_argument("--answers-only", action="store_true",
+                        help="measure only the answer-first share and list the questions missed (implies --dry-run)")
+    parser.add_argument("--lexical-only", action="store_true", help="with --answers-only: skip dense and hybrid search")
     args = parser.parse_args(argv)
     from bench import report
+
+    if args.answers_only:
+        with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as workdir:
+            _setup_django(workdir)
+            print(answers_only(args.lexical_only))
+        return 0
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as workdir:

@@ -1,12 +1,22 @@
 """Choosing the sentence that answers a question, by rules (the offline model has no
 language model to read with).
 
-A question's first words say what kind of answer it wants: "how many", "what share" a
-number; "which", "who", "what dataset" a name; "what is X" a definition; "why" a reason.
-Every sentence of the found passages is scored by how much of the question it covers
-(its content words, Snowball-stemmed, synonyms at a lower weight) and whether it holds
-that kind of answer. The best one that does leads; when none covers enough of the
-question, there is no answer to lead with, and the caller says so.
+A question's first words say what kind of answer it wants (``questions.answer_kind``):
+"how many", "what share" a figure; "which", "who", "what dataset" a name; "what is X" a
+definition; "why" a reason; "what goes wrong" a consequence; "what kind of X" a sort of X.
+Every sentence of the best few passages is scored by
+* how much of the question it covers: its content words, Snowball-stemmed, synonyms and
+  words sharing a long beginning ("normalization" for "norm") at a lower weight, an
+  acronym the passages define for its words, each word by its rarity among the sentences;
+  the sentences just before and after count too (they often name what a figure is for),
+  and a table's caption for its rows;
+* whether it holds that kind of answer, and for a figure how near it stands to what the
+  question asks about ("how many *update steps*", "in *gigabytes*", "how long" → days):
+  a sentence that only mentions the topic holds no answer and loses to the one that gives
+  it;
+* neighbouring question words it repeats as a phrase, and the passage's rank.
+The best sentence that holds an answer and covers enough of the question leads; when
+none does, there is no answer to lead with, and the caller says so.
 """
 
 from __future__ import annotations
@@ -17,9 +27,21 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from chat.retrieval import synonyms
+from chat.retrieval import questions, synonyms
 from chat.retrieval.passages import stem, stems
-from chat.retrieval.questions import ANY, DEFINITION, NAME, NUMBER, REASON, SCORE, SHARE, kind_of
+from chat.retrieval.questions import (
+    ANY,
+    DEFINITION,
+    EFFECT,
+    NAME,
+    NUMBER,
+    REASON,
+    SCORE,
+    SHARE,
+    SORT,
+    answer_kind,
+    asked_words,
+)
 from chat.retrieval.quotes import sentences
 from chat.retrieval.search import STOPWORDS, terms
 
@@ -28,15 +50,13 @@ from chat.retrieval.search import STOPWORDS, terms
 MIN_COVERAGE = 0.25
 # How much the sentences around one count towards covering the question: the one before
 # often names what this one gives the figure for, a section heading may stand two before.
-CONTEXT_WEIGHT = 0.4
+CONTEXT_WEIGHT = 0.6
 CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1
 # How much a sentence holding the wanted kind of answer counts, against full coverage = 1.
 KIND_BONUS = 0.75
 # Two of the question's words standing together in a sentence ("common nouns") say more
 # than each alone: this much for each such pair, at most PHRASES pairs.
 PHRASE_BONUS, PHRASES = 0.1, 3
-# Unless this share of the question's words (by rarity) is in the passages at all, nothing answers.
-MIN_PRESENT = 0.4
 # A question word no sentence holds cannot tell sentences apart; counted whole, a rare word
 # the student chose ("unscaled") would keep every sentence under MIN_COVERAGE.
 ABSENT_WEIGHT = 0.5
@@ -46,7 +66,9 @@ _CITATION = re.compile(r"\([^()]*\b(19|20)\d\d[a-z]?\)|\[\d+(?:[,–-]\s*\d+)*\]
 # Nor do references to parts of the text ("Table 3", "section 22") or a heading's number.
 _REFERENCE = re.compile(
     r"\b((?i:sections?|tables?|figures?|fig\.|eqs?\.|equations?|appendix|chapters?|footnote)\s*)\d[\d.]*\b"
-    r"|\b\d+(?:\.\d+)+\.?\s+(?=[A-Z][a-z])|^\s*\d+\.?\s+(?=[A-Z][a-z])"
+    # A heading's number starts the sentence or follows one ("... model. 6.2 Model Variations");
+    # mid-sentence, "discriminative 91.3 Transformer" is a table's figure.
+    r"|(?:^|(?<=[.!?:]\s))\s*\d+(?:\.\d+)*\.?\s+(?=[A-Z][a-z])"
 )
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 _PERCENT = re.compile(r"\d\s?%|\bpercent\b")
@@ -56,14 +78,39 @@ _DEFINES = re.compile(r"\b(is|are|refers? to|means|consists? of|is called|we cal
 _BECAUSE = re.compile(r"\b(because|since|due to|in order to|so that|to counteract|to avoid|to prevent|this (is|was) why)\b", re.IGNORECASE)
 # A figure measured on something: a percentage, a decimal, or one followed by what it is
 # measured in ("55 F1", "28.4 BLEU", "6.4 points"); "3 out of 4 systems" counts instead.
-_MEASURED = re.compile(r"^\d[\d,.]*\.\d|%$|^\d[\d,.]*\s?(?:[A-Z][A-Z0-9-]*\b|points?\b|accuracy\b|perplexity\b)")
+_MEASURED = re.compile(r"^\d[\d,.]*\.\d|^\d[\d,.]*%|^\d[\d,.]*\s?(?:[A-Z][A-Z0-9-]+\b|points?\b|accuracy\b|perplexity\b)")
 
 
-_TOKEN = re.compile(r"\d[\d,.]*\d%?|\d%?|[^\W\d_]+")
+# Words and figures in order; a figure keeps its decimals, thousands and unit ("1.5B",
+# "63.1%", "10MB"); a name with digits ("P100") is one word.
+_TOKEN = re.compile(r"\d[\d,.]*\d[^\W_]*%?|\d[^\W_]*%?|[^\W_]+")
 # A number answers "how many X" when it stands within this many words of X.
 NEAR = 4
 # "How rare is ...": the word after "how" (or after "how many") is what the figure measures.
 _FOCUS = re.compile(r"^how (?:many |much )?(?:\w+ )??([a-z]{3,})\b")
+# A consequence: "grow large ..., pushing the softmax into regions where ...".
+_CONSEQUENCE = re.compile(
+    r"\b(grows?|grew|growing|push(es|ing)?|causes?|caused|causing|leads? to|led to|results? in|resulting in|"
+    r"suffers?|vanish\w*|explod\w*|degrad\w*|hurts?|fails?|failing|unstable|instability|worse|drops?|"
+    r"problems?|harder|slows?|saturat\w*)\b", re.IGNORECASE)
+# Where something is: "moved to the input of each sub-block", "from Reddit".
+_PLACE = re.compile(r"\b(to|at|in|into|inside|from|on|before|after|between) (the|each|every|a|an)\b")
+# How much a word of the sentence that only shares its beginning with a question word
+# counts ("normalization" for "norm", "accuracy" for "accurate"), and how long that
+# beginning must be.
+PREFIX_FACTOR, PREFIX_LETTERS = 0.5, 4
+# The search's order still says something: each later passage's sentences lose this much.
+RANK_PENALTY = 0.02
+# A table's caption ("Table 4: The Transformer generalizes well to ..."), and a "sentence"
+# holding this many figures, which is most likely a run of the table's rows; the caption
+# stands at most TABLE_ROWS "sentences" away.
+_CAPTION = re.compile(r"\bTable \d+[:.]")
+_FIGURE = re.compile(r"(?<![\w.-])\d[\d,.]*\d?%?(?![\w-])")
+TABLE_FIGURES, TABLE_ROWS = 3, 8
+TABLE_LETTERS = 0.3
+_ABBREVIATION = re.compile(r"\b[A-Z]{3,5}\b")
+# "Wall Street Journal (WSJ)": an acronym defined in the passages stands for its words.
+_DEFINED_ACRONYM = re.compile(r"((?:[A-Z][\w’'-]*\s+){1,5})\(([A-Z][A-Za-z]{1,5})\)")
 
 
 def focus_word(question: str) -> str | None:
@@ -73,53 +120,130 @@ def focus_word(question: str) -> str | None:
     return stem(match.group(1))
 
 
-def _is_number(token: str, years: bool) -> bool:
-    return token[0].isdigit() and (years or not _YEAR.match(token))
+def _focus(question: str) -> set[str]:
+    """Stems of what a figure should stand next to: the thing asked about ("update steps",
+    "vocabulary"), a unit asked for ("in gigabytes"), and the words that name the kind of
+    answer ("how long" → days, hours)."""
+    words = asked_words(question) + questions.cues(question) + questions.change_words(question)
+    found = {s for w in words for s in stems(w) if s not in STOPWORDS and not s.isdigit()}
+    found |= set(_compounds(" ".join(asked_words(question))))
+    old = focus_word(question)
+    return found | ({old} if old else set())
+
+
+_FOOTNOTE_END = re.compile(r"\.?\s*$")
+_WORD_BEFORE = re.compile(r"([A-Za-z]{2,})\s$")
+
+
+def _is_figure(plain: str, match: re.Match, years: bool, given: set[str] = frozenset()) -> bool:
+    token = match.group(0)
+    # A figure the question states ("on section 23") is not what it asks for.
+    if not token[0].isdigit() or (not years and _YEAR.match(token)) or token in given:
+        return False
+    # "... capacity of each GPU 5.": a lone digit ending the sentence after a noun is a
+    # footnote's mark ("heads is 8." and "N = 6." still count).
+    if len(token) == 1 and _FOOTNOTE_END.match(plain, match.end()):
+        before_word = _WORD_BEFORE.search(plain, 0, match.start())
+        if before_word and before_word.group(1).lower() not in STOPWORDS:
+            return False
+    # "GPT-2", "WMT-14": the digits belong to a name.
+    before = plain[max(0, match.start() - 2) : match.start()]
+    return not (len(before) == 2 and before[1] == "-" and before[0].isalpha())
 
 
 def _near(tokens: list[str], spots: list[int], wanted: set[str]) -> float:
     """1 when a spot stands within two words of one of the question's words ("beam size
-    of 4"), less with every word between, 0.5 past NEAR words."""
-    near = [i for i, tok in enumerate(tokens) if stem(tok) in wanted]
+    of 4"), less with every word between, 0 past NEAR words."""
+    near = [i for i, tok in enumerate(tokens) if _stem_of(tok) in wanted]
     distance = min((abs(i - j) for i in spots for j in near if i != j), default=NEAR + 1)
-    return 1.0 - 0.1 * max(0, distance - 2) if distance <= NEAR else 0.5
+    return 1.0 - 0.1 * max(0, distance - 2) if distance <= NEAR else 0.0
+
+
+# "… large compared to the 32,000 to 64,000 token vocabularies often used": a figure in a
+# comparison is what something else has; unless the question compares, it is no answer.
+# "More than 2.0 BLEU" still is one: the figure right after "than" is the thing's own.
+_COMPARATIVE = re.compile(r"\b(than|compared?|comparison|versus|vs|worse|better|more|less|fewer|faster|slower|differ\w*)\b", re.I)
+_COMPARING = {"compared", "unlike", "than", "versus", "vs"}
+COMPARED_SPAN = 6
+
+
+def _compared(tokens: list[str], at: int) -> bool:
+    for j in range(max(0, at - COMPARED_SPAN), at):
+        if tokens[j].lower() in _COMPARING and not (tokens[j].lower() == "than" and j == at - 1):
+            return True
+    return False
+
+
+_RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
+RESPECTIVE_NEAR = 0.9
+
+
+def _stem_of(token: str) -> str:
+    return stem(token.rstrip("%"))
+
+
+def _names(plain: str, question_words: set[str]) -> list[str]:
+    """Names the question did not already say: "The resulting dataset, WebText, ..."."""
+    return [m.group(0) for m in _PROPER.finditer(plain) if stem(m.group(0)) not in question_words]
 
 
 def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
-    years: bool = False, focus: str | None = None,
+    years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
+    compares: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
     plain = _REFERENCE.sub(lambda m: m.group(1) or "", _CITATION.sub("", sentence))
-    if kind == SHARE:
-        return 1.0 if _PERCENT.search(plain) else 0.0
-    if kind in (NUMBER, SCORE):
-        spans = [m for m in _TOKEN.finditer(plain)]
+    focus = focus or set()
+    if kind in (NUMBER, SCORE, SHARE):
+        spans = list(_TOKEN.finditer(plain))
         tokens = [m.group(0) for m in spans]
-        numbers = [i for i, tok in enumerate(tokens) if _is_number(tok, years)]
+        given = {w for w in question_words if w[:1].isdigit()}
+        numbers = [i for i, m in enumerate(spans) if _is_figure(plain, m, years, given)]
+        if not compares:
+            numbers = [i for i in numbers if not _compared(tokens, i)]
+        if kind == SHARE:
+            numbers = [i for i in numbers if tokens[i].endswith("%") or _PERCENT.search(plain[spans[i].start() : spans[i].end() + 9])]
         if kind == SCORE:
             numbers = [i for i in numbers if _MEASURED.search(plain[spans[i].start() : spans[i].end() + 12])]
         if not numbers:
             return 0.2 if kind == SCORE and any(t[0].isdigit() for t in tokens) else 0.0
-        if kind == SCORE:
-            # A result is stated where the sentence covers the question ("our big model
-            # achieves a BLEU score of 41.0"), seldom right by the question's words.
-            return 1.0
         near = _near(tokens, numbers, wanted)
-        if focus is None:
-            return near
-        # Best by the word the figure measures; by other words of the question, less.
-        by_focus = _near(tokens, numbers, {focus}) if any(stem(t) == focus for t in tokens) else 0.0
-        return max(by_focus, 0.8 * near)
+        by_focus = _near(tokens, numbers, focus)
+        if _RESPECTIVELY.search(plain) and any(_stem_of(t) in wanted for t in tokens):
+            # "2.8, 3.7 and 9.5 TFLOPS for K80, K40 and P100, respectively": the figures
+            # stand for the names in order, however far apart.
+            by_focus = max(by_focus, RESPECTIVE_NEAR)
+        if kind in (SCORE, SHARE):
+            # A result is stated where the sentence covers the question ("our big model
+            # achieves a BLEU score of 41.0"), seldom right by the question's words; by
+            # the measure asked for ("an accuracy of 63.1%") it is surest.
+            return max(by_focus, 0.8)
+        return max(by_focus, 0.8 * near, 0.4)
     if kind == NAME:
-        # A name the question did not already say: "The resulting dataset, WebText, ...".
-        names = [m for m in _PROPER.finditer(plain) if stem(m.group(0)) not in question_words]
-        return 1.0 if names else 0.0
+        if _names(plain, question_words):
+            return 1.0
+        # "Where was X moved?": a place need not be a name ("to the input of each sub-block").
+        return 1.0 if place and _PLACE.search(plain) else 0.0
+    if kind == SORT:
+        # "What kind of functions": the functions named with a word the question lacks
+        # ("sine and cosine functions"; surest in the question's own number), or a name.
+        words = [t.lower() for t in _TOKEN.findall(plain)]
+        head = (asked or [""])[0].lower()
+        named = [
+            i for i, word in enumerate(words)
+            if i and stem(word) == stem(head) and stem(words[i - 1]) not in question_words and words[i - 1] not in STOPWORDS
+        ]
+        if named:
+            return 1.0 if any(words[i] == head for i in named) else 0.7
+        return 0.6 if _names(plain, question_words) else 0.0
     if kind == DEFINITION:
         return 1.0 if _DEFINES.search(plain) else 0.0
     if kind == REASON:
         return 1.0 if _BECAUSE.search(plain) else 0.0
+    if kind == EFFECT:
+        return 1.0 if _CONSEQUENCE.search(plain) else 0.0
     return 0.0
 
 
@@ -138,13 +262,113 @@ def _question_weights(question: str) -> dict[str, float]:
     """The question's word stems and their weights: its own words 1, synonyms less; a
     negated word also stands for its stem ("unscaled" for "scaled")."""
     weights: dict[str, float] = {}
-    words = terms(question)
+    words = content_words(question)
     for word, weight in synonyms.weighted(words).items():
-        weights[stem(word)] = max(weight, weights.get(stem(word), 0.0))
+        for s in stems(word):
+            weights[s] = max(weight, weights.get(s, 0.0))
+    adjective = how_adjective(question)
+    # "How rare…": a sentence saying "extremely rare" is about the thing asked; "how well…"
+    # only asks for a result, and "well calibrated" is about something else.
+    if adjective and adjective not in words and adjective not in STOPWORDS and answer_kind(question) != SCORE:
+        weights.setdefault(stem(adjective), ADJECTIVE_WEIGHT)
     for word in words:
         if word.startswith("un") and len(word) > 5:
             weights.setdefault(stem(word[2:]), synonyms.SYNONYM_WEIGHT)
     return weights
+
+
+# "How well…", "how large is…": the adjective says what kind of figure is wanted (see
+# ``_focus``), not what it is about; a sentence that repeats it ("prohibitively large
+# compared to…") is no nearer the answer.
+_HOW_ADJECTIVE = re.compile(r"^\W*(?:\w+\W+){0,2}?how (?!many\b|much\b)(\w+)\b", re.IGNORECASE)
+
+
+ADJECTIVE_WEIGHT = 1.0
+
+
+def content_words(question: str) -> list[str]:
+    """The question's searchable words less a "how <adjective>" one."""
+    words = terms(question)
+    adjective = how_adjective(question)
+    if adjective in words and len(words) > 1:
+        words = [w for w in words if w != adjective]
+    return words
+
+
+def how_adjective(question: str) -> str | None:
+    match = _HOW_ADJECTIVE.match(question)
+    return match.group(1).lower() if match else None
+
+
+def _acronyms(passages: list[str]) -> dict[str, set[str]]:
+    """Acronyms the passages define ("Children’s Book Test (CBT)") and the stems of the
+    words they stand for."""
+    found: dict[str, set[str]] = {}
+    for text in passages:
+        for match in _DEFINED_ACRONYM.finditer(text):
+            words = match.group(1).split()
+            letters = match.group(2).upper()
+            words = words[-len(letters) :]
+            if "".join(w[0] for w in words).upper() == letters:
+                found[stem(letters)] = {stem(w) for w in re.findall(r"[^\W_]+", " ".join(words))}
+    return found
+
+
+def _compounds(question: str) -> dict[str, set[str]]:
+    """Two neighbouring question words as the text may write them in one ("batch size",
+    "batchsize"; "data set", "dataset")."""
+    words = terms_in_order(question)
+    return {stem(a + b): {stem(a), stem(b)} for a, b in itertools.pairwise(words) if a.isalpha() and b.isalpha()}
+
+
+class _Matcher:
+    """Which of the question's stems a sentence holds, and how fully: the stem itself, a
+    word sharing its first PREFIX_LETTERS+ letters ("normalization" for "norm") at
+    PREFIX_FACTOR, an acronym the passages define for words of the question, two of its
+    words written as one."""
+
+    def __init__(self, weights: dict[str, float], acronyms: dict[str, set[str]], compounds: dict[str, set[str]]):
+        self.weights = weights
+        self.compounds = compounds
+        self.long = [q for q in weights if len(q) >= PREFIX_LETTERS and not q.isdigit()]
+        self.acronyms = {a: words & set(weights) for a, words in acronyms.items() if words & set(weights)}
+        self.cache: dict[str, dict[str, float]] = {}
+
+    def of_word(self, word: str) -> dict[str, float]:
+        if word not in self.cache:
+            got: dict[str, float] = {}
+            if word in self.weights:
+                got[word] = 1.0
+            elif word in self.acronyms:
+                got.update(dict.fromkeys(self.acronyms[word], 1.0))
+            elif word in self.compounds:
+                got.update(dict.fromkeys(self.compounds[word], 1.0))
+            elif len(word) >= PREFIX_LETTERS and not word.isdigit():
+                for q in self.long:
+                    if word.startswith(q) or q.startswith(word):
+                        got[q] = PREFIX_FACTOR
+            self.cache[word] = got
+        return self.cache[word]
+
+    def __call__(self, text: str) -> dict[str, float]:
+        got: dict[str, float] = {}
+        for word in set(stems(text)):
+            for q, factor in self.of_word(word).items():
+                got[q] = max(factor, got.get(q, 0.0))
+        # An abbreviation in capitals stands for the word it begins: "<UNK>" for "unknown".
+        for word in set(_ABBREVIATION.findall(text)):
+            for q in self.long:
+                if q.startswith(word.lower()):
+                    got[q] = max(PREFIX_FACTOR, got.get(q, 0.0))
+        return got
+
+
+def _union(*matches: dict[str, float]) -> dict[str, float]:
+    got: dict[str, float] = {}
+    for match in matches:
+        for q, factor in match.items():
+            got[q] = max(factor, got.get(q, 0.0))
+    return got
 
 
 def _pairs(text: str) -> set[tuple[str, str]]:
@@ -164,27 +388,39 @@ _WORDS = re.compile(r"[^\W_]+")
 def candidates(question: str, passages: list[str]) -> list[Candidate]:
     """Every sentence of the passages that shares a word with the question, best first.
     A word counts by its weight (synonyms less) and its rarity among these sentences."""
-    kind = kind_of(question)
+    kind = answer_kind(question)
     weights = _question_weights(question)
-    own = {stem(w) for w in terms(question)}
+    own = {s for w in content_words(question) for s in stems(w)}
     question_words = set(stems(question))
-    focus = focus_word(question)
-    years = bool(re.search(r"\b(when|year|years)\b", question.lower()))
+    focus = _focus(question)
+    asked = asked_words(question)
+    place = bool(re.match(r"\s*where\b", question.lower()))
+    compares = bool(_COMPARATIVE.search(question))
+    years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
+    match = _Matcher(weights, _acronyms(passages), _compounds(question))
+    # A figure question may be answered by a table's rows, mostly figures.
+    letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
     pool, seen = [], set()
     for index, text in enumerate(passages):
-        found_here = [(sentence, set(stems(sentence)) & set(weights)) for _, sentence in sentences(text, letters=0.45)]
+        found_here = [(sentence, match(sentence)) for _, sentence in sentences(text, letters=letters)]
+        captions = [at for at, (sentence, _) in enumerate(found_here) if _CAPTION.search(sentence)]
         for at, (sentence, have) in enumerate(found_here):
             if sentence in seen:
                 continue
             seen.add(sentence)
             around = found_here[max(0, at - CONTEXT_BEFORE) : at] + found_here[at + 1 : at + 1 + CONTEXT_AFTER]
-            pool.append((index, sentence, have, set().union(*(words for _, words in around))))
+            if len(_FIGURE.findall(sentence)) >= TABLE_FIGURES:
+                # A row of a table: what it measures is in the table's caption, before or after it.
+                near = [c for c in captions if c != at and abs(c - at) <= TABLE_ROWS]
+                if near:
+                    around = around + [found_here[min(near, key=lambda c: abs(c - at))]]
+            pool.append((index, sentence, have, _union(*(words for _, words in around))))
     frequency = Counter(s for _, _, have, _ in pool for s in have)
     rarity = {s: math.log(1 + len(pool) / (1 + frequency[s])) for s in weights}
     total = sum(weights[s] * rarity[s] * (1.0 if frequency[s] else ABSENT_WEIGHT) for s in own) or 1.0
 
-    def covered(words: set[str]) -> float:
-        return min(1.0, sum(weights[s] * rarity[s] for s in words) / total)
+    def covered(words: dict[str, float]) -> float:
+        return min(1.0, sum(weights[s] * factor * rarity[s] for s, factor in words.items()) / total)
 
     pairs = _pairs(question)
     found = []
@@ -193,12 +429,19 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         # neighbour introduces ("The Winograd challenge ... . GPT-2 achieves 70.70%.").
         if not have and (kind == ANY or not around):
             continue
-        if not (have | around) & own:
+        if not (set(have) | set(around)) & own:
             continue  # only synonyms: a sentence about something else ("accuracy" for "score")
-        coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(have | around)
-        strength = _strength(kind, sentence, set(weights), question_words, years, focus) if kind != ANY else 0.0
-        score = coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
-        found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(have | around)))
+        both = _union(have, around)
+        coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
+        strength = (
+            _strength(kind, sentence, set(weights), question_words, years, focus, asked, place, compares)
+            if kind != ANY else 0.0
+        )
+        score = (
+            coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
+            - RANK_PENALTY * index
+        )
+        found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(both)))
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
     return found
 
@@ -206,7 +449,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
 def lead_and_support(question: str, passages: list[str], support: int = 2) -> tuple[Candidate | None, list[Candidate]]:
     """The sentence that answers (or None) and up to ``support`` sentences that back it."""
     found = candidates(question, passages)
-    kind = kind_of(question)
+    kind = answer_kind(question)
     answering = [c for c in found if max(c.coverage, c.reach) >= MIN_COVERAGE and (c.holds or kind == ANY)]
     if not answering:
         return None, []

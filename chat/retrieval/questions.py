@@ -76,3 +76,72 @@ def cues(question: str) -> list[str]:
     if kind_of(question) == SHARE:
         words += _SHARE_CUES.split()
     return list(dict.fromkeys(words))
+
+
+# The offline model's answer rules tell a few more kinds apart than the ranking needs (h-answer):
+# "what goes wrong when…" wants a consequence, "what kind of X" a sort of X, and "what
+# throughput…" a figure as much as "what size…" does.
+EFFECT, SORT = "effect", "sort"
+_ANSWER_KINDS = [
+    (EFFECT, re.compile(r"^what (goes|went|can go|could go) wrong\b|^what (happens|happened|problems?|issues?|effects?) "
+                        r"|^what does (\w+ ){1,4}(cause|lead to|result in)\b")),
+    (SORT, re.compile(r"^(what|which) (kinds?|types?|sorts?|forms?) of\b")),
+    (NUMBER, re.compile(r"^(what|which) (is |are |was |were )?(the |its |their |a |an )?(\w+ ){0,2}"
+                        r"(throughput|speed|capacity|memory|duration|time|temperature|price|date|day|month|"
+                        r"weight|distance|frequency|dimensionality|probability|height|age|mass|volume|"
+                        r"numbers?|size|count|amount|length|width|depth|rate|budget|cost)\b")),
+]
+# The words that name what is asked about end at the first of these: "how many *update
+# steps* was…", "which *children's novel* from…".
+_PHRASE_END = re.compile(
+    r"\b(is|are|was|were|be|been|do|does|did|has|have|had|can|could|will|would|should|may|might|must|"
+    r"of|in|into|inside|within|between|among|per|than|as|on|at|for|from|with|by|to|about|over|after|before|during|"
+    r"when|where|while|if|each|every|the|a|an|its|their|this|that|these|those|which|who|it|they|there|and|or|but|not)\b"
+    r"|[,;:?!.]"
+)
+_ASKED = re.compile(
+    r"^(?:how (?:many|much)|(?:what|which)(?: (?:kinds?|types?|sorts?|forms?) of)?|how \w+ "
+    r"(?:is|are|was|were|does|do|did) (?:the |a |an |its |their |this |that )?)\s*(.*)$"
+)
+_UNIT = re.compile(r"\bin (?:(?:number|terms|units) of )?(\w+)\s*[,?.]?\s*$|, in (?:(?:number|terms|units) of )?(\w+),")
+
+
+def answer_kind(question: str) -> str:
+    """The kind of answer, telling apart also consequences (EFFECT) and sorts of a thing (SORT)."""
+    text = _normalised(question)
+    for kind, pattern in _ANSWER_KINDS:
+        if pattern.search(text):
+            return kind
+    return kind_of(question)
+
+
+def asked_words(question: str) -> list[str]:
+    """The words naming what the question asks about, its head noun last: "How many update
+    steps…" → [update, steps]; "How large is the model's token vocabulary?" → [model, token,
+    vocabulary]; and a unit asked for ("…, in gigabytes, …") after them."""
+    text = _normalised(question).replace("’", "'").replace("'s ", " ")
+    found: list[str] = []
+    match = _ASKED.search(text)
+    if match:
+        rest = match.group(1)
+        end = _PHRASE_END.search(rest)
+        found = re.findall(r"[a-z][a-z0-9-]*", rest[: end.start()] if end else rest)[:4]
+    unit = _UNIT.search(text)
+    if unit:
+        found.append(unit.group(1) or unit.group(2))
+    return found
+
+
+# "How much worse…" is answered by a drop, "how much better…" by a gain (h-answer).
+_CHANGES = [
+    (re.compile(r"\bhow much (worse|lower|less|smaller|slower)\b|\bhow (far|much) does .* (drop|fall|decrease)\b"),
+     "drops drop falls decreases decrease loses reduces lower worse"),
+    (re.compile(r"\bhow much (better|higher|more|larger|faster)\b|\bhow much does .* (improve|gain|increase)\b"),
+     "improves improvement gains increases increase higher better"),
+]
+
+
+def change_words(question: str) -> list[str]:
+    """Words that state the change a "how much worse/better" question asks about."""
+    text = _normalised(question)
+    return [w for pattern, words in _CHANGES if pattern.search(text) for w in words.split()]

@@ -8,8 +8,14 @@ from chat.retrieval import synonyms
 from chat.retrieval.search import terms
 
 # A sentence: starts with a capital, digit, quote or bracket ("<UNK> is rare...") after a
-# boundary, ends with . ! or ?
-_SENTENCE = re.compile(r"(?:(?<=[.!?]\s)|(?<=\n)|^)[\"“(<]?[A-Z0-9][^\n]*?[.!?](?=\s|$)")
+# boundary, ends with . ! or ?; a footnote mark may follow a word's full stop ("... like
+# SQUAD.3 As a comparison point ..." is two sentences), but not a figure's ("28.4 BLEU").
+# A footnote's text the PDF put mid-sentence starts with its mark glued to a capital
+# ("... on the 5We used values of ..."): it ends the sentence before it and starts its own.
+_SENTENCE = re.compile(
+    r"(?:(?<=[.!?]\s)|(?<=[A-Za-z][.!?]\d\s)|(?<=[A-Za-z][.!?]\d\d\s)|(?<=[a-z,]\s\d)(?=[A-Z][a-z])|(?<=\n)|^)"
+    r"[\"“(<]?[A-Z0-9][^\n]*?(?:[.!?](?=\s|$|(?<=[A-Za-z][.!?])\d{1,2}\s+[A-Z])|(?=\s\d[A-Z][a-z]))"
+)
 _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 
 

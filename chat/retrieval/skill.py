@@ -25,7 +25,9 @@ from chat.retrieval import answers
 
 _MARKED = re.compile(r"^(【\d+:\d+†[^】]*】) \(([^,\n]+), pages? [^)]*\)\n", re.M)
 MAX_QUOTES = 3  # the answer and at most two quotes that back it
-MAX_PASSAGES = 6
+# The answer is sought in the best few passages only: further down, a sentence that
+# happens to share the question's words more often misleads than answers.
+MAX_PASSAGES = 4
 _COUNT = re.compile(r"\b(one|two|three|four|five|[1-5])\s+sentences?\b", re.I)
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
