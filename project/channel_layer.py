@@ -111,6 +111,12 @@ class RedisPubSubChannelLayer(BaseChannelLayer):
     async def new_channel(self, prefix: str = "specific") -> str:
         return await self._here().new_channel(prefix)
 
+    def receive_nowait(self, channel: str) -> dict | None:
+        """The next message already delivered to ``channel`` in this process, or None: as
+        the in-memory layer's, lets a reader that fell behind take what waits at once."""
+        here = self._loops.get(asyncio.get_running_loop())
+        return None if here is None else here.receive_nowait(channel)
+
     async def group_add(self, group: str, channel: str) -> None:
         assert self.require_valid_group_name(group)
         assert self.require_valid_channel_name(channel)
@@ -243,6 +249,17 @@ class _LoopLayer:
         finally:
             member.waiting -= 1
             member.used = time.monotonic()
+
+    def receive_nowait(self, channel: str) -> dict | None:
+        member = self.members.get(channel)
+        if member is None:
+            return None
+        try:
+            message = member.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+        member.used = time.monotonic()
+        return message
 
     async def group_add(self, group: str, channel: str) -> None:
         member = self.members.get(channel)

@@ -94,6 +94,26 @@ async def test_a_full_member_misses_messages_and_the_others_do_not():
         await layer.flush()
 
 
+async def test_a_reader_that_fell_behind_takes_what_was_delivered_without_waiting():
+    """receive_nowait (what lets a socket or stream merge queued text deltas): what has
+    reached this process, in order, then None at once rather than a wait."""
+    layer, sender = _layer(), _other_process()
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add("thread.t4", channel)
+        assert layer.receive_nowait(channel) is None
+        for n in range(3):
+            await sender.group_send("thread.t4", {"type": "message.delta", "n": n})
+        first = await asyncio.wait_for(layer.receive(channel), 10)
+        await asyncio.sleep(0.2)  # the rest arrive pushed on the same connection
+        rest = [layer.receive_nowait(channel) for _ in range(3)]
+        assert [first["n"], *(m["n"] for m in rest[:2])] == [0, 1, 2] and rest[2] is None
+        assert layer.receive_nowait("specific.nobody!x") is None
+    finally:
+        await sender.flush()
+        await layer.flush()
+
+
 async def test_sites_on_other_redis_databases_do_not_hear_each_other():
     """Redis pub/sub ignores database numbers; the layer's prefix carries it."""
     layer = _layer()
