@@ -15,6 +15,7 @@ from django.http import Http404
 from chat import live
 from chat.access import get_thread_for_reader
 from chat.content import StreamedText
+from chat.engine import events
 from chat.models import Message, Thread
 
 # Sockets this process serves, so that a stopping server can send each its final state.
@@ -67,11 +68,19 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         """Channels' own dispatch closes stale database connections before every handler,
         a hop through the one thread-sensitive executor that all ORM work shares. Our
         handlers reach the database only through database_sync_to_async, which does that
-        itself, so text deltas (most events, and no query) skip the hop."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
+        itself, so text deltas (most events, and no query) skip the hop.
+
+        A text delta also takes whatever is already queued for this socket: runs of deltas
+        of one message become one frame (a socket that fell behind catches up at once),
+        the other events are handled in their order."""
+        batch = [message]
+        if message.get("type") == "message.delta":
+            batch += events.queued(self.channel_layer, self.channel_name)
+        for event in events.coalesce(batch):
+            handler = getattr(self, get_handler_name(event), None)
+            if handler is None:
+                raise ValueError(f"No handler for message type {event['type']}")
+            await handler(event)
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         """The page sends nothing that matters over the socket; forms post over HTTP."""
