@@ -68,7 +68,7 @@ class Publisher:
 
     Text deltas go out through one sender task per publisher, never more than one send in
     flight: text produced while a send is in flight is merged into the next one. Idle, a
-    token is sent at the loop's next turn; against a slow layer (Redis: a round trip per
+    token is sent within the engine's call; against a slow layer (Redis: a round trip per
     send) a run costs one send per round trip instead of one per token. Every other event
     first waits for the deltas before it, so readers see them in the order published."""
 
@@ -112,7 +112,9 @@ class Publisher:
         else:
             waiting[1].append(text)
         if self._sender is None:
-            self._sender = asyncio.get_running_loop().create_task(self._send_deltas())
+            # Started eagerly: an idle layer gets the token within this call, not at the
+            # loop's next turn; the sender yields only where a send waits.
+            self._sender = asyncio.Task(self._send_deltas(), loop=asyncio.get_running_loop(), eager_start=True)
 
     async def _send_deltas(self) -> None:
         while self._deltas:
