@@ -3,6 +3,7 @@ import re
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
@@ -213,4 +214,33 @@ async def test_citation_markers_never_show_while_an_answer_streams(monkeypatch, 
     assert len(pieces) > 3 and not any("†" in piece or "0:0" in piece for piece in pieces)
     # numbered as they are first used; what is plainly no marker is shown as written
     assert "".join(pieces) == "Paris is big [1] and old[1][2]. Costs  too 【x\n."
+    await communicator.disconnect()
+
+
+@pytest.mark.skipif(not hasattr(get_channel_layer(), "receive_nowait"), reason="this channel layer cannot hand over what is queued")
+async def test_a_socket_that_fell_behind_gets_the_queued_text_in_one_frame(monkeypatch, alice, thread, tutor):
+    from chat.consumers import ThreadConsumer
+
+    tokens = [f"w{i} " for i in range(40)]
+    use(monkeypatch, ScriptedProvider(text_turn(*tokens), delay=0.002))  # each token its own publish
+    send, release = ThreadConsumer.send, asyncio.Event()
+
+    async def stuck_send(self, text_data=None, bytes_data=None, close=False):
+        if 'hx-swap-oob="beforeend">' in (text_data or "") and not release.is_set():
+            await release.wait()  # the first delta frame is slow to go out: the rest queue up
+        await send(self, text_data=text_data, bytes_data=bytes_data, close=close)
+
+    monkeypatch.setattr(ThreadConsumer, "send", stuck_send)
+    communicator, connected, _ = await connect(thread.id, alice)
+    assert connected
+    await communicator.receive_from()  # the snapshot
+    _, run = await sync_to_async(post_message)(thread, "go", tutor, start=False)
+    dispatch.dispatch(run.id)
+    await dispatch.wait_idle()  # the whole answer was published while the socket was stuck
+    release.set()
+    html = "".join(await receive_until(communicator, r"Completed"))
+    first = re.search(r'<span id="stream-msg_\w+">(.*?)</span>', html).group(1)
+    deltas = re.findall(r'<span id="stream-msg_\w+" hx-swap-oob="beforeend">(.*?)</span>', html)
+    assert first + "".join(deltas) == "".join(tokens)  # all of it, in order, once
+    assert 1 <= len(deltas) <= 2  # the stuck frame, then everything queued behind it in one
     await communicator.disconnect()

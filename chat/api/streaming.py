@@ -253,13 +253,17 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
     token = f"{tracker.run_id}:{channel}"
     _open_streams.add(token)
     try:
-        for event in opening:
-            yield sse(*event)
-        resync, timed_out = RESYNC_SECONDS, False
+        if opening:
+            yield b"".join(sse(*event) for event in opening)
+        resync, timed_out, read = RESYNC_SECONDS, False, False
         while True:
-            out, final = await _read_rows(tracker.reconcile)
-            for event in out:
-                yield sse(*event)
+            # The opening was built from the rows a moment ago, and every change since has
+            # been published to this subscription (made before the run was queued): the
+            # rows are read when an event or the resync timer asks, not first.
+            out, final = await _read_rows(tracker.reconcile) if read else ([], False)
+            read = True
+            if out:
+                yield b"".join(sse(*event) for event in out)
             if final:
                 break
             if _closing:
@@ -270,20 +274,27 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
             if timed_out and not out:
                 resync = min(resync * 2, RESYNC_MAX_SECONDS)
             timed_out = False
-            while True:
+            stale = False
+            while not stale:
                 try:
                     message = await asyncio.wait_for(layer.receive(channel), timeout=resync)
                 except TimeoutError:
                     timed_out = True
                     break
                 resync = RESYNC_SECONDS
-                if message.get("type") != "message.delta":
-                    break
-                fast = tracker.text_delta(message["message_id"], message["offset"], message["text"])
-                if fast is None:
-                    break
-                for event in fast:
-                    yield sse(*event)
+                # Everything already queued goes out in one write, runs of text deltas
+                # merged into one event: a stream that fell behind catches up at once.
+                chunks = []
+                for event in events.coalesce([message, *events.queued(layer, channel)]):
+                    fast = tracker.text_delta(event["message_id"], event["offset"], event["text"]) if event.get("type") == "message.delta" else None
+                    if fast is None:
+                        # The rows, read next, are at least as new as this event and the
+                        # rest of the batch (each was saved before it was published).
+                        stale = True
+                        break
+                    chunks += (sse(*e) for e in fast)
+                if chunks:
+                    yield b"".join(chunks)
         yield DONE
     except Exception:
         logger.exception("stream of run %s failed", tracker.run_id)

@@ -5,10 +5,17 @@ renders the same partial templates as the page. Text deltas are the one exceptio
 they carry the new text and its offset in the message, and the accumulated text is also
 kept in a process-local buffer (and saved, for all runs at once, every RUN_SAVE_INTERVAL), so a socket that
 joins mid-run can be brought up to date without gaps or repeats.
+
+A delta may carry several model tokens: the publisher merges the text produced while its
+previous send is in flight, and readers that fall behind merge the deltas already queued
+for them (``coalesce``) into one SSE event or socket frame. Merging keeps the offsets
+exact (the offset of the first piece, the pieces joined), so readers cannot tell a merged
+delta from a long token.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -57,15 +64,26 @@ def group_for(thread_id: str) -> str:
 
 
 class Publisher:
-    """Sends one run's events to its thread's group and to optional local listeners."""
+    """Sends one run's events to its thread's group and to optional local listeners.
+
+    Text deltas go out through one sender task per publisher, never more than one send in
+    flight: text produced while a send is in flight is merged into the next one. Idle, a
+    token is sent within the engine's call; against a slow layer (Redis: a round trip per
+    send) a run costs one send per round trip instead of one per token. Every other event
+    first waits for the deltas before it, so readers see them in the order published."""
 
     def __init__(self, thread_id: str, listeners: list[Listener] | None = None) -> None:
         self.group = group_for(thread_id)
         self.layer = get_channel_layer()
         self.listeners = list(listeners or [])
+        self._deltas: dict[str, tuple[int, list[str]]] = {}  # message id -> (offset, pieces) not sent yet
+        self._sender: asyncio.Task | None = None
 
     async def send(self, type_: str, **payload: Any) -> None:
-        event = {"type": type_, **payload}
+        await self._flush_deltas()
+        await self._emit({"type": type_, **payload})
+
+    async def _emit(self, event: dict[str, Any]) -> None:
         if self.layer is not None:
             await self.layer.group_send(self.group, event)
         for listener in self.listeners:
@@ -83,10 +101,66 @@ class Publisher:
         await self.send("message.created", message_id=message_id)
 
     async def message_delta(self, message_id: str, offset: int, text: str) -> None:
-        await self.send("message.delta", message_id=message_id, offset=offset, text=text)
+        """The engine's entry point for each model token (the bench stamps tokens here)."""
+        sender = self._sender
+        if sender is not None and sender.done():
+            self._sender = None
+            sender.result()  # a failed send fails the run, as when the engine sent itself
+        waiting = self._deltas.get(message_id)
+        if waiting is None:
+            self._deltas[message_id] = (offset, [text])
+        else:
+            waiting[1].append(text)
+        if self._sender is None:
+            # Started eagerly: an idle layer gets the token within this call, not at the
+            # loop's next turn; the sender yields only where a send waits.
+            self._sender = asyncio.Task(self._send_deltas(), loop=asyncio.get_running_loop(), eager_start=True)
+
+    async def _send_deltas(self) -> None:
+        while self._deltas:
+            message_id = next(iter(self._deltas))
+            offset, pieces = self._deltas.pop(message_id)
+            await self._emit({"type": "message.delta", "message_id": message_id, "offset": offset, "text": "".join(pieces)})
+
+    async def _flush_deltas(self) -> None:
+        sender = self._sender
+        if sender is None:
+            return
+        try:
+            # Shielded: a run cancelled while waiting here still gets its text out in order.
+            await asyncio.shield(sender)
+        finally:
+            if sender.done() and self._sender is sender:
+                self._sender = None
 
     async def message_completed(self, message_id: str) -> None:
         await self.send("message.completed", message_id=message_id)
+
+
+def queued(layer: Any, channel: str) -> list[dict[str, Any]]:
+    """The messages already waiting on ``channel``, taken without waiting (empty for a
+    layer that cannot tell without a round trip)."""
+    receive_nowait = getattr(layer, "receive_nowait", None)
+    out: list[dict[str, Any]] = []
+    while receive_nowait is not None and (message := receive_nowait(channel)) is not None:
+        out.append(message)
+    return out
+
+
+def coalesce(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``batch`` with each run of consecutive, contiguous text deltas of one message
+    merged into one delta (the first one's offset, the texts joined); everything else
+    kept as it is, in order."""
+    groups: list[tuple[dict[str, Any], list[str]]] = []  # (first event, texts to join)
+    end = -1  # where the last group's text ends, if it is a delta
+    for event in batch:
+        delta = event.get("type") == "message.delta"
+        if delta and groups and groups[-1][1] and event["message_id"] == groups[-1][0]["message_id"] and event["offset"] == end:
+            groups[-1][1].append(event["text"])
+        else:
+            groups.append((event, [event["text"]] if delta else []))
+        end = event["offset"] + len(event["text"]) if delta else -1
+    return [{**first, "text": "".join(texts)} if len(texts) > 1 else first for first, texts in groups]
 
 
 async def publish(thread_id: str, type_: str, **payload: Any) -> None:

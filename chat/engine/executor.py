@@ -207,12 +207,16 @@ class Execution:
         )
         return message, step
 
-    async def _finish_message(self, turn: Turn, status: str, reason: str | None = None) -> None:
+    async def _finish_message(self, turn: Turn, status: str, reason: str | None = None, *, usage: bool = False) -> None:
         text_saves.discard(self.run.id, turn.message.id)
-        await self._finish_message_sync(turn, status, reason)
+        await self._finish_message_sync(turn, status, reason, usage)
 
     @sync_to_async
-    def _finish_message_sync(self, turn: Turn, status: str, reason: str | None = None) -> None:
+    def _finish_message_sync(self, turn: Turn, status: str, reason: str | None, usage: bool) -> None:
+        """The answer's end in one trip to the database: its message, its step and, at a
+        turn's normal end, the run's usage."""
+        if usage:
+            self._record_usage_sync(turn.usage)
         message, step, now = turn.message, turn.step, timezone.now()
         message.content = tools.finish_content(self.run, Message.text_content("".join(turn.text)))
         message.status = status
@@ -238,10 +242,11 @@ class Execution:
         feedback, the score is what the model reported (never read from the text)."""
         QuizAttempt.record_grading(self.run, "".join(turn.text), turn.grades)
 
-    @sync_to_async
-    def _record_usage(self, usage: Usage | None) -> None:
+    def _record_usage_sync(self, usage: Usage | None) -> None:
         self.run.usage = _add_usage(self.run.usage, usage)
         Run.objects.filter(pk=self.run.pk).update(usage=self.run.usage)
+
+    _record_usage = sync_to_async(_record_usage_sync)
 
     @sync_to_async
     def _create_tool_step(self, entries: list[dict], usage: Usage | None) -> RunStep:
@@ -317,13 +322,14 @@ class Execution:
             provider = get_provider(self.run.model)
             self.turn = turn = Turn()
             await self._stream(provider, request, turn)
-            await self._record_usage(turn.usage)
             truncated = turn.finish == "length"
-            if turn.message is not None:
+            if turn.message is None:
+                await self._record_usage(turn.usage)
+            else:
                 if truncated:
-                    await self._finish_message(turn, Message.INCOMPLETE, "max_tokens")
+                    await self._finish_message(turn, Message.INCOMPLETE, "max_tokens", usage=True)
                 else:
-                    await self._finish_message(turn, Message.COMPLETED)
+                    await self._finish_message(turn, Message.COMPLETED, usage=True)
                     if request.messages and request.messages[-1].get("role") == "tool":
                         await self._record_grading(turn)  # an answer to tool outputs may grade a quiz
                 events.live_end(turn.message.id)

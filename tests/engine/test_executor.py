@@ -67,7 +67,10 @@ async def test_the_offline_tutor_answers_the_walkthrough_equation(thread, tutor)
     assert kinds[0] == "run.status" and kinds[-1] == "run.status"
     assert kinds.index("message.created") < kinds.index("message.delta") < kinds.index("message.completed")
     deltas = [e for e in seen if e["type"] == "message.delta"]
-    assert len(deltas) > 5, "the answer streams in pieces"
+    # In pieces: with a layer that takes a round trip per send (Redis), the text produced
+    # during one send rides the next, so a delta may carry several tokens
+    # (test_coalescing: an idle layer gets each token as its own delta).
+    assert len(deltas) > 1, "the answer streams in pieces"
     offset = 0
     for delta in deltas:  # contiguous offsets: nothing lost, nothing repeated
         assert delta["offset"] == offset
