@@ -92,9 +92,14 @@ class RunEvents:
         if not final and run.status != self.status:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
             self.status = run.status
-        # Three queries whatever the run holds: the run, its steps, its messages.
+        # Three queries whatever the run holds: the run, its steps, its messages. Steps are
+        # read before messages: the engine ends a message before its step, so a step read
+        # as completed always finds its message completed too (read the other way round, an
+        # answer ending between the two reads had its step's completion announced before
+        # the message's last delta).
+        steps = list(RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk"))
         messages = {m.id: m for m in Message.objects.filter(run_id=self.run_id)}
-        for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk"):
+        for step in steps:
             out += self._step_events(step, run, messages)
         if final:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
