@@ -24,7 +24,9 @@ call's logs. A draining worker hands its own list back to the shared one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import itertools
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -92,18 +94,50 @@ def database_threads() -> int:
     return max(1, min(settings.WORKER_DATABASE_THREADS, settings.DATABASE_POOL_SIZE - 1))
 
 
+class DatabaseLanes:
+    """``threads`` single-thread executors. asgiref requires a thread-sensitive executor to
+    run one call at a time on one thread: a run's database calls must happen in the order
+    it makes them (a Code Interpreter call's live save of its outputs, then the final save,
+    say). So each run keeps to one lane, and the worker's runs spread over the lanes."""
+
+    def __init__(self, threads: int) -> None:
+        self.executors = [ThreadPoolExecutor(1, thread_name_prefix=f"run-database-{i}") for i in range(threads)]
+        self._turn = itertools.count()
+
+    def next_context(self) -> ThreadSensitiveContext:
+        return ThreadSensitiveContext(executor=self.executors[next(self._turn) % len(self.executors)])
+
+
+_lanes: DatabaseLanes | None = None
+
+
 def database_context(threads: int) -> ThreadSensitiveContext:
-    """Enter it around a worker's work: the runs' thread-sensitive calls (every ORM call of
-    the engine) go to ``threads`` threads instead of asgiref's one for the whole process."""
-    return ThreadSensitiveContext(executor=ThreadPoolExecutor(threads, thread_name_prefix="run-database"))
+    """Enter it around a worker's work: each run's thread-sensitive calls (every ORM call of
+    the engine) go to one of ``threads`` lanes instead of asgiref's one thread for the whole
+    process; the worker's own calls (sweeps, saves of all runs' text) to the first lane."""
+    global _lanes
+    _lanes = DatabaseLanes(threads)
+    return ThreadSensitiveContext(executor=_lanes.executors[0])
 
 
 async def execute_run(run_id: str) -> None:
-    # The worker's context (entered in database_context): its database threads.
-    task = dispatch.run_here(run_id, contextvars.copy_context())
-    if task is not None:
-        # Its outcome is in the database (and logged); a crash must not fail the worker's task.
-        await asyncio.wait([task])
+    lane = _lanes.next_context() if _lanes is not None else contextlib.nullcontext()
+    async with lane:
+        task = dispatch.run_here(run_id, contextvars.copy_context())
+        if task is None:
+            return
+        # Its outcome is in the database (and logged); a crash must not fail the worker's
+        # task. The lane stays entered until the run ends, even if this task is cancelled
+        # (a stopping worker ends its runs itself): asgiref refuses thread-sensitive calls
+        # from a task that outlived its context.
+        cancelled = False
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
 
 
 async def ingest_files(entry_ids: list[int], thread_id: str | None = None) -> None:
