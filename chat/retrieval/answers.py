@@ -187,41 +187,6 @@ def _names(plain: str, question_words: set[str]) -> list[str]:
     return [m.group(0) for m in _PROPER.finditer(plain) if stem(m.group(0)) not in question_words]
 
 
-# A name is surest the answer when the sentence says so: "a dataset ... called WebText", "The
-# resulting dataset, WebText, ...", "trained on WebText", "the WebText dataset"; a name only
-# mentioned near the topic ("small datasets such as Penn Treebank") counts less.
-UNRELATED_NAME = 0.6
-_NAMING = re.compile(r"\b(?:called|named|dubbed|termed|known as|we call|which we call|refer to as)\s+(?:the\s+|an?\s+)?$", re.I)
-
-
-def _related_name(plain: str, names: list[str], question_words: set[str]) -> bool:
-    """Whether one of the names stands where the sentence names the thing asked: after
-    "called"/"named", in apposition to a question word ("dataset, WebText,"), right after a
-    question word and a preposition ("trained on WebText"), or beside a question word
-    ("the WebText dataset")."""
-    for name in names:
-        for match in re.finditer(r"\b" + re.escape(name) + r"\b", plain):
-            before = plain[: match.start()]
-            if _NAMING.search(before):
-                return True
-            words_before = re.findall(r"[^\W_]+|,", before)[-3:]
-            after = re.findall(r"[^\W_]+", plain[match.end() :])[:1]
-            stems_before = [stem(w) for w in words_before if w != ","]
-            # "dataset, WebText" / "dataset WebText" / "trained on WebText" / "WebText dataset"
-            if words_before and words_before[-1] == "," and len(words_before) >= 2 and stem(words_before[-2]) in question_words:
-                return True
-            if stems_before and stems_before[-1] in question_words and words_before[-1] != ",":
-                return True
-            if len(stems_before) >= 2 and words_before[-1].lower() in _RELATING and stems_before[-2] in question_words:
-                return True
-            if after and stem(after[0]) in question_words:
-                return True
-    return False
-
-
-_RELATING = {"on", "with", "from", "by", "using", "use", "uses", "used", "as", "of", "in"}
-
-
 def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
@@ -257,9 +222,8 @@ def _strength(
             return max(by_focus, 0.8)
         return max(by_focus, 0.8 * near, 0.4)
     if kind == NAME:
-        names = _names(plain, question_words)
-        if names:
-            return 1.0 if _related_name(plain, names, question_words) else UNRELATED_NAME
+        if _names(plain, question_words):
+            return 1.0
         # "Where was X moved?": a place need not be a name ("to the input of each sub-block").
         return 1.0 if place and _PLACE.search(plain) else 0.0
     if kind == SORT:

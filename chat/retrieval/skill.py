@@ -27,7 +27,7 @@ _MARKED = re.compile(r"^(【\d+:\d+†[^】]*】) \(([^,\n]+), pages? [^)]*\)\n"
 MAX_QUOTES = 3  # the answer and at most two quotes that back it
 # The answer is sought in the best few passages only: further down, a sentence that
 # happens to share the question's words more often misleads than answers.
-MAX_PASSAGES = 8
+MAX_PASSAGES = 4
 _COUNT = re.compile(r"\b(one|two|three|four|five|[1-5])\s+sentences?\b", re.I)
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
