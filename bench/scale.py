@@ -54,10 +54,6 @@ LEVELS = "1,50,200,500"
 WARMUP = 10
 TRANSPORTS = ("sse", "ws")
 DATABASE_PREFIX = "assistants_bench_scale"
-# The floor's Redis layer holds this many messages per process instead of channels_redis's
-# default 100 (which the project keeps): at 50 streams a burst over 100 is dropped, streams
-# lose their end event, and the floor would measure the drops instead of the transport.
-FLOOR_REDIS_CAPACITY = 100_000
 
 
 def run_timeout(n: int, base: float) -> float:
@@ -80,14 +76,11 @@ def sqlite_connections(pid: int, database: Path) -> int:
 class Floor:
     """``webs`` floor servers (and ``producers`` producer processes) in subprocesses."""
 
-    def __init__(self, env: dict[str, str], pieces: list[str], webs: int, producers: int, ports: list[int],
-                 capacity: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], pieces: list[str], webs: int, producers: int, ports: list[int]) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="chat-bench-floor-"))
         (self.dir / "pieces.json").write_text(json.dumps(pieces))
         self.env = {**env, "DATA_DIR": str(self.dir), "BENCH_FLOOR_PIECES": str(self.dir / "pieces.json")}
         self.env.pop("BENCH_DELTA_STAMPS", None)
-        if capacity:
-            self.env["BENCH_LAYER_CAPACITY"] = str(capacity)
         if producers:
             self.env["BENCH_FLOOR_QUEUE"] = f"bench:floor:{os.getpid()}:{self.dir.name}"
         self.ports, self.n_producers = ports[:webs], producers
@@ -198,8 +191,7 @@ class ClusterLayout:
         return self.cluster.connections()
 
     def floor(self, pieces: list[str]) -> Floor:
-        return Floor(self.cluster.env(), pieces, webs=2, producers=2, ports=self.floor_ports,
-                     capacity=FLOOR_REDIS_CAPACITY)
+        return Floor(self.cluster.env(), pieces, webs=2, producers=2, ports=self.floor_ports)
 
 
 def services_missing() -> str | None:
@@ -345,11 +337,9 @@ LAYOUT_TEXT = {
         "- **Floor:** 2 `python -m bench.floor serve` processes (the same Daphne, the Redis channel layer "
         "with the project's settings) and 2 `python -m bench.floor produce` processes that take a start "
         "message from a Redis channel and push the events (web → Redis → producer → Redis → web → client, "
-        "as a run's events go); the clients spread over both floor web processes the same way. The floor's "
-        f"layer has `capacity` {FLOOR_REDIS_CAPACITY:,} (`BENCH_LAYER_CAPACITY`): with the project's setting "
-        "(channels_redis's default, 100 messages waiting per web process for all its streams) a burst beyond "
-        "100 is dropped — in a trial at 50 streams 28 floor streams never got their end event — and the floor "
-        "would measure the drops, not the transport. The engine runs with the project's setting.",
+        "as a run's events go); the clients spread over both floor web processes the same way. Floor and "
+        "engine use the project's layer as configured (Redis pub/sub, 500 messages waiting per socket or "
+        "stream).",
         "PostgreSQL connections at peak",
         "- **PostgreSQL connections at peak:** `pg_stat_activity` rows for the bench's database (all 4 "
         "processes' pools), sampled every 0.25 s during each engine level.",
