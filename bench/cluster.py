@@ -34,7 +34,7 @@ from openai import AsyncOpenAI
 
 from bench.capacity import SERVER_ENV, one_sse_run
 from bench.levels import Stamps, read_stamp_files
-from bench.server import HOST, ROOT, free_port
+from bench.server import HOST, ROOT, free_port, listens
 from bench.stats import summary
 
 MS = 1e6
@@ -114,7 +114,7 @@ class Cluster:
                                                start_new_session=True))
         deadline = time.monotonic() + 180
         while (self.data_dir / "cluster.log").read_text().count("runs at once") < self.n_workers or not all(
-            _listens(p) for p in self.ports
+            listens(p) for p in self.ports
         ):
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
                 raise RuntimeError("the cluster did not start:\n" + (self.data_dir / "cluster.log").read_text()[-3000:])
@@ -131,16 +131,6 @@ class Cluster:
                 proc.kill()
         self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         shutil.rmtree(self.data_dir, ignore_errors=True)
-
-
-def _listens(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 async def level(cluster: Cluster, threads: list[str], n: int) -> dict:

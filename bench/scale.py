@@ -46,7 +46,7 @@ from bench import floor, levels, report
 from bench.capacity import SERVER_ENV
 from bench.client import Browser
 from bench.levels import PeakSampler, fmt_ms, one_sse_run, pieces_from
-from bench.server import HOST, ROOT, Server, free_port
+from bench.server import HOST, ROOT, Server, free_port, listens
 from bench.streaming import read_stamps
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # the Assistants API is ours
@@ -97,7 +97,7 @@ class Floor:
                     self._spawn(["serve", "--host", HOST, "--port", str(port)], log)
             deadline = time.monotonic() + 60
             while self.log.read_text().count("producer ready") < self.n_producers or not all(
-                _listens(p) for p in self.ports
+                listens(p) for p in self.ports
             ):
                 if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
                     raise RuntimeError("the floor did not start:\n" + self.log.read_text()[-3000:])
@@ -123,16 +123,6 @@ class Floor:
                 proc.kill()
                 proc.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _listens(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def ports_from(base: int | None, count: int) -> list[int]:

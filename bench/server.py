@@ -122,3 +122,12 @@ class Server:
                 proc.kill()
                 proc.wait(timeout=10)
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def listens(port: int) -> bool:
+    """Something accepts connections on ``port`` (a server that has come up)."""
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
