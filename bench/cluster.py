@@ -34,7 +34,7 @@ from openai import AsyncOpenAI
 
 from bench.capacity import SERVER_ENV, one_sse_run
 from bench.levels import Stamps, read_stamp_files
-from bench.server import HOST, ROOT, free_port, listens
+from bench.server import HOST, ROOT, free_port, listens, stop_processes
 from bench.stats import summary
 
 MS = 1e6
@@ -121,14 +121,7 @@ class Cluster:
             time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(2)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(self.procs, timeout=40)
         self._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
         shutil.rmtree(self.data_dir, ignore_errors=True)
 

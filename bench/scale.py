@@ -46,7 +46,7 @@ from bench import floor, levels, report
 from bench.capacity import SERVER_ENV
 from bench.client import Browser
 from bench.levels import PeakSampler, fmt_ms, one_sse_run, pieces_from
-from bench.server import HOST, ROOT, Server, free_port, listens
+from bench.server import HOST, ROOT, Server, free_port, listens, stop_processes
 from bench.streaming import read_stamps
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # the Assistants API is ours
@@ -113,15 +113,7 @@ class Floor:
                                            start_new_session=True))
 
     def __exit__(self, *exc) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_processes(self.procs, timeout=15)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -113,14 +113,8 @@ class Server:
             return "(no log)"
 
     def __exit__(self, *exc) -> None:
-        proc = self.proc
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # Daphne stops cleanly on SIGINT
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        if self.proc is not None:
+            stop_processes([self.proc], timeout=10)
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
@@ -131,3 +125,17 @@ def listens(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def stop_processes(procs: list[subprocess.Popen], timeout: float) -> None:
+    """SIGINT to every one still running (Daphne and the workers stop cleanly on it), then
+    up to ``timeout`` seconds each before it is killed."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
