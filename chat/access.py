@@ -12,7 +12,11 @@ from chat.models import Assistant, File, Message, Run, RunStep, Thread
 
 
 def get_thread_for_user(user, thread_id: str) -> Thread:
-    thread = Thread.objects.select_related("assistant").filter(pk=thread_id, owner_id=user.pk).first()
+    # With its class link (none for most threads): whether it is a class thread, and its
+    # class, are then known without another query (``is_class_thread``, ``thread_classroom``).
+    thread = (
+        Thread.objects.select_related("assistant", "class_link__classroom").filter(pk=thread_id, owner_id=user.pk).first()
+    )
     if thread is None or not user.is_authenticated:
         raise Http404("No such conversation.")
     return thread
@@ -77,8 +81,16 @@ def get_thread_for_reader(user, thread_id: str) -> tuple[Thread, bool]:
     return thread, thread.owner_id == user.pk
 
 
+def _class_link(thread: Thread) -> ClassThread | None:
+    """The thread's class link: as read with the thread when it was (``select_related``
+    caches a missing one too), else in one query."""
+    if Thread.class_link.is_cached(thread):
+        return Thread.class_link.related.get_cached_value(thread)
+    return ClassThread.objects.select_related("classroom").filter(thread=thread).first()
+
+
 def thread_classroom(thread: Thread) -> Classroom | None:
-    link = ClassThread.objects.select_related("classroom").filter(thread=thread).first()
+    link = _class_link(thread)
     return link.classroom if link is not None else None
 
 
@@ -96,6 +108,8 @@ def get_run_for_api(user, thread_id: str, run_id: str) -> Run:
 
 
 def is_class_thread(thread: Thread | str) -> bool:
+    if isinstance(thread, Thread) and Thread.class_link.is_cached(thread):
+        return _class_link(thread) is not None
     return ClassThread.objects.filter(thread_id=getattr(thread, "pk", thread)).exists()
 
 

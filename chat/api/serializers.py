@@ -128,7 +128,8 @@ def _tools_seen(r: Run, hidden: bool) -> list[dict]:
 def with_visibility(r: Run) -> Run:
     """Look up (off the event loop) whether the run's set-up is hidden, for ``run`` to use
     where it serializes in an async view."""
-    r.set_up_hidden = is_class_thread(r.thread_id)
+    # The run's thread as the request read it, when it did (its class link with it).
+    r.set_up_hidden = is_class_thread(r.thread if Run.thread.is_cached(r) else r.thread_id)
     return r
 
 

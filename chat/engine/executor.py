@@ -160,15 +160,25 @@ def _add_usage(total: dict | None, usage: Usage | None) -> dict | None:
 
 
 class Execution:
-    def __init__(self, run: Run, publisher: events.Publisher) -> None:
-        self.run = run
-        self.publish = publisher
+    def __init__(self, run_id: str, listeners: list[events.Listener] | None = None) -> None:
+        self.run_id = run_id
+        self.listeners = listeners
+        self.run: Run | None = None  # read by the claim
+        self.publish: events.Publisher | None = None  # for the run's thread, once read
         self.turn = Turn()
+        # The first turn's request, built in the claim's trip to the database: (budget,
+        # request), or what building it raised, raised again where the turn starts.
+        self.prepared: tuple | Exception | None = None
 
     # --- database work, each a small sync function run off the event loop ---------------
 
     @sync_to_async
     def _claim(self) -> bool:
+        """Read the run, claim it if nothing holds it back, and build its first request, in
+        one trip off the event loop (at 200 runs at once each trip queues on one thread)."""
+        self.run = Run.objects.select_related("thread").filter(pk=self.run_id).first()
+        if self.run is None:
+            return False
         if readiness.waiting_reason(self.run):
             return False  # whatever ends the wait (an ingest finishing) dispatches it again
         claimed = self.run.transition(
@@ -176,19 +186,31 @@ class Execution:
         )
         if not claimed and self.run.status == states.CANCELLING:
             self.run.transition(states.CANCELLED)
+        if claimed:
+            try:
+                self.prepared = self._build_request_sync()
+            except Exception as exc:  # raised in the turn, as if built there
+                self.prepared = exc
         return claimed
 
     @sync_to_async
     def _status(self) -> str:
         return Run.objects.values_list("status", flat=True).get(pk=self.run.pk)
 
-    @sync_to_async
-    def _build_request(self):
+    async def _next_request(self):
+        prepared, self.prepared = self.prepared, None
+        if isinstance(prepared, Exception):
+            raise prepared
+        return prepared if prepared is not None else await self._build_request()
+
+    def _build_request_sync(self):
         budget = None
         if self.run.max_completion_tokens:
             used = (self.run.usage or {}).get("completion_tokens", 0)
             budget = self.run.max_completion_tokens - used
         return budget, (build_request(self.run, max_tokens=budget) if budget is None or budget > 0 else None)
+
+    _build_request = sync_to_async(_build_request_sync)
 
     @sync_to_async
     def _begin_message(self) -> tuple[Message, RunStep]:
@@ -214,7 +236,8 @@ class Execution:
     @sync_to_async
     def _finish_message_sync(self, turn: Turn, status: str, reason: str | None, usage: bool) -> None:
         """The answer's end in one trip to the database: its message, its step and, at a
-        turn's normal end, the run's usage."""
+        turn's normal end, the run's usage first (which raises RunCancelled if a cancel
+        came first: the answer then ends as a cancelled run's does)."""
         if usage:
             self._record_usage_sync(turn.usage)
         message, step, now = turn.message, turn.step, timezone.now()
@@ -243,8 +266,13 @@ class Execution:
         QuizAttempt.record_grading(self.run, "".join(turn.text), turn.grades)
 
     def _record_usage_sync(self, usage: Usage | None) -> None:
-        self.run.usage = _add_usage(self.run.usage, usage)
-        Run.objects.filter(pk=self.run.pk).update(usage=self.run.usage)
+        """Add a turn's usage to the run's, unless a cancel came first (RunCancelled): the
+        write is also the turn's check for a cancel asked from another process, instead of
+        a read of the status before it."""
+        total = _add_usage(self.run.usage, usage)
+        if not Run.objects.filter(pk=self.run.pk).exclude(status=states.CANCELLING).update(usage=total):
+            raise RunCancelled
+        self.run.usage = total
 
     _record_usage = sync_to_async(_record_usage_sync)
 
@@ -279,11 +307,17 @@ class Execution:
 
     # --- the run ------------------------------------------------------------------------
 
-    async def execute(self) -> None:
-        if not await self._claim():
-            await self.publish.run_status(self.run.id)
-            return
+    async def execute(self) -> Run | None:
+        claimed = await self._claim()
+        if self.run is None:
+            return None
+        self.publish = events.Publisher(self.run.thread_id, self.listeners)
         await self.publish.run_status(self.run.id)
+        if claimed:
+            await self._execute_claimed()
+        return self.run
+
+    async def _execute_claimed(self) -> None:
         heartbeats.add(self.run.id)
         try:
             await self._turns()
@@ -315,7 +349,7 @@ class Execution:
 
     async def _turns(self) -> None:
         for _ in range(MAX_TURNS):
-            budget, request = await self._build_request()
+            budget, request = await self._next_request()
             if request is None:
                 await self._end_incomplete("max_completion_tokens")
                 return
@@ -367,7 +401,6 @@ class Execution:
                     turn.finish = chunk.reason
         if turn.finish is None:
             raise ProviderError("The model's stream ended before it said it was finished.")
-        await self._check_cancelled()
 
     async def _append_text(self, turn: Turn, text: str) -> None:
         if turn.message is None:
@@ -379,10 +412,6 @@ class Execution:
         turn.text.append(text)
         offset = events.live_append(turn.message.id, text)
         await self.publish.message_delta(turn.message.id, offset, text)
-
-    async def _check_cancelled(self) -> None:
-        if await self._status() == states.CANCELLING:
-            raise RunCancelled
 
     @sync_to_async
     def _used_call_ids(self) -> set[str]:
@@ -496,14 +525,5 @@ class Execution:
             await self.publish.run_step(step_id)
 
 
-@sync_to_async
-def _load(run_id: str) -> Run | None:
-    return Run.objects.select_related("thread").filter(pk=run_id).first()
-
-
 async def execute(run_id: str, listeners: list[events.Listener] | None = None) -> Run | None:
-    run = await _load(run_id)
-    if run is None:
-        return None
-    await Execution(run, events.Publisher(run.thread_id, listeners)).execute()
-    return run
+    return await Execution(run_id, listeners).execute()

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import F
 
 from chat import tokens, tools
 from chat.models import Message, Run, RunStep
@@ -123,44 +124,63 @@ def _step_units(steps: list[RunStep], messages: dict[str, Message]) -> list[Unit
     return units
 
 
-def history(run: Run) -> list[Unit]:
+@dataclass
+class ThreadRows:
+    """What a prompt reads of its thread, in two queries: the messages, in order, and the
+    steps of this run and of the runs created before it, ordered by run then step, each
+    with its run's creation time (``run_created_at``): a run without steps adds nothing."""
+
+    messages: list[Message]
+    steps: list[RunStep]
+
+    @classmethod
+    def read(cls, run: Run) -> ThreadRows:
+        return cls(
+            messages=list(Message.objects.filter(thread_id=run.thread_id).order_by("seq")),
+            steps=list(
+                RunStep.objects.filter(run__thread_id=run.thread_id, run__created_at__lte=run.created_at)
+                .annotate(run_created_at=F("run__created_at"))
+                .order_by("run__created_at", "run_id", "created_at")
+            ),
+        )
+
+
+def history(run: Run, rows: ThreadRows) -> list[Unit]:
     """The thread before this run, in order: its messages, with each earlier run's steps
     (answers, tool calls and their outputs) where that run happened."""
-    rows = list(Message.objects.filter(thread_id=run.thread_id).exclude(run=run).order_by("seq"))
-    by_id = {m.id: m for m in rows}
-    runs = list(
-        Run.objects.filter(thread_id=run.thread_id, created_at__lte=run.created_at).exclude(pk=run.pk).order_by("created_at")
-    )
-    steps: dict[str, list[RunStep]] = {r.id: [] for r in runs}
-    for step in RunStep.objects.filter(run_id__in=list(steps)).order_by("created_at"):
-        steps[step.run_id].append(step)
+    by_id = {m.id: m for m in rows.messages}
+    runs: dict[str, tuple[object, list[RunStep]]] = {}  # earlier run id -> (its created_at, its steps)
+    for step in rows.steps:
+        if step.run_id != run.id:
+            runs.setdefault(step.run_id, (step.run_created_at, []))[1].append(step)
     shown_by_steps = {
         s.step_details.get("message_creation", {}).get("message_id")
-        for run_steps in steps.values()
+        for _, run_steps in runs.values()
         for s in run_steps
         if s.type == RunStep.MESSAGE_CREATION
     }
     units: list[Unit] = []
-    pending = list(runs)
-    for message in rows:
+    pending = list(runs.values())
+    for message in rows.messages:
+        if message.run_id == run.id:
+            continue  # this run's own answers are its turns (run_turns)
         # A run comes after the messages saved before it was created (ties: the message first).
-        while pending and pending[0].created_at < message.created_at:
-            units += _step_units(steps[pending.pop(0).id], by_id)
+        while pending and pending[0][0] < message.created_at:
+            units += _step_units(pending.pop(0)[1], by_id)
         if message.id in shown_by_steps:
             continue  # placed with its run's steps
         unit = _message_unit(message)
         if unit is not None:
             units.append(unit)
-    for earlier in pending:
-        units += _step_units(steps[earlier.id], by_id)
+    for _, earlier in pending:
+        units += _step_units(earlier, by_id)
     return units
 
 
-def run_turns(run: Run) -> list[dict]:
+def run_turns(run: Run, rows: ThreadRows) -> list[dict]:
     """What this run has said and done so far, for the next turn after tool calls."""
-    steps = list(RunStep.objects.filter(run=run).order_by("created_at"))
-    ids = [s.step_details.get("message_creation", {}).get("message_id") for s in steps if s.type == RunStep.MESSAGE_CREATION]
-    messages = {m.id: m for m in Message.objects.filter(pk__in=[i for i in ids if i])}
+    steps = [s for s in rows.steps if s.run_id == run.id]
+    messages = {m.id: m for m in rows.messages if m.run_id == run.id}
     return [message for unit in _step_units(steps, messages) for message in unit.messages]
 
 
@@ -221,11 +241,12 @@ def build_request(run: Run, *, max_tokens: int | None) -> ModelRequest:
     if run.additional_instructions:
         system = f"{system}\n\n{run.additional_instructions}".strip()
     head = [{"role": "system", "content": system}] if system else []
-    turns = run_turns(run)
+    rows = ThreadRows.read(run)
+    turns = run_turns(run, rows)
     schemas = tools.model_schemas(run.tools)
     window = context_window(run.model)
     fixed = tokens.prompt_tokens(head + turns, run.model, schemas)
-    messages = truncate(history(run), run, fixed, window - answer_reserve(window, max_tokens))
+    messages = truncate(history(run, rows), run, fixed, window - answer_reserve(window, max_tokens))
     return ModelRequest(
         model=run.model,
         messages=head + messages + turns,

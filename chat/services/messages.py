@@ -80,7 +80,7 @@ def start_run(thread: Thread, assistant: Assistant, *, messages: Iterable[dict] 
     (the run starts after commit unless ``start=False``); the thread now talks to
     ``assistant``. ``options`` override the assistant's settings for this run."""
     with transaction.atomic():
-        check_idle(thread)
+        # Each message, then the run, checks that the thread is idle (all or nothing).
         for message in messages:
             add_message(thread, **message)
         run = create_run(thread, assistant, start=start, **options)

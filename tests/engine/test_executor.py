@@ -348,3 +348,24 @@ async def test_a_finish_reason_of_length_without_a_budget_also_ends_incomplete(m
     await executor.execute(run.id)
     run = await reload(run)
     assert run.status == "incomplete" and (await answer_of(run)).text == "Too long"
+
+
+async def test_a_cancel_from_another_process_after_the_last_save_still_ends_the_answer_cancelled(monkeypatch, settings, thread, tutor):
+    settings.RUN_SAVE_INTERVAL = 600  # no periodic save sees it: only the answer's end can
+    _, run = await ask(thread, tutor)
+
+    class CancelledElsewhere(ScriptedProvider):
+        async def stream(self, request):
+            async for item in super().stream(request):
+                if isinstance(item, Finish):  # another process cancels as the model finishes
+                    await sync_to_async(Run.objects.filter(pk=run.id).update)(status="cancelling")
+                yield item
+
+    use(monkeypatch, CancelledElsewhere(text_turn("All ", "done.")))
+    await executor.execute(run.id)
+    run = await reload(run)
+    answer = await answer_of(run)
+    assert run.status == "cancelled" and run.usage is None  # the turn's usage is not counted
+    assert answer.status == "incomplete" and answer.incomplete_details == {"reason": "run_cancelled"}
+    assert answer.text == "All done."
+    assert [s.status for s in await steps_of(run)] == ["cancelled"]
