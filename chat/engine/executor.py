@@ -25,7 +25,7 @@ from chat.engine import events, states
 from chat.engine.prompt import MAX_PROMPT_TOKENS, PromptTooLong, build_request
 from chat.engine.worker import WORKER_ID
 from chat.functions.models import QuizAttempt
-from chat.models import Message, Run, RunStep
+from chat.models import Message, Run, RunStep, Thread
 from chat.providers import get_provider
 from chat.providers.base import Finish, Grade, ProviderError, TextDelta, ToolCallDelta, Usage
 
@@ -169,6 +169,7 @@ class Execution:
         # The first turn's request, built in the claim's trip to the database: (budget,
         # request), or what building it raised, raised again where the turn starts.
         self.prepared: tuple | Exception | None = None
+        self.touched = False  # the thread's updated_at, written as the run ends
 
     # --- database work, each a small sync function run off the event loop ---------------
 
@@ -293,17 +294,25 @@ class Execution:
 
     @sync_to_async
     def _transition(self, target: str, **fields) -> bool:
-        """Move the run; if a cancel got in first, finish the cancel instead."""
+        """Move the run; if a cancel got in first, finish the cancel instead. Every move
+        after the claim ends this execution (requires_action pauses it), so the thread is
+        touched in the same trip."""
         if self.run.transition(target, **fields):
-            return True
-        if self.run.status == states.CANCELLING:
+            moved = True
+        elif self.run.status == states.CANCELLING:
             self.run.transition(states.CANCELLED)
-            return True  # the status changed: publish it
-        return False
+            moved = True  # the status changed: publish it
+        else:
+            moved = False
+        self._touch_thread_sync()
+        return moved
 
-    @sync_to_async
-    def _touch_thread(self) -> None:
-        self.run.thread.__class__.objects.filter(pk=self.run.thread_id).update(updated_at=timezone.now())
+    def _touch_thread_sync(self) -> None:
+        """The conversation moves to the top of its owner's list when its run ends."""
+        Thread.objects.filter(pk=self.run.thread_id).update(updated_at=timezone.now())
+        self.touched = True
+
+    _touch_thread = sync_to_async(_touch_thread_sync)
 
     # --- the run ------------------------------------------------------------------------
 
@@ -345,7 +354,8 @@ class Execution:
             if self.turn.message is not None:
                 text_saves.discard(self.run.id, self.turn.message.id)
                 events.live_end(self.turn.message.id)
-            await self._touch_thread()
+            if not self.touched:  # ended without a move (an error before it, a stop)
+                await self._touch_thread()
 
     async def _turns(self) -> None:
         for _ in range(MAX_TURNS):

@@ -369,3 +369,11 @@ async def test_a_cancel_from_another_process_after_the_last_save_still_ends_the_
     assert answer.status == "incomplete" and answer.incomplete_details == {"reason": "run_cancelled"}
     assert answer.text == "All done."
     assert [s.status for s in await steps_of(run)] == ["cancelled"]
+
+
+async def test_a_conversation_moves_to_the_top_when_its_run_ends(monkeypatch, thread, tutor):
+    use(monkeypatch, ScriptedProvider(text_turn("Done.")))
+    _, run = await ask(thread, tutor)
+    await executor.execute(run.id)
+    run, thread = await reload(run), await reload(thread)
+    assert run.status == "completed" and thread.updated_at >= run.completed_at
