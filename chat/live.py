@@ -117,7 +117,6 @@ def _render_panel(thread: Thread, run: Run | None, *, oob: bool, read_only: bool
     )
 
 
-
 def _by_pk(rows: QuerySet) -> Model | None:
     """The row of a primary-key lookup, without the ORDER BY that ``.first()`` adds."""
     found = list(rows.order_by()[:1])
@@ -132,8 +131,8 @@ class RunPanel:
     of a profile of 200 runs on one socket each (Django compiling the queries, not the
     database working). The steps are read again when a step event names them, or when the
     run's status changed while one was open (cancelling or recovering a run closes its open
-    steps and announces the run only). Whatever changed, the whole panel is rendered, as render_run_panel() renders
-    it; events that changed nothing the panel shows render nothing."""
+    steps and announces the run only). Whatever changed, the whole panel is rendered, as
+    render_run_panel() renders it; events that changed nothing it shows render nothing."""
 
     def __init__(self, thread: Thread, *, read_only: bool = False) -> None:
         self.thread, self.read_only = thread, read_only
