@@ -100,12 +100,14 @@ class ThreadSocket:
 class Browser:
     """One logged-in user: an HTTP client with the session cookie, and its sockets."""
 
-    def __init__(self, server: Server, connections: int = 100) -> None:
+    def __init__(self, server: Server, connections: int = 100, timeout: float = 30.0) -> None:
+        """``timeout``: seconds a request may take (a browser's htmx post waits as long as
+        the server takes; a level gives it as long as one of its runs may take)."""
         self.server = server
         self.http = httpx2.AsyncClient(
             base_url=server.base,
             trust_env=False,  # no proxies: loopback only
-            timeout=httpx2.Timeout(30.0),
+            timeout=httpx2.Timeout(timeout),
             limits=httpx2.Limits(max_connections=connections, max_keepalive_connections=connections),
         )
 

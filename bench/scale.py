@@ -202,7 +202,8 @@ async def measure(layout, level_list: list[int], base_timeout: float, budget: fl
                               limits=httpx2.Limits(max_connections=biggest + 20, max_keepalive_connections=biggest + 20))
     clients = [AsyncOpenAI(api_key=layout.fixtures["api_key"], base_url=f"{b}/v1", http_client=http, max_retries=0)
                for b in layout.bases]
-    browsers = [Browser(SimpleNamespace(base=b), connections=biggest + 20) for b in layout.bases]
+    browsers = [Browser(SimpleNamespace(base=b), connections=biggest + 20, timeout=run_timeout(biggest, base_timeout))
+                for b in layout.bases]
     try:
         for browser in browsers:
             await browser.login(layout.fixtures["username"], layout.fixtures["password"])

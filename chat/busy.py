@@ -1,8 +1,9 @@
 """"The server is busy": a request that could not get a database connection in time.
 
 With PostgreSQL each process shares DATABASE_POOL_SIZE pooled connections; under a burst
-a request waits up to DATABASE_POOL_TIMEOUT for one, then psycopg_pool raises PoolTimeout
-(Django wraps it in an OperationalError). That is load, not a bug: the client should come
+a request waits for one while the pool hands them out, and psycopg_pool's PoolTimeout
+(Django wraps it in an OperationalError) ends the wait when none was handed out for
+DATABASE_POOL_TIMEOUT or after DATABASE_POOL_MAX_WAIT (project/postgresql/base.py). That is load, not a bug: the client should come
 back in a moment, so it gets 503 with Retry-After — in the API's error shape on /v1, a
 plain page in the browser — never a 500. SQLite's "database is locked" (a writer held the
 lock past the busy timeout) is the same situation.

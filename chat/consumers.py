@@ -64,7 +64,6 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     read_only = True  # a class's tutor watching a student's conversation
     last_user_seq = 0  # read-only sockets: the newest student message this page shows
     _panel_task: asyncio.Task | None = None
-    _panel_stale = False
 
     async def connect(self) -> None:
         self.thread = await self._thread()
@@ -73,6 +72,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return
         # message id -> its text this socket has shown (and held back) while it streams
         self.shown: dict[str, StreamedText] = {}
+        self.panel = live.RunPanel(self.thread, read_only=self.read_only)
+        # The runs and steps named by events the panel has not been rendered for yet.
+        self._stale_runs: set[str] = set()
+        self._stale_steps: set[str] = set()
         await self.channel_layer.group_add(self.thread.group_name, self.channel_name)
         await self.accept()
         _open_sockets.add(self)
@@ -126,9 +129,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     @on_database_thread
     def _snapshot(self) -> str:
         """Bring a page rendered a moment ago up to date, including text streamed since."""
-        html = [live.render_run_panel(self.thread, read_only=self.read_only)]
-        run = self.thread.active_run()
-        if run is not None:
+        html = [self.panel.render()]
+        # At most one run of a thread is active, and no run starts after it: the latest.
+        run = self.panel.run
+        if run is not None and run.is_active:
             for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS).select_related("assistant", "thread"):
                 self.shown[message.id] = stream = StreamedText()
                 html.append(live.render_message(message, stream=stream, read_only=self.read_only))
@@ -153,8 +157,12 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         return "".join(html)
 
     @on_database_thread
-    def _run_panel(self) -> str:
-        return live.render_run_panel(self.thread, read_only=self.read_only)
+    def _run_panel(self, run_ids: set[str], step_ids: set[str]) -> str:
+        return self.panel.update(run_ids, step_ids)
+
+    @on_database_thread
+    def _whole_run_panel(self) -> str:
+        return self.panel.render()
 
     # --- events from the engine ------------------------------------------------------------
 
@@ -165,23 +173,28 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             html = await self._new_user_messages()
             if html:
                 await self.send(text_data=html)
+        self._stale_runs.add(event["run_id"])
         self._refresh_panel()
 
     async def run_step(self, event: dict) -> None:
+        self._stale_steps.add(event["step_id"])
         self._refresh_panel()
 
     def _refresh_panel(self) -> None:
         """A burst of status and step events costs one render, not one each: while the
-        panel is being rendered, later events only mark it stale, and it is rendered once
-        more afterwards — always from the rows as they are now, so nothing is lost."""
-        self._panel_stale = True
+        panel is being rendered, later events only name more rows to read, and it is
+        rendered once more afterwards — always from the rows as they are now, so nothing
+        is lost."""
         if self._panel_task is None or self._panel_task.done():
             self._panel_task = asyncio.create_task(self._render_panel_until_fresh())
 
     async def _render_panel_until_fresh(self) -> None:
-        while self._panel_stale:
-            self._panel_stale = False
-            await self.send(text_data=await self._run_panel())
+        while self._stale_runs or self._stale_steps:
+            runs, steps = self._stale_runs, self._stale_steps
+            self._stale_runs, self._stale_steps = set(), set()
+            html = await self._run_panel(runs, steps)
+            if html:
+                await self.send(text_data=html)
 
     async def message_created(self, event: dict) -> None:
         # The snapshot may already have shown it: then replace rather than append.
@@ -210,7 +223,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         (to this server once it is back, or to another one)."""
         if self._panel_task is not None and not self._panel_task.done():
             await self._panel_task
-        await self.send(text_data=await self._run_panel())
+        await self.send(text_data=await self._whole_run_panel())
         _open_sockets.discard(self)
         await self.close(code=SERVICE_RESTART)
 

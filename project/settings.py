@@ -100,10 +100,12 @@ _database_url = env_url(
     schemes=("sqlite", "postgres", "postgresql", "pgsql"),
 )
 DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 20, minimum=1)
-# 15 s: a burst of 500 streaming runs on a 2-core cluster (250 requests at once per web
-# process, 20 connections each) had requests waiting more than 5 s, answered 503; with 15
-# all of them completed (docs/benchmarks.md, cluster section).
+# A request waits for a pooled connection while the pool hands connections out to others
+# (a burst queueing), and is answered 503 when none was handed out for DATABASE_POOL_TIMEOUT
+# seconds (a stuck or overloaded database) or it has waited DATABASE_POOL_MAX_WAIT in all
+# (project/postgresql/base.py). 60 s: a reverse proxy's usual read timeout.
 DATABASE_POOL_TIMEOUT = env_float("DATABASE_POOL_TIMEOUT", 15.0, minimum=0.1)
+DATABASE_POOL_MAX_WAIT = env_float("DATABASE_POOL_MAX_WAIT", 60.0, minimum=0.1)
 try:
     DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=0)}
 except ValueError as exc:
@@ -123,7 +125,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # PostgreSQL: a pool of connections per process (psycopg_pool), so a burst of requests
     # shares DATABASE_POOL_SIZE connections instead of opening one each; a request that
-    # cannot get one within DATABASE_POOL_TIMEOUT seconds is answered 503 (chat/busy.py).
+    # cannot get one in time (see DATABASE_POOL_TIMEOUT) is answered 503 (chat/busy.py).
+    DATABASES["default"]["ENGINE"] = "project.postgresql"
     DATABASES["default"]["OPTIONS"] = {
         "pool": {"min_size": 1, "max_size": DATABASE_POOL_SIZE, "timeout": DATABASE_POOL_TIMEOUT},
     }

@@ -172,13 +172,13 @@ async def test_a_burst_of_status_events_is_rendered_once_or_twice_not_once_each(
     run = await sync_to_async(create_run)(thread, tutor, start=False)
     # The first render waits until the whole burst is queued, however fast the channel
     # layer (memory or Redis) delivers it, so the test does not depend on timing.
-    burst_sent, real_render = threading.Event(), live.render_run_panel
+    burst_sent, real_update = threading.Event(), live.RunPanel.update
 
-    def render_after_burst(*args, **kwargs):
+    def update_after_burst(*args, **kwargs):
         burst_sent.wait(5)
-        return real_render(*args, **kwargs)
+        return real_update(*args, **kwargs)
 
-    monkeypatch.setattr(live, "render_run_panel", render_after_burst)
+    monkeypatch.setattr(live.RunPanel, "update", update_after_burst)
     layer = get_channel_layer()
     for _ in range(10):
         await layer.group_send(thread.group_name, {"type": "run.status", "run_id": run.id})

@@ -97,7 +97,7 @@ def test_redis_and_postgres_urls_switch_the_backends(tmp_path):
     out = subprocess.run(
         [sys.executable, "-c", "import django;django.setup();" + code], cwd=ROOT, env=env, capture_output=True, text=True
     )
-    assert out.stdout.split() == ["project.channel_layer.RedisPubSubChannelLayer", "django.db.backends.postgresql"], out.stderr
+    assert out.stdout.split() == ["project.channel_layer.RedisPubSubChannelLayer", "project.postgresql"], out.stderr
 
 
 def test_a_rate_window_the_sdk_would_not_wait_for_is_refused(tmp_path):
@@ -107,6 +107,7 @@ def test_a_rate_window_the_sdk_would_not_wait_for_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "name, value", [("DATABASE_POOL_SIZE", "0"), ("DATABASE_POOL_SIZE", "ten"), ("DATABASE_POOL_TIMEOUT", "-1"),
+                    ("DATABASE_POOL_MAX_WAIT", "0"),
                     ("API_KEY_CACHE_SECONDS", "soon"), ("API_KEY_CACHE_SECONDS", "600")],
 )
 def test_pool_and_key_cache_settings_are_parsed_strictly(tmp_path, name, value):

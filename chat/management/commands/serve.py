@@ -54,6 +54,11 @@ class GracefulServer(Server):
 
 
 LISTEN_BACKLOG = 1024
+# Seconds from a socket's TCP connect until the consumer accepts it. Daphne's Server
+# default is 5 (its `daphne` command uses its connect timeout, 20): 250 pages of a class
+# opening at once on one web process of the 2-core cluster had the later ones dropped
+# without an answer while the consumer still checked who they were.
+WEBSOCKET_HANDSHAKE_TIMEOUT = 20
 
 
 class Command(BaseCommand):
@@ -74,6 +79,7 @@ class Command(BaseCommand):
             application=application,
             endpoints=endpoints,
             action_logger=AccessLogGenerator(sys.stdout) if settings.DEBUG else None,
+            websocket_handshake_timeout=WEBSOCKET_HANDSHAKE_TIMEOUT,
             ready_callable=lambda: twisted_loop.call_soon(self.ready, server),
             **proxy_headers(),
         )
