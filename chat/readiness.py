@@ -14,10 +14,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from chat.models import Run
+    from chat.models import Run, Thread
 
-# A check returns the user-facing reason the run must wait ("Reading your files…"), or None.
-Check = Callable[["Run"], "str | None"]
+# A check returns the user-facing reason the run must wait ("Reading your files…"), or
+# None. It gets the run's thread when its caller has just read it (with the run, in the
+# same trip); given None, it reads what it needs as it is now (a page's copy of a run may
+# predate the store its files went to).
+Check = Callable[["Run", "Thread | None"], "str | None"]
 
 _checks: list[Check] = []
 
@@ -28,10 +31,11 @@ def register(check: Check) -> Check:
     return check
 
 
-def waiting_reason(run: Run) -> str | None:
-    """Why ``run`` may not start yet, or None when nothing holds it back."""
+def waiting_reason(run: Run, thread: Thread | None = None) -> str | None:
+    """Why ``run`` may not start yet, or None when nothing holds it back. ``thread``: the
+    run's thread, if the caller has just read it."""
     for check in _checks:
-        reason = check(run)
+        reason = check(run, thread)
         if reason:
             return reason
     return None

@@ -180,7 +180,7 @@ class Execution:
         self.run = Run.objects.select_related("thread").filter(pk=self.run_id).first()
         if self.run is None:
             return False
-        if readiness.waiting_reason(self.run):
+        if readiness.waiting_reason(self.run, self.run.thread):  # its thread, read with it just now
             return False  # whatever ends the wait (an ingest finishing) dispatches it again
         claimed = self.run.transition(
             states.IN_PROGRESS, expect=states.QUEUED, worker=WORKER_ID, heartbeat_at=timezone.now()

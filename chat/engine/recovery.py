@@ -87,7 +87,7 @@ def unclaimed_queued(*, older_than: float) -> list[str]:
     ends the wait starts them, however long it takes."""
     cutoff = timezone.now() - timedelta(seconds=older_than)
     queued = Run.objects.filter(status=states.QUEUED, created_at__lt=cutoff).select_related("thread")
-    return [run.id for run in queued if readiness.waiting_reason(run) is None]
+    return [run.id for run in queued if readiness.waiting_reason(run, run.thread) is None]
 
 
 async def sweep(*, startup: bool = False) -> None:

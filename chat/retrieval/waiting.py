@@ -28,9 +28,10 @@ def files_being_read(thread: Thread):
 
 
 @readiness.register
-def reading_files(run: Run) -> str | None:
-    # The thread as it is now: a page's copy may predate the store its files went to.
-    thread = Thread.objects.only("owner_id", "tool_resources").get(pk=run.thread_id)
+def reading_files(run: Run, thread: Thread | None = None) -> str | None:
+    if thread is None:
+        # The thread as it is now: a page's copy may predate the store its files went to.
+        thread = Thread.objects.only("owner_id", "tool_resources").get(pk=run.thread_id)
     if store_ids(thread) and files_being_read(thread).exists():
         return READING_FILES
     return None
@@ -41,7 +42,7 @@ def start_runs_waiting_for(store_ids_done: set[str]) -> list[str]:
     wait for anything. Returns their ids."""
     started = []
     for run in Run.objects.filter(status=states.QUEUED).select_related("thread"):
-        if set(store_ids(run.thread)) & store_ids_done and readiness.waiting_reason(run) is None:
+        if set(store_ids(run.thread)) & store_ids_done and readiness.waiting_reason(run, run.thread) is None:
             dispatch.dispatch(run.id)
             started.append(run.id)
     return started
