@@ -65,6 +65,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     last_user_seq = 0  # read-only sockets: the newest student message this page shows
     _panel_task: asyncio.Task | None = None
     _panel_stale = False
+    _last_seq: tuple[str, int] | None = None  # (run id, number) of the last run event taken
 
     async def connect(self) -> None:
         self.thread = await self._thread()
@@ -98,10 +99,29 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         if message.get("type") == "message.delta":
             batch += events.queued(self.channel_layer, self.channel_name)
         for event in events.coalesce(batch):
+            if self._missed_events_before(event):
+                await self._catch_up_after_gap()
             handler = getattr(self, get_handler_name(event), None)
             if handler is None:
                 raise ValueError(f"No handler for message type {event['type']}")
             await handler(event)
+
+    def _missed_events_before(self, event: dict) -> bool:
+        """Whether the run's events skipped a number since the last one this socket took
+        (a full queue drops events, the run's last status among them). The first event of
+        a run seen here starts its count."""
+        if event.get("seq") is None:
+            return False
+        last, self._last_seq = self._last_seq, (event["run_id"], events.last_seq(event))
+        return last is not None and last[0] == event["run_id"] and event["seq"] != last[1] + 1
+
+    async def _catch_up_after_gap(self) -> None:
+        """Show the rows as they are now: the run panel, and the messages this socket shows
+        streaming (one that ended unseen is rendered ended). Not the connect snapshot: it
+        would take a message whose first event was lost for one already on the page."""
+        self._refresh_panel()
+        for message_id in list(self.shown):
+            await self.send(text_data=await self._message(message_id))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         """The page sends nothing that matters over the socket; forms post over HTTP."""
