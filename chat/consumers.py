@@ -109,7 +109,8 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     def _missed_events_before(self, event: dict) -> bool:
         """Whether the run's events skipped a number since the last one this socket took
         (a full queue drops events, the run's last status among them). The first event of
-        a run seen here starts its count."""
+        a run seen here starts its count; a run's next execution (after tool outputs)
+        counts from 1 again, which costs one needless catch-up."""
         if event.get("seq") is None:
             return False
         last, self._last_seq = self._last_seq, (event["run_id"], events.last_seq(event))

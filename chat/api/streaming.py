@@ -208,7 +208,7 @@ class RunEvents:
         run = self.run
         final = run.status in states.TERMINAL or run.status == states.REQUIRES_ACTION
         out: list[tuple[str, dict]] = []
-        if self.status == states.QUEUED and run.status != states.QUEUED and run.started_at is not None:
+        if self.status == states.QUEUED and run.status not in (states.QUEUED, states.IN_PROGRESS) and run.started_at is not None:
             # It started while this stream missed the event that said so: announce it as
             # it was then, as the hosted API always did before the run's steps.
             out.append(("thread.run.in_progress", serializers.run(_as_started(run))))

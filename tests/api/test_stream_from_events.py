@@ -19,8 +19,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat.api import serializers, streaming
-from chat.engine import dispatch, executor
-from chat.models import Message, Run
+from chat.engine import dispatch, events, executor
+from chat.models import Message, Run, RunStep
 from chat.services.messages import post_message
 from tests.api.test_streaming_at_scale import ORDER
 from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
@@ -184,3 +184,17 @@ def test_an_event_without_payload_or_number_is_not_applied(thread, tutor):
     assert tracker.apply({"type": "run.status", "run_id": "run_other", "seq": 7}) == []  # another run's
     applied = tracker.apply({"type": "run.status", "run_id": run.id, "seq": 1, "run": status})
     assert [name for name, _ in applied] == ["thread.run.in_progress"] and tracker.seq == 1
+
+
+def test_a_step_too_large_to_carry_travels_without_its_fields(thread, tutor):
+    _, run = post_message(thread, "go", tutor, start=False)
+    results = [{"file_id": "file_x", "file_name": "book.pdf", "score": 0.5, "content": [{"type": "text", "text": "x" * 40_000}]}]
+    step = RunStep.objects.create(
+        run=run, type=RunStep.TOOL_CALLS,
+        step_details={"type": "tool_calls", "tool_calls": [{"id": "call_1", "type": "file_search", "file_search": {"results": results}}]},
+    )
+    assert events.fields_of(step, events.STEP_FIELDS, limit=events.PAYLOAD_LIMIT) is None
+    small = RunStep.objects.create(run=run, type=RunStep.MESSAGE_CREATION, step_details={"type": "message_creation"})
+    data = events.fields_of(small, events.STEP_FIELDS, limit=events.PAYLOAD_LIMIT)
+    restored = events.restore(RunStep(), data)
+    assert (restored.id, restored.status, restored.created_at) == (small.id, small.status, small.created_at)
