@@ -41,12 +41,12 @@ def install_delta_stamps(path: str) -> None:
         pending.append(f"{message_id}\t{offset + len(text)}\t{produced}\n")
         await original_delta(self, message_id, offset, text)
 
-    async def message_completed(self, message_id: str) -> None:
+    async def message_completed(self, message) -> None:
         if pending:
             out.writelines(pending)
             pending.clear()
             out.flush()
-        await original_completed(self, message_id)
+        await original_completed(self, message)
 
     events.Publisher.message_delta = message_delta
     events.Publisher.message_completed = message_completed

@@ -64,6 +64,8 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     read_only = True  # a class's tutor watching a student's conversation
     last_user_seq = 0  # read-only sockets: the newest student message this page shows
     _panel_task: asyncio.Task | None = None
+    _last_seq: tuple[str, int] | None = None  # (run id, number) of the last run event taken
+    _panel_reread = False  # a gap: the panel is read afresh, whatever the events named
 
     async def connect(self) -> None:
         self.thread = await self._thread()
@@ -101,10 +103,31 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         if message.get("type") == "message.delta":
             batch += events.queued(self.channel_layer, self.channel_name)
         for event in events.coalesce(batch):
+            if self._missed_events_before(event):
+                await self._catch_up_after_gap()
             handler = getattr(self, get_handler_name(event), None)
             if handler is None:
                 raise ValueError(f"No handler for message type {event['type']}")
             await handler(event)
+
+    def _missed_events_before(self, event: dict) -> bool:
+        """Whether the run's events skipped a number since the last one this socket took
+        (a full queue drops events, the run's last status among them). The first event of
+        a run seen here starts its count; a run's next execution (after tool outputs)
+        counts from 1 again, which costs one needless catch-up."""
+        if event.get("seq") is None:
+            return False
+        last, self._last_seq = self._last_seq, (event["run_id"], events.last_seq(event))
+        return last is not None and last[0] == event["run_id"] and event["seq"] != last[1] + 1
+
+    async def _catch_up_after_gap(self) -> None:
+        """Show the rows as they are now: the run panel, and the messages this socket shows
+        streaming (one that ended unseen is rendered ended). Not the connect snapshot: it
+        would take a message whose first event was lost for one already on the page."""
+        self._panel_reread = True
+        self._refresh_panel()
+        for message_id in list(self.shown):
+            await self.send(text_data=await self._message(message_id))
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
         """The page sends nothing that matters over the socket; forms post over HTTP."""
@@ -189,10 +212,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             self._panel_task = asyncio.create_task(self._render_panel_until_fresh())
 
     async def _render_panel_until_fresh(self) -> None:
-        while self._stale_runs or self._stale_steps:
-            runs, steps = self._stale_runs, self._stale_steps
-            self._stale_runs, self._stale_steps = set(), set()
-            html = await self._run_panel(runs, steps)
+        while self._stale_runs or self._stale_steps or self._panel_reread:
+            runs, steps, reread = self._stale_runs, self._stale_steps, self._panel_reread
+            self._stale_runs, self._stale_steps, self._panel_reread = set(), set(), False
+            html = await (self._whole_run_panel() if reread else self._run_panel(runs, steps))
             if html:
                 await self.send(text_data=html)
 

@@ -46,6 +46,34 @@ async def receive_until(communicator, pattern: str, timeout: float = 5.0) -> lis
             return frames
 
 
+def lose(monkeypatch, kind: str, *, status: str | None = None) -> list[dict]:
+    """The channel layer loses the first event of ``kind`` (of a run in ``status``) that a
+    socket or stream would receive, as when its queue is full. Returns what it lost."""
+    layer = get_channel_layer()
+    receive, receive_nowait, lost = layer.receive, getattr(layer, "receive_nowait", None), []
+
+    def losing(message: dict) -> bool:
+        if lost or message.get("type") != kind or (status and (message.get("run") or {}).get("status") != status):
+            return False
+        lost.append(message)
+        return True
+
+    async def losing_receive(channel: str) -> dict:
+        while losing(message := await receive(channel)):
+            pass
+        return message
+
+    def losing_receive_nowait(channel: str) -> dict | None:
+        while (message := receive_nowait(channel)) is not None and losing(message):
+            pass
+        return message
+
+    monkeypatch.setattr(layer, "receive", losing_receive)
+    if receive_nowait is not None:
+        monkeypatch.setattr(layer, "receive_nowait", losing_receive_nowait)
+    return lost
+
+
 async def test_the_owner_sees_the_run_stream_in_as_html_fragments(monkeypatch, alice, thread, tutor):
     use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then <divide>."), delay=0.02))
     communicator, connected, _ = await connect(thread.id, alice)
@@ -243,4 +271,21 @@ async def test_a_socket_that_fell_behind_gets_the_queued_text_in_one_frame(monke
     deltas = re.findall(r'<span id="stream-msg_\w+" hx-swap-oob="beforeend">(.*?)</span>', html)
     assert first + "".join(deltas) == "".join(tokens)  # all of it, in order, once
     assert 1 <= len(deltas) <= 2  # the stuck frame, then everything queued behind it in one
+    await communicator.disconnect()
+
+
+async def test_a_socket_that_missed_the_end_of_an_answer_shows_it_ended(monkeypatch, alice, thread, tutor):
+    """A full queue drops events: the next event's number shows the gap, and the socket
+    renders what it shows as streaming from the rows (here: the answer, ended)."""
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide."), delay=0.02))
+    dropped = lose(monkeypatch, "message.completed")
+    communicator, connected, _ = await connect(thread.id, alice)
+    assert connected
+    await communicator.receive_from()  # the snapshot
+    _, run = await sync_to_async(post_message)(thread, "3x + 11 = 14", tutor, start=False)
+    dispatch.dispatch(run.id)
+    frames = await receive_until(communicator, r'<article id="message-msg_\w+" hx-swap-oob="true"')
+    assert dropped
+    assert "Subtract 11, then divide." in frames[-1] and 'id="stream-' not in frames[-1]  # ended, not streaming
+    await dispatch.wait_idle()
     await communicator.disconnect()

@@ -2,11 +2,18 @@
 
 The stream subscribes to the thread's channel-layer group (the same group the browser's
 socket listens on) *before* the run is queued, then turns each engine event into API
-events by reading the rows: the database is the truth. ``RunEvents`` remembers what it
-has already sent, so every object is announced once, its deltas always come after its
-``created`` event, and nothing is lost if an event is dropped (a periodic re-read of the
-rows catches up). Text deltas are the exception to "read the rows": they carry their
-text and offset, exactly as the engine published them.
+events. ``RunEvents`` keeps the run, its steps and its messages as it last knew them and
+remembers what it has already sent, so every object is announced once and its deltas
+always come after its ``created`` event.
+
+The events carry what changed (events.py), so a stream that receives every event of its
+run in sequence never reads the rows after its opening: 200 streams re-reading the run,
+its steps and its messages at every event were a fifth of a busy server's time. The
+rows are read (``reconcile``) only when the stream cannot trust what it knows: an event
+number skipped (an event dropped from a full queue), an event without payload (a cancel
+or a recovery, from any process), or a quiet spell after which the run's status row
+moved (a dropped last event). The database stays the truth; a re-read yields the same
+events the missed ones would have.
 
 A message's delta parts carry the indexes its final content will have: the image parts a
 tool attaches (``tools.finish_content``, e.g. code_interpreter's plots) come first and are
@@ -20,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import copy
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -37,9 +45,10 @@ from chat.models import Message, Run, RunStep
 
 logger = logging.getLogger("chat.api")
 
-# Re-read the rows when no event arrived for this long (a dropped event, another process),
-# doubling up to RESYNC_MAX_SECONDS while nothing changes: 200 streams waiting for busy
-# runs re-read every second and starved the engine's own database work.
+# Look at the run's status when no event arrived for this long (its last events dropped)
+# and read the rows if it moved, doubling up to RESYNC_MAX_SECONDS while nothing changes:
+# 200 streams waiting for busy runs re-read every second and starved the engine's own
+# database work.
 RESYNC_SECONDS = 1.0
 RESYNC_MAX_SECONDS = 8.0
 
@@ -49,14 +58,33 @@ def sse(event: str, data: dict) -> bytes:
 
 
 DONE = b"event: done\ndata: [DONE]\n\n"
+WAKE = "stream.wake"  # sent to a stream by end_streams
+
+
+# A run's statuses in the order one stream can see them (it ends at requires_action), so
+# that an event older than the rows just read cannot take the run back.
+_STATUS_RANK = {states.QUEUED: 0, states.IN_PROGRESS: 1, states.CANCELLING: 2}
+_FINAL_RANK = 3
+
+
+def _rank(status: str) -> int:
+    return _STATUS_RANK.get(status, _FINAL_RANK)
 
 
 class RunEvents:
-    """What one stream has told its client about one run, and what it still owes."""
+    """What one stream knows and has told its client about one run, and what it still owes."""
 
     def __init__(self, run_id: str, *, include_content: bool = False) -> None:
         self.run_id = run_id
         self.include_content = include_content
+        # The run, its steps and its messages as last known: read from the rows, then
+        # updated from the events' payloads.
+        self.run: Run | None = None
+        self.known_steps: dict[str, RunStep] = {}  # in creation order
+        self.known_messages: dict[str, Message] = {}
+        self.tool_parts: dict[str, list[dict]] = {}  # message id -> its tools' parts, from message.created
+        self.seq = 0  # the number of the last event of the run's publisher taken in order
+        self.final = False
         self.status: str | None = None
         self.set_up_hidden: bool | None = None  # a class run's: looked up once per stream
         self.steps: dict[str, str] = {}  # step id -> status last announced
@@ -67,46 +95,135 @@ class RunEvents:
     def skip_existing(self) -> None:
         """Treat the run's rows so far as already announced (resuming after tool outputs);
         steps still in progress will have their completion announced."""
-        for step in RunStep.objects.filter(run_id=self.run_id):
+        for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk"):
+            self.known_steps[step.id] = step
             self.steps[step.id] = RunStep.IN_PROGRESS if step.status == RunStep.IN_PROGRESS else step.status
             self.calls[step.id] = len(step.step_details.get("tool_calls", []))
         for message in Message.objects.filter(run_id=self.run_id):
+            self.known_messages[message.id] = message
             images = {p["image_file"]["file_id"] for p in message.content if p.get("type") == "image_file"}
             self.messages[message.id] = [len(message.text), message.status != Message.IN_PROGRESS, _text_index(message.content), images]
 
     def opening(self, run: Run) -> list[tuple[str, dict]]:
-        data = serializers.run(run)
-        self.set_up_hidden = getattr(run, "set_up_hidden", None)
-        self.status = run.status
+        """A new run's first events (``run`` as it was queued)."""
+        data = self._follow(run)
         return [("thread.run.created", data), (f"thread.run.{run.status}", data)]
 
-    # --- catching up from the rows ---------------------------------------------------------
+    def resuming(self, run: Run) -> list[tuple[str, dict]]:
+        """A run's first event after tool outputs were submitted (after ``skip_existing``)."""
+        return [(f"thread.run.{run.status}", self._follow(run))]
+
+    def _follow(self, run: Run) -> dict:
+        self.run = run
+        self.set_up_hidden = getattr(run, "set_up_hidden", None)
+        self.status = run.status
+        return serializers.run(run)
+
+    # --- from the events ---------------------------------------------------------------------
+
+    def apply(self, event: dict) -> list[tuple[str, dict]] | None:
+        """The API events that ``event`` brings, from its payload alone; None when the rows
+        must be read first (a number skipped, an event without payload)."""
+        run_id = event.get("run_id")
+        if self.final or event["type"] == WAKE or (run_id is not None and run_id != self.run_id):
+            # Told already; a wake (the loop looks at _closing); or another run of the
+            # thread (an earlier one's last events).
+            return []
+        if event.get("seq") != self.seq + 1 or self.set_up_hidden is None:
+            return None  # (a run opened without its visibility looked up gets it from the rows)
+        if event["type"] == "message.delta":
+            out = self.text_delta(event["message_id"], event["offset"], event["text"])
+        else:
+            out = self._apply_payload(event)
+        if out is not None:
+            self.seq = events.last_seq(event)
+        return out
+
+    def _apply_payload(self, event: dict) -> list[tuple[str, dict]] | None:
+        kind = event["type"]
+        if kind == "run.status" and event.get("run") is not None:
+            if _rank(event["run"]["status"]) >= _rank(self.run.status):
+                events.restore(self.run, event["run"])
+        elif kind == "run.step" and event.get("step") is not None:
+            self._update(self.known_steps, RunStep, event["step"], RunStep.IN_PROGRESS)
+        elif kind in ("message.created", "message.completed") and event.get("message") is not None:
+            self._update(self.known_messages, Message, event["message"], Message.IN_PROGRESS)
+            if kind == "message.created":
+                self.tool_parts[event["message_id"]] = event["tool_parts"]
+        else:
+            return None
+        out, self.final = self._catch_up()
+        return out
+
+    @staticmethod
+    def _update(known: dict, model, data: dict, in_progress: str) -> None:
+        row = known.get(data["id"])
+        if row is None:
+            known[data["id"]] = events.restore(model(), data)
+        elif not (row.status != in_progress and data["status"] == in_progress):  # never back to in progress
+            events.restore(row, data)
+
+    def caught_up(self, rest: list[dict]) -> list[tuple[str, dict]]:
+        """After reading the rows for the first event of ``rest`` (a batch received before
+        the read): the rows hold all of it but, for a run executing in another process,
+        the text of its deltas, which is taken where it continues what was sent."""
+        out = []
+        for event in rest:
+            if event.get("run_id") != self.run_id:
+                continue
+            if event.get("seq") is not None:
+                self.seq = events.last_seq(event)
+            if event["type"] == "message.delta" and not self.final:
+                out += self.text_delta(event["message_id"], event["offset"], event["text"]) or []
+        return out
+
+    # --- from the rows -------------------------------------------------------------------------
 
     def reconcile(self) -> tuple[list[tuple[str, dict]], bool]:
         run = Run.objects.get(pk=self.run_id)
         if self.set_up_hidden is None:
             self.set_up_hidden = serializers.with_visibility(run).set_up_hidden
         run.set_up_hidden = self.set_up_hidden
+        self.run = run
+        # Steps are read before messages: the engine ends a message before its step, so a
+        # step read as completed always finds its message completed too (read the other
+        # way round, an answer ending between the two reads had its step's completion
+        # announced before the message's last delta).
+        self.known_steps = {s.id: s for s in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk")}
+        self.known_messages = {m.id: m for m in Message.objects.filter(run_id=self.run_id)}
+        out, self.final = self._catch_up()
+        return out, self.final
+
+    def check(self) -> tuple[list[tuple[str, dict]], bool]:
+        """After a quiet spell: the rows are read only if the run's status moved (an event
+        this stream missed with none after it to show the gap). One small query."""
+        status = Run.objects.filter(pk=self.run_id).values_list("status", flat=True).first()
+        if self.run is not None and status == self.run.status:
+            return [], False
+        return self.reconcile()
+
+    # --- what the stream owes ------------------------------------------------------------------
+
+    def _catch_up(self) -> tuple[list[tuple[str, dict]], bool]:
+        run = self.run
         final = run.status in states.TERMINAL or run.status == states.REQUIRES_ACTION
         out: list[tuple[str, dict]] = []
+        if self.status == states.QUEUED and run.status not in (states.QUEUED, states.IN_PROGRESS) and run.started_at is not None:
+            # It started while this stream missed the event that said so: announce it as
+            # it was then, as the hosted API always did before the run's steps.
+            out.append(("thread.run.in_progress", serializers.run(_as_started(run))))
+            self.status = states.IN_PROGRESS
         if not final and run.status != self.status:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
             self.status = run.status
-        # Three queries whatever the run holds: the run, its steps, its messages. Steps are
-        # read before messages: the engine ends a message before its step, so a step read
-        # as completed always finds its message completed too (read the other way round, an
-        # answer ending between the two reads had its step's completion announced before
-        # the message's last delta).
-        steps = list(RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk"))
-        messages = {m.id: m for m in Message.objects.filter(run_id=self.run_id)}
-        for step in steps:
-            out += self._step_events(step, run, messages)
+        for step in self.known_steps.values():
+            out += self._step_events(step, run)
         if final:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
             self.status = run.status
         return out, final
 
-    def _step_events(self, step: RunStep, run: Run, messages: dict[str, Message]) -> list[tuple[str, dict]]:
+    def _step_events(self, step: RunStep, run: Run) -> list[tuple[str, dict]]:
         out = []
         if step.id not in self.steps:
             empty = {"type": "tool_calls", "tool_calls": []} if step.type == RunStep.TOOL_CALLS else None
@@ -117,7 +234,7 @@ class RunEvents:
             self.calls[step.id] = 0
         if step.type == RunStep.MESSAGE_CREATION:
             message_id = step.step_details.get("message_creation", {}).get("message_id")
-            message = messages.get(message_id)
+            message = self.known_messages.get(message_id)
             if message is not None:
                 out += self._message_events(message, run)
         else:
@@ -140,8 +257,14 @@ class RunEvents:
             created.update(status="in_progress", completed_at=None, incomplete_at=None, incomplete_details=None)
             out += [("thread.message.created", created), ("thread.message.in_progress", created)]
             # A message still being written gets its tools' parts when it completes; which
-            # parts those will be is known now (the tool calls before it are over).
-            parts = tools.finish_content(run, []) if message.status == Message.IN_PROGRESS else message.content
+            # parts those will be is known now (the tool calls before it are over), and its
+            # first event said so.
+            if message.status != Message.IN_PROGRESS:
+                parts = message.content
+            elif message.id in self.tool_parts:
+                parts = self.tool_parts[message.id]
+            else:
+                parts = tools.finish_content(run, [])
             state = self.messages[message.id] = [0, False, _text_index(parts), set()]
             out += self._image_events(message.id, parts, state)
         if state[1]:
@@ -188,6 +311,14 @@ class RunEvents:
             piece = text[state[0] - offset :]
         state[0] = end
         return [("thread.message.delta", _text_delta(message_id, piece, state[2]))]
+
+
+def _as_started(run: Run) -> Run:
+    started = copy.copy(run)
+    started.status = states.IN_PROGRESS
+    for name in ("required_action", "last_error", "incomplete_details", "usage", "cancelled_at", "failed_at", "completed_at"):
+        setattr(started, name, None)
+    return started
 
 
 def _text_index(parts: list[dict]) -> int:
@@ -260,46 +391,41 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
     try:
         if opening:
             yield b"".join(sse(*event) for event in opening)
-        resync, timed_out, read = RESYNC_SECONDS, False, False
-        while True:
-            # The opening was built from the rows a moment ago, and every change since has
-            # been published to this subscription (made before the run was queued): the
-            # rows are read when an event or the resync timer asks, not first.
-            out, final = await _read_rows(tracker.reconcile) if read else ([], False)
-            read = True
-            if out:
-                yield b"".join(sse(*event) for event in out)
-            if final:
-                break
+        # The opening was built from the rows a moment ago, and every change since has been
+        # published to this subscription (made before the run was queued).
+        resync = RESYNC_SECONDS
+        while not tracker.final:
             if _closing:
-                # The runs this process executed have ended (and said so above); this one
-                # is not ours (queued, or running elsewhere): end the stream with a reason.
+                # The runs this process executed have ended (and said so); this one is not
+                # ours (queued, or running elsewhere): end the stream with a reason.
                 yield sse("error", {"error": SERVER_STOPPING})
                 break
-            if timed_out and not out:
-                resync = min(resync * 2, RESYNC_MAX_SECONDS)
-            timed_out = False
-            stale = False
-            while not stale:
-                try:
-                    message = await asyncio.wait_for(layer.receive(channel), timeout=resync)
-                except TimeoutError:
-                    timed_out = True
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=resync)
+            except TimeoutError:
+                out, _ = await _read_rows(tracker.check)
+                resync = RESYNC_SECONDS if out else min(resync * 2, RESYNC_MAX_SECONDS)
+                if out:
+                    yield b"".join(sse(*event) for event in out)
+                continue
+            resync = RESYNC_SECONDS
+            # Everything already queued goes out in one write, runs of text deltas merged
+            # into one event: a stream that fell behind catches up at once.
+            batch = events.coalesce([message, *events.queued(layer, channel)])
+            out = []
+            for position, event in enumerate(batch):
+                more = tracker.apply(event)
+                if more is None:
+                    # The rows, read now, are at least as new as this event and the rest of
+                    # the batch (each was saved before it was published).
+                    more, _ = await _read_rows(tracker.reconcile)
+                    out += more + tracker.caught_up(batch[position:])
                     break
-                resync = RESYNC_SECONDS
-                # Everything already queued goes out in one write, runs of text deltas
-                # merged into one event: a stream that fell behind catches up at once.
-                chunks = []
-                for event in events.coalesce([message, *events.queued(layer, channel)]):
-                    fast = tracker.text_delta(event["message_id"], event["offset"], event["text"]) if event.get("type") == "message.delta" else None
-                    if fast is None:
-                        # The rows, read next, are at least as new as this event and the
-                        # rest of the batch (each was saved before it was published).
-                        stale = True
-                        break
-                    chunks += (sse(*e) for e in fast)
-                if chunks:
-                    yield b"".join(chunks)
+                out += more
+                if tracker.final:
+                    break
+            if out:
+                yield b"".join(sse(*event) for event in out)
         yield DONE
     except Exception:
         logger.exception("stream of run %s failed", tracker.run_id)
@@ -321,7 +447,7 @@ async def end_streams(timeout: float) -> None:
     for token in list(_open_streams):
         # Wake each stream now rather than at its next resync, so it says why it ends.
         with contextlib.suppress(ChannelFull):  # a full channel has events to wake it
-            await layer.send(token.partition(":")[2], {"type": "stream.wake"})
+            await layer.send(token.partition(":")[2], {"type": WAKE})
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while _open_streams and loop.time() < deadline:

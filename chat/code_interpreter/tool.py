@@ -20,7 +20,7 @@ from chat import tools
 from chat.code_interpreter.kernel import Execution, KernelError
 from chat.code_interpreter.models import SandboxFile, SessionHolder
 from chat.code_interpreter.sessions import SandboxRefused, service
-from chat.engine.events import Publisher
+from chat.engine.events import publisher_of
 from chat.engine.worker import WORKER_ID
 from chat.files import FileTooLarge, store_file
 from chat.models import File, RunStep
@@ -134,14 +134,14 @@ def _store_outputs(run, call_id: str, result: Execution, files: dict[str, bytes]
 
 
 @sync_to_async
-def _save_live(run, call_id: str, partial: dict) -> str | None:
+def _save_live(run, call_id: str, partial: dict) -> RunStep | None:
     for step in RunStep.objects.filter(run=run, type=RunStep.TOOL_CALLS, status=RunStep.IN_PROGRESS).order_by("-created_at")[:3]:
         calls = step.step_details.get("tool_calls", [])
         for index, call in enumerate(calls):
             if call.get("id") == call_id:
                 calls[index] = partial
                 step.save(update_fields=["step_details"])
-                return step.id
+                return step
     return None
 
 
@@ -238,13 +238,13 @@ async def run(run, call: tools.ToolCall) -> tools.ToolResult:
         loop.call_soon_threadsafe(lambda: (latest.update(outputs=snapshot), wake.set()))
 
     async def publish_live() -> None:
-        publisher = Publisher(run.thread_id)
+        publisher = publisher_of(run)  # the run's own: its events keep one sequence
         while True:
             await wake.wait()
             wake.clear()
-            step_id = await _save_live(run, call.id, entry(call.id, code, latest["outputs"]))
-            if step_id:
-                await publisher.run_step(step_id)
+            step = await _save_live(run, call.id, entry(call.id, code, latest["outputs"]))
+            if step is not None:
+                await publisher.run_step(step)
 
     live = asyncio.create_task(publish_live())
     try:

@@ -214,7 +214,9 @@ class Execution:
     _build_request = sync_to_async(_build_request_sync)
 
     @sync_to_async
-    def _begin_message(self) -> tuple[Message, RunStep]:
+    def _begin_message(self) -> tuple[Message, RunStep, list[dict]]:
+        """The answer's message and step, and the parts its tools will put before its text
+        (known now: the tool calls before it are over), for the message's first event."""
         message = Message.objects.create(
             thread_id=self.run.thread_id,
             role=Message.ASSISTANT,
@@ -228,7 +230,7 @@ class Execution:
             type=RunStep.MESSAGE_CREATION,
             step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
         )
-        return message, step
+        return message, step, tools.finish_content(self.run, [])
 
     async def _finish_message(self, turn: Turn, status: str, reason: str | None = None, *, usage: bool = False) -> None:
         text_saves.discard(self.run.id, turn.message.id)
@@ -320,10 +322,13 @@ class Execution:
         claimed = await self._claim()
         if self.run is None:
             return None
-        self.publish = events.Publisher(self.run.thread_id, self.listeners)
-        await self.publish.run_status(self.run.id)
-        if claimed:
-            await self._execute_claimed()
+        self.publish = events.Publisher(self.run.thread_id, self.listeners, run_id=self.run.id)
+        try:
+            await self.publish.run_status(self.run)
+            if claimed:
+                await self._execute_claimed()
+        finally:
+            self.publish.retire()
         return self.run
 
     async def _execute_claimed(self) -> None:
@@ -377,14 +382,14 @@ class Execution:
                     if request.messages and request.messages[-1].get("role") == "tool":
                         await self._record_grading(turn)  # an answer to tool outputs may grade a quiz
                 events.live_end(turn.message.id)
-                await self.publish.message_completed(turn.message.id)
-                await self.publish.run_step(turn.step.id)
+                await self.publish.message_completed(turn.message)
+                await self.publish.run_step(turn.step)
             if truncated:
                 await self._end_incomplete("max_completion_tokens")
                 return
             if not turn.calls:
                 if await self._transition(states.COMPLETED):
-                    await self.publish.run_status(self.run.id)
+                    await self.publish.run_status(self.run)
                 return
             if await self._handle_tool_calls(turn):
                 return  # paused in requires_action
@@ -414,11 +419,11 @@ class Execution:
 
     async def _append_text(self, turn: Turn, text: str) -> None:
         if turn.message is None:
-            turn.message, turn.step = await self._begin_message()
+            turn.message, turn.step, tool_parts = await self._begin_message()
             events.live_start(turn.message.id)
             text_saves.add(self.run.id, turn)
-            await self.publish.message_created(turn.message.id)
-            await self.publish.run_step(turn.step.id)
+            await self.publish.message_created(turn.message, tool_parts)
+            await self.publish.run_step(turn.step)
         turn.text.append(text)
         offset = events.live_append(turn.message.id, text)
         await self.publish.message_delta(turn.message.id, offset, text)
@@ -469,7 +474,7 @@ class Execution:
                 unknown = json.dumps({"error": f"There is no tool named {call.name!r}."})
                 entries.append(tools.function_entry(call, output=unknown))
         step = await self._create_tool_step(entries, turn.usage if turn.message is None else None)
-        await self.publish.run_step(step.id)
+        await self.publish.run_step(step)
         for position, call in enumerate(calls):
             server = tools.server_tool_named(call.name, self.run.tools)
             if server is None:
@@ -477,11 +482,11 @@ class Execution:
             result = await server.run(self.run, call)
             entries[position] = result.details
             await self._save_step(step, step_details={"type": "tool_calls", "tool_calls": entries})
-            await self.publish.run_step(step.id)
+            await self.publish.run_step(step)
         if pending_functions:
             return await self._require_action(step, pending_functions)
         await self._save_step(step, status=RunStep.COMPLETED, completed_at=timezone.now())
-        await self.publish.run_step(step.id)
+        await self.publish.run_step(step)
         return False
 
     async def _require_action(self, step: RunStep, calls: list[tools.ToolCall]) -> bool:
@@ -496,8 +501,8 @@ class Execution:
         }
         expires = timezone.now() + timezone.timedelta(seconds=settings.RUN_REQUIRES_ACTION_TIMEOUT)
         if await self._transition(states.REQUIRES_ACTION, required_action=required, expires_at=expires, worker=""):
-            await self.publish.run_status(self.run.id)
-            await self.publish.run_step(step.id)
+            await self.publish.run_status(self.run)
+            await self.publish.run_step(step)
         return True
 
     # --- endings ------------------------------------------------------------------------
@@ -506,33 +511,34 @@ class Execution:
         turn = self.turn
         if turn.message is not None and turn.message.status == Message.IN_PROGRESS:
             await self._finish_message(turn, Message.INCOMPLETE, reason)
-            await self.publish.message_completed(turn.message.id)
-            await self.publish.run_step(turn.step.id)
+            await self.publish.message_completed(turn.message)
+            await self.publish.run_step(turn.step)
 
     async def _fail(self, code: str, message: str) -> None:
         await self._end_message("run_failed")
         await self._close_open_steps(RunStep.FAILED, {"code": code, "message": message})
         if await self._transition(states.FAILED, last_error={"code": code, "message": message}):
-            await self.publish.run_status(self.run.id)
+            await self.publish.run_status(self.run)
 
     async def _end_incomplete(self, reason: str) -> None:
         await self._end_message(reason)
         if await self._transition(states.INCOMPLETE, incomplete_details={"reason": reason}):
-            await self.publish.run_status(self.run.id)
+            await self.publish.run_status(self.run)
 
     async def _stop_cancelled(self) -> None:
         await self._end_message("run_cancelled")
         await self._close_open_steps(RunStep.CANCELLED, None)
         if await self._transition(states.CANCELLED):
-            await self.publish.run_status(self.run.id)
+            await self.publish.run_status(self.run)
 
     @sync_to_async
-    def _close_open_steps_sync(self, status: str, error: dict | None) -> list[str]:
-        return self.run.close_open_steps(status, error)
+    def _close_open_steps_sync(self, status: str, error: dict | None) -> list[RunStep]:
+        closed = self.run.close_open_steps(status, error)
+        return list(RunStep.objects.filter(pk__in=closed).order_by("created_at", "pk")) if closed else []
 
     async def _close_open_steps(self, status: str, error: dict | None) -> None:
-        for step_id in await self._close_open_steps_sync(status, error):
-            await self.publish.run_step(step_id)
+        for step in await self._close_open_steps_sync(status, error):
+            await self.publish.run_step(step)
 
 
 async def execute(run_id: str, listeners: list[events.Listener] | None = None) -> Run | None:

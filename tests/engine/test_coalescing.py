@@ -83,7 +83,7 @@ async def publish_tokens(publisher: events.Publisher, message_id: str, tokens: l
         offset = events.live_append(message_id, token)
         await publisher.message_delta(message_id, offset, token)
         await asyncio.sleep(pause)
-    await publisher.message_completed(message_id)
+    await publisher.message_completed(Message(id=message_id, content=Message.text_content("".join(tokens))))
     events.live_end(message_id)
     return joined
 
@@ -99,7 +99,7 @@ async def test_text_produced_while_a_send_is_in_flight_rides_the_next_send_in_or
         assert d["offset"] == offset
         offset += len(d["text"])
     assert "".join(d["text"] for d in deltas) == "".join(TOKENS)
-    assert layer.sent[-1] == {"type": "message.completed", "message_id": "msg_slow"}  # after every delta
+    assert (layer.sent[-1]["type"], layer.sent[-1]["message_id"]) == ("message.completed", "msg_slow")  # after every delta
 
 
 async def test_an_idle_layer_gets_every_token_as_its_own_delta():

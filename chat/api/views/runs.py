@@ -234,8 +234,7 @@ async def submit_tool_outputs(request: HttpRequest, thread_id: str, run_id: str)
     except BaseException:
         await streaming.unsubscribe(subscription)
         raise
-    tracker.status = run.status
-    return await streaming.streaming_response(subscription, tracker, [(f"thread.run.{run.status}", serializers.run(run))])
+    return await streaming.streaming_response(subscription, tracker, tracker.resuming(run))
 
 
 def step_list(request: HttpRequest, thread_id: str, run_id: str):

@@ -1,0 +1,200 @@
+"""An SSE stream is served from the events' payloads: a stream that receives every event of
+its run never reads the rows after its opening. A skipped sequence number (an event
+dropped from a full queue) or a quiet spell after the run's status moved (its last event
+dropped) makes it read them, and the stream is still complete and in the API's order.
+
+Events are lost where a reader takes them (``lose``). The run is executed to its end first and the stream read afterwards (the events wait on
+its channel), so no resync timer fires and the counts are exact; one test drops an event
+while the run streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from chat.api import serializers, streaming
+from chat.engine import dispatch, events, executor
+from chat.models import Message, Run, RunStep
+from chat.services.messages import post_message
+from tests.api.test_streaming_at_scale import ORDER
+from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
+from tests.test_consumers import lose
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+LOOKUP = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
+CALL_ORDER = [
+    "thread.run.created", "thread.run.queued", "thread.run.in_progress", "thread.run.step.created",
+    "thread.run.step.in_progress", "thread.run.step.delta", "thread.run.requires_action",
+]
+
+
+@pytest.fixture
+def reads(monkeypatch) -> list[tuple[str, int]]:
+    """Every read of the rows a stream makes after its opening: (what, queries)."""
+    made: list[tuple[str, int]] = []
+    read_rows = streaming._read_rows
+
+    def counted(fn):
+        def read():
+            with CaptureQueriesContext(connection) as queries:
+                result = fn()
+            made.append((fn.__name__, len(queries)))
+            return result
+
+        return read_rows(read)
+
+    monkeypatch.setattr(streaming, "_read_rows", counted)
+    return made
+
+
+async def open_stream(thread, tutor, *, tools=None):
+    _, run = await sync_to_async(post_message)(thread, "3x + 11 = 14", tutor, start=False)
+    if tools is not None:
+        await Run.objects.filter(pk=run.pk).aupdate(tools=tools)
+        run.tools = tools
+    run = await sync_to_async(serializers.with_visibility)(run)
+    subscription = await streaming.subscribe(thread.id)
+    tracker = streaming.RunEvents(run.id)
+    return run, streaming.run_stream(subscription, tracker, tracker.opening(run))
+
+
+async def received(stream) -> list[tuple[str, dict]]:
+    out = []
+    async for chunk in stream:
+        for block in chunk.decode().split("\n\n"):
+            if block.strip():
+                fields = dict(line.split(": ", 1) for line in block.splitlines())
+                out.append((fields["event"], fields["data"] if fields["data"] == "[DONE]" else json.loads(fields["data"])))
+    return out
+
+
+def kinds(events) -> list[str]:
+    """Event names in order, runs of text deltas as one (how many depends on merging)."""
+    out = []
+    for name, _ in events:
+        if not (out and out[-1] == name == "thread.message.delta"):
+            out.append(name)
+    return out
+
+
+def text(events) -> str:
+    return "".join(
+        part["text"]["value"] for name, data in events if name == "thread.message.delta" for part in data["delta"]["content"] if part["type"] == "text"
+    )
+
+
+async def answer_of(run) -> Message:
+    return await Message.objects.aget(run_id=run.id)
+
+
+async def test_a_stream_that_receives_every_event_reads_no_rows(monkeypatch, reads, thread, tutor):
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide.")))
+    run, stream = await open_stream(thread, tutor)
+    await executor.execute(run.id)
+    events = await received(stream)
+    assert reads == []
+    assert kinds(events) == [*ORDER, "done"]
+    answer = await answer_of(run)
+    assert text(events) == answer.text == "Subtract 11, then divide."
+    completed = next(data for name, data in events if name == "thread.message.completed")
+    assert completed["content"] == answer.content and completed["status"] == "completed"
+    final = events[-2][1]
+    assert final["status"] == "completed" and final["usage"] == {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}
+
+
+async def test_a_function_call_is_served_from_the_events_too(monkeypatch, reads, thread, tutor):
+    use(monkeypatch, ScriptedProvider(call_turn(("call_1", "lookup", '{"q": "x"}'))))
+    run, stream = await open_stream(thread, tutor, tools=LOOKUP)
+    await executor.execute(run.id)
+    events = await received(stream)
+    assert reads == []
+    assert kinds(events) == [*CALL_ORDER, "done"]
+    call = events[5][1]["delta"]["step_details"]["tool_calls"][0]
+    assert call["id"] == "call_1" and call["function"]["arguments"] == '{"q": "x"}'
+    assert events[-2][1]["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"] == "call_1"
+
+
+@pytest.mark.parametrize("lost", ["run.status", "run.step", "message.created", "message.delta", "message.completed"])
+async def test_a_dropped_event_makes_the_stream_read_the_rows_and_lose_nothing(monkeypatch, reads, thread, tutor, lost):
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide.")))
+    dropped = lose(monkeypatch, lost)
+    run, stream = await open_stream(thread, tutor)
+    await executor.execute(run.id)
+    events = await received(stream)
+    assert dropped and [what for what, _ in reads] == ["reconcile"]  # at the next event: its number skips one
+    assert kinds(events) == [*ORDER, "done"]
+    assert text(events) == (await answer_of(run)).text
+
+
+async def test_a_dropped_last_event_is_found_by_the_run_status_moving(monkeypatch, reads, thread, tutor):
+    monkeypatch.setattr(streaming, "RESYNC_SECONDS", 0.01)
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide.")))
+    dropped = lose(monkeypatch, "run.status", status="completed")
+    run, stream = await open_stream(thread, tutor)
+    await executor.execute(run.id)
+    events = await received(stream)
+    assert dropped and kinds(events) == [*ORDER, "done"] and events[-2][1]["status"] == "completed"
+    # Nothing followed the lost event to show the gap: after a quiet spell, the run's
+    # status (one query) has moved, so the rows are read.
+    assert len(reads) == 1 and reads[0][0] == "check" and reads[0][1] > 1
+
+
+async def test_a_stream_waiting_for_a_queued_run_looks_only_at_its_status(monkeypatch, reads, thread, tutor):
+    monkeypatch.setattr(streaming, "RESYNC_SECONDS", 0.01)
+    monkeypatch.setattr(streaming, "RESYNC_MAX_SECONDS", 0.01)
+    monkeypatch.setattr(streaming, "_closing", False)  # end_streams sets it for the process
+    _, stream = await open_stream(thread, tutor)  # never started here
+    opening = await anext(stream)
+    waiting = asyncio.create_task(received(stream))
+    while len(reads) < 3:
+        await asyncio.sleep(0.01)
+    await streaming.end_streams(timeout=10)
+    events = await waiting
+    assert b"thread.run.queued" in opening and [name for name, _ in events] == ["error", "done"]
+    assert set(reads) == {("check", 1)}
+
+
+async def test_an_event_dropped_while_the_run_streams_is_recovered_in_order(monkeypatch, reads, thread, tutor):
+    use(monkeypatch, ScriptedProvider(text_turn(*[f"w{i} " for i in range(30)]), delay=0.002))
+    dropped = lose(monkeypatch, "message.completed")
+    run, stream = await open_stream(thread, tutor)
+    dispatch.dispatch(run.id)
+    events = await asyncio.wait_for(received(stream), 30)
+    await dispatch.wait_idle()
+    assert dropped and [what for what, _ in reads if what == "reconcile"] == ["reconcile"]  # at the gap only
+    assert kinds(events) == [*ORDER, "done"]
+    assert text(events) == (await answer_of(run)).text == "".join(f"w{i} " for i in range(30))
+
+
+def test_an_event_without_payload_or_number_is_not_applied(thread, tutor):
+    _, run = post_message(thread, "go", tutor, start=False)
+    tracker = streaming.RunEvents(run.id)
+    tracker.opening(serializers.with_visibility(run))
+    status = {"status": "in_progress", "started_at": 1.0}
+    assert tracker.apply({"type": "run.status", "run_id": run.id}) is None  # a one-off (a cancel, a recovery)
+    assert tracker.apply({"type": "run.status", "run_id": run.id, "seq": 2, "run": status}) is None  # 1 is missing
+    assert tracker.apply({"type": "run.step", "run_id": run.id, "seq": 1, "step_id": "step_x", "step": None}) is None  # too large to carry
+    assert tracker.apply({"type": "run.status", "run_id": "run_other", "seq": 7}) == []  # another run's
+    applied = tracker.apply({"type": "run.status", "run_id": run.id, "seq": 1, "run": status})
+    assert [name for name, _ in applied] == ["thread.run.in_progress"] and tracker.seq == 1
+
+
+def test_a_step_too_large_to_carry_travels_without_its_fields(thread, tutor):
+    _, run = post_message(thread, "go", tutor, start=False)
+    results = [{"file_id": "file_x", "file_name": "book.pdf", "score": 0.5, "content": [{"type": "text", "text": "x" * 40_000}]}]
+    step = RunStep.objects.create(
+        run=run, type=RunStep.TOOL_CALLS,
+        step_details={"type": "tool_calls", "tool_calls": [{"id": "call_1", "type": "file_search", "file_search": {"results": results}}]},
+    )
+    assert events.fields_of(step, events.STEP_FIELDS, limit=events.PAYLOAD_LIMIT) is None
+    small = RunStep.objects.create(run=run, type=RunStep.MESSAGE_CREATION, step_details={"type": "message_creation"})
+    data = events.fields_of(small, events.STEP_FIELDS, limit=events.PAYLOAD_LIMIT)
+    restored = events.restore(RunStep(), data)
+    assert (restored.id, restored.status, restored.created_at) == (small.id, small.status, small.created_at)
