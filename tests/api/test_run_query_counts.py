@@ -9,7 +9,7 @@ on asgiref's shared thread, the requests' on theirs) and told apart by who made 
 engine (chat/engine/executor.py on the stack), the SSE stream's own reads
 (chat/api/streaming.py, not counted against the requests) or the request being made.
 The periodic text saves and heartbeats are one query per interval for all runs together,
-so the interval is set beyond the test (RUN_SAVE_INTERVAL) and they are not in the counts.
+so their intervals are set beyond the test and they are not in the counts.
 
 Run with ``-s`` to print the counts and the most repeated queries.
 """
@@ -98,7 +98,8 @@ async def _streamed_run(thread, tutor, key: str) -> list[tuple[str, str]]:
 
 
 async def test_one_streamed_run_costs_a_bounded_number_of_queries_per_phase(monkeypatch, settings, alice, thread, tutor):
-    settings.RUN_SAVE_INTERVAL = 600  # no periodic save inside the test: it is not per run
+    settings.RUN_SAVE_INTERVAL = 600  # no periodic save or heartbeat inside the test: not per run
+    settings.RUN_HEARTBEAT_TIMEOUT = 1800
     settings.API_RATE_LIMIT = 0
     _, key = await sync_to_async(ApiKey.issue)(alice)
     # A first run: the thread's later runs have history to read, as in a conversation.
