@@ -9,7 +9,7 @@ on asgiref's shared thread, the requests' on theirs) and told apart by who made 
 engine (chat/engine/executor.py on the stack), the SSE stream's own reads
 (chat/api/streaming.py, not counted against the requests) or the request being made.
 The periodic text saves and heartbeats are one query per interval for all runs together,
-so the interval is set beyond the test (RUN_SAVE_INTERVAL) and they are not in the counts.
+so their intervals are set beyond the test and they are not in the counts.
 
 Run with ``-s`` to print the counts and the most repeated queries.
 """
@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.db.backends.utils import CursorWrapper
 
 from chat.api.models import ApiKey
@@ -36,6 +36,8 @@ QUESTION = "Solve 2x + 3 = 7"  # the benchmark's (bench.streaming.QUESTION)
 
 # Upper bounds per phase (before they were pinned: 6, 12 and 15).
 MAX_QUERIES = {"messages.create": 5, "runs.create": 8, "engine": 11}
+# The engine's trips off the event loop, each queued on the one database thread (were 8).
+MAX_ENGINE_TRIPS = 4
 
 # The request being made (the app runs each request in a context of its own, so a
 # context variable set here would not reach it; the two requests never overlap).
@@ -61,6 +63,7 @@ class QueryLog:
 
     def __init__(self) -> None:
         self.queries: list[tuple[str, str]] = []
+        self.engine_trips: list[str] = []  # the engine's sync functions, in the order called
 
     def install(self, monkeypatch) -> None:
         original = CursorWrapper._execute_with_wrappers
@@ -71,12 +74,20 @@ class QueryLog:
             return original(cursor, sql, params, many, executor)
 
         monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counted)
+        call, trips = SyncToAsync.__call__, self.engine_trips
+
+        async def counted_trip(adapter, *args, **kwargs):
+            if adapter.func.__module__ == "chat.engine.executor":
+                trips.append(adapter.func.__qualname__)
+            return await call(adapter, *args, **kwargs)
+
+        monkeypatch.setattr(SyncToAsync, "__call__", counted_trip)
 
     def counts(self) -> Counter:
         return Counter(phase for phase, _ in self.queries)
 
     def report(self) -> str:
-        lines = [f"queries per phase: {dict(self.counts())}"]
+        lines = [f"queries per phase: {dict(self.counts())}", f"engine trips: {self.engine_trips}"]
         for phase in ("messages.create", "runs.create", "engine", "stream"):
             shapes = Counter(re.sub(r"\(%s(, %s)*\)", "(…)", sql)[:150] for p, sql in self.queries if p == phase)
             lines.append(f"--- {phase}")
@@ -98,7 +109,8 @@ async def _streamed_run(thread, tutor, key: str) -> list[tuple[str, str]]:
 
 
 async def test_one_streamed_run_costs_a_bounded_number_of_queries_per_phase(monkeypatch, settings, alice, thread, tutor):
-    settings.RUN_SAVE_INTERVAL = 600  # no periodic save inside the test: it is not per run
+    settings.RUN_SAVE_INTERVAL = 600  # no periodic save or heartbeat inside the test: not per run
+    settings.RUN_HEARTBEAT_TIMEOUT = 1800
     settings.API_RATE_LIMIT = 0
     _, key = await sync_to_async(ApiKey.issue)(alice)
     # A first run: the thread's later runs have history to read, as in a conversation.
@@ -117,3 +129,4 @@ async def test_one_streamed_run_costs_a_bounded_number_of_queries_per_phase(monk
     assert counts["other"] == 0, log.report()
     for phase, bound in MAX_QUERIES.items():
         assert 0 < counts[phase] <= bound, f"{phase}: {counts[phase]} queries (at most {bound})\n{log.report()}"
+    assert 0 < len(log.engine_trips) <= MAX_ENGINE_TRIPS, log.report()
