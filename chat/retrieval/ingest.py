@@ -25,7 +25,7 @@ from django.dispatch import receiver
 
 from chat.engine import dispatch, events
 from chat.models import File
-from chat.retrieval import waiting
+from chat.retrieval import passages, waiting
 from chat.retrieval.extract import ExtractError, Page
 from chat.retrieval.isolation import extract_isolated
 from chat.retrieval.models import Chunk, Document, VectorStoreFile
@@ -131,6 +131,7 @@ def index_file(file: File, chunking: tuple[int, int] | None = None) -> Document:
             if not pieces:
                 raise ExtractError("The file contains no text.")
             vectors = _embed([p.text for p in pieces])
+            term_indexes = [passages.term_index(p.text) for p in pieces]
         except ExtractError as exc:
             document.status, document.error = Document.ERROR, str(exc)
             document.save(update_fields=["status", "error"])
@@ -151,7 +152,7 @@ def index_file(file: File, chunking: tuple[int, int] | None = None) -> Document:
                 [
                     Chunk(
                         document=document, seq=i, text=p.text, page_start=p.page_start, page_end=p.page_end,
-                        page_marks=p.page_marks, tokens=p.tokens,
+                        page_marks=p.page_marks, tokens=p.tokens, terms=term_indexes[i],
                         embedding=array("f", vectors[i]).tobytes() if vectors else None,
                     )
                     for i, p in enumerate(pieces)

@@ -115,6 +115,11 @@ class Chunk(models.Model):
     # [[char offset in text, page number], …]: where each page begins inside this chunk.
     page_marks = models.JSONField(default=list)
     tokens = models.PositiveIntegerField(default=0)
+    # Where each word stem stands in the text (passages.term_index), written with it: the
+    # passage ranking reads its query's lines instead of scanning the text. Null (rows
+    # from before it, or written by hand): the text is scanned. Nullable because adding a
+    # NOT NULL column makes SQLite rebuild the table, which drops the full-text triggers.
+    terms = models.TextField(null=True, blank=True)
     # float32 vector from the embeddings endpoint, when one is configured.
     embedding = models.BinaryField(null=True, blank=True)
 

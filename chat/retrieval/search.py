@@ -58,10 +58,11 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
         weights.setdefault(cue, questions.CUE_WEIGHT)
     candidates = fulltext(list(weights), document_ids, max(limit, RERANK_POOL))
     head = candidates[:RERANK_POOL]
-    rows = Chunk.objects.filter(pk__in=head).values_list("id", "text", "document_id")
-    texts = {cid: text for cid, text, _ in rows}
-    owners = {cid: document for cid, _, document in rows}
-    best = passages.best_passages(weights, texts, owners, numeric=questions.wants_figure(query))
+    rows = _passage_rows(head)
+    texts = {cid: text for cid, text, _, _ in rows}
+    owners = {cid: document for cid, _, document, _ in rows}
+    indexes = {cid: terms for cid, _, _, terms in rows}
+    best = passages.best_passages(weights, texts, owners, numeric=questions.wants_figure(query), indexes=indexes)
     order = {cid: rank for rank, cid in enumerate(head)}
     head = sorted(head, key=lambda cid: (-best.get(cid, (0.0, ""))[0], order[cid]))
     seen: set[str] = set()
@@ -72,6 +73,20 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
         seen.add(passage)
     head = sorted(head, key=lambda cid: (-effective[cid], order[cid]))
     return (head + candidates[RERANK_POOL:])[:limit]
+
+
+def _passage_rows(chunk_ids: list[int]) -> list[tuple[int, str, int, str | None]]:
+    """(id, text, document id, stored term index) of each chunk. Plain SQL: the ORM's
+    building of the query cost as much as running it."""
+    if not chunk_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, text, document_id, terms FROM retrieval_chunk "
+            f"WHERE id IN ({','.join(['%s'] * len(chunk_ids))})",
+            chunk_ids,
+        )
+        return cursor.fetchall()
 
 
 def fulltext(words: list[str], document_ids: list[int], limit: int) -> list[int]:
@@ -114,8 +129,14 @@ def fulltext(words: list[str], document_ids: list[int], limit: int) -> list[int]
                     [match, limit * 4],
                 )
                 best = [row[0] for row in cursor.fetchall()]
+                if not best:
+                    return []
                 wanted = set(document_ids)
-                owners = dict(Chunk.objects.filter(pk__in=best).values_list("id", "document_id"))
+                # Plain SQL: the ORM's preparing of 4 × limit ids cost more than the query.
+                cursor.execute(
+                    f"SELECT id, document_id FROM retrieval_chunk WHERE id IN ({','.join(['%s'] * len(best))})", best
+                )
+                owners = dict(cursor.fetchall())
                 mine = [cid for cid in best if owners.get(cid) in wanted]
                 if len(mine) >= limit or len(best) < limit * 4:
                     return mine[:limit]

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from chat.models import File, Thread
-from chat.retrieval import ingest
+from chat.retrieval import ingest, passages
 from chat.retrieval.models import Chunk, Document, VectorStore
 from chat.retrieval.stores import add_files, searchable_files, thread_store
 
@@ -67,12 +67,22 @@ def test_deleting_a_user_deletes_their_files_indexed_text(alice, bob, upload):
     assert not File.objects.filter(owner_id=alice.pk).exists()
 
 
+def _apps_at(migration: tuple[str, str]):
+    """The models as they were at ``migration``, the database migrated back to it."""
+    executor = MigrationExecutor(connection)
+    executor.migrate([migration])
+    return executor.loader.project_state([migration]).apps
+
+
+def _migrate_to_latest() -> None:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_each_owner_of_shared_content_their_own_copy(django_user_model):
-    before = [("retrieval", "0002_fulltext")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    old = executor.loader.project_state(before).apps
+    old = _apps_at(("retrieval", "0002_fulltext"))
     OldDocument, OldChunk = old.get_model("retrieval", "Document"), old.get_model("retrieval", "Chunk")
     alice = django_user_model.objects.create_user("alice")
     bob = django_user_model.objects.create_user("bob")
@@ -82,10 +92,20 @@ def test_the_migration_gives_each_owner_of_shared_content_their_own_copy(django_
     OldChunk.objects.create(document=shared, seq=0, text="shared words")
     OldDocument.objects.create(sha256="o" * 64, chunking="k", status="ready")  # its files are gone
 
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    _migrate_to_latest()
 
     documents = Document.objects.order_by("owner__username")
     assert [(d.owner.username, d.sha256, d.status) for d in documents] == [("alice", "s" * 64, "ready"), ("bob", "s" * 64, "ready")]
     assert [list(d.chunks.values_list("text", flat=True)) for d in documents] == [["shared words"], ["shared words"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_stores_the_term_index_of_chunks_indexed_before_it(alice):
+    old = _apps_at(("retrieval", "0006_chunk_terms"))
+    OldDocument, OldChunk = old.get_model("retrieval", "Document"), old.get_model("retrieval", "Chunk")
+    document = OldDocument.objects.create(owner_id=alice.pk, sha256="s" * 64, chunking="k", status="ready")
+    OldChunk.objects.create(document=document, seq=0, text="Filters of tokens.")
+
+    _migrate_to_latest()
+
+    assert list(Chunk.objects.values_list("terms", flat=True)) == [passages.term_index("Filters of tokens.")]

@@ -9,8 +9,8 @@ import zipfile
 import pytest
 
 from chat.models import File
-from chat.retrieval import extract, tokens
-from chat.retrieval.ingest import split
+from chat.retrieval import extract, passages, tokens
+from chat.retrieval.ingest import index_file, split
 from chat.retrieval.models import Chunk, Document, VectorStore, VectorStoreFile
 from chat.retrieval.stores import add_files
 
@@ -207,3 +207,11 @@ def test_content_another_process_indexed_meanwhile_is_not_indexed_twice(alice, u
     document = ingest.index_file(file)
     assert document.status == Document.READY
     assert list(Chunk.objects.filter(document=document).values_list("text", flat=True)) == ["theirs"]
+
+
+@pytest.mark.django_db
+def test_each_chunk_is_stored_with_its_term_index(upload):
+    document = index_file(upload("notes.md", b"Tokens and filters. " * 400))
+    chunks = list(Chunk.objects.filter(document=document))
+    assert len(chunks) > 1
+    assert all(chunk.terms == passages.term_index(chunk.text) for chunk in chunks)

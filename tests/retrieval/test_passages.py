@@ -143,3 +143,52 @@ def test_a_chunk_repeating_a_better_chunks_passage_yields_to_one_adding_its_own(
     hits = search.search("How many tokens of context?", documents, 3, mode="lexical")
     ranked = [h.chunk.document_id for h in hits]
     assert ranked[1] == own.id and {ranked[0], ranked[2]} == {first.id, second.id}
+
+
+def test_a_chunks_term_index_says_where_each_stem_stands():
+    assert passages.term_index("The ﬁlters, FILTER filtered.").split("\n") == [
+        passages.TERMS_FORMAT, "the 0", "filter 4 13 20",
+    ]
+
+
+# Words whose stem does not start like the word ("dying" -> "die"), capitals, ligatures,
+# digits and underscores: where reading the stored index could part from scanning the text.
+INDEXED_TEXTS = {
+    1: "The dying star and the STUDIES of 1,024 tokens. " + FILLER + "Studying ﬁlters: the filter_size is 1024.",
+    2: FILLER + "Skies, skis and a sky; tokenization, Tokenizer and tokens in 2019 [12].",
+    3: "Nothing of the kind.",
+    4: "",
+}
+
+
+@pytest.mark.parametrize("question", [
+    "Why do stars die?", "How many tokens does the tokenizer make?", "What studies of the sky?",
+    "What filter size?", "How big are the filters, in tokens?",
+])
+def test_reading_the_stored_term_index_ranks_as_scanning_the_text(question, monkeypatch):
+    weights = synonyms.weighted(search.terms(question))
+    numeric = questions.wants_figure(question)
+    owners = {1: 10, 2: 10, 3: 20, 4: 20}
+    scanned = passages.best_passages(weights, INDEXED_TEXTS, owners, numeric)
+    scan = passages._matcher
+
+    class NoScan:
+        """The query's matcher, less the scan of the whole text."""
+
+        def __init__(self, stems):
+            self.pattern = scan(stems)
+
+        def match(self, text, at):
+            return self.pattern.match(text, at)
+
+    monkeypatch.setattr(passages, "_matcher", NoScan)
+    indexes = {cid: passages.term_index(text) for cid, text in INDEXED_TEXTS.items()}
+    assert passages.best_passages(weights, INDEXED_TEXTS, owners, numeric, indexes=indexes) == scanned
+    assert any(score for score, _ in scanned.values())
+
+
+def test_an_index_of_another_format_is_not_read():
+    weights = {"tokens": 1.0}
+    texts = {1: "Many tokens here."}
+    stale = {1: "#terms 0\ntoken 99"}
+    assert passages.best_passages(weights, texts, indexes=stale) == passages.best_passages(weights, texts)
