@@ -81,8 +81,14 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         self._stale_runs: set[str] = set()
         self._stale_steps: set[str] = set()
         thread_id = self.scope["url_route"]["kwargs"]["thread_id"]
-        self.group = events.group_for(thread_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        group = events.group_for(thread_id)
+        try:
+            self.channel_layer.require_valid_group_name(group)
+        except TypeError:  # no thread has such an id (ours are ASCII)
+            await self.close(code=4404)
+            return
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
         snapshot = await self._open(thread_id)
         if snapshot is None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
