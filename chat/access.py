@@ -19,6 +19,7 @@ def get_thread_for_user(user, thread_id: str) -> Thread:
     )
     if thread is None or not user.is_authenticated:
         raise Http404("No such conversation.")
+    thread.owner = user  # the one who asked: not read again (quotas, uploads)
     return thread
 
 
@@ -75,7 +76,9 @@ def get_thread_for_reader(user, thread_id: str) -> tuple[Thread, bool]:
     """The thread and whether ``user`` may write to it (only its owner may)."""
     if not user.is_authenticated:
         raise Http404("No such conversation.")
-    thread = readable_threads(user).select_related("assistant", "owner").filter(pk=thread_id).first()
+    thread = (
+        readable_threads(user).select_related("assistant", "owner", "class_link__classroom").filter(pk=thread_id).first()
+    )
     if thread is None:
         raise Http404("No such conversation.")
     return thread, thread.owner_id == user.pk

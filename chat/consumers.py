@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
+from types import SimpleNamespace
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
+from django.contrib import auth
 from django.db import connection
 from django.http import Http404
 
@@ -60,7 +62,8 @@ async def close_open_sockets(timeout: float) -> None:
 
 
 class ThreadConsumer(AsyncWebsocketConsumer):
-    thread: Thread | None = None
+    thread: Thread | None = None  # set once the socket is open: its reader may read it
+    group: str | None = None
     read_only = True  # a class's tutor watching a student's conversation
     last_user_seq = 0  # read-only sockets: the newest student message this page shows
     _panel_task: asyncio.Task | None = None
@@ -68,27 +71,40 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     _panel_reread = False  # a gap: the panel is read afresh, whatever the events named
 
     async def connect(self) -> None:
-        self.thread = await self._thread()
-        if self.thread is None:
-            await self.close(code=4404)
-            return
+        """One trip to the database thread: who is signed in, whether they may read the
+        thread, and the snapshot. The socket joins the thread's group first, so no event
+        between the snapshot and joining is lost; events are handled only after connect()
+        returns, and a refused socket leaves the group without being sent anything."""
         # message id -> its text this socket has shown (and held back) while it streams
         self.shown: dict[str, StreamedText] = {}
-        self.panel = live.RunPanel(self.thread, read_only=self.read_only)
         # The runs and steps named by events the panel has not been rendered for yet.
         self._stale_runs: set[str] = set()
         self._stale_steps: set[str] = set()
-        await self.channel_layer.group_add(self.thread.group_name, self.channel_name)
+        thread_id = self.scope["url_route"]["kwargs"]["thread_id"]
+        group = events.group_for(thread_id)
+        try:
+            self.channel_layer.require_valid_group_name(group)
+        except TypeError:  # no thread has such an id (ours are ASCII)
+            await self.close(code=4404)
+            return
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
+        snapshot = await self._open(thread_id)
+        if snapshot is None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+            await self.close(code=4404)
+            return
         await self.accept()
         _open_sockets.add(self)
-        await self.send(text_data=await self._snapshot())
+        await self.send(text_data=snapshot)
 
     async def disconnect(self, code: int) -> None:
         _open_sockets.discard(self)
         if self._panel_task is not None:
             self._panel_task.cancel()
-        if self.thread is not None:
-            await self.channel_layer.group_discard(self.thread.group_name, self.channel_name)
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def dispatch(self, message: dict) -> None:
         """Channels' own dispatch closes stale database connections before every handler,
@@ -99,6 +115,8 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         A text delta also takes whatever is already queued for this socket: runs of deltas
         of one message become one frame (a socket that fell behind catches up at once),
         the other events are handled in their order."""
+        if self.thread is None and not message["type"].startswith("websocket."):
+            return  # an event for a socket that was refused (or is still being opened)
         batch = [message]
         if message.get("type") == "message.delta":
             batch += events.queued(self.channel_layer, self.channel_name)
@@ -135,21 +153,26 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     # --- database work ------------------------------------------------------------------
 
     @on_database_thread
-    def _thread(self) -> Thread | None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+    def _open(self, thread_id: str) -> str | None:
+        """The page's snapshot, or None when no one is signed in or the thread is not
+        theirs to read. The session's user is Django's (the same check as every HTTP
+        request), read here instead of in a trip of its own (channels' AuthMiddleware)."""
+        user = auth.get_user(SimpleNamespace(session=self.scope["session"]))
+        if not user.is_authenticated:
             return None
         try:
-            thread, can_write = get_thread_for_reader(user, self.scope["url_route"]["kwargs"]["thread_id"])
+            thread, can_write = get_thread_for_reader(user, thread_id)
         except Http404:
             return None
+        self.scope["user"] = user
         self.read_only = not can_write
         if self.read_only:
             newest = thread.messages.filter(role=Message.USER).order_by("-seq").values_list("seq", flat=True).first()
             self.last_user_seq = newest or 0
-        return thread
+        self.thread = thread
+        self.panel = live.RunPanel(thread, read_only=self.read_only)
+        return self._snapshot()
 
-    @on_database_thread
     def _snapshot(self) -> str:
         """Bring a page rendered a moment ago up to date, including text streamed since."""
         html = [self.panel.render()]

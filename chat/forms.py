@@ -24,22 +24,54 @@ ASSISTANT_DELETED = (
 )
 
 
+class OfferedChoices(forms.models.ModelChoiceIterator):
+    """The options from the assistants the field read once (``AssistantChoiceField.offered``):
+    Django's iterator queries again each time the picker is rendered, counted or checked."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for assistant in self.field.offered:
+            yield self.choice(assistant)
+
+    def __len__(self) -> int:
+        return len(self.field.offered) + (self.field.empty_label is not None)
+
+    def __bool__(self) -> bool:
+        return self.field.empty_label is not None or bool(self.field.offered)
+
+
 class AssistantChoiceField(forms.ModelChoiceField):
     """A picker of the user's assistants; two with the same name are told apart by model
-    and a short id, never shown as two identical entries."""
+    and a short id, never shown as two identical entries. The assistants offered are read
+    once, in ``limit_to``: the labels, the options and the check of the posted choice use them."""
+
+    iterator = OfferedChoices
 
     def __init__(self, **kwargs) -> None:
         super().__init__(queryset=Assistant.objects.none(), empty_label=None, label="Assistant", **kwargs)
         self.repeated_names: set[str] = set()
         self.classes: dict[str, list[str]] = {}
+        self.offered: list[Assistant] = []
 
-    def limit_to(self, queryset, classes: dict[str, list[str]] | None = None) -> None:
+    def limit_to(self, queryset, classes: dict[str, list[str]] | None = None, *, offered: list[Assistant] | None = None) -> None:
         """``classes``: assistant id -> names of the classes it is published to, for the
-        assistants a student sees through a class (labelled with their class)."""
+        assistants a student sees through a class (labelled with their class).
+        ``offered``: ``queryset``'s rows, when the caller has just read them."""
+        self.offered = list(queryset) if offered is None else offered
         self.queryset = queryset
         self.classes = classes or {}
-        names = [name for name in self.queryset.values_list("name", flat=True)]
+        names = [assistant.name for assistant in self.offered]
         self.repeated_names = {name for name in names if names.count(name) > 1}
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        key = str(value.pk if isinstance(value, Assistant) else value)
+        for assistant in self.offered:
+            if str(assistant.pk) == key:
+                return assistant
+        raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
 
     def label_from_instance(self, assistant: Assistant) -> str:
         if assistant.pk in self.classes:
@@ -62,13 +94,17 @@ class MessageForm(forms.Form):
         error_messages={"invalid_choice": "That assistant is not available in this conversation any more."},
     )
 
-    def __init__(self, *args, user, thread: Thread | None = None, **kwargs) -> None:
+    def __init__(self, *args, user, thread: Thread | None = None, offered: list[Assistant] | None = None, **kwargs) -> None:
+        """``offered``: the assistants the form this one replaces has just read (a fresh
+        composer after a message was sent), so they are not read again."""
         super().__init__(*args, **kwargs)
         # Read by the composer's counter (data-max-chars); the check is clean_text's.
         self.fields["text"].max_length = settings.MAX_MESSAGE_CHARS
-        self.fields["assistant"].limit_to(
-            assistants_for_thread(user, thread) if thread is not None else Assistant.objects.filter(owner=user)
-        )
+        if offered is not None:
+            offers = Assistant.objects.filter(pk__in=[assistant.pk for assistant in offered])
+        else:
+            offers = assistants_for_thread(user, thread) if thread is not None else Assistant.objects.filter(owner=user)
+        self.fields["assistant"].limit_to(offers, offered=offered)
         self.thread = thread
         if thread is not None and thread.assistant_id:
             self.fields["assistant"].initial = thread.assistant_id

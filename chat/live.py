@@ -102,9 +102,13 @@ def latest_run(thread: Thread) -> Run | None:
     return thread.runs.select_related("assistant").prefetch_related("steps").first()
 
 
-def render_run_panel(thread: Thread, *, oob: bool = True, read_only: bool = False) -> str:
-    """The status chip (with its Cancel button, unless ``read_only``) and the steps of the latest run."""
-    return _render_panel(thread, latest_run(thread), oob=oob, read_only=read_only)
+def render_run_panel(thread: Thread, created: Run | None = None, *, oob: bool = True, read_only: bool = False) -> str:
+    """The status chip (with its Cancel button, unless ``read_only``) and the steps of the
+    latest run: ``created``, when the caller has just created it (no steps yet), else read."""
+    if created is None:
+        return _render_panel(thread, latest_run(thread), oob=oob, read_only=read_only)
+    _give_steps(created, [])
+    return _render_panel(thread, created, oob=oob, read_only=read_only)
 
 
 def _render_panel(thread: Thread, run: Run | None, *, oob: bool, read_only: bool) -> str:

@@ -136,6 +136,13 @@ async def test_an_unknown_thread_is_refused(alice):
     await communicator.disconnect()
 
 
+@pytest.mark.parametrize("thread_id", ["thread_é", "thread_" + "x" * 120])
+async def test_an_id_no_thread_can_have_is_refused_like_an_unknown_one(alice, thread_id):
+    communicator, connected, code = await connect(thread_id, alice)
+    assert not connected and code == 4404
+    await communicator.disconnect()
+
+
 async def test_a_message_posted_over_http_is_answered_live_on_the_socket(alice, thread, tutor):
     """Through the real ASGI app: the run is dispatched from the request's thread and must
     outlive that request (regression: it inherited the request's dead executor)."""

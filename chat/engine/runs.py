@@ -33,6 +33,14 @@ def check_idle(thread: Thread) -> None:
 def create_run(thread: Thread, assistant: Assistant, *, start: bool = True, **overrides) -> Run:
     """Queue a run of ``assistant`` on ``thread``; it starts after the transaction commits
     (``start=False`` leaves it queued for a caller that executes it itself)."""
+    check_idle(thread)
+    return queue_run(thread, assistant, start=start, **overrides)
+
+
+def queue_run(thread: Thread, assistant: Assistant, *, start: bool = True, **overrides) -> Run:
+    """create_run() for a caller that has just checked, in its transaction, that the thread
+    is idle (a message and its run: one check). A run that got in since is caught by the
+    one_active_run_per_thread constraint, and the caller's transaction rolls back."""
     fields = {
         "model": assistant.model,
         "instructions": assistant.instructions,
@@ -44,9 +52,8 @@ def create_run(thread: Thread, assistant: Assistant, *, start: bool = True, **ov
     fields.update({k: v for k, v in overrides.items() if v is not None})
     try:
         with transaction.atomic():
-            check_idle(thread)
             run = Run.objects.create(thread=thread, assistant=assistant, **fields)
-    except IntegrityError:  # another request queued a run between our check and insert
+    except IntegrityError:  # another request queued a run between the check and this insert
         raise ThreadBusy(thread.active_run()) from None
     if start:
         transaction.on_commit(lambda: dispatch.dispatch(run.id))

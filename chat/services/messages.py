@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from chat.engine.runs import check_idle, create_run
+from chat.engine.runs import check_idle, queue_run
 from chat.models import Assistant, File, Message, Run, Thread
 from chat.retrieval import stores
 from chat.services import Refused
@@ -35,6 +35,18 @@ def add_message(
     metadata: dict | None = None,
 ) -> Message:
     """Add a message (content in the API's shape) to an idle thread."""
+    with transaction.atomic():
+        check_idle(thread)
+        message, fields = _new_message(thread, role=role, content=content, attachments=attachments, metadata=metadata)
+        thread.save(update_fields=fields)
+    return message
+
+
+def _new_message(
+    thread: Thread, *, role: str = Message.USER, content: list[dict], attachments: Iterable[dict] = (), metadata: dict | None = None
+) -> tuple[Message, list[str]]:
+    """The message saved, and the thread's fields it changed (to save), on a thread its
+    caller found idle in the transaction it is in."""
     if any(part.get("type") == "text" and Message.is_blank(part["text"]["value"]) for part in content):
         raise Refused(Message.BLANK, param="content", code="empty_string")
     for part in content:
@@ -43,18 +55,13 @@ def add_message(
     attachments = list(attachments)
     if refused := too_many(len(attachments)):
         raise refused
-    with transaction.atomic():
-        check_idle(thread)
-        message = Message.objects.create(
-            thread=thread, role=role, content=content, attachments=attachments, metadata=metadata or {}
-        )
-        fields = ["updated_at", *_use_attachments(thread, message.attachments)]
-        thread.updated_at = timezone.now()
-        if not thread.title and message.role == Message.USER and message.text.strip():
-            thread.title = title_from(message.text)
-            fields.append("title")
-        thread.save(update_fields=fields)
-    return message
+    message = Message.objects.create(thread=thread, role=role, content=content, attachments=attachments, metadata=metadata or {})
+    fields = ["updated_at", *_use_attachments(thread, message.attachments)]
+    thread.updated_at = timezone.now()
+    if not thread.title and message.role == Message.USER and message.text.strip():
+        thread.title = title_from(message.text)
+        fields.append("title")
+    return message, fields
 
 
 def _use_attachments(thread: Thread, attachments: list[dict]) -> list[str]:
@@ -80,13 +87,18 @@ def start_run(thread: Thread, assistant: Assistant, *, messages: Iterable[dict] 
     (the run starts after commit unless ``start=False``); the thread now talks to
     ``assistant``. ``options`` override the assistant's settings for this run."""
     with transaction.atomic():
-        # Each message, then the run, checks that the thread is idle (all or nothing).
-        for message in messages:
-            add_message(thread, **message)
-        run = create_run(thread, assistant, start=start, **options)
-        thread.assistant = assistant
-        thread.updated_at = timezone.now()
-        thread.save(update_fields=["assistant", "updated_at"])
+        check_idle(thread)  # once for the messages and the run: all are added, or none
+        changed = [field for message in messages for field in _new_message(thread, **message)[1]]
+        return _queue_answer(thread, assistant, changed, start=start, **options)
+
+
+def _queue_answer(thread: Thread, assistant: Assistant, changed: list[str], *, start: bool, **options) -> Run:
+    """The run, on a thread found idle in this transaction; the thread's fields the new
+    messages ``changed`` are saved with the thread's new assistant, in one write."""
+    run = queue_run(thread, assistant, start=start, **options)
+    thread.assistant = assistant
+    thread.updated_at = timezone.now()
+    thread.save(update_fields=sorted({*changed, "assistant", "updated_at"}))
     return run
 
 
@@ -96,14 +108,14 @@ def post_message(thread: Thread, text: str, assistant: Assistant, *, uploads=(),
     its runs even when the assistant has none (the files were attached to be searched);
     the run waits for them to be read (``chat.retrieval.waiting``)."""
     with transaction.atomic():
-        check_idle(thread)
+        check_idle(thread)  # before any upload is saved; once for the message and its run
         files = save_uploads(thread.owner, uploads)
         attachments = [{"file_id": f.id, "tools": [{"type": stores.FILE_SEARCH}]} for f in files]
-        message = add_message(thread, content=Message.text_content(Message.clean_input(text)), attachments=attachments)
+        message, changed = _new_message(thread, content=Message.text_content(Message.clean_input(text)), attachments=attachments)
         tools = assistant.tools
         if stores.store_ids(thread) and stores.FILE_SEARCH not in {t.get("type") for t in tools}:
             tools = [*tools, {"type": stores.FILE_SEARCH}]
-        run = start_run(thread, assistant, start=start, tools=tools)
+        run = _queue_answer(thread, assistant, changed, start=start, tools=tools)
     return message, run
 
 
@@ -143,7 +155,7 @@ def regenerate_last_answer(thread: Thread, assistant: Assistant) -> tuple[Run, l
     with transaction.atomic():
         check_idle(thread)
         removed = _remove(thread.messages.filter(seq__gt=_last_question(thread).seq))
-        return create_run(thread, assistant), removed
+        return queue_run(thread, assistant), removed
 
 
 def edit_last_question(thread: Thread, text: str, assistant: Assistant) -> tuple[Message, Run, list[str]]:

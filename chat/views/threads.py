@@ -128,10 +128,10 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
         else:
             if not request.htmx:
                 return redirect("chat:thread", thread_id=thread.id)
-            form = MessageForm(user=request.user, thread=thread)
+            form = MessageForm(user=request.user, thread=thread, offered=form.fields["assistant"].offered)
             composer = render(request, "chat/thread.html#composer", {"thread": thread, "form": form, "run": run})
             composer.write(live.render_new_message(message))
-            composer.write(live.render_run_panel(thread))
+            composer.write(live.render_run_panel(thread, run))
             composer.write(render_to_string("chat/thread.html#thread_title", {"thread": thread, "oob": True}))
             if not thread.messages.filter(seq__lt=message.seq).exists():  # its first message: now it is listed
                 composer.write(_newly_listed(request, thread))
