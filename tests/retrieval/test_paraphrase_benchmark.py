@@ -46,14 +46,15 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_the_fresh_set_has_forty_questions_or_more_unseen_elsewhere_and_answered_on_their_pages():
-    """bench/questions_fresh.json: written after the tuning; each answer string must be on one
+@pytest.mark.parametrize(("split", "name"), [("fresh", bench.FRESH_SET), ("fresh2", bench.FRESH2_SET)])
+def test_each_fresh_set_has_forty_questions_or_more_unseen_elsewhere_and_answered_on_their_pages(split, name):
+    """bench/questions_fresh*.json: written after the tuning; each answer string must be on one
     of its question's pages as the project extracts them, and each of those pages must hold one."""
-    fresh = bench.paraphrased("fresh")
+    fresh = bench.paraphrased(split)
     assert len(fresh) >= 40
     texts = [q.text for q in fresh]
     assert len(set(texts)) == len(texts)
-    others = {q.text for name, questions in bench.question_sets().items() if name != bench.FRESH_SET for q in questions}
+    others = {q.text for set_name, questions in bench.question_sets().items() if set_name != name for q in questions}
     assert not set(texts) & others
     pages = {
         paper: {number: _words(text) for number, text in extract(paper, (FIXTURES / paper).read_bytes())[1]}
