@@ -60,20 +60,49 @@ INSTALLED_APPS = [
     "chat.classes",
 ]
 
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
-    # Last, as django-axes asks: turns a lock-out recorded during authentication into the page.
-    "axes.middleware.AxesMiddleware",
-]
+
+class _Middleware(list):
+    """MIDDLEWARE, answering ``"django.middleware.csrf.CsrfViewMiddleware" in MIDDLEWARE`` for
+    the subclass that stands in for it: Django's deploy checks (HSTS, secure cookies...) ask
+    for its own classes by name and would otherwise skip themselves."""
+
+    def __init__(self, paths, stand_ins: dict[str, str]):
+        super().__init__(stand_ins.get(path, path) for path in paths)
+        self.stand_ins = stand_ins
+
+    def __contains__(self, path) -> bool:
+        return super().__contains__(path) or super().__contains__(self.stand_ins.get(path))
+
+
+# Under ASGI Django runs every hook of its middleware through a thread; these subclasses
+# (project/middleware.py) run the hooks that touch no database or file on the event loop.
+MIDDLEWARE = _Middleware(
+    [
+        "django.middleware.security.SecurityMiddleware",
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "django.middleware.csp.ContentSecurityPolicyMiddleware",
+        "django_htmx.middleware.HtmxMiddleware",
+        # Last, as django-axes asks: turns a lock-out recorded during authentication into the page.
+        "axes.middleware.AxesMiddleware",
+    ],
+    stand_ins={
+        "django.middleware.security.SecurityMiddleware": "project.middleware.SecurityMiddleware",
+        "whitenoise.middleware.WhiteNoiseMiddleware": "project.middleware.StaticFilesMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware": "project.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware": "project.middleware.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware": "project.middleware.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware": "project.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware": "project.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware": "project.middleware.XFrameOptionsMiddleware",
+        "django.middleware.csp.ContentSecurityPolicyMiddleware": "project.middleware.ContentSecurityPolicyMiddleware",
+    },
+)
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
@@ -141,8 +170,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "project.channel_layer.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "assistants",
-                       "capacity": 500},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": "assistants",
+                "capacity": 500,
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
