@@ -7,10 +7,19 @@ asleep in ``BEGIN IMMEDIATE`` (see docs/benchmarks.md). Here writers of this pro
 on a lock instead and each is woken the moment the previous one commits. Readers never
 take it (WAL lets them read alongside the writer). Other processes (a management command)
 still meet SQLite's own busy timeout.
+
+Connections are kept for the next thread. Under ASGI every request's database work runs
+on a thread of its own, so each request opened a connection (Django registers its SQL
+functions and runs the PRAGMAs on every one) and read the schema again on its first query:
+a tenth of the busy time at 200 streaming runs (docs/benchmarks.md, eighth pass). A closed
+connection outside a transaction now goes to a short list of idle ones for its file, and
+the next thread to connect takes it; Django sets its autocommit state on connect as for a
+new one. A connection in a transaction, or that saw an error, is closed as before.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 
 from django.db.backends.sqlite3 import base
@@ -18,6 +27,34 @@ from django.db.backends.sqlite3 import base
 # Re-entrant: a write statement inside a transaction already holds it.
 _write_lock = threading.RLock()
 READS = ("SELECT", "PRAGMA")
+# Idle connections kept per database file: enough for the requests whose sync work runs at
+# once (one GIL); a burst beyond it opens more and closes them afterwards.
+IDLE_CONNECTIONS = 32
+
+
+class _IdleConnections:
+    """Open connections no thread is using, per database file (its path and inode: a file
+    deleted and made again, as a test database is, is another database)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[tuple, list] = {}
+
+    def take(self, key: tuple):
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def give(self, key: tuple, connection) -> bool:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if len(idle) >= IDLE_CONNECTIONS:
+                return False
+            idle.append(connection)
+            return True
+
+
+_idle = _IdleConnections()
 
 
 def _acquire(timeout: float) -> None:
@@ -84,8 +121,31 @@ class DatabaseWrapper(base.DatabaseWrapper):
         finally:
             self._release_write_lock()
 
+    def _file_key(self) -> tuple | None:
+        if self.is_in_memory_db():
+            return None
+        name = str(self.settings_dict["NAME"])
+        try:
+            found = os.stat(name)
+        except OSError:
+            return None
+        return (name, found.st_dev, found.st_ino)
+
+    def get_new_connection(self, conn_params):
+        key = self._file_key()
+        kept = _idle.take(key) if key else None
+        return kept if kept is not None else super().get_new_connection(conn_params)
+
     def _close(self):
         try:
-            return super()._close()
+            if not self._kept_for_reuse():
+                return super()._close()
         finally:
             self._release_write_lock()
+
+    def _kept_for_reuse(self) -> bool:
+        connection = self.connection
+        if connection is None or self.in_atomic_block or self.errors_occurred or connection.in_transaction:
+            return False
+        key = self._file_key()
+        return key is not None and _idle.give(key, connection)
