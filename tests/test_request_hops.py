@@ -30,6 +30,7 @@ from django.db import OperationalError
 from django.middleware.csrf import _get_new_csrf_string
 from django.test import AsyncClient, Client
 from django.urls import path
+from django.utils.module_loading import import_string
 
 from chat.api.models import ApiKey
 from chat.engine import dispatch
@@ -272,3 +273,14 @@ async def test_the_middleware_on_the_loop_answers_as_djangos_own(monkeypatch, se
     for sync_answer, async_answer in zip(as_django, on_the_loop, strict=True):
         assert async_answer == sync_answer, _difference(sync_answer, async_answer)
     assert await Session.objects.acount() == 2 * sessions  # each signed in once, its session saved
+
+
+def test_each_stand_in_extends_the_middleware_it_stands_in_for(settings):
+    """Settings name Django's classes (its deploy checks look for them by name); the chain
+    is built from project/middleware.py's subclasses of them."""
+    stand_ins = settings.MIDDLEWARE.stand_ins
+    for django_path, ours in stand_ins.items():
+        assert issubclass(import_string(ours), import_string(django_path))
+        assert ours in list(settings.MIDDLEWARE) and django_path in settings.MIDDLEWARE
+    assert "django.middleware.security.SecurityMiddleware" in stand_ins
+    assert "django.middleware.gzip.GZipMiddleware" not in settings.MIDDLEWARE
