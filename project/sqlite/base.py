@@ -132,7 +132,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return (name, found.st_dev, found.st_ino)
 
     def get_new_connection(self, conn_params):
-        key = self._file_key()
+        # The file this connection reads, as it was when connecting: the key it goes back under.
+        self._reuse_key = key = self._file_key()
         kept = _idle.take(key) if key else None
         return kept if kept is not None else super().get_new_connection(conn_params)
 
@@ -147,5 +148,5 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or self.in_atomic_block or self.errors_occurred or connection.in_transaction:
             return False
-        key = self._file_key()
+        key = getattr(self, "_reuse_key", None)
         return key is not None and _idle.give(key, connection)
