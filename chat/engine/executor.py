@@ -322,7 +322,15 @@ class Execution:
         claimed = await self._claim()
         if self.run is None:
             return None
-        self.publish = events.Publisher(self.run.thread_id, self.listeners, run_id=self.run.id)
+        # Only the execution that claimed the run numbers its events, on from the numbers of
+        # the run's earlier executions (kept on its row, so any process continues them); an
+        # execution that did not claim it (waiting for files, a duplicate delivery) announces
+        # the run unnumbered: readers read its row.
+        self.publish = (
+            events.Publisher(self.run.thread_id, self.listeners, run_id=self.run.id, seq=self.run.event_seq)
+            if claimed
+            else events.Publisher(self.run.thread_id, self.listeners)
+        )
         try:
             await self.publish.run_status(self.run)
             if claimed:
@@ -500,7 +508,12 @@ class Execution:
             },
         }
         expires = timezone.now() + timezone.timedelta(seconds=settings.RUN_REQUIRES_ACTION_TIMEOUT)
-        if await self._transition(states.REQUIRES_ACTION, required_action=required, expires_at=expires, worker=""):
+        # The run's next execution numbers its events on from this one's last two (below):
+        # written with the status, so it is on the row before anyone can resume the run.
+        event_seq = await self.publish.seq_after(2)
+        if await self._transition(
+            states.REQUIRES_ACTION, required_action=required, expires_at=expires, worker="", event_seq=event_seq
+        ):
             await self.publish.run_status(self.run)
             await self.publish.run_step(step)
         return True

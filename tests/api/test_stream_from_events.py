@@ -134,7 +134,7 @@ async def test_a_dropped_event_makes_the_stream_read_the_rows_and_lose_nothing(m
 
 
 async def test_a_dropped_last_event_is_found_by_the_run_status_moving(monkeypatch, reads, thread, tutor):
-    monkeypatch.setattr(streaming, "RESYNC_SECONDS", 0.01)
+    monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.01)
     use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide.")))
     dropped = lose(monkeypatch, "run.status", status="completed")
     run, stream = await open_stream(thread, tutor)
@@ -147,8 +147,8 @@ async def test_a_dropped_last_event_is_found_by_the_run_status_moving(monkeypatc
 
 
 async def test_a_stream_waiting_for_a_queued_run_looks_only_at_its_status(monkeypatch, reads, thread, tutor):
-    monkeypatch.setattr(streaming, "RESYNC_SECONDS", 0.01)
-    monkeypatch.setattr(streaming, "RESYNC_MAX_SECONDS", 0.01)
+    monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.01)
+    monkeypatch.setattr("chat.engine.events.QUIET_MAX_SECONDS", 0.01)
     monkeypatch.setattr(streaming, "_closing", False)  # end_streams sets it for the process
     _, stream = await open_stream(thread, tutor)  # never started here
     opening = await anext(stream)
