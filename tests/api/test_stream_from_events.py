@@ -198,3 +198,27 @@ def test_a_step_too_large_to_carry_travels_without_its_fields(thread, tutor):
     data = events.fields_of(small, events.STEP_FIELDS, limit=events.PAYLOAD_LIMIT)
     restored = events.restore(RunStep(), data)
     assert (restored.id, restored.status, restored.created_at) == (small.id, small.status, small.created_at)
+
+
+async def test_a_resumed_run_is_served_from_the_events_too(monkeypatch, reads, thread, tutor):
+    """The resumed execution numbers its events on from the pause (Run.event_seq), and the
+    stream opened by submit_tool_outputs starts its count there: no rows read."""
+    from chat.engine.runs import submit_tool_outputs
+
+    use(monkeypatch, ScriptedProvider(call_turn(("call_1", "lookup", '{"q": "x"}')), text_turn("Found ", "it.")))
+    run, stream = await open_stream(thread, tutor, tools=LOOKUP)
+    await executor.execute(run.id)
+    await received(stream)
+    run = await Run.objects.aget(pk=run.id)
+    assert run.status == "requires_action" and run.event_seq > 0
+    # As the API's submit_tool_outputs(stream=True) opens its stream.
+    subscription = await streaming.subscribe(thread.id)
+    tracker = streaming.RunEvents(run.id)
+    await sync_to_async(tracker.skip_existing)()
+    await sync_to_async(submit_tool_outputs)(run, [{"tool_call_id": "call_1", "output": "x"}], start=False)
+    resumed = streaming.run_stream(subscription, tracker, tracker.resuming(await sync_to_async(serializers.with_visibility)(run)))
+    await executor.execute(run.id)
+    events = await received(resumed)
+    assert reads == []
+    assert [name for name, _ in events[-2:]] == ["thread.run.completed", "done"]
+    assert text(events) == "Found it."
