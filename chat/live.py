@@ -112,25 +112,14 @@ def render_run_panel(thread: Thread, created: Run | None = None, *, oob: bool = 
     return _render_panel(thread, created, [], oob=oob, read_only=read_only)
 
 
-def _render_panel(
-    thread: Thread, run: Run | None, steps: list[RunStep], *, oob: bool, read_only: bool,
-    run_changed: bool = True, steps_changed: bool = True,
-) -> str:
-    """The panel's parts, each its own out-of-band target: the run's status and details and
-    the composer's button from the run alone, the steps from the steps alone, the plug-in
-    parts (which read both) whenever either changed. An update names what changed, so a
-    step's event does not render the status chip and the composer again (their URLs and
-    CSRF token made them 1.6 of the panel's 2.2 ms)."""
+def _render_panel(thread: Thread, run: Run | None, steps: list[RunStep], *, oob: bool, read_only: bool) -> str:
     context = {"thread": thread, "run": run, "run_steps": steps, "oob": oob, "read_only": read_only}
-    html = []
-    if run_changed:
-        html.append(render_to_string(f"{PAGE}#run_status", context))
-        if not read_only:  # Send, or Stop during a run (a reader has no composer)
-            html.append(render_to_string(f"{PAGE}#composer_action", context))
-    if steps_changed:
-        html.append(render_to_string(f"{PAGE}#steps", context))
-    html += [part(thread, run, steps=steps, oob=oob, read_only=read_only) for part in _run_panel_parts]
-    return "".join(html)
+    return (
+        render_to_string(f"{PAGE}#run_status", context)
+        + ("" if read_only else render_to_string(f"{PAGE}#composer_action", context))  # Send, or Stop during a run (a reader has no composer)
+        + render_to_string(f"{PAGE}#steps", context)
+        + "".join(part(thread, run, steps=steps, oob=oob, read_only=read_only) for part in _run_panel_parts)
+    )
 
 
 class RunPanel:
@@ -149,7 +138,7 @@ class RunPanel:
     def __init__(self, thread: Thread, *, read_only: bool = False) -> None:
         self.thread, self.read_only = thread, read_only
         self.known: events.KnownRun | None = None  # the latest run, as last known
-        self._shown: tuple | None = None  # (run, steps) as the panel last rendered them
+        self._shown: tuple | None = None  # what the panel last rendered was rendered from
 
     @property
     def run(self) -> Run | None:
@@ -168,7 +157,7 @@ class RunPanel:
             known = self.known
             if known is None or event.get("seq") is None or event.get("run_id") != known.run_id or not known.take(event):
                 self._read(event)
-        return self._render(partly=True)
+        return self._render() if self._state() != self._shown else ""
 
     def _read(self, event: dict) -> None:
         run_id = event.get("run_id") or (event.get("step") or {}).get("run_id")
@@ -192,25 +181,13 @@ class RunPanel:
 
     def _state(self) -> tuple:
         if self.known is None:
-            return (), ()
-        # The steps' part shows which run it is for ("No steps yet", or "Nothing has run yet").
-        steps = (self.known.run_id, *(_fields(step) for step in self.known.steps.values()))
-        return (_fields(self.known.run), self.known.run.status_label), steps
+            return ()
+        return _fields(self.known.run), self.known.run.status_label, tuple(_fields(step) for step in self.known.steps.values())
 
-    def _render(self, *, partly: bool = False) -> str:
-        """The whole panel, or (``partly``) the parts whose rows changed since it was last
-        rendered: "" when none did."""
-        shown, self._shown = self._shown, self._state()
-        run_changed = steps_changed = True
-        if partly and shown is not None:
-            run_changed, steps_changed = shown[0] != self._shown[0], shown[1] != self._shown[1]
-            if not (run_changed or steps_changed):
-                return ""
+    def _render(self) -> str:
+        self._shown = self._state()
         steps = list(self.known.steps.values()) if self.known is not None else []
-        return _render_panel(
-            self.thread, self.run, steps, oob=True, read_only=self.read_only,
-            run_changed=run_changed, steps_changed=steps_changed,
-        )
+        return _render_panel(self.thread, self.run, steps, oob=True, read_only=self.read_only)
 
 
 def _by_pk(rows: QuerySet) -> Model | None:

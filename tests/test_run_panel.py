@@ -1,8 +1,7 @@
 """The run panel a thread's socket keeps up to date (chat.live.RunPanel): each event is
 taken from its payload (the rows it carries), rows are read only for a run the panel does
 not know yet and for an event without payload, and what it renders is exactly what
-render_run_panel() renders from the latest run, or those of its parts whose rows changed
-(the run's, the steps'; plug-in parts always) — nothing, when nothing the panel shows
+render_run_panel() renders from the latest run — or nothing, when nothing the panel shows
 changed."""
 
 import pytest
@@ -38,13 +37,6 @@ def step_event(step: RunStep, seq: int) -> dict:
     return {"type": "run.step", "run_id": step.run_id, "seq": seq, "step_id": step.id, "step": data}
 
 
-def from_rows(thread, *, run: bool = True, steps: bool = True) -> str:
-    """The panel's parts (all, as render_run_panel) as the rows are now."""
-    latest = live.latest_run(thread)
-    run_steps = list(latest.steps.all()) if latest else []
-    return live._render_panel(thread, latest, run_steps, oob=True, read_only=False, run_changed=run, steps_changed=steps)
-
-
 def update(panel, *taken) -> tuple[str, int]:
     with CaptureQueriesContext(connection) as captured:
         html = panel.update(taken)
@@ -54,26 +46,25 @@ def update(panel, *taken) -> tuple[str, int]:
 def test_each_event_is_taken_from_its_payload_and_renders_the_whole_panel(thread, tutor):
     earlier = new_run(thread, tutor, states.COMPLETED)
     panel = live.RunPanel(thread)
-    assert panel.render() == live.render_run_panel(thread) == from_rows(thread)
+    assert panel.render() == live.render_run_panel(thread)
 
     run = new_run(thread, tutor)  # a new run: read once; its first event of all, so no steps yet
     html, queries = update(panel, status_event(run, 1))
     assert html == live.render_run_panel(thread) and "In progress" in html and queries == 1
 
     step = message_step(run)  # a step: from its payload
-    html, queries = update(panel, step_event(step, 2))  # only the steps' part (and plug-ins') changed
-    assert html == from_rows(thread, run=False) and "Wrote a message" in html and queries == 0
-    assert 'id="run-status"' not in html
+    html, queries = update(panel, step_event(step, 2))
+    assert html == live.render_run_panel(thread) and "Wrote a message" in html and queries == 0
 
     step.status = RunStep.COMPLETED
     step.save()
     html, queries = update(panel, step_event(step, 3))
-    assert html == from_rows(thread, run=False) and queries == 0
+    assert html == live.render_run_panel(thread) and queries == 0
 
     run.status, run.usage = states.COMPLETED, {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
     run.save()
-    html, queries = update(panel, status_event(run, 4))  # the run's parts only
-    assert html == from_rows(thread, steps=False) and "7 tokens" in html and queries == 0
+    html, queries = update(panel, status_event(run, 4))
+    assert html == live.render_run_panel(thread) and "7 tokens" in html and queries == 0
 
     assert update(panel, status_event(run, 5)) == ("", 0)  # nothing changed: nothing rendered
     assert update(panel, status_event(earlier, 9)) == ("", 1)  # an older run's late event
@@ -124,4 +115,4 @@ def test_a_resumed_run_moves_on_from_requires_action(thread, tutor):
     run.status = states.IN_PROGRESS  # tool outputs submitted, the next execution claimed it
     run.save()
     html, queries = update(panel, status_event(run, 8))
-    assert html == from_rows(thread, steps=False) and "In progress" in html and queries == 0
+    assert html == live.render_run_panel(thread) and "In progress" in html and queries == 0
