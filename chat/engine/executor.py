@@ -170,6 +170,9 @@ class Execution:
         # request), or what building it raised, raised again where the turn starts.
         self.prepared: tuple | Exception | None = None
         self.touched = False  # the thread's updated_at, written as the run ends
+        # A resumed run's tool step, which submit_tool_outputs completed without an event:
+        # announced first, so readers following the events learn its outputs and its end.
+        self.submitted_step: RunStep | None = None
 
     # --- database work, each a small sync function run off the event loop ---------------
 
@@ -188,6 +191,10 @@ class Execution:
         if not claimed and self.run.status == states.CANCELLING:
             self.run.transition(states.CANCELLED)
         if claimed:
+            if self.run.event_seq:  # resumed after tool outputs (in the claim's trip, one query)
+                self.submitted_step = (
+                    RunStep.objects.filter(run=self.run, type=RunStep.TOOL_CALLS).order_by("-created_at", "-pk").first()
+                )
             try:
                 self.prepared = self._build_request_sync()
             except Exception as exc:  # raised in the turn, as if built there
@@ -333,6 +340,8 @@ class Execution:
         )
         try:
             await self.publish.run_status(self.run)
+            if self.submitted_step is not None:
+                await self.publish.run_step(self.submitted_step)
             if claimed:
                 await self._execute_claimed()
         finally:

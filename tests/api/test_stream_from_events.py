@@ -222,3 +222,7 @@ async def test_a_resumed_run_is_served_from_the_events_too(monkeypatch, reads, t
     assert reads == []
     assert [name for name, _ in events[-2:]] == ["thread.run.completed", "done"]
     assert text(events) == "Found it."
+    # The tool step the submit completed is announced, with its output.
+    tool_step = await RunStep.objects.aget(run_id=run.id, type=RunStep.TOOL_CALLS)
+    completed = [data for name, data in events if name == "thread.run.step.completed" and data["id"] == tool_step.id]
+    assert len(completed) == 1 and completed[0]["step_details"]["tool_calls"][0]["function"]["output"] == "x"

@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from chat.engine import dispatch, recovery
-from chat.models import Run
+from chat.models import Run, RunStep
 from tests.test_consumers import receive_until, watch_a_run
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -53,9 +53,13 @@ async def test_the_runs_next_execution_numbers_its_events_on_so_no_socket_reads_
     await receive_until(communicator, r'id="run-status".*chip--requires_action')
     await dispatch.wait_idle()
     run = await Run.objects.aget(pk=run.pk)
+    step = await RunStep.objects.aget(run_id=run.id, type=RunStep.TOOL_CALLS)
     await sync_to_async(submit_tool_outputs)(run, [{"tool_call_id": "call_1", "output": "sunny"}])
     frames = await receive_until(communicator, r'id="run-status".*chip--completed')
     await dispatch.wait_idle()
     assert "Sunny in Paris." in "".join(frames)
     assert catch_ups == []
+    # The tool step the submit completed is announced by the next execution: the panel
+    # shows it completed, not still in progress.
+    assert f'id="step-{step.id}" class="step step--completed"' in frames[-1]
     await communicator.disconnect()
