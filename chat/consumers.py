@@ -67,8 +67,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     read_only = True  # a class's tutor watching a student's conversation
     last_user_seq = 0  # read-only sockets: the newest student message this page shows
     _panel_task: asyncio.Task | None = None
-    _last_seq: tuple[str, int] | None = None  # (run id, number) of the last run event taken
-    _panel_reread = False  # a gap: the panel is read afresh, whatever the events named
+    _sequence: events.Sequence | None = None  # the numbered events taken of the latest run seen
+    _panel_reread = False  # a gap: the panel is read afresh, whatever the events said
+    _quiet_task: asyncio.Task | None = None  # looks at a live run's status after a quiet spell
+    _heard = 0  # events handled so far, so the quiet-spell watcher sees whether any came
 
     async def connect(self) -> None:
         """One trip to the database thread: who is signed in, whether they may read the
@@ -77,9 +79,9 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         returns, and a refused socket leaves the group without being sent anything."""
         # message id -> its text this socket has shown (and held back) while it streams
         self.shown: dict[str, StreamedText] = {}
-        # The runs and steps named by events the panel has not been rendered for yet.
-        self._stale_runs: set[str] = set()
-        self._stale_steps: set[str] = set()
+        # The run.status and run.step events the panel has not been rendered for yet.
+        self._panel_events: list[dict] = []
+        self._quiet = events.QuietSpell()
         thread_id = self.scope["url_route"]["kwargs"]["thread_id"]
         group = events.group_for(thread_id)
         try:
@@ -98,11 +100,13 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         await self.accept()
         _open_sockets.add(self)
         await self.send(text_data=snapshot)
+        self._watch_quiet_spells()
 
     async def disconnect(self, code: int) -> None:
         _open_sockets.discard(self)
-        if self._panel_task is not None:
-            self._panel_task.cancel()
+        for task in (self._panel_task, self._quiet_task):
+            if task is not None:
+                task.cancel()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -121,22 +125,46 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         if message.get("type") == "message.delta":
             batch += events.queued(self.channel_layer, self.channel_name)
         for event in events.coalesce(batch):
+            self._heard += 1
             if self._missed_events_before(event):
                 await self._catch_up_after_gap()
             handler = getattr(self, get_handler_name(event), None)
             if handler is None:
                 raise ValueError(f"No handler for message type {event['type']}")
             await handler(event)
+        self._watch_quiet_spells()
 
     def _missed_events_before(self, event: dict) -> bool:
         """Whether the run's events skipped a number since the last one this socket took
-        (a full queue drops events, the run's last status among them). The first event of
-        a run seen here starts its count; a run's next execution (after tool outputs)
-        counts from 1 again, which costs one needless catch-up."""
+        (a full queue drops events). The first event of a run seen here starts its count;
+        the count goes on across the run's executions (events.Sequence)."""
         if event.get("seq") is None:
             return False
-        last, self._last_seq = self._last_seq, (event["run_id"], events.last_seq(event))
-        return last is not None and last[0] == event["run_id"] and event["seq"] != last[1] + 1
+        if self._sequence is None or self._sequence.run_id != event["run_id"]:
+            self._sequence = events.Sequence(event["run_id"])
+        missed = not self._sequence.follows(event)
+        self._sequence.take(event)
+        return missed
+
+    def _watch_quiet_spells(self) -> None:
+        """While the panel shows a live run, look at its status after each quiet spell: a
+        lost *last* event (the run's final status) shows no gap, as nothing follows it."""
+        run = self.panel.run if self.thread is not None else None
+        if events.QuietSpell.watches(run) and (self._quiet_task is None or self._quiet_task.done()):
+            self._quiet_task = asyncio.create_task(self._look_after_quiet_spells())
+
+    async def _look_after_quiet_spells(self) -> None:
+        while events.QuietSpell.watches(self.panel.run):
+            heard = self._heard
+            await asyncio.sleep(self._quiet.seconds)
+            if self._heard != heard:
+                self._quiet.heard()
+                continue
+            moved = await self._status_moved()
+            self._quiet.looked(moved)
+            if moved:
+                await self._catch_up_after_gap()
+                await self._panel_task
 
     async def _catch_up_after_gap(self) -> None:
         """Show the rows as they are now: the run panel, and the messages this socket shows
@@ -203,8 +231,13 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         return "".join(html)
 
     @on_database_thread
-    def _run_panel(self, run_ids: set[str], step_ids: set[str]) -> str:
-        return self.panel.update(run_ids, step_ids)
+    def _run_panel(self, taken: list[dict]) -> str:
+        return self.panel.update(taken)
+
+    @on_database_thread
+    def _status_moved(self) -> bool:
+        known = self.panel.known
+        return known is not None and known.status_moved()
 
     @on_database_thread
     def _whole_run_panel(self) -> str:
@@ -219,26 +252,26 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             html = await self._new_user_messages()
             if html:
                 await self.send(text_data=html)
-        self._stale_runs.add(event["run_id"])
+        self._panel_events.append(event)
         self._refresh_panel()
 
     async def run_step(self, event: dict) -> None:
-        self._stale_steps.add(event["step_id"])
+        self._panel_events.append(event)
         self._refresh_panel()
 
     def _refresh_panel(self) -> None:
         """A burst of status and step events costs one render, not one each: while the
-        panel is being rendered, later events only name more rows to read, and it is
-        rendered once more afterwards — always from the rows as they are now, so nothing
-        is lost."""
+        panel is being rendered, later events wait, and it is rendered once more
+        afterwards with all of them taken, so nothing is lost."""
         if self._panel_task is None or self._panel_task.done():
             self._panel_task = asyncio.create_task(self._render_panel_until_fresh())
 
     async def _render_panel_until_fresh(self) -> None:
-        while self._stale_runs or self._stale_steps or self._panel_reread:
-            runs, steps, reread = self._stale_runs, self._stale_steps, self._panel_reread
-            self._stale_runs, self._stale_steps, self._panel_reread = set(), set(), False
-            html = await (self._whole_run_panel() if reread else self._run_panel(runs, steps))
+        while self._panel_events or self._panel_reread:
+            taken, reread = self._panel_events, self._panel_reread
+            # After a gap the rows are read now: they hold what the events waiting say.
+            self._panel_events, self._panel_reread = [], False
+            html = await (self._whole_run_panel() if reread else self._run_panel(taken))
             if html:
                 await self.send(text_data=html)
 

@@ -17,7 +17,8 @@ from chat.models import File, Message, Run, RunStep, Thread, tool_steps_before
 PAGE = "chat/thread.html"
 
 # Parts a plug-in adds below the run panel (function calling: the forms for a run's
-# pending calls), registered in its AppConfig.ready(): (thread, run, oob=, read_only=) -> html.
+# pending calls), registered in its AppConfig.ready(): (thread, run, steps=, oob=, read_only=) -> html
+# (``steps``: the run's steps, as the panel knows them).
 RunPanelPart = Callable[..., str]
 _run_panel_parts: list[RunPanelPart] = []
 
@@ -106,19 +107,87 @@ def render_run_panel(thread: Thread, created: Run | None = None, *, oob: bool = 
     """The status chip (with its Cancel button, unless ``read_only``) and the steps of the
     latest run: ``created``, when the caller has just created it (no steps yet), else read."""
     if created is None:
-        return _render_panel(thread, latest_run(thread), oob=oob, read_only=read_only)
-    _give_steps(created, [])
-    return _render_panel(thread, created, oob=oob, read_only=read_only)
+        run = latest_run(thread)
+        return _render_panel(thread, run, list(run.steps.all()) if run else [], oob=oob, read_only=read_only)
+    return _render_panel(thread, created, [], oob=oob, read_only=read_only)
 
 
-def _render_panel(thread: Thread, run: Run | None, *, oob: bool, read_only: bool) -> str:
-    context = {"thread": thread, "run": run, "oob": oob, "read_only": read_only}
+def _render_panel(thread: Thread, run: Run | None, steps: list[RunStep], *, oob: bool, read_only: bool) -> str:
+    context = {"thread": thread, "run": run, "run_steps": steps, "oob": oob, "read_only": read_only}
     return (
         render_to_string(f"{PAGE}#run_status", context)
         + ("" if read_only else render_to_string(f"{PAGE}#composer_action", context))  # Send, or Stop during a run (a reader has no composer)
         + render_to_string(f"{PAGE}#steps", context)
-        + "".join(part(thread, run, oob=oob, read_only=read_only) for part in _run_panel_parts)
+        + "".join(part(thread, run, steps=steps, oob=oob, read_only=read_only) for part in _run_panel_parts)
     )
+
+
+class RunPanel:
+    """The run panel of one open page, kept up to date by its socket (chat/consumers.py).
+
+    The events carry the rows they are about (chat/engine/events.py), so the panel keeps
+    what it knows of the latest run as an ``events.KnownRun`` (the SSE stream's rules) and
+    reads rows only for a run it does not know yet (its first event: the run once; its
+    steps too unless that is the run's first event of all), for an event without payload
+    (a cancel or a recovery, which close open steps and announce the run alone), and after
+    a gap (``render``: the socket saw a number skipped). Reading the latest run with its
+    assistant and steps for every event was 11 % of a profile of 200 runs on one socket
+    each. Whatever changed, the whole panel is rendered, as render_run_panel() renders
+    it; events that changed nothing it shows render nothing."""
+
+    def __init__(self, thread: Thread, *, read_only: bool = False) -> None:
+        self.thread, self.read_only = thread, read_only
+        self.known: events.KnownRun | None = None  # the latest run, as last known
+        self._shown: tuple | None = None  # what the panel last rendered was rendered from
+
+    @property
+    def run(self) -> Run | None:
+        return self.known.run if self.known is not None else None
+
+    def render(self) -> str:
+        """The panel of the latest run, read afresh (a page joining, a gap, a server stopping)."""
+        run = latest_run(self.thread)
+        self._know(run, list(run.steps.all()) if run is not None else [])
+        return self._render()
+
+    def update(self, taken: Iterable[dict]) -> str:
+        """The panel after these run.status and run.step events (each the run's next, or
+        unnumbered); "" when nothing it shows changed."""
+        for event in taken:
+            known = self.known
+            if known is None or event.get("seq") is None or event.get("run_id") != known.run_id or not known.take(event):
+                self._read(event)
+        return self._render() if self._state() != self._shown else ""
+
+    def _read(self, event: dict) -> None:
+        run_id = event.get("run_id") or (event.get("step") or {}).get("run_id")
+        if run_id is None:  # an unnumbered step event too large to carry its row
+            self.render()
+            return
+        shown = self.run
+        run = _by_pk(Run.objects.filter(pk=run_id, thread=self.thread))
+        if run is None or (shown is not None and run.created_at < shown.created_at):
+            return  # gone, or an older run's late event: the panel shows the latest run
+        # A run's first event of all comes before its first step (the steps read now may
+        # be newer than the events still queued; those events bring them).
+        self._know(run, [] if event.get("seq") == 1 else list(RunStep.objects.filter(run_id=run.id).order_by("created_at", "pk")))
+
+    def _know(self, run: Run | None, steps: list[RunStep]) -> None:
+        if run is None:
+            self.known = None
+            return
+        self.known = events.KnownRun(run.id, messages=False)
+        self.known.read(run, steps=steps)
+
+    def _state(self) -> tuple:
+        if self.known is None:
+            return ()
+        return _fields(self.known.run), self.known.run.status_label, tuple(_fields(step) for step in self.known.steps.values())
+
+    def _render(self) -> str:
+        self._shown = self._state()
+        steps = list(self.known.steps.values()) if self.known is not None else []
+        return _render_panel(self.thread, self.run, steps, oob=True, read_only=self.read_only)
 
 
 def _by_pk(rows: QuerySet) -> Model | None:
@@ -127,74 +196,5 @@ def _by_pk(rows: QuerySet) -> Model | None:
     return found[0] if found else None
 
 
-class RunPanel:
-    """The run panel of one open page, kept up to date by its socket (chat/consumers.py).
-
-    An event names the run or the step that changed, so only that row is read, by primary
-    key: reading the latest run with its assistant and its steps for every event was 11 %
-    of a profile of 200 runs on one socket each (Django compiling the queries, not the
-    database working). The steps are read again when a step event names them, or when the
-    run's status changed while one was open (cancelling or recovering a run closes its open
-    steps and announces the run only). Whatever changed, the whole panel is rendered, as
-    render_run_panel() renders it; events that changed nothing it shows render nothing."""
-
-    def __init__(self, thread: Thread, *, read_only: bool = False) -> None:
-        self.thread, self.read_only = thread, read_only
-        self.run: Run | None = None
-        self._shown: tuple | None = None  # what the panel last rendered was rendered from
-
-    def render(self) -> str:
-        """The panel of the latest run, read afresh (a page joining, a server stopping)."""
-        self.run = latest_run(self.thread)
-        return self._render()
-
-    def update(self, run_ids: Iterable[str] = (), step_ids: Iterable[str] = ()) -> str:
-        """The panel after events naming these runs and steps; "" when nothing it shows changed."""
-        for run_id in run_ids:
-            self._take_run(run_id)
-        steps = list(RunStep.objects.filter(pk__in=set(step_ids)).order_by()) if step_ids else []
-        if any(self.run is None or step.run_id != self.run.id for step in steps):
-            # A step of a run this panel does not show (its run.status is still to come,
-            # or an older run's): whichever run is the latest now, as the page would show.
-            self.run = latest_run(self.thread)
-        elif steps:
-            known = {step.id: step for step in self.run.steps.all()} | {step.id: step for step in steps}
-            _give_steps(self.run, sorted(known.values(), key=lambda step: step.created_at))
-        return self._render() if self._state() != self._shown else ""
-
-    def _take_run(self, run_id: str) -> None:
-        shown = self.run
-        run = _by_pk(Run.objects.filter(pk=run_id, thread=self.thread))
-        if run is None or (shown is not None and run.created_at < shown.created_at):
-            return  # gone, or an older run's late event: the panel shows the latest run
-        steps = list(shown.steps.all()) if shown is not None and run.id == shown.id else None
-        # Besides in step events, only a change of status (cancelled, failed, expired)
-        # changes steps, and only open ones: otherwise the panel's steps are current.
-        if steps is None or (run.status != shown.status and any(s.status == RunStep.IN_PROGRESS for s in steps)):
-            steps = list(RunStep.objects.filter(run_id=run.id))
-        _give_steps(run, steps)
-        self.run = run
-
-    def _state(self) -> tuple:
-        run = self.run
-        if run is None:
-            return ()
-        return _fields(run), run.status_label, tuple(_fields(step) for step in run.steps.all())
-
-    def _render(self) -> str:
-        self._shown = self._state()
-        return _render_panel(self.thread, self.run, oob=True, read_only=self.read_only)
-
-
 def _fields(row: Model) -> tuple:
     return tuple(getattr(row, field.attname) for field in row._meta.concrete_fields)
-
-
-def _give_steps(run: Run, steps: list[RunStep]) -> None:
-    """Hand ``run`` its steps as prefetch_related("steps") would: the partials' and the
-    plug-in parts' ``run.steps.all()`` then read these instead of querying."""
-    cache = run.__dict__.setdefault("_prefetched_objects_cache", {})
-    cache.pop("steps", None)
-    rows = run.steps.get_queryset()
-    rows._result_cache, rows._prefetch_done = steps, True
-    cache["steps"] = rows

@@ -227,6 +227,9 @@ class Run(models.Model):
     # Which process executes the run, and when it last proved it is alive (orphan recovery).
     worker = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # How many events the run's executions so far published (written as one pauses for tool
+    # outputs): the next execution, in whatever process, numbers on from it (events.py).
+    event_seq = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

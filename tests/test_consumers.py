@@ -35,6 +35,17 @@ async def connect(thread_id: str, user=None, origin: str = "http://localhost"):
     return communicator, connected, code
 
 
+async def watch_a_run(thread, user, question: str, assistant):
+    """A page open on ``thread`` (its snapshot received), then ``question`` posted and the
+    run that answers it dispatched: (the page's socket, the run)."""
+    communicator, connected, _ = await connect(thread.id, user)
+    assert connected
+    await communicator.receive_from()  # the snapshot
+    _, run = await sync_to_async(post_message)(thread, question, assistant, start=False)
+    dispatch.dispatch(run.id)
+    return communicator, run
+
+
 async def receive_until(communicator, pattern: str, timeout: float = 5.0) -> list[str]:
     frames = []
     loop = asyncio.get_running_loop()
@@ -239,11 +250,7 @@ def streamed_pieces(frames: list[str]) -> list[str]:
 
 async def test_citation_markers_never_show_while_an_answer_streams(monkeypatch, alice, thread, tutor):
     use(monkeypatch, ScriptedProvider(text_turn(*CITED), delay=0.02))
-    communicator, connected, _ = await connect(thread.id, alice)
-    assert connected
-    await communicator.receive_from()
-    _, run = await sync_to_async(post_message)(thread, "Tell me about Paris", tutor, start=False)
-    dispatch.dispatch(run.id)
+    communicator, _ = await watch_a_run(thread, alice, "Tell me about Paris", tutor)
     frames = await receive_until(communicator, r"Completed")
     pieces = streamed_pieces(frames)
     assert len(pieces) > 3 and not any("†" in piece or "0:0" in piece for piece in pieces)
@@ -286,13 +293,22 @@ async def test_a_socket_that_missed_the_end_of_an_answer_shows_it_ended(monkeypa
     renders what it shows as streaming from the rows (here: the answer, ended)."""
     use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide."), delay=0.02))
     dropped = lose(monkeypatch, "message.completed")
-    communicator, connected, _ = await connect(thread.id, alice)
-    assert connected
-    await communicator.receive_from()  # the snapshot
-    _, run = await sync_to_async(post_message)(thread, "3x + 11 = 14", tutor, start=False)
-    dispatch.dispatch(run.id)
+    communicator, _ = await watch_a_run(thread, alice, "3x + 11 = 14", tutor)
     frames = await receive_until(communicator, r'<article id="message-msg_\w+" hx-swap-oob="true"')
     assert dropped
     assert "Subtract 11, then divide." in frames[-1] and 'id="stream-' not in frames[-1]  # ended, not streaming
+    await dispatch.wait_idle()
+    await communicator.disconnect()
+
+
+async def test_a_socket_that_missed_the_runs_last_event_shows_its_end_after_a_quiet_spell(monkeypatch, alice, thread, tutor):
+    """Nothing follows a run's final status to show that it was lost: the socket looks at
+    the run's status after a quiet spell, as an SSE stream does, and shows the run ended."""
+    monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.05, raising=False)
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide."), delay=0.02))
+    dropped = lose(monkeypatch, "run.status", status="completed")
+    communicator, _ = await watch_a_run(thread, alice, "3x + 11 = 14", tutor)
+    frames = await receive_until(communicator, r'id="run-status".*chip--completed', timeout=10)
+    assert dropped and 'class="step step--completed"' in frames[-1]
     await dispatch.wait_idle()
     await communicator.disconnect()

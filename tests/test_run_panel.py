@@ -1,13 +1,15 @@
-"""The run panel a thread's socket keeps up to date (chat.live.RunPanel): each event reads
-only the rows it names, and what it renders is exactly what render_run_panel() renders
-from the latest run — or nothing, when nothing the panel shows changed."""
+"""The run panel a thread's socket keeps up to date (chat.live.RunPanel): each event is
+taken from its payload (the rows it carries), rows are read only for a run the panel does
+not know yet and for an event without payload, and what it renders is exactly what
+render_run_panel() renders from the latest run — or nothing, when nothing the panel shows
+changed."""
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat import live
-from chat.engine import states
+from chat.engine import events, states
 from chat.engine.runs import cancel_run
 from chat.models import Run, RunStep
 
@@ -23,36 +25,49 @@ def message_step(run, status=RunStep.IN_PROGRESS) -> RunStep:
     return RunStep.objects.create(run=run, type=RunStep.MESSAGE_CREATION, status=status, step_details=details)
 
 
-def update(panel, *, runs=(), steps=()) -> tuple[str, int]:
+def status_event(run: Run, seq: int | None) -> dict:
+    """What the engine publishes (numbered) or a cancel / recovery (unnumbered, no payload)."""
+    if seq is None:
+        return {"type": "run.status", "run_id": run.id}
+    return {"type": "run.status", "run_id": run.id, "seq": seq, "run": events.fields_of(run, events.RUN_FIELDS)}
+
+
+def step_event(step: RunStep, seq: int) -> dict:
+    data = events.fields_of(step, events.STEP_FIELDS, limit=events.PAYLOAD_LIMIT)
+    return {"type": "run.step", "run_id": step.run_id, "seq": seq, "step_id": step.id, "step": data}
+
+
+def update(panel, *taken) -> tuple[str, int]:
     with CaptureQueriesContext(connection) as captured:
-        html = panel.update(runs, steps)
+        html = panel.update(taken)
     return html, len(captured)
 
 
-def test_each_event_reads_only_the_rows_it_names_and_renders_the_whole_panel(thread, tutor):
+def test_each_event_is_taken_from_its_payload_and_renders_the_whole_panel(thread, tutor):
     earlier = new_run(thread, tutor, states.COMPLETED)
     panel = live.RunPanel(thread)
     assert panel.render() == live.render_run_panel(thread)
 
-    run = new_run(thread, tutor)  # a new run: it and its steps are read
-    html, queries = update(panel, runs=[run.id])
-    assert html == live.render_run_panel(thread) and "In progress" in html and queries == 2
+    run = new_run(thread, tutor)  # a new run: read once; its first event of all, so no steps yet
+    html, queries = update(panel, status_event(run, 1))
+    assert html == live.render_run_panel(thread) and "In progress" in html and queries == 1
 
-    step = message_step(run)  # a step: that step only
-    html, queries = update(panel, steps=[step.id])
-    assert html == live.render_run_panel(thread) and "Wrote a message" in html and queries == 1
+    step = message_step(run)  # a step: from its payload
+    html, queries = update(panel, step_event(step, 2))
+    assert html == live.render_run_panel(thread) and "Wrote a message" in html and queries == 0
 
     step.status = RunStep.COMPLETED
     step.save()
-    html, queries = update(panel, steps=[step.id])
-    assert html == live.render_run_panel(thread) and queries == 1
+    html, queries = update(panel, step_event(step, 3))
+    assert html == live.render_run_panel(thread) and queries == 0
 
-    Run.objects.filter(pk=run.pk).update(status=states.COMPLETED, usage={"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7})
-    html, queries = update(panel, runs=[run.id])  # no step open: the steps shown are current
-    assert html == live.render_run_panel(thread) and "7 tokens" in html and queries == 1
+    run.status, run.usage = states.COMPLETED, {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
+    run.save()
+    html, queries = update(panel, status_event(run, 4))
+    assert html == live.render_run_panel(thread) and "7 tokens" in html and queries == 0
 
-    assert update(panel, runs=[run.id]) == ("", 1)  # nothing changed: nothing rendered
-    assert update(panel, runs=[earlier.id]) == ("", 1)  # an older run's late event
+    assert update(panel, status_event(run, 5)) == ("", 0)  # nothing changed: nothing rendered
+    assert update(panel, status_event(earlier, 9)) == ("", 1)  # an older run's late event
 
 
 def test_a_cancelled_run_shows_the_steps_it_closed(thread, tutor):
@@ -60,9 +75,9 @@ def test_a_cancelled_run_shows_the_steps_it_closed(thread, tutor):
     step = message_step(run)
     panel = live.RunPanel(thread)
     panel.render()
-    assert cancel_run(run)  # closes the open step, announces only the run
-    html, _ = update(panel, runs=[run.id])
-    assert html == live.render_run_panel(thread)
+    assert cancel_run(run)  # closes the open step, announces only the run, without payload
+    html, queries = update(panel, status_event(run, None))
+    assert html == live.render_run_panel(thread) and queries == 2
     assert f'id="step-{step.id}" class="step step--cancelled"' in html
 
 
@@ -71,5 +86,33 @@ def test_a_step_of_a_run_not_shown_yet_shows_the_latest_run(thread, tutor):
     panel = live.RunPanel(thread)
     panel.render()
     step = message_step(new_run(thread, tutor))
-    html, _ = update(panel, steps=[step.id])
+    html, _ = update(panel, step_event(step, 2))
     assert html == live.render_run_panel(thread) and "In progress" in html
+
+
+def test_an_event_older_than_the_rows_read_does_not_take_the_panel_back(thread, tutor):
+    """After a gap the rows are read; events still queued may be older than them."""
+    run = new_run(thread, tutor)
+    step = message_step(run)
+    started, step_open = status_event(run, 1), step_event(step, 2)
+    step.status = RunStep.COMPLETED
+    step.save()
+    run.status = states.COMPLETED
+    run.save()
+    panel = live.RunPanel(thread)
+    shown = panel.render()  # the rows, read after the gap: completed
+    assert update(panel, started, step_open) == ("", 0)
+    assert shown == live.render_run_panel(thread) and "Completed" in shown
+
+
+def test_a_resumed_run_moves_on_from_requires_action(thread, tutor):
+    """requires_action ends an execution; the next one's statuses come after it (event_seq)."""
+    run = new_run(thread, tutor, states.REQUIRES_ACTION)
+    run.event_seq = 7
+    run.save()
+    panel = live.RunPanel(thread)
+    panel.render()
+    run.status = states.IN_PROGRESS  # tool outputs submitted, the next execution claimed it
+    run.save()
+    html, queries = update(panel, status_event(run, 8))
+    assert html == live.render_run_panel(thread) and "In progress" in html and queries == 0

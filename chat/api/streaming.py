@@ -8,11 +8,13 @@ always come after its ``created`` event.
 
 The events carry what changed (events.py), so a stream that receives every event of its
 run in sequence never reads the rows after its opening: 200 streams re-reading the run,
-its steps and its messages at every event were a fifth of a busy server's time. The
-rows are read (``reconcile``) only when the stream cannot trust what it knows: an event
-number skipped (an event dropped from a full queue), an event without payload (a cancel
-or a recovery, from any process), or a quiet spell after which the run's status row
-moved (a dropped last event). The database stays the truth; a re-read yields the same
+its steps and its messages at every event were a fifth of a busy server's time. What the
+stream knows of the rows is an ``events.KnownRun``, its count of events an
+``events.Sequence`` (the rules the browser's run panel follows too). The rows are read
+(``reconcile``) only when the stream cannot trust what it knows: an event number skipped
+(an event dropped from a full queue), an event without payload (a cancel or a recovery,
+from any process), or a quiet spell (``events.QuietSpell``) after which the run's status
+row moved (a dropped last event). The database stays the truth; a re-read yields the same
 events the missed ones would have.
 
 A message's delta parts carry the indexes its final content will have: the image parts a
@@ -45,30 +47,12 @@ from chat.models import Message, Run, RunStep
 
 logger = logging.getLogger("chat.api")
 
-# Look at the run's status when no event arrived for this long (its last events dropped)
-# and read the rows if it moved, doubling up to RESYNC_MAX_SECONDS while nothing changes:
-# 200 streams waiting for busy runs re-read every second and starved the engine's own
-# database work.
-RESYNC_SECONDS = 1.0
-RESYNC_MAX_SECONDS = 8.0
-
-
 def sse(event: str, data: dict) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
 DONE = b"event: done\ndata: [DONE]\n\n"
 WAKE = "stream.wake"  # sent to a stream by end_streams
-
-
-# A run's statuses in the order one stream can see them (it ends at requires_action), so
-# that an event older than the rows just read cannot take the run back.
-_STATUS_RANK = {states.QUEUED: 0, states.IN_PROGRESS: 1, states.CANCELLING: 2}
-_FINAL_RANK = 3
-
-
-def _rank(status: str) -> int:
-    return _STATUS_RANK.get(status, _FINAL_RANK)
 
 
 class RunEvents:
@@ -79,11 +63,9 @@ class RunEvents:
         self.include_content = include_content
         # The run, its steps and its messages as last known: read from the rows, then
         # updated from the events' payloads.
-        self.run: Run | None = None
-        self.known_steps: dict[str, RunStep] = {}  # in creation order
-        self.known_messages: dict[str, Message] = {}
+        self.known = events.KnownRun(run_id)
         self.tool_parts: dict[str, list[dict]] = {}  # message id -> its tools' parts, from message.created
-        self.seq = 0  # the number of the last event of the run's publisher taken in order
+        self.sequence = events.Sequence(run_id, 0)  # the run's events taken in order (set from the run opened)
         self.final = False
         self.status: str | None = None
         self.set_up_hidden: bool | None = None  # a class run's: looked up once per stream
@@ -92,15 +74,23 @@ class RunEvents:
         # message id -> [characters sent, finished?, index of the text part, image file ids sent]
         self.messages: dict[str, list] = {}
 
+    @property
+    def run(self) -> Run | None:
+        return self.known.run
+
+    @property
+    def seq(self) -> int | None:
+        return self.sequence.last
+
     def skip_existing(self) -> None:
         """Treat the run's rows so far as already announced (resuming after tool outputs);
         steps still in progress will have their completion announced."""
         for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk"):
-            self.known_steps[step.id] = step
+            self.known.steps[step.id] = step
             self.steps[step.id] = RunStep.IN_PROGRESS if step.status == RunStep.IN_PROGRESS else step.status
             self.calls[step.id] = len(step.step_details.get("tool_calls", []))
         for message in Message.objects.filter(run_id=self.run_id):
-            self.known_messages[message.id] = message
+            self.known.messages[message.id] = message
             images = {p["image_file"]["file_id"] for p in message.content if p.get("type") == "image_file"}
             self.messages[message.id] = [len(message.text), message.status != Message.IN_PROGRESS, _text_index(message.content), images]
 
@@ -114,7 +104,8 @@ class RunEvents:
         return [(f"thread.run.{run.status}", self._follow(run))]
 
     def _follow(self, run: Run) -> dict:
-        self.run = run
+        self.known.run = run
+        self.sequence.last = run.event_seq  # a resumed run's earlier executions sent these
         self.set_up_hidden = getattr(run, "set_up_hidden", None)
         self.status = run.status
         return serializers.run(run)
@@ -129,39 +120,19 @@ class RunEvents:
             # Told already; a wake (the loop looks at _closing); or another run of the
             # thread (an earlier one's last events).
             return []
-        if event.get("seq") != self.seq + 1 or self.set_up_hidden is None:
+        if not self.sequence.follows(event) or self.set_up_hidden is None:
             return None  # (a run opened without its visibility looked up gets it from the rows)
         if event["type"] == "message.delta":
             out = self.text_delta(event["message_id"], event["offset"], event["text"])
-        else:
-            out = self._apply_payload(event)
-        if out is not None:
-            self.seq = events.last_seq(event)
-        return out
-
-    def _apply_payload(self, event: dict) -> list[tuple[str, dict]] | None:
-        kind = event["type"]
-        if kind == "run.status" and event.get("run") is not None:
-            if _rank(event["run"]["status"]) >= _rank(self.run.status):
-                events.restore(self.run, event["run"])
-        elif kind == "run.step" and event.get("step") is not None:
-            self._update(self.known_steps, RunStep, event["step"], RunStep.IN_PROGRESS)
-        elif kind in ("message.created", "message.completed") and event.get("message") is not None:
-            self._update(self.known_messages, Message, event["message"], Message.IN_PROGRESS)
-            if kind == "message.created":
+        elif self.known.take(event):
+            if event["type"] == "message.created":
                 self.tool_parts[event["message_id"]] = event["tool_parts"]
+            out, self.final = self._catch_up()
         else:
-            return None
-        out, self.final = self._catch_up()
+            out = None
+        if out is not None:
+            self.sequence.take(event)
         return out
-
-    @staticmethod
-    def _update(known: dict, model, data: dict, in_progress: str) -> None:
-        row = known.get(data["id"])
-        if row is None:
-            known[data["id"]] = events.restore(model(), data)
-        elif not (row.status != in_progress and data["status"] == in_progress):  # never back to in progress
-            events.restore(row, data)
 
     def caught_up(self, rest: list[dict]) -> list[tuple[str, dict]]:
         """After reading the rows for the first event of ``rest`` (a batch received before
@@ -171,8 +142,7 @@ class RunEvents:
         for event in rest:
             if event.get("run_id") != self.run_id:
                 continue
-            if event.get("seq") is not None:
-                self.seq = events.last_seq(event)
+            self.sequence.take(event)
             if event["type"] == "message.delta" and not self.final:
                 out += self.text_delta(event["message_id"], event["offset"], event["text"]) or []
         return out
@@ -184,21 +154,17 @@ class RunEvents:
         if self.set_up_hidden is None:
             self.set_up_hidden = serializers.with_visibility(run).set_up_hidden
         run.set_up_hidden = self.set_up_hidden
-        self.run = run
-        # Steps are read before messages: the engine ends a message before its step, so a
-        # step read as completed always finds its message completed too (read the other
-        # way round, an answer ending between the two reads had its step's completion
-        # announced before the message's last delta).
-        self.known_steps = {s.id: s for s in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk")}
-        self.known_messages = {m.id: m for m in Message.objects.filter(run_id=self.run_id)}
+        # Steps are read before messages (KnownRun.read): read the other way round, an
+        # answer ending between the two reads had its step's completion announced before
+        # the message's last delta.
+        self.known.read(run)
         out, self.final = self._catch_up()
         return out, self.final
 
     def check(self) -> tuple[list[tuple[str, dict]], bool]:
         """After a quiet spell: the rows are read only if the run's status moved (an event
         this stream missed with none after it to show the gap). One small query."""
-        status = Run.objects.filter(pk=self.run_id).values_list("status", flat=True).first()
-        if self.run is not None and status == self.run.status:
+        if not self.known.status_moved():
             return [], False
         return self.reconcile()
 
@@ -216,7 +182,7 @@ class RunEvents:
         if not final and run.status != self.status:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
             self.status = run.status
-        for step in self.known_steps.values():
+        for step in self.known.steps.values():
             out += self._step_events(step, run)
         if final:
             out.append((f"thread.run.{run.status}", serializers.run(run)))
@@ -234,7 +200,7 @@ class RunEvents:
             self.calls[step.id] = 0
         if step.type == RunStep.MESSAGE_CREATION:
             message_id = step.step_details.get("message_creation", {}).get("message_id")
-            message = self.known_messages.get(message_id)
+            message = self.known.messages.get(message_id)
             if message is not None:
                 out += self._message_events(message, run)
         else:
@@ -393,7 +359,7 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
             yield b"".join(sse(*event) for event in opening)
         # The opening was built from the rows a moment ago, and every change since has been
         # published to this subscription (made before the run was queued).
-        resync = RESYNC_SECONDS
+        quiet = events.QuietSpell()
         while not tracker.final:
             if _closing:
                 # The runs this process executed have ended (and said so); this one is not
@@ -401,14 +367,14 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
                 yield sse("error", {"error": SERVER_STOPPING})
                 break
             try:
-                message = await asyncio.wait_for(layer.receive(channel), timeout=resync)
+                message = await asyncio.wait_for(layer.receive(channel), timeout=quiet.seconds)
             except TimeoutError:
                 out, _ = await _read_rows(tracker.check)
-                resync = RESYNC_SECONDS if out else min(resync * 2, RESYNC_MAX_SECONDS)
+                quiet.looked(bool(out))
                 if out:
                     yield b"".join(sse(*event) for event in out)
                 continue
-            resync = RESYNC_SECONDS
+            quiet.heard()
             # Everything already queued goes out in one write, runs of text deltas merged
             # into one event: a stream that fell behind catches up at once.
             batch = events.coalesce([message, *events.queued(layer, channel)])

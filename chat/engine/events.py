@@ -6,13 +6,17 @@ status fields, the step, the message as created or as completed (``RUN_FIELDS`` 
 others below; datetimes as POSIX timestamps, so an event crosses Redis as msgpack). A
 payload larger than ``PAYLOAD_LIMIT`` (a step with long search results, a very long
 answer) is left out: readers read such rows. The browser's consumer still reads rows to
-render its templates; the SSE stream serves a run from the payloads alone.
+render messages; its run panel and the SSE stream serve a run from the payloads.
 
 Each event a run's publisher sends carries the run's id and a sequence number (1, 2, …
-for one execution of the run). Delivery is at most once (a reader whose queue is full
-misses events), so a reader that sees a number other than the next one, or an event
-without payload (a one-off from ``publish``: a cancel, a recovery), reads the rows: the
-database stays the truth for recovery.
+over the whole run: an execution that resumes it after tool outputs numbers on from
+``Run.event_seq``, which the pause wrote with its status). Delivery is at most once (a
+reader whose queue is full misses events), so a reader that sees a number other than the
+next one (``Sequence``), or an event without payload (a one-off from ``publish``: a cancel,
+a recovery), reads the rows: the database stays the truth for recovery. A lost *last*
+event shows no gap; a reader of a live run looks at its status row after a quiet spell
+(``QuietSpell``). What readers know of a run's rows is kept by ``KnownRun``, one rule for
+SSE streams and the browser's run panel.
 
 Text deltas carry the new text and its offset in the message, and the accumulated text is
 also kept in a process-local buffer (and saved, for all runs at once, every
@@ -40,6 +44,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import models
 
+from chat.engine import states
 from chat.models import Message, Run, RunStep
 
 Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
@@ -87,7 +92,7 @@ def group_for(thread_id: str) -> str:
 # API shows.
 RUN_FIELDS = (
     "status", "required_action", "last_error", "incomplete_details", "usage",
-    "started_at", "expires_at", "cancelled_at", "failed_at", "completed_at",
+    "started_at", "expires_at", "cancelled_at", "failed_at", "completed_at", "event_seq",
 )
 STEP_FIELDS = (
     "id", "run_id", "type", "status", "step_details", "last_error", "usage", "metadata",
@@ -129,6 +134,127 @@ def last_seq(event: dict[str, Any]) -> int | None:
     return event.get("last_seq", event.get("seq"))
 
 
+class Sequence:
+    """Which of one run's numbered events a reader has taken: the one rule for "is this
+    the next event, or were some lost". ``last`` is the number of the last event taken,
+    None when the reader does not know it (a page joining mid-run: the first numbered
+    event it sees starts the count)."""
+
+    __slots__ = ("run_id", "last")
+
+    def __init__(self, run_id: str, last: int | None = None) -> None:
+        self.run_id, self.last = run_id, last
+
+    def follows(self, event: dict[str, Any]) -> bool:
+        """Whether ``event`` is this run's next numbered event (an unnumbered one never is)."""
+        seq = event.get("seq")
+        return seq is not None and event.get("run_id") == self.run_id and (self.last is None or seq == self.last + 1)
+
+    def take(self, event: dict[str, Any]) -> None:
+        if event.get("seq") is not None and event.get("run_id") == self.run_id:
+            self.last = last_seq(event)
+
+
+# A run's statuses in the order its row takes them within one execution. requires_action
+# ends an execution and writes the next one's first number (``event_seq``) with it, so it
+# comes first among the statuses with that number: (event_seq, rank) orders every status
+# a run's row ever has, across executions.
+_STATUS_RANK = {states.REQUIRES_ACTION: -1, states.QUEUED: 0, states.IN_PROGRESS: 1, states.CANCELLING: 2}
+_FINAL_RANK = 3
+
+
+def _run_order(event_seq: int, status: str) -> tuple[int, int]:
+    return event_seq, _STATUS_RANK.get(status, _FINAL_RANK)
+
+
+class KnownRun:
+    """What a reader knows of one run's rows — the run, its steps in creation order and,
+    if it keeps them, its messages — read from the database (``read``) and then brought up
+    to date from the run's events' payloads (``take``). An SSE stream and a page's run panel
+    both keep one, so both follow the same rules: the rows may be newer than events still
+    queued for the reader (read after a gap), so an older payload never takes a run's
+    status back, nor a step or a message back to in progress."""
+
+    def __init__(self, run_id: str, *, messages: bool = True) -> None:
+        self.run_id = run_id
+        self.run: Run | None = None
+        self.steps: dict[str, RunStep] = {}  # in creation order
+        self.messages: dict[str, Message] | None = {} if messages else None
+
+    def read(self, run: Run | None = None, *, steps: list[RunStep] | None = None) -> None:
+        """Take the rows from the database (``run`` and ``steps`` when the caller read them)."""
+        self.run = run if run is not None else Run.objects.get(pk=self.run_id)
+        # Steps before messages: the engine ends a message before its step, so a step read
+        # as completed always finds its message completed too.
+        if steps is None:
+            steps = RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk")
+        self.steps = {step.id: step for step in steps}
+        if self.messages is not None:
+            self.messages = {m.id: m for m in Message.objects.filter(run_id=self.run_id)}
+
+    def take(self, event: dict[str, Any]) -> bool:
+        """Bring the rows up to date from ``event``'s payload; False when it carries none
+        (the rows must be read). The caller has checked that the event is in sequence."""
+        kind = event["type"]
+        if kind == "run.status" and event.get("run") is not None and self.run is not None:
+            data = event["run"]
+            if _run_order(data.get("event_seq", 0), data["status"]) >= _run_order(self.run.event_seq, self.run.status):
+                restore(self.run, data)
+        elif kind == "run.step" and event.get("step") is not None:
+            self._update(self.steps, RunStep, event["step"], RunStep.IN_PROGRESS)
+        elif kind in ("message.created", "message.completed") and event.get("message") is not None:
+            if self.messages is not None:
+                self._update(self.messages, Message, event["message"], Message.IN_PROGRESS)
+        else:
+            return False
+        return True
+
+    @staticmethod
+    def _update(known: dict, model: type[models.Model], data: dict, in_progress: str) -> None:
+        row = known.get(data["id"])
+        if row is None:
+            known[data["id"]] = restore(model(), data)
+        elif not (row.status != in_progress and data["status"] == in_progress):  # never back to in progress
+            restore(row, data)
+
+    def status_moved(self) -> bool:
+        """After a quiet spell: whether the run's status row differs from what is known (an
+        event lost with none after it to show the gap). One small query."""
+        status = Run.objects.filter(pk=self.run_id).values_list("status", flat=True).first()
+        return self.run is None or status != self.run.status
+
+
+# A reader of a live run that heard nothing for this long looks at the run's status row
+# (its last events may be lost), then waits twice as long while nothing moves, up to
+# QUIET_MAX_SECONDS: 200 streams waiting for busy runs that looked every second starved
+# the engine's own database work.
+QUIET_SECONDS = 1.0
+QUIET_MAX_SECONDS = 8.0
+
+
+class QuietSpell:
+    """How long a reader of a live run waits for its next event before it looks at the
+    run's status (``KnownRun.status_moved``). Read at each wait, so tests can shorten it."""
+
+    # A run's events keep coming only while it is queued or executing; one that waits for
+    # tool outputs or has ended sends none of its own (a submit starts the next execution,
+    # a cancel or an expiry publishes an event), so nothing is lost by not looking.
+    LIVE = frozenset({states.QUEUED, states.IN_PROGRESS, states.CANCELLING})
+
+    @classmethod
+    def watches(cls, run: Run | None) -> bool:
+        return run is not None and run.status in cls.LIVE
+
+    def __init__(self) -> None:
+        self.seconds = QUIET_SECONDS
+
+    def heard(self) -> None:
+        self.seconds = QUIET_SECONDS
+
+    def looked(self, moved: bool) -> None:
+        self.seconds = QUIET_SECONDS if moved else min(self.seconds * 2, QUIET_MAX_SECONDS)
+
+
 # run id -> the publisher of a run this process executes, so that a tool publishing
 # during the run (code_interpreter's live output) keeps the run's sequence.
 _run_publishers: dict[str, Publisher] = {}
@@ -154,12 +280,16 @@ class Publisher:
     first waits for the deltas before it, so readers see them in the order published (and
     numbered)."""
 
-    def __init__(self, thread_id: str, listeners: list[Listener] | None = None, *, run_id: str | None = None) -> None:
+    def __init__(
+        self, thread_id: str, listeners: list[Listener] | None = None, *, run_id: str | None = None, seq: int = 0
+    ) -> None:
+        """``seq``: the number of the run's last event so far (``Run.event_seq``: a resumed
+        run's earlier executions published that many)."""
         self.group = group_for(thread_id)
         self.layer = get_channel_layer()
         self.listeners = list(listeners or [])
         self.run_id = run_id
-        self.seq = 0
+        self.seq = seq
         self._deltas: dict[str, tuple[int, list[str]]] = {}  # message id -> (offset, pieces) not sent yet
         self._sender: asyncio.Task | None = None
         if run_id is not None:
@@ -219,6 +349,12 @@ class Publisher:
             message_id = next(iter(self._deltas))
             offset, pieces = self._deltas.pop(message_id)
             await self._emit({"type": "message.delta", "message_id": message_id, "offset": offset, "text": "".join(pieces)})
+
+    async def seq_after(self, count: int) -> int:
+        """The number the ``count``-th event from now will carry (text deltas still waiting
+        go out first)."""
+        await self._flush_deltas()
+        return self.seq + count
 
     async def _flush_deltas(self) -> None:
         sender = self._sender

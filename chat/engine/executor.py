@@ -170,6 +170,9 @@ class Execution:
         # request), or what building it raised, raised again where the turn starts.
         self.prepared: tuple | Exception | None = None
         self.touched = False  # the thread's updated_at, written as the run ends
+        # A resumed run's tool step, which submit_tool_outputs completed without an event:
+        # announced first, so readers following the events learn its outputs and its end.
+        self.submitted_step: RunStep | None = None
 
     # --- database work, each a small sync function run off the event loop ---------------
 
@@ -188,6 +191,10 @@ class Execution:
         if not claimed and self.run.status == states.CANCELLING:
             self.run.transition(states.CANCELLED)
         if claimed:
+            if self.run.event_seq:  # resumed after tool outputs (in the claim's trip, one query)
+                self.submitted_step = (
+                    RunStep.objects.filter(run=self.run, type=RunStep.TOOL_CALLS).order_by("-created_at", "-pk").first()
+                )
             try:
                 self.prepared = self._build_request_sync()
             except Exception as exc:  # raised in the turn, as if built there
@@ -322,9 +329,19 @@ class Execution:
         claimed = await self._claim()
         if self.run is None:
             return None
-        self.publish = events.Publisher(self.run.thread_id, self.listeners, run_id=self.run.id)
+        # Only the execution that claimed the run numbers its events, on from the numbers of
+        # the run's earlier executions (kept on its row, so any process continues them); an
+        # execution that did not claim it (waiting for files, a duplicate delivery) announces
+        # the run unnumbered: readers read its row.
+        self.publish = (
+            events.Publisher(self.run.thread_id, self.listeners, run_id=self.run.id, seq=self.run.event_seq)
+            if claimed
+            else events.Publisher(self.run.thread_id, self.listeners)
+        )
         try:
             await self.publish.run_status(self.run)
+            if self.submitted_step is not None:
+                await self.publish.run_step(self.submitted_step)
             if claimed:
                 await self._execute_claimed()
         finally:
@@ -500,7 +517,12 @@ class Execution:
             },
         }
         expires = timezone.now() + timezone.timedelta(seconds=settings.RUN_REQUIRES_ACTION_TIMEOUT)
-        if await self._transition(states.REQUIRES_ACTION, required_action=required, expires_at=expires, worker=""):
+        # The run's next execution numbers its events on from this one's last two (below):
+        # written with the status, so it is on the row before anyone can resume the run.
+        event_seq = await self.publish.seq_after(2)
+        if await self._transition(
+            states.REQUIRES_ACTION, required_action=required, expires_at=expires, worker="", event_seq=event_seq
+        ):
             await self.publish.run_status(self.run)
             await self.publish.run_step(step)
         return True

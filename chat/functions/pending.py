@@ -18,19 +18,19 @@ from chat.models import Run, RunStep, Thread
 TEMPLATE = "functions/pending.html"
 
 
-def _last_tool_step(run: Run) -> RunStep | None:
-    steps = [s for s in run.steps.all() if s.type == RunStep.TOOL_CALLS]
+def _last_tool_step(run: Run, steps: list[RunStep] | None) -> RunStep | None:
+    steps = [s for s in (run.steps.all() if steps is None else steps) if s.type == RunStep.TOOL_CALLS]
     return steps[-1] if steps else None
 
 
-def waiting_calls(run: Run | None) -> list[dict]:
+def waiting_calls(run: Run | None, steps: list[RunStep] | None = None) -> list[dict]:
     """The calls the run waits for (requires_action), or waited for when it expired or was cancelled."""
     if run is None:
         return []
     if run.status == states.REQUIRES_ACTION and run.required_action:
         return run.required_action["submit_tool_outputs"]["tool_calls"]
     if run.status in (states.EXPIRED, states.CANCELLED):
-        step = _last_tool_step(run)
+        step = _last_tool_step(run, steps)
         if step is not None and step.status in (RunStep.EXPIRED, RunStep.CANCELLED):
             return [
                 {"id": e["id"], "type": "function", "function": {"name": e["function"]["name"], "arguments": e["function"]["arguments"]}}
@@ -51,9 +51,9 @@ def call_error(output: str | None) -> str | None:
     return str(value["error"]) if isinstance(value, dict) and "error" in value else None
 
 
-def rejected_calls(run: Run | None) -> list[dict]:
+def rejected_calls(run: Run | None, steps: list[RunStep] | None = None) -> list[dict]:
     """Calls of the waiting step that were sent back to the model because their arguments were bad."""
-    step = _last_tool_step(run) if run is not None else None
+    step = _last_tool_step(run, steps) if run is not None else None
     if step is None:
         return []
     rejected = []
@@ -67,8 +67,8 @@ def definitions(run: Run) -> dict[str, dict]:
     return {t["function"]["name"]: t["function"] for t in run.tools if t.get("type") == "function" and "function" in t}
 
 
-def call_forms(run: Run | None, data=None) -> list[CallForm]:
-    calls = waiting_calls(run)
+def call_forms(run: Run | None, data=None, steps: list[RunStep] | None = None) -> list[CallForm]:
+    calls = waiting_calls(run, steps)
     if not calls:
         return []
     known = definitions(run)
@@ -76,16 +76,19 @@ def call_forms(run: Run | None, data=None) -> list[CallForm]:
 
 
 def render_pending_action(
-    thread: Thread, run: Run | None, *, oob: bool = False, forms: list[CallForm] | None = None, error: str = "", read_only: bool = False
+    thread: Thread, run: Run | None, *, oob: bool = False, forms: list[CallForm] | None = None, error: str = "",
+    read_only: bool = False, steps: list[RunStep] | None = None,
 ) -> str:
-    forms = call_forms(run) if forms is None else forms
+    """``steps``: the run's steps when the caller has them (the socket's run panel), else
+    ``run.steps.all()``."""
+    forms = call_forms(run, steps=steps) if forms is None else forms
     open_ = run is not None and run.status == states.REQUIRES_ACTION
     context = {
         "thread": thread,
         "run": run,
         "forms": forms,
         "open": open_,
-        "rejected": rejected_calls(run) if open_ else [],
+        "rejected": rejected_calls(run, steps) if open_ else [],
         "error": error,
         "oob": oob,
         "read_only": read_only,  # a tutor watching: the forms show, disabled, without buttons

@@ -89,6 +89,7 @@ def _thread_context(request: HttpRequest, thread: Thread, form: MessageForm, bef
         "message_items": live.message_contexts(messages, run.id if run else None),
         "older": older,
         "run": run,
+        "run_steps": list(run.steps.all()) if run else [],  # prefetched with the run
         "form": form,
     }
 

@@ -134,7 +134,7 @@ async def test_a_dropped_event_makes_the_stream_read_the_rows_and_lose_nothing(m
 
 
 async def test_a_dropped_last_event_is_found_by_the_run_status_moving(monkeypatch, reads, thread, tutor):
-    monkeypatch.setattr(streaming, "RESYNC_SECONDS", 0.01)
+    monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.01)
     use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide.")))
     dropped = lose(monkeypatch, "run.status", status="completed")
     run, stream = await open_stream(thread, tutor)
@@ -147,8 +147,8 @@ async def test_a_dropped_last_event_is_found_by_the_run_status_moving(monkeypatc
 
 
 async def test_a_stream_waiting_for_a_queued_run_looks_only_at_its_status(monkeypatch, reads, thread, tutor):
-    monkeypatch.setattr(streaming, "RESYNC_SECONDS", 0.01)
-    monkeypatch.setattr(streaming, "RESYNC_MAX_SECONDS", 0.01)
+    monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.01)
+    monkeypatch.setattr("chat.engine.events.QUIET_MAX_SECONDS", 0.01)
     monkeypatch.setattr(streaming, "_closing", False)  # end_streams sets it for the process
     _, stream = await open_stream(thread, tutor)  # never started here
     opening = await anext(stream)
@@ -198,3 +198,31 @@ def test_a_step_too_large_to_carry_travels_without_its_fields(thread, tutor):
     data = events.fields_of(small, events.STEP_FIELDS, limit=events.PAYLOAD_LIMIT)
     restored = events.restore(RunStep(), data)
     assert (restored.id, restored.status, restored.created_at) == (small.id, small.status, small.created_at)
+
+
+async def test_a_resumed_run_is_served_from_the_events_too(monkeypatch, reads, thread, tutor):
+    """The resumed execution numbers its events on from the pause (Run.event_seq), and the
+    stream opened by submit_tool_outputs starts its count there: no rows read."""
+    from chat.engine.runs import submit_tool_outputs
+
+    use(monkeypatch, ScriptedProvider(call_turn(("call_1", "lookup", '{"q": "x"}')), text_turn("Found ", "it.")))
+    run, stream = await open_stream(thread, tutor, tools=LOOKUP)
+    await executor.execute(run.id)
+    await received(stream)
+    run = await Run.objects.aget(pk=run.id)
+    assert run.status == "requires_action" and run.event_seq > 0
+    # As the API's submit_tool_outputs(stream=True) opens its stream.
+    subscription = await streaming.subscribe(thread.id)
+    tracker = streaming.RunEvents(run.id)
+    await sync_to_async(tracker.skip_existing)()
+    await sync_to_async(submit_tool_outputs)(run, [{"tool_call_id": "call_1", "output": "x"}], start=False)
+    resumed = streaming.run_stream(subscription, tracker, tracker.resuming(await sync_to_async(serializers.with_visibility)(run)))
+    await executor.execute(run.id)
+    events = await received(resumed)
+    assert reads == []
+    assert [name for name, _ in events[-2:]] == ["thread.run.completed", "done"]
+    assert text(events) == "Found it."
+    # The tool step the submit completed is announced, with its output.
+    tool_step = await RunStep.objects.aget(run_id=run.id, type=RunStep.TOOL_CALLS)
+    completed = [data for name, data in events if name == "thread.run.step.completed" and data["id"] == tool_step.id]
+    assert len(completed) == 1 and completed[0]["step_details"]["tool_calls"][0]["function"]["output"] == "x"

@@ -234,3 +234,55 @@ def test_retrieval_ingest_runs_in_a_worker(cluster):
 
     entry = _wait_until(read, 120, "the file read", cluster)
     assert entry.status == "completed", entry.last_error
+
+
+def test_a_runs_next_execution_on_another_worker_numbers_its_events_on(cluster):
+    """A run paused for a function's output resumes on a worker that did not execute it
+    first: its events continue the run's numbers (kept on the run's row, not in a process),
+    so no reader sees a gap and reads the run afresh."""
+    import threading
+
+    import msgpack
+    import redis
+
+    from tests.cluster.conftest import REDIS_URL
+    from tests.functions.conftest import WEATHER
+
+    sdk = cluster.client(cluster.web_a)
+    assistant = sdk.beta.assistants.create(model="offline", name="Weather", tools=[{"type": "function", "function": WEATHER}])
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    # The thread's group as the web processes hear it (project/channel_layer.py's keys).
+    connection = redis.Redis.from_url(REDIS_URL)
+    pubsub = connection.pubsub()
+    pubsub.subscribe(f"assistants:{connection.connection_pool.connection_kwargs.get('db', 0)}:group:thread.{thread.id}")
+    heard, stop = [], threading.Event()
+
+    def listen():
+        while not stop.is_set():
+            message = pubsub.get_message(timeout=0.2)
+            if message and message["type"] == "message":
+                heard.append(msgpack.unpackb(message["data"], raw=False))
+
+    listener = threading.Thread(target=listen)
+    listener.start()
+    try:
+        run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=200)
+        assert run.status == "requires_action", (run.last_error, cluster.logs())
+        first = _workers(cluster)
+        for worker in first:
+            worker.stop()
+        cluster.worker(f"worker-{len(cluster.processes)}")  # a process that never saw the run
+        calls = run.required_action.submit_tool_outputs.tool_calls
+        outputs = [{"tool_call_id": call.id, "output": "Sunny, 21 °C"} for call in calls]
+        run = sdk.beta.threads.runs.submit_tool_outputs_and_poll(thread_id=thread.id, run_id=run.id, tool_outputs=outputs, poll_interval_ms=200)
+        assert run.status == "completed", (run.last_error, cluster.logs())
+        _wait_until(lambda: any(e.get("type") == "run.status" and (e.get("run") or {}).get("status") == "completed" for e in heard), 30, "the last event", cluster)
+    finally:
+        stop.set()
+        listener.join()
+        pubsub.close()
+    numbers = [(e["seq"], e.get("last_seq", e["seq"])) for e in heard if e.get("run_id") == run.id and "seq" in e]
+    assert numbers and numbers[0][0] == 1
+    assert all(seq == before + 1 for (_, before), (seq, _) in zip(numbers, numbers[1:], strict=False)), numbers
+    statuses = [e["run"]["status"] for e in heard if e.get("type") == "run.status" and e.get("run")]
+    assert statuses == ["in_progress", "requires_action", "in_progress", "completed"]

@@ -32,10 +32,14 @@ from tests.test_consumers import receive_until, session_cookie
 
 # Upper bounds, for a private thread and a class thread (before they were pinned: the
 # POST 28 / 31, the socket 8 / 8 in three trips to the database thread, the page 15 / 16).
+# "socket per run": what an open page's socket reads while one answer streams in (11 when
+# the run panel read the run or step each event named; 7 since it takes their payloads:
+# the run once, then the answer's message as created and as completed, 3 queries each).
 MAX_QUERIES = {
     "post": {"private": 13, "class": 15},
     "socket": {"private": 8, "class": 8},
     "page": {"private": 10, "class": 11},
+    "socket per run": 7,
 }
 
 
@@ -177,3 +181,44 @@ async def test_a_socket_connecting_during_a_run_costs_a_bounded_number_of_querie
     _bound("socket", kind, len(log.queries), report)
     # Who is signed in, the access check and the snapshot: one trip (it was three).
     assert trips == [1], f"{trips[0]} trips to the database thread\n{report}"
+
+
+class SocketQueryLog:
+    """The queries a page's socket makes (any frame in chat/consumers.py), not the engine's."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.queries: list[str] = []
+        original = CursorWrapper._execute_with_wrappers
+
+        def counted(cursor, sql, params, many, executor):
+            frame = sys._getframe(1)
+            while frame is not None and not frame.f_code.co_filename.endswith("chat/consumers.py"):
+                frame = frame.f_back
+            if frame is not None:
+                self.queries.append(f"{sql[:90]} @ {_where()}")
+            return original(cursor, sql, params, many, executor)
+
+        monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", counted)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_following_a_run_costs_a_bounded_number_of_queries(monkeypatch, alice, thread, tutor):
+    from chat.engine import dispatch
+    from tests.engine.scripted import ScriptedProvider, text_turn, use
+
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "3, ", "then ", "divide."), delay=0.01))
+    cookie = await session_cookie(alice)
+    headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", cookie.encode())]
+    communicator = WebsocketCommunicator(application, f"/ws/threads/{thread.id}/", headers=headers)
+    connected, _ = await communicator.connect(timeout=10)
+    assert connected
+    await communicator.receive_from()  # the snapshot
+    _, run = await sync_to_async(post_message)(thread, "Solve 2x + 3 = 7", tutor, start=False)
+    log = SocketQueryLog(monkeypatch)
+    dispatch.dispatch(run.id)
+    await receive_until(communicator, r"chip--completed")
+    await dispatch.wait_idle()
+    monkeypatch.undo()
+    await communicator.disconnect()
+    print(f"\n--- socket per run: {len(log.queries)} queries", *log.queries, sep="\n  ")
+    assert len(log.queries) <= MAX_QUERIES["socket per run"]
