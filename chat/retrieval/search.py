@@ -37,6 +37,25 @@ def terms(query: str) -> list[str]:
     return (list(dict.fromkeys(kept)) or list(dict.fromkeys(words)))[:MAX_QUERY_TERMS]
 
 
+# "GPT-2", "WMT-14", "ResNet-50": a name whose number is part of it.
+_NAME_NUMBER = re.compile(r"\b([^\W\d_]+)[-‐‑]?(\d+)\b")
+
+
+def name_numbers(query: str) -> dict[str, re.Pattern]:
+    """The query's numbers that belong to a name, each with the pattern of the whole name:
+    "2" of "GPT-2" answers nothing as "Table 2" or "WikiText-2" does."""
+    found = {}
+    for match in _NAME_NUMBER.finditer(query):
+        letters, number = match.groups()
+        if letters.lower() in STOPWORDS:
+            continue
+        found.setdefault(number, []).append(re.escape(letters))
+    return {
+        number: re.compile(r"\b(?:" + "|".join(names) + r")[-‐‑ ]?" + number + r"\b", re.IGNORECASE)
+        for number, names in found.items()
+    }
+
+
 @dataclass
 class Hit:
     chunk: Chunk
@@ -62,7 +81,10 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     texts = {cid: text for cid, text, _, _ in rows}
     owners = {cid: document for cid, _, document, _ in rows}
     indexes = {cid: terms for cid, _, _, terms in rows}
-    best = passages.best_passages(weights, texts, owners, numeric=questions.wants_figure(query), indexes=indexes)
+    best = passages.best_passages(
+        weights, texts, owners, numeric=questions.wants_figure(query), indexes=indexes, names=name_numbers(query),
+        asked={passages.stem(w) for w in questions.asked_words(query)},
+    )
     order = {cid: rank for rank, cid in enumerate(head)}
     head = sorted(head, key=lambda cid: (-best.get(cid, (0.0, ""))[0], order[cid]))
     seen: set[str] = set()

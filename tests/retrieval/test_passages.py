@@ -192,3 +192,37 @@ def test_an_index_of_another_format_is_not_read():
     texts = {1: "Many tokens here."}
     stale = {1: "#terms 0\ntoken 99"}
     assert passages.best_passages(weights, texts, indexes=stale) == passages.best_passages(weights, texts)
+
+
+@pytest.mark.django_db
+def test_a_section_whose_heading_names_what_is_asked_outranks_a_passage_repeating_the_words(upload):
+    # The section under "Training Corpus" names the corpus without repeating the question's
+    # words; elsewhere a passage says "trained" and "corpus" (twice) about something else.
+    section = (
+        "We describe our data first. 4.1. Training Corpus Most earlier work used news text. "
+        "We gathered forum pages that readers had voted up. The result, PageMix, holds eight million pages. "
+    )
+    about = index_file(upload("about.md", (FILLER + section + FILLER).encode()))
+    other = index_file(upload("other.md", (FILLER + "Models trained on a small corpus overfit; a larger corpus helps. " + FILLER).encode()))
+    hits = search.search("What corpus was it trained on?", [about.id, other.id], 2, mode="lexical")
+    assert [h.chunk.document_id for h in hits] == [about.id, other.id]
+    # A heading holding only other words of the question names a neighbouring topic.
+    hits = search.search("Which pages was it trained on?", [about.id, other.id], 2, mode="lexical")
+    assert hits[0].chunk.document_id == other.id
+
+
+def test_numbered_headings_are_found_inline_without_the_sentence_after_them():
+    text = "Results follow. 2.1. Training Dataset Most prior work used news. 3.3. LAMBADA The LAMBADA set tests. See Table 2. Results"
+    assert [title for _, _, title in passages.headings(text)] == ["Training Dataset", "LAMBADA"]
+
+
+@pytest.mark.django_db
+def test_the_number_of_a_name_in_the_question_counts_only_inside_the_name(upload):
+    # "2" of "Zorb-2" is no reason to rank a passage about "Table 2" and "WikiText-2".
+    named = index_file(upload("named.md", (FILLER + "Zorb-2 learned from forum pages. " + FILLER).encode()))
+    numbers = index_file(upload(
+        "numbers.md", (FILLER + "Zorb results are in Table 2, with WikiText-2 at 2 points and 2 runs. " + FILLER).encode()
+    ))
+    hits = search.search("What about Zorb-2?", [named.id, numbers.id], 2, mode="lexical")
+    assert [h.chunk.document_id for h in hits] == [named.id, numbers.id]
+    assert set(search.name_numbers("Was GPT-2 or WMT-14 used, in section 23?")) == {"2", "14"}
