@@ -146,18 +146,40 @@ def _may_head(text: str, hits: list[tuple[int, str]]) -> bool:
     return any(text[at].isupper() and _NUMBER_THEN_SPACE.search(text, max(0, at - TITLE_CHARS), at) for at, _ in hits)
 
 
+def _named(title: str, weight: dict[str, float], asked: set[str]) -> dict[str, float]:
+    """{the query's stems in the title: the share of the title's words that are the
+    query's}; empty unless the title holds one of ``asked`` (what the question asks for)."""
+    words = [stem(w) for w in _WORD.findall(title) if w.lower() not in _JOINING]
+    named = {s for s in words if s in weight}
+    share = sum(w in weight for w in words) / max(1, len(words))
+    return dict.fromkeys(named, share) if named & asked else {}
+
+
 def _sections(text: str, weight: dict[str, float], asked: set[str]) -> list[tuple[int, int, dict[str, float]]]:
-    """(start, end, {the query's stems in the title: the share of the title's words that are
-    the query's}) of each heading in ``text`` (ligatures unfolded, as the hits' offsets
-    are); the stems are left out unless the title holds one of ``asked`` (what the question
-    asks for)."""
-    sections = []
-    for start, end, title in headings(unfold(text)):
-        words = [stem(w) for w in _WORD.findall(title) if w.lower() not in _JOINING]
-        named = {s for s in words if s in weight}
-        share = sum(w in weight for w in words) / max(1, len(words))
-        sections.append((start, end, dict.fromkeys(named, share) if named & asked else {}))
-    return sections
+    """(start, end, ``_named`` of its title) of each heading in ``text`` (ligatures
+    unfolded, as the hits' offsets are)."""
+    return [(start, end, _named(title, weight, asked)) for start, end, title in headings(unfold(text))]
+
+
+# How much of a chunk's start is looked for in the chunk before it, to find where it begins there.
+_PROBE_CHARS = 80
+
+
+def sections_at_start(texts: list[str]) -> list[str]:
+    """For a document's chunks in order, the title of the section each one begins inside
+    ("" before the first heading): a chunk that starts in the middle of "2.1. Training
+    Dataset" is about the training data though it does not hold the heading. A heading
+    counts for the next chunk if it stands before the point where that chunk begins in
+    this one (chunks overlap); one inside the overlap is the next chunk's own."""
+    titles, current = [], ""
+    for text, following in zip(texts, [*texts[1:], None], strict=True):
+        titles.append(current)
+        if following is None:
+            break
+        begins = text.rfind(following[:_PROBE_CHARS]) if following.strip() else -1
+        begins = len(text) if begins < 0 else begins
+        current = next((title for start, _, title in reversed(headings(text)) if start < begins), current)
+    return titles
 
 
 # A question that names its subject ("the biggest GPT-2") is about the document that keeps
@@ -181,14 +203,16 @@ def best_passage_scores(
 def best_passages(
     query_terms: dict[str, float], texts: dict[int, str], documents: dict[int, int] | None = None,
     numeric: bool = False, indexes: dict[int, str] | None = None, names: dict[str, re.Pattern] | None = None,
-    asked: set[str] | None = None,
+    asked: set[str] | None = None, opening: dict[int, str] | None = None,
 ) -> dict[int, tuple[float, str]]:
     """For each chunk id, (score, the start of its best window's text): the BM25 score of its best window of PASSAGE_CHARS (a window
     starts at each occurrence of a query word) against the query's terms, each term's
     score times its weight; a term's rarity is counted over these chunks. ``documents``
     (chunk id -> document id) adds each document's focus on the query's terms;
     ``numeric`` favours windows that hold a figure; ``indexes`` (chunk id -> its stored
-    ``term_index``) spares scanning those chunks' text."""
+    ``term_index``) spares scanning those chunks' text; ``opening`` (chunk id -> the title
+    of the section it begins inside, ``sections_at_start``) is the heading of its windows
+    before its own first heading."""
     weight: dict[str, float] = {}
     for term, w in query_terms.items():
         weight[stem(term)] = max(w, weight.get(stem(term), 0.0))
@@ -229,7 +253,12 @@ def best_passages(
     gain = {s: [value[s] * n * (K1 + 1) / (n + K1) for n in range(most[s] + 1)] for s in weight}
     scores, where = {}, {}
     for chunk_id, hits in found.items():
-        sections = _sections(texts[chunk_id], weight, asked or set()) if _may_head(texts[chunk_id], hits) else []
+        # The section the chunk begins inside runs to the chunk's first heading: the text is
+        # scanned for its headings when that section's title names what is asked.
+        begun = _named(opening[chunk_id], weight, asked or set()) if opening and opening.get(chunk_id) else {}
+        sections = _sections(texts[chunk_id], weight, asked or set()) if begun or _may_head(texts[chunk_id], hits) else []
+        if begun:
+            sections.insert(0, (-1, -1, begun))
         # A heading's own words count through the heading (if at all), not as the window's
         # (its number still counts: "2" of "2.1." is no title word).
         inside = {at for at, _ in hits if any(start <= at < end for start, end, _ in sections)}

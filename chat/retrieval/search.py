@@ -78,12 +78,13 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     candidates = fulltext(list(weights), document_ids, max(limit, RERANK_POOL))
     head = candidates[:RERANK_POOL]
     rows = _passage_rows(head)
-    texts = {cid: text for cid, text, _, _ in rows}
-    owners = {cid: document for cid, _, document, _ in rows}
-    indexes = {cid: terms for cid, _, _, terms in rows}
+    texts = {cid: text for cid, text, _, _, _ in rows}
+    owners = {cid: document for cid, _, document, _, _ in rows}
+    indexes = {cid: terms for cid, _, _, terms, _ in rows}
+    opening = {cid: section for cid, _, _, _, section in rows if section}
     best = passages.best_passages(
         weights, texts, owners, numeric=questions.wants_figure(query), indexes=indexes, names=name_numbers(query),
-        asked={passages.stem(w) for w in questions.asked_words(query)},
+        asked={passages.stem(w) for w in questions.asked_words(query)}, opening=opening,
     )
     order = {cid: rank for rank, cid in enumerate(head)}
     head = sorted(head, key=lambda cid: (-best.get(cid, (0.0, ""))[0], order[cid]))
@@ -97,14 +98,14 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     return (head + candidates[RERANK_POOL:])[:limit]
 
 
-def _passage_rows(chunk_ids: list[int]) -> list[tuple[int, str, int, str | None]]:
-    """(id, text, document id, stored term index) of each chunk. Plain SQL: the ORM's
-    building of the query cost as much as running it."""
+def _passage_rows(chunk_ids: list[int]) -> list[tuple[int, str, int, str | None, str | None]]:
+    """(id, text, document id, stored term index, section it begins inside) of each chunk.
+    Plain SQL: the ORM's building of the query cost as much as running it."""
     if not chunk_ids:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, text, document_id, terms FROM retrieval_chunk "
+            "SELECT id, text, document_id, terms, section FROM retrieval_chunk "
             f"WHERE id IN ({','.join(['%s'] * len(chunk_ids))})",
             chunk_ids,
         )

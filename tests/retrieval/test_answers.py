@@ -21,21 +21,24 @@ PAPER = (
 )
 
 
-def output_for(query: str, *texts: str) -> str:
-    """The tool output the offline model reads, one passage per text."""
+def output_for(query: str, *texts: str, sections: tuple[str, ...] = ()) -> str:
+    """The tool output the offline model reads, one passage per text (``sections``: the
+    section each begins inside)."""
 
     class Chunk:
-        def __init__(self, text):
+        def __init__(self, text, section):
             self.text, self.document_id, self.page_start, self.page_end, self.page_marks = text, 1, 3, 3, []
+            self.section = section
 
     class Hit:
-        def __init__(self, text):
-            self.chunk, self.score = Chunk(text), 1.0
+        def __init__(self, text, section=""):
+            self.chunk, self.score = Chunk(text, section), 1.0
 
     class File:
         id, filename = "file-1", "paper.pdf"
 
-    return tool.model_output(tool.entry_for("call_1", query, [Hit(t) for t in texts], {1: File()}))
+    hits = [Hit(t, s) for t, s in zip(texts, [*sections, *[""] * len(texts)], strict=False)]
+    return tool.model_output(tool.entry_for("call_1", query, hits, {1: File()}))
 
 
 def first_quote(text: str) -> str:
@@ -334,3 +337,12 @@ def test_a_sentence_is_read_with_its_sections_heading():
     )
     reply = skill.answer("How many layers does the encoder have?", output_for("q", decoder, section))
     assert "6 layers" in first_quote(reply)
+
+
+def test_the_model_reads_the_section_a_passage_begins_inside():
+    # Its heading stood in the chunk before; the header names it, and the offline model
+    # still finds the passage's text.
+    inside = "We kept pages that readers had voted up. The result, PageMix, holds eight million pages."
+    output = output_for("What corpus was Zorb trained on?", inside, sections=("Training Corpus",))
+    assert "page 3, section “Training Corpus”)\n" in output
+    assert [text for _, _, text in skill.passages(output)] == [inside]

@@ -226,3 +226,41 @@ def test_the_number_of_a_name_in_the_question_counts_only_inside_the_name(upload
     hits = search.search("What about Zorb-2?", [named.id, numbers.id], 2, mode="lexical")
     assert [h.chunk.document_id for h in hits] == [named.id, numbers.id]
     assert set(search.name_numbers("Was GPT-2 or WMT-14 used, in section 23?")) == {"2", "14"}
+
+
+def test_each_chunk_knows_the_section_it_begins_inside():
+    # Chunks overlap: "2. Method" stands before the point where the third chunk begins in
+    # the second, "3. Results" inside the overlap, so it is the third chunk's own.
+    chunks = [
+        "Intro text here. 1. Overview The start of it all.",
+        "The start of it all. More words. 2. Method We did this. Then 3. Results Scores rose.",
+        "Then 3. Results Scores rose. The end of the paper.",
+    ]
+    assert passages.sections_at_start(chunks) == ["", "Overview", "Method"]
+    # Without overlap every heading of a chunk stands before the next one.
+    assert passages.sections_at_start(["A. 1. Setup We begin.", "Plain words follow."]) == ["", "Setup"]
+
+
+def test_a_passage_in_a_section_whose_heading_names_what_is_asked_ranks_higher_though_the_heading_is_elsewhere():
+    weights = {"corpus": 1.0, "trained": 1.0}
+    asked = {passages.stem("corpus")}
+    texts = {
+        1: "We kept pages that readers voted up. The result, PageMix, is the corpus of eight million pages.",
+        2: "Models trained on a small corpus overfit; a larger corpus helps them.",
+        3: FILLER,
+    }
+    plain = passages.best_passage_scores(weights, texts)
+    assert plain[1] < plain[2]
+    titled = passages.best_passages(weights, texts, asked=asked, opening={1: "Training Corpus"})
+    assert titled[1][0] > titled[2][0]
+    # The section ends at the chunk's own next heading.
+    later = {**texts, 1: "Short. 5.2. Weather Notes A corpus of rain, here."}
+    assert passages.best_passages(weights, later, asked=asked, opening={1: "Training Corpus"})[1][0] < titled[2][0]
+
+
+@pytest.mark.django_db
+def test_ingest_stores_the_section_each_chunk_begins_inside(upload):
+    text = "Opening words. " * 40 + "4.1. Training Corpus We gathered forum pages. " + "More about the pages. " * 80
+    document = index_file(upload("sections.md", text.encode()), chunking=(100, 20))
+    sections = list(Chunk.objects.filter(document=document).order_by("seq").values_list("section", flat=True))
+    assert sections[0] == "" and sections[-1] == "Training Corpus"
