@@ -259,9 +259,10 @@ def best_passages(
         sections = _sections(texts[chunk_id], weight, asked or set()) if begun or _may_head(texts[chunk_id], hits) else []
         if begun:
             sections.insert(0, (-1, -1, begun))
-        # A heading's own words count through the heading (if at all), not as the window's
-        # (its number still counts: "2" of "2.1." is no title word).
-        inside = {at for at, _ in hits if any(start <= at < end for start, end, _ in sections)}
+        # The words of a heading that names what is asked count through the heading, not
+        # again as the window's (its number still counts: "2" of "2.1." is no title word);
+        # any other heading's words count as the window's own.
+        inside = {at for at, _ in hits if any(start <= at < end for start, end, named in sections if named)}
         # The window slides from one hit to the next: counts are kept, not rebuilt.
         windows, end = [], 0
         counts: dict[str, int] = {}

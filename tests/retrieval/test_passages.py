@@ -264,3 +264,16 @@ def test_ingest_stores_the_section_each_chunk_begins_inside(upload):
     document = index_file(upload("sections.md", text.encode()), chunking=(100, 20))
     sections = list(Chunk.objects.filter(document=document).order_by("seq").values_list("section", flat=True))
     assert sections[0] == "" and sections[-1] == "Training Corpus"
+
+
+def test_the_words_of_a_heading_that_names_no_asked_word_count_as_the_window_s_own():
+    # "Training" in "3.1. Training Data" is a word of the question like any other when the
+    # heading gives no bonus (the question asks for an encyclopedia, not data).
+    weights = {"encyclopedia": 1.0, "left": 1.0, "training": 1.0}
+    texts = {
+        1: "Intro words. 3.1. Training Data We left out every encyclopedia page.",
+        2: "Intro words. We left out every encyclopedia page.",
+        3: FILLER,
+    }
+    scores = passages.best_passages(weights, texts, asked={passages.stem("encyclopedia")})
+    assert scores[1][0] > scores[2][0]
