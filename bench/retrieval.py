@@ -392,7 +392,9 @@ def markdown(results: dict, facts: dict) -> str:
         "been seen by then). Chunking: 800 tokens, 400 overlap, "
         f"counted with tiktoken `{results['encoding']}`. Lexical = SQLite FTS5 (porter) candidates re-ranked by their "
         "best ~70-word passage (BM25, Snowball stems, a small synonym list) plus their document's focus on the "
-        "question's terms, windows holding a number counting more for figure questions; dense = "
+        "question's terms, windows holding a number counting more for figure questions, windows under a numbered "
+        "section heading that names what the question asks for counting more, and a name's number (\"2\" of "
+        "\"GPT-2\") matching only inside the name; dense = "
         + (f"`{embedding['model']}`" if embedding else "not measured (no embeddings model)")
         + "; hybrid = both fused by reciprocal rank (k=60).",
         "",
@@ -466,7 +468,8 @@ def markdown(results: dict, facts: dict) -> str:
         "Caveats: both question sets were written by someone who had read the papers; the synonym list "
         "was written after seeing the tuning half's misses (it holds only general words, no paper terms); so were "
         "the document-focus and figure-window rules (from two tuning misses: a table that gives a figure without "
-        "naming its paper, a figure question answered by a passage without figures). This section lists the "
+        "naming its paper, a figure question answered by a passage without figures), and the section-heading and "
+        "name-number rules (from tracing the issue's two examples, one of them a held-out question). This section lists the "
         "held-out misses, so whoever tunes next has seen their wording. "
         "The first ingest run also pays one-time costs (loading the tokenizer, imports).",
     ]

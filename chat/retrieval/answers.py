@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from chat.retrieval import questions, synonyms
-from chat.retrieval.passages import stem, stems
+from chat.retrieval.passages import headings, stem, stems
 from chat.retrieval.questions import (
     ANY,
     DEFINITION,
@@ -43,7 +43,7 @@ from chat.retrieval.questions import (
     asked_words,
 )
 from chat.retrieval.quotes import sentences
-from chat.retrieval.search import STOPWORDS, terms
+from chat.retrieval.search import STOPWORDS, name_numbers, terms
 
 # A sentence leads only if it, or it with its neighbours, covers at least this share of the
 # question's weighted words.
@@ -327,8 +327,12 @@ class _Matcher:
     PREFIX_FACTOR, an acronym the passages define for words of the question, two of its
     words written as one."""
 
-    def __init__(self, weights: dict[str, float], acronyms: dict[str, set[str]], compounds: dict[str, set[str]]):
+    def __init__(
+        self, weights: dict[str, float], acronyms: dict[str, set[str]], compounds: dict[str, set[str]],
+        names: dict[str, re.Pattern] | None = None,
+    ):
         self.weights = weights
+        self.names = names or {}
         self.compounds = compounds
         self.long = [q for q in weights if len(q) >= PREFIX_LETTERS and not q.isdigit()]
         self.acronyms = {a: words & set(weights) for a, words in acronyms.items() if words & set(weights)}
@@ -353,6 +357,8 @@ class _Matcher:
     def __call__(self, text: str) -> dict[str, float]:
         got: dict[str, float] = {}
         for word in set(stems(text)):
+            if word in self.names and not self.names[word].search(text):
+                continue  # "2" of "GPT-2" in "WikiText-2"
             for q, factor in self.of_word(word).items():
                 got[q] = max(factor, got.get(q, 0.0))
         # An abbreviation in capitals stands for the word it begins: "<UNK>" for "unknown".
@@ -385,6 +391,13 @@ def terms_in_order(text: str) -> list[str]:
 _WORDS = re.compile(r"[^\W_]+")
 
 
+def _without(sentence: str, offset: int, title: tuple[int, int, str] | None) -> str:
+    """The sentence less its section's title, when extraction glued the title to it."""
+    if title is None or not offset <= title[0] < offset + len(sentence):
+        return sentence
+    return sentence[: title[0] - offset] + " " + sentence[title[1] - offset :]
+
+
 def candidates(question: str, passages: list[str]) -> list[Candidate]:
     """Every sentence of the passages that shares a word with the question, best first.
     A word counts by its weight (synonyms less) and its rarity among these sentences."""
@@ -397,12 +410,21 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     place = bool(re.match(r"\s*where\b", question.lower()))
     compares = bool(_COMPARATIVE.search(question))
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
-    match = _Matcher(weights, _acronyms(passages), _compounds(question))
+    match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
     pool, seen = [], set()
     for index, text in enumerate(passages):
-        found_here = [(sentence, match(sentence)) for _, sentence in sentences(text, letters=letters)]
+        split = sentences(text, letters=letters)
+        sections = headings(text)
+        # Each sentence's section title: the last heading starting before the sentence ends.
+        # Its words are the section's context, not the sentence's own (extraction may have
+        # glued the heading to the section's first sentence).
+        titles = [next((h for h in reversed(sections) if h[0] < offset + len(sentence)), None) for offset, sentence in split]
+        found_here = [
+            (sentence, match(_without(sentence, offset, title))) for (offset, sentence), title in zip(split, titles, strict=True)
+        ]
+        titled = {title: match(title[2]) for title in set(titles) if title}
         captions = [at for at, (sentence, _) in enumerate(found_here) if _CAPTION.search(sentence)]
         for at, (sentence, have) in enumerate(found_here):
             if sentence in seen:
@@ -414,7 +436,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
                 near = [c for c in captions if c != at and abs(c - at) <= TABLE_ROWS]
                 if near:
                     around = around + [found_here[min(near, key=lambda c: abs(c - at))]]
-            pool.append((index, sentence, have, _union(*(words for _, words in around))))
+            section = [titled[titles[at]]] if titles[at] else []
+            pool.append((index, sentence, have, _union(*(words for _, words in around), *section)))
     frequency = Counter(s for _, _, have, _ in pool for s in have)
     rarity = {s: math.log(1 + len(pool) / (1 + frequency[s])) for s in weights}
     total = sum(weights[s] * rarity[s] * (1.0 if frequency[s] else ABSENT_WEIGHT) for s in own) or 1.0

@@ -132,6 +132,7 @@ def index_file(file: File, chunking: tuple[int, int] | None = None) -> Document:
                 raise ExtractError("The file contains no text.")
             vectors = _embed([p.text for p in pieces])
             term_indexes = [passages.term_index(p.text) for p in pieces]
+            sections = passages.sections_at_start([p.text for p in pieces])
         except ExtractError as exc:
             document.status, document.error = Document.ERROR, str(exc)
             document.save(update_fields=["status", "error"])
@@ -152,7 +153,7 @@ def index_file(file: File, chunking: tuple[int, int] | None = None) -> Document:
                 [
                     Chunk(
                         document=document, seq=i, text=p.text, page_start=p.page_start, page_end=p.page_end,
-                        page_marks=p.page_marks, tokens=p.tokens, terms=term_indexes[i],
+                        page_marks=p.page_marks, tokens=p.tokens, terms=term_indexes[i], section=sections[i],
                         embedding=array("f", vectors[i]).tobytes() if vectors else None,
                     )
                     for i, p in enumerate(pieces)

@@ -120,6 +120,10 @@ class Chunk(models.Model):
     # from before it, or written by hand): the text is scanned. Nullable because adding a
     # NOT NULL column makes SQLite rebuild the table, which drops the full-text triggers.
     terms = models.TextField(null=True, blank=True)
+    # The title of the section this chunk begins inside (passages.sections_at_start), found
+    # at ingest from the chunks before it: "" before the document's first heading, null on
+    # rows written by hand. Nullable for the reason ``terms`` is.
+    section = models.TextField(null=True, blank=True)
     # float32 vector from the embeddings endpoint, when one is configured.
     embedding = models.BinaryField(null=True, blank=True)
 

@@ -84,6 +84,104 @@ def _lookup(stems: set[str]) -> re.Pattern:
     return re.compile(r"\n(" + "|".join(map(re.escape, stems)) + r") ([^\n]*)")
 
 
+# Small words a heading's title may hold between its capitalised ones.
+_JOINING = ("and", "of", "for", "the", "to", "in", "on", "with", "vs")
+# A numbered section heading, as extraction leaves it inline: "... tasks. 2.1. Training
+# Dataset Most prior work ...". The title is the capitalised words after the number (small
+# joining words allowed between them); the capitalised word that starts the section's first
+# sentence ("The", "We") is not part of it. It starts the text, a line or follows a
+# sentence's end (not "Figure 2. Results"), and is not a page number alone on its line (no
+# newline inside).
+_HEADING = re.compile(
+    r"\d\d?(?:\.\d\d?){0,3}\.?[ \t]+"
+    r"((?!(?:The|A|An|We|In|This|Our|It|As|To|For|Of|On)\b)[A-Z][\w’'-]*"
+    r"(?:[ \t]+(?:(?!(?:The|A|An|We|In|This|Our|It|As|To|For|Of|On)\b)[A-Z][\w’'-]*|" + "|".join(_JOINING) + r"\.?)){0,7})"
+    r"(?=\s+[\"“(]?[A-Z])"
+)
+
+
+def headings(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, title) of each numbered section heading in ``text``, in order; a section
+    runs from its heading to the next one."""
+    found = []
+    # What stands before the number is checked here, not by a look-behind in the pattern:
+    # a pattern starting with a digit is searched for fast (a scan for digits), which
+    # cuts the cost of a query's 30 chunks from ~4 ms to ~1.
+    for match in _HEADING.finditer(text):
+        at = match.start()
+        if at == 0 or text[at - 1] == "\n" or (text[at - 1].isspace() and text[at - 2 : at - 1] in (".", "!", "?", ":")):
+            found.append((match.start(1), match.end(1), match.group(1)))
+    return found
+
+
+# A section whose heading names what the question asks for ("Training Dataset" for "what
+# dataset was it trained on?") is about it, whether or not each of its sentences repeats
+# the words: every window of the section gains this many times the value of each of the
+# question's terms in the title (times the share of the title's words that are the
+# question's: "Text Memorization" is only half about "which text ..."). A heading holding
+# only other words of the question ("Question Answering" for "what score does it get on
+# conversational question answering?") is no such evidence: it names a neighbouring topic.
+HEADING_WEIGHT = 2.0
+
+
+def _in_names(hits: list[tuple[int, str]], text: str, names: dict[str, re.Pattern]) -> list[tuple[int, str]]:
+    """The hits, less those of a name's number standing outside the name ("2" of "GPT-2"
+    in "Table 2")."""
+    where = {number: {m.end() - len(number) for m in pattern.finditer(text)} for number, pattern in names.items()}
+    return [(at, s) for at, s in hits if s not in where or at in where[s]]
+
+
+# A title is at most eight words: its number stands at most this many characters before a word of it.
+TITLE_CHARS = 120
+_NUMBER_THEN_SPACE = re.compile(r"\d\.?[ \t]")
+
+
+def _may_head(text: str, hits: list[tuple[int, str]]) -> bool:
+    """Whether one of the hits may stand in a heading's title: a capitalised word with a
+    number not far before it. Finding the headings costs a scan of the text; most chunks of
+    most queries are spared it."""
+    if not hits:
+        return False
+    text = unfold(text)
+    return any(text[at].isupper() and _NUMBER_THEN_SPACE.search(text, max(0, at - TITLE_CHARS), at) for at, _ in hits)
+
+
+def _named(title: str, weight: dict[str, float], asked: set[str]) -> dict[str, float]:
+    """{the query's stems in the title: the share of the title's words that are the
+    query's}; empty unless the title holds one of ``asked`` (what the question asks for)."""
+    words = [stem(w) for w in _WORD.findall(title) if w.lower() not in _JOINING]
+    named = {s for s in words if s in weight}
+    share = sum(w in weight for w in words) / max(1, len(words))
+    return dict.fromkeys(named, share) if named & asked else {}
+
+
+def _sections(text: str, weight: dict[str, float], asked: set[str]) -> list[tuple[int, int, dict[str, float]]]:
+    """(start, end, ``_named`` of its title) of each heading in ``text`` (ligatures
+    unfolded, as the hits' offsets are)."""
+    return [(start, end, _named(title, weight, asked)) for start, end, title in headings(unfold(text))]
+
+
+# How much of a chunk's start is looked for in the chunk before it, to find where it begins there.
+_PROBE_CHARS = 80
+
+
+def sections_at_start(texts: list[str]) -> list[str]:
+    """For a document's chunks in order, the title of the section each one begins inside
+    ("" before the first heading): a chunk that starts in the middle of "2.1. Training
+    Dataset" is about the training data though it does not hold the heading. A heading
+    counts for the next chunk if it stands before the point where that chunk begins in
+    this one (chunks overlap); one inside the overlap is the next chunk's own."""
+    titles, current = [], ""
+    for text, following in zip(texts, [*texts[1:], None], strict=True):
+        titles.append(current)
+        if following is None:
+            break
+        begins = text.rfind(following[:_PROBE_CHARS]) if following.strip() else -1
+        begins = len(text) if begins < 0 else begins
+        current = next((title for start, _, title in reversed(headings(text)) if start < begins), current)
+    return titles
+
+
 # A question that names its subject ("the biggest GPT-2") is about the document that keeps
 # naming it: a term found in most of one document's candidate chunks (and few of the
 # others') adds this share of its value to each of that document's chunks, even to the one
@@ -104,14 +202,17 @@ def best_passage_scores(
 
 def best_passages(
     query_terms: dict[str, float], texts: dict[int, str], documents: dict[int, int] | None = None,
-    numeric: bool = False, indexes: dict[int, str] | None = None,
+    numeric: bool = False, indexes: dict[int, str] | None = None, names: dict[str, re.Pattern] | None = None,
+    asked: set[str] | None = None, opening: dict[int, str] | None = None,
 ) -> dict[int, tuple[float, str]]:
     """For each chunk id, (score, the start of its best window's text): the BM25 score of its best window of PASSAGE_CHARS (a window
     starts at each occurrence of a query word) against the query's terms, each term's
     score times its weight; a term's rarity is counted over these chunks. ``documents``
     (chunk id -> document id) adds each document's focus on the query's terms;
     ``numeric`` favours windows that hold a figure; ``indexes`` (chunk id -> its stored
-    ``term_index``) spares scanning those chunks' text."""
+    ``term_index``) spares scanning those chunks' text; ``opening`` (chunk id -> the title
+    of the section it begins inside, ``sections_at_start``) is the heading of its windows
+    before its own first heading."""
     weight: dict[str, float] = {}
     for term, w in query_terms.items():
         weight[stem(term)] = max(w, weight.get(stem(term), 0.0))
@@ -139,6 +240,8 @@ def best_passages(
         else:
             hits = [(m.start(), stem(m.group())) for m in matcher.finditer(unfold(text))]
             found[chunk_id] = [(at, s) for at, s in hits if s in weight]
+        if names:
+            found[chunk_id] = _in_names(found[chunk_id], unfold(text), names)
         for at, s in found[chunk_id]:
             windows.add((chunk_id, at // half, s))
             windows.add((chunk_id, at // half - 1, s))
@@ -150,15 +253,29 @@ def best_passages(
     gain = {s: [value[s] * n * (K1 + 1) / (n + K1) for n in range(most[s] + 1)] for s in weight}
     scores, where = {}, {}
     for chunk_id, hits in found.items():
+        # The section the chunk begins inside runs to the chunk's first heading: the text is
+        # scanned for its headings when that section's title names what is asked.
+        begun = _named(opening[chunk_id], weight, asked or set()) if opening and opening.get(chunk_id) else {}
+        sections = _sections(texts[chunk_id], weight, asked or set()) if begun or _may_head(texts[chunk_id], hits) else []
+        if begun:
+            sections.insert(0, (-1, -1, begun))
+        # The words of a heading that names what is asked count through the heading, not
+        # again as the window's (its number still counts: "2" of "2.1." is no title word);
+        # any other heading's words count as the window's own.
+        inside = {at for at, _ in hits if any(start <= at < end for start, end, named in sections if named)}
         # The window slides from one hit to the next: counts are kept, not rebuilt.
         windows, end = [], 0
         counts: dict[str, int] = {}
         for start, (at, _) in enumerate(hits):
             while end < len(hits) and hits[end][0] < at + PASSAGE_CHARS:
-                counts[hits[end][1]] = counts.get(hits[end][1], 0) + 1
+                if hits[end][0] not in inside:
+                    counts[hits[end][1]] = counts.get(hits[end][1], 0) + 1
                 end += 1
-            windows.append((math.fsum([gain[s][n] for s, n in counts.items() if n]), at))
-            counts[hits[start][1]] -= 1
+            titled = next((named for begin, _, named in reversed(sections) if begin <= at), {})
+            score = math.fsum([gain[s][n] for s, n in counts.items() if n])
+            windows.append((score + HEADING_WEIGHT * math.fsum([value[s] * share for s, share in titled.items()]), at))
+            if at not in inside:
+                counts[hits[start][1]] -= 1
         best, best_at = max(windows, default=(0.0, 0))
         if numeric:
             # Best first, and only while a figure could still change the best: most

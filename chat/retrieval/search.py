@@ -37,6 +37,25 @@ def terms(query: str) -> list[str]:
     return (list(dict.fromkeys(kept)) or list(dict.fromkeys(words)))[:MAX_QUERY_TERMS]
 
 
+# "GPT-2", "WMT-14", "ResNet-50": a name whose number is part of it.
+_NAME_NUMBER = re.compile(r"\b([^\W\d_]+)[-‐‑]?(\d+)\b")
+
+
+def name_numbers(query: str) -> dict[str, re.Pattern]:
+    """The query's numbers that belong to a name, each with the pattern of the whole name:
+    "2" of "GPT-2" answers nothing as "Table 2" or "WikiText-2" does."""
+    found = {}
+    for match in _NAME_NUMBER.finditer(query):
+        letters, number = match.groups()
+        if letters.lower() in STOPWORDS:
+            continue
+        found.setdefault(number, []).append(re.escape(letters))
+    return {
+        number: re.compile(r"\b(?:" + "|".join(names) + r")[-‐‑ ]?" + number + r"\b", re.IGNORECASE)
+        for number, names in found.items()
+    }
+
+
 @dataclass
 class Hit:
     chunk: Chunk
@@ -59,10 +78,14 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     candidates = fulltext(list(weights), document_ids, max(limit, RERANK_POOL))
     head = candidates[:RERANK_POOL]
     rows = _passage_rows(head)
-    texts = {cid: text for cid, text, _, _ in rows}
-    owners = {cid: document for cid, _, document, _ in rows}
-    indexes = {cid: terms for cid, _, _, terms in rows}
-    best = passages.best_passages(weights, texts, owners, numeric=questions.wants_figure(query), indexes=indexes)
+    texts = {cid: text for cid, text, _, _, _ in rows}
+    owners = {cid: document for cid, _, document, _, _ in rows}
+    indexes = {cid: terms for cid, _, _, terms, _ in rows}
+    opening = {cid: section for cid, _, _, _, section in rows if section}
+    best = passages.best_passages(
+        weights, texts, owners, numeric=questions.wants_figure(query), indexes=indexes, names=name_numbers(query),
+        asked={passages.stem(w) for w in questions.asked_words(query)}, opening=opening,
+    )
     order = {cid: rank for rank, cid in enumerate(head)}
     head = sorted(head, key=lambda cid: (-best.get(cid, (0.0, ""))[0], order[cid]))
     seen: set[str] = set()
@@ -75,14 +98,14 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     return (head + candidates[RERANK_POOL:])[:limit]
 
 
-def _passage_rows(chunk_ids: list[int]) -> list[tuple[int, str, int, str | None]]:
-    """(id, text, document id, stored term index) of each chunk. Plain SQL: the ORM's
-    building of the query cost as much as running it."""
+def _passage_rows(chunk_ids: list[int]) -> list[tuple[int, str, int, str | None, str | None]]:
+    """(id, text, document id, stored term index, section it begins inside) of each chunk.
+    Plain SQL: the ORM's building of the query cost as much as running it."""
     if not chunk_ids:
         return []
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, text, document_id, terms FROM retrieval_chunk "
+            "SELECT id, text, document_id, terms, section FROM retrieval_chunk "
             f"WHERE id IN ({','.join(['%s'] * len(chunk_ids))})",
             chunk_ids,
         )

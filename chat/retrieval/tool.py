@@ -109,6 +109,8 @@ def entry_for(
             "page": hit.chunk.page_start,
             "page_end": hit.chunk.page_end,
             "page_marks": hit.chunk.page_marks,
+            # The section the passage begins inside: its heading may stand in the chunk before.
+            "section": hit.chunk.section or "",
             "content": [{"type": "text", "text": hit.chunk.text}],
         }
         for hit in hits
@@ -145,7 +147,8 @@ def model_output(entry: dict) -> str:
             f"–{result['page_end']}" if result.get("page_end", result.get("page")) != result.get("page") else ""
         )
         text = "".join(c.get("text", "") for c in result.get("content", []))
-        parts.append(f"{marker(n, i, result['file_name'])} ({result['file_name']}, {pages})\n{text}")
+        section = f", section “{result['section']}”" if result.get("section") else ""
+        parts.append(f"{marker(n, i, result['file_name'])} ({result['file_name']}, {pages}{section})\n{text}")
     return "\n\n".join(parts)
 
 

@@ -21,21 +21,24 @@ PAPER = (
 )
 
 
-def output_for(query: str, *texts: str) -> str:
-    """The tool output the offline model reads, one passage per text."""
+def output_for(query: str, *texts: str, sections: tuple[str, ...] = ()) -> str:
+    """The tool output the offline model reads, one passage per text (``sections``: the
+    section each begins inside)."""
 
     class Chunk:
-        def __init__(self, text):
+        def __init__(self, text, section):
             self.text, self.document_id, self.page_start, self.page_end, self.page_marks = text, 1, 3, 3, []
+            self.section = section
 
     class Hit:
-        def __init__(self, text):
-            self.chunk, self.score = Chunk(text), 1.0
+        def __init__(self, text, section=""):
+            self.chunk, self.score = Chunk(text, section), 1.0
 
     class File:
         id, filename = "file-1", "paper.pdf"
 
-    return tool.model_output(tool.entry_for("call_1", query, [Hit(t) for t in texts], {1: File()}))
+    hits = [Hit(t, s) for t, s in zip(texts, [*sections, *[""] * len(texts)], strict=False)]
+    return tool.model_output(tool.entry_for("call_1", query, hits, {1: File()}))
 
 
 def first_quote(text: str) -> str:
@@ -314,3 +317,32 @@ def test_a_lone_digit_ending_a_sentence_after_a_noun_is_a_footnote_mark():
     assert answers._strength(NUMBER, "We count the pumps used at each station 5.", {"pump"}, set()) == 0.0
     assert answers._strength(NUMBER, "The number of pumps is 5.", {"pump"}, set()) > 0
     assert answers._strength(NUMBER, "The station runs pumps with N = 6.", {"pump"}, set()) > 0
+
+
+def test_a_name_s_number_in_the_question_is_not_matched_by_another_name_s():
+    # "WikiText-2" shares the "2" of "Zorb-2" and is no more about it than any dataset.
+    other = "Large gains show on small datasets such as WikiText-2 which have few training tokens."
+    own = "Zorb-2 learned from PageMix, a dataset of forum pages."
+    reply = skill.answer("What dataset was Zorb-2 trained on?", output_for("q", other, own))
+    assert "PageMix" in first_quote(reply)
+
+
+def test_a_sentence_is_read_with_its_sections_heading():
+    # The figure for the encoder stands three sentences after its heading, out of reach of
+    # the neighbouring sentences; the decoder's figure comes first.
+    decoder = "A decoder often has 12 layers in such systems."
+    section = (
+        "3.1 Encoder Stack The first half reads the input. It is built from identical blocks. "
+        "Each block has two parts. Residual paths join them. In all, it is built of 6 layers."
+    )
+    reply = skill.answer("How many layers does the encoder have?", output_for("q", decoder, section))
+    assert "6 layers" in first_quote(reply)
+
+
+def test_the_model_reads_the_section_a_passage_begins_inside():
+    # Its heading stood in the chunk before; the header names it, and the offline model
+    # still finds the passage's text.
+    inside = "We kept pages that readers had voted up. The result, PageMix, holds eight million pages."
+    output = output_for("What corpus was Zorb trained on?", inside, sections=("Training Corpus",))
+    assert "page 3, section “Training Corpus”)\n" in output
+    assert [text for _, _, text in skill.passages(output)] == [inside]

@@ -109,3 +109,16 @@ def test_the_migration_stores_the_term_index_of_chunks_indexed_before_it(alice):
     _migrate_to_latest()
 
     assert list(Chunk.objects.values_list("terms", flat=True)) == [passages.term_index("Filters of tokens.")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_stores_the_section_each_chunk_indexed_before_it_begins_inside(alice):
+    old = _apps_at(("retrieval", "0008_chunk_section"))
+    OldDocument, OldChunk = old.get_model("retrieval", "Document"), old.get_model("retrieval", "Chunk")
+    document = OldDocument.objects.create(owner_id=alice.pk, sha256="s" * 64, chunking="k", status="ready")
+    OldChunk.objects.create(document=document, seq=1, text="Then the pages were counted.")
+    OldChunk.objects.create(document=document, seq=0, text="Intro. 4.1. Training Corpus We gathered pages.")
+
+    _migrate_to_latest()
+
+    assert list(Chunk.objects.order_by("seq").values_list("section", flat=True)) == ["", "Training Corpus"]

@@ -192,3 +192,88 @@ def test_an_index_of_another_format_is_not_read():
     texts = {1: "Many tokens here."}
     stale = {1: "#terms 0\ntoken 99"}
     assert passages.best_passages(weights, texts, indexes=stale) == passages.best_passages(weights, texts)
+
+
+@pytest.mark.django_db
+def test_a_section_whose_heading_names_what_is_asked_outranks_a_passage_repeating_the_words(upload):
+    # The section under "Training Corpus" names the corpus without repeating the question's
+    # words; elsewhere a passage says "trained" and "corpus" (twice) about something else.
+    section = (
+        "We describe our data first. 4.1. Training Corpus Most earlier work used news text. "
+        "We gathered forum pages that readers had voted up. The result, PageMix, holds eight million pages. "
+    )
+    about = index_file(upload("about.md", (FILLER + section + FILLER).encode()))
+    other = index_file(upload("other.md", (FILLER + "Models trained on a small corpus overfit; a larger corpus helps. " + FILLER).encode()))
+    hits = search.search("What corpus was it trained on?", [about.id, other.id], 2, mode="lexical")
+    assert [h.chunk.document_id for h in hits] == [about.id, other.id]
+    # A heading holding only other words of the question names a neighbouring topic.
+    hits = search.search("Which pages was it trained on?", [about.id, other.id], 2, mode="lexical")
+    assert hits[0].chunk.document_id == other.id
+
+
+def test_numbered_headings_are_found_inline_without_the_sentence_after_them():
+    text = "Results follow. 2.1. Training Dataset Most prior work used news. 3.3. LAMBADA The LAMBADA set tests. See Table 2. Results"
+    assert [title for _, _, title in passages.headings(text)] == ["Training Dataset", "LAMBADA"]
+
+
+@pytest.mark.django_db
+def test_the_number_of_a_name_in_the_question_counts_only_inside_the_name(upload):
+    # "2" of "Zorb-2" is no reason to rank a passage about "Table 2" and "WikiText-2".
+    named = index_file(upload("named.md", (FILLER + "Zorb-2 learned from forum pages. " + FILLER).encode()))
+    numbers = index_file(upload(
+        "numbers.md", (FILLER + "Zorb results are in Table 2, with WikiText-2 at 2 points and 2 runs. " + FILLER).encode()
+    ))
+    hits = search.search("What about Zorb-2?", [named.id, numbers.id], 2, mode="lexical")
+    assert [h.chunk.document_id for h in hits] == [named.id, numbers.id]
+    assert set(search.name_numbers("Was GPT-2 or WMT-14 used, in section 23?")) == {"2", "14"}
+
+
+def test_each_chunk_knows_the_section_it_begins_inside():
+    # Chunks overlap: "2. Method" stands before the point where the third chunk begins in
+    # the second, "3. Results" inside the overlap, so it is the third chunk's own.
+    chunks = [
+        "Intro text here. 1. Overview The start of it all.",
+        "The start of it all. More words. 2. Method We did this. Then 3. Results Scores rose.",
+        "Then 3. Results Scores rose. The end of the paper.",
+    ]
+    assert passages.sections_at_start(chunks) == ["", "Overview", "Method"]
+    # Without overlap every heading of a chunk stands before the next one.
+    assert passages.sections_at_start(["A. 1. Setup We begin.", "Plain words follow."]) == ["", "Setup"]
+
+
+def test_a_passage_in_a_section_whose_heading_names_what_is_asked_ranks_higher_though_the_heading_is_elsewhere():
+    weights = {"corpus": 1.0, "trained": 1.0}
+    asked = {passages.stem("corpus")}
+    texts = {
+        1: "We kept pages that readers voted up. The result, PageMix, is the corpus of eight million pages.",
+        2: "Models trained on a small corpus overfit; a larger corpus helps them.",
+        3: FILLER,
+    }
+    plain = passages.best_passage_scores(weights, texts)
+    assert plain[1] < plain[2]
+    titled = passages.best_passages(weights, texts, asked=asked, opening={1: "Training Corpus"})
+    assert titled[1][0] > titled[2][0]
+    # The section ends at the chunk's own next heading.
+    later = {**texts, 1: "Short. 5.2. Weather Notes A corpus of rain, here."}
+    assert passages.best_passages(weights, later, asked=asked, opening={1: "Training Corpus"})[1][0] < titled[2][0]
+
+
+@pytest.mark.django_db
+def test_ingest_stores_the_section_each_chunk_begins_inside(upload):
+    text = "Opening words. " * 40 + "4.1. Training Corpus We gathered forum pages. " + "More about the pages. " * 80
+    document = index_file(upload("sections.md", text.encode()), chunking=(100, 20))
+    sections = list(Chunk.objects.filter(document=document).order_by("seq").values_list("section", flat=True))
+    assert sections[0] == "" and sections[-1] == "Training Corpus"
+
+
+def test_the_words_of_a_heading_that_names_no_asked_word_count_as_the_window_s_own():
+    # "Training" in "3.1. Training Data" is a word of the question like any other when the
+    # heading gives no bonus (the question asks for an encyclopedia, not data).
+    weights = {"encyclopedia": 1.0, "left": 1.0, "training": 1.0}
+    texts = {
+        1: "Intro words. 3.1. Training Data We left out every encyclopedia page.",
+        2: "Intro words. We left out every encyclopedia page.",
+        3: FILLER,
+    }
+    scores = passages.best_passages(weights, texts, asked={passages.stem("encyclopedia")})
+    assert scores[1][0] > scores[2][0]
