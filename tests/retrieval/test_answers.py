@@ -346,3 +346,28 @@ def test_the_model_reads_the_section_a_passage_begins_inside():
     output = output_for("What corpus was Zorb trained on?", inside, sections=("Training Corpus",))
     assert "page 3, section “Training Corpus”)\n" in output
     assert [text for _, _, text in skill.passages(output)] == [inside]
+
+
+def test_a_heading_glued_to_a_sentence_s_start_is_no_name():
+    # Extraction left "4. Upgrades" glued to the section's first sentence: neither the
+    # title nor "Since", which starts the sentence after it, names the pump.
+    notes = (
+        "The station has four pumps. 4. Upgrades Since spring the station uses a newer pump. "
+        "It came by ship in May. The pump is the Kestrel, built in Norway."
+    )
+    reply = skill.answer("Which pump does the station use now?", output_for("q", notes))
+    assert "Kestrel" in first_quote(reply)
+
+
+def test_a_name_in_apposition_to_the_asked_word_answers_what_is_asked():
+    # "What corpus": the sentence calling a name a corpus answers, though another covers
+    # more of the question's words and names something else.
+    notes = (
+        "Zorb was trained on pages linked from Reddit over two years. We kept only pages that "
+        "readers voted up. The resulting corpus, PageMix, holds eight million pages."
+    )
+    reply = skill.answer("What corpus was Zorb trained on?", output_for("q", notes))
+    assert "PageMix" in first_quote(reply)
+    assert answers._named("We tuned it with the Adam optimizer.", "optim", set())
+    assert answers._named("We used an optimizer called Adam.", "optim", set())
+    assert not answers._named("Adam was used to tune the optimizer.", "optim", set())
