@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 
 import pytest
@@ -32,9 +31,7 @@ def test_tiktoken_encoding_loads_offline_from_the_shipped_file():
 
 def test_the_gpt2_paper_is_processed_with_pages_and_no_ligatures(alice, upload, gpt2_bytes, django_capture_on_commit_callbacks):
     file = upload("language_models.pdf", gpt2_bytes)
-    started = time.perf_counter()
     entry, file = _ingest(alice, file, django_capture_on_commit_callbacks)
-    elapsed = time.perf_counter() - started
     assert entry.status == "completed" and file.status == "processed"
     document = Document.objects.get(sha256=file.sha256)
     assert document.pages == 24 and document.kind == "pdf"
@@ -44,7 +41,6 @@ def test_the_gpt2_paper_is_processed_with_pages_and_no_ligatures(alice, upload, 
     assert any("fine-tun" in c.text or "ﬁne" not in c.text for c in chunks)
     assert chunks[-1].page_end == 24 or chunks[-1].page_end >= 22
     assert all(c.tokens <= 800 for c in chunks)
-    assert elapsed < 10  # the benchmark reports the real figure
 
 
 def test_chunks_overlap_by_the_configured_tokens(settings):
