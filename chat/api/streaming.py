@@ -161,12 +161,12 @@ class RunEvents:
         out, self.final = self._catch_up()
         return out, self.final
 
-    def check(self) -> tuple[list[tuple[str, dict]], bool]:
+    async def check(self) -> tuple[list[tuple[str, dict]], bool]:
         """After a quiet spell: the rows are read only if the run's status moved (an event
-        this stream missed with none after it to show the gap). One small query."""
-        if not self.known.status_moved():
+        this stream missed with none after it to show the gap)."""
+        if not await self.known.status_moved():
             return [], False
-        return self.reconcile()
+        return await _read_rows(self.reconcile)
 
     # --- what the stream owes ------------------------------------------------------------------
 
@@ -375,7 +375,7 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
             try:
                 message = await asyncio.wait_for(layer.receive(channel), timeout=quiet.seconds)
             except TimeoutError:
-                out, _ = await _read_rows(tracker.check)
+                out, _ = await tracker.check()
                 quiet.looked(bool(out))
                 if out:
                     yield b"".join(sse(*event) for event in out)
