@@ -234,10 +234,9 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     def _run_panel(self, taken: list[dict]) -> str:
         return self.panel.update(taken)
 
-    @on_database_thread
-    def _status_moved(self) -> bool:
+    async def _status_moved(self) -> bool:
         known = self.panel.known
-        return known is not None and known.status_moved()
+        return known is not None and await known.status_moved()
 
     @on_database_thread
     def _whole_run_panel(self) -> str:

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import pytest
 from asgiref.sync import SyncToAsync, sync_to_async
 from axes.models import AccessAttempt
+from channels.layers import get_channel_layer
 from channels.testing import HttpCommunicator
 from django.contrib.sessions.models import Session
 from django.db import OperationalError
@@ -33,8 +34,8 @@ from django.urls import path
 from django.utils.module_loading import import_string
 
 from chat.api.models import ApiKey
-from chat.engine import dispatch
-from chat.models import Thread
+from chat.engine import dispatch, events
+from chat.models import Run, Thread
 from project import urls as project_urls
 from project.asgi import application
 from tests.api.test_live import parse_sse
@@ -108,10 +109,32 @@ async def test_a_streamed_v1_run_hands_to_threads_only_its_database_work(monkeyp
     assert status == 200 and parse_sse(body)[-1][0] == "done"
 
     assert _middleware(created) == [] and _middleware(run) == [], (created, run)
-    # messages.create: its view (sync, one trip); runs.create: the key, preparing and
-    # starting the run, letting the connection go before streaming. Were 17 and 20.
+    # messages.create: its view (sync, one trip); runs.create: one trip too, for the key,
+    # reading the request, starting the run and letting the connection go before streaming
+    # (were four). Were 17 and 20.
     assert len(created) <= DJANGO_OWN + 1, created
-    assert len(run) <= DJANGO_OWN + 4, run
+    assert len(run) <= DJANGO_OWN + 1, run
+
+
+async def test_a_streamed_run_is_authenticated_and_rate_limited_in_its_one_trip(
+    monkeypatch, settings, alice, thread, tutor
+):
+    """The stream listens before its trip; a request the trip refuses stops listening."""
+    settings.API_RATE_LIMIT = 1
+    _, key = await sync_to_async(ApiKey.issue)(alice)
+    url, body = f"/v1/threads/{thread.id}/runs", {"assistant_id": tutor.id, "stream": True}
+    cookie = [(b"cookie", (await session_cookie(alice)).encode()), (b"content-type", b"application/json")]
+    status, _ = await _request("POST", url, json.dumps(body).encode(), cookie)
+    assert status == 401  # a session is no key
+    status, _ = await _api(url, key, body)
+    await dispatch.wait_idle()
+    assert status == 200  # the key's one write
+    hops = Hops(monkeypatch)
+    status, _ = await _api(url, key, body)
+    assert status == 429
+    assert [name for name in hops.take() if name.startswith("chat.")] == ["chat.api.http.trip.<locals>.authenticated"]
+    assert await Run.objects.filter(thread=thread).acount() == 1
+    assert not get_channel_layer().groups.get(events.group_for(thread.id))  # nobody listens
 
 
 async def test_the_browsers_post_hands_to_a_thread_only_its_view(monkeypatch, alice, thread, tutor):

@@ -161,12 +161,12 @@ class RunEvents:
         out, self.final = self._catch_up()
         return out, self.final
 
-    def check(self) -> tuple[list[tuple[str, dict]], bool]:
+    async def check(self) -> tuple[list[tuple[str, dict]], bool]:
         """After a quiet spell: the rows are read only if the run's status moved (an event
-        this stream missed with none after it to show the gap). One small query."""
-        if not self.known.status_moved():
+        this stream missed with none after it to show the gap)."""
+        if not await self.known.status_moved():
             return [], False
-        return self.reconcile()
+        return await _read_rows(self.reconcile)
 
     # --- what the stream owes ------------------------------------------------------------------
 
@@ -330,10 +330,16 @@ async def _read_rows(fn):
     return await asyncio.get_running_loop().create_task(sync_to_async(fn)(), context=contextvars.Context())
 
 
-async def subscribe(thread_id: str) -> tuple[object, str, str]:
+async def subscribe(thread_id: str) -> tuple[object, str, str] | None:
+    """Listen to a thread's events. None when ``thread_id`` cannot name a group: no thread
+    has such an id (ours are ASCII), and the request's trip will say it is not found."""
     layer = get_channel_layer()
-    channel = await layer.new_channel()
     group = events.group_for(thread_id)
+    try:
+        layer.require_valid_group_name(group)
+    except TypeError:
+        return None
+    channel = await layer.new_channel()
     await layer.group_add(group, channel)
     return layer, channel, group
 
@@ -369,7 +375,7 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
             try:
                 message = await asyncio.wait_for(layer.receive(channel), timeout=quiet.seconds)
             except TimeoutError:
-                out, _ = await _read_rows(tracker.check)
+                out, _ = await tracker.check()
                 quiet.looked(bool(out))
                 if out:
                     yield b"".join(sse(*event) for event in out)
@@ -420,16 +426,15 @@ async def end_streams(timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-def _release_connection() -> None:
+def release_connection() -> None:
+    """The request's thread is done with the database: give its connection back (to the
+    pool, on PostgreSQL) now, not when the stream ends minutes later. The stream's own
+    reads are short calls on the engine's thread. Called at the end of the view's trip."""
     if not connection.in_atomic_block:  # a test's transaction keeps its connection
         connection.close()
 
 
-async def streaming_response(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> StreamingHttpResponse:
-    # The request's thread is done with the database: give its connection back (to the
-    # pool, on PostgreSQL) now, not when the stream ends minutes later. The stream's own
-    # reads are short calls on the engine's thread.
-    await sync_to_async(_release_connection)()
+def streaming_response(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(run_stream(subscription, tracker, opening), content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
@@ -437,5 +442,7 @@ async def streaming_response(subscription, tracker: RunEvents, opening: list[tup
 
 
 async def unsubscribe(subscription) -> None:
+    if subscription is None:
+        return
     layer, channel, group = subscription
     await layer.group_discard(group, channel)

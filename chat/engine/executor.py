@@ -243,8 +243,22 @@ class Execution:
         text_saves.discard(self.run.id, turn.message.id)
         await self._finish_message_sync(turn, status, reason, usage)
 
+    async def _finish_run(self, turn: Turn, *, grading: bool) -> bool:
+        """The run's last answer and the run's end in one trip to the database (were two):
+        the answer's message and step with the run's usage, the quiz's grading if the
+        answer is one, and the run completed (``_transition``). Each is saved before it is
+        published, as ever; the events follow in their usual order."""
+        text_saves.discard(self.run.id, turn.message.id)
+        return await self._finish_run_sync(turn, grading)
+
     @sync_to_async
-    def _finish_message_sync(self, turn: Turn, status: str, reason: str | None, usage: bool) -> None:
+    def _finish_run_sync(self, turn: Turn, grading: bool) -> bool:
+        self._finish_message_rows(turn, Message.COMPLETED, None, True)
+        if grading:
+            self._record_grading_sync(turn)
+        return self._transition_sync(states.COMPLETED)
+
+    def _finish_message_rows(self, turn: Turn, status: str, reason: str | None, usage: bool) -> None:
         """The answer's end in one trip to the database: its message, its step and, at a
         turn's normal end, the run's usage first (which raises RunCancelled if a cancel
         came first: the answer then ends as a cancelled run's does)."""
@@ -269,11 +283,14 @@ class Execution:
         setattr(step, RunStep.STAMPS[step_status], now)
         step.save(update_fields=["status", "usage", RunStep.STAMPS[step_status]])
 
-    @sync_to_async
-    def _record_grading(self, turn: Turn) -> None:
+    _finish_message_sync = sync_to_async(_finish_message_rows)
+
+    def _record_grading_sync(self, turn: Turn) -> None:
         """The answer that follows a quiz's submission is its grading: the text is the
         feedback, the score is what the model reported (never read from the text)."""
         QuizAttempt.record_grading(self.run, "".join(turn.text), turn.grades)
+
+    _record_grading = sync_to_async(_record_grading_sync)
 
     def _record_usage_sync(self, usage: Usage | None) -> None:
         """Add a turn's usage to the run's, unless a cancel came first (RunCancelled): the
@@ -301,8 +318,7 @@ class Execution:
             setattr(step, name, value)
         step.save(update_fields=list(fields))
 
-    @sync_to_async
-    def _transition(self, target: str, **fields) -> bool:
+    def _transition_sync(self, target: str, **fields) -> bool:
         """Move the run; if a cancel got in first, finish the cancel instead. Every move
         after the claim ends this execution (requires_action pauses it), so the thread is
         touched in the same trip."""
@@ -315,6 +331,8 @@ class Execution:
             moved = False
         self._touch_thread_sync()
         return moved
+
+    _transition = sync_to_async(_transition_sync)
 
     def _touch_thread_sync(self) -> None:
         """The conversation moves to the top of its owner's list when its run ends."""
@@ -389,15 +407,20 @@ class Execution:
             self.turn = turn = Turn()
             await self._stream(provider, request, turn)
             truncated = turn.finish == "length"
+            # An answer to tool outputs may grade a quiz.
+            grading = bool(request.messages) and request.messages[-1].get("role") == "tool"
+            ended = None  # whether the run moved to completed, if this turn ended it
             if turn.message is None:
                 await self._record_usage(turn.usage)
             else:
                 if truncated:
                     await self._finish_message(turn, Message.INCOMPLETE, "max_tokens", usage=True)
+                elif not turn.calls:
+                    ended = await self._finish_run(turn, grading=grading)
                 else:
                     await self._finish_message(turn, Message.COMPLETED, usage=True)
-                    if request.messages and request.messages[-1].get("role") == "tool":
-                        await self._record_grading(turn)  # an answer to tool outputs may grade a quiz
+                    if grading:
+                        await self._record_grading(turn)
                 events.live_end(turn.message.id)
                 await self.publish.message_completed(turn.message)
                 await self.publish.run_step(turn.step)
@@ -405,7 +428,9 @@ class Execution:
                 await self._end_incomplete("max_completion_tokens")
                 return
             if not turn.calls:
-                if await self._transition(states.COMPLETED):
+                if ended is None:
+                    ended = await self._transition(states.COMPLETED)
+                if ended:
                     await self.publish.run_status(self.run)
                 return
             if await self._handle_tool_calls(turn):

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chat.api import serializers, streaming
 from chat.engine import dispatch, events, executor
-from chat.models import Message, Run, RunStep
+from chat.models import Message, Run, RunStep, Thread
 from chat.services.messages import post_message
 from tests.api.test_streaming_at_scale import ORDER
 from tests.engine.scripted import ScriptedProvider, call_turn, text_turn, use
@@ -51,6 +51,13 @@ def reads(monkeypatch) -> list[tuple[str, int]]:
         return read_rows(read)
 
     monkeypatch.setattr(streaming, "_read_rows", counted)
+    statuses = events._statuses
+
+    async def looked(run_ids):
+        made.append(("status", len(run_ids)))
+        return await statuses(run_ids)
+
+    monkeypatch.setattr(events, "_statuses", looked)  # one query for every run looked at
     return made
 
 
@@ -143,7 +150,7 @@ async def test_a_dropped_last_event_is_found_by_the_run_status_moving(monkeypatc
     assert dropped and kinds(events) == [*ORDER, "done"] and events[-2][1]["status"] == "completed"
     # Nothing followed the lost event to show the gap: after a quiet spell, the run's
     # status (one query) has moved, so the rows are read.
-    assert len(reads) == 1 and reads[0][0] == "check" and reads[0][1] > 1
+    assert reads[0] == ("status", 1) and reads[1][0] == "reconcile" and reads[1][1] > 1 and len(reads) == 2
 
 
 async def test_a_stream_waiting_for_a_queued_run_looks_only_at_its_status(monkeypatch, reads, thread, tutor):
@@ -158,7 +165,22 @@ async def test_a_stream_waiting_for_a_queued_run_looks_only_at_its_status(monkey
     await streaming.end_streams(timeout=10)
     events = await waiting
     assert b"thread.run.queued" in opening and [name for name, _ in events] == ["error", "done"]
-    assert set(reads) == {("check", 1)}
+    assert set(reads) == {("status", 1)}
+
+
+async def test_readers_that_look_at_the_same_moment_share_one_query(reads, alice, tutor):
+    """200 streams waiting for their runs to start looked one query and one trip each."""
+    knowns = []
+    for _ in range(5):
+        thread = await Thread.objects.acreate(owner=alice, assistant=tutor)
+        _, run = await sync_to_async(post_message)(thread, "3x + 11 = 14", tutor, start=False)
+        known = events.KnownRun(run.id)
+        known.run = run
+        knowns.append(known)
+    await Run.objects.filter(pk=knowns[0].run_id).aupdate(status="cancelled")
+    moved = await asyncio.gather(*(known.status_moved() for known in knowns))
+    assert moved == [True, False, False, False, False]
+    assert reads == [("status", 5)]
 
 
 async def test_an_event_dropped_while_the_run_streams_is_recovered_in_order(monkeypatch, reads, thread, tutor):

@@ -1,12 +1,12 @@
 """/v1/threads/{thread_id}/runs (+ steps), /v1/threads/runs (create a thread and run it).
 
-Creating a run and submitting tool outputs are async views: with ``stream: true`` they
-subscribe to the thread's group first, then queue the run, then stream (see streaming.py).
+Creating a run and submitting tool outputs are async views: they subscribe to the thread's
+group first, then authenticate, read the request and queue the run in one trip to the
+database (``http.trip``), then stream when asked to (see streaming.py).
 """
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
@@ -15,7 +15,7 @@ from chat import ids
 from chat.access import get_assistant_for_run, get_assistant_for_user, get_run_for_api, is_class_thread
 from chat.api import serializers, specs, streaming
 from chat.api.errors import ApiError, invalid, not_found
-from chat.api.http import ok, read
+from chat.api.http import ok, read, trip
 from chat.api.pagination import page
 from chat.api.views.threads import busy, get_thread, save_thread
 from chat.classes.quotas import over_quota
@@ -111,19 +111,30 @@ def _prepare_create(request: HttpRequest, thread_id: str):
     return thread, assistant, options, messages, bool(spec.stream), include
 
 
+def _create(request: HttpRequest, thread_id: str) -> tuple[Run, bool, bool]:
+    """The request read and the run started (the view's one trip to the database)."""
+    thread, assistant, options, messages, stream, include = _prepare_create(request, thread_id)
+    run = _start_run(thread, assistant, options, messages)
+    if stream:
+        streaming.release_connection()
+    return run, stream, include
+
+
 async def create(request: HttpRequest, thread_id: str):
-    thread, assistant, options, messages, stream, include = await sync_to_async(_prepare_create)(request, thread_id)
-    if not stream:
-        run = await sync_to_async(_start_run)(thread, assistant, options, messages)
-        return ok(serializers.run(run), poll=True)
-    subscription = await streaming.subscribe(thread.id)
+    # Listening before the run can start (and before the request is read: whether it
+    # streams is in its body, read in the one trip below; a run that does not stream
+    # stops listening at once).
+    subscription = await streaming.subscribe(thread_id)
     try:
-        run = await sync_to_async(_start_run)(thread, assistant, options, messages)
+        run, stream, include = await trip(request, _create, request, thread_id)
     except BaseException:
         await streaming.unsubscribe(subscription)
         raise
+    if not stream:
+        await streaming.unsubscribe(subscription)
+        return ok(serializers.run(run), poll=True)
     tracker = streaming.RunEvents(run.id, include_content=include)
-    return await streaming.streaming_response(subscription, tracker, tracker.opening(run))
+    return streaming.streaming_response(subscription, tracker, tracker.opening(run))
 
 
 def _prepare_create_and_run(request: HttpRequest):
@@ -137,28 +148,30 @@ def _prepare_create_and_run(request: HttpRequest):
     return assistant, options, thread, bool(spec.stream), include
 
 
-def _create_thread_and_run(user, assistant, options, cleaned, thread_id=None) -> tuple[Thread, Run]:
+def _create_thread_and_run(request: HttpRequest, thread_id: str) -> tuple[Thread, Run, bool, bool]:
+    assistant, options, cleaned, stream, include = _prepare_create_and_run(request)
     with transaction.atomic():
-        thread = save_thread(user, cleaned, thread_id)
+        thread = save_thread(request.user, cleaned, thread_id)
         run = _start_run(thread, assistant, options, [])
-    return thread, run
+    if stream:
+        streaming.release_connection()
+    return thread, run, stream, include
 
 
 async def create_thread_and_run(request: HttpRequest):
-    assistant, options, cleaned, stream, include = await sync_to_async(_prepare_create_and_run)(request)
-    if not stream:
-        _, run = await sync_to_async(_create_thread_and_run)(request.user, assistant, options, cleaned)
-        return ok(serializers.run(run), poll=True)
     thread_id = ids.new_thread_id()  # known in advance, so the stream can listen before the run starts
     subscription = await streaming.subscribe(thread_id)
     try:
-        thread, run = await sync_to_async(_create_thread_and_run)(request.user, assistant, options, cleaned, thread_id)
+        thread, run, stream, include = await trip(request, _create_thread_and_run, request, thread_id)
     except BaseException:
         await streaming.unsubscribe(subscription)
         raise
+    if not stream:
+        await streaming.unsubscribe(subscription)
+        return ok(serializers.run(run), poll=True)
     tracker = streaming.RunEvents(run.id, include_content=include)
     opening = [("thread.created", serializers.thread(thread)), *tracker.opening(run)]
-    return await streaming.streaming_response(subscription, tracker, opening)
+    return streaming.streaming_response(subscription, tracker, opening)
 
 
 # --- the rest ------------------------------------------------------------------------------
@@ -222,19 +235,31 @@ def _submit(run: Run, outputs: list[dict]) -> Run:
     return serializers.with_visibility(run)  # as submitted: queued (it may already have started)
 
 
+def _submit_outputs(request: HttpRequest, thread_id: str, run_id: str) -> tuple[Run, streaming.RunEvents | None]:
+    """The outputs read and submitted (the view's one trip to the database); a stream's
+    tracker takes the run's rows so far as told, before the run resumes."""
+    run, outputs, stream = _prepare_submit(request, thread_id, run_id)
+    tracker = None
+    if stream:
+        tracker = streaming.RunEvents(run.id)
+        tracker.skip_existing()
+    run = _submit(run, outputs)
+    if stream:
+        streaming.release_connection()
+    return run, tracker
+
+
 async def submit_tool_outputs(request: HttpRequest, thread_id: str, run_id: str):
-    run, outputs, stream = await sync_to_async(_prepare_submit)(request, thread_id, run_id)
-    if not stream:
-        return ok(serializers.run(await sync_to_async(_submit)(run, outputs)), poll=True)
-    subscription = await streaming.subscribe(run.thread_id)
-    tracker = streaming.RunEvents(run.id)
+    subscription = await streaming.subscribe(thread_id)  # the run's: get_run checks it is
     try:
-        await sync_to_async(tracker.skip_existing)()
-        await sync_to_async(_submit)(run, outputs)
+        run, tracker = await trip(request, _submit_outputs, request, thread_id, run_id)
     except BaseException:
         await streaming.unsubscribe(subscription)
         raise
-    return await streaming.streaming_response(subscription, tracker, tracker.resuming(run))
+    if tracker is None:
+        await streaming.unsubscribe(subscription)
+        return ok(serializers.run(run), poll=True)
+    return streaming.streaming_response(subscription, tracker, tracker.resuming(run))
 
 
 def step_list(request: HttpRequest, thread_id: str, run_id: str):
