@@ -1,5 +1,7 @@
 """One socket per open thread page. It only relays: the engine saves, publishes an
-event naming the rows, and this consumer renders them with the page's partials."""
+event naming the rows and carrying their fields, and this consumer renders them with the
+page's partials (from the payloads; from the rows when an event carries none or some were
+lost)."""
 
 from __future__ import annotations
 

@@ -137,7 +137,11 @@ class RunPanel:
     a gap (``render``: the socket saw a number skipped). Reading the latest run with its
     assistant and steps for every event was 11 % of a profile of 200 runs on one socket
     each. Whatever changed, the whole panel is rendered, as render_run_panel() renders
-    it; events that changed nothing it shows render nothing."""
+    it; events that changed nothing it shows render nothing.
+
+    While its run is active the panel also keeps the run's messages, so the socket renders
+    a message.created / message.completed event from its payload (``message``,
+    ``render_message``) with the panel's steps as the tool work above it."""
 
     def __init__(self, thread: Thread, *, read_only: bool = False) -> None:
         self.thread, self.read_only = thread, read_only

@@ -5,8 +5,8 @@ those rows that a reader needs to announce the change without reading them: the 
 status fields, the step, the message as created or as completed (``RUN_FIELDS`` and the
 others below; datetimes as POSIX timestamps, so an event crosses Redis as msgpack). A
 payload larger than ``PAYLOAD_LIMIT`` (a step with long search results, a very long
-answer) is left out: readers read such rows. The browser's consumer still reads rows to
-render messages; its run panel and the SSE stream serve a run from the payloads.
+answer) is left out: readers read such rows. The SSE stream and the browser's socket
+(its run panel and its messages) serve a run from the payloads.
 
 Each event a run's publisher sends carries the run's id and a sequence number (1, 2, …
 over the whole run: an execution that resumes it after tool outputs numbers on from
