@@ -1,5 +1,7 @@
 """One socket per open thread page. It only relays: the engine saves, publishes an
-event naming the rows, and this consumer renders them with the page's partials."""
+event naming the rows and carrying their fields, and this consumer renders them with the
+page's partials (from the payloads; from the rows when an event carries none or some were
+lost)."""
 
 from __future__ import annotations
 
@@ -205,18 +207,31 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         """Bring a page rendered a moment ago up to date, including text streamed since."""
         html = [self.panel.render()]
         # At most one run of a thread is active, and no run starts after it: the latest.
-        run = self.panel.run
-        if run is not None and run.is_active:
-            for message in Message.objects.filter(run=run, status=Message.IN_PROGRESS).select_related("assistant", "thread"):
-                self.shown[message.id] = stream = StreamedText()
-                html.append(live.render_message(message, stream=stream, read_only=self.read_only))
+        # At most one run of a thread is active, and no run starts after it: the latest,
+        # whose messages the panel has just read with it.
+        for message in self.panel.streaming_messages() or []:
+            self.shown[message.id] = stream = StreamedText()
+            html.append(self.panel.render_message(message, stream=stream))
         return "".join(html)
 
+    async def _announced_message(self, event: dict, *, new: bool = False) -> str:
+        """The message a message.created or message.completed event announces: from its
+        payload once the panel has taken the status and step events before it (the tool
+        work shown above the message is the panel's steps), else from its row."""
+        if self._panel_task is not None and not self._panel_task.done():
+            await self._panel_task
+        return await self._message(event["message_id"], new=new, event=event)
+
     @on_database_thread
-    def _message(self, message_id: str, *, new: bool = False) -> str:
+    def _message(self, message_id: str, *, new: bool = False, event: dict | None = None) -> str:
+        message = self.panel.message(event) if event is not None else None
+        if message is not None:
+            self.shown[message_id] = stream = StreamedText()
+            return self.panel.render_message(message, new=new, stream=stream)
         message = Message.objects.filter(pk=message_id, thread=self.thread).select_related("assistant", "thread").first()
         if message is None:
             return ""
+        self.panel.know_message(message)
         self.shown[message_id] = stream = StreamedText()
         if new:
             return live.render_new_message(message, stream=stream, read_only=self.read_only)
@@ -277,7 +292,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     async def message_created(self, event: dict) -> None:
         # The snapshot may already have shown it: then replace rather than append.
         new = event["message_id"] not in self.shown
-        await self.send(text_data=await self._message(event["message_id"], new=new))
+        await self.send(text_data=await self._announced_message(event, new=new))
 
     async def message_delta(self, event: dict) -> None:
         message_id, offset, text = event["message_id"], event["offset"], event["text"]
@@ -294,7 +309,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
 
     async def message_completed(self, event: dict) -> None:
         self.shown.pop(event["message_id"], None)
-        await self.send(text_data=await self._message(event["message_id"]))
+        await self.send(text_data=await self._announced_message(event))
 
     async def server_stopping(self, event: dict) -> None:
         """The server is stopping: show the run as it ended, then let the page reconnect

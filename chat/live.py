@@ -79,13 +79,17 @@ def message_contexts(messages: list[Message], latest_run_id: str | None) -> list
     ]
 
 
-def render_message(message: Message, *, oob: str = "true", stream: StreamedText | None = None, read_only: bool = False) -> str:
-    return render_to_string(f"{PAGE}#message", {**message_context(message, stream=stream), "oob": oob, "read_only": read_only})
+def render_message(
+    message: Message, *, oob: str = "true", stream: StreamedText | None = None, read_only: bool = False, **known
+) -> str:
+    """``known``: ``latest_run_id`` and ``steps`` when the caller knows them (message_context)."""
+    context = message_context(message, stream=stream, **known)
+    return render_to_string(f"{PAGE}#message", {**context, "oob": oob, "read_only": read_only})
 
 
-def render_new_message(message: Message, *, stream: StreamedText | None = None, read_only: bool = False) -> str:
+def render_new_message(message: Message, *, stream: StreamedText | None = None, read_only: bool = False, **known) -> str:
     """``read_only``: for a class's tutor, who sees the student's name instead of "You"."""
-    inner = render_to_string(f"{PAGE}#message", {**message_context(message, stream=stream), "read_only": read_only})
+    inner = render_to_string(f"{PAGE}#message", {**message_context(message, stream=stream, **known), "read_only": read_only})
     return format_html('<div id="messages" hx-swap-oob="beforeend">{}</div>', inner)
 
 
@@ -133,7 +137,11 @@ class RunPanel:
     a gap (``render``: the socket saw a number skipped). Reading the latest run with its
     assistant and steps for every event was 11 % of a profile of 200 runs on one socket
     each. Whatever changed, the whole panel is rendered, as render_run_panel() renders
-    it; events that changed nothing it shows render nothing."""
+    it; events that changed nothing it shows render nothing.
+
+    While its run is active the panel also keeps the run's messages, so the socket renders
+    a message.created / message.completed event from its payload (``message``,
+    ``render_message``) with the panel's steps as the tool work above it."""
 
     def __init__(self, thread: Thread, *, read_only: bool = False) -> None:
         self.thread, self.read_only = thread, read_only
@@ -150,6 +158,45 @@ class RunPanel:
         self._know(run, list(run.steps.all()) if run is not None else [])
         return self._render()
 
+    def message(self, event: dict) -> Message | None:
+        """The message a message.created or message.completed event announces, taken from
+        its payload (the event is the run's next one, the socket checked) with the events
+        before it: None when its row must be read (no payload, an unnumbered event, a run
+        whose messages the panel does not keep)."""
+        known = self.known
+        if (
+            known is None or known.messages is None or event.get("seq") is None or event.get("run_id") != known.run_id
+            or not known.take(event)
+        ):
+            return None
+        message = known.messages[event["message_id"]]
+        return message if message.thread_id == self.thread.id else None
+
+    def streaming_messages(self) -> list[Message] | None:
+        """The known run's messages still being written (None: the panel does not keep them)."""
+        if self.known is None or self.known.messages is None:
+            return None
+        return [m for m in self.known.messages.values() if m.status == Message.IN_PROGRESS]
+
+    def know_message(self, row: Message) -> None:
+        """A message read from its row, so the known run's messages stay complete."""
+        if self.known is not None:
+            self.known.know_message(row)
+
+    def render_message(self, message: Message, *, new: bool = False, stream: StreamedText | None = None) -> str:
+        """One of the known run's messages, rendered as render_message renders its row but
+        without a query: its assistant is the run's (read with it), its thread the page's,
+        and the tool work above it is the known steps after the run's message before it."""
+        known = self.known
+        if message.assistant_id is not None and message.assistant_id == known.run.assistant_id:
+            message.assistant = known.run.assistant
+        message.thread = self.thread
+        render = render_new_message if new else render_message
+        return render(
+            message, stream=stream, read_only=self.read_only,
+            latest_run_id=known.run_id, steps=known.tool_steps_before(message),
+        )
+
     def update(self, taken: Iterable[dict]) -> str:
         """The panel after these run.status and run.step events (each the run's next, or
         unnumbered); "" when nothing it shows changed."""
@@ -165,19 +212,26 @@ class RunPanel:
             self.render()
             return
         shown = self.run
-        run = _by_pk(Run.objects.filter(pk=run_id, thread=self.thread))
+        # With its assistant: the messages it writes are rendered with its name.
+        run = _by_pk(Run.objects.filter(pk=run_id, thread=self.thread).select_related("assistant"))
         if run is None or (shown is not None and run.created_at < shown.created_at):
             return  # gone, or an older run's late event: the panel shows the latest run
-        # A run's first event of all comes before its first step (the steps read now may
-        # be newer than the events still queued; those events bring them).
-        self._know(run, [] if event.get("seq") == 1 else list(RunStep.objects.filter(run_id=run.id).order_by("created_at", "pk")))
+        # A run's first event of all comes before its first step and message (the rows read
+        # now may be newer than the events still queued; those events bring them).
+        if event.get("seq") == 1:
+            self._know(run, [], [])
+        else:
+            self._know(run, list(RunStep.objects.filter(run_id=run.id).order_by("created_at", "pk")))
 
-    def _know(self, run: Run | None, steps: list[RunStep]) -> None:
+    def _know(self, run: Run | None, steps: list[RunStep], messages: list[Message] | None = None) -> None:
+        """``messages``: the run's, when known; else they are read while the run is active
+        (its messages are rendered from their events' payloads) and not kept otherwise (an
+        ended run's late message event reads its row)."""
         if run is None:
             self.known = None
             return
-        self.known = events.KnownRun(run.id, messages=False)
-        self.known.read(run, steps=steps)
+        self.known = events.KnownRun(run.id, messages=messages is not None or run.is_active)
+        self.known.read(run, steps=steps, messages=messages)
 
     def _state(self) -> tuple:
         if self.known is None:

@@ -7,6 +7,9 @@ the owner directly.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -186,12 +189,18 @@ def tool_steps_before(messages) -> dict[str, list[RunStep]]:
     found = {}
     for answer in answers:
         earlier = [(seq, at) for seq, at in run_messages.get(answer.run_id, []) if seq < answer.seq]
-        after = max(earlier)[1] if earlier else None
-        found[answer.id] = [
-            step for step in run_steps.get(answer.run_id, [])
-            if step.created_at <= answer.created_at and (after is None or step.created_at > after)
-        ]
+        found[answer.id] = steps_shown_before(answer, max(earlier)[1] if earlier else None, run_steps.get(answer.run_id, []))
     return found
+
+
+def steps_shown_before(answer: Message, after: datetime | None, steps: Iterable[RunStep]) -> list[RunStep]:
+    """The tool work ``answer`` shows above it: of its run's ``steps`` (in creation order),
+    the tool calls made before it and after ``after``, when the run's message before it
+    was created (None: it is the run's first)."""
+    return [
+        step for step in steps
+        if step.type == RunStep.TOOL_CALLS and step.created_at <= answer.created_at and (after is None or step.created_at > after)
+    ]
 
 
 class Run(models.Model):

@@ -11,7 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from chat import live
 from chat.engine import events, states
 from chat.engine.runs import cancel_run
-from chat.models import Run, RunStep
+from chat.files import store_file
+from chat.models import Message, Run, RunStep
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +117,76 @@ def test_a_resumed_run_moves_on_from_requires_action(thread, tutor):
     run.save()
     html, queries = update(panel, status_event(run, 8))
     assert html == live.render_run_panel(thread) and "In progress" in html and queries == 0
+
+
+def message_event(message: Message, kind: str, seq: int) -> dict:
+    data = events.fields_of(message, events.MESSAGE_FIELDS, limit=events.PAYLOAD_LIMIT)
+    return {"type": kind, "run_id": message.run_id, "seq": seq, "message_id": message.id, "message": data}
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_message_rendered_from_its_payload_is_the_one_rendered_from_its_row(thread, tutor, alice, read_only):
+    """An answer with code's image and a file link above and in it, citations and the
+    assistant's name (all untrusted, escaped alike), after an earlier message of its run:
+    only the tool work between the two is shown above it, unfolded (the latest run)."""
+    tutor.name = "Tutor <b>bold</b>"
+    tutor.save()
+    cited = store_file(alice, "notes <i>1.md", b"Entropy never decreases.")
+    image = store_file(alice, "plot.png", b"\x89PNG fake", purpose="assistants_output")
+    run = new_run(thread, tutor)
+    panel = live.RunPanel(thread, read_only=read_only)
+    panel.render()  # a page open before the run's events (the run is active: its messages are kept)
+    searched = RunStep.objects.create(
+        run=run, type=RunStep.TOOL_CALLS, status=RunStep.COMPLETED,
+        step_details={"type": "tool_calls", "tool_calls": [{"id": "call_0", "type": "file_search", "file_search": {}}]},
+    )
+    first = Message.objects.create(
+        thread=thread, role="assistant", assistant=tutor, run=run, content=Message.text_content("Let me plot it.")
+    )
+    outputs = [{"type": "logs", "logs": "<done>"}, {"type": "image", "image": {"file_id": image.id}}]
+    ran = RunStep.objects.create(
+        run=run, type=RunStep.TOOL_CALLS, status=RunStep.COMPLETED,
+        step_details={"type": "tool_calls", "tool_calls": [
+            {"id": "call_1", "type": "code_interpreter", "code_interpreter": {"input": "plot()", "outputs": outputs}},
+        ]},
+    )
+    text = "Entropy never decreases.【0:0†notes】 See [the data](sandbox:/mnt/data/data.csv) **now**."
+    marker, link = text.index("【"), text.index("sandbox:")
+    annotations = [
+        {"type": "file_citation", "text": "【0:0†notes】", "start_index": marker, "end_index": marker + len("【0:0†notes】"),
+         "file_citation": {"file_id": cited.id, "quote": "Entropy <i>never</i>", "page": 1}},
+        {"type": "file_path", "text": "sandbox:/mnt/data/data.csv", "start_index": link,
+         "end_index": link + len("sandbox:/mnt/data/data.csv"), "file_path": {"file_id": image.id}},
+    ]
+    answer = Message.objects.create(
+        thread=thread, role="assistant", assistant=tutor, run=run,
+        content=[{"type": "image_file", "image_file": {"file_id": image.id}}, *Message.text_content(text, annotations)],
+    )
+    for seq, step in enumerate([searched, ran], start=1):
+        panel.update([step_event(step, seq)])
+    for seq, message in enumerate([first, answer], start=3):
+        taken = panel.message(message_event(message, "message.completed", seq))
+        assert taken is not None and taken is not message
+        with CaptureQueriesContext(connection) as captured:
+            from_payload = panel.render_message(taken)
+        row = Message.objects.select_related("assistant", "thread").get(pk=message.pk)
+        assert from_payload == live.render_message(row, read_only=read_only)
+        # Only the cited file is read (its name and type for the source list).
+        assert [q["sql"] for q in captured if "chat_message" in q["sql"] or "chat_runstep" in q["sql"]] == []
+    assert "Ran Python" in from_payload and "Searched files" not in from_payload and " open>" in from_payload
+    assert "Tutor &lt;b&gt;bold&lt;/b&gt;" in from_payload and "notes &lt;i&gt;1.md" in from_payload
+    assert f'<a href="/files/{image.id}/content/" rel="noopener noreferrer nofollow">the data</a>' in from_payload and "<b>" not in from_payload
+
+
+def test_a_message_event_without_payload_or_of_an_ended_run_reads_its_row(thread, tutor):
+    run = new_run(thread, tutor, states.COMPLETED)
+    answer = Message.objects.create(thread=thread, role="assistant", assistant=tutor, run=run, content=Message.text_content("4"))
+    panel = live.RunPanel(thread)
+    panel.render()
+    assert panel.message(message_event(answer, "message.completed", 3)) is None  # an ended run's messages are not kept
+    live_run = new_run(thread, tutor)
+    panel.render()
+    later = Message.objects.create(thread=thread, role="assistant", assistant=tutor, run=live_run, status=Message.IN_PROGRESS)
+    assert panel.message({**message_event(later, "message.created", 1), "message": None}) is None  # too large to carry
+    assert panel.message({**message_event(later, "message.created", 1), "seq": None}) is None  # unnumbered
+    assert panel.message(message_event(later, "message.created", 1)).status == Message.IN_PROGRESS

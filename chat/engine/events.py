@@ -5,8 +5,8 @@ those rows that a reader needs to announce the change without reading them: the 
 status fields, the step, the message as created or as completed (``RUN_FIELDS`` and the
 others below; datetimes as POSIX timestamps, so an event crosses Redis as msgpack). A
 payload larger than ``PAYLOAD_LIMIT`` (a step with long search results, a very long
-answer) is left out: readers read such rows. The browser's consumer still reads rows to
-render messages; its run panel and the SSE stream serve a run from the payloads.
+answer) is left out: readers read such rows. The SSE stream and the browser's socket
+(its run panel and its messages) serve a run from the payloads.
 
 Each event a run's publisher sends carries the run's id and a sequence number (1, 2, …
 over the whole run: an execution that resumes it after tool outputs numbers on from
@@ -46,7 +46,7 @@ from channels.layers import get_channel_layer
 from django.db import models
 
 from chat.engine import states
-from chat.models import Message, Run, RunStep
+from chat.models import Message, Run, RunStep, steps_shown_before
 
 Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
 
@@ -182,8 +182,11 @@ class KnownRun:
         self.steps: dict[str, RunStep] = {}  # in creation order
         self.messages: dict[str, Message] | None = {} if messages else None
 
-    def read(self, run: Run | None = None, *, steps: list[RunStep] | None = None) -> None:
-        """Take the rows from the database (``run`` and ``steps`` when the caller read them)."""
+    def read(
+        self, run: Run | None = None, *, steps: list[RunStep] | None = None, messages: list[Message] | None = None
+    ) -> None:
+        """Take the rows from the database (``run``, ``steps`` and ``messages`` when the
+        caller read them or knows there are none yet)."""
         self.run = run if run is not None else Run.objects.get(pk=self.run_id)
         # Steps before messages: the engine ends a message before its step, so a step read
         # as completed always finds its message completed too.
@@ -191,7 +194,9 @@ class KnownRun:
             steps = RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk")
         self.steps = {step.id: step for step in steps}
         if self.messages is not None:
-            self.messages = {m.id: m for m in Message.objects.filter(run_id=self.run_id)}
+            if messages is None:
+                messages = Message.objects.filter(run_id=self.run_id)  # in creation order
+            self.messages = {m.id: m for m in messages}
 
     def take(self, event: dict[str, Any]) -> bool:
         """Bring the rows up to date from ``event``'s payload; False when it carries none
@@ -209,6 +214,21 @@ class KnownRun:
         else:
             return False
         return True
+
+    def know_message(self, row: Message) -> None:
+        """A message of the run read from its row (its event carried no payload): the rows
+        are the truth, and the run's messages stay complete, in creation order."""
+        if self.messages is not None and row.run_id == self.run_id:
+            self.messages[row.id] = row
+
+    def tool_steps_before(self, message: Message) -> list[RunStep]:
+        """``Message.tool_steps_before`` from what is known (the messages must be kept)."""
+        after = None
+        for known in self.messages.values():
+            if known.id == message.id:
+                break
+            after = known.created_at
+        return steps_shown_before(message, after, self.steps.values())
 
     @staticmethod
     def _update(known: dict, model: type[models.Model], data: dict, in_progress: str) -> None:
