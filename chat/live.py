@@ -154,7 +154,7 @@ class RunPanel:
 
     def render(self) -> str:
         """The panel of the latest run, read afresh (a page joining, a gap, a server stopping)."""
-        run = latest_run(self.thread)
+        run = latest_run(self.thread)  # with its steps prefetched
         self._know(run, list(run.steps.all()) if run is not None else [])
         return self._render()
 
@@ -164,10 +164,7 @@ class RunPanel:
         before it: None when its row must be read (no payload, an unnumbered event, a run
         whose messages the panel does not keep)."""
         known = self.known
-        if (
-            known is None or known.messages is None or event.get("seq") is None or event.get("run_id") != known.run_id
-            or not known.take(event)
-        ):
+        if known is None or known.messages is None or not self._took(event):
             return None
         message = known.messages[event["message_id"]]
         return message if message.thread_id == self.thread.id else None
@@ -201,10 +198,15 @@ class RunPanel:
         """The panel after these run.status and run.step events (each the run's next, or
         unnumbered); "" when nothing it shows changed."""
         for event in taken:
-            known = self.known
-            if known is None or event.get("seq") is None or event.get("run_id") != known.run_id or not known.take(event):
+            if not self._took(event):
                 self._read(event)
         return self._render() if self._state() != self._shown else ""
+
+    def _took(self, event: dict) -> bool:
+        """Whether the known run took ``event``'s payload: a numbered event of that run
+        (the socket checked it is the next) that carries its row."""
+        known = self.known
+        return known is not None and event.get("seq") is not None and event.get("run_id") == known.run_id and known.take(event)
 
     def _read(self, event: dict) -> None:
         run_id = event.get("run_id") or (event.get("step") or {}).get("run_id")
@@ -221,10 +223,11 @@ class RunPanel:
         if event.get("seq") == 1:
             self._know(run, [], [])
         else:
-            self._know(run, list(RunStep.objects.filter(run_id=run.id).order_by("created_at", "pk")))
+            self._know(run)
 
-    def _know(self, run: Run | None, steps: list[RunStep], messages: list[Message] | None = None) -> None:
-        """``messages``: the run's, when known; else they are read while the run is active
+    def _know(self, run: Run | None, steps: list[RunStep] | None = None, messages: list[Message] | None = None) -> None:
+        """``steps``: the run's, when known; else read (``KnownRun.read``, in their order).
+        ``messages``: the run's, when known; else they are read while the run is active
         (its messages are rendered from their events' payloads) and not kept otherwise (an
         ended run's late message event reads its row)."""
         if run is None:

@@ -82,15 +82,14 @@ class RunEvents:
     def seq(self) -> int | None:
         return self.sequence.last
 
-    def skip_existing(self) -> None:
+    def skip_existing(self, run: Run) -> None:
         """Treat the run's rows so far as already announced (resuming after tool outputs);
         steps still in progress will have their completion announced."""
-        for step in RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk"):
-            self.known.steps[step.id] = step
+        self.known.read(run)
+        for step in self.known.steps.values():
             self.steps[step.id] = RunStep.IN_PROGRESS if step.status == RunStep.IN_PROGRESS else step.status
             self.calls[step.id] = len(step.step_details.get("tool_calls", []))
-        for message in Message.objects.filter(run_id=self.run_id):
-            self.known.messages[message.id] = message
+        for message in self.known.messages.values():
             images = {p["image_file"]["file_id"] for p in message.content if p.get("type") == "image_file"}
             self.messages[message.id] = [len(message.text), message.status != Message.IN_PROGRESS, _text_index(message.content), images]
 

@@ -236,7 +236,7 @@ async def test_a_resumed_run_is_served_from_the_events_too(monkeypatch, reads, t
     # As the API's submit_tool_outputs(stream=True) opens its stream.
     subscription = await streaming.subscribe(thread.id)
     tracker = streaming.RunEvents(run.id)
-    await sync_to_async(tracker.skip_existing)()
+    await sync_to_async(tracker.skip_existing)(run)
     await sync_to_async(submit_tool_outputs)(run, [{"tool_call_id": "call_1", "output": "x"}], start=False)
     resumed = streaming.run_stream(subscription, tracker, tracker.resuming(await sync_to_async(serializers.with_visibility)(run)))
     await executor.execute(run.id)

@@ -242,7 +242,7 @@ def _submit_outputs(request: HttpRequest, thread_id: str, run_id: str) -> tuple[
     tracker = None
     if stream:
         tracker = streaming.RunEvents(run.id)
-        tracker.skip_existing()
+        tracker.skip_existing(run)
     run = _submit(run, outputs)
     if stream:
         streaming.release_connection()
