@@ -47,7 +47,7 @@ def _words(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.mark.parametrize(("split", "name"), [("fresh", bench.FRESH_SET), ("fresh2", bench.FRESH2_SET)])
+@pytest.mark.parametrize(("split", "name"), bench.UNSEEN_SETS.items())
 def test_each_fresh_set_has_forty_questions_or_more_unseen_elsewhere_and_answered_on_their_pages(split, name):
     """bench/questions_fresh*.json: written after the tuning; each answer string must be on one
     of its question's pages as the project extracts them, and each of those pages must hold one."""
@@ -69,6 +69,14 @@ def test_each_fresh_set_has_forty_questions_or_more_unseen_elsewhere_and_answere
             assert any(_words(answer) in page for page in on_pages), (question.text, answer)
         for number, page in zip(sorted(question.pages), on_pages, strict=True):
             assert any(_words(answer) in page for answer in question.answers), (question.text, number)
+
+
+def test_the_answer_table_counts_every_split_but_lists_misses_of_the_tuned_halves_only():
+    shares = {(split, mode): (0.5, [f"missed in {split}"]) for split in bench.ANSWER_SPLITS for mode in ("lexical",)}
+    table = bench.answer_table(shares, ["lexical"])
+    assert {"| fresh3 | 0.50 |", "| tune | 0.50 |"} <= set(table.splitlines())
+    assert "missed in tune" in table and "missed in held-out" in table
+    assert not any(f"missed in {split}" in table for split in bench.UNSEEN)
 
 
 def test_lexical_recall_at_5(papers):
