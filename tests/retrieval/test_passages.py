@@ -287,6 +287,8 @@ def test_the_words_of_a_heading_that_names_no_asked_word_count_as_the_window_s_o
     ("How long did one update take?", "Each training step took about 0.4 seconds."),
     ("How many parameters does it have?", "The table lists params for every row."),
     ("How big is it, in millions?", "Column: params ×106 (the exponent lost)."),
+    ("Where may the decoder look?", "Each position may attend to earlier positions."),
+    ("Which syntax experiment?", "We also tried constituency parsing."),
 ])
 def test_a_students_general_word_finds_the_word_course_material_uses(question, passage):
     # The passage holds none of the question's own words, only the course-material word.
