@@ -33,7 +33,9 @@ GROUPS = [
     "author researcher",
     "example instance sample",
     "kind type sort variety",
-    "weights parameters",
+    "weights parameters params",
+    "skip residual shortcut",
+    "step update iteration",
     "gpu gpus",
     "child children kid kids",
     "book novel story",
@@ -58,7 +60,9 @@ GROUPS = [
     "change modify alter",
     "pick choose select",
     "find discover identify detect",
+    "look attend",
     "predict guess",
+    "syntax parse parsing grammar",
     "generate produce create write",
     "extract pull",
     "vector embedding",
@@ -109,8 +113,13 @@ RELATED = {
     "rnn": ("recurrent", "network"),
     "lr": ("learning", "rate"),
     "sota": ("state", "art"),
-    "params": ("parameters",),
     "hardware": ("gpu", "gpus", "tpu", "cpu", "machine"),
+    "graphics": ("gpu", "gpus"),  # "graphics card"
+    "encyclopedia": ("wikipedia",),
+    "window": ("context",),  # "input window": the context a model reads
+    # A table gives sizes "×10^6"; a PDF's text loses the superscript ("params ×106").
+    "million": ("106",),
+    "billion": ("109",),
 }
 
 

@@ -277,3 +277,20 @@ def test_the_words_of_a_heading_that_names_no_asked_word_count_as_the_window_s_o
     }
     scores = passages.best_passages(weights, texts, asked={passages.stem("encyclopedia")})
     assert scores[1][0] > scores[2][0]
+
+
+@pytest.mark.parametrize("question, passage", [
+    ("Which graphics card was it?", "Eight GPUs were used."),
+    ("Why were encyclopedia articles dropped?", "All Wikipedia documents were removed."),
+    ("How long can the input window be?", "The context grows from 512 to 1024 tokens."),
+    ("What do skip connections add?", "Residual layers are scaled."),
+    ("How long did one update take?", "Each training step took about 0.4 seconds."),
+    ("How many parameters does it have?", "The table lists params for every row."),
+    ("How big is it, in millions?", "Column: params ×106 (the exponent lost)."),
+    ("Where may the decoder look?", "Each position may attend to earlier positions."),
+    ("Which syntax experiment?", "We also tried constituency parsing."),
+])
+def test_a_students_general_word_finds_the_word_course_material_uses(question, passage):
+    # The passage holds none of the question's own words, only the course-material word.
+    scores = passages.best_passage_scores(synonyms.weighted(search.terms(question)), {1: passage, 2: FILLER})
+    assert scores[1] > 0 == scores[2]
