@@ -75,7 +75,12 @@ _PERCENT = re.compile(r"\d\s?%|\bpercent\b")
 # Names: "WebText", "GPT", "Reddit", "P100".
 _PROPER = re.compile(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}\w*|[A-Z]+\d+\w*|[A-Z][a-z]{2,})\b")
 _DEFINES = re.compile(r"\b(is|are|refers? to|means|consists? of|is called|we call|called|known as|defined as)\b")
-_BECAUSE = re.compile(r"\b(because|since|due to|in order to|so that|to counteract|to avoid|to prevent|this (is|was) why)\b", re.IGNORECASE)
+_BECAUSE = re.compile(
+    r"\b(because|since|due to|in order to|so that|to counteract|to avoid|to prevent|this (is|was) why"
+    # What a thing brings about answers why it is (or is avoided): "This results in a
+    # sub-optimal allocation", "This sequential nature precludes parallelization".
+    r"|results? in|resulting in|leads? to|led to|precludes?|prevents?|limits?|makes? it (hard|difficult|impossible)"
+    r"|as a result|therefore|thus|hence)\b", re.IGNORECASE)
 # A figure measured on something: a percentage, a decimal, or one followed by what it is
 # measured in ("55 F1", "28.4 BLEU", "6.4 points"); "3 out of 4 systems" counts instead.
 _MEASURED = re.compile(r"^\d[\d,.]*\.\d|^\d[\d,.]*%|^\d[\d,.]*\s?(?:[A-Z][A-Z0-9-]+\b|points?\b|accuracy\b|perplexity\b)")
@@ -124,6 +129,7 @@ def _focus(question: str) -> set[str]:
     """Stems of what a figure should stand next to: the thing asked about ("update steps",
     "vocabulary"), a unit asked for ("in gigabytes"), and the words that name the kind of
     answer ("how long" → days, hours)."""
+    question = questions.main_clause(question)
     words = asked_words(question) + questions.cues(question) + questions.change_words(question)
     found = {s for w in words for s in stems(w) if s not in STOPWORDS and not s.isdigit()}
     found |= set(_compounds(" ".join(asked_words(question))))
@@ -146,9 +152,9 @@ def _is_figure(plain: str, match: re.Match, years: bool, given: set[str] = froze
         before_word = _WORD_BEFORE.search(plain, 0, match.start())
         if before_word and before_word.group(1).lower() not in STOPWORDS:
             return False
-    # "GPT-2", "WMT-14": the digits belong to a name.
+    # "GPT-2", "WMT-14": the digits belong to a name; "ht−1", "d−0.5": to a formula.
     before = plain[max(0, match.start() - 2) : match.start()]
-    return not (len(before) == 2 and before[1] == "-" and before[0].isalpha())
+    return not (len(before) == 2 and before[1] in "-−+" and before[0].isalpha())
 
 
 def _near(tokens: list[str], spots: list[int], wanted: set[str]) -> float:
@@ -318,7 +324,7 @@ def content_words(question: str) -> list[str]:
 
 
 def how_adjective(question: str) -> str | None:
-    match = _HOW_ADJECTIVE.match(question)
+    match = _HOW_ADJECTIVE.match(questions.main_clause(question))
     return match.group(1).lower() if match else None
 
 

@@ -106,8 +106,21 @@ _ASKED = re.compile(
 _UNIT = re.compile(r"\bin (?:(?:number|terms|units) of )?(\w+)\s*[,?.]?\s*$|, in (?:(?:number|terms|units) of )?(\w+),")
 
 
+# A question may open with a clause that sets the scene before it asks: "In the standard
+# configuration, how many heads…", "If you tokenize raw bytes, how many symbols…". What it
+# asks for is then said after the comma (h-ans).
+_QUESTION_WORD = r"(?:how|what|which|who|whom|whose|why|when|where)\b"
+_SCENE_THEN_QUESTION = re.compile(rf"^(?!\W*{_QUESTION_WORD})[^?]*?,\s*(?=(?:(?:roughly|approximately|about|exactly) )?{_QUESTION_WORD})", re.I)
+
+
+def main_clause(question: str) -> str:
+    """The question less a scene-setting clause before its question word."""
+    return _SCENE_THEN_QUESTION.sub("", question.strip(), count=1)
+
+
 def answer_kind(question: str) -> str:
     """The kind of answer, telling apart also consequences (EFFECT) and sorts of a thing (SORT)."""
+    question = main_clause(question)
     text = _normalised(question)
     for kind, pattern in _ANSWER_KINDS:
         if pattern.search(text):

@@ -371,3 +371,34 @@ def test_a_name_in_apposition_to_the_asked_word_answers_what_is_asked():
     assert answers._named("We tuned it with the Adam optimizer.", "optim", set())
     assert answers._named("We used an optimizer called Adam.", "optim", set())
     assert not answers._named("Adam was used to tune the optimizer.", "optim", set())
+
+
+def test_a_scene_setting_clause_before_the_question_word_does_not_hide_the_kind():
+    assert questions.main_clause("In the standard setup, how many pumps run?") == "how many pumps run?"
+    assert questions.main_clause("What is a pump, and why?") == "What is a pump, and why?"
+    assert answers.answer_kind("In the standard setup, how many pumps run side by side?") == NUMBER
+    assert answers.answer_kind("If the tank is full, why does the valve close?") == REASON
+    notes = (
+        "In the standard setup the station runs its pumps side by side to share the load. "
+        "The station runs 6 pumps."
+    )
+    reply = skill.answer("In the standard setup, how many pumps run side by side?", output_for("q", notes))
+    assert "6 pumps" in first_quote(reply)
+
+
+def test_an_index_in_a_formula_is_no_figure():
+    assert answers._strength(NUMBER, "Each hidden state ht follows from the hidden state ht−1 and the input.", {"hidden"}, set()) == 0.0
+    notes = (
+        "The recurrent layer produces a hidden state ht from the previous hidden state ht−1 and the input. "
+        "The inner layer of the block has width 512."
+    )
+    assert "512" in first_quote(skill.answer("How wide is the hidden layer of the block?", output_for("q", notes)))
+
+
+def test_why_is_answered_by_what_a_thing_brings_about():
+    notes = (
+        "Recurrent pumps move the water one tank after another. "
+        "This sequential nature precludes filling the tanks in parallel."
+    )
+    reply = skill.answer("Why can't the tanks be filled in parallel?", output_for("q", notes))
+    assert "precludes" in first_quote(reply)
