@@ -48,6 +48,9 @@ from chat.retrieval.search import STOPWORDS, name_numbers, terms
 # A sentence leads only if it, or it with its neighbours, covers at least this share of the
 # question's weighted words.
 MIN_COVERAGE = 0.25
+# A name standing right by the word for the kind of thing asked ("the Adam optimizer" for
+# "which optimization algorithm") says itself what it answers: half that coverage will do.
+NAMED_COVERAGE = 0.125
 # How much the sentences around one count towards covering the question: the one before
 # often names what this one gives the figure for, a section heading may stand two before.
 CONTEXT_WEIGHT = 0.6
@@ -202,15 +205,23 @@ _WORD_THEN_NAME = re.compile(r"([^\W_]+)(?:,\s*|\s+(?:called|named|dubbed|known 
 _NAME_THEN_WORD = re.compile(r"\s+([^\W_]+)")
 
 
-def _named(plain: str, head: str, question_words: set[str]) -> bool:
+def _same_kind(word: str, heads: set[str]) -> bool:
+    return word in heads or any(
+        len(word) > PREFIX_LETTERS and len(head) > PREFIX_LETTERS and word[: PREFIX_LETTERS + 1] == head[: PREFIX_LETTERS + 1]
+        for head in heads
+    )
+
+
+def _named(plain: str, heads: set[str], question_words: set[str]) -> bool:
     """Whether a name the question did not say stands right by (or in apposition to) a word
-    stemming to ``head``."""
+    of the kind asked for: one stemming to one of ``heads`` or sharing its beginning
+    ("optimizer" for "optimization algorithm")."""
     for name in _PROPER.finditer(plain):
         if stem(name.group(0)) in question_words:
             continue
         before = _WORD_THEN_NAME.search(plain, 0, name.start())
         after = _NAME_THEN_WORD.match(plain, name.end())
-        if any(word and stem(word.group(1)) == head for word in (before, after)):
+        if any(word and _same_kind(stem(word.group(1)), heads) for word in (before, after)):
             return True
     return False
 
@@ -251,7 +262,7 @@ def _strength(
         return max(by_focus, 0.8 * near, 0.4)
     if kind == NAME:
         if _names(plain, question_words):
-            return 1.0 + (NAMED_BONUS if asked and _named(plain, stem(asked[-1]), question_words) else 0.0)
+            return 1.0 + (NAMED_BONUS if asked and _named(plain, {stem(w) for w in asked}, question_words) else 0.0)
         # "Where was X moved?": a place need not be a name ("to the input of each sub-block").
         return 1.0 if place and _PLACE.search(plain) else 0.0
     if kind == SORT:
@@ -284,6 +295,8 @@ class Candidate:
     score: float
     # How much of the question the sentence and its neighbours cover together.
     reach: float = 0.0
+    # A name standing right by the word for the kind of thing asked ("the Adam optimizer").
+    named: bool = False
 
 
 def _question_weights(question: str) -> dict[str, float]:
@@ -496,7 +509,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
             coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
             - RANK_PENALTY * index
         )
-        found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(both)))
+        found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1))
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
     return found
 
@@ -505,7 +518,7 @@ def lead_and_support(question: str, passages: list[str], support: int = 2) -> tu
     """The sentence that answers (or None) and up to ``support`` sentences that back it."""
     found = candidates(question, passages)
     kind = answer_kind(question)
-    answering = [c for c in found if max(c.coverage, c.reach) >= MIN_COVERAGE and (c.holds or kind == ANY)]
+    answering = [c for c in found if max(c.coverage, c.reach) >= (NAMED_COVERAGE if c.named else MIN_COVERAGE) and (c.holds or kind == ANY)]
     if not answering:
         return None, []
     lead = answering[0]

@@ -402,3 +402,10 @@ def test_why_is_answered_by_what_a_thing_brings_about():
     )
     reply = skill.answer("Why can't the tanks be filled in parallel?", output_for("q", notes))
     assert "precludes" in first_quote(reply)
+
+
+def test_a_name_right_by_a_word_for_the_kind_asked_answers_with_few_question_words():
+    board = "The Station Board fitted the pump controller weights by hand for years."
+    method = "The tank holds rain water for the dry months. We used the Adam optimizer with a small step size."
+    reply = skill.answer("Which gradient-based optimization algorithm was used for the controller weights?", output_for("q", board, method))
+    assert "Adam" in first_quote(reply)
