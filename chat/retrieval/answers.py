@@ -140,6 +140,7 @@ def _focus(question: str) -> set[str]:
     return found | ({old} if old else set())
 
 
+_SETS = re.compile(r"=\s*$")
 _FOOTNOTE_END = re.compile(r"\.?\s*$")
 _WORD_BEFORE = re.compile(r"([A-Za-z]{2,})\s$")
 
@@ -147,7 +148,9 @@ _WORD_BEFORE = re.compile(r"([A-Za-z]{2,})\s$")
 def _is_figure(plain: str, match: re.Match, years: bool, given: set[str] = frozenset()) -> bool:
     token = match.group(0)
     # A figure the question states ("on section 23") is not what it asks for.
-    if not token[0].isdigit() or (not years and _YEAR.match(token)) or token in given:
+    # A year is no answer unless asked for, but "df f = 2048" sets a value, not a date.
+    year = _YEAR.match(token) and not _SETS.search(plain, 0, match.start())
+    if not token[0].isdigit() or (not years and year) or token in given:
         return False
     # "... capacity of each GPU 5.": a lone digit ending the sentence after a noun is a
     # footnote's mark ("heads is 8." and "N = 6." still count).

@@ -409,3 +409,10 @@ def test_a_name_right_by_a_word_for_the_kind_asked_answers_with_few_question_wor
     method = "The tank holds rain water for the dry months. We used the Adam optimizer with a small step size."
     reply = skill.answer("Which gradient-based optimization algorithm was used for the controller weights?", output_for("q", board, method))
     assert "Adam" in first_quote(reply)
+
+
+def test_a_value_set_with_an_equals_sign_is_no_year():
+    assert answers._strength(NUMBER, "The inner layer has width dff = 2048.", {"width"}, set()) > 0
+    assert answers._strength(NUMBER, "The inner layer was widened in 2018.", {"width"}, set()) == 0.0
+    notes = "The inner layer of the pump model was widened in 2018 after a review. The inner layer has width dff = 2048."
+    assert "2048" in first_quote(skill.answer("What is the width of the inner layer?", output_for("q", notes)))
