@@ -186,6 +186,15 @@ def _compared(tokens: list[str], at: int) -> bool:
     return False
 
 
+# "This would result in a base vocabulary of over 130,000": a figure in a clause saying
+# what would happen is what was not done.
+_SUPPOSED = re.compile(r"\b(would|could|might)\b[^,;:]*$", re.IGNORECASE)
+
+
+def _supposed(plain: str, at: int) -> bool:
+    return bool(_SUPPOSED.search(plain, 0, at))
+
+
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
 RESPECTIVE_NEAR = 0.9
 
@@ -245,6 +254,7 @@ def _strength(
         numbers = [i for i, m in enumerate(spans) if _is_figure(plain, m, years, given)]
         if not compares:
             numbers = [i for i in numbers if not _compared(tokens, i)]
+        numbers = [i for i in numbers if not _supposed(plain, spans[i].start())]
         if kind == SHARE:
             numbers = [i for i in numbers if tokens[i].endswith("%") or _PERCENT.search(plain[spans[i].start() : spans[i].end() + 9])]
         if kind == SCORE:

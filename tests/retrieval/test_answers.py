@@ -416,3 +416,13 @@ def test_a_value_set_with_an_equals_sign_is_no_year():
     assert answers._strength(NUMBER, "The inner layer was widened in 2018.", {"width"}, set()) == 0.0
     notes = "The inner layer of the pump model was widened in 2018 after a review. The inner layer has width dff = 2048."
     assert "2048" in first_quote(skill.answer("What is the width of the inner layer?", output_for("q", notes)))
+
+
+def test_a_figure_saying_what_would_happen_is_not_what_was_done():
+    assert answers._strength(NUMBER, "A full alphabet would need a table of over 130,000 glyphs.", {"glyph"}, set()) == 0.0
+    assert answers._strength(NUMBER, "Printing by hand would be slow, so we cast 300 glyphs.", {"glyph"}, set()) > 0
+    notes = (
+        "A glyph table for the press that held the full alphabet would have over 130,000 entries. "
+        "The glyph table is cut down to 2,400."
+    )
+    assert "2,400" in first_quote(skill.answer("How large is the press's glyph table?", output_for("q", notes)))
