@@ -79,11 +79,12 @@ def cues(question: str) -> list[str]:
 
 
 # The offline model's answer rules tell a few more kinds apart than the ranking needs (h-answer):
-# "what goes wrong when…" wants a consequence, "what kind of X" a sort of X, and "what
-# throughput…" a figure as much as "what size…" does.
+# "what goes wrong when…" or "what's the catch with…" wants a consequence, "what kind of X"
+# a sort of X, and "what throughput…" a figure as much as "what size…" does.
 EFFECT, SORT = "effect", "sort"
 _ANSWER_KINDS = [
     (EFFECT, re.compile(r"^what (goes|went|can go|could go) wrong\b|^what (happens|happened|problems?|issues?|effects?) "
+                        r"|^what(?:['’]s| is| are| was| were) (?:the |a |its |their )?(?:catch|drawbacks?|downsides?|disadvantages?|trade-?offs?)\b"
                         r"|^what does (\w+ ){1,4}(cause|lead to|result in)\b")),
     (SORT, re.compile(r"^(what|which) (kinds?|types?|sorts?|forms?) of\b")),
     (NUMBER, re.compile(r"^(what|which) (is |are |was |were )?(the |its |their |a |an )?(\w+ ){0,2}"

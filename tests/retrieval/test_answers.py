@@ -426,3 +426,13 @@ def test_a_figure_saying_what_would_happen_is_not_what_was_done():
         "The glyph table is cut down to 2,400."
     )
     assert "2,400" in first_quote(skill.answer("How large is the press's glyph table?", output_for("q", notes)))
+
+
+def test_a_drawback_asked_for_is_answered_by_its_consequence():
+    assert answers.answer_kind("What’s the catch with draining the tank early?") == EFFECT
+    assert answers.answer_kind("What are the drawbacks of a larger pump?") == EFFECT
+    notes = (
+        "Early Draining The crew drains the tank early in the season. "
+        "This hurts the harvest, as the fields dry out, but protects the pumps."
+    )
+    assert "hurts" in first_quote(skill.answer("What's the catch with draining the tank early?", output_for("q", notes)))
