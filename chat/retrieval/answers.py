@@ -282,13 +282,16 @@ def _strength(
         # "What kind of functions": the functions named with a word the question lacks
         # ("sine and cosine functions"; surest in the question's own number), or a name.
         words = [t.lower() for t in _TOKEN.findall(plain)]
-        head = (asked or [""])[0].lower()
+        # The sort qualifies any of the asked words, the head noun after its adjectives too
+        # ("kind of mathematical functions": "sine and cosine functions").
+        heads = {w.lower() for w in asked or []}
+        head_stems = {stem(w) for w in heads}
         named = [
             i for i, word in enumerate(words)
-            if i and stem(word) == stem(head) and stem(words[i - 1]) not in question_words and words[i - 1] not in STOPWORDS
+            if i and stem(word) in head_stems and stem(words[i - 1]) not in question_words and words[i - 1] not in STOPWORDS
         ]
         if named:
-            return 1.0 if any(words[i] == head for i in named) else 0.7
+            return 1.0 if any(words[i] in heads for i in named) else 0.7
         return 0.6 if _names(plain, question_words) else 0.0
     if kind == DEFINITION:
         return 1.0 if _DEFINES.search(plain) else 0.0

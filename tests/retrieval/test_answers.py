@@ -436,3 +436,9 @@ def test_a_drawback_asked_for_is_answered_by_its_consequence():
         "This hurts the harvest, as the fields dry out, but protects the pumps."
     )
     assert "hurts" in first_quote(skill.answer("What's the catch with draining the tank early?", output_for("q", notes)))
+
+
+def test_a_sort_asked_for_with_an_adjective_is_found_by_its_noun():
+    notes = "The station cleans the water of the town with care. The water runs through sand and charcoal filters."
+    reply = skill.answer("What kind of mechanical filters clean the water?", output_for("q", notes))
+    assert "charcoal filters" in first_quote(reply)
