@@ -89,7 +89,7 @@ _ANSWER_KINDS = [
     (SORT, re.compile(r"^(what|which) (kinds?|types?|sorts?|forms?) of\b")),
     (NUMBER, re.compile(r"^(what|which) (is |are |was |were )?(the |its |their |a |an )?(\w+ ){0,2}"
                         r"(throughput|speed|capacity|memory|duration|time|temperature|price|date|day|month|"
-                        r"weight|distance|frequency|dimensionality|probability|height|age|mass|volume|"
+                        r"weight|distance|frequency|dimensionality|probability|height|age|mass|volume|variance|mean|average|range|"
                         r"numbers?|size|count|amount|length|width|depth|rate|budget|cost)\b")),
 ]
 # The words that name what is asked about end at the first of these: "how many *update

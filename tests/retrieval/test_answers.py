@@ -442,3 +442,10 @@ def test_a_sort_asked_for_with_an_adjective_is_found_by_its_noun():
     notes = "The station cleans the water of the town with care. The water runs through sand and charcoal filters."
     reply = skill.answer("What kind of mechanical filters clean the water?", output_for("q", notes))
     assert "charcoal filters" in first_quote(reply)
+
+
+def test_a_range_or_average_asked_for_is_a_figure():
+    assert answers.answer_kind("What range do the pump pressures span?") == NUMBER
+    assert answers.answer_kind("What is the average of the readings?") == NUMBER
+    notes = "Pump pressures in the station span the needs of the whole town. The pressures run from 2 bar to 9 bar."
+    assert "2 bar to 9 bar" in first_quote(skill.answer("What range do the pump pressures in the station span?", output_for("q", notes)))
