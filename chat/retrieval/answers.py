@@ -48,6 +48,9 @@ from chat.retrieval.search import STOPWORDS, name_numbers, terms
 # A sentence leads only if it, or it with its neighbours, covers at least this share of the
 # question's weighted words.
 MIN_COVERAGE = 0.25
+# A name standing right by the word for the kind of thing asked ("the Adam optimizer" for
+# "which optimization algorithm") says itself what it answers: half that coverage will do.
+NAMED_COVERAGE = 0.125
 # How much the sentences around one count towards covering the question: the one before
 # often names what this one gives the figure for, a section heading may stand two before.
 CONTEXT_WEIGHT = 0.6
@@ -75,7 +78,12 @@ _PERCENT = re.compile(r"\d\s?%|\bpercent\b")
 # Names: "WebText", "GPT", "Reddit", "P100".
 _PROPER = re.compile(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][a-z]+[A-Z]\w*|[A-Z]{2,}\w*|[A-Z]+\d+\w*|[A-Z][a-z]{2,})\b")
 _DEFINES = re.compile(r"\b(is|are|refers? to|means|consists? of|is called|we call|called|known as|defined as)\b")
-_BECAUSE = re.compile(r"\b(because|since|due to|in order to|so that|to counteract|to avoid|to prevent|this (is|was) why)\b", re.IGNORECASE)
+_BECAUSE = re.compile(
+    r"\b(because|since|due to|in order to|so that|to counteract|to avoid|to prevent|this (is|was) why"
+    # What a thing brings about answers why it is (or is avoided): "This results in a
+    # sub-optimal allocation", "This sequential nature precludes parallelization".
+    r"|results? in|resulting in|leads? to|led to|precludes?|prevents?|limits?|makes? it (hard|difficult|impossible)"
+    r"|as a result|therefore|thus|hence)\b", re.IGNORECASE)
 # A figure measured on something: a percentage, a decimal, or one followed by what it is
 # measured in ("55 F1", "28.4 BLEU", "6.4 points"); "3 out of 4 systems" counts instead.
 _MEASURED = re.compile(r"^\d[\d,.]*\.\d|^\d[\d,.]*%|^\d[\d,.]*\s?(?:[A-Z][A-Z0-9-]+\b|points?\b|accuracy\b|perplexity\b)")
@@ -124,6 +132,7 @@ def _focus(question: str) -> set[str]:
     """Stems of what a figure should stand next to: the thing asked about ("update steps",
     "vocabulary"), a unit asked for ("in gigabytes"), and the words that name the kind of
     answer ("how long" → days, hours)."""
+    question = questions.main_clause(question)
     words = asked_words(question) + questions.cues(question) + questions.change_words(question)
     found = {s for w in words for s in stems(w) if s not in STOPWORDS and not s.isdigit()}
     found |= set(_compounds(" ".join(asked_words(question))))
@@ -131,6 +140,7 @@ def _focus(question: str) -> set[str]:
     return found | ({old} if old else set())
 
 
+_SETS = re.compile(r"=\s*$")
 _FOOTNOTE_END = re.compile(r"\.?\s*$")
 _WORD_BEFORE = re.compile(r"([A-Za-z]{2,})\s$")
 
@@ -138,7 +148,9 @@ _WORD_BEFORE = re.compile(r"([A-Za-z]{2,})\s$")
 def _is_figure(plain: str, match: re.Match, years: bool, given: set[str] = frozenset()) -> bool:
     token = match.group(0)
     # A figure the question states ("on section 23") is not what it asks for.
-    if not token[0].isdigit() or (not years and _YEAR.match(token)) or token in given:
+    # A year is no answer unless asked for, but "df f = 2048" sets a value, not a date.
+    year = _YEAR.match(token) and not _SETS.search(plain, 0, match.start())
+    if not token[0].isdigit() or (not years and year) or token in given:
         return False
     # "... capacity of each GPU 5.": a lone digit ending the sentence after a noun is a
     # footnote's mark ("heads is 8." and "N = 6." still count).
@@ -146,9 +158,9 @@ def _is_figure(plain: str, match: re.Match, years: bool, given: set[str] = froze
         before_word = _WORD_BEFORE.search(plain, 0, match.start())
         if before_word and before_word.group(1).lower() not in STOPWORDS:
             return False
-    # "GPT-2", "WMT-14": the digits belong to a name.
+    # "GPT-2", "WMT-14": the digits belong to a name; "ht−1", "d−0.5": to a formula.
     before = plain[max(0, match.start() - 2) : match.start()]
-    return not (len(before) == 2 and before[1] == "-" and before[0].isalpha())
+    return not (len(before) == 2 and before[1] in "-−+" and before[0].isalpha())
 
 
 def _near(tokens: list[str], spots: list[int], wanted: set[str]) -> float:
@@ -174,6 +186,15 @@ def _compared(tokens: list[str], at: int) -> bool:
     return False
 
 
+# "This would result in a base vocabulary of over 130,000": a figure in a clause saying
+# what would happen is what was not done.
+_SUPPOSED = re.compile(r"\b(would|could|might)\b[^,;:]*$", re.IGNORECASE)
+
+
+def _supposed(plain: str, at: int) -> bool:
+    return bool(_SUPPOSED.search(plain, 0, at))
+
+
 _RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
 RESPECTIVE_NEAR = 0.9
 
@@ -196,15 +217,23 @@ _WORD_THEN_NAME = re.compile(r"([^\W_]+)(?:,\s*|\s+(?:called|named|dubbed|known 
 _NAME_THEN_WORD = re.compile(r"\s+([^\W_]+)")
 
 
-def _named(plain: str, head: str, question_words: set[str]) -> bool:
+def _same_kind(word: str, heads: set[str]) -> bool:
+    return word in heads or any(
+        len(word) > PREFIX_LETTERS and len(head) > PREFIX_LETTERS and word[: PREFIX_LETTERS + 1] == head[: PREFIX_LETTERS + 1]
+        for head in heads
+    )
+
+
+def _named(plain: str, heads: set[str], question_words: set[str]) -> bool:
     """Whether a name the question did not say stands right by (or in apposition to) a word
-    stemming to ``head``."""
+    of the kind asked for: one stemming to one of ``heads`` or sharing its beginning
+    ("optimizer" for "optimization algorithm")."""
     for name in _PROPER.finditer(plain):
         if stem(name.group(0)) in question_words:
             continue
         before = _WORD_THEN_NAME.search(plain, 0, name.start())
         after = _NAME_THEN_WORD.match(plain, name.end())
-        if any(word and stem(word.group(1)) == head for word in (before, after)):
+        if any(word and _same_kind(stem(word.group(1)), heads) for word in (before, after)):
             return True
     return False
 
@@ -225,6 +254,7 @@ def _strength(
         numbers = [i for i, m in enumerate(spans) if _is_figure(plain, m, years, given)]
         if not compares:
             numbers = [i for i in numbers if not _compared(tokens, i)]
+        numbers = [i for i in numbers if not _supposed(plain, spans[i].start())]
         if kind == SHARE:
             numbers = [i for i in numbers if tokens[i].endswith("%") or _PERCENT.search(plain[spans[i].start() : spans[i].end() + 9])]
         if kind == SCORE:
@@ -245,20 +275,23 @@ def _strength(
         return max(by_focus, 0.8 * near, 0.4)
     if kind == NAME:
         if _names(plain, question_words):
-            return 1.0 + (NAMED_BONUS if asked and _named(plain, stem(asked[-1]), question_words) else 0.0)
+            return 1.0 + (NAMED_BONUS if asked and _named(plain, {stem(w) for w in asked}, question_words) else 0.0)
         # "Where was X moved?": a place need not be a name ("to the input of each sub-block").
         return 1.0 if place and _PLACE.search(plain) else 0.0
     if kind == SORT:
         # "What kind of functions": the functions named with a word the question lacks
         # ("sine and cosine functions"; surest in the question's own number), or a name.
         words = [t.lower() for t in _TOKEN.findall(plain)]
-        head = (asked or [""])[0].lower()
+        # The sort qualifies any of the asked words, the head noun after its adjectives too
+        # ("kind of mathematical functions": "sine and cosine functions").
+        heads = {w.lower() for w in asked or []}
+        head_stems = {stem(w) for w in heads}
         named = [
             i for i, word in enumerate(words)
-            if i and stem(word) == stem(head) and stem(words[i - 1]) not in question_words and words[i - 1] not in STOPWORDS
+            if i and stem(word) in head_stems and stem(words[i - 1]) not in question_words and words[i - 1] not in STOPWORDS
         ]
         if named:
-            return 1.0 if any(words[i] == head for i in named) else 0.7
+            return 1.0 if any(words[i] in heads for i in named) else 0.7
         return 0.6 if _names(plain, question_words) else 0.0
     if kind == DEFINITION:
         return 1.0 if _DEFINES.search(plain) else 0.0
@@ -278,6 +311,8 @@ class Candidate:
     score: float
     # How much of the question the sentence and its neighbours cover together.
     reach: float = 0.0
+    # A name standing right by the word for the kind of thing asked ("the Adam optimizer").
+    named: bool = False
 
 
 def _question_weights(question: str) -> dict[str, float]:
@@ -318,7 +353,7 @@ def content_words(question: str) -> list[str]:
 
 
 def how_adjective(question: str) -> str | None:
-    match = _HOW_ADJECTIVE.match(question)
+    match = _HOW_ADJECTIVE.match(questions.main_clause(question))
     return match.group(1).lower() if match else None
 
 
@@ -490,7 +525,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
             coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
             - RANK_PENALTY * index
         )
-        found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(both)))
+        found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1))
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
     return found
 
@@ -499,7 +534,7 @@ def lead_and_support(question: str, passages: list[str], support: int = 2) -> tu
     """The sentence that answers (or None) and up to ``support`` sentences that back it."""
     found = candidates(question, passages)
     kind = answer_kind(question)
-    answering = [c for c in found if max(c.coverage, c.reach) >= MIN_COVERAGE and (c.holds or kind == ANY)]
+    answering = [c for c in found if max(c.coverage, c.reach) >= (NAMED_COVERAGE if c.named else MIN_COVERAGE) and (c.holds or kind == ANY)]
     if not answering:
         return None, []
     lead = answering[0]

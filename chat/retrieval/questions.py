@@ -79,16 +79,17 @@ def cues(question: str) -> list[str]:
 
 
 # The offline model's answer rules tell a few more kinds apart than the ranking needs (h-answer):
-# "what goes wrong when…" wants a consequence, "what kind of X" a sort of X, and "what
-# throughput…" a figure as much as "what size…" does.
+# "what goes wrong when…" or "what's the catch with…" wants a consequence, "what kind of X"
+# a sort of X, and "what throughput…" a figure as much as "what size…" does.
 EFFECT, SORT = "effect", "sort"
 _ANSWER_KINDS = [
     (EFFECT, re.compile(r"^what (goes|went|can go|could go) wrong\b|^what (happens|happened|problems?|issues?|effects?) "
+                        r"|^what(?:['’]s| is| are| was| were) (?:the |a |its |their )?(?:catch|drawbacks?|downsides?|disadvantages?|trade-?offs?)\b"
                         r"|^what does (\w+ ){1,4}(cause|lead to|result in)\b")),
     (SORT, re.compile(r"^(what|which) (kinds?|types?|sorts?|forms?) of\b")),
     (NUMBER, re.compile(r"^(what|which) (is |are |was |were )?(the |its |their |a |an )?(\w+ ){0,2}"
                         r"(throughput|speed|capacity|memory|duration|time|temperature|price|date|day|month|"
-                        r"weight|distance|frequency|dimensionality|probability|height|age|mass|volume|"
+                        r"weight|distance|frequency|dimensionality|probability|height|age|mass|volume|variance|mean|average|range|"
                         r"numbers?|size|count|amount|length|width|depth|rate|budget|cost)\b")),
 ]
 # The words that name what is asked about end at the first of these: "how many *update
@@ -106,8 +107,21 @@ _ASKED = re.compile(
 _UNIT = re.compile(r"\bin (?:(?:number|terms|units) of )?(\w+)\s*[,?.]?\s*$|, in (?:(?:number|terms|units) of )?(\w+),")
 
 
+# A question may open with a clause that sets the scene before it asks: "In the standard
+# configuration, how many heads…", "If you tokenize raw bytes, how many symbols…". What it
+# asks for is then said after the comma (h-ans).
+_QUESTION_WORD = r"(?:how|what|which|who|whom|whose|why|when|where)\b"
+_SCENE_THEN_QUESTION = re.compile(rf"^(?!\W*{_QUESTION_WORD})[^?]*?,\s*(?=(?:(?:roughly|approximately|about|exactly) )?{_QUESTION_WORD})", re.I)
+
+
+def main_clause(question: str) -> str:
+    """The question less a scene-setting clause before its question word."""
+    return _SCENE_THEN_QUESTION.sub("", question.strip(), count=1)
+
+
 def answer_kind(question: str) -> str:
     """The kind of answer, telling apart also consequences (EFFECT) and sorts of a thing (SORT)."""
+    question = main_clause(question)
     text = _normalised(question)
     for kind, pattern in _ANSWER_KINDS:
         if pattern.search(text):

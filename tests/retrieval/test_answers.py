@@ -371,3 +371,81 @@ def test_a_name_in_apposition_to_the_asked_word_answers_what_is_asked():
     assert answers._named("We tuned it with the Adam optimizer.", "optim", set())
     assert answers._named("We used an optimizer called Adam.", "optim", set())
     assert not answers._named("Adam was used to tune the optimizer.", "optim", set())
+
+
+def test_a_scene_setting_clause_before_the_question_word_does_not_hide_the_kind():
+    assert questions.main_clause("In the standard setup, how many pumps run?") == "how many pumps run?"
+    assert questions.main_clause("What is a pump, and why?") == "What is a pump, and why?"
+    assert answers.answer_kind("In the standard setup, how many pumps run side by side?") == NUMBER
+    assert answers.answer_kind("If the tank is full, why does the valve close?") == REASON
+    notes = (
+        "In the standard setup the station runs its pumps side by side to share the load. "
+        "The station runs 6 pumps."
+    )
+    reply = skill.answer("In the standard setup, how many pumps run side by side?", output_for("q", notes))
+    assert "6 pumps" in first_quote(reply)
+
+
+def test_an_index_in_a_formula_is_no_figure():
+    assert answers._strength(NUMBER, "Each hidden state ht follows from the hidden state ht−1 and the input.", {"hidden"}, set()) == 0.0
+    notes = (
+        "The recurrent layer produces a hidden state ht from the previous hidden state ht−1 and the input. "
+        "The inner layer of the block has width 512."
+    )
+    assert "512" in first_quote(skill.answer("How wide is the hidden layer of the block?", output_for("q", notes)))
+
+
+def test_why_is_answered_by_what_a_thing_brings_about():
+    notes = (
+        "Recurrent pumps move the water one tank after another. "
+        "This sequential nature precludes filling the tanks in parallel."
+    )
+    reply = skill.answer("Why can't the tanks be filled in parallel?", output_for("q", notes))
+    assert "precludes" in first_quote(reply)
+
+
+def test_a_name_right_by_a_word_for_the_kind_asked_answers_with_few_question_words():
+    board = "The Station Board fitted the pump controller weights by hand for years."
+    method = "The tank holds rain water for the dry months. We used the Adam optimizer with a small step size."
+    reply = skill.answer("Which gradient-based optimization algorithm was used for the controller weights?", output_for("q", board, method))
+    assert "Adam" in first_quote(reply)
+
+
+def test_a_value_set_with_an_equals_sign_is_no_year():
+    assert answers._strength(NUMBER, "The inner layer has width dff = 2048.", {"width"}, set()) > 0
+    assert answers._strength(NUMBER, "The inner layer was widened in 2018.", {"width"}, set()) == 0.0
+    notes = "The inner layer of the pump model was widened in 2018 after a review. The inner layer has width dff = 2048."
+    assert "2048" in first_quote(skill.answer("What is the width of the inner layer?", output_for("q", notes)))
+
+
+def test_a_figure_saying_what_would_happen_is_not_what_was_done():
+    assert answers._strength(NUMBER, "A full alphabet would need a table of over 130,000 glyphs.", {"glyph"}, set()) == 0.0
+    assert answers._strength(NUMBER, "Printing by hand would be slow, so we cast 300 glyphs.", {"glyph"}, set()) > 0
+    notes = (
+        "A glyph table for the press that held the full alphabet would have over 130,000 entries. "
+        "The glyph table is cut down to 2,400."
+    )
+    assert "2,400" in first_quote(skill.answer("How large is the press's glyph table?", output_for("q", notes)))
+
+
+def test_a_drawback_asked_for_is_answered_by_its_consequence():
+    assert answers.answer_kind("What’s the catch with draining the tank early?") == EFFECT
+    assert answers.answer_kind("What are the drawbacks of a larger pump?") == EFFECT
+    notes = (
+        "Early Draining The crew drains the tank early in the season. "
+        "This hurts the harvest, as the fields dry out, but protects the pumps."
+    )
+    assert "hurts" in first_quote(skill.answer("What's the catch with draining the tank early?", output_for("q", notes)))
+
+
+def test_a_sort_asked_for_with_an_adjective_is_found_by_its_noun():
+    notes = "The station cleans the water of the town with care. The water runs through sand and charcoal filters."
+    reply = skill.answer("What kind of mechanical filters clean the water?", output_for("q", notes))
+    assert "charcoal filters" in first_quote(reply)
+
+
+def test_a_range_or_average_asked_for_is_a_figure():
+    assert answers.answer_kind("What range do the pump pressures span?") == NUMBER
+    assert answers.answer_kind("What is the average of the readings?") == NUMBER
+    notes = "Pump pressures in the station span the needs of the whole town. The pressures run from 2 bar to 9 bar."
+    assert "2 bar to 9 bar" in first_quote(skill.answer("What range do the pump pressures in the station span?", output_for("q", notes)))

@@ -20,11 +20,12 @@ pytestmark = pytest.mark.django_db
 # PostgreSQL's `english` configuration finds other candidates than SQLite's FTS5 porter
 # tokenizer, so each backend has its own floors (measured: tuning half 0.96 / 0.92,
 # held-out half 1.00 / 1.00; answer-first over both halves, lexical, 0.82 / 0.76). SQLite's
-# tuning half reached 1.00 with the section-heading rule (2026-11-30).
+# tuning half reached 1.00 with the section-heading rule (2026-11-30); SQLite's answer-first
+# over both halves 0.82 -> 0.84 with h-ans's answer rules (2026-11-30).
 TUNE_RECALL_FLOOR = {"sqlite": 1.00, "postgresql": 0.92}
 # One held-out question sits at rank 5 or 6 depending on chunk ids: one miss is allowed.
 HELD_OUT_RECALL_FLOOR = {"sqlite": 0.95, "postgresql": 0.95}
-ANSWER_FIRST_FLOOR = {"sqlite": 0.80, "postgresql": 0.74}
+ANSWER_FIRST_FLOOR = {"sqlite": 0.82, "postgresql": 0.74}
 
 
 @pytest.fixture
