@@ -76,12 +76,22 @@ def get_thread_for_reader(user, thread_id: str) -> tuple[Thread, bool]:
     """The thread and whether ``user`` may write to it (only its owner may)."""
     if not user.is_authenticated:
         raise Http404("No such conversation.")
+    # Nearly every reader is the owner (each page and its socket): their thread is read by
+    # its key alone. readable_threads' tutor subquery cost more to build and run than the
+    # rest of the read (5 % of the server's busy time at 200 sockets connecting); a tutor
+    # pays one query more, for a thread with a class only.
+    thread = Thread.objects.select_related("assistant", "class_link__classroom").filter(pk=thread_id).first()
+    if thread is not None and thread.owner_id == user.pk:
+        thread.owner = user  # the one who asked: not read again
+        return thread, True
+    if thread is None or _class_link(thread) is None:
+        raise Http404("No such conversation.")
     thread = (
         readable_threads(user).select_related("assistant", "owner", "class_link__classroom").filter(pk=thread_id).first()
     )
     if thread is None:
         raise Http404("No such conversation.")
-    return thread, thread.owner_id == user.pk
+    return thread, False
 
 
 def _class_link(thread: Thread) -> ClassThread | None:

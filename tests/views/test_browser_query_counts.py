@@ -182,6 +182,10 @@ async def test_a_socket_connecting_during_a_run_costs_a_bounded_number_of_querie
     print("\n" + report)
     assert "Subtract 3 from" in "".join(frames)
     _bound("socket", kind, len(log.queries), report)
+    # The owner's thread is read by its key: no class memberships (a tutor's reading rule
+    # was a subquery of every socket's and page's thread read).
+    memberships = [sql for sql, _ in log.queries if Membership._meta.db_table in sql]
+    assert not memberships, f"the owner's socket read class memberships\n{report}"
     # Who is signed in, the access check and the snapshot: one trip (it was three).
     assert trips == [1], f"{trips[0]} trips to the database thread\n{report}"
 
