@@ -14,8 +14,8 @@ stream knows of the rows is an ``events.KnownRun``, its count of events an
 (``reconcile``) only when the stream cannot trust what it knows: an event number skipped
 (an event dropped from a full queue), an event without payload (a cancel or a recovery,
 from any process), or a quiet spell (``events.QuietSpell``) after which the run's status
-row moved and no event came within a moment (a dropped last event). The database stays
-the truth; a re-read yields the same events the missed ones would have.
+row moved and no event came within a moment (a dropped last event). The database stays the truth; a re-read yields the same
+events the missed ones would have.
 
 A message's delta parts carry the indexes its final content will have: the image parts a
 tool attaches (``tools.finish_content``, e.g. code_interpreter's plots) come first and are
