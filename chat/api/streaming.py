@@ -14,7 +14,7 @@ stream knows of the rows is an ``events.KnownRun``, its count of events an
 (``reconcile``) only when the stream cannot trust what it knows: an event number skipped
 (an event dropped from a full queue), an event without payload (a cancel or a recovery,
 from any process), or a quiet spell (``events.QuietSpell``) after which the run's status
-row moved and no event came within a moment (a dropped last event). The database stays the truth; a re-read yields the same
+row moved (a dropped last event). The database stays the truth; a re-read yields the same
 events the missed ones would have.
 
 A message's delta parts carry the indexes its final content will have: the image parts a
@@ -159,6 +159,13 @@ class RunEvents:
         self.known.read(run)
         out, self.final = self._catch_up()
         return out, self.final
+
+    async def check(self) -> tuple[list[tuple[str, dict]], bool]:
+        """After a quiet spell: the rows are read only if the run's status moved (an event
+        this stream missed with none after it to show the gap)."""
+        if not await self.known.status_moved():
+            return [], False
+        return await _read_rows(self.reconcile)
 
     # --- what the stream owes ------------------------------------------------------------------
 
@@ -314,27 +321,6 @@ def _call_delta(step_id: str, index: int, call: dict) -> dict:
     }
 
 
-# How long a stream whose look found the run's status moved waits for the event that
-# says so before it reads the rows. At 200 runs at once nearly every look that found a
-# move (three in five runs) had raced the run's own event, published right after the row
-# was saved and received while the look was read: three queries for nothing.
-EVENT_GRACE_SECONDS = 1.0
-
-
-async def _after_quiet_spell(layer, channel: str, tracker: RunEvents) -> dict | list[tuple[str, dict]]:
-    """After a quiet spell: the next event, if the run's status moved and the event that
-    says so came within ``EVENT_GRACE_SECONDS``; otherwise what the stream owes from the
-    rows (nothing when the status is as known). Only an event lost with none after it to
-    show the gap is left for the rows."""
-    if not await tracker.known.status_moved():
-        return []
-    try:
-        return await asyncio.wait_for(layer.receive(channel), timeout=EVENT_GRACE_SECONDS)
-    except TimeoutError:
-        out, _ = await _read_rows(tracker.reconcile)
-        return out
-
-
 async def _read_rows(fn):
     """Run a sync read where the engine runs its own database work: a fresh context sends
     it to asgiref's shared sync thread instead of this request's thread, so a stream's
@@ -388,12 +374,11 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
             try:
                 message = await asyncio.wait_for(layer.receive(channel), timeout=quiet.seconds)
             except TimeoutError:
-                message = await _after_quiet_spell(layer, channel, tracker)
-                if isinstance(message, list):  # the rows were read, or need not be
-                    quiet.looked(bool(message))
-                    if message:
-                        yield b"".join(sse(*event) for event in message)
-                    continue
+                out, _ = await tracker.check()
+                quiet.looked(bool(out))
+                if out:
+                    yield b"".join(sse(*event) for event in out)
+                continue
             quiet.heard()
             # Everything already queued goes out in one write, runs of text deltas merged
             # into one event: a stream that fell behind catches up at once.

@@ -142,7 +142,6 @@ async def test_a_dropped_event_makes_the_stream_read_the_rows_and_lose_nothing(m
 
 async def test_a_dropped_last_event_is_found_by_the_run_status_moving(monkeypatch, reads, thread, tutor):
     monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.01)
-    monkeypatch.setattr(streaming, "EVENT_GRACE_SECONDS", 0.01)
     use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide.")))
     dropped = lose(monkeypatch, "run.status", status="completed")
     run, stream = await open_stream(thread, tutor)
@@ -152,26 +151,6 @@ async def test_a_dropped_last_event_is_found_by_the_run_status_moving(monkeypatc
     # Nothing followed the lost event to show the gap: after a quiet spell, the run's
     # status (one query) has moved, so the rows are read.
     assert reads[0] == ("status", 1) and reads[1][0] == "reconcile" and reads[1][1] > 1 and len(reads) == 2
-
-
-async def test_a_look_that_races_the_runs_own_event_reads_no_rows(monkeypatch, reads, thread, tutor):
-    """At 200 runs at once the look at a waiting run's status often found it claimed while
-    the event saying so was still on its way: the stream now waits for that event rather
-    than read the rows (three queries)."""
-    monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.01)
-    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide.")))
-    run, stream = await open_stream(thread, tutor)
-    statuses = events._statuses
-
-    async def run_during_the_look(run_ids):
-        if await Run.objects.filter(pk=run.id, status="queued").aexists():
-            await executor.execute(run.id)  # saved and published while the stream awaits its look
-        return await statuses(run_ids)
-
-    monkeypatch.setattr(events, "_statuses", run_during_the_look)
-    got = await received(stream)
-    assert kinds(got) == [*ORDER, "done"] and text(got) == (await answer_of(run)).text
-    assert [what for what, _ in reads] == ["status"]  # the status moved; its events were on their way
 
 
 async def test_a_stream_waiting_for_a_queued_run_looks_only_at_its_status(monkeypatch, reads, thread, tutor):
