@@ -18,11 +18,12 @@ from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from chat.engine.supervisor import with_run_supervisor  # noqa: E402
 from chat.routing import websocket_urlpatterns  # noqa: E402
 from project.origins import SameOriginValidator  # noqa: E402
+from project.request_threads import on_kept_threads  # noqa: E402
 
 application = with_run_supervisor(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": on_kept_threads(django_asgi_app),
             # The user is resolved by the consumer, in its one trip to the database thread.
             "websocket": SameOriginValidator(SessionMiddlewareStack(URLRouter(websocket_urlpatterns))),
         }

@@ -131,3 +131,20 @@ async def test_one_streamed_run_costs_a_bounded_number_of_queries_per_phase(monk
     for phase, bound in MAX_QUERIES.items():
         assert 0 < counts[phase] <= bound, f"{phase}: {counts[phase]} queries (at most {bound})\n{log.report()}"
     assert 0 < len(log.engine_trips) <= MAX_ENGINE_TRIPS, log.report()
+
+
+async def test_the_requests_reads_of_the_thread_and_assistant_by_id_sort_nothing(monkeypatch, settings, alice, thread, tutor):
+    """``first()`` sorted a lookup by id by the model's ordering: a fifth of compiling the
+    thread's query, which the SDK's two requests per run both make."""
+    settings.API_RATE_LIMIT = 0
+    _, key = await sync_to_async(ApiKey.issue)(alice)
+    log = QueryLog()
+    log.install(monkeypatch)
+    await _streamed_run(thread, tutor, key)
+    monkeypatch.undo()
+    lookups = [
+        sql for phase, sql in log.queries
+        if phase in ("messages.create", "runs.create") and re.match(r'SELECT .* FROM "chat_(thread|assistant)" ', sql)
+    ]
+    assert len(lookups) == 3, log.report()  # the thread in each request, the assistant in the run's
+    assert not [sql for sql in lookups if "ORDER BY" in sql], log.report()

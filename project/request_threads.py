@@ -1,0 +1,66 @@
+"""Each HTTP request's sync work on a kept thread instead of a new one.
+
+Django's ASGI handler enters a ``ThreadSensitiveContext`` per request, so asgiref starts a
+thread for the request's first ``sync_to_async`` call, and on the request's end a second
+thread to join the first: two threads started per request, 4 % of the server's CPU at 200
+streaming runs at once (docs/benchmarks.md, eleventh pass). Here a request borrows a
+single-thread executor for its whole life and gives it back at the end; asgiref's
+``ThreadSensitiveContext(executor=...)`` sends every thread-sensitive call of the request
+to it (Django's own inner context then finds one entered and adds none). Between requests
+a thread is what a WSGI server's worker thread is: the request's database connection is
+closed on ``request_finished`` as before, and belongs to the request's context, not the thread.
+
+One request at a time per executor, as asgiref requires. A request cut short while its
+thread still runs a call gives the executor back anyway: the next request's calls queue
+behind that call on the same thread, in order.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext
+
+# Idle executors kept: enough for a burst of 200 streaming runs (two requests each) to
+# find threads waiting; beyond it a request starts one and it ends with the request.
+KEPT = 256
+
+
+class RequestThreads:
+    """Idle single-thread executors. Only the event loop's thread takes and gives them."""
+
+    def __init__(self, kept: int = KEPT) -> None:
+        self.kept = kept
+        self.idle: list[ThreadPoolExecutor] = []
+        self.started = 0
+
+    def take(self) -> ThreadPoolExecutor:
+        if self.idle:
+            return self.idle.pop()
+        self.started += 1
+        return ThreadPoolExecutor(1, thread_name_prefix="request")
+
+    def give(self, executor: ThreadPoolExecutor) -> None:
+        if len(self.idle) < self.kept:
+            self.idle.append(executor)
+        else:
+            executor.shutdown(wait=False)
+
+
+request_threads = RequestThreads()
+
+
+def on_kept_threads(app, threads: RequestThreads = request_threads):
+    """``app`` (Django's ASGI handler) with each HTTP request's sync work on a kept thread."""
+
+    async def application(scope, receive, send):
+        if scope["type"] != "http":
+            return await app(scope, receive, send)
+        executor = threads.take()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                return await app(scope, receive, send)
+        finally:
+            threads.give(executor)
+
+    return application
