@@ -279,7 +279,8 @@ class Execution:
             ended["incomplete_details"] = {"reason": reason}
         answer = Message.objects.filter(pk=message.pk)
         if unless_cancelling:
-            answer = answer.exclude(run__status=states.CANCELLING)
+            # The run's row by its key, not a join: an UPDATE of the message by its key alone.
+            answer = answer.filter(run__in=Run.objects.filter(pk=self.run.pk).exclude(status=states.CANCELLING))
         if not answer.update(**ended) and unless_cancelling:
             raise RunCancelled
         for name, value in ended.items():
