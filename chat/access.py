@@ -84,7 +84,7 @@ def get_thread_for_reader(user, thread_id: str) -> tuple[Thread, bool]:
     # its key alone. readable_threads' tutor subquery cost more to build and run than the
     # rest of the read (5 % of the server's busy time at 200 sockets connecting); a tutor
     # pays one query more, for a thread with a class only.
-    thread = Thread.objects.select_related("assistant", "class_link__classroom").filter(pk=thread_id).first()
+    thread = _found(Thread.objects.select_related("assistant", "class_link__classroom").filter(pk=thread_id))
     if thread is not None and thread.owner_id == user.pk:
         thread.owner = user  # the one who asked: not read again
         return thread, True

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from chat import ids, readiness, tools
@@ -253,26 +254,39 @@ class Execution:
 
     @sync_to_async
     def _finish_run_sync(self, turn: Turn, grading: bool) -> bool:
-        self._finish_message_rows(turn, Message.COMPLETED, None, True)
+        # The message's write is the turn's cancel check and the run's usage goes with its
+        # completion: one UPDATE of the run where a turn that goes on makes two.
+        self._finish_message_rows(turn, Message.COMPLETED, None, usage=False, unless_cancelling=True)
         if grading:
             self._record_grading_sync(turn)
-        return self._transition_sync(states.COMPLETED)
+        return self._transition_sync(states.COMPLETED, usage=_add_usage(self.run.usage, turn.usage))
 
-    def _finish_message_rows(self, turn: Turn, status: str, reason: str | None, usage: bool) -> None:
+    def _finish_message_rows(
+        self, turn: Turn, status: str, reason: str | None, usage: bool, *, unless_cancelling: bool = False
+    ) -> None:
         """The answer's end in one trip to the database: its message, its step and, at a
-        turn's normal end, the run's usage first (which raises RunCancelled if a cancel
-        came first: the answer then ends as a cancelled run's does)."""
+        turn's normal end, the run's usage first. The usage write, or the message's own
+        with ``unless_cancelling``, raises RunCancelled if a cancel came first, before
+        anything is written: the answer then ends as a cancelled run's does."""
         if usage:
             self._record_usage_sync(turn.usage)
         message, step, now = turn.message, turn.step, timezone.now()
-        message.content = tools.finish_content(self.run, Message.text_content("".join(turn.text)))
-        message.status = status
+        ended = {"content": tools.finish_content(self.run, Message.text_content("".join(turn.text))), "status": status}
         if status == Message.COMPLETED:
-            message.completed_at = now
+            ended["completed_at"] = now
         else:
-            message.incomplete_at = now
-            message.incomplete_details = {"reason": reason}
-        message.save(update_fields=["content", "status", "completed_at", "incomplete_at", "incomplete_details"])
+            ended["incomplete_at"] = now
+            ended["incomplete_details"] = {"reason": reason}
+        answer = Message.objects.filter(pk=message.pk)
+        if unless_cancelling:
+            # The run's row by its key, not a join: an UPDATE of the message by its key alone.
+            answer = answer.filter(run__in=Run.objects.filter(pk=self.run.pk).exclude(status=states.CANCELLING))
+        if not answer.update(**ended) and unless_cancelling:
+            raise RunCancelled
+        for name, value in ended.items():
+            setattr(message, name, value)
+        # As save() would: the answer's receivers (file_search citations) see it end.
+        post_save.send(Message, instance=message, created=False, update_fields=frozenset(ended), raw=False, using=answer.db)
         step_status = {
             Message.COMPLETED: RunStep.COMPLETED,
             "run_cancelled": RunStep.CANCELLED,
