@@ -10,9 +10,10 @@ to it (Django's own inner context then finds one entered and adds none). Between
 a thread is what a WSGI server's worker thread is: the request's database connection is
 closed on ``request_finished`` as before, and belongs to the request's context, not the thread.
 
-One request at a time per executor, as asgiref requires. A request cut short while its
-thread still runs a call gives the executor back anyway: the next request's calls queue
-behind that call on the same thread, in order.
+One request at a time per executor, as asgiref requires. A request that ends while its
+thread still runs a call (a client gone mid-upload: Django's handler returns without waiting)
+does not give that thread back: the next request would queue behind a call it knows nothing
+of. The thread finishes the call and ends.
 """
 
 from __future__ import annotations
@@ -26,22 +27,38 @@ from asgiref.sync import ThreadSensitiveContext
 KEPT = 256
 
 
+class RequestThread(ThreadPoolExecutor):
+    """One thread that knows which of its calls have not finished."""
+
+    def __init__(self) -> None:
+        super().__init__(1, thread_name_prefix="request")
+        # Added on the loop's thread, discarded on this one: set.add and set.discard are
+        # each atomic, where a counter's += would not be.
+        self.unfinished: set = set()
+
+    def submit(self, fn, /, *args, **kwargs):
+        future = super().submit(fn, *args, **kwargs)
+        self.unfinished.add(future)
+        future.add_done_callback(self.unfinished.discard)  # at once if already done
+        return future
+
+
 class RequestThreads:
     """Idle single-thread executors. Only the event loop's thread takes and gives them."""
 
     def __init__(self, kept: int = KEPT) -> None:
         self.kept = kept
-        self.idle: list[ThreadPoolExecutor] = []
+        self.idle: list[RequestThread] = []
         self.started = 0
 
-    def take(self) -> ThreadPoolExecutor:
+    def take(self) -> RequestThread:
         if self.idle:
             return self.idle.pop()
         self.started += 1
-        return ThreadPoolExecutor(1, thread_name_prefix="request")
+        return RequestThread()
 
-    def give(self, executor: ThreadPoolExecutor) -> None:
-        if len(self.idle) < self.kept:
+    def give(self, executor: RequestThread) -> None:
+        if not executor.unfinished and len(self.idle) < self.kept:
             self.idle.append(executor)
         else:
             executor.shutdown(wait=False)

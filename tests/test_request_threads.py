@@ -79,7 +79,7 @@ async def test_threads_beyond_the_kept_number_end_with_their_request():
     assert threads.started == 2 and len(threads.idle) == 1
 
 
-async def test_a_request_cut_short_leaves_its_thread_usable_in_order():
+async def test_a_request_cut_short_mid_call_does_not_hand_its_busy_thread_to_the_next():
     threads = RequestThreads(kept=1)
     release = threading.Event()
     order: list[str] = []
@@ -99,9 +99,11 @@ async def test_a_request_cut_short_leaves_its_thread_usable_in_order():
     cut.cancel()
     with pytest.raises(asyncio.CancelledError):
         await cut
-    later = asyncio.ensure_future(on_kept_threads(second, threads)({"type": "http"}, None, None))
-    await asyncio.sleep(0.05)
+    assert threads.idle == []
+    # The next request is not held up behind the call it knows nothing of.
+    await asyncio.wait_for(on_kept_threads(second, threads)({"type": "http"}, None, None), 2)
     release.set()
-    await later
-    assert order == ["slow", "second"]
+    await asyncio.sleep(0.05)
+    assert order == ["second", "slow"]
+    assert threads.started == 2 and len(threads.idle) == 1
 
