@@ -9,6 +9,7 @@ from django.http import Http404
 from chat.classes.models import Classroom, ClassThread, Membership, Publication
 from chat.code_interpreter.models import SandboxFile
 from chat.models import Assistant, File, Message, Run, RunStep, Thread
+from chat.prepared import Prepared
 
 
 def _found(queryset):
@@ -17,10 +18,44 @@ def _found(queryset):
     return next(iter(queryset.order_by()[:1]), None)
 
 
+def _first(rows: list):
+    return rows[0] if rows else None
+
+
+# With its class link (none for most threads): whether it is a class thread, and its
+# class, are then known without another query (``is_class_thread``, ``thread_classroom``).
+# Read twice per /v1 run: compiled once (chat.prepared).
+_thread_of = Prepared(
+    Thread,
+    lambda thread_id, owner_id: (
+        Thread.objects.select_related("assistant", "class_link__classroom")
+        .filter(pk=thread_id, owner_id=owner_id)
+        .order_by()[:1]
+    ),
+    thread_id=str,
+    owner_id=int,
+)
+_assistant_of = Prepared(
+    Assistant,
+    lambda assistant_id, owner_id: Assistant.objects.filter(pk=assistant_id, owner_id=owner_id).order_by()[:1],
+    assistant_id=str,
+    owner_id=int,
+)
+_run_of = Prepared(
+    Run,
+    lambda run_id, thread_id, owner_id: (
+        Run.objects.select_related("thread")
+        .filter(pk=run_id, thread_id=thread_id, thread__owner_id=owner_id)
+        .order_by()[:1]
+    ),
+    run_id=str,
+    thread_id=str,
+    owner_id=int,
+)
+
+
 def get_thread_for_user(user, thread_id: str) -> Thread:
-    # With its class link (none for most threads): whether it is a class thread, and its
-    # class, are then known without another query (``is_class_thread``, ``thread_classroom``).
-    thread = _found(Thread.objects.select_related("assistant", "class_link__classroom").filter(pk=thread_id, owner_id=user.pk))
+    thread = _first(_thread_of(thread_id=thread_id, owner_id=user.pk))
     if thread is None or not user.is_authenticated:
         raise Http404("No such conversation.")
     thread.owner = user  # the one who asked: not read again (quotas, uploads)
@@ -28,7 +63,7 @@ def get_thread_for_user(user, thread_id: str) -> Thread:
 
 
 def get_assistant_for_user(user, assistant_id: str) -> Assistant:
-    assistant = _found(Assistant.objects.filter(pk=assistant_id, owner_id=user.pk))
+    assistant = _first(_assistant_of(assistant_id=assistant_id, owner_id=user.pk))
     if assistant is None or not user.is_authenticated:
         raise Http404("No such assistant.")
     return assistant
@@ -42,7 +77,7 @@ def get_file_for_user(user, file_id: str) -> File:
 
 
 def get_run_for_user(user, thread_id: str, run_id: str) -> Run:
-    run = _found(Run.objects.select_related("thread").filter(pk=run_id, thread_id=thread_id, thread__owner_id=user.pk))
+    run = _first(_run_of(run_id=run_id, thread_id=thread_id, owner_id=user.pk))
     if run is None or not user.is_authenticated:
         raise Http404("No such run.")
     return run

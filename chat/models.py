@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import normalize_newlines
 
 from chat import ids, readiness, states
+from chat.prepared import Prepared
 
 
 def _default_truncation() -> dict:
@@ -80,7 +81,13 @@ class Thread(models.Model):
         return f"thread.{self.id}"
 
     def active_run(self) -> Run | None:
-        return self.runs.filter(status__in=states.ACTIVE).first()
+        """The thread's queued or running run, if any (checked before every message and
+        run is added: compiled once, chat.prepared)."""
+        found = _active_run_of(thread_id=self.pk)
+        if not found:
+            return None
+        found[0].thread = self  # as ``self.runs`` would have set it
+        return found[0]
 
     @property
     def assistant_deleted(self) -> bool:
@@ -389,3 +396,11 @@ class File(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.id})"
+
+
+# ``Thread.active_run``'s read: as ``thread.runs.filter(status__in=ACTIVE).first()``.
+_active_run_of = Prepared(
+    Run,
+    lambda thread_id: Run.objects.filter(thread_id=thread_id, status__in=states.ACTIVE).order_by(*Run._meta.ordering)[:1],
+    thread_id=str,
+)

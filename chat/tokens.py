@@ -19,6 +19,8 @@ import importlib.util
 import json
 import logging
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -98,11 +100,47 @@ def warm(models: list[str]) -> None:
         encoding(name)
 
 
+# Prompts count the same texts run after run (an assistant's instructions, a thread's
+# history, the tool schemas; the offline model counts its prompt again for its usage):
+# their counts are kept, the least recently used dropped past this much text.
+KEPT_COUNT_CHARS = 2_000_000
+
+
+class KeptCounts:
+    """Token counts of texts seen lately, at most ``limit`` characters of text kept."""
+
+    def __init__(self, limit: int = KEPT_COUNT_CHARS) -> None:
+        self.limit = limit
+        self.chars = 0
+        self.counts: OrderedDict[str, int] = OrderedDict()
+        self.lock = threading.Lock()  # prompts are built on several threads at once
+
+    def get(self, text: str) -> int | None:
+        with self.lock:
+            count = self.counts.get(text)
+            if count is not None:
+                self.counts.move_to_end(text)
+            return count
+
+    def put(self, text: str, count: int) -> None:
+        if len(text) > self.limit // 8:  # one long text must not empty the rest
+            return
+        with self.lock:
+            if text in self.counts:
+                return
+            self.counts[text] = count
+            self.chars += len(text)
+            while self.chars > self.limit:
+                dropped, _ = self.counts.popitem(last=False)
+                self.chars -= len(dropped)
+
+
 class Tokenizer:
     """encode(text) -> list of pieces; decode(pieces) -> text, with either backend."""
 
     def __init__(self, name: str = DEFAULT_ENCODING) -> None:
         self.enc = encoding(name)
+        self.kept = KeptCounts()
 
     def encode(self, text: str) -> list:
         if self.enc is not None:
@@ -116,6 +154,14 @@ class Tokenizer:
 
     def count(self, text: str) -> int:
         return len(self.encode(text))
+
+    def count_kept(self, text: str) -> int:
+        """``count(text)``, kept for the next prompt that has the same text."""
+        count = self.kept.get(text)
+        if count is None:
+            count = self.count(text)
+            self.kept.put(text, count)
+        return count
 
 
 @functools.cache
@@ -131,11 +177,11 @@ def _text(content: Any) -> str:
 
 def message_tokens(message: dict[str, Any], model: str) -> int:
     """Tokens one Chat Completions message costs in a prompt to ``model``."""
-    tokenizer = tokenizer_for_model(model)
-    total = TOKENS_PER_MESSAGE + tokenizer.count(message.get("role", "")) + tokenizer.count(_text(message.get("content")))
+    count = tokenizer_for_model(model).count_kept
+    total = TOKENS_PER_MESSAGE + count(message.get("role", "")) + count(_text(message.get("content")))
     for call in message.get("tool_calls") or ():
         function = call.get("function", {})
-        total += TOKENS_PER_MESSAGE + tokenizer.count(function.get("name", "")) + tokenizer.count(function.get("arguments", ""))
+        total += TOKENS_PER_MESSAGE + count(function.get("name", "")) + count(function.get("arguments", ""))
     if message.get("tool_call_id"):
         total += 1
     return total
@@ -146,5 +192,5 @@ def prompt_tokens(messages: list[dict[str, Any]], model: str, tools: list[dict[s
     (counted as their JSON, close to what servers render them as)."""
     total = REPLY_PRIMING + sum(message_tokens(m, model) for m in messages)
     if tools:
-        total += tokenizer_for_model(model).count(json.dumps(tools, ensure_ascii=False, separators=(",", ":")))
+        total += tokenizer_for_model(model).count_kept(json.dumps(tools, ensure_ascii=False, separators=(",", ":")))
     return total

@@ -27,6 +27,7 @@ from chat.engine.prompt import MAX_PROMPT_TOKENS, PromptTooLong, build_request
 from chat.engine.worker import WORKER_ID
 from chat.functions.models import QuizAttempt
 from chat.models import Message, Run, RunStep, Thread
+from chat.prepared import Prepared
 from chat.providers import get_provider
 from chat.providers.base import Finish, Grade, ProviderError, TextDelta, ToolCallDelta, Usage
 
@@ -34,6 +35,13 @@ logger = logging.getLogger("chat.engine")
 
 MAX_TURNS = 20
 SERVER_STOPPED = "The server was stopped during this run; the partial answer was kept."
+
+# The claim's read of its run, with its thread, once per run: compiled once (chat.prepared).
+_run_with_thread = Prepared(
+    Run,
+    lambda run_id: Run.objects.select_related("thread").filter(pk=run_id).order_by(*Run._meta.ordering)[:1],
+    run_id=str,
+)
 
 
 class Heartbeats:
@@ -181,9 +189,10 @@ class Execution:
     def _claim(self) -> bool:
         """Read the run, claim it if nothing holds it back, and build its first request, in
         one trip off the event loop (at 200 runs at once each trip queues on one thread)."""
-        self.run = Run.objects.select_related("thread").filter(pk=self.run_id).first()
-        if self.run is None:
+        found = _run_with_thread(run_id=self.run_id)
+        if not found:
             return False
+        self.run = found[0]
         if readiness.waiting_reason(self.run, self.run.thread):  # its thread, read with it just now
             return False  # whatever ends the wait (an ingest finishing) dispatches it again
         claimed = self.run.transition(

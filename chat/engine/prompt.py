@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import F
 
 from chat import tokens, tools
 from chat.models import Message, Run, RunStep
+from chat.prepared import Prepared
 from chat.providers import OFFLINE_MODEL
 from chat.providers.base import ModelRequest
 
@@ -124,6 +126,22 @@ def _step_units(steps: list[RunStep], messages: dict[str, Message]) -> list[Unit
     return units
 
 
+# Read for every run's prompt (see ThreadRows), each compiled once (chat.prepared).
+_messages_of = Prepared(
+    Message, lambda thread_id: Message.objects.filter(thread_id=thread_id).order_by("seq"), thread_id=str
+)
+_steps_until = Prepared(
+    RunStep,
+    lambda thread_id, created_at: (
+        RunStep.objects.filter(run__thread_id=thread_id, run__created_at__lte=created_at)
+        .annotate(run_created_at=F("run__created_at"))
+        .order_by("run__created_at", "run_id", "created_at")
+    ),
+    thread_id=str,
+    created_at=datetime,
+)
+
+
 @dataclass
 class ThreadRows:
     """What a prompt reads of its thread, in two queries: the messages, in order, and the
@@ -136,12 +154,8 @@ class ThreadRows:
     @classmethod
     def read(cls, run: Run) -> ThreadRows:
         return cls(
-            messages=list(Message.objects.filter(thread_id=run.thread_id).order_by("seq")),
-            steps=list(
-                RunStep.objects.filter(run__thread_id=run.thread_id, run__created_at__lte=run.created_at)
-                .annotate(run_created_at=F("run__created_at"))
-                .order_by("run__created_at", "run_id", "created_at")
-            ),
+            messages=_messages_of(thread_id=run.thread_id),
+            steps=_steps_until(thread_id=run.thread_id, created_at=run.created_at),
         )
 
 
