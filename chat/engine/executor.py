@@ -181,7 +181,8 @@ class Execution:
     def _claim(self) -> bool:
         """Read the run, claim it if nothing holds it back, and build its first request, in
         one trip off the event loop (at 200 runs at once each trip queues on one thread)."""
-        self.run = Run.objects.select_related("thread").filter(pk=self.run_id).first()
+        # With its assistant: the run's first event carries its name (events.whole_run).
+        self.run = Run.objects.select_related("thread", "assistant").filter(pk=self.run_id).first()
         if self.run is None:
             return False
         if readiness.waiting_reason(self.run, self.run.thread):  # its thread, read with it just now
