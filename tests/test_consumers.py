@@ -1,12 +1,13 @@
 import asyncio
 import re
+from importlib import import_module
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
 
 from chat.engine import dispatch
 from chat.services.messages import post_message
@@ -18,7 +19,8 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 @sync_to_async
 def session_cookie(user) -> str:
-    session = SessionStore()
+    """A signed-in session saved as a log-in saves it (the configured engine)."""
+    session = import_module(settings.SESSION_ENGINE).SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
@@ -183,7 +185,7 @@ async def test_a_message_posted_over_http_is_answered_live_on_the_socket(alice, 
     )
     response = await http.get_response(timeout=10)
     assert response["status"] == 200, response["body"][:500]
-    frames = await receive_until(communicator, r'message--assistant message--completed', timeout=10)
+    frames = await receive_until(communicator, r"message--assistant message--completed", timeout=10)
     assert "x = 2" in "".join(frames)
     await communicator.disconnect()
 
@@ -238,7 +240,13 @@ async def test_a_burst_of_status_events_is_rendered_once_or_twice_not_once_each(
     await communicator.disconnect()
 
 
-CITED = ("Paris is big", " 【0", ":0†cit", "ies.pdf】 and old【0:0†cities.pdf】【1:2†", "b.pdf】. Costs 【3】 too 【x\n.")
+CITED = (
+    "Paris is big",
+    " 【0",
+    ":0†cit",
+    "ies.pdf】 and old【0:0†cities.pdf】【1:2†",
+    "b.pdf】. Costs 【3】 too 【x\n.",
+)
 
 
 def streamed_pieces(frames: list[str]) -> list[str]:
@@ -259,7 +267,9 @@ async def test_citation_markers_never_show_while_an_answer_streams(monkeypatch, 
     await communicator.disconnect()
 
 
-@pytest.mark.skipif(not hasattr(get_channel_layer(), "receive_nowait"), reason="this channel layer cannot hand over what is queued")
+@pytest.mark.skipif(
+    not hasattr(get_channel_layer(), "receive_nowait"), reason="this channel layer cannot hand over what is queued"
+)
 async def test_a_socket_that_fell_behind_gets_the_queued_text_in_one_frame(monkeypatch, alice, thread, tutor):
     from chat.consumers import ThreadConsumer
 
@@ -301,7 +311,9 @@ async def test_a_socket_that_missed_the_end_of_an_answer_shows_it_ended(monkeypa
     await communicator.disconnect()
 
 
-async def test_a_socket_that_missed_the_runs_last_event_shows_its_end_after_a_quiet_spell(monkeypatch, alice, thread, tutor):
+async def test_a_socket_that_missed_the_runs_last_event_shows_its_end_after_a_quiet_spell(
+    monkeypatch, alice, thread, tutor
+):
     """Nothing follows a run's final status to show that it was lost: the socket looks at
     the run's status after a quiet spell, as an SSE stream does, and shows the run ended."""
     monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.05, raising=False)

@@ -5,6 +5,7 @@ render_run_panel() renders from the latest run — or nothing, when nothing the 
 changed."""
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -69,6 +70,47 @@ def test_each_event_is_taken_from_its_payload_and_renders_the_whole_panel(thread
 
     assert update(panel, status_event(run, 5)) == ("", 0)  # nothing changed: nothing rendered
     assert update(panel, status_event(earlier, 9)) == ("", 1)  # an older run's late event
+
+
+def published_status(run: Run) -> dict:
+    """The run's first event of all as the engine's publisher sends it (the engine reads
+    the run with its assistant)."""
+    sent = []
+    publisher = events.Publisher(run.thread_id, [sent.append], run_id=run.id)
+    async_to_sync(publisher.run_status)(Run.objects.select_related("assistant").get(pk=run.pk))
+    publisher.retire()
+    return sent[0]
+
+
+def test_a_runs_first_event_brings_the_run_whole_and_its_assistants_name(thread, tutor):
+    new_run(thread, tutor, states.COMPLETED)
+    panel = live.RunPanel(thread)
+    panel.render()
+    run = new_run(thread, tutor)
+    event = published_status(run)
+    assert event["seq"] == 1
+    html, queries = update(panel, event)
+    assert html == live.render_run_panel(thread) and "In progress" in html and queries == 0
+    with CaptureQueriesContext(connection) as captured:
+        assert panel.run.assistant.name == "Math Tutor" and panel.run.model == "offline"
+    assert len(captured) == 0
+    # Its later events carry what changes, as before.
+    run.status = states.COMPLETED
+    run.save()
+    later = events.Publisher(run.thread_id, [], run_id=run.id, seq=1)
+    sent = []
+    later.listeners.append(sent.append)
+    async_to_sync(later.run_status)(run)
+    later.retire()
+    assert set(sent[0]["run"]) == set(events.RUN_FIELDS) and "assistant" not in sent[0]
+
+
+def test_a_whole_run_of_another_thread_is_not_shown(thread, tutor, bob):
+    other = thread.__class__.objects.create(owner=bob, assistant=tutor, title="Not alice's")
+    panel = live.RunPanel(thread)
+    panel.render()
+    html, queries = update(panel, published_status(new_run(other, tutor)))
+    assert html == "" and queries == 1 and panel.run is None  # read by its thread: not found
 
 
 def test_a_cancelled_run_shows_the_steps_it_closed(thread, tutor):

@@ -2,8 +2,8 @@
 
 Every event of a run names the rows it is about and carries, as plain data, the fields of
 those rows that a reader needs to announce the change without reading them: the run's
-status fields, the step, the message as created or as completed (``RUN_FIELDS`` and the
-others below; datetimes as POSIX timestamps, so an event crosses Redis as msgpack). A
+status fields (its whole row and its assistant's name in its first event of all), the
+step, the message as created or as completed (``RUN_FIELDS`` and the others below; datetimes as POSIX timestamps, so an event crosses Redis as msgpack). A
 payload larger than ``PAYLOAD_LIMIT`` (a step with long search results, a very long
 answer) is left out: readers read such rows. The SSE stream and the browser's socket
 (its run panel and its messages) serve a run from the payloads.
@@ -43,10 +43,10 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, models
 
 from chat.engine import states
-from chat.models import Message, Run, RunStep, steps_shown_before
+from chat.models import Assistant, Message, Run, RunStep, steps_shown_before
 
 Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
 
@@ -103,6 +103,12 @@ MESSAGE_FIELDS = (
     "id", "thread_id", "role", "status", "content", "incomplete_details", "assistant_id", "run_id",
     "attachments", "metadata", "created_at", "completed_at", "incomplete_at",
 )
+# A run's first event of all carries its whole row, and its assistant's name, instead
+# (``whole_run``): a reader that has not seen the run yet (a page open before the run was
+# created: every question asked from the browser) would otherwise read it (3.5 % of a
+# profile of 200 browser runs). Of the assistant only what the page shows of it.
+RUN_ROW_FIELDS = tuple(field.attname for field in Run._meta.concrete_fields)
+ASSISTANT_FIELDS = ("id", "name")
 # Characters of JSON above which a step or message travels without its fields: every
 # reader would copy it (Redis: one PUBLISH, then one copy per member), and such rows are
 # rare (long file_search results, a very long answer) — their readers read them instead.
@@ -124,10 +130,34 @@ def _plain(value: Any) -> Any:
 def restore(row: models.Model, data: dict[str, Any]) -> models.Model:
     """Set the fields ``fields_of`` took onto ``row`` (an unsaved one, or one read before)."""
     for name, value in data.items():
-        if value is not None and isinstance(row._meta.get_field(name), models.DateTimeField):
-            value = datetime.fromtimestamp(value, UTC)
-        setattr(row, name, value)
+        setattr(row, name, _unplain(row._meta.get_field(name), value))
     return row
+
+
+def _unplain(field: models.Field, value: Any) -> Any:
+    return datetime.fromtimestamp(value, UTC) if value is not None and isinstance(field, models.DateTimeField) else value
+
+
+def _row_from(model: type[models.Model], data: dict[str, Any]) -> models.Model:
+    """A row as read from the database with the fields ``data`` holds; any other field is
+    deferred (read from its row if asked for, as with ``only()``)."""
+    fields = [field for field in model._meta.concrete_fields if field.attname in data]
+    values = [_unplain(field, data[field.attname]) for field in fields]
+    return model.from_db(DEFAULT_DB_ALIAS, [field.attname for field in fields], values)
+
+
+def whole_run(event: dict[str, Any]) -> Run | None:
+    """The run a run.status event carries whole (the run's first event of all, see
+    ``Publisher.run_status``), with its assistant; None when it carries only what changes."""
+    data = event.get("run")
+    if event.get("type") != "run.status" or not data or len(data) != len(RUN_ROW_FIELDS):
+        return None
+    run = _row_from(Run, data)
+    if run.assistant_id is not None:
+        if not event.get("assistant"):
+            return None
+        run.assistant = _row_from(Assistant, event["assistant"])
+    return run
 
 
 def last_seq(event: dict[str, Any]) -> int | None:
@@ -386,6 +416,11 @@ class Publisher:
                 await result
 
     async def run_status(self, run: Run) -> None:
+        if self.run_id is not None and self.seq == 0:  # the run's first event of all
+            whole = _whole_run_payload(run)
+            if whole is not None:
+                await self.send("run.status", run_id=run.id, **whole)
+                return
         await self.send("run.status", run_id=run.id, run=fields_of(run, RUN_FIELDS))
 
     async def run_step(self, step: RunStep) -> None:
@@ -439,6 +474,19 @@ class Publisher:
 
     async def message_completed(self, message: Message) -> None:
         await self.send("message.completed", message_id=message.id, message=fields_of(message, MESSAGE_FIELDS, limit=PAYLOAD_LIMIT))
+
+
+def _whole_run_payload(run: Run) -> dict[str, Any] | None:
+    """The run's whole row and its assistant (``whole_run``), when the publisher has the
+    assistant at hand (the engine reads it with the run: no query here) and the row is not
+    too large to copy to every reader."""
+    if run.assistant_id is not None and not Run.assistant.is_cached(run):
+        return None
+    data = fields_of(run, RUN_ROW_FIELDS, limit=PAYLOAD_LIMIT)
+    if data is None:
+        return None
+    assistant = fields_of(run.assistant, ASSISTANT_FIELDS) if run.assistant_id is not None else None
+    return {"run": data, "assistant": assistant}
 
 
 def queued(layer: Any, channel: str) -> list[dict[str, Any]]:

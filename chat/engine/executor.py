@@ -36,10 +36,13 @@ logger = logging.getLogger("chat.engine")
 MAX_TURNS = 20
 SERVER_STOPPED = "The server was stopped during this run; the partial answer was kept."
 
-# The claim's read of its run, with its thread, once per run: compiled once (chat.prepared).
+# The claim's read of its run, once per run: compiled once (chat.prepared). With its thread,
+# and its assistant, whose name the run's first event carries (events.whole_run).
 _run_with_thread = Prepared(
     Run,
-    lambda run_id: Run.objects.select_related("thread").filter(pk=run_id).order_by(*Run._meta.ordering)[:1],
+    lambda run_id: (
+        Run.objects.select_related("thread", "assistant").filter(pk=run_id).order_by(*Run._meta.ordering)[:1]
+    ),
     run_id=str,
 )
 
