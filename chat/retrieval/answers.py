@@ -72,6 +72,8 @@ _REFERENCE = re.compile(
     # A heading's number starts the sentence or follows one ("... model. 6.2 Model Variations");
     # mid-sentence, "discriminative 91.3 Transformer" is a table's figure.
     r"|(?:^|(?<=[.!?:]\s))\s*\d+(?:\.\d+)*\.?\s+(?=[A-Z][a-z])"
+    # An equation's label after its formula: "… warmup_steps−1.5) (3) This corresponds …".
+    r"|(?<=\)\s)\(\d{1,2}\)(?=\s|$)"
 )
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 _PERCENT = re.compile(r"\d\s?%|\bpercent\b")
@@ -199,6 +201,31 @@ _RESPECTIVELY = re.compile(r"\brespectively\b", re.IGNORECASE)
 RESPECTIVE_NEAR = 0.9
 
 
+# Two names joined: "English-to-French" and "from French into English" say a direction,
+# "French-English" only the pair. A question about one direction is not answered by a
+# sentence that names only other pairs or the other way round: its figure is theirs.
+_PAIR = re.compile(r"\b(?:(from) )?([A-Z][a-z]+)(-to-|\s+(?:to|into)\s+|[-–])([A-Z][a-z]+)\b")
+
+
+def directions(text: str) -> set[tuple[str, str, bool]]:
+    """The pairs of names the text joins, as (stem, stem, directed); "X to Y" says one only
+    after "from" ("we apply the Transformer to English parsing" joins nothing)."""
+    found = set()
+    for m in _PAIR.finditer(text):
+        start, first, joint, second = m.groups()
+        if joint.strip() in ("to", "into") and not start or first == second:
+            continue
+        found.add((stem(first), stem(second), joint not in "-–"))
+    return found
+
+
+def _agrees(stated: set[tuple[str, str, bool]], asked: set[tuple[str, str, bool]]) -> bool:
+    return any(
+        {a, b} == {c, d} and (not (directed and asked_directed) or (a, b) == (c, d))
+        for a, b, directed in stated for c, d, asked_directed in asked
+    )
+
+
 def _stem_of(token: str) -> str:
     return stem(token.rstrip("%"))
 
@@ -213,6 +240,9 @@ def _names(plain: str, question_words: set[str]) -> list[str]:
 # optimizer") says it is one, surer than a name anywhere in the sentence; such a sentence
 # holds the answer this much more (against 1 for any name).
 NAMED_BONUS = 0.5
+# "What are they called?": a name the sentence gives after a naming word ("the scientist
+# named the population, after its horn, Ovid's Unicorn") is what they are called.
+_NAMING = re.compile(r"\b(?:called|named|dubbed|termed|known as)\b")
 _WORD_THEN_NAME = re.compile(r"([^\W_]+)(?:,\s*|\s+(?:called|named|dubbed|known as)\s+|\s+\(|\s+)$")
 _NAME_THEN_WORD = re.compile(r"\s+([^\W_]+)")
 
@@ -241,7 +271,7 @@ def _named(plain: str, heads: set[str], question_words: set[str]) -> bool:
 def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
-    compares: bool = False,
+    compares: bool = False, naming: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -275,7 +305,10 @@ def _strength(
         return max(by_focus, 0.8 * near, 0.4)
     if kind == NAME:
         if _names(plain, question_words):
-            return 1.0 + (NAMED_BONUS if asked and _named(plain, {stem(w) for w in asked}, question_words) else 0.0)
+            named = (asked and _named(plain, {stem(w) for w in asked}, question_words)) or (
+                naming and any(_names(after, question_words) for after in _NAMING.split(plain)[1:])
+            )
+            return 1.0 + (NAMED_BONUS if named else 0.0)
         # "Where was X moved?": a place need not be a name ("to the input of each sub-block").
         return 1.0 if place and _PLACE.search(plain) else 0.0
     if kind == SORT:
@@ -457,6 +490,14 @@ def _without(sentence: str, offset: int, title: tuple[int, int, str] | None) -> 
     return (sentence[: title[0] - offset] + " " + sentence[title[1] - offset :]).strip()
 
 
+def _cut_from(sentence: str, earlier: list[str]) -> bool:
+    """Whether a passage's first or last "sentence" is a piece of one an earlier passage
+    holds whole: overlapping chunks cut sentences, and a cut one ("0.5, step_num · …", the
+    end of "d−0.5") reads as holding figures it does not."""
+    piece = " ".join(sentence.split())
+    return any(piece in " ".join(text.split()) for text in earlier)
+
+
 def candidates(question: str, passages: list[str]) -> list[Candidate]:
     """Every sentence of the passages that shares a word with the question, best first.
     A word counts by its weight (synonyms less) and its rarity among these sentences."""
@@ -469,6 +510,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     place = bool(re.match(r"\s*where\b", question.lower()))
     compares = bool(_COMPARATIVE.search(question))
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
+    way = directions(question)
+    naming = bool(_NAMING.search(question))
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
@@ -488,7 +531,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         titled = {title: match(title[2]) for title in set(titles) if title}
         captions = [at for at, (sentence, _, _) in enumerate(found_here) if _CAPTION.search(sentence)]
         for at, (sentence, own_text, have) in enumerate(found_here):
-            if sentence in seen:
+            if sentence in seen or (index and at in (0, len(found_here) - 1) and _cut_from(sentence, passages[:index])):
                 continue
             seen.add(sentence)
             around = found_here[max(0, at - CONTEXT_BEFORE) : at] + found_here[at + 1 : at + 1 + CONTEXT_AFTER]
@@ -498,8 +541,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
                 if near:
                     around = around + [found_here[min(near, key=lambda c: abs(c - at))]]
             section = [titled[titles[at]]] if titles[at] else []
-            pool.append((index, sentence, own_text, have, _union(*(words for _, _, words in around), *section)))
-    frequency = Counter(s for _, _, _, have, _ in pool for s in have)
+            pool.append((index, at, sentence, own_text, have, _union(*(words for _, _, words in around), *section)))
+    frequency = Counter(s for _, _, _, _, have, _ in pool for s in have)
     rarity = {s: math.log(1 + len(pool) / (1 + frequency[s])) for s in weights}
     total = sum(weights[s] * rarity[s] * (1.0 if frequency[s] else ABSENT_WEIGHT) for s in own) or 1.0
 
@@ -508,7 +551,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
 
     pairs = _pairs(question)
     found = []
-    for index, sentence, own_text, have, around in pool:
+    placed: dict[tuple[int, int], Candidate] = {}
+    for index, at, sentence, own_text, have, around in pool:
         # A sentence holding none of the question's words may still give the figure its
         # neighbour introduces ("The Winograd challenge ... . GPT-2 achieves 70.70%.").
         if not have and (kind == ANY or not around):
@@ -518,16 +562,41 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         both = _union(have, around)
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
         strength = (
-            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares)
+            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming)
             if kind != ANY else 0.0
         )
+        if strength and way and (stated := directions(own_text)) and not _agrees(stated, way):
+            strength = 0.0  # "English-to-French" holds no answer for "from French into English"
         score = (
             coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
             - RANK_PENALTY * index
         )
         found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1))
+        placed[(index, at)] = found[-1]
+    if kind == REASON:
+        _reason_before_remedy(placed)
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
     return found
+
+
+# "To avoid this, we prevent BPE from merging …": a remedy for what the sentence before
+# says; asked why, that sentence gives the reason (when it states a cause or an effect).
+_REMEDY_OF_THIS = re.compile(
+    r"^\W*(?:to (?:avoid|counteract|prevent|address|fix|remedy|mitigate|overcome|solve|correct) (?:this|that|these|it)\b"
+    r"|(?:because of|due to|for) this\b|this is why\b)", re.IGNORECASE)
+
+
+def _reason_before_remedy(placed: dict[tuple[int, int], Candidate]) -> None:
+    """Hand a remedy's place to the sentence before it that states what it remedies."""
+    for (index, at), remedy in placed.items():
+        before = placed.get((index, at - 1))
+        if before is None or not remedy.holds or not _REMEDY_OF_THIS.search(remedy.sentence):
+            continue
+        if _BECAUSE.search(before.sentence) or _CONSEQUENCE.search(before.sentence):
+            before.score, before.holds = max(before.score, remedy.score), True
+            before.coverage, before.reach = max(before.coverage, remedy.coverage), max(before.reach, remedy.reach)
+            remedy.score -= KIND_BONUS
+            remedy.holds = False
 
 
 def lead_and_support(question: str, passages: list[str], support: int = 2) -> tuple[Candidate | None, list[Candidate]]:

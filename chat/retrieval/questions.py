@@ -20,7 +20,9 @@ _KINDS = [
         r"dimensions?|coefficients?|percentage|ratio|length|width|depth|budget|cost)\b"
         r"|when\b)")),
     (NAME, re.compile(r"^(which|who|whom|whose|where)\b|^what (\w+ ){0,2}(dataset|data set|corpus|model|book|benchmark|method|"
-                      r"optimi[sz]er|metric|task|language|company|name|tool|library|algorithm|architecture)s?\b")),
+                      r"optimi[sz]er|metric|task|language|company|name|tool|library|algorithm|architecture)s?\b"
+                      # "What are the animals called?" asks for their name, not what they are.
+                      r"|^what (is|are|was|were) [^?]*\b(called|named)\b")),
     (DEFINITION, re.compile(r"^(what (is|are) (an? |the )?\w|what does .+ mean\b|define |definition of )")),
     (REASON, re.compile(r"^why\b|\bwhat for\b|\bfor what reason\b")),
 ]

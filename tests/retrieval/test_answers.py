@@ -449,3 +449,50 @@ def test_a_range_or_average_asked_for_is_a_figure():
     assert answers.answer_kind("What is the average of the readings?") == NUMBER
     notes = "Pump pressures in the station span the needs of the whole town. The pressures run from 2 bar to 9 bar."
     assert "2 bar to 9 bar" in first_quote(skill.answer("What range do the pump pressures in the station span?", output_for("q", notes)))
+
+
+def test_an_equation_s_label_after_its_formula_is_no_figure():
+    text = (
+        "The rate rises over the warmup as r = d−0.5 · min(n−0.5, n · w−1.5) (3) and falls after the warmup. "
+        "For the base models we used w = 4000 in all runs."
+    )
+    assert "4000" in first_quote(skill.answer("For how many steps does the rate rise during the warmup?", output_for("q", text)))
+
+
+def test_a_sentence_cut_by_an_overlapping_passage_is_read_whole_or_not_at_all():
+    whole = "The rate rises over the warmup as r = d−0.5 · min(n−0.5, n · w−1.5) and falls after the warmup."
+    cut = "0.5, n · w−1.5) and falls after the warmup. For the base models we used w = 4000 in all runs."
+    output = output_for("q", whole, cut)
+    assert "4000" in first_quote(skill.answer("For how many steps does the rate rise during the warmup?", output))
+
+
+def test_a_figure_for_the_other_direction_does_not_answer_one_direction():
+    text = (
+        "On the English-to-German translation task, the big model reaches a translation score of 30.1 BLEU. "
+        "On the German-English test set, it achieves 20.5 BLEU."
+    )
+    quote = first_quote(skill.answer("What translation score does it reach from German into English?", output_for("q", text)))
+    assert "20.5" in quote
+    # A pair with no direction ("German-English data") is the same pair written either way.
+    data = "The English-German dataset holds 4.5 million sentence pairs. The model has 65 million parameters."
+    assert "4.5 million" in first_quote(skill.answer("How many sentence pairs are in the German-English data?", output_for("q", data)))
+
+
+def test_what_a_thing_is_called_is_answered_by_the_name_given_after_a_naming_word():
+    assert answers.answer_kind("What are the six-legged lizards called in the story?") == NAME
+    text = (
+        "Walter Price, a biologist from the University of Bern, was exploring the Alps when he found a herd of lizards. "
+        "The explorer named the six-legged herd, after its odd gait, Marlow’s Walkers."
+    )
+    quote = first_quote(skill.answer("What are the six-legged lizards called in the story about the Alps?", output_for("q", text)))
+    assert "Marlow" in quote
+
+
+def test_asked_why_a_remedy_was_needed_the_sentence_it_remedies_leads():
+    text = (
+        "Merging letters with punctuation makes many variants of common words. "
+        "This results in a poor allocation of the vocabulary. "
+        "To avoid this, we stop the tokenizer from merging letters with punctuation."
+    )
+    quote = first_quote(skill.answer("Why did they stop the tokenizer from merging letters with punctuation?", output_for("q", text)))
+    assert "poor allocation" in quote
