@@ -27,7 +27,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from chat.retrieval import questions, synonyms
+from chat.retrieval import questions, synonyms, tables
 from chat.retrieval.passages import headings, stem, stems
 from chat.retrieval.questions import (
     ANY,
@@ -472,9 +472,16 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
+    extreme, extreme_words = tables.extreme_asked(question)
     pool, seen = [], set()
     for index, text in enumerate(passages):
         split = sentences(text, letters=letters)
+        # A figure may stand in a table: its rows are quoted instead of the run of text
+        # the table makes (too long a "sentence", holding every row's figures).
+        rows = tables.rows(text) if kind in (NUMBER, SCORE, SHARE) else []
+        if rows:
+            spans = {row.table for row in rows}
+            split = [(o, s) for o, s in split if not any(o < end and start < o + len(s) for start, end in spans)]
         sections = headings(text)
         # Each sentence's section title: the last heading starting before the sentence ends.
         # Its words are the section's context, not the sentence's own (extraction may have
@@ -499,6 +506,14 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
                     around = around + [found_here[min(near, key=lambda c: abs(c - at))]]
             section = [titled[titles[at]]] if titles[at] else []
             pool.append((index, sentence, own_text, have, _union(*(words for _, _, words in around), *section)))
+        for row in rows:
+            if row.quote not in seen:
+                seen.add(row.quote)
+                have = match(row.own)
+                if row.extreme and row.extreme == extreme:
+                    # "The biggest model": the row of the largest model size holds that word.
+                    have.update({s: 1.0 for w in extreme_words for s in stems(w) if s in weights})
+                pool.append((index, row.quote, row.read, have, match(row.context)))
     frequency = Counter(s for _, _, _, have, _ in pool for s in have)
     rarity = {s: math.log(1 + len(pool) / (1 + frequency[s])) for s in weights}
     total = sum(weights[s] * rarity[s] * (1.0 if frequency[s] else ABSENT_WEIGHT) for s in own) or 1.0
