@@ -477,11 +477,11 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     for index, text in enumerate(passages):
         split = sentences(text, letters=letters)
         # A figure may stand in a table: its rows are quoted instead of the run of text
-        # the table makes (too long a "sentence", holding every row's figures).
+        # the table makes (too long a "sentence", holding every row's figures); that run
+        # still stands as its neighbours' neighbour.
         rows = tables.rows(text) if kind in (NUMBER, SCORE, SHARE) else []
-        if rows:
-            spans = {row.table for row in rows}
-            split = [(o, s) for o, s in split if not any(o < end and start < o + len(s) for start, end in spans)]
+        spans = {row.table for row in rows}
+        in_table = {o for o, s in split if any(o < end and start < o + len(s) for start, end in spans)}
         sections = headings(text)
         # Each sentence's section title: the last heading starting before the sentence ends.
         # Its words are the section's context, not the sentence's own (extraction may have
@@ -495,7 +495,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         titled = {title: match(title[2]) for title in set(titles) if title}
         captions = [at for at, (sentence, _, _) in enumerate(found_here) if _CAPTION.search(sentence)]
         for at, (sentence, own_text, have) in enumerate(found_here):
-            if sentence in seen:
+            if sentence in seen or split[at][0] in in_table:
                 continue
             seen.add(sentence)
             around = found_here[max(0, at - CONTEXT_BEFORE) : at] + found_here[at + 1 : at + 1 + CONTEXT_AFTER]
