@@ -49,7 +49,9 @@ WIDE = 3
 # prose before it, and only the words right before the first row are the table's).
 HEADER_WORDS = 14
 # A caption after the table stands at most this many characters after its last row; one
-# before it stands in the run of words before the first row.
+# before it starts at most 2 × MAX_CAPTION characters before the header (a long caption
+# may hold figures of its own: "Results are on Section 23"). Captions are quoted up to
+# their first sentence's end, at most MAX_CAPTION characters.
 CAPTION_GAP = 3
 MAX_CAPTION = 300
 SEPARATOR = " … "
@@ -74,7 +76,7 @@ class Row:
 # A caption's subject: its first name ("Table 4: The Transformer generalizes ...").
 _SUBJECT = re.compile(r"Table \d+[:.]\s+(?:(?:The|A|An|Our)\s+)?([A-Z][\w-]+)")
 _UNITS = {"K": 1e3, "M": 1e6, "B": 1e9}
-_LARGEST = frozenset("biggest largest most highest deepest widest".split())
+_LARGEST = frozenset("biggest largest highest deepest widest".split())
 _SMALLEST = frozenset("smallest least lowest fewest shallowest".split())
 
 
