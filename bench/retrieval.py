@@ -22,6 +22,7 @@ be started on its own or by ``python -m bench``. Measures:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -177,9 +178,13 @@ def _result(chunk) -> dict:
     return {"page": chunk.page_start, "page_marks": chunk.page_marks, "content": [{"text": chunk.text}]}
 
 
-def _setup_django(workdir: str) -> None:
+# --postgres: the server (trust auth) whose throw-away database the bench fills and drops.
+PG = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+
+
+def _setup_django(workdir: str, database_url: str = "") -> None:
     os.environ["DATA_DIR"] = workdir
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir}/bench.sqlite3"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -508,6 +513,27 @@ def markdown(results: dict, facts: dict) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _database(prefix: str):
+    """The URL of a new PostgreSQL database named PREFIX_<pid>, dropped afterwards; or "" (SQLite)."""
+    if not prefix:
+        yield ""
+        return
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}"
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG}/{name}"
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # search threads may hold a connection
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__)
     parser.add_argument(
@@ -519,12 +545,15 @@ def main(argv: list[str] | None = None) -> int:
         help="measure only the answer-first share and list the questions missed (implies --dry-run)",
     )
     parser.add_argument("--lexical-only", action="store_true", help="with --answers-only: skip dense and hybrid search")
+    parser.add_argument("--postgres", metavar="PREFIX", default="",
+                        help="with --answers-only: search with PostgreSQL instead of SQLite, in a throw-away database "
+                        "PREFIX_<pid> on BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432), dropped after")
     args = parser.parse_args(argv)
     from bench import report
 
     if args.answers_only:
-        with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as workdir:
-            _setup_django(workdir)
+        with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as workdir, _database(args.postgres) as url:
+            _setup_django(workdir, url)
             print(answers_only(args.lexical_only))
         return 0
 

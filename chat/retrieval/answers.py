@@ -27,7 +27,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from chat.retrieval import questions, synonyms
+from chat.retrieval import questions, synonyms, tables
 from chat.retrieval.passages import headings, stem, stems
 from chat.retrieval.questions import (
     ANY,
@@ -515,9 +515,16 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
+    extreme, extreme_words = tables.extreme_asked(question)
     pool, seen = [], set()
     for index, text in enumerate(passages):
         split = sentences(text, letters=letters)
+        # A figure may stand in a table: its rows are quoted instead of the run of text
+        # the table makes (too long a "sentence", holding every row's figures); that run
+        # still stands as its neighbours' neighbour.
+        rows = tables.rows(text) if kind in (NUMBER, SCORE, SHARE) else []
+        spans = {row.table for row in rows}
+        in_table = {o for o, s in split if any(o < end and start < o + len(s) for start, end in spans)}
         sections = headings(text)
         # Each sentence's section title: the last heading starting before the sentence ends.
         # Its words are the section's context, not the sentence's own (extraction may have
@@ -531,7 +538,9 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         titled = {title: match(title[2]) for title in set(titles) if title}
         captions = [at for at, (sentence, _, _) in enumerate(found_here) if _CAPTION.search(sentence)]
         for at, (sentence, own_text, have) in enumerate(found_here):
-            if sentence in seen or (index and at in (0, len(found_here) - 1) and _cut_from(sentence, passages[:index])):
+            if sentence in seen or split[at][0] in in_table:
+                continue
+            if index and at in (0, len(found_here) - 1) and _cut_from(sentence, passages[:index]):
                 continue
             seen.add(sentence)
             around = found_here[max(0, at - CONTEXT_BEFORE) : at] + found_here[at + 1 : at + 1 + CONTEXT_AFTER]
@@ -542,6 +551,15 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
                     around = around + [found_here[min(near, key=lambda c: abs(c - at))]]
             section = [titled[titles[at]]] if titles[at] else []
             pool.append((index, at, sentence, own_text, have, _union(*(words for _, _, words in around), *section)))
+        for row in rows:
+            if row.quote not in seen:
+                seen.add(row.quote)
+                have = match(row.own)
+                if row.extreme and row.extreme == extreme:
+                    # "The biggest model": the row of the largest model size holds that word.
+                    have.update({s: 1.0 for w in extreme_words for s in stems(w) if s in weights})
+                # A row has no place among the passage's sentences (None): no sentence is before it.
+                pool.append((index, None, row.quote, row.read, have, match(row.context)))
     frequency = Counter(s for _, _, _, _, have, _ in pool for s in have)
     rarity = {s: math.log(1 + len(pool) / (1 + frequency[s])) for s in weights}
     total = sum(weights[s] * rarity[s] * (1.0 if frequency[s] else ABSENT_WEIGHT) for s in own) or 1.0
@@ -572,7 +590,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
             - RANK_PENALTY * index
         )
         found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1))
-        placed[(index, at)] = found[-1]
+        if at is not None:
+            placed[(index, at)] = found[-1]
     if kind == REASON:
         _reason_before_remedy(placed)
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
