@@ -81,7 +81,8 @@ def encoding(name: str):
     return tiktoken.Encoding(**params)
 
 
-@functools.cache
+# Bounded: the model name is an assistant's free text, so any number of them can arrive.
+@functools.lru_cache(maxsize=1024)
 def encoding_for_model(model: str) -> str:
     """The encoding tiktoken names for ``model`` (o200k_base for gpt-4o, o1…), else the default."""
     try:
@@ -165,8 +166,13 @@ class Tokenizer:
 
 
 @functools.cache
+def tokenizer(name: str) -> Tokenizer:
+    """One Tokenizer, and so one set of kept counts, per encoding: there are two."""
+    return Tokenizer(name)
+
+
 def tokenizer_for_model(model: str) -> Tokenizer:
-    return Tokenizer(encoding_for_model(model))
+    return tokenizer(encoding_for_model(model))
 
 
 def _text(content: Any) -> str:

@@ -46,3 +46,13 @@ def test_kept_counts_stay_within_their_bound():
     assert kept.get("text number 02") == 2 and kept.get("text number 03") is None
     kept.put("x" * 16, 1)  # longer than an eighth of the bound: not kept
     assert kept.get("x" * 16) is None
+
+
+def test_made_up_model_names_share_one_tokenizer_per_encoding():
+    # A model name is an assistant's free text: each new name must not bring its own kept counts.
+    for i in range(1000):
+        tokens.prompt_tokens(_prompt(f"Question {i}?"), f"my-own-model-{i}")
+    tokens.prompt_tokens(_prompt("Question?"), "gpt-4o")
+    assert tokens.tokenizer.cache_info().currsize <= len(tokens.ENCODINGS)
+    assert tokens.encoding_for_model.cache_info().currsize <= 1024
+    assert tokens.tokenizer_for_model("made-up-a") is tokens.tokenizer_for_model("made-up-b")
