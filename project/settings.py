@@ -161,6 +161,8 @@ else:
     }
 
 REDIS_URL = env_url("REDIS_URL", schemes=("redis", "rediss", "unix"))
+# Without Redis: signed-in sessions kept in the process's memory (each a few hundred bytes).
+SESSION_CACHE_ENTRIES = env_int("SESSION_CACHE_ENTRIES", 20_000, minimum=1)
 if REDIS_URL:
     # Redis pub/sub: one PUBLISH per event, pushed to the processes whose sockets and
     # streams listen (project/channel_layer.py). "assistants" + the database number: sites
@@ -190,7 +192,7 @@ else:
     CACHES["sessions"] = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "sessions",
-        "OPTIONS": {"MAX_ENTRIES": 20_000},
+        "OPTIONS": {"MAX_ENTRIES": SESSION_CACHE_ENTRIES},
     }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -115,6 +115,17 @@ def test_pool_and_key_cache_settings_are_parsed_strictly(tmp_path, name, value):
     assert result.returncode != 0 and name in result.stderr
 
 
+def test_the_embedded_session_cache_has_the_configured_size(tmp_path):
+    code = "from django.conf import settings as s;print(s.CACHES['sessions']['OPTIONS']['MAX_ENTRIES'])"
+    env = {**os.environ, "DATA_DIR": str(tmp_path), "SESSION_CACHE_ENTRIES": "500", "REDIS_URL": "",
+           "DJANGO_SETTINGS_MODULE": "project.settings"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import django;django.setup();" + code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "500", out.stderr
+    assert "SESSION_CACHE_ENTRIES" in _check({"SESSION_CACHE_ENTRIES": "0", "DATA_DIR": str(tmp_path)}).stderr
+
+
 def test_a_postgres_url_gets_a_pool_of_the_configured_size(tmp_path):
     code = "from django.conf import settings as s;print(s.DATABASES['default']['OPTIONS']['pool'])"
     env = {**os.environ, "DATA_DIR": str(tmp_path), "DATABASE_URL": "postgres://u:p@127.0.0.1:5432/db",

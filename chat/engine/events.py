@@ -3,10 +3,11 @@
 Every event of a run names the rows it is about and carries, as plain data, the fields of
 those rows that a reader needs to announce the change without reading them: the run's
 status fields (its whole row and its assistant's name in its first event of all), the
-step, the message as created or as completed (``RUN_FIELDS`` and the others below; datetimes as POSIX timestamps, so an event crosses Redis as msgpack). A
-payload larger than ``PAYLOAD_LIMIT`` (a step with long search results, a very long
-answer) is left out: readers read such rows. The SSE stream and the browser's socket
-(its run panel and its messages) serve a run from the payloads.
+step, the message as created or as completed (``RUN_FIELDS`` and the others below;
+datetimes as POSIX timestamps, so an event crosses Redis as msgpack). A payload larger
+than ``PAYLOAD_LIMIT`` (a step with long search results, a very long answer) is left
+out: readers read such rows. The SSE stream and the browser's socket (its run panel and
+its messages) serve a run from the payloads.
 
 Each event a run's publisher sends carries the run's id and a sequence number (1, 2, …
 over the whole run: an execution that resumes it after tool outputs numbers on from
