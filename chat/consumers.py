@@ -16,6 +16,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from django.contrib import auth
 from django.db import connection
+from django.db.models import F
 from django.http import Http404
 
 from chat import live
@@ -63,11 +64,21 @@ async def close_open_sockets(timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+def _shown_through(query_string: bytes) -> int | None:
+    """The ``seq`` of the newest message the thread page showed (its socket URL says
+    ``?after=N``), or None. Only ever narrows what this reader may read anyway."""
+    for pair in query_string.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if name == b"after" and value.isdigit() and len(value) <= 19:  # seq: a bigint
+            return int(value)
+    return None
+
+
 class ThreadConsumer(AsyncWebsocketConsumer):
     thread: Thread | None = None  # set once the socket is open: its reader may read it
     group: str | None = None
     read_only = True  # a class's tutor watching a student's conversation
-    last_user_seq = 0  # read-only sockets: the newest student message this page shows
+    last_user_seq = 0  # the newest user message this page shows
     _panel_task: asyncio.Task | None = None
     _sequence: events.Sequence | None = None  # the numbered events taken of the latest run seen
     _panel_reread = False  # a gap: the panel is read afresh, whatever the events said
@@ -196,9 +207,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return None
         self.scope["user"] = user
         self.read_only = not can_write
-        if self.read_only:
-            newest = thread.messages.filter(role=Message.USER).order_by("-seq").values_list("seq", flat=True).first()
-            self.last_user_seq = newest or 0
+        shown = _shown_through(self.scope.get("query_string", b""))
+        if shown is None:  # not opened by the thread page: whatever exists now is shown
+            shown = thread.messages.filter(role=Message.USER).order_by("-seq").values_list("seq", flat=True).first()
+        self.last_user_seq = shown or 0
         self.thread = thread
         self.panel = live.RunPanel(thread, read_only=self.read_only)
         return self._snapshot()
@@ -239,10 +251,16 @@ class ThreadConsumer(AsyncWebsocketConsumer):
 
     @on_database_thread
     def _new_user_messages(self) -> str:
+        """User messages posted since this page was rendered (from another tab, or the
+        student a tutor watches), and the title the first of them may have given the thread."""
         html = []
-        for message in self.thread.messages.filter(role=Message.USER, seq__gt=self.last_user_seq).order_by("seq"):
-            html.append(live.render_new_message(message, read_only=True))
+        posted = self.thread.messages.filter(role=Message.USER, seq__gt=self.last_user_seq)
+        for message in posted.annotate(thread_title=F("thread__title")).order_by("seq"):
+            html.append(live.render_new_message(message, read_only=self.read_only))
             self.last_user_seq = message.seq
+            self.thread.title = message.thread_title
+        if html:
+            html.append(live.render_thread_title(self.thread))
         return "".join(html)
 
     @on_database_thread
@@ -260,9 +278,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     # --- events from the engine ------------------------------------------------------------
 
     async def run_status(self, event: dict) -> None:
-        if self.read_only:
-            # The student's message reached their page in the HTTP response, not over the
-            # socket: a tutor watching gets it here, before the answer it starts.
+        if event.get("seq", 1) == 1:
+            # A run's first event follows the message that started it, which reached only
+            # the posting tab, in its HTTP response: other tabs and a watching tutor get it
+            # here, before the answer it starts (the posting tab drops its copy, app.js).
             html = await self._new_user_messages()
             if html:
                 await self.send(text_data=html)

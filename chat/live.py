@@ -93,6 +93,11 @@ def render_new_message(message: Message, *, stream: StreamedText | None = None, 
     return format_html('<div id="messages" hx-swap-oob="beforeend">{}</div>', inner)
 
 
+def render_thread_title(thread: Thread) -> str:
+    """The page's heading, swapped in place: a thread's first message may have named it."""
+    return render_to_string(f"{PAGE}#thread_title", {"thread": thread, "oob": True})
+
+
 def render_removed(message_ids: list[str]) -> str:
     """Take removed messages (an answer asked again, an edited question) off the page."""
     return "".join(format_html('<div id="message-{}" hx-swap-oob="delete"></div>', i) for i in message_ids)

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
 from chat.engine import dispatch
+from chat.models import Run
 from chat.services.messages import post_message
 from project.asgi import application
 from tests.engine.scripted import ScriptedProvider, text_turn, use
@@ -190,6 +191,28 @@ async def test_a_message_posted_over_http_is_answered_live_on_the_socket(alice, 
     await communicator.disconnect()
 
 
+async def test_another_tab_of_the_owner_gets_the_question_posted_in_the_first(alice, thread, tutor):
+    """Tab B's page showed the thread up to an earlier question; tab A posts the next one:
+    B shows it (as the owner's, "You"), and the title it may have given, before the answer."""
+    earlier, _ = await sync_to_async(post_message)(thread, "An earlier question", tutor, start=False)
+    await sync_to_async(Run.objects.filter(thread=thread).update)(status="completed")
+    headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", (await session_cookie(alice)).encode())]
+    tab_b = WebsocketCommunicator(application, f"/ws/threads/{thread.id}/?after={earlier.seq}", headers=headers)
+    connected, _ = await tab_b.connect(timeout=10)
+    assert connected
+    await tab_b.receive_from()  # the snapshot
+    question, run = await sync_to_async(post_message)(thread, "Solve 2x + 3 = 7", tutor, start=False)
+    dispatch.dispatch(run.id)
+    frames = await receive_until(tab_b, r"message--assistant message--completed")
+    joined = "".join(frames)
+    assert f'id="message-{question.id}"' in joined and "Solve 2x + 3 = 7" in joined
+    assert ">You<" in joined
+    assert f'id="message-{earlier.id}"' not in joined  # the page already shows it
+    assert 'id="thread-title" hx-swap-oob="true"' in joined
+    assert joined.index(f"message-{question.id}") < joined.index("message--assistant")
+    await tab_b.disconnect()
+
+
 async def test_cancelling_a_waiting_run_updates_every_open_tab(alice, thread, tutor):
     from chat.engine.runs import cancel_run, create_run
     from chat.models import Run
@@ -324,3 +347,12 @@ async def test_a_socket_that_missed_the_runs_last_event_shows_its_end_after_a_qu
     assert dropped and 'class="step step--completed"' in frames[-1]
     await dispatch.wait_idle()
     await communicator.disconnect()
+
+
+def test_the_page_s_newest_shown_message_is_read_from_the_socket_url_strictly():
+    from chat.consumers import _shown_through
+
+    assert _shown_through(b"after=1764558000000000000") == 1764558000000000000
+    assert _shown_through(b"x=1&after=5") == 5
+    for hostile in (b"", b"after=", b"after=-1", b"after=1e9", b"after=%31", b"after=" + b"9" * 20):
+        assert _shown_through(hostile) is None

@@ -88,6 +88,8 @@ def _thread_context(request: HttpRequest, thread: Thread, form: MessageForm, bef
         "classroom": thread_classroom(thread),
         "message_items": live.message_contexts(messages, run.id if run else None),
         "older": older,
+        # The socket pushes user messages newer than the page's (posted from another tab).
+        "shown_through": messages[-1].seq if messages else 0,
         "run": run,
         "run_steps": list(run.steps.all()) if run else [],  # prefetched with the run
         "form": form,
@@ -133,7 +135,7 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             composer = render(request, "chat/thread.html#composer", {"thread": thread, "form": form, "run": run})
             composer.write(live.render_new_message(message))
             composer.write(live.render_run_panel(thread, run))
-            composer.write(render_to_string("chat/thread.html#thread_title", {"thread": thread, "oob": True}))
+            composer.write(live.render_thread_title(thread))
             if not thread.messages.filter(seq__lt=message.seq).exists():  # its first message: now it is listed
                 composer.write(_newly_listed(request, thread))
             return composer
@@ -241,7 +243,7 @@ def thread_rename(request: HttpRequest, thread_id: str) -> HttpResponse:
         response = render(request, "chat/conversations.html#conversation_item", context)
         response.write(render_to_string("base.html#notice", {"notice": notice, "oob": True}))
         if on_its_page:
-            response.write(render_to_string("chat/thread.html#thread_title", {"thread": thread, "oob": True}))
+            response.write(live.render_thread_title(thread))
         return response
     messages.add_message(request, level, notice)
     back = request.POST.get("next", "")

@@ -83,7 +83,18 @@
   });
   document.addEventListener("htmx:wsAfterMessage", function () {
     var log = document.getElementById("messages");
+    var empty = document.getElementById("empty-thread");
+    if (empty && log && log.querySelector(".message")) empty.remove();
     if (log && stick) log.scrollTop = log.scrollHeight;
+  });
+  // A question reaches the tab that posted it twice: in the POST's response and over the
+  // socket, which tells every tab. Whichever comes second is dropped.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var detail = event.detail;
+    if (!detail.target || detail.target.id !== "messages" || !detail.fragment) return;
+    Array.prototype.slice.call(detail.fragment.children).forEach(function (message) {
+      if (message.id && document.getElementById(message.id)) message.remove();
+    });
   });
   document.addEventListener("htmx:afterSwap", function (event) {
     var log = document.getElementById("messages");

@@ -188,6 +188,28 @@ def test_a_student_logs_in_asks_the_walkthrough_question_and_watches_the_answer_
     page.screenshot(path=SCREENSHOT, caret="initial")  # "hide" writes style attributes (CSP)
 
 
+def test_a_question_sent_in_one_tab_shows_once_in_both(browsing: Browsing, chat_server: ChatServer):
+    first = browsing.new_page(chat_server)
+    log_in(first, chat_server, ALICE[0])
+    thread_id = start_conversation(first)
+    second = first.context.new_page()
+    second.goto(f"/threads/{thread_id}/")
+    wait_for_socket(second)
+    expect(second.locator("#empty-thread")).to_have_count(1)
+
+    send(first, WALKTHROUGH)
+    expect(run_status(first)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    for page in (first, second):  # the posting tab got it twice (response, socket): kept once
+        expect(user_messages(page)).to_have_count(1)
+        expect(user_messages(page)).to_contain_text("3x + 11 = 14")
+        expect(tutor_messages(page)).to_have_count(1)
+        expect(page.locator("#empty-thread")).to_have_count(0)
+    expect(second.locator("#thread-title")).to_have_text(first.locator("#thread-title").inner_text())
+    assert user_messages(second).evaluate("m => m.compareDocumentPosition(document.querySelector("
+                                          "'article.message--assistant')) & Node.DOCUMENT_POSITION_FOLLOWING")
+
+
 def test_reloading_mid_run_shows_the_partial_answer_and_keeps_streaming(
     browsing: Browsing, slow_chat_server: ChatServer
 ):

@@ -32,7 +32,7 @@ def test_it_redirects_anonymous_visitors_to_log_in(client, thread):
 
 def test_the_owner_sees_the_thread_page_with_composer_and_status(alice_client, thread):
     response = alice_client.get(reverse("chat:thread", args=[thread.id]))
-    assertContains(response, 'ws-connect="/ws/threads/%s/"' % thread.id)
+    assertContains(response, 'ws-connect="/ws/threads/%s/?after=0"' % thread.id)
     assertContains(response, 'role="status"')
     assertContains(response, "<label for=\"id_text\" class=\"visually-hidden\">Message</label>", html=False)
     assertContains(response, ">Send</button>")
