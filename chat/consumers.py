@@ -69,8 +69,8 @@ def _shown_through(query_string: bytes) -> int | None:
     ``?after=N``), or None. Only ever narrows what this reader may read anyway."""
     for pair in query_string.split(b"&"):
         name, _, value = pair.partition(b"=")
-        if name == b"after" and value.isdigit() and len(value) <= 19:  # seq: a bigint
-            return int(value)
+        if name == b"after" and value.isdigit() and len(value) <= 19:
+            return min(int(value), 2**63 - 1)  # seq is a bigint
     return None
 
 
