@@ -68,6 +68,8 @@ def get_attempt(classroom: Classroom, attempt_id, user=None) -> QuizAttempt | No
 
 
 def override(classroom: Classroom, attempt: QuizAttempt, score, comment: str, tutor) -> QuizGrade:
+    """Raises ValidationError for a score above the quiz's maximum."""
+    QuizGrade.check_score(attempt, score)
     row, _ = QuizGrade.objects.update_or_create(
         attempt=attempt,
         defaults={"classroom": classroom, "override_score": score, "comment": comment, "graded_by": tutor, "updated_at": timezone.now()},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -114,3 +115,14 @@ class QuizGrade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.attempt} in {self.classroom}: {score_label(self.override_score, self.attempt.max_score)}"
+
+    @staticmethod
+    def check_score(attempt, score) -> None:
+        """A tutor's score is within the quiz's: 5 on a quiz out of 2 is a typo, not a grade."""
+        if score is not None and attempt.max_score is not None and score > attempt.max_score:
+            limit = f"{attempt.max_score.normalize():f}"
+            raise ValidationError({"override_score": f"This quiz is out of {limit}: the score can be at most {limit}."})
+
+    def clean(self) -> None:  # the admin's form
+        if self.attempt_id is not None:
+            self.check_score(self.attempt, self.override_score)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -286,9 +287,13 @@ def attempt_detail(request: HttpRequest, classroom_id: int, attempt_id: int) -> 
     initial = {"score": override.override_score, "comment": override.comment} if override else {}
     form = OverrideForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        gradebook.override(classroom, attempt, form.cleaned_data["score"], form.cleaned_data["comment"], request.user)
-        messages.success(request, "Grade saved.")
-        return redirect("classes:attempt", classroom_id=classroom.pk, attempt_id=attempt.pk)
+        try:
+            gradebook.override(classroom, attempt, form.cleaned_data["score"], form.cleaned_data["comment"], request.user)
+        except ValidationError as error:
+            form.add_error("score", error.message_dict["override_score"])
+        else:
+            messages.success(request, "Grade saved.")
+            return redirect("classes:attempt", classroom_id=classroom.pk, attempt_id=attempt.pk)
     context = {"classroom": classroom, "attempt": attempt, "override": override, "form": form, "pairs": _pairs(attempt)}
     return render(request, "classes/attempt.html", context, status=400 if form.errors else 200)
 

@@ -83,6 +83,17 @@ def test_a_bad_override_is_a_form_error(client_of, class_a, sams_attempt):
     assert not QuizGrade.objects.filter(attempt=sams_attempt).exists()
 
 
+def test_a_score_above_the_quiz_s_maximum_is_refused_and_nothing_is_lost(client_of, class_a, sams_attempt):
+    url = reverse("classes:attempt", args=[class_a.pk, sams_attempt.pk])
+    response = client_of("tess").post(url, {"score": "5", "comment": "Great work."})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "This quiz is out of 2: the score can be at most 2." in page
+    assert "Great work." in page  # the comment typed stays in the form
+    assert not QuizGrade.objects.filter(attempt=sams_attempt).exists()
+    assert client_of("tess").post(url, {"score": "2", "comment": ""}).status_code == 302  # the maximum itself is fine
+
+
 def test_the_csv_has_one_row_per_attempt_and_no_formulas(client_of, people, class_a, sam_thread, sams_attempt):
     attempt(sam_thread, people["sam"], ["4", "1", "ok"])
     response = client_of("tess").get(reverse("classes:gradebook_csv", args=[class_a.pk]))
