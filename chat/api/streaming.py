@@ -149,7 +149,7 @@ class RunEvents:
     # --- from the rows -------------------------------------------------------------------------
 
     def reconcile(self) -> tuple[list[tuple[str, dict]], bool]:
-        run = Run.objects.get(pk=self.run_id)
+        run = events.read_run(self.run_id)
         if self.set_up_hidden is None:
             self.set_up_hidden = serializers.with_visibility(run).set_up_hidden
         run.set_up_hidden = self.set_up_hidden
