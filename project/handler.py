@@ -14,10 +14,10 @@ four of the SDK's six per streamed SSE run (docs/benchmarks.md, thirteenth pass)
   makes no call there sends it as it closes.
 - The response is closed on the loop only when the thread has nothing to do: no call of the
   request still running, no database connection open on the thread (the /v1 streaming
-  views give theirs back at the end of their trip) or on the loop's, no resource of the
-  response to close but its request (a file, a sync iterator), and no receivers but Django's own, which
-  would then find nothing to close there. Otherwise it is closed on the thread as Django
-  does, with ``request_started`` first if it is still to be sent.
+  views give theirs back at the end of their trip; the loop's thread never has one), no
+  resource of the response to close but its request (no file, no sync iterator), and no
+  receivers but Django's own, which would then find nothing to close there. Otherwise it
+  is closed on the thread as Django does, with ``request_started`` first if still unsent.
 
 Either way ``request_finished`` is sent once, after the response was sent or the client
 went, as Django sends it. Outside ``on_kept_threads`` (no request thread known) this is
@@ -42,7 +42,7 @@ from django.db import close_old_connections, reset_queries
 from django.http import HttpRequest
 from django.urls import set_script_prefix
 
-from project.request_threads import RequestThread, current, holds_connection
+from project.request_threads import RequestThread, current
 
 # Receivers that need no thread when no connection is open: all they would close is
 # connections (per thread), caches and the URLconf (per context).
@@ -112,7 +112,6 @@ class OneTripHandler(ASGIHandler):
         if (
             thread.unfinished
             or thread.holds_connection
-            or holds_connection()  # the loop's own (a test's): the receivers would close it
             or (response is not None and not all(_the_requests(closer) for closer in response._resource_closers))
             or not _on_the_loop(signals.request_finished, self.__class__)
             or (started is not None and not _on_the_loop(signals.request_started, self.__class__))

@@ -3,10 +3,6 @@ the response closed on the loop when the thread has nothing to do there — and 
 behaviour kept: each signal sent once per request, ``request_started`` before the
 request's database work on its thread, the request's connection given back (to the pool,
 on PostgreSQL), also for a streamed response and a client gone mid-stream.
-
-The server's loop thread holds no database connection; the tests' does (their fixtures'
-queries), and a close there would close it, so the handler closes on the request's thread
-then. ``loop_without_connection`` gives the loop the server's state.
 """
 
 from __future__ import annotations
@@ -74,14 +70,6 @@ def key(alice, settings) -> str:
     return ApiKey.issue(alice)[1]
 
 
-@pytest.fixture
-def loop_without_connection(key, thread, tutor):
-    """After the other fixtures' queries: the loop's thread as in the server, no connection."""
-    for alias in connections:
-        connections[alias].close()
-    yield
-
-
 async def _thread_holds_connection() -> bool:
     """Whether the request's thread (the one given back last) kept a database connection."""
     executor = request_threads.idle[-1]
@@ -105,7 +93,7 @@ def _only_on(sent, which: str) -> list[str]:
 
 
 async def test_each_request_sends_each_signal_once_and_gives_its_connection_back(
-    sent, loop_without_connection, key, thread, tutor
+    sent, key, thread, tutor
 ):
     checked_out = await _checked_out()
     auth = [(b"authorization", f"Bearer {key}".encode())]
@@ -140,7 +128,7 @@ async def test_each_request_sends_each_signal_once_and_gives_its_connection_back
     assert await _checked_out() == checked_out
 
 
-async def test_a_streamed_runs_two_requests_make_three_hand_offs(monkeypatch, loop_without_connection, key, thread, tutor):
+async def test_a_streamed_runs_two_requests_make_three_hand_offs(monkeypatch, key, thread, tutor):
     """Were six: request_started and the response's close, each a hop, in both requests."""
     hops = Hops(monkeypatch)
     status, _ = await _api(f"/v1/threads/{thread.id}/messages", key, {"role": "user", "content": QUESTION})
@@ -153,7 +141,7 @@ async def test_a_streamed_runs_two_requests_make_three_hand_offs(monkeypatch, lo
     assert len(streamed) == 1, streamed  # its one trip
 
 
-async def test_a_client_gone_mid_stream_ends_the_request_once(sent, loop_without_connection, key, thread, tutor):
+async def test_a_client_gone_mid_stream_ends_the_request_once(sent, key, thread, tutor):
     checked_out = await _checked_out()
     body = json.dumps({"assistant_id": tutor.id, "stream": True}).encode()
     headers = [
@@ -175,7 +163,7 @@ async def test_a_client_gone_mid_stream_ends_the_request_once(sent, loop_without
     assert await _checked_out() == checked_out
 
 
-async def test_a_client_gone_before_its_answer_still_ends_the_request(sent, settings, loop_without_connection):
+async def test_a_client_gone_before_its_answer_still_ends_the_request(sent, settings):
     """No response at all: ``request_finished`` alone, with ``request_started`` before it."""
     http = HttpCommunicator(application, "GET", "/v1/assistants", headers=[(b"host", b"localhost")])
     await http.send_input({"type": "http.disconnect"})  # before the body's end: never served
@@ -192,7 +180,7 @@ async def test_a_client_gone_before_its_answer_still_ends_the_request(sent, sett
     assert [w for w, _ in sent] == ["started", "finished"], sent
 
 
-async def test_a_receiver_of_another_kind_runs_on_the_requests_thread(sent, loop_without_connection, key):
+async def test_a_receiver_of_another_kind_runs_on_the_requests_thread(sent, key):
     """Receivers other than Django's own may need the request's thread: the close goes there."""
     where: list[str] = []
 
