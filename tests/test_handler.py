@@ -24,6 +24,7 @@ from project import urls as project_urls
 from project.asgi import application
 from project.request_threads import holds_connection, request_threads
 from tests.api.test_live import parse_sse
+from tests.test_consumers import session_cookie
 from tests.test_request_hops import QUESTION, Hops, _api, _request
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -92,9 +93,7 @@ def _only_on(sent, which: str) -> list[str]:
     return [name for w, name in sent if w == which]
 
 
-async def test_each_request_sends_each_signal_once_and_gives_its_connection_back(
-    sent, key, thread, tutor
-):
+async def test_each_request_sends_each_signal_once_and_gives_its_connection_back(sent, alice, key, thread, tutor):
     checked_out = await _checked_out()
     auth = [(b"authorization", f"Bearer {key}".encode())]
     for url, headers in [("/v1/assistants", auth), (f"/v1/threads/{thread.id}/messages", auth), ("/nowhere/", [])]:
@@ -109,11 +108,19 @@ async def test_each_request_sends_each_signal_once_and_gives_its_connection_back
         assert not await _thread_holds_connection(), url
     sent.clear()
 
+    status, _ = await _request("GET", f"/threads/{thread.id}/", b"", [(b"cookie", (await session_cookie(alice)).encode())])
+    assert status == 200
+    assert [w for w, _ in sent] == ["started", "finished"], sent
+    # A page's view leaves its connection open: closed where it lives, on the request's thread.
+    assert _only_on(sent, "finished")[0].startswith("request"), sent
+    assert not await _thread_holds_connection()
+    sent.clear()
+
     status, _ = await _api(f"/v1/threads/{thread.id}/messages", key, {"role": "user", "content": QUESTION})
     assert status == 200
     assert [w for w, _ in sent] == ["started", "finished"], sent
-    # Its view left the connection open: closed where it lives, on the request's thread.
-    assert _only_on(sent, "finished")[0].startswith("request"), sent
+    # A /v1 view gives its connection back at its end: nothing left for the thread (was a hop).
+    assert _only_on(sent, "finished") == [threading.current_thread().name], sent
     assert not await _thread_holds_connection()
     sent.clear()
 
@@ -128,7 +135,7 @@ async def test_each_request_sends_each_signal_once_and_gives_its_connection_back
     assert await _checked_out() == checked_out
 
 
-async def test_a_streamed_runs_two_requests_make_three_hand_offs(monkeypatch, key, thread, tutor):
+async def test_a_streamed_runs_two_requests_make_two_hand_offs(monkeypatch, key, thread, tutor):
     """Were six: request_started and the response's close, each a hop, in both requests."""
     hops = Hops(monkeypatch)
     status, _ = await _api(f"/v1/threads/{thread.id}/messages", key, {"role": "user", "content": QUESTION})
@@ -137,7 +144,7 @@ async def test_a_streamed_runs_two_requests_make_three_hand_offs(monkeypatch, ke
     await dispatch.wait_idle()
     streamed = hops.take(without=("chat.engine.", "chat.providers."))
     assert parse_sse(body)[-1][0] == "done"
-    assert len(created) == 2, created  # its view, and closing its open connection
+    assert len(created) == 1, created  # its view
     assert len(streamed) == 1, streamed  # its one trip
 
 
