@@ -77,10 +77,13 @@ async def _thread_holds_connection() -> bool:
     return executor.submit(holds_connection).result(5)
 
 
-async def _checked_out() -> int | None:
-    """Connections handed out by the PostgreSQL pool (None on SQLite)."""
+async def _checked_out(key: str, thread, tutor) -> int | None:
+    """Connections handed out by the PostgreSQL pool (None on SQLite), after a run that
+    leaves the engine's own database thread with its connection."""
     if connection.vendor != "postgresql":
         return None
+    await _api(f"/v1/threads/{thread.id}/runs", key, {"assistant_id": tutor.id, "stream": True})
+    await dispatch.wait_idle()
 
     def stats():
         got = connections["default"].pool.get_stats()
@@ -94,7 +97,7 @@ def _only_on(sent, which: str) -> list[str]:
 
 
 async def test_each_request_sends_each_signal_once_and_gives_its_connection_back(sent, alice, key, thread, tutor):
-    checked_out = await _checked_out()
+    checked_out = await _checked_out(key, thread, tutor)
     auth = [(b"authorization", f"Bearer {key}".encode())]
     for url, headers in [("/v1/assistants", auth), (f"/v1/threads/{thread.id}/messages", auth), ("/nowhere/", [])]:
         sent.clear()
@@ -132,7 +135,7 @@ async def test_each_request_sends_each_signal_once_and_gives_its_connection_back
     # The view gave its connection back in its trip: nothing left for the thread (was a hop).
     assert _only_on(sent, "finished") == [threading.current_thread().name], sent
     assert not await _thread_holds_connection()
-    assert await _checked_out() == checked_out
+    assert await _checked_out(key, thread, tutor) == checked_out
 
 
 async def test_a_streamed_runs_two_requests_make_two_hand_offs(monkeypatch, key, thread, tutor):
@@ -149,7 +152,8 @@ async def test_a_streamed_runs_two_requests_make_two_hand_offs(monkeypatch, key,
 
 
 async def test_a_client_gone_mid_stream_ends_the_request_once(sent, key, thread, tutor):
-    checked_out = await _checked_out()
+    checked_out = await _checked_out(key, thread, tutor)
+    sent.clear()
     body = json.dumps({"assistant_id": tutor.id, "stream": True}).encode()
     headers = [
         (b"host", b"localhost"),
@@ -167,7 +171,7 @@ async def test_a_client_gone_mid_stream_ends_the_request_once(sent, key, thread,
     await dispatch.wait_idle()
     assert [w for w, _ in sent] == ["started", "finished"], sent
     assert not await _thread_holds_connection()
-    assert await _checked_out() == checked_out
+    assert await _checked_out(key, thread, tutor) == checked_out
 
 
 async def test_a_client_gone_before_its_answer_still_ends_the_request(sent, settings):
