@@ -7,7 +7,7 @@ recovery of orphaned runs, expiry sweeps) starts on the first connection of any 
 
 import os
 
-from django.core.asgi import get_asgi_application
+from project.handler import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 django_asgi_app = get_asgi_application()

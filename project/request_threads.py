@@ -18,29 +18,50 @@ of. The thread finishes the call and ends.
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
+from django.db import connections
 
 # Idle executors kept: enough for a burst of 200 streaming runs (two requests each) to
 # find threads waiting; beyond it a request starts one and it ends with the request.
 KEPT = 256
 
 
+def holds_connection() -> bool:
+    """Whether this thread has a database connection open (connections are per thread)."""
+    return any(conn.connection is not None for conn in connections.all(initialized_only=True))
+
+
 class RequestThread(ThreadPoolExecutor):
-    """One thread that knows which of its calls have not finished."""
+    """One thread that knows which of its calls have not finished, whether its last call
+    left a database connection open, and what to run before its next call (``before``:
+    project/handler.py sends ``request_started`` there, in the request's first trip)."""
 
     def __init__(self) -> None:
         super().__init__(1, thread_name_prefix="request")
         # Added on the loop's thread, discarded on this one: set.add and set.discard are
         # each atomic, where a counter's += would not be.
         self.unfinished: set = set()
+        self.before: Callable[[], object] | None = None  # set and taken on the loop's thread
+        self.holds_connection = False  # written by the last call, before its future is done
 
     def submit(self, fn, /, *args, **kwargs):
-        future = super().submit(fn, *args, **kwargs)
+        before, self.before = self.before, None
+        future = super().submit(self._call, before, fn, args, kwargs)
         self.unfinished.add(future)
         future.add_done_callback(self.unfinished.discard)  # at once if already done
         return future
+
+    def _call(self, before, fn, args, kwargs):
+        try:
+            if before is not None:
+                before()
+            return fn(*args, **kwargs)
+        finally:
+            self.holds_connection = holds_connection()
 
 
 class RequestThreads:
@@ -58,6 +79,7 @@ class RequestThreads:
         return RequestThread()
 
     def give(self, executor: RequestThread) -> None:
+        executor.before = None  # a request's own, never the next one's
         if not executor.unfinished and len(self.idle) < self.kept:
             self.idle.append(executor)
         else:
@@ -65,6 +87,8 @@ class RequestThreads:
 
 
 request_threads = RequestThreads()
+# The executor the current HTTP request's thread-sensitive calls go to (project/handler.py).
+current: contextvars.ContextVar[RequestThread | None] = contextvars.ContextVar("request_thread", default=None)
 
 
 def on_kept_threads(app, threads: RequestThreads = request_threads):
@@ -74,10 +98,12 @@ def on_kept_threads(app, threads: RequestThreads = request_threads):
         if scope["type"] != "http":
             return await app(scope, receive, send)
         executor = threads.take()
+        mark = current.set(executor)
         try:
             async with ThreadSensitiveContext(executor=executor):
                 return await app(scope, receive, send)
         finally:
+            current.reset(mark)
             threads.give(executor)
 
     return application

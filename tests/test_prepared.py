@@ -9,7 +9,8 @@ from django.db import connection
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
-from chat.models import Run, RunStep, Thread
+from chat.engine import events
+from chat.models import Message, Run, RunStep, Thread
 from chat.prepared import Prepared
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +87,41 @@ def test_times_and_annotations(alice, thread, tutor):
     assert step.run_created_at == run.created_at and step.run_id == run.id
     assert read(thread_id=thread.id, created_at=run.created_at - timedelta(seconds=1)) == []
     assert read.compiles == 1
+
+
+def _fields(rows) -> list[dict]:
+    return [{k: v for k, v in row.__dict__.items() if k != "_state"} for row in rows]
+
+
+def test_a_readers_rereads_of_a_run_compile_no_select_and_read_what_the_orm_reads(monkeypatch, thread, tutor):
+    """SSE streams and run panels re-read a run's rows after a gap or a quiet spell
+    (``events.KnownRun.read``): compiling those SELECTs again each time was 3.6 % of the
+    server's CPU at 200 streamed runs at once (docs/benchmarks.md, twelfth pass)."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    run = Run.objects.create(thread=thread, assistant=tutor, status="completed")
+    other = Run.objects.create(thread=thread, assistant=tutor)
+    for of in (run, other, run):
+        RunStep.objects.create(run=of, type=RunStep.MESSAGE_CREATION, step_details={"n": of.id})
+        Message.objects.create(thread=thread, run=of, role=Message.ASSISTANT, assistant=tutor)
+    events.KnownRun(run.id).read()  # compiled here, once per process
+    compiled = []
+    original = SQLCompiler.as_sql
+
+    def counted(compiler, *args, **kwargs):
+        if type(compiler) is SQLCompiler:
+            compiled.append(compiler.query.model.__name__)
+        return original(compiler, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
+    known = events.KnownRun(run.id)
+    with CaptureQueriesContext(connection) as queries:
+        known.read()
+    monkeypatch.undo()
+    assert compiled == [] and len(queries) == 3  # were 3 SELECTs compiled, every read
+    assert _fields([known.run]) == _fields([Run.objects.get(pk=run.id)])
+    assert _fields(known.steps.values()) == _fields(RunStep.objects.filter(run=run).order_by("created_at", "pk"))
+    assert _fields(known.messages.values()) == _fields(Message.objects.filter(run=run))
+    assert len(known.steps) == len(known.messages) == 2
+    with pytest.raises(Run.DoesNotExist):
+        events.read_run("run_none")

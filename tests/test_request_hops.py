@@ -6,7 +6,9 @@ were a large share of the server's CPU (docs/benchmarks.md, eighth pass). Django
 middleware hook through one (13 per request, plus a round trip for WhiteNoise, sync only);
 project/middleware.py runs the hooks that touch no database or file on the loop. What is
 left per request: Django's ``request_started`` receivers, the view's database work, and
-closing the response (``request_finished``), all of which use the request's connection.
+closing the response (``request_finished``), all of which use the request's connection
+(project/handler.py sends the first in the view's trip and closes on the loop when no
+connection is left open: tests/test_handler.py).
 
 The behaviour test makes the same requests through Django's sync handler (``Client``: the
 middleware exactly as Django wrote it) and through the async one (``AsyncClient``: our

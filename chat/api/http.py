@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
@@ -200,11 +201,11 @@ def endpoint(handlers: dict[str, Callable]) -> Callable:
                 authenticate(request)
                 check_query(request)
                 handler = handlers.get(request.method)
-                if handler is None:
-                    return _method_not_allowed(request)
-                return handler(request, **kwargs)
+                response = _method_not_allowed(request) if handler is None else handler(request, **kwargs)
             except Exception as exc:
-                return _error_response(exc, request)
+                response = _error_response(exc, request)
+            release_connection()  # its answer is made: closing the response needs no thread
+            return response
 
     view.csrf_exempt = True
     view.methods = frozenset(handlers)  # for tests that walk every endpoint
@@ -224,6 +225,15 @@ async def trip(request: HttpRequest, func: Callable, *args, **kwargs):
         return func(*args, **kwargs)
 
     return await sync_to_async(authenticated)()
+
+
+def release_connection() -> None:
+    """The request's thread is done with the database: give its connection back (to the
+    pool, on PostgreSQL) now, not when the response is closed (for a stream, minutes later;
+    closing it then needs no trip to the thread, project/handler.py). A stream's own reads
+    are short calls on the engine's thread. Called at the end of a view's last trip."""
+    if not connection.in_atomic_block:  # a test's transaction keeps its connection
+        connection.close()
 
 
 def unknown_url(request: HttpRequest, rest: str = "") -> HttpResponse:

@@ -37,7 +37,6 @@ from collections.abc import AsyncIterator
 from asgiref.sync import sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
-from django.db import connection
 from django.http import StreamingHttpResponse
 
 from chat import tools
@@ -149,7 +148,7 @@ class RunEvents:
     # --- from the rows -------------------------------------------------------------------------
 
     def reconcile(self) -> tuple[list[tuple[str, dict]], bool]:
-        run = Run.objects.get(pk=self.run_id)
+        run = events.read_run(self.run_id)
         if self.set_up_hidden is None:
             self.set_up_hidden = serializers.with_visibility(run).set_up_hidden
         run.set_up_hidden = self.set_up_hidden
@@ -423,14 +422,6 @@ async def end_streams(timeout: float) -> None:
     deadline = loop.time() + timeout
     while _open_streams and loop.time() < deadline:
         await asyncio.sleep(0.05)
-
-
-def release_connection() -> None:
-    """The request's thread is done with the database: give its connection back (to the
-    pool, on PostgreSQL) now, not when the stream ends minutes later. The stream's own
-    reads are short calls on the engine's thread. Called at the end of the view's trip."""
-    if not connection.in_atomic_block:  # a test's transaction keeps its connection
-        connection.close()
 
 
 def streaming_response(subscription, tracker: RunEvents, opening: list[tuple[str, dict]]) -> StreamingHttpResponse:

@@ -48,6 +48,7 @@ from django.db import DEFAULT_DB_ALIAS, models
 
 from chat.engine import states
 from chat.models import Assistant, Message, Run, RunStep, steps_shown_before
+from chat.prepared import Prepared
 
 Listener = Callable[[dict[str, Any]], Awaitable[None] | None]
 
@@ -199,6 +200,22 @@ def _run_order(event_seq: int, status: str) -> tuple[int, int]:
     return event_seq, _STATUS_RANK.get(status, _FINAL_RANK)
 
 
+# A run's rows, compiled once (chat/prepared.py): every SSE stream and run panel re-reads
+# them after a gap or a quiet spell, at 200 runs at once hundreds of times a minute.
+_run_by_id = Prepared(Run, lambda run_id: Run.objects.filter(pk=run_id).order_by()[:1], run_id=str)
+_steps_of = Prepared(
+    RunStep, lambda run_id: RunStep.objects.filter(run_id=run_id).order_by("created_at", "pk"), run_id=str
+)
+_messages_of = Prepared(Message, lambda run_id: Message.objects.filter(run_id=run_id), run_id=str)  # creation order
+
+
+def read_run(run_id: str) -> Run:
+    """``Run.objects.get(pk=run_id)``, its SQL compiled once."""
+    for run in _run_by_id(run_id=run_id):
+        return run
+    raise Run.DoesNotExist(f"No run {run_id!r}.")
+
+
 class KnownRun:
     """What a reader knows of one run's rows — the run, its steps in creation order and,
     if it keeps them, its messages — read from the database (``read``) and then brought up
@@ -218,15 +235,15 @@ class KnownRun:
     ) -> None:
         """Take the rows from the database (``run``, ``steps`` and ``messages`` when the
         caller read them or knows there are none yet)."""
-        self.run = run if run is not None else Run.objects.get(pk=self.run_id)
+        self.run = run if run is not None else read_run(self.run_id)
         # Steps before messages: the engine ends a message before its step, so a step read
         # as completed always finds its message completed too.
         if steps is None:
-            steps = RunStep.objects.filter(run_id=self.run_id).order_by("created_at", "pk")
+            steps = _steps_of(run_id=self.run_id)
         self.steps = {step.id: step for step in steps}
         if self.messages is not None:
             if messages is None:
-                messages = Message.objects.filter(run_id=self.run_id)  # in creation order
+                messages = _messages_of(run_id=self.run_id)
             self.messages = {m.id: m for m in messages}
 
     def take(self, event: dict[str, Any]) -> bool:

@@ -15,7 +15,7 @@ from chat import ids
 from chat.access import get_assistant_for_run, get_assistant_for_user, get_run_for_api, is_class_thread
 from chat.api import serializers, specs, streaming
 from chat.api.errors import ApiError, invalid, not_found
-from chat.api.http import ok, read, trip
+from chat.api.http import ok, read, release_connection, trip
 from chat.api.pagination import page
 from chat.api.views.threads import busy, get_thread, save_thread
 from chat.classes.quotas import over_quota
@@ -116,7 +116,7 @@ def _create(request: HttpRequest, thread_id: str) -> tuple[Run, bool, bool]:
     thread, assistant, options, messages, stream, include = _prepare_create(request, thread_id)
     run = _start_run(thread, assistant, options, messages)
     if stream:
-        streaming.release_connection()
+        release_connection()
     return run, stream, include
 
 
@@ -154,7 +154,7 @@ def _create_thread_and_run(request: HttpRequest, thread_id: str) -> tuple[Thread
         thread = save_thread(request.user, cleaned, thread_id)
         run = _start_run(thread, assistant, options, [])
     if stream:
-        streaming.release_connection()
+        release_connection()
     return thread, run, stream, include
 
 
@@ -245,7 +245,7 @@ def _submit_outputs(request: HttpRequest, thread_id: str, run_id: str) -> tuple[
         tracker.skip_existing(run)
     run = _submit(run, outputs)
     if stream:
-        streaming.release_connection()
+        release_connection()
     return run, tracker
 
 
