@@ -35,6 +35,13 @@ _thread_of = Prepared(
     thread_id=str,
     owner_id=int,
 )
+# The reader's thread by its key alone (who may read it is decided on the row): read at
+# every page and every socket's connect, compiled once.
+_thread_by_key = Prepared(
+    Thread,
+    lambda thread_id: Thread.objects.select_related("assistant", "class_link__classroom").filter(pk=thread_id).order_by()[:1],
+    thread_id=str,
+)
 _assistant_of = Prepared(
     Assistant,
     lambda assistant_id, owner_id: Assistant.objects.filter(pk=assistant_id, owner_id=owner_id).order_by()[:1],
@@ -119,7 +126,7 @@ def get_thread_for_reader(user, thread_id: str) -> tuple[Thread, bool]:
     # its key alone. readable_threads' tutor subquery cost more to build and run than the
     # rest of the read (5 % of the server's busy time at 200 sockets connecting); a tutor
     # pays one query more, for a thread with a class only.
-    thread = _found(Thread.objects.select_related("assistant", "class_link__classroom").filter(pk=thread_id))
+    thread = _first(_thread_by_key(thread_id=thread_id))
     if thread is not None and thread.owner_id == user.pk:
         thread.owner = user  # the one who asked: not read again
         return thread, True

@@ -173,9 +173,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             if self._heard != heard:
                 self._quiet.heard()
                 continue
-            moved = await self._status_moved()
-            self._quiet.looked(moved)
-            if moved:
+            if self._quiet.lost(await self._status_moved()):
                 await self._catch_up_after_gap()
                 await self._panel_task
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, prefetch_related_objects
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 
@@ -13,6 +13,7 @@ from chat.content import StreamedText
 from chat.engine import events
 from chat.files import attached_files
 from chat.models import File, Message, Run, RunStep, Thread, tool_steps_before
+from chat.prepared import Prepared
 
 PAGE = "chat/thread.html"
 
@@ -108,8 +109,21 @@ def render_delta(message_id: str, text: str) -> str:
     return format_html('<span id="stream-{}" hx-swap-oob="beforeend">{}</span>', message_id, text)
 
 
+# A thread's latest run with its assistant: read at every socket's connect and every
+# page (4.5 % of a profile of 200 browser runs to build and compile), compiled once.
+_latest_run_of = Prepared(
+    Run,
+    lambda thread_id: Run.objects.filter(thread_id=thread_id).select_related("assistant").order_by(*Run._meta.ordering)[:1],
+    thread_id=str,
+)
+
+
 def latest_run(thread: Thread) -> Run | None:
-    return thread.runs.select_related("assistant").prefetch_related("steps").first()
+    """With its assistant, and its steps prefetched (``run.steps.all()`` reads nothing)."""
+    found = _latest_run_of(thread_id=thread.id)
+    if found:
+        prefetch_related_objects(found, "steps")
+    return found[0] if found else None
 
 
 def render_run_panel(thread: Thread, created: Run | None = None, *, oob: bool = True, read_only: bool = False) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 import uuid
@@ -26,6 +27,8 @@ from redis.asyncio import Redis
 logger = logging.getLogger("chat.engine")
 
 EXPIRY_SWEEP_SECONDS = 1.0
+# Values a deep copy returns as they are.
+_ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
 class SweepingInMemoryChannelLayer(InMemoryChannelLayer):
@@ -42,10 +45,19 @@ class SweepingInMemoryChannelLayer(InMemoryChannelLayer):
         assert isinstance(message, dict), "Message is not a dict"
         self.require_valid_group_name(group)
         self._clean_expired()
+        # channels' send() deep-copies the message for every member and builds a queue it
+        # throws away on every call (setdefault's argument): 2 % of a profile of 200
+        # browser runs, nearly all for text deltas, whose values are all immutable, so a
+        # shallow copy is the same copy. Members were checked by group_add.
+        flat = all(type(value) in _ATOMS for value in message.values())
+        expires = time.time() + self.expiry
         for channel in list(self.groups.get(group, ())):
+            queue = self.channels.get(channel)
+            if queue is None:
+                queue = self.channels[channel] = asyncio.Queue(maxsize=self.get_capacity(channel))
             try:
-                await self.send(channel, message)
-            except ChannelFull:
+                queue.put_nowait((expires, dict(message) if flat else copy.deepcopy(message)))
+            except asyncio.QueueFull:
                 pass  # as channels does: a full member misses it (streams re-read the rows)
         # Let the members run before the sender goes on (channels' tasks did that too): a
         # model that streams without waiting must not publish its whole answer in one go

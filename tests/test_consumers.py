@@ -356,3 +356,43 @@ def test_the_page_s_newest_shown_message_is_read_from_the_socket_url_strictly():
     assert _shown_through(b"x=1&after=5") == 5
     for hostile in (b"", b"after=", b"after=-1", b"after=1e9", b"after=%31", b"after=" + b"9" * 20):
         assert _shown_through(hostile) is None
+
+
+async def test_a_look_that_finds_the_run_moved_before_its_event_waits_for_the_event(monkeypatch, alice, thread, tutor):
+    """The engine commits a change before it publishes it: a look after a quiet spell can
+    find the run's status moved while the event that says so is still on its way. The
+    socket waits for that event (one more quiet spell) instead of re-reading the rows, so
+    the answer is rendered once, from its event, not also from its row."""
+    from chat.engine import events
+
+    monkeypatch.setattr(events, "QUIET_SECONDS", 0.05)
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide."), delay=0.02))
+    layer = get_channel_layer()
+    receive, looked = layer.receive, asyncio.Event()
+    real_status_moved = events.KnownRun.status_moved
+
+    async def status_moved(self) -> bool:
+        moved = await real_status_moved(self)
+        if moved:  # the run ended in its row; its message.completed is held below
+            monkeypatch.setattr(events, "QUIET_SECONDS", 30)  # no second look in this test
+            looked.set()
+        return moved
+
+    async def held_receive(channel: str) -> dict:
+        message = await receive(channel)
+        if message.get("type") == "message.completed":
+            await looked.wait()  # delivered only once a look has found the run moved
+        return message
+
+    monkeypatch.setattr(events.KnownRun, "status_moved", status_moved)
+    monkeypatch.setattr(layer, "receive", held_receive)
+    monkeypatch.setattr(layer, "receive_nowait", lambda channel: None, raising=False)
+    communicator, _ = await watch_a_run(thread, alice, "3x + 11 = 14", tutor)
+    frames = await receive_until(communicator, r'id="run-status".*chip--completed', timeout=10)
+    await dispatch.wait_idle()
+    while not await communicator.receive_nothing(timeout=0.3):  # and whatever came after
+        frames.append(await communicator.receive_from())
+    assert looked.is_set()
+    answers = [f for f in frames if re.search(r'<article id="message-msg_\w+" hx-swap-oob="true"', f)]
+    assert len(answers) == 1 and "Subtract 11, then divide." in answers[0]
+    await communicator.disconnect()

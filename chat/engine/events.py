@@ -365,12 +365,26 @@ class QuietSpell:
 
     def __init__(self) -> None:
         self.seconds = QUIET_SECONDS
+        self._moved = False  # the last look found the run moved, and nothing was heard since
 
     def heard(self) -> None:
         self.seconds = QUIET_SECONDS
+        self._moved = False
 
     def looked(self, moved: bool) -> None:
         self.seconds = QUIET_SECONDS if moved else min(self.seconds * 2, QUIET_MAX_SECONDS)
+
+    def lost(self, moved: bool) -> bool:
+        """``looked`` for a reader that waits for the event on its way: whether the rows
+        must be read now. The engine commits a change before it publishes it, so a look can
+        find the row moved while its event is still queued for the reader — at 200 runs,
+        most looks that found a move (the page's socket re-read and re-rendered what that
+        event then rendered again). A move counts as a lost event only when the next look,
+        one quiet spell later with nothing heard between, finds it moved still."""
+        self.looked(moved)
+        lost = moved and self._moved
+        self._moved = moved and not lost
+        return lost
 
 
 # run id -> the publisher of a run this process executes, so that a tool publishing

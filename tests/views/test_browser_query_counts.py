@@ -258,3 +258,39 @@ async def test_a_socket_following_a_run_costs_a_bounded_number_of_queries(monkey
     answer = next(f for f in frames if "message--assistant" in f)
     assert '<span class="message__author">Math Tutor</span>' in answer, answer
 
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_later_socket_connect_compiles_neither_its_thread_nor_its_latest_run(monkeypatch, alice, thread):
+    """Building and compiling the connect's thread read and latest-run read was ~7 % of a
+    profile of 200 browser runs (docs/benchmarks.md, thirteenth pass, h-sock): both are
+    compiled once (chat.prepared), so a later socket compiles neither."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    cookie = await session_cookie(alice)
+    headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", cookie.encode())]
+
+    async def connect_once() -> None:
+        communicator = WebsocketCommunicator(application, f"/ws/threads/{thread.id}/", headers=headers)
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
+        await communicator.receive_from()  # the snapshot
+        await communicator.disconnect()
+
+    await connect_once()  # the first socket may compile them
+    compiled: list[str] = []
+    original = SQLCompiler.as_sql
+
+    def counted(compiler, *args, **kwargs):
+        sql, params = original(compiler, *args, **kwargs)
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_name not in ("get_thread_for_reader", "latest_run"):
+            frame = frame.f_back
+        if frame is not None:
+            compiled.append(f"{frame.f_code.co_name}: {sql[:90]}")
+        return sql, params
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counted)
+    await connect_once()
+    monkeypatch.undo()
+    assert not compiled, compiled
