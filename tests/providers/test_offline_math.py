@@ -235,3 +235,16 @@ def test_it_never_runs_python_found_in_the_message():
 def test_it_answers_the_same_question_the_same_way():
     question = "solve x^2 + 3x + 5 = 0"
     assert answer(question) == answer(question)
+
+
+@pytest.mark.parametrize("question", [
+    "What is the 30th Fibonacci number?", "What's the 10th prime?", "Name the 1st and 2nd terms", "What is 12 factorial?",
+])
+def test_a_rank_or_a_factorial_is_not_read_as_letters_or_a_factoring(question):
+    # "30th" was read as 30·t·h and answered "30h*t"; "12 factorial" was factored: 2²·3.
+    # The tutor has no rule for these: it says so (None) rather than answer something else.
+    assert answer(question) is None
+
+
+def test_ranks_beside_math_leave_the_math_alone():
+    assert "x = 2" in answer("For the 3rd exercise: solve 2x + 3 = 7")

@@ -85,7 +85,7 @@ INTENTS = [  # tiers of (intent, pattern); within the first tier that matches, t
         ("integrate", r"integrate|integral|antiderivative|∫"),
         ("simplify", r"simplify|reduce"),
         ("expand", r"expand|multiply out"),
-        ("factor", r"factor"),
+        ("factor", r"factor(?!ial)"),
         ("solve", r"solve|solving"),
     ],
     [("solve", r"find|roots? of|zeros? of")],
@@ -169,6 +169,7 @@ TOKEN = re.compile(r"(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<name>[A-Za-z]+)|(?P<op>\*\
 UNKNOWNS = "xyzt"  # letters that are surely variables, even after a space
 PRODUCT = re.compile(r"[abckmnpqrs]{1,2}[xyzt]")  # coefficient letters times a variable
 OPERAND_END = {"num", "var", "const", "rp"}
+ORDINAL_SUFFIXES = {"st", "nd", "rd", "th"}
 OPERAND_START = {"num", "var", "const", "func", "lp"}
 
 
@@ -209,6 +210,11 @@ def runs(text: str) -> list[list[tuple[str, str]]]:
             continue
         if kind == "name":
             glued = not spaced and bool(current) and current[-1][0] == "num"
+            if glued and value.lower() in ORDINAL_SUFFIXES:  # "30th" is a rank, not 30·t·h
+                current.pop()
+                close()
+                spaced = False
+                continue
             pieces = classify_name(value, glued)
         elif kind == "other":
             pieces = None
