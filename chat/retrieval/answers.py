@@ -31,6 +31,7 @@ from chat.retrieval import questions, synonyms, tables
 from chat.retrieval.passages import headings, stem, stems
 from chat.retrieval.questions import (
     ANY,
+    CONCLUSION,
     DEFINITION,
     EFFECT,
     NAME,
@@ -86,6 +87,10 @@ _BECAUSE = re.compile(
     # sub-optimal allocation", "This sequential nature precludes parallelization".
     r"|results? in|resulting in|leads? to|led to|precludes?|prevents?|limits?|makes? it (hard|difficult|impossible)"
     r"|as a result|therefore|thus|hence)\b", re.IGNORECASE)
+# A conclusion drawn: "This suggests that determining compatibility is not easy".
+_CONCLUDES = re.compile(
+    r"\b(suggests?|suggested|indicates?|indicated|implies|implied|(shows?|showed|shown|demonstrates?|demonstrated) that"
+    r"|we conclude|concluded?|this means|meaning that)\b", re.IGNORECASE)
 # A figure measured on something: a percentage, a decimal, or one followed by what it is
 # measured in ("55 F1", "28.4 BLEU", "6.4 points"); "3 out of 4 systems" counts instead.
 _MEASURED = re.compile(r"^\d[\d,.]*\.\d|^\d[\d,.]*%|^\d[\d,.]*\s?(?:[A-Z][A-Z0-9-]+\b|points?\b|accuracy\b|perplexity\b)")
@@ -268,10 +273,45 @@ def _named(plain: str, heads: set[str], question_words: set[str]) -> bool:
     return False
 
 
+# A figure in a sentence about another thing than the one asked (see ``_strength``) holds
+# the answer this much.
+OTHER_THING = 0.5
+_CONTRAST = re.compile(r"^\W*(?:in contrast|by contrast|on the other hand|conversely|unlike)\b", re.IGNORECASE)
+
+
+def asked_phrase(question: str) -> tuple[str, set[str]] | None:
+    """(head, modifiers) of what a figure question asks about, stemmed: "how large is the
+    model's token vocabulary" → (vocabulary, {model, token}); None for a one-word phrase."""
+    question = questions.main_clause(question)
+    words = asked_words(question)
+    if questions._UNIT.search(questions._normalised(question)):
+        words = words[:-1]  # the unit asked for ("…, in gigabytes") is no part of the phrase
+    if len(words) < 2:
+        return None
+    head = stem(words[-1])
+    return head, {stem(w) for w in words[:-1]} - {head} - STOPWORDS
+
+
+# "What model of graphics card …": the thing the answer is a model of is named too.
+_OF_WHAT = re.compile(r"^(?:what|which) (?:model|make|brand|version|variant|edition|family)s? of ((?:[a-z-]+ ){0,2}[a-z-]+)")
+
+
+def kind_words(question: str) -> set[str]:
+    """Stems of the words for the kind of thing asked ("what dataset", "which optimizer"),
+    and for "what model of graphics card" also of the thing it is a model of, with that
+    thing's synonyms (the paper may write "GPU"): a name right by one of them says it is one."""
+    found = {stem(w) for w in asked_words(question)}
+    of_what = _OF_WHAT.match(questions._normalised(questions.main_clause(question)))
+    if of_what:
+        found |= {s for w in synonyms.weighted(terms_in_order(of_what.group(1))) for s in stems(w)}
+    return found
+
+
 def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
-    compares: bool = False, naming: bool = False,
+    compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
+    phrase: tuple[str, set[str]] | None = None,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -297,15 +337,22 @@ def _strength(
             # "2.8, 3.7 and 9.5 TFLOPS for K80, K40 and P100, respectively": the figures
             # stand for the names in order, however far apart.
             by_focus = max(by_focus, RESPECTIVE_NEAR)
+        # "How large is the token vocabulary?": a figure right by "tokens" in a sentence
+        # naming no vocabulary is another thing's ("a context of 1024 tokens"); one that opens
+        # "In contrast, …" gives the alternative's, unless the question compares.
+        other = (bool(phrase) and phrase[0] not in {_stem_of(t) for t in tokens} and _near(tokens, numbers, phrase[1]) == 1.0) or (
+            not compares and bool(_CONTRAST.match(plain))
+        )
+        scale = OTHER_THING if other else 1.0
         if kind in (SCORE, SHARE):
             # A result is stated where the sentence covers the question ("our big model
             # achieves a BLEU score of 41.0"), seldom right by the question's words; by
             # the measure asked for ("an accuracy of 63.1%") it is surest.
-            return max(by_focus, 0.8)
-        return max(by_focus, 0.8 * near, 0.4)
+            return scale * max(by_focus, 0.8)
+        return scale * max(by_focus, 0.8 * near, 0.4)
     if kind == NAME:
         if _names(plain, question_words):
-            named = (asked and _named(plain, {stem(w) for w in asked}, question_words)) or (
+            named = (kinds and _named(plain, kinds, question_words)) or (
                 naming and any(_names(after, question_words) for after in _NAMING.split(plain)[1:])
             )
             return 1.0 + (NAMED_BONUS if named else 0.0)
@@ -332,6 +379,8 @@ def _strength(
         return 1.0 if _BECAUSE.search(plain) else 0.0
     if kind == EFFECT:
         return 1.0 if _CONSEQUENCE.search(plain) else 0.0
+    if kind == CONCLUSION:
+        return 1.0 if _CONCLUDES.search(plain) else 0.0
     return 0.0
 
 
@@ -507,6 +556,9 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     question_words = set(stems(question))
     focus = _focus(question)
     asked = asked_words(question)
+    heads = kind_words(question)
+    # A result's measure ("what translation quality") is the student's word, not the paper's.
+    phrase = asked_phrase(question) if kind == NUMBER else None
     place = bool(re.match(r"\s*where\b", question.lower()))
     compares = bool(_COMPARATIVE.search(question))
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
@@ -563,6 +615,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     frequency = Counter(s for _, _, _, _, have, _ in pool for s in have)
     rarity = {s: math.log(1 + len(pool) / (1 + frequency[s])) for s in weights}
     total = sum(weights[s] * rarity[s] * (1.0 if frequency[s] else ABSENT_WEIGHT) for s in own) or 1.0
+    if phrase and not frequency[phrase[0]]:
+        phrase = None  # a head noun no sentence holds ("top candidates" for "Top-k") tells none apart
 
     def covered(words: dict[str, float]) -> float:
         return min(1.0, sum(weights[s] * factor * rarity[s] for s, factor in words.items()) / total)
@@ -580,7 +634,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         both = _union(have, around)
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
         strength = (
-            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming)
+            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase)
             if kind != ANY else 0.0
         )
         if strength and way and (stated := directions(own_text)) and not _agrees(stated, way):

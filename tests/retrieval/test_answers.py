@@ -496,3 +496,45 @@ def test_asked_why_a_remedy_was_needed_the_sentence_it_remedies_leads():
     )
     quote = first_quote(skill.answer("Why did they stop the tokenizer from merging letters with punctuation?", output_for("q", text)))
     assert "poor allocation" in quote
+
+
+# h-ans (issue 14, item 4): sentence choice, second pass.
+
+
+def test_what_they_conclude_is_answered_by_the_conclusion_drawn_in_the_next_sentence():
+    notes = (
+        "The tank holds forty litres of water. "
+        "We observe that cooling the pump slowly makes the flow weaker. "
+        "This suggests that the valve seal is not tight enough at low temperature."
+    )
+    question = "What do they conclude from cooling the pump making the flow weaker?"
+    assert answers.answer_kind(question) == questions.CONCLUSION
+    assert "valve seal" in first_quote(skill.answer(question, output_for("q", notes)))
+
+
+def test_what_is_the_long_named_score_asks_for_a_result():
+    assert answers.answer_kind("What is the averaged ROUGE score of the small model?") == SCORE
+    assert answers.answer_kind("What was the final BLEU score?") == SCORE
+
+
+def test_what_model_of_a_thing_is_answered_by_a_name_by_the_papers_word_for_the_thing():
+    notes = (
+        "We estimate the cost of training from the hours of each GPU used and the power it draws. "
+        "The network was trained on four K2000 GPUs for a week."
+    )
+    reply = skill.answer("What model of graphics card was used for training?", output_for("q", notes))
+    assert "K2000" in first_quote(reply)
+
+
+def test_a_figure_by_the_asked_words_modifier_in_a_sentence_without_its_head_is_another_things():
+    notes = "The bread recipe archive of the bakery holds 120 entries by now. We also bake 500 bread recipe rolls a day."
+    reply = skill.answer("How large is the bread recipe archive?", output_for("q", notes))
+    assert "120 entries" in first_quote(reply)
+
+
+def test_a_figure_in_a_sentence_opening_in_contrast_is_the_alternatives():
+    notes = (
+        "Our garden's seed store now holds some 40 packets. "
+        "In contrast, a village garden needs a seed store of 12 packets."
+    )
+    assert "40 packets" in first_quote(skill.answer("How large is the garden's seed store?", output_for("q", notes)))
