@@ -273,6 +273,15 @@ def _named(plain: str, heads: set[str], question_words: set[str]) -> bool:
     return False
 
 
+# "Who …?" asks for a doer: a name (one capitalised word or two, or a group's name in
+# capitals) followed by what it did, in the past tense; a sentence naming only things holds
+# the answer this much.
+_WHO = re.compile(r"^(?:who|whom|whose)\b")
+_DOER = re.compile(
+    r"(?:^|(?<=[\s(“\"]))([A-Z][a-z]+(?: [A-Z][a-z]+)?|[A-Z]{2,}[A-Za-z]*)(?:,? (?:with|and) [A-Z][a-z]+,?)?"
+    r" (?:[a-z]+ed|wrote|made|built|led|began|found|gave|took|came up with)\b"
+)
+WORK_NAME = 0.5
 # A figure in a sentence about another thing than the one asked (see ``_strength``) holds
 # the answer this much.
 OTHER_THING = 0.5
@@ -311,7 +320,7 @@ def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
-    phrase: tuple[str, set[str]] | None = None,
+    phrase: tuple[str, set[str]] | None = None, who: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -350,6 +359,16 @@ def _strength(
             # the measure asked for ("an accuracy of 63.1%") it is surest.
             return scale * max(by_focus, 0.8)
         return scale * max(by_focus, 0.8 * near, 0.4)
+    if kind == NAME and who:
+        # "Who proposed …?": a person or an organisation that does something ("Jakob
+        # proposed …", "Ashish, with Illia, designed …"), also starting the sentence; a
+        # name it does something to ("we presented the Transformer") is the work, not who.
+        if any(
+            stem(m.group(1)) not in question_words and m.group(1).split()[0].lower() not in STOPWORDS
+            for m in _DOER.finditer(plain)
+        ):
+            return 1.0 + NAMED_BONUS
+        return WORK_NAME if _names(plain, question_words) else 0.0
     if kind == NAME:
         if _names(plain, question_words):
             named = (kinds and _named(plain, kinds, question_words)) or (
@@ -564,6 +583,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
     way = directions(question)
     naming = bool(_NAMING.search(question))
+    who = bool(_WHO.match(questions._normalised(questions.main_clause(question))))
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
@@ -634,7 +654,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         both = _union(have, around)
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
         strength = (
-            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase)
+            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase, who)
             if kind != ANY else 0.0
         )
         if strength and way and (stated := directions(own_text)) and not _agrees(stated, way):

@@ -538,3 +538,12 @@ def test_a_figure_in_a_sentence_opening_in_contrast_is_the_alternatives():
         "In contrast, a village garden needs a seed store of 12 packets."
     )
     assert "40 packets" in first_quote(skill.answer("How large is the garden's seed store?", output_for("q", notes)))
+
+
+def test_who_is_answered_by_the_name_that_did_it_not_by_the_work_named():
+    notes = (
+        "In this report we presented the Lantern, the first lamp to replace candles with sealed oil burners. "
+        "Marta proposed replacing candles with oil burners and started the first tests."
+    )
+    reply = skill.answer("Who first suggested replacing candles with oil burners?", output_for("q", notes))
+    assert first_quote(reply).startswith("Marta proposed")
