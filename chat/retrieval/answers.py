@@ -273,6 +273,14 @@ def _named(plain: str, heads: set[str], question_words: set[str]) -> bool:
     return False
 
 
+# "Why not …?", "why is it a bad idea to …", "why were X left out": the reason is a problem
+# the thing has, often stated with no "because" ("they have significant data quality issues").
+_WHY_NOT = re.compile(
+    r"^why (?:not|(?:\w+ )?(?:n['’]t|not)\b)|^why\b.*\b(?:bad idea|avoid\w*|exclud\w*|remov\w*|left out|taken out|drop(?:ped)?|not use\w*)\b")
+_PROBLEM = re.compile(
+    r"\b(?:issues?|problems?|problematic|drawbacks?|limitations?|unintelligible|noisy|low[- ]quality|poor(?:ly)?|errors?"
+    r"|unreliable|impractical|infeasible|prohibitive\w*|expensive|costly|hard to|difficult to|cannot|can['’]t|not able)\b", re.IGNORECASE)
+PROBLEM_STRENGTH = 1.0
 # "Who …?" asks for a doer: a name (one capitalised word or two, or a group's name in
 # capitals) followed by what it did, in the past tense; a sentence naming only things holds
 # the answer this much.
@@ -320,7 +328,7 @@ def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
-    phrase: tuple[str, set[str]] | None = None, who: bool = False,
+    phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -395,6 +403,10 @@ def _strength(
     if kind == DEFINITION:
         return 1.0 if _DEFINES.search(plain) else 0.0
     if kind == REASON:
+        if against and _PROBLEM.search(plain):
+            # "Why not train on web crawls?": their problem is the reason, marker or none
+            # ("they have significant data quality issues").
+            return PROBLEM_STRENGTH
         return 1.0 if _BECAUSE.search(plain) else 0.0
     if kind == EFFECT:
         return 1.0 if _CONSEQUENCE.search(plain) else 0.0
@@ -583,6 +595,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
     way = directions(question)
     naming = bool(_NAMING.search(question))
+    against = bool(_WHY_NOT.search(questions._normalised(questions.main_clause(question))))
     who = bool(_WHO.match(questions._normalised(questions.main_clause(question))))
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question))
     # A figure question may be answered by a table's rows, mostly figures.
@@ -654,7 +667,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         both = _union(have, around)
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
         strength = (
-            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase, who)
+            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase, who, against)
             if kind != ANY else 0.0
         )
         if strength and way and (stated := directions(own_text)) and not _agrees(stated, way):

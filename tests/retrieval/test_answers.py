@@ -547,3 +547,13 @@ def test_who_is_answered_by_the_name_that_did_it_not_by_the_work_named():
     )
     reply = skill.answer("Who first suggested replacing candles with oil burners?", output_for("q", notes))
     assert first_quote(reply).startswith("Marta proposed")
+
+
+def test_why_not_is_answered_by_the_things_problem_stated_without_a_marker():
+    notes = (
+        "The players want to avoid getting caught by the guard in the garden game. "
+        "Public river samples are far larger than lab samples, but they have serious contamination issues. "
+        "We collected lab samples from three sites."
+    )
+    reply = skill.answer("Why not simply test on the large public river samples?", output_for("q", notes))
+    assert "contamination issues" in first_quote(reply)
