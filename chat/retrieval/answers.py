@@ -412,6 +412,10 @@ def _strength(
         return 1.0 if _CONSEQUENCE.search(plain) else 0.0
     if kind == CONCLUSION:
         return 1.0 if _CONCLUDES.search(plain) else 0.0
+    if kind == ANY and kinds:
+        # "What activation function sits between …?": whatever the question's verb, a name
+        # right by the asked words ("a ReLU activation") answers it.
+        return 1.0 if _named(plain, kinds, question_words) else 0.0
     return 0.0
 
 
@@ -668,7 +672,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
         strength = (
             _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase, who, against)
-            if kind != ANY else 0.0
+            if kind != ANY or heads else 0.0
         )
         if strength and way and (stated := directions(own_text)) and not _agrees(stated, way):
             strength = 0.0  # "English-to-French" holds no answer for "from French into English"

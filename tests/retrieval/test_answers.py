@@ -557,3 +557,12 @@ def test_why_not_is_answered_by_the_things_problem_stated_without_a_marker():
     )
     reply = skill.answer("Why not simply test on the large public river samples?", output_for("q", notes))
     assert "contamination issues" in first_quote(reply)
+
+
+def test_what_noun_with_any_verb_is_answered_by_a_name_by_that_noun():
+    notes = (
+        "3.1 Cooling Loops In each cooling loop of the rack, coolant flows from the pumps to the two copper pipes and back. "
+        "This consists of a pipe pair with a Xylene coolant in between."
+    )
+    reply = skill.answer("What coolant flows between the two copper pipes of the cooling loop?", output_for("q", notes))
+    assert "Xylene" in first_quote(reply)
