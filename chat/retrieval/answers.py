@@ -503,9 +503,11 @@ class _Matcher:
 
     def __init__(
         self, weights: dict[str, float], acronyms: dict[str, set[str]], compounds: dict[str, set[str]],
-        names: dict[str, re.Pattern] | None = None,
+        names: dict[str, re.Pattern] | None = None, ordered: list[str] | None = None,
     ):
         self.weights = weights
+        self.ordered = [w for w in ordered or [] if w.isalpha()]
+        self.spelled_cache: dict[str, dict[str, float]] = {}
         self.names = names or {}
         self.compounds = compounds
         self.long = [q for q in weights if len(q) >= PREFIX_LETTERS and not q.isdigit()]
@@ -535,12 +537,51 @@ class _Matcher:
                 continue  # "2" of "GPT-2" in "WikiText-2"
             for q, factor in self.of_word(word).items():
                 got[q] = max(factor, got.get(q, 0.0))
+        # A short name spelled from the question's words: "FLOPs", "ConvS2S".
+        for word in set(_SPELLED.findall(text)):
+            for q, factor in self.spelled(word).items():
+                got[q] = max(factor, got.get(q, 0.0))
         # An abbreviation in capitals stands for the word it begins: "<UNK>" for "unknown".
         for word in set(_ABBREVIATION.findall(text)):
             for q in self.long:
                 if q.startswith(word.lower()):
                     got[q] = max(PREFIX_FACTOR, got.get(q, 0.0))
         return got
+
+
+    def spelled(self, token: str) -> dict[str, float]:
+        """The question's words a short name is spelled from: pieces that begin neighbouring
+        words, in order ("FL"oating "OP"erations → FLOPs, one word may be passed over),
+        "2" for "to" and a plural "s" free ("Conv" "S" "2" "S" → convolutional
+        sequence-to-sequence)."""
+        if token not in self.spelled_cache:
+            found = _spell(token.lower(), self.ordered, 0, False, first=True)
+            self.spelled_cache[token] = (
+                {stem(w): 1.0 for w in found if stem(w) in self.weights} if found and len(set(found)) >= 2 else {}
+            )
+        return self.spelled_cache[token]
+
+
+# A mixed-case or digit-joined short name: "FLOPs", "ConvS2S", "dModel"; not a plain word.
+_SPELLED = re.compile(r"\b(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])[A-Za-z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*\b")
+
+
+def _spell(rest: str, words: list[str], at: int, skipped: bool, first: bool = False) -> list[str] | None:
+    if not rest or (rest == "s" and not first):
+        return []
+    if rest[0] == "2" and not first:
+        return _spell(rest[1:], words, at, skipped)
+    # The first piece may begin any word; each next one the next word, or the one after it once.
+    end = len(words) if first else min(len(words), at + (1 if skipped else 2))
+    for i in range(at, end):
+        word = words[i]
+        # The first piece has two letters at least: "LMs" spells nothing from "large model".
+        for n in range(min(len(word), len(rest)), 1 if first else 0, -1):
+            if rest[:n] == word[:n]:
+                tail = _spell(rest[n:], words, i + 1, skipped or (i > at and not first))
+                if tail is not None:
+                    return [word, *tail]
+    return None
 
 
 def _union(*matches: dict[str, float]) -> dict[str, float]:
@@ -601,7 +642,7 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     naming = bool(_NAMING.search(question))
     against = bool(_WHY_NOT.search(questions._normalised(questions.main_clause(question))))
     who = bool(_WHO.match(questions._normalised(questions.main_clause(question))))
-    match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question))
+    match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
     extreme, extreme_words = tables.extreme_asked(question)

@@ -566,3 +566,9 @@ def test_what_noun_with_any_verb_is_answered_by_a_name_by_that_noun():
     )
     reply = skill.answer("What coolant flows between the two copper pipes of the cooling loop?", output_for("q", notes))
     assert "Xylene" in first_quote(reply)
+
+
+def test_a_short_name_spelled_from_the_questions_words_stands_for_them():
+    notes = "Our network reaches an accuracy of 70.2 on the test, a strong result. The RecNet model reaches 64.5 accuracy."
+    reply = skill.answer("What accuracy does the recurrent network reach?", output_for("q", notes))
+    assert "64.5" in first_quote(reply)
