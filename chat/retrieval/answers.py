@@ -31,6 +31,7 @@ from chat.retrieval import questions, synonyms, tables
 from chat.retrieval.passages import headings, stem, stems
 from chat.retrieval.questions import (
     ANY,
+    CONCLUSION,
     DEFINITION,
     EFFECT,
     NAME,
@@ -86,6 +87,10 @@ _BECAUSE = re.compile(
     # sub-optimal allocation", "This sequential nature precludes parallelization".
     r"|results? in|resulting in|leads? to|led to|precludes?|prevents?|limits?|makes? it (hard|difficult|impossible)"
     r"|as a result|therefore|thus|hence)\b", re.IGNORECASE)
+# A conclusion drawn: "This suggests that determining compatibility is not easy".
+_CONCLUDES = re.compile(
+    r"\b(suggests?|suggested|indicates?|indicated|implies|implied|(shows?|showed|shown|demonstrates?|demonstrated) that"
+    r"|we conclude|concluded?|this means|meaning that)\b", re.IGNORECASE)
 # A figure measured on something: a percentage, a decimal, or one followed by what it is
 # measured in ("55 F1", "28.4 BLEU", "6.4 points"); "3 out of 4 systems" counts instead.
 _MEASURED = re.compile(r"^\d[\d,.]*\.\d|^\d[\d,.]*%|^\d[\d,.]*\s?(?:[A-Z][A-Z0-9-]+\b|points?\b|accuracy\b|perplexity\b)")
@@ -268,10 +273,62 @@ def _named(plain: str, heads: set[str], question_words: set[str]) -> bool:
     return False
 
 
+# "Why not …?", "why is it a bad idea to …", "why were X left out": the reason is a problem
+# the thing has, often stated with no "because" ("they have significant data quality issues").
+_WHY_NOT = re.compile(
+    r"^why (?:not|(?:\w+ )?(?:n['’]t|not)\b)|^why\b.*\b(?:bad idea|avoid\w*|exclud\w*|remov\w*|left out|taken out|drop(?:ped)?|not use\w*)\b")
+_PROBLEM = re.compile(
+    r"\b(?:issues?|problems?|problematic|drawbacks?|limitations?|unintelligible|noisy|low[- ]quality|poor(?:ly)?|errors?"
+    r"|unreliable|impractical|infeasible|prohibitive\w*|expensive|costly|hard to|difficult to|cannot|can['’]t|not able)\b", re.IGNORECASE)
+PROBLEM_STRENGTH = 1.0
+# "Who …?" asks for a doer: a name (one capitalised word or two, or a group's name in
+# capitals) followed by what it did, in the past tense; a sentence naming only things holds
+# the answer this much.
+_WHO = re.compile(r"^(?:who|whom|whose)\b")
+_DOER = re.compile(
+    r"(?:^|(?<=[\s(“\"]))([A-Z][a-z]+(?: [A-Z][a-z]+)?|[A-Z]{2,}[A-Za-z]*)(?:,? (?:with|and) [A-Z][a-z]+,?)?"
+    r" (?:[a-z]+ed|wrote|made|built|led|began|found|gave|took|came up with)\b"
+)
+WORK_NAME = 0.5
+# A figure in a sentence about another thing than the one asked (see ``_strength``) holds
+# the answer this much.
+OTHER_THING = 0.5
+_CONTRAST = re.compile(r"^\W*(?:in contrast|by contrast|on the other hand|conversely|unlike)\b", re.IGNORECASE)
+
+
+def asked_phrase(question: str) -> tuple[str, set[str]] | None:
+    """(head, modifiers) of what a figure question asks about, stemmed: "how large is the
+    model's token vocabulary" → (vocabulary, {model, token}); None for a one-word phrase."""
+    question = questions.main_clause(question)
+    words = asked_words(question)
+    if questions._UNIT.search(questions._normalised(question)):
+        words = words[:-1]  # the unit asked for ("…, in gigabytes") is no part of the phrase
+    if len(words) < 2:
+        return None
+    head = stem(words[-1])
+    return head, {stem(w) for w in words[:-1]} - {head} - STOPWORDS
+
+
+# "What model of graphics card …": the thing the answer is a model of is named too.
+_OF_WHAT = re.compile(r"^(?:what|which) (?:model|make|brand|version|variant|edition|family)s? of ((?:[a-z-]+ ){0,2}[a-z-]+)")
+
+
+def kind_words(question: str) -> set[str]:
+    """Stems of the words for the kind of thing asked ("what dataset", "which optimizer"),
+    and for "what model of graphics card" also of the thing it is a model of, with that
+    thing's synonyms (the paper may write "GPU"): a name right by one of them says it is one."""
+    found = {stem(w) for w in asked_words(question)}
+    of_what = _OF_WHAT.match(questions._normalised(questions.main_clause(question)))
+    if of_what:
+        found |= {s for w in synonyms.weighted(terms_in_order(of_what.group(1))) for s in stems(w)}
+    return found
+
+
 def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
-    compares: bool = False, naming: bool = False,
+    compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
+    phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -297,15 +354,32 @@ def _strength(
             # "2.8, 3.7 and 9.5 TFLOPS for K80, K40 and P100, respectively": the figures
             # stand for the names in order, however far apart.
             by_focus = max(by_focus, RESPECTIVE_NEAR)
+        # "How large is the token vocabulary?": a figure right by "tokens" in a sentence
+        # naming no vocabulary is another thing's ("a context of 1024 tokens"); one that opens
+        # "In contrast, …" gives the alternative's, unless the question compares.
+        other = (bool(phrase) and phrase[0] not in {_stem_of(t) for t in tokens} and _near(tokens, numbers, phrase[1]) == 1.0) or (
+            not compares and bool(_CONTRAST.match(plain))
+        )
+        scale = OTHER_THING if other else 1.0
         if kind in (SCORE, SHARE):
             # A result is stated where the sentence covers the question ("our big model
             # achieves a BLEU score of 41.0"), seldom right by the question's words; by
             # the measure asked for ("an accuracy of 63.1%") it is surest.
-            return max(by_focus, 0.8)
-        return max(by_focus, 0.8 * near, 0.4)
+            return scale * max(by_focus, 0.8)
+        return scale * max(by_focus, 0.8 * near, 0.4)
+    if kind == NAME and who:
+        # "Who proposed …?": a person or an organisation that does something ("Jakob
+        # proposed …", "Ashish, with Illia, designed …"), also starting the sentence; a
+        # name it does something to ("we presented the Transformer") is the work, not who.
+        if any(
+            stem(m.group(1)) not in question_words and m.group(1).split()[0].lower() not in STOPWORDS
+            for m in _DOER.finditer(plain)
+        ):
+            return 1.0 + NAMED_BONUS
+        return WORK_NAME if _names(plain, question_words) else 0.0
     if kind == NAME:
         if _names(plain, question_words):
-            named = (asked and _named(plain, {stem(w) for w in asked}, question_words)) or (
+            named = (kinds and _named(plain, kinds, question_words)) or (
                 naming and any(_names(after, question_words) for after in _NAMING.split(plain)[1:])
             )
             return 1.0 + (NAMED_BONUS if named else 0.0)
@@ -329,9 +403,19 @@ def _strength(
     if kind == DEFINITION:
         return 1.0 if _DEFINES.search(plain) else 0.0
     if kind == REASON:
+        if against and _PROBLEM.search(plain):
+            # "Why not train on web crawls?": their problem is the reason, marker or none
+            # ("they have significant data quality issues").
+            return PROBLEM_STRENGTH
         return 1.0 if _BECAUSE.search(plain) else 0.0
     if kind == EFFECT:
         return 1.0 if _CONSEQUENCE.search(plain) else 0.0
+    if kind == CONCLUSION:
+        return 1.0 if _CONCLUDES.search(plain) else 0.0
+    if kind == ANY and kinds:
+        # "What activation function sits between …?": whatever the question's verb, a name
+        # right by the asked words ("a ReLU activation") answers it.
+        return 1.0 if _named(plain, kinds, question_words) else 0.0
     return 0.0
 
 
@@ -419,9 +503,11 @@ class _Matcher:
 
     def __init__(
         self, weights: dict[str, float], acronyms: dict[str, set[str]], compounds: dict[str, set[str]],
-        names: dict[str, re.Pattern] | None = None,
+        names: dict[str, re.Pattern] | None = None, ordered: list[str] | None = None,
     ):
         self.weights = weights
+        self.ordered = [w for w in ordered or [] if w.isalpha()]
+        self.spelled_cache: dict[str, dict[str, float]] = {}
         self.names = names or {}
         self.compounds = compounds
         self.long = [q for q in weights if len(q) >= PREFIX_LETTERS and not q.isdigit()]
@@ -451,12 +537,51 @@ class _Matcher:
                 continue  # "2" of "GPT-2" in "WikiText-2"
             for q, factor in self.of_word(word).items():
                 got[q] = max(factor, got.get(q, 0.0))
+        # A short name spelled from the question's words: "FLOPs", "ConvS2S".
+        for word in set(_SPELLED.findall(text)):
+            for q, factor in self.spelled(word).items():
+                got[q] = max(factor, got.get(q, 0.0))
         # An abbreviation in capitals stands for the word it begins: "<UNK>" for "unknown".
         for word in set(_ABBREVIATION.findall(text)):
             for q in self.long:
                 if q.startswith(word.lower()):
                     got[q] = max(PREFIX_FACTOR, got.get(q, 0.0))
         return got
+
+
+    def spelled(self, token: str) -> dict[str, float]:
+        """The question's words a short name is spelled from: pieces that begin neighbouring
+        words, in order ("FL"oating "OP"erations → FLOPs, one word may be passed over),
+        "2" for "to" and a plural "s" free ("Conv" "S" "2" "S" → convolutional
+        sequence-to-sequence)."""
+        if token not in self.spelled_cache:
+            found = _spell(token.lower(), self.ordered, 0, False, first=True)
+            self.spelled_cache[token] = (
+                {stem(w): 1.0 for w in found if stem(w) in self.weights} if found and len(set(found)) >= 2 else {}
+            )
+        return self.spelled_cache[token]
+
+
+# A mixed-case or digit-joined short name: "FLOPs", "ConvS2S", "dModel"; not a plain word.
+_SPELLED = re.compile(r"\b(?=[A-Za-z0-9]*[a-z])(?=[A-Za-z0-9]*[A-Z])[A-Za-z][A-Za-z0-9]*[A-Z0-9][A-Za-z0-9]*\b")
+
+
+def _spell(rest: str, words: list[str], at: int, skipped: bool, first: bool = False) -> list[str] | None:
+    if not rest or (rest == "s" and not first):
+        return []
+    if rest[0] == "2" and not first:
+        return _spell(rest[1:], words, at, skipped)
+    # The first piece may begin any word; each next one the next word, or the one after it once.
+    end = len(words) if first else min(len(words), at + (1 if skipped else 2))
+    for i in range(at, end):
+        word = words[i]
+        # The first piece has two letters at least: "LMs" spells nothing from "large model".
+        for n in range(min(len(word), len(rest)), 1 if first else 0, -1):
+            if rest[:n] == word[:n]:
+                tail = _spell(rest[n:], words, i + 1, skipped or (i > at and not first))
+                if tail is not None:
+                    return [word, *tail]
+    return None
 
 
 def _union(*matches: dict[str, float]) -> dict[str, float]:
@@ -507,12 +632,17 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     question_words = set(stems(question))
     focus = _focus(question)
     asked = asked_words(question)
+    heads = kind_words(question)
+    # A result's measure ("what translation quality") is the student's word, not the paper's.
+    phrase = asked_phrase(question) if kind == NUMBER else None
     place = bool(re.match(r"\s*where\b", question.lower()))
     compares = bool(_COMPARATIVE.search(question))
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
     way = directions(question)
     naming = bool(_NAMING.search(question))
-    match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question))
+    against = bool(_WHY_NOT.search(questions._normalised(questions.main_clause(question))))
+    who = bool(_WHO.match(questions._normalised(questions.main_clause(question))))
+    match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
     extreme, extreme_words = tables.extreme_asked(question)
@@ -563,6 +693,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     frequency = Counter(s for _, _, _, _, have, _ in pool for s in have)
     rarity = {s: math.log(1 + len(pool) / (1 + frequency[s])) for s in weights}
     total = sum(weights[s] * rarity[s] * (1.0 if frequency[s] else ABSENT_WEIGHT) for s in own) or 1.0
+    if phrase and not frequency[phrase[0]]:
+        phrase = None  # a head noun no sentence holds ("top candidates" for "Top-k") tells none apart
 
     def covered(words: dict[str, float]) -> float:
         return min(1.0, sum(weights[s] * factor * rarity[s] for s, factor in words.items()) / total)
@@ -580,8 +712,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         both = _union(have, around)
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
         strength = (
-            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming)
-            if kind != ANY else 0.0
+            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase, who, against)
+            if kind != ANY or heads else 0.0
         )
         if strength and way and (stated := directions(own_text)) and not _agrees(stated, way):
             strength = 0.0  # "English-to-French" holds no answer for "from French into English"

@@ -82,13 +82,19 @@ def cues(question: str) -> list[str]:
 
 # The offline model's answer rules tell a few more kinds apart than the ranking needs (h-answer):
 # "what goes wrong when…" or "what's the catch with…" wants a consequence, "what kind of X"
-# a sort of X, and "what throughput…" a figure as much as "what size…" does.
-EFFECT, SORT = "effect", "sort"
+# a sort of X, and "what throughput…" a figure as much as "what size…" does; "what do they
+# conclude from X" wants the conclusion drawn ("this suggests that …").
+EFFECT, SORT, CONCLUSION = "effect", "sort", "conclusion"
 _ANSWER_KINDS = [
+    (CONCLUSION, re.compile(r"^what (do|does|did|can|could|should|would) (\w+ ){1,3}(conclude|infer|deduce|learn|take away)\b"
+                            r"|^what (is|was|are|were) (the |their |its )?(conclusions?|takeaways?|lessons?|implications?)\b")),
     (EFFECT, re.compile(r"^what (goes|went|can go|could go) wrong\b|^what (happens|happened|problems?|issues?|effects?) "
                         r"|^what(?:['’]s| is| are| was| were) (?:the |a |its |their )?(?:catch|drawbacks?|downsides?|disadvantages?|trade-?offs?)\b"
                         r"|^what does (\w+ ){1,4}(cause|lead to|result in)\b")),
     (SORT, re.compile(r"^(what|which) (kinds?|types?|sorts?|forms?) of\b")),
+    # "What is the averaged ROUGE score of …": a result however many words name it.
+    (SCORE, re.compile(r"^(what|which) (is|are|was|were) (the |its |their |a |an )?(\w+ ){0,3}"
+                       r"(scores?|accuracy|f1|bleu|rouge|perplexity|error rate)\b")),
     (NUMBER, re.compile(r"^(what|which) (is |are |was |were )?(the |its |their |a |an )?(\w+ ){0,2}"
                         r"(throughput|speed|capacity|memory|duration|time|temperature|price|date|day|month|"
                         r"weight|distance|frequency|dimensionality|probability|height|age|mass|volume|variance|mean|average|range|"

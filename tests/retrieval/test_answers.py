@@ -496,3 +496,79 @@ def test_asked_why_a_remedy_was_needed_the_sentence_it_remedies_leads():
     )
     quote = first_quote(skill.answer("Why did they stop the tokenizer from merging letters with punctuation?", output_for("q", text)))
     assert "poor allocation" in quote
+
+
+# h-ans (issue 14, item 4): sentence choice, second pass.
+
+
+def test_what_they_conclude_is_answered_by_the_conclusion_drawn_in_the_next_sentence():
+    notes = (
+        "The tank holds forty litres of water. "
+        "We observe that cooling the pump slowly makes the flow weaker. "
+        "This suggests that the valve seal is not tight enough at low temperature."
+    )
+    question = "What do they conclude from cooling the pump making the flow weaker?"
+    assert answers.answer_kind(question) == questions.CONCLUSION
+    assert "valve seal" in first_quote(skill.answer(question, output_for("q", notes)))
+
+
+def test_what_is_the_long_named_score_asks_for_a_result():
+    assert answers.answer_kind("What is the averaged ROUGE score of the small model?") == SCORE
+    assert answers.answer_kind("What was the final BLEU score?") == SCORE
+
+
+def test_what_model_of_a_thing_is_answered_by_a_name_by_the_papers_word_for_the_thing():
+    notes = (
+        "We estimate the cost of training from the hours of each GPU used and the power it draws. "
+        "The network was trained on four K2000 GPUs for a week."
+    )
+    reply = skill.answer("What model of graphics card was used for training?", output_for("q", notes))
+    assert "K2000" in first_quote(reply)
+
+
+def test_a_figure_by_the_asked_words_modifier_in_a_sentence_without_its_head_is_another_things():
+    notes = "The bread recipe archive of the bakery holds 120 entries by now. We also bake 500 bread recipe rolls a day."
+    reply = skill.answer("How large is the bread recipe archive?", output_for("q", notes))
+    assert "120 entries" in first_quote(reply)
+
+
+def test_a_figure_in_a_sentence_opening_in_contrast_is_the_alternatives():
+    notes = (
+        "Our garden's seed store now holds some 40 packets. "
+        "In contrast, a village garden needs a seed store of 12 packets."
+    )
+    assert "40 packets" in first_quote(skill.answer("How large is the garden's seed store?", output_for("q", notes)))
+
+
+def test_who_is_answered_by_the_name_that_did_it_not_by_the_work_named():
+    notes = (
+        "In this report we presented the Lantern, the first lamp to replace candles with sealed oil burners. "
+        "Marta proposed replacing candles with oil burners and started the first tests."
+    )
+    reply = skill.answer("Who first suggested replacing candles with oil burners?", output_for("q", notes))
+    assert first_quote(reply).startswith("Marta proposed")
+
+
+def test_why_not_is_answered_by_the_things_problem_stated_without_a_marker():
+    notes = (
+        "The players want to avoid getting caught by the guard in the garden game. "
+        "Public river samples are far larger than lab samples, but they have serious contamination issues. "
+        "We collected lab samples from three sites."
+    )
+    reply = skill.answer("Why not simply test on the large public river samples?", output_for("q", notes))
+    assert "contamination issues" in first_quote(reply)
+
+
+def test_what_noun_with_any_verb_is_answered_by_a_name_by_that_noun():
+    notes = (
+        "3.1 Cooling Loops In each cooling loop of the rack, coolant flows from the pumps to the two copper pipes and back. "
+        "This consists of a pipe pair with a Xylene coolant in between."
+    )
+    reply = skill.answer("What coolant flows between the two copper pipes of the cooling loop?", output_for("q", notes))
+    assert "Xylene" in first_quote(reply)
+
+
+def test_a_short_name_spelled_from_the_questions_words_stands_for_them():
+    notes = "Our network reaches an accuracy of 70.2 on the test, a strong result. The RecNet model reaches 64.5 accuracy."
+    reply = skill.answer("What accuracy does the recurrent network reach?", output_for("q", notes))
+    assert "64.5" in first_quote(reply)
