@@ -398,19 +398,20 @@ def _fixture_papers(lexical_only: bool):
     return by_id, files, modes, owner
 
 
-def answers_only(lexical_only: bool) -> str:
+def answers_only(papers: tuple) -> str:
     """Only the answer-first share, per split and search mode, with the questions missed on the
-    tuned halves: a quick check while changing the answer rules (no ingest timing, no latency corpus)."""
-    _, files, modes, _ = _fixture_papers(lexical_only)
+    tuned halves: a quick check while changing the answer rules (no ingest timing, no latency corpus).
+    ``papers``: what ``_fixture_papers`` returns."""
+    _, files, modes, _ = papers
     modes = [mode for mode in modes if mode != "dense"]
     shares = {(split, mode): answer_first(paraphrased(split), files, mode) for split in ANSWER_SPLITS for mode in modes}
     return answer_table(shares, modes)
 
 
-def recall_only(lexical_only: bool, k: int = 5) -> str:
+def recall_only(papers: tuple, k: int = 5) -> str:
     """Only recall@k (and the quoted page's) per question set and search mode, with the
     questions missed on the sets tuned on: a quick check while changing the ranking."""
-    by_id, _, modes, _ = _fixture_papers(lexical_only)
+    by_id, _, modes, _ = papers
     names = {name: split for split, (_, name) in FRESH_SETS.items()}
     lines = [
         f"recall@{k} (in brackets: the quoted page's):",
@@ -428,9 +429,9 @@ def recall_only(lexical_only: bool, k: int = 5) -> str:
     return "\n".join([*lines, "", "Missed (sets tuned on only):", *misses])
 
 
-def latency_only() -> str:
+def latency_only(papers: tuple) -> str:
     """Only the query latency over 10,000 chunks (the papers indexed, lexical search)."""
-    _, _, _, owner = _fixture_papers(lexical_only=True)
+    _, _, _, owner = papers
     lines = []
     for corpus, figures in latency(owner).items():
         lines.append(
@@ -623,12 +624,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.answers_only or args.recall_only or args.latency_only:
         with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as workdir, _database(args.postgres) as url:
             _setup_django(workdir, url)
+            papers = _fixture_papers(args.lexical_only or not (args.recall_only or args.answers_only))
             if args.recall_only:
-                print(recall_only(args.lexical_only))
+                print(recall_only(papers))
             if args.answers_only:
-                print(answers_only(args.lexical_only))
+                print(answers_only(papers))
             if args.latency_only:
-                print(latency_only())
+                print(latency_only(papers))
         return 0
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
