@@ -222,7 +222,7 @@ def run() -> dict:
     from django.contrib.auth import get_user_model
 
     from chat.files import store_file
-    from chat.retrieval import dense, minilm, search, tokens
+    from chat.retrieval import dense, minilm, tokens
     from chat.retrieval.ingest import index_file
     from chat.retrieval.models import Chunk, Document
 
@@ -280,7 +280,32 @@ def run() -> dict:
         for mode in modes
         if mode != "dense"
     }
-    settings.RETRIEVAL_EMBEDDING_MODEL = ""  # the latency below is of lexical search
+    latency_figures = latency(owner)
+    return {
+        "ingest_median": statistics.median(times),
+        "ingest_all": times,
+        "pages": documents[GPT2].pages,
+        "chunks_gpt2": documents[GPT2].chunks.count(),
+        "tokens_gpt2": documents[GPT2].tokens,
+        "recalls": recalls,
+        "answer_shares": answer_shares,
+        "embedding": embedding,
+        "latency": latency_figures,
+        "encoding": tokens.encoding_name(),
+        "dense": dense.available(),
+    }
+
+
+def latency(owner) -> dict:
+    """Query latency of lexical ``search()`` with 10,000 chunks indexed, per corpus: p50/p99
+    with and without the passage re-ranking, over every question of every set, searching
+    all documents or only the two papers. The papers must be indexed already."""
+    from django.conf import settings
+
+    from chat.retrieval import search
+    from chat.retrieval.models import Chunk, Document
+
+    settings.RETRIEVAL_EMBEDDING_MODEL = ""  # the latency is of lexical search
 
     # 10,000 chunks indexed, two ways. "course": synthetic documents with their own
     # Zipf-distributed vocabulary (as a course's many PDFs on different topics), each
@@ -302,7 +327,7 @@ def run() -> dict:
     def remix_chunk() -> str:
         return ". ".join(rng.sample(sentences, 25))
 
-    latency = {}
+    figures = {}
     configured_pool = search.RERANK_POOL
     every_question = [q for questions in question_sets().values() for q in questions]
     base_documents = list(Document.objects.filter(status=Document.READY).values_list("id", flat=True))
@@ -330,7 +355,7 @@ def run() -> dict:
                         search.search(question.text, documents_searched, settings.RETRIEVAL_MAX_RESULTS, mode="lexical")
                         timings.setdefault((scope, pool), []).append((time.perf_counter() - started) * 1000)
         search.RERANK_POOL = configured_pool
-        latency[corpus] = {
+        figures[corpus] = {
             "chunks": Chunk.objects.count(),
             "queries": len(timings[("all", configured_pool)]),
             **{
@@ -339,24 +364,12 @@ def run() -> dict:
                 for q, level in (("p50", 0.5), ("p99", 0.99))
             },
         }
-    return {
-        "ingest_median": statistics.median(times),
-        "ingest_all": times,
-        "pages": documents[GPT2].pages,
-        "chunks_gpt2": documents[GPT2].chunks.count(),
-        "tokens_gpt2": documents[GPT2].tokens,
-        "recalls": recalls,
-        "answer_shares": answer_shares,
-        "embedding": embedding,
-        "latency": latency,
-        "encoding": tokens.encoding_name(),
-        "dense": dense.available(),
-    }
+    return figures
 
 
-def answers_only(lexical_only: bool) -> str:
-    """Only the answer-first share, per split and search mode, with the questions missed on the
-    tuned halves: a quick check while changing the answer rules (no ingest timing, no latency corpus)."""
+def _fixture_papers(lexical_only: bool):
+    """The two papers stored and indexed (embedded too unless ``lexical_only`` or no model is
+    available): (document id -> paper name, document id -> stored file, search modes, owner)."""
     from django.conf import settings
     from django.contrib.auth import get_user_model
 
@@ -372,6 +385,7 @@ def answers_only(lexical_only: bool) -> str:
     )
     settings.RETRIEVAL_EMBEDDING_MODEL = ""
     documents = {name: index_file(file) for name, file in papers.items()}
+    by_id = {d.id: name for name, d in documents.items()}
     files = {d.id: papers[name] for name, d in documents.items()}
     settings.RETRIEVAL_EMBEDDING_MODEL = embedding_model
     modes = ["lexical"]
@@ -380,9 +394,53 @@ def answers_only(lexical_only: bool) -> str:
         for chunk, vector in zip(chunks, dense.embed_chunks([c.text for c in chunks]), strict=True):
             chunk.embedding = array("f", vector).tobytes()
         Chunk.objects.bulk_update(chunks, ["embedding"])
-        modes.append("hybrid")
+        modes += ["dense", "hybrid"]
+    return by_id, files, modes, owner
+
+
+def answers_only(papers: tuple) -> str:
+    """Only the answer-first share, per split and search mode, with the questions missed on the
+    tuned halves: a quick check while changing the answer rules (no ingest timing, no latency corpus).
+    ``papers``: what ``_fixture_papers`` returns."""
+    _, files, modes, _ = papers
+    modes = [mode for mode in modes if mode != "dense"]
     shares = {(split, mode): answer_first(paraphrased(split), files, mode) for split in ANSWER_SPLITS for mode in modes}
     return answer_table(shares, modes)
+
+
+def recall_only(papers: tuple, k: int = 5) -> str:
+    """Only recall@k (and the quoted page's) per question set and search mode, with the
+    questions missed on the sets tuned on: a quick check while changing the ranking."""
+    by_id, _, modes, _ = papers
+    names = {name: split for split, (_, name) in FRESH_SETS.items()}
+    lines = [
+        f"recall@{k} (in brackets: the quoted page's):",
+        "",
+        "| question set | " + " | ".join(modes) + " |",
+        "|---|" + "---|" * len(modes),
+    ]
+    misses = []
+    for name, questions in question_sets().items():
+        found = {mode: recall(questions, by_id, mode, k) for mode in modes}
+        cells = [f"{found[m].found:.2f} ({found[m].quoted:.2f})" for m in modes]
+        lines.append(f"| {name} ({len(questions)}) | " + " | ".join(cells) + " |")
+        if names.get(name) not in NEVER_TUNED:
+            misses += [f"- {name}, {mode}: {text}" for mode in modes for text in found[mode].misses]
+    return "\n".join([*lines, "", "Missed (sets tuned on only):", *misses])
+
+
+def latency_only(papers: tuple) -> str:
+    """Only the query latency over 10,000 chunks (the papers indexed, lexical search)."""
+    _, _, _, owner = papers
+    lines = []
+    for corpus, figures in latency(owner).items():
+        lines.append(
+            f"{corpus}: {figures['chunks']:,} chunks, {figures['queries']} queries; all searched p50 / p99 "
+            f"{figures['all_p50']:.1f} / {figures['all_p99']:.1f} ms (FTS order only {figures['all_fts_only_p50']:.1f} / "
+            f"{figures['all_fts_only_p99']:.1f}); the two papers only {figures['own_p50']:.1f} / {figures['own_p99']:.1f} ms "
+            f"(FTS order only {figures['own_fts_only_p50']:.1f} / {figures['own_fts_only_p99']:.1f})"
+        )
+    return "\n".join(lines)
 
 
 def answer_table(shares: dict[tuple[str, str], tuple[float, list[str]]], modes: list[str]) -> str:
@@ -544,17 +602,35 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="measure only the answer-first share and list the questions missed (implies --dry-run)",
     )
-    parser.add_argument("--lexical-only", action="store_true", help="with --answers-only: skip dense and hybrid search")
+    parser.add_argument(
+        "--recall-only",
+        action="store_true",
+        help="measure only recall@5 per question set and list the questions missed (implies --dry-run)",
+    )
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="measure only the query latency over 10,000 chunks (implies --dry-run)",
+    )
+    parser.add_argument(
+        "--lexical-only", action="store_true", help="with --answers-only or --recall-only: skip dense and hybrid search"
+    )
     parser.add_argument("--postgres", metavar="PREFIX", default="",
-                        help="with --answers-only: search with PostgreSQL instead of SQLite, in a throw-away database "
+                        help="with --answers-only, --recall-only or --latency-only: search with PostgreSQL instead of SQLite, in a throw-away database "
                         "PREFIX_<pid> on BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432), dropped after")
     args = parser.parse_args(argv)
     from bench import report
 
-    if args.answers_only:
+    if args.answers_only or args.recall_only or args.latency_only:
         with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as workdir, _database(args.postgres) as url:
             _setup_django(workdir, url)
-            print(answers_only(args.lexical_only))
+            papers = _fixture_papers(args.lexical_only or not (args.recall_only or args.answers_only))
+            if args.recall_only:
+                print(recall_only(papers))
+            if args.answers_only:
+                print(answers_only(papers))
+            if args.latency_only:
+                print(latency_only(papers))
         return 0
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())

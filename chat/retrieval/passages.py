@@ -191,6 +191,24 @@ FOCUS_WEIGHT = 1.0
 # holding a number (not a year or a citation) count this much more.
 NUMBER_BONUS = 0.25
 _FIGURE = re.compile(r"(?<![\w.])(?!(?:19|20)\d\d\b)\d[\d,.]*\b(?!\s*[\])])")
+# A figure standing right by what is asked for says more than the topic's words around it:
+# "from 512 to 1024 tokens" for "how many tokens …", "3.5 days" for "how long …" (its cue
+# words). Such a window counts this much more (instead of NUMBER_BONUS for any figure).
+BY_ASKED_BONUS = 0.4
+# "By": within this many characters (two or three words) either side of the asked word.
+BY_CHARS = 24
+
+
+def _figure_by(text: str, hits: list[tuple[int, str]], start: int, end: int, focus: set[str]) -> bool:
+    """Whether a figure stands by (before, or after the end of) a hit of ``focus`` between
+    ``start`` and ``end``."""
+    for at, s in hits:
+        if start <= at < end and s in focus:
+            word = _RUN.match(text, at)
+            after = word.end() if word else at
+            if _FIGURE.search(text, max(0, at - BY_CHARS), at) or _FIGURE.search(text, after, after + BY_CHARS):
+                return True
+    return False
 
 
 def best_passage_scores(
@@ -204,6 +222,7 @@ def best_passages(
     query_terms: dict[str, float], texts: dict[int, str], documents: dict[int, int] | None = None,
     numeric: bool = False, indexes: dict[int, str] | None = None, names: dict[str, re.Pattern] | None = None,
     asked: set[str] | None = None, opening: dict[int, str] | None = None,
+    focus: set[str] | None = None,
 ) -> dict[int, tuple[float, str]]:
     """For each chunk id, (score, the start of its best window's text): the BM25 score of its best window of PASSAGE_CHARS (a window
     starts at each occurrence of a query word) against the query's terms, each term's
@@ -212,7 +231,9 @@ def best_passages(
     ``numeric`` favours windows that hold a figure; ``indexes`` (chunk id -> its stored
     ``term_index``) spares scanning those chunks' text; ``opening`` (chunk id -> the title
     of the section it begins inside, ``sections_at_start``) is the heading of its windows
-    before its own first heading."""
+    before its own first heading; with ``numeric``, ``focus`` (stems of what a figure
+    question asks for and of the words that stand by its kind of answer) favours windows
+    where a figure stands right by one of them."""
     weight: dict[str, float] = {}
     for term, w in query_terms.items():
         weight[stem(term)] = max(w, weight.get(stem(term), 0.0))
@@ -280,11 +301,20 @@ def best_passages(
         if numeric:
             # Best first, and only while a figure could still change the best: most
             # windows are never scanned for one.
+            top = BY_ASKED_BONUS if focus else NUMBER_BONUS
+            text = unfold(texts[chunk_id])
             for score, at in sorted(windows, reverse=True):
-                if score * (1 + NUMBER_BONUS) <= best:
+                if score * (1 + top) <= best:
                     break
-                if _FIGURE.search(texts[chunk_id], max(0, at - PASSAGE_CHARS // 4), at + PASSAGE_CHARS):
-                    best, best_at = score * (1 + NUMBER_BONUS), at
+                start, end = max(0, at - PASSAGE_CHARS // 4), at + PASSAGE_CHARS
+                if focus and _figure_by(text, hits, start, end, focus):
+                    bonus = BY_ASKED_BONUS
+                elif _FIGURE.search(text, start, end):
+                    bonus = NUMBER_BONUS
+                else:
+                    continue
+                if score * (1 + bonus) > best:
+                    best, best_at = score * (1 + bonus), at
         scores[chunk_id] = best
         # Its first quarter: enough to tell a repeated caption or an overlap's copy from
         # another passage, not so much that the text after a repeat makes it look new.

@@ -67,6 +67,7 @@ RERANK_POOL = 30
 # Chunks overlap by half, and a caption or header may repeat on many pages: a chunk whose
 # best passage a better chunk already holds adds less, so its score counts this much.
 REPEAT_DISCOUNT = 0.7
+FIGURE_BY_ASKED = (questions.NUMBER, questions.SHARE)
 
 
 def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
@@ -82,9 +83,15 @@ def lexical(query: str, document_ids: list[int], limit: int) -> list[int]:
     owners = {cid: document for cid, _, document, _, _ in rows}
     indexes = {cid: terms for cid, _, _, terms, _ in rows}
     opening = {cid: section for cid, _, _, _, section in rows if section}
+    asked = {passages.stem(w) for w in questions.asked_words(query)}
+    kind = questions.kind_of(query)
     best = passages.best_passages(
         weights, texts, owners, numeric=questions.wants_figure(query), indexes=indexes, names=name_numbers(query),
-        asked={passages.stem(w) for w in questions.asked_words(query)}, opening=opening,
+        asked=asked, opening=opening,
+        # A count or a share stands by what it counts ("1024 tokens", "3.5 days"); a score
+        # seldom by the word the question names it with ("what translation score": "41.8
+        # BLEU"), so any figure near its words counts as before.
+        focus=asked | {passages.stem(w) for w in questions.cues(query)} if kind in FIGURE_BY_ASKED else set(),
     )
     order = {cid: rank for rank, cid in enumerate(head)}
     head = sorted(head, key=lambda cid: (-best.get(cid, (0.0, ""))[0], order[cid]))

@@ -91,6 +91,31 @@ def test_a_figure_question_prefers_the_window_holding_a_figure():
     assert scores[2] > scores[1]
 
 
+def test_a_figure_by_what_is_asked_counts_more_than_a_figure_elsewhere_in_the_window():
+    weights = {"tokens": 1.0, "context": 1.0}
+    texts = {1: FILLER + "The context holds many tokens of text for the reader, while the network stacks 12 layers. " + FILLER,
+             2: FILLER + "The context grows from 512 to 1024 tokens in the larger runs. " + FILLER}
+    anywhere = passages.best_passage_scores(weights, texts, numeric=True)
+    assert anywhere[1] == pytest.approx(anywhere[2])
+    by_asked = passages.best_passages(weights, texts, numeric=True, focus={passages.stem("tokens")})
+    assert by_asked[2][0] > by_asked[1][0]
+    # Only for a figure question: the same focus does nothing to another kind.
+    assert passages.best_passages(weights, texts, focus={passages.stem("tokens")})[2][0] == pytest.approx(
+        passages.best_passages(weights, texts)[2][0]
+    )
+
+
+@pytest.mark.django_db
+def test_a_count_question_ranks_the_chunk_giving_the_count_by_its_noun_first(upload):
+    """"How many tokens …": the passage with "1024 tokens" beats one holding the question's
+    words together (one of them twice) and a figure that counts something else."""
+    other = FILLER + "Each of the 24 layers reads the context, a sequence of tokens (tokens are word pieces), and the model sees it whole. " + FILLER
+    answer = FILLER + "The model sees a context of 1024 tokens at most, as the sequence is cut there. " + FILLER
+    ids = {name: index_file(upload(name, text.encode())).id for name, text in (("a.md", other), ("b.md", answer))}
+    hits = search.search("How many tokens of context can the model see?", list(ids.values()), 2, mode="lexical")
+    assert hits[0].chunk.document_id == ids["b.md"]
+
+
 def test_a_question_word_after_a_preposition_still_tells_the_kind():
     assert questions.kind_of("Into how many parts is the input split?") == questions.NUMBER
     assert questions.kind_of("Roughly how many pages are left?") == questions.NUMBER
