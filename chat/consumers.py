@@ -247,8 +247,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return live.render_new_message(message, stream=stream, read_only=self.read_only)
         return live.render_message(message, stream=stream, read_only=self.read_only)
 
-    @on_database_thread
-    def _new_user_messages(self) -> str:
+    def _posted_questions(self) -> str:
         """User messages posted since this page was rendered (from another tab, or the
         student a tutor watches), and the title the first of them may have given the thread."""
         html = []
@@ -263,7 +262,12 @@ class ThreadConsumer(AsyncWebsocketConsumer):
 
     @on_database_thread
     def _run_panel(self, taken: list[dict]) -> str:
-        return self.panel.update(taken)
+        # A run's first event follows the message that started it, which reached only the
+        # posting tab, in its HTTP response: other tabs and a watching tutor get it here,
+        # in the panel's own trip, before the answer it starts (whose render waits for the
+        # panel's). The posting tab drops its second copy (app.js).
+        starts = any(event["type"] == "run.status" and event.get("seq", 1) == 1 for event in taken)
+        return (self._posted_questions() if starts else "") + self.panel.update(taken)
 
     async def _status_moved(self) -> bool:
         known = self.panel.known
@@ -276,13 +280,6 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     # --- events from the engine ------------------------------------------------------------
 
     async def run_status(self, event: dict) -> None:
-        if event.get("seq", 1) == 1:
-            # A run's first event follows the message that started it, which reached only
-            # the posting tab, in its HTTP response: other tabs and a watching tutor get it
-            # here, before the answer it starts (the posting tab drops its copy, app.js).
-            html = await self._new_user_messages()
-            if html:
-                await self.send(text_data=html)
         self._panel_events.append(event)
         self._refresh_panel()
 
