@@ -108,9 +108,12 @@ def test_a_chip_status_pushed_before_the_chip_is_on_the_page_is_applied_when_it_
     # processing, so only the kept push can tell the page the file is done); on a busy machine
     # processing can win, and then the push's missing target is what is tested.
     assert len(held) == 1 and "file-chip-" in held[0]
-    expect(page.locator(".file-chip")).to_have_count(0)  # the push had no chip to update yet
+    # The socket shows the question (with its chip) to every tab at the run's first event, so
+    # the chip may be on the page already, from the socket; the response's copy is dropped.
+    assert page.locator(".file-chip").count() <= 1
     page.evaluate("() => window.__held.forEach((h) => h.release())")
 
+    expect(page.locator(".file-chip")).to_have_count(1)
     chip = page.locator(".file-chip").first
     expect(chip).to_contain_text("language_models_are_unsupervised_multitask_learners.pdf")
     expect(chip).to_contain_text("processed", timeout=RUN_TIMEOUT)
