@@ -1,8 +1,8 @@
 """The offline model's code_interpreter skill: it writes and runs real programs.
 
-For requests it recognizes (Fibonacci numbers, primes below N, factorials, sums of
-series, tables, "plot y = … from a to b", or a pasted ```python block) it calls
-code_interpreter with a program; after the call it reports what the program actually
+For requests it recognizes (Fibonacci numbers, the nth of them, primes below N, whether N
+is prime, factorials, sums of series, tables, "plot y = … from a to b", or a pasted
+```python block) it calls code_interpreter with a program; after the call it reports what the program actually
 printed. Nothing is answered from a lookup table.
 """
 
@@ -34,6 +34,24 @@ def _fibonacci(m: re.Match) -> str:
     n = min(int(m.group(1)), 10_000)
     return (f"n = {n}\nfib = [0, 1]\nwhile len(fib) < n:\n    fib.append(fib[-1] + fib[-2])\n"
             f"fib = fib[:n]\nprint(f'The first {{n}} Fibonacci numbers:')\nprint(', '.join(map(str, fib)))")
+
+
+def _nth_fibonacci(m: re.Match) -> str:
+    """Counting F(1) = F(2) = 1, the program starts from the pair (0, 1) and moves it on n
+    times, each time replacing (a, b) with (b, a + b); after n moves a is the nth number."""
+    n = min(int(m.group(1)), 100_000)
+    return (f"n = {n}\na, b = 0, 1\nfor _ in range(n):\n    a, b = b, a + b\n"
+            f"print(f'Fibonacci number {{n}} (counting F(1) = F(2) = 1) is {{a}}')")
+
+
+def _is_prime(m: re.Match) -> str:
+    """Trial division: n is prime when it is at least 2 and no number from 2 up to √n divides
+    it, since a factor larger than √n would pair with one smaller."""
+    n = int(m.group(1))
+    return (f"import math\nn = {n}\ndivisor = next((d for d in range(2, math.isqrt(n) + 1) if n % d == 0), None)\n"
+            f"if n < 2:\n    print(f'{{n}} is not prime: primes are at least 2.')\n"
+            f"elif divisor is None:\n    print(f'{{n}} is prime: no number from 2 to {{math.isqrt(n)}} divides it.')\n"
+            f"else:\n    print(f'{{n}} is not prime: {{n}} = {{divisor}} × {{n // divisor}}.')")
 
 
 def _primes(m: re.Match) -> str:
@@ -110,9 +128,13 @@ def _plot(m: re.Match) -> str | None:
 RECIPES = [
     (re.compile(rf"\bfirst\s+{_NUM}\s+fibonacci", re.I), _fibonacci),
     (re.compile(rf"\b{_NUM}\s+fibonacci", re.I), _fibonacci),
+    (re.compile(rf"\b{_NUM}(?:st|nd|rd|th)\s+fibonacci", re.I), _nth_fibonacci),
+    (re.compile(rf"\bfibonacci\s+number\s+(?:no\.?\s*|#\s*)?{_NUM}\b", re.I), _nth_fibonacci),
+    (re.compile(r"\bis\s+(\d{1,12})\s+(?:a\s+)?prime\b", re.I), _is_prime),
     (re.compile(rf"\bprimes?\b.*?\b(?:below|under|less than|up to|smaller than)\s+{_NUM}", re.I), _primes),
     (re.compile(rf"\bfactorial of\s+{_NUM}\b", re.I), _factorial),
     (re.compile(rf"\b{_NUM}\s*!(?!=)"), _factorial),
+    (re.compile(rf"\b{_NUM}\s+factorial\b", re.I), _factorial),
     (re.compile(rf"\bsum of (?:the )?first\s+{_NUM}\s+({'|'.join(SERIES)})", re.I), _series),
     (re.compile(rf"\bmultiplication table (?:of|for)\s+{_NUM}", re.I), _times_table),
     (re.compile(rf"\btable of (?:squares|powers)[^0-9]*{_NUM}", re.I), _table),

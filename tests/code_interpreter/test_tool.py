@@ -215,3 +215,23 @@ async def test_the_walkthroughs_misspelt_request_runs_and_its_explanation_walks_
     assert "as long as `len(fib) < n` is true" in text
     assert "**The idea:** Each Fibonacci number is the sum of the two before it" in text
     assert "4181" in text  # what it printed
+
+
+@pytest.mark.parametrize(("request_text", "expected", "wrong"), [
+    ("What is the 50th Fibonacci number?", "is 12586269025", None),
+    ("What is the 10th fibonacci number?", "is 55", None),
+    ("Is 97 prime?", "97 is prime", "not prime"),
+    ("Is 91 a prime number?", "91 is not prime: 91 = 7 × 13", None),
+    ("What is 12 factorial?", "12! = 479001600", None),
+])
+async def test_single_number_questions_run_code_even_with_file_search_on(thread, coder, request_text, expected, wrong):
+    # With file_search on too, these used to be searched for in the files and answered with
+    # unrelated quotes: they are computations, so they go to code.
+    coder.tools = [{"type": "file_search"}, {"type": "code_interpreter"}]
+    await sync_to_async(coder.save)()
+    run, steps, answer = await ask(thread, coder, request_text)
+    assert run.status == "completed"
+    assert [call["type"] for call in calls_of(steps)] == ["code_interpreter"]
+    assert expected in calls_of(steps)[0]["code_interpreter"]["outputs"][0]["logs"]
+    assert expected in answer.text
+    assert wrong is None or wrong not in answer.text
