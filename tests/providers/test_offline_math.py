@@ -173,6 +173,29 @@ def test_it_differentiates_sine_with_respect_to_the_named_variable():
     assert answer_line(reply_to("d/dt t^3")) == "3t^2"
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2nd derivative of x^3", "6x"),
+    ("Find the second derivative of x^3", "6x"),
+    ("differentiate x^3 twice", "6x"),
+    ("d²y/dx² of y = x^3", "6x"),
+    ("d^2/dt^2 (t^4)", "12t^2"),
+    ("What is the third derivative of x^4?", "24x"),
+    ("second-order derivative of sin(x)", "-sin(x)"),
+    ("differentiate x^4 3 times with respect to x", "24x"),
+    ("first derivative of x^3", "3x^2"),
+])
+def test_it_takes_higher_derivatives_one_at_a_time(text, expected):
+    assert answer_line(reply_to(text)) == expected
+
+
+def test_a_number_times_an_expression_is_a_product_not_a_repetition():
+    assert answer_line(reply_to("differentiate 3 times x^2")) == "6x"
+
+
+def test_a_derivative_of_too_high_an_order_is_refused_plainly():
+    assert reply_to("50th derivative of x^3") == "I differentiate at most 10 times."
+
+
 def test_it_integrates_and_adds_the_constant():
     reply = reply_to("integrate 2x")
     assert "\\int 2 x\\,dx = x^{2} + C" in reply

@@ -52,6 +52,7 @@ class MathRequest:
     candidates: tuple[str, ...]  # math strings, best first; several equations form a system
     var: str | None = None  # from "solve for t", "d/dt", "with respect to t", "dt"
     bounds: tuple[str, str] | None = None  # from "integrate ... from a to b"
+    order: int = 1  # of a derivative: "2nd derivative", "differentiate ... twice", "d²y/dx²"
 
 
 # --- the whitelist that reaches sympy -------------------------------------------------
@@ -111,6 +112,17 @@ VAR_PHRASES = [
     r"\bfor\s+([a-zA-Z])\s*[:,]",
     r"\bfor\s+([a-zA-Z])\W*$",
 ]
+# How many times to differentiate. Read from the text as written, before normalize turns
+# "3 times" into a product or "²" into a power; the phrase is then removed.
+MAX_ORDER = 10
+_SUP = r"(?:\^\s*\(?\s*(\d{1,2})\s*\)?|([²³]))"  # ^2, ^(2), ², ³
+LEIBNIZ = re.compile(rf"(?<![a-zA-Z])d\s*{_SUP}\s*([a-zA-Z])?\s*/\s*d\s*([a-zA-Z])\s*{_SUP}")
+ORDINAL_DERIVATIVE = re.compile(
+    r"\b(?:(first|second|third|fourth|fifth|sixth)|(\d{1,2})(?:st|nd|rd|th))[\s-]+(?:order\s+)?(?=derivative)", re.I)
+# "3 times with respect to x" repeats; "3 times x^2" multiplies.
+REPEATED = re.compile(r"\b(?:(once|twice|thrice)|(\d{1,2})\s+times(?!\s*(?:[a-zA-Z]\b|[\d(])))\b", re.I)
+ORDER_WORDS = {"first": 1, "once": 1, "second": 2, "twice": 2, "third": 3, "thrice": 3, "fourth": 4,
+               "fifth": 5, "sixth": 6, "²": 2, "³": 3}
 BOUNDS = re.compile(r"\bfrom\s+(-?[\w.^*/()]+?)\s+to\s+(-?[\w.^*/()]+?)(?=[\s,;:!?]|\.?$)")
 TRAILING_D = re.compile(r"(?<![a-zA-Z])d([a-zA-Z])\b")  # the "dx" of an integral
 
@@ -305,12 +317,34 @@ def candidates_in(scope: str, intent: str | None, message: str) -> list[str]:
     return sorted(chosen, key=lambda m: ("=" not in m, 0 if "=" in m else -len(m)))
 
 
+def _order_of(word: str | None, digits: str | None) -> int:
+    return ORDER_WORDS[word.lower()] if word else int(digits)
+
+
+def derivative_order(text: str) -> tuple[int, str | None, str]:
+    """(order, variable, the text without the phrase) for a derivative of higher order:
+    Leibniz's d²y/dx² (its variable too), "2nd derivative", "differentiate ... twice"."""
+    match = LEIBNIZ.search(text)
+    if match:
+        top, bottom = _order_of(match.group(2), match.group(1)), _order_of(match.group(6), match.group(5))
+        if top == bottom:
+            return top, match.group(4), text[: match.start()] + " ; " + text[match.end():]
+    match = ORDINAL_DERIVATIVE.search(text)
+    if match:
+        return _order_of(match.group(1), match.group(2)), None, text[: match.start()] + text[match.end():]
+    if re.search(r"(?<![a-z])differentiate", text, re.I):
+        match = REPEATED.search(text)
+        if match:
+            return _order_of(match.group(1), match.group(2)), None, text[: match.start()] + " ; " + text[match.end():]
+    return 1, None, text
+
+
 def extract(text: str) -> MathRequest | None:
     """What the message asks for and the math in it; None when there is no math."""
-    text = normalize(text[:MAX_TEXT])
+    order, var, text = derivative_order(text[:MAX_TEXT])
+    text = normalize(text)
     lowered = text.lower()
-    intent = find_intent(lowered)
-    var = None
+    intent = "diff" if var else find_intent(lowered)  # only Leibniz's notation gave a variable yet
     for pattern in VAR_PHRASES:
         match = re.search(pattern, text, re.IGNORECASE)
         if match:
@@ -334,7 +368,7 @@ def extract(text: str) -> MathRequest | None:
         found = candidates_in(text, intent, text)
     if not found:
         return None
-    return MathRequest(intent, tuple(found), var, bounds)
+    return MathRequest(intent, tuple(found), var, bounds, order if intent == "diff" else 1)
 
 
 # --- reading one expression safely ------------------------------------------------------------

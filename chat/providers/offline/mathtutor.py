@@ -12,7 +12,7 @@ from __future__ import annotations
 import sympy as sp
 
 from chat.providers.offline import spelling
-from chat.providers.offline.mathparse import MathError, MathRequest, Unreadable, extract, read
+from chat.providers.offline.mathparse import MAX_ORDER, MathError, MathRequest, Unreadable, extract, read
 from chat.providers.offline.mathsolve import Writer, pick_var, solve_equation, solve_system
 
 MAX_REPLY = 2500  # characters; longer results are described rather than shown
@@ -224,15 +224,21 @@ def factor_integer(n: int) -> str:
 
 
 def differentiate(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
-    """The derivative, with the rule named for the simplest case (a power of the variable)."""
+    """The derivative (of any order, one derivative at a time), with the rule named for the
+    simplest case (a power of the variable)."""
+    if not 1 <= request.order <= MAX_ORDER:
+        raise MathError(f"I differentiate at most {MAX_ORDER} times.")
     var = sp.Symbol(request.var) if request.var else pick_var(value.free_symbols, None)
-    result = sp.diff(value, var)
     lines = []
     coefficient, power = value.as_independent(var, as_Add=False)
     if power.is_Pow and power.base == var and not power.exp.has(var):
-        lines.append("Power rule: bring the exponent down and lower it by one.")
-    operator = f"\\frac{{d}}{{d{var}}}"
-    lines.append(f"\\[{operator}\\left({w.tex(raw, written=True)}\\right) = {w.tex(result)}\\]")
+        each = " each time" if request.order > 1 else ""
+        lines.append(f"Power rule{each}: bring the exponent down and lower it by one.")
+    result = value
+    for order in range(1, request.order + 1):
+        result = sp.diff(result, var)
+        operator = f"\\frac{{d^{{{order}}}}}{{d{var}^{{{order}}}}}" if order > 1 else f"\\frac{{d}}{{d{var}}}"
+        lines.append(f"\\[{operator}\\left({w.tex(raw, written=True)}\\right) = {w.tex(result)}\\]")
     return "\n".join(lines) + f"\n\n**Answer:** {w.plain(result)}"
 
 
