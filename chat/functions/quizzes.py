@@ -161,13 +161,24 @@ def solve_question(question: str) -> Solution | None:
 
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?")
+# "x = 3", not the "2x = 6" before it: a lone letter assigned a value.
+ASSIGNMENT = re.compile(r"(?<![\w.])[a-zA-Z]\s*=")
+# Where an assignment's own chain ("x = 12 - 5 = 7") ends and a check or aside begins.
+ASIDE = re.compile(r"[(\[;]|\bcheck|\bbecause\b|\bsince\b", re.I)
 
 
 def number_in(answer: str) -> sp.Expr | None:
     """The number a student's answer gives ("108 degrees", "x = 1", "3/4"), or None."""
-    # After an "=" if there is one ("x = 2"), otherwise the first number.
-    text = answer.split("=")[-1] if "=" in answer else answer
-    m = NUMBER.search(text.replace("−", "-").replace(",", ""))
+    text = answer.replace("−", "-").replace(",", "")
+    assignments = list(ASSIGNMENT.finditer(text))
+    if assignments:
+        # The last "x = N" wins over the numbers of a check after it ("x = 3 (check: 2·3+1 = 7)").
+        text = text[assignments[-1].start():]
+        aside = ASIDE.search(text)
+        text = text[: aside.start()] if aside else text
+    # After the last "=" if there is one ("x = 12 - 5 = 7"), otherwise the first number.
+    text = text.split("=")[-1] if "=" in text else text
+    m = NUMBER.search(text)
     if m is None:
         return None
     return sp.nsimplify(m[0].replace(" ", ""), rational=True)

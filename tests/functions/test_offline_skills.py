@@ -53,6 +53,12 @@ def test_without_display_quiz_a_quiz_request_is_not_a_function_call():
         ("What is 7 × 8?", "56", True),
         ("What is 9 + 4 × 3?", "39", False),
         ("What is your favourite colour?", "blue", None),
+        # The last "x = N" is the answer, not the numbers of a check after it.
+        ("Solve 2x + 1 = 7. What is x?", "x = 3 (check: 2·3+1 = 7)", True),
+        ("Solve 2x + 1 = 7. What is x?", "x = 7 (check: 2·7+1 = 15)", False),
+        ("Solve 2x + 1 = 7. What is x?", "2x = 6, so x = 3; check 2*3 + 1 = 7", True),
+        ("Solve 2x - 5 = 9 for x", "2x = 14, x = 14/2 = 7 (check: 2·7 − 5 = 9)", True),
+        ("What is 9 + 4 × 3?", "4 × 3 = 12, then 9 + 12 = 21", True),
     ],
 )
 def test_grading_works_each_answer_out_from_the_question(question, answer, correct):
