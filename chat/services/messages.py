@@ -120,11 +120,12 @@ def post_message(thread: Thread, text: str, assistant: Assistant, *, uploads=(),
 
 
 # Markdown that reads as noise in a title: fences, images and links (kept: their text),
-# emphasis and code marks, and the markers that open a heading, quote or list item.
+# emphasis and code marks, and the markers that open a heading, quote or list item. A "*" or
+# "**" between two operands (10**9, 2*k, (a+b)**2) is an operator, not emphasis: it stays.
 _FENCE = re.compile(r"^\s*(```|~~~)[^\n]*$", re.MULTILINE)
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _LINE_MARK = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)", re.MULTILINE)
-_INLINE_MARK = re.compile(r"(\*\*|__|\*|~~|`|(?<!\w)_|_(?!\w))")
+_INLINE_MARK = re.compile(r"(?<![\w)*])\*+|(?<!\*)\*+(?![\w(*])|__|~~|`|(?<!\w)_|_(?!\w)")
 
 
 def title_from(text: str, limit: int = 60) -> str:

@@ -283,6 +283,11 @@ def test_renaming_says_it_is_done(alice_client, thread):
         ("**Solve** `3x + 11 = 14`, _please_", "Solve 3x + 11 = 14, please"),
         ("# Fibonacci\n\n- first [20 numbers](https://example.com)", "Fibonacci first 20 numbers"),
         ("```python\nprint(snake_case)\n```", "print(snake_case)"),
+        # A mark between two operands is an operator, not emphasis.
+        ("What is 10**9?", "What is 10**9?"),
+        ("Is 2**k even? **Why**", "Is 2**k even? Why"),
+        ("Expand `(a+b)**2` and 3*x", "Expand (a+b)**2 and 3*x"),
+        ("***Very*** *important*: 2*3", "Very important: 2*3"),
     ],
 )
 def test_titles_from_the_first_message_are_plain_text(alice_client, alice, tutor, text, title):
