@@ -11,6 +11,7 @@ attachments. Each limit is checked here once:
 
 from __future__ import annotations
 
+import re
 from pathlib import PurePath
 
 from django.conf import settings
@@ -24,6 +25,17 @@ from chat.retrieval.models import VectorStore, VectorStoreFile
 from chat.services import Refused
 
 MAX_FILES_PER_MESSAGE = 10  # the hosted API's limit on a message's attachments
+
+
+# Browsers (the HTML form-data encoding) and httpx (the openai SDK) write these three
+# characters of a multipart file name as %22, %0D and %0A; any other "%" is the name's own.
+_FORM_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
+_FORM_ESCAPE = re.compile("|".join(_FORM_ESCAPES))
+
+
+def uploaded_name(name: str) -> str:
+    """An uploaded file's name as the user wrote it: the multipart form escapes undone."""
+    return _FORM_ESCAPE.sub(lambda m: _FORM_ESCAPES[m[0]], name)
 
 
 def too_many(count: int, *, param: str = "attachments") -> Refused | None:
@@ -55,12 +67,14 @@ def upload_problems(uploads, *, searchable: bool = True) -> list[Refused]:
     type), so the browser can list them all; the other surfaces raise the first."""
     problems = [too_many(len(uploads), param="files")]
     for upload in uploads:
-        problems.append(too_large(upload.name, upload.size) or (not_searchable(upload.name) if searchable else None))
+        name = uploaded_name(upload.name)
+        problems.append(too_large(name, upload.size) or (not_searchable(name) if searchable else None))
     return [p for p in problems if p is not None]
 
 
 def upload_file(owner, name: str, content, *, purpose: str = "assistants") -> File:
     """Save one upload (bytes or an UploadedFile) as ``owner``'s File."""
+    name = uploaded_name(name)
     size = len(content) if isinstance(content, bytes) else content.size
     if refused := too_large(name, size):
         raise refused
@@ -71,7 +85,7 @@ def save_uploads(owner, uploads, *, searchable: bool = True) -> list[File]:
     """Save a set of uploads, or none of them if any is refused."""
     if problems := upload_problems(uploads, searchable=searchable):
         raise problems[0]
-    return [store_file(owner, upload.name, upload) for upload in uploads]
+    return [store_file(owner, uploaded_name(upload.name), upload) for upload in uploads]
 
 
 def add_to_store(

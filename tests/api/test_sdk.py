@@ -230,6 +230,13 @@ def test_files_upload_list_retrieve_download_delete(sdk):
         sdk.files.retrieve(uploaded.id)
 
 
+def test_a_file_name_with_quotes_and_a_line_break_keeps_its_quotes_and_its_own_percent_signs(sdk):
+    # httpx writes '"' as %22 and a line break as %0A in the multipart file name.
+    uploaded = sdk.files.create(file=('the "best" notes\n %41.txt', b"x = 2\n"), purpose="assistants")
+    assert uploaded.filename == 'the "best" notes %41.txt'
+    assert sdk.files.retrieve(uploaded.id).filename == uploaded.filename
+
+
 def test_models_lists_the_offline_model(sdk):
     assert "offline" in [m.id for m in sdk.models.list()]
     assert sdk.models.retrieve("offline").id == "offline"

@@ -47,6 +47,25 @@ def test_the_composer_attaches_files_to_the_message_and_the_thread_store(
     assert set(_no_dispatch) == {run.id}
 
 
+def _browser_form(fields: dict, filename: str, data: bytes) -> tuple[bytes, str]:
+    """A multipart body as a browser writes it: per the HTML standard, '"', CR and LF in a
+    file name are sent as %22, %0D and %0A (and nothing else is escaped)."""
+    boundary = "----WebKitFormBoundaryP8Kx2wZk"
+    escaped = filename.replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{escaped}"\r\n'
+                 f"Content-Type: text/markdown\r\n\r\n".encode() + data + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def test_a_browser_uploads_file_name_keeps_its_quotes_and_its_own_percent_signs(alice_client, thread, tutor):
+    body, content_type = _browser_form({"text": "Read this", "assistant": thread.assistant_id}, 'my "thermo"\n %41.md', NOTES)
+    assert alice_client.post(f"/threads/{thread.id}/messages/", body, content_type=content_type).status_code == 302
+    body, content_type = _browser_form({}, 'Entropy "law" (50%).md', NOTES)
+    assert alice_client.post(f"/assistants/{tutor.id}/files/", body, content_type=content_type).status_code == 302
+    assert sorted(File.objects.values_list("filename", flat=True)) == ['Entropy "law" (50%).md', 'my "thermo" %41.md']
+
+
 def test_a_message_without_files_is_posted_as_before(alice_client, thread, django_capture_on_commit_callbacks, _no_dispatch):
     with django_capture_on_commit_callbacks(execute=True):
         response = _post(alice_client, thread, [], text="Solve 2x = 4")
