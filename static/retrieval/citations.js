@@ -1,8 +1,9 @@
 // Citations: the server renders each citation as "⁣[n]⁣" (invisible separators around
 // the number) plus a list of sources after the message. This turns every such number
 // into a focusable link to the document at the cited page, with a tooltip (file name,
-// page, quoted passage) on hover and keyboard focus. Without JavaScript the numbers
-// and the source list still show. (While text streams, the server holds markers back:
+// page, quoted passage) on hover and keyboard focus. A touch screen has no hover: there
+// the first tap on a number shows its tip and a second tap on it opens the document.
+// Without JavaScript the numbers and the source list still show. (While text streams, the server holds markers back:
 // chat/retrieval/annotate.py, HideMarkersWhileStreaming.)
 (function () {
   "use strict";
@@ -59,7 +60,38 @@
     return wrap;
   }
 
+  // The pointer of the latest press: a click says which only in newer browsers.
+  var pointer = "mouse";
+  var shown = null; // the marker whose tip a tap showed
+  function showTip(link) {
+    if (shown && shown !== link) hideTip();
+    shown = link;
+    link.parentNode.classList.add("cite--shown");
+    link.focus({ preventScroll: true });
+  }
+  function hideTip() {
+    if (shown) shown.parentNode.classList.remove("cite--shown");
+    shown = null;
+  }
+  document.addEventListener("pointerdown", function (event) {
+    pointer = event.pointerType || "mouse";
+    if (shown && !shown.parentNode.contains(event.target)) hideTip();
+  }, true);
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.cite-marker");
+    if (!link || !link.parentNode.classList.contains("cite")) return;
+    var touch = (event.pointerType || pointer) === "touch";
+    if (touch && link !== shown) {
+      event.preventDefault(); // the first tap only shows where the number points
+      showTip(link);
+    } else {
+      hideTip();
+    }
+  });
+
   document.addEventListener("keydown", function (event) {
+    pointer = "keyboard";
+    if (event.key === "Escape") hideTip();
     if (event.key === "Escape" && document.activeElement && document.activeElement.classList.contains("cite-marker")) {
       document.activeElement.blur();
     }

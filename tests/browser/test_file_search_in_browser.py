@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ALICE, Browsing, ChatServer
+from tests.browser.conftest import ALICE, SCREENSHOT_DIR, Browsing, ChatServer
 from tests.browser.test_chat_in_browser import (
     RUN_TIMEOUT,
     log_in,
@@ -120,3 +120,65 @@ def test_a_chip_status_pushed_before_the_chip_is_on_the_page_is_applied_when_it_
     expect(chip).not_to_contain_text("processing")
     expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
     assert not [line for line in browsing.console if "oobErrorNoTarget" in line or line.startswith("[error]")]
+
+
+NOTES = "# Thermodynamics\n\nThe entropy of an isolated system never decreases over time.\n\nEnergy is conserved.\n"
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+def _cited_answer(page, tmp_path):
+    """Attach a short note, ask about it and return the answer's first citation marker."""
+    notes = tmp_path / "thermo.md"
+    notes.write_text(NOTES)
+    start_conversation(page)
+    page.get_by_label("Attach files").set_input_files(str(notes))
+    message_box(page).fill("What does the entropy of an isolated system do over time?")
+    page.get_by_role("button", name="Send").click()
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    marker = tutor_messages(page).last.locator("a.cite-marker").first
+    expect(marker).to_be_visible()
+    return marker
+
+
+def test_on_a_phone_the_first_tap_on_a_citation_shows_its_source_and_the_second_opens_it(
+    browsing: Browsing, chat_server: ChatServer, tmp_path
+):
+    page = browsing.new_page(chat_server, **PHONE)
+    opened = []
+    page.context.on("page", lambda new_page: opened.append(new_page))
+    log_in(page, chat_server, ALICE[0])
+    marker = _cited_answer(page, tmp_path)
+    tip = marker.locator("xpath=following-sibling::span[contains(@class, 'cite-tip')]")
+
+    marker.tap()
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text("thermo.md")
+    page.wait_for_timeout(500)  # a document opened by the tap would be there by now
+    assert opened == [] and "/threads/" in page.url
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "citation-tip-phone.png"))
+
+    with page.context.expect_page() as second:
+        marker.tap()
+    assert second.value.url == marker.evaluate("a => a.href")
+
+    # A tap elsewhere puts the tip away; the next tap on the number shows it again.
+    page.locator("body").tap(position={"x": 5, "y": 5})
+    expect(tip).to_be_hidden()
+    marker.tap()
+    expect(tip).to_be_visible()
+    page.wait_for_timeout(300)
+    assert len(opened) == 1
+
+
+def test_with_a_mouse_a_click_on_a_citation_opens_it_at_once(browsing: Browsing, chat_server: ChatServer, tmp_path):
+    page = browsing.new_page(chat_server, viewport={"width": 1440, "height": 900})
+    log_in(page, chat_server, ALICE[0])
+    marker = _cited_answer(page, tmp_path)
+    marker.hover()
+    expect(marker.locator("xpath=following-sibling::span[contains(@class, 'cite-tip')]")).to_be_visible()
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT_DIR / "citation-tip-desktop.png"))
+    with page.context.expect_page() as opened:
+        marker.click()
+    assert opened.value.url == marker.evaluate("a => a.href")
