@@ -106,6 +106,7 @@ class Solution:
     value: sp.Expr
     shown: str  # the answer as the tutor would write it
     why: str
+    unknown: str | None = None  # the letter an equation is solved for ("x")
 
 
 def _polygon(name: str) -> int | None:
@@ -148,7 +149,7 @@ def solve_question(question: str) -> Solution | None:
                 why = f"Move the numbers to one side: {k}x = {-c}; then divide both sides by {k}: x = {root}."
             else:
                 why = f"Solving {m[1].strip()} gives x = {root}."
-            return Solution(root, f"x = {root}", why + f" Check: putting x = {root} back in makes both sides equal.")
+            return Solution(root, f"x = {root}", why + f" Check: putting x = {root} back in makes both sides equal.", unknown="x")
         return None
     if m := re.search(r"what is ([-\d\s+×x*/÷().−]+?)\s*\?", question, re.I):
         try:
@@ -161,16 +162,17 @@ def solve_question(question: str) -> Solution | None:
 
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?")
-# "x = 3", not the "2x = 6" before it: a lone letter assigned a value.
-ASSIGNMENT = re.compile(r"(?<![\w.])[a-zA-Z]\s*=")
+# "x = 3", not the "2x = 6" before it: the unknown alone, assigned a value.
+ASSIGNMENT = r"(?<![\w.]){}\s*="
 # Where an assignment's own chain ("x = 12 - 5 = 7") ends and a check or aside begins.
 ASIDE = re.compile(r"[(\[;]|\bcheck|\bbecause\b|\bsince\b", re.I)
 
 
-def number_in(answer: str) -> sp.Expr | None:
-    """The number a student's answer gives ("108 degrees", "x = 1", "3/4"), or None."""
+def number_in(answer: str, unknown: str | None = None) -> sp.Expr | None:
+    """The number a student's answer gives ("108 degrees", "x = 1", "3/4"), or None;
+    for an equation's ``unknown``, the value last assigned to it."""
     text = answer.replace("−", "-").replace(",", "")
-    assignments = list(ASSIGNMENT.finditer(text))
+    assignments = list(re.finditer(ASSIGNMENT.format(re.escape(unknown)), text)) if unknown else []
     if assignments:
         # The last "x = N" wins over the numbers of a check after it ("x = 3 (check: 2·3+1 = 7)").
         text = text[assignments[-1].start():]
@@ -189,7 +191,7 @@ def grade(question: dict, answer: str) -> tuple[bool | None, Solution | None]:
     solution = solve_question(str(question.get("question_text", "")))
     if solution is None:
         return None, None
-    given = number_in(answer or "")
+    given = number_in(answer or "", solution.unknown)
     if given is None:
         return False, solution
     return bool(sp.simplify(given - solution.value) == 0), solution

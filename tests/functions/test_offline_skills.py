@@ -59,6 +59,8 @@ def test_without_display_quiz_a_quiz_request_is_not_a_function_call():
         ("Solve 2x + 1 = 7. What is x?", "2x = 6, so x = 3; check 2*3 + 1 = 7", True),
         ("Solve 2x - 5 = 9 for x", "2x = 14, x = 14/2 = 7 (check: 2·7 − 5 = 9)", True),
         ("What is 9 + 4 × 3?", "4 × 3 = 12, then 9 + 12 = 21", True),
+        # Only the unknown's assignment counts: here "n = 5" is a step, 540 the answer.
+        ("What is the sum of the interior angles of a pentagon?", "n = 5, (n − 2) × 180 = 540", True),
     ],
 )
 def test_grading_works_each_answer_out_from_the_question(question, answer, correct):
