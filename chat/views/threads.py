@@ -15,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from chat import conversations, live
 from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
 from chat.classes.quotas import quota_exceeded
-from chat.classes.services import start_thread_with
+from chat.classes.services import ClassError, start_thread_with
 from chat.engine.runs import ThreadBusy, cancel_run
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
@@ -63,8 +63,13 @@ def thread_list(request: HttpRequest) -> HttpResponse:
 def thread_create(request: HttpRequest) -> HttpResponse:
     form = NewThreadForm(request.POST, user=request.user)
     if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("assistant", ["Choose an assistant."])))
         return redirect("chat:threads")
-    thread = start_thread_with(request.user, form.cleaned_data["assistant"])
+    try:
+        thread = start_thread_with(request.user, *form.cleaned_data["assistant"])
+    except ClassError as problem:  # unpublished since the page was shown
+        messages.error(request, str(problem))
+        return redirect("chat:threads")
     return redirect("chat:thread", thread_id=thread.id)
 
 
