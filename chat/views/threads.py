@@ -170,6 +170,10 @@ def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], messag
     response.write(live.render_removed(removed))
     if message is not None:
         response.write(live.render_new_message(message))
+        # An edited first question may have renamed the conversation: heading and sidebar entry.
+        response.write(live.render_thread_title(thread))
+        back = request.htmx.current_url_abs_path
+        response.write(render_to_string("chat/conversations.html#conversation_item", {"item": thread, "current": thread, "back": back, "item_oob": True}))
     response.write(live.render_run_panel(thread))
     return response
 
