@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
@@ -196,7 +198,7 @@ class ConversationChoiceField(forms.ChoiceField):
         for publication in published:
             self.offers[f"{publication.assistant_id}@{publication.classroom_id}"] = (publication.assistant, publication.classroom)
         labels = {key: self._label(assistant, classroom) for key, (assistant, classroom) in self.offers.items()}
-        repeated = {label for label in labels.values() if list(labels.values()).count(label) > 1}
+        repeated = {label for label, count in Counter(labels.values()).items() if count > 1}
         # Two offers that would read the same are told apart by model and a short id.
         self.choices = [
             (key, f"{label} ({self.offers[key][0].model}, …{self.offers[key][0].id[-4:]})" if label in repeated else label)
