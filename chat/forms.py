@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from collections import Counter
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
-from chat.access import assistants_for_picker, assistants_for_thread, publications_for_student
+from chat.access import assistants_for_thread, publications_for_student
 from chat.models import Assistant, Message, Thread
 from chat.providers import available_models
 from chat.tools import SERVER_TOOLS
@@ -182,16 +184,48 @@ class ThreadTitleForm(forms.ModelForm):
         labels = {"title": "Title"}
 
 
-class NewThreadForm(forms.Form):
-    assistant = AssistantChoiceField()
+class ConversationChoiceField(forms.ChoiceField):
+    """What a new conversation starts with: one of the user's own assistants (a private
+    conversation), or an assistant published to one of their classes, offered once per class
+    so that the conversation goes to the class the student chose and its tutors review it.
+    A choice is ``(assistant, classroom or None)``; the offers are read once, in ``__init__``."""
 
+    def __init__(self, user, **kwargs) -> None:
+        super().__init__(label="Assistant", error_messages={"invalid_choice": "That assistant is not available to you."}, **kwargs)
+        own = list(Assistant.objects.filter(owner_id=user.pk).order_by("name", "created_at")) if user.is_authenticated else []
+        published = sorted(publications_for_student(user), key=lambda p: (p.assistant.name, p.classroom.name, p.classroom_id))
+        self.offers: dict[str, tuple[Assistant, object]] = {a.pk: (a, None) for a in own}
+        for publication in published:
+            self.offers[f"{publication.assistant_id}@{publication.classroom_id}"] = (publication.assistant, publication.classroom)
+        labels = {key: self._label(assistant, classroom) for key, (assistant, classroom) in self.offers.items()}
+        repeated = {label for label, count in Counter(labels.values()).items() if count > 1}
+        # Two offers that would read the same are told apart by model and a short id.
+        self.choices = [
+            (key, f"{label} ({self.offers[key][0].model}, …{self.offers[key][0].id[-4:]})" if label in repeated else label)
+            for key, label in labels.items()
+        ]
+
+    @staticmethod
+    def _label(assistant: Assistant, classroom) -> str:
+        return f"{assistant.name} · {classroom.name}" if classroom is not None else assistant.name
+
+    def resolve(self, key: str) -> tuple[Assistant, object] | None:
+        if key in self.offers:
+            return self.offers[key]
+        # A bare assistant id (an older page, a link) of a published assistant: its first class.
+        return next((offer for offer in self.offers.values() if offer[0].pk == key), None)
+
+    def valid_value(self, value) -> bool:
+        return self.resolve(value) is not None
+
+    def clean(self, value):
+        return self.resolve(super().clean(value))
+
+
+class NewThreadForm(forms.Form):
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        classes: dict[str, list[str]] = {}
-        for publication in publications_for_student(user):
-            classes.setdefault(publication.assistant_id, []).append(publication.classroom.name)
-        # A published assistant is labelled with its class: two "Math Tutor"s stay apart.
-        self.fields["assistant"].limit_to(assistants_for_picker(user), classes)
+        self.fields["assistant"] = ConversationChoiceField(user)
 
 
 class SignupForm(UserCreationForm):

@@ -96,13 +96,16 @@ def start_class_thread(student, classroom: Classroom, assistant: Assistant) -> T
     return thread
 
 
-def start_thread_with(user, assistant: Assistant) -> Thread:
+def start_thread_with(user, assistant: Assistant, classroom: Classroom | None = None) -> Thread:
     """A new conversation from the assistant picker: private with one's own assistant, a
-    class conversation with an assistant published to one of the user's classes (the
-    first by name if it is published to several)."""
-    if assistant.owner_id == user.pk:
+    class conversation with an assistant published to one of the user's classes: the
+    ``classroom`` chosen, or the first by name if none was."""
+    if assistant.owner_id == user.pk and classroom is None:
         return conversations.start_conversation(user, assistant)
-    publication = publications_for_student(user).filter(assistant=assistant).order_by("classroom__name").first()
+    publications = publications_for_student(user).filter(assistant=assistant)
+    if classroom is not None:
+        publications = publications.filter(classroom=classroom)
+    publication = publications.order_by("classroom__name").first()
     if publication is None:
         raise ClassError("That assistant is not available to you.")
     return start_class_thread(user, publication.classroom, assistant)

@@ -164,6 +164,14 @@ def edit_last_question(thread: Thread, text: str, assistant: Assistant) -> tuple
     Returns the new message, its run and the ids of the removed messages."""
     with transaction.atomic():
         check_idle(thread)
-        removed = _remove(thread.messages.filter(seq__gte=_last_question(thread).seq))
+        question = _last_question(thread)
+        if _titled_by(thread, question):
+            thread.title = ""  # the edited question names the conversation anew
+        removed = _remove(thread.messages.filter(seq__gte=question.seq))
         message, run = post_message(thread, text, assistant)
         return message, run, removed
+
+
+def _titled_by(thread: Thread, question: Message) -> bool:
+    """The thread still has the title its first question gave it (not renamed since)."""
+    return thread.title == title_from(question.text) and not thread.messages.filter(role=Message.USER, seq__lt=question.seq).exists()

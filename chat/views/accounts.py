@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from chat.demo import ensure_starter_assistant
@@ -19,12 +20,16 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("chat:threads")
     form = SignupForm(request.POST or None)
+    # Where the new account goes next, as after logging in (a class's invite link, say).
+    after = request.POST.get("next", request.GET.get("next", ""))
+    if not url_has_allowed_host_and_scheme(after, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        after = ""
     if request.method == "POST" and form.is_valid():
         user = form.save()
         ensure_starter_assistant(user)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        return redirect("chat:threads")
-    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+        return redirect(after or "chat:threads")
+    return render(request, "registration/signup.html", {"form": form, "next": after}, status=400 if form.errors else 200)
 
 
 def lockout_message() -> str:

@@ -15,7 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from chat import conversations, live
 from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
 from chat.classes.quotas import quota_exceeded
-from chat.classes.services import start_thread_with
+from chat.classes.services import ClassError, start_thread_with
 from chat.engine.runs import ThreadBusy, cancel_run
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
@@ -63,8 +63,13 @@ def thread_list(request: HttpRequest) -> HttpResponse:
 def thread_create(request: HttpRequest) -> HttpResponse:
     form = NewThreadForm(request.POST, user=request.user)
     if not form.is_valid():
+        messages.error(request, " ".join(form.errors.get("assistant", ["Choose an assistant."])))
         return redirect("chat:threads")
-    thread = start_thread_with(request.user, form.cleaned_data["assistant"])
+    try:
+        thread = start_thread_with(request.user, *form.cleaned_data["assistant"])
+    except ClassError as problem:  # unpublished since the page was shown
+        messages.error(request, str(problem))
+        return redirect("chat:threads")
     return redirect("chat:thread", thread_id=thread.id)
 
 
@@ -152,7 +157,7 @@ def _reload_thread(request: HttpRequest, thread: Thread) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], message: Message | None = None) -> HttpResponse:
+def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], message: Message | None = None, *, renamed: bool = False) -> HttpResponse:
     """The page without the removed messages, with the new question (if any), a fresh
     composer and the run panel; the answer streams in over the socket. Without htmx: the page."""
     if not request.htmx:
@@ -165,6 +170,10 @@ def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], messag
     response.write(live.render_removed(removed))
     if message is not None:
         response.write(live.render_new_message(message))
+    if renamed:  # by an edited first question: the heading and the sidebar's entry
+        response.write(live.render_thread_title(thread))
+        context = {"item": thread, "current": thread, "back": request.htmx.current_url_abs_path, "item_oob": True}
+        response.write(render_to_string("chat/conversations.html#conversation_item", context))
     response.write(live.render_run_panel(thread))
     return response
 
@@ -201,11 +210,12 @@ def message_edit(request: HttpRequest, thread_id: str) -> HttpResponse:
         form.add_error(None, over)
     if form.is_valid():
         try:
+            title = thread.title
             message, _run, removed = edit_last_question(thread, form.cleaned_data["text"], form.cleaned_data["assistant"])
         except (ThreadBusy, NothingToRedo) as problem:
             form.add_error(None, str(problem))
         else:
-            return _after_redo(request, thread, removed, message)
+            return _after_redo(request, thread, removed, message, renamed=thread.title != title)
     context = {**_thread_context(request, thread, form), "editing": True}
     if request.htmx:
         return render(request, "chat/thread.html#composer", context)  # htmx swaps only 2xx

@@ -179,6 +179,9 @@ def test_the_last_answer_can_be_regenerated_and_the_last_message_edited(browsing
     expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
     expect(tutor_messages(page)).to_have_count(1)
     expect(tutor_messages(page).last).to_contain_text("4")
+    # The first question named the conversation: its edit renames it, heading and sidebar.
+    expect(page.get_by_role("heading", name="Solve x^2 - 7x + 12 = 0")).to_be_visible()
+    expect(page.locator("#conversation-list").get_by_role("link", name="Solve x^2 - 7x + 12 = 0")).to_be_visible()
 
 
 def test_tool_work_shows_inline_where_it_happened_the_latest_unfolded(browsing: Browsing, chat_server: ChatServer):

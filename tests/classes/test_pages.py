@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from chat.classes import services
 from chat.classes.models import Classroom, ClassThread, Membership, Publication
 from chat.models import Assistant, Thread
 
@@ -213,6 +214,36 @@ def test_the_conversation_picker_offers_published_assistants_labelled_with_their
     client_of("sam").post(reverse("chat:thread_create"), {"assistant": math.pk})
     thread = Thread.objects.get(owner=people["sam"], assistant=math)
     assert ClassThread.objects.get(thread=thread).classroom == class_a
+
+
+def test_an_assistant_published_to_two_of_a_student_s_classes_is_offered_once_per_class(client_of, people, class_a, math):
+    """The conversation goes to the class the student picks, so that class's tutors see it."""
+    evening = services.create_classroom(people["tess"], "Algebra 1 (evening)", "")
+    Membership.objects.create(classroom=evening, user=people["sam"], role=Membership.Role.STUDENT)
+    services.publish(evening, math)
+    page = client_of("sam").get(reverse("chat:threads")).content.decode()
+    assert f'value="{math.pk}@{class_a.pk}">Math Tutor · Algebra 1<' in page
+    assert f'value="{math.pk}@{evening.pk}">Math Tutor · Algebra 1 (evening)<' in page
+    client_of("sam").post(reverse("chat:thread_create"), {"assistant": f"{math.pk}@{evening.pk}"})
+    thread = Thread.objects.get(owner=people["sam"], assistant=math)
+    assert ClassThread.objects.get(thread=thread).classroom == evening
+
+
+def test_the_picker_refuses_a_class_the_student_is_not_in(client_of, people, class_a, class_b, math):
+    response = client_of("sam").post(reverse("chat:thread_create"), {"assistant": f"{math.pk}@{class_b.pk}"}, follow=True)
+    assert "That assistant is not available to you." in response.content.decode()
+    assert not Thread.objects.filter(owner=people["sam"]).exists()
+
+
+def test_a_class_unpublished_after_the_picker_was_shown_is_refused_clearly(people, class_a, math):
+    from chat.forms import NewThreadForm
+
+    form = NewThreadForm({"assistant": f"{math.pk}@{class_a.pk}"}, user=people["sam"])
+    assert form.is_valid()
+    services.unpublish(class_a, math)
+    with pytest.raises(services.ClassError):
+        services.start_thread_with(people["sam"], *form.cleaned_data["assistant"])
+    assert not Thread.objects.filter(owner=people["sam"]).exists()
 
 
 def test_the_picker_does_not_offer_another_class_s_assistant(client_of, people, class_a, class_b):

@@ -20,6 +20,24 @@ def test_signing_up_logs_in_and_provides_a_math_tutor(client, django_user_model)
     assertContains(client.get(reverse("chat:threads")), "New conversation")
 
 
+def test_sign_up_from_an_invite_link_returns_to_it(client):
+    """Log in -> "Sign up" keeps where the visitor was going (a class's invite link)."""
+    login_page = client.get(reverse("login") + "?next=/join/ABCD2345/").content.decode()
+    assert 'href="/signup/?next=/join/ABCD2345/"' in login_page
+    signup_page = client.get("/signup/?next=/join/ABCD2345/").content.decode()
+    assert 'name="next" value="/join/ABCD2345/"' in signup_page and 'href="/accounts/login/?next=/join/ABCD2345/"' in signup_page
+    passphrase = "a-long-pass-phrase-9"
+    response = client.post("/signup/", {"username": "erin", "password1": passphrase, "password2": passphrase, "next": "/join/ABCD2345/"})
+    assertRedirects(response, "/join/ABCD2345/", fetch_redirect_response=False)
+
+
+def test_sign_up_never_sends_a_new_account_to_another_site(client):
+    assert "evil.example" not in client.get("/signup/?next=https://evil.example/").content.decode()
+    passphrase = "a-long-pass-phrase-9"
+    response = client.post("/signup/?next=https://evil.example/", {"username": "fay", "password1": passphrase, "password2": passphrase})
+    assertRedirects(response, reverse("chat:threads"))
+
+
 def test_a_weak_password_is_refused_at_sign_up(client, django_user_model):
     response = client.post(reverse("chat:signup"), {"username": "dave", "password1": "123", "password2": "123"})
     assert response.status_code == 400 and not django_user_model.objects.filter(username="dave").exists()

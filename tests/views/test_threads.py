@@ -328,6 +328,35 @@ def test_editing_the_last_message_replaces_it_and_its_answer(alice_client, threa
     assert Run.objects.filter(thread=thread).count() == 1
 
 
+def test_editing_the_first_question_renames_a_conversation_it_named(alice_client, alice, tutor, no_dispatch):
+    thread = Thread.objects.create(owner=alice, assistant=tutor)
+    post_message(alice_client, thread, "What is 2 + 2")
+    Run.objects.filter(thread=thread).update(status="completed")
+    response = alice_client.post(
+        reverse("chat:message_edit", args=[thread.id]), {"text": "What is 3 + 3?", "assistant": tutor.id},
+        headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver/threads/{thread.id}/"},
+    )
+    thread.refresh_from_db()
+    assert thread.title == "What is 3 + 3?"
+    page = response.content.decode()
+    # the page's heading and the sidebar's entry, both swapped in place
+    assert page.count("What is 3 + 3?") >= 3 and f'id="conversation-{thread.id}" class="conversation-item" hx-swap-oob="outerHTML"' in page
+
+
+@pytest.mark.parametrize("earlier", ["a renamed conversation", "a later question"])
+def test_an_edit_keeps_a_title_the_question_did_not_give(alice_client, alice, tutor, no_dispatch, earlier):
+    thread = Thread.objects.create(owner=alice, assistant=tutor)
+    post_message(alice_client, thread, "What is 2 + 2")
+    Run.objects.filter(thread=thread).update(status="completed")
+    if earlier == "a renamed conversation":
+        Thread.objects.filter(pk=thread.pk).update(title="Sums")
+    else:
+        say(thread, "What is 5 + 5")
+    alice_client.post(reverse("chat:message_edit", args=[thread.id]), {"text": "What is 3 + 3?", "assistant": tutor.id})
+    thread.refresh_from_db()
+    assert thread.title == ("Sums" if earlier == "a renamed conversation" else "What is 2 + 2")
+
+
 def test_answer_again_and_edit_are_refused_during_a_run(alice_client, thread):
     say(thread, "Question")
     Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status="in_progress")
