@@ -334,6 +334,13 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         _open_sockets.discard(self)
         await self.close(code=SERVICE_RESTART)
 
+    async def messages_removed(self, event: dict) -> None:
+        """Messages of the thread were removed (answered again, edited, deleted through /v1),
+        perhaps from another tab: this page takes them off too."""
+        for message_id in event["message_ids"]:
+            self.shown.pop(message_id, None)
+        await self.send(text_data=live.render_removed(event["message_ids"]))
+
     async def file_status(self, event: dict) -> None:
         """An attached file finished processing (retrieval ingest)."""
-        await self.send(text_data=await on_database_thread(live.render_event)("file.status", self.thread, event))
+        await self.send(text_data=await on_database_thread(live.render_event)(events.FILE_STATUS, self.thread, event))

@@ -100,8 +100,15 @@ def render_thread_title(thread: Thread) -> str:
 
 
 def render_removed(message_ids: list[str]) -> str:
-    """Take removed messages (an answer asked again, an edited question) off the page."""
-    return "".join(format_html('<div id="message-{}" hx-swap-oob="delete"></div>', i) for i in message_ids)
+    """Take removed messages (an answer asked again, an edited question) off the page: a
+    marker that app.js acts on (``applyRemovals``). Not htmx's out-of-band delete: the tab
+    that asked is told twice (its response and its socket), and a delete whose element is
+    already gone is an error (htmx:oobErrorNoTarget)."""
+    if not message_ids:
+        return ""
+    return format_html(
+        '<div hx-swap-oob="beforeend:body"><span hidden data-removed-messages="{}"></span></div>', " ".join(message_ids)
+    )
 
 
 def render_delta(message_id: str, text: str) -> str:

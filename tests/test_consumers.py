@@ -9,9 +9,11 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
+from chat.classes import services as classes
+from chat.classes.models import ClassThread, Membership
 from chat.engine import dispatch
-from chat.models import Run
-from chat.services.messages import post_message
+from chat.models import Message, Run
+from chat.services.messages import edit_last_question, post_message, regenerate_last_answer
 from project.asgi import application
 from tests.engine.scripted import ScriptedProvider, text_turn, use
 
@@ -396,3 +398,37 @@ async def test_a_look_that_finds_the_run_moved_before_its_event_waits_for_the_ev
     answers = [f for f in frames if re.search(r'<article id="message-msg_\w+" hx-swap-oob="true"', f)]
     assert len(answers) == 1 and "Subtract 11, then divide." in answers[0]
     await communicator.disconnect()
+
+
+async def test_a_question_edited_in_one_tab_leaves_the_others_too(alice, bob, thread, tutor):
+    """The owner edits the last question (or asks again) in one tab: their other tab and
+    the tutor watching the class conversation take the removed messages off."""
+    @sync_to_async
+    def a_class_conversation_with_an_answer():
+        classroom = classes.create_classroom(bob, "Algebra 1")
+        Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.STUDENT)
+        ClassThread.objects.create(thread=thread, classroom=classroom)
+        question, run = post_message(thread, "Solve 2x = 14", tutor, start=False)
+        Run.objects.filter(pk=run.pk).update(status="completed")
+        answer = Message.objects.create(thread=thread, role=Message.ASSISTANT, content=Message.text_content("x = 7"), run=run)
+        return question, answer
+
+    question, answer = await a_class_conversation_with_an_answer()
+    tabs = []
+    for user in (alice, bob):
+        tab, connected, _ = await connect(thread.id, user)
+        assert connected
+        await tab.receive_from()  # the snapshot
+        tabs.append(tab)
+    await sync_to_async(edit_last_question)(thread, "Solve 3x = 21", tutor)
+    for tab in tabs:
+        frames = await receive_until(tab, r"data-removed-messages")
+        marker = re.search(r'data-removed-messages="([^"]*)"', frames[-1]).group(1)
+        assert set(marker.split()) == {question.id, answer.id}
+    await dispatch.wait_idle()  # the edited question is answered
+    new_answer = await Message.objects.filter(thread=thread, role=Message.ASSISTANT).aget()
+    await sync_to_async(regenerate_last_answer)(thread, tutor)
+    for tab in tabs:
+        frames = await receive_until(tab, rf'data-removed-messages="{new_answer.id}"')
+        await tab.disconnect()
+    await dispatch.wait_idle()

@@ -114,9 +114,13 @@ class RunEvents:
         """The API events that ``event`` brings, from its payload alone; None when the rows
         must be read first (a number skipped, an event without payload)."""
         run_id = event.get("run_id")
-        if self.final or event["type"] == WAKE or (run_id is not None and run_id != self.run_id):
-            # Told already; a wake (the loop looks at _closing); or another run of the
-            # thread (an earlier one's last events).
+        if (
+            self.final or event["type"] == WAKE or event["type"] in events.THREAD_EVENTS
+            or (run_id is not None and run_id != self.run_id)
+        ):
+            # Told already; a wake (the loop looks at _closing); news of the thread, not of
+            # a run (it has no number: taken for a lost event, it made the stream read the
+            # rows); or another run of the thread (an earlier one's last events).
             return []
         if not self.sequence.follows(event) or self.set_up_hidden is None:
             return None  # (a run opened without its visibility looked up gets it from the rows)

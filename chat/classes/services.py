@@ -43,15 +43,18 @@ def join_by_code(user, raw_code: str) -> tuple[Classroom, bool]:
 
 
 def add_tutor(classroom: Classroom, username: str) -> Membership:
+    """Make a user a tutor of the class. A student of the class is refused: their role is
+    one membership row, so promoting it would take them off the roster and their graded
+    work out of the gradebook."""
     user = get_user_model().objects.filter(username=username.strip()).first()
     if user is None:
         raise ClassError(f"No user is called {username.strip()!r}.")
-    membership, created = Membership.objects.get_or_create(
-        classroom=classroom, user=user, defaults={"role": Role.TUTOR}
-    )
-    if not created and membership.role != Role.TUTOR:
-        membership.role = Role.TUTOR
-        membership.save(update_fields=["role"])
+    membership, _ = Membership.objects.get_or_create(classroom=classroom, user=user, defaults={"role": Role.TUTOR})
+    if membership.role == Role.STUDENT:
+        raise ClassError(
+            f"{user.get_username()} is a student of this class, so they cannot also be its tutor. "
+            "Remove them as a student first if they should teach it."
+        )
     return membership
 
 

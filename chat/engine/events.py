@@ -90,6 +90,15 @@ def group_for(thread_id: str) -> str:
     return f"thread.{thread_id}"
 
 
+# News of a thread rather than of one of its runs, published to the same group without a
+# run id or number: messages removed (an answer asked again, an edited question, a /v1
+# delete: ``message_ids``) and an attached file's new status (``file_id``). The pages'
+# sockets show them; a reader of a run (an SSE stream) has nothing to take from them.
+MESSAGES_REMOVED = "messages.removed"
+FILE_STATUS = "file.status"
+THREAD_EVENTS = frozenset({MESSAGES_REMOVED, FILE_STATUS})
+
+
 # What an event carries of its rows: of a run, what changes while it executes (a reader
 # knows the rest from the run it opened with); of a step or a message, every field the
 # API shows.

@@ -159,14 +159,27 @@ class ThreadRows:
         )
 
 
+def _answers_all_removed(steps: list[RunStep], messages: dict[str, Message]) -> bool:
+    """The run answered, and every answer it gave has since been removed (answered again,
+    its question edited, deleted through /v1). A run that never answered (cancelled
+    between tool calls) is not one of these."""
+    answers = [
+        s.step_details.get("message_creation", {}).get("message_id") for s in steps if s.type == RunStep.MESSAGE_CREATION
+    ]
+    return bool(answers) and not any(answer in messages for answer in answers)
+
+
 def history(run: Run, rows: ThreadRows) -> list[Unit]:
     """The thread before this run, in order: its messages, with each earlier run's steps
-    (answers, tool calls and their outputs) where that run happened."""
+    (answers, tool calls and their outputs) where that run happened. A run whose answers
+    were all removed is left out whole: its tool calls and outputs went with its answer,
+    or the model would repeat the discarded answer's results instead of working anew."""
     by_id = {m.id: m for m in rows.messages}
     runs: dict[str, tuple[object, list[RunStep]]] = {}  # earlier run id -> (its created_at, its steps)
     for step in rows.steps:
         if step.run_id != run.id:
             runs.setdefault(step.run_id, (step.run_created_at, []))[1].append(step)
+    runs = {run_id: entry for run_id, entry in runs.items() if not _answers_all_removed(entry[1], by_id)}
     shown_by_steps = {
         s.step_details.get("message_creation", {}).get("message_id")
         for _, run_steps in runs.values()

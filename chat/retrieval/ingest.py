@@ -234,7 +234,7 @@ def notify_file_status(thread_id: str, file_id: str) -> None:
     loop = dispatch.server_loop()
     if loop is None or not loop.is_running():
         return
-    asyncio.run_coroutine_threadsafe(events.publish(thread_id, "file.status", file_id=file_id), loop)
+    asyncio.run_coroutine_threadsafe(events.publish(thread_id, events.FILE_STATUS, file_id=file_id), loop)
 
 
 def ingest_with_own_connection(entry_ids: list[int], thread_id: str | None = None) -> None:

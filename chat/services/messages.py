@@ -1,5 +1,5 @@
 """Posting messages: on its own (/v1), or with the run that answers it (the browser,
-``manage.py ask``), with attachments; answering the last question again; editing it.
+``manage.py ask``), with attachments; answering the last question again; editing it; deleting one.
 
 One way to add a message, whatever the surface: the thread must be idle, a
 ``file_search`` attachment goes into the thread's vector store, a ``code_interpreter``
@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from chat.engine import events
 from chat.engine.runs import check_idle, queue_run
 from chat.models import Assistant, File, Message, Run, Thread
 from chat.retrieval import stores
@@ -144,10 +145,25 @@ def _last_question(thread: Thread) -> Message:
     return last
 
 
-def _remove(messages) -> list[str]:
+def _remove(thread_id: str, messages) -> list[str]:
+    """Remove ``messages`` of the thread. Once that is committed, every open page of the
+    thread (the owner's other tabs, a watching tutor) is told to take them off."""
     removed = list(messages.values_list("id", flat=True))
     messages.delete()
+    if removed:
+        # Robust: the removal stands even if a page cannot be told (it shows it when reloaded).
+        transaction.on_commit(
+            lambda: events.publish_sync(thread_id, events.MESSAGES_REMOVED, message_ids=removed), robust=True
+        )
     return removed
+
+
+def delete_message(message: Message) -> None:
+    """Delete one message of a thread (/v1), unless a run is still writing it."""
+    if message.status == Message.IN_PROGRESS:
+        raise Refused("This message is still being written by a run; cancel the run first.")
+    with transaction.atomic():
+        _remove(message.thread_id, Message.objects.filter(pk=message.pk))
 
 
 def regenerate_last_answer(thread: Thread, assistant: Assistant) -> tuple[Run, list[str]]:
@@ -155,7 +171,7 @@ def regenerate_last_answer(thread: Thread, assistant: Assistant) -> tuple[Run, l
     Returns the new run and the ids of the removed messages."""
     with transaction.atomic():
         check_idle(thread)
-        removed = _remove(thread.messages.filter(seq__gt=_last_question(thread).seq))
+        removed = _remove(thread.id, thread.messages.filter(seq__gt=_last_question(thread).seq))
         return queue_run(thread, assistant), removed
 
 
@@ -167,7 +183,7 @@ def edit_last_question(thread: Thread, text: str, assistant: Assistant) -> tuple
         question = _last_question(thread)
         if _titled_by(thread, question):
             thread.title = ""  # the edited question names the conversation anew
-        removed = _remove(thread.messages.filter(seq__gte=question.seq))
+        removed = _remove(thread.id, thread.messages.filter(seq__gte=question.seq))
         message, run = post_message(thread, text, assistant)
         return message, run, removed
 

@@ -96,6 +96,21 @@
       if (message.id && document.getElementById(message.id)) message.remove();
     });
   });
+  // Removed messages (an answer asked again, an edited question, here or in another tab)
+  // arrive as a marker naming them (chat/live.py render_removed), perhaps twice in the tab
+  // that asked: take off whichever are still on the page, and the marker.
+  function applyRemovals() {
+    document.querySelectorAll("[data-removed-messages]").forEach(function (marker) {
+      marker.getAttribute("data-removed-messages").split(" ").forEach(function (id) {
+        var message = id && document.getElementById("message-" + id);
+        if (message) message.remove();
+      });
+      marker.remove();
+    });
+  }
+  document.addEventListener("htmx:afterSwap", applyRemovals);
+  document.addEventListener("htmx:oobAfterSwap", applyRemovals);
+  document.addEventListener("htmx:wsAfterMessage", applyRemovals);
   document.addEventListener("htmx:afterSwap", function (event) {
     var log = document.getElementById("messages");
     var empty = document.getElementById("empty-thread");

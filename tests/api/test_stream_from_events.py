@@ -195,6 +195,19 @@ async def test_an_event_dropped_while_the_run_streams_is_recovered_in_order(monk
     assert text(events) == (await answer_of(run)).text == "".join(f"w{i} " for i in range(30))
 
 
+async def test_news_of_the_thread_is_no_reason_to_read_the_rows(monkeypatch, reads, thread, tutor):
+    """A file's new status and removed messages are the pages' news (events.THREAD_EVENTS):
+    unnumbered, they were taken for lost events and made the stream read the rows."""
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11.")))
+    run, stream = await open_stream(thread, tutor)
+    await events.publish(thread.id, events.FILE_STATUS, file_id="file_x")
+    await events.publish(thread.id, events.MESSAGES_REMOVED, message_ids=["msg_x"])
+    await executor.execute(run.id)
+    got = await received(stream)
+    assert reads == []
+    assert kinds(got) == [*ORDER, "done"]
+
+
 def test_an_event_without_payload_or_number_is_not_applied(thread, tutor):
     _, run = post_message(thread, "go", tutor, start=False)
     tracker = streaming.RunEvents(run.id)

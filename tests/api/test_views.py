@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from chat.api.models import ApiKey
-from chat.models import Run
+from chat.engine import events
+from chat.models import Message, Run
 
 pytestmark = [pytest.mark.django_db]
 
@@ -256,3 +257,24 @@ def test_message_text_is_stored_with_plain_newlines(client, alice_key, thread):
         response = call(client, "post", f"/v1/threads/{thread.id}/messages", alice_key, {"role": "user", "content": content})
         assert response.status_code == 200, response.content
     assert [m.text for m in thread.messages.order_by("seq")] == ["a\nb\nc", "b\nc"]
+
+
+def test_deleting_a_message_takes_it_off_the_thread_s_open_pages(
+    client, alice_key, thread, monkeypatch, django_capture_on_commit_callbacks
+):
+    """DELETE goes through the domain's removal: every open page of the thread is told
+    (services.delete_message); a message a run is still writing is refused, nothing told."""
+    told = []
+    monkeypatch.setattr(events, "publish_sync", lambda thread_id, kind, **payload: told.append((thread_id, kind, payload)))
+    message = Message.objects.create(thread=thread, role=Message.USER, content=Message.text_content("Solve 2x = 14"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = call(client, "DELETE", f"/v1/threads/{thread.id}/messages/{message.id}", alice_key)
+    assert response.status_code == 200 and response.json()["deleted"] is True
+    assert told == [(thread.id, "messages.removed", {"message_ids": [message.id]})]
+    writing = Message.objects.create(
+        thread=thread, role=Message.ASSISTANT, content=Message.text_content("x ="), status=Message.IN_PROGRESS
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = call(client, "DELETE", f"/v1/threads/{thread.id}/messages/{writing.id}", alice_key)
+    assert response.status_code == 400 and "still being written" in error_of(response)["message"]
+    assert Message.objects.filter(pk=writing.pk).exists() and len(told) == 1

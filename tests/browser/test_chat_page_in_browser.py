@@ -20,6 +20,7 @@ from tests.browser.test_chat_in_browser import (
     tutor_messages,
     user_messages,
     wait_for_run_to_start,
+    wait_for_socket,
     wait_for_streamed_text,
 )
 from tests.browser.test_layout import LAB_TUTOR, LAB_USER, ensure_lab_tutor
@@ -262,6 +263,33 @@ def test_answer_again_removes_the_old_answer_when_the_socket_replaces_the_button
     expect(tutor_messages(page)).to_have_count(1)
     assert tutor_messages(page).last.get_attribute("id") != first_answer
     assert not [line for line in browsing.console if "oobErrorNoTarget" in line]
+
+
+def test_answer_again_in_one_tab_takes_the_old_answer_off_the_other(browsing: Browsing, chat_server: ChatServer):
+    """Two tabs of one conversation: Answer again in the first takes the old answer off the
+    second too (over its socket), and each shows the new answer once, with no error."""
+    first = browsing.new_page(chat_server)
+    log_in(first, chat_server, ALICE[0])
+    thread_id = start_conversation(first)
+    send(first, "Solve x^2 - 5x + 6 = 0")
+    expect(run_status(first)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    old_answer = tutor_messages(first).last.get_attribute("id")
+
+    second = browsing.new_page(chat_server)
+    log_in(second, chat_server, ALICE[0])
+    second.goto(f"/threads/{thread_id}/")
+    wait_for_socket(second)
+    expect(second.locator(f"#{old_answer}")).to_have_count(1)
+
+    first.get_by_role("button", name="Answer again").click()
+    for page in (first, second):
+        expect(page.locator(f"#{old_answer}")).to_have_count(0)
+        expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+        expect(tutor_messages(page)).to_have_count(1)
+        expect(user_messages(page)).to_have_count(1)
+        expect(page.locator("[data-removed-messages]")).to_have_count(0)
+    assert tutor_messages(second).last.get_attribute("id") == tutor_messages(first).last.get_attribute("id") != old_answer
+    assert not [line for line in browsing.console if "oobError" in line]
 
 
 def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_or_reflow(

@@ -266,3 +266,14 @@ def test_the_only_tutor_cannot_leave(client_of, people, class_b):
 
 def test_a_class_id_that_is_not_a_number_is_404(client_of):
     assert client_of("tess").get("/classes/abc/").status_code == 404
+
+
+def test_a_student_of_the_class_is_not_made_its_tutor(client_of, people, class_a):
+    """Promoting a student would take them off the roster and their conversations out of
+    the gradebook: the form refuses and nothing changes."""
+    response = client_of("tess").post(reverse("classes:tutor_add", args=[class_a.pk]), {"username": "sam"})
+    assert response.status_code == 400 and "sam is a student of this class" in response.content.decode()
+    assert Membership.objects.get(classroom=class_a, user=people["sam"]).role == Role.STUDENT
+    with pytest.raises(services.ClassError, match="is a student of this class"):
+        services.add_tutor(class_a, "sue")
+    assert Membership.objects.get(classroom=class_a, user=people["sue"]).role == Role.STUDENT

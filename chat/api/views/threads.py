@@ -12,7 +12,7 @@ from chat.api.http import ok, read
 from chat.api.pagination import page
 from chat.engine.runs import ThreadBusy
 from chat.models import Message, Thread
-from chat.services.messages import add_message
+from chat.services.messages import add_message, delete_message
 from chat.services.threads import create_thread, delete_thread
 
 
@@ -116,9 +116,7 @@ def message_update(request: HttpRequest, thread_id: str, message_id: str):
 def message_delete(request: HttpRequest, thread_id: str, message_id: str):
     thread = get_thread(request, thread_id)
     message = _get_message(thread, message_id)
-    if message.status == Message.IN_PROGRESS:
-        raise invalid("This message is still being written by a run; cancel the run first.")
-    message.delete()
+    delete_message(message)
     return ok(serializers.deleted(message_id, "thread.message"))
 
 
