@@ -323,6 +323,21 @@ def test_editing_the_last_message_replaces_it_and_its_answer(alice_client, threa
     assert Run.objects.filter(thread=thread).count() == 1
 
 
+def test_an_edit_sent_through_htmx_takes_edit_out_of_the_address(alice_client, thread):
+    """The page was opened as ?edit; after sending, a reload must show the conversation, not the editor again."""
+    say(thread, "What is 2 + 2")
+    say(thread, "5", role=Message.ASSISTANT)
+    here = reverse("chat:thread", args=[thread.id])
+    response = alice_client.post(
+        reverse("chat:message_edit", args=[thread.id]),
+        {"text": "What is 2 + 2?", "assistant": thread.assistant_id},
+        HTTP_HX_CURRENT_URL="http://testserver" + here + "?edit",
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert response["HX-Replace-Url"] == here
+
+
 def test_answer_again_and_edit_are_refused_during_a_run(alice_client, thread):
     say(thread, "Question")
     Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status="in_progress")
