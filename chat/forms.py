@@ -75,7 +75,10 @@ class AssistantChoiceField(forms.ModelChoiceField):
 
     def label_from_instance(self, assistant: Assistant) -> str:
         if assistant.pk in self.classes:
-            return f"{assistant.name} · {', '.join(self.classes[assistant.pk])}"
+            # Published in many classes, the full list made the picker wider than a phone.
+            names = self.classes[assistant.pk]
+            shown = ", ".join(names[:2]) + (f" and {len(names) - 2} more" if len(names) > 2 else "")
+            return f"{assistant.name} · {shown}"
         if assistant.name in self.repeated_names:
             return f"{assistant.name} ({assistant.model}, …{assistant.id[-4:]})"
         return assistant.name

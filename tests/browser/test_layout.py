@@ -17,6 +17,7 @@ from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, message_box,
 from tests.browser.test_classes_in_browser import SIDES
 from tests.browser.test_classes_in_browser import log_in as log_in_to_classes
 from tests.fixtures import DISPLAY_QUIZ_JSON, GPT2_PDF
+from tests.live_server import manage, server_env
 
 try:
     from playwright.sync_api import Page, expect
@@ -299,3 +300,45 @@ def test_no_class_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, 
     student.goto(class_url + "grades/")
     check_page(student, student_watch, "grades", size)
     assert not watch.findings + student_watch.findings, "\n".join(watch.findings + student_watch.findings)
+
+
+def in_server(server: ChatServer, code: str) -> None:
+    """Set up data the pages need straight in the server's database (``manage.py shell``)."""
+    manage(server_env(server.data_dir), "shell", "--no-imports", "-c", code)
+
+
+def log_in_as(page: Page, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state("load")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_conversation_picker_fits_a_phone_with_an_assistant_in_many_classes(browsing: Browsing, chat_server: ChatServer, size: str):
+    """One Math Tutor published in four of a student's classes, each with a long name."""
+    in_server(
+        chat_server,
+        """
+from django.contrib.auth.models import User
+from chat.classes import services
+from chat.classes.models import Membership
+from chat.models import Assistant
+tutor, _ = User.objects.get_or_create(username="picker-tutor")
+student, created = User.objects.get_or_create(username="picker-student")
+if created:
+    student.set_password("picker-password"); student.save()
+    tutor_assistant = Assistant.objects.create(owner=tutor, name="Math Tutor", model="offline", instructions="Help.")
+    for name in ("Algebra One Period Three", "Geometry Honours Section B", "Statistics Afternoon Group", "Calculus Evening Class"):
+        classroom = services.create_classroom(tutor, name)
+        Membership.objects.create(classroom=classroom, user=student, role=Membership.Role.STUDENT)
+        services.publish(classroom, tutor_assistant)
+""",
+    )
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in_as(page, "picker-student", "picker-password")
+    page.goto("/threads/")
+    check_page(page, watch, "thread-picker-many-classes", size)
+    assert not watch.findings, "\n".join(watch.findings)
+    expect(page.get_by_label("Assistant")).to_contain_text("and 2 more")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
+from chat.classes import services
 from chat.classes.models import Classroom, ClassThread, Membership, Publication
 from chat.models import Assistant, Thread
 
@@ -213,6 +216,17 @@ def test_the_conversation_picker_offers_published_assistants_labelled_with_their
     client_of("sam").post(reverse("chat:thread_create"), {"assistant": math.pk})
     thread = Thread.objects.get(owner=people["sam"], assistant=math)
     assert ClassThread.objects.get(thread=thread).classroom == class_a
+
+
+def test_the_picker_names_at_most_two_classes_of_an_assistant(client_of, people, class_a, math):
+    """An assistant published in four of the student's classes: the option stays short enough for a phone."""
+    for name in ("Geometry Honours", "Statistics", "Calculus"):
+        classroom = services.create_classroom(people["tess"], name)
+        Membership.objects.create(classroom=classroom, user=people["sam"], role=Role.STUDENT)
+        services.publish(classroom, math)
+    page = client_of("sam").get(reverse("chat:threads")).content.decode()
+    (label,) = re.findall(r"Math Tutor · [^<]*", page)
+    assert re.fullmatch(r"Math Tutor · [^,]+, [^,]+ and 2 more", label), label
 
 
 def test_the_picker_does_not_offer_another_class_s_assistant(client_of, people, class_a, class_b):
