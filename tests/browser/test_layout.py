@@ -7,6 +7,7 @@ test-results/screenshots/ (gitignored) for a person to look at.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -342,3 +343,36 @@ if created:
     check_page(page, watch, "thread-picker-many-classes", size)
     assert not watch.findings, "\n".join(watch.findings)
     expect(page.get_by_label("Assistant")).to_contain_text("and 2 more")
+
+
+LONG_WORD = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 12
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_function_form_wraps_a_long_word_of_its_description(browsing: Browsing, chat_server: ChatServer, size: str):
+    """A function whose description holds a word longer than a phone is wide: the form the
+    run waits on wraps it instead of widening the conversation."""
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in(page, chat_server, LAB_USER)
+    assistant = f"Note Keeper {size}"
+    page.goto("/assistants/new/")
+    page.get_by_label("Name").fill(assistant)
+    page.get_by_label("Instructions").fill("Save notes when asked.")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("link", name=f"Functions of {assistant}").click()
+    definition = {
+        "name": "save_note",
+        "description": f"Save a note for the student. {LONG_WORD}",
+        "parameters": {"type": "object", "properties": {"text": {"type": "string", "description": LONG_WORD}}, "required": ["text"]},
+    }
+    page.get_by_label("Paste a whole definition (optional)").fill(json.dumps(definition))
+    page.get_by_role("button", name="Add function").click()
+    expect(page.get_by_role("heading", name="save_note")).to_be_visible()
+    start_conversation(page)
+    page.get_by_label("Assistant", exact=True).select_option(label=assistant)
+    send(page, "Please save a note: triangles have three sides")
+    form = page.locator("#pending-action")
+    expect(form.get_by_role("button", name="Send")).to_be_visible(timeout=RUN_TIMEOUT)
+    check_page(page, watch, "function-form-long-word", size)
+    watch.findings.extend(f"function form at {size}: sticks out: {el}" for el in overflowing_elements(page, ".tool-outputs, .tool-outputs p, .tool-outputs legend, .tool-outputs label"))
+    assert not watch.findings, "\n".join(watch.findings)
