@@ -376,3 +376,18 @@ def test_a_function_form_wraps_a_long_word_of_its_description(browsing: Browsing
     check_page(page, watch, "function-form-long-word", size)
     watch.findings.extend(f"function form at {size}: sticks out: {el}" for el in overflowing_elements(page, ".tool-outputs, .tool-outputs p, .tool-outputs legend, .tool-outputs label"))
     assert not watch.findings, "\n".join(watch.findings)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_api_keys_table_fits_a_phone(browsing: Browsing, chat_server: ChatServer, size: str):
+    """A key with a long name, active, in the list: its row fits, Revoke included."""
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in(page, chat_server, LAB_USER)
+    page.goto("/account/api-keys/")
+    page.get_by_label("Name (optional)").fill("Statistics coursework notebook on the shared laboratory laptop")
+    page.get_by_role("button", name="Create a key").click()
+    expect(page.get_by_text("Copy it now")).to_be_visible()
+    # .first: the other size's run has made a key for this user too.
+    expect(page.get_by_role("button", name=re.compile("^Revoke")).first).to_be_visible()
+    check_page(page, watch, "api-keys-long-name", size)
+    assert not watch.findings, "\n".join(watch.findings)
