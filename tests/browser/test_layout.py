@@ -391,3 +391,21 @@ def test_the_api_keys_table_fits_a_phone(browsing: Browsing, chat_server: ChatSe
     expect(page.get_by_role("button", name=re.compile("^Revoke")).first).to_be_visible()
     check_page(page, watch, "api-keys-long-name", size)
     assert not watch.findings, "\n".join(watch.findings)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_assistants_files_table_fits_a_phone(browsing: Browsing, chat_server: ChatServer, size: str, tmp_path: Path):
+    """A file with a long name in an assistant's files: its row fits, Remove included."""
+    paper = tmp_path / f"Lecture notes on linear algebra, eigenvalues and eigenvectors, week three ({size}).txt"
+    paper.write_text("An eigenvector of a matrix keeps its direction when the matrix is applied to it.\n")
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in(page, chat_server, LAB_USER)
+    ensure_lab_tutor(page)
+    page.get_by_role("link", name=f"Edit {LAB_TUTOR}").first.click()
+    page.goto(page.url.replace("/edit/", "/files/"))
+    page.get_by_label("Add files").set_input_files(str(paper))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("link", name=paper.name)).to_be_visible()
+    expect(page.get_by_role("button", name="Remove").first).to_be_visible()
+    check_page(page, watch, "assistant-files-long-name", size)
+    assert not watch.findings, "\n".join(watch.findings)
