@@ -409,3 +409,30 @@ def test_an_assistants_files_table_fits_a_phone(browsing: Browsing, chat_server:
     expect(page.get_by_role("button", name="Remove").first).to_be_visible()
     check_page(page, watch, "assistant-files-long-name", size)
     assert not watch.findings, "\n".join(watch.findings)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_functions_page_spaces_its_links_and_puts_strict_beside_its_label(browsing: Browsing, chat_server: ChatServer, size: str):
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in(page, chat_server, LAB_USER)
+    ensure_lab_tutor(page)
+    page.goto("/assistants/")
+    page.get_by_role("link", name=f"Functions of {LAB_TUTOR}").first.click()
+    name = f"look_up_{size}"
+    page.get_by_label("Name:").fill(name)
+    page.get_by_label("Description:").fill("Look up a word.")
+    page.get_by_role("button", name="Add function").click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    check_page(page, watch, "assistant-functions-links", size)
+    assert not watch.findings, "\n".join(watch.findings)
+    edit = page.get_by_role("link", name=f"Edit {name}").bounding_box()
+    json_link = page.get_by_role("link", name=f"JSON of {name}").bounding_box()
+    remove = page.get_by_role("button", name=f"Remove {name}").bounding_box()
+    assert json_link["x"] - (edit["x"] + edit["width"]) >= 8, (edit, json_link)  # not "Edit JSON Remove" run together
+    assert remove["x"] - (json_link["x"] + json_link["width"]) >= 8, (json_link, remove)
+    strict = page.get_by_label("Strict (the model must follow the schema exactly)")
+    label = page.locator("label[for=id_strict]")
+    box, label_box = strict.bounding_box(), label.bounding_box()
+    # Right before the label, on its (first) line; not on a line of its own.
+    assert label_box["y"] <= box["y"] + box["height"] / 2 <= label_box["y"] + label_box["height"], (box, label_box)
+    assert 0 <= label_box["x"] - (box["x"] + box["width"]) <= 24, (box, label_box)
