@@ -303,9 +303,9 @@ def test_no_class_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, 
     assert not watch.findings + student_watch.findings, "\n".join(watch.findings + student_watch.findings)
 
 
-def in_server(server: ChatServer, code: str) -> None:
-    """Set up data the pages need straight in the server's database (``manage.py shell``)."""
-    manage(server_env(server.data_dir), "shell", "--no-imports", "-c", code)
+def in_server(server: ChatServer, code: str) -> str:
+    """Set up (or read) data the pages need straight in the server's database (``manage.py shell``)."""
+    return manage(server_env(server.data_dir), "shell", "--no-imports", "-c", code)
 
 
 def log_in_as(page: Page, username: str, password: str) -> None:
@@ -436,3 +436,18 @@ def test_the_functions_page_spaces_its_links_and_puts_strict_beside_its_label(br
     # Right before the label, on its (first) line; not on a line of its own.
     assert label_box["y"] <= box["y"] + box["height"] / 2 <= label_box["y"] + label_box["height"], (box, label_box)
     assert 0 <= label_box["x"] - (box["x"] + box["width"]) <= 24, (box, label_box)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_invite_link_opened_logged_out_names_the_class(browsing: Browsing, chat_server: ChatServer, size: str):
+    code = in_server(chat_server, "from chat.classes.models import Classroom; print(Classroom.objects.get(name='Demo class').join_code)").strip()
+    page, watch = sized_page(browsing, chat_server, size)
+    page.goto(f"/join/{code}/")
+    expect(page.get_by_role("heading", name="Join Demo class")).to_be_visible()
+    check_page(page, watch, "join-logged-out", size)
+    assert not watch.findings, "\n".join(watch.findings)
+    page.get_by_role("link", name="Log in to join the class").click()
+    page.get_by_label("Username").fill("student")
+    page.get_by_label("Password").fill("student-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(rf"/join/{code}/$|/classes/[^/]+/$"))
