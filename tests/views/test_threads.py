@@ -144,6 +144,16 @@ def say(thread, text, role=Message.USER):
     return Message.objects.create(thread=thread, role=role, content=Message.text_content(text))
 
 
+def test_a_new_conversations_sidebar_does_not_say_there_are_none(alice_client, thread):
+    """The conversation just opened has no message, so it is not listed yet: the sidebar says
+    so, instead of "No conversations yet" beside the conversation open on the page."""
+    page = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertNotContains(page, "No conversations yet")
+    assertContains(page, "This new conversation is listed here once you send its first message.")
+    listed = alice_client.get(reverse("chat:threads"))  # no conversation open: none to list
+    assertContains(listed, "No conversations yet")
+
+
 def test_the_thread_list_shows_only_my_threads(alice_client, bob, thread):
     say(thread, "Hello")
     say(Thread.objects.create(owner=bob, title="Bob's secret"), "psst")
