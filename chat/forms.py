@@ -53,16 +53,12 @@ class AssistantChoiceField(forms.ModelChoiceField):
     def __init__(self, **kwargs) -> None:
         super().__init__(queryset=Assistant.objects.none(), empty_label=None, label="Assistant", **kwargs)
         self.repeated_names: set[str] = set()
-        self.classes: dict[str, list[str]] = {}
         self.offered: list[Assistant] = []
 
-    def limit_to(self, queryset, classes: dict[str, list[str]] | None = None, *, offered: list[Assistant] | None = None) -> None:
-        """``classes``: assistant id -> names of the classes it is published to, for the
-        assistants a student sees through a class (labelled with their class).
-        ``offered``: ``queryset``'s rows, when the caller has just read them."""
+    def limit_to(self, queryset, *, offered: list[Assistant] | None = None) -> None:
+        """``offered``: ``queryset``'s rows, when the caller has just read them."""
         self.offered = list(queryset) if offered is None else offered
         self.queryset = queryset
-        self.classes = classes or {}
         names = [assistant.name for assistant in self.offered]
         self.repeated_names = {name for name in names if names.count(name) > 1}
 
@@ -76,8 +72,6 @@ class AssistantChoiceField(forms.ModelChoiceField):
         raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice", params={"value": value})
 
     def label_from_instance(self, assistant: Assistant) -> str:
-        if assistant.pk in self.classes:
-            return f"{assistant.name} · {', '.join(self.classes[assistant.pk])}"
         if assistant.name in self.repeated_names:
             return f"{assistant.name} ({assistant.model}, …{assistant.id[-4:]})"
         return assistant.name

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.access import class_assistants, get_classroom_for_member, get_classroom_for_tutor
@@ -71,13 +73,18 @@ def class_join(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@login_required
 def join_link(request: HttpRequest, code: str) -> HttpResponse:
     """An invite link shows the class and a Join button: a link opened by accident, or
-    embedded in someone else's page, enrols nobody."""
+    embedded in someone else's page, enrols nobody. Logged out, it names the class and
+    offers to log in first (and come back here): a new student sees where the link leads."""
+    if not request.user.is_authenticated and request.method != "GET":
+        return redirect_to_login(request.get_full_path())
     classroom = Classroom.objects.filter(join_code=normalize_join_code(code), archived=False).first()
     if classroom is None:
         return render(request, "classes/join.html", {"classroom": None, "code": code}, status=404)
+    if not request.user.is_authenticated:
+        login_url = f"{reverse('login')}?{urlencode({'next': request.path})}"
+        return render(request, "classes/join.html", {"classroom": classroom, "code": code, "login_url": login_url})
     if classroom.memberships.filter(user=request.user).exists():
         return redirect("classes:detail", classroom_id=classroom.pk)
     if request.method == "POST":

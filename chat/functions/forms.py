@@ -38,7 +38,8 @@ class FunctionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false", "class": "code"}),
         help_text='A JSON Schema for the arguments, with "type": "object". Empty means no arguments.',
     )
-    strict = forms.BooleanField(label="Strict (the model must follow the schema exactly)", required=False)
+    # No colon: the label follows its checkbox.
+    strict = forms.BooleanField(label="Strict (the model must follow the schema exactly)", label_suffix="", required=False)
 
     def __init__(self, *args, taken: set[str] = frozenset(), **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, replace_url
 
 from chat import conversations, live
 from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
@@ -215,7 +215,9 @@ def message_edit(request: HttpRequest, thread_id: str) -> HttpResponse:
         except (ThreadBusy, NothingToRedo) as problem:
             form.add_error(None, str(problem))
         else:
-            return _after_redo(request, thread, removed, message, renamed=thread.title != title)
+            # The page was opened as ?edit: without this a reload would open the editor again.
+            redone = _after_redo(request, thread, removed, message, renamed=thread.title != title)
+            return replace_url(redone, reverse("chat:thread", args=[thread.id]))
     context = {**_thread_context(request, thread, form), "editing": True}
     if request.htmx:
         return render(request, "chat/thread.html#composer", context)  # htmx swaps only 2xx

@@ -7,6 +7,7 @@ test-results/screenshots/ (gitignored) for a person to look at.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tests.browser.test_chat_in_browser import RUN_TIMEOUT, log_in, message_box,
 from tests.browser.test_classes_in_browser import SIDES
 from tests.browser.test_classes_in_browser import log_in as log_in_to_classes
 from tests.fixtures import DISPLAY_QUIZ_JSON, GPT2_PDF
+from tests.live_server import manage, server_env
 
 try:
     from playwright.sync_api import Page, expect
@@ -299,3 +301,154 @@ def test_no_class_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, 
     student.goto(class_url + "grades/")
     check_page(student, student_watch, "grades", size)
     assert not watch.findings + student_watch.findings, "\n".join(watch.findings + student_watch.findings)
+
+
+def in_server(server: ChatServer, code: str) -> str:
+    """Set up (or read) data the pages need straight in the server's database (``manage.py shell``)."""
+    return manage(server_env(server.data_dir), "shell", "--no-imports", "-c", code)
+
+
+def log_in_as(page: Page, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state("load")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_conversation_picker_fits_a_phone_with_an_assistant_in_many_classes(browsing: Browsing, chat_server: ChatServer, size: str):
+    """One Math Tutor published in four of a student's classes, each with a long name."""
+    in_server(
+        chat_server,
+        """
+from django.contrib.auth.models import User
+from chat.classes import services
+from chat.classes.models import Membership
+from chat.models import Assistant
+tutor, _ = User.objects.get_or_create(username="picker-tutor")
+student, created = User.objects.get_or_create(username="picker-student")
+if created:
+    student.set_password("picker-password"); student.save()
+    tutor_assistant = Assistant.objects.create(owner=tutor, name="Math Tutor", model="offline", instructions="Help.")
+    for name in ("Algebra One Period Three", "Geometry Honours Section B", "Statistics Afternoon Group", "Calculus Evening Class"):
+        classroom = services.create_classroom(tutor, name)
+        Membership.objects.create(classroom=classroom, user=student, role=Membership.Role.STUDENT)
+        services.publish(classroom, tutor_assistant)
+""",
+    )
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in_as(page, "picker-student", "picker-password")
+    page.goto("/threads/")
+    check_page(page, watch, "thread-picker-many-classes", size)
+    assert not watch.findings, "\n".join(watch.findings)
+    # one option per class: the student chooses which class the conversation goes to
+    expect(page.get_by_label("Assistant").locator("option", has_text="Math Tutor · ")).to_have_count(4)
+
+
+LONG_WORD = "Pneumonoultramicroscopicsilicovolcanoconiosis" * 12
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_function_form_wraps_a_long_word_of_its_description(browsing: Browsing, chat_server: ChatServer, size: str):
+    """A function whose description holds a word longer than a phone is wide: the form the
+    run waits on wraps it instead of widening the conversation."""
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in(page, chat_server, LAB_USER)
+    assistant = f"Note Keeper {size}"
+    page.goto("/assistants/new/")
+    page.get_by_label("Name").fill(assistant)
+    page.get_by_label("Instructions").fill("Save notes when asked.")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("link", name=f"Functions of {assistant}").click()
+    definition = {
+        "name": "save_note",
+        "description": f"Save a note for the student. {LONG_WORD}",
+        "parameters": {"type": "object", "properties": {"text": {"type": "string", "description": LONG_WORD}}, "required": ["text"]},
+    }
+    page.get_by_label("Paste a whole definition (optional)").fill(json.dumps(definition))
+    page.get_by_role("button", name="Add function").click()
+    expect(page.get_by_role("heading", name="save_note")).to_be_visible()
+    start_conversation(page)
+    page.get_by_label("Assistant", exact=True).select_option(label=assistant)
+    send(page, "Please save a note: triangles have three sides")
+    form = page.locator("#pending-action")
+    expect(form.get_by_role("button", name="Send")).to_be_visible(timeout=RUN_TIMEOUT)
+    check_page(page, watch, "function-form-long-word", size)
+    watch.findings.extend(f"function form at {size}: sticks out: {el}" for el in overflowing_elements(page, ".tool-outputs, .tool-outputs p, .tool-outputs legend, .tool-outputs label"))
+    assert not watch.findings, "\n".join(watch.findings)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_api_keys_table_fits_a_phone(browsing: Browsing, chat_server: ChatServer, size: str):
+    """A key with a long name, active, in the list: its row fits, Revoke included."""
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in(page, chat_server, LAB_USER)
+    page.goto("/account/api-keys/")
+    page.get_by_label("Name (optional)").fill("Statistics coursework notebook on the shared laboratory laptop")
+    page.get_by_role("button", name="Create a key").click()
+    expect(page.get_by_text("Copy it now")).to_be_visible()
+    # .first: the other size's run has made a key for this user too.
+    expect(page.get_by_role("button", name=re.compile("^Revoke")).first).to_be_visible()
+    check_page(page, watch, "api-keys-long-name", size)
+    assert not watch.findings, "\n".join(watch.findings)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_assistants_files_table_fits_a_phone(browsing: Browsing, chat_server: ChatServer, size: str, tmp_path: Path):
+    """A file with a long name in an assistant's files: its row fits, Remove included."""
+    paper = tmp_path / f"Lecture notes on linear algebra, eigenvalues and eigenvectors, week three ({size}).txt"
+    paper.write_text("An eigenvector of a matrix keeps its direction when the matrix is applied to it.\n")
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in(page, chat_server, LAB_USER)
+    ensure_lab_tutor(page)
+    page.get_by_role("link", name=f"Edit {LAB_TUTOR}").first.click()
+    page.goto(page.url.replace("/edit/", "/files/"))
+    page.get_by_label("Add files").set_input_files(str(paper))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("link", name=paper.name)).to_be_visible()
+    expect(page.get_by_role("button", name="Remove").first).to_be_visible()
+    check_page(page, watch, "assistant-files-long-name", size)
+    assert not watch.findings, "\n".join(watch.findings)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_functions_page_spaces_its_links_and_puts_strict_beside_its_label(browsing: Browsing, chat_server: ChatServer, size: str):
+    page, watch = sized_page(browsing, chat_server, size)
+    log_in(page, chat_server, LAB_USER)
+    ensure_lab_tutor(page)
+    page.goto("/assistants/")
+    page.get_by_role("link", name=f"Functions of {LAB_TUTOR}").first.click()
+    name = f"look_up_{size}"
+    page.get_by_label("Name:").fill(name)
+    page.get_by_label("Description:").fill("Look up a word.")
+    page.get_by_role("button", name="Add function").click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()
+    check_page(page, watch, "assistant-functions-links", size)
+    assert not watch.findings, "\n".join(watch.findings)
+    edit = page.get_by_role("link", name=f"Edit {name}").bounding_box()
+    json_link = page.get_by_role("link", name=f"JSON of {name}").bounding_box()
+    remove = page.get_by_role("button", name=f"Remove {name}").bounding_box()
+    assert json_link["x"] - (edit["x"] + edit["width"]) >= 8, (edit, json_link)  # not "Edit JSON Remove" run together
+    assert remove["x"] - (json_link["x"] + json_link["width"]) >= 8, (json_link, remove)
+    strict = page.get_by_label("Strict (the model must follow the schema exactly)")
+    label = page.locator("label[for=id_strict]")
+    box, label_box = strict.bounding_box(), label.bounding_box()
+    # Right before the label, on its (first) line; not on a line of its own.
+    assert label_box["y"] <= box["y"] + box["height"] / 2 <= label_box["y"] + label_box["height"], (box, label_box)
+    assert 0 <= label_box["x"] - (box["x"] + box["width"]) <= 24, (box, label_box)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_invite_link_opened_logged_out_names_the_class(browsing: Browsing, chat_server: ChatServer, size: str):
+    code = in_server(chat_server, "from chat.classes.models import Classroom; print(Classroom.objects.get(name='Demo class').join_code)").strip()
+    page, watch = sized_page(browsing, chat_server, size)
+    page.goto(f"/join/{code}/")
+    expect(page.get_by_role("heading", name="Join Demo class")).to_be_visible()
+    check_page(page, watch, "join-logged-out", size)
+    assert not watch.findings, "\n".join(watch.findings)
+    page.get_by_role("link", name="Log in to join the class").click()
+    page.get_by_label("Username").fill("student")
+    page.get_by_label("Password").fill("student-password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(rf"/join/{code}/$|/classes/[^/]+/$"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -25,15 +27,29 @@ def test_the_header_links_to_classes(client_of):
 
 def test_anonymous_visitors_are_sent_to_log_in(client_of, class_a):
     anonymous = client_of(None)
-    for url in (reverse("classes:list"), detail(class_a), reverse("classes:join_link", args=[class_a.join_code])):
+    for url in (reverse("classes:list"), detail(class_a)):
         response = anonymous.get(url)
         assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
-def test_the_invite_link_brings_an_anonymous_visitor_back_after_logging_in(client_of, class_a):
+def test_the_invite_link_names_the_class_to_an_anonymous_visitor_and_comes_back_after_logging_in(client_of, class_a):
     link = reverse("classes:join_link", args=[class_a.join_code])
     response = client_of(None).get(link)
-    assert response["Location"] == f"{reverse('login')}?next={link}"
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Join Algebra 1" in page
+    assert f'href="{reverse("login")}?next={link.replace("/", "%2F")}"' in page and "Log in to join the class" in page
+    assert "Equations and graphs." not in page  # the description is for those who log in
+    joining = client_of(None).post(link)  # joining itself still needs an account
+    assert joining.status_code == 302 and joining["Location"].startswith(reverse("login"))
+
+
+def test_a_wrong_invite_link_names_no_class_to_an_anonymous_visitor(client_of, class_a):
+    for code in ("ZZZZZZZZ", class_a.join_code + "X", "x" * 500):
+        response = client_of(None).get(reverse("classes:join_link", args=[code]))
+        assert response.status_code == 404
+        page = response.content.decode()
+        assert "No such class" in page and "Algebra 1" not in page and "Log in to join" not in page
 
 
 def test_the_class_list_shows_classes_taught_and_taken(client_of, class_a, class_b):

@@ -54,6 +54,7 @@ PAGES = [
     ("POST", "/classes/new/", ["name", "description"]),
     ("POST", "/classes/join/", ["code"]),
     ("GET", "/classes/join/", ["code"]),
+    ("GET", "/join/{code}/", []),
     ("POST", "/join/{code}/", []),
     ("GET", f"{C}/", ["student", "assistant", "q"]),
     ("POST", f"{C}/edit/", ["name", "description"]),

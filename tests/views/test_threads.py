@@ -144,6 +144,16 @@ def say(thread, text, role=Message.USER):
     return Message.objects.create(thread=thread, role=role, content=Message.text_content(text))
 
 
+def test_a_new_conversations_sidebar_does_not_say_there_are_none(alice_client, thread):
+    """The conversation just opened has no message, so it is not listed yet: the sidebar says
+    so, instead of "No conversations yet" beside the conversation open on the page."""
+    page = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertNotContains(page, "No conversations yet")
+    assertContains(page, "This new conversation is listed here once you send its first message.")
+    listed = alice_client.get(reverse("chat:threads"))  # no conversation open: none to list
+    assertContains(listed, "No conversations yet")
+
+
 def test_the_thread_list_shows_only_my_threads(alice_client, bob, thread):
     say(thread, "Hello")
     say(Thread.objects.create(owner=bob, title="Bob's secret"), "psst")
@@ -355,6 +365,21 @@ def test_an_edit_keeps_a_title_the_question_did_not_give(alice_client, alice, tu
     alice_client.post(reverse("chat:message_edit", args=[thread.id]), {"text": "What is 3 + 3?", "assistant": tutor.id})
     thread.refresh_from_db()
     assert thread.title == ("Sums" if earlier == "a renamed conversation" else "What is 2 + 2")
+
+
+def test_an_edit_sent_through_htmx_takes_edit_out_of_the_address(alice_client, thread):
+    """The page was opened as ?edit; after sending, a reload must show the conversation, not the editor again."""
+    say(thread, "What is 2 + 2")
+    say(thread, "5", role=Message.ASSISTANT)
+    here = reverse("chat:thread", args=[thread.id])
+    response = alice_client.post(
+        reverse("chat:message_edit", args=[thread.id]),
+        {"text": "What is 2 + 2?", "assistant": thread.assistant_id},
+        HTTP_HX_CURRENT_URL="http://testserver" + here + "?edit",
+        **HTMX,
+    )
+    assert response.status_code == 200
+    assert response["HX-Replace-Url"] == here
 
 
 def test_answer_again_and_edit_are_refused_during_a_run(alice_client, thread):
