@@ -623,9 +623,76 @@ def _cut_from(sentence: str, earlier: list[str]) -> bool:
     return any(piece in " ".join(text.split()) for text in earlier)
 
 
-def candidates(question: str, passages: list[str]) -> list[Candidate]:
-    """Every sentence of the passages that shares a word with the question, best first.
-    A word counts by its weight (synonyms less) and its rarity among these sentences."""
+# How much of a passage's edge is looked for in another passage of its file, to find where
+# the two overlap.
+_PROBE_CHARS = 80
+
+
+@dataclass(frozen=True)
+class _Completed:
+    """A passage whose edge sentences were completed from overlapping passages: its text,
+    where its own text starts and ends in it, and the passages holding the completed
+    sentences whole (None: not completed at that edge)."""
+
+    text: str
+    start: int
+    end: int
+    before: int | None = None
+    after: int | None = None
+
+
+def _sentence_around(text: str, at: int) -> tuple[int, int] | None:
+    """(start, end) of the sentence of ``text`` that runs across ``at`` (starts before it, ends after)."""
+    for offset, sentence in sentences(text, letters=0.0):
+        if offset < at < offset + len(sentence):
+            return offset, offset + len(sentence)
+        if offset >= at:
+            break
+    return None
+
+
+def complete_edges(index: int, passages: list[str], files: list[str]) -> _Completed:
+    """Passage ``index`` with the sentence cut at each of its edges completed from another
+    passage of the same file that overlaps it (chunks overlap, so the neighbouring chunk
+    holds a cut sentence whole when it is among the results)."""
+    text = passages[index]
+    completed = _Completed(text, 0, len(text))
+    if len(text) < _PROBE_CHARS:
+        return completed
+    head, tail = text[:_PROBE_CHARS], text[-_PROBE_CHARS:]
+    prefix = suffix = ""
+    before = after = None
+    for other, other_text in enumerate(passages):
+        if other == index or files[other] != files[index] or len(other_text) < _PROBE_CHARS:
+            continue
+        if before is None:
+            at = other_text.find(head)
+            around = _sentence_around(other_text, at) if at > 0 else None
+            if around:
+                prefix, before = other_text[around[0] : at], other
+        if after is None:
+            at = other_text.find(tail)
+            end = at + len(tail)
+            around = _sentence_around(other_text, end) if 0 <= at and end < len(other_text) else None
+            if around:
+                suffix, after = other_text[end : around[1]], other
+    return _Completed(prefix + text + suffix, len(prefix), len(prefix) + len(text), before, after)
+
+
+def candidates(
+    question: str, passages: list[str], files: list[str] | None = None, searched: int | None = None
+) -> list[Candidate]:
+    """Every sentence of the first ``searched`` passages (all by default) that shares a word
+    with the question, best first. A word counts by its weight (synonyms less) and its
+    rarity among these sentences. With ``files`` (the file of each passage), a sentence cut
+    at a passage's edge is completed from an overlapping passage of the same file among
+    all ``passages`` and cited there, where it stands whole."""
+    searched = len(passages) if searched is None else searched
+    completed = [
+        complete_edges(i, passages, files) if files else _Completed(text, 0, len(text))
+        for i, text in enumerate(passages[:searched])
+    ]
+    passages = [c.text for c in completed]
     kind = answer_kind(question)
     weights = _question_weights(question)
     own = {s for w in content_words(question) for s in stems(w)}
@@ -647,6 +714,8 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
     extreme, extreme_words = tables.extreme_asked(question)
     pool, seen = [], set()
+    # A sentence completed at a passage's edge -> the passage holding it whole.
+    cited: dict[str, int] = {}
     for index, text in enumerate(passages):
         split = sentences(text, letters=letters)
         # A figure may stand in a table: its rows are quoted instead of the run of text
@@ -681,6 +750,12 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
                     around = around + [found_here[min(near, key=lambda c: abs(c - at))]]
             section = [titled[titles[at]]] if titles[at] else []
             pool.append((index, at, sentence, own_text, have, _union(*(words for _, _, words in around), *section)))
+            offset = split[at][0]
+            edge = completed[index]
+            if edge.before is not None and offset < edge.start:
+                cited[sentence] = edge.before
+            elif edge.after is not None and offset + len(sentence) > edge.end:
+                cited[sentence] = edge.after
         for row in rows:
             if row.quote not in seen:
                 seen.add(row.quote)
@@ -721,7 +796,9 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
             coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
             - RANK_PENALTY * index
         )
-        found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1))
+        found.append(Candidate(
+            cited.get(sentence, index), sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1
+        ))
         if at is not None:
             placed[(index, at)] = found[-1]
     if kind == REASON:
@@ -750,9 +827,12 @@ def _reason_before_remedy(placed: dict[tuple[int, int], Candidate]) -> None:
             remedy.holds = False
 
 
-def lead_and_support(question: str, passages: list[str], support: int = 2) -> tuple[Candidate | None, list[Candidate]]:
-    """The sentence that answers (or None) and up to ``support`` sentences that back it."""
-    found = candidates(question, passages)
+def lead_and_support(
+    question: str, passages: list[str], support: int = 2, files: list[str] | None = None, searched: int | None = None
+) -> tuple[Candidate | None, list[Candidate]]:
+    """The sentence that answers (or None) and up to ``support`` sentences that back it,
+    sought in the first ``searched`` passages (see ``candidates``)."""
+    found = candidates(question, passages, files, searched)
     kind = answer_kind(question)
     answering = [c for c in found if max(c.coverage, c.reach) >= (NAMED_COVERAGE if c.named else MIN_COVERAGE) and (c.holds or kind == ANY)]
     if not answering:

@@ -572,3 +572,41 @@ def test_a_short_name_spelled_from_the_questions_words_stands_for_them():
     notes = "Our network reaches an accuracy of 70.2 on the test, a strong result. The RecNet model reaches 64.5 accuracy."
     reply = skill.answer("What accuracy does the recurrent network reach?", output_for("q", notes))
     assert "64.5" in first_quote(reply)
+
+
+HARBOUR = (
+    "The harbour team kept notes on the tides, the gulls and the weather for many long winters. "
+    "Their logbook fills three shelves in the old customs house by the pier. "
+)
+CUT = "The Zorblax reader unit, which the harbour team assembled from salvaged parts, spans"
+WHOLE_END = " 17 meters from end to end. Nobody has moved it since the storm."
+UNRELATED = "Bakers in the town sell rye bread, apple cakes and small honey biscuits every morning. " * 3
+
+
+def test_a_sentence_cut_at_a_passage_s_end_is_completed_from_the_overlapping_passage_and_cited_there():
+    # The best passage ends inside the answering sentence; the next chunk of the same file
+    # (fifth among the results, past the passages searched for an answer) holds it whole.
+    cut = HARBOUR + CUT
+    overlapping = HARBOUR[60:] + CUT + WHOLE_END
+    output = output_for("q", cut, UNRELATED, UNRELATED + " Rye.", UNRELATED + " Cakes.", overlapping)
+    reply = skill.answer("How many meters does the Zorblax reader unit span?", output)
+    assert "“The Zorblax reader unit, which the harbour team assembled from salvaged parts, spans 17 meters" in reply
+    assert re.search(r"end to end\.”【0:4†paper\.pdf】", reply)
+
+
+def test_a_sentence_cut_at_a_passage_s_start_is_completed_from_the_passage_before_it():
+    whole = HARBOUR + CUT + WHOLE_END
+    cut_at = whole.index("salvaged")
+    starts_inside = whole[cut_at:] + " " + UNRELATED
+    output = output_for("q", starts_inside, UNRELATED + " Rye.", UNRELATED + " Cakes.", UNRELATED + " Buns.", whole)
+    reply = skill.answer("How many meters does the Zorblax reader unit span?", output)
+    assert re.search(r"“The Zorblax reader unit, which .* 17 meters from end to end\.”【0:4†paper\.pdf】", reply)
+
+
+def test_only_a_passage_of_the_same_file_completes_a_cut_sentence():
+    cut = HARBOUR + CUT
+    overlapping = HARBOUR[60:] + CUT + WHOLE_END
+    same = answers.complete_edges(0, [cut, overlapping], ["a.pdf", "a.pdf"])
+    assert same.text == cut + " 17 meters from end to end." and same.after == 1
+    other = answers.complete_edges(0, [cut, overlapping], ["a.pdf", "b.pdf"])
+    assert other.text == cut and other.after is None
