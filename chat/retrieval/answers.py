@@ -46,6 +46,9 @@ from chat.retrieval.questions import (
 from chat.retrieval.quotes import sentences
 from chat.retrieval.search import STOPWORDS, name_numbers, terms
 
+# A sentence of this many words is a statement however short ("The password is hunter2."),
+# one of fewer most likely a fragment or a pointer ("See Table 2.").
+SHORT_SENTENCE_WORDS = 4
 # A sentence leads only if it, or it with its neighbours, covers at least this share of the
 # question's weighted words.
 MIN_COVERAGE = 0.25
@@ -717,7 +720,8 @@ def candidates(
     # A sentence completed at a passage's edge -> the passage holding it whole.
     cited: dict[str, int] = {}
     for index, text in enumerate(passages):
-        split = sentences(text, letters=letters)
+        # A short statement answers as well as a long one ("The password is hunter2.").
+        split = sentences(text, letters=letters, words=SHORT_SENTENCE_WORDS)
         # A figure may stand in a table: its rows are quoted instead of the run of text
         # the table makes (too long a "sentence", holding every row's figures); that run
         # still stands as its neighbours' neighbour.

@@ -19,13 +19,20 @@ _SENTENCE = re.compile(
 _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 
 
-def sentences(text: str, letters: float = 0.6) -> list[tuple[int, str]]:
+# A sentence shorter than this is most likely a fragment ("See Table 2."), unless it has
+# the words of a statement (``sentences``' ``words``).
+SHORTEST = 25
+
+
+def sentences(text: str, letters: float = 0.6, words: int = 0) -> list[tuple[int, str]]:
     """(offset, sentence) pairs of whole sentences, skipping fragments and formula debris
-    (fewer than ``letters`` of the characters are letters)."""
+    (fewer than ``letters`` of the characters are letters); with ``words``, a shorter
+    sentence of at least that many words counts too ("The password is hunter2.")."""
     found = []
     for match in _SENTENCE.finditer(text):
         sentence = match.group(0)
-        if 25 <= len(sentence) <= 600 and sum(ch.isalpha() for ch in sentence) > len(sentence) * letters:
+        long_enough = len(sentence) >= SHORTEST or (words and len(sentence.split()) >= words)
+        if long_enough and len(sentence) <= 600 and sum(ch.isalpha() for ch in sentence) > len(sentence) * letters:
             found.append((match.start(), sentence))
     return found
 

@@ -610,3 +610,10 @@ def test_only_a_passage_of_the_same_file_completes_a_cut_sentence():
     assert same.text == cut + " 17 meters from end to end." and same.after == 1
     other = answers.complete_edges(0, [cut, overlapping], ["a.pdf", "b.pdf"])
     assert other.text == cut and other.after is None
+
+
+def test_a_short_sentence_that_answers_leads():
+    notes = "Welcome to the lab wiki for new members of the team. The password is hunter2. Ask Sam for a badge at the desk."
+    assert first_quote(skill.answer("What is the password?", output_for("q", notes))) == "The password is hunter2."
+    # Still no fragment of fewer words: "See Table 2." stays out.
+    assert [s for _, s in sentences("Scores rose. See Table 2. Then more.", words=answers.SHORT_SENTENCE_WORDS)] == []
