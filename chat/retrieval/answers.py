@@ -327,11 +327,16 @@ def kind_words(question: str) -> set[str]:
     return found
 
 
+# A figure stated as a minimum: "at least 3", "a minimum of 50", "no fewer than 10".
+_AT_LEAST = re.compile(r"\b(?:at least|a minimum of|minimum of|no fewer than|no less than|not less than)\s*$", re.IGNORECASE)
+
+
 def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
+    minimum: bool | None = None,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -345,6 +350,15 @@ def _strength(
         if not compares:
             numbers = [i for i in numbers if not _compared(tokens, i)]
         numbers = [i for i in numbers if not _supposed(plain, spans[i].start())]
+        # "At least 50 tokens of context": a figure stated as a minimum is a requirement; it
+        # answers a question asking for one, not one asking what a thing has or can do.
+        stated_minimum = False
+        if minimum is not None:
+            least = [i for i in numbers if _AT_LEAST.search(plain, 0, spans[i].start())]
+            if minimum and least:
+                numbers, stated_minimum = least, True
+            elif not minimum and least and len(least) == len(numbers):
+                numbers = []
         if kind == SHARE:
             numbers = [i for i in numbers if tokens[i].endswith("%") or _PERCENT.search(plain[spans[i].start() : spans[i].end() + 9])]
         if kind == SCORE:
@@ -364,6 +378,9 @@ def _strength(
             not compares and bool(_CONTRAST.match(plain))
         )
         scale = OTHER_THING if other else 1.0
+        if minimum:
+            # Asked for a minimum, a figure stated as one is the answer; any other is a thing's amount.
+            return scale if stated_minimum else scale * OTHER_THING * max(by_focus, 0.8 * near, 0.4)
         if kind in (SCORE, SHARE):
             # A result is stated where the sentence covers the question ("our big model
             # achieves a BLEU score of 41.0"), seldom right by the question's words; by
@@ -712,6 +729,7 @@ def candidates(
     naming = bool(_NAMING.search(question))
     against = bool(_WHY_NOT.search(questions._normalised(questions.main_clause(question))))
     who = bool(_WHO.match(questions._normalised(questions.main_clause(question))))
+    minimum = questions.asks_minimum(question)
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
@@ -791,7 +809,10 @@ def candidates(
         both = _union(have, around)
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
         strength = (
-            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase, who, against)
+            _strength(
+                kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
+                who, against, minimum,
+            )
             if kind != ANY or heads else 0.0
         )
         if strength and way and (stated := directions(own_text)) and not _agrees(stated, way):

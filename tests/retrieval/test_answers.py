@@ -617,3 +617,21 @@ def test_a_short_sentence_that_answers_leads():
     assert first_quote(skill.answer("What is the password?", output_for("q", notes))) == "The password is hunter2."
     # Still no fragment of fewer words: "See Table 2." stays out.
     assert [s for _, s in sentences("Scores rose. See Table 2. Then more.", words=answers.SHORT_SENTENCE_WORDS)] == []
+
+
+def test_a_figure_stated_as_a_minimum_answers_a_question_for_a_minimum_not_one_for_a_capacity():
+    notes = (
+        "The reading test uses sentences that require at least 50 glyphs of context for a reader to follow. "
+        "For the scanner, we widen the context of the reader from 300 to 900 glyphs per pass."
+    )
+    reply = skill.answer("How many glyphs of context can the reader see?", output_for("q", notes))
+    assert "900 glyphs" in first_quote(reply)
+    guide = (
+        "The guide lists 300 taverns across the whole region and its coast. "
+        "Inspectors kept only the taverns whose listing received a rating of at least 4 stars from guests."
+    )
+    reply = skill.answer("What minimum rating did a tavern listing need to be kept?", output_for("q", guide))
+    assert "at least 4 stars" in first_quote(reply)
+    assert questions.asks_minimum("What minimum rating was needed?") is True
+    assert questions.asks_minimum("How many glyphs can it see?") is False
+    assert questions.asks_minimum("How many glyphs were read?") is None
