@@ -327,6 +327,22 @@ def kind_words(question: str) -> set[str]:
     return found
 
 
+# The measures a result may be given in; a question naming one asks for a figure in it.
+MEASURES = frozenset({"bleu", "rouge", "f1", "accuracy", "perplexity", "ppl", "bpb", "bpc", "meteor", "cider", "wer"})
+# A measure names a figure within this many words of it ("55 F1", "a BLEU score of 41.0").
+MEASURE_NEAR = 3
+
+
+def measures_in(text: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w in MEASURES)
+
+
+def _measures_by(tokens: list[str], at: int) -> set[str]:
+    """The measures named right by the figure at ``at``, the nearest side first: the words after it, else before."""
+    after = {t.lower() for t in tokens[at + 1 : at + 1 + MEASURE_NEAR]} & MEASURES
+    return after or {t.lower() for t in tokens[max(0, at - MEASURE_NEAR) : at]} & MEASURES
+
+
 # A figure stated as a minimum: "at least 3", "a minimum of 50", "no fewer than 10".
 _AT_LEAST = re.compile(r"\b(?:at least|a minimum of|minimum of|no fewer than|no less than|not less than)\s*$", re.IGNORECASE)
 
@@ -336,7 +352,7 @@ def _strength(
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
-    minimum: bool | None = None,
+    minimum: bool | None = None, measures: frozenset[str] = frozenset(),
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -352,6 +368,10 @@ def _strength(
         numbers = [i for i in numbers if not _supposed(plain, spans[i].start())]
         # "At least 50 tokens of context": a figure stated as a minimum is a requirement; it
         # answers a question asking for one, not one asking what a thing has or can do.
+        if measures:
+            # "What ROUGE score …": a figure the sentence gives in another measure ("55 F1")
+            # is that measure's, not the one asked for.
+            numbers = [i for i in numbers if not (_measures_by(tokens, i) - measures)]
         stated_minimum = False
         if minimum is not None:
             least = [i for i in numbers if _AT_LEAST.search(plain, 0, spans[i].start())]
@@ -730,6 +750,7 @@ def candidates(
     against = bool(_WHY_NOT.search(questions._normalised(questions.main_clause(question))))
     who = bool(_WHO.match(questions._normalised(questions.main_clause(question))))
     minimum = questions.asks_minimum(question)
+    measures = measures_in(question)
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
@@ -811,7 +832,7 @@ def candidates(
         strength = (
             _strength(
                 kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
-                who, against, minimum,
+                who, against, minimum, measures,
             )
             if kind != ANY or heads else 0.0
         )

@@ -635,3 +635,16 @@ def test_a_figure_stated_as_a_minimum_answers_a_question_for_a_minimum_not_one_f
     assert questions.asks_minimum("What minimum rating was needed?") is True
     assert questions.asks_minimum("How many glyphs can it see?") is False
     assert questions.asks_minimum("How many glyphs were read?") is None
+
+
+def test_a_figure_in_another_measure_than_the_one_asked_is_no_answer():
+    notes = (
+        "Riddle summaries of the harbour logs were scored against the keepers' own notes. "
+        "On the harbour set, the riddle summaries reach 55.2 F1 when the hint is given. "
+        "Averaged over the overlap metrics, ROUGE is 21.4 for them."
+    )
+    reply = skill.answer("What ROUGE score do the riddle summaries reach on the harbour set?", output_for("q", notes))
+    assert "21.4" in first_quote(reply)
+    # Asked for F1, the F1 figure answers.
+    reply = skill.answer("What F1 do the riddle summaries reach on the harbour set?", output_for("q", notes))
+    assert "55.2 F1" in first_quote(reply)
