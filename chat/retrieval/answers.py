@@ -21,6 +21,7 @@ none does, there is no answer to lead with, and the caller says so.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -173,10 +174,27 @@ def _is_figure(plain: str, match: re.Match, years: bool, given: set[str] = froze
     return not (len(before) == 2 and before[1] in "-−+" and before[0].isalpha())
 
 
+# A dimension's symbol as a PDF's text leaves it, its subscript run on: "dmodel", "dk",
+# "d_ff". It stands for the words "dimension" (or size, width) and its subscript's word.
+_DIMENSION_SYMBOL = re.compile(r"\bd_?(model|ff|k|q|v|hidden|inner|emb|embed|head)\b")
+_SUBSCRIPT_WORDS = {"k": "key", "q": "query", "v": "value", "ff": "feed forward", "emb": "embedding", "embed": "embedding"}
+_DIMENSION_WORDS = frozenset(stem(w) for w in ("dimension", "dimensions", "dimensionality", "size", "width"))
+
+
+@functools.lru_cache(maxsize=64)
+def symbol_stems(token: str) -> frozenset[str]:
+    """The stems a dimension's symbol stands for ("dk" → dimension, size, width, key); empty for any other token."""
+    match = _DIMENSION_SYMBOL.fullmatch(token)
+    if not match:
+        return frozenset()
+    subscript = match.group(1)
+    return _DIMENSION_WORDS | {stem(w) for w in _SUBSCRIPT_WORDS.get(subscript, subscript).split()}
+
+
 def _near(tokens: list[str], spots: list[int], wanted: set[str]) -> float:
     """1 when a spot stands within two words of one of the question's words ("beam size
     of 4"), less with every word between, 0 past NEAR words."""
-    near = [i for i, tok in enumerate(tokens) if _stem_of(tok) in wanted]
+    near = [i for i, tok in enumerate(tokens) if _stem_of(tok) in wanted or symbol_stems(tok) & wanted]
     distance = min((abs(i - j) for i in spots for j in near if i != j), default=NEAR + 1)
     return 1.0 - 0.1 * max(0, distance - 2) if distance <= NEAR else 0.0
 
@@ -577,6 +595,10 @@ class _Matcher:
                 continue  # "2" of "GPT-2" in "WikiText-2"
             for q, factor in self.of_word(word).items():
                 got[q] = max(factor, got.get(q, 0.0))
+        # A dimension's symbol stands for its words: "dmodel" for "model dimension".
+        for word in set(_DIMENSION_SYMBOL.findall(text)):
+            for q in symbol_stems("d" + word) & set(self.weights):
+                got[q] = max(1.0, got.get(q, 0.0))
         # A short name spelled from the question's words: "FLOPs", "ConvS2S".
         for word in set(_SPELLED.findall(text)):
             for q, factor in self.spelled(word).items():

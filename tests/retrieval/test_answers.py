@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from chat.retrieval import answers, questions, skill, tool
+from chat.retrieval import answers, passages, questions, skill, tool
 from chat.retrieval.answers import ANY, DEFINITION, EFFECT, NAME, NUMBER, REASON, SCORE, SHARE, SORT
 from chat.retrieval.quotes import sentences
 
@@ -648,3 +648,15 @@ def test_a_figure_in_another_measure_than_the_one_asked_is_no_answer():
     # Asked for F1, the F1 figure answers.
     reply = skill.answer("What F1 do the riddle summaries reach on the harbour set?", output_for("q", notes))
     assert "55.2 F1" in first_quote(reply)
+
+
+def test_a_dimension_s_symbol_stands_for_its_words():
+    notes = (
+        "In this design we use h = 6 parallel lantern units, or beams. "
+        "For each of these we use dk = dv = dmodel/h = 48. "
+        "The beams are joined again at the end of the tower."
+    )
+    reply = skill.answer("How many dimensions does each individual beam work with?", output_for("q", notes))
+    assert "= 48" in first_quote(reply)
+    assert answers.symbol_stems("dmodel") >= {passages.stem("dimension"), passages.stem("model")}
+    assert answers.symbol_stems("dog") == frozenset()
