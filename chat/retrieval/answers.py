@@ -361,6 +361,15 @@ def _measures_by(tokens: list[str], at: int) -> set[str]:
     return after or {t.lower() for t in tokens[max(0, at - MEASURE_NEAR) : at]} & MEASURES
 
 
+# "How many X per Y", "for each Y", "in every Y": the item Y a count is given for.
+_PER_ITEM = re.compile(r"\b(?:per|each|every|a single|one)\s+(?:(?:individual|single)\s+)?([a-z][a-z-]+)")
+
+
+def per_item(question: str) -> frozenset[str]:
+    """Stems of the items a "how many X per Y" question counts X for (Y)."""
+    return frozenset(stem(w) for w in _PER_ITEM.findall(question.lower()) if w not in STOPWORDS)
+
+
 # A figure stated as a minimum: "at least 3", "a minimum of 50", "no fewer than 10".
 _AT_LEAST = re.compile(r"\b(?:at least|a minimum of|minimum of|no fewer than|no less than|not less than)\s*$", re.IGNORECASE)
 
@@ -370,7 +379,7 @@ def _strength(
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
-    minimum: bool | None = None, measures: frozenset[str] = frozenset(),
+    minimum: bool | None = None, measures: frozenset[str] = frozenset(), per: frozenset[str] = frozenset(),
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -415,6 +424,10 @@ def _strength(
         other = (bool(phrase) and phrase[0] not in {_stem_of(t) for t in tokens} and _near(tokens, numbers, phrase[1]) == 1.0) or (
             not compares and bool(_CONTRAST.match(plain))
         )
+        # "How many tokens per batch?": a figure right by the item ("8 batches") counts the
+        # items, not what each one holds, unless it stands as near what is asked.
+        if per and not other and _near(tokens, numbers, per) == 1.0 and by_focus < 1.0:
+            other = True
         scale = OTHER_THING if other else 1.0
         if minimum:
             # Asked for a minimum, a figure stated as one is the answer; any other is a thing's amount.
@@ -773,6 +786,7 @@ def candidates(
     who = bool(_WHO.match(questions._normalised(questions.main_clause(question))))
     minimum = questions.asks_minimum(question)
     measures = measures_in(question)
+    per = per_item(question) - focus if kind == NUMBER else frozenset()
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
@@ -854,7 +868,7 @@ def candidates(
         strength = (
             _strength(
                 kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
-                who, against, minimum, measures,
+                who, against, minimum, measures, per,
             )
             if kind != ANY or heads else 0.0
         )

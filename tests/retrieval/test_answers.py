@@ -660,3 +660,16 @@ def test_a_dimension_s_symbol_stands_for_its_words():
     assert "= 48" in first_quote(reply)
     assert answers.symbol_stems("dmodel") >= {passages.stem("dimension"), passages.stem("model")}
     assert answers.symbol_stems("dog") == frozenset()
+
+
+def test_how_many_per_item_is_not_answered_by_the_count_of_the_items():
+    notes = (
+        "For the night shift the bakery fires 8 ovens full of rye loaves. "
+        "Its racks are loaded by hand and take 120 loaves on the middle shelves."
+    )
+    assert "120 loaves" in first_quote(skill.answer("How many loaves fit in each oven?", output_for("q", notes)))
+    # Asked for the ovens themselves, their count answers.
+    assert "8 ovens" in first_quote(skill.answer("How many ovens does the bakery fire?", output_for("q", notes)))
+    assert answers.per_item("How many tokens per batch, and for every single step?") == {
+        passages.stem("batch"), passages.stem("step")
+    }
