@@ -361,6 +361,22 @@ def _measures_by(tokens: list[str], at: int) -> set[str]:
     return after or {t.lower() for t in tokens[max(0, at - MEASURE_NEAR) : at]} & MEASURES
 
 
+# Words saying a thing is missing: in a question, it asks about the absence.
+_ABSENCE = re.compile(r"\b(?:no|not|none|without|never|zero|lacks?|lacking|absent|missing|n['’]t)\b", re.IGNORECASE)
+_NEGATING = frozenset({"no", "without", "zero", "lacking", "lack", "lacks"})
+ABSENCE_SPAN = 6
+
+
+def _counts_absence(tokens: list[str], at: int, wanted: set[str]) -> bool:
+    """Whether the figure at ``at`` counts what lacks one of the question's words: "no" or
+    "without" follows it within ABSENCE_SPAN words, right before such a word ("30% of
+    samples with no overlap")."""
+    for j in range(at + 1, min(len(tokens) - 1, at + 1 + ABSENCE_SPAN)):
+        if tokens[j].lower() in _NEGATING and _stem_of(tokens[j + 1]) in wanted:
+            return True
+    return False
+
+
 # "How many X per Y", "for each Y", "in every Y": the item Y a count is given for.
 _PER_ITEM = re.compile(r"\b(?:per|each|every|a single|one)\s+(?:(?:individual|single)\s+)?([a-z][a-z-]+)")
 
@@ -380,6 +396,7 @@ def _strength(
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
     minimum: bool | None = None, measures: frozenset[str] = frozenset(), per: frozenset[str] = frozenset(),
+    absent: bool = True,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -395,6 +412,10 @@ def _strength(
         numbers = [i for i in numbers if not _supposed(plain, spans[i].start())]
         # "At least 50 tokens of context": a figure stated as a minimum is a requirement; it
         # answers a question asking for one, not one asking what a thing has or can do.
+        if not absent:
+            # "30% of samples with no overlap": a figure counting what lacks a thing says
+            # nothing of how much of it there is, unless the question asks about its absence.
+            numbers = [i for i in numbers if not _counts_absence(tokens, i, wanted)]
         if measures:
             # "What ROUGE score …": a figure the sentence gives in another measure ("55 F1")
             # is that measure's, not the one asked for.
@@ -787,6 +808,7 @@ def candidates(
     minimum = questions.asks_minimum(question)
     measures = measures_in(question)
     per = per_item(question) - focus if kind == NUMBER else frozenset()
+    absent = bool(_ABSENCE.search(question))
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
@@ -868,7 +890,7 @@ def candidates(
         strength = (
             _strength(
                 kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
-                who, against, minimum, measures, per,
+                who, against, minimum, measures, per, absent,
             )
             if kind != ANY or heads else 0.0
         )

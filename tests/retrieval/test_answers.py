@@ -673,3 +673,14 @@ def test_how_many_per_item_is_not_answered_by_the_count_of_the_items():
     assert answers.per_item("How many tokens per batch, and for every single step?") == {
         passages.stem("batch"), passages.stem("step")
     }
+
+
+def test_a_figure_counting_what_lacks_a_thing_answers_only_a_question_about_its_absence():
+    notes = (
+        "Over 30% of the pantry samples share no recipe with the old mill's book. "
+        "The median pantry sample has 4.1% in common with it."
+    )
+    reply = skill.answer("How much of a pantry sample's recipe is shared with the mill's book?", output_for("q", notes))
+    assert "4.1%" in first_quote(reply)
+    reply = skill.answer("What share of pantry samples share no recipe with the mill's book?", output_for("q", notes))
+    assert "30%" in first_quote(reply)
