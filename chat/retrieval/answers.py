@@ -894,6 +894,8 @@ def candidates(
             )
             if kind != ANY or heads else 0.0
         )
+        if kind == REASON and strength and _restates(own_text, match):
+            strength *= RESTATING
         if strength and way and (stated := directions(own_text)) and not _agrees(stated, way):
             strength = 0.0  # "English-to-French" holds no answer for "from French into English"
         score = (
@@ -909,6 +911,22 @@ def candidates(
         _reason_before_remedy(placed)
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
     return found
+
+
+# "Why must the decoder be stopped from looking at later tokens?" — "… to prevent positions
+# from attending to subsequent positions" restates what is asked, in other words, and gives
+# no reason: a reason clause adding fewer than RESTATE_NEW words the question has not said
+# holds the reason this much.
+RESTATING, RESTATE_NEW = 0.5, 2
+
+
+def _restates(sentence: str, match: _Matcher) -> bool:
+    """Whether the clause after the sentence's reason word only repeats the question."""
+    marker = _BECAUSE.search(sentence)
+    if not marker:
+        return False
+    new = {w for w in terms_in_order(sentence[marker.end():]) if not w.isdigit() and not match(w)}
+    return len(new) < RESTATE_NEW
 
 
 # "To avoid this, we prevent BPE from merging …": a remedy for what the sentence before

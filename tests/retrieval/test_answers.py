@@ -684,3 +684,14 @@ def test_a_figure_counting_what_lacks_a_thing_answers_only_a_question_about_its_
     assert "4.1%" in first_quote(reply)
     reply = skill.answer("What share of pantry samples share no recipe with the mill's book?", output_for("q", notes))
     assert "30%" in first_quote(reply)
+
+
+def test_why_is_not_answered_by_a_sentence_restating_what_is_asked():
+    # "to prevent the light from shining on ships" says again what the question asks about;
+    # the reason is what the other sentence's clause adds.
+    notes = (
+        "We also fit a hood over each lantern to prevent the light from shining on ships. "
+        "The keepers need to prevent glare from the lanterns at sea to keep pilots able to read the coast."
+    )
+    reply = skill.answer("Why must the lanterns be kept from shining at passing ships?", output_for("q", notes))
+    assert "to keep pilots able to read the coast" in first_quote(reply)
