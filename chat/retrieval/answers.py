@@ -361,6 +361,8 @@ def _measures_by(tokens: list[str], at: int) -> set[str]:
     return after or {t.lower() for t in tokens[max(0, at - MEASURE_NEAR) : at]} & MEASURES
 
 
+# A question for a count or a duration, which a result in a measure does not give.
+_COUNTING = re.compile(r"(?:roughly |about |approximately )?(?:how many|how long|how often|how much (?:\w+ )?time)\b")
 # Words saying a thing is missing: in a question, it asks about the absence.
 _ABSENCE = re.compile(r"\b(?:no|not|none|without|never|zero|lacks?|lacking|absent|missing|n['’]t)\b", re.IGNORECASE)
 _NEGATING = frozenset({"no", "without", "zero", "lacking", "lack", "lacks"})
@@ -396,7 +398,7 @@ def _strength(
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
     minimum: bool | None = None, measures: frozenset[str] = frozenset(), per: frozenset[str] = frozenset(),
-    absent: bool = True,
+    absent: bool = True, counting: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -416,6 +418,10 @@ def _strength(
             # "30% of samples with no overlap": a figure counting what lacks a thing says
             # nothing of how much of it there is, unless the question asks about its absence.
             numbers = [i for i in numbers if not _counts_absence(tokens, i, wanted)]
+        if counting and not measures:
+            # "How long did one update take?", "how many steps…": a result in a measure
+            # ("a BLEU score of 41.0", "55 F1") counts nothing, whatever it stands by.
+            numbers = [i for i in numbers if not _measures_by(tokens, i)]
         if measures:
             # "What ROUGE score …": a figure the sentence gives in another measure ("55 F1")
             # is that measure's, not the one asked for.
@@ -809,6 +815,7 @@ def candidates(
     measures = measures_in(question)
     per = per_item(question) - focus if kind == NUMBER else frozenset()
     absent = bool(_ABSENCE.search(question))
+    counting = bool(_COUNTING.match(questions._normalised(questions.main_clause(question))))
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
@@ -890,7 +897,7 @@ def candidates(
         strength = (
             _strength(
                 kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
-                who, against, minimum, measures, per, absent,
+                who, against, minimum, measures, per, absent, counting,
             )
             if kind != ANY or heads else 0.0
         )

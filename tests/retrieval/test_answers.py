@@ -695,3 +695,12 @@ def test_why_is_not_answered_by_a_sentence_restating_what_is_asked():
     )
     reply = skill.answer("Why must the lanterns be kept from shining at passing ships?", output_for("q", notes))
     assert "to keep pilots able to read the coast" in first_quote(reply)
+
+
+def test_a_result_in_a_measure_is_no_count_or_duration():
+    notes = (
+        "After its training steps the lantern model reached 27.3 BLEU on the harbour logs. "
+        "Its training ran for 9000 steps in all on the old cluster."
+    )
+    assert "9000 steps" in first_quote(skill.answer("How long did training the lantern model take?", output_for("q", notes)))
+    assert "27.3 BLEU" in first_quote(skill.answer("What BLEU did the lantern model reach?", output_for("q", notes)))
