@@ -35,6 +35,7 @@ from chat.retrieval.questions import (
     CONCLUSION,
     DEFINITION,
     EFFECT,
+    MANNER,
     NAME,
     NUMBER,
     REASON,
@@ -91,6 +92,9 @@ _BECAUSE = re.compile(
     # sub-optimal allocation", "This sequential nature precludes parallelization".
     r"|results? in|resulting in|leads? to|led to|precludes?|prevents?|limits?|makes? it (hard|difficult|impossible)"
     r"|as a result|therefore|thus|hence)\b", re.IGNORECASE)
+# A way of doing something: "by a factor of …", "using …", "via …".
+# "Followed by layer normalization", "used by the model": a doer or a sequence, not a way.
+_WAY = re.compile(r"(?<!followed )(?<!used )\b(by (?:an?|\w+ing)|using|via)\b", re.IGNORECASE)
 # A conclusion drawn: "This suggests that determining compatibility is not easy".
 _CONCLUDES = re.compile(
     r"\b(suggests?|suggested|indicates?|indicated|implies|implied|(shows?|showed|shown|demonstrates?|demonstrated) that"
@@ -510,6 +514,8 @@ def _strength(
         return 1.0 if _CONSEQUENCE.search(plain) else 0.0
     if kind == CONCLUSION:
         return 1.0 if _CONCLUDES.search(plain) else 0.0
+    if kind == MANNER:
+        return 1.0 if _WAY.search(plain) else 0.0
     if kind == ANY and kinds:
         # "What activation function sits between …?": whatever the question's verb, a name
         # right by the asked words ("a ReLU activation") answers it.

@@ -84,7 +84,7 @@ def cues(question: str) -> list[str]:
 # "what goes wrong when…" or "what's the catch with…" wants a consequence, "what kind of X"
 # a sort of X, and "what throughput…" a figure as much as "what size…" does; "what do they
 # conclude from X" wants the conclusion drawn ("this suggests that …").
-EFFECT, SORT, CONCLUSION = "effect", "sort", "conclusion"
+EFFECT, SORT, CONCLUSION, MANNER = "effect", "sort", "conclusion", "manner"
 _ANSWER_KINDS = [
     # "What minimum score did a post need?": a threshold is a count, whatever it counts.
     (NUMBER, re.compile(r"^(what|which) (is |are |was |were )?(the |a |an )?(minimum|maximum|lowest|highest|smallest|largest)"
@@ -95,6 +95,8 @@ _ANSWER_KINDS = [
                         r"|^what(?:['’]s| is| are| was| were) (?:the |a |its |their )?(?:catch|drawbacks?|downsides?|disadvantages?|trade-?offs?)\b"
                         r"|^what does (\w+ ){1,4}(cause|lead to|result in)\b")),
     (SORT, re.compile(r"^(what|which) (kinds?|types?|sorts?|forms?) of\b")),
+    # "How are the weights adjusted …?", "how was the data collected?": a way of doing it.
+    (MANNER, re.compile(r"^how (is|are|was|were) (?!\w+ (many|much)\b)[^?]*?\b\w+(ed|en|wn)\b")),
     # "What is the averaged ROUGE score of …": a result however many words name it.
     (SCORE, re.compile(r"^(what|which) (is|are|was|were) (the |its |their |a |an )?(\w+ ){0,3}"
                        r"(scores?|accuracy|f1|bleu|rouge|perplexity|error rate)\b")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from chat.retrieval import answers, passages, questions, skill, tool
-from chat.retrieval.answers import ANY, DEFINITION, EFFECT, NAME, NUMBER, REASON, SCORE, SHARE, SORT
+from chat.retrieval.answers import ANY, DEFINITION, EFFECT, MANNER, NAME, NUMBER, REASON, SCORE, SHARE, SORT
 from chat.retrieval.quotes import sentences
 
 PAPER = (
@@ -704,3 +704,14 @@ def test_a_result_in_a_measure_is_no_count_or_duration():
     )
     assert "9000 steps" in first_quote(skill.answer("How long did training the lantern model take?", output_for("q", notes)))
     assert "27.3 BLEU" in first_quote(skill.answer("What BLEU did the lantern model reach?", output_for("q", notes)))
+
+
+def test_how_is_it_done_is_answered_by_the_way_it_is_done():
+    assert answers.answer_kind("How are the oars trimmed before a race?") == MANNER
+    assert answers.answer_kind("How many oars are trimmed?") == NUMBER
+    notes = (
+        "The oars of the long boats are stacked in the race shed, followed by the masts. "
+        "Before a race the crews trim the oars by shaving a thin strip from each blade."
+    )
+    reply = skill.answer("How are the oars of the long boats trimmed before a race?", output_for("q", notes))
+    assert "by shaving" in first_quote(reply)
