@@ -45,7 +45,7 @@ from chat.retrieval.questions import (
     answer_kind,
     asked_words,
 )
-from chat.retrieval.quotes import sentences
+from chat.retrieval.quotes import LONGEST, SENTENCE, sentences
 from chat.retrieval.search import STOPWORDS, name_numbers, terms
 
 # A sentence of this many words is a statement however short ("The password is hunter2."),
@@ -750,12 +750,13 @@ class _Completed:
 
 
 def _sentence_around(text: str, at: int) -> tuple[int, int] | None:
-    """(start, end) of the sentence of ``text`` that runs across ``at`` (starts before it, ends after)."""
-    for offset, sentence in sentences(text, letters=0.0):
-        if offset < at < offset + len(sentence):
-            return offset, offset + len(sentence)
-        if offset >= at:
+    """(start, end) of the sentence of ``text`` that runs across ``at`` (starts before it,
+    ends after). The sentence pattern alone: the letters are counted when it is quoted."""
+    for match in SENTENCE.finditer(text):
+        if match.start() >= at:
             break
+        if at < match.end() and match.end() - match.start() <= LONGEST:
+            return match.start(), match.end()
     return None
 
 
