@@ -21,6 +21,7 @@ none does, there is no answer to lead with, and the caller says so.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -34,6 +35,7 @@ from chat.retrieval.questions import (
     CONCLUSION,
     DEFINITION,
     EFFECT,
+    MANNER,
     NAME,
     NUMBER,
     REASON,
@@ -43,9 +45,12 @@ from chat.retrieval.questions import (
     answer_kind,
     asked_words,
 )
-from chat.retrieval.quotes import sentences
+from chat.retrieval.quotes import LONGEST, SENTENCE, sentences
 from chat.retrieval.search import STOPWORDS, name_numbers, terms
 
+# A sentence of this many words is a statement however short ("The password is hunter2."),
+# one of fewer most likely a fragment or a pointer ("See Table 2.").
+SHORT_SENTENCE_WORDS = 4
 # A sentence leads only if it, or it with its neighbours, covers at least this share of the
 # question's weighted words.
 MIN_COVERAGE = 0.25
@@ -87,6 +92,9 @@ _BECAUSE = re.compile(
     # sub-optimal allocation", "This sequential nature precludes parallelization".
     r"|results? in|resulting in|leads? to|led to|precludes?|prevents?|limits?|makes? it (hard|difficult|impossible)"
     r"|as a result|therefore|thus|hence)\b", re.IGNORECASE)
+# A way of doing something: "by a factor of …", "using …", "via …".
+# "Followed by layer normalization", "used by the model": a doer or a sequence, not a way.
+_WAY = re.compile(r"(?<!followed )(?<!used )\b(by (?:an?|\w+ing)|using|via)\b", re.IGNORECASE)
 # A conclusion drawn: "This suggests that determining compatibility is not easy".
 _CONCLUDES = re.compile(
     r"\b(suggests?|suggested|indicates?|indicated|implies|implied|(shows?|showed|shown|demonstrates?|demonstrated) that"
@@ -170,10 +178,27 @@ def _is_figure(plain: str, match: re.Match, years: bool, given: set[str] = froze
     return not (len(before) == 2 and before[1] in "-−+" and before[0].isalpha())
 
 
+# A dimension's symbol as a PDF's text leaves it, its subscript run on: "dmodel", "dk",
+# "d_ff". It stands for the words "dimension" (or size, width) and its subscript's word.
+_DIMENSION_SYMBOL = re.compile(r"\bd_?(model|ff|k|q|v|hidden|inner|emb|embed|head)\b")
+_SUBSCRIPT_WORDS = {"k": "key", "q": "query", "v": "value", "ff": "feed forward", "emb": "embedding", "embed": "embedding"}
+_DIMENSION_WORDS = frozenset(stem(w) for w in ("dimension", "dimensions", "dimensionality", "size", "width"))
+
+
+@functools.lru_cache(maxsize=64)
+def symbol_stems(token: str) -> frozenset[str]:
+    """The stems a dimension's symbol stands for ("dk" → dimension, size, width, key); empty for any other token."""
+    match = _DIMENSION_SYMBOL.fullmatch(token)
+    if not match:
+        return frozenset()
+    subscript = match.group(1)
+    return _DIMENSION_WORDS | {stem(w) for w in _SUBSCRIPT_WORDS.get(subscript, subscript).split()}
+
+
 def _near(tokens: list[str], spots: list[int], wanted: set[str]) -> float:
     """1 when a spot stands within two words of one of the question's words ("beam size
     of 4"), less with every word between, 0 past NEAR words."""
-    near = [i for i, tok in enumerate(tokens) if _stem_of(tok) in wanted]
+    near = [i for i, tok in enumerate(tokens) if _stem_of(tok) in wanted or symbol_stems(tok) & wanted]
     distance = min((abs(i - j) for i in spots for j in near if i != j), default=NEAR + 1)
     return 1.0 - 0.1 * max(0, distance - 2) if distance <= NEAR else 0.0
 
@@ -324,11 +349,60 @@ def kind_words(question: str) -> set[str]:
     return found
 
 
+# The measures a result may be given in; a question naming one asks for a figure in it.
+MEASURES = frozenset({"bleu", "rouge", "f1", "accuracy", "perplexity", "ppl", "bpb", "bpc", "meteor", "cider", "wer"})
+# A measure names a figure within this many words of it ("55 F1", "a BLEU score of 41.0").
+MEASURE_NEAR = 3
+
+
+def measures_in(text: str) -> frozenset[str]:
+    return frozenset(w for w in re.findall(r"[a-z0-9]+", text.lower()) if w in MEASURES)
+
+
+def _measures_by(tokens: list[str], at: int) -> set[str]:
+    """The measures named right by the figure at ``at``, the nearest side first: the words after it, else before."""
+    after = {t.lower() for t in tokens[at + 1 : at + 1 + MEASURE_NEAR]} & MEASURES
+    return after or {t.lower() for t in tokens[max(0, at - MEASURE_NEAR) : at]} & MEASURES
+
+
+# A question for a count or a duration, which a result in a measure does not give.
+_COUNTING = re.compile(r"(?:roughly |about |approximately )?(?:how many|how long|how often|how much (?:\w+ )?time)\b")
+# Words saying a thing is missing: in a question, it asks about the absence.
+_ABSENCE = re.compile(r"\b(?:no|not|none|without|never|zero|lacks?|lacking|absent|missing|n['’]t)\b", re.IGNORECASE)
+_NEGATING = frozenset({"no", "without", "zero", "lacking", "lack", "lacks"})
+ABSENCE_SPAN = 6
+
+
+def _counts_absence(tokens: list[str], at: int, wanted: set[str]) -> bool:
+    """Whether the figure at ``at`` counts what lacks one of the question's words: "no" or
+    "without" follows it within ABSENCE_SPAN words, right before such a word ("30% of
+    samples with no overlap")."""
+    for j in range(at + 1, min(len(tokens) - 1, at + 1 + ABSENCE_SPAN)):
+        if tokens[j].lower() in _NEGATING and _stem_of(tokens[j + 1]) in wanted:
+            return True
+    return False
+
+
+# "How many X per Y", "for each Y", "in every Y": the item Y a count is given for.
+_PER_ITEM = re.compile(r"\b(?:per|each|every|a single|one)\s+(?:(?:individual|single)\s+)?([a-z][a-z-]+)")
+
+
+def per_item(question: str) -> frozenset[str]:
+    """Stems of the items a "how many X per Y" question counts X for (Y)."""
+    return frozenset(stem(w) for w in _PER_ITEM.findall(question.lower()) if w not in STOPWORDS)
+
+
+# A figure stated as a minimum: "at least 3", "a minimum of 50", "no fewer than 10".
+_AT_LEAST = re.compile(r"\b(?:at least|a minimum of|minimum of|no fewer than|no less than|not less than)\s*$", re.IGNORECASE)
+
+
 def _strength(
     kind: str, sentence: str, wanted: set[str], question_words: set[str],
     years: bool = False, focus: set[str] | None = None, asked: list[str] | None = None, place: bool = False,
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
+    minimum: bool | None = None, measures: frozenset[str] = frozenset(), per: frozenset[str] = frozenset(),
+    absent: bool = True, counting: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -342,6 +416,27 @@ def _strength(
         if not compares:
             numbers = [i for i in numbers if not _compared(tokens, i)]
         numbers = [i for i in numbers if not _supposed(plain, spans[i].start())]
+        # "At least 50 tokens of context": a figure stated as a minimum is a requirement; it
+        # answers a question asking for one, not one asking what a thing has or can do.
+        if not absent:
+            # "30% of samples with no overlap": a figure counting what lacks a thing says
+            # nothing of how much of it there is, unless the question asks about its absence.
+            numbers = [i for i in numbers if not _counts_absence(tokens, i, wanted)]
+        if counting and not measures:
+            # "How long did one update take?", "how many steps…": a result in a measure
+            # ("a BLEU score of 41.0", "55 F1") counts nothing, whatever it stands by.
+            numbers = [i for i in numbers if not _measures_by(tokens, i)]
+        if measures:
+            # "What ROUGE score …": a figure the sentence gives in another measure ("55 F1")
+            # is that measure's, not the one asked for.
+            numbers = [i for i in numbers if not (_measures_by(tokens, i) - measures)]
+        stated_minimum = False
+        if minimum is not None:
+            least = [i for i in numbers if _AT_LEAST.search(plain, 0, spans[i].start())]
+            if minimum and least:
+                numbers, stated_minimum = least, True
+            elif not minimum and least and len(least) == len(numbers):
+                numbers = []
         if kind == SHARE:
             numbers = [i for i in numbers if tokens[i].endswith("%") or _PERCENT.search(plain[spans[i].start() : spans[i].end() + 9])]
         if kind == SCORE:
@@ -360,7 +455,14 @@ def _strength(
         other = (bool(phrase) and phrase[0] not in {_stem_of(t) for t in tokens} and _near(tokens, numbers, phrase[1]) == 1.0) or (
             not compares and bool(_CONTRAST.match(plain))
         )
+        # "How many tokens per batch?": a figure right by the item ("8 batches") counts the
+        # items, not what each one holds, unless it stands as near what is asked.
+        if per and not other and _near(tokens, numbers, per) == 1.0 and by_focus < 1.0:
+            other = True
         scale = OTHER_THING if other else 1.0
+        if minimum:
+            # Asked for a minimum, a figure stated as one is the answer; any other is a thing's amount.
+            return scale if stated_minimum else scale * OTHER_THING * max(by_focus, 0.8 * near, 0.4)
         if kind in (SCORE, SHARE):
             # A result is stated where the sentence covers the question ("our big model
             # achieves a BLEU score of 41.0"), seldom right by the question's words; by
@@ -412,6 +514,8 @@ def _strength(
         return 1.0 if _CONSEQUENCE.search(plain) else 0.0
     if kind == CONCLUSION:
         return 1.0 if _CONCLUDES.search(plain) else 0.0
+    if kind == MANNER:
+        return 1.0 if _WAY.search(plain) else 0.0
     if kind == ANY and kinds:
         # "What activation function sits between …?": whatever the question's verb, a name
         # right by the asked words ("a ReLU activation") answers it.
@@ -537,6 +641,10 @@ class _Matcher:
                 continue  # "2" of "GPT-2" in "WikiText-2"
             for q, factor in self.of_word(word).items():
                 got[q] = max(factor, got.get(q, 0.0))
+        # A dimension's symbol stands for its words: "dmodel" for "model dimension".
+        for word in set(_DIMENSION_SYMBOL.findall(text)):
+            for q in symbol_stems("d" + word) & set(self.weights):
+                got[q] = max(1.0, got.get(q, 0.0))
         # A short name spelled from the question's words: "FLOPs", "ConvS2S".
         for word in set(_SPELLED.findall(text)):
             for q, factor in self.spelled(word).items():
@@ -623,9 +731,77 @@ def _cut_from(sentence: str, earlier: list[str]) -> bool:
     return any(piece in " ".join(text.split()) for text in earlier)
 
 
-def candidates(question: str, passages: list[str]) -> list[Candidate]:
-    """Every sentence of the passages that shares a word with the question, best first.
-    A word counts by its weight (synonyms less) and its rarity among these sentences."""
+# How much of a passage's edge is looked for in another passage of its file, to find where
+# the two overlap.
+_PROBE_CHARS = 80
+
+
+@dataclass(frozen=True)
+class _Completed:
+    """A passage whose edge sentences were completed from overlapping passages: its text,
+    where its own text starts and ends in it, and the passages holding the completed
+    sentences whole (None: not completed at that edge)."""
+
+    text: str
+    start: int
+    end: int
+    before: int | None = None
+    after: int | None = None
+
+
+def _sentence_around(text: str, at: int) -> tuple[int, int] | None:
+    """(start, end) of the sentence of ``text`` that runs across ``at`` (starts before it,
+    ends after). The sentence pattern alone: the letters are counted when it is quoted."""
+    for match in SENTENCE.finditer(text):
+        if match.start() >= at:
+            break
+        if at < match.end() and match.end() - match.start() <= LONGEST:
+            return match.start(), match.end()
+    return None
+
+
+def complete_edges(index: int, passages: list[str], files: list[str]) -> _Completed:
+    """Passage ``index`` with the sentence cut at each of its edges completed from another
+    passage of the same file that overlaps it (chunks overlap, so the neighbouring chunk
+    holds a cut sentence whole when it is among the results)."""
+    text = passages[index]
+    completed = _Completed(text, 0, len(text))
+    if len(text) < _PROBE_CHARS:
+        return completed
+    head, tail = text[:_PROBE_CHARS], text[-_PROBE_CHARS:]
+    prefix = suffix = ""
+    before = after = None
+    for other, other_text in enumerate(passages):
+        if other == index or files[other] != files[index] or len(other_text) < _PROBE_CHARS:
+            continue
+        if before is None:
+            at = other_text.find(head)
+            around = _sentence_around(other_text, at) if at > 0 else None
+            if around:
+                prefix, before = other_text[around[0] : at], other
+        if after is None:
+            at = other_text.find(tail)
+            end = at + len(tail)
+            around = _sentence_around(other_text, end) if 0 <= at and end < len(other_text) else None
+            if around:
+                suffix, after = other_text[end : around[1]], other
+    return _Completed(prefix + text + suffix, len(prefix), len(prefix) + len(text), before, after)
+
+
+def candidates(
+    question: str, passages: list[str], files: list[str] | None = None, searched: int | None = None
+) -> list[Candidate]:
+    """Every sentence of the first ``searched`` passages (all by default) that shares a word
+    with the question, best first. A word counts by its weight (synonyms less) and its
+    rarity among these sentences. With ``files`` (the file of each passage), a sentence cut
+    at a passage's edge is completed from an overlapping passage of the same file among
+    all ``passages`` and cited there, where it stands whole."""
+    searched = len(passages) if searched is None else searched
+    completed = [
+        complete_edges(i, passages, files) if files else _Completed(text, 0, len(text))
+        for i, text in enumerate(passages[:searched])
+    ]
+    passages = [c.text for c in completed]
     kind = answer_kind(question)
     weights = _question_weights(question)
     own = {s for w in content_words(question) for s in stems(w)}
@@ -642,13 +818,21 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
     naming = bool(_NAMING.search(question))
     against = bool(_WHY_NOT.search(questions._normalised(questions.main_clause(question))))
     who = bool(_WHO.match(questions._normalised(questions.main_clause(question))))
+    minimum = questions.asks_minimum(question)
+    measures = measures_in(question)
+    per = per_item(question) - focus if kind == NUMBER else frozenset()
+    absent = bool(_ABSENCE.search(question))
+    counting = bool(_COUNTING.match(questions._normalised(questions.main_clause(question))))
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
     # A figure question may be answered by a table's rows, mostly figures.
     letters = TABLE_LETTERS if kind in (NUMBER, SCORE, SHARE) else 0.45
     extreme, extreme_words = tables.extreme_asked(question)
     pool, seen = [], set()
+    # A sentence completed at a passage's edge -> the passage holding it whole.
+    cited: dict[str, int] = {}
     for index, text in enumerate(passages):
-        split = sentences(text, letters=letters)
+        # A short statement answers as well as a long one ("The password is hunter2.").
+        split = sentences(text, letters=letters, words=SHORT_SENTENCE_WORDS)
         # A figure may stand in a table: its rows are quoted instead of the run of text
         # the table makes (too long a "sentence", holding every row's figures); that run
         # still stands as its neighbours' neighbour.
@@ -681,6 +865,12 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
                     around = around + [found_here[min(near, key=lambda c: abs(c - at))]]
             section = [titled[titles[at]]] if titles[at] else []
             pool.append((index, at, sentence, own_text, have, _union(*(words for _, _, words in around), *section)))
+            offset = split[at][0]
+            edge = completed[index]
+            if edge.before is not None and offset < edge.start:
+                cited[sentence] = edge.before
+            elif edge.after is not None and offset + len(sentence) > edge.end:
+                cited[sentence] = edge.after
         for row in rows:
             if row.quote not in seen:
                 seen.add(row.quote)
@@ -712,22 +902,45 @@ def candidates(question: str, passages: list[str]) -> list[Candidate]:
         both = _union(have, around)
         coverage = (1 - CONTEXT_WEIGHT) * covered(have) + CONTEXT_WEIGHT * covered(both)
         strength = (
-            _strength(kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase, who, against)
+            _strength(
+                kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
+                who, against, minimum, measures, per, absent, counting,
+            )
             if kind != ANY or heads else 0.0
         )
+        if kind == REASON and strength and _restates(own_text, match):
+            strength *= RESTATING
         if strength and way and (stated := directions(own_text)) and not _agrees(stated, way):
             strength = 0.0  # "English-to-French" holds no answer for "from French into English"
         score = (
             coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
             - RANK_PENALTY * index
         )
-        found.append(Candidate(index, sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1))
+        found.append(Candidate(
+            cited.get(sentence, index), sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1
+        ))
         if at is not None:
             placed[(index, at)] = found[-1]
     if kind == REASON:
         _reason_before_remedy(placed)
     found.sort(key=lambda c: (-c.score, c.passage))  # ties: the better-ranked passage
     return found
+
+
+# "Why must the decoder be stopped from looking at later tokens?" — "… to prevent positions
+# from attending to subsequent positions" restates what is asked, in other words, and gives
+# no reason: a reason clause adding fewer than RESTATE_NEW words the question has not said
+# holds the reason this much.
+RESTATING, RESTATE_NEW = 0.5, 2
+
+
+def _restates(sentence: str, match: _Matcher) -> bool:
+    """Whether the clause after the sentence's reason word only repeats the question."""
+    marker = _BECAUSE.search(sentence)
+    if not marker:
+        return False
+    new = {w for w in terms_in_order(sentence[marker.end():]) if not w.isdigit() and not match(w)}
+    return len(new) < RESTATE_NEW
 
 
 # "To avoid this, we prevent BPE from merging …": a remedy for what the sentence before
@@ -750,9 +963,12 @@ def _reason_before_remedy(placed: dict[tuple[int, int], Candidate]) -> None:
             remedy.holds = False
 
 
-def lead_and_support(question: str, passages: list[str], support: int = 2) -> tuple[Candidate | None, list[Candidate]]:
-    """The sentence that answers (or None) and up to ``support`` sentences that back it."""
-    found = candidates(question, passages)
+def lead_and_support(
+    question: str, passages: list[str], support: int = 2, files: list[str] | None = None, searched: int | None = None
+) -> tuple[Candidate | None, list[Candidate]]:
+    """The sentence that answers (or None) and up to ``support`` sentences that back it,
+    sought in the first ``searched`` passages (see ``candidates``)."""
+    found = candidates(question, passages, files, searched)
     kind = answer_kind(question)
     answering = [c for c in found if max(c.coverage, c.reach) >= (NAMED_COVERAGE if c.named else MIN_COVERAGE) and (c.holds or kind == ANY)]
     if not answering:

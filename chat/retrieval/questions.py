@@ -84,14 +84,19 @@ def cues(question: str) -> list[str]:
 # "what goes wrong when…" or "what's the catch with…" wants a consequence, "what kind of X"
 # a sort of X, and "what throughput…" a figure as much as "what size…" does; "what do they
 # conclude from X" wants the conclusion drawn ("this suggests that …").
-EFFECT, SORT, CONCLUSION = "effect", "sort", "conclusion"
+EFFECT, SORT, CONCLUSION, MANNER = "effect", "sort", "conclusion", "manner"
 _ANSWER_KINDS = [
+    # "What minimum score did a post need?": a threshold is a count, whatever it counts.
+    (NUMBER, re.compile(r"^(what|which) (is |are |was |were )?(the |a |an )?(minimum|maximum|lowest|highest|smallest|largest)"
+                        r" (\w+ )?(score|value|number|count|amount|threshold|limit|requirement)s?\b")),
     (CONCLUSION, re.compile(r"^what (do|does|did|can|could|should|would) (\w+ ){1,3}(conclude|infer|deduce|learn|take away)\b"
                             r"|^what (is|was|are|were) (the |their |its )?(conclusions?|takeaways?|lessons?|implications?)\b")),
     (EFFECT, re.compile(r"^what (goes|went|can go|could go) wrong\b|^what (happens|happened|problems?|issues?|effects?) "
                         r"|^what(?:['’]s| is| are| was| were) (?:the |a |its |their )?(?:catch|drawbacks?|downsides?|disadvantages?|trade-?offs?)\b"
                         r"|^what does (\w+ ){1,4}(cause|lead to|result in)\b")),
     (SORT, re.compile(r"^(what|which) (kinds?|types?|sorts?|forms?) of\b")),
+    # "How are the weights adjusted …?", "how was the data collected?": a way of doing it.
+    (MANNER, re.compile(r"^how (is|are|was|were) (?!\w+ (many|much)\b)[^?]*?\b\w+(ed|en|wn)\b")),
     # "What is the averaged ROUGE score of …": a result however many words name it.
     (SCORE, re.compile(r"^(what|which) (is|are|was|were) (the |its |their |a |an )?(\w+ ){0,3}"
                        r"(scores?|accuracy|f1|bleu|rouge|perplexity|error rate)\b")),
@@ -167,3 +172,18 @@ def change_words(question: str) -> list[str]:
     """Words that state the change a "how much worse/better" question asks about."""
     text = _normalised(question)
     return [w for pattern, words in _CHANGES if pattern.search(text) for w in words.split()]
+
+
+# "What minimum …", "at least how many …": the question asks for a
+# requirement (a figure stated as a minimum); "how many … can it see" asks what a thing has.
+_MINIMUM = re.compile(r"\b(minimum|at least|fewest|threshold|cut-?off)\b")
+_CAPACITY = re.compile(r"\b(can|could|maximum|at most|up to|longest|largest|most|capacity|hold|holds|fit|fits)\b")
+
+
+def asks_minimum(question: str) -> bool | None:
+    """True when the question asks for a minimum, False when it asks what a thing has or
+    can do (a capacity), None when it says neither."""
+    text = _normalised(question)
+    if _MINIMUM.search(text):
+        return True
+    return False if _CAPACITY.search(text) else None

@@ -12,20 +12,29 @@ from chat.retrieval.search import terms
 # SQUAD.3 As a comparison point ..." is two sentences), but not a figure's ("28.4 BLEU").
 # A footnote's text the PDF put mid-sentence starts with its mark glued to a capital
 # ("... on the 5We used values of ..."): it ends the sentence before it and starts its own.
-_SENTENCE = re.compile(
+SENTENCE = re.compile(
     r"(?:(?<=[.!?]\s)|(?<=[A-Za-z][.!?]\d\s)|(?<=[A-Za-z][.!?]\d\d\s)|(?<=[a-z,]\s\d)(?=[A-Z][a-z])|(?<=\n)|^)"
     r"[\"“(<]?[A-Z0-9][^\n]*?(?:[.!?](?=\s|$|(?<=[A-Za-z][.!?])\d{1,2}\s+[A-Z])|(?=\s\d[A-Z][a-z]))"
 )
 _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 
 
-def sentences(text: str, letters: float = 0.6) -> list[tuple[int, str]]:
+# A sentence shorter than this is most likely a fragment ("See Table 2."), unless it has
+# the words of a statement (``sentences``' ``words``).
+SHORTEST = 25
+# A longer "sentence" is most likely a run of table cells or a page's debris.
+LONGEST = 600
+
+
+def sentences(text: str, letters: float = 0.6, words: int = 0) -> list[tuple[int, str]]:
     """(offset, sentence) pairs of whole sentences, skipping fragments and formula debris
-    (fewer than ``letters`` of the characters are letters)."""
+    (fewer than ``letters`` of the characters are letters); with ``words``, a shorter
+    sentence of at least that many words counts too ("The password is hunter2.")."""
     found = []
-    for match in _SENTENCE.finditer(text):
+    for match in SENTENCE.finditer(text):
         sentence = match.group(0)
-        if 25 <= len(sentence) <= 600 and sum(ch.isalpha() for ch in sentence) > len(sentence) * letters:
+        long_enough = len(sentence) >= SHORTEST or (words and len(sentence.split()) >= words)
+        if long_enough and len(sentence) <= LONGEST and sum(ch.isalpha() for ch in sentence) > len(sentence) * letters:
             found.append((match.start(), sentence))
     return found
 

@@ -81,7 +81,8 @@ def passages(output: str) -> list[tuple[str, str, str]]:
 def answer(query: str, output: str) -> str:
     """Lead with the sentence that answers the question, then at most two quotes that
     back it, each followed by its source marker; or say plainly that nothing answers."""
-    found = passages(output)[:MAX_PASSAGES]
+    # The answer is sought in the best few; the rest may hold whole a sentence they cut.
+    found = passages(output)
     if not found:
         if output.startswith("No files to search"):
             return (
@@ -90,7 +91,8 @@ def answer(query: str, output: str) -> str:
             )
         return f"I searched the attached files for “{query}” but found nothing relevant."
     lead, support = answers.lead_and_support(
-        query, [text for _, _, text in found], min(quote_count(query), MAX_QUOTES) - 1
+        query, [text for _, _, text in found], min(quote_count(query), MAX_QUOTES) - 1,
+        files=[name for _, name, _ in found], searched=MAX_PASSAGES,
     )
     if lead is None:
         marker, name, _ = found[0]

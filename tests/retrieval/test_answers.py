@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from chat.retrieval import answers, questions, skill, tool
-from chat.retrieval.answers import ANY, DEFINITION, EFFECT, NAME, NUMBER, REASON, SCORE, SHARE, SORT
+from chat.retrieval import answers, passages, questions, skill, tool
+from chat.retrieval.answers import ANY, DEFINITION, EFFECT, MANNER, NAME, NUMBER, REASON, SCORE, SHARE, SORT
 from chat.retrieval.quotes import sentences
 
 PAPER = (
@@ -572,3 +572,146 @@ def test_a_short_name_spelled_from_the_questions_words_stands_for_them():
     notes = "Our network reaches an accuracy of 70.2 on the test, a strong result. The RecNet model reaches 64.5 accuracy."
     reply = skill.answer("What accuracy does the recurrent network reach?", output_for("q", notes))
     assert "64.5" in first_quote(reply)
+
+
+HARBOUR = (
+    "The harbour team kept notes on the tides, the gulls and the weather for many long winters. "
+    "Their logbook fills three shelves in the old customs house by the pier. "
+)
+CUT = "The Zorblax reader unit, which the harbour team assembled from salvaged parts, spans"
+WHOLE_END = " 17 meters from end to end. Nobody has moved it since the storm."
+UNRELATED = "Bakers in the town sell rye bread, apple cakes and small honey biscuits every morning. " * 3
+
+
+def test_a_sentence_cut_at_a_passage_s_end_is_completed_from_the_overlapping_passage_and_cited_there():
+    # The best passage ends inside the answering sentence; the next chunk of the same file
+    # (fifth among the results, past the passages searched for an answer) holds it whole.
+    cut = HARBOUR + CUT
+    overlapping = HARBOUR[60:] + CUT + WHOLE_END
+    output = output_for("q", cut, UNRELATED, UNRELATED + " Rye.", UNRELATED + " Cakes.", overlapping)
+    reply = skill.answer("How many meters does the Zorblax reader unit span?", output)
+    assert "“The Zorblax reader unit, which the harbour team assembled from salvaged parts, spans 17 meters" in reply
+    assert re.search(r"end to end\.”【0:4†paper\.pdf】", reply)
+
+
+def test_a_sentence_cut_at_a_passage_s_start_is_completed_from_the_passage_before_it():
+    whole = HARBOUR + CUT + WHOLE_END
+    cut_at = whole.index("salvaged")
+    starts_inside = whole[cut_at:] + " " + UNRELATED
+    output = output_for("q", starts_inside, UNRELATED + " Rye.", UNRELATED + " Cakes.", UNRELATED + " Buns.", whole)
+    reply = skill.answer("How many meters does the Zorblax reader unit span?", output)
+    assert re.search(r"“The Zorblax reader unit, which .* 17 meters from end to end\.”【0:4†paper\.pdf】", reply)
+
+
+def test_only_a_passage_of_the_same_file_completes_a_cut_sentence():
+    cut = HARBOUR + CUT
+    overlapping = HARBOUR[60:] + CUT + WHOLE_END
+    same = answers.complete_edges(0, [cut, overlapping], ["a.pdf", "a.pdf"])
+    assert same.text == cut + " 17 meters from end to end." and same.after == 1
+    other = answers.complete_edges(0, [cut, overlapping], ["a.pdf", "b.pdf"])
+    assert other.text == cut and other.after is None
+
+
+def test_a_short_sentence_that_answers_leads():
+    notes = "Welcome to the lab wiki for new members of the team. The password is hunter2. Ask Sam for a badge at the desk."
+    assert first_quote(skill.answer("What is the password?", output_for("q", notes))) == "The password is hunter2."
+    # Still no fragment of fewer words: "See Table 2." stays out.
+    assert [s for _, s in sentences("Scores rose. See Table 2. Then more.", words=answers.SHORT_SENTENCE_WORDS)] == []
+
+
+def test_a_figure_stated_as_a_minimum_answers_a_question_for_a_minimum_not_one_for_a_capacity():
+    notes = (
+        "The reading test uses sentences that require at least 50 glyphs of context for a reader to follow. "
+        "For the scanner, we widen the context of the reader from 300 to 900 glyphs per pass."
+    )
+    reply = skill.answer("How many glyphs of context can the reader see?", output_for("q", notes))
+    assert "900 glyphs" in first_quote(reply)
+    guide = (
+        "The guide lists 300 taverns across the whole region and its coast. "
+        "Inspectors kept only the taverns whose listing received a rating of at least 4 stars from guests."
+    )
+    reply = skill.answer("What minimum rating did a tavern listing need to be kept?", output_for("q", guide))
+    assert "at least 4 stars" in first_quote(reply)
+    assert questions.asks_minimum("What minimum rating was needed?") is True
+    assert questions.asks_minimum("How many glyphs can it see?") is False
+    assert questions.asks_minimum("How many glyphs were read?") is None
+
+
+def test_a_figure_in_another_measure_than_the_one_asked_is_no_answer():
+    notes = (
+        "Riddle summaries of the harbour logs were scored against the keepers' own notes. "
+        "On the harbour set, the riddle summaries reach 55.2 F1 when the hint is given. "
+        "Averaged over the overlap metrics, ROUGE is 21.4 for them."
+    )
+    reply = skill.answer("What ROUGE score do the riddle summaries reach on the harbour set?", output_for("q", notes))
+    assert "21.4" in first_quote(reply)
+    # Asked for F1, the F1 figure answers.
+    reply = skill.answer("What F1 do the riddle summaries reach on the harbour set?", output_for("q", notes))
+    assert "55.2 F1" in first_quote(reply)
+
+
+def test_a_dimension_s_symbol_stands_for_its_words():
+    notes = (
+        "In this design we use h = 6 parallel lantern units, or beams. "
+        "For each of these we use dk = dv = dmodel/h = 48. "
+        "The beams are joined again at the end of the tower."
+    )
+    reply = skill.answer("How many dimensions does each individual beam work with?", output_for("q", notes))
+    assert "= 48" in first_quote(reply)
+    assert answers.symbol_stems("dmodel") >= {passages.stem("dimension"), passages.stem("model")}
+    assert answers.symbol_stems("dog") == frozenset()
+
+
+def test_how_many_per_item_is_not_answered_by_the_count_of_the_items():
+    notes = (
+        "For the night shift the bakery fires 8 ovens full of rye loaves. "
+        "Its racks are loaded by hand and take 120 loaves on the middle shelves."
+    )
+    assert "120 loaves" in first_quote(skill.answer("How many loaves fit in each oven?", output_for("q", notes)))
+    # Asked for the ovens themselves, their count answers.
+    assert "8 ovens" in first_quote(skill.answer("How many ovens does the bakery fire?", output_for("q", notes)))
+    assert answers.per_item("How many tokens per batch, and for every single step?") == {
+        passages.stem("batch"), passages.stem("step")
+    }
+
+
+def test_a_figure_counting_what_lacks_a_thing_answers_only_a_question_about_its_absence():
+    notes = (
+        "Over 30% of the pantry samples share no recipe with the old mill's book. "
+        "The median pantry sample has 4.1% in common with it."
+    )
+    reply = skill.answer("How much of a pantry sample's recipe is shared with the mill's book?", output_for("q", notes))
+    assert "4.1%" in first_quote(reply)
+    reply = skill.answer("What share of pantry samples share no recipe with the mill's book?", output_for("q", notes))
+    assert "30%" in first_quote(reply)
+
+
+def test_why_is_not_answered_by_a_sentence_restating_what_is_asked():
+    # "to prevent the light from shining on ships" says again what the question asks about;
+    # the reason is what the other sentence's clause adds.
+    notes = (
+        "We also fit a hood over each lantern to prevent the light from shining on ships. "
+        "The keepers need to prevent glare from the lanterns at sea to keep pilots able to read the coast."
+    )
+    reply = skill.answer("Why must the lanterns be kept from shining at passing ships?", output_for("q", notes))
+    assert "to keep pilots able to read the coast" in first_quote(reply)
+
+
+def test_a_result_in_a_measure_is_no_count_or_duration():
+    notes = (
+        "After its training steps the lantern model reached 27.3 BLEU on the harbour logs. "
+        "Its training ran for 9000 steps in all on the old cluster."
+    )
+    assert "9000 steps" in first_quote(skill.answer("How long did training the lantern model take?", output_for("q", notes)))
+    assert "27.3 BLEU" in first_quote(skill.answer("What BLEU did the lantern model reach?", output_for("q", notes)))
+
+
+def test_how_is_it_done_is_answered_by_the_way_it_is_done():
+    assert answers.answer_kind("How are the oars trimmed before a race?") == MANNER
+    assert answers.answer_kind("How many oars are trimmed?") == NUMBER
+    notes = (
+        "The oars of the long boats are stacked in the race shed, followed by the masts. "
+        "Before a race the crews trim the oars by shaving a thin strip from each blade."
+    )
+    reply = skill.answer("How are the oars of the long boats trimmed before a race?", output_for("q", notes))
+    assert "by shaving" in first_quote(reply)

@@ -241,6 +241,29 @@ def test_numbered_headings_are_found_inline_without_the_sentence_after_them():
     assert [title for _, _, title in passages.headings(text)] == ["Training Dataset", "LAMBADA"]
 
 
+def test_a_heading_that_opens_a_chunk_after_a_leading_space_is_a_heading():
+    # Chunks are cut at token boundaries and a token carries its leading space, so a chunk
+    # may begin " 4.1 Training Corpus ...": the heading opens the chunk all the same.
+    text = " 4.1 Training Corpus We gathered forum pages. 4.2 Cleaning Steps We dropped copies."
+    assert [title for _, _, title in passages.headings(text)] == ["Training Corpus", "Cleaning Steps"]
+    assert [title for _, _, title in passages.headings("\n 7 Closing Remarks We end.")] == ["Closing Remarks"]
+    # Still not a figure's number after a word: "see Figure 2 Results" heads nothing.
+    assert passages.headings("As in Figure 2 Results Are Shown here.") == []
+    chunks = [" 4.1 Training Corpus We gathered forum pages. More words.", "More words. The end."]
+    assert passages.sections_at_start(chunks) == ["", "Training Corpus"]
+
+
+def test_a_chunk_opening_with_a_heading_that_names_what_is_asked_ranks_by_it():
+    weights = {"corpus": 1.0, "trained": 1.0}
+    texts = {
+        1: " 4.1 Training Corpus We kept pages that readers voted up. The result, PageMix, holds eight million pages.",
+        2: "Models trained on a small corpus overfit; a larger corpus helps them.",
+        3: FILLER,
+    }
+    scores = passages.best_passages(weights, texts, asked={passages.stem("corpus")})
+    assert scores[1][0] > scores[2][0]
+
+
 @pytest.mark.django_db
 def test_the_number_of_a_name_in_the_question_counts_only_inside_the_name(upload):
     # "2" of "Zorb-2" is no reason to rank a passage about "Table 2" and "WikiText-2".
