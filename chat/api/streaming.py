@@ -14,8 +14,12 @@ stream knows of the rows is an ``events.KnownRun``, its count of events an
 (``reconcile``) only when the stream cannot trust what it knows: an event number skipped
 (an event dropped from a full queue), an event without payload (a cancel or a recovery,
 from any process), or a quiet spell (``events.QuietSpell``) after which the run's status
-row moved (a dropped last event). The database stays the truth; a re-read yields the same
-events the missed ones would have.
+row moved (a dropped last event) and the events already waiting for the stream do not
+bring it there (mostly the look raced an event on its way). The database stays the truth;
+a re-read yields the same events the missed ones would have.
+
+A stream writes what it received at once, unless its run's events outran it: then it
+writes at most every ``BUSY_WRITE_SECONDS`` until it has caught up (``WritePace``).
 
 A message's delta parts carry the indexes its final content will have: the image parts a
 tool attaches (``tools.finish_content``, e.g. code_interpreter's plots) come first and are
@@ -32,7 +36,7 @@ import contextvars
 import copy
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from asgiref.sync import sync_to_async
 from channels.exceptions import ChannelFull
@@ -159,12 +163,36 @@ class RunEvents:
         out, self.final = self._catch_up()
         return out, self.final
 
-    async def check(self) -> tuple[list[tuple[str, dict]], bool]:
-        """After a quiet spell: the rows are read only if the run's status moved (an event
-        this stream missed with none after it to show the gap)."""
-        if not await self.known.status_moved():
+    async def take(self, batch: list[dict]) -> tuple[list[tuple[str, dict]], bool]:
+        """The API events that ``batch`` (received in order) brings, and whether the rows
+        had to be read for it."""
+        out: list[tuple[str, dict]] = []
+        for position, event in enumerate(batch):
+            more = self.apply(event)
+            if more is None:
+                # The rows, read now, are at least as new as this event and the rest of the
+                # batch (each was saved before it was published).
+                more, _ = await _read_rows(self.reconcile)
+                return out + more + self.caught_up(batch[position:]), True
+            out += more
+            if self.final:
+                break
+        return out, False
+
+    async def check(self, waiting: Callable[[], list[dict]]) -> tuple[list[tuple[str, dict]], bool]:
+        """After a quiet spell: whether the run's status moved (an event this stream missed
+        with none after it to show the gap). The engine commits a change before it publishes
+        it, so a look mostly finds a move whose event is already ``waiting`` for this stream
+        (at 200 runs, 658 re-reads per 400 streams were such races): those events are taken
+        first, and the rows are read only if they do not bring the run to the status seen."""
+        status = await self.known.looked_status()
+        if not self.known.moved(status):
             return [], False
-        return await _read_rows(self.reconcile)
+        out, read = await self.take(events.coalesce(waiting()))
+        if not read and not self.final and self.known.moved(status):
+            more, _ = await _read_rows(self.reconcile)
+            out += more
+        return out, self.final
 
     # --- what the stream owes ------------------------------------------------------------------
 
@@ -342,6 +370,35 @@ async def subscribe(thread_id: str) -> tuple[object, str, str] | None:
     return layer, channel, group
 
 
+# A stream whose events outran it writes at most this often: each write is a trip through
+# the server's transport, and a stream that wrote every event as it came wrote ~45 times per
+# run at 200 runs at once.
+BUSY_WRITE_SECONDS = 0.1
+
+
+class WritePace:
+    """When a stream may write next. A stream is busy while its receives find more events
+    already waiting behind the first (its run's events outran it); a busy stream's writes
+    are held to one per ``BUSY_WRITE_SECONDS``, gathering what comes meanwhile. The first
+    busy write goes at once, and a receive that finds nothing waiting (the stream caught
+    up) ends the pacing: a stream that keeps up is never held."""
+
+    def __init__(self) -> None:
+        self.busy_since: float | None = None  # when the last busy write went, None when caught up
+
+    def hold(self, *, busy: bool) -> float:
+        """Seconds to wait before writing what was received."""
+        if not busy:
+            self.busy_since = None
+            return 0.0
+        if self.busy_since is None:
+            return 0.0
+        return max(0.0, self.busy_since + BUSY_WRITE_SECONDS - asyncio.get_running_loop().time())
+
+    def wrote(self, *, busy: bool) -> None:
+        self.busy_since = asyncio.get_running_loop().time() if busy else None
+
+
 # Streams this process is serving, so that a stopping server can wait for their last event.
 _open_streams: set[str] = set()
 _closing = False
@@ -364,6 +421,7 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
         # The opening was built from the rows a moment ago, and every change since has been
         # published to this subscription (made before the run was queued).
         quiet = events.QuietSpell()
+        pace = WritePace()
         while not tracker.final:
             if _closing:
                 # The runs this process executed have ended (and said so); this one is not
@@ -373,28 +431,22 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
             try:
                 message = await asyncio.wait_for(layer.receive(channel), timeout=quiet.seconds)
             except TimeoutError:
-                out, _ = await tracker.check()
+                out, _ = await tracker.check(lambda: events.queued(layer, channel))
                 quiet.looked(bool(out))
                 if out:
+                    pace.wrote(busy=False)
                     yield b"".join(sse(*event) for event in out)
                 continue
             quiet.heard()
             # Everything already queued goes out in one write, runs of text deltas merged
             # into one event: a stream that fell behind catches up at once.
-            batch = events.coalesce([message, *events.queued(layer, channel)])
-            out = []
-            for position, event in enumerate(batch):
-                more = tracker.apply(event)
-                if more is None:
-                    # The rows, read now, are at least as new as this event and the rest of
-                    # the batch (each was saved before it was published).
-                    more, _ = await _read_rows(tracker.reconcile)
-                    out += more + tracker.caught_up(batch[position:])
-                    break
-                out += more
-                if tracker.final:
-                    break
+            waiting = events.queued(layer, channel)
+            if hold := pace.hold(busy=bool(waiting)):
+                await asyncio.sleep(hold)
+                waiting += events.queued(layer, channel)
+            out, _ = await tracker.take(events.coalesce([message, *waiting]))
             if out:
+                pace.wrote(busy=bool(waiting))
                 yield b"".join(sse(*event) for event in out)
         yield DONE
     except Exception:

@@ -248,3 +248,90 @@ async def test_a_resumed_run_is_served_from_the_events_too(monkeypatch, reads, t
     tool_step = await RunStep.objects.aget(run_id=run.id, type=RunStep.TOOL_CALLS)
     completed = [data for name, data in events if name == "thread.run.step.completed" and data["id"] == tool_step.id]
     assert len(completed) == 1 and completed[0]["step_details"]["tool_calls"][0]["function"]["output"] == "x"
+
+
+async def test_a_look_that_races_the_runs_events_takes_them_instead_of_reading_the_rows(monkeypatch, reads, thread, tutor):
+    """The engine saves a change before it publishes it, so a look after a quiet spell can
+    find the run moved while the event that moved it waits in the stream's queue: at 200
+    runs, 658 re-reads per 400 streams. The waiting events explain the move."""
+    monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.01)
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide.")))
+    run, stream = await open_stream(thread, tutor)
+    statuses = events._statuses
+
+    async def racing(run_ids):
+        """The run executes (its events wait for the stream) while the look is under way."""
+        if not any(what == "status" for what, _ in reads[:-1]):
+            await executor.execute(run.id)
+        return await statuses(run_ids)
+
+    monkeypatch.setattr(events, "_statuses", racing)
+    got = await asyncio.wait_for(received(stream), 30)
+    assert reads[0] == ("status", 1) and "reconcile" not in [what for what, _ in reads]
+    assert kinds(got) == [*ORDER, "done"]
+    assert text(got) == (await answer_of(run)).text == "Subtract 11, then divide."
+
+
+async def test_a_look_whose_waiting_events_do_not_reach_the_status_seen_reads_the_rows(monkeypatch, reads, thread, tutor):
+    monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.01)
+    use(monkeypatch, ScriptedProvider(text_turn("Subtract ", "11, ", "then divide.")))
+    dropped = lose(monkeypatch, "run.status", status="completed")
+    run, stream = await open_stream(thread, tutor)
+    statuses = events._statuses
+
+    async def racing(run_ids):
+        if not any(what == "status" for what, _ in reads[:-1]):
+            await executor.execute(run.id)  # its last event is lost
+        return await statuses(run_ids)
+
+    monkeypatch.setattr(events, "_statuses", racing)
+    got = await asyncio.wait_for(received(stream), 30)
+    assert dropped and [what for what, _ in reads] == ["status", "reconcile"]
+    assert kinds(got) == [*ORDER, "done"] and got[-2][1]["status"] == "completed"
+    assert text(got) == (await answer_of(run)).text
+
+
+async def test_a_stream_behind_its_run_writes_at_most_every_busy_write_seconds(monkeypatch, reads, thread, tutor):
+    """A client slower than its run: the stream's receives find events waiting, and it
+    gathers them into one write per BUSY_WRITE_SECONDS instead of one per receive."""
+    pieces = [f"w{i} " for i in range(60)]
+    use(monkeypatch, ScriptedProvider(text_turn(*pieces), delay=0.01))
+    run, stream = await open_stream(thread, tutor)
+    loop = asyncio.get_running_loop()
+    writes: list[tuple[float, bytes]] = []
+
+    async def slow_client():
+        async for chunk in stream:
+            writes.append((loop.time(), chunk))
+            await asyncio.sleep(0.03)  # reads more slowly than the run sends
+
+    dispatch.dispatch(run.id)
+    await asyncio.wait_for(slow_client(), 30)
+    await dispatch.wait_idle()
+    deltas = [t for t, chunk in writes if b"thread.message.delta" in chunk]
+    gaps = [b - a for a, b in zip(deltas, deltas[1:], strict=False)]
+    # The first write of a busy spell goes at once; each later one waits its turn.
+    assert len(deltas) >= 3 and sum(gap >= streaming.BUSY_WRITE_SECONDS * 0.95 for gap in gaps) >= len(gaps) - 1
+    got = await received_from(writes)
+    assert kinds(got) == [*ORDER, "done"]
+    assert text(got) == (await answer_of(run)).text == "".join(pieces)
+
+
+async def received_from(writes: list[tuple[float, bytes]]) -> list[tuple[str, dict]]:
+    async def chunks():
+        for _, chunk in writes:
+            yield chunk
+
+    return await received(chunks())
+
+
+async def test_the_pacing_ends_when_the_stream_has_caught_up():
+    pace = streaming.WritePace()
+    assert pace.hold(busy=True) == 0  # the first busy write goes at once
+    pace.wrote(busy=True)
+    assert 0 < pace.hold(busy=True) <= streaming.BUSY_WRITE_SECONDS  # the next waits its turn
+    assert pace.hold(busy=False) == 0  # caught up: nothing waiting
+    assert pace.hold(busy=True) == 0  # so the next busy write is not held by the earlier one
+    pace.wrote(busy=False)
+    assert pace.hold(busy=True) == 0
+
