@@ -14,9 +14,10 @@ stream knows of the rows is an ``events.KnownRun``, its count of events an
 (``reconcile``) only when the stream cannot trust what it knows: an event number skipped
 (an event dropped from a full queue), an event without payload (a cancel or a recovery,
 from any process), or a quiet spell (``events.QuietSpell``) after which the run's status
-row moved (a dropped last event) and the events already waiting for the stream do not
-bring it there (mostly the look raced an event on its way). The database stays the truth;
-a re-read yields the same events the missed ones would have.
+row moved (a dropped last event), the events already waiting for the stream do not bring
+it there, and it has moved still at the next look (``QuietSpell.lost``: mostly a look
+races an event on its way). The database stays the truth; a re-read yields the same
+events the missed ones would have.
 
 A stream writes what it received at once, unless its run's events outran it: then it
 writes at most every ``BUSY_WRITE_SECONDS`` until it has caught up (``WritePace``).
@@ -180,19 +181,17 @@ class RunEvents:
         return out, False
 
     async def check(self, waiting: Callable[[], list[dict]]) -> tuple[list[tuple[str, dict]], bool]:
-        """After a quiet spell: whether the run's status moved (an event this stream missed
-        with none after it to show the gap). The engine commits a change before it publishes
-        it, so a look mostly finds a move whose event is already ``waiting`` for this stream
-        (at 200 runs, 658 re-reads per 400 streams were such races): those events are taken
-        first, and the rows are read only if they do not bring the run to the status seen."""
+        """After a quiet spell: the API events that explain a move of the run's status row,
+        and whether the row has moved beyond them. The engine commits a change before it
+        publishes it, so a look mostly finds a move whose event is already ``waiting`` for
+        this stream, or on its way (at 200 runs, 658 re-reads per 400 streams were such
+        races): the waiting events are taken instead of reading the rows, and a move they
+        do not explain is the caller's to judge (``QuietSpell.lost``)."""
         status = await self.known.looked_status()
         if not self.known.moved(status):
             return [], False
         out, read = await self.take(events.coalesce(waiting()))
-        if not read and not self.final and self.known.moved(status):
-            more, _ = await _read_rows(self.reconcile)
-            out += more
-        return out, self.final
+        return out, not read and not self.final and self.known.moved(status)
 
     # --- what the stream owes ------------------------------------------------------------------
 
@@ -371,32 +370,29 @@ async def subscribe(thread_id: str) -> tuple[object, str, str] | None:
 
 
 # A stream whose events outran it writes at most this often: each write is a trip through
-# the server's transport, and a stream that wrote every event as it came wrote ~45 times per
-# run at 200 runs at once.
+# the server's transport, and at 200 runs at once a stream that wrote what each receive
+# brought wrote ~75 times per run (where re-reading the rows had batched it, by chance, ~29).
 BUSY_WRITE_SECONDS = 0.1
 
 
 class WritePace:
-    """When a stream may write next. A stream is busy while its receives find more events
-    already waiting behind the first (its run's events outran it); a busy stream's writes
-    are held to one per ``BUSY_WRITE_SECONDS``, gathering what comes meanwhile. The first
-    busy write goes at once, and a receive that finds nothing waiting (the stream caught
-    up) ends the pacing: a stream that keeps up is never held."""
+    """When a stream may write next. A receive that finds more events already waiting
+    behind the first means the run's events outran the stream: what it has is written no
+    sooner than ``BUSY_WRITE_SECONDS`` after its last write, gathering what comes meanwhile.
+    A receive that finds nothing more waiting (the stream has caught up) is written at
+    once: a stream that keeps up is never held."""
 
     def __init__(self) -> None:
-        self.busy_since: float | None = None  # when the last busy write went, None when caught up
+        self.last_write = float("-inf")
 
     def hold(self, *, busy: bool) -> float:
         """Seconds to wait before writing what was received."""
         if not busy:
-            self.busy_since = None
             return 0.0
-        if self.busy_since is None:
-            return 0.0
-        return max(0.0, self.busy_since + BUSY_WRITE_SECONDS - asyncio.get_running_loop().time())
+        return max(0.0, self.last_write + BUSY_WRITE_SECONDS - asyncio.get_running_loop().time())
 
-    def wrote(self, *, busy: bool) -> None:
-        self.busy_since = asyncio.get_running_loop().time() if busy else None
+    def wrote(self) -> None:
+        self.last_write = asyncio.get_running_loop().time()
 
 
 # Streams this process is serving, so that a stopping server can wait for their last event.
@@ -415,13 +411,14 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
     layer, channel, group = subscription
     token = f"{tracker.run_id}:{channel}"
     _open_streams.add(token)
+    pace = WritePace()
     try:
         if opening:
+            pace.wrote()
             yield b"".join(sse(*event) for event in opening)
         # The opening was built from the rows a moment ago, and every change since has been
         # published to this subscription (made before the run was queued).
         quiet = events.QuietSpell()
-        pace = WritePace()
         while not tracker.final:
             if _closing:
                 # The runs this process executed have ended (and said so); this one is not
@@ -431,10 +428,14 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
             try:
                 message = await asyncio.wait_for(layer.receive(channel), timeout=quiet.seconds)
             except TimeoutError:
-                out, _ = await tracker.check(lambda: events.queued(layer, channel))
-                quiet.looked(bool(out))
+                out, moved = await tracker.check(lambda: events.queued(layer, channel))
+                if out and not moved:
+                    quiet.heard()  # the waiting events explained the move
+                elif quiet.lost(moved):  # moved still, a quiet spell after a look found it so
+                    more, _ = await _read_rows(tracker.reconcile)
+                    out += more
                 if out:
-                    pace.wrote(busy=False)
+                    pace.wrote()
                     yield b"".join(sse(*event) for event in out)
                 continue
             quiet.heard()
@@ -446,7 +447,7 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
                 waiting += events.queued(layer, channel)
             out, _ = await tracker.take(events.coalesce([message, *waiting]))
             if out:
-                pace.wrote(busy=bool(waiting))
+                pace.wrote()
                 yield b"".join(sse(*event) for event in out)
         yield DONE
     except Exception:
