@@ -376,10 +376,10 @@ BUSY_WRITE_SECONDS = 0.1
 
 
 class WritePace:
-    """When a stream may write next. A receive that finds more events already waiting
-    behind the first means the run's events outran the stream: what it has is written no
-    sooner than ``BUSY_WRITE_SECONDS`` after its last write, gathering what comes meanwhile.
-    A receive that finds nothing more waiting (the stream has caught up) is written at
+    """When a stream may write next. Events already waiting when the stream comes back for
+    more (or behind the one it waited for) mean the run's events outran it: what it has is
+    written no sooner than ``BUSY_WRITE_SECONDS`` after its last write, gathering what comes
+    meanwhile. A stream that waits for its next event (it has caught up) writes it at
     once: a stream that keeps up is never held."""
 
     def __init__(self) -> None:
@@ -425,27 +425,32 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
                 # ours (queued, or running elsewhere): end the stream with a reason.
                 yield sse("error", {"error": SERVER_STOPPING})
                 break
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), timeout=quiet.seconds)
-            except TimeoutError:
-                out, moved = await tracker.check(lambda: events.queued(layer, channel))
-                if out and not moved:
-                    quiet.heard()  # the waiting events explained the move
-                elif quiet.lost(moved):  # moved still, a quiet spell after a look found it so
-                    more, _ = await _read_rows(tracker.reconcile)
-                    out += more
-                if out:
-                    pace.wrote()
-                    yield b"".join(sse(*event) for event in out)
-                continue
+            # Events already waiting when the stream comes back for more have outrun it.
+            received = events.queued(layer, channel)
+            busy = bool(received)
+            if not busy:
+                try:
+                    message = await asyncio.wait_for(layer.receive(channel), timeout=quiet.seconds)
+                except TimeoutError:
+                    out, moved = await tracker.check(lambda: events.queued(layer, channel))
+                    if out and not moved:
+                        quiet.heard()  # the waiting events explained the move
+                    elif quiet.lost(moved):  # moved still, a quiet spell after a look found it so
+                        more, _ = await _read_rows(tracker.reconcile)
+                        out += more
+                    if out:
+                        pace.wrote()
+                        yield b"".join(sse(*event) for event in out)
+                    continue
+                received = [message, *events.queued(layer, channel)]
+                busy = len(received) > 1
             quiet.heard()
             # Everything already queued goes out in one write, runs of text deltas merged
             # into one event: a stream that fell behind catches up at once.
-            waiting = events.queued(layer, channel)
-            if hold := pace.hold(busy=bool(waiting)):
+            if hold := pace.hold(busy=busy):
                 await asyncio.sleep(hold)
-                waiting += events.queued(layer, channel)
-            out, _ = await tracker.take(events.coalesce([message, *waiting]))
+                received += events.queued(layer, channel)
+            out, _ = await tracker.take(events.coalesce(received))
             if out:
                 pace.wrote()
                 yield b"".join(sse(*event) for event in out)
