@@ -19,8 +19,9 @@ it there, and it has moved still at the next look (``QuietSpell.lost``: mostly a
 races an event on its way). The database stays the truth; a re-read yields the same
 events the missed ones would have.
 
-A stream writes what it received at once, unless its run's events outran it: then it
-writes at most every ``BUSY_WRITE_SECONDS`` until it has caught up (``WritePace``).
+A stream writes what it received at once, unless its run's events outrun it (it comes back
+for more and finds more waiting than it wrote last): then it writes at most every
+``BUSY_WRITE_SECONDS`` until it keeps up again (``WritePace``).
 
 A message's delta parts carry the indexes its final content will have: the image parts a
 tool attaches (``tools.finish_content``, e.g. code_interpreter's plots) come first and are
@@ -376,23 +377,28 @@ BUSY_WRITE_SECONDS = 0.1
 
 
 class WritePace:
-    """When a stream may write next. Events already waiting when the stream comes back for
-    more (or behind the one it waited for) mean the run's events outran it: what it has is
-    written no sooner than ``BUSY_WRITE_SECONDS`` after its last write, gathering what comes
-    meanwhile. A stream that waits for its next event (it has caught up) writes it at
-    once: a stream that keeps up is never held."""
+    """When a stream may write next. A stream that comes back for more and finds more
+    events waiting than it wrote last time is busy: its run's events outrun it, so what it
+    has is written no sooner than ``BUSY_WRITE_SECONDS`` after its last write, gathering
+    what comes meanwhile. One that finds as many or fewer is keeping up or catching up, and
+    one that waits for its next event has caught up: those write at once, so a stream
+    that keeps up is never held (at 50 runs at once, holding every stream that found an
+    event waiting raised the per-chunk p99 by half)."""
 
     def __init__(self) -> None:
         self.last_write = float("-inf")
+        self.last_count = 0  # events in the last write
 
-    def hold(self, *, busy: bool) -> float:
-        """Seconds to wait before writing what was received."""
-        if not busy:
+    def hold(self, *, waiting: int) -> float:
+        """Seconds to wait before writing ``waiting`` events that were waiting (0: the
+        stream waited for what it has)."""
+        if waiting <= self.last_count:
             return 0.0
         return max(0.0, self.last_write + BUSY_WRITE_SECONDS - asyncio.get_running_loop().time())
 
-    def wrote(self) -> None:
+    def wrote(self, count: int) -> None:
         self.last_write = asyncio.get_running_loop().time()
+        self.last_count = count
 
 
 # Streams this process is serving, so that a stopping server can wait for their last event.
@@ -414,7 +420,7 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
     pace = WritePace()
     try:
         if opening:
-            pace.wrote()
+            pace.wrote(0)
             yield b"".join(sse(*event) for event in opening)
         # The opening was built from the rows a moment ago, and every change since has been
         # published to this subscription (made before the run was queued).
@@ -425,10 +431,9 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
                 # ours (queued, or running elsewhere): end the stream with a reason.
                 yield sse("error", {"error": SERVER_STOPPING})
                 break
-            # Events already waiting when the stream comes back for more have outrun it.
             received = events.queued(layer, channel)
-            busy = bool(received)
-            if not busy:
+            waiting = len(received)  # when it came back for more
+            if not received:
                 try:
                     message = await asyncio.wait_for(layer.receive(channel), timeout=quiet.seconds)
                 except TimeoutError:
@@ -439,20 +444,19 @@ async def run_stream(subscription, tracker: RunEvents, opening: list[tuple[str, 
                         more, _ = await _read_rows(tracker.reconcile)
                         out += more
                     if out:
-                        pace.wrote()
+                        pace.wrote(0)
                         yield b"".join(sse(*event) for event in out)
                     continue
                 received = [message, *events.queued(layer, channel)]
-                busy = len(received) > 1
             quiet.heard()
             # Everything already queued goes out in one write, runs of text deltas merged
             # into one event: a stream that fell behind catches up at once.
-            if hold := pace.hold(busy=busy):
+            if hold := pace.hold(waiting=waiting):
                 await asyncio.sleep(hold)
                 received += events.queued(layer, channel)
             out, _ = await tracker.take(events.coalesce(received))
             if out:
-                pace.wrote()
+                pace.wrote(len(received))
                 yield b"".join(sse(*event) for event in out)
         yield DONE
     except Exception:

@@ -309,11 +309,11 @@ class FedLayer:
         pass
 
 
-async def test_a_stream_writes_at_most_every_busy_write_seconds_while_its_events_outrun_it_and_at_once_after(monkeypatch, reads, thread, tutor):
-    """At 200 runs, a stream wrote what each receive brought: ~75 writes per run. While
-    its receives find more events waiting, it writes at most every BUSY_WRITE_SECONDS;
-    once a receive finds nothing more waiting, it writes at once again."""
-    monkeypatch.setattr(streaming, "BUSY_WRITE_SECONDS", 0.8, raising=False)
+async def test_a_stream_whose_events_outrun_it_writes_at_most_every_busy_write_seconds_and_at_once_when_it_keeps_up(monkeypatch, reads, thread, tutor):
+    """At 200 runs, a stream wrote what each receive brought. One that comes back for more
+    and finds more waiting than it wrote last time writes at most every
+    BUSY_WRITE_SECONDS; one that finds as many or fewer, or waits, writes at once."""
+    monkeypatch.setattr(streaming, "BUSY_WRITE_SECONDS", 0.5, raising=False)
     monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 60)
     pieces = [f"w{i} " for i in range(12)]
     use(monkeypatch, ScriptedProvider(text_turn(*pieces), delay=0.002))  # a delta per piece
@@ -323,8 +323,6 @@ async def test_a_stream_writes_at_most_every_busy_write_seconds_while_its_events
     await executor.execute(run.id)
     sent = events.queued(subscription[0], subscription[1])
     await streaming.unsubscribe(subscription)
-    deltas = [i for i, e in enumerate(sent) if e["type"] == "message.delta"]
-    busy, single, rest = sent[: deltas[8]], sent[deltas[8] : deltas[11]], sent[deltas[11] :]
     run = await sync_to_async(serializers.with_visibility)(await Run.objects.aget(pk=run.id))
     run.status, run.started_at, run.event_seq = "queued", None, 0  # as the stream opened it
     tracker = streaming.RunEvents(run.id)
@@ -332,35 +330,32 @@ async def test_a_stream_writes_at_most_every_busy_write_seconds_while_its_events
     stream = streaming.run_stream((layer, "c", "g"), tracker, tracker.opening(run))
     loop = asyncio.get_running_loop()
     writes: list[tuple[float, bytes]] = []
-    fed: list[float] = []
 
-    async def client():
-        async for chunk in stream:
-            writes.append((loop.time(), chunk))
+    async def write(feed: int) -> float:
+        """Feed ``feed`` events, then take the stream's next write; when it was asked for."""
+        for _ in range(feed):
+            layer.queue.put_nowait(sent.pop(0))
+        asked = loop.time()
+        writes.append((loop.time(), await asyncio.wait_for(anext(stream), 10)))
+        writes[-1] = (loop.time(), writes[-1][1])
+        return asked
 
-    reading = asyncio.create_task(client())
-    for pair in range(0, len(busy), 2):  # two at a time: each receive finds one waiting
-        for event in busy[pair : pair + 2]:
-            layer.queue.put_nowait(event)
-        await asyncio.sleep(0.05)
-    while sum(b"thread.message.delta" in chunk for _, chunk in writes) < 1 or not layer.queue.empty():
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(1.0)  # the held write has gone
-    busy_writes = len(writes)
-    for event in single:  # one at a time, the stream caught up before each
-        fed.append(loop.time())
-        layer.queue.put_nowait(event)
-        await asyncio.sleep(0.3)
-    for event in rest:
-        layer.queue.put_nowait(event)
-    await asyncio.wait_for(reading, 10)
-    # The opening, then the busy events in at most two writes: the first 0.8 s after the
-    # opening, the rest 0.8 s after it (fed over 0.3 s, not one write per receive).
-    busy_times = [t for t, _ in writes[:busy_writes]]
-    assert busy_writes <= 3 and all(b - a >= 0.8 * 0.95 for a, b in zip(busy_times, busy_times[1:], strict=False))
-    # Each single event went out as it came (0.3 s apart: not held until 0.8 s after the last write).
-    single_times = [t for t, _ in writes[busy_writes : busy_writes + len(single)]]
-    assert len(single_times) == len(single) and all(t - f < 0.25 for t, f in zip(single_times, fed, strict=False))
+    await write(0)  # the opening
+    waited = asyncio.create_task(write(0))  # the stream waits for its next event: at once
+    await asyncio.sleep(0.05)
+    fed = loop.time()
+    layer.queue.put_nowait(sent.pop(0))
+    await waited
+    assert writes[-1][0] - fed < 0.25
+    asked = await write(2)  # more waiting than it wrote last: held
+    assert writes[-1][0] - writes[-2][0] >= 0.5 * 0.95 and writes[-1][0] - asked > 0.2
+    asked = await write(2)  # as many as it wrote last: at once
+    assert writes[-1][0] - asked < 0.25
+    asked = await write(5)  # more: held again
+    assert writes[-1][0] - writes[-2][0] >= 0.5 * 0.95
+    while sent:
+        await write(len(sent))
+    writes += [(loop.time(), chunk) async for chunk in stream]
     got = await received_from(writes)
     assert kinds(got) == [*ORDER, "done"] and text(got) == "".join(pieces)
     assert reads == []
@@ -374,9 +369,10 @@ async def received_from(writes: list[tuple[float, bytes]]) -> list[tuple[str, di
     return await received(chunks())
 
 
-async def test_the_pacing_holds_only_a_stream_with_events_waiting():
+async def test_the_pacing_holds_only_a_stream_with_more_waiting_than_it_wrote_last():
     pace = streaming.WritePace()
-    assert pace.hold(busy=True) == 0  # nothing written yet
-    pace.wrote()
-    assert 0 < pace.hold(busy=True) <= streaming.BUSY_WRITE_SECONDS  # events waiting: it waits its turn
-    assert pace.hold(busy=False) == 0  # caught up: written at once
+    assert pace.hold(waiting=3) == 0  # nothing written yet
+    pace.wrote(2)
+    assert 0 < pace.hold(waiting=3) <= streaming.BUSY_WRITE_SECONDS  # falling behind: it waits its turn
+    assert pace.hold(waiting=2) == 0  # keeping up
+    assert pace.hold(waiting=0) == 0  # it waited for its next event: caught up
