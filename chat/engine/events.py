@@ -299,7 +299,14 @@ class KnownRun:
         """After a quiet spell: whether the run's status row differs from what is known (an
         event lost with none after it to show the gap). Read with the other readers' that
         look at the same moment (``StatusLooks``)."""
-        status = await status_looks.status(self.run_id)
+        return self.moved(await self.looked_status())
+
+    async def looked_status(self) -> str | None:
+        """The run's status row now, read with the other readers' looks (``StatusLooks``)."""
+        return await status_looks.status(self.run_id)
+
+    def moved(self, status: str | None) -> bool:
+        """Whether ``status`` (the row's, looked at) differs from what is known."""
         return self.run is None or status != self.run.status
 
 

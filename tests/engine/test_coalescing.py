@@ -158,6 +158,8 @@ def sse_events(chunks: list[bytes]) -> list[tuple[str, dict | str]]:
 async def test_an_sse_stream_that_fell_behind_sends_the_queued_deltas_as_one_event(monkeypatch, thread, tutor):
     provider = GatedProvider("First ", TOKENS)
     use(monkeypatch, provider)
+    # Not held for its pace (tests/api/test_stream_from_events.py): here only the merging counts.
+    monkeypatch.setattr(streaming, "BUSY_WRITE_SECONDS", 0)
     _, run = await sync_to_async(post_message)(thread, "go", tutor, start=False)
     subscription = await streaming.subscribe(thread.id)
     tracker = streaming.RunEvents(run.id)
