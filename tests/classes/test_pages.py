@@ -243,6 +243,22 @@ def test_an_assistant_published_to_two_of_a_student_s_classes_is_offered_once_pe
     assert ClassThread.objects.get(thread=thread).classroom == evening
 
 
+def test_new_conversation_from_a_class_conversation_stays_in_that_class(client_of, people, class_a, math):
+    """The sidebar's button on a class conversation: not the first class by name."""
+    aaa = services.create_classroom(people["tess"], "AAA first by name", "")
+    Membership.objects.create(classroom=aaa, user=people["sam"], role=Membership.Role.STUDENT)
+    services.publish(aaa, math)
+    first = services.start_thread_with(people["sam"], math, class_a)
+    page = client_of("sam").get(reverse("chat:thread", args=[first.id])).content.decode()
+    assert f'name="assistant" value="{math.pk}@{class_a.pk}"' in page
+    client_of("sam").post(reverse("chat:thread_create"), {"assistant": f"{math.pk}@{class_a.pk}"})
+    second = Thread.objects.filter(owner=people["sam"]).exclude(pk=first.pk).get()
+    assert ClassThread.objects.get(thread=second).classroom == class_a
+    # a tutor reading it starts a conversation of their own, as before
+    tutor_page = client_of("tess").get(reverse("chat:thread", args=[first.id])).content.decode()
+    assert f'name="assistant" value="{math.pk}@' not in tutor_page
+
+
 def test_the_picker_refuses_a_class_the_student_is_not_in(client_of, people, class_a, class_b, math):
     response = client_of("sam").post(reverse("chat:thread_create"), {"assistant": f"{math.pk}@{class_b.pk}"}, follow=True)
     assert "That assistant is not available to you." in response.content.decode()
