@@ -24,7 +24,14 @@ from chat.services.files import attach_to_thread, save_uploads, too_many
 
 
 class NothingToRedo(Exception):
-    """The thread has no message of the user's to answer again or to edit."""
+    """The thread has no message of the user's to answer again or to edit (or not the one
+    the user was editing)."""
+
+
+QUESTION_CHANGED = (
+    "Your last message changed since you began editing (in another tab?), so nothing was replaced. "
+    "Send again to replace your latest message with this text."
+)
 
 
 def add_message(
@@ -175,12 +182,16 @@ def regenerate_last_answer(thread: Thread, assistant: Assistant) -> tuple[Run, l
         return queue_run(thread, assistant), removed
 
 
-def edit_last_question(thread: Thread, text: str, assistant: Assistant) -> tuple[Message, Run, list[str]]:
+def edit_last_question(thread: Thread, text: str, assistant: Assistant, *, replaces: str = "") -> tuple[Message, Run, list[str]]:
     """Replace the user's last message (and the answers to it) with ``text``, and answer that.
-    Returns the new message, its run and the ids of the removed messages."""
+    ``replaces``: the id of the message the editor was opened on; if a newer one was sent
+    since (another tab), nothing is replaced. Returns the new message, its run and the ids
+    of the removed messages."""
     with transaction.atomic():
         check_idle(thread)
         question = _last_question(thread)
+        if replaces and replaces != question.id:
+            raise NothingToRedo(QUESTION_CHANGED)
         if _titled_by(thread, question):
             thread.title = ""  # the edited question names the conversation anew
         removed = _remove(thread.id, thread.messages.filter(seq__gte=question.seq))

@@ -111,7 +111,7 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
     initial = {"text": last_question.text} if last_question else None
     form = MessageForm(user=request.user, thread=thread, initial=initial)
     context = _thread_context(request, thread, form, whole_number(request.GET.get("before", "")), read_only=not can_write)
-    context["editing"] = last_question is not None
+    context["editing"] = last_question  # the message the editor replaces
     if request.htmx and "before" in request.GET:
         return render(request, "chat/thread.html#older_messages", context)
     return render(request, "chat/thread.html", context)
@@ -211,14 +211,17 @@ def message_edit(request: HttpRequest, thread_id: str) -> HttpResponse:
     if form.is_valid():
         try:
             title = thread.title
-            message, _run, removed = edit_last_question(thread, form.cleaned_data["text"], form.cleaned_data["assistant"])
+            replaces = request.POST.get("replaces", "")
+            message, _run, removed = edit_last_question(thread, form.cleaned_data["text"], form.cleaned_data["assistant"], replaces=replaces)
         except (ThreadBusy, NothingToRedo) as problem:
             form.add_error(None, str(problem))
         else:
             # The page was opened as ?edit: without this a reload would open the editor again.
             redone = _after_redo(request, thread, removed, message, renamed=thread.title != title)
             return replace_url(redone, reverse("chat:thread", args=[thread.id]))
-    context = {**_thread_context(request, thread, form), "editing": True}
+    # Still editing, now the latest question (a resend replaces it, knowingly).
+    latest = thread.messages.filter(role=Message.USER).order_by("-seq").first()
+    context = {**_thread_context(request, thread, form), "editing": latest or True}
     if request.htmx:
         return render(request, "chat/thread.html#composer", context)  # htmx swaps only 2xx
     return render(request, "chat/thread.html", context, status=400)

@@ -382,6 +382,24 @@ def test_an_edit_sent_through_htmx_takes_edit_out_of_the_address(alice_client, t
     assert response["HX-Replace-Url"] == here
 
 
+def test_an_edit_opened_before_a_newer_question_replaces_nothing(alice_client, thread, no_dispatch):
+    """Two tabs: the editor was opened on one question, another tab sent a newer one since."""
+    old = say(thread, "Solve 5x = 10")
+    say(thread, "x = 2", role=Message.ASSISTANT)
+    page = alice_client.get(reverse("chat:thread", args=[thread.id]) + "?edit").content.decode()
+    assert f'name="replaces" value="{old.id}"' in page
+    newer = say(thread, "Solve 7x = 14")
+    say(thread, "x = 2", role=Message.ASSISTANT)
+    response = alice_client.post(
+        reverse("chat:message_edit", args=[thread.id]), {"text": "Solve 5x = 15", "assistant": thread.assistant_id, "replaces": old.id}
+    )
+    assertContains(response, "Your last message changed since you began editing", status_code=400)
+    assertContains(response, ">Solve 5x = 15</textarea>", status_code=400)  # the draft is kept
+    assertContains(response, f'name="replaces" value="{newer.id}"', status_code=400)  # a resend replaces the newer, knowingly
+    assert [m.text for m in thread.messages.all()] == ["Solve 5x = 10", "x = 2", "Solve 7x = 14", "x = 2"]
+    assert not Run.objects.filter(thread=thread).exists()
+
+
 def test_answer_again_and_edit_are_refused_during_a_run(alice_client, thread):
     say(thread, "Question")
     Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status="in_progress")
