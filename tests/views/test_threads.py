@@ -168,6 +168,19 @@ def test_a_new_thread_can_only_use_my_own_assistant(bob_client, tutor):
     assert not Thread.objects.filter(assistant=tutor).exists()
 
 
+def test_a_404_is_the_site_s_page_and_names_nothing(bob_client, thread, client):
+    """A thread that is not yours reads exactly like one that does not exist, in the site's
+    own layout (it was Django's bare "Not Found")."""
+    theirs = bob_client.get(reverse("chat:thread", args=[thread.id]))
+    missing = bob_client.get(reverse("chat:thread", args=["thread_nosuchthing"]))
+    assert theirs.status_code == missing.status_code == 404
+    for response in (theirs, missing):
+        assertContains(response, "There is no such page, or it is not shared with you.", status_code=404)
+    assertContains(theirs, 'href="/threads/"', status_code=404)
+    assert thread.title not in theirs.content.decode()
+    assertContains(client.get("/no/such/page/"), "Not found", status_code=404)
+
+
 @pytest.mark.parametrize(
     ("method", "name", "extra"),
     [
