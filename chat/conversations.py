@@ -32,7 +32,7 @@ def listed_threads(user, query: str = "") -> QuerySet[Thread]:
     threads = (
         Thread.objects.filter(owner=user)
         .filter(Exists(Message.objects.filter(thread=OuterRef("pk"))))
-        .select_related("assistant")
+        .select_related("assistant", "class_link__classroom")
     )
     query = " ".join(query.split())[:SEARCH_MAX_CHARS]
     if query:

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from chat.classes import services
 from chat.classes.models import Classroom, ClassThread, Membership, Publication
-from chat.models import Assistant, Thread
+from chat.models import Assistant, Message, Thread
 
 pytestmark = pytest.mark.django_db
 
@@ -241,6 +241,10 @@ def test_an_assistant_published_to_two_of_a_student_s_classes_is_offered_once_pe
     client_of("sam").post(reverse("chat:thread_create"), {"assistant": f"{math.pk}@{evening.pk}"})
     thread = Thread.objects.get(owner=people["sam"], assistant=math)
     assert ClassThread.objects.get(thread=thread).classroom == evening
+    # the sidebar names the class too, so the two classes' conversations are told apart
+    Message.objects.create(thread=thread, role="user", content=Message.text_content("Hello"))
+    sidebar = client_of("sam").get(reverse("chat:threads")).content.decode()
+    assert '<span class="muted">Math Tutor · Algebra 1 (evening)</span>' in sidebar
 
 
 def test_new_conversation_from_a_class_conversation_stays_in_that_class(client_of, people, class_a, math):
