@@ -263,6 +263,13 @@ def test_new_conversation_from_a_class_conversation_stays_in_that_class(client_o
     assert f'name="assistant" value="{math.pk}@' not in tutor_page
 
 
+def test_a_tutor_reading_an_empty_class_conversation_is_not_asked_to_write(client_of, people, class_a, math):
+    thread = services.start_class_thread(people["sam"], class_a, math)
+    tutor_page = client_of("tess").get(reverse("chat:thread", args=[thread.id])).content.decode()
+    assert "Nothing has been asked in this conversation yet." in tutor_page and "Ask anything to start" not in tutor_page
+    assert "Ask anything to start" in client_of("sam").get(reverse("chat:thread", args=[thread.id])).content.decode()
+
+
 def test_the_picker_refuses_a_class_the_student_is_not_in(client_of, people, class_a, class_b, math):
     response = client_of("sam").post(reverse("chat:thread_create"), {"assistant": f"{math.pk}@{class_b.pk}"}, follow=True)
     assert "That assistant is not available to you." in response.content.decode()
