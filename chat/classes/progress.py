@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, IntegerField, Max, Q, Sum, TextField
+from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Sum, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -26,10 +26,12 @@ class StudentProgress:
 
 
 def class_conversations(classroom: Classroom):
-    """The class's conversations of its current students, newest first."""
+    """The class's conversations of its current students that hold a message, newest first
+    (as in the student's own list: one opened and left empty is not listed)."""
     students = classroom.memberships.filter(role=Membership.Role.STUDENT).values("user_id")
     return (
         Thread.objects.filter(class_link__classroom=classroom, owner_id__in=students)
+        .filter(Exists(Message.objects.filter(thread=OuterRef("pk"))))
         .select_related("owner", "assistant")
         .order_by("-updated_at")
     )

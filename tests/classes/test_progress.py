@@ -49,6 +49,9 @@ def test_conversations_filter_by_student(client_of, people, class_a, math, work,
     sue_thread = services.start_class_thread(people["sue"], class_a, math)
     sue_url = reverse("chat:thread", args=[sue_thread.id])
     sam_url = reverse("chat:thread", args=[sam_thread.id])
+    # opened and left empty: not listed, as in Sue's own list
+    assert sue_url not in conversations(client_of("tess"), class_a)
+    Message.objects.create(thread=sue_thread, role="user", content=Message.text_content("Hello"))
     everyone = conversations(client_of("tess"), class_a)
     assert sue_url in everyone and sam_url in everyone
     only_sam = conversations(client_of("tess"), class_a, student=people["sam"].pk)
