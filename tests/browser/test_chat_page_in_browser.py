@@ -173,6 +173,9 @@ def test_the_last_answer_can_be_regenerated_and_the_last_message_edited(browsing
     page.get_by_role("link", name="Edit last message").click()
     expect(message_box(page)).to_have_value("Solve x^2 - 5x + 6 = 0")
     expect(page.get_by_role("note").filter(has_text="Editing your last message")).to_be_visible()
+    # while editing, Answer again would throw the edit away: only Send and Cancel editing
+    expect(page.get_by_role("button", name="Answer again")).to_be_hidden()
+    expect(page.get_by_role("link", name="Edit last message")).to_be_hidden()
     message_box(page).fill("Solve x^2 - 7x + 12 = 0")
     page.get_by_role("button", name="Send").click()
     expect(user_messages(page)).to_have_count(1)
