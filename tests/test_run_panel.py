@@ -4,6 +4,8 @@ not know yet and for an event without payload, and what it renders is exactly wh
 render_run_panel() renders from the latest run — or nothing, when nothing the panel shows
 changed."""
 
+import json
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
@@ -232,3 +234,24 @@ def test_a_message_event_without_payload_or_of_an_ended_run_reads_its_row(thread
     assert panel.message({**message_event(later, "message.created", 1), "message": None}) is None  # too large to carry
     assert panel.message({**message_event(later, "message.created", 1), "seq": None}) is None  # unnumbered
     assert panel.message(message_event(later, "message.created", 1)).status == Message.IN_PROGRESS
+
+
+def test_a_question_carried_by_a_runs_first_event_renders_as_its_row_does(thread, tutor):
+    """Untrusted text: the question from the event's payload (as it crosses a channel layer)
+    is escaped exactly as the question read from its row, for the owner and for a tutor."""
+    from chat.services.messages import post_message
+
+    question, run = post_message(thread, 'Is <script>alert("x")</script> & <b>7</b> prime?', tutor, start=False)
+    run = Run.objects.select_related("thread").get(pk=run.pk)
+    carried = events.questions_of(run, list(thread.messages.order_by("seq")))
+    event = json.loads(json.dumps({"type": "run.status", "seq": 1, "questions": carried}))
+    for read_only in (False, True):
+        [message], title = events.carried_questions(event, 0)
+        message.thread = thread
+        with CaptureQueriesContext(connection) as captured:
+            html = live.render_new_message(message, read_only=read_only)
+        assert len(captured) == 0
+        assert html == live.render_new_message(Message.objects.get(pk=question.pk), read_only=read_only)
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;7&lt;/b&gt;" in html
+    assert title == thread.title
+    assert events.carried_questions(event, question.seq) == ([], title)  # the page shows it already
