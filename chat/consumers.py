@@ -247,12 +247,22 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return live.render_new_message(message, stream=stream, read_only=self.read_only)
         return live.render_message(message, stream=stream, read_only=self.read_only)
 
-    def _posted_questions(self) -> str:
+    def _posted_questions(self, start: dict) -> str:
         """User messages posted since this page was rendered (from another tab, or the
-        student a tutor watches), and the title the first of them may have given the thread."""
+        student a tutor watches), and the title the first of them may have given the thread:
+        from the run's first event (``start``), which carries them, or read when it does not
+        or the page lacks a question before them."""
+        carried = events.carried_questions(start, self.last_user_seq)
+        if carried is not None:
+            posted, title = carried
+            for message in posted:
+                message.thread = self.thread  # the page's (its owner's name, for a tutor)
+                message.thread_title = title
+        else:
+            rows = self.thread.messages.filter(role=Message.USER, seq__gt=self.last_user_seq)
+            posted = rows.annotate(thread_title=F("thread__title")).order_by("seq")
         html = []
-        posted = self.thread.messages.filter(role=Message.USER, seq__gt=self.last_user_seq)
-        for message in posted.annotate(thread_title=F("thread__title")).order_by("seq"):
+        for message in posted:
             html.append(live.render_new_message(message, read_only=self.read_only))
             self.last_user_seq = message.seq
             self.thread.title = message.thread_title
@@ -266,8 +276,8 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         # posting tab, in its HTTP response: other tabs and a watching tutor get it here,
         # in the panel's own trip, before the answer it starts (whose render waits for the
         # panel's). The posting tab drops its second copy (app.js).
-        starts = any(event["type"] == "run.status" and event.get("seq", 1) == 1 for event in taken)
-        return (self._posted_questions() if starts else "") + self.panel.update(taken)
+        start = next((event for event in taken if event["type"] == "run.status" and event.get("seq", 1) == 1), None)
+        return (self._posted_questions(start) if start is not None else "") + self.panel.update(taken)
 
     async def _status_moved(self) -> bool:
         known = self.panel.known

@@ -142,12 +142,16 @@ def render_run_panel(thread: Thread, created: Run | None = None, *, oob: bool = 
     return _render_panel(thread, created, [], oob=oob, read_only=read_only)
 
 
-def _render_panel(thread: Thread, run: Run | None, steps: list[RunStep], *, oob: bool, read_only: bool) -> str:
+def _render_panel(
+    thread: Thread, run: Run | None, steps: list[RunStep], *, oob: bool, read_only: bool, unchanged: frozenset = frozenset()
+) -> str:
+    """``unchanged``: the parts (``RunPanel._part_keys``) the page shows as they are, left out."""
     context = {"thread": thread, "run": run, "run_steps": steps, "oob": oob, "read_only": read_only}
     return (
         render_to_string(f"{PAGE}#run_status", context)
-        + ("" if read_only else render_to_string(f"{PAGE}#composer_action", context))  # Send, or Stop during a run (a reader has no composer)
-        + render_to_string(f"{PAGE}#steps", context)
+        # Send, or Stop during a run (a reader has no composer)
+        + ("" if read_only or "composer_action" in unchanged else render_to_string(f"{PAGE}#composer_action", context))
+        + ("" if "steps" in unchanged else render_to_string(f"{PAGE}#steps", context))
         + "".join(part(thread, run, steps=steps, oob=oob, read_only=read_only) for part in _run_panel_parts)
     )
 
@@ -163,8 +167,9 @@ class RunPanel:
     (a cancel or a recovery, which close open steps and announce the run alone), and after
     a gap (``render``: the socket saw a number skipped). Reading the latest run with its
     assistant and steps for every event was 11 % of a profile of 200 runs on one socket
-    each. Whatever changed, the whole panel is rendered, as render_run_panel() renders
-    it; events that changed nothing it shows render nothing.
+    each. ``render`` renders the whole panel, as render_run_panel() renders it; after
+    events, only the parts they changed are rendered (``_part_keys``: the page shows the
+    others), and events that changed nothing it shows render nothing.
 
     While its run is active the panel also keeps the run's messages, so the socket renders
     a message.created / message.completed event from its payload (``message``,
@@ -174,6 +179,7 @@ class RunPanel:
         self.thread, self.read_only = thread, read_only
         self.known: events.KnownRun | None = None  # the latest run, as last known
         self._shown: tuple | None = None  # what the panel last rendered was rendered from
+        self._shown_keys: dict[str, tuple | None] = {}  # and its parts (_part_keys)
 
     @property
     def run(self) -> Run | None:
@@ -227,7 +233,11 @@ class RunPanel:
         for event in taken:
             if not self._took(event):
                 self._read(event)
-        return self._render() if self._state() != self._shown else ""
+        if self._state() == self._shown:
+            return ""
+        # Only the parts these events changed: the page shows the others as they are.
+        keys, shown = self._part_keys(), self._shown_keys
+        return self._render(frozenset(name for name, key in keys.items() if key is not None and shown.get(name) == key))
 
     def _took(self, event: dict) -> bool:
         """Whether the known run took ``event``'s payload: a numbered event of that run
@@ -271,10 +281,25 @@ class RunPanel:
             return ()
         return _fields(self.known.run), self.known.run.status_label, tuple(_fields(step) for step in self.known.steps.values())
 
-    def _render(self) -> str:
-        self._shown = self._state()
+    def _part_keys(self) -> dict[str, tuple | None]:
+        """What each part of the panel that may be left out is rendered from; None: render
+        it whatever it shows. The status chip is always rendered (small, and a page may have
+        swapped in an older one from a POST's response that crossed the socket's frames: the
+        next frame puts it right, as when every frame was the whole panel); so are plug-ins'
+        parts. The composer's buttons: the run and whether it is active or waiting (a thread
+        whose assistant is gone is a query to tell)."""
+        run = self.run
+        return {
+            "composer_action": (
+                (run.id if run else None, run.status if run else None) if self.thread.assistant_id is not None else None
+            ),
+            "steps": (run is None, self._state()[2] if run is not None else ()),
+        }
+
+    def _render(self, unchanged: frozenset = frozenset()) -> str:
+        self._shown, self._shown_keys = self._state(), self._part_keys()
         steps = list(self.known.steps.values()) if self.known is not None else []
-        return _render_panel(self.thread, self.run, steps, oob=True, read_only=self.read_only)
+        return _render_panel(self.thread, self.run, steps, oob=True, read_only=self.read_only, unchanged=unchanged)
 
 
 def _by_pk(rows: QuerySet) -> Model | None:

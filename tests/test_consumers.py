@@ -215,6 +215,86 @@ async def test_another_tab_of_the_owner_gets_the_question_posted_in_the_first(al
     await tab_b.disconnect()
 
 
+def count_run_panel_queries(monkeypatch) -> list[int]:
+    """The queries of each run panel trip the sockets make (the first event's included)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.consumers import ThreadConsumer, on_database_thread
+
+    counts, trip = [], ThreadConsumer.__dict__["_run_panel"].func.__wrapped__
+
+    def counted(consumer, taken):
+        with CaptureQueriesContext(connection) as captured:
+            html = trip(consumer, taken)
+        counts.append(len(captured))
+        return html
+
+    monkeypatch.setattr(ThreadConsumer, "_run_panel", on_database_thread(counted))
+    return counts
+
+
+async def open_tab(thread, user, after: int):
+    headers = [(b"host", b"localhost"), (b"origin", b"http://localhost"), (b"cookie", (await session_cookie(user)).encode())]
+    tab = WebsocketCommunicator(application, f"/ws/threads/{thread.id}/?after={after}", headers=headers)
+    connected, _ = await tab.connect(timeout=10)
+    assert connected
+    await tab.receive_from()  # the snapshot
+    return tab
+
+
+async def test_the_question_from_another_tab_comes_with_the_runs_first_event_without_a_query(
+    monkeypatch, alice, thread, tutor
+):
+    """The run's first event carries the question: the other tab's panel trips read nothing."""
+    earlier, _ = await sync_to_async(post_message)(thread, "An earlier question", tutor, start=False)
+    await sync_to_async(Run.objects.filter(thread=thread).update)(status="completed")
+    tab_b = await open_tab(thread, alice, earlier.seq)
+    counts = count_run_panel_queries(monkeypatch)
+    question, run = await sync_to_async(post_message)(thread, "Is <b>2 & 3</b> prime?", tutor, start=False)
+    dispatch.dispatch(run.id)
+    joined = "".join(await receive_until(tab_b, r"message--assistant message--completed"))
+    assert f'id="message-{question.id}"' in joined and "Is &lt;b&gt;2 &amp; 3&lt;/b&gt; prime?" in joined
+    assert f'id="message-{earlier.id}"' not in joined
+    assert joined.index(f"message-{question.id}") < joined.index("message--assistant")
+    assert counts and sum(counts) == 0, counts
+    await tab_b.disconnect()
+
+
+async def test_a_page_that_lacks_an_earlier_question_reads_the_questions(monkeypatch, alice, thread, tutor):
+    """Opened before the earlier question and its answer: the run's question (after that
+    answer) is not all the page lacks, so it reads both."""
+    from chat.models import Message
+
+    tab_b = await open_tab(thread, alice, 0)
+    earlier, _ = await sync_to_async(post_message)(thread, "An earlier question", tutor, start=False)
+    await sync_to_async(Run.objects.filter(thread=thread).update)(status="completed")
+    await sync_to_async(Message.objects.create)(
+        thread=thread, role=Message.ASSISTANT, content=Message.text_content("An answer"), status=Message.COMPLETED
+    )
+    counts = count_run_panel_queries(monkeypatch)
+    question, run = await sync_to_async(post_message)(thread, "Solve 2x + 3 = 7", tutor, start=False)
+    dispatch.dispatch(run.id)
+    joined = "".join(await receive_until(tab_b, r"message--assistant message--completed"))
+    assert joined.index(f"message-{earlier.id}") < joined.index(f"message-{question.id}") < joined.index("message--assistant")
+    assert counts[0] == 1, counts
+    await tab_b.disconnect()
+
+
+async def test_a_question_too_long_to_carry_is_read(monkeypatch, alice, thread, tutor):
+    from chat.engine import events
+
+    tab_b = await open_tab(thread, alice, 0)
+    counts = count_run_panel_queries(monkeypatch)
+    long_question = "x" * (events.QUESTIONS_LIMIT + 1)
+    question, run = await sync_to_async(post_message)(thread, long_question, tutor, start=False)
+    dispatch.dispatch(run.id)
+    joined = "".join(await receive_until(tab_b, r"message--assistant message--completed"))
+    assert f'id="message-{question.id}"' in joined and long_question in joined
+    assert counts[0] == 1, counts
+    await tab_b.disconnect()
+
+
 async def test_cancelling_a_waiting_run_updates_every_open_tab(alice, thread, tutor):
     from chat.engine.runs import cancel_run, create_run
     from chat.models import Run

@@ -4,6 +4,9 @@ not know yet and for an event without payload, and what it renders is exactly wh
 render_run_panel() renders from the latest run — or nothing, when nothing the panel shows
 changed."""
 
+import json
+from html.parser import HTMLParser
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
@@ -45,31 +48,96 @@ def update(panel, *taken) -> tuple[str, int]:
     return html, len(captured)
 
 
+class _TopLevel(HTMLParser):
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=False)
+        self.html, self.depth, self.starts, self.parts = html, 0, [0], {}
+        for line in html.splitlines(keepends=True):
+            self.starts.append(self.starts[-1] + len(line))
+        self.feed(html)
+        self.close()
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self.starts[line - 1] + column
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth == 0:
+            self.open = (dict(attrs).get("id"), self._offset())
+        if tag not in VOID:
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        self.depth -= 1
+        if self.depth == 0:
+            element_id, start = self.open
+            self.parts[element_id] = self.html[start : self.html.index(">", self._offset()) + 1]
+
+
+VOID = {"br", "img", "input", "hr", "meta", "link"}
+
+
+def oob_parts(html: str) -> dict[str, str]:
+    """A panel's fragment as the page takes it: its top-level elements (each an
+    out-of-band swap) by id."""
+    return _TopLevel(html).parts
+
+
+def shows(page: dict[str, str], html: str) -> dict[str, str]:
+    """``page`` (the panel's parts by id) after the fragment ``html`` swapped its parts in."""
+    page.update(oob_parts(html))
+    return page
+
+
 def test_each_event_is_taken_from_its_payload_and_renders_the_whole_panel(thread, tutor):
     earlier = new_run(thread, tutor, states.COMPLETED)
     panel = live.RunPanel(thread)
-    assert panel.render() == live.render_run_panel(thread)
+    page = oob_parts(panel.render())
+    assert page == oob_parts(live.render_run_panel(thread))
 
     run = new_run(thread, tutor)  # a new run: read once; its first event of all, so no steps yet
     html, queries = update(panel, status_event(run, 1))
-    assert html == live.render_run_panel(thread) and "In progress" in html and queries == 1
+    assert shows(page, html) == oob_parts(live.render_run_panel(thread)) and "In progress" in html and queries == 1
 
     step = message_step(run)  # a step: from its payload
     html, queries = update(panel, step_event(step, 2))
-    assert html == live.render_run_panel(thread) and "Wrote a message" in html and queries == 0
+    assert shows(page, html) == oob_parts(live.render_run_panel(thread)) and "Wrote a message" in html and queries == 0
 
     step.status = RunStep.COMPLETED
     step.save()
     html, queries = update(panel, step_event(step, 3))
-    assert html == live.render_run_panel(thread) and queries == 0
+    assert shows(page, html) == oob_parts(live.render_run_panel(thread)) and queries == 0
 
     run.status, run.usage = states.COMPLETED, {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}
     run.save()
     html, queries = update(panel, status_event(run, 4))
-    assert html == live.render_run_panel(thread) and "7 tokens" in html and queries == 0
+    assert shows(page, html) == oob_parts(live.render_run_panel(thread)) and "7 tokens" in html and queries == 0
 
     assert update(panel, status_event(run, 5)) == ("", 0)  # nothing changed: nothing rendered
     assert update(panel, status_event(earlier, 9)) == ("", 1)  # an older run's late event
+
+
+def test_an_event_renders_only_the_parts_of_the_panel_it_changed(thread, tutor):
+    """The page shows the other parts as they are (the status chip and plug-ins' parts are always sent)."""
+    panel = live.RunPanel(thread)
+    page = oob_parts(panel.render())
+    assert set(page) >= {"run-status", "run-details", "composer-action", "steps"}
+    run = new_run(thread, tutor)
+    html, _ = update(panel, status_event(run, 1))  # a new run: every part
+    assert set(oob_parts(html)) == set(page)
+    shows(page, html)
+    step = message_step(run)
+    html, _ = update(panel, step_event(step, 2))
+    assert set(oob_parts(html)) == {"run-status", "run-details", "steps", "pending-action"}  # the buttons stay
+    shows(page, html)
+    step.status = RunStep.COMPLETED
+    step.save()
+    shows(page, update(panel, step_event(step, 3))[0])
+    run.status = states.COMPLETED
+    run.save()
+    html, _ = update(panel, status_event(run, 4))
+    assert set(oob_parts(html)) == {"run-status", "run-details", "composer-action", "pending-action"}  # the steps stay
+    assert shows(page, html) == oob_parts(live.render_run_panel(thread))
 
 
 def published_status(run: Run) -> dict:
@@ -85,12 +153,12 @@ def published_status(run: Run) -> dict:
 def test_a_runs_first_event_brings_the_run_whole_and_its_assistants_name(thread, tutor):
     new_run(thread, tutor, states.COMPLETED)
     panel = live.RunPanel(thread)
-    panel.render()
+    page = oob_parts(panel.render())
     run = new_run(thread, tutor)
     event = published_status(run)
     assert event["seq"] == 1
     html, queries = update(panel, event)
-    assert html == live.render_run_panel(thread) and "In progress" in html and queries == 0
+    assert shows(page, html) == oob_parts(live.render_run_panel(thread)) and "In progress" in html and queries == 0
     with CaptureQueriesContext(connection) as captured:
         assert panel.run.assistant.name == "Math Tutor" and panel.run.model == "offline"
     assert len(captured) == 0
@@ -117,20 +185,20 @@ def test_a_cancelled_run_shows_the_steps_it_closed(thread, tutor):
     run = new_run(thread, tutor, states.REQUIRES_ACTION)
     step = message_step(run)
     panel = live.RunPanel(thread)
-    panel.render()
+    page = oob_parts(panel.render())
     assert cancel_run(run)  # closes the open step, announces only the run, without payload
     html, queries = update(panel, status_event(run, None))
-    assert html == live.render_run_panel(thread) and queries == 2
+    assert shows(page, html) == oob_parts(live.render_run_panel(thread)) and queries == 2
     assert f'id="step-{step.id}" class="step step--cancelled"' in html
 
 
 def test_a_step_of_a_run_not_shown_yet_shows_the_latest_run(thread, tutor):
     new_run(thread, tutor, states.COMPLETED)
     panel = live.RunPanel(thread)
-    panel.render()
+    page = oob_parts(panel.render())
     step = message_step(new_run(thread, tutor))
     html, _ = update(panel, step_event(step, 2))
-    assert html == live.render_run_panel(thread) and "In progress" in html
+    assert shows(page, html) == oob_parts(live.render_run_panel(thread)) and "In progress" in html
 
 
 def test_an_event_older_than_the_rows_read_does_not_take_the_panel_back(thread, tutor):
@@ -154,11 +222,11 @@ def test_a_resumed_run_moves_on_from_requires_action(thread, tutor):
     run.event_seq = 7
     run.save()
     panel = live.RunPanel(thread)
-    panel.render()
+    page = oob_parts(panel.render())
     run.status = states.IN_PROGRESS  # tool outputs submitted, the next execution claimed it
     run.save()
     html, queries = update(panel, status_event(run, 8))
-    assert html == live.render_run_panel(thread) and "In progress" in html and queries == 0
+    assert shows(page, html) == oob_parts(live.render_run_panel(thread)) and "In progress" in html and queries == 0
 
 
 def message_event(message: Message, kind: str, seq: int) -> dict:
@@ -232,3 +300,24 @@ def test_a_message_event_without_payload_or_of_an_ended_run_reads_its_row(thread
     assert panel.message({**message_event(later, "message.created", 1), "message": None}) is None  # too large to carry
     assert panel.message({**message_event(later, "message.created", 1), "seq": None}) is None  # unnumbered
     assert panel.message(message_event(later, "message.created", 1)).status == Message.IN_PROGRESS
+
+
+def test_a_question_carried_by_a_runs_first_event_renders_as_its_row_does(thread, tutor):
+    """Untrusted text: the question from the event's payload (as it crosses a channel layer)
+    is escaped exactly as the question read from its row, for the owner and for a tutor."""
+    from chat.services.messages import post_message
+
+    question, run = post_message(thread, 'Is <script>alert("x")</script> & <b>7</b> prime?', tutor, start=False)
+    run = Run.objects.select_related("thread").get(pk=run.pk)
+    carried = events.questions_of(run, list(thread.messages.order_by("seq")))
+    event = json.loads(json.dumps({"type": "run.status", "seq": 1, "questions": carried}))
+    for read_only in (False, True):
+        [message], title = events.carried_questions(event, 0)
+        message.thread = thread
+        with CaptureQueriesContext(connection) as captured:
+            html = live.render_new_message(message, read_only=read_only)
+        assert len(captured) == 0
+        assert html == live.render_new_message(Message.objects.get(pk=question.pk), read_only=read_only)
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;7&lt;/b&gt;" in html
+    assert title == thread.title
+    assert events.carried_questions(event, question.seq) == ([], title)  # the page shows it already

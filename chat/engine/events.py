@@ -124,6 +124,13 @@ ASSISTANT_FIELDS = ("id", "name")
 # reader would copy it (Redis: one PUBLISH, then one copy per member), and such rows are
 # rare (long file_search results, a very long answer) — their readers read them instead.
 PAYLOAD_LIMIT = 32_000
+# A run's first event of all also carries the questions it answers (``questions_of``):
+# every other page of the thread (the owner's other tabs, a watching tutor) shows them
+# before the answer, and read them from the database at that event (one query per socket
+# per run). Their text is capped lower than a row's: the event is copied to every reader,
+# and a longer question is read as before.
+QUESTION_FIELDS = (*MESSAGE_FIELDS, "seq")
+QUESTIONS_LIMIT = 8_000
 
 
 def fields_of(row: models.Model, names: tuple[str, ...], *, limit: int | None = None) -> dict[str, Any] | None:
@@ -169,6 +176,33 @@ def whole_run(event: dict[str, Any]) -> Run | None:
             return None
         run.assistant = _row_from(Assistant, event["assistant"])
     return run
+
+
+def questions_of(run: Run, messages: list[Message]) -> dict[str, Any] | None:
+    """The questions ``run`` answers, for its first event of all: the thread's user messages
+    after its last other message (``messages``: the thread's, in order, as the prompt read
+    them), the ``seq`` of the user message before them (``after``: a page that shows less
+    lacks a question between, and reads them) and the thread's title (the first question
+    may have given it). None when their JSON exceeds ``QUESTIONS_LIMIT``."""
+    first = len(messages)
+    while first and messages[first - 1].role == Message.USER:
+        first -= 1
+    after = next((m.seq for m in reversed(messages[:first]) if m.role == Message.USER), 0)
+    questions = [fields_of(m, QUESTION_FIELDS) for m in messages[first:]]
+    if len(json.dumps(questions)) > QUESTIONS_LIMIT:
+        return None
+    return {"after": after, "messages": questions, "title": run.thread.title}
+
+
+def carried_questions(event: dict[str, Any], shown_through: int) -> tuple[list[Message], str] | None:
+    """The questions a run's first event carries that a page showing user messages up to
+    ``shown_through`` (a ``seq``) does not show yet, as unsaved rows, with the thread's
+    title; None when the page must read them: none carried (too long, a resumed run, an
+    unnumbered event) or the page lacks a question before them."""
+    carried = event.get("questions") if event.get("type") == "run.status" else None
+    if not carried or shown_through < carried["after"]:
+        return None
+    return [_row_from(Message, data) for data in carried["messages"] if data["seq"] > shown_through], carried["title"]
 
 
 def last_seq(event: dict[str, Any]) -> int | None:
@@ -463,12 +497,16 @@ class Publisher:
             if inspect.isawaitable(result):
                 await result
 
-    async def run_status(self, run: Run) -> None:
+    async def run_status(self, run: Run, *, questions: dict[str, Any] | None = None) -> None:
+        """``questions``: the run's (``questions_of``), carried by its first event of all."""
         if self.run_id is not None and self.seq == 0:  # the run's first event of all
             whole = _whole_run_payload(run)
+            carried = {"questions": questions} if questions is not None else {}
             if whole is not None:
-                await self.send("run.status", run_id=run.id, **whole)
+                await self.send("run.status", run_id=run.id, **whole, **carried)
                 return
+            await self.send("run.status", run_id=run.id, run=fields_of(run, RUN_FIELDS), **carried)
+            return
         await self.send("run.status", run_id=run.id, run=fields_of(run, RUN_FIELDS))
 
     async def run_step(self, step: RunStep) -> None:

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from chat import ids, readiness, tools
 from chat.engine import events, states
-from chat.engine.prompt import MAX_PROMPT_TOKENS, PromptTooLong, build_request
+from chat.engine.prompt import MAX_PROMPT_TOKENS, PromptTooLong, ThreadRows, build_request
 from chat.engine.worker import WORKER_ID
 from chat.functions.models import QuizAttempt
 from chat.models import Message, Run, RunStep, Thread
@@ -181,6 +181,9 @@ class Execution:
         # The first turn's request, built in the claim's trip to the database: (budget,
         # request), or what building it raised, raised again where the turn starts.
         self.prepared: tuple | Exception | None = None
+        # The questions the run answers, for its first event of all (events.questions_of),
+        # taken from the messages the claim reads for the first request.
+        self.questions: dict | None = None
         self.touched = False  # the thread's updated_at, written as the run ends
         # A resumed run's tool step, which submit_tool_outputs completed without an event:
         # announced first, so readers following the events learn its outputs and its end.
@@ -209,7 +212,10 @@ class Execution:
                     RunStep.objects.filter(run=self.run, type=RunStep.TOOL_CALLS).order_by("-created_at", "-pk").first()
                 )
             try:
-                self.prepared = self._build_request_sync()
+                rows = ThreadRows.read(self.run)
+                if not self.run.event_seq:
+                    self.questions = events.questions_of(self.run, rows.messages)
+                self.prepared = self._build_request_sync(rows)
             except Exception as exc:  # raised in the turn, as if built there
                 self.prepared = exc
         return claimed
@@ -224,12 +230,12 @@ class Execution:
             raise prepared
         return prepared if prepared is not None else await self._build_request()
 
-    def _build_request_sync(self):
+    def _build_request_sync(self, rows: ThreadRows | None = None):
         budget = None
         if self.run.max_completion_tokens:
             used = (self.run.usage or {}).get("completion_tokens", 0)
             budget = self.run.max_completion_tokens - used
-        return budget, (build_request(self.run, max_tokens=budget) if budget is None or budget > 0 else None)
+        return budget, (build_request(self.run, max_tokens=budget, rows=rows) if budget is None or budget > 0 else None)
 
     _build_request = sync_to_async(_build_request_sync)
 
@@ -383,7 +389,7 @@ class Execution:
             else events.Publisher(self.run.thread_id, self.listeners)
         )
         try:
-            await self.publish.run_status(self.run)
+            await self.publish.run_status(self.run, questions=self.questions)
             if self.submitted_step is not None:
                 await self.publish.run_step(self.submitted_step)
             if claimed:

@@ -263,12 +263,14 @@ def turn_tool_choice(run: Run, has_tools: bool, called: bool) -> str | dict | No
     return {"type": "function", "function": {"name": name}} if name else "auto"
 
 
-def build_request(run: Run, *, max_tokens: int | None) -> ModelRequest:
+def build_request(run: Run, *, max_tokens: int | None, rows: ThreadRows | None = None) -> ModelRequest:
+    """``rows``: the thread's, when the caller has read them (the engine's claim, which
+    also takes the run's questions from them)."""
     system = run.instructions
     if run.additional_instructions:
         system = f"{system}\n\n{run.additional_instructions}".strip()
     head = [{"role": "system", "content": system}] if system else []
-    rows = ThreadRows.read(run)
+    rows = rows if rows is not None else ThreadRows.read(run)
     turns = run_turns(run, rows)
     schemas = tools.model_schemas(run.tools)
     window = context_window(run.model)
