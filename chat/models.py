@@ -356,6 +356,13 @@ class RunStep(models.Model):
     def status_label(self) -> str:
         return self.status.replace("_", " ").capitalize()
 
+    @property
+    def created_message_id(self) -> str | None:
+        """The answer a message_creation step wrote; None for a tool step."""
+        if self.type != self.MESSAGE_CREATION:
+            return None
+        return self.step_details.get("message_creation", {}).get("message_id")
+
 
 def _file_path(instance: File, filename: str) -> str:
     # Never the user's file name on disk: owner and id only.

@@ -229,8 +229,7 @@ class RunEvents:
             self.steps[step.id] = RunStep.IN_PROGRESS
             self.calls[step.id] = 0
         if step.type == RunStep.MESSAGE_CREATION:
-            message_id = step.step_details.get("message_creation", {}).get("message_id")
-            message = self.known.messages.get(message_id)
+            message = self.known.messages.get(step.created_message_id)
             if message is not None:
                 out += self._message_events(message, run)
         else:

@@ -117,7 +117,7 @@ def _step_units(steps: list[RunStep], messages: dict[str, Message]) -> list[Unit
     units = []
     for step in steps:
         if step.type == RunStep.MESSAGE_CREATION:
-            message = messages.get(step.step_details.get("message_creation", {}).get("message_id"))
+            message = messages.get(step.created_message_id)
             unit = _message_unit(message) if message is not None else None
         else:
             unit = _tool_unit(step)
@@ -163,9 +163,7 @@ def _answers_all_removed(steps: list[RunStep], messages: dict[str, Message]) -> 
     """The run answered, and every answer it gave has since been removed (answered again,
     its question edited, deleted through /v1). A run that never answered (cancelled
     between tool calls) is not one of these."""
-    answers = [
-        s.step_details.get("message_creation", {}).get("message_id") for s in steps if s.type == RunStep.MESSAGE_CREATION
-    ]
+    answers = [s.created_message_id for s in steps if s.type == RunStep.MESSAGE_CREATION]
     return bool(answers) and not any(answer in messages for answer in answers)
 
 
@@ -180,12 +178,7 @@ def history(run: Run, rows: ThreadRows) -> list[Unit]:
         if step.run_id != run.id:
             runs.setdefault(step.run_id, (step.run_created_at, []))[1].append(step)
     runs = {run_id: entry for run_id, entry in runs.items() if not _answers_all_removed(entry[1], by_id)}
-    shown_by_steps = {
-        s.step_details.get("message_creation", {}).get("message_id")
-        for _, run_steps in runs.values()
-        for s in run_steps
-        if s.type == RunStep.MESSAGE_CREATION
-    }
+    shown_by_steps = {s.created_message_id for _, run_steps in runs.values() for s in run_steps if s.type == RunStep.MESSAGE_CREATION}
     units: list[Unit] = []
     pending = list(runs.values())
     for message in rows.messages:
