@@ -168,6 +168,15 @@ def ensure_lab_tutor(page: Page) -> None:
     expect(page).to_have_url(re.compile(r"/assistants/$"))
 
 
+def open_functions_of_new_assistant(page: Page, name: str, instructions: str) -> None:
+    """Create an assistant and open its Functions page."""
+    page.goto("/assistants/new/")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Instructions").fill(instructions)
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("link", name=f"Functions of {name}").click()
+
+
 def thread_with_everything(page: Page) -> None:
     """A finished conversation whose answers hold code, a figure, math and a citation."""
     start_conversation(page)
@@ -252,11 +261,7 @@ def test_no_class_page_scrolls_sideways_or_reports_an_error(browsing: Browsing, 
     log_in_to_classes(tutor, "tutor")
     check_page(tutor, watch, "class-list", size)
     quiz_tutor = f"Layout Quiz Tutor {size}"
-    tutor.goto("/assistants/new/")
-    tutor.get_by_label("Name").fill(quiz_tutor)
-    tutor.get_by_label("Instructions").fill("Quiz the student when asked.")
-    tutor.get_by_role("button", name="Save").click()
-    tutor.get_by_role("link", name=f"Functions of {quiz_tutor}").click()
+    open_functions_of_new_assistant(tutor, quiz_tutor, "Quiz the student when asked.")
     tutor.get_by_label("Paste a whole definition (optional)").fill(DISPLAY_QUIZ_JSON.read_text())
     tutor.get_by_role("button", name="Add function").click()
     expect(tutor.get_by_role("heading", name="display_quiz")).to_be_visible()
@@ -363,11 +368,7 @@ def test_a_function_form_wraps_a_long_word_of_its_description(browsing: Browsing
     page, watch = sized_page(browsing, chat_server, size)
     log_in(page, chat_server, LAB_USER)
     assistant = f"Note Keeper {size}"
-    page.goto("/assistants/new/")
-    page.get_by_label("Name").fill(assistant)
-    page.get_by_label("Instructions").fill("Save notes when asked.")
-    page.get_by_role("button", name="Save").click()
-    page.get_by_role("link", name=f"Functions of {assistant}").click()
+    open_functions_of_new_assistant(page, assistant, "Save notes when asked.")
     definition = {
         "name": "save_note",
         "description": f"Save a note for the student. {LONG_WORD}",
