@@ -26,6 +26,11 @@ ASSISTANT_DELETED = (
 )
 
 
+def told_apart(label: str, assistant: Assistant) -> str:
+    """A picker's label that another option shares, told apart by model and a short id."""
+    return f"{label} ({assistant.model}, …{assistant.id[-4:]})"
+
+
 class OfferedChoices(forms.models.ModelChoiceIterator):
     """The options from the assistants the field read once (``AssistantChoiceField.offered``):
     Django's iterator queries again each time the picker is rendered, counted or checked."""
@@ -73,7 +78,7 @@ class AssistantChoiceField(forms.ModelChoiceField):
 
     def label_from_instance(self, assistant: Assistant) -> str:
         if assistant.name in self.repeated_names:
-            return f"{assistant.name} ({assistant.model}, …{assistant.id[-4:]})"
+            return told_apart(assistant.name, assistant)
         return assistant.name
 
 
@@ -195,7 +200,7 @@ class ConversationChoiceField(forms.ChoiceField):
         repeated = {label for label, count in Counter(labels.values()).items() if count > 1}
         # Two offers that would read the same are told apart by model and a short id.
         self.choices = [
-            (key, f"{label} ({self.offers[key][0].model}, …{self.offers[key][0].id[-4:]})" if label in repeated else label)
+            (key, told_apart(label, self.offers[key][0]) if label in repeated else label)
             for key, label in labels.items()
         ]
 
