@@ -261,13 +261,17 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         else:
             rows = self.thread.messages.filter(role=Message.USER, seq__gt=self.last_user_seq)
             posted = rows.annotate(thread_title=F("thread__title")).order_by("seq")
-        html = []
+        html, titled = [], self.thread.title
         for message in posted:
             html.append(live.render_new_message(message, read_only=self.read_only))
             self.last_user_seq = message.seq
             self.thread.title = message.thread_title
         if html:
             html.append(live.render_thread_title(self.thread))
+        # Renamed (an edit of the first question): the owner's sidebar lists the thread
+        # under its old title. A tutor's lists their own; an untitled thread is not listed yet.
+        if titled and self.thread.title != titled and not self.read_only:
+            html.append(live.render_conversation_entry(self.thread))
         return "".join(html)
 
     @on_database_thread

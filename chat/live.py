@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 
 from django.db.models import Model, QuerySet, prefetch_related_objects
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import format_html
 
 from chat.content import StreamedText
@@ -95,8 +96,17 @@ def render_new_message(message: Message, *, stream: StreamedText | None = None, 
 
 
 def render_thread_title(thread: Thread) -> str:
-    """The page's heading, swapped in place: a thread's first message may have named it."""
+    """The page's heading and the browser's title, swapped in place: a thread's first
+    message may have named it, an edit of that message renamed it."""
     return render_to_string(f"{PAGE}#thread_title", {"thread": thread, "oob": True})
+
+
+def render_conversation_entry(thread: Thread, back: str | None = None) -> str:
+    """The thread's entry in the sidebar of its own page, swapped in place (renamed).
+    ``back``: where its rename form returns to without JavaScript (the thread's page)."""
+    back = back or reverse("chat:thread", args=[thread.id])
+    context = {"item": thread, "current": thread, "back": back, "item_oob": True}
+    return render_to_string("chat/conversations.html#conversation_item", context)
 
 
 def render_removed(message_ids: list[str]) -> str:

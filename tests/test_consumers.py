@@ -512,3 +512,40 @@ async def test_a_question_edited_in_one_tab_leaves_the_others_too(alice, bob, th
         frames = await receive_until(tab, rf'data-removed-messages="{new_answer.id}"')
         await tab.disconnect()
     await dispatch.wait_idle()
+
+
+async def test_an_edit_that_renames_the_conversation_renames_it_in_the_owners_other_tab_and_the_tutors_page(
+    alice, bob, thread, tutor
+):
+    """The first question named the conversation; its edit names it anew. The owner's other
+    tab gets the new title in its heading, its browser title and its sidebar's entry; the
+    tutor's page (whose sidebar lists the tutor's own) the heading and the browser title.
+    The title is the student's text: escaped."""
+
+    @sync_to_async
+    def a_class_conversation_named_by_its_question():
+        classroom = classes.create_classroom(bob, "Algebra 1")
+        Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.STUDENT)
+        ClassThread.objects.create(thread=thread, classroom=classroom)
+        thread.title = ""
+        question, run = post_message(thread, "Solve 2x = 14", tutor, start=False)
+        Run.objects.filter(pk=run.pk).update(status="completed")
+        return question
+
+    question = await a_class_conversation_named_by_its_question()
+    tabs = {}
+    for user in (alice, bob):
+        tabs[user.username] = await open_tab(thread, user, question.seq)
+    await sync_to_async(edit_last_question)(thread, "Is <b>x</b> & y prime?", tutor)
+    await dispatch.wait_idle()
+    for name, tab in tabs.items():
+        joined = "".join(await receive_until(tab, r"message--assistant message--completed"))
+        assert '<h1 id="thread-title" hx-swap-oob="true">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</h1>' in joined
+        assert '<div hx-swap-oob="innerHTML:#page-title">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime? · Tutor</div>' in joined
+        entry = re.search(rf'<li id="conversation-{thread.id}"[^>]*hx-swap-oob="outerHTML".*?</li>', joined, re.S)
+        if name == alice.username:
+            assert entry and ">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</a>" in entry.group(0)
+        else:
+            assert entry is None
+        assert "<b>x" not in joined
+        await tab.disconnect()

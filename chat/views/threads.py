@@ -172,8 +172,7 @@ def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], messag
         response.write(live.render_new_message(message))
     if renamed:  # by an edited first question: the heading and the sidebar's entry
         response.write(live.render_thread_title(thread))
-        context = {"item": thread, "current": thread, "back": request.htmx.current_url_abs_path, "item_oob": True}
-        response.write(render_to_string("chat/conversations.html#conversation_item", context))
+        response.write(live.render_conversation_entry(thread, request.htmx.current_url_abs_path))
     response.write(live.render_run_panel(thread))
     return response
 

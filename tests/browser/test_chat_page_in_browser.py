@@ -295,6 +295,33 @@ def test_answer_again_in_one_tab_takes_the_old_answer_off_the_other(browsing: Br
     assert not [line for line in browsing.console if "oobError" in line]
 
 
+def test_an_edit_that_renames_the_conversation_renames_it_in_every_tab(browsing: Browsing, chat_server: ChatServer):
+    """The first question named the conversation; editing it in one tab names it anew in
+    both tabs, live: the heading, the sidebar's entry and the browser's title, all as text."""
+    first = browsing.new_page(chat_server)
+    log_in(first, chat_server, ALICE[0])
+    thread_id = start_conversation(first)
+    send(first, "Solve x^2 - 5x + 6 = 0")
+    expect(run_status(first)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    second = browsing.new_page(chat_server)
+    log_in(second, chat_server, ALICE[0])
+    second.goto(f"/threads/{thread_id}/")
+    wait_for_socket(second)
+    expect(second).to_have_title("Solve x^2 - 5x + 6 = 0 · Tutor")
+
+    first.get_by_role("link", name="Edit last message").click()
+    message_box(first).fill("Is <b>7</b> & 11 prime?")
+    first.get_by_role("button", name="Send").click()
+    renamed = "Is <b>7</b> & 11 prime?"
+    for page in (first, second):
+        expect(page.get_by_role("heading", level=1)).to_have_text(renamed, timeout=RUN_TIMEOUT)
+        expect(page.locator(f"#conversation-{thread_id}").get_by_role("link", name=renamed)).to_be_visible()
+        expect(page).to_have_title(f"{renamed} · Tutor")
+        expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    screenshots(second, "renamed-by-edit")
+    assert not [line for line in browsing.console if "oobError" in line]
+
+
 def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_or_reflow(
     browsing: Browsing, slow_chat_server: ChatServer
 ):
