@@ -73,6 +73,16 @@ def test_the_assistant_list_shows_only_my_assistants(bob_client, bob, tutor):
     assert b"Private Tutor" not in response.content
 
 
+def test_the_assistant_list_links_each_assistant_to_its_pages(alice_client, alice, tutor):
+    other = Assistant.objects.create(owner=alice, name="Physics Tutor", model="offline")
+    response = alice_client.get(reverse("chat:assistants"))
+    pages = ("chat:assistant_edit", "functions:function_list", "retrieval:assistant_files", "chat:assistant_delete")
+    for assistant in (tutor, other):
+        for name in pages:
+            assertContains(response, f'href="{reverse(name, args=[assistant.id])}"')
+    assertContains(response, f'Files <span class="visually-hidden">of {other.name}</span>')
+
+
 def test_deleting_an_assistant_asks_first_and_names_the_conversations_that_become_read_only(alice_client, alice, tutor):
     thread = Thread.objects.create(owner=alice, assistant=tutor, title="Algebra")
     post_message(thread, "Hello", tutor, start=False)
