@@ -974,5 +974,20 @@ def lead_and_support(
     if not answering:
         return None, []
     lead = answering[0]
-    backing = [c for c in sorted(found, key=lambda c: (-c.coverage, c.passage)) if c is not lead and c.coverage >= MIN_COVERAGE]
+    backing = [
+        c
+        for c in sorted(found, key=lambda c: (-c.coverage, c.passage))
+        if c is not lead and c.coverage >= MIN_COVERAGE and _backs(c, lead, files)
+    ]
     return lead, backing[:support]
+
+
+def _backs(quote: Candidate, lead: Candidate, files: list[str] | None) -> bool:
+    """Whether ``quote`` may stand under the answer ``lead`` as more on the question: from
+    the file the answer is quoted from, sharing enough of the question's words does; from
+    another file, it must cover the question as well as the answer does. A word or two in
+    common ("light", asked what photosynthesis does with light) is no source on the topic:
+    a sentence on Edison's light bulb from a history file is not "also in the files"."""
+    if files is None or files[quote.passage] == files[lead.passage]:
+        return True
+    return quote.coverage >= lead.coverage

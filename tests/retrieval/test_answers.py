@@ -90,6 +90,42 @@ def test_at_most_two_supporting_quotes_follow_each_cited():
     assert len({q for q, _ in quotes}) == len(quotes)
 
 
+def test_also_in_the_files_quotes_another_file_only_when_it_is_on_the_question():
+    """A sentence of another file that shares one word with the question ("light") is no
+    source on it: it is not listed under the answer. The answer's own file backs it."""
+
+    class Chunk:
+        def __init__(self, text, document_id):
+            self.text, self.document_id, self.page_start, self.page_end, self.page_marks = text, document_id, 1, 1, []
+            self.section = ""
+
+    class Hit:
+        def __init__(self, document_id, text):
+            self.chunk, self.score = Chunk(text, document_id), 1.0
+
+    class File:
+        def __init__(self, file_id, filename):
+            self.id, self.filename = file_id, filename
+
+    files = {1: File("file-1", "biology.pdf"), 2: File("file-2", "history.pdf")}
+    leaf = (
+        "Photosynthesis turns light, water and carbon dioxide into glucose and oxygen. "
+        "Plants use chlorophyll to absorb light energy. The glucose feeds the plant's growth."
+    )
+    bulb = "The first electric light bulb that lasted was made by Edison in 1879. Factories could then work at night by electric light."
+    pores = "Oxygen is released through small pores in the leaves. Light energy drives the whole process."
+    hits = [Hit(1, leaf), Hit(2, bulb), Hit(1, pores)]
+    question = "What does photosynthesis do with light?"
+    reply = skill.answer(question, tool.model_output(tool.entry_for("call_1", question, hits, files)))
+    assert "glucose and oxygen" in first_quote(reply)
+    also = reply.split("Also in the files:")[1]
+    assert "absorb light energy" in also and "history.pdf" not in also and "Edison" not in reply
+    # Asked about the other file's topic, that file answers.
+    question = "What did Edison make in 1879?"
+    reply = skill.answer(question, tool.model_output(tool.entry_for("call_1", question, hits, files)))
+    assert "Edison" in first_quote(reply) and "history.pdf" in reply
+
+
 def test_when_no_passage_answers_it_says_so_plainly_without_quoting():
     reply = skill.answer("How many goals did the striker score in the final?", output_for("q", PAPER))
     assert "found no passage that answers it" in reply
