@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ALICE, BOB, Browsing, ChatServer
+from tests.browser.conftest import ALICE, BOB, Browsing, ChatServer, screenshots
 
 try:
     from playwright.sync_api import Page, expect
@@ -322,6 +322,41 @@ def test_math_is_rendered_by_katex(browsing: Browsing, chat_server: ChatServer):
     page.reload()
     expect(page.locator("#messages .katex").first).to_be_visible()
     expect(page.locator(".math-inline:not(:has(.katex)), .math-display:not(:has(.katex))")).to_have_count(0)
+
+
+# Each inline formula's KaTeX boxes (one per stretch it may break after: "x =", "3") that
+# start on different lines: a formula split across lines.
+SPLIT_FORMULAS_JS = """() => Array.from(document.querySelectorAll('#messages .math-inline .katex-html'))
+  .filter((k) => new Set(Array.from(k.querySelectorAll(':scope > .base'), (b) => Math.round(b.getBoundingClientRect().top))).size > 1)
+  .map((k) => k.closest('.math-inline').textContent)"""
+
+
+def test_short_inline_math_moves_to_the_next_line_whole_and_long_math_does_not_widen_a_phone(
+    browsing: Browsing, chat_server: ChatServer
+):
+    """KaTeX allows a line break after "=" or "+": at a line's end "x = 3" came out as "x ="
+    and "3" a line lower. A short formula now moves down whole, like a word; one wider than
+    the line still breaks (inside its own box), and the page does not scroll sideways."""
+    page = browsing.new_page(chat_server, viewport={"width": 390, "height": 844})
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    short = "So we find $x = 3$ and also $y = 12$, then $2x + 3y = 42$ for the last one, and $a + b = c$ holds."
+    send(page, short, shows="So we find")
+    expect(user_messages(page).last.locator(".katex")).to_have_count(4)
+    split = {}
+    for width in range(300, 440, 10):  # wherever the line ends, no formula is cut
+        page.set_viewport_size({"width": width, "height": 844})
+        split[width] = page.evaluate(SPLIT_FORMULAS_JS)
+    assert not any(split.values()), split
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+
+    terms = " + ".join(f"a_{{{i}}}" for i in range(1, 15))
+    send(page, f"A long one: ${terms} = \\sum_{{i=1}}^{{14}} a_i$ ends here.", shows="ends here.")
+    expect(user_messages(page).last.locator(".katex")).to_have_count(1)
+    for width in (300, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshots(page, "inline-math")
 
 
 def test_a_stranger_gets_404_for_someone_elses_thread(browsing: Browsing, chat_server: ChatServer):
