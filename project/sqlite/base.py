@@ -31,9 +31,9 @@ _write_lock = threading.RLock()
 READS = ("SELECT", "PRAGMA")
 # Idle connections kept per database file: as many as the kept request threads hold at
 # once. A burst of requests each holds one until it ends (most wait for the write lock
-# meanwhile); at 32 kept, the 200 posts of a class starting at once opened 170 anew each
-# time, 6 % of the server's CPU (docs/benchmarks.md, sixteenth pass). The burst had them
-# all open at its peak: keeping them costs no more than that peak did.
+# meanwhile); at 32 kept, each burst of 200 browser posts opened ~85 anew, 6 % of the
+# server's samples in a 200-run profile (docs/benchmarks.md, sixteenth pass). The burst
+# had them all open at its peak: keeping them costs no more than that peak did.
 IDLE_CONNECTIONS = KEPT
 
 
