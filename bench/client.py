@@ -97,6 +97,12 @@ class ThreadSocket:
         await self.ws.close()
 
 
+def socket_path(thread_id: str, shown_through: int = 0) -> str:
+    """The thread page's socket URL (templates/chat/thread.html), for a page whose newest
+    message has ``seq`` ``shown_through`` (0: none)."""
+    return f"/ws/threads/{thread_id}/?after={shown_through}"
+
+
 class Browser:
     """One logged-in user: an HTTP client with the session cookie, and its sockets."""
 
@@ -128,13 +134,14 @@ class Browser:
         if resp.status_code != 302 or "sessionid" not in self.http.cookies:
             raise RuntimeError(f"login failed: HTTP {resp.status_code}")
 
-    async def open_thread_socket(self, thread_id: str, timeout: float = 10.0) -> ThreadSocket:
+    async def open_thread_socket(self, thread_id: str, timeout: float = 10.0, shown_through: int = 0) -> ThreadSocket:
         """Connect and wait for the snapshot frame (sent once the socket has joined the
-        thread's group), so nothing published afterwards can be missed."""
+        thread's group), so nothing published afterwards can be missed. The URL is the
+        page's own: the benches' threads are fresh, so their pages show no message."""
         cookie = f"sessionid={self.http.cookies['sessionid']}"
         ws = await asyncio.wait_for(
             connect(
-                f"ws://{self.server.base.removeprefix('http://')}/ws/threads/{thread_id}/",
+                f"ws://{self.server.base.removeprefix('http://')}{socket_path(thread_id, shown_through)}",
                 origin=self.server.base,
                 additional_headers={"Cookie": cookie},
                 create_connection=StampedConnection,

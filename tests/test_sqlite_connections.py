@@ -71,3 +71,39 @@ async def test_requests_one_after_another_open_one_connection(monkeypatch, setti
         status, _ = await _request("GET", "/v1/assistants", b"", [(b"authorization", f"Bearer {key}".encode())])
         assert status == 200
     assert 0 < len(opened) <= 1  # was 5: one per request
+
+
+def test_a_burst_of_requests_leaves_its_connections_for_the_next_burst(monkeypatch):
+    """200 posts at once each hold a connection until they end; the next burst reuses them."""
+    from project.sqlite import base as sqlite_base
+
+    monkeypatch.setattr(sqlite_base, "_idle", sqlite_base._IdleConnections())
+    burst = 64
+
+    def hold_connections_at_once() -> int:
+        opened, all_open, done = [], threading.Barrier(burst), []
+        connect = Database.connect
+
+        def counted(*args, **kwargs):
+            opened.append(1)
+            return connect(*args, **kwargs)
+
+        monkeypatch.setattr(Database, "connect", counted)
+
+        def work():
+            connection.ensure_connection()
+            all_open.wait(timeout=30)
+            connection.close()
+            done.append(1)
+
+        threads = [threading.Thread(target=work) for _ in range(burst)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        monkeypatch.setattr(Database, "connect", connect)
+        assert len(done) == burst
+        return len(opened)
+
+    assert hold_connections_at_once() == burst
+    assert hold_connections_at_once() == 0  # were 32: the burst beyond the kept ones opened anew

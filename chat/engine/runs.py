@@ -40,7 +40,9 @@ def create_run(thread: Thread, assistant: Assistant, *, start: bool = True, **ov
 def queue_run(thread: Thread, assistant: Assistant, *, start: bool = True, **overrides) -> Run:
     """create_run() for a caller that has just checked, in its transaction, that the thread
     is idle (a message and its run: one check). A run that got in since is caught by the
-    one_active_run_per_thread constraint, and the caller's transaction rolls back."""
+    one_active_run_per_thread constraint, and the caller's transaction rolls back: no
+    savepoint (two statements in every run's start) to go on reading in it, so ThreadBusy
+    names no run; a caller that shows it reads it after the rollback."""
     fields = {
         "model": assistant.model,
         "instructions": assistant.instructions,
@@ -51,10 +53,10 @@ def queue_run(thread: Thread, assistant: Assistant, *, start: bool = True, **ove
     }
     fields.update({k: v for k, v in overrides.items() if v is not None})
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             run = Run.objects.create(thread=thread, assistant=assistant, **fields)
     except IntegrityError:  # another request queued a run between the check and this insert
-        raise ThreadBusy(thread.active_run()) from None
+        raise ThreadBusy() from None
     if start:
         transaction.on_commit(lambda: dispatch.dispatch(run.id))
     return run

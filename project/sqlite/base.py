@@ -24,12 +24,17 @@ import threading
 
 from django.db.backends.sqlite3 import base
 
+from project.request_threads import KEPT
+
 # Re-entrant: a write statement inside a transaction already holds it.
 _write_lock = threading.RLock()
 READS = ("SELECT", "PRAGMA")
-# Idle connections kept per database file: enough for the requests whose sync work runs at
-# once (one GIL); a burst beyond it opens more and closes them afterwards.
-IDLE_CONNECTIONS = 32
+# Idle connections kept per database file: as many as the kept request threads hold at
+# once. A burst of requests each holds one until it ends (most wait for the write lock
+# meanwhile); at 32 kept, each burst of 200 browser posts opened ~85 anew, 6 % of the
+# server's samples in a 200-run profile (docs/benchmarks.md, sixteenth pass). The burst
+# had them all open at its peak: keeping them costs no more than that peak did.
+IDLE_CONNECTIONS = KEPT
 
 
 class _IdleConnections:

@@ -128,6 +128,24 @@ def test_a_second_run_on_a_busy_thread_is_a_conflict(client, alice_key, thread, 
     assert Run.objects.filter(thread=thread).count() == 1
 
 
+def test_a_run_that_got_in_between_the_check_and_the_insert_is_a_conflict_naming_it(
+    client, alice_key, thread, tutor, monkeypatch
+):
+    """Another request's run, queued after this one found the thread idle: the database's
+    one-active-run constraint refuses the insert, nothing of this request is kept, and the
+    409 names the run that is there (read after the rollback)."""
+    from chat.services import messages as message_services
+
+    other = Run.objects.create(thread=thread, assistant=tutor, model="offline")
+    monkeypatch.setattr(message_services, "check_idle", lambda thread: None)  # as if it came just after
+    body = {"assistant_id": tutor.id, "additional_messages": [{"role": "user", "content": "hi"}]}
+    response = call(client, "POST", f"/v1/threads/{thread.id}/runs", alice_key, body)
+    assert response.status_code == 409 and error_of(response)["code"] == "thread_busy"
+    assert other.id in error_of(response)["message"]
+    assert list(Run.objects.filter(thread=thread)) == [other]
+    assert not Message.objects.filter(thread=thread).exists()
+
+
 def test_tool_outputs_for_a_run_not_waiting_are_a_400(client, alice_key, thread, tutor):
     run = call(client, "POST", f"/v1/threads/{thread.id}/runs", alice_key, {"assistant_id": tutor.id}).json()
     response = call(client, "POST", f"/v1/threads/{thread.id}/runs/{run['id']}/submit_tool_outputs", alice_key, {"tool_outputs": []})

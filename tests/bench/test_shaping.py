@@ -1,7 +1,12 @@
 """The benchmark's pure parts: merging the stamp files of several processes, the floor's
 result shaping, and the engine ÷ floor table. No timing is asserted."""
 
+import re
+
+import pytest
+
 from bench import floor, levels, scale
+from bench.client import socket_path
 from bench.levels import SseRun
 
 
@@ -77,3 +82,12 @@ def test_table_gives_engine_floor_and_ratio_rows_and_marks_skipped_levels():
     assert "| floor | 2,000 |" in sse[1] and sse[1].endswith("| 0 (none) |")
     assert "**0.25×**" in sse[2] and "8.00× / 8.00×" in sse[2] and "4.00× / 4.00×" in sse[2]
     assert "| SSE | 500 | skipped (budget spent) |" in "\n".join(lines)
+
+
+@pytest.mark.django_db
+def test_the_bench_opens_a_threads_socket_at_the_url_its_page_uses(client, alice, thread):
+    """The page says which messages it shows (``?after=``); a socket without it makes the
+    consumer read what the page would have told it."""
+    client.force_login(alice)
+    page = client.get(f"/threads/{thread.id}/").content.decode()
+    assert re.search(r'ws-connect="([^"]+)"', page).group(1) == socket_path(thread.id)
