@@ -534,6 +534,8 @@ class Candidate:
     reach: float = 0.0
     # A name standing right by the word for the kind of thing asked ("the Adam optimizer").
     named: bool = False
+    # How much of the question the sentence covers by its own words, its neighbours' aside.
+    own: float = 0.0
 
 
 def _question_weights(question: str) -> dict[str, float]:
@@ -917,7 +919,8 @@ def candidates(
             - RANK_PENALTY * index
         )
         found.append(Candidate(
-            cited.get(sentence, index), sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1
+            cited.get(sentence, index), sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1,
+            covered(have),
         ))
         if at is not None:
             placed[(index, at)] = found[-1]
@@ -974,5 +977,7 @@ def lead_and_support(
     if not answering:
         return None, []
     lead = answering[0]
-    backing = [c for c in sorted(found, key=lambda c: (-c.coverage, c.passage)) if c is not lead and c.coverage >= MIN_COVERAGE]
+    # A quote backs the answer by what it says itself: next to the answer, "Meetings are on
+    # Friday." borrows the coverage of its neighbour "The password is hunter2.".
+    backing = [c for c in sorted(found, key=lambda c: (-c.coverage, c.passage)) if c is not lead and c.own >= MIN_COVERAGE]
     return lead, backing[:support]

@@ -90,6 +90,16 @@ def test_at_most_two_supporting_quotes_follow_each_cited():
     assert len({q for q, _ in quotes}) == len(quotes)
 
 
+def test_a_sentence_only_standing_next_to_the_answer_does_not_back_it():
+    notes = "Welcome to the chess club. The password is hunter2. Meetings are on Friday."
+    reply = skill.answer("What is the password?", output_for("q", notes))
+    assert first_quote(reply) == "The password is hunter2."
+    assert "Also in the files" not in reply
+    # A sentence saying something of the question's own words still backs it.
+    more = notes + " The password changes every month at the club."
+    assert "The password changes every month" in skill.answer("What is the password?", output_for("q", more))
+
+
 def test_when_no_passage_answers_it_says_so_plainly_without_quoting():
     reply = skill.answer("How many goals did the striker score in the final?", output_for("q", PAPER))
     assert "found no passage that answers it" in reply
