@@ -392,6 +392,40 @@ def per_item(question: str) -> frozenset[str]:
     return frozenset(stem(w) for w in _PER_ITEM.findall(question.lower()) if w not in STOPWORDS)
 
 
+# "A single update" in the question, "each training step" in the sentence: the same one-by-one
+# item, said with another word; the question's "single" (or "individual") is covered by it.
+_ONE_BY_ONE = re.compile(r"\b(?:each|every|per)\s+([a-z][a-z-]+)(?:\s+([a-z][a-z-]+))?", re.IGNORECASE)
+_ONE = frozenset(stem(w) for w in ("single", "individual"))
+
+
+def per_items_said(question: str) -> frozenset[str]:
+    """Stems of the items a question counts per, with their synonyms ("update": "step")."""
+    words = [w for w in _PER_ITEM.findall(question.lower()) if w not in STOPWORDS]
+    return frozenset(stem(w) for w in synonyms.weighted(words))
+
+
+def _one_by_one(text: str, items: frozenset[str], ones: set[str]) -> dict[str, float]:
+    """The question's "single"/"individual" stems (``ones``), covered when the text gives a
+    figure for each of the ``items`` the question counts per; else nothing."""
+    # The item may follow a word that says which ("each training step").
+    if ones and items and any(stem(w) in items for m in _ONE_BY_ONE.finditer(text) for w in m.groups() if w):
+        return dict.fromkeys(ones, 1.0)
+    return {}
+
+
+# "What date …", "in which year …" asks for a date ("how many years" a count, "when" may be
+# answered by a time span).
+_DATE_ASKED = re.compile(r"\b(?:what|which) (?:date|year|month|day)s?\b")
+_MONTH = re.compile(
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)\.?|january|february|march|april|june|july|august"
+    r"|september|october|november|december", re.IGNORECASE)
+
+
+def _by_month(tokens: list[str], at: int) -> bool:
+    """Whether the figure at ``at`` stands right by a month's name ("Dec 2017", "3 March")."""
+    return any(0 <= j < len(tokens) and _MONTH.fullmatch(tokens[j]) for j in (at - 1, at + 1))
+
+
 # A figure stated as a minimum: "at least 3", "a minimum of 50", "no fewer than 10".
 _AT_LEAST = re.compile(r"\b(?:at least|a minimum of|minimum of|no fewer than|no less than|not less than)\s*$", re.IGNORECASE)
 
@@ -402,7 +436,7 @@ def _strength(
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
     minimum: bool | None = None, measures: frozenset[str] = frozenset(), per: frozenset[str] = frozenset(),
-    absent: bool = True, counting: bool = False,
+    absent: bool = True, counting: bool = False, dated: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -437,6 +471,9 @@ def _strength(
                 numbers, stated_minimum = least, True
             elif not minimum and least and len(least) == len(numbers):
                 numbers = []
+        if dated:
+            # "What date …?": a year, or a figure by a month's name ("Dec 2017"), not a count.
+            numbers = [i for i in numbers if _YEAR.match(tokens[i]) or _by_month(tokens, i)]
         if kind == SHARE:
             numbers = [i for i in numbers if tokens[i].endswith("%") or _PERCENT.search(plain[spans[i].start() : spans[i].end() + 9])]
         if kind == SCORE:
@@ -544,7 +581,8 @@ def _question_weights(question: str) -> dict[str, float]:
     weights: dict[str, float] = {}
     words = content_words(question)
     for word, weight in synonyms.weighted(words).items():
-        for s in stems(word):
+        # A verb's forms are one word here: "took" in a sentence is "take" of the question.
+        for s in map(synonyms.verb_base, stems(word)):
             weights[s] = max(weight, weights.get(s, 0.0))
     adjective = how_adjective(question)
     # "How rare…": a sentence saying "extremely rare" is about the thing asked; "how well…"
@@ -566,12 +604,21 @@ _HOW_ADJECTIVE = re.compile(r"^\W*(?:\w+\W+){0,2}?how (?!many\b|much\b)(\w+)\b",
 ADJECTIVE_WEIGHT = 1.0
 
 
+# "How much wall-clock time did …" asks a duration as "how long" does: its words name the
+# kind of answer (a figure in seconds or days, see ``questions.cues``), not what it is about.
+_HOW_MUCH_TIME = re.compile(r"^how much ((?:[\w-]+ )?time)\b")
+
+
 def content_words(question: str) -> list[str]:
-    """The question's searchable words less a "how <adjective>" one."""
+    """The question's searchable words less a "how <adjective>" one and the words of "how much … time"."""
     words = terms(question)
     adjective = how_adjective(question)
     if adjective in words and len(words) > 1:
         words = [w for w in words if w != adjective]
+    duration = _HOW_MUCH_TIME.match(questions._normalised(questions.main_clause(question)))
+    if duration:
+        measure = set(terms(duration.group(1)))
+        words = [w for w in words if w not in measure] or words
     return words
 
 
@@ -638,7 +685,7 @@ class _Matcher:
 
     def __call__(self, text: str) -> dict[str, float]:
         got: dict[str, float] = {}
-        for word in set(stems(text)):
+        for word in set(map(synonyms.verb_base, stems(text))):
             if word in self.names and not self.names[word].search(text):
                 continue  # "2" of "GPT-2" in "WikiText-2"
             for q, factor in self.of_word(word).items():
@@ -806,7 +853,7 @@ def candidates(
     passages = [c.text for c in completed]
     kind = answer_kind(question)
     weights = _question_weights(question)
-    own = {s for w in content_words(question) for s in stems(w)}
+    own = {synonyms.verb_base(s) for w in content_words(question) for s in stems(w)}
     question_words = set(stems(question))
     focus = _focus(question)
     asked = asked_words(question)
@@ -816,6 +863,7 @@ def candidates(
     place = bool(re.match(r"\s*where\b", question.lower()))
     compares = bool(_COMPARATIVE.search(question))
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
+    dated = bool(_DATE_ASKED.search(questions._normalised(questions.main_clause(question))))
     way = directions(question)
     naming = bool(_NAMING.search(question))
     against = bool(_WHY_NOT.search(questions._normalised(questions.main_clause(question))))
@@ -823,6 +871,7 @@ def candidates(
     minimum = questions.asks_minimum(question)
     measures = measures_in(question)
     per = per_item(question) - focus if kind == NUMBER else frozenset()
+    each, ones = (per_items_said(question), _ONE & set(weights)) if kind == NUMBER else (frozenset(), set())
     absent = bool(_ABSENCE.search(question))
     counting = bool(_COUNTING.match(questions._normalised(questions.main_clause(question))))
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
@@ -850,7 +899,7 @@ def candidates(
         found_here = []
         for (offset, sentence), title in zip(split, titles, strict=True):
             own_text = _without(sentence, offset, title)
-            found_here.append((sentence, own_text, match(own_text)))
+            found_here.append((sentence, own_text, _union(match(own_text), _one_by_one(own_text, each, ones))))
         titled = {title: match(title[2]) for title in set(titles) if title}
         captions = [at for at, (sentence, _, _) in enumerate(found_here) if _CAPTION.search(sentence)]
         for at, (sentence, own_text, have) in enumerate(found_here):
@@ -906,7 +955,7 @@ def candidates(
         strength = (
             _strength(
                 kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
-                who, against, minimum, measures, per, absent, counting,
+                who, against, minimum, measures, per, absent, counting, dated,
             )
             if kind != ANY or heads else 0.0
         )

@@ -58,7 +58,7 @@ def wants_figure(question: str) -> bool:
 # them to the question at a low weight (``CUE_WEIGHT``).
 CUE_WEIGHT = 0.3
 _CUES = [
-    (re.compile(r"^how long\b"), "time days hours minutes seconds weeks months length"),
+    (re.compile(r"^how long\b|^how much (?:[\w-]+ )?time\b"), "time days hours minutes seconds weeks months length"),
     (re.compile(r"^how (big|large|small|huge|tiny)\b"), "size"),
     (re.compile(r"^how (wide|narrow)\b"), "width size dimension dimensionality"),
     (re.compile(r"^how (deep|shallow)\b"), "depth layers"),

@@ -725,3 +725,33 @@ def test_how_is_it_done_is_answered_by_the_way_it_is_done():
     )
     reply = skill.answer("How are the oars of the long boats trimmed before a race?", output_for("q", notes))
     assert "by shaving" in first_quote(reply)
+
+
+def test_a_verb_s_irregular_form_counts_as_the_question_s_verb():
+    notes = "The villagers sing in the square every evening. The villagers brought bread and cheese to the fair."
+    assert "brought" in first_quote(skill.answer("What did the villagers bring?", output_for("q", notes)))
+
+
+def test_how_much_time_asks_a_duration_like_how_long():
+    assert answers.content_words("How much wall-clock time did the crossing take?") == ["crossing", "take"]
+    notes = (
+        "The harbour clock on the wall shows the time of every departure. "
+        "The ferry crossing took about 40 minutes in calm weather."
+    )
+    reply = skill.answer("How much wall-clock time did the crossing take?", output_for("q", notes))
+    assert "40 minutes" in first_quote(reply)
+
+
+def test_a_figure_for_each_item_answers_for_a_single_one():
+    notes = "The whole relay race took 3 hours over 40 laps of the track. Each lap of the track took about 4 minutes."
+    reply = skill.answer("How much time did a single lap take?", output_for("q", notes))
+    assert "4 minutes" in first_quote(reply)
+
+
+def test_what_date_wants_a_year_or_a_month_not_a_count():
+    notes = (
+        "The society's archive of letters holds 4,000 letters from the valley. "
+        "Only letters written before March 1921 were collected for the archive."
+    )
+    reply = skill.answer("Up to what date were letters collected for the society's archive?", output_for("q", notes))
+    assert "March 1921" in first_quote(reply)
