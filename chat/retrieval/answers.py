@@ -124,6 +124,11 @@ _PLACE = re.compile(r"\b(to|at|in|into|inside|from|on|before|after|between) (the
 PREFIX_FACTOR, PREFIX_LETTERS = 0.5, 4
 # The search's order still says something: each later passage's sentences lose this much.
 RANK_PENALTY = 0.02
+# "In the comparison table, what …", "according to the results table …": the question says
+# the answer stands in a table, so a table's row holding the kind of answer asked gains this
+# much over a sentence of the prose that only mentions the table.
+_TABLE_ASKED = re.compile(r"\btables?\b", re.IGNORECASE)
+TABLE_ASKED_BONUS = 0.4
 # A table's caption ("Table 4: The Transformer generalizes well to ..."), and a "sentence"
 # holding this many figures, which is most likely a run of the table's rows; the caption
 # stands at most TABLE_ROWS "sentences" away.
@@ -371,6 +376,16 @@ _COUNTING = re.compile(r"(?:roughly |about |approximately )?(?:how many|how long
 _ABSENCE = re.compile(r"\b(?:no|not|none|without|never|zero|lacks?|lacking|absent|missing|n['’]t)\b", re.IGNORECASE)
 _NEGATING = frozenset({"no", "without", "zero", "lacking", "lack", "lacks"})
 ABSENCE_SPAN = 6
+
+
+# "GPT-2 no hint", "trained without dropout": a word right after "no" or "without" is what
+# the thing lacks; asked about the thing with it ("with the task hint"), it covers nothing.
+_NEGATED_WORD = re.compile(r"\b(?:no|without)\s+[^\W\d_]+", re.IGNORECASE)
+
+
+def _unsaid(text: str) -> str:
+    """The text less the words it says are missing ("no hint")."""
+    return _NEGATED_WORD.sub(" ", text)
 
 
 def _counts_absence(tokens: list[str], at: int, wanted: set[str]) -> bool:
@@ -863,6 +878,7 @@ def candidates(
     place = bool(re.match(r"\s*where\b", question.lower()))
     compares = bool(_COMPARATIVE.search(question))
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
+    table_asked = bool(_TABLE_ASKED.search(question))
     dated = bool(_DATE_ASKED.search(questions._normalised(questions.main_clause(question))))
     way = directions(question)
     naming = bool(_NAMING.search(question))
@@ -899,7 +915,8 @@ def candidates(
         found_here = []
         for (offset, sentence), title in zip(split, titles, strict=True):
             own_text = _without(sentence, offset, title)
-            found_here.append((sentence, own_text, _union(match(own_text), _one_by_one(own_text, each, ones))))
+            said = own_text if absent else _unsaid(own_text)
+            found_here.append((sentence, own_text, _union(match(said), _one_by_one(said, each, ones))))
         titled = {title: match(title[2]) for title in set(titles) if title}
         captions = [at for at, (sentence, _, _) in enumerate(found_here) if _CAPTION.search(sentence)]
         for at, (sentence, own_text, have) in enumerate(found_here):
@@ -925,7 +942,7 @@ def candidates(
         for row in rows:
             if row.quote not in seen:
                 seen.add(row.quote)
-                have = match(row.own)
+                have = match(row.own if absent else _unsaid(row.own))
                 if row.extreme and row.extreme == extreme:
                     # "The biggest model": the row of the largest model size holds that word.
                     have.update({s: 1.0 for w in extreme_words for s in stems(w) if s in weights})
@@ -966,6 +983,7 @@ def candidates(
         score = (
             coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
             - RANK_PENALTY * index
+            + (TABLE_ASKED_BONUS if at is None and strength and table_asked else 0.0)
         )
         found.append(Candidate(
             cited.get(sentence, index), sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1,

@@ -755,3 +755,25 @@ def test_what_date_wants_a_year_or_a_month_not_a_count():
     )
     reply = skill.answer("Up to what date were letters collected for the society's archive?", output_for("q", notes))
     assert "March 1921" in first_quote(reply)
+
+
+def test_a_word_after_no_or_without_does_not_cover_the_question_s_word():
+    notes = (
+        "Table 3: Points of each team in the quiz. Team Round Final Total Foxes hinted 11.0 12.0 23.0 "
+        "Owls no hint 12.5 14.0 26.5 Owls hint 15.5 17.0 32.5 Badgers hint 10.0 9.0 19.0 The quiz ended at nine."
+    )
+    reply = skill.answer("How many points in total did the owls reach in the quiz with the hint?", output_for("q", notes))
+    assert "Owls hint 15.5" in first_quote(reply)
+    # Asked about the absence, the row saying it is missing answers.
+    reply = skill.answer("How many points in total did the owls reach in the quiz with no hint?", output_for("q", notes))
+    assert "Owls no hint 12.5" in first_quote(reply)
+
+
+def test_a_question_about_a_table_is_answered_by_the_table_s_row():
+    notes = (
+        "As the tally table shows, the count at the marsh rose by 4.5 in the last week of the survey. "
+        "Table 1: Birds counted at each site. Site Herons Gulls Terns Pier 14 230 12 Beach 9 410 40 "
+        "Marsh 31 55 7 Dunes 2 17 90 The survey ended in May."
+    )
+    reply = skill.answer("In the tally table, how many herons were counted at the marsh?", output_for("q", notes))
+    assert "Marsh 31 55 7" in first_quote(reply)
