@@ -339,6 +339,20 @@ def asked_phrase(question: str) -> tuple[str, set[str]] | None:
     return head, {stem(w) for w in words[:-1]} - {head} - STOPWORDS
 
 
+# "How many tokens are in the final vocabulary (of the model)?": what holds the things counted.
+_CONTAINER = re.compile(
+    r"^how many [\w-]+(?: [\w-]+)? (?:are|is|were|was) (?:there )?in (?:the |a |an |its |their |this |that )?"
+    r"(?:[\w-]+ ){0,2}?([\w-]+)(?=\s(?:of|for|on|at|in|during|after|before|by|when)\b|\W*$)")
+
+
+def contained_in(question: str) -> frozenset[str]:
+    """Stems of what a "how many X are in Y" question counts X in (Y and its synonyms); empty for any other question."""
+    match = _CONTAINER.match(questions._normalised(questions.main_clause(question)))
+    if not match or match.group(1) in STOPWORDS:
+        return frozenset()
+    return frozenset(stem(w) for w in synonyms.weighted([match.group(1)]))
+
+
 # "What model of graphics card …": the thing the answer is a model of is named too.
 _OF_WHAT = re.compile(r"^(?:what|which) (?:model|make|brand|version|variant|edition|family)s? of ((?:[a-z-]+ ){0,2}[a-z-]+)")
 
@@ -451,7 +465,7 @@ def _strength(
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
     minimum: bool | None = None, measures: frozenset[str] = frozenset(), per: frozenset[str] = frozenset(),
-    absent: bool = True, counting: bool = False, dated: bool = False,
+    absent: bool = True, counting: bool = False, dated: bool = False, container: frozenset[str] = frozenset(),
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -509,6 +523,10 @@ def _strength(
         )
         # "How many tokens per batch?": a figure right by the item ("8 batches") counts the
         # items, not what each one holds, unless it stands as near what is asked.
+        if container and not container & {_stem_of(t) for t in tokens}:
+            # "How many tokens are in the final vocabulary?": a figure of tokens in a sentence
+            # naming no vocabulary counts the tokens of something else ("a context of 1024 tokens").
+            other = True
         if per and not other and _near(tokens, numbers, per) == 1.0 and by_focus < 1.0:
             other = True
         scale = OTHER_THING if other else 1.0
@@ -875,6 +893,7 @@ def candidates(
     heads = kind_words(question)
     # A result's measure ("what translation quality") is the student's word, not the paper's.
     phrase = asked_phrase(question) if kind == NUMBER else None
+    container = contained_in(question) if kind == NUMBER else frozenset()
     place = bool(re.match(r"\s*where\b", question.lower()))
     compares = bool(_COMPARATIVE.search(question))
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
@@ -972,7 +991,7 @@ def candidates(
         strength = (
             _strength(
                 kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
-                who, against, minimum, measures, per, absent, counting, dated,
+                who, against, minimum, measures, per, absent, counting, dated, container,
             )
             if kind != ANY or heads else 0.0
         )

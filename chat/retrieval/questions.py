@@ -175,9 +175,10 @@ def change_words(question: str) -> list[str]:
 
 
 # "What minimum …", "at least how many …": the question asks for a
-# requirement (a figure stated as a minimum); "how many … can it see" asks what a thing has.
+# requirement (a figure stated as a minimum); "how many … can it see" and "how many … are in
+# the vocabulary" ask what a thing has.
 _MINIMUM = re.compile(r"\b(minimum|at least|fewest|threshold|cut-?off)\b")
-_CAPACITY = re.compile(r"\b(can|could|maximum|at most|up to|longest|largest|most|capacity|hold|holds|fit|fits)\b")
+_CAPACITY = re.compile(r"\b(can|could|maximum|at most|up to|longest|largest|most|capacity|hold|holds|fit|fits|(?:are|is|were|was) in)\b")
 
 
 def asks_minimum(question: str) -> bool | None:

@@ -777,3 +777,19 @@ def test_a_question_about_a_table_is_answered_by_the_table_s_row():
     )
     reply = skill.answer("In the tally table, how many herons were counted at the marsh?", output_for("q", notes))
     assert "Marsh 31 55 7" in first_quote(reply)
+
+
+def test_how_many_things_are_in_a_container_wants_a_sentence_naming_the_container():
+    assert answers.contained_in("How many birds were there in the marsh on Monday?") == {"marsh"}
+    notes = (
+        "Each reader may borrow 12 books from the reading room at once. "
+        "The reading room collection is expanded to 4,500."
+    )
+    reply = skill.answer("How many books are in the reading room collection?", output_for("q", notes))
+    assert "4,500" in first_quote(reply)
+
+
+def test_how_many_things_are_in_something_asks_what_it_has_not_a_minimum():
+    notes = "Each entry in the final word list needs at least 20 words of description. The list is expanded to 3,100 words."
+    reply = skill.answer("How many words are in the final list?", output_for("q", notes))
+    assert "3,100" in first_quote(reply)
