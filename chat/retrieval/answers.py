@@ -224,8 +224,9 @@ def _compared(tokens: list[str], at: int) -> bool:
 
 
 # "This would result in a base vocabulary of over 130,000": a figure in a clause saying
-# what would happen is what was not done.
-_SUPPOSED = re.compile(r"\b(would|could|might)\b[^,;:]*$", re.IGNORECASE)
+# what would happen is what was not done; one in a clause stating an assumption ("assume
+# that x has mean 0 and variance 1") is given, what follows from it is the answer.
+_SUPPOSED = re.compile(r"\b(would|could|might|assume|assuming|suppose|supposing)\b[^,;:]*$", re.IGNORECASE)
 
 
 def _supposed(plain: str, at: int) -> bool:

@@ -793,3 +793,13 @@ def test_how_many_things_are_in_something_asks_what_it_has_not_a_minimum():
     notes = "Each entry in the final word list needs at least 20 words of description. The list is expanded to 3,100 words."
     reply = skill.answer("How many words are in the final list?", output_for("q", notes))
     assert "3,100" in first_quote(reply)
+
+
+def test_a_figure_in_an_assumption_is_given_not_the_answer():
+    notes = (
+        "To see why the pond fills, assume that each of the two streams adds water at a rate of 1 litre per hour. "
+        "Then together the streams add 2 litres per hour to the pond."
+    )
+    question = "If each stream adds one litre per hour, how much water do the streams add to the pond per hour?"
+    reply = skill.answer(question, output_for("q", notes))
+    assert "2 litres" in first_quote(reply)
