@@ -393,6 +393,19 @@ _NEGATING = frozenset({"no", "without", "zero", "lacking", "lack", "lacks"})
 ABSENCE_SPAN = 6
 
 
+# "At least 3 karma" states a minimum, "at most 512 tokens" a maximum, in other words than
+# the question's "minimum"/"maximum".
+_BOUNDS = {
+    stem("minimum"): re.compile(r"\b(?:at least|no fewer than|no less than|not less than)\s+\d", re.IGNORECASE),
+    stem("maximum"): re.compile(r"\b(?:at most|up to|no more than|not more than)\s+\d", re.IGNORECASE),
+}
+
+
+def _bounds(text: str, weights: dict[str, float]) -> dict[str, float]:
+    """The question's "minimum"/"maximum" stems that the text states a figure as, in other words."""
+    return {bound: 1.0 for bound, pattern in _BOUNDS.items() if bound in weights and pattern.search(text)}
+
+
 # "GPT-2 no hint", "trained without dropout": a word right after "no" or "without" is what
 # the thing lacks; asked about the thing with it ("with the task hint"), it covers nothing.
 _NEGATED_WORD = re.compile(r"\b(?:no|without)\s+[^\W\d_]+", re.IGNORECASE)
@@ -936,7 +949,7 @@ def candidates(
         for (offset, sentence), title in zip(split, titles, strict=True):
             own_text = _without(sentence, offset, title)
             said = own_text if absent else _unsaid(own_text)
-            found_here.append((sentence, own_text, _union(match(said), _one_by_one(said, each, ones))))
+            found_here.append((sentence, own_text, _union(match(said), _one_by_one(said, each, ones), _bounds(said, weights))))
         titled = {title: match(title[2]) for title in set(titles) if title}
         captions = [at for at, (sentence, _, _) in enumerate(found_here) if _CAPTION.search(sentence)]
         for at, (sentence, own_text, have) in enumerate(found_here):

@@ -803,3 +803,14 @@ def test_a_figure_in_an_assumption_is_given_not_the_answer():
     question = "If each stream adds one litre per hour, how much water do the streams add to the pond per hour?"
     reply = skill.answer(question, output_for("q", notes))
     assert "2 litres" in first_quote(reply)
+
+
+def test_at_least_states_the_minimum_the_question_asks_for():
+    notes = (
+        "Members were invited to the team once they had at least 1200 points.",
+        "The junior section of the club has its own coach.",
+        "Every player keeps a score card for each game.",
+        "The county team plays in the autumn league.",
+    )
+    question = "What minimum score did a junior player need before the club invited them to the county team?"
+    assert "at least 1200 points" in first_quote(skill.answer(question, output_for("q", *notes)))
