@@ -732,7 +732,8 @@ class _Matcher:
 
     def __call__(self, text: str) -> dict[str, float]:
         got: dict[str, float] = {}
-        for word in set(map(synonyms.verb_base, stems(text))):
+        bases = synonyms.verb_bases()
+        for word in {bases.get(w, w) for w in stems(text)}:
             if word in self.names and not self.names[word].search(text):
                 continue  # "2" of "GPT-2" in "WikiText-2"
             for q, factor in self.of_word(word).items():

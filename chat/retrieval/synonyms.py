@@ -159,13 +159,14 @@ def _table() -> dict[str, tuple[str, ...]]:
 
 
 @functools.cache
-def _verb_bases() -> dict[str, str]:
+def verb_bases() -> dict[str, str]:
+    """The stem of a verb's base form for the stem of each of its irregular forms ("took" → "take")."""
     return {stem(form): stem(group.split()[0]) for group in IRREGULAR_VERBS for form in group.split()[1:]}
 
 
 def verb_base(word_stem: str) -> str:
-    """The stem of a verb's base form for the stem of one of its irregular forms ("took" → "take")."""
-    return _verb_bases().get(word_stem, word_stem)
+    """The stem of a verb's base form for the stem of one of its irregular forms, else the stem itself."""
+    return verb_bases().get(word_stem, word_stem)
 
 
 def weighted(words: list[str]) -> dict[str, float]:
