@@ -659,8 +659,12 @@ ADJECTIVE_WEIGHT = 1.0
 _HOW_MUCH_TIME = re.compile(r"^how much ((?:[\w-]+ )?time)\b")
 
 
+_SET_ASIDE = re.compile(r"\b(?:apart from|aside from|other than|besides|except(?: for)?)\s+((?:[\w-]+\s*){1,3})", re.IGNORECASE)
+
+
 def content_words(question: str) -> list[str]:
-    """The question's searchable words less a "how <adjective>" one and the words of "how much … time"."""
+    """The question's searchable words less a "how <adjective>" one, the words of "how much
+    … time" and those it sets aside ("apart from its size")."""
     words = terms(question)
     adjective = how_adjective(question)
     if adjective in words and len(words) > 1:
@@ -669,7 +673,9 @@ def content_words(question: str) -> list[str]:
     if duration:
         measure = set(terms(duration.group(1)))
         words = [w for w in words if w not in measure] or words
-    return words
+    # "…, apart from its size?": what the question sets aside is no part of the answer.
+    aside = {w for m in _SET_ASIDE.finditer(question) for w in terms(m.group(0))}
+    return [w for w in words if w not in aside] or words
 
 
 def how_adjective(question: str) -> str | None:

@@ -814,3 +814,13 @@ def test_at_least_states_the_minimum_the_question_asks_for():
     )
     question = "What minimum score did a junior player need before the club invited them to the county team?"
     assert "at least 1200 points" in first_quote(skill.answer(question, output_for("q", *notes)))
+
+
+def test_what_the_question_sets_aside_is_no_part_of_the_answer():
+    assert answers.content_words("Why is the marsh survey so hard, apart from its size?") == ["marsh", "survey", "hard"]
+    notes = (
+        "The marsh survey is hard because the paths flood every spring. "
+        "The marsh survey is hard to staff because of its size, with too few trained volunteers for the long walks."
+    )
+    reply = skill.answer("Why is the marsh survey so hard, apart from its size?", output_for("q", notes))
+    assert "flood" in first_quote(reply)
