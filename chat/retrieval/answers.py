@@ -659,7 +659,9 @@ ADJECTIVE_WEIGHT = 1.0
 _HOW_MUCH_TIME = re.compile(r"^how much ((?:[\w-]+ )?time)\b")
 
 
-_SET_ASIDE = re.compile(r"\b(?:apart from|aside from|other than|besides|except(?: for)?)\s+((?:[\w-]+\s*){1,3})", re.IGNORECASE)
+_SET_ASIDE = re.compile(
+    r"\b(?:apart from|aside from|other than|besides|except(?: for)?)\s+((?:[\w-]+\s*){1,3})", re.IGNORECASE
+)
 
 
 def content_words(question: str) -> list[str]:

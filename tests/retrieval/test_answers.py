@@ -762,10 +762,14 @@ def test_a_word_after_no_or_without_does_not_cover_the_question_s_word():
         "Table 3: Points of each team in the quiz. Team Round Final Total Foxes hinted 11.0 12.0 23.0 "
         "Owls no hint 12.5 14.0 26.5 Owls hint 15.5 17.0 32.5 Badgers hint 10.0 9.0 19.0 The quiz ended at nine."
     )
-    reply = skill.answer("How many points in total did the owls reach in the quiz with the hint?", output_for("q", notes))
+    reply = skill.answer(
+        "How many points in total did the owls reach in the quiz with the hint?", output_for("q", notes)
+    )
     assert "Owls hint 15.5" in first_quote(reply)
     # Asked about the absence, the row saying it is missing answers.
-    reply = skill.answer("How many points in total did the owls reach in the quiz with no hint?", output_for("q", notes))
+    reply = skill.answer(
+        "How many points in total did the owls reach in the quiz with no hint?", output_for("q", notes)
+    )
     assert "Owls no hint 12.5" in first_quote(reply)
 
 
@@ -790,7 +794,9 @@ def test_how_many_things_are_in_a_container_wants_a_sentence_naming_the_containe
 
 
 def test_how_many_things_are_in_something_asks_what_it_has_not_a_minimum():
-    notes = "Each entry in the final word list needs at least 20 words of description. The list is expanded to 3,100 words."
+    notes = (
+        "Each entry in the final word list needs at least 20 words of description. The list is expanded to 3,100 words."
+    )
     reply = skill.answer("How many words are in the final list?", output_for("q", notes))
     assert "3,100" in first_quote(reply)
 
