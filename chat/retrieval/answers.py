@@ -124,6 +124,11 @@ _PLACE = re.compile(r"\b(to|at|in|into|inside|from|on|before|after|between) (the
 PREFIX_FACTOR, PREFIX_LETTERS = 0.5, 4
 # The search's order still says something: each later passage's sentences lose this much.
 RANK_PENALTY = 0.02
+# "In the comparison table, what …", "according to the results table …": the question says
+# the answer stands in a table, so a table's row holding the kind of answer asked gains this
+# much over a sentence of the prose that only mentions the table.
+_TABLE_ASKED = re.compile(r"\btables?\b", re.IGNORECASE)
+TABLE_ASKED_BONUS = 0.4
 # A table's caption ("Table 4: The Transformer generalizes well to ..."), and a "sentence"
 # holding this many figures, which is most likely a run of the table's rows; the caption
 # stands at most TABLE_ROWS "sentences" away.
@@ -219,8 +224,9 @@ def _compared(tokens: list[str], at: int) -> bool:
 
 
 # "This would result in a base vocabulary of over 130,000": a figure in a clause saying
-# what would happen is what was not done.
-_SUPPOSED = re.compile(r"\b(would|could|might)\b[^,;:]*$", re.IGNORECASE)
+# what would happen is what was not done; one in a clause stating an assumption ("assume
+# that x has mean 0 and variance 1") is given, what follows from it is the answer.
+_SUPPOSED = re.compile(r"\b(would|could|might|assume|assuming|suppose|supposing)\b[^,;:]*$", re.IGNORECASE)
 
 
 def _supposed(plain: str, at: int) -> bool:
@@ -334,6 +340,20 @@ def asked_phrase(question: str) -> tuple[str, set[str]] | None:
     return head, {stem(w) for w in words[:-1]} - {head} - STOPWORDS
 
 
+# "How many tokens are in the final vocabulary (of the model)?": what holds the things counted.
+_CONTAINER = re.compile(
+    r"^how many [\w-]+(?: [\w-]+)? (?:are|is|were|was) (?:there )?in (?:the |a |an |its |their |this |that )?"
+    r"(?:[\w-]+ ){0,2}?([\w-]+)(?=\s(?:of|for|on|at|in|during|after|before|by|when)\b|\W*$)")
+
+
+def contained_in(question: str) -> frozenset[str]:
+    """Stems of what a "how many X are in Y" question counts X in (Y and its synonyms); empty for any other question."""
+    match = _CONTAINER.match(questions._normalised(questions.main_clause(question)))
+    if not match or match.group(1) in STOPWORDS:
+        return frozenset()
+    return frozenset(stem(w) for w in synonyms.weighted([match.group(1)]))
+
+
 # "What model of graphics card …": the thing the answer is a model of is named too.
 _OF_WHAT = re.compile(r"^(?:what|which) (?:model|make|brand|version|variant|edition|family)s? of ((?:[a-z-]+ ){0,2}[a-z-]+)")
 
@@ -373,6 +393,32 @@ _NEGATING = frozenset({"no", "without", "zero", "lacking", "lack", "lacks"})
 ABSENCE_SPAN = 6
 
 
+# "At least 3 karma" states a minimum, "at most 512 tokens" a maximum, in other words than
+# the question's "minimum"/"maximum".
+_BOUNDS = {
+    stem("minimum"): re.compile(r"\b(?:at least|no fewer than|no less than|not less than)\s+\d", re.IGNORECASE),
+    stem("maximum"): re.compile(r"\b(?:at most|up to|no more than|not more than)\s+\d", re.IGNORECASE),
+}
+
+
+def _bounds(text: str, weights: dict[str, float]) -> dict[str, float]:
+    """The question's "minimum"/"maximum" stems that the text states a figure as, in other words."""
+    return {bound: 1.0 for bound, pattern in _BOUNDS.items() if bound in weights and pattern.search(text)}
+
+
+# "GPT-2 no hint", "trained without dropout": a word right after "no" or "without" is what
+# the thing lacks; asked about the thing with it ("with the task hint"), it covers nothing.
+_NEGATED_WORD = re.compile(r"\b(?:no|without)\s+[^\W\d_]+", re.IGNORECASE)
+
+
+def _unsaid(text: str) -> str:
+    """The text less the words it says are missing ("no hint")."""
+    # Most sentences say neither word: looking for them first is cheaper than the pattern.
+    if "no" not in text and "No" not in text and "ithout" not in text:
+        return text
+    return _NEGATED_WORD.sub(" ", text)
+
+
 def _counts_absence(tokens: list[str], at: int, wanted: set[str]) -> bool:
     """Whether the figure at ``at`` counts what lacks one of the question's words: "no" or
     "without" follows it within ABSENCE_SPAN words, right before such a word ("30% of
@@ -392,6 +438,40 @@ def per_item(question: str) -> frozenset[str]:
     return frozenset(stem(w) for w in _PER_ITEM.findall(question.lower()) if w not in STOPWORDS)
 
 
+# "A single update" in the question, "each training step" in the sentence: the same one-by-one
+# item, said with another word; the question's "single" (or "individual") is covered by it.
+_ONE_BY_ONE = re.compile(r"\b(?:each|every|per)\s+([a-z][a-z-]+)(?:\s+([a-z][a-z-]+))?", re.IGNORECASE)
+_ONE = frozenset(stem(w) for w in ("single", "individual"))
+
+
+def per_items_said(question: str) -> frozenset[str]:
+    """Stems of the items a question counts per, with their synonyms ("update": "step")."""
+    words = [w for w in _PER_ITEM.findall(question.lower()) if w not in STOPWORDS]
+    return frozenset(stem(w) for w in synonyms.weighted(words))
+
+
+def _one_by_one(text: str, items: frozenset[str], ones: set[str]) -> dict[str, float]:
+    """The question's "single"/"individual" stems (``ones``), covered when the text gives a
+    figure for each of the ``items`` the question counts per; else nothing."""
+    # The item may follow a word that says which ("each training step").
+    if ones and items and any(stem(w) in items for m in _ONE_BY_ONE.finditer(text) for w in m.groups() if w):
+        return dict.fromkeys(ones, 1.0)
+    return {}
+
+
+# "What date …", "in which year …" asks for a date ("how many years" a count, "when" may be
+# answered by a time span).
+_DATE_ASKED = re.compile(r"\b(?:what|which) (?:date|year|month|day)s?\b")
+_MONTH = re.compile(
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)\.?|january|february|march|april|june|july|august"
+    r"|september|october|november|december", re.IGNORECASE)
+
+
+def _by_month(tokens: list[str], at: int) -> bool:
+    """Whether the figure at ``at`` stands right by a month's name ("Dec 2017", "3 March")."""
+    return any(0 <= j < len(tokens) and _MONTH.fullmatch(tokens[j]) for j in (at - 1, at + 1))
+
+
 # A figure stated as a minimum: "at least 3", "a minimum of 50", "no fewer than 10".
 _AT_LEAST = re.compile(r"\b(?:at least|a minimum of|minimum of|no fewer than|no less than|not less than)\s*$", re.IGNORECASE)
 
@@ -402,7 +482,7 @@ def _strength(
     compares: bool = False, naming: bool = False, kinds: set[str] | None = None,
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
     minimum: bool | None = None, measures: frozenset[str] = frozenset(), per: frozenset[str] = frozenset(),
-    absent: bool = True, counting: bool = False,
+    absent: bool = True, counting: bool = False, dated: bool = False, container: frozenset[str] = frozenset(),
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -437,6 +517,9 @@ def _strength(
                 numbers, stated_minimum = least, True
             elif not minimum and least and len(least) == len(numbers):
                 numbers = []
+        if dated:
+            # "What date …?": a year, or a figure by a month's name ("Dec 2017"), not a count.
+            numbers = [i for i in numbers if _YEAR.match(tokens[i]) or _by_month(tokens, i)]
         if kind == SHARE:
             numbers = [i for i in numbers if tokens[i].endswith("%") or _PERCENT.search(plain[spans[i].start() : spans[i].end() + 9])]
         if kind == SCORE:
@@ -457,6 +540,10 @@ def _strength(
         )
         # "How many tokens per batch?": a figure right by the item ("8 batches") counts the
         # items, not what each one holds, unless it stands as near what is asked.
+        if container and not container & {_stem_of(t) for t in tokens}:
+            # "How many tokens are in the final vocabulary?": a figure of tokens in a sentence
+            # naming no vocabulary counts the tokens of something else ("a context of 1024 tokens").
+            other = True
         if per and not other and _near(tokens, numbers, per) == 1.0 and by_focus < 1.0:
             other = True
         scale = OTHER_THING if other else 1.0
@@ -534,6 +621,8 @@ class Candidate:
     reach: float = 0.0
     # A name standing right by the word for the kind of thing asked ("the Adam optimizer").
     named: bool = False
+    # How much of the question the sentence covers by its own words, its neighbours' aside.
+    own: float = 0.0
 
 
 def _question_weights(question: str) -> dict[str, float]:
@@ -542,7 +631,8 @@ def _question_weights(question: str) -> dict[str, float]:
     weights: dict[str, float] = {}
     words = content_words(question)
     for word, weight in synonyms.weighted(words).items():
-        for s in stems(word):
+        # A verb's forms are one word here: "took" in a sentence is "take" of the question.
+        for s in map(synonyms.verb_base, stems(word)):
             weights[s] = max(weight, weights.get(s, 0.0))
     adjective = how_adjective(question)
     # "How rare…": a sentence saying "extremely rare" is about the thing asked; "how well…"
@@ -564,13 +654,30 @@ _HOW_ADJECTIVE = re.compile(r"^\W*(?:\w+\W+){0,2}?how (?!many\b|much\b)(\w+)\b",
 ADJECTIVE_WEIGHT = 1.0
 
 
+# "How much wall-clock time did …" asks a duration as "how long" does: its words name the
+# kind of answer (a figure in seconds or days, see ``questions.cues``), not what it is about.
+_HOW_MUCH_TIME = re.compile(r"^how much ((?:[\w-]+ )?time)\b")
+
+
+_SET_ASIDE = re.compile(
+    r"\b(?:apart from|aside from|other than|besides|except(?: for)?)\s+((?:[\w-]+\s*){1,3})", re.IGNORECASE
+)
+
+
 def content_words(question: str) -> list[str]:
-    """The question's searchable words less a "how <adjective>" one."""
+    """The question's searchable words less a "how <adjective>" one, the words of "how much
+    … time" and those it sets aside ("apart from its size")."""
     words = terms(question)
     adjective = how_adjective(question)
     if adjective in words and len(words) > 1:
         words = [w for w in words if w != adjective]
-    return words
+    duration = _HOW_MUCH_TIME.match(questions._normalised(questions.main_clause(question)))
+    if duration:
+        measure = set(terms(duration.group(1)))
+        words = [w for w in words if w not in measure] or words
+    # "…, apart from its size?": what the question sets aside is no part of the answer.
+    aside = {w for m in _SET_ASIDE.finditer(question) for w in terms(m.group(0))}
+    return [w for w in words if w not in aside] or words
 
 
 def how_adjective(question: str) -> str | None:
@@ -636,7 +743,11 @@ class _Matcher:
 
     def __call__(self, text: str) -> dict[str, float]:
         got: dict[str, float] = {}
-        for word in set(stems(text)):
+        words = set(stems(text))
+        bases = synonyms.verb_bases()
+        if not words.isdisjoint(bases):
+            words = {bases.get(w, w) for w in words}
+        for word in words:
             if word in self.names and not self.names[word].search(text):
                 continue  # "2" of "GPT-2" in "WikiText-2"
             for q, factor in self.of_word(word).items():
@@ -804,16 +915,20 @@ def candidates(
     passages = [c.text for c in completed]
     kind = answer_kind(question)
     weights = _question_weights(question)
-    own = {s for w in content_words(question) for s in stems(w)}
+    own = {synonyms.verb_base(s) for w in content_words(question) for s in stems(w)}
     question_words = set(stems(question))
     focus = _focus(question)
     asked = asked_words(question)
     heads = kind_words(question)
     # A result's measure ("what translation quality") is the student's word, not the paper's.
     phrase = asked_phrase(question) if kind == NUMBER else None
+    container = contained_in(question) if kind == NUMBER else frozenset()
     place = bool(re.match(r"\s*where\b", question.lower()))
     compares = bool(_COMPARATIVE.search(question))
     years = bool(re.search(r"\b(when|year|years|date|dates)\b", question.lower()))
+    table_asked = bool(_TABLE_ASKED.search(question))
+    bounded = any(bound in weights for bound in _BOUNDS)
+    dated = bool(_DATE_ASKED.search(questions._normalised(questions.main_clause(question))))
     way = directions(question)
     naming = bool(_NAMING.search(question))
     against = bool(_WHY_NOT.search(questions._normalised(questions.main_clause(question))))
@@ -821,6 +936,7 @@ def candidates(
     minimum = questions.asks_minimum(question)
     measures = measures_in(question)
     per = per_item(question) - focus if kind == NUMBER else frozenset()
+    each, ones = (per_items_said(question), _ONE & set(weights)) if kind == NUMBER else (frozenset(), set())
     absent = bool(_ABSENCE.search(question))
     counting = bool(_COUNTING.match(questions._normalised(questions.main_clause(question))))
     match = _Matcher(weights, _acronyms(passages), _compounds(question), name_numbers(question), terms_in_order(question))
@@ -848,7 +964,10 @@ def candidates(
         found_here = []
         for (offset, sentence), title in zip(split, titles, strict=True):
             own_text = _without(sentence, offset, title)
-            found_here.append((sentence, own_text, match(own_text)))
+            said = own_text if absent else _unsaid(own_text)
+            have = match(said)
+            extra = (_one_by_one(said, each, ones) if ones else {}) | (_bounds(said, weights) if bounded else {})
+            found_here.append((sentence, own_text, _union(have, extra) if extra else have))
         titled = {title: match(title[2]) for title in set(titles) if title}
         captions = [at for at, (sentence, _, _) in enumerate(found_here) if _CAPTION.search(sentence)]
         for at, (sentence, own_text, have) in enumerate(found_here):
@@ -874,7 +993,7 @@ def candidates(
         for row in rows:
             if row.quote not in seen:
                 seen.add(row.quote)
-                have = match(row.own)
+                have = match(row.own if absent else _unsaid(row.own))
                 if row.extreme and row.extreme == extreme:
                     # "The biggest model": the row of the largest model size holds that word.
                     have.update({s: 1.0 for w in extreme_words for s in stems(w) if s in weights})
@@ -904,7 +1023,7 @@ def candidates(
         strength = (
             _strength(
                 kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
-                who, against, minimum, measures, per, absent, counting,
+                who, against, minimum, measures, per, absent, counting, dated, container,
             )
             if kind != ANY or heads else 0.0
         )
@@ -915,9 +1034,11 @@ def candidates(
         score = (
             coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
             - RANK_PENALTY * index
+            + (TABLE_ASKED_BONUS if at is None and strength and table_asked else 0.0)
         )
         found.append(Candidate(
-            cited.get(sentence, index), sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1
+            cited.get(sentence, index), sentence, coverage, strength > 0, score, covered(both), kind == NAME and strength > 1,
+            covered(have),
         ))
         if at is not None:
             placed[(index, at)] = found[-1]
@@ -974,10 +1095,12 @@ def lead_and_support(
     if not answering:
         return None, []
     lead = answering[0]
+    # A quote backs the answer by what it says itself: next to the answer, "Meetings are on
+    # Friday." borrows the coverage of its neighbour "The password is hunter2.".
     backing = [
         c
         for c in sorted(found, key=lambda c: (-c.coverage, c.passage))
-        if c is not lead and c.coverage >= MIN_COVERAGE and _backs(c, lead, files)
+        if c is not lead and c.own >= MIN_COVERAGE and _backs(c, lead, files)
     ]
     return lead, backing[:support]
 

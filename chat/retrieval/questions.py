@@ -58,7 +58,7 @@ def wants_figure(question: str) -> bool:
 # them to the question at a low weight (``CUE_WEIGHT``).
 CUE_WEIGHT = 0.3
 _CUES = [
-    (re.compile(r"^how long\b"), "time days hours minutes seconds weeks months length"),
+    (re.compile(r"^how long\b|^how much (?:[\w-]+ )?time\b"), "time days hours minutes seconds weeks months length"),
     (re.compile(r"^how (big|large|small|huge|tiny)\b"), "size"),
     (re.compile(r"^how (wide|narrow)\b"), "width size dimension dimensionality"),
     (re.compile(r"^how (deep|shallow)\b"), "depth layers"),
@@ -175,9 +175,10 @@ def change_words(question: str) -> list[str]:
 
 
 # "What minimum …", "at least how many …": the question asks for a
-# requirement (a figure stated as a minimum); "how many … can it see" asks what a thing has.
+# requirement (a figure stated as a minimum); "how many … can it see" and "how many … are in
+# the vocabulary" ask what a thing has.
 _MINIMUM = re.compile(r"\b(minimum|at least|fewest|threshold|cut-?off)\b")
-_CAPACITY = re.compile(r"\b(can|could|maximum|at most|up to|longest|largest|most|capacity|hold|holds|fit|fits)\b")
+_CAPACITY = re.compile(r"\b(can|could|maximum|at most|up to|longest|largest|most|capacity|hold|holds|fit|fits|(?:are|is|were|was) in)\b")
 
 
 def asks_minimum(question: str) -> bool | None:

@@ -24,6 +24,19 @@ _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 SHORTEST = 25
 # A longer "sentence" is most likely a run of table cells or a page's debris.
 LONGEST = 600
+_ASCII_LETTERS = bytes(range(ord("A"), ord("Z") + 1)) + bytes(range(ord("a"), ord("z") + 1))
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def letter_count(text: str) -> int:
+    """How many characters of ``text`` are letters (``str.isalpha``): ASCII ones counted
+    by bytes.translate in C, only the rest (curly quotes, accents, "²") one at a time;
+    counting every character in Python was the largest cost of answering."""
+    ascii_part = text.encode("ascii", "ignore")
+    count = len(ascii_part) - len(ascii_part.translate(None, _ASCII_LETTERS))
+    if len(ascii_part) != len(text):
+        count += sum(map(str.isalpha, "".join(_NON_ASCII.findall(text))))
+    return count
 
 
 def sentences(text: str, letters: float = 0.6, words: int = 0) -> list[tuple[int, str]]:
@@ -34,7 +47,7 @@ def sentences(text: str, letters: float = 0.6, words: int = 0) -> list[tuple[int
     for match in SENTENCE.finditer(text):
         sentence = match.group(0)
         long_enough = len(sentence) >= SHORTEST or (words and len(sentence.split()) >= words)
-        if long_enough and len(sentence) <= LONGEST and sum(ch.isalpha() for ch in sentence) > len(sentence) * letters:
+        if long_enough and len(sentence) <= LONGEST and letter_count(sentence) > len(sentence) * letters:
             found.append((match.start(), sentence))
     return found
 

@@ -126,6 +126,16 @@ def test_also_in_the_files_quotes_another_file_only_when_it_is_on_the_question()
     assert "Edison" in first_quote(reply) and "history.pdf" in reply
 
 
+def test_a_sentence_only_standing_next_to_the_answer_does_not_back_it():
+    notes = "Welcome to the chess club. The password is hunter2. Meetings are on Friday."
+    reply = skill.answer("What is the password?", output_for("q", notes))
+    assert first_quote(reply) == "The password is hunter2."
+    assert "Also in the files" not in reply
+    # A sentence saying something of the question's own words still backs it.
+    more = notes + " The password changes every month at the club."
+    assert "The password changes every month" in skill.answer("What is the password?", output_for("q", more))
+
+
 def test_when_no_passage_answers_it_says_so_plainly_without_quoting():
     reply = skill.answer("How many goals did the striker score in the final?", output_for("q", PAPER))
     assert "found no passage that answers it" in reply
@@ -751,3 +761,108 @@ def test_how_is_it_done_is_answered_by_the_way_it_is_done():
     )
     reply = skill.answer("How are the oars of the long boats trimmed before a race?", output_for("q", notes))
     assert "by shaving" in first_quote(reply)
+
+
+def test_a_verb_s_irregular_form_counts_as_the_question_s_verb():
+    notes = "The villagers sing in the square every evening. The villagers brought bread and cheese to the fair."
+    assert "brought" in first_quote(skill.answer("What did the villagers bring?", output_for("q", notes)))
+
+
+def test_how_much_time_asks_a_duration_like_how_long():
+    assert answers.content_words("How much wall-clock time did the crossing take?") == ["crossing", "take"]
+    notes = (
+        "The harbour clock on the wall shows the time of every departure. "
+        "The ferry crossing took about 40 minutes in calm weather."
+    )
+    reply = skill.answer("How much wall-clock time did the crossing take?", output_for("q", notes))
+    assert "40 minutes" in first_quote(reply)
+
+
+def test_a_figure_for_each_item_answers_for_a_single_one():
+    notes = "The whole relay race took 3 hours over 40 laps of the track. Each lap of the track took about 4 minutes."
+    reply = skill.answer("How much time did a single lap take?", output_for("q", notes))
+    assert "4 minutes" in first_quote(reply)
+
+
+def test_what_date_wants_a_year_or_a_month_not_a_count():
+    notes = (
+        "The society's archive of letters holds 4,000 letters from the valley. "
+        "Only letters written before March 1921 were collected for the archive."
+    )
+    reply = skill.answer("Up to what date were letters collected for the society's archive?", output_for("q", notes))
+    assert "March 1921" in first_quote(reply)
+
+
+def test_a_word_after_no_or_without_does_not_cover_the_question_s_word():
+    notes = (
+        "Table 3: Points of each team in the quiz. Team Round Final Total Foxes hinted 11.0 12.0 23.0 "
+        "Owls no hint 12.5 14.0 26.5 Owls hint 15.5 17.0 32.5 Badgers hint 10.0 9.0 19.0 The quiz ended at nine."
+    )
+    reply = skill.answer(
+        "How many points in total did the owls reach in the quiz with the hint?", output_for("q", notes)
+    )
+    assert "Owls hint 15.5" in first_quote(reply)
+    # Asked about the absence, the row saying it is missing answers.
+    reply = skill.answer(
+        "How many points in total did the owls reach in the quiz with no hint?", output_for("q", notes)
+    )
+    assert "Owls no hint 12.5" in first_quote(reply)
+
+
+def test_a_question_about_a_table_is_answered_by_the_table_s_row():
+    notes = (
+        "As the tally table shows, the count at the marsh rose by 4.5 in the last week of the survey. "
+        "Table 1: Birds counted at each site. Site Herons Gulls Terns Pier 14 230 12 Beach 9 410 40 "
+        "Marsh 31 55 7 Dunes 2 17 90 The survey ended in May."
+    )
+    reply = skill.answer("In the tally table, how many herons were counted at the marsh?", output_for("q", notes))
+    assert "Marsh 31 55 7" in first_quote(reply)
+
+
+def test_how_many_things_are_in_a_container_wants_a_sentence_naming_the_container():
+    assert answers.contained_in("How many birds were there in the marsh on Monday?") == {"marsh"}
+    notes = (
+        "Each reader may borrow 12 books from the reading room at once. "
+        "The reading room collection is expanded to 4,500."
+    )
+    reply = skill.answer("How many books are in the reading room collection?", output_for("q", notes))
+    assert "4,500" in first_quote(reply)
+
+
+def test_how_many_things_are_in_something_asks_what_it_has_not_a_minimum():
+    notes = (
+        "Each entry in the final word list needs at least 20 words of description. The list is expanded to 3,100 words."
+    )
+    reply = skill.answer("How many words are in the final list?", output_for("q", notes))
+    assert "3,100" in first_quote(reply)
+
+
+def test_a_figure_in_an_assumption_is_given_not_the_answer():
+    notes = (
+        "To see why the pond fills, assume that each of the two streams adds water at a rate of 1 litre per hour. "
+        "Then together the streams add 2 litres per hour to the pond."
+    )
+    question = "If each stream adds one litre per hour, how much water do the streams add to the pond per hour?"
+    reply = skill.answer(question, output_for("q", notes))
+    assert "2 litres" in first_quote(reply)
+
+
+def test_at_least_states_the_minimum_the_question_asks_for():
+    notes = (
+        "Members were invited to the team once they had at least 1200 points.",
+        "The junior section of the club has its own coach.",
+        "Every player keeps a score card for each game.",
+        "The county team plays in the autumn league.",
+    )
+    question = "What minimum score did a junior player need before the club invited them to the county team?"
+    assert "at least 1200 points" in first_quote(skill.answer(question, output_for("q", *notes)))
+
+
+def test_what_the_question_sets_aside_is_no_part_of_the_answer():
+    assert answers.content_words("Why is the marsh survey so hard, apart from its size?") == ["marsh", "survey", "hard"]
+    notes = (
+        "The marsh survey is hard because the paths flood every spring. "
+        "The marsh survey is hard to staff because of its size, with too few trained volunteers for the long walks."
+    )
+    reply = skill.answer("Why is the marsh survey so hard, apart from its size?", output_for("q", notes))
+    assert "flood" in first_quote(reply)
