@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, router, transaction
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
@@ -198,7 +199,7 @@ class PreparedUpdate:
         self.model = model
         self.build = build
         self.types = types
-        self.compiled: dict[tuple, _CompiledUpdate] = {}
+        self.compiled: dict[tuple, _CompiledUpdate | None] = {}  # None: the ORM's (matches nothing)
         self.lock = threading.Lock()
         self.compiles = 0  # for tests: once per database and shape, not per call
 
@@ -208,13 +209,14 @@ class PreparedUpdate:
         db = using or router.db_for_write(self.model)
         if values and _typed(keys, self.types) and not any(_compiles_itself(v) for v in values.values()):
             key = (db, tuple(values), tuple(sorted(shape.items())))
-            compiled = self.compiled.get(key) or self._compile(key, db, values, shape)
-            rows = compiled.run(db, tuple(values.values()), tuple(keys.values()), tuple(self.types.values()))
-            if rows is not None:
-                return rows
+            compiled = self.compiled[key] if key in self.compiled else self._compile(key, db, values, shape)
+            if compiled is not None:
+                rows = compiled.run(db, tuple(values.values()), tuple(keys.values()), tuple(self.types.values()))
+                if rows is not None:
+                    return rows
         return self.build(**arguments).using(db).update(**values)
 
-    def _compile(self, key: tuple, db: str, values: dict, shape: dict) -> _CompiledUpdate:
+    def _compile(self, key: tuple, db: str, values: dict, shape: dict) -> _CompiledUpdate | None:
         queryset = self.build(**_placeholders(self.types), **shape).using(db)
         if queryset.query.order_by or queryset.query.annotations or queryset.query.is_sliced:
             raise ValueError("PreparedUpdate takes a plain filter: no ordering, annotations or slice")
@@ -225,9 +227,13 @@ class PreparedUpdate:
         if query.related_updates or len(fields) != len(values) or not _plain_columns(fields):
             raise ValueError(f"PreparedUpdate writes plain columns of {self.model.__name__} only: {list(values)}")
         compiler = query.get_compiler(db)
-        sql, params = compiler.as_sql()
-        slots = _slots(self.types, params, compiler.connection, start=len(fields))
-        compiled = _CompiledUpdate(compiler, sql, tuple(params), fields, slots)
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:  # a filter that matches nothing (``status__in=[]``): no SQL to keep
+            compiled = None
+        else:
+            slots = _slots(self.types, params, compiler.connection, start=len(fields))
+            compiled = _CompiledUpdate(compiler, sql, tuple(params), fields, slots)
         with self.lock:
             self.compiles += 1
             self.compiled[key] = compiled

@@ -188,6 +188,10 @@ def test_an_update_falls_back_to_the_orm_for_what_it_does_not_keep(run):
     assert _row(Run, run.pk)["event_seq"] == 4 and bump.compiles == 0
     assert bump({"event_seq": 9}, run_id=None) == 0  # None compiles to IS NULL: the ORM's
     assert bump.compiles == 0 and _row(Run, run.pk)["event_seq"] == 4
+    move = PreparedUpdate(Run, lambda run_id, allowed: Run.objects.filter(pk=run_id, status__in=allowed), run_id=str)
+    assert move({"status": states.CANCELLED}, run_id=run.pk, allowed=frozenset()) == 0  # matches nothing, as update()
+    assert move({"status": states.CANCELLED}, run_id=run.pk, allowed=frozenset()) == 0
+    assert _row(Run, run.pk)["status"] == states.QUEUED
 
 
 def test_a_key_that_does_not_land_once_is_refused(run):
