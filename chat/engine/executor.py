@@ -48,7 +48,7 @@ _run_with_thread = Prepared(
 )
 
 # Every answer's writes, compiled once (chat.prepared): its message and step created, and
-# ended with the run.
+# ended with the run (and a tool step's, created and saved).
 _messages = PreparedSaves(Message)
 _steps = PreparedSaves(RunStep)
 _answer = PreparedUpdate(Message, lambda message_id: Message.objects.filter(pk=message_id), message_id=str)
@@ -354,7 +354,7 @@ class Execution:
 
     @sync_to_async
     def _create_tool_step(self, entries: list[dict], usage: Usage | None) -> RunStep:
-        return RunStep.objects.create(
+        return _steps.create(
             run=self.run,
             type=RunStep.TOOL_CALLS,
             step_details={"type": "tool_calls", "tool_calls": entries},
@@ -365,7 +365,7 @@ class Execution:
     def _save_step(self, step: RunStep, **fields) -> None:
         for name, value in fields.items():
             setattr(step, name, value)
-        step.save(update_fields=list(fields))
+        _steps.save(step, update_fields=list(fields))
 
     def _transition_sync(self, target: str, **fields) -> bool:
         """Move the run; if a cancel got in first, finish the cancel instead. Every move

@@ -224,3 +224,18 @@ async def test_a_later_runs_answer_writes_compile_no_insert_or_update(monkeypatc
     run = await sync_to_async(Run.objects.get)(pk=run.pk)
     assert run.status == states.COMPLETED and run.usage["total_tokens"] > 0
     assert compiled == []
+
+
+def test_a_run_is_queued_through_the_kept_insert_and_one_active_run_per_thread_still_holds(monkeypatch, alice, tutor):
+    from chat.engine.runs import ThreadBusy, create_run, queue_run
+
+    first, second = (Thread.objects.create(owner=alice, assistant=tutor) for _ in range(2))
+    create_run(first, tutor, start=False)
+    compiled = []
+    original = SQLInsertCompiler.as_sql
+    monkeypatch.setattr(SQLInsertCompiler, "as_sql", lambda self: compiled.append(1) or original(self))
+    run = create_run(second, tutor, start=False, temperature=0.5)
+    assert compiled == [] and Run.objects.get(pk=run.pk).temperature == 0.5
+    with pytest.raises(ThreadBusy) as busy:  # the constraint's IntegrityError, from the kept SQL
+        queue_run(second, tutor, start=False)
+    assert busy.value.run == run
