@@ -13,8 +13,9 @@ than declared, or None (which compiles to ``IS NULL``), goes through the ORM as 
 
 The engine's fixed-shape writes are compiled once too (``PreparedUpdate``, ``PreparedSaves``):
 an answer's message and step INSERTed and their ends and the run's end UPDATEd, compiled again
-for every run (with the filters each UPDATE built), were 17 % of the server's CPU at 200
-streaming runs (docs/benchmarks.md, sixteenth pass). The SQL is kept per shape (database,
+for every run (with the filters each UPDATE built), were 17–18 % of the server's busy
+samples at 200 streaming runs, about 7 of them building and compiling SQL
+(docs/benchmarks.md, sixteenth pass). The SQL is kept per shape (database,
 columns); each call's values are prepared as the compiler prepares them
 (``get_db_prep_save``), and Django's own ``execute_sql`` runs it. A value the compiler would
 turn into SQL of its own (an expression, a model instance, a database default) goes through
