@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.text import normalize_newlines
 
 from chat import ids, readiness, states
-from chat.prepared import Prepared
+from chat.prepared import Prepared, PreparedUpdate
 
 
 def _default_truncation() -> dict:
@@ -296,7 +296,7 @@ class Run(models.Model):
         if target in states.TERMINAL:
             fields.setdefault("worker", "")
         fields["status"] = target
-        if Run.objects.filter(pk=self.pk, status__in=allowed).update(**fields):
+        if _move(fields, run_id=self.pk, allowed=allowed):
             for name, value in fields.items():
                 setattr(self, name, value)
             return True
@@ -311,6 +311,11 @@ class Run(models.Model):
             status=status, last_error=error, **{RunStep.STAMPS[status]: timezone.now()}
         )
         return open_steps
+
+
+# A run's moves, every one a compare-and-set on its row: compiled once per set of columns
+# and of allowed statuses (chat.prepared).
+_move = PreparedUpdate(Run, lambda run_id, allowed: Run.objects.filter(pk=run_id, status__in=allowed), run_id=str)
 
 
 class RunStep(models.Model):

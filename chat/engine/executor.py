@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import router
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -27,7 +28,7 @@ from chat.engine.prompt import MAX_PROMPT_TOKENS, PromptTooLong, ThreadRows, bui
 from chat.engine.worker import WORKER_ID
 from chat.functions.models import QuizAttempt
 from chat.models import Message, Run, RunStep, Thread
-from chat.prepared import Prepared
+from chat.prepared import Prepared, PreparedSaves, PreparedUpdate
 from chat.providers import get_provider
 from chat.providers.base import Finish, Grade, ProviderError, TextDelta, ToolCallDelta, Usage
 
@@ -45,6 +46,22 @@ _run_with_thread = Prepared(
     ),
     run_id=str,
 )
+
+# Every answer's writes, compiled once (chat.prepared): its message and step created, and
+# ended with the run (and a tool step's, created and saved).
+_messages = PreparedSaves(Message)
+_steps = PreparedSaves(RunStep)
+_answer = PreparedUpdate(Message, lambda message_id: Message.objects.filter(pk=message_id), message_id=str)
+# The run's row by its key, not a join: an UPDATE of the message by its key alone.
+_answer_unless_cancelling = PreparedUpdate(
+    Message,
+    lambda message_id, run_id: Message.objects.filter(pk=message_id).filter(
+        run__in=Run.objects.filter(pk=run_id).exclude(status=states.CANCELLING)
+    ),
+    message_id=str,
+    run_id=str,
+)
+_touch = PreparedUpdate(Thread, lambda thread_id: Thread.objects.filter(pk=thread_id), thread_id=str)
 
 
 class Heartbeats:
@@ -243,7 +260,7 @@ class Execution:
     def _begin_message(self) -> tuple[Message, RunStep, list[dict]]:
         """The answer's message and step, and the parts its tools will put before its text
         (known now: the tool calls before it are over), for the message's first event."""
-        message = Message.objects.create(
+        message = _messages.create(
             thread_id=self.run.thread_id,
             role=Message.ASSISTANT,
             content=Message.text_content(""),
@@ -251,7 +268,7 @@ class Execution:
             assistant_id=self.run.assistant_id,
             run=self.run,
         )
-        step = RunStep.objects.create(
+        step = _steps.create(
             run=self.run,
             type=RunStep.MESSAGE_CREATION,
             step_details={"type": "message_creation", "message_creation": {"message_id": message.id}},
@@ -295,16 +312,16 @@ class Execution:
         else:
             ended["incomplete_at"] = now
             ended["incomplete_details"] = {"reason": reason}
-        answer = Message.objects.filter(pk=message.pk)
         if unless_cancelling:
-            # The run's row by its key, not a join: an UPDATE of the message by its key alone.
-            answer = answer.filter(run__in=Run.objects.filter(pk=self.run.pk).exclude(status=states.CANCELLING))
-        if not answer.update(**ended) and unless_cancelling:
-            raise RunCancelled
+            if not _answer_unless_cancelling(ended, message_id=message.pk, run_id=self.run.pk):
+                raise RunCancelled
+        else:
+            _answer(ended, message_id=message.pk)
         for name, value in ended.items():
             setattr(message, name, value)
         # As save() would: the answer's receivers (file_search citations) see it end.
-        post_save.send(Message, instance=message, created=False, update_fields=frozenset(ended), raw=False, using=answer.db)
+        using = router.db_for_write(Message)
+        post_save.send(Message, instance=message, created=False, update_fields=frozenset(ended), raw=False, using=using)
         step_status = {
             Message.COMPLETED: RunStep.COMPLETED,
             "run_cancelled": RunStep.CANCELLED,
@@ -313,7 +330,7 @@ class Execution:
         step.status = step_status
         step.usage = _add_usage(None, turn.usage)
         setattr(step, RunStep.STAMPS[step_status], now)
-        step.save(update_fields=["status", "usage", RunStep.STAMPS[step_status]])
+        _steps.save(step, update_fields=["status", "usage", RunStep.STAMPS[step_status]])
 
     _finish_message_sync = sync_to_async(_finish_message_rows)
 
@@ -337,7 +354,7 @@ class Execution:
 
     @sync_to_async
     def _create_tool_step(self, entries: list[dict], usage: Usage | None) -> RunStep:
-        return RunStep.objects.create(
+        return _steps.create(
             run=self.run,
             type=RunStep.TOOL_CALLS,
             step_details={"type": "tool_calls", "tool_calls": entries},
@@ -348,7 +365,7 @@ class Execution:
     def _save_step(self, step: RunStep, **fields) -> None:
         for name, value in fields.items():
             setattr(step, name, value)
-        step.save(update_fields=list(fields))
+        _steps.save(step, update_fields=list(fields))
 
     def _transition_sync(self, target: str, **fields) -> bool:
         """Move the run; if a cancel got in first, finish the cancel instead. Every move
@@ -368,7 +385,7 @@ class Execution:
 
     def _touch_thread_sync(self) -> None:
         """The conversation moves to the top of its owner's list when its run ends."""
-        Thread.objects.filter(pk=self.run.thread_id).update(updated_at=timezone.now())
+        _touch({"updated_at": timezone.now()}, thread_id=self.run.thread_id)
         self.touched = True
 
     _touch_thread = sync_to_async(_touch_thread_sync)
