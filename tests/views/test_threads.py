@@ -311,6 +311,9 @@ def test_renaming_says_it_is_done(alice_client, thread):
         ("Is 2**k even? **Why**", "Is 2**k even? Why"),
         ("Expand `(a+b)**2` and 3*x", "Expand (a+b)**2 and 3*x"),
         ("***Very*** *important*: 2*3", "Very important: 2*3"),
+        # A spaced star is multiplication, and so is one between symbols.
+        ("what is 12 * 7?", "what is 12 * 7?"),
+        ("*Check* 5*-3 and **a *b* c**", "Check 5*-3 and a b c"),
     ],
 )
 def test_titles_from_the_first_message_are_plain_text(alice_client, alice, tutor, text, title):
