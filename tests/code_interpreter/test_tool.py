@@ -94,7 +94,9 @@ async def test_a_plot_becomes_an_image_in_the_step_and_in_the_message(thread, co
     assert "y ranges from" in answer.text
     page = await sync_to_async(alice_client.get)(reverse("chat:thread", args=[thread.id]))
     html = page.content.decode()
-    assert html.count(f'{reverse("chat:file_content", args=[file_id])}?inline=1') >= 2  # step and message
+    # Shown once, in the message; its step (under the message and in the Steps panel) links to it.
+    assert html.count(f'{reverse("chat:file_content", args=[file_id])}?inline=1') == 1
+    assert html.count(f'<a href="{reverse("chat:file_content", args=[file_id])}">Figure</a>') == 2
     image = await sync_to_async(alice_client.get)(reverse("chat:file_content", args=[file_id]) + "?inline=1")
     assert image["Content-Type"] == "image/png" and b"".join(image.streaming_content).startswith(b"\x89PNG")
 
