@@ -186,7 +186,7 @@ def _statistic(m: re.Match) -> str:
     function = _STATISTICS[word]
     return (
         f"import statistics\nvalues = [{', '.join(numbers)}]\n"
-        f"print(f'The {word} of {{values}} is {{{function}(values):g}}')"
+        f"print(f'The {word} of {{values}} is {{{function}(values)}}')"
     )
 
 

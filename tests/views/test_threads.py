@@ -238,6 +238,16 @@ def test_a_reloaded_page_shows_a_streaming_answer_without_its_citation_markers(a
     assertContains(response, "Big[1] and old</span>")
 
 
+def test_a_stopped_answer_cut_inside_display_math_shows_it_as_math_with_its_backslashes(alice_client, thread):
+    Message.objects.create(
+        thread=thread, role="assistant", status=Message.INCOMPLETE, incomplete_details={"reason": "run_cancelled"},
+        content=Message.text_content("Multiply out:\n\\[\n\\left(x + 1\\right)^{5} = x^{5} + 5 x^{4} +"),
+    )
+    response = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertContains(response, '<div class="math-display">\\left(x + 1\\right)^{5} = x^{5} + 5 x^{4} +</div>')
+    assertContains(response, "Stopped: you cancelled this answer.")
+
+
 def test_the_list_leaves_out_conversations_without_messages(alice_client, alice, thread):
     say(Thread.objects.create(owner=alice, title="Geometry"), "What is a rhombus?")
     response = alice_client.get(reverse("chat:threads"))
