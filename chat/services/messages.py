@@ -138,14 +138,22 @@ _STAR_EMPHASIS = re.compile(r"(?<![\w*])(\*+)(?![\s*])(.+?)(?<![\s*])\1(?![\w*])
 _INLINE_MARK = re.compile(r"__|~~|`|(?<!\w)_|_(?!\w)")
 
 
+# A title needs only the message's start; pairing stars costs up to the square of a line's
+# length, so a 256,000-character message must not be read whole.
+TITLE_SOURCE_CHARS = 1000
+
+
 def _without_star_emphasis(text: str) -> str:
-    while (plain := _STAR_EMPHASIS.sub(r"\2", text)) != text:  # again for nested: **a *b* c**
+    for _ in range(3):  # again for nested emphasis (**a *b* c**), a few levels deep
+        if (plain := _STAR_EMPHASIS.sub(r"\2", text)) == text:
+            break
         text = plain
     return text
 
 
 def title_from(text: str, limit: int = 60) -> str:
     """A conversation title from its first message: one line of plain text, no Markdown."""
+    text = text[:TITLE_SOURCE_CHARS]
     plain = _INLINE_MARK.sub("", _without_star_emphasis(_LINE_MARK.sub("", _LINK.sub(r"\1", _FENCE.sub("", text)))))
     words = " ".join(plain.split())
     if len(words) <= limit:

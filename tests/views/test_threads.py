@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 import pytest
@@ -6,6 +7,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from chat.models import Assistant, Message, Run, Thread
+from chat.services.messages import title_from
 
 pytestmark = pytest.mark.django_db
 
@@ -331,6 +333,12 @@ def test_titles_from_the_first_message_are_plain_text(alice_client, alice, tutor
     post_message(alice_client, thread, text)
     thread.refresh_from_db()
     assert thread.title == title
+
+
+def test_a_title_from_a_longest_message_of_unpaired_stars_does_not_hang():
+    start = time.perf_counter()
+    assert title_from("*a " * 85_000).startswith("*a *a")
+    assert time.perf_counter() - start < 10  # a hang guard (pairing stars over the whole line took minutes), not a timing test
 
 
 def test_two_assistants_with_the_same_name_are_told_apart_in_the_picker(alice_client, alice, tutor, thread):
