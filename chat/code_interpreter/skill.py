@@ -109,7 +109,7 @@ def _times_table(m: re.Match) -> str:
 # tokenizer (never sympify: that evaluates Python).
 _PLOT = re.compile(r"\b(?:plot|graph|draw|sketch)\b(?:\s+(?:the\s+)?(?:graph|function|curve)\s+of\b)?(.*)", re.I | re.S)
 _RANGE = re.compile(
-    r"\b(?:from|between|over|on|in)\s*[\[(]?\s*([-+\w.π*/ ]+?)\s*(?:\bto\b|\band\b|\.\.|,)\s*([-+\w.π*/]+)", re.I
+    r"\b(?:from|between|over|on|in)\s*[\[(]?\s*([-+\w.π*/ ]{1,40}?)\s*(?:\bto\b|\band\b|\.\.|,)\s*([-+\w.π*/]{1,40})", re.I
 )
 _PERIODIC = (sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sec, sympy.csc)
 DEFAULT_RANGE = (-10.0, 10.0)
@@ -147,7 +147,7 @@ def _plot(m: re.Match) -> str | None:
     """The program samples the function at 400 evenly spaced x values, computes y for each,
     and draws the points joined by a line with matplotlib (points where the function is
     undefined, such as log x for x ≤ 0, are left out)."""
-    rest = m.group(1)
+    rest = m.group(1)[: mathparse.MAX_TEXT]  # the math tutor's bound on what it reads
     span = _RANGE.search(rest)
     found = _plotted(rest[: span.start()] if span else rest)
     if found is None:
