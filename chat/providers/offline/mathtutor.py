@@ -14,10 +14,20 @@ import re
 import sympy as sp
 
 from chat.providers.offline import spelling
-from chat.providers.offline.mathparse import INTENTS, MAX_ORDER, MathError, MathRequest, Unreadable, extract, read
+from chat.providers.offline.mathparse import (
+    INTENTS,
+    MAX_ORDER,
+    MAX_TEXT,
+    MathError,
+    MathRequest,
+    Unreadable,
+    extract,
+    read,
+)
 from chat.providers.offline.mathsolve import Writer, pick_var, solve_equation, solve_system
 
 MAX_REPLY = 2500  # characters; longer results are described rather than shown
+MAX_PARTS = 5  # commands of one message answered one by one; more are answered as one question
 MAX_OPS = 60  # operations in an expression we let simplify/integrate loose on
 MAX_FACTOR = 10**15  # largest integer we factor into primes
 MAX_NUMBER = 80  # characters of an exact number worth showing; beyond it, a decimal
@@ -55,8 +65,8 @@ def _answer_parts(text: str) -> str | None:
     """Each command of a multi-part message answered in order, or None (one command, or a
     part not understood: then the message is answered as a whole). A part with no math of
     its own ("then differentiate the result") works on the previous part's answer."""
-    parts = [part for part in _NEXT_COMMAND.split(text) if part.strip()]
-    if len(parts) < 2:
+    parts = [part for part in _NEXT_COMMAND.split(text[:MAX_TEXT]) if part.strip()]
+    if not 2 <= len(parts) <= MAX_PARTS:
         return None
     replies: list[str] = []
     previous = None
