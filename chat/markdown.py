@@ -114,7 +114,9 @@ def _math_block_rule(opener: str, closer: str) -> Callable[[StateBlock, int, int
     May interrupt a paragraph (models write "is:\\n\\[\\n...\\n\\]"), so lines of
     LaTeX such as ``- b`` or ``= c`` are not taken for lists or headings.  The
     body may not contain a blank line; otherwise it is not a block and the
-    paragraph/inline rules get their turn.
+    paragraph/inline rules get their turn.  A block never closed whose body runs
+    to the end of the text is an answer cut short (stopped, or out of tokens): it
+    is math up to where it stopped, not text that loses its backslashes.
     """
 
     def rule(state: StateBlock, startLine: int, endLine: int, silent: bool) -> bool:
@@ -127,7 +129,7 @@ def _math_block_rule(opener: str, closer: str) -> Callable[[StateBlock, int, int
         start = pos + len(opener)
         end = _search(state.env, src, closer, start)
         if end < 0:
-            return False
+            return _cut_short_block(state, startLine, endLine, start, opener, silent)
         # the line holding the closer, which must be inside this container ...
         last = bisect_left(state.eMarks, end + len(closer), startLine, endLine)
         if last >= endLine or end < state.bMarks[last]:
@@ -142,25 +144,48 @@ def _math_block_rule(opener: str, closer: str) -> Callable[[StateBlock, int, int
             return False
         if silent:
             return True
-
-        if last == startLine:
-            content = src[start:end]
-        else:
-            parts = [src[start : state.eMarks[startLine]]]
-            for line in range(startLine + 1, last):
-                parts.append(_line_text(state, line, state.eMarks[line]))
-            parts.append(_line_text(state, last, end))
-            content = "\n".join(parts)
-
-        token = state.push("math_block", "math", 0)
-        token.block = True
-        token.content = content
-        token.markup = opener
-        token.map = [startLine, last + 1]
-        state.line = last + 1
+        _push_math_block(state, startLine, last, start, end, opener)
         return True
 
     return rule
+
+
+def _cut_short_block(state: StateBlock, startLine: int, endLine: int, start: int, opener: str, silent: bool) -> bool:
+    """An opener with no closer after it: a block to the end of the text, when nothing
+    but its body follows it: no blank line, no second opener (display math never nests)."""
+    src = state.src
+    if endLine != state.lineMax or src.find(opener, start) >= 0 or not src[start:].strip():
+        return False
+    blank = _search(state.env, src, _BLANK_LINE, start)
+    if blank >= 0 and src[blank:].strip():
+        return False
+    last = endLine - 1
+    while last > startLine and state.bMarks[last] + state.tShift[last] >= state.eMarks[last]:
+        last -= 1  # trailing empty lines
+    if silent:
+        return True
+    _push_math_block(state, startLine, last, start, state.eMarks[last], opener)
+    return True
+
+
+def _push_math_block(state: StateBlock, startLine: int, last: int, start: int, end: int, opener: str) -> None:
+    """The block from ``start`` (after its opener) to ``end`` (its closer, or where the
+    text stops), which ends on line ``last``."""
+    src = state.src
+    if last == startLine:
+        content = src[start:end]
+    else:
+        parts = [src[start : state.eMarks[startLine]]]
+        for line in range(startLine + 1, last):
+            parts.append(_line_text(state, line, state.eMarks[line]))
+        parts.append(_line_text(state, last, end))
+        content = "\n".join(parts)
+    token = state.push("math_block", "math", 0)
+    token.block = True
+    token.content = content
+    token.markup = opener
+    token.map = [startLine, last + 1]
+    state.line = last + 1
 
 
 def _line_text(state: StateBlock, line: int, stop: int) -> str:

@@ -198,6 +198,20 @@ def test_unclosed_math_openers_do_not_hang_and_stay_text():
         assert out.startswith("<p>") and "a" in out
 
 
+def test_display_math_cut_short_at_the_end_is_math_up_to_where_it_stopped():
+    # A stopped answer ends inside "\\[ ...": its LaTeX keeps its backslashes.
+    out = render_markdown("Expand:\n\\[\n\\frac{x^{5}}{2} + 3 x^{4} =\n")
+    assert math_texts(out, "div", "math-display") == ["\\frac{x^{5}}{2} + 3 x^{4} ="]
+    assert "<p>Expand:</p>" in out
+    out = render_markdown("Then:\n$$\n\\sqrt{2} +")
+    assert math_texts(out, "div", "math-display") == ["\\sqrt{2} +"]
+
+
+def test_an_unclosed_display_opener_with_text_after_a_blank_line_stays_text():
+    out = render_markdown("\\[\nx + 1\n\nMore prose.")
+    assert "math-" not in out and "More prose." in out
+
+
 def _site_file(url: str) -> str | None:
     return "/files/file-1/content/" if url == "sandbox:/mnt/data/a.csv" else None
 

@@ -1,17 +1,21 @@
 """The offline model's code_interpreter skill: it writes and runs real programs.
 
 For requests it recognizes (Fibonacci numbers, the nth of them, primes below N, whether N
-is prime, factorials, sums of series, tables, "plot y = … from a to b", or a pasted
+is prime, factorials, sums of series, tables, the mean, median or sum of numbers, "plot sin x"
+or "graph y = … from a to b", or a pasted
 ```python block) it calls code_interpreter with a program; after the call it reports what the program actually
 printed. Nothing is answered from a lookup table.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
+import sympy
+
 from chat.code_interpreter.explain import explain_program
-from chat.providers.offline import spelling
+from chat.providers.offline import mathparse, mathtutor, spelling
 from chat.providers.offline.explain import register_explainer
 from chat.providers.offline.model import (
     Reply,
@@ -100,28 +104,89 @@ def _times_table(m: re.Match) -> str:
     return f"n = {n}\nfor k in range(1, 11):\n    print(f'{{k:>2}} × {{n}} = {{k * n}}')"
 
 
+# "plot sin x", "graph y = x^2 from -3 to 3", "draw cos(x) over [0, 2pi]": the verb, the
+# expression, and an optional range; the expression is read by the math tutor's own safe
+# tokenizer (never sympify: that evaluates Python).
+_PLOT = re.compile(r"\b(?:plot|graph|draw|sketch)\b(?:\s+(?:the\s+)?(?:graph|function|curve)\s+of\b)?(.*)", re.I | re.S)
+_RANGE = re.compile(
+    r"\b(?:from|between|over|on|in)\s*[\[(]?\s*([-+\w.π*/ ]{1,40}?)\s*(?:\bto\b|\band\b|\.\.|,)\s*([-+\w.π*/]{1,40})", re.I
+)
+_PERIODIC = (sympy.sin, sympy.cos, sympy.tan, sympy.cot, sympy.sec, sympy.csc)
+DEFAULT_RANGE = (-10.0, 10.0)
+PERIODIC_RANGE = (-2 * math.pi, 2 * math.pi)  # two periods each side: the shape shows
+
+
+# What the plotted expression may start with: a number, a bracket, a sign, a single letter
+# ("x^2", "y = …") or a function's name; not a word ("plot the results", "graph theory: …").
+_MATH_START = re.compile(rf"\s*(?:[-+(\d.√]|[a-z]\b|(?:{'|'.join(mathparse.FUNCTIONS)})\b)", re.I)
+
+
+def _plotted(text: str) -> tuple[sympy.Expr, sympy.Symbol] | None:
+    """The function that ``text`` starts with (its right side after "y ="), and its one
+    variable; a bare letter ("graph G with 5 vertices") is no function to plot."""
+    runs = mathparse.runs(mathparse.normalize(text)) if _MATH_START.match(text) else []
+    written = mathparse.render(mathparse.tidy(runs[0])).rsplit("=", 1)[-1] if runs else ""
+    try:
+        expression = mathparse.read(written)[1] if written else None
+    except mathparse.MathError:
+        return None
+    if expression is None or expression.is_Symbol or len(expression.free_symbols) != 1:
+        return None
+    return expression, next(iter(expression.free_symbols))
+
+
+def _bound(text: str) -> float | None:
+    try:
+        value = mathparse.read(mathparse.render(mathparse.tidy(sum(mathparse.runs(mathparse.normalize(text)), []))))[1]
+        return float(value) if value.is_real else None
+    except (mathparse.MathError, TypeError, ValueError):
+        return None
+
+
 def _plot(m: re.Match) -> str | None:
     """The program samples the function at 400 evenly spaced x values, computes y for each,
-    and draws the points joined by a line with matplotlib."""
-    import sympy
-
-    expression = m.group(1).strip().replace("^", "**")
-    try:
-        parsed = sympy.sympify(expression, locals={"x": sympy.Symbol("x")})
-        low, high = float(sympy.sympify(m.group(2))), float(sympy.sympify(m.group(3)))
-    except (sympy.SympifyError, TypeError, ValueError):
+    and draws the points joined by a line with matplotlib (points where the function is
+    undefined, such as log x for x ≤ 0, are left out)."""
+    rest = m.group(1)[: mathparse.MAX_TEXT]  # the math tutor's bound on what it reads
+    span = _RANGE.search(rest)
+    found = _plotted(rest[: span.start()] if span else rest)
+    if found is None:
         return None
-    if parsed.free_symbols - {sympy.Symbol("x")} or not low < high:
+    expression, variable = found
+    if span:
+        low, high = _bound(span.group(1)), _bound(span.group(2))
+    else:
+        low, high = PERIODIC_RANGE if expression.has(*_PERIODIC) else DEFAULT_RANGE
+    if low is None or high is None or not low < high:
         return None
-    label = m.group(1).strip()
+    label, name = sympy.sstr(expression).replace("**", "^"), variable.name
     return (
         "import numpy as np\nimport sympy\nimport matplotlib.pyplot as plt\n"
-        f"x = sympy.Symbol('x')\nf = sympy.lambdify(x, sympy.sympify({str(parsed)!r}), 'numpy')\n"
-        f"xs = np.linspace({low!r}, {high!r}, 400)\nys = np.broadcast_to(f(xs), xs.shape)\n"
+        f"{name} = sympy.Symbol({name!r})\nf = sympy.lambdify({name}, sympy.sympify({str(expression)!r}), 'numpy')\n"
+        f"xs = np.linspace({low!r}, {high!r}, 400)\n"
+        "with np.errstate(all='ignore'):\n    ys = np.broadcast_to(np.asarray(f(xs), dtype=float), xs.shape)\n"
+        "ys = np.where(np.isfinite(ys), ys, np.nan)\n"
         "fig, ax = plt.subplots(figsize=(6, 4))\n"
-        f"ax.plot(xs, ys)\nax.set_title({('y = ' + label)!r})\nax.set_xlabel('x')\nax.set_ylabel('y')\nax.grid(True)\n"
+        f"ax.plot(xs, ys)\nax.set_title({('y = ' + label)!r})\nax.set_xlabel({name!r})\nax.set_ylabel('y')\nax.grid(True)\n"
         "plt.show()\n"
-        f"print(f'Plotted y = {label} for x from {{xs[0]:g}} to {{xs[-1]:g}}; y ranges from {{ys.min():g}} to {{ys.max():g}}.')"
+        f"print(f'Plotted y = {label} for {name} from {{xs[0]:g}} to {{xs[-1]:g}}; "
+        "y ranges from {np.nanmin(ys):g} to {np.nanmax(ys):g}.')"
+    )
+
+
+_STATISTICS = {"mean": "statistics.mean", "average": "statistics.mean", "median": "statistics.median", "sum": "sum"}
+_NUMBER_LIST = r"(-?\d+(?:\.\d+)?(?:\s*(?:,|\band\b)\s*-?\d+(?:\.\d+)?)+)"
+
+
+def _statistic(m: re.Match) -> str:
+    """The numbers go into a Python list; the statistics module computes the mean (their sum
+    divided by how many there are) or the median (the middle one once sorted, or the mean of
+    the two middle ones)."""
+    word, numbers = m.group(1).lower(), re.findall(r"-?\d+(?:\.\d+)?", m.group(2))
+    function = _STATISTICS[word]
+    return (
+        f"import statistics\nvalues = [{', '.join(numbers)}]\n"
+        f"print(f'The {word} of {{values}} is {{{function}(values)}}')"
     )
 
 
@@ -138,7 +203,8 @@ RECIPES = [
     (re.compile(rf"\bsum of (?:the )?first\s+{_NUM}\s+({'|'.join(SERIES)})", re.I), _series),
     (re.compile(rf"\bmultiplication table (?:of|for)\s+{_NUM}", re.I), _times_table),
     (re.compile(rf"\btable of (?:squares|powers)[^0-9]*{_NUM}", re.I), _table),
-    (re.compile(r"\bplot\s+(?:y\s*=\s*)?(.+?)\s+(?:from|for x from|over)\s+(-?[\d.]+)\s+(?:to|\.\.)\s+(-?[\d.]+)", re.I), _plot),
+    (re.compile(rf"\b({'|'.join(_STATISTICS)})\s+of\s+(?:the\s+)?(?:numbers\s+)?{_NUMBER_LIST}", re.I), _statistic),
+    (_PLOT, _plot),
 ]
 
 
@@ -196,6 +262,17 @@ def report(output: str) -> str:
     return answer
 
 
+# A request that says how to answer it: with code. It is never searched for in the files.
+ASKS_FOR_CODE = re.compile(
+    r"\b(?:use|using|with|in|write|run)\s+(?:a\s+|some\s+)?(?:python|code|program|script)\b", re.I
+)
+NO_PROGRAM = (
+    "I'm the offline model: I have no program of my own for this request. I can run Python you paste "
+    "in a ```python block, or write one for Fibonacci numbers, primes, factorials, sums of series, "
+    "tables, the mean, median or sum of numbers, and plots (\"plot sin x\", \"graph y = x^2 from -3 to 3\")."
+)
+
+
 def code_interpreter_skill(request) -> Reply | None:
     if NAME not in request.enabled_tools:
         return None
@@ -205,9 +282,11 @@ def code_interpreter_skill(request) -> Reply | None:
     message = last_message(request)
     if message.get("role") != "user":
         return None
-    code = program_for(message_text(message))
+    text = message_text(message)
+    code = program_for(text)
     if code is None:
-        return None
+        # Asked for code and no program: say so, unless the math tutor answers it.
+        return Reply(text=NO_PROGRAM) if ASKS_FOR_CODE.search(text) and not mathtutor.answer(text) else None
     return Reply(text="Let me work that out with code.", tool_calls=((NAME, json_arguments(code=code)),))
 
 

@@ -86,8 +86,8 @@ def answer(query: str, output: str) -> str:
     if not found:
         if output.startswith("No files to search"):
             return (
-                "There are no processed files to search yet. Attach a file with the paper-clip "
-                "(or on the assistant's Files page), wait until it shows “processed”, and ask again."
+                "There are no processed files to search yet. Attach a file to the conversation or to "
+                "the assistant, wait until it is processed, and ask again."
             )
         return f"I searched the attached files for “{query}” but found nothing relevant."
     lead, support = answers.lead_and_support(

@@ -128,17 +128,33 @@ def post_message(thread: Thread, text: str, assistant: Assistant, *, uploads=(),
 
 
 # Markdown that reads as noise in a title: fences, images and links (kept: their text),
-# emphasis and code marks, and the markers that open a heading, quote or list item. A "*" or
-# "**" between two operands (10**9, 2*k, (a+b)**2) is an operator, not emphasis: it stays.
+# emphasis and code marks, and the markers that open a heading, quote or list item. Stars
+# go only in pairs that hug their words, as Markdown's emphasis does (*a*, **a b**): any
+# other "*" is an operator (10**9, 2*k, (a+b)**2, 12 * 7, 5*-3) and stays.
 _FENCE = re.compile(r"^\s*(```|~~~)[^\n]*$", re.MULTILINE)
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _LINE_MARK = re.compile(r"^\s{0,3}(#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)", re.MULTILINE)
-_INLINE_MARK = re.compile(r"(?<![\w)*])\*+|(?<!\*)\*+(?![\w(*])|__|~~|`|(?<!\w)_|_(?!\w)")
+_STAR_EMPHASIS = re.compile(r"(?<![\w*])(\*+)(?![\s*])(.+?)(?<![\s*])\1(?![\w*])")
+_INLINE_MARK = re.compile(r"__|~~|`|(?<!\w)_|_(?!\w)")
+
+
+# A title needs only the message's start; pairing stars costs up to the square of a line's
+# length, so a 256,000-character message must not be read whole.
+TITLE_SOURCE_CHARS = 1000
+
+
+def _without_star_emphasis(text: str) -> str:
+    for _ in range(3):  # again for nested emphasis (**a *b* c**), a few levels deep
+        if (plain := _STAR_EMPHASIS.sub(r"\2", text)) == text:
+            break
+        text = plain
+    return text
 
 
 def title_from(text: str, limit: int = 60) -> str:
     """A conversation title from its first message: one line of plain text, no Markdown."""
-    plain = _INLINE_MARK.sub("", _LINE_MARK.sub("", _LINK.sub(r"\1", _FENCE.sub("", text))))
+    text = text[:TITLE_SOURCE_CHARS]
+    plain = _INLINE_MARK.sub("", _without_star_emphasis(_LINE_MARK.sub("", _LINK.sub(r"\1", _FENCE.sub("", text)))))
     words = " ".join(plain.split())
     if len(words) <= limit:
         return words

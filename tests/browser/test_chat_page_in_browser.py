@@ -201,7 +201,10 @@ def test_tool_work_shows_inline_where_it_happened_the_latest_unfolded(browsing: 
     expect(ran).to_have_count(1)
     expect(ran).to_have_attribute("open", "")
     expect(ran.locator(".ci-input")).to_contain_text("plt")
-    expect(ran.locator("figure img")).to_have_count(1)
+    # The figure shows once, in the answer; the output under "Ran Python" points to it.
+    expect(ran.locator("img")).to_have_count(0)
+    expect(ran.locator(".ci-figure-link")).to_contain_text("shown in the answer below")
+    expect(answers.last.locator(".message__image img")).to_have_count(1)
 
     send(page, "Generate the first 20 fibonacci numbers with code")
     expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)

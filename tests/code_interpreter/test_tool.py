@@ -94,9 +94,56 @@ async def test_a_plot_becomes_an_image_in_the_step_and_in_the_message(thread, co
     assert "y ranges from" in answer.text
     page = await sync_to_async(alice_client.get)(reverse("chat:thread", args=[thread.id]))
     html = page.content.decode()
-    assert html.count(f'{reverse("chat:file_content", args=[file_id])}?inline=1') >= 2  # step and message
+    # Shown once, in the message; its step (under the message and in the Steps panel) links to it.
+    assert html.count(f'{reverse("chat:file_content", args=[file_id])}?inline=1') == 1
+    assert html.count(f'<a href="{reverse("chat:file_content", args=[file_id])}">Figure</a>') == 2
     image = await sync_to_async(alice_client.get)(reverse("chat:file_content", args=[file_id]) + "?inline=1")
     assert image["Content-Type"] == "image/png" and b"".join(image.streaming_content).startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(("request_text", "title", "span"), [
+    ("plot sin x", "y = sin(x)", "x from -6.28319 to 6.28319"),  # periodic: two periods each side
+    ("plot x^2", "y = x^2", "x from -10 to 10"),
+    ("graph cos(x)", "y = cos(x)", "x from -6.28319 to 6.28319"),
+    ("draw log(t) over [1, 2pi]", "y = log(t)", "t from 1 to 6.28319"),
+])
+async def test_a_plot_with_or_without_a_range_draws_the_function(thread, coder, request_text, title, span):
+    run, steps, answer = await ask(thread, coder, request_text)
+    (call,) = calls_of(steps)
+    assert f"ax.set_title({title!r})" in call["code_interpreter"]["input"]
+    assert sorted(o["type"] for o in call["code_interpreter"]["outputs"]) == ["image", "logs"]
+    assert span in answer.text
+
+
+@pytest.mark.parametrize("request_text", [
+    "plot the results", "graph theory: prove a tree with n vertices has n-1 edges", "graph G with 5 vertices",
+    "plot __import__('os').system('true')",
+])
+def test_words_after_plot_that_are_no_function_give_no_program(request_text):
+    from chat.code_interpreter import skill
+
+    assert skill.program_for(request_text) is None
+
+
+@pytest.mark.parametrize(("request_text", "expected"), [
+    ("plot sin x", "Plotted y = sin(x)"),
+    ("mean of 3, 5, 10, 22, use python", "The mean of [3, 5, 10, 22] is 10"),
+    ("What is the median of 1, 2, 3 and 10?", "The median of [1, 2, 3, 10] is 2.5"),
+])
+async def test_plots_and_statistics_run_code_even_with_file_search_on(thread, coder, request_text, expected):
+    coder.tools = [{"type": "file_search"}, {"type": "code_interpreter"}]
+    await sync_to_async(coder.save)()
+    run, steps, answer = await ask(thread, coder, request_text)
+    assert [call["type"] for call in calls_of(steps)] == ["code_interpreter"]
+    assert expected in answer.text
+
+
+async def test_asked_for_code_it_has_no_program_for_it_says_so_rather_than_search_the_files(thread, coder):
+    coder.tools = [{"type": "file_search"}, {"type": "code_interpreter"}]
+    await sync_to_async(coder.save)()
+    run, steps, answer = await ask(thread, coder, "Sort my shopping list with python")
+    assert run.status == "completed" and not calls_of(steps)
+    assert "no program of my own for this request" in answer.text
 
 
 async def test_a_pasted_python_block_runs_and_its_files_become_download_links(thread, coder, alice_client, bob_client):

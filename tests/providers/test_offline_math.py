@@ -271,3 +271,31 @@ def test_a_rank_or_a_factorial_is_not_read_as_letters_or_a_factoring(question):
 
 def test_ranks_beside_math_leave_the_math_alone():
     assert "x = 2" in answer("For the 3rd exercise: solve 2x + 3 = 7")
+
+
+def test_expanding_what_has_no_brackets_says_so_instead_of_writing_p_equals_p():
+    reply = answer("Expand x^2 + 3x")
+    assert "already expanded" in reply and "x^{2} + 3 x = x^{2} + 3 x" not in reply
+    assert reply.endswith("**Answer:** x^2 + 3x")
+
+
+def test_each_command_of_a_multi_part_question_is_answered_in_order():
+    reply = answer("Expand (x + 1)^2 (x - 3)^2 and then differentiate x^3 sin x, then integrate x e^x")
+    one, two, three = (reply.index(f"**Part {n}.**") for n in (1, 2, 3))
+    assert one < reply.index("x^4 - 4x^3 - 2x^2 + 12x + 9") < two
+    assert two < reply.index("x^3*cos(x) + 3x^2*sin(x)") < three
+    assert three < reply.index("x*exp(x) - exp(x) + C")
+
+
+def test_a_later_part_with_no_math_of_its_own_works_on_the_previous_answer():
+    reply = answer("Expand (x + 1)^2 and then differentiate the result")
+    assert reply.index("**Answer:** x^2 + 2x + 1") < reply.index("**Part 2.**") < reply.index("**Answer:** 2x + 2")
+
+
+def test_a_command_with_nothing_to_work_on_leaves_the_question_answered_whole():
+    reply = answer("Differentiate and simplify x^2(x+1)")
+    assert "Part" not in reply and "**Answer:** x^2 + 2x(x + 1)" in reply
+
+
+def test_a_variable_then_a_spaced_constant_is_a_product():
+    assert "**Answer:** x*exp(x) - exp(x) + C" in answer("Integrate x e^x")

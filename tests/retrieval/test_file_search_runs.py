@@ -90,6 +90,16 @@ async def test_nothing_relevant_is_said_plainly(thread, tutor, upload):
     assert not answer.content[0]["text"]["annotations"]
 
 
+async def test_with_no_files_the_answer_says_where_to_attach_one_in_words_every_surface_has(thread, tutor):
+    await sync_to_async(stores.enable_file_search)(tutor)
+    run = await ask(thread, tutor, "Who won the football world cup?")
+    await execute(run.id)
+    answer, _ = await answer_and_steps(run)
+    # The page's control is "Attach files" (no paper-clip), and /v1 has no page at all.
+    assert "Attach a file to the conversation or to the assistant" in answer.text
+    assert "paper-clip" not in answer.text
+
+
 async def test_a_real_models_markers_become_annotations(monkeypatch, thread, tutor, upload):
     notes = await sync_to_async(upload)("optics.md", b"Snell's law relates the angles of incidence and refraction.\n\nLenses focus light.")
     await attach_to_assistant(tutor, [notes])

@@ -1,3 +1,4 @@
+import time
 from datetime import timedelta
 
 import pytest
@@ -6,6 +7,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from chat.models import Assistant, Message, Run, Thread
+from chat.services.messages import title_from
 
 pytestmark = pytest.mark.django_db
 
@@ -238,6 +240,16 @@ def test_a_reloaded_page_shows_a_streaming_answer_without_its_citation_markers(a
     assertContains(response, "Big[1] and old</span>")
 
 
+def test_a_stopped_answer_cut_inside_display_math_shows_it_as_math_with_its_backslashes(alice_client, thread):
+    Message.objects.create(
+        thread=thread, role="assistant", status=Message.INCOMPLETE, incomplete_details={"reason": "run_cancelled"},
+        content=Message.text_content("Multiply out:\n\\[\n\\left(x + 1\\right)^{5} = x^{5} + 5 x^{4} +"),
+    )
+    response = alice_client.get(reverse("chat:thread", args=[thread.id]))
+    assertContains(response, '<div class="math-display">\\left(x + 1\\right)^{5} = x^{5} + 5 x^{4} +</div>')
+    assertContains(response, "Stopped: you cancelled this answer.")
+
+
 def test_the_list_leaves_out_conversations_without_messages(alice_client, alice, thread):
     say(Thread.objects.create(owner=alice, title="Geometry"), "What is a rhombus?")
     response = alice_client.get(reverse("chat:threads"))
@@ -311,6 +323,9 @@ def test_renaming_says_it_is_done(alice_client, thread):
         ("Is 2**k even? **Why**", "Is 2**k even? Why"),
         ("Expand `(a+b)**2` and 3*x", "Expand (a+b)**2 and 3*x"),
         ("***Very*** *important*: 2*3", "Very important: 2*3"),
+        # A spaced star is multiplication, and so is one between symbols.
+        ("what is 12 * 7?", "what is 12 * 7?"),
+        ("*Check* 5*-3 and **a *b* c**", "Check 5*-3 and a b c"),
     ],
 )
 def test_titles_from_the_first_message_are_plain_text(alice_client, alice, tutor, text, title):
@@ -318,6 +333,12 @@ def test_titles_from_the_first_message_are_plain_text(alice_client, alice, tutor
     post_message(alice_client, thread, text)
     thread.refresh_from_db()
     assert thread.title == title
+
+
+def test_a_title_from_a_longest_message_of_unpaired_stars_does_not_hang():
+    start = time.perf_counter()
+    assert title_from("*a " * 85_000).startswith("*a *a")
+    assert time.perf_counter() - start < 10  # a hang guard (pairing stars over the whole line took minutes), not a timing test
 
 
 def test_two_assistants_with_the_same_name_are_told_apart_in_the_picker(alice_client, alice, tutor, thread):

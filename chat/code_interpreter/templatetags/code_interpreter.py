@@ -23,3 +23,11 @@ def ci_code(code: object) -> SafeString:
 @register.simple_tag
 def ci_files(call_id: str):
     return list(SandboxFile.objects.filter(tool_call_id=call_id).select_related("file"))
+
+
+@register.filter(name="image_file_ids")
+def image_file_ids(message: object) -> set[str]:
+    """The images a message shows as its own ``image_file`` parts: a step's output that is
+    one of them is only pointed to, so the message area shows each figure once."""
+    parts = getattr(message, "content", None) or []
+    return {(part.get("image_file") or {}).get("file_id") for part in parts if part.get("type") == "image_file"}

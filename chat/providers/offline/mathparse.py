@@ -246,11 +246,12 @@ def runs(text: str) -> list[list[tuple[str, str]]]:
 
 
 def _spaced_product(previous: str, token: tuple[str, str]) -> bool:
-    """Whether "a b" still reads as a product: "2/3 x", "2 (x + 1)", "2 sin x", but not
-    "I 2", "5 a", "x (see above)"."""
+    """Whether "a b" still reads as a product: "2/3 x", "2 (x + 1)", "2 sin x", "x e^x",
+    "2 pi", but not "I 2", "5 a", "x (see above)"."""
     kind, value = token
     return kind == "func" or kind == "lp" and previous in {"num", "rp"} or (
-        kind == "var" and previous == "num" and value in UNKNOWNS)
+        kind == "var" and previous == "num" and value in UNKNOWNS) or (
+        kind == "const" and value in {"e", "pi"} and previous in {"num", "var"})
 
 
 def tidy(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -9,13 +9,25 @@ LaTeX, then a plain-text **Answer:** line. Equations are explained in
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 
 from chat.providers.offline import spelling
-from chat.providers.offline.mathparse import MAX_ORDER, MathError, MathRequest, Unreadable, extract, read
+from chat.providers.offline.mathparse import (
+    INTENTS,
+    MAX_ORDER,
+    MAX_TEXT,
+    MathError,
+    MathRequest,
+    Unreadable,
+    extract,
+    read,
+)
 from chat.providers.offline.mathsolve import Writer, pick_var, solve_equation, solve_system
 
 MAX_REPLY = 2500  # characters; longer results are described rather than shown
+MAX_PARTS = 5  # commands of one message answered one by one; more are answered as one question
 MAX_OPS = 60  # operations in an expression we let simplify/integrate loose on
 MAX_FACTOR = 10**15  # largest integer we factor into primes
 MAX_NUMBER = 80  # characters of an exact number worth showing; beyond it, a decimal
@@ -33,7 +45,45 @@ spelling.add_keywords(*KEYWORDS)
 
 def answer(text: str) -> str | None:
     """Return a short tutor reply (markdown; math in LaTeX using \\( \\) inline and \\[ \\] display delimiters) for a message that contains math we can handle, or None when we recognise nothing."""
-    request = extract(spelling.correct(text or ""))
+    text = spelling.correct(text or "")
+    return _answer_parts(text) or _answer_one(text)
+
+
+# Where a message moves on to its next command: "Expand A and then differentiate B, then
+# integrate C". What follows is a separator, then a command word (mathparse.INTENTS' first tier).
+_NEXT_COMMAND = re.compile(
+    r"(?:\s*[,;.]\s*(?:and\s+)?(?:then\s+)?|\s+and\s+(?:then\s+)?|\s+then\s+)"
+    r"(?=(?:(?:find|take|compute|work out|give)\s+(?:the\s+|its\s+)?)?(?:"
+    + "|".join(pattern for _, pattern in INTENTS[0])
+    + r")\b)",
+    re.I,
+)
+_RESULT = re.compile(r"^\*\*Answer:\*\* (.+)$", re.M)
+
+
+def _answer_parts(text: str) -> str | None:
+    """Each command of a multi-part message answered in order, or None (one command, or a
+    part not understood: then the message is answered as a whole). A part with no math of
+    its own ("then differentiate the result") works on the previous part's answer."""
+    parts = [part for part in _NEXT_COMMAND.split(text[:MAX_TEXT]) if part.strip()]
+    if not 2 <= len(parts) <= MAX_PARTS:
+        return None
+    replies: list[str] = []
+    previous = None
+    for part in parts:
+        reply = _answer_one(part) if extract(part) else None
+        if reply is None and previous is not None:
+            reply = _answer_one(f"{part} ; {previous}")
+        if reply is None or (result := _RESULT.findall(reply)) == []:
+            return None
+        previous = result[-1].split(" ≈ ")[0].removesuffix(" + C")
+        replies.append(f"**Part {len(replies) + 1}.** {reply}")
+    joined = "\n\n".join(replies)
+    return joined if len(joined) <= MAX_REPLY else None
+
+
+def _answer_one(text: str) -> str | None:
+    request = extract(text)
     if request is None:
         return None
     try:
@@ -191,6 +241,9 @@ def _gentle(value: sp.Expr) -> bool:
 def expand(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
     """Multiply out brackets and powers of sums."""
     result = sp.expand(value)
+    if result == value:  # never "P = P": nothing was multiplied out
+        return (f"\\({w.tex(raw, written=True)}\\) has no brackets to multiply out: it is already expanded."
+                f"\n\n**Answer:** {w.plain(result)}")
     return (f"Multiply out the brackets:\n\\[{w.tex(raw, written=True)} = {w.tex(result)}\\]"
             f"\n\n**Answer:** {w.plain(result)}")
 
