@@ -21,7 +21,7 @@ from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
 from chat.services.files import upload_problems
 from chat.services.messages import NothingToRedo, edit_last_question, post_message, regenerate_last_answer
-from chat.services.threads import delete_thread
+from chat.services.threads import delete_thread, rename_thread
 from chat.user_input import whole_number
 
 
@@ -245,7 +245,7 @@ def thread_rename(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
     form = ThreadTitleForm(request.POST, instance=thread)
     if form.is_valid():
-        form.save()
+        rename_thread(thread, form.cleaned_data["title"])
         notice, level = f"Renamed the conversation to “{thread.display_title}”.", messages.SUCCESS
     else:
         thread.refresh_from_db()
