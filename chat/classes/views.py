@@ -12,13 +12,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.access import class_assistants, get_classroom_for_member, get_classroom_for_tutor
 from chat.classes import gradebook, progress, quotas, services
 from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm, LimitsForm, OverrideForm
 from chat.classes.models import Classroom, Membership, normalize_join_code
 from chat.models import Assistant, Thread
+from chat.views.methods import posted_from, require_GET, require_http_methods, require_POST
 
 Role = Membership.Role
 
@@ -43,7 +43,17 @@ def class_list(request: HttpRequest) -> HttpResponse:
     return render(request, "classes/class_list.html", _list_context(request.user))
 
 
-@require_POST
+def _class_page(request: HttpRequest, classroom_id: int) -> str:
+    """Where a member's forms of the class live (posted_from): its page."""
+    return reverse("classes:detail", args=[get_classroom_for_member(request.user, classroom_id)[0].pk])
+
+
+def _class_page_for_tutor(request: HttpRequest, classroom_id: int) -> str:
+    """Where a tutor's forms of the class live: its page, for its tutors."""
+    return reverse("classes:detail", args=[get_classroom_for_tutor(request.user, classroom_id).pk])
+
+
+@posted_from(lambda request: reverse("classes:list") + "#create")
 @login_required
 def class_create(request: HttpRequest) -> HttpResponse:
     form = ClassroomForm(request.POST)
@@ -155,7 +165,7 @@ def regenerate_code(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@posted_from(_class_page_for_tutor)
 @login_required
 def tutor_add(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = get_classroom_for_tutor(request.user, classroom_id)
@@ -183,7 +193,7 @@ def member_remove(request: HttpRequest, classroom_id: int, membership_id: int) -
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@posted_from(_class_page_for_tutor)
 @login_required
 def assistant_publish(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = get_classroom_for_tutor(request.user, classroom_id)
@@ -206,7 +216,7 @@ def assistant_unpublish(request: HttpRequest, classroom_id: int) -> HttpResponse
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@posted_from(_class_page_for_tutor)
 @login_required
 def class_limits(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = get_classroom_for_tutor(request.user, classroom_id)
@@ -228,7 +238,7 @@ def class_archive(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@posted_from(_class_page)
 @login_required
 def class_leave(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom, _role = get_classroom_for_member(request.user, classroom_id)
@@ -241,7 +251,7 @@ def class_leave(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return redirect("classes:list")
 
 
-@require_POST
+@posted_from(_class_page)
 @login_required
 def conversation_start(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom, role = get_classroom_for_member(request.user, classroom_id)
