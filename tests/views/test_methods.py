@@ -68,4 +68,6 @@ def test_a_page_asked_with_a_method_it_does_not_take_is_the_sites_405_page(alice
     response = alice_client.put(reverse("chat:threads"))
     assertContains(response, "Not a page to open", status_code=405)
     assert response["Allow"] == "GET"
-    assertContains(alice_client.delete(reverse("chat:message_edit", args=[thread.id])), "Not a page to open", status_code=405)
+    assertContains(
+        alice_client.delete(reverse("chat:message_edit", args=[thread.id])), "Not a page to open", status_code=405
+    )
