@@ -164,7 +164,7 @@ def test_a_tutor_reading_a_students_conversation_is_told_their_own_list_is_empty
     ClassThread.objects.create(thread=thread, classroom=classroom)
     say(thread, "Solve 2x = 14")
     page = bob_client.get(reverse("chat:thread", args=[thread.id]))
-    assertContains(page, "You have no conversations of your own yet.")
+    assertContains(page, "You have no conversations of your own yet; this list shows only yours.")
     assertNotContains(page, "No conversations yet")
 
 
