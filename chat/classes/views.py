@@ -86,15 +86,18 @@ def class_join(request: HttpRequest) -> HttpResponse:
 def join_link(request: HttpRequest, code: str) -> HttpResponse:
     """An invite link shows the class and a Join button: a link opened by accident, or
     embedded in someone else's page, enrols nobody. Logged out, it names the class and
-    offers to log in first (and come back here): a new student sees where the link leads."""
+    offers to log in or sign up first (and come back here): a new student sees where the
+    link leads."""
     if not request.user.is_authenticated and request.method != "GET":
         return redirect_to_login(request.get_full_path())
     classroom = Classroom.objects.filter(join_code=normalize_join_code(code), archived=False).first()
     if classroom is None:
         return render(request, "classes/join.html", {"classroom": None, "code": code}, status=404)
     if not request.user.is_authenticated:
-        login_url = f"{reverse('login')}?{urlencode({'next': request.path})}"
-        return render(request, "classes/join.html", {"classroom": classroom, "code": code, "login_url": login_url})
+        # Either way back here (the sign-up page keeps ``next`` as the log-in page does, checked against the host).
+        back = urlencode({"next": request.path})
+        context = {"login_url": f"{reverse('login')}?{back}", "signup_url": f"{reverse('chat:signup')}?{back}"}
+        return render(request, "classes/join.html", {"classroom": classroom, "code": code, **context})
     if classroom.memberships.filter(user=request.user).exists():
         return redirect("classes:detail", classroom_id=classroom.pk)
     if request.method == "POST":
