@@ -337,7 +337,7 @@ def test_a_rename_from_the_menu_renames_the_conversation_in_every_tab(browsing: 
 
     renamed = "Is <b>7</b> & 11 prime?"
     first.get_by_text("Conversation settings").click()
-    first.get_by_label("Title").fill(renamed)
+    first.get_by_label("Title", exact=True).fill(renamed)
     first.get_by_role("button", name="Rename").click()
     expect(first.get_by_role("heading", level=1)).to_have_text(renamed)
     expect(second.get_by_role("heading", level=1)).to_have_text(renamed)
