@@ -152,7 +152,9 @@ def test_htmx_may_not_inject_styles_or_eval(client):
     page = client.get(reverse("login")).content.decode()
     config = page.split('<meta name="htmx-config" content=\'', 1)[1].split("'", 1)[0]
     assert json.loads(config) == {
-        "includeIndicatorStyles": False, "allowEval": False, "allowScriptTags": False,
+        "includeIndicatorStyles": False,
+        "allowEval": False,
+        "allowScriptTags": False,
         "attributesToSettle": ["class", "width", "height"],  # not "style": a style attribute set by htmx is refused
     }
 
