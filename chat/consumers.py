@@ -266,13 +266,16 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             html.append(live.render_new_message(message, read_only=self.read_only))
             self.last_user_seq = message.seq
             self.thread.title = message.thread_title
-        if html:
+        if titled and self.thread.title != titled:  # renamed by an edit of the first question
+            html.append(live.render_renamed(self.thread, read_only=self.read_only))
+        elif html:  # perhaps named by its first question (an untitled thread is not listed yet)
             html.append(live.render_thread_title(self.thread))
-        # Renamed (an edit of the first question): the owner's sidebar lists the thread
-        # under its old title. A tutor's lists their own; an untitled thread is not listed yet.
-        if titled and self.thread.title != titled and not self.read_only:
-            html.append(live.render_conversation_entry(self.thread))
         return "".join(html)
+
+    @on_database_thread
+    def _renamed(self, title: str) -> str:
+        self.thread.title = title
+        return live.render_renamed(self.thread, read_only=self.read_only)
 
     @on_database_thread
     def _run_panel(self, taken: list[dict]) -> str:
@@ -354,6 +357,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         for message_id in event["message_ids"]:
             self.shown.pop(message_id, None)
         await self.send(text_data=live.render_removed(event["message_ids"]))
+
+    async def thread_renamed(self, event: dict) -> None:
+        """The thread was renamed by hand, perhaps from another tab."""
+        await self.send(text_data=await self._renamed(event["title"]))
 
     async def file_status(self, event: dict) -> None:
         """An attached file finished processing (retrieval ingest)."""

@@ -109,6 +109,13 @@ def render_conversation_entry(thread: Thread, back: str | None = None) -> str:
     return render_to_string("chat/conversations.html#conversation_item", context)
 
 
+def render_renamed(thread: Thread, *, read_only: bool = False) -> str:
+    """What every open page of a renamed thread is told, whatever renamed it (its menu, the
+    sidebar, an edit of the question that named it): the heading and the browser's title,
+    and its owner's sidebar entry (``read_only``: a tutor's sidebar lists their own)."""
+    return render_thread_title(thread) + ("" if read_only else render_conversation_entry(thread))
+
+
 def render_removed(message_ids: list[str]) -> str:
     """Take removed messages (an answer asked again, an edited question) off the page: a
     marker that app.js acts on (``applyRemovals``). Not htmx's out-of-band delete: the tab

@@ -8,6 +8,8 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.test import Client
+from django.urls import reverse
 
 from chat.classes import services as classes
 from chat.classes.models import ClassThread, Membership
@@ -540,6 +542,43 @@ async def test_an_edit_that_renames_the_conversation_renames_it_in_the_owners_ot
     await dispatch.wait_idle()
     for name, tab in tabs.items():
         joined = "".join(await receive_until(tab, r"message--assistant message--completed"))
+        assert '<h1 id="thread-title" hx-swap-oob="true">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</h1>' in joined
+        assert '<div hx-swap-oob="innerHTML:#page-title">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime? · Tutor</div>' in joined
+        entry = re.search(rf'<li id="conversation-{thread.id}"[^>]*hx-swap-oob="outerHTML".*?</li>', joined, re.S)
+        if name == alice.username:
+            assert entry and ">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</a>" in entry.group(0)
+        else:
+            assert entry is None
+        assert "<b>x" not in joined
+        await tab.disconnect()
+
+
+async def test_a_rename_from_the_menu_renames_the_conversation_in_the_owners_other_tab_and_the_tutors_page(
+    alice, bob, thread
+):
+    """A title given by hand reaches every open page of the conversation as an edit's does:
+    the owner's other tab gets the heading, the browser title and the sidebar's entry, the
+    tutor's page (whose sidebar lists the tutor's own) the heading and the browser title.
+    The title is the student's text: escaped."""
+
+    @sync_to_async
+    def a_class_conversation():
+        classroom = classes.create_classroom(bob, "Algebra 1")
+        Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.STUDENT)
+        ClassThread.objects.create(thread=thread, classroom=classroom)
+
+    @sync_to_async
+    def rename_from_the_menu(title: str):
+        browser = Client()
+        browser.force_login(alice)
+        response = browser.post(reverse("chat:thread_rename", args=[thread.id]), {"title": title})
+        assert response.status_code == 302
+
+    await a_class_conversation()
+    tabs = {user.username: await open_tab(thread, user, 0) for user in (alice, bob)}
+    await rename_from_the_menu("Is <b>x</b> & y prime?")
+    for name, tab in tabs.items():
+        joined = "".join(await receive_until(tab, r'hx-swap-oob="innerHTML:#page-title"'))
         assert '<h1 id="thread-title" hx-swap-oob="true">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</h1>' in joined
         assert '<div hx-swap-oob="innerHTML:#page-title">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime? · Tutor</div>' in joined
         entry = re.search(rf'<li id="conversation-{thread.id}"[^>]*hx-swap-oob="outerHTML".*?</li>', joined, re.S)

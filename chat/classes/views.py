@@ -12,13 +12,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.access import class_assistants, get_classroom_for_member, get_classroom_for_tutor
 from chat.classes import gradebook, progress, quotas, services
 from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm, LimitsForm, OverrideForm
 from chat.classes.models import Classroom, Membership, normalize_join_code
 from chat.models import Assistant, Thread
+from chat.views.methods import posted_from, require_GET, require_http_methods, require_POST
 
 Role = Membership.Role
 
@@ -43,7 +43,17 @@ def class_list(request: HttpRequest) -> HttpResponse:
     return render(request, "classes/class_list.html", _list_context(request.user))
 
 
-@require_POST
+def _class_page(request: HttpRequest, classroom_id: int) -> str:
+    """Where a member's forms of the class live (posted_from): its page."""
+    return reverse("classes:detail", args=[get_classroom_for_member(request.user, classroom_id)[0].pk])
+
+
+def _class_page_for_tutor(request: HttpRequest, classroom_id: int) -> str:
+    """Where a tutor's forms of the class live: its page, for its tutors."""
+    return reverse("classes:detail", args=[get_classroom_for_tutor(request.user, classroom_id).pk])
+
+
+@posted_from(lambda request: reverse("classes:list") + "#create")
 @login_required
 def class_create(request: HttpRequest) -> HttpResponse:
     form = ClassroomForm(request.POST)
@@ -76,15 +86,18 @@ def class_join(request: HttpRequest) -> HttpResponse:
 def join_link(request: HttpRequest, code: str) -> HttpResponse:
     """An invite link shows the class and a Join button: a link opened by accident, or
     embedded in someone else's page, enrols nobody. Logged out, it names the class and
-    offers to log in first (and come back here): a new student sees where the link leads."""
+    offers to log in or sign up first (and come back here): a new student sees where the
+    link leads."""
     if not request.user.is_authenticated and request.method != "GET":
         return redirect_to_login(request.get_full_path())
     classroom = Classroom.objects.filter(join_code=normalize_join_code(code), archived=False).first()
     if classroom is None:
         return render(request, "classes/join.html", {"classroom": None, "code": code}, status=404)
     if not request.user.is_authenticated:
-        login_url = f"{reverse('login')}?{urlencode({'next': request.path})}"
-        return render(request, "classes/join.html", {"classroom": classroom, "code": code, "login_url": login_url})
+        # Either way back here (the sign-up page keeps ``next`` as the log-in page does, checked against the host).
+        back = urlencode({"next": request.path})
+        context = {"login_url": f"{reverse('login')}?{back}", "signup_url": f"{reverse('chat:signup')}?{back}"}
+        return render(request, "classes/join.html", {"classroom": classroom, "code": code, **context})
     if classroom.memberships.filter(user=request.user).exists():
         return redirect("classes:detail", classroom_id=classroom.pk)
     if request.method == "POST":
@@ -155,7 +168,7 @@ def regenerate_code(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@posted_from(_class_page_for_tutor)
 @login_required
 def tutor_add(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = get_classroom_for_tutor(request.user, classroom_id)
@@ -183,7 +196,7 @@ def member_remove(request: HttpRequest, classroom_id: int, membership_id: int) -
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@posted_from(_class_page_for_tutor)
 @login_required
 def assistant_publish(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = get_classroom_for_tutor(request.user, classroom_id)
@@ -206,7 +219,7 @@ def assistant_unpublish(request: HttpRequest, classroom_id: int) -> HttpResponse
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@posted_from(_class_page_for_tutor)
 @login_required
 def class_limits(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = get_classroom_for_tutor(request.user, classroom_id)
@@ -228,7 +241,7 @@ def class_archive(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@posted_from(_class_page)
 @login_required
 def class_leave(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom, _role = get_classroom_for_member(request.user, classroom_id)
@@ -241,7 +254,7 @@ def class_leave(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return redirect("classes:list")
 
 
-@require_POST
+@posted_from(_class_page)
 @login_required
 def conversation_start(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom, role = get_classroom_for_member(request.user, classroom_id)

@@ -92,11 +92,13 @@ def group_for(thread_id: str) -> str:
 
 # News of a thread rather than of one of its runs, published to the same group without a
 # run id or number: messages removed (an answer asked again, an edited question, a /v1
-# delete: ``message_ids``) and an attached file's new status (``file_id``). The pages'
-# sockets show them; a reader of a run (an SSE stream) has nothing to take from them.
+# delete: ``message_ids``), an attached file's new status (``file_id``) and a new title
+# given by hand (``title``). The pages' sockets show them; a reader of a run (an SSE
+# stream) has nothing to take from them.
 MESSAGES_REMOVED = "messages.removed"
 FILE_STATUS = "file.status"
-THREAD_EVENTS = frozenset({MESSAGES_REMOVED, FILE_STATUS})
+THREAD_RENAMED = "thread.renamed"
+THREAD_EVENTS = frozenset({MESSAGES_REMOVED, FILE_STATUS, THREAD_RENAMED})
 
 
 # What an event carries of its rows: of a run, what changes while it executes (a reader

@@ -5,7 +5,6 @@ import json
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import live
 from chat.access import get_assistant_for_user, get_run_for_user
@@ -16,6 +15,7 @@ from chat.functions.pending import call_forms, render_pending_action
 from chat.functions.services import submit_call_forms
 from chat.models import Assistant
 from chat.services.assistants import functions_of, set_functions
+from chat.views.methods import require_GET, require_http_methods, require_POST
 
 # --- the student's answers ----------------------------------------------------------------------
 

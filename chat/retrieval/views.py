@@ -8,7 +8,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat.access import get_assistant_for_user, get_file_for_reader, get_file_for_user
 from chat.retrieval import stores
@@ -16,6 +15,7 @@ from chat.retrieval.extract import ExtractError, extract
 from chat.retrieval.models import VectorStoreFile
 from chat.services import Refused
 from chat.services.files import add_assistant_files, remove_assistant_file, upload_problems
+from chat.views.methods import require_GET, require_http_methods, require_POST
 
 
 @require_http_methods(["GET", "POST"])

@@ -1,4 +1,5 @@
-"""Threads: creating one (with its first messages), deleting one (its live run is stopped first)."""
+"""Threads: creating one (with its first messages), renaming one (its open pages are told),
+deleting one (its live run is stopped first)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from chat.engine import events
 from chat.engine.runs import cancel_run
 from chat.models import Assistant, Thread
 from chat.services.messages import add_message
@@ -31,6 +33,17 @@ def create_thread(
         for message in messages:
             add_message(thread, **message)
     return thread
+
+
+def rename_thread(thread: Thread, title: str) -> None:
+    """Give the thread a title by hand. Once saved, every open page of it (the owner's other
+    tabs, a watching tutor) shows the new title, as after an edit of the question that
+    named it (chat/live.py render_renamed)."""
+    thread.title = title
+    with transaction.atomic():
+        thread.save(update_fields=["title"])
+        # Robust: the new title stands even if a page cannot be told (it shows it when reloaded).
+        transaction.on_commit(lambda: events.publish_sync(thread.id, events.THREAD_RENAMED, title=title), robust=True)
 
 
 def delete_thread(thread: Thread) -> None:

@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
 
 from chat.demo import ensure_starter_assistant
 from chat.forms import SignupForm
+from chat.views.methods import require_http_methods
 
 
 @require_http_methods(["GET", "POST"])

@@ -4,12 +4,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
 
 from chat.access import get_assistant_for_user
 from chat.forms import AssistantForm
 from chat.models import Assistant, Run
 from chat.services.assistants import delete_assistant, save_assistant
+from chat.views.methods import require_GET, require_http_methods
 
 
 @require_GET

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest
-from django.views.decorators.http import require_GET
 
 from chat.access import get_file_for_reader
 from chat.downloads import file_response
+from chat.views.methods import require_GET
 
 
 @require_GET

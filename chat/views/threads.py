@@ -9,7 +9,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
 from chat import conversations, live
@@ -21,8 +20,9 @@ from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
 from chat.services.files import upload_problems
 from chat.services.messages import NothingToRedo, edit_last_question, post_message, regenerate_last_answer
-from chat.services.threads import delete_thread
+from chat.services.threads import delete_thread, rename_thread
 from chat.user_input import whole_number
+from chat.views.methods import posted_from, require_GET, require_http_methods, require_POST
 
 
 def _sidebar_context(request: HttpRequest, current: Thread | None = None) -> dict:
@@ -58,7 +58,12 @@ def thread_list(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/thread_list.html", {**context, "new_form": NewThreadForm(user=request.user)})
 
 
-@require_POST
+def _thread_page(request: HttpRequest, thread_id: str) -> str:
+    """Where the thread's forms live (posted_from): its page, when it is the user's."""
+    return reverse("chat:thread", args=[get_thread_for_user(request.user, thread_id).id])
+
+
+@posted_from(lambda request: reverse("chat:threads"))
 @login_required
 def thread_create(request: HttpRequest) -> HttpResponse:
     form = NewThreadForm(request.POST, user=request.user)
@@ -117,7 +122,7 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
     return render(request, "chat/thread.html", context)
 
 
-@require_POST
+@posted_from(_thread_page)
 @login_required
 def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
@@ -177,7 +182,7 @@ def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], messag
     return response
 
 
-@require_POST
+@posted_from(_thread_page)
 @login_required
 def answer_again(request: HttpRequest, thread_id: str) -> HttpResponse:
     """Regenerate the last answer."""
@@ -199,7 +204,7 @@ def answer_again(request: HttpRequest, thread_id: str) -> HttpResponse:
     return _after_redo(request, thread, removed)
 
 
-@require_POST
+@posted_from(lambda request, thread_id: _thread_page(request, thread_id) + "?edit")
 @login_required
 def message_edit(request: HttpRequest, thread_id: str) -> HttpResponse:
     """Replace the user's last message with the edited text and answer it anew."""
@@ -245,7 +250,7 @@ def thread_rename(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
     form = ThreadTitleForm(request.POST, instance=thread)
     if form.is_valid():
-        form.save()
+        rename_thread(thread, form.cleaned_data["title"])
         notice, level = f"Renamed the conversation to “{thread.display_title}”.", messages.SUCCESS
     else:
         thread.refresh_from_db()

@@ -96,6 +96,20 @@
       if (message.id && document.getElementById(message.id)) message.remove();
     });
   });
+  // A conversation renamed from its sidebar entry, on its own page, hears of it twice too:
+  // the entry in the POST's response (with the focus on its link) and over the socket.
+  // The socket's copy is dropped while the entry's own rename is on its way (replacing the
+  // entry would leave the response nowhere to go) or once it shows that title, so the
+  // focus stays where the rename left it.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var detail = event.detail;
+    var entry = detail.target;
+    if (!entry || !entry.classList.contains("conversation-item") || !detail.fragment) return;
+    var shown = entry.querySelector(".conversation-item__text a");
+    var incoming = detail.fragment.querySelector(".conversation-item__text a");
+    var renaming = entry.querySelector(".htmx-request");
+    if (renaming || (shown && incoming && shown.textContent === incoming.textContent)) detail.shouldSwap = false;
+  });
   // Removed messages (an answer asked again, an edited question, here or in another tab)
   // arrive as a marker naming them (chat/live.py render_removed), perhaps twice in the tab
   // that asked: take off whichever are still on the page, and the marker.

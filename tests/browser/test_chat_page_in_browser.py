@@ -325,6 +325,31 @@ def test_an_edit_that_renames_the_conversation_renames_it_in_every_tab(browsing:
     assert not [line for line in browsing.console if "oobError" in line]
 
 
+def test_a_rename_from_the_menu_renames_the_conversation_in_every_tab(browsing: Browsing, chat_server: ChatServer):
+    """Renamed from "Conversation settings" in one tab: the other tab's heading, sidebar
+    entry and browser title follow, live, as text."""
+    first = browsing.new_page(chat_server)
+    log_in(first, chat_server, ALICE[0])
+    thread_id = start_conversation(first)
+    send(first, "What is a prime number?")
+    expect(run_status(first)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    second = browsing.new_page(chat_server)
+    log_in(second, chat_server, ALICE[0])
+    second.goto(f"/threads/{thread_id}/")
+    wait_for_socket(second)
+
+    renamed = "Is <b>7</b> & 11 prime?"
+    first.get_by_text("Conversation settings").click()
+    first.get_by_label("Title", exact=True).fill(renamed)
+    first.get_by_role("button", name="Rename").click()
+    expect(first.get_by_role("heading", level=1)).to_have_text(renamed)
+    expect(second.get_by_role("heading", level=1)).to_have_text(renamed)
+    expect(second.locator(f"#conversation-{thread_id}").get_by_role("link", name=renamed)).to_be_visible()
+    expect(second).to_have_title(f"{renamed} · Tutor")
+    screenshots(second, "renamed-by-menu")
+    assert not [line for line in browsing.console if "oobError" in line]
+
+
 def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_or_reflow(
     browsing: Browsing, slow_chat_server: ChatServer
 ):

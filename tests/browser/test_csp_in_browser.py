@@ -141,3 +141,26 @@ def test_every_main_page_works_under_the_policy(browsing: Browsing, chat_server:
     page.get_by_role("link", name=ALICE[0], exact=True).click()
     expect(page.get_by_label("Username:")).to_have_value(ALICE[0])
     shoot(page, "admin-user", size)
+
+
+def test_a_field_left_with_an_empty_style_attribute_is_swapped_without_a_violation(
+    browsing: Browsing, chat_server: ChatServer
+):
+    """A screenshot's caret hiding (Playwright's default) or a browser extension styles a
+    field from script and leaves ``style=""`` on it. htmx used to copy a swapped element's
+    old style attribute onto its new one while it settles: a violation (the hash of an
+    empty string) at every swap of the composer, which holds #id_text."""
+    page = browsing.new_page(chat_server)
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    page.evaluate(
+        """() => document.querySelectorAll("input, textarea").forEach((field) => {
+          field.style.setProperty("caret-color", "transparent");
+          field.style.removeProperty("caret-color");
+        })"""
+    )
+    assert page.locator("#id_text").get_attribute("style") == ""
+    send(page, QUADRATIC)
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    page.wait_for_timeout(200)  # console messages are delivered asynchronously
+    assert not browsing.csp_violations

@@ -42,6 +42,22 @@ def test_the_invite_link_names_the_class_to_an_anonymous_visitor_and_comes_back_
     assert joining.status_code == 302 and joining["Location"].startswith(reverse("login"))
 
 
+def test_the_invite_link_offers_a_new_student_to_sign_up_and_come_back(client_of, class_a):
+    link = reverse("classes:join_link", args=[class_a.join_code])
+    page = client_of(None).get(link).content.decode()
+    signup = f"{reverse('chat:signup')}?next={link.replace('/', '%2F')}"
+    assert f'href="{signup}">Sign up</a>' in page
+    newcomer = client_of(None)
+    form = newcomer.get(signup).content.decode()
+    assert f'name="next" value="{link}"' in form
+    passphrase = "a long enough passphrase 42"
+    response = newcomer.post(
+        signup, {"username": "nina", "password1": passphrase, "password2": passphrase, "next": link}
+    )
+    assert response.status_code == 302 and response["Location"] == link
+    assert "Join as a student" in newcomer.get(link).content.decode()
+
+
 def test_a_wrong_invite_link_names_no_class_to_an_anonymous_visitor(client_of, class_a):
     for code in ("ZZZZZZZZ", class_a.join_code + "X", "x" * 500):
         response = client_of(None).get(reverse("classes:join_link", args=[code]))

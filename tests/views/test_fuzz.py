@@ -72,6 +72,14 @@ PAGES = [
     ("POST", f"{C}/start/", ["assistant"]),
     ("POST", f"{C}/leave/", []),
     ("POST", f"{C}/archive/", []),
+    # A form's URL opened (its failed page reloaded, or reached through the history).
+    ("GET", "/threads/new/", []),
+    ("GET", f"{T}/messages/", []),
+    ("GET", f"{T}/messages/last/", []),
+    ("GET", "/classes/new/", []),
+    ("GET", f"{C}/start/", []),
+    ("GET", f"{C}/leave/", []),
+    ("GET", f"{C}/limits/", []),
 ]
 
 NESTED = '{"type": "object", "properties": {"a": ' * 2_000 + "{}" + "}}" * 2_000

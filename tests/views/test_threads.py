@@ -6,6 +6,8 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
+from chat.classes import services as classes
+from chat.classes.models import ClassThread, Membership
 from chat.models import Assistant, Message, Run, Thread
 from chat.services.messages import title_from
 
@@ -154,6 +156,18 @@ def test_a_new_conversations_sidebar_does_not_say_there_are_none(alice_client, t
     assertContains(page, "This new conversation is listed here once you send its first message.")
     listed = alice_client.get(reverse("chat:threads"))  # no conversation open: none to list
     assertContains(listed, "No conversations yet")
+
+
+def test_a_tutor_reading_a_students_conversation_is_told_their_own_list_is_empty(alice, bob, bob_client, thread):
+    """bob tutors alice's class and has no conversation of his own: his sidebar lists his
+    own, and says so, not "Start one with your tutor" beside a student's conversation."""
+    classroom = classes.create_classroom(bob, "Algebra 1")
+    Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.STUDENT)
+    ClassThread.objects.create(thread=thread, classroom=classroom)
+    say(thread, "Solve 2x = 14")
+    page = bob_client.get(reverse("chat:thread", args=[thread.id]))
+    assertContains(page, "You have no conversations of your own yet; this list shows only yours.")
+    assertNotContains(page, "No conversations yet")
 
 
 def test_the_thread_list_shows_only_my_threads(alice_client, bob, thread):

@@ -7,9 +7,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
 
 from chat.api.models import ApiKey
+from chat.views.methods import require_GET, require_POST
 
 
 class KeyNameForm(forms.Form):
