@@ -467,6 +467,44 @@ _MONTH = re.compile(
     r"|september|october|november|december", re.IGNORECASE)
 
 
+# "What time …", "at what hour …" asks for a time of day: "8:15 am", "at 4 pm", "14:30", "noon".
+_CLOCK_ASKED = re.compile(r"^(?:what|which) (?:time|hour)\b")
+_CLOCK = re.compile(
+    r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s?[ap]\.?m\b\.?)?"
+    r"|\b(?:1[0-2]|0?[1-9])(?:\.[0-5]\d)?\s?[ap]\.?m\b\.?|\b(?:1[0-2]|[1-9]) o['’]clock\b|\b(?:noon|midday|midnight)\b",
+    re.IGNORECASE,
+)
+_TIME_WORDS = frozenset(stem(w) for w in ("time", "hour"))
+
+
+def _clock_said(text: str, weights: dict[str, float]) -> dict[str, float]:
+    """The question's "time" (or "hour") stem, covered when the text states a time of day:
+    "leaves at 8:15 am" says what time as surely as the word would; else nothing."""
+    return dict.fromkeys(_TIME_WORDS & set(weights), 1.0) if _CLOCK.search(text) else {}
+
+
+# "How much does it cost", "what is the fee": a sum of money, a figure by a currency's sign
+# or name ("$3.50", "12 pounds"), not a label's number ("Year 5", "Room 12").
+_PRICE_ASKED = re.compile(
+    r"\b(?:cost|costs|price|prices|priced|pay|paid|fee|fees|fare|fares|charge|charged|spend|spent)\b"
+)
+_CURRENCY_BEFORE = re.compile(r"(?:[£$€¥₹]|\b(?:usd|eur|gbp|us\$))\s?$", re.IGNORECASE)
+_CURRENCY_AFTER = re.compile(
+    r"\s?(?:pounds?|dollars?|euros?|cents?|pence|p|yen|francs?|rupees?|usd|eur|gbp)\b", re.IGNORECASE
+)
+
+
+def price_asked(question: str) -> bool:
+    """Whether a figure question asks for a sum of money (and names no other unit: "what is
+    the training cost in FLOPs" asks for a count, "how much time did it spend" a duration)."""
+    text = questions._normalised(questions.main_clause(question))
+    return bool(_PRICE_ASKED.search(text)) and not questions._UNIT.search(text) and not _HOW_MUCH_TIME.match(text)
+
+
+def _is_money(plain: str, span: re.Match) -> bool:
+    return bool(_CURRENCY_BEFORE.search(plain, 0, span.start()) or _CURRENCY_AFTER.match(plain, span.end()))
+
+
 def _by_month(tokens: list[str], at: int) -> bool:
     """Whether the figure at ``at`` stands right by a month's name ("Dec 2017", "3 March")."""
     return any(0 <= j < len(tokens) and _MONTH.fullmatch(tokens[j]) for j in (at - 1, at + 1))
@@ -483,6 +521,7 @@ def _strength(
     phrase: tuple[str, set[str]] | None = None, who: bool = False, against: bool = False,
     minimum: bool | None = None, measures: frozenset[str] = frozenset(), per: frozenset[str] = frozenset(),
     absent: bool = True, counting: bool = False, dated: bool = False, container: frozenset[str] = frozenset(),
+    clock: bool = False, priced: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -517,6 +556,14 @@ def _strength(
                 numbers, stated_minimum = least, True
             elif not minimum and least and len(least) == len(numbers):
                 numbers = []
+        if clock:
+            # "What time …?": a time of day ("8:15 am", "noon"); any other figure is no answer.
+            times = [(m.start(), m.end()) for m in _CLOCK.finditer(plain)]
+            if not times:
+                return 0.0
+            # The time's tokens ("8", "15", "am"; "noon") stand where it does.
+            spots = [i for i, m in enumerate(spans) if any(start <= m.start() < end for start, end in times)]
+            return max(_near(tokens, spots, focus), 0.8)
         if dated:
             # "What date …?": a year, or a figure by a month's name ("Dec 2017"), not a count.
             numbers = [i for i in numbers if _YEAR.match(tokens[i]) or _by_month(tokens, i)]
@@ -526,6 +573,13 @@ def _strength(
             numbers = [i for i in numbers if _MEASURED.search(plain[spans[i].start() : spans[i].end() + 12])]
         if not numbers:
             return 0.2 if kind == SCORE and any(t[0].isdigit() for t in tokens) else 0.0
+        if priced:
+            # "How much does it cost?": a sum of money is the answer itself, however far it
+            # stands from the question's words; a figure by no currency is another thing's.
+            money = [i for i in numbers if _is_money(plain, spans[i])]
+            if money:
+                return max(_near(tokens, money, focus), 0.8)
+            return OTHER_THING * max(_near(tokens, numbers, focus), 0.8 * _near(tokens, numbers, wanted), 0.4)
         near = _near(tokens, numbers, wanted)
         by_focus = _near(tokens, numbers, focus)
         if _RESPECTIVELY.search(plain) and any(_stem_of(t) in wanted for t in tokens):
@@ -929,6 +983,8 @@ def candidates(
     table_asked = bool(_TABLE_ASKED.search(question))
     bounded = any(bound in weights for bound in _BOUNDS)
     dated = bool(_DATE_ASKED.search(questions._normalised(questions.main_clause(question))))
+    clock = kind == NUMBER and bool(_CLOCK_ASKED.match(questions._normalised(questions.main_clause(question))))
+    priced = kind == NUMBER and not clock and price_asked(question)
     way = directions(question)
     naming = bool(_NAMING.search(question))
     against = bool(_WHY_NOT.search(questions._normalised(questions.main_clause(question))))
@@ -966,7 +1022,11 @@ def candidates(
             own_text = _without(sentence, offset, title)
             said = own_text if absent else _unsaid(own_text)
             have = match(said)
-            extra = (_one_by_one(said, each, ones) if ones else {}) | (_bounds(said, weights) if bounded else {})
+            extra = (
+                (_one_by_one(said, each, ones) if ones else {})
+                | (_bounds(said, weights) if bounded else {})
+                | (_clock_said(said, weights) if clock else {})
+            )
             found_here.append((sentence, own_text, _union(have, extra) if extra else have))
         titled = {title: match(title[2]) for title in set(titles) if title}
         captions = [at for at, (sentence, _, _) in enumerate(found_here) if _CAPTION.search(sentence)]
@@ -1023,7 +1083,7 @@ def candidates(
         strength = (
             _strength(
                 kind, own_text, set(weights), question_words, years, focus, asked, place, compares, naming, heads, phrase,
-                who, against, minimum, measures, per, absent, counting, dated, container,
+                who, against, minimum, measures, per, absent, counting, dated, container, clock, priced,
             )
             if kind != ANY or heads else 0.0
         )

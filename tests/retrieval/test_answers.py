@@ -866,3 +866,36 @@ def test_what_the_question_sets_aside_is_no_part_of_the_answer():
     )
     reply = skill.answer("Why is the marsh survey so hard, apart from its size?", output_for("q", notes))
     assert "flood" in first_quote(reply)
+
+
+def test_what_time_wants_a_time_of_day_not_another_figure():
+    notes = (
+        "The under-12 squad plays its cup match away at Riverside on Saturday. "
+        "The minibus departs from the clubhouse car park at 9:40 am. "
+        "Each player pays 3 pounds towards the minibus and should go to bed early."
+    )
+    reply = skill.answer("What time does the minibus go?", output_for("q", notes))
+    assert "9:40 am" in first_quote(reply)
+
+
+def test_a_time_of_day_covers_the_question_s_word_time():
+    notes = (
+        "Tickets for the island ferry are sold at the harbour kiosk. Dogs must stay on a lead on deck. "
+        "Bicycles travel free on every crossing. The boat leaves the pier at 7:30 am."
+    )
+    reply = skill.answer("What time does the ferry sail?", output_for("q", notes))
+    assert "7:30 am" in first_quote(reply)
+    assert answers._clock_said("Doors open at noon.", {"time": 1.0}) == {"time": 1.0}
+    assert answers._clock_said("Model 3.5 has 12 layers.", {"time": 1.0}) == {}
+
+
+def test_how_much_does_it_cost_wants_a_sum_of_money_not_a_label_s_number():
+    notes = (
+        "Under 14 tour to the national stadium in May. "
+        "Each player pays 15 dollars for the coach and tickets to the treasurer by Friday."
+    )
+    reply = skill.answer("How much does the tour cost?", output_for("q", notes))
+    assert "15 dollars" in first_quote(reply)
+    assert answers.price_asked("How much does the tour cost?")
+    assert not answers.price_asked("What is the training cost in FLOPs?")
+    assert not answers.price_asked("How much time did the team spend on drills?")
