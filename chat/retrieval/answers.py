@@ -63,6 +63,16 @@ CONTEXT_WEIGHT = 0.6
 CONTEXT_BEFORE, CONTEXT_AFTER = 2, 1
 # How much a sentence holding the wanted kind of answer counts, against full coverage = 1.
 KIND_BONUS = 0.75
+# "What should the players bring?", "what does photosynthesis produce?": the answer is what
+# the question's last word, its verb, acts on, so it stands by that verb; a sentence saying
+# the verb itself gains this much over one that only names who does it and has the verb in a
+# neighbour: more than the share of a two-word question a neighbour lends
+# (CONTEXT_WEIGHT × ½). A subject of up to three words: a longer question's last word is
+# seldom its verb.
+_WHAT_DOES_X_VERB = re.compile(
+    r"^what (?:do|does|did|should|must|can|could|will|would|may|might|shall|has|have|had) (?:[\w'’-]+ ){1,3}([a-z]+)\W*$"
+)
+VERB_BONUS = 0.35
 # Two of the question's words standing together in a sentence ("common nouns") say more
 # than each alone: this much for each such pair, at most PHRASES pairs.
 PHRASE_BONUS, PHRASES = 0.1, 3
@@ -679,6 +689,14 @@ class Candidate:
     own: float = 0.0
 
 
+def asked_verb(question: str) -> str | None:
+    """The stem of the verb a "what does X <verb>?" question ends with ("bring"), or None."""
+    match = _WHAT_DOES_X_VERB.match(questions._normalised(questions.main_clause(question)))
+    if not match or match.group(1) in STOPWORDS:
+        return None
+    return synonyms.verb_base(stem(match.group(1)))
+
+
 def _question_weights(question: str) -> dict[str, float]:
     """The question's word stems and their weights: its own words 1, synonyms less; a
     negated word also stands for its stem ("unscaled" for "scaled")."""
@@ -1069,6 +1087,7 @@ def candidates(
         return min(1.0, sum(weights[s] * factor * rarity[s] for s, factor in words.items()) / total)
 
     pairs = _pairs(question)
+    verb = asked_verb(question) if kind == ANY else None
     found = []
     placed: dict[tuple[int, int], Candidate] = {}
     for index, at, sentence, own_text, have, around in pool:
@@ -1094,6 +1113,7 @@ def candidates(
         score = (
             coverage + KIND_BONUS * strength + PHRASE_BONUS * min(PHRASES, len(pairs & _pairs(sentence)))
             - RANK_PENALTY * index
+            + (VERB_BONUS if verb and have.get(verb) == 1.0 else 0.0)
             + (TABLE_ASKED_BONUS if at is None and strength and table_asked else 0.0)
         )
         found.append(Candidate(

@@ -899,3 +899,16 @@ def test_how_much_does_it_cost_wants_a_sum_of_money_not_a_label_s_number():
     assert answers.price_asked("How much does the tour cost?")
     assert not answers.price_asked("What is the training cost in FLOPs?")
     assert not answers.price_asked("How much time did the team spend on drills?")
+
+
+def test_what_does_someone_do_is_answered_by_the_sentence_saying_the_question_s_verb():
+    assert answers.asked_verb("What should the swimmers bring?") == passages.stem("bring")
+    assert answers.asked_verb("What does the best method score going from French to English?") is None
+    notes = (
+        "Veterans tournament at the county ground on Sunday. The gates open at nine. Please bring a racket and water. "
+        "Entry is 3 pounds per man, paid at the desk. Men who arrive late cannot play."
+    )
+    # "Men who …" has the question's other word and the verb two sentences before it; the
+    # sentence saying the verb itself answers.
+    reply = skill.answer("What should the men bring?", output_for("q", notes))
+    assert "racket and water" in first_quote(reply)
