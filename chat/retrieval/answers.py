@@ -500,7 +500,7 @@ _PRICE_ASKED = re.compile(
 )
 _CURRENCY_BEFORE = re.compile(r"(?:[£$€¥₹]|\b(?:usd|eur|gbp|us\$))\s?$", re.IGNORECASE)
 _CURRENCY_AFTER = re.compile(
-    r"\s?(?:pounds?|dollars?|euros?|cents?|pence|p|yen|francs?|rupees?|usd|eur|gbp)\b", re.IGNORECASE
+    r"\s?(?:pounds?|dollars?|euros?|cents?|pence|p(?!\.m\b)|yen|francs?|rupees?|usd|eur|gbp)\b", re.IGNORECASE
 )
 
 
