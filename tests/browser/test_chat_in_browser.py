@@ -343,12 +343,13 @@ def test_short_inline_math_moves_to_the_next_line_whole_and_long_math_does_not_w
     short = "So we find $x = 3$ and also $y = 12$, then $2x + 3y = 42$ for the last one, and $a + b = c$ holds."
     send(page, short, shows="So we find")
     expect(user_messages(page).last.locator(".katex")).to_have_count(4)
+    # The answer's formulas too, once it is whole: a streaming answer's bubble is still growing.
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
     split = {}
     for width in range(300, 440, 10):  # wherever the line ends, no formula is cut
         page.set_viewport_size({"width": width, "height": 844})
         split[width] = page.evaluate(SPLIT_FORMULAS_JS)
     assert not any(split.values()), split
-    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
 
     terms = " + ".join(f"a_{{{i}}}" for i in range(1, 15))
     send(page, f"A long one: ${terms} = \\sum_{{i=1}}^{{14}} a_i$ ends here.", shows="ends here.")
