@@ -516,6 +516,19 @@ async def test_a_question_edited_in_one_tab_leaves_the_others_too(alice, bob, th
     await dispatch.wait_idle()
 
 
+def assert_shows_the_hostile_title(joined: str, thread, *, with_sidebar_entry: bool) -> None:
+    """A page told of the rename to "Is <b>x</b> & y prime?": its heading and browser title,
+    and (the owner's) its sidebar entry, all as escaped text."""
+    assert '<h1 id="thread-title" hx-swap-oob="true">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</h1>' in joined
+    assert '<div hx-swap-oob="innerHTML:#page-title">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime? · Tutor</div>' in joined
+    entry = re.search(rf'<li id="conversation-{thread.id}"[^>]*hx-swap-oob="outerHTML".*?</li>', joined, re.S)
+    if with_sidebar_entry:
+        assert entry and ">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</a>" in entry.group(0)
+    else:
+        assert entry is None
+    assert "<b>x" not in joined
+
+
 async def test_an_edit_that_renames_the_conversation_renames_it_in_the_owners_other_tab_and_the_tutors_page(
     alice, bob, thread, tutor
 ):
@@ -542,14 +555,7 @@ async def test_an_edit_that_renames_the_conversation_renames_it_in_the_owners_ot
     await dispatch.wait_idle()
     for name, tab in tabs.items():
         joined = "".join(await receive_until(tab, r"message--assistant message--completed"))
-        assert '<h1 id="thread-title" hx-swap-oob="true">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</h1>' in joined
-        assert '<div hx-swap-oob="innerHTML:#page-title">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime? · Tutor</div>' in joined
-        entry = re.search(rf'<li id="conversation-{thread.id}"[^>]*hx-swap-oob="outerHTML".*?</li>', joined, re.S)
-        if name == alice.username:
-            assert entry and ">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</a>" in entry.group(0)
-        else:
-            assert entry is None
-        assert "<b>x" not in joined
+        assert_shows_the_hostile_title(joined, thread, with_sidebar_entry=name == alice.username)
         await tab.disconnect()
 
 
@@ -579,12 +585,5 @@ async def test_a_rename_from_the_menu_renames_the_conversation_in_the_owners_oth
     await rename_from_the_menu("Is <b>x</b> & y prime?")
     for name, tab in tabs.items():
         joined = "".join(await receive_until(tab, r'hx-swap-oob="innerHTML:#page-title"'))
-        assert '<h1 id="thread-title" hx-swap-oob="true">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</h1>' in joined
-        assert '<div hx-swap-oob="innerHTML:#page-title">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime? · Tutor</div>' in joined
-        entry = re.search(rf'<li id="conversation-{thread.id}"[^>]*hx-swap-oob="outerHTML".*?</li>', joined, re.S)
-        if name == alice.username:
-            assert entry and ">Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?</a>" in entry.group(0)
-        else:
-            assert entry is None
-        assert "<b>x" not in joined
+        assert_shows_the_hostile_title(joined, thread, with_sidebar_entry=name == alice.username)
         await tab.disconnect()

@@ -271,20 +271,26 @@ def test_answer_again_removes_the_old_answer_when_the_socket_replaces_the_button
     assert not [line for line in browsing.console if "oobErrorNoTarget" in line]
 
 
+def two_tabs_on_an_answered_conversation(browsing: Browsing, server: ChatServer, question: str) -> tuple[Page, Page, str]:
+    """Alice asks ``question`` in a new conversation and, once it is answered, opens it in
+    a second tab (its socket connected): (first tab, second tab, the thread's id)."""
+    first = browsing.new_page(server)
+    log_in(first, server, ALICE[0])
+    thread_id = start_conversation(first)
+    send(first, question)
+    expect(run_status(first)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    second = browsing.new_page(server)
+    log_in(second, server, ALICE[0])
+    second.goto(f"/threads/{thread_id}/")
+    wait_for_socket(second)
+    return first, second, thread_id
+
+
 def test_answer_again_in_one_tab_takes_the_old_answer_off_the_other(browsing: Browsing, chat_server: ChatServer):
     """Two tabs of one conversation: Answer again in the first takes the old answer off the
     second too (over its socket), and each shows the new answer once, with no error."""
-    first = browsing.new_page(chat_server)
-    log_in(first, chat_server, ALICE[0])
-    thread_id = start_conversation(first)
-    send(first, "Solve x^2 - 5x + 6 = 0")
-    expect(run_status(first)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    first, second, _ = two_tabs_on_an_answered_conversation(browsing, chat_server, "Solve x^2 - 5x + 6 = 0")
     old_answer = tutor_messages(first).last.get_attribute("id")
-
-    second = browsing.new_page(chat_server)
-    log_in(second, chat_server, ALICE[0])
-    second.goto(f"/threads/{thread_id}/")
-    wait_for_socket(second)
     expect(second.locator(f"#{old_answer}")).to_have_count(1)
 
     first.get_by_role("button", name="Answer again").click()
@@ -301,15 +307,7 @@ def test_answer_again_in_one_tab_takes_the_old_answer_off_the_other(browsing: Br
 def test_an_edit_that_renames_the_conversation_renames_it_in_every_tab(browsing: Browsing, chat_server: ChatServer):
     """The first question named the conversation; editing it in one tab names it anew in
     both tabs, live: the heading, the sidebar's entry and the browser's title, all as text."""
-    first = browsing.new_page(chat_server)
-    log_in(first, chat_server, ALICE[0])
-    thread_id = start_conversation(first)
-    send(first, "Solve x^2 - 5x + 6 = 0")
-    expect(run_status(first)).to_have_text("Completed", timeout=RUN_TIMEOUT)
-    second = browsing.new_page(chat_server)
-    log_in(second, chat_server, ALICE[0])
-    second.goto(f"/threads/{thread_id}/")
-    wait_for_socket(second)
+    first, second, thread_id = two_tabs_on_an_answered_conversation(browsing, chat_server, "Solve x^2 - 5x + 6 = 0")
     expect(second).to_have_title("Solve x^2 - 5x + 6 = 0 · Tutor")
 
     first.get_by_role("link", name="Edit last message").click()
@@ -328,15 +326,7 @@ def test_an_edit_that_renames_the_conversation_renames_it_in_every_tab(browsing:
 def test_a_rename_from_the_menu_renames_the_conversation_in_every_tab(browsing: Browsing, chat_server: ChatServer):
     """Renamed from "Conversation settings" in one tab: the other tab's heading, sidebar
     entry and browser title follow, live, as text."""
-    first = browsing.new_page(chat_server)
-    log_in(first, chat_server, ALICE[0])
-    thread_id = start_conversation(first)
-    send(first, "What is a prime number?")
-    expect(run_status(first)).to_have_text("Completed", timeout=RUN_TIMEOUT)
-    second = browsing.new_page(chat_server)
-    log_in(second, chat_server, ALICE[0])
-    second.goto(f"/threads/{thread_id}/")
-    wait_for_socket(second)
+    first, second, thread_id = two_tabs_on_an_answered_conversation(browsing, chat_server, "What is a prime number?")
 
     renamed = "Is <b>7</b> & 11 prime?"
     first.get_by_text("Conversation settings").click()

@@ -45,6 +45,11 @@ def first_quote(text: str) -> str:
     return re.search(r"“(.+?)”【", text).group(1)
 
 
+def lead(question: str, notes: str) -> str:
+    """The sentence the offline answer to ``question`` leads with, over one passage ``notes``."""
+    return first_quote(skill.answer(question, output_for("q", notes)))
+
+
 def test_question_kinds_are_told_apart_by_their_first_words():
     assert answers.answer_kind("How many links did they scrape?") == NUMBER
     assert answers.answer_kind("What share of questions does it answer exactly?") == SHARE
@@ -160,8 +165,7 @@ def test_a_figure_leads_by_the_word_it_measures():
         "Each scan of the archive holds at least 40 glyphs of context for the reader. "
         "The unknown glyph is extremely rare in the archive, occurring only 12 times in all scans."
     )
-    reply = skill.answer("How rare is the unknown glyph in the scans?", output_for("q", notes))
-    assert "12 times" in first_quote(reply)
+    assert "12 times" in lead("How rare is the unknown glyph in the scans?", notes)
 
 
 def test_references_headings_and_years_are_not_answers():
@@ -181,8 +185,7 @@ def test_a_figure_given_after_the_sentence_naming_the_topic_leads_even_without_t
         "The lighthouse survey counted migrating cranes over the northern marsh. "
         "The total came to 4,210 birds."
     )
-    reply = skill.answer("How many cranes did the lighthouse survey count?", output_for("q", notes))
-    assert "4,210" in first_quote(reply)
+    assert "4,210" in lead("How many cranes did the lighthouse survey count?", notes)
 
 
 def test_a_sentence_matching_only_a_synonym_of_the_question_does_not_answer():
@@ -196,8 +199,7 @@ def test_question_words_standing_together_pick_the_sentence_that_uses_them_as_a_
         "The common answer for each survey question was recorded at 41.5% by the birds team. "
         "The survey recorded 77.5% on common birds and 12.5% on rare birds."
     )
-    reply = skill.answer("What accuracy does the survey reach on common birds?", output_for("q", notes))
-    assert "77.5%" in first_quote(reply)
+    assert "77.5%" in lead("What accuracy does the survey reach on common birds?", notes)
 
 
 def test_more_question_kinds_past_a_leading_word():
@@ -224,8 +226,7 @@ def test_a_unit_the_question_asks_for_picks_the_figure_in_it():
         "The archive grew to about 9 million records over 12 years of collecting. "
         "In all, the archive takes up 250 GB of disk."
     )
-    reply = skill.answer("How big is the archive, in GB?", output_for("q", notes))
-    assert "250 GB" in first_quote(reply)
+    assert "250 GB" in lead("How big is the archive, in GB?", notes)
 
 
 def test_digits_of_a_name_are_no_figure_and_a_figure_the_question_states_is_no_answer():
@@ -234,8 +235,7 @@ def test_digits_of_a_name_are_no_figure_and_a_figure_the_question_states_is_no_a
         "In survey 7 the marsh cranes were counted by the Falcon-9 team. "
         "The crane count in survey 7 came to 312 birds."
     )
-    reply = skill.answer("How many cranes were counted in survey 7 by the team?", output_for("q", notes))
-    assert "312 birds" in first_quote(reply)
+    assert "312 birds" in lead("How many cranes were counted in survey 7 by the team?", notes)
 
 
 def test_a_shortened_or_longer_form_of_a_question_word_counts():
@@ -255,8 +255,7 @@ def test_an_acronym_defined_in_the_passages_stands_for_its_words():
         "Counting by volunteers is slow and the cranes often move. "
         "In the NMS, the crane count reached 812 birds."
     )
-    reply = skill.answer("How many cranes did the northern marsh survey count?", output_for("q", notes))
-    assert "812 birds" in first_quote(reply)
+    assert "812 birds" in lead("How many cranes did the northern marsh survey count?", notes)
 
 
 def test_a_table_row_is_read_with_its_caption():
@@ -266,8 +265,7 @@ def test_a_table_row_is_read_with_its_caption():
         "Gala 12.5 3.1 Braeburn 9.8 2.7. Cox 8.1 2.2 Jonagold 10.4 2.9. Elstar 7.7 2.0 Fuji 14.2 3.3. "
         "The cost of the fertiliser rose every year of the trial."
     )
-    reply = skill.answer("How much does the Fuji variety yield per hectare?", output_for("q", notes))
-    assert "14.2" in first_quote(reply)
+    assert "14.2" in lead("How much does the Fuji variety yield per hectare?", notes)
 
 
 def test_sorts_and_consequences_lead_with_the_sentence_giving_them():
@@ -294,8 +292,7 @@ def test_a_sentence_only_mentioning_the_topic_loses_to_the_one_naming_the_answer
         "Many volunteers helped to gather the recordings the bird classifier was trained on. "
         "The classifier was trained on BirdSong, a collection of field recordings."
     )
-    reply = skill.answer("What dataset was the bird classifier trained on?", output_for("q", notes))
-    assert "BirdSong" in first_quote(reply)
+    assert "BirdSong" in lead("What dataset was the bird classifier trained on?", notes)
 
 
 def test_nothing_answering_is_said_plainly_with_a_pointer_but_no_quote():
@@ -320,8 +317,7 @@ def test_how_much_worse_is_answered_by_the_drop():
         "With the filter in, the pump is worse than the old one by 3.5 litres a minute at full speed. "
         "The pump's output drops by 12.5 litres a minute when the filter is removed."
     )
-    reply = skill.answer("How much worse does the pump get when the filter is taken out?", output_for("q", notes))
-    assert "12.5 litres" in first_quote(reply)
+    assert "12.5 litres" in lead("How much worse does the pump get when the filter is taken out?", notes)
 
 
 def test_what_is_the_count_wants_a_figure_and_two_words_may_be_written_as_one():
@@ -355,8 +351,7 @@ def test_figures_listed_respectively_stand_for_the_names_in_order():
         "All three pumps draw their power from the grid. "
         "Their ratings were 2.8, 3.7 and 9.5 kilowatts for the Alder, Birch and Cedar pumps, respectively."
     )
-    reply = skill.answer("How much power does the Cedar pump draw?", output_for("q", notes))
-    assert "9.5" in first_quote(reply)
+    assert "9.5" in lead("How much power does the Cedar pump draw?", notes)
 
 
 def test_a_lone_digit_ending_a_sentence_after_a_noun_is_a_footnote_mark():
@@ -401,8 +396,7 @@ def test_a_heading_glued_to_a_sentence_s_start_is_no_name():
         "The station has four pumps. 4. Upgrades Since spring the station uses a newer pump. "
         "It came by ship in May. The pump is the Kestrel, built in Norway."
     )
-    reply = skill.answer("Which pump does the station use now?", output_for("q", notes))
-    assert "Kestrel" in first_quote(reply)
+    assert "Kestrel" in lead("Which pump does the station use now?", notes)
 
 
 def test_a_name_in_apposition_to_the_asked_word_answers_what_is_asked():
@@ -428,8 +422,7 @@ def test_a_scene_setting_clause_before_the_question_word_does_not_hide_the_kind(
         "In the standard setup the station runs its pumps side by side to share the load. "
         "The station runs 6 pumps."
     )
-    reply = skill.answer("In the standard setup, how many pumps run side by side?", output_for("q", notes))
-    assert "6 pumps" in first_quote(reply)
+    assert "6 pumps" in lead("In the standard setup, how many pumps run side by side?", notes)
 
 
 def test_an_index_in_a_formula_is_no_figure():
@@ -446,8 +439,7 @@ def test_why_is_answered_by_what_a_thing_brings_about():
         "Recurrent pumps move the water one tank after another. "
         "This sequential nature precludes filling the tanks in parallel."
     )
-    reply = skill.answer("Why can't the tanks be filled in parallel?", output_for("q", notes))
-    assert "precludes" in first_quote(reply)
+    assert "precludes" in lead("Why can't the tanks be filled in parallel?", notes)
 
 
 def test_a_name_right_by_a_word_for_the_kind_asked_answers_with_few_question_words():
@@ -486,8 +478,7 @@ def test_a_drawback_asked_for_is_answered_by_its_consequence():
 
 def test_a_sort_asked_for_with_an_adjective_is_found_by_its_noun():
     notes = "The station cleans the water of the town with care. The water runs through sand and charcoal filters."
-    reply = skill.answer("What kind of mechanical filters clean the water?", output_for("q", notes))
-    assert "charcoal filters" in first_quote(reply)
+    assert "charcoal filters" in lead("What kind of mechanical filters clean the water?", notes)
 
 
 def test_a_range_or_average_asked_for_is_a_figure():
@@ -568,14 +559,12 @@ def test_what_model_of_a_thing_is_answered_by_a_name_by_the_papers_word_for_the_
         "We estimate the cost of training from the hours of each GPU used and the power it draws. "
         "The network was trained on four K2000 GPUs for a week."
     )
-    reply = skill.answer("What model of graphics card was used for training?", output_for("q", notes))
-    assert "K2000" in first_quote(reply)
+    assert "K2000" in lead("What model of graphics card was used for training?", notes)
 
 
 def test_a_figure_by_the_asked_words_modifier_in_a_sentence_without_its_head_is_another_things():
     notes = "The bread recipe archive of the bakery holds 120 entries by now. We also bake 500 bread recipe rolls a day."
-    reply = skill.answer("How large is the bread recipe archive?", output_for("q", notes))
-    assert "120 entries" in first_quote(reply)
+    assert "120 entries" in lead("How large is the bread recipe archive?", notes)
 
 
 def test_a_figure_in_a_sentence_opening_in_contrast_is_the_alternatives():
@@ -601,8 +590,7 @@ def test_why_not_is_answered_by_the_things_problem_stated_without_a_marker():
         "Public river samples are far larger than lab samples, but they have serious contamination issues. "
         "We collected lab samples from three sites."
     )
-    reply = skill.answer("Why not simply test on the large public river samples?", output_for("q", notes))
-    assert "contamination issues" in first_quote(reply)
+    assert "contamination issues" in lead("Why not simply test on the large public river samples?", notes)
 
 
 def test_what_noun_with_any_verb_is_answered_by_a_name_by_that_noun():
@@ -610,14 +598,12 @@ def test_what_noun_with_any_verb_is_answered_by_a_name_by_that_noun():
         "3.1 Cooling Loops In each cooling loop of the rack, coolant flows from the pumps to the two copper pipes and back. "
         "This consists of a pipe pair with a Xylene coolant in between."
     )
-    reply = skill.answer("What coolant flows between the two copper pipes of the cooling loop?", output_for("q", notes))
-    assert "Xylene" in first_quote(reply)
+    assert "Xylene" in lead("What coolant flows between the two copper pipes of the cooling loop?", notes)
 
 
 def test_a_short_name_spelled_from_the_questions_words_stands_for_them():
     notes = "Our network reaches an accuracy of 70.2 on the test, a strong result. The RecNet model reaches 64.5 accuracy."
-    reply = skill.answer("What accuracy does the recurrent network reach?", output_for("q", notes))
-    assert "64.5" in first_quote(reply)
+    assert "64.5" in lead("What accuracy does the recurrent network reach?", notes)
 
 
 HARBOUR = (
@@ -692,8 +678,7 @@ def test_a_figure_in_another_measure_than_the_one_asked_is_no_answer():
     reply = skill.answer("What ROUGE score do the riddle summaries reach on the harbour set?", output_for("q", notes))
     assert "21.4" in first_quote(reply)
     # Asked for F1, the F1 figure answers.
-    reply = skill.answer("What F1 do the riddle summaries reach on the harbour set?", output_for("q", notes))
-    assert "55.2 F1" in first_quote(reply)
+    assert "55.2 F1" in lead("What F1 do the riddle summaries reach on the harbour set?", notes)
 
 
 def test_a_dimension_s_symbol_stands_for_its_words():
@@ -728,8 +713,7 @@ def test_a_figure_counting_what_lacks_a_thing_answers_only_a_question_about_its_
     )
     reply = skill.answer("How much of a pantry sample's recipe is shared with the mill's book?", output_for("q", notes))
     assert "4.1%" in first_quote(reply)
-    reply = skill.answer("What share of pantry samples share no recipe with the mill's book?", output_for("q", notes))
-    assert "30%" in first_quote(reply)
+    assert "30%" in lead("What share of pantry samples share no recipe with the mill's book?", notes)
 
 
 def test_why_is_not_answered_by_a_sentence_restating_what_is_asked():
@@ -739,8 +723,7 @@ def test_why_is_not_answered_by_a_sentence_restating_what_is_asked():
         "We also fit a hood over each lantern to prevent the light from shining on ships. "
         "The keepers need to prevent glare from the lanterns at sea to keep pilots able to read the coast."
     )
-    reply = skill.answer("Why must the lanterns be kept from shining at passing ships?", output_for("q", notes))
-    assert "to keep pilots able to read the coast" in first_quote(reply)
+    assert "to keep pilots able to read the coast" in lead("Why must the lanterns be kept from shining at passing ships?", notes)
 
 
 def test_a_result_in_a_measure_is_no_count_or_duration():
@@ -759,8 +742,7 @@ def test_how_is_it_done_is_answered_by_the_way_it_is_done():
         "The oars of the long boats are stacked in the race shed, followed by the masts. "
         "Before a race the crews trim the oars by shaving a thin strip from each blade."
     )
-    reply = skill.answer("How are the oars of the long boats trimmed before a race?", output_for("q", notes))
-    assert "by shaving" in first_quote(reply)
+    assert "by shaving" in lead("How are the oars of the long boats trimmed before a race?", notes)
 
 
 def test_a_verb_s_irregular_form_counts_as_the_question_s_verb():
@@ -774,14 +756,12 @@ def test_how_much_time_asks_a_duration_like_how_long():
         "The harbour clock on the wall shows the time of every departure. "
         "The ferry crossing took about 40 minutes in calm weather."
     )
-    reply = skill.answer("How much wall-clock time did the crossing take?", output_for("q", notes))
-    assert "40 minutes" in first_quote(reply)
+    assert "40 minutes" in lead("How much wall-clock time did the crossing take?", notes)
 
 
 def test_a_figure_for_each_item_answers_for_a_single_one():
     notes = "The whole relay race took 3 hours over 40 laps of the track. Each lap of the track took about 4 minutes."
-    reply = skill.answer("How much time did a single lap take?", output_for("q", notes))
-    assert "4 minutes" in first_quote(reply)
+    assert "4 minutes" in lead("How much time did a single lap take?", notes)
 
 
 def test_what_date_wants_a_year_or_a_month_not_a_count():
@@ -789,8 +769,7 @@ def test_what_date_wants_a_year_or_a_month_not_a_count():
         "The society's archive of letters holds 4,000 letters from the valley. "
         "Only letters written before March 1921 were collected for the archive."
     )
-    reply = skill.answer("Up to what date were letters collected for the society's archive?", output_for("q", notes))
-    assert "March 1921" in first_quote(reply)
+    assert "March 1921" in lead("Up to what date were letters collected for the society's archive?", notes)
 
 
 def test_a_word_after_no_or_without_does_not_cover_the_question_s_word():
@@ -815,8 +794,7 @@ def test_a_question_about_a_table_is_answered_by_the_table_s_row():
         "Table 1: Birds counted at each site. Site Herons Gulls Terns Pier 14 230 12 Beach 9 410 40 "
         "Marsh 31 55 7 Dunes 2 17 90 The survey ended in May."
     )
-    reply = skill.answer("In the tally table, how many herons were counted at the marsh?", output_for("q", notes))
-    assert "Marsh 31 55 7" in first_quote(reply)
+    assert "Marsh 31 55 7" in lead("In the tally table, how many herons were counted at the marsh?", notes)
 
 
 def test_how_many_things_are_in_a_container_wants_a_sentence_naming_the_container():
@@ -825,16 +803,14 @@ def test_how_many_things_are_in_a_container_wants_a_sentence_naming_the_containe
         "Each reader may borrow 12 books from the reading room at once. "
         "The reading room collection is expanded to 4,500."
     )
-    reply = skill.answer("How many books are in the reading room collection?", output_for("q", notes))
-    assert "4,500" in first_quote(reply)
+    assert "4,500" in lead("How many books are in the reading room collection?", notes)
 
 
 def test_how_many_things_are_in_something_asks_what_it_has_not_a_minimum():
     notes = (
         "Each entry in the final word list needs at least 20 words of description. The list is expanded to 3,100 words."
     )
-    reply = skill.answer("How many words are in the final list?", output_for("q", notes))
-    assert "3,100" in first_quote(reply)
+    assert "3,100" in lead("How many words are in the final list?", notes)
 
 
 def test_a_figure_in_an_assumption_is_given_not_the_answer():
@@ -843,8 +819,7 @@ def test_a_figure_in_an_assumption_is_given_not_the_answer():
         "Then together the streams add 2 litres per hour to the pond."
     )
     question = "If each stream adds one litre per hour, how much water do the streams add to the pond per hour?"
-    reply = skill.answer(question, output_for("q", notes))
-    assert "2 litres" in first_quote(reply)
+    assert "2 litres" in lead(question, notes)
 
 
 def test_at_least_states_the_minimum_the_question_asks_for():
@@ -864,8 +839,7 @@ def test_what_the_question_sets_aside_is_no_part_of_the_answer():
         "The marsh survey is hard because the paths flood every spring. "
         "The marsh survey is hard to staff because of its size, with too few trained volunteers for the long walks."
     )
-    reply = skill.answer("Why is the marsh survey so hard, apart from its size?", output_for("q", notes))
-    assert "flood" in first_quote(reply)
+    assert "flood" in lead("Why is the marsh survey so hard, apart from its size?", notes)
 
 
 def test_what_time_wants_a_time_of_day_not_another_figure():
@@ -874,8 +848,7 @@ def test_what_time_wants_a_time_of_day_not_another_figure():
         "The minibus departs from the clubhouse car park at 9:40 am. "
         "Each player pays 3 pounds towards the minibus and should go to bed early."
     )
-    reply = skill.answer("What time does the minibus go?", output_for("q", notes))
-    assert "9:40 am" in first_quote(reply)
+    assert "9:40 am" in lead("What time does the minibus go?", notes)
 
 
 def test_a_time_of_day_covers_the_question_s_word_time():
