@@ -482,14 +482,19 @@ async def test_a_look_that_finds_the_run_moved_before_its_event_waits_for_the_ev
     await communicator.disconnect()
 
 
+def in_a_class(thread, *, student, tutor) -> None:
+    """Make ``thread`` (``student``'s) a conversation of a class ``tutor`` teaches."""
+    classroom = classes.create_classroom(tutor, "Algebra 1")
+    Membership.objects.create(classroom=classroom, user=student, role=Membership.Role.STUDENT)
+    ClassThread.objects.create(thread=thread, classroom=classroom)
+
+
 async def test_a_question_edited_in_one_tab_leaves_the_others_too(alice, bob, thread, tutor):
     """The owner edits the last question (or asks again) in one tab: their other tab and
     the tutor watching the class conversation take the removed messages off."""
     @sync_to_async
     def a_class_conversation_with_an_answer():
-        classroom = classes.create_classroom(bob, "Algebra 1")
-        Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.STUDENT)
-        ClassThread.objects.create(thread=thread, classroom=classroom)
+        in_a_class(thread, student=alice, tutor=bob)
         question, run = post_message(thread, "Solve 2x = 14", tutor, start=False)
         Run.objects.filter(pk=run.pk).update(status="completed")
         answer = Message.objects.create(thread=thread, role=Message.ASSISTANT, content=Message.text_content("x = 7"), run=run)
@@ -539,9 +544,7 @@ async def test_an_edit_that_renames_the_conversation_renames_it_in_the_owners_ot
 
     @sync_to_async
     def a_class_conversation_named_by_its_question():
-        classroom = classes.create_classroom(bob, "Algebra 1")
-        Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.STUDENT)
-        ClassThread.objects.create(thread=thread, classroom=classroom)
+        in_a_class(thread, student=alice, tutor=bob)
         thread.title = ""
         question, run = post_message(thread, "Solve 2x = 14", tutor, start=False)
         Run.objects.filter(pk=run.pk).update(status="completed")
@@ -568,19 +571,13 @@ async def test_a_rename_from_the_menu_renames_the_conversation_in_the_owners_oth
     The title is the student's text: escaped."""
 
     @sync_to_async
-    def a_class_conversation():
-        classroom = classes.create_classroom(bob, "Algebra 1")
-        Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.STUDENT)
-        ClassThread.objects.create(thread=thread, classroom=classroom)
-
-    @sync_to_async
     def rename_from_the_menu(title: str):
         browser = Client()
         browser.force_login(alice)
         response = browser.post(reverse("chat:thread_rename", args=[thread.id]), {"title": title})
         assert response.status_code == 302
 
-    await a_class_conversation()
+    await sync_to_async(in_a_class)(thread, student=alice, tutor=bob)
     tabs = {user.username: await open_tab(thread, user, 0) for user in (alice, bob)}
     await rename_from_the_menu("Is <b>x</b> & y prime?")
     for name, tab in tabs.items():

@@ -64,7 +64,7 @@ def test_question_kinds_are_told_apart_by_their_first_words():
 
 def test_a_question_of_no_particular_kind_leads_with_the_sentence_covering_it():
     notes = "Photosynthesis turns light, water and carbon dioxide into glucose and oxygen."
-    assert "glucose" in first_quote(skill.answer("What does photosynthesis produce?", output_for("q", notes)))
+    assert "glucose" in lead("What does photosynthesis produce?", notes)
 
 
 def test_what_dataset_leads_with_the_sentence_naming_it():
@@ -155,7 +155,7 @@ def test_result_questions_want_a_measured_figure_not_a_count():
         "The bird classifier was compared with 3 of 4 earlier classifiers on the survey. "
         "On the bird survey the classifier reaches 91.5% accuracy after pruning."
     )
-    assert "91.5%" in first_quote(skill.answer("What accuracy does the classifier reach on birds?", output_for("q", notes)))
+    assert "91.5%" in lead("What accuracy does the classifier reach on birds?", notes)
 
 
 def test_a_figure_leads_by_the_word_it_measures():
@@ -218,7 +218,7 @@ def test_how_many_leads_with_the_count_of_the_thing_asked_about_not_another_coun
         "The station was fitted with 3 new valves in the spring. "
         "Roughly 40 pumps were left running at the station after the flood."
     )
-    assert "40 pumps" in first_quote(skill.answer("Roughly how many pumps were left running?", output_for("q", notes)))
+    assert "40 pumps" in lead("Roughly how many pumps were left running?", notes)
 
 
 def test_a_unit_the_question_asks_for_picks_the_figure_in_it():
@@ -244,7 +244,7 @@ def test_a_shortened_or_longer_form_of_a_question_word_counts():
         "The <UNK> glyph is extremely rare in the scans, occurring only 12 times. "
         "Normalization of the readings was moved to the start of each shift."
     )
-    assert "12 times" in first_quote(skill.answer("How rare is the unknown glyph?", output_for("q", notes)))
+    assert "12 times" in lead("How rare is the unknown glyph?", notes)
     reply = skill.answer("Where was the norm step relocated?", output_for("q", notes))
     assert first_quote(reply).startswith("Normalization of the readings was moved")
 
@@ -274,8 +274,8 @@ def test_sorts_and_consequences_lead_with_the_sentence_giving_them():
         "The plant cleans the water with sand and charcoal filters of different grades. "
         "When the pumps run dry, the bearings overheat, causing the motor to seize."
     )
-    assert "sand and charcoal" in first_quote(skill.answer("What kind of filters clean the water?", output_for("q", notes)))
-    assert "overheat" in first_quote(skill.answer("What goes wrong when the pumps run dry?", output_for("q", notes)))
+    assert "sand and charcoal" in lead("What kind of filters clean the water?", notes)
+    assert "overheat" in lead("What goes wrong when the pumps run dry?", notes)
 
 
 def test_a_where_question_leads_with_the_place():
@@ -307,7 +307,7 @@ def test_a_figure_in_a_comparison_is_what_something_else_has():
         "The tank is small compared to the 4,000 to 9,000 litre tanks often used on farms. "
         "The tank holds 650 litres."
     )
-    assert "650 litres" in first_quote(skill.answer("How large is the tank?", output_for("q", notes)))
+    assert "650 litres" in lead("How large is the tank?", notes)
     # Asked to compare, the comparison is the answer.
     assert questions.change_words("How much worse is the pump without the filter?")[0] == "drops"
 
@@ -327,7 +327,7 @@ def test_what_is_the_count_wants_a_figure_and_two_words_may_be_written_as_one():
         "The crane survey used a net size of 4 metres on the marsh. "
         "The survey used a larger batchsize of 512 photos per upload."
     )
-    assert "512" in first_quote(skill.answer("How big was the batch size of the survey?", output_for("q", notes)))
+    assert "512" in lead("How big was the batch size of the survey?", notes)
 
 
 def test_a_footnote_mark_after_a_full_stop_ends_the_sentence_but_a_figure_does_not():
@@ -431,7 +431,7 @@ def test_an_index_in_a_formula_is_no_figure():
         "The recurrent layer produces a hidden state ht from the previous hidden state ht−1 and the input. "
         "The inner layer of the block has width 512."
     )
-    assert "512" in first_quote(skill.answer("How wide is the hidden layer of the block?", output_for("q", notes)))
+    assert "512" in lead("How wide is the hidden layer of the block?", notes)
 
 
 def test_why_is_answered_by_what_a_thing_brings_about():
@@ -453,7 +453,7 @@ def test_a_value_set_with_an_equals_sign_is_no_year():
     assert answers._strength(NUMBER, "The inner layer has width dff = 2048.", {"width"}, set()) > 0
     assert answers._strength(NUMBER, "The inner layer was widened in 2018.", {"width"}, set()) == 0.0
     notes = "The inner layer of the pump model was widened in 2018 after a review. The inner layer has width dff = 2048."
-    assert "2048" in first_quote(skill.answer("What is the width of the inner layer?", output_for("q", notes)))
+    assert "2048" in lead("What is the width of the inner layer?", notes)
 
 
 def test_a_figure_saying_what_would_happen_is_not_what_was_done():
@@ -463,7 +463,7 @@ def test_a_figure_saying_what_would_happen_is_not_what_was_done():
         "A glyph table for the press that held the full alphabet would have over 130,000 entries. "
         "The glyph table is cut down to 2,400."
     )
-    assert "2,400" in first_quote(skill.answer("How large is the press's glyph table?", output_for("q", notes)))
+    assert "2,400" in lead("How large is the press's glyph table?", notes)
 
 
 def test_a_drawback_asked_for_is_answered_by_its_consequence():
@@ -473,7 +473,7 @@ def test_a_drawback_asked_for_is_answered_by_its_consequence():
         "Early Draining The crew drains the tank early in the season. "
         "This hurts the harvest, as the fields dry out, but protects the pumps."
     )
-    assert "hurts" in first_quote(skill.answer("What's the catch with draining the tank early?", output_for("q", notes)))
+    assert "hurts" in lead("What's the catch with draining the tank early?", notes)
 
 
 def test_a_sort_asked_for_with_an_adjective_is_found_by_its_noun():
@@ -485,7 +485,7 @@ def test_a_range_or_average_asked_for_is_a_figure():
     assert answers.answer_kind("What range do the pump pressures span?") == NUMBER
     assert answers.answer_kind("What is the average of the readings?") == NUMBER
     notes = "Pump pressures in the station span the needs of the whole town. The pressures run from 2 bar to 9 bar."
-    assert "2 bar to 9 bar" in first_quote(skill.answer("What range do the pump pressures in the station span?", output_for("q", notes)))
+    assert "2 bar to 9 bar" in lead("What range do the pump pressures in the station span?", notes)
 
 
 def test_an_equation_s_label_after_its_formula_is_no_figure():
@@ -546,7 +546,7 @@ def test_what_they_conclude_is_answered_by_the_conclusion_drawn_in_the_next_sent
     )
     question = "What do they conclude from cooling the pump making the flow weaker?"
     assert answers.answer_kind(question) == questions.CONCLUSION
-    assert "valve seal" in first_quote(skill.answer(question, output_for("q", notes)))
+    assert "valve seal" in lead(question, notes)
 
 
 def test_what_is_the_long_named_score_asks_for_a_result():
@@ -572,7 +572,7 @@ def test_a_figure_in_a_sentence_opening_in_contrast_is_the_alternatives():
         "Our garden's seed store now holds some 40 packets. "
         "In contrast, a village garden needs a seed store of 12 packets."
     )
-    assert "40 packets" in first_quote(skill.answer("How large is the garden's seed store?", output_for("q", notes)))
+    assert "40 packets" in lead("How large is the garden's seed store?", notes)
 
 
 def test_who_is_answered_by_the_name_that_did_it_not_by_the_work_named():
@@ -646,7 +646,7 @@ def test_only_a_passage_of_the_same_file_completes_a_cut_sentence():
 
 def test_a_short_sentence_that_answers_leads():
     notes = "Welcome to the lab wiki for new members of the team. The password is hunter2. Ask Sam for a badge at the desk."
-    assert first_quote(skill.answer("What is the password?", output_for("q", notes))) == "The password is hunter2."
+    assert lead("What is the password?", notes) == "The password is hunter2."
     # Still no fragment of fewer words: "See Table 2." stays out.
     assert [s for _, s in sentences("Scores rose. See Table 2. Then more.", words=answers.SHORT_SENTENCE_WORDS)] == []
 
@@ -698,9 +698,9 @@ def test_how_many_per_item_is_not_answered_by_the_count_of_the_items():
         "For the night shift the bakery fires 8 ovens full of rye loaves. "
         "Its racks are loaded by hand and take 120 loaves on the middle shelves."
     )
-    assert "120 loaves" in first_quote(skill.answer("How many loaves fit in each oven?", output_for("q", notes)))
+    assert "120 loaves" in lead("How many loaves fit in each oven?", notes)
     # Asked for the ovens themselves, their count answers.
-    assert "8 ovens" in first_quote(skill.answer("How many ovens does the bakery fire?", output_for("q", notes)))
+    assert "8 ovens" in lead("How many ovens does the bakery fire?", notes)
     assert answers.per_item("How many tokens per batch, and for every single step?") == {
         passages.stem("batch"), passages.stem("step")
     }
@@ -731,8 +731,8 @@ def test_a_result_in_a_measure_is_no_count_or_duration():
         "After its training steps the lantern model reached 27.3 BLEU on the harbour logs. "
         "Its training ran for 9000 steps in all on the old cluster."
     )
-    assert "9000 steps" in first_quote(skill.answer("How long did training the lantern model take?", output_for("q", notes)))
-    assert "27.3 BLEU" in first_quote(skill.answer("What BLEU did the lantern model reach?", output_for("q", notes)))
+    assert "9000 steps" in lead("How long did training the lantern model take?", notes)
+    assert "27.3 BLEU" in lead("What BLEU did the lantern model reach?", notes)
 
 
 def test_how_is_it_done_is_answered_by_the_way_it_is_done():
@@ -747,7 +747,7 @@ def test_how_is_it_done_is_answered_by_the_way_it_is_done():
 
 def test_a_verb_s_irregular_form_counts_as_the_question_s_verb():
     notes = "The villagers sing in the square every evening. The villagers brought bread and cheese to the fair."
-    assert "brought" in first_quote(skill.answer("What did the villagers bring?", output_for("q", notes)))
+    assert "brought" in lead("What did the villagers bring?", notes)
 
 
 def test_how_much_time_asks_a_duration_like_how_long():
