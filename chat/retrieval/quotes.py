@@ -14,7 +14,7 @@ from chat.retrieval.search import terms
 # ("... on the 5We used values of ..."): it ends the sentence before it and starts its own.
 SENTENCE = re.compile(
     r"(?:(?<=[.!?]\s)|(?<=[A-Za-z][.!?]\d\s)|(?<=[A-Za-z][.!?]\d\d\s)|(?<=[a-z,]\s\d)(?=[A-Z][a-z])|(?<=\n)|^)"
-    r"[\"“(<]?[A-Z0-9][^\n]*?(?:[.!?](?=\s|$|(?<=[A-Za-z][.!?])\d{1,2}\s+[A-Z])|(?=\s\d[A-Z][a-z]))"
+    r"[\"“(<]?[A-Z0-9][^\n]*?(?:(?<!\bet al)[.!?](?=\s|$|(?<=[A-Za-z][.!?])\d{1,2}\s+[A-Z])|(?=\s\d[A-Z][a-z]))"
 )
 _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 
