@@ -51,7 +51,7 @@ from chat.retrieval.asked import (
     price_asked,
     read,
 )
-from chat.retrieval.edges import _Completed, _cut_from, _without, complete_edges
+from chat.retrieval.edges import _Completed, _cut_from, _without, complete_edges, running_headers, without_headers
 from chat.retrieval.figures import _COMPARATIVE, measures_in
 from chat.retrieval.matching import (
     _BOUNDS,
@@ -127,7 +127,9 @@ __all__ = [
     "per_item",
     "price_asked",
     "read",
+    "running_headers",
     "symbol_stems",
+    "without_headers",
 ]
 
 # A sentence of this many words is a statement however short ("The password is hunter2."),
@@ -204,6 +206,7 @@ def candidates(
     at a passage's edge is completed from an overlapping passage of the same file among
     all ``passages`` and cited there, where it stands whole."""
     searched = len(passages) if searched is None else searched
+    passages = without_headers(passages, files)
     completed = [
         complete_edges(i, passages, files) if files else _Completed(text, 0, len(text))
         for i, text in enumerate(passages[:searched])

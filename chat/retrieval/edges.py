@@ -6,6 +6,10 @@ holds it whole; and extraction may glue a section's title to its first sentence.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 from chat.retrieval.quotes import LONGEST, SENTENCE
@@ -83,3 +87,60 @@ def complete_edges(index: int, passages: list[str], files: list[str]) -> _Comple
             if around:
                 suffix, after = other_text[end : around[1]], other
     return _Completed(prefix + text + suffix, len(prefix), len(prefix) + len(text), before, after)
+
+
+# A PDF's running header (the paper's title above every page) starts the text of each page,
+# and a page starts after a blank line; extraction glues it into the sentence a page break
+# cuts ("train a single model, the MQAN,\n\nLanguage Models are Unsupervised Multitask
+# Learners to infer …"), which then reads as naming the title and not the MQAN.
+_PAGE_START = re.compile(r"\n\n([^\n]+)")
+# A header is this many words at least, half of them capitalised (a title, not "In this
+# section"), and is looked for in a page start's first HEADER_MOST words.
+HEADER_LEAST, HEADER_MOST = 3, 16
+_SENTENCE_END = ".!?:"
+
+
+def running_headers(passages: list[str], files: list[str] | None = None) -> dict[str, str]:
+    """File -> the running header its passages show: the longest run of title words that
+    starts two or more different page starts of the file, then goes on differently."""
+    starts: dict[str, set[tuple[str, ...]]] = {}
+    for text, file in zip(passages, files or [""] * len(passages), strict=True):
+        for match in _PAGE_START.finditer(text):
+            starts.setdefault(file, set()).add(tuple(match.group(1).split()[:HEADER_MOST]))
+    found = {}
+    for file, heads in starts.items():
+        shared = Counter()
+        for a, b in itertools.combinations(heads, 2):
+            common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+            # One page start holding the other whole is the same page cut at a passage's end.
+            if common < min(len(a), len(b)) and common >= HEADER_LEAST and _titled(a[:common]):
+                shared[a[:common]] += 1
+        if shared:
+            header = max(shared, key=lambda words: (shared[words], len(words)))
+            found[file] = " ".join(header)
+    return found
+
+
+def _titled(words: tuple[str, ...]) -> bool:
+    return 2 * sum(w[:1].isupper() for w in words) >= len(words)
+
+
+def without_headers(passages: list[str], files: list[str] | None = None) -> list[str]:
+    """The passages less their file's running header at each page start: a sentence the
+    page break cut mid-way (no full stop before the break, a small letter after the header)
+    is joined again; elsewhere the page break stays."""
+    headers = running_headers(passages, files)
+    if not headers:
+        return passages
+    cleaned = []
+    for text, file in zip(passages, files or [""] * len(passages), strict=True):
+        header = headers.get(file)
+        if header and "\n\n" + header in text:
+            text = re.sub(r"\n\n" + re.escape(header) + r"(?:\s+|$)", functools.partial(_unglued, text), text)
+        cleaned.append(text)
+    return cleaned
+
+
+def _unglued(text: str, match: re.Match) -> str:
+    before, after = text[: match.start()].rstrip(), text[match.end() : match.end() + 1]
+    return " " if before and before[-1] not in _SENTENCE_END and after.islower() else "\n\n"

@@ -115,7 +115,8 @@ NAMED_BONUS = 0.5
 # "What are they called?": a name the sentence gives after a naming word ("the scientist
 # named the population, after its horn, Ovid's Unicorn") is what they are called.
 _NAMING = re.compile(r"\b(?:called|named|dubbed|termed|known as)\b")
-_WORD_THEN_NAME = re.compile(r"([^\W_]+)(?:,\s*|\s+(?:called|named|dubbed|known as)\s+|\s+\(|\s+)$")
+# In apposition the name may take an article: "a single model, the MQAN, …".
+_WORD_THEN_NAME = re.compile(r"([^\W_]+)(?:,\s*(?:(?:the|an?)\s+)?|\s+(?:called|named|dubbed|known as)\s+|\s+\(|\s+)$")
 _NAME_THEN_WORD = re.compile(r"\s+([^\W_]+)")
 
 

@@ -885,3 +885,33 @@ def test_what_does_someone_do_is_answered_by_the_sentence_saying_the_question_s_
     # sentence saying the verb itself answers.
     reply = skill.answer("What should the men bring?", output_for("q", notes))
     assert "racket and water" in first_quote(reply)
+
+
+def test_a_running_header_glued_into_a_sentence_by_a_page_break_is_taken_out():
+    # Two pages of one file begin with its title; the first break cuts a sentence mid-way.
+    first = (
+        "The reed beds were surveyed over three summers by two teams. "
+        "Of the rare birds, only one species, the Spotted Crake,\n\n"
+        "Field Notes on Marsh Birds nests in the reed beds every year. The teams counted nests at dawn."
+    )
+    second = (
+        "Water levels were logged at the sluice. The wardens cut the reeds in winter.\n\n"
+        "Field Notes on Marsh Birds Herons feed at the edge of the open water at dusk."
+    )
+    assert answers.running_headers([first, second], ["notes.pdf", "notes.pdf"]) == {"notes.pdf": "Field Notes on Marsh Birds"}
+    reply = skill.answer("Which rare bird nests in the reed beds?", output_for("q", first, second))
+    assert first_quote(reply) == "Of the rare birds, only one species, the Spotted Crake, nests in the reed beds every year."
+    # A page start followed by another after a full stop keeps its break; words that are no
+    # title ("In this section") are no header.
+    assert answers.without_headers([second, first], ["a.pdf", "a.pdf"])[0].endswith("\n\nHerons feed at the edge of the open water at dusk.")
+    assert answers.running_headers(["A.\n\nIn this section we go on.", "B.\n\nIn this section we stop."]) == {}
+
+
+def test_a_name_in_apposition_with_an_article_is_named_by_the_word_before_it():
+    assert answers._named("We trained a single model, the Kestrel, on all the counts.", {"model"}, set())
+    notes = (
+        "Bird counts were kept by hand for decades. "
+        "Wardens from Norfolk and Suffolk compared their counts each year. "
+        "Moss showed it was possible to train a single model, the Kestrel, to count many different birds."
+    )
+    assert "Kestrel" in lead("Which single model counted many kinds of birds?", notes)
