@@ -36,6 +36,7 @@ from chat.retrieval.asked import (
     _CLOCK_ASKED,
     _COUNTING,
     _DATE_ASKED,
+    _WHEN_ASKED,
     Question,
     _compounds,
     _focus,
@@ -232,6 +233,7 @@ def candidates(
     dated = bool(_DATE_ASKED.search(q.clause))
     clock = kind == NUMBER and bool(_CLOCK_ASKED.match(q.clause))
     priced = kind == NUMBER and not clock and price_asked(q)
+    timed = kind == NUMBER and bool(_WHEN_ASKED.match(q.clause))
     way = directions(wording)
     naming = bool(_NAMING.search(wording))
     against = bool(_WHY_NOT.search(q.clause))
@@ -355,6 +357,7 @@ def candidates(
                 container,
                 clock,
                 priced,
+                timed,
             )
             if kind != ANY or heads
             else 0.0

@@ -140,6 +140,8 @@ def per_items_said(question: str) -> frozenset[str]:
 _DATE_ASKED = re.compile(r"\b(?:what|which) (?:date|year|month|day)s?\b")
 
 
+# "When does the club meet?" asks for a time: a date, a day, a time of day (see ``strength``).
+_WHEN_ASKED = re.compile(r"^when\b")
 # "What time …", "at what hour …" asks for a time of day: "8:15 am", "at 4 pm", "14:30", "noon".
 _CLOCK_ASKED = re.compile(r"^(?:what|which) (?:time|hour)\b")
 

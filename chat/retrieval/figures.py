@@ -149,6 +149,15 @@ def _is_money(plain: str, span: re.Match) -> bool:
     return bool(_CURRENCY_BEFORE.search(plain, 0, span.start()) or _CURRENCY_AFTER.match(plain, span.end()))
 
 
+# Words that say when without a figure: a month, a day of the week, a season, a part of the day.
+_TIME_WORD = re.compile(
+    r"(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?|january|february|march|april|may|june|july|august"
+    r"|september|october|november|december|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|weekends?|weekdays?"
+    r"|spring|summer|autumn|winter|noon|midday|midnight|mornings?|afternoons?|evenings?|tonight|today|tomorrow|yesterday",
+    re.IGNORECASE,
+)
+
+
 def _by_month(tokens: list[str], at: int) -> bool:
     """Whether the figure at ``at`` stands right by a month's name ("Dec 2017", "3 March")."""
     return any(0 <= j < len(tokens) and _MONTH.fullmatch(tokens[j]) for j in (at - 1, at + 1))

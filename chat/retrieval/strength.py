@@ -14,6 +14,7 @@ from chat.retrieval.figures import (
     _PERCENT,
     _REFERENCE,
     _RESPECTIVELY,
+    _TIME_WORD,
     _TOKEN,
     _YEAR,
     RESPECTIVE_NEAR,
@@ -193,6 +194,7 @@ def _strength(
     container: frozenset[str] = frozenset(),
     clock: bool = False,
     priced: bool = False,
+    timed: bool = False,
 ) -> float:
     """How well the sentence holds the kind of answer asked for: 1, less when the answer
     does not stand by the question's words, or 0."""
@@ -235,6 +237,22 @@ def _strength(
             # The time's tokens ("8", "15", "am"; "noon") stand where it does.
             spots = [i for i, m in enumerate(spans) if any(start <= m.start() < end for start, end in times)]
             return max(_near(tokens, spots, focus), 0.8)
+        untimed = False
+        if timed:
+            # "When does the club meet?": a time (a year, a date, a day, a time of day, a
+            # season) is the answer, digits or none ("every Tuesday", "at noon"); a count
+            # ("24 members") says when less surely, unless it is all there is ("after 4000 steps").
+            times = [(m.start(), m.end()) for m in _CLOCK.finditer(plain)]
+            spots = [
+                i
+                for i, m in enumerate(spans)
+                if _TIME_WORD.fullmatch(tokens[i])
+                or any(start <= m.start() < end for start, end in times)
+                or (i in numbers and (_YEAR.match(tokens[i]) or _by_month(tokens, i)))
+            ]
+            if spots:
+                return max(_near(tokens, spots, focus), 0.8)
+            untimed = True
         if dated:
             # "What date …?": a year, or a figure by a month's name ("Dec 2017"), not a count.
             numbers = [i for i in numbers if _YEAR.match(tokens[i]) or _by_month(tokens, i)]
@@ -275,7 +293,7 @@ def _strength(
             other = True
         if per and not other and _near(tokens, numbers, per) == 1.0 and by_focus < 1.0:
             other = True
-        scale = OTHER_THING if other else 1.0
+        scale = (OTHER_THING if other else 1.0) * (OTHER_THING if untimed else 1.0)
         if minimum:
             # Asked for a minimum, a figure stated as one is the answer; any other is a thing's amount.
             return scale if stated_minimum else scale * OTHER_THING * max(by_focus, 0.8 * near, 0.4)

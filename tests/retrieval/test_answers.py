@@ -915,3 +915,13 @@ def test_a_name_in_apposition_with_an_article_is_named_by_the_word_before_it():
         "Moss showed it was possible to train a single model, the Kestrel, to count many different birds."
     )
     assert "Kestrel" in lead("Which single model counted many kinds of birds?", notes)
+
+
+def test_when_is_answered_by_a_time_not_by_a_count():
+    # A year, a day of the week, a time of day, with digits or none; a count says no when.
+    bridge = "The bridge carries 4 lanes over the river. It was built in 1932 by the county. It is 200 metres long."
+    assert lead("When was the bridge built?", bridge) == "It was built in 1932 by the county."
+    club = "The chess club has 24 members in Year 7. It meets every Tuesday after school in Room 9."
+    assert lead("When does the club meet?", club) == "It meets every Tuesday after school in Room 9."
+    gates = "Parking is free for 300 cars in the north field. The gates open at nine o'clock on Saturday. The show has 40 stalls."
+    assert lead("When do the gates open?", gates) == "The gates open at nine o'clock on Saturday."
