@@ -152,12 +152,17 @@ _PRICE_ASKED = re.compile(
     r"\b(?:cost|costs|price|prices|priced|pay|paid|fee|fees|fare|fares|charge|charged|spend|spent)\b"
 )
 
+# "How much is the milk?": nothing between "how much" and the verb, so no quantity of a
+# thing ("how much data is …") but what the thing comes to, a price.
+_HOW_MUCH_IS = re.compile(r"^how much (?:is|are|was|were|will|would)\b")
+
 
 def price_asked(question: str | Question) -> bool:
     """Whether a figure question asks for a sum of money (and names no other unit: "what is
     the training cost in FLOPs" asks for a count, "how much time did it spend" a duration)."""
     text = read(question).clause
-    return bool(_PRICE_ASKED.search(text)) and not questions._UNIT.search(text) and not _HOW_MUCH_TIME.match(text)
+    priced = _PRICE_ASKED.search(text) or _HOW_MUCH_IS.match(text)
+    return bool(priced) and not questions._UNIT.search(text) and not _HOW_MUCH_TIME.match(text)
 
 
 def asked_verb(question: str | Question) -> str | None:

@@ -141,12 +141,19 @@ _MONTH = re.compile(
 
 _CURRENCY_BEFORE = re.compile(r"(?:[£$€¥₹]|\b(?:usd|eur|gbp|us\$))\s?$", re.IGNORECASE)
 _CURRENCY_AFTER = re.compile(
-    r"\s?(?:pounds?|dollars?|euros?|cents?|pence|p(?!\.m\b)|yen|francs?|rupees?|usd|eur|gbp)\b", re.IGNORECASE
+    r"\s?(?:[£$€¥₹]|(?:pounds?|dollars?|euros?|cents?|pence|p(?!\.m\b)|yen|francs?|rupees?|usd|eur|gbp)\b)",
+    re.IGNORECASE,
 )
+# A sum written with its unit run on: "40p", "75c".
+_MONEY_TOKEN = re.compile(r"\d[\d,.]*(?:p|c|ct)", re.IGNORECASE)
 
 
 def _is_money(plain: str, span: re.Match) -> bool:
-    return bool(_CURRENCY_BEFORE.search(plain, 0, span.start()) or _CURRENCY_AFTER.match(plain, span.end()))
+    return bool(
+        _CURRENCY_BEFORE.search(plain, 0, span.start())
+        or _CURRENCY_AFTER.match(plain, span.end())
+        or _MONEY_TOKEN.fullmatch(span.group(0))
+    )
 
 
 # Words that say when without a figure: a month, a day of the week, a season, a part of the day.

@@ -105,6 +105,8 @@ def cues(question: str) -> list[str]:
 # conclude from X" wants the conclusion drawn ("this suggests that …").
 EFFECT, SORT, CONCLUSION, MANNER = "effect", "sort", "conclusion", "manner"
 _ANSWER_KINDS = [
+    # "What does a ticket cost?": a sum of money, however many words name the thing.
+    (NUMBER, re.compile(r"^what (?:do|does|did|will|would|should) [^?]*\bcosts?\W*$")),
     # "What minimum score did a post need?": a threshold is a count, whatever it counts.
     (
         NUMBER,

@@ -167,6 +167,7 @@ WORK_NAME = 0.5
 # A figure in a sentence about another thing than the one asked (see ``_strength``) holds
 # the answer this much.
 OTHER_THING = 0.5
+_LABEL_BEFORE = re.compile(r"\b[A-Z][a-z]+ $")
 _CONTRAST = re.compile(r"^\W*(?:in contrast|by contrast|on the other hand|conversely|unlike)\b", re.IGNORECASE)
 
 
@@ -272,6 +273,10 @@ def _strength(
             money = [i for i in numbers if _is_money(plain, spans[i])]
             if money:
                 return max(_near(tokens, money, focus), 0.8)
+            # "Room 12", "Year 5": a number after a capitalised word names a thing, it is no sum.
+            numbers = [i for i in numbers if not _LABEL_BEFORE.search(plain, 0, spans[i].start())]
+            if not numbers:
+                return 0.0
             return OTHER_THING * max(_near(tokens, numbers, focus), 0.8 * _near(tokens, numbers, wanted), 0.4)
         near = _near(tokens, numbers, wanted)
         by_focus = _near(tokens, numbers, focus)

@@ -925,3 +925,19 @@ def test_when_is_answered_by_a_time_not_by_a_count():
     assert lead("When does the club meet?", club) == "It meets every Tuesday after school in Room 9."
     gates = "Parking is free for 300 cars in the north field. The gates open at nine o'clock on Saturday. The show has 40 stalls."
     assert lead("When do the gates open?", gates) == "The gates open at nine o'clock on Saturday."
+
+
+def test_a_sum_with_its_unit_run_on_is_money_and_a_label_s_number_is_none():
+    cartons = "Milk is ordered for 30 pupils each term. Each carton is 40p, paid at the office. The milk fridge holds 60 cartons."
+    assert lead("How much does the milk cost?", cartons) == "Each carton is 40p, paid at the office."
+    notes = "Milk is ordered for Class 4 pupils each term. Each carton is 40p, paid at the office. Room 12 keeps the milk fridge."
+    # "How much is …?" with nothing between asks what the thing comes to: a price.
+    assert answers.price_asked("How much is the milk?")
+    assert not answers.price_asked("How much data is left?")
+    assert lead("How much is the milk?", notes) == "Each carton is 40p, paid at the office."
+
+
+def test_what_does_a_thing_cost_asks_for_a_sum_of_money():
+    assert answers.answer_kind("What does a ticket for the school show cost?") == NUMBER
+    notes = "Tickets for the two shows go on sale in the hall. Please bring a bag for the raffle. They are €2.50 each, cash only."
+    assert lead("What does a ticket cost?", notes) == "They are €2.50 each, cash only."
