@@ -57,3 +57,11 @@ def test_et_al_does_not_end_a_sentence():
         "As Moss et al. (2019) showed, the marsh floods every spring.",
         "It dries out again by the end of June.",
     ]
+
+
+def test_an_abbreviated_month_or_figure_does_not_end_a_sentence():
+    text = "In a post from Aug. 16, the warden wrote about the floods. As Fig. 3 shows, the marsh floods every spring."
+    assert [s for _, s in quotes.sentences(text)] == [
+        "In a post from Aug. 16, the warden wrote about the floods.",
+        "As Fig. 3 shows, the marsh floods every spring.",
+    ]
