@@ -12,9 +12,10 @@ from chat.retrieval.search import terms
 # SQUAD.3 As a comparison point ..." is two sentences), but not a figure's ("28.4 BLEU").
 # A footnote's text the PDF put mid-sentence starts with its mark glued to a capital
 # ("... on the 5We used values of ..."): it ends the sentence before it and starts its own.
+# An abbreviation's full stop ends none: "et al. (2018)", "Fig. 3", "Aug. 16".
 SENTENCE = re.compile(
     r"(?:(?<=[.!?]\s)|(?<=[A-Za-z][.!?]\d\s)|(?<=[A-Za-z][.!?]\d\d\s)|(?<=[a-z,]\s\d)(?=[A-Z][a-z])|(?<=\n)|^)"
-    r"[\"“(<]?[A-Z0-9][^\n]*?(?:[.!?](?=\s|$|(?<=[A-Za-z][.!?])\d{1,2}\s+[A-Z])|(?=\s\d[A-Z][a-z]))"
+    r"[\"“(<]?[A-Z0-9][^\n]*?(?:(?<!\bet al)(?<!\bFig)(?<!\bFigs)(?<!\bEq)(?<!\bEqs)(?<!\bSec)(?<!\bcf)(?<!\bvs)(?<!\bapprox)(?<!\bresp)(?<!\bJan)(?<!\bFeb)(?<!\bMar)(?<!\bApr)(?<!\bJun)(?<!\bJul)(?<!\bAug)(?<!\bSep)(?<!\bSept)(?<!\bOct)(?<!\bNov)(?<!\bDec)[.!?](?=\s|$|(?<=[A-Za-z][.!?])\d{1,2}\s+[A-Z])|(?=\s\d[A-Z][a-z]))"
 )
 _SUFFIX = re.compile(r"(?:ing|ed|es|s)$")
 

@@ -84,7 +84,9 @@ def test_a_figure_stated_after_the_sentence_naming_the_topic_is_found():
 
 
 def test_definitions_and_reasons_lead_with_the_defining_or_explaining_sentence():
-    assert first_quote(skill.answer("What is layer normalization?", output_for("q", PAPER))).startswith("Layer normalization is")
+    assert first_quote(skill.answer("What is layer normalization?", output_for("q", PAPER))).startswith(
+        "Layer normalization is"
+    )
     assert "To counteract" in first_quote(skill.answer("Why scale the dot products?", output_for("q", PAPER)))
 
 
@@ -181,10 +183,7 @@ def test_references_headings_and_years_are_not_answers():
 
 
 def test_a_figure_given_after_the_sentence_naming_the_topic_leads_even_without_the_question_words():
-    notes = (
-        "The lighthouse survey counted migrating cranes over the northern marsh. "
-        "The total came to 4,210 birds."
-    )
+    notes = "The lighthouse survey counted migrating cranes over the northern marsh. The total came to 4,210 birds."
     assert "4,210" in lead("How many cranes did the lighthouse survey count?", notes)
 
 
@@ -232,8 +231,7 @@ def test_a_unit_the_question_asks_for_picks_the_figure_in_it():
 def test_digits_of_a_name_are_no_figure_and_a_figure_the_question_states_is_no_answer():
     assert answers._strength(NUMBER, "The Falcon-9 and the P100 carried the probe.", {"probe"}, set()) == 0.0
     notes = (
-        "In survey 7 the marsh cranes were counted by the Falcon-9 team. "
-        "The crane count in survey 7 came to 312 birds."
+        "In survey 7 the marsh cranes were counted by the Falcon-9 team. The crane count in survey 7 came to 312 birds."
     )
     assert "312 birds" in lead("How many cranes were counted in survey 7 by the team?", notes)
 
@@ -304,8 +302,7 @@ def test_nothing_answering_is_said_plainly_with_a_pointer_but_no_quote():
 
 def test_a_figure_in_a_comparison_is_what_something_else_has():
     notes = (
-        "The tank is small compared to the 4,000 to 9,000 litre tanks often used on farms. "
-        "The tank holds 650 litres."
+        "The tank is small compared to the 4,000 to 9,000 litre tanks often used on farms. The tank holds 650 litres."
     )
     assert "650 litres" in lead("How large is the tank?", notes)
     # Asked to compare, the comparison is the answer.
@@ -418,15 +415,17 @@ def test_a_scene_setting_clause_before_the_question_word_does_not_hide_the_kind(
     assert questions.main_clause("What is a pump, and why?") == "What is a pump, and why?"
     assert answers.answer_kind("In the standard setup, how many pumps run side by side?") == NUMBER
     assert answers.answer_kind("If the tank is full, why does the valve close?") == REASON
-    notes = (
-        "In the standard setup the station runs its pumps side by side to share the load. "
-        "The station runs 6 pumps."
-    )
+    notes = "In the standard setup the station runs its pumps side by side to share the load. The station runs 6 pumps."
     assert "6 pumps" in lead("In the standard setup, how many pumps run side by side?", notes)
 
 
 def test_an_index_in_a_formula_is_no_figure():
-    assert answers._strength(NUMBER, "Each hidden state ht follows from the hidden state ht−1 and the input.", {"hidden"}, set()) == 0.0
+    assert (
+        answers._strength(
+            NUMBER, "Each hidden state ht follows from the hidden state ht−1 and the input.", {"hidden"}, set()
+        )
+        == 0.0
+    )
     notes = (
         "The recurrent layer produces a hidden state ht from the previous hidden state ht−1 and the input. "
         "The inner layer of the block has width 512."
@@ -445,19 +444,26 @@ def test_why_is_answered_by_what_a_thing_brings_about():
 def test_a_name_right_by_a_word_for_the_kind_asked_answers_with_few_question_words():
     board = "The Station Board fitted the pump controller weights by hand for years."
     method = "The tank holds rain water for the dry months. We used the Adam optimizer with a small step size."
-    reply = skill.answer("Which gradient-based optimization algorithm was used for the controller weights?", output_for("q", board, method))
+    reply = skill.answer(
+        "Which gradient-based optimization algorithm was used for the controller weights?",
+        output_for("q", board, method),
+    )
     assert "Adam" in first_quote(reply)
 
 
 def test_a_value_set_with_an_equals_sign_is_no_year():
     assert answers._strength(NUMBER, "The inner layer has width dff = 2048.", {"width"}, set()) > 0
     assert answers._strength(NUMBER, "The inner layer was widened in 2018.", {"width"}, set()) == 0.0
-    notes = "The inner layer of the pump model was widened in 2018 after a review. The inner layer has width dff = 2048."
+    notes = (
+        "The inner layer of the pump model was widened in 2018 after a review. The inner layer has width dff = 2048."
+    )
     assert "2048" in lead("What is the width of the inner layer?", notes)
 
 
 def test_a_figure_saying_what_would_happen_is_not_what_was_done():
-    assert answers._strength(NUMBER, "A full alphabet would need a table of over 130,000 glyphs.", {"glyph"}, set()) == 0.0
+    assert (
+        answers._strength(NUMBER, "A full alphabet would need a table of over 130,000 glyphs.", {"glyph"}, set()) == 0.0
+    )
     assert answers._strength(NUMBER, "Printing by hand would be slow, so we cast 300 glyphs.", {"glyph"}, set()) > 0
     notes = (
         "A glyph table for the press that held the full alphabet would have over 130,000 entries. "
@@ -493,7 +499,9 @@ def test_an_equation_s_label_after_its_formula_is_no_figure():
         "The rate rises over the warmup as r = d−0.5 · min(n−0.5, n · w−1.5) (3) and falls after the warmup. "
         "For the base models we used w = 4000 in all runs."
     )
-    assert "4000" in first_quote(skill.answer("For how many steps does the rate rise during the warmup?", output_for("q", text)))
+    assert "4000" in first_quote(
+        skill.answer("For how many steps does the rate rise during the warmup?", output_for("q", text))
+    )
 
 
 def test_a_sentence_cut_by_an_overlapping_passage_is_read_whole_or_not_at_all():
@@ -508,11 +516,15 @@ def test_a_figure_for_the_other_direction_does_not_answer_one_direction():
         "On the English-to-German translation task, the big model reaches a translation score of 30.1 BLEU. "
         "On the German-English test set, it achieves 20.5 BLEU."
     )
-    quote = first_quote(skill.answer("What translation score does it reach from German into English?", output_for("q", text)))
+    quote = first_quote(
+        skill.answer("What translation score does it reach from German into English?", output_for("q", text))
+    )
     assert "20.5" in quote
     # A pair with no direction ("German-English data") is the same pair written either way.
     data = "The English-German dataset holds 4.5 million sentence pairs. The model has 65 million parameters."
-    assert "4.5 million" in first_quote(skill.answer("How many sentence pairs are in the German-English data?", output_for("q", data)))
+    assert "4.5 million" in first_quote(
+        skill.answer("How many sentence pairs are in the German-English data?", output_for("q", data))
+    )
 
 
 def test_what_a_thing_is_called_is_answered_by_the_name_given_after_a_naming_word():
@@ -521,7 +533,9 @@ def test_what_a_thing_is_called_is_answered_by_the_name_given_after_a_naming_wor
         "Walter Price, a biologist from the University of Bern, was exploring the Alps when he found a herd of lizards. "
         "The explorer named the six-legged herd, after its odd gait, Marlow’s Walkers."
     )
-    quote = first_quote(skill.answer("What are the six-legged lizards called in the story about the Alps?", output_for("q", text)))
+    quote = first_quote(
+        skill.answer("What are the six-legged lizards called in the story about the Alps?", output_for("q", text))
+    )
     assert "Marlow" in quote
 
 
@@ -531,7 +545,9 @@ def test_asked_why_a_remedy_was_needed_the_sentence_it_remedies_leads():
         "This results in a poor allocation of the vocabulary. "
         "To avoid this, we stop the tokenizer from merging letters with punctuation."
     )
-    quote = first_quote(skill.answer("Why did they stop the tokenizer from merging letters with punctuation?", output_for("q", text)))
+    quote = first_quote(
+        skill.answer("Why did they stop the tokenizer from merging letters with punctuation?", output_for("q", text))
+    )
     assert "poor allocation" in quote
 
 
@@ -563,7 +579,9 @@ def test_what_model_of_a_thing_is_answered_by_a_name_by_the_papers_word_for_the_
 
 
 def test_a_figure_by_the_asked_words_modifier_in_a_sentence_without_its_head_is_another_things():
-    notes = "The bread recipe archive of the bakery holds 120 entries by now. We also bake 500 bread recipe rolls a day."
+    notes = (
+        "The bread recipe archive of the bakery holds 120 entries by now. We also bake 500 bread recipe rolls a day."
+    )
     assert "120 entries" in lead("How large is the bread recipe archive?", notes)
 
 
@@ -602,7 +620,9 @@ def test_what_noun_with_any_verb_is_answered_by_a_name_by_that_noun():
 
 
 def test_a_short_name_spelled_from_the_questions_words_stands_for_them():
-    notes = "Our network reaches an accuracy of 70.2 on the test, a strong result. The RecNet model reaches 64.5 accuracy."
+    notes = (
+        "Our network reaches an accuracy of 70.2 on the test, a strong result. The RecNet model reaches 64.5 accuracy."
+    )
     assert "64.5" in lead("What accuracy does the recurrent network reach?", notes)
 
 
@@ -645,7 +665,9 @@ def test_only_a_passage_of_the_same_file_completes_a_cut_sentence():
 
 
 def test_a_short_sentence_that_answers_leads():
-    notes = "Welcome to the lab wiki for new members of the team. The password is hunter2. Ask Sam for a badge at the desk."
+    notes = (
+        "Welcome to the lab wiki for new members of the team. The password is hunter2. Ask Sam for a badge at the desk."
+    )
     assert lead("What is the password?", notes) == "The password is hunter2."
     # Still no fragment of fewer words: "See Table 2." stays out.
     assert [s for _, s in sentences("Scores rose. See Table 2. Then more.", words=answers.SHORT_SENTENCE_WORDS)] == []
@@ -702,7 +724,8 @@ def test_how_many_per_item_is_not_answered_by_the_count_of_the_items():
     # Asked for the ovens themselves, their count answers.
     assert "8 ovens" in lead("How many ovens does the bakery fire?", notes)
     assert answers.per_item("How many tokens per batch, and for every single step?") == {
-        passages.stem("batch"), passages.stem("step")
+        passages.stem("batch"),
+        passages.stem("step"),
     }
 
 
@@ -723,7 +746,9 @@ def test_why_is_not_answered_by_a_sentence_restating_what_is_asked():
         "We also fit a hood over each lantern to prevent the light from shining on ships. "
         "The keepers need to prevent glare from the lanterns at sea to keep pilots able to read the coast."
     )
-    assert "to keep pilots able to read the coast" in lead("Why must the lanterns be kept from shining at passing ships?", notes)
+    assert "to keep pilots able to read the coast" in lead(
+        "Why must the lanterns be kept from shining at passing ships?", notes
+    )
 
 
 def test_a_result_in_a_measure_is_no_count_or_duration():
@@ -885,3 +910,66 @@ def test_what_does_someone_do_is_answered_by_the_sentence_saying_the_question_s_
     # sentence saying the verb itself answers.
     reply = skill.answer("What should the men bring?", output_for("q", notes))
     assert "racket and water" in first_quote(reply)
+
+
+def test_a_running_header_glued_into_a_sentence_by_a_page_break_is_taken_out():
+    # Two pages of one file begin with its title; the first break cuts a sentence mid-way.
+    first = (
+        "The reed beds were surveyed over three summers by two teams. "
+        "Of the rare birds, only one species, the Spotted Crake,\n\n"
+        "Field Notes on Marsh Birds nests in the reed beds every year. The teams counted nests at dawn."
+    )
+    second = (
+        "Water levels were logged at the sluice. The wardens cut the reeds in winter.\n\n"
+        "Field Notes on Marsh Birds Herons feed at the edge of the open water at dusk."
+    )
+    assert answers.running_headers([first, second], ["notes.pdf", "notes.pdf"]) == {
+        "notes.pdf": "Field Notes on Marsh Birds"
+    }
+    reply = skill.answer("Which rare bird nests in the reed beds?", output_for("q", first, second))
+    assert (
+        first_quote(reply)
+        == "Of the rare birds, only one species, the Spotted Crake, nests in the reed beds every year."
+    )
+    # A page start followed by another after a full stop keeps its break; words that are no
+    # title ("In this section") are no header.
+    assert answers.without_headers([second, first], ["a.pdf", "a.pdf"])[0].endswith(
+        "\n\nHerons feed at the edge of the open water at dusk."
+    )
+    assert answers.running_headers(["A.\n\nIn this section we go on.", "B.\n\nIn this section we stop."]) == {}
+
+
+def test_a_name_in_apposition_with_an_article_is_named_by_the_word_before_it():
+    assert answers._named("We trained a single model, the Kestrel, on all the counts.", {"model"}, set())
+    notes = (
+        "Bird counts were kept by hand for decades. "
+        "Wardens from Norfolk and Suffolk compared their counts each year. "
+        "Moss showed it was possible to train a single model, the Kestrel, to count many different birds."
+    )
+    assert "Kestrel" in lead("Which single model counted many kinds of birds?", notes)
+
+
+def test_when_is_answered_by_a_time_not_by_a_count():
+    # A year, a day of the week, a time of day, with digits or none; a count says no when.
+    bridge = "The bridge carries 4 lanes over the river. It was built in 1932 by the county. It is 200 metres long."
+    assert lead("When was the bridge built?", bridge) == "It was built in 1932 by the county."
+    club = "The chess club has 24 members in Year 7. It meets every Tuesday after school in Room 9."
+    assert lead("When does the club meet?", club) == "It meets every Tuesday after school in Room 9."
+    gates = "Parking is free for 300 cars in the north field. The gates open at nine o'clock on Saturday. The show has 40 stalls."
+    assert lead("When do the gates open?", gates) == "The gates open at nine o'clock on Saturday."
+
+
+def test_a_sum_with_its_unit_run_on_is_money_and_a_label_s_number_is_none():
+    cartons = "Milk is ordered for 30 pupils each term. Each carton is 40p, paid at the office. The milk fridge holds 60 cartons."
+    assert lead("How much does the milk cost?", cartons) == "Each carton is 40p, paid at the office."
+    notes = "Milk is ordered for Class 4 pupils each term. Each carton is 40p, paid at the office. Room 12 keeps the milk fridge."
+    # "How much is …?" with nothing between asks what the thing comes to: a price.
+    assert answers.price_asked("How much is the milk?")
+    assert not answers.price_asked("How much data is left?")
+    assert lead("How much is the milk?", notes) == "Each carton is 40p, paid at the office."
+
+
+def test_what_does_a_thing_cost_asks_for_a_sum_of_money():
+    assert answers.answer_kind("What does a ticket for the school show cost?") == NUMBER
+    notes = "Tickets for the two shows go on sale in the hall. Please bring a bag for the raffle. They are €2.50 each, cash only."
+    assert lead("What does a ticket cost?", notes) == "They are €2.50 each, cash only."

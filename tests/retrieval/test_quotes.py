@@ -49,3 +49,19 @@ def test_sentences_of_the_fixture_papers_are_the_same_as_counted_one_letter_at_a
     expected = _sentences_counted_one_letter_at_a_time(text, letters, words)
     assert len(expected) > 100
     assert quotes.sentences(text, letters, words) == expected
+
+
+def test_et_al_does_not_end_a_sentence():
+    text = "As Moss et al. (2019) showed, the marsh floods every spring. It dries out again by the end of June."
+    assert [s for _, s in quotes.sentences(text)] == [
+        "As Moss et al. (2019) showed, the marsh floods every spring.",
+        "It dries out again by the end of June.",
+    ]
+
+
+def test_an_abbreviated_month_or_figure_does_not_end_a_sentence():
+    text = "In a post from Aug. 16, the warden wrote about the floods. As Fig. 3 shows, the marsh floods every spring."
+    assert [s for _, s in quotes.sentences(text)] == [
+        "In a post from Aug. 16, the warden wrote about the floods.",
+        "As Fig. 3 shows, the marsh floods every spring.",
+    ]
