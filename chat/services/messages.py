@@ -69,6 +69,10 @@ def _new_message(
     if not thread.title and message.role == Message.USER and message.text.strip():
         thread.title = title_from(message.text)
         fields.append("title")
+        # Named by its first question (or an edit of it): on top of its owner's lists.
+        transaction.on_commit(
+            lambda: events.tell_owner_sync(thread.owner_id, events.CONVERSATION_LISTED, thread_id=thread.id), robust=True
+        )
     return message, fields
 
 
