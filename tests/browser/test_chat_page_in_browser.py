@@ -381,6 +381,38 @@ def test_a_conversation_started_renamed_and_deleted_in_one_tab_changes_the_sideb
     assert not [line for line in browsing.console if "oobError" in line or line.startswith("[error]")]
 
 
+LONG_DISPLAY = r"$$\sum_{k=1}^{n} \frac{k^2 + 3k + 2}{(k+1)(k+2)(k+3)} + \int_0^1 \frac{x^4 (1-x)^4}{1+x^2} \, dx = \frac{22}{7} - \pi$$"
+LONG_INLINE = r"$\frac{a_1 + a_2 + a_3 + a_4 + a_5 + a_6 + a_7 + a_8 + a_9 + a_{10} + a_{11} + a_{12}}{b}$"
+
+
+def test_a_long_formula_on_a_phone_scrolls_in_its_own_box_with_a_shadow_not_the_page(
+    browsing: Browsing, chat_server: ChatServer
+):
+    """At 390 px a display formula wider than its bubble scrolls inside its box, and an
+    inline one wider than its line becomes such a box: each shows a shadow at its edge
+    (phones hide scrollbars), and neither the page nor the message log scrolls sideways."""
+    page = browsing.new_page(chat_server, viewport={"width": 390, "height": 844})
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    send(page, f"Simplify\n\n{LONG_DISPLAY}\n\nand {LONG_INLINE} please", shows="Simplify")
+    bubble = user_messages(page).last
+    expect(bubble.locator(".katex-display")).to_have_count(1)
+    expect(bubble.locator(".math-inline--wide .katex")).to_have_count(1)
+    for box in (bubble.locator(".katex-display"), bubble.locator(".math-inline--wide")):
+        sizes = box.evaluate("(el) => [el.scrollWidth, el.clientWidth, getComputedStyle(el).backgroundImage]")
+        assert sizes[0] > sizes[1], f"the formula fits ({sizes[:2]}): the test shows nothing"
+        assert sizes[2].count("gradient") == 4, sizes[2]  # the edge shadows and their covers
+        assert box.evaluate("(el) => { el.scrollLeft = 40; return el.scrollLeft; }") > 0  # it scrolls
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    log = page.locator("#messages").evaluate("(el) => [el.scrollWidth, el.clientWidth]")
+    assert log[0] <= log[1], f"the message log scrolls sideways: {log}"
+    for box in (bubble.locator(".katex-display"), bubble.locator(".math-inline--wide")):
+        box.evaluate("(el) => { el.scrollLeft = 0; }")
+    bubble.scroll_into_view_if_needed()
+    screenshots(page, "long-formula")
+    expect(bubble.locator(".math-inline--wide")).to_have_count(0)  # at 1440 px it fits its line again
+
+
 def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_or_reflow(
     browsing: Browsing, slow_chat_server: ChatServer
 ):
