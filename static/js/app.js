@@ -104,16 +104,15 @@
     if (!detail.target || detail.target.id !== "conversations-today" || !detail.fragment) return;
     Array.prototype.slice.call(detail.fragment.children).forEach(function (entry) {
       var shown = entry.id && document.getElementById(entry.id);
-      if (shown && shown !== entry) removeConversationEntry(shown);
+      if (shown && shown !== entry) removeConversationEntry(shown, true);
     });
   });
-  // A conversation's entry leaves the sidebar, and its date group with its last entry.
-  function removeConversationEntry(entry) {
+  // A conversation's entry leaves the sidebar, and its date group with its last entry
+  // (unless the entry is only moving to the top of that group: ``moving``).
+  function removeConversationEntry(entry, moving) {
     var list = entry.parentElement;
     entry.remove();
-    if (list && list.id !== "conversations-today" && !list.children.length && list.closest("section")) {
-      list.closest("section").remove();
-    }
+    if (!moving && list && !list.children.length && list.closest("section")) list.closest("section").remove();
   }
   // A conversation renamed from its sidebar entry, on its own page, hears of it twice too:
   // the entry in the POST's response (with the focus on its link) and over the socket.
