@@ -1,4 +1,5 @@
-"""One socket per open thread page. It only relays: the engine saves, publishes an
+"""One socket per open thread page: news of its thread, and of the signed-in user's list
+of conversations (the sidebar). It only relays: the engine saves, publishes an
 event naming the rows and carrying their fields, and this consumer renders them with the
 page's partials (from the payloads; from the rows when an event carries none or some were
 lost)."""
@@ -18,8 +19,9 @@ from django.contrib import auth
 from django.db import connection
 from django.db.models import F
 from django.http import Http404
+from django.urls import reverse
 
-from chat import live
+from chat import conversations, live
 from chat.access import get_thread_for_reader
 from chat.content import StreamedText
 from chat.engine import events
@@ -77,6 +79,7 @@ def _shown_through(query_string: bytes) -> int | None:
 class ThreadConsumer(AsyncWebsocketConsumer):
     thread: Thread | None = None  # set once the socket is open: its reader may read it
     group: str | None = None
+    user_group: str | None = None  # the signed-in user's: news of their list of conversations
     read_only = True  # a class's tutor watching a student's conversation
     last_user_seq = 0  # the newest user message this page shows
     _panel_task: asyncio.Task | None = None
@@ -110,6 +113,10 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             self.group = None
             await self.close(code=4404)
             return
+        # The sidebar lists the signed-in user's own conversations (a tutor's too, on a
+        # student's page): its news comes to their group, joined once the session is checked.
+        self.user_group = events.group_of_user(self.scope["user"].pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
         await self.accept()
         _open_sockets.add(self)
         await self.send(text_data=snapshot)
@@ -120,8 +127,9 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         for task in (self._panel_task, self._quiet_task):
             if task is not None:
                 task.cancel()
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in (self.group, self.user_group):
+            if group is not None:
+                await self.channel_layer.group_discard(group, self.channel_name)
 
     async def dispatch(self, message: dict) -> None:
         """Channels' own dispatch closes stale database connections before every handler,
@@ -261,21 +269,35 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         else:
             rows = self.thread.messages.filter(role=Message.USER, seq__gt=self.last_user_seq)
             posted = rows.annotate(thread_title=F("thread__title")).order_by("seq")
-        html, titled = [], self.thread.title
+        html = []
         for message in posted:
             html.append(live.render_new_message(message, read_only=self.read_only))
             self.last_user_seq = message.seq
             self.thread.title = message.thread_title
-        if titled and self.thread.title != titled:  # renamed by an edit of the first question
-            html.append(live.render_renamed(self.thread, read_only=self.read_only))
-        elif html:  # perhaps named by its first question (an untitled thread is not listed yet)
+        if html:  # perhaps named by its first question, or renamed by an edit of it
+            # (the sidebar's entry comes to the owner's pages from their own group)
             html.append(live.render_thread_title(self.thread))
         return "".join(html)
 
     @on_database_thread
     def _renamed(self, title: str) -> str:
         self.thread.title = title
-        return live.render_renamed(self.thread, read_only=self.read_only)
+        return live.render_thread_title(self.thread)
+
+    @on_database_thread
+    def _sidebar_entry(self, thread_id: str, *, listed: bool) -> str:
+        """The entry of one of the signed-in user's conversations in this page's sidebar:
+        on top of it (``listed``), or in place; "" when it is gone, or not theirs (a group
+        carries only its user's news, but the rows decide) or not listed (no message yet)."""
+        user = self.scope["user"]
+        # Only a listed one: a page lacks the entry of one not listed (htmx:oobErrorNoTarget).
+        thread = conversations.listed_threads(user).filter(pk=thread_id).first()
+        if thread is None:
+            return ""
+        back = reverse("chat:thread", args=[self.thread.id])
+        if listed:
+            return live.render_newly_listed(user, thread, current=self.thread, back=back)
+        return live.render_conversation_entry(thread, back, current=self.thread)
 
     @on_database_thread
     def _run_panel(self, taken: list[dict]) -> str:
@@ -361,6 +383,21 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     async def thread_renamed(self, event: dict) -> None:
         """The thread was renamed by hand, perhaps from another tab."""
         await self.send(text_data=await self._renamed(event["title"]))
+
+    # --- news of the signed-in user's list of conversations (their own group) ---------------
+
+    async def conversation_listed(self, event: dict) -> None:
+        """A conversation of theirs got its first question (perhaps in another tab)."""
+        if html := await self._sidebar_entry(event["thread_id"], listed=True):
+            await self.send(text_data=html)
+
+    async def conversation_renamed(self, event: dict) -> None:
+        if html := await self._sidebar_entry(event["thread_id"], listed=False):
+            await self.send(text_data=html)
+
+    async def conversation_unlisted(self, event: dict) -> None:
+        """A conversation of theirs was deleted (perhaps in another tab)."""
+        await self.send(text_data=live.render_unlisted(event["thread_id"]))
 
     async def file_status(self, event: dict) -> None:
         """An attached file finished processing (retrieval ingest)."""

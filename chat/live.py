@@ -10,6 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 
+from chat import conversations
 from chat.content import StreamedText
 from chat.engine import events
 from chat.files import attached_files
@@ -101,19 +102,38 @@ def render_thread_title(thread: Thread) -> str:
     return render_to_string(f"{PAGE}#thread_title", {"thread": thread, "oob": True})
 
 
-def render_conversation_entry(thread: Thread, back: str | None = None) -> str:
-    """The thread's entry in the sidebar of its own page, swapped in place (renamed).
-    ``back``: where its rename form returns to without JavaScript (the thread's page)."""
-    back = back or reverse("chat:thread", args=[thread.id])
-    context = {"item": thread, "current": thread, "back": back, "item_oob": True}
+def render_conversation_entry(thread: Thread, back: str | None = None, *, current: Thread | None = None) -> str:
+    """A conversation's entry in a sidebar, swapped in place (renamed). ``current``: the
+    thread of the page showing the sidebar (the thread itself unless told); ``back``: where
+    its rename form returns to without JavaScript (that page)."""
+    current = current or thread
+    back = back or reverse("chat:thread", args=[current.id])
+    context = {"item": thread, "current": current, "back": back, "item_oob": True}
     return render_to_string("chat/conversations.html#conversation_item", context)
 
 
-def render_renamed(thread: Thread, *, read_only: bool = False) -> str:
-    """What every open page of a renamed thread is told, whatever renamed it (its menu, the
-    sidebar, an edit of the question that named it): the heading and the browser's title,
-    and its owner's sidebar entry (``read_only``: a tutor's sidebar lists their own)."""
-    return render_thread_title(thread) + ("" if read_only else render_conversation_entry(thread))
+def render_newly_listed(user, thread: Thread, *, current: Thread, back: str) -> str:
+    """A sidebar after ``thread`` got its first question: its entry goes on top of "Today"
+    (app.js takes off a copy already shown). Only when no other conversation is listed
+    today is the whole list rendered: rendering every conversation (four URLs each) on
+    every first message was most of the work of a class posting at once
+    (docs/benchmarks.md, capacity). ``current`` and ``back`` as render_conversation_entry's."""
+    if conversations.listed_today(user).exclude(pk=thread.pk).exists():
+        item = render_to_string(
+            "chat/conversations.html#conversation_item", {"item": thread, "current": current, "back": back}
+        )
+        return format_html('<ul hx-swap-oob="afterbegin:#{}">{}</ul>', conversations.TODAY_LIST_ID, item)
+    groups = conversations.grouped_by_date(conversations.listed_threads(user))
+    context = {"groups": groups, "query": "", "current": current, "back": back, "oob": True, "user": user}
+    return render_to_string("chat/conversations.html#conversation_list", context)
+
+
+def render_unlisted(thread_id: str) -> str:
+    """Take a deleted conversation off a sidebar: a marker app.js acts on (``applyRemovals``),
+    as render_removed's, since a page may not list it (a search, not listed yet)."""
+    return format_html(
+        '<div hx-swap-oob="beforeend:body"><span hidden data-removed-conversations="{}"></span></div>', thread_id
+    )
 
 
 def render_removed(message_ids: list[str]) -> str:

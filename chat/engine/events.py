@@ -629,3 +629,27 @@ def publish_sync(thread_id: str, type_: str, **payload: Any) -> None:
     """``publish`` from synchronous code. Under the ASGI server, async_to_sync runs it on
     the server's own loop, where the in-memory channel layer lives."""
     async_to_sync(publish)(thread_id, type_, **payload)
+
+
+def group_of_user(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+# News of a user's list of conversations (the sidebar), published to the user's own group,
+# which every open page of theirs joins (``thread_id``): one listed (its first question
+# named it: on top of the list), renamed by hand, or deleted. Only the owner's pages hear
+# of it: a tutor watching a student's conversation lists their own conversations.
+CONVERSATION_LISTED = "conversation.listed"
+CONVERSATION_RENAMED = "conversation.renamed"
+CONVERSATION_UNLISTED = "conversation.unlisted"
+
+
+async def tell_owner(user_id: int, type_: str, **payload: Any) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(group_of_user(user_id), {"type": type_, **payload})
+
+
+def tell_owner_sync(user_id: int, type_: str, **payload: Any) -> None:
+    """``tell_owner`` from synchronous code (as ``publish_sync``)."""
+    async_to_sync(tell_owner)(user_id, type_, **payload)

@@ -114,6 +114,7 @@ def render_citations(text: str, annotations: list[dict], message) -> tuple[str, 
     files = {f.id: f for f in File.objects.filter(pk__in={a["file_citation"]["file_id"] for a in cites})}
     numbers: dict[tuple, int] = {}
     sources = []
+    passages = set()  # the search results quoted ("【c:r†…】"), each perhaps several times
     pieces, position = [], 0
     for annotation in cites:
         start, end = annotation.get("start_index", 0), annotation.get("end_index", 0)
@@ -124,6 +125,7 @@ def render_citations(text: str, annotations: list[dict], message) -> tuple[str, 
         if key not in numbers:
             numbers[key] = len(numbers) + 1
             sources.append((numbers[key], citation, files.get(citation["file_id"])))
+            passages.add(marked.groups() if (marked := MARKER.fullmatch(annotation.get("text", ""))) else key)
         pieces.append(text[position:start].rstrip(" "))
         pieces.append(f"{SENTINEL}[{numbers[key]}]{SENTINEL}")
         position = end
@@ -145,7 +147,18 @@ def render_citations(text: str, annotations: list[dict], message) -> tuple[str, 
         '<blockquote class="citation-source__quote">{}</blockquote></li>',
         items,
     )
-    return text, mark_safe(format_html('<ol class="citations" aria-label="Sources" data-message="{}">{}</ol>', message_id, listing))
+    listing = format_html('<ol class="citations" aria-label="Sources" data-message="{}">{}</ol>', message_id, listing)
+    return text, mark_safe(_quotes_of_passages(len(sources), len(passages)) + listing)
+
+
+def _quotes_of_passages(quotes: int, passages: int) -> str:
+    """Said above the sources when a passage is quoted more than once: the run's steps count
+    the passages its search found ("1 passage from 1 file"), the answer numbers each quote."""
+    if quotes == passages:
+        return ""
+    return format_html(
+        '<p class="citations__count">{} quotes from {} passage{}</p>', quotes, passages, "" if passages == 1 else "s"
+    )
 
 
 class HideMarkersWhileStreaming:

@@ -69,6 +69,10 @@ def _new_message(
     if not thread.title and message.role == Message.USER and message.text.strip():
         thread.title = title_from(message.text)
         fields.append("title")
+        # Named by its first question (or an edit of it): on top of its owner's lists.
+        transaction.on_commit(
+            lambda: events.tell_owner_sync(thread.owner_id, events.CONVERSATION_LISTED, thread_id=thread.id), robust=True
+        )
     return message, fields
 
 
@@ -151,10 +155,31 @@ def _without_star_emphasis(text: str) -> str:
     return text
 
 
+# Formulas keep their text, not their delimiters ("Solve $x^2=4$" -> "Solve x^2=4"), found by
+# the render's rules (chat/markdown.py): $$…$$, \[…\], \(…\), and $…$ with no space just
+# inside and no digit just outside the dollars, so "costs $5 and $10" stays as written.
+_FORMULA = re.compile(
+    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\d$])\$(?![\s$])([^$\n]+?)(?<!\s)\$(?![\d$])", re.DOTALL
+)
+# Where each formula stood while the Markdown around it is taken off (its LaTeX is no
+# Markdown: "\sum_{k}" keeps its "_"): one private-use character per formula.
+_FORMULA_SLOT = 0xE000
+
+
 def title_from(text: str, limit: int = 60) -> str:
-    """A conversation title from its first message: one line of plain text, no Markdown."""
-    text = text[:TITLE_SOURCE_CHARS]
+    """A conversation title from its first message: one line of plain text, no Markdown,
+    formulas as their bare LaTeX."""
+    formulas: list[str] = []
+
+    def slot(found: re.Match) -> str:
+        formulas.append(next(part for part in found.groups() if part is not None))
+        return chr(_FORMULA_SLOT + len(formulas) - 1)
+
+    text = _FORMULA.sub(slot, text[:TITLE_SOURCE_CHARS])
     plain = _INLINE_MARK.sub("", _without_star_emphasis(_LINE_MARK.sub("", _LINK.sub(r"\1", _FENCE.sub("", text)))))
+    if formulas:
+        slots = re.compile(f"[{chr(_FORMULA_SLOT)}-{chr(_FORMULA_SLOT + len(formulas) - 1)}]")
+        plain = slots.sub(lambda found: formulas[ord(found.group()) - _FORMULA_SLOT], plain)
     words = " ".join(plain.split())
     if len(words) <= limit:
         return words

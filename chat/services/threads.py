@@ -38,18 +38,31 @@ def create_thread(
 def rename_thread(thread: Thread, title: str) -> None:
     """Give the thread a title by hand. Once saved, every open page of it (the owner's other
     tabs, a watching tutor) shows the new title, as after an edit of the question that
-    named it (chat/live.py render_renamed)."""
+    named it, and every open page of its owner the sidebar's entry (chat/consumers.py)."""
     thread.title = title
     with transaction.atomic():
         thread.save(update_fields=["title"])
         # Robust: the new title stands even if a page cannot be told (it shows it when reloaded).
-        transaction.on_commit(lambda: events.publish_sync(thread.id, events.THREAD_RENAMED, title=title), robust=True)
+        transaction.on_commit(lambda: _tell_renamed(thread, title), robust=True)
+
+
+def _tell_renamed(thread: Thread, title: str) -> None:
+    """The thread's pages (the heading: its owner's, a watching tutor's) and every page of
+    its owner (the sidebar's entry)."""
+    events.publish_sync(thread.id, events.THREAD_RENAMED, title=title)
+    events.tell_owner_sync(thread.owner_id, events.CONVERSATION_RENAMED, thread_id=thread.id)
 
 
 def delete_thread(thread: Thread) -> None:
     """Delete a thread with its messages and runs. A run still executing is cancelled
-    first, so its task stops now instead of writing to rows that are gone."""
+    first, so its task stops now instead of writing to rows that are gone. The owner's
+    open pages take it off their list."""
     active = thread.active_run()
     if active is not None:
         cancel_run(active)
-    thread.delete()
+    thread_id, owner_id = thread.id, thread.owner_id
+    with transaction.atomic():
+        thread.delete()
+        transaction.on_commit(
+            lambda: events.tell_owner_sync(owner_id, events.CONVERSATION_UNLISTED, thread_id=thread_id), robust=True
+        )

@@ -7,7 +7,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
@@ -31,19 +30,6 @@ def _sidebar_context(request: HttpRequest, current: Thread | None = None) -> dic
     # Where a rename from the list comes back to without JavaScript: the page showing the list.
     back = (request.htmx.current_url_abs_path if request.htmx else None) or request.get_full_path()
     return {"groups": conversations.grouped_by_date(threads), "query": query, "current": current, "back": back}
-
-
-def _newly_listed(request: HttpRequest, thread: Thread) -> str:
-    """The sidebar after a conversation's first message: it goes on top of "Today". Only
-    when the page has no "Today" group yet is the whole list rendered again — rendering
-    every conversation (four URLs each) on every first message was most of the work of a
-    class posting at once (docs/benchmarks.md, capacity)."""
-    back = (request.htmx.current_url_abs_path if request.htmx else None) or request.get_full_path()
-    if conversations.listed_today(request.user).exclude(pk=thread.pk).exists():
-        item = render_to_string("chat/conversations.html#conversation_item", {"item": thread, "current": thread, "back": back})
-        return format_html('<ul hx-swap-oob="afterbegin:#{}">{}</ul>', conversations.TODAY_LIST_ID, item)
-    sidebar = {**_sidebar_context(request, thread), "oob": True}  # a POST: no search query
-    return render_to_string("chat/conversations.html#conversation_list", sidebar)
 
 
 @require_GET
@@ -147,7 +133,8 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             composer.write(live.render_run_panel(thread, run))
             composer.write(live.render_thread_title(thread))
             if not thread.messages.filter(seq__lt=message.seq).exists():  # its first message: now it is listed
-                composer.write(_newly_listed(request, thread))
+                back = request.htmx.current_url_abs_path or reverse("chat:thread", args=[thread.id])
+                composer.write(live.render_newly_listed(request.user, thread, current=thread, back=back))
             return composer
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
     if request.htmx:

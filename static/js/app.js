@@ -96,6 +96,24 @@
       if (message.id && document.getElementById(message.id)) message.remove();
     });
   });
+  // A conversation put on top of the list (its first question, or an edit of it) may be
+  // listed already: by the posting tab's response and its socket both, or further down.
+  // The copy shown goes, the new one goes on top.
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var detail = event.detail;
+    if (!detail.target || detail.target.id !== "conversations-today" || !detail.fragment) return;
+    Array.prototype.slice.call(detail.fragment.children).forEach(function (entry) {
+      var shown = entry.id && document.getElementById(entry.id);
+      if (shown && shown !== entry) removeConversationEntry(shown, true);
+    });
+  });
+  // A conversation's entry leaves the sidebar, and its date group with its last entry
+  // (unless the entry is only moving to the top of that group: ``moving``).
+  function removeConversationEntry(entry, moving) {
+    var list = entry.parentElement;
+    entry.remove();
+    if (!moving && list && !list.children.length && list.closest("section")) list.closest("section").remove();
+  }
   // A conversation renamed from its sidebar entry, on its own page, hears of it twice too:
   // the entry in the POST's response (with the focus on its link) and over the socket.
   // The socket's copy is dropped while the entry's own rename is on its way (replacing the
@@ -112,12 +130,20 @@
   });
   // Removed messages (an answer asked again, an edited question, here or in another tab)
   // arrive as a marker naming them (chat/live.py render_removed), perhaps twice in the tab
-  // that asked: take off whichever are still on the page, and the marker.
+  // that asked: take off whichever are still on the page, and the marker. A deleted
+  // conversation leaves the sidebar the same way (render_unlisted).
   function applyRemovals() {
     document.querySelectorAll("[data-removed-messages]").forEach(function (marker) {
       marker.getAttribute("data-removed-messages").split(" ").forEach(function (id) {
         var message = id && document.getElementById("message-" + id);
         if (message) message.remove();
+      });
+      marker.remove();
+    });
+    document.querySelectorAll("[data-removed-conversations]").forEach(function (marker) {
+      marker.getAttribute("data-removed-conversations").split(" ").forEach(function (id) {
+        var entry = id && document.getElementById("conversation-" + id);
+        if (entry) removeConversationEntry(entry);
       });
       marker.remove();
     });

@@ -30,6 +30,16 @@
       // throwOnError:false covers parse errors; anything else leaves the source as is
       if (window.console) console.warn("math.js: KaTeX failed", err);
     }
+    markIfWide(el);
+  }
+
+  // An inline formula wider than its line (a long fraction cannot break) becomes a line of
+  // its own that scrolls in its box (app.css), instead of running past the bubble.
+  function markIfWide(el) {
+    if (!el.classList.contains("math-inline")) return;
+    el.classList.remove("math-inline--wide");
+    var line = el.parentElement;
+    if (line && el.scrollWidth > line.clientWidth) el.classList.add("math-inline--wide");
   }
 
   function renderMath(root) {
@@ -40,6 +50,15 @@
   }
 
   window.renderMath = renderMath;
+
+  // A turned phone or a resized window: each inline formula is measured against its line again.
+  var measuring = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(measuring);
+    measuring = setTimeout(function () {
+      document.querySelectorAll(".math-inline[" + MARK + "]").forEach(markIfWide);
+    }, 150);
+  });
 
   // htmx swaps (normal and out-of-band, e.g. from the ws extension); events bubble to document
   document.addEventListener("htmx:load", function (e) {

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ALICE, SCREENSHOT_DIR, Browsing, ChatServer, screenshots
+from tests.browser.conftest import ALICE, BOB, SCREENSHOT_DIR, Browsing, ChatServer, screenshots
 from tests.browser.test_chat_in_browser import (
     RUN_TIMEOUT,
     SMALL_TALK,
@@ -338,6 +338,79 @@ def test_a_rename_from_the_menu_renames_the_conversation_in_every_tab(browsing: 
     expect(second).to_have_title(f"{renamed} · Tutor")
     screenshots(second, "renamed-by-menu")
     assert not [line for line in browsing.console if "oobError" in line]
+
+
+def test_a_conversation_started_renamed_and_deleted_in_one_tab_changes_the_sidebar_of_another(
+    browsing: Browsing, chat_server: ChatServer
+):
+    """Alice's first tab shows one conversation; in a second tab she starts another, renames
+    it from its sidebar menu, then deletes it: the first tab's sidebar follows each step,
+    live, the titles as text. Bob's page, open all along, never lists it."""
+    first, _, _ = two_tabs_on_an_answered_conversation(browsing, chat_server, "What is a rhombus?")
+    bobs = browsing.new_page(chat_server)
+    log_in(bobs, chat_server, BOB[0])
+    start_conversation(bobs)
+    send(bobs, "What is a kite?")
+    expect(run_status(bobs)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    second = browsing.new_page(chat_server)
+    log_in(second, chat_server, ALICE[0])
+    new_id = start_conversation(second)
+    asked = "Is <b>7</b> & 11 prime?"
+    send(second, asked)
+    new_entry = sidebar(first).locator(f"#conversation-{new_id}")
+    expect(new_entry.get_by_role("link", name=asked, exact=True)).to_be_visible()
+    expect(sidebar(first).get_by_role("listitem").first).to_have_id(f"conversation-{new_id}")  # on top
+    expect(first.locator("[aria-current=page]")).not_to_have_text(asked)  # the first tab's page stays current
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    screenshots(first, "sidebar-listed-from-another-tab")
+
+    renamed = "Primes <i>&</i> co"
+    entry = sidebar(second).locator(f"#conversation-{new_id}")
+    entry.locator("summary", has_text="Rename or delete").click()
+    entry.get_by_label("New title").fill(renamed)
+    entry.get_by_role("button", name="Rename").click()
+    expect(new_entry.get_by_role("link", name=renamed, exact=True)).to_be_visible()
+
+    second.goto(f"/threads/{new_id}/delete/")
+    second.get_by_role("button", name="Delete conversation").click()
+    expect(second.get_by_role("status").filter(has_text="Deleted the conversation")).to_be_visible()
+    expect(new_entry).to_have_count(0)
+    expect(sidebar(first).locator("[aria-current=page]")).to_have_text("What is a rhombus?")  # its own entry stays
+    expect(bobs.locator(f"#conversation-{new_id}")).to_have_count(0)
+    screenshots(first, "sidebar-unlisted-from-another-tab")
+    assert not [line for line in browsing.console if "oobError" in line or line.startswith("[error]")]
+
+
+LONG_DISPLAY = r"$$\sum_{k=1}^{n} \frac{k^2 + 3k + 2}{(k+1)(k+2)(k+3)} + \int_0^1 \frac{x^4 (1-x)^4}{1+x^2} \, dx = \frac{22}{7} - \pi$$"
+LONG_INLINE = r"$\frac{a_1 + a_2 + a_3 + a_4 + a_5 + a_6 + a_7 + a_8 + a_9 + a_{10} + a_{11} + a_{12}}{b}$"
+
+
+def test_a_long_formula_on_a_phone_scrolls_in_its_own_box_with_a_shadow_not_the_page(
+    browsing: Browsing, chat_server: ChatServer
+):
+    """At 390 px a display formula wider than its bubble scrolls inside its box, and an
+    inline one wider than its line becomes such a box: each shows a shadow at its edge
+    (phones hide scrollbars), and neither the page nor the message log scrolls sideways."""
+    page = browsing.new_page(chat_server, viewport={"width": 390, "height": 844})
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    send(page, f"Simplify\n\n{LONG_DISPLAY}\n\nand {LONG_INLINE} please", shows="Simplify")
+    bubble = user_messages(page).last
+    expect(bubble.locator(".katex-display")).to_have_count(1)
+    expect(bubble.locator(".math-inline--wide .katex")).to_have_count(1)
+    for box in (bubble.locator(".katex-display"), bubble.locator(".math-inline--wide")):
+        sizes = box.evaluate("(el) => [el.scrollWidth, el.clientWidth, getComputedStyle(el).backgroundImage]")
+        assert sizes[0] > sizes[1], f"the formula fits ({sizes[:2]}): the test shows nothing"
+        assert sizes[2].count("gradient") == 4, sizes[2]  # the edge shadows and their covers
+        assert box.evaluate("(el) => { el.scrollLeft = 40; return el.scrollLeft; }") > 0  # it scrolls
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    log = page.locator("#messages").evaluate("(el) => [el.scrollWidth, el.clientWidth]")
+    assert log[0] <= log[1], f"the message log scrolls sideways: {log}"
+    for box in (bubble.locator(".katex-display"), bubble.locator(".math-inline--wide")):
+        box.evaluate("(el) => { el.scrollLeft = 0; }")
+    bubble.scroll_into_view_if_needed()
+    screenshots(page, "long-formula")
+    expect(bubble.locator(".math-inline--wide")).to_have_count(0)  # at 1440 px it fits its line again
 
 
 def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_or_reflow(

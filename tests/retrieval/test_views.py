@@ -139,6 +139,31 @@ def test_citations_render_as_numbered_markers_with_sources_and_no_raw_markers(al
     assert "paper.pdf</span>, page 7" in html
 
 
+def test_an_answer_quoting_one_passage_three_times_says_so_above_its_sources(alice, thread, upload):
+    """The run's steps count the passages found ("1 passage from 1 file"); the answer numbers
+    each quote: three quotes of one passage are said to be that, escaped as ever."""
+    file = upload("thermo.md", NOTES)
+    marker = "【0:0†thermo.md】"
+    claims = ["Entropy grows.", "Heat <flows> & spreads.", "It never decreases."]
+    text = "".join(claim + marker + " " for claim in claims)
+    annotations, at = [], 0
+    for claim in claims:
+        start = text.index(marker, at)
+        annotations.append({
+            "type": "file_citation", "text": marker, "start_index": start, "end_index": start + len(marker),
+            "file_citation": {"file_id": file.id, "quote": claim, "page": 1},
+        })
+        at = start + len(marker)
+    message = Message.objects.create(thread=thread, role="assistant", content=Message.text_content(text, annotations))
+    html = render_content(message)
+    assert '<p class="citations__count">3 quotes from 1 passage</p>' in html
+    assert html.count('class="citation-source"') == 3 and "Heat &lt;flows&gt; &amp; spreads." in html
+    single = Message.objects.create(
+        thread=thread, role="assistant", content=Message.text_content(claims[0] + marker, annotations[:1])
+    )
+    assert "citations__count" not in render_content(single)  # one quote of one passage: nothing to tell apart
+
+
 def test_the_files_page_polls_while_a_file_is_processing(alice_client, alice, tutor, upload):
     store = stores.assistant_store(tutor)
     VectorStoreFile.objects.create(vector_store=store, file=upload("slow.md", NOTES))

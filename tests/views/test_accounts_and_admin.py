@@ -64,6 +64,19 @@ def test_admin_edits_assistants_and_only_reads_runs(client, django_user_model, t
     assert Thread.objects.filter(pk=thread.pk).exists()
 
 
+def test_the_admin_cannot_rename_a_thread_behind_its_open_pages(client, django_user_model, thread):
+    """A title changes only through services.threads.rename_thread, which tells the open
+    pages: the admin's thread change form is read-only, and a POST to it changes nothing."""
+    admin = django_user_model.objects.create_superuser("root", password="root-pass-1")
+    client.force_login(admin)
+    change = reverse("admin:chat_thread_change", args=[thread.id])
+    page = client.get(change)
+    assert page.status_code == 200 and b'name="title"' not in page.content
+    assert client.post(change, {"title": "Renamed behind its pages"}).status_code == 403
+    thread.refresh_from_db()
+    assert thread.title == "Algebra"
+
+
 def test_a_failed_login_says_why_once(client, alice):
     response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
     assert response.status_code == 200

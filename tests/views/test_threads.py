@@ -340,6 +340,12 @@ def test_renaming_says_it_is_done(alice_client, thread):
         # A spaced star is multiplication, and so is one between symbols.
         ("what is 12 * 7?", "what is 12 * 7?"),
         ("*Check* 5*-3 and **a *b* c**", "Check 5*-3 and a b c"),
+        # Math keeps its text, not its delimiters; a price is no formula.
+        ("Solve $x^2=4$", "Solve x^2=4"),
+        (r"Solve \(x^2 = 4\) and \[\frac{a}{b}\]", r"Solve x^2 = 4 and \frac{a}{b}"),
+        ("Is $$\\sum_{k=1}^n k$$ even?", "Is \\sum_{k=1}^n k even?"),
+        ("$$\nx_1 + x_2\n$$", "x_1 + x_2"),
+        ("It costs $5 and $10, so $a$ is", "It costs $5 and $10, so a is"),
     ],
 )
 def test_titles_from_the_first_message_are_plain_text(alice_client, alice, tutor, text, title):

@@ -1,0 +1,102 @@
+"""The sidebar of every open page of a user follows their list of conversations: one listed
+(its first question), renamed or deleted in one tab reaches their pages on other
+conversations, over each socket's own group for its user. A tutor's sidebar lists their
+own conversations: a student's changes never reach it."""
+
+import re
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat.models import Message, Thread
+from chat.services.messages import add_message, post_message
+from chat.services.threads import delete_thread, rename_thread
+from tests.test_consumers import in_a_class, open_tab, receive_until
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+HOSTILE = "Is <b>x</b> & y prime?"
+HOSTILE_SHOWN = "Is &lt;b&gt;x&lt;/b&gt; &amp; y prime?"
+
+
+def entry_in(frames: list[str], thread_id: str) -> str | None:
+    """The sidebar entry of ``thread_id`` the frames carry, if any."""
+    found = re.search(rf'<li id="conversation-{thread_id}".*?</li>', "".join(frames), re.S)
+    return found.group(0) if found else None
+
+
+@sync_to_async
+def a_listed_conversation(owner, title: str) -> Thread:
+    thread = Thread.objects.create(owner=owner, title=title)
+    add_message(thread, content=Message.text_content("What is 2 + 2?"))
+    return thread
+
+
+async def test_a_conversation_listed_renamed_and_deleted_reaches_the_owners_page_on_another(alice, bob, thread, tutor):
+    """Alice's page on one conversation: a new one goes on top of its sidebar, then its
+    new title shows, then it leaves; the titles are her text, escaped. Bob's page hears of
+    none of it: the first news his page gets is his own rename."""
+    await a_listed_conversation(alice, "Algebra")
+    bobs = await a_listed_conversation(bob, "Geometry")
+    alices_tab, bobs_tab = await open_tab(thread, alice, 0), await open_tab(bobs, bob, 0)
+
+    new = await Thread.objects.acreate(owner=alice, assistant=tutor)
+    await sync_to_async(post_message)(new, HOSTILE, tutor, start=False)
+    frames = await receive_until(alices_tab, rf'id="conversation-{new.id}"')
+    listed = entry_in(frames, new.id)
+    assert f">{HOSTILE_SHOWN}</a>" in listed and "<b>x" not in "".join(frames)
+    assert 'aria-current="page"' not in listed  # the page shows another conversation
+    assert 'hx-swap-oob="afterbegin:#conversations-today"' in frames[-1]
+
+    await sync_to_async(rename_thread)(new, "Why <i>2</i> & 3?")
+    frames = await receive_until(alices_tab, rf'id="conversation-{new.id}"')
+    renamed = entry_in(frames, new.id)
+    assert 'hx-swap-oob="outerHTML"' in renamed and ">Why &lt;i&gt;2&lt;/i&gt; &amp; 3?</a>" in renamed
+
+    new_id = new.id
+    await sync_to_async(delete_thread)(new)
+    frames = await receive_until(alices_tab, r"data-removed-conversations")
+    assert f'data-removed-conversations="{new_id}"' in frames[-1]
+
+    await sync_to_async(rename_thread)(bobs, "Triangles")
+    frames = await receive_until(bobs_tab, rf'id="conversation-{bobs.id}"')
+    assert new_id not in "".join(frames)
+    assert ">Triangles</a>" in entry_in(frames, bobs.id)
+    for tab in (alices_tab, bobs_tab):
+        await tab.disconnect()
+
+
+async def test_a_students_rename_reaches_her_other_page_but_not_her_tutors_sidebar(alice, bob, thread):
+    """Bob teaches Alice's class and reads her conversation: her rename of it changes his
+    page's heading, never his sidebar (it lists his own conversations), while her page on
+    another conversation gets the new entry. Bob's own rename does reach his sidebar there."""
+    await sync_to_async(in_a_class)(thread, student=alice, tutor=bob)
+    await sync_to_async(add_message)(thread, content=Message.text_content("What is 2 + 2?"))
+    other = await a_listed_conversation(alice, "Geometry")
+    bobs = await a_listed_conversation(bob, "Lesson plans")
+    tutors_tab, alices_tab = await open_tab(thread, bob, 0), await open_tab(other, alice, 0)
+
+    await sync_to_async(rename_thread)(thread, HOSTILE)
+    frames = await receive_until(alices_tab, rf'id="conversation-{thread.id}"')
+    assert f">{HOSTILE_SHOWN}</a>" in entry_in(frames, thread.id)
+    frames = await receive_until(tutors_tab, r'hx-swap-oob="innerHTML:#page-title"')
+    assert f'<h1 id="thread-title" hx-swap-oob="true">{HOSTILE_SHOWN}</h1>' in frames[-1]
+
+    await sync_to_async(rename_thread)(bobs, "Quadratics")
+    frames = await receive_until(tutors_tab, rf'id="conversation-{bobs.id}"')
+    assert entry_in(frames, thread.id) is None
+    assert ">Quadratics</a>" in entry_in(frames, bobs.id)
+    for tab in (tutors_tab, alices_tab):
+        await tab.disconnect()
+
+
+async def test_a_conversation_not_listed_yet_renamed_sends_no_entry(alice, thread):
+    """Renamed before its first question (its menu), it is in no sidebar: no page is sent an
+    entry htmx would find no place for. The next news does come."""
+    other = await a_listed_conversation(alice, "Geometry")
+    tab = await open_tab(other, alice, 0)
+    await sync_to_async(rename_thread)(thread, "Not yet asked")
+    await sync_to_async(rename_thread)(other, "Triangles")
+    frames = await receive_until(tab, rf'id="conversation-{other.id}"')
+    assert thread.id not in "".join(frames)
+    await tab.disconnect()
