@@ -14,7 +14,8 @@ def reply_to(text: str) -> str:
 
 
 def answer_line(reply: str) -> str:
-    return reply.rsplit("**Answer:**", 1)[1].strip()
+    """The answer as plain text (a formula Markdown could misread comes as inline code)."""
+    return reply.rsplit("**Answer:**", 1)[1].strip().strip("`")
 
 
 # --- equations ---------------------------------------------------------------------------------
@@ -298,4 +299,16 @@ def test_a_command_with_nothing_to_work_on_leaves_the_question_answered_whole():
 
 
 def test_a_variable_then_a_spaced_constant_is_a_product():
-    assert "**Answer:** x*exp(x) - exp(x) + C" in answer("Integrate x e^x")
+    assert "**Answer:** `x*exp(x) - exp(x) + C`" in answer("Integrate x e^x")
+
+
+@pytest.mark.parametrize("question", ["what is the derivative of cos(x)*x^2", "Integrate x e^x", "factor 360"])
+def test_a_formula_in_the_answer_line_reads_the_same_in_any_markdown(question):
+    # Plain CommonMark (not only our renderer) must not take x^2*sin(x) + 2x*cos(x) for
+    # emphasis: the answer line carries such a formula as inline code.
+    from markdown_it import MarkdownIt
+
+    shown = answer_line(reply_to(question))
+    assert "*" in shown
+    html = MarkdownIt("commonmark").render(reply_to(question).rsplit("\n", 1)[-1])
+    assert "<em>" not in html and f"<code>{shown}</code>" in html

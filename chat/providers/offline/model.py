@@ -59,6 +59,22 @@ def message_text(message: dict) -> str:
     return str(content)
 
 
+# What Markdown reads inside a line (emphasis, code, links, escapes, tables, raw HTML,
+# strikethrough), and what it reads at the start of one (headings, quotes, list items).
+_MARKDOWN_INLINE = re.compile(r"[*_`\\\[\]<>|~]")
+_MARKDOWN_LINE_START = re.compile(r"^\s*(?:[-+*>#=]|\d+[.)])(?:\s|$)")
+
+
+def literal(text: str) -> str:
+    """``text`` written so that Markdown shows it exactly: as it is when Markdown would read
+    nothing in it, else as inline code (a formula such as ``2x*cos(x)`` or a program's
+    output line). The offline model's own plain text must never be misread as markup."""
+    if not _MARKDOWN_INLINE.search(text) and not _MARKDOWN_LINE_START.match(text):
+        return text
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" or text.startswith(" ") else f"{fence}{text}{fence}"
+
+
 def answered_call(request: ModelRequest, name: str) -> dict | None:
     """The call to function ``name`` that the last (tool) message answers, or None."""
     message = last_message(request)
