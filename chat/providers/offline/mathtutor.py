@@ -37,7 +37,7 @@ QUICK_INTEGRATION = {"risch": False, "heurisch": False, "meijerg": False}
 
 # The words that name what to do (mathparse.INTENTS), so that their misspellings count too.
 KEYWORDS = (
-    "derivative", "differentiate", "integrate", "integral", "antiderivative", "simplify", "expand",
+    "derivative", "differentiate", "limit", "approaches", "infinity", "integrate", "integral", "antiderivative", "simplify", "expand",
     "multiply", "factor", "factorise", "factorize", "solve", "calculate", "compute", "evaluate", "equation",
 )
 spelling.add_keywords(*KEYWORDS)
@@ -329,10 +329,42 @@ def _integrable_quickly(value: sp.Expr) -> bool:
             and all(abs(int(e)) <= 6 for e in powers))
 
 
+def limit(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
+    """The limit as the variable approaches a point (or ±infinity), from one side when asked;
+    a two-sided limit whose sides differ does not exist, and the reply says both."""
+    var = sp.Symbol(request.var) if request.var else pick_var(value.free_symbols, None)
+    if request.point is None:
+        raise Unreadable(f"What does \\({var}\\) approach? Say, for example, “as {var} goes to 0”.")
+    if sp.count_ops(value) > MAX_OPS // 3:
+        raise MathError("That limit is too complicated for me.")
+    _, point = read(request.point)
+    if point.free_symbols or point.has(sp.zoo, sp.nan) or point.is_extended_real is False:
+        raise Unreadable(f"I couldn't read `{request.point}` as the point {var} approaches.")
+    side = "+-" if request.side is None and point.is_finite else request.side or "+"
+    arrow = f"{var} \\to {w.tex(point)}" + ({"+": "^{+}", "-": "^{-}"}[side] if side != "+-" and point.is_finite else "")
+    shown = f"\\lim_{{{arrow}}} {w.tex(raw, written=True)}"
+    result = sp.limit(value, var, point, side)
+    if side == "+-" and result.has(sp.zoo):  # the two sides disagree
+        left, right = sp.limit(value, var, point, "-"), sp.limit(value, var, point, "+")
+        return (f"From the left \\({shown.replace(arrow, arrow + '^{-}')} = {w.tex(left)}\\), from the right "
+                f"\\({shown.replace(arrow, arrow + '^{+}')} = {w.tex(right)}\\): the two sides differ, so the limit "
+                "does not exist." + answer_line("does not exist"))
+    if isinstance(result, sp.AccumBounds):
+        return (f"\\({w.tex(raw, written=True)}\\) keeps oscillating between \\({w.tex(result.min)}\\) and "
+                f"\\({w.tex(result.max)}\\), so the limit does not exist." + answer_line("does not exist"))
+    if isinstance(result, sp.Limit) or result.has(sp.nan):
+        raise MathError("I couldn't work out that limit.")
+    plain = {sp.oo: "infinity", -sp.oo: "-infinity", sp.E: "e"}.get(result) or w.plain(result)
+    if result.is_number and result.is_finite and not result.is_Rational:
+        plain += f" ≈ {w.approx(result)}"
+    return f"\\[{shown} = {w.tex(result)}\\]" + answer_line(plain)
+
+
 COMMANDS = {
     "simplify": simplify,
     "expand": expand,
     "factor": factor,
     "diff": differentiate,
+    "limit": limit,
     "integrate": integrate,
 }
