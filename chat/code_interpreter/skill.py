@@ -22,6 +22,7 @@ from chat.providers.offline.model import (
     answered_call,
     json_arguments,
     last_message,
+    literal,
     message_text,
     register_skill,
     register_tool_caller,
@@ -143,10 +144,29 @@ def _bound(text: str) -> float | None:
         return None
 
 
+def critical_points(expression: sympy.Expr, variable: sympy.Symbol, low: float, high: float) -> list[float]:
+    """Where the derivative is 0 inside [low, high], when sympy finds it quickly (a
+    polynomial, a rational function or a short derivative): the plot's extremes lie there
+    or at the ends, so sampling them gives the true range of y."""
+    try:
+        slope = sympy.diff(expression, variable)
+        if not (slope.is_rational_function(variable) or sympy.count_ops(slope) <= 8):
+            return []
+        found = []
+        for root in sympy.solve(slope, variable):
+            value = complex(sympy.N(root))
+            if abs(value.imag) < 1e-12 and low < value.real < high:
+                found.append(round(value.real, 12))
+        return sorted(found)[:50]
+    except Exception:  # sympy gives up in many ways; the evenly spaced grid is still drawn
+        return []
+
+
 def _plot(m: re.Match) -> str | None:
-    """The program samples the function at 400 evenly spaced x values, computes y for each,
-    and draws the points joined by a line with matplotlib (points where the function is
-    undefined, such as log x for x ≤ 0, are left out)."""
+    """The program samples the function at 401 evenly spaced x values (an odd count, so a
+    range symmetric about 0 includes 0), plus the points where its slope is 0, computes y
+    for each, and draws the points joined by a line with matplotlib (points where the
+    function is undefined, such as log x for x ≤ 0, are left out)."""
     rest = m.group(1)[: mathparse.MAX_TEXT]  # the math tutor's bound on what it reads
     span = _RANGE.search(rest)
     found = _plotted(rest[: span.start()] if span else rest)
@@ -160,17 +180,20 @@ def _plot(m: re.Match) -> str | None:
     if low is None or high is None or not low < high:
         return None
     label, name = sympy.sstr(expression).replace("**", "^"), variable.name
+    critical = critical_points(expression, variable, low, high)
     return (
         "import numpy as np\nimport sympy\nimport matplotlib.pyplot as plt\n"
         f"{name} = sympy.Symbol({name!r})\nf = sympy.lambdify({name}, sympy.sympify({str(expression)!r}), 'numpy')\n"
-        f"xs = np.linspace({low!r}, {high!r}, 400)\n"
+        f"xs = np.union1d(np.linspace({low!r}, {high!r}, 401), {critical!r})\n"
         "with np.errstate(all='ignore'):\n    ys = np.broadcast_to(np.asarray(f(xs), dtype=float), xs.shape)\n"
         "ys = np.where(np.isfinite(ys), ys, np.nan)\n"
         "fig, ax = plt.subplots(figsize=(6, 4))\n"
         f"ax.plot(xs, ys)\nax.set_title({('y = ' + label)!r})\nax.set_xlabel({name!r})\nax.set_ylabel('y')\nax.grid(True)\n"
         "plt.show()\n"
+        # Rounded to 6 places (+ 0 turns -0 into 0): a sampling error never shows as 5.6e-05.
+        f"low, high = np.round([np.nanmin(ys), np.nanmax(ys)], 6) + 0\n"
         f"print(f'Plotted y = {label} for {name} from {{xs[0]:g}} to {{xs[-1]:g}}; "
-        "y ranges from {np.nanmin(ys):g} to {np.nanmax(ys):g}.')"
+        "y ranges from {low:g} to {high:g}.')"
     )
 
 
@@ -252,7 +275,8 @@ def report(output: str) -> str:
     elif not body:
         answer = "The code ran without printing anything."
     elif len(body) <= 3 and len(text) < 600:
-        answer = "I ran the code. It printed:\n\n" + "\n\n".join(body)
+        # Each line as Markdown shows it exactly: "y = x^3 - 3*x" or "my_var" stays as printed.
+        answer = "I ran the code. It printed:\n\n" + "\n\n".join(literal(line) for line in body)
     else:
         answer = "I ran the code; here is what it printed:\n\n```\n" + text[:4000] + "\n```"
     if images:

@@ -115,6 +115,15 @@ async def test_a_plot_with_or_without_a_range_draws_the_function(thread, coder, 
     assert span in answer.text
 
 
+@pytest.mark.parametrize(("request_text", "summary"), [
+    ("graph y = x^2 from -3 to 3", "y ranges from 0 to 9."),  # 0 is sampled, and shown as 0
+    ("plot x^3 - 3x from -1.7 to 1.9", "y ranges from -2 to 2."),  # the turning points -1 and 1
+])
+async def test_a_plots_summary_gives_the_true_range_of_y_readably(thread, coder, request_text, summary):
+    run, steps, answer = await ask(thread, coder, request_text)
+    assert summary in answer.text and "e-" not in answer.text
+
+
 @pytest.mark.parametrize("request_text", [
     "plot the results", "graph theory: prove a tree with n vertices has n-1 edges", "graph G with 5 vertices",
     "plot __import__('os').system('true')",
@@ -282,3 +291,12 @@ async def test_single_number_questions_run_code_even_with_file_search_on(thread,
     assert expected in calls_of(steps)[0]["code_interpreter"]["outputs"][0]["logs"]
     assert expected in answer.text
     assert wrong is None or wrong not in answer.text
+
+
+def test_a_short_output_reaches_markdown_exactly_as_printed():
+    from markdown_it import MarkdownIt
+
+    from chat.code_interpreter import skill
+
+    html = MarkdownIt("commonmark").render(skill.report("Plotted y = x^2*sin(x) + 2x*cos(x)\nmy_total = 3"))
+    assert "<em>" not in html and "x^2*sin(x) + 2x*cos(x)" in html and "my_total = 3" in html
