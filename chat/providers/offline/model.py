@@ -75,6 +75,21 @@ def literal(text: str) -> str:
     return f"{fence} {text} {fence}" if fence == "``" or text.startswith(" ") else f"{fence}{text}{fence}"
 
 
+QUOTE_LIMIT = 100  # characters of the user's words an answer quotes back
+
+
+def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """The user's words to quote back in a reply: on one line, and at most about ``limit``
+    characters (cut at a word, with an ellipsis): a 30,000-character question is not echoed."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if " " in cut[limit // 2 :]:  # end at a whole word, unless that loses half
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.") + "…"
+
+
 def answered_call(request: ModelRequest, name: str) -> dict | None:
     """The call to function ``name`` that the last (tool) message answers, or None."""
     message = last_message(request)
