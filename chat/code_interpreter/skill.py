@@ -15,6 +15,7 @@ import re
 import sympy
 
 from chat.code_interpreter.explain import explain_program
+from chat.code_interpreter.kernel import sandbox_name
 from chat.providers.offline import mathparse, mathtutor, spelling
 from chat.providers.offline.explain import register_explainer
 from chat.providers.offline.model import (
@@ -213,6 +214,57 @@ def _statistic(m: re.Match) -> str:
     )
 
 
+# A question about an attached table: its statistics, its columns, a plot of it.
+_ABOUT_DATA = re.compile(
+    r"\b(?:csv|tsv|data|dataset|table|spreadsheet|file|columns?|rows?|average|mean|median|sum|total|"
+    r"max(?:imum)?|min(?:imum)?|highest|lowest|describe|summar\w*|plot|graph|chart|draw)\b", re.I)
+_TABLE_STATISTICS = [  # (what the message says, the pandas method, the word in the answer)
+    (r"\bmedian\b", "median", "median"), (r"\b(?:sum|total)\b", "sum", "sum"),
+    (r"\b(?:max(?:imum)?|highest|largest)\b", "max", "maximum"),
+    (r"\b(?:min(?:imum)?|lowest|smallest)\b", "min", "minimum"),
+    (r"\b(?:mean|average|avg)\b", "mean", "mean"),
+]
+_ASKS_FOR_PLOT = re.compile(r"\b(?:plot|graph|chart|draw|visuali[sz]e)\b", re.I)
+
+
+def data_program(text: str, files: tuple[str, ...]) -> str | None:
+    """For a question about an attached CSV: a pandas program that reads the newest one,
+    lists its columns, computes the statistic asked for (the mean unless another is named)
+    of the numeric column the message names (every numeric column when none is named),
+    and plots that column when asked. Column names are matched inside the program, against
+    the message's words, since only the program sees the file."""
+    tables = [sandbox_name(name) for name in files if name.lower().endswith((".csv", ".tsv"))]
+    if not tables or not _ABOUT_DATA.search(text):
+        return None
+    statistics = [(method, word) for pattern, method, word in _TABLE_STATISTICS if re.search(pattern, text, re.I)]
+    method, word = statistics[0] if statistics else ("mean", "mean")
+    words = sorted(set(re.findall(r"[a-z0-9_]+", text.lower())))[:200]
+    program = (
+        "import pandas as pd\n"
+        f"name = {tables[-1]!r}\n"
+        "table = pd.read_csv(name, sep=None, engine='python')  # sniffs the delimiter: , ; or tab\n"
+        "print(f'{name}: {len(table)} rows; columns: ' + ', '.join(f'{c} ({t})' for c, t in table.dtypes.astype(str).items()))\n"
+        f"asked = set({words!r})\n"
+        "numeric = list(table.select_dtypes('number').columns)\n"
+        "named = [c for c in numeric if str(c).lower() in asked or str(c).lower() + 's' in asked or str(c).lower().rstrip('s') in asked]\n"
+        "columns = named or numeric\n"
+        "if not columns:\n    print('No column holds numbers, so there is nothing to compute.')\n"
+        f"for column in columns:\n    print(f'The {word} of {{column}} is {{table[column].{method}():g}}')\n"
+    )
+    if _ASKS_FOR_PLOT.search(text):
+        program += (
+            "import matplotlib.pyplot as plt\n"
+            "if columns:\n"
+            "    labels = [c for c in table.columns if c not in numeric]\n"
+            "    shown = table.set_index(labels[0]) if labels else table\n"
+            "    ax = shown[columns].plot(kind='bar' if len(table) <= 30 else 'line', figsize=(6, 4))\n"
+            "    ax.set_title(', '.join(map(str, columns)) + ' in ' + name)\n"
+            "    plt.tight_layout()\n"
+            "    plt.show()\n"
+        )
+    return program
+
+
 RECIPES = [
     (re.compile(rf"\bfirst\s+{_NUM}\s+fibonacci", re.I), _fibonacci),
     (re.compile(rf"\b{_NUM}\s+fibonacci", re.I), _fibonacci),
@@ -307,7 +359,8 @@ def code_interpreter_skill(request) -> Reply | None:
     if message.get("role") != "user":
         return None
     text = message_text(message)
-    code = program_for(text)
+    # A pasted program or a recipe's request ("plot sin x") comes first; then the data file.
+    code = program_for(text) or data_program(text, request.code_files)
     if code is None:
         # Asked for code and no program: say so, unless the math tutor answers it.
         return Reply(text=NO_PROGRAM) if ASKS_FOR_CODE.search(text) and not mathtutor.answer(text) else None
