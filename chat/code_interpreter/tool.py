@@ -157,11 +157,14 @@ async def _execute(thread_id: str, code: str, attachments, on_output, *, held_el
     notes = []
     async with session.lock:
         kernel = session.kernel
-        if session.fresh:
+        # Files attached since the session started (a CSV sent with a later question) too.
+        new = [(name, content) for name, content in attachments if name not in session.given]
+        if new or session.fresh:
             session.fresh = False
-            for problem in await kernel.put_files(attachments):
+            for problem in await kernel.put_files(new):
                 notes.append(f"[could not copy a file into /mnt/data: {problem}]\n")
-            session.known = kernel.snapshot()
+            session.given.update(name for name, _ in new)
+            session.known = kernel.snapshot()  # what we put there is no output of the code
         result = await kernel.execute(
             code, timeout=settings.CODE_INTERPRETER_TIMEOUT, max_output=settings.CODE_INTERPRETER_MAX_OUTPUT,
             on_output=on_output,

@@ -330,3 +330,13 @@ async def test_a_csv_attached_for_code_interpreter_is_read_in_python_even_with_f
     assert sorted(o["type"] for o in outputs) == ["image", "logs"]
     assert "columns: name (" in answer.text and "score (float64)" in answer.text
     assert "The mean of score is 79.5" in answer.text and "The mean of age" not in answer.text
+
+
+async def test_a_file_attached_after_the_session_started_reaches_mnt_data_on_the_next_call(thread, coder, alice):
+    await ask(thread, coder, "```python\nprint('warm', 1 + 1)\n```")  # the session starts with no files
+    upload = await sync_to_async(store_file)(alice, "later.csv", b"x,y\n3,4\n")
+    thread.tool_resources = {"code_interpreter": {"file_ids": [upload.id]}}
+    await sync_to_async(thread.save)()
+    run, steps, answer = await ask(thread, coder, "```python\nprint(open('/mnt/data/later.csv').read())\n```")
+    logs = calls_of(steps)[0]["code_interpreter"]["outputs"][0]["logs"]
+    assert "x,y\n3,4" in logs and "Download later.csv" not in answer.text  # an input, not an output
