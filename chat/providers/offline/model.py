@@ -61,7 +61,7 @@ def message_text(message: dict) -> str:
 
 # What Markdown reads inside a line (emphasis, code, links, escapes, tables, raw HTML,
 # strikethrough), and what it reads at the start of one (headings, quotes, list items).
-_MARKDOWN_INLINE = re.compile(r"[*_`\\\[\]<>|~]")
+_MARKDOWN_INLINE = re.compile(r"[*_`\\<>|~]|\]\(")
 _MARKDOWN_LINE_START = re.compile(r"^\s*(?:[-+*>#=]|\d+[.)])(?:\s|$)")
 
 
