@@ -8,6 +8,7 @@ import mimetypes
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q, QuerySet
 
 from chat.models import File
 
@@ -23,6 +24,19 @@ def clean_filename(name: str) -> str:
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip() or "file"
     return name[-255:]
+
+
+def code_interpreter_files(*holders) -> QuerySet[File]:
+    """The files a run's code interpreter gets in /mnt/data: those its assistant and its
+    thread list under ``tool_resources.code_interpreter``, each holder's owner's own only
+    (a tutor's, for a published assistant, and the thread owner's)."""
+    allowed = Q(pk__in=[])
+    for holder in holders:
+        if holder is None:
+            continue
+        mine = ((holder.tool_resources or {}).get("code_interpreter") or {}).get("file_ids", [])
+        allowed |= Q(pk__in=mine, owner_id=holder.owner_id)
+    return File.objects.filter(allowed)
 
 
 def attached_files(messages) -> dict[str, list[File]]:

@@ -237,6 +237,39 @@ def _render_math_block(self: Any, tokens: Sequence[Token], idx: int, options: An
 
 
 # ---------------------------------------------------------------------------
+# Asterisks between operands
+# ---------------------------------------------------------------------------
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+_OPERAND_END = frozenset(_ALNUM + ")")
+_OPERAND_START = frozenset(_ALNUM + "(")
+
+
+def _operand_asterisks(state: StateInline, silent: bool) -> bool:
+    """A run of ``*`` between operands (an ASCII letter, digit or bracket right on both
+    sides: ``2x*cos(x)``, ``(a+b)*(a-b)``) is text.
+
+    CommonMark lets such a run open or close emphasis inside a word, so ``2x*cos(x) +
+    x*sin(x)`` would lose both stars to an <em>, a wrong formula, and ``x**2 + y**2`` a
+    <strong>. In a tutoring chat a star between operands is multiplication (or Python's
+    power) far more often than emphasis inside a word, so we give up the latter. Letters
+    outside ASCII keep CommonMark's rule: Chinese or Japanese text puts ``**bold**`` right
+    against its neighbours."""
+    src, pos = state.src, state.pos
+    if src[pos] != "*" or pos == 0 or src[pos - 1] not in _OPERAND_END:
+        return False
+    end = pos
+    while end < state.posMax and src[end] == "*":
+        end += 1
+    if end >= state.posMax or src[end] not in _OPERAND_START:
+        return False
+    if not silent:
+        state.pending += src[pos:end]
+    state.pos = end
+    return True
+
+
+# ---------------------------------------------------------------------------
 # Code
 # ---------------------------------------------------------------------------
 
@@ -336,6 +369,7 @@ def _build_markdown() -> MarkdownIt:
     md.enable(["table", "strikethrough"])
     md.validateLink = _validate_link  # type: ignore[method-assign]
     _math_plugin(md)
+    md.inline.ruler.before("emphasis", "operand_asterisks", _operand_asterisks)
     md.add_render_rule("fence", _render_fence)
     md.add_render_rule("code_block", _render_code_block)
     md.add_render_rule("image", _render_image)

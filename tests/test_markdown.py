@@ -230,3 +230,16 @@ def test_sandbox_paths_inside_code_stay_as_written():
 def test_a_link_nothing_resolves_shows_its_label_as_text():
     html = render_markdown("[Download b.csv](sandbox:/mnt/data/b.csv) [home](/etc/passwd)", resolve_link=_site_file)
     assert "<a" not in html and "Download b.csv" in html and "sandbox:" not in html
+
+
+def test_a_star_between_operands_is_multiplication_not_emphasis():
+    # What a model writes for a derivative, and Python's power: no <em> or <strong> may eat
+    # the stars (that would show a wrong formula).
+    out = render_markdown("**Answer:** -x^2*sin(x) + 2x*cos(x), and x**2 + (a+b)*(a-b)")
+    assert "<strong>Answer:</strong> -x^2*sin(x) + 2x*cos(x), and x**2 + (a+b)*(a-b)" in out
+    assert "<em>" not in out
+
+
+def test_emphasis_next_to_spaces_or_non_ascii_letters_still_works():
+    assert "<em>em</em> and <strong>bold</strong>" in render_markdown("*em* and **bold**")
+    assert "这是<strong>重要</strong>的" in render_markdown("这是**重要**的")

@@ -31,6 +31,11 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 MAX_IMAGES = 10
 
 
+
+def sandbox_name(filename: str) -> str:
+    """The name an attached file has in /mnt/data: no folders, no hidden files."""
+    return filename.replace("/", "_").lstrip(".") or "file"
+
 class KernelError(Exception):
     """The kernel could not be started or died."""
 
@@ -395,7 +400,7 @@ class Kernel:
 
         problems = []
         for name, content in files:
-            name = name.replace("/", "_").lstrip(".") or "file"
+            name = sandbox_name(name)
             code = (
                 "import base64 as _b\n"
                 f"with open({name!r}, 'xb') as _f:\n"

@@ -35,6 +35,7 @@ class Session:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     fresh: bool = True  # no code has run in it yet
     known: dict = field(default_factory=dict)  # /mnt/data as of the last call
+    given: set = field(default_factory=set)  # names of the attached files put in /mnt/data
 
 
 class Service:

@@ -15,6 +15,7 @@ import re
 import sympy
 
 from chat.code_interpreter.explain import explain_program
+from chat.code_interpreter.kernel import sandbox_name
 from chat.providers.offline import mathparse, mathtutor, spelling
 from chat.providers.offline.explain import register_explainer
 from chat.providers.offline.model import (
@@ -22,6 +23,7 @@ from chat.providers.offline.model import (
     answered_call,
     json_arguments,
     last_message,
+    literal,
     message_text,
     register_skill,
     register_tool_caller,
@@ -143,10 +145,29 @@ def _bound(text: str) -> float | None:
         return None
 
 
+def critical_points(expression: sympy.Expr, variable: sympy.Symbol, low: float, high: float) -> list[float]:
+    """Where the derivative is 0 inside [low, high], when sympy finds it quickly (a
+    polynomial, a rational function or a short derivative): the plot's extremes lie there
+    or at the ends, so sampling them gives the true range of y."""
+    try:
+        slope = sympy.diff(expression, variable)
+        if not (slope.is_rational_function(variable) or sympy.count_ops(slope) <= 8):
+            return []
+        found = []
+        for root in sympy.solve(slope, variable):
+            value = complex(sympy.N(root))
+            if abs(value.imag) < 1e-12 and low < value.real < high:
+                found.append(round(value.real, 12))
+        return sorted(found)[:50]
+    except Exception:  # sympy gives up in many ways; the evenly spaced grid is still drawn
+        return []
+
+
 def _plot(m: re.Match) -> str | None:
-    """The program samples the function at 400 evenly spaced x values, computes y for each,
-    and draws the points joined by a line with matplotlib (points where the function is
-    undefined, such as log x for x ≤ 0, are left out)."""
+    """The program samples the function at 401 evenly spaced x values (an odd count, so a
+    range symmetric about 0 includes 0), plus the points where its slope is 0, computes y
+    for each, and draws the points joined by a line with matplotlib (points where the
+    function is undefined, such as log x for x ≤ 0, are left out)."""
     rest = m.group(1)[: mathparse.MAX_TEXT]  # the math tutor's bound on what it reads
     span = _RANGE.search(rest)
     found = _plotted(rest[: span.start()] if span else rest)
@@ -160,17 +181,20 @@ def _plot(m: re.Match) -> str | None:
     if low is None or high is None or not low < high:
         return None
     label, name = sympy.sstr(expression).replace("**", "^"), variable.name
+    critical = critical_points(expression, variable, low, high)
     return (
         "import numpy as np\nimport sympy\nimport matplotlib.pyplot as plt\n"
         f"{name} = sympy.Symbol({name!r})\nf = sympy.lambdify({name}, sympy.sympify({str(expression)!r}), 'numpy')\n"
-        f"xs = np.linspace({low!r}, {high!r}, 400)\n"
+        f"xs = np.union1d(np.linspace({low!r}, {high!r}, 401), {critical!r})\n"
         "with np.errstate(all='ignore'):\n    ys = np.broadcast_to(np.asarray(f(xs), dtype=float), xs.shape)\n"
         "ys = np.where(np.isfinite(ys), ys, np.nan)\n"
         "fig, ax = plt.subplots(figsize=(6, 4))\n"
         f"ax.plot(xs, ys)\nax.set_title({('y = ' + label)!r})\nax.set_xlabel({name!r})\nax.set_ylabel('y')\nax.grid(True)\n"
         "plt.show()\n"
+        # Rounded to 6 places (+ 0 turns -0 into 0): a sampling error never shows as 5.6e-05.
+        f"low, high = np.round([np.nanmin(ys), np.nanmax(ys)], 6) + 0\n"
         f"print(f'Plotted y = {label} for {name} from {{xs[0]:g}} to {{xs[-1]:g}}; "
-        "y ranges from {np.nanmin(ys):g} to {np.nanmax(ys):g}.')"
+        "y ranges from {low:g} to {high:g}.')"
     )
 
 
@@ -188,6 +212,57 @@ def _statistic(m: re.Match) -> str:
         f"import statistics\nvalues = [{', '.join(numbers)}]\n"
         f"print(f'The {word} of {{values}} is {{{function}(values)}}')"
     )
+
+
+# A question about an attached table: its statistics, its columns, a plot of it.
+_ABOUT_DATA = re.compile(
+    r"\b(?:csv|tsv|data|dataset|table|spreadsheet|file|columns?|rows?|average|mean|median|sum|total|"
+    r"max(?:imum)?|min(?:imum)?|highest|lowest|describe|summar\w*|plot|graph|chart|draw)\b", re.I)
+_TABLE_STATISTICS = [  # (what the message says, the pandas method, the word in the answer)
+    (r"\bmedian\b", "median", "median"), (r"\b(?:sum|total)\b", "sum", "sum"),
+    (r"\b(?:max(?:imum)?|highest|largest)\b", "max", "maximum"),
+    (r"\b(?:min(?:imum)?|lowest|smallest)\b", "min", "minimum"),
+    (r"\b(?:mean|average|avg)\b", "mean", "mean"),
+]
+_ASKS_FOR_PLOT = re.compile(r"\b(?:plot|graph|chart|draw|visuali[sz]e)\b", re.I)
+
+
+def data_program(text: str, files: tuple[str, ...]) -> str | None:
+    """For a question about an attached CSV: a pandas program that reads the newest one,
+    lists its columns, computes the statistic asked for (the mean unless another is named)
+    of the numeric column the message names (every numeric column when none is named),
+    and plots that column when asked. Column names are matched inside the program, against
+    the message's words, since only the program sees the file."""
+    tables = [sandbox_name(name) for name in files if name.lower().endswith((".csv", ".tsv"))]
+    if not tables or not _ABOUT_DATA.search(text):
+        return None
+    statistics = [(method, word) for pattern, method, word in _TABLE_STATISTICS if re.search(pattern, text, re.I)]
+    method, word = statistics[0] if statistics else ("mean", "mean")
+    words = sorted(set(re.findall(r"[a-z0-9_]+", text.lower())))[:200]
+    program = (
+        "import pandas as pd\n"
+        f"name = {tables[-1]!r}\n"
+        "table = pd.read_csv(name, sep=None, engine='python')  # sniffs the delimiter: , ; or tab\n"
+        "print(f'{name}: {len(table)} rows; columns: ' + ', '.join(f'{c} ({t})' for c, t in table.dtypes.astype(str).items()))\n"
+        f"asked = set({words!r})\n"
+        "numeric = list(table.select_dtypes('number').columns)\n"
+        "named = [c for c in numeric if str(c).lower() in asked or str(c).lower() + 's' in asked or str(c).lower().rstrip('s') in asked]\n"
+        "columns = named or numeric\n"
+        "if not columns:\n    print('No column holds numbers, so there is nothing to compute.')\n"
+        f"for column in columns:\n    print(f'The {word} of {{column}} is {{table[column].{method}():g}}')\n"
+    )
+    if _ASKS_FOR_PLOT.search(text):
+        program += (
+            "import matplotlib.pyplot as plt\n"
+            "if columns:\n"
+            "    labels = [c for c in table.columns if c not in numeric]\n"
+            "    shown = table.set_index(labels[0]) if labels else table\n"
+            "    ax = shown[columns].plot(kind='bar' if len(table) <= 30 else 'line', figsize=(6, 4))\n"
+            "    ax.set_title(', '.join(map(str, columns)) + ' in ' + name)\n"
+            "    plt.tight_layout()\n"
+            "    plt.show()\n"
+        )
+    return program
 
 
 RECIPES = [
@@ -252,7 +327,8 @@ def report(output: str) -> str:
     elif not body:
         answer = "The code ran without printing anything."
     elif len(body) <= 3 and len(text) < 600:
-        answer = "I ran the code. It printed:\n\n" + "\n\n".join(body)
+        # Each line as Markdown shows it exactly: "y = x^3 - 3*x" or "my_var" stays as printed.
+        answer = "I ran the code. It printed:\n\n" + "\n\n".join(literal(line) for line in body)
     else:
         answer = "I ran the code; here is what it printed:\n\n```\n" + text[:4000] + "\n```"
     if images:
@@ -283,7 +359,8 @@ def code_interpreter_skill(request) -> Reply | None:
     if message.get("role") != "user":
         return None
     text = message_text(message)
-    code = program_for(text)
+    # A pasted program or a recipe's request ("plot sin x") comes first; then the data file.
+    code = program_for(text) or data_program(text, request.code_files)
     if code is None:
         # Asked for code and no program: say so, unless the math tutor answers it.
         return Reply(text=NO_PROGRAM) if ASKS_FOR_CODE.search(text) and not mathtutor.answer(text) else None

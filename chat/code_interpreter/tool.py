@@ -14,7 +14,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db.models import Q
 
 from chat import tools
 from chat.code_interpreter.kernel import Execution, KernelError
@@ -22,8 +21,8 @@ from chat.code_interpreter.models import SandboxFile, SessionHolder
 from chat.code_interpreter.sessions import SandboxRefused, service
 from chat.engine.events import publisher_of
 from chat.engine.worker import WORKER_ID
-from chat.files import FileTooLarge, store_file
-from chat.models import File, RunStep
+from chat.files import FileTooLarge, code_interpreter_files, store_file
+from chat.models import RunStep
 from chat.providers.base import ProviderError
 
 CODE_INTERPRETER = "code_interpreter"
@@ -89,16 +88,8 @@ def model_output(outputs: list[dict]) -> str:
 
 @sync_to_async
 def _attachments(run) -> list[tuple[str, bytes]]:
-    # Each holder's own files only: the assistant's owner's (a tutor's, for a published
-    # assistant) and the thread owner's.
-    allowed = Q(pk__in=[])
-    for holder in (run.assistant, run.thread):
-        if holder is None:
-            continue
-        mine = ((holder.tool_resources or {}).get(CODE_INTERPRETER) or {}).get("file_ids", [])
-        allowed |= Q(pk__in=mine, owner_id=holder.owner_id)
     found = []
-    for record in File.objects.filter(allowed):
+    for record in code_interpreter_files(run.assistant, run.thread):
         with record.data.open("rb") as handle:
             found.append((record.filename, handle.read()))
     return found
@@ -166,11 +157,14 @@ async def _execute(thread_id: str, code: str, attachments, on_output, *, held_el
     notes = []
     async with session.lock:
         kernel = session.kernel
-        if session.fresh:
+        # Files attached since the session started (a CSV sent with a later question) too.
+        new = [(name, content) for name, content in attachments if name not in session.given]
+        if new or session.fresh:
             session.fresh = False
-            for problem in await kernel.put_files(attachments):
+            for problem in await kernel.put_files(new):
                 notes.append(f"[could not copy a file into /mnt/data: {problem}]\n")
-            session.known = kernel.snapshot()
+            session.given.update(name for name, _ in new)
+            session.known = kernel.snapshot()  # what we put there is no output of the code
         result = await kernel.execute(
             code, timeout=settings.CODE_INTERPRETER_TIMEOUT, max_output=settings.CODE_INTERPRETER_MAX_OUTPUT,
             on_output=on_output,

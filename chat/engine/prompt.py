@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db.models import F
 
 from chat import tokens, tools
+from chat.files import code_interpreter_files
 from chat.models import Message, Run, RunStep
 from chat.prepared import Prepared
 from chat.providers import OFFLINE_MODEL
@@ -280,4 +281,11 @@ def build_request(run: Run, *, max_tokens: int | None, rows: ThreadRows | None =
         enabled_tools=tuple(t.get("type", "") for t in run.tools),
         tool_choice=turn_tool_choice(run, bool(schemas), any(t.get("role") == "tool" for t in turns)),
         parallel_tool_calls=run.parallel_tool_calls,
+        code_files=_code_files(run),
     )
+
+
+def _code_files(run: Run) -> tuple[str, ...]:
+    if not any(t.get("type") == "code_interpreter" for t in run.tools):
+        return ()
+    return tuple(code_interpreter_files(run.assistant, run.thread).values_list("filename", flat=True))

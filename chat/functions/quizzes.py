@@ -157,8 +157,21 @@ def solve_question(question: str) -> Solution | None:
         except Exception:
             return None
         if value.is_number:
-            return Solution(value, str(value), f"{m[1].strip()} = {value} (multiplication and division come before addition and subtraction).")
+            return Solution(value, str(value), f"{m[1].strip()} = {value}{_order_of_operations(m[1])}.")
     return None
+
+
+_TIMES = re.compile(r"[×x*/÷]")
+_PLUS = re.compile(r"[\d)]\s*[-+−]")  # after an operand: a sum or difference, not a sign
+
+
+def _order_of_operations(arithmetic: str) -> str:
+    """The rule that decides the result, said only where it does: a product next to a sum."""
+    if not (_TIMES.search(arithmetic) and _PLUS.search(arithmetic)):
+        return ""
+    if "(" in arithmetic:
+        return " (brackets first, then multiplication and division before addition and subtraction)"
+    return " (multiplication and division come before addition and subtraction)"
 
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?")

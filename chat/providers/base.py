@@ -32,6 +32,8 @@ class ModelRequest:
     tool_choice: str | dict[str, Any] | None = None
     # False: at most one tool call in this turn.
     parallel_tool_calls: bool = True
+    # Names of the files the code interpreter has in /mnt/data (attached for it), when it is on.
+    code_files: tuple[str, ...] = ()
 
     def forced_tool(self) -> str | None:
         """The name of the tool this turn must call, if ``tool_choice`` names one."""

@@ -89,7 +89,7 @@ def answer(query: str, output: str) -> str:
                 "There are no processed files to search yet. Attach a file to the conversation or to "
                 "the assistant, wait until it is processed, and ask again."
             )
-        return f"I searched the attached files for “{query}” but found nothing relevant."
+        return f"I searched the attached files for “{model.quoted(query)}” but found nothing relevant."
     lead, support = answers.lead_and_support(
         query, [text for _, _, text in found], min(quote_count(query), MAX_QUOTES) - 1,
         files=[name for _, name, _ in found], searched=MAX_PASSAGES,
@@ -97,7 +97,7 @@ def answer(query: str, output: str) -> str:
     if lead is None:
         marker, name, _ = found[0]
         return (
-            f"I searched the attached files for “{query}” but found no passage that answers it. "
+            f"I searched the attached files for “{model.quoted(query)}” but found no passage that answers it. "
             f"The nearest one is in *{name}*{marker}, if you want to read around it."
         )
     marker, name, _ = found[lead.passage]

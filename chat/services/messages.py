@@ -122,13 +122,26 @@ def post_message(thread: Thread, text: str, assistant: Assistant, *, uploads=(),
     with transaction.atomic():
         check_idle(thread)  # before any upload is saved; once for the message and its run
         files = save_uploads(thread.owner, uploads)
-        attachments = [{"file_id": f.id, "tools": [{"type": stores.FILE_SEARCH}]} for f in files]
-        message, changed = _new_message(thread, content=Message.text_content(Message.clean_input(text)), attachments=attachments)
         tools = assistant.tools
+        coding = any(t.get("type") == "code_interpreter" for t in tools)
+        attachments = [{"file_id": f.id, "tools": _tools_for_upload(f, coding)} for f in files]
+        message, changed = _new_message(thread, content=Message.text_content(Message.clean_input(text)), attachments=attachments)
         if stores.store_ids(thread) and stores.FILE_SEARCH not in {t.get("type") for t in tools}:
             tools = [*tools, {"type": stores.FILE_SEARCH}]
         run = _queue_answer(thread, assistant, changed, start=start, tools=tools)
     return message, run
+
+
+DATA_FILES = (".csv", ".tsv", ".json", ".xlsx", ".xls")
+
+
+def _tools_for_upload(upload: File, coding: bool) -> list[dict]:
+    """An upload is searched; a data file (a CSV, a spreadsheet) is also put in /mnt/data
+    for an assistant with Code Interpreter, which reads it far better than a search does."""
+    tools = [{"type": stores.FILE_SEARCH}]
+    if coding and upload.filename.lower().endswith(DATA_FILES):
+        tools.append({"type": "code_interpreter"})
+    return tools
 
 
 # Markdown that reads as noise in a title: fences, images and links (kept: their text),

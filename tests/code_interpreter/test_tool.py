@@ -115,6 +115,15 @@ async def test_a_plot_with_or_without_a_range_draws_the_function(thread, coder, 
     assert span in answer.text
 
 
+@pytest.mark.parametrize(("request_text", "summary"), [
+    ("graph y = x^2 from -3 to 3", "y ranges from 0 to 9."),  # 0 is sampled, and shown as 0
+    ("plot x^3 - 3x from -1.7 to 1.9", "y ranges from -2 to 2."),  # the turning points -1 and 1
+])
+async def test_a_plots_summary_gives_the_true_range_of_y_readably(thread, coder, request_text, summary):
+    run, steps, answer = await ask(thread, coder, request_text)
+    assert summary in answer.text and "e-" not in answer.text
+
+
 @pytest.mark.parametrize("request_text", [
     "plot the results", "graph theory: prove a tree with n vertices has n-1 edges", "graph G with 5 vertices",
     "plot __import__('os').system('true')",
@@ -282,3 +291,52 @@ async def test_single_number_questions_run_code_even_with_file_search_on(thread,
     assert expected in calls_of(steps)[0]["code_interpreter"]["outputs"][0]["logs"]
     assert expected in answer.text
     assert wrong is None or wrong not in answer.text
+
+
+def test_a_short_output_reaches_markdown_exactly_as_printed():
+    from markdown_it import MarkdownIt
+
+    from chat.code_interpreter import skill
+
+    html = MarkdownIt("commonmark").render(skill.report("Plotted y = x^2*sin(x) + 2x*cos(x)\nmy_total = 3"))
+    assert "<em>" not in html and "x^2*sin(x) + 2x*cos(x)" in html and "my_total = 3" in html
+
+
+
+def test_a_csv_sent_to_an_assistant_with_code_interpreter_is_put_in_mnt_data_too(thread, coder, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from chat.retrieval import ingest
+
+    monkeypatch.setattr(ingest, "runner", lambda ids, thread_id: None)  # reading them is not this test's
+    uploads = [SimpleUploadedFile("scores.csv", b"name,score\nAnn,81\n"), SimpleUploadedFile("notes.md", b"# Notes")]
+    message, _run = post_message(thread, "what is the average score?", coder, uploads=uploads, start=False)
+    tools = {File.objects.get(pk=a["file_id"]).filename: [t["type"] for t in a["tools"]] for a in message.attachments}
+    assert tools == {"scores.csv": ["file_search", "code_interpreter"], "notes.md": ["file_search"]}
+    thread.refresh_from_db()
+    (csv,) = thread.tool_resources["code_interpreter"]["file_ids"]
+    assert File.objects.get(pk=csv).filename == "scores.csv"
+
+
+async def test_a_csv_attached_for_code_interpreter_is_read_in_python_even_with_file_search_on(thread, coder, alice):
+    upload = await sync_to_async(store_file)(alice, 'scores <b>&"q".csv', b"name,score,age\nAnn,81,20\nBob,67.5,22\nCy,90,21\n")
+    coder.tools = [{"type": "file_search"}, {"type": "code_interpreter"}]
+    await sync_to_async(coder.save)()
+    thread.tool_resources = {"code_interpreter": {"file_ids": [upload.id]}}
+    await sync_to_async(thread.save)()
+    run, steps, answer = await ask(thread, coder, "what is the average score in this csv? plot it too")
+    assert [call["type"] for call in calls_of(steps)] == ["code_interpreter"]
+    outputs = calls_of(steps)[0]["code_interpreter"]["outputs"]
+    assert sorted(o["type"] for o in outputs) == ["image", "logs"]
+    assert "columns: name (" in answer.text and "score (float64)" in answer.text
+    assert "The mean of score is 79.5" in answer.text and "The mean of age" not in answer.text
+
+
+async def test_a_file_attached_after_the_session_started_reaches_mnt_data_on_the_next_call(thread, coder, alice):
+    await ask(thread, coder, "```python\nprint('warm', 1 + 1)\n```")  # the session starts with no files
+    upload = await sync_to_async(store_file)(alice, "later.csv", b"x,y\n3,4\n")
+    thread.tool_resources = {"code_interpreter": {"file_ids": [upload.id]}}
+    await sync_to_async(thread.save)()
+    run, steps, answer = await ask(thread, coder, "```python\nprint(open('/mnt/data/later.csv').read())\n```")
+    logs = calls_of(steps)[0]["code_interpreter"]["outputs"][0]["logs"]
+    assert "x,y\n3,4" in logs and "Download later.csv" not in answer.text  # an input, not an output

@@ -124,3 +124,21 @@ def test_a_schema_asking_for_huge_arguments_gets_an_empty_call_instead_of_exhaus
     notes = {"name": "save_notes", "description": "Save notes", "parameters": {"type": "object", "properties": {"notes": huge}, "required": ["notes"]}}
     reply = compose(request([{"role": "user", "content": "Please save notes"}], notes))
     assert reply.tool_calls == (("save_notes", "{}"),)
+
+
+@pytest.mark.parametrize(
+    "question, rule",
+    [
+        ("What is 10 × 4?", None),
+        ("What is 12 - 5?", None),
+        ("What is -3 × 4?", None),
+        ("What is 9 + 4 × 3?", "multiplication and division come before addition and subtraction"),
+        ("What is (2 + 3) × 4?", "brackets first"),
+    ],
+)
+def test_the_order_of_operations_is_explained_only_where_it_decides_the_result(question, rule):
+    why = quizzes.solve_question(question).why
+    if rule is None:
+        assert "(" not in why and "come before" not in why
+    else:
+        assert rule in why

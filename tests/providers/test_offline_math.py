@@ -14,7 +14,8 @@ def reply_to(text: str) -> str:
 
 
 def answer_line(reply: str) -> str:
-    return reply.rsplit("**Answer:**", 1)[1].strip()
+    """The answer as plain text (a formula Markdown could misread comes as inline code)."""
+    return reply.rsplit("**Answer:**", 1)[1].strip().strip("`")
 
 
 # --- equations ---------------------------------------------------------------------------------
@@ -298,4 +299,49 @@ def test_a_command_with_nothing_to_work_on_leaves_the_question_answered_whole():
 
 
 def test_a_variable_then_a_spaced_constant_is_a_product():
-    assert "**Answer:** x*exp(x) - exp(x) + C" in answer("Integrate x e^x")
+    assert "**Answer:** `x*exp(x) - exp(x) + C`" in answer("Integrate x e^x")
+
+
+@pytest.mark.parametrize("question", ["what is the derivative of cos(x)*x^2", "Integrate x e^x", "factor 360"])
+def test_a_formula_in_the_answer_line_reads_the_same_in_any_markdown(question):
+    # Plain CommonMark (not only our renderer) must not take x^2*sin(x) + 2x*cos(x) for
+    # emphasis: the answer line carries such a formula as inline code.
+    from markdown_it import MarkdownIt
+
+    shown = answer_line(reply_to(question))
+    assert "*" in shown
+    html = MarkdownIt("commonmark").render(reply_to(question).rsplit("\n", 1)[-1])
+    assert "<em>" not in html and f"<code>{shown}</code>" in html
+
+
+# --- limits --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question, result",
+    [
+        ("what is the limit of sin(x)/x as x goes to 0", "1"),
+        ("limit of (x^2 - 1)/(x - 1) as x approaches 1", "2"),
+        ("lim x -> oo (1 + 1/x)^x", "e ≈ 2.71828"),
+        ("find the limit of 1/t as t tends to infinity", "0"),
+        ("limit of x^2 as x → -infinity", "infinity"),
+        ("limit of 1/x as x approaches 0 from the left", "-infinity"),
+        ("limit of 1/x as x -> 0+", "infinity"),
+        ("\\lim_{x \\to 0} \\frac{\\sin x}{x}", "1"),
+    ],
+)
+def test_it_computes_limits_as_the_variable_approaches_a_point_or_infinity(question, result):
+    reply = reply_to(question)
+    assert "\\lim_" in reply and answer_line(reply) == result
+
+
+def test_a_limit_whose_sides_differ_or_that_oscillates_does_not_exist():
+    two_sided = reply_to("limit of 1/x as x approaches 0")
+    assert "the two sides differ" in two_sided and answer_line(two_sided) == "does not exist"
+    assert answer_line(reply_to("limit of sin(x) as x goes to infinity")) == "does not exist"
+
+
+def test_a_limit_without_a_point_asks_for_one_and_hostile_points_are_not_evaluated():
+    assert "approach" in reply_to("find the limit of sin(x)/x")
+    # Only the tutor's own tokens reach sympy: no Python is evaluated from the point.
+    assert "\\lim_" not in (answer("limit of 1/x as x goes to __import__('os')") or "")

@@ -92,3 +92,14 @@ def test_after_a_call_it_reports_this_turns_output_not_an_earlier_runs():
     ]
     text = compose(ModelRequest(model="offline", messages=earlier + latest)).text
     assert "NEW OUTPUT" in text and "OLD OUTPUT" not in text
+
+
+@pytest.mark.parametrize("text", ["thanks!", "Thank you so much 🙂", "ok", "great, thanks!", "bye", "hello there!"])
+def test_small_talk_gets_a_short_reply_and_no_search_or_code(text):
+    reply = compose(request(text, {"type": "file_search"}, {"type": "code_interpreter"}, WEATHER))
+    assert not reply.tool_calls and len(reply.text) < 400 and "searched" not in reply.text
+
+
+def test_small_talk_before_a_question_leaves_the_question_to_the_skills():
+    reply = compose(request("thanks, now print the first 10 Fibonacci numbers", {"type": "code_interpreter"}))
+    assert reply.tool_calls and reply.tool_calls[0][0] == "code_interpreter"

@@ -52,6 +52,8 @@ class MathRequest:
     candidates: tuple[str, ...]  # math strings, best first; several equations form a system
     var: str | None = None  # from "solve for t", "d/dt", "with respect to t", "dt"
     bounds: tuple[str, str] | None = None  # from "integrate ... from a to b"
+    point: str | None = None  # of a limit: what the variable approaches ("0", "oo")
+    side: str | None = None  # of a one-sided limit: "+" from the right, "-" from the left
     order: int = 1  # of a derivative: "2nd derivative", "differentiate ... twice", "d²y/dx²"
 
 
@@ -83,6 +85,7 @@ TRANSFORMS = standard_transformations + (implicit_multiplication_application, co
 INTENTS = [  # tiers of (intent, pattern); within the first tier that matches, the earliest wins
     [
         ("diff", r"derivative|differentiate|derive|d/d[a-z]"),
+        ("limit", r"limit|lim\b"),
         ("integrate", r"integrate|integral|antiderivative|∫"),
         ("simplify", r"simplify|reduce"),
         ("expand", r"expand|multiply out"),
@@ -124,17 +127,27 @@ REPEATED = re.compile(r"\b(?:(once|twice|thrice)|(\d{1,2})\s+times(?!\s*(?:[a-zA
 ORDER_WORDS = {"first": 1, "once": 1, "second": 2, "twice": 2, "third": 3, "thrice": 3, "fourth": 4,
                "fifth": 5, "sixth": 6, "²": 2, "³": 3}
 BOUNDS = re.compile(r"\bfrom\s+(-?[\w.^*/()]+?)\s+to\s+(-?[\w.^*/()]+?)(?=[\s,;:!?]|\.?$)")
+# "as x goes to 0", "x -> oo", "x approaches -infinity from the left", "x → 0+" (\\to is "->").
+APPROACH = re.compile(
+    r"(?:\bas\s+)?(?<![a-zA-Z])([a-zA-Z])\s*(?:->|goes\s+to|approaches|tends\s+(?:to|towards))\s*"
+    r"([-+]?\s*(?:[\d.]+|[a-zA-Z]+|\(?[-\w.^*/ ]+?\)?)(?:\s*/\s*[\w.]+)?)"
+    r"(?:\s*(\+|-)(?![\w(])|\s+from\s+(?:the\s+)?(left|right|below|above))?(?=[\s,;:!?)]|\.?$)",
+    re.I,
+)
+SIDES = {"+": "+", "-": "-", "right": "+", "above": "+", "left": "-", "below": "-"}
 TRAILING_D = re.compile(r"(?<![a-zA-Z])d([a-zA-Z])\b")  # the "dx" of an integral
 
 SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([-+]?\d+)\b")  # 2.5e-3
 DELIMITED = re.compile(r"`([^`]+)`|\$\$(.+?)\$\$|\$([^$]+)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
-UNICODE = {"×": "*", "·": "*", "⋅": "*", "÷": "/", "−": "-", "–": "-", "²": "^2", "³": "^3",
+UNICODE = {"→": "->", "×": "*", "·": "*", "⋅": "*", "÷": "/", "−": "-", "–": "-", "²": "^2", "³": "^3",
            "√": " sqrt", "π": " pi ", "∞": " oo ", "∫": " integrate ", "＝": "="}
 LATEX = [
     (r"\\(?:left|right|displaystyle|,|;|!|quad)", " "),
     (r"\\(?:cdot|times|ast)", "*"),
     (r"\\div", "/"),
     (r"\\infty\b", " oo "),
+    (r"\\to\b", "->"),
+    (r"\\lim(?![a-zA-Z])", " limit "),
     (r"\\(pi|sin|cos|tan|ln|log|exp|arcsin|arccos|arctan)\b", r" \1 "),
 ]
 NESTED_LATEX = [
@@ -295,7 +308,7 @@ def qualifies(tokens: list[tuple[str, str]], intent: str | None, whole: bool) ->
         return True
     has_operation = bool(operators) or "func" in kinds or "lp" in kinds or (
         len(tokens) > 1 and kinds[0] == "num")
-    if intent in {"diff", "integrate"}:
+    if intent in {"diff", "integrate", "limit"}:
         return any(kind in {"var", "func"} for kind in kinds)
     if intent in {"simplify", "expand", "factor", "solve"}:
         return has_operation or kinds == ["num"] and intent == "factor"
@@ -361,6 +374,13 @@ def extract(text: str) -> MathRequest | None:
         if match:
             var = var or match.group(1)
             text = text[: match.start()] + " ; " + text[match.end():]
+    point = side = None
+    if intent == "limit":
+        match = APPROACH.search(text)
+        if match:
+            var, point = match.group(1), match.group(2).replace(" ", "")
+            side = SIDES.get((match.group(3) or match.group(4) or "").lower())
+            text = text[: match.start()] + " ; " + text[match.end():]
     delimited = [next(g for g in m.groups() if g is not None) for m in DELIMITED.finditer(text)]
     found: list[str] = []
     if delimited:
@@ -369,7 +389,7 @@ def extract(text: str) -> MathRequest | None:
         found = candidates_in(text, intent, text)
     if not found:
         return None
-    return MathRequest(intent, tuple(found), var, bounds, order if intent == "diff" else 1)
+    return MathRequest(intent, tuple(found), var, bounds, point, side, order if intent == "diff" else 1)
 
 
 # --- reading one expression safely ------------------------------------------------------------

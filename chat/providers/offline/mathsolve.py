@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from chat.providers.offline.mathparse import MathError
+from chat.providers.offline.model import literal
 
 Side = tuple[sp.Expr, sp.Expr]  # (as written, evaluated)
 MAX_SOLVE_DEGREE = 6  # highest polynomial degree we solve
@@ -98,9 +99,15 @@ def _eq(w: Writer, left: sp.Expr, right: sp.Expr, written: bool = False) -> str:
     return f"\\({w.tex(left, written)} = {w.tex(right, written)}\\)"
 
 
+def answer_line(result: str) -> str:
+    """The closing plain-text line, its formula safe from Markdown (``2x*cos(x)`` must not
+    turn into emphasis)."""
+    return f"\n\n**Answer:** {literal(result)}"
+
+
 def _reply(heading: str, steps: list[str], result: str) -> str:
     numbered = [f"{i}. {step}" for i, step in enumerate(steps, 1)]
-    return "\n".join([heading, *numbered]) + f"\n\n**Answer:** {result}"
+    return "\n".join([heading, *numbered]) + answer_line(result)
 
 
 # --- one equation -------------------------------------------------------------------------------
@@ -153,7 +160,7 @@ def check_statement(left: sp.Expr, right: sp.Expr, w: Writer) -> str:
     if sp.simplify(left - right) == 0:
         return f"Both sides equal \\({w.tex(left)}\\), so it's true.\n\n**Answer:** true"
     return (f"The left side is \\({w.tex(left)}\\) but the right side is \\({w.tex(right)}\\), "
-            f"so it's false.\n\n**Answer:** false ({w.plain(left)} ≠ {w.plain(right)})")
+            "so it's false." + answer_line(f"false ({w.plain(left)} ≠ {w.plain(right)})"))
 
 
 def degenerate(difference: sp.Expr, w: Writer, var: sp.Symbol) -> str:

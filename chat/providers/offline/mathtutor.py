@@ -24,7 +24,7 @@ from chat.providers.offline.mathparse import (
     extract,
     read,
 )
-from chat.providers.offline.mathsolve import Writer, pick_var, solve_equation, solve_system
+from chat.providers.offline.mathsolve import Writer, answer_line, pick_var, solve_equation, solve_system
 
 MAX_REPLY = 2500  # characters; longer results are described rather than shown
 MAX_PARTS = 5  # commands of one message answered one by one; more are answered as one question
@@ -37,7 +37,7 @@ QUICK_INTEGRATION = {"risch": False, "heurisch": False, "meijerg": False}
 
 # The words that name what to do (mathparse.INTENTS), so that their misspellings count too.
 KEYWORDS = (
-    "derivative", "differentiate", "integrate", "integral", "antiderivative", "simplify", "expand",
+    "derivative", "differentiate", "limit", "approaches", "infinity", "integrate", "integral", "antiderivative", "simplify", "expand",
     "multiply", "factor", "factorise", "factorize", "solve", "calculate", "compute", "evaluate", "equation",
 )
 spelling.add_keywords(*KEYWORDS)
@@ -76,7 +76,7 @@ def _answer_parts(text: str) -> str | None:
             reply = _answer_one(f"{part} ; {previous}")
         if reply is None or (result := _RESULT.findall(reply)) == []:
             return None
-        previous = result[-1].split(" ≈ ")[0].removesuffix(" + C")
+        previous = result[-1].strip("`").split(" ≈ ")[0].removesuffix(" + C")
         replies.append(f"**Part {len(replies) + 1}.** {reply}")
     joined = "\n\n".join(replies)
     return joined if len(joined) <= MAX_REPLY else None
@@ -166,7 +166,7 @@ def evaluate(raw: sp.Expr, value: sp.Expr, w: Writer) -> str:
             result.append(approx if terminating else f"\\approx {approx}")
             shown += (" = " if terminating else " ≈ ") + approx
     lines.append("\\(" + " = ".join(result).replace("= \\approx", "\\approx") + "\\)")
-    return "\n".join(lines) + f"\n\n**Answer:** {shown}"
+    return "\n".join(lines) + answer_line(shown)
 
 
 def arithmetic_steps(raw: sp.Expr, value: sp.Expr, w: Writer) -> list[str]:
@@ -224,9 +224,9 @@ def simplify(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> s
         if request.intent is None:
             return None
         return (f"\\({w.tex(raw, written=True)}\\) is already as simple as it gets."
-                f"\n\n**Answer:** {w.plain(result)}")
+                f"{answer_line(w.plain(result))}")
     lines.append(f"\\({w.tex(raw, written=True)} = {w.tex(result)}\\)")
-    return "\n".join(lines) + f"\n\n**Answer:** {w.plain(result)}"
+    return "\n".join(lines) + answer_line(w.plain(result))
 
 
 def _gentle(value: sp.Expr) -> bool:
@@ -243,9 +243,9 @@ def expand(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str
     result = sp.expand(value)
     if result == value:  # never "P = P": nothing was multiplied out
         return (f"\\({w.tex(raw, written=True)}\\) has no brackets to multiply out: it is already expanded."
-                f"\n\n**Answer:** {w.plain(result)}")
+                f"{answer_line(w.plain(result))}")
     return (f"Multiply out the brackets:\n\\[{w.tex(raw, written=True)} = {w.tex(result)}\\]"
-            f"\n\n**Answer:** {w.plain(result)}")
+            f"{answer_line(w.plain(result))}")
 
 
 def factor(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
@@ -257,8 +257,8 @@ def factor(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str
     result = sp.factor(value)
     if not value.free_symbols or sp.srepr(result) == sp.srepr(sp.expand(value)) and not result.is_Mul:
         return (f"\\({w.tex(raw, written=True)}\\) doesn't factor over the rational numbers."
-                f"\n\n**Answer:** {w.plain(value)}")
-    return f"\\[{w.tex(raw, written=True)} = {w.tex(result)}\\]\n\n**Answer:** {w.plain(result)}"
+                f"{answer_line(w.plain(value))}")
+    return f"\\[{w.tex(raw, written=True)} = {w.tex(result)}\\]{answer_line(w.plain(result))}"
 
 
 def factor_integer(n: int) -> str:
@@ -268,12 +268,12 @@ def factor_integer(n: int) -> str:
     if abs(n) > MAX_FACTOR:
         return "That number is too large for me to factor quickly."
     if sp.isprime(abs(n)):
-        return f"{n} is a prime number.\n\n**Answer:** {n}"
+        return f"{n} is a prime number.{answer_line(str(n))}"
     primes = sorted(sp.factorint(abs(n)).items())
     tex = " \\cdot ".join(f"{p}^{{{k}}}" if k > 1 else str(p) for p, k in primes)
     plain = " * ".join(f"{p}^{k}" if k > 1 else str(p) for p, k in primes)
     sign = "-" if n < 0 else ""
-    return f"\\({n} = {sign}{tex}\\)\n\n**Answer:** {sign}{plain}"
+    return f"\\({n} = {sign}{tex}\\){answer_line(sign + plain)}"
 
 
 def differentiate(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
@@ -292,7 +292,7 @@ def differentiate(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer)
         result = sp.diff(result, var)
         operator = f"\\frac{{d^{{{order}}}}}{{d{var}^{{{order}}}}}" if order > 1 else f"\\frac{{d}}{{d{var}}}"
         lines.append(f"\\[{operator}\\left({w.tex(raw, written=True)}\\right) = {w.tex(result)}\\]")
-    return "\n".join(lines) + f"\n\n**Answer:** {w.plain(result)}"
+    return "\n".join(lines) + answer_line(w.plain(result))
 
 
 def integrate(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
@@ -317,7 +317,7 @@ def integrate(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> 
     integrand = w.tex(raw, written=True)
     integrand = f"\\left({integrand}\\right)" if raw.is_Add else integrand
     return (f"\\[\\int{limits} {integrand}\\,d{var} = {w.tex(result)}{constant}\\]"
-            f"\n\n**Answer:** {shown}")
+            f"{answer_line(shown)}")
 
 
 def _integrable_quickly(value: sp.Expr) -> bool:
@@ -329,10 +329,42 @@ def _integrable_quickly(value: sp.Expr) -> bool:
             and all(abs(int(e)) <= 6 for e in powers))
 
 
+def limit(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
+    """The limit as the variable approaches a point (or ±infinity), from one side when asked;
+    a two-sided limit whose sides differ does not exist, and the reply says both."""
+    var = sp.Symbol(request.var) if request.var else pick_var(value.free_symbols, None)
+    if request.point is None:
+        raise Unreadable(f"What does \\({var}\\) approach? Say, for example, “as {var} goes to 0”.")
+    if sp.count_ops(value) > MAX_OPS // 3:
+        raise MathError("That limit is too complicated for me.")
+    _, point = read(request.point)
+    if point.free_symbols or point.has(sp.zoo, sp.nan) or point.is_extended_real is False:
+        raise Unreadable(f"I couldn't read `{request.point}` as the point {var} approaches.")
+    side = "+-" if request.side is None and point.is_finite else request.side or "+"
+    arrow = f"{var} \\to {w.tex(point)}" + ({"+": "^{+}", "-": "^{-}"}[side] if side != "+-" and point.is_finite else "")
+    shown = f"\\lim_{{{arrow}}} {w.tex(raw, written=True)}"
+    result = sp.limit(value, var, point, side)
+    if side == "+-" and result.has(sp.zoo):  # the two sides disagree
+        left, right = sp.limit(value, var, point, "-"), sp.limit(value, var, point, "+")
+        return (f"From the left \\({shown.replace(arrow, arrow + '^{-}')} = {w.tex(left)}\\), from the right "
+                f"\\({shown.replace(arrow, arrow + '^{+}')} = {w.tex(right)}\\): the two sides differ, so the limit "
+                "does not exist." + answer_line("does not exist"))
+    if isinstance(result, sp.AccumBounds):
+        return (f"\\({w.tex(raw, written=True)}\\) keeps oscillating between \\({w.tex(result.min)}\\) and "
+                f"\\({w.tex(result.max)}\\), so the limit does not exist." + answer_line("does not exist"))
+    if isinstance(result, sp.Limit) or result.has(sp.nan):
+        raise MathError("I couldn't work out that limit.")
+    plain = {sp.oo: "infinity", -sp.oo: "-infinity", sp.E: "e"}.get(result) or w.plain(result)
+    if result.is_number and result.is_finite and not result.is_Rational:
+        plain += f" ≈ {w.approx(result)}"
+    return f"\\[{shown} = {w.tex(result)}\\]" + answer_line(plain)
+
+
 COMMANDS = {
     "simplify": simplify,
     "expand": expand,
     "factor": factor,
     "diff": differentiate,
+    "limit": limit,
     "integrate": integrate,
 }

@@ -59,6 +59,37 @@ def message_text(message: dict) -> str:
     return str(content)
 
 
+# What Markdown reads inside a line (emphasis, code, links, escapes, tables, raw HTML,
+# strikethrough), and what it reads at the start of one (headings, quotes, list items).
+_MARKDOWN_INLINE = re.compile(r"[*_`\\<>|~]|\]\(")
+_MARKDOWN_LINE_START = re.compile(r"^\s*(?:[-+*>#=]|\d+[.)])(?:\s|$)")
+
+
+def literal(text: str) -> str:
+    """``text`` written so that Markdown shows it exactly: as it is when Markdown would read
+    nothing in it, else as inline code (a formula such as ``2x*cos(x)`` or a program's
+    output line). The offline model's own plain text must never be misread as markup."""
+    if not _MARKDOWN_INLINE.search(text) and not _MARKDOWN_LINE_START.match(text):
+        return text
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" or text.startswith(" ") else f"{fence}{text}{fence}"
+
+
+QUOTE_LIMIT = 100  # characters of the user's words an answer quotes back
+
+
+def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """The user's words to quote back in a reply: on one line, and at most about ``limit``
+    characters (cut at a word, with an ellipsis): a 30,000-character question is not echoed."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if " " in cut[limit // 2 :]:  # end at a whole word, unless that loses half
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.") + "…"
+
+
 def answered_call(request: ModelRequest, name: str) -> dict | None:
     """The call to function ``name`` that the last (tool) message answers, or None."""
     message = last_message(request)
@@ -78,8 +109,32 @@ GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b", 
 CAPABILITIES = (
     "I'm the built-in offline model: a small rule-based tutor, not a language model. "
     "I can solve linear and quadratic equations step by step, simplify, expand and factor "
-    "expressions, differentiate, integrate and do arithmetic. Try “Solve 3x + 11 = 14”."
+    "expressions, differentiate, integrate, take limits and do arithmetic. Try “Solve 3x + 11 = 14”."
 )
+
+
+# A message that is only small talk: thanks, an acknowledgement, a greeting or a goodbye
+# (with punctuation or an emoji). Words only: "thanks, now solve 2x = 4" is a question.
+_THANKS = r"thanks?|thank\s+you|thx|ty|cheers|much\s+appreciated|appreciate\s+it"
+_OK = r"ok(?:ay)?|k|kk|cool|great|nice|perfect|awesome|good|got\s+it|i\s+see|understood|makes\s+sense|alright"
+_BYE = r"bye|goodbye|see\s+you(?:\s+later)?|good\s*night"
+_HELLO = r"hi|hello|hey|hiya|good\s+(?:morning|afternoon|evening)"
+_SMALL_TALK_WORD = rf"(?:{_THANKS}|{_OK}|{_BYE}|{_HELLO})(?:\s+(?:so\s+much|very\s+much|a\s+lot|again|there|all))?"
+SMALL_TALK = re.compile(rf"[^\w]*{_SMALL_TALK_WORD}(?:[^\w]+{_SMALL_TALK_WORD})*[^\w]*", re.IGNORECASE)
+
+
+def small_talk_reply(text: str) -> str | None:
+    """A short friendly reply to a message that is only small talk, else None."""
+    if len(text) > 80 or not SMALL_TALK.fullmatch(text):
+        return None
+    lowered = text.lower()
+    if re.search(rf"\b(?:{_THANKS})\b", lowered):
+        return "You're welcome! Ask me anything else whenever you like."
+    if re.search(rf"\b(?:{_BYE})\b", lowered):
+        return "Goodbye! Come back any time."
+    if re.search(rf"\b(?:{_HELLO})\b", lowered):
+        return "Hello! " + CAPABILITIES
+    return "Glad that helps. What would you like to do next?"
 
 
 def math_skill(request: ModelRequest) -> Reply | None:
@@ -152,6 +207,10 @@ def forced_call(request: ModelRequest, name: str) -> tuple[str, str]:
 
 
 def _replies(request: ModelRequest):
+    # Small talk first: "thanks!" needs no tool, and is no query to search the files for.
+    message = last_message(request)
+    if message.get("role") == "user" and (chat := small_talk_reply(message_text(message))):
+        yield Reply(text=chat)
     for skill in _SKILLS:
         reply = skill(request)
         if reply is not None:
