@@ -186,14 +186,37 @@ def test_the_student_cannot_change_the_tutor_s_set_up(client, key_of, sam_thread
 def test_only_the_class_s_published_assistants_run_on_a_class_thread(client, key_of, people, sam_thread, class_b):
     from chat.models import Assistant
 
-    own = Assistant.objects.create(owner=people["sam"], name="Mine", model="offline")
+    own = Assistant.objects.create(owner=people["sam"], name="Mine <b>&", model="offline")
     other_class = Assistant.objects.get(owner=people["bea"])
-    for assistant in (own, other_class):
-        response = call(
-            client, "POST", f"/v1/threads/{sam_thread.id}/runs", key_of("sam"), {"assistant_id": assistant.id}
-        )
-        assert response.status_code == 404, assistant.name
+    # His own assistant (assistants.list shows it): told why, in the API's error shape.
+    response = call(client, "POST", f"/v1/threads/{sam_thread.id}/runs", key_of("sam"), {"assistant_id": own.id})
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", "assistant_id")
+    assert "belongs to the class “Algebra 1”" in error["message"] and "Mine <b>&" in error["message"]
+    assert own.id in error["message"]
+    # Another tutor's assistant stays unseen: not found, as before.
+    response = call(
+        client, "POST", f"/v1/threads/{sam_thread.id}/runs", key_of("sam"), {"assistant_id": other_class.id}
+    )
+    assert response.status_code == 404 and "No assistant found" in response.json()["error"]["message"]
     assert not Run.objects.filter(thread=sam_thread).exists()
+
+
+def test_the_composer_says_why_a_student_s_own_assistant_cannot_answer_in_a_class_conversation(
+    client_of, people, sam_thread
+):
+    from django.urls import reverse
+
+    from chat.models import Assistant
+
+    own = Assistant.objects.create(owner=people["sam"], name="Mine <b>&", model="offline")
+    url = reverse("chat:message_create", args=[sam_thread.id])
+    response = client_of("sam").post(url, {"text": "Hi", "assistant": own.id})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "belongs to the class “Algebra 1”" in page and "Mine &lt;b&gt;&amp;" in page and "Mine <b>&" not in page
+    assert sam_thread.messages.count() == 2
 
 
 def test_file_search_content_is_not_served_on_a_class_thread(client, key_of, sam_thread, waiting):
@@ -218,7 +241,8 @@ def test_after_leaving_or_unpublishing_the_thread_is_read_only(client, key_of, p
     key, base = key_of("sam"), f"/v1/threads/{sam_thread.id}"
     assert call(client, "GET", base, key).status_code == 200
     assert call(client, "POST", f"{base}/messages", key, {"role": "user", "content": "hi"}).status_code == 400
-    assert call(client, "POST", f"{base}/runs", key, {"assistant_id": math.id}).status_code == 404
+    response = call(client, "POST", f"{base}/runs", key, {"assistant_id": math.id})
+    assert response.status_code == 400 and "is closed" in response.json()["error"]["message"]
     assert sam_thread.messages.count() == 2
 
 

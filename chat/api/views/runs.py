@@ -23,6 +23,7 @@ from chat.engine import runs as engine_runs
 from chat.engine import states
 from chat.models import Assistant, Run, RunStep, Thread
 from chat.services.messages import start_run
+from chat.services.runs import refusal_to_run
 from chat.services.runs import submit_tool_outputs as submit_outputs
 
 
@@ -52,6 +53,8 @@ def _class_assistant(user, thread: Thread, spec: specs.RunCreate) -> Assistant:
     try:
         assistant = get_assistant_for_run(user, thread, spec.assistant_id)
     except Http404:
+        if refused := refusal_to_run(user, thread, spec.assistant_id):
+            raise refused from None
         raise not_found(f"No assistant found with id '{spec.assistant_id}'.") from None
     for name in TUTOR_SET:
         if getattr(spec, name, None) is not None:
