@@ -27,3 +27,9 @@ def composer_upload_limits(form) -> str:
         MAX_FILES_PER_MESSAGE,
         accept,
     )
+
+
+@register.filter
+def for_tool(files, tool: str) -> list:
+    """The attached files a tool is for (``File.used_for``, set by ``chat.files.attached_files``)."""
+    return [file for file in files if tool in (getattr(file, "used_for", None) or [])]

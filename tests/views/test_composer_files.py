@@ -77,7 +77,7 @@ def test_each_file_s_chip_says_what_it_is_for(alice_client, thread, with_code_in
     )
     page = alice_client.get(f"/threads/{thread.id}/").content.decode()
     assert 'tool &lt;b&gt;&amp;.exe</a>\n  <span class="file-chip__status">for Code Interpreter</span>' in page
-    assert "; for search and Code Interpreter</span>" in page
+    assert "For File Search: data.csv. For Code Interpreter: tool &lt;b&gt;&amp;.exe, data.csv.</p>" in page
 
 
 def test_the_file_picker_filters_types_only_when_no_offered_assistant_takes_any_file(alice_client, thread, tutor):
