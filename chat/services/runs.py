@@ -4,7 +4,7 @@ quiz form) and /v1 (create run, submit_tool_outputs)."""
 
 from __future__ import annotations
 
-from chat.access import assistants_for_thread, thread_classroom
+from chat.access import assistant_withdrawn, assistants_for_thread, thread_classroom
 from chat.engine import runs as engine_runs
 from chat.models import Assistant, Run, Thread
 from chat.services import Refused
@@ -20,8 +20,7 @@ def submit_tool_outputs(run: Run, outputs: list[dict], *, start: bool = True) ->
     on the thread: a withdrawn assistant (unpublished, class archived, student gone) must
     not grade or go on. Raises ``chat.engine.runs.InvalidToolOutputs`` for outputs that do
     not match the pending calls."""
-    thread = run.thread
-    if run.assistant_id is None or not assistants_for_thread(thread.owner, thread).filter(pk=run.assistant_id).exists():
+    if assistant_withdrawn(run):
         raise Refused(CONVERSATION_CLOSED, param="tool_outputs")
     return engine_runs.submit_tool_outputs(run, outputs, start=start)
 

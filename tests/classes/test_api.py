@@ -340,3 +340,35 @@ def test_answers_to_a_closed_conversation_are_refused_in_the_browser(client_of, 
     assert "conversation is closed" in response.content.decode()
     waiting.refresh_from_db()
     assert waiting.status == states.REQUIRES_ACTION and not QuizAttempt.objects.exists()
+
+
+def test_the_student_s_page_says_the_quiz_was_withdrawn_not_that_they_cancelled_it(
+    client_of, class_a, sam_thread, waiting, math
+):
+    from django.urls import reverse
+
+    from chat.classes import services
+    from chat.engine.runs import cancel_run
+
+    url = reverse("chat:thread", args=[sam_thread.id])
+    services.unpublish(class_a, math)
+    page = client_of("sam").get(url).content.decode()
+    assert (
+        "This quiz was withdrawn: its assistant is no longer available" in page
+        and "You cancelled this quiz" not in page
+    )
+
+    # Republished, a quiz the student cancels himself still says so.
+    services.publish(class_a, math)
+    waiting.pk = None
+    waiting.id = "run_cancelledbysam"
+    waiting.status = states.REQUIRES_ACTION
+    waiting.save()
+    RunStep.objects.create(
+        run=waiting,
+        type=RunStep.TOOL_CALLS,
+        step_details=RunStep.objects.filter(run__thread=sam_thread).first().step_details,
+    )
+    cancel_run(waiting)
+    page = client_of("sam").get(url).content.decode()
+    assert "You cancelled this quiz" in page and "was withdrawn" not in page
