@@ -188,6 +188,13 @@ def thread_is_read_only(user, thread: Thread) -> bool:
     return is_class_thread(thread) and not assistants_for_thread(user, thread).exists()
 
 
+def assistant_withdrawn(run: Run) -> bool:
+    """The run's assistant may no longer answer on its thread: unpublished from the thread's
+    class, the class archived, its owner no longer a student of it, or the assistant deleted."""
+    thread = run.thread
+    return run.assistant_id is None or not assistants_for_thread(thread.owner, thread).filter(pk=run.assistant_id).exists()
+
+
 def get_classroom_for_member(user, classroom_id) -> tuple[Classroom, str]:
     """The class and the user's role in it (Membership.Role); 404 for anyone else."""
     membership = (

@@ -18,12 +18,22 @@ MATH_TUTOR = {
 }
 
 
+# A new account's own copy, named as what it is: a tutor who sets up their class must not
+# take it for an assistant they configured (docs/architecture.md, "Sign-up's starter").
+STARTER = {
+    **MATH_TUTOR,
+    "name": "Math Tutor (starter)",
+    "description": "A starter assistant made with your account, to try a conversation at once. "
+    "Edit it, or create your own assistant for a class.",
+}
+
+
 def ensure_starter_assistant(user) -> Assistant | None:
-    """Give a user with no assistants to talk to the Math Tutor, so a new account can chat
-    at once (a student with a class's assistants needs no copy of their own)."""
+    """Give a user with no assistants to talk to the starter Math Tutor, so a new account
+    can chat at once (a student with a class's assistants needs no copy of their own)."""
     if assistants_for_picker(user).exists():
         return None
-    return Assistant.objects.create(owner=user, model=settings.DEFAULT_MODEL, **MATH_TUTOR)
+    return Assistant.objects.create(owner=user, model=settings.DEFAULT_MODEL, **STARTER)
 
 
 # The walkthrough's quiz function, on the demo class's Math Tutor: a student who asks it for

@@ -50,6 +50,12 @@ def attached_files(messages) -> dict[str, list[File]]:
     if not ids:
         return {}
     found = {(f.owner_id, f.id): f for f in File.objects.filter(pk__in=ids, owner_id__in=owners)}
+    # What each file is for (its chip says so): the tools its attachment names.
+    for m in messages:
+        for a in m.attachments or []:
+            if isinstance(a, dict) and (m.thread.owner_id, a.get("file_id")) in found:
+                file = found[(m.thread.owner_id, a.get("file_id"))]
+                file.used_for = [t.get("type") for t in a.get("tools") or [] if isinstance(t, dict)]
     return {
         m.id: [found[key] for key in ((m.thread.owner_id, i) for i in wanted[m.id]) if key in found]
         for m in messages

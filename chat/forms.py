@@ -9,6 +9,7 @@ from django.contrib.auth.forms import UserCreationForm
 from chat.access import assistants_for_thread, publications_for_student
 from chat.models import Assistant, Message, Thread
 from chat.providers import available_models
+from chat.services.runs import refusal_to_run
 from chat.tools import SERVER_TOOLS
 
 
@@ -107,6 +108,7 @@ class MessageForm(forms.Form):
             offers = assistants_for_thread(user, thread) if thread is not None else Assistant.objects.filter(owner=user)
         self.fields["assistant"].limit_to(offers, offered=offered)
         self.thread = thread
+        self.user = user
         if thread is not None and thread.assistant_id:
             self.fields["assistant"].initial = thread.assistant_id
 
@@ -119,6 +121,10 @@ class MessageForm(forms.Form):
     def clean(self):
         if self.thread is not None and self.thread.assistant_deleted:
             raise forms.ValidationError(ASSISTANT_DELETED, code="assistant_deleted")
+        if self.thread is not None and self.has_error("assistant", "invalid_choice"):
+            # Say why, as /v1 does: a class conversation runs only its class's assistants.
+            if refused := refusal_to_run(self.user, self.thread, str(self.data.get("assistant", ""))):
+                self.errors["assistant"] = self.error_class([str(refused)])
         return super().clean()
 
 

@@ -10,7 +10,9 @@ from django.utils import timezone
 from chat import conversations
 from chat.access import publications_for_student
 from chat.classes.models import Classroom, ClassThread, Membership, Publication, normalize_join_code
-from chat.models import Assistant, Thread
+from chat.engine.runs import cancel_run
+from chat.models import Assistant, Run, Thread
+from chat.states import ACTIVE
 
 Role = Membership.Role
 
@@ -60,12 +62,17 @@ def add_tutor(classroom: Classroom, username: str) -> Membership:
 
 def remove_member(classroom: Classroom, membership_id, by_user) -> None:
     """A tutor removes a student or a co-tutor; never themselves, never the last tutor."""
-    membership = Membership.objects.filter(pk=membership_id, classroom=classroom).first() if str(membership_id).isdigit() else None
+    membership = (
+        Membership.objects.filter(pk=membership_id, classroom=classroom).first()
+        if str(membership_id).isdigit()
+        else None
+    )
     if membership is None:
         raise ClassError("That person is not in this class.")
     if membership.user_id == by_user.pk:
         raise ClassError("You cannot remove yourself from your own class.")
     membership.delete()
+    _cancel_runs_in(classroom, student=membership.user)  # their class conversations are closed now
 
 
 def leave(classroom: Classroom, user) -> None:
@@ -75,6 +82,7 @@ def leave(classroom: Classroom, user) -> None:
     if membership.role == Role.TUTOR and classroom.memberships.filter(role=Role.TUTOR).count() == 1:
         raise ClassError("You are the class's only tutor: add another tutor or archive the class instead.")
     membership.delete()
+    _cancel_runs_in(classroom, student=user)  # a student's class conversations are closed now
 
 
 def publish(classroom: Classroom, assistant: Assistant) -> Publication:
@@ -83,12 +91,32 @@ def publish(classroom: Classroom, assistant: Assistant) -> Publication:
 
 
 def unpublish(classroom: Classroom, assistant: Assistant) -> None:
+    """Withdraw the assistant from the class. Its conversations there close (readable, no
+    new messages), and its runs still going in them are cancelled: a quiz waiting for a
+    student's answers must not be graded, nor an answer finished, by a withdrawn assistant."""
     Publication.objects.filter(classroom=classroom, assistant=assistant).delete()
+    _cancel_runs_in(classroom, assistant=assistant)
 
 
 def set_archived(classroom: Classroom, archived: bool) -> None:
+    """Archiving closes every conversation of the class, so their runs still going stop."""
     classroom.archived = archived
     classroom.save(update_fields=["archived"])
+    if archived:
+        _cancel_runs_in(classroom)
+
+
+def _cancel_runs_in(classroom: Classroom, *, assistant: Assistant | None = None, student=None) -> None:
+    """Cancel the active runs of the class's conversations (of one assistant, or of one
+    student's conversations), each through its own lifecycle (``cancel_run``), which tells
+    every open page of the conversation."""
+    runs = Run.objects.filter(thread__class_link__classroom=classroom, status__in=ACTIVE)
+    if assistant is not None:
+        runs = runs.filter(assistant=assistant)
+    if student is not None:
+        runs = runs.filter(thread__owner=student)
+    for run in runs:
+        cancel_run(run)
 
 
 def start_class_thread(student, classroom: Classroom, assistant: Assistant) -> Thread:

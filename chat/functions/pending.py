@@ -11,6 +11,7 @@ import json
 
 from django.template.loader import render_to_string
 
+from chat.access import assistant_withdrawn
 from chat.engine import states
 from chat.functions.forms import CallForm
 from chat.models import Run, RunStep, Thread
@@ -93,5 +94,8 @@ def render_pending_action(
         "oob": oob,
         "read_only": read_only,  # a tutor watching: the forms show, disabled, without buttons
         "has_quiz": any(f.is_quiz for f in forms),
+        # Cancelled because its assistant left the conversation (chat.classes.services.unpublish):
+        # the note says so, not that the student cancelled it.
+        "withdrawn": bool(forms) and run.status == states.CANCELLED and assistant_withdrawn(run),
     }
     return render_to_string(TEMPLATE, context)

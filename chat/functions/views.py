@@ -14,6 +14,7 @@ from chat.functions.forms import FunctionForm
 from chat.functions.pending import call_forms, render_pending_action
 from chat.functions.services import submit_call_forms
 from chat.models import Assistant
+from chat.services import Refused
 from chat.services.assistants import functions_of, set_functions
 from chat.views.methods import require_GET, require_http_methods, require_POST
 
@@ -36,10 +37,15 @@ def submit_tool_outputs(request: HttpRequest, thread_id: str, run_id: str) -> Ht
         except InvalidToolOutputs as exc:
             error = f"Nothing was sent: {exc}"
             forms = call_forms(run)
+        except Refused as refused:
+            error = str(refused)
     if error:
         if request.htmx:  # htmx swaps only 2xx responses: the message must show
             return HttpResponse(render_pending_action(run.thread, run, oob=True, forms=forms, error=error))
-        return HttpResponse(render_pending_action(run.thread, run, forms=forms, error=error), status=400 if run.status == states.REQUIRES_ACTION else 409)
+        return HttpResponse(
+            render_pending_action(run.thread, run, forms=forms, error=error),
+            status=400 if run.status == states.REQUIRES_ACTION else 409,
+        )
     if request.htmx:
         return HttpResponse(live.render_run_panel(run.thread))
     return redirect("chat:thread", thread_id=thread_id)
@@ -75,7 +81,9 @@ def function_edit(request: HttpRequest, assistant_id: str, name: str) -> HttpRes
     current = _function_or_404(assistant, name)
     functions = functions_of(assistant)
     taken = {fn["name"] for fn in functions} - {name}
-    form = FunctionForm(request.POST if request.method == "POST" else None, initial=FunctionForm.initial_for(current), taken=taken)
+    form = FunctionForm(
+        request.POST if request.method == "POST" else None, initial=FunctionForm.initial_for(current), taken=taken
+    )
     if request.method == "POST" and form.is_valid():
         set_functions(assistant, [form.cleaned_data["function"] if fn["name"] == name else fn for fn in functions])
         return redirect("functions:function_list", assistant_id=assistant.id)

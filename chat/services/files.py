@@ -5,13 +5,15 @@ attachments. Each limit is checked here once:
 - a file over ``FILE_MAX_BYTES`` is refused (413, ``file_too_large``);
 - a file whose type cannot be searched is refused when it would enter a vector store (the
   hosted API's "Files with extensions [...] are not supported for retrieval"); a file for
-  code_interpreter or vision may be of any type;
+  code_interpreter or vision may be of any type (``tools_for_file``: which tools a
+  composer's upload or a /v1 attachment is for);
 - a message carries at most ``MAX_FILES_PER_MESSAGE`` attachments.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import PurePath
 
 from django.conf import settings
@@ -50,10 +52,18 @@ def too_large(name: str, size: int, *, param: str = "file") -> Refused | None:
     return None
 
 
+CODE_INTERPRETER = "code_interpreter"
+TOOL_NAMES = {stores.FILE_SEARCH: "File Search", CODE_INTERPRETER: "Code Interpreter"}
+
+
+def searchable(name: str) -> bool:
+    return PurePath(name.lower()).suffix in ACCEPTED
+
+
 def not_searchable(name: str, *, param: str = "file_ids") -> Refused | None:
-    ext = PurePath(name.lower()).suffix
-    if ext in ACCEPTED:
+    if searchable(name):
         return None
+    ext = PurePath(name.lower()).suffix
     return Refused(
         f"{name}: files of type “{ext or 'no extension'}” cannot be searched "
         "(accepted: PDF, DOCX, HTML, Markdown, text, CSV/JSON, source code).",
@@ -62,13 +72,39 @@ def not_searchable(name: str, *, param: str = "file_ids") -> Refused | None:
     )
 
 
-def upload_problems(uploads, *, searchable: bool = True) -> list[Refused]:
-    """Every problem with a set of uploads known before saving anything (count, size,
-    type), so the browser can list them all; the other surfaces raise the first."""
+def tools_for_file(name: str, enabled: Iterable[str]) -> list[str]:
+    """The one rule of which tools a file is for: of the ``enabled`` tools, file_search
+    takes a type it can read, code_interpreter any file (size is checked apart)."""
+    enabled = set(enabled)
+    usable = [stores.FILE_SEARCH] if stores.FILE_SEARCH in enabled and searchable(name) else []
+    return usable + ([CODE_INTERPRETER] if CODE_INTERPRETER in enabled else [])
+
+
+def unusable(name: str, enabled: Iterable[str], *, param: str = "files") -> Refused | None:
+    """Why no ``enabled`` tool can use the file, naming the tools that could; None if one can."""
+    enabled = set(enabled)
+    if tools_for_file(name, enabled):
+        return None
+    refused = not_searchable(name, param=param)
+    if refused is None:  # searchable, but File Search is off
+        return Refused(f"{name}: File Search or Code Interpreter could use it, but both are off here.", param=param, code="unsupported_file")
+    if CODE_INTERPRETER not in enabled:
+        return Refused(
+            f"{refused} Code Interpreter could use it (it takes any file), but it is off for this assistant.",
+            param=param,
+            code="unsupported_file",
+        )
+    return refused
+
+
+def upload_problems(uploads, *, tools: Iterable[str] = (stores.FILE_SEARCH,)) -> list[Refused]:
+    """Every problem with a set of uploads known before saving anything (count, size, and
+    whether one of the ``tools`` can use each file), so the browser can list them all; the
+    other surfaces raise the first."""
     problems = [too_many(len(uploads), param="files")]
     for upload in uploads:
         name = uploaded_name(upload.name)
-        problems.append(too_large(name, upload.size) or (not_searchable(name) if searchable else None))
+        problems.append(too_large(name, upload.size) or unusable(name, tools))
     return [p for p in problems if p is not None]
 
 
@@ -81,9 +117,9 @@ def upload_file(owner, name: str, content, *, purpose: str = "assistants") -> Fi
     return store_file(owner, name, content, purpose=purpose)
 
 
-def save_uploads(owner, uploads, *, searchable: bool = True) -> list[File]:
+def save_uploads(owner, uploads, *, tools: Iterable[str] = (stores.FILE_SEARCH,)) -> list[File]:
     """Save a set of uploads, or none of them if any is refused."""
-    if problems := upload_problems(uploads, searchable=searchable):
+    if problems := upload_problems(uploads, tools=tools):
         raise problems[0]
     return [store_file(owner, uploaded_name(upload.name), upload) for upload in uploads]
 

@@ -20,7 +20,7 @@ from chat.engine.runs import check_idle, queue_run
 from chat.models import Assistant, File, Message, Run, Thread
 from chat.retrieval import stores
 from chat.services import Refused
-from chat.services.files import attach_to_thread, save_uploads, too_many
+from chat.services.files import CODE_INTERPRETER, attach_to_thread, save_uploads, too_many, tools_for_file
 
 
 class NothingToRedo(Exception):
@@ -81,7 +81,7 @@ def _use_attachments(thread: Thread, attachments: list[dict]) -> list[str]:
     code_interpreter attachments become files the thread's code interpreter can read.
     Returns the thread's fields to save."""
     search = [a["file_id"] for a in attachments if any(t["type"] == stores.FILE_SEARCH for t in a["tools"])]
-    code = [a["file_id"] for a in attachments if any(t["type"] == "code_interpreter" for t in a["tools"])]
+    code = [a["file_id"] for a in attachments if any(t["type"] == CODE_INTERPRETER for t in a["tools"])]
     changed = []
     if search:
         attach_to_thread(thread, list(File.objects.filter(pk__in=search, owner_id=thread.owner_id)))
@@ -114,34 +114,30 @@ def _queue_answer(thread: Thread, assistant: Assistant, changed: list[str], *, s
     return run
 
 
+def composer_tools(assistant: Assistant) -> set[str]:
+    """The tools a file attached in the composer can be for: file_search always (a thread
+    with files gets it on its runs), code_interpreter when the assistant has it on."""
+    return {stores.FILE_SEARCH, *(t.get("type") for t in assistant.tools if t.get("type") == CODE_INTERPRETER)}
+
+
 def post_message(thread: Thread, text: str, assistant: Assistant, *, uploads=(), start: bool = True) -> tuple[Message, Run]:
-    """A person's question, with the files they attached for file_search, and the run
-    that answers it: both saved, or neither. A thread that has files gets file_search on
-    its runs even when the assistant has none (the files were attached to be searched);
-    the run waits for them to be read (``chat.retrieval.waiting``)."""
+    """A person's question, with the files they attached, and the run that answers it:
+    both saved, or neither. Each file is for the tools that can use it
+    (``tools_for_file``): file_search for a type it can read, code_interpreter for any
+    file when the assistant has it on. A thread that has searchable files gets file_search
+    on its runs even when the assistant has none (the files were attached to be
+    searched); the run waits for them to be read (``chat.retrieval.waiting``)."""
+    tools = composer_tools(assistant)
     with transaction.atomic():
         check_idle(thread)  # before any upload is saved; once for the message and its run
-        files = save_uploads(thread.owner, uploads)
-        tools = assistant.tools
-        coding = any(t.get("type") == "code_interpreter" for t in tools)
-        attachments = [{"file_id": f.id, "tools": _tools_for_upload(f, coding)} for f in files]
+        files = save_uploads(thread.owner, uploads, tools=tools)
+        attachments = [{"file_id": f.id, "tools": [{"type": t} for t in tools_for_file(f.filename, tools)]} for f in files]
         message, changed = _new_message(thread, content=Message.text_content(Message.clean_input(text)), attachments=attachments)
+        tools = assistant.tools
         if stores.store_ids(thread) and stores.FILE_SEARCH not in {t.get("type") for t in tools}:
             tools = [*tools, {"type": stores.FILE_SEARCH}]
         run = _queue_answer(thread, assistant, changed, start=start, tools=tools)
     return message, run
-
-
-DATA_FILES = (".csv", ".tsv", ".json", ".xlsx", ".xls")
-
-
-def _tools_for_upload(upload: File, coding: bool) -> list[dict]:
-    """An upload is searched; a data file (a CSV, a spreadsheet) is also put in /mnt/data
-    for an assistant with Code Interpreter, which reads it far better than a search does."""
-    tools = [{"type": stores.FILE_SEARCH}]
-    if coding and upload.filename.lower().endswith(DATA_FILES):
-        tools.append({"type": "code_interpreter"})
-    return tools
 
 
 # Markdown that reads as noise in a title: fences, images and links (kept: their text),

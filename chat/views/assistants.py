@@ -26,8 +26,9 @@ def assistant_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         form.instance.owner = request.user
         save_assistant(form.save(commit=False))
-        messages.success(request, f"Created the assistant “{form.instance.name}”.")
-        return redirect("chat:assistants")
+        messages.success(request, f"Created the assistant “{form.instance.name}”. Next, give it files or functions if it needs them.")
+        # Its own page, where its files and functions are added: the next step of setting it up.
+        return redirect("chat:assistant_edit", assistant_id=form.instance.id)
     return render(request, "chat/assistant_form.html", {"form": form}, status=400 if form.errors else 200)
 
 

@@ -18,7 +18,13 @@ from chat.engine.runs import ThreadBusy, cancel_run
 from chat.forms import MessageForm, NewThreadForm, ThreadTitleForm
 from chat.models import Message, Thread
 from chat.services.files import upload_problems
-from chat.services.messages import NothingToRedo, edit_last_question, post_message, regenerate_last_answer
+from chat.services.messages import (
+    NothingToRedo,
+    composer_tools,
+    edit_last_question,
+    post_message,
+    regenerate_last_answer,
+)
 from chat.services.threads import delete_thread, rename_thread
 from chat.user_input import whole_number
 from chat.views.methods import posted_from, require_GET, require_http_methods, require_POST
@@ -114,9 +120,9 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = get_thread_for_user(request.user, thread_id)
     form = MessageForm(request.POST, user=request.user, thread=thread)
     uploads = request.FILES.getlist("files")
-    upload_errors = [str(problem) for problem in upload_problems(uploads)]
-    for problem in upload_errors if form.is_valid() else []:
-        form.add_error(None, problem)
+    if form.is_valid():
+        for problem in upload_problems(uploads, tools=composer_tools(form.cleaned_data["assistant"])):
+            form.add_error(None, str(problem))
     if form.is_valid() and (over := quota_exceeded(thread)):
         form.add_error(None, over)  # the form re-renders with the draft in it
     if form.is_valid():

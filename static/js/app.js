@@ -203,7 +203,12 @@
     if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
     var maxBytes = Number(input.getAttribute("data-max-bytes"));
     var maxFiles = Number(input.getAttribute("data-max-files"));
-    var accepted = (input.getAttribute("accept") || "").split(",");
+    var accepted = (input.getAttribute("data-searchable") || input.getAttribute("accept") || "").split(",");
+    // The composer's rule (chat.services.files.tools_for_file): with Code Interpreter on,
+    // the chosen assistant takes a file of any type.
+    var anyTypeFor = input.getAttribute("data-any-type-for");
+    var picker = input.form && input.form.elements.namedItem("assistant");
+    var anyType = anyTypeFor !== null && picker && anyTypeFor.split(" ").indexOf(picker.value) >= 0;
     var problems = [];
     if (input.files.length > maxFiles) problems.push("Attach at most " + maxFiles + " files at a time.");
     Array.prototype.forEach.call(input.files, function (file) {
@@ -211,8 +216,9 @@
       var ext = dot >= 0 ? file.name.slice(dot).toLowerCase() : "";
       if (file.size > maxBytes) {
         problems.push(file.name + " is " + describeSize(file.size) + "; files can be at most " + describeSize(maxBytes) + ".");
-      } else if (accepted.indexOf(ext) < 0) {
-        problems.push(file.name + ": files of type “" + (ext || "no extension") + "” cannot be searched.");
+      } else if (!anyType && accepted.indexOf(ext) < 0) {
+        problems.push(file.name + ": files of type “" + (ext || "no extension") + "” cannot be searched." +
+          (anyTypeFor !== null ? " Code Interpreter could use it (it takes any file), but it is off for this assistant." : ""));
       }
     });
     var note = document.getElementById(input.getAttribute("aria-describedby"));

@@ -44,7 +44,7 @@ def ensure_quiz_tutor(page: Page) -> None:
     page.get_by_label("Name").fill("Quiz Tutor")
     page.get_by_label("Instructions").fill("You are a personal math tutor. Quiz the student when asked.")
     page.get_by_role("button", name="Save").click()
-    expect(page).to_have_url(re.compile(r"/assistants/$"))
+    expect(page).to_have_url(re.compile(r"/assistants/asst_\w+/edit/$"))  # its own page: files and functions next
     page.get_by_role("link", name="Functions of Quiz Tutor").click()
     page.get_by_label("Paste a whole definition (optional)").fill(DISPLAY_QUIZ)
     page.get_by_role("button", name="Add function").click()

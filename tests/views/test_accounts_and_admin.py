@@ -9,15 +9,18 @@ from chat.models import Assistant, Run, Thread
 pytestmark = pytest.mark.django_db
 
 
-def test_signing_up_logs_in_and_provides_a_math_tutor(client, django_user_model):
+def test_signing_up_logs_in_and_provides_a_math_tutor_named_as_a_starter(client, django_user_model):
     response = client.post(
         reverse("chat:signup"),
         {"username": "carol", "password1": "a-long-pass-phrase-9", "password2": "a-long-pass-phrase-9"},
     )
     assertRedirects(response, reverse("chat:threads"))
     carol = django_user_model.objects.get(username="carol")
-    assert Assistant.objects.get(owner=carol).name == "Math Tutor"
+    starter = Assistant.objects.get(owner=carol)
+    # A new tutor must not take it for an assistant they set up: its name and description say what it is.
+    assert starter.name == "Math Tutor (starter)" and "starter assistant made with your account" in starter.description
     assertContains(client.get(reverse("chat:threads")), "New conversation")
+    assertContains(client.get(reverse("chat:assistants")), "Math Tutor (starter)")
 
 
 def test_sign_up_from_an_invite_link_returns_to_it(client):

@@ -11,11 +11,21 @@ pytestmark = pytest.mark.django_db
 def test_a_user_creates_an_assistant(alice_client, alice):
     response = alice_client.post(
         reverse("chat:assistant_create"),
-        {"name": "Physics Tutor", "model": "offline", "instructions": "Be brief.", "description": ""},
+        {"name": "Physics <b>&", "model": "offline", "instructions": "Be brief.", "description": ""},
     )
-    assertRedirects(response, reverse("chat:assistants"))
-    assistant = Assistant.objects.get(name="Physics Tutor")
+    assistant = Assistant.objects.get(name="Physics <b>&")
     assert assistant.owner == alice and assistant.id.startswith("asst_")
+    # The next step of setting it up: its own page, with its Files and Functions in view.
+    assertRedirects(response, reverse("chat:assistant_edit", args=[assistant.id]), fetch_redirect_response=False)
+    page = alice_client.get(response["Location"])
+    assertContains(page, "Created the assistant “Physics &lt;b&gt;&amp;”")
+    assertContains(page, f'href="/assistants/{assistant.id}/files/">Files <span class="visually-hidden">of Physics &lt;b&gt;&amp;</span>')
+    assertContains(page, f'href="/assistants/{assistant.id}/functions/">Functions <span class="visually-hidden">of Physics &lt;b&gt;&amp;</span>')
+
+
+def test_saving_an_existing_assistant_still_returns_to_the_list(alice_client, tutor):
+    response = alice_client.post(reverse("chat:assistant_edit", args=[tutor.id]), {"name": "Renamed", "model": "offline"})
+    assertRedirects(response, reverse("chat:assistants"))
 
 
 def test_an_unknown_model_is_rejected_with_the_list_of_available_models(alice_client):

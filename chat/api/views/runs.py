@@ -23,13 +23,18 @@ from chat.engine import runs as engine_runs
 from chat.engine import states
 from chat.models import Assistant, Run, RunStep, Thread
 from chat.services.messages import start_run
+from chat.services.runs import refusal_to_run
+from chat.services.runs import submit_tool_outputs as submit_outputs
 
 
 def _include_content(request: HttpRequest) -> bool:
     include = request.GET.getlist("include[]") + request.GET.getlist("include")
     for value in include:
         if value != serializers.FILE_SEARCH_CONTENT:
-            raise invalid(f"Invalid value for 'include': {value!r}. Supported: '{serializers.FILE_SEARCH_CONTENT}'.", param="include")
+            raise invalid(
+                f"Invalid value for 'include': {value!r}. Supported: '{serializers.FILE_SEARCH_CONTENT}'.",
+                param="include",
+            )
     return bool(include)
 
 
@@ -48,11 +53,14 @@ def _class_assistant(user, thread: Thread, spec: specs.RunCreate) -> Assistant:
     try:
         assistant = get_assistant_for_run(user, thread, spec.assistant_id)
     except Http404:
+        if refused := refusal_to_run(user, thread, spec.assistant_id):
+            raise refused from None
         raise not_found(f"No assistant found with id '{spec.assistant_id}'.") from None
     for name in TUTOR_SET:
         if getattr(spec, name, None) is not None:
             raise invalid(
-                f"'{name}' cannot be set on a class conversation: it runs the assistant as the class's tutor set it up.", param=name
+                f"'{name}' cannot be set on a class conversation: it runs the assistant as the class's tutor set it up.",
+                param=name,
             )
     return assistant
 
@@ -67,7 +75,12 @@ def _check_quota(thread: Thread) -> None:
     """The class's daily limit (the browser's composer asks the same rule)."""
     over = over_quota(thread)
     if over is not None:
-        error = ApiError(429, f"{over.message}. Nothing was saved: send the request again then.", type="requests", code="quota_exceeded")
+        error = ApiError(
+            429,
+            f"{over.message}. Nothing was saved: send the request again then.",
+            type="requests",
+            code="quota_exceeded",
+        )
         wait = max(1, int((over.resets_at - timezone.now()).total_seconds()))
         error.headers = {"Retry-After": str(wait)}
         raise error
@@ -81,7 +94,9 @@ def _run_options(spec: specs.RunOptions, assistant: Assistant) -> dict:
         tools = options["tools"] if options["tools"] is not None else assistant.tools
         name = choice["function"]["name"]
         if not any(t.get("type") == "function" and t["function"]["name"] == name for t in tools):
-            raise invalid(f"Invalid 'tool_choice': no function named {name!r} among the run's tools.", param="tool_choice")
+            raise invalid(
+                f"Invalid 'tool_choice': no function named {name!r} among the run's tools.", param="tool_choice"
+            )
     return options
 
 
@@ -223,13 +238,13 @@ def _prepare_submit(request: HttpRequest, thread_id: str, run_id: str):
     run = get_run(request, thread_id, run_id)
     spec = read(request, specs.ToolOutputsSubmit)
     if run.status != states.REQUIRES_ACTION:
-        raise invalid(f"Runs in status \"{run.status}\" do not accept tool outputs.")
+        raise invalid(f'Runs in status "{run.status}" do not accept tool outputs.')
     return run, [o.model_dump(exclude_unset=True) for o in spec.tool_outputs], bool(spec.stream)
 
 
 def _submit(run: Run, outputs: list[dict]) -> Run:
     try:
-        engine_runs.submit_tool_outputs(run, outputs)
+        submit_outputs(run, outputs)
     except engine_runs.InvalidToolOutputs as exc:
         raise invalid(str(exc), param="tool_outputs") from None
     return serializers.with_visibility(run)  # as submitted: queued (it may already have started)
@@ -266,7 +281,9 @@ def step_list(request: HttpRequest, thread_id: str, run_id: str):
     run = get_run(request, thread_id, run_id)
     include = _include_content(request)
     _refuse_content_of_class_files(run.thread, include)
-    return ok(page(request, RunStep.objects.filter(run=run), lambda s: serializers.step(s, run=run, include_content=include)))
+    return ok(
+        page(request, RunStep.objects.filter(run=run), lambda s: serializers.step(s, run=run, include_content=include))
+    )
 
 
 def step_retrieve(request: HttpRequest, thread_id: str, run_id: str, step_id: str):

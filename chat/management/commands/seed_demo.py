@@ -1,7 +1,8 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from chat.demo import MATH_TUTOR, ensure_starter_assistant, get_or_create_login, seed_demo_class
+from chat.demo import MATH_TUTOR, get_or_create_login, seed_demo_class
 from chat.models import Assistant
 
 
@@ -18,9 +19,9 @@ class Command(BaseCommand):
         if created:
             user.set_password(password)
             user.save()
-        ensure_starter_assistant(user)
+        # The walkthrough's Math Tutor itself, not a new account's starter copy.
         if not Assistant.objects.filter(owner=user, name=MATH_TUTOR["name"]).exists():
-            Assistant.objects.create(owner=user, model="offline", **MATH_TUTOR)
+            Assistant.objects.create(owner=user, model=settings.DEFAULT_MODEL, **MATH_TUTOR)
         self.stdout.write(f"Demo login: {username} / {password}" + ("" if created else " (existing user; password unchanged)"))
         tutor, tutor_created = get_or_create_login("tutor", "tutor-password")
         student, student_created = get_or_create_login("student", "student-password")
