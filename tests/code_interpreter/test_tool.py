@@ -312,10 +312,11 @@ def test_a_csv_sent_to_an_assistant_with_code_interpreter_is_put_in_mnt_data_too
     uploads = [SimpleUploadedFile("scores.csv", b"name,score\nAnn,81\n"), SimpleUploadedFile("notes.md", b"# Notes")]
     message, _run = post_message(thread, "what is the average score?", coder, uploads=uploads, start=False)
     tools = {File.objects.get(pk=a["file_id"]).filename: [t["type"] for t in a["tools"]] for a in message.attachments}
-    assert tools == {"scores.csv": ["file_search", "code_interpreter"], "notes.md": ["file_search"]}
+    # services.files.tools_for_file: Code Interpreter takes any file when it is on.
+    assert tools == {"scores.csv": ["file_search", "code_interpreter"], "notes.md": ["file_search", "code_interpreter"]}
     thread.refresh_from_db()
-    (csv,) = thread.tool_resources["code_interpreter"]["file_ids"]
-    assert File.objects.get(pk=csv).filename == "scores.csv"
+    in_the_sandbox = thread.tool_resources["code_interpreter"]["file_ids"]
+    assert sorted(File.objects.get(pk=pk).filename for pk in in_the_sandbox) == ["notes.md", "scores.csv"]
 
 
 async def test_a_csv_attached_for_code_interpreter_is_read_in_python_even_with_file_search_on(thread, coder, alice):
