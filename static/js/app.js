@@ -76,17 +76,33 @@
     return el.scrollHeight - el.scrollTop - el.clientHeight < 120;
   }
 
+  // Whether the reader is at the newest text: decided by where they scrolled (a scroll
+  // event), not by where the text grew to, so a plot's image that gets its height after
+  // the last message still keeps them at the bottom, and one who scrolled up stays put.
   var stick = true;
-  document.addEventListener("htmx:wsBeforeMessage", function () {
+  var scrolledTo = 0; // where this script last put the log: its own scroll is not the reader's
+  function scrollToNewest(log) {
+    log.scrollTop = log.scrollHeight;
+    scrolledTo = log.scrollTop;
+  }
+  document.addEventListener("scroll", function (event) {
+    var log = event.target;
+    if (log.id === "messages") stick = nearBottom(log) || log.scrollTop >= scrolledTo;
+  }, true);
+  function followNewest() {
     var log = document.getElementById("messages");
-    stick = !log || nearBottom(log);
-  });
+    if (log && stick) scrollToNewest(log);
+  }
   document.addEventListener("htmx:wsAfterMessage", function () {
     var log = document.getElementById("messages");
     var empty = document.getElementById("empty-thread");
     if (empty && log && log.querySelector(".message")) empty.remove();
-    if (log && stick) log.scrollTop = log.scrollHeight;
+    followNewest();
   });
+  // An image's load event does not bubble: heard on the way down, from any image in the log.
+  document.addEventListener("load", function (event) {
+    if (event.target.tagName === "IMG" && event.target.closest("#messages")) followNewest();
+  }, true);
   // A question reaches the tab that posted it twice: in the POST's response and over the
   // socket, which tells every tab. Whichever comes second is dropped.
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
@@ -129,11 +145,14 @@
     var log = document.getElementById("messages");
     var empty = document.getElementById("empty-thread");
     if (empty && log && log.querySelector(".message")) empty.remove();
-    if (log && event.detail.target && event.detail.target.id === "composer") log.scrollTop = log.scrollHeight;
+    if (log && event.detail.target && event.detail.target.id === "composer") {
+      stick = true; // the reader just sent: they follow the answer
+      scrollToNewest(log);
+    }
   });
   document.addEventListener("DOMContentLoaded", function () {
     var log = document.getElementById("messages");
-    if (log) log.scrollTop = log.scrollHeight;
+    if (log) scrollToNewest(log);
   });
 
   // The conversation sidebar: a column on wide screens that can be hidden, a drawer on
