@@ -155,6 +155,12 @@
     if (log) scrollToNewest(log);
   });
 
+  // A live page restored by Back or Forward from the browser's page cache missed what its
+  // socket would have told it meanwhile: load it anew (the server also forbids caching it).
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && document.querySelector("[ws-connect]")) window.location.reload();
+  });
+
   // The conversation sidebar: a column on wide screens that can be hidden, a drawer on
   // phones. CSS decides what each state looks like; this only flips the state.
   function sidebarShown() {
