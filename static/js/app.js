@@ -233,6 +233,41 @@
     noticeTimer = setTimeout(function () { notice.textContent = ""; }, 10000);
   });
 
+  // A request htmx sent that failed swaps nothing: say so, in the form's own problem slot
+  // (the composer's) or else in the page's notice. What was typed stays where it was. A
+  // form may hold a <template data-problem-NNN> with what an answer NNN means there.
+  function showRequestProblem(event, text) {
+    var elt = event.detail && event.detail.elt;
+    var form = elt && elt.closest && elt.closest("form");
+    var slot = (form && form.querySelector("[data-request-problem]")) || document.getElementById("notice");
+    if (!slot) return;
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    var explained = form && form.querySelector("template[data-problem-" + status + "]");
+    slot.textContent = "";
+    if (explained) {
+      slot.appendChild(explained.content.cloneNode(true));
+    } else {
+      var line = document.createElement("p");
+      line.textContent = text;
+      slot.appendChild(line);
+    }
+    slot.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    showRequestProblem(event, status === 403 ?
+      "That was refused: your session may have ended. Reload the page (copy what you typed first)." :
+      "That did not work (the server answered " + status + "). Nothing you typed was lost; try again.");
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    showRequestProblem(event, "The server could not be reached. Nothing you typed was lost; try again when you are back online.");
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form");
+    var slot = form && form.querySelector("[data-request-problem]");
+    if (slot) slot.hidden = true;
+  });
+
   // Upload progress of the composer (htmx reports the request's upload progress).
   document.addEventListener("htmx:xhr:progress", function (event) {
     var form = event.target.closest && event.target.closest("form");

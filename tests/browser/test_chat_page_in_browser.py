@@ -490,3 +490,26 @@ def test_after_a_figure_the_conversation_stays_at_the_bottom_in_every_tab_that_w
     # whoever had scrolled up to read is left where they were (their figure, out of sight, waits to load)
     assert scrolled_up.evaluate(SCROLL_POSITION)[0] == 0
     page.screenshot(path=str(SCREENSHOT_DIR / f"plot-at-bottom-{size[0]}.png"))
+
+
+def test_sending_in_a_conversation_deleted_in_another_tab_says_so_and_keeps_the_text(
+    browsing: Browsing, chat_server: ChatServer
+):
+    page = browsing.new_page(chat_server)
+    log_in(page, chat_server, ALICE[0])
+    thread_id = start_conversation(page)
+    other = browsing.new_page(chat_server)
+    log_in(other, chat_server, ALICE[0])
+    other.goto(f"/threads/{thread_id}/delete/")
+    other.get_by_role("button", name=re.compile("Delete")).click()
+    expect(other).to_have_url(re.compile(r"/threads/$"))
+
+    message_box(page).fill("Solve <b>&</b> 3x + 11 = 14")
+    page.get_by_role("button", name="Send").click()
+    problem = page.locator("#composer").get_by_role("alert")
+    expect(problem).to_contain_text("This conversation was deleted")
+    expect(problem.get_by_role("link", name="Go to your conversations")).to_have_attribute("href", "/threads/")
+    expect(message_box(page)).to_have_value("Solve <b>&</b> 3x + 11 = 14")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    browsing.failed_requests.clear()  # the refused post, expected
+    screenshots(page, "composer-deleted-conversation")
