@@ -513,3 +513,28 @@ def test_sending_in_a_conversation_deleted_in_another_tab_says_so_and_keeps_the_
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
     browsing.failed_requests.clear()  # the refused post, expected
     screenshots(page, "composer-deleted-conversation")
+
+
+def test_on_a_phone_the_conversation_list_wraps_long_assistant_names_and_keeps_its_menus_in_sight(
+    browsing: Browsing, chat_server: ChatServer
+):
+    name = "Physics <b>&</b> Maths for the second year of the evening course, with worked examples and exercises"
+    page = browsing.new_page(chat_server)
+    log_in(page, chat_server, ALICE[0])
+    page.goto("/assistants/new/")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Instructions").fill("You are a tutor.")
+    page.get_by_role("button", name="Save").click()
+    start_conversation(page)
+    page.get_by_label("Assistant", exact=True).select_option(label=name)
+    send(page, SMALL_TALK)
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/threads/")
+    entry = page.locator(".conversation-item", has_text=name).first
+    expect(entry).to_contain_text(name)  # escaped, not markup
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    menu = entry.locator("summary").bounding_box()
+    assert menu["x"] + menu["width"] <= 390
+    screenshots(page, "conversation-list-long-names")
