@@ -518,7 +518,7 @@ def test_sending_in_a_conversation_deleted_in_another_tab_says_so_and_keeps_the_
 def test_on_a_phone_the_conversation_list_wraps_long_assistant_names_and_keeps_its_menus_in_sight(
     browsing: Browsing, chat_server: ChatServer
 ):
-    name = "Physics <b>&</b> Maths for the second year of the evening course, with worked examples and exercises"
+    name = "Physics <b>&</b> Maths <script>alert(2)</script> for the second year of the evening course, with worked examples"
     page = browsing.new_page(chat_server)
     log_in(page, chat_server, ALICE[0])
     page.goto("/assistants/new/")
@@ -527,7 +527,7 @@ def test_on_a_phone_the_conversation_list_wraps_long_assistant_names_and_keeps_i
     page.get_by_role("button", name="Save").click()
     start_conversation(page)
     page.get_by_label("Assistant", exact=True).select_option(label=name)
-    send(page, SMALL_TALK)
+    send(page, "Solve 3x + 11 = 14")  # a short answer: a narrow bubble
     expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
 
     page.set_viewport_size({"width": 390, "height": 844})
