@@ -11,7 +11,22 @@
     // Only when the form can send now: not over the limit, not during a run (Stop shows instead).
     var send = field.form && field.form.querySelector("[data-send]");
     if (field.value.trim() !== "" && send && !send.disabled) field.form.requestSubmit(send);
+    else if (field.value.trim() !== "" && !send) sayWhyNotSent(field.form);
   });
+  // During a run Enter sends nothing: say why, with what the composer's note says is awaited.
+  function sayWhyNotSent(form) {
+    var slot = form.querySelector("[data-request-problem]");
+    var note = form.querySelector(".composer__note");
+    if (!slot) return;
+    var waiting = note && /form above/.test(note.textContent);
+    slot.textContent = "";
+    var line = document.createElement("p");
+    line.textContent = waiting ?
+      "Not sent yet: answer the quiz above, or cancel it, first. Your message stays in the box." :
+      "Not sent yet: the tutor is still answering. Send again once it has finished, or press Stop.";
+    slot.appendChild(line);
+    slot.hidden = false;
+  }
 
   // The message limit, told as the student types (the server refuses the same limit).
   var numbers = new Intl.NumberFormat();
