@@ -196,7 +196,7 @@ def test_a_long_unbroken_query_is_clipped_and_wrapped_in_the_steps_panel(browsin
 
     search = page.locator("#steps .tool-call--file_search").first
     expect(search.locator(".search-query")).to_contain_text("<b>&aaa")  # escaped, not markup
-    assert len(search.locator(".search-query").inner_text()) <= 160
+    assert len(search.locator(".search-query").inner_text()) <= 160 + 2  # and its quotes
     whole = search.locator(".search-query-whole")
     whole.get_by_text("Whole query").click()
     expect(whole.locator("p")).to_contain_text("a" * 3000)
