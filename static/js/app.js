@@ -11,7 +11,22 @@
     // Only when the form can send now: not over the limit, not during a run (Stop shows instead).
     var send = field.form && field.form.querySelector("[data-send]");
     if (field.value.trim() !== "" && send && !send.disabled) field.form.requestSubmit(send);
+    else if (field.value.trim() !== "" && !send) sayWhyNotSent(field.form);
   });
+  // During a run Enter sends nothing: say why, with what the composer's note says is awaited.
+  function sayWhyNotSent(form) {
+    var slot = form.querySelector("[data-request-problem]");
+    var note = form.querySelector(".composer__note");
+    if (!slot) return;
+    var waiting = note && /form above/.test(note.textContent);
+    slot.textContent = "";
+    var line = document.createElement("p");
+    line.textContent = waiting ?
+      "Not sent yet: answer the quiz above, or cancel it, first. Your message stays in the box." :
+      "Not sent yet: the tutor is still answering. Send again once it has finished, or press Stop.";
+    slot.appendChild(line);
+    slot.hidden = false;
+  }
 
   // The message limit, told as the student types (the server refuses the same limit).
   var numbers = new Intl.NumberFormat();
@@ -76,17 +91,33 @@
     return el.scrollHeight - el.scrollTop - el.clientHeight < 120;
   }
 
+  // Whether the reader is at the newest text: decided by where they scrolled (a scroll
+  // event), not by where the text grew to, so a plot's image that gets its height after
+  // the last message still keeps them at the bottom, and one who scrolled up stays put.
   var stick = true;
-  document.addEventListener("htmx:wsBeforeMessage", function () {
+  var scrolledTo = 0; // where this script last put the log: its own scroll is not the reader's
+  function scrollToNewest(log) {
+    log.scrollTop = log.scrollHeight;
+    scrolledTo = log.scrollTop;
+  }
+  document.addEventListener("scroll", function (event) {
+    var log = event.target;
+    if (log.id === "messages") stick = nearBottom(log) || log.scrollTop >= scrolledTo;
+  }, true);
+  function followNewest() {
     var log = document.getElementById("messages");
-    stick = !log || nearBottom(log);
-  });
+    if (log && stick) scrollToNewest(log);
+  }
   document.addEventListener("htmx:wsAfterMessage", function () {
     var log = document.getElementById("messages");
     var empty = document.getElementById("empty-thread");
     if (empty && log && log.querySelector(".message")) empty.remove();
-    if (log && stick) log.scrollTop = log.scrollHeight;
+    followNewest();
   });
+  // An image's load event does not bubble: heard on the way down, from any image in the log.
+  document.addEventListener("load", function (event) {
+    if (event.target.tagName === "IMG" && event.target.closest("#messages")) followNewest();
+  }, true);
   // A question reaches the tab that posted it twice: in the POST's response and over the
   // socket, which tells every tab. Whichever comes second is dropped.
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
@@ -155,11 +186,20 @@
     var log = document.getElementById("messages");
     var empty = document.getElementById("empty-thread");
     if (empty && log && log.querySelector(".message")) empty.remove();
-    if (log && event.detail.target && event.detail.target.id === "composer") log.scrollTop = log.scrollHeight;
+    if (log && event.detail.target && event.detail.target.id === "composer") {
+      stick = true; // the reader just sent: they follow the answer
+      scrollToNewest(log);
+    }
   });
   document.addEventListener("DOMContentLoaded", function () {
     var log = document.getElementById("messages");
-    if (log) log.scrollTop = log.scrollHeight;
+    if (log) scrollToNewest(log);
+  });
+
+  // A live page restored by Back or Forward from the browser's page cache missed what its
+  // socket would have told it meanwhile: load it anew (the server also forbids caching it).
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && document.querySelector("[ws-connect]")) window.location.reload();
   });
 
   // The conversation sidebar: a column on wide screens that can be hidden, a drawer on
@@ -238,6 +278,41 @@
     if (!notice || notice.id !== "notice") return;
     clearTimeout(noticeTimer);
     noticeTimer = setTimeout(function () { notice.textContent = ""; }, 10000);
+  });
+
+  // A request htmx sent that failed swaps nothing: say so, in the form's own problem slot
+  // (the composer's) or else in the page's notice. What was typed stays where it was. A
+  // form may hold a <template data-problem-NNN> with what an answer NNN means there.
+  function showRequestProblem(event, text) {
+    var elt = event.detail && event.detail.elt;
+    var form = elt && elt.closest && elt.closest("form");
+    var slot = (form && form.querySelector("[data-request-problem]")) || document.getElementById("notice");
+    if (!slot) return;
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    var explained = form && form.querySelector("template[data-problem-" + status + "]");
+    slot.textContent = "";
+    if (explained) {
+      slot.appendChild(explained.content.cloneNode(true));
+    } else {
+      var line = document.createElement("p");
+      line.textContent = text;
+      slot.appendChild(line);
+    }
+    slot.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    showRequestProblem(event, status === 403 ?
+      "That was refused: your session may have ended. Reload the page (copy what you typed first)." :
+      "That did not work (the server answered " + status + "). Nothing you typed was lost; try again.");
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    showRequestProblem(event, "The server could not be reached. Nothing you typed was lost; try again when you are back online.");
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest && event.detail.elt.closest("form");
+    var slot = form && form.querySelector("[data-request-problem]");
+    if (slot) slot.hidden = true;
   });
 
   // Upload progress of the composer (htmx reports the request's upload progress).

@@ -229,7 +229,9 @@ def test_a_file_of_the_wrong_type_is_refused_before_it_is_uploaded(browsing: Bro
     uploads.clear()
     picker = page.get_by_label("Attach files")
     picker.set_input_files([{"name": "tool.exe", "mimeType": "application/octet-stream", "buffer": b"MZ" * 10}])
-    expect(page.locator("#composer-files-check")).to_have_text(re.compile("tool.exe: files of type “.exe” cannot be searched"))
+    expect(page.locator("#composer-files-check")).to_have_text(
+        re.compile("tool.exe: files of type “.exe” cannot be searched")
+    )
     assert picker.evaluate("(input) => input.files.length") == 0
     picker.set_input_files([{"name": "notes.md", "mimeType": "text/markdown", "buffer": b"# Notes"}])
     expect(page.locator("#composer-files-check")).to_be_hidden()
@@ -271,7 +273,9 @@ def test_answer_again_removes_the_old_answer_when_the_socket_replaces_the_button
     assert not [line for line in browsing.console if "oobErrorNoTarget" in line]
 
 
-def two_tabs_on_an_answered_conversation(browsing: Browsing, server: ChatServer, question: str) -> tuple[Page, Page, str]:
+def two_tabs_on_an_answered_conversation(
+    browsing: Browsing, server: ChatServer, question: str
+) -> tuple[Page, Page, str]:
     """Alice asks ``question`` in a new conversation and, once it is answered, opens it in
     a second tab (its socket connected): (first tab, second tab, the thread's id)."""
     first = browsing.new_page(server)
@@ -300,7 +304,9 @@ def test_answer_again_in_one_tab_takes_the_old_answer_off_the_other(browsing: Br
         expect(tutor_messages(page)).to_have_count(1)
         expect(user_messages(page)).to_have_count(1)
         expect(page.locator("[data-removed-messages]")).to_have_count(0)
-    assert tutor_messages(second).last.get_attribute("id") == tutor_messages(first).last.get_attribute("id") != old_answer
+    assert (
+        tutor_messages(second).last.get_attribute("id") == tutor_messages(first).last.get_attribute("id") != old_answer
+    )
     assert not [line for line in browsing.console if "oobError" in line]
 
 
@@ -435,7 +441,9 @@ def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_o
     assert shown and not [text for text in shown if re.search(r"\\[()\[\]]", text)]  # never a raw delimiter
 
 
-def test_a_conversation_is_renamed_and_deleted_from_the_sidebar_with_a_notice(browsing: Browsing, chat_server: ChatServer):
+def test_a_conversation_is_renamed_and_deleted_from_the_sidebar_with_a_notice(
+    browsing: Browsing, chat_server: ChatServer
+):
     page = browsing.new_page(chat_server)
     log_in(page, chat_server, ALICE[0])
     start_conversation(page)
@@ -451,14 +459,21 @@ def test_a_conversation_is_renamed_and_deleted_from_the_sidebar_with_a_notice(br
     entry.locator("summary", has_text="Rename or delete").click()
     entry.get_by_label("New title").fill("Linear equations")
     entry.get_by_role("button", name="Rename").click()
-    expect(page.get_by_role("status").filter(has_text="Renamed the conversation to “Linear equations”.")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="Renamed the conversation to “Linear equations”.")
+    ).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_have_text("Linear equations")
     current = sidebar(page).locator("[aria-current=page]")
     expect(current).to_have_text("Linear equations")
     expect(current).to_be_focused()  # focus stays in the list, on what was renamed
 
     # Rename another one from the sidebar: this page's title stays.
-    other = sidebar(page).get_by_role("listitem").filter(has=page.get_by_role("link", name="What is a trapezium?", exact=True)).first
+    other = (
+        sidebar(page)
+        .get_by_role("listitem")
+        .filter(has=page.get_by_role("link", name="What is a trapezium?", exact=True))
+        .first
+    )
     other.locator("summary", has_text="Rename or delete").click()
     screenshots(page, "sidebar-menu")
     other.get_by_label("New title").fill("Trapezium notes")
@@ -468,7 +483,9 @@ def test_a_conversation_is_renamed_and_deleted_from_the_sidebar_with_a_notice(br
     assert not [line for line in browsing.console if line.startswith("[error]")]
 
     # Delete it: a confirmation first, then a clear notice, and it is gone from the list.
-    other = sidebar(page).get_by_role("listitem").filter(has=page.get_by_role("link", name="Trapezium notes", exact=True))
+    other = (
+        sidebar(page).get_by_role("listitem").filter(has=page.get_by_role("link", name="Trapezium notes", exact=True))
+    )
     other.locator("summary", has_text="Rename or delete").click()
     other.get_by_role("link", name="Delete… “Trapezium notes”").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Delete “Trapezium notes”?")
@@ -496,3 +513,101 @@ def test_renaming_works_in_the_phone_drawer(browsing: Browsing, chat_server: Cha
     expect(page.get_by_role("status").filter(has_text="Renamed the conversation to “Kites”.")).to_be_attached()
     expect(sidebar(page).locator("[aria-current=page]")).to_have_text("Kites")
     expect(page.locator("#notice")).to_be_empty(timeout=15_000)  # brief: it leaves by itself
+
+
+SCROLL_POSITION = "() => { const log = document.getElementById('messages'); return [log.scrollTop, log.scrollHeight - log.clientHeight]; }"
+
+
+def figures_loaded(page: Page) -> None:
+    page.wait_for_function("() => Array.from(document.querySelectorAll('#messages img')).every((img) => img.complete)")
+
+
+@pytest.mark.parametrize("size", [(390, 844), (1440, 900)])
+def test_after_a_figure_the_conversation_stays_at_the_bottom_in_every_tab_that_was(
+    browsing: Browsing, chat_server: ChatServer, size
+):
+    viewport = dict(zip(("width", "height"), size, strict=True))
+    page = browsing.new_page(chat_server, viewport=viewport)
+    log_in(page, chat_server, LAB_USER)
+    ensure_lab_tutor(page)
+    start_conversation(page)
+    page.get_by_label("Assistant", exact=True).select_option(label=LAB_TUTOR)
+    following, scrolled_up = (
+        browsing.new_page(chat_server, viewport=viewport),
+        browsing.new_page(chat_server, viewport=viewport),
+    )
+    for other in (following, scrolled_up):
+        log_in(other, chat_server, LAB_USER)
+        other.goto(page.url)
+        wait_for_socket(other)
+    asked = 0
+    while scrolled_up.evaluate(SCROLL_POSITION)[1] < 400:  # enough to scroll back up to read
+        send(page, "Solve x^2 - 5x + 6 = 0")
+        expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+        asked += 1
+        expect(scrolled_up.locator("#messages .message")).to_have_count(2 * asked)
+    scrolled_up.bring_to_front()  # a tab the reader scrolls is in front
+    scrolled_up.locator("#messages").hover()
+    scrolled_up.mouse.wheel(0, -10_000)
+    scrolled_up.wait_for_function("() => document.getElementById('messages').scrollTop === 0")
+    scrolled_up.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    page.bring_to_front()
+    send(page, "plot y = x^3 from -2 to 2")
+    for tab in (page, following, scrolled_up):
+        expect(run_status(tab)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+        expect(tab.locator("#messages .message__image img")).to_have_count(1)
+    for tab in (page, following):
+        figures_loaded(tab)
+        top, bottom = tab.evaluate(SCROLL_POSITION)
+        assert bottom > 0 and top >= bottom - 2, f"{size}: {top} of {bottom}"
+    # whoever had scrolled up to read is left where they were (their figure, out of sight, waits to load)
+    assert scrolled_up.evaluate(SCROLL_POSITION)[0] == 0
+    page.screenshot(path=str(SCREENSHOT_DIR / f"plot-at-bottom-{size[0]}.png"))
+
+
+def test_sending_in_a_conversation_deleted_in_another_tab_says_so_and_keeps_the_text(
+    browsing: Browsing, chat_server: ChatServer
+):
+    page = browsing.new_page(chat_server)
+    log_in(page, chat_server, ALICE[0])
+    thread_id = start_conversation(page)
+    other = browsing.new_page(chat_server)
+    log_in(other, chat_server, ALICE[0])
+    other.goto(f"/threads/{thread_id}/delete/")
+    other.get_by_role("button", name=re.compile("Delete")).click()
+    expect(other).to_have_url(re.compile(r"/threads/$"))
+
+    message_box(page).fill("Solve <b>&</b> 3x + 11 = 14")
+    page.get_by_role("button", name="Send").click()
+    problem = page.locator("#composer").get_by_role("alert")
+    expect(problem).to_contain_text("This conversation was deleted")
+    expect(problem.get_by_role("link", name="Go to your conversations")).to_have_attribute("href", "/threads/")
+    expect(message_box(page)).to_have_value("Solve <b>&</b> 3x + 11 = 14")
+    expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    browsing.failed_requests.clear()  # the refused post, expected
+    screenshots(page, "composer-deleted-conversation")
+
+
+def test_on_a_phone_the_conversation_list_wraps_long_assistant_names_and_keeps_its_menus_in_sight(
+    browsing: Browsing, chat_server: ChatServer
+):
+    name = "Physics <b>&</b> Maths <script>alert(2)</script> for the second year of the evening course, with worked examples"
+    page = browsing.new_page(chat_server)
+    log_in(page, chat_server, ALICE[0])
+    page.goto("/assistants/new/")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Instructions").fill("You are a tutor.")
+    page.get_by_role("button", name="Save").click()
+    start_conversation(page)
+    page.get_by_label("Assistant", exact=True).select_option(label=name)
+    send(page, "Solve 3x + 11 = 14")  # a short answer: a narrow bubble
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/threads/")
+    entry = page.locator(".conversation-item", has_text=name).first
+    expect(entry).to_contain_text(name)  # escaped, not markup
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    menu = entry.locator("summary").bounding_box()
+    assert menu["x"] + menu["width"] <= 390
+    screenshots(page, "conversation-list-long-names")

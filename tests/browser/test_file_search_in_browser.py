@@ -182,3 +182,28 @@ def test_with_a_mouse_a_click_on_a_citation_opens_it_at_once(browsing: Browsing,
     with page.context.expect_page() as opened:
         marker.click()
     assert opened.value.url == marker.evaluate("a => a.href")
+
+
+def test_a_long_unbroken_query_is_clipped_and_wrapped_in_the_steps_panel(browsing: Browsing, chat_server: ChatServer):
+    long_words = " ".join(["<b>&" + "a" * 3000] * 10)
+    page = browsing.new_page(chat_server, viewport={"width": 1440, "height": 900})
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    page.get_by_label("Attach files").set_input_files(str(PAPER))
+    message_box(page).fill(long_words)
+    page.get_by_role("button", name="Send").click()
+    expect(run_status(page)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+
+    search = page.locator("#steps .tool-call--file_search").first
+    expect(search.locator(".search-query")).to_contain_text("<b>&aaa")  # escaped, not markup
+    assert len(search.locator(".search-query").inner_text()) <= 160 + 2  # and its quotes
+    whole = search.locator(".search-query-whole")
+    whole.get_by_text("Whole query").click()
+    expect(whole.locator("p")).to_contain_text("a" * 3000)
+    panel = page.locator(".run-panel")
+    assert panel.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "the steps run past the panel"
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(SCREENSHOT_DIR / "long-query-steps-desktop.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    page.screenshot(path=str(SCREENSHOT_DIR / "long-query-steps-phone.png"), full_page=True)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import ALICE, Browsing, ChatServer
+from tests.browser.conftest import ALICE, Browsing, ChatServer, screenshots
 from tests.browser.test_chat_in_browser import (
     RUN_TIMEOUT,
     log_in,
@@ -155,3 +155,23 @@ def test_a_student_can_cancel_a_quiz_instead_of_answering(browsing: Browsing, ch
     expect(run_status(page)).to_have_text("Cancelled")
     page.wait_for_function("() => window.__wsMessages > 0")  # the socket's snapshot was swapped in
     browsing.assert_quiet()
+
+
+def test_enter_while_a_quiz_waits_says_why_nothing_was_sent(browsing: Browsing, chat_server: ChatServer):
+    page = browsing.new_page(chat_server)
+    log_in(page, chat_server, ALICE[0])
+    page.goto("/threads/")
+    ensure_quiz_tutor(page)
+    page.goto("/threads/")
+    page.get_by_label("Assistant").select_option(label="Quiz Tutor")
+    page.get_by_role("button", name="New conversation").click()
+    wait_for_socket(page)
+    message_box(page).fill("Quiz me on equations")
+    message_box(page).press("Enter")
+    quiz = page.locator("#pending-action")
+    expect(quiz.get_by_role("button", name="Submit answers")).to_be_visible(timeout=RUN_TIMEOUT)
+    message_box(page).fill("Can I skip this?")
+    message_box(page).press("Enter")
+    expect(page.locator("#composer").get_by_role("alert")).to_contain_text("answer the quiz above, or cancel it")
+    expect(message_box(page)).to_have_value("Can I skip this?")
+    screenshots(page, "quiz-enter-explained")
