@@ -341,6 +341,19 @@ def test_a_limit_whose_sides_differ_or_that_oscillates_does_not_exist():
     assert answer_line(reply_to("limit of sin(x) as x goes to infinity")) == "does not exist"
 
 
+def test_bars_are_an_absolute_value_so_the_sides_of_abs_x_over_x_differ():
+    reply = reply_to("limit of |x|/x as x goes to 0")
+    assert answer_line(reply) == "does not exist" and "-1" in reply and "= 1\\)" in reply
+    assert answer_line(reply_to("what is |-5| + |3|")) == "8"
+
+
+@pytest.mark.parametrize("question", ["limit of x*sin(x) as x -> oo", "limit of x^2 cos(x) as x goes to infinity"])
+def test_a_limit_that_swings_ever_wider_does_not_exist_and_shows_no_sympy_internals(question):
+    reply = reply_to(question)
+    assert answer_line(reply) == "does not exist" and "oscillat" in reply
+    assert not any(word in reply for word in ("AccumBounds", "sign", "langle", "nan", "zoo"))
+
+
 def test_a_limit_without_a_point_asks_for_one_and_hostile_points_are_not_evaluated():
     assert "approach" in reply_to("find the limit of sin(x)/x")
     # Only the tutor's own tokens reach sympy: no Python is evaluated from the point.

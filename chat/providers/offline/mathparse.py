@@ -150,6 +150,8 @@ LATEX = [
     (r"\\lim(?![a-zA-Z])", " limit "),
     (r"\\(pi|sin|cos|tan|ln|log|exp|arcsin|arccos|arctan)\b", r" \1 "),
 ]
+# |x| is the absolute value; innermost bars first ("||x| - 2|"), a bar's inside never empty.
+ABSOLUTE = re.compile(r"\|([^|]*[^|\s][^|]*)\|")
 NESTED_LATEX = [
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
     (re.compile(r"\\sqrt\s*\{([^{}]*)\}"), r"sqrt(\1)"),
@@ -161,6 +163,8 @@ def normalize(text: str) -> str:
     for char, plain in UNICODE.items():
         text = text.replace(char, plain)
     text = text.replace("==", "=")
+    for _ in range(3):
+        text = ABSOLUTE.sub(r" abs(\1) ", text)
     text = SCIENTIFIC.sub(r"(\1*10^(\2))", text)
     for pattern, plain in WORDS:
         text = re.sub(pattern, plain, text, flags=re.IGNORECASE)
