@@ -354,6 +354,24 @@ def test_a_limit_that_swings_ever_wider_does_not_exist_and_shows_no_sympy_intern
     assert not any(word in reply for word in ("AccumBounds", "sign", "langle", "nan", "zoo"))
 
 
+@pytest.mark.parametrize(
+    ("question", "result"),
+    [
+        ("Find lim_{x \\to 0} \\frac{\\sin x}{x}", "1"),  # \\lim written without its backslash
+        ("$$\\frac{x^{1}}{1!}+\\frac{x^{2}}{2!}$$ Simplify x^2 + 2x + x^2", "2x(x + 1)"),  # the command's own math
+        ("Simplify $\\frac{x^{3}}{3!} + \\frac{x^2}{2!}$", "x^2(x + 3)/6"),  # braces inside \\frac, factorials
+    ],
+)
+def test_latex_with_lim_frac_bare_functions_and_factorials_is_read(question, result):
+    assert answer_line(reply_to(question)) == result
+
+
+def test_latex_it_cannot_read_is_refused_without_a_mangled_fragment():
+    reply = reply_to("simplify $\\frac{\\frac{\\frac{\\frac{\\frac{x}{2}}{3}}{4}}{5}}{6}}{7}$")
+    assert "couldn't read the math" in reply and ")*(" not in reply
+    assert "too large" in reply_to("what is $\\frac{1}{600!}$")  # n! is checked before it is computed
+
+
 def test_a_limit_without_a_point_asks_for_one_and_hostile_points_are_not_evaluated():
     assert "approach" in reply_to("find the limit of sin(x)/x")
     # Only the tutor's own tokens reach sympy: no Python is evaluated from the point.
