@@ -372,6 +372,12 @@ def test_latex_it_cannot_read_is_refused_without_a_mangled_fragment():
     assert "too large" in reply_to("what is $\\frac{1}{600!}$")  # n! is checked before it is computed
 
 
+def test_a_latex_command_it_does_not_know_is_named_not_read_in_pieces():
+    # \\binom{x^2}{2} was read as the product x^2 * 2.
+    reply = reply_to("Simplify $\\binom{x^{2}}{2} + \\frac{a}{b}$")
+    assert "couldn't read `\\binom`" in reply and "**Answer:**" not in reply
+
+
 def test_a_limit_without_a_point_asks_for_one_and_hostile_points_are_not_evaluated():
     assert "approach" in reply_to("find the limit of sin(x)/x")
     # Only the tutor's own tokens reach sympy: no Python is evaluated from the point.

@@ -407,6 +407,9 @@ def extract(text: str) -> MathRequest | None:
     tail = command_tail(text, intent)
     if delimited and tail and not DELIMITED.search(tail):  # "$$...$$ Simplify x^2 + 2x": the math after the command
         found = candidates_in(tail, intent, tail)
+    unknown = next((m.group() for d in delimited for m in re.finditer(r"\\(?![dt]?frac\b|sqrt\b)[a-zA-Z]+", d)), None)
+    if delimited and not found and unknown and intent:  # \binom, \sum: refused whole, never read in pieces
+        found = [unknown]
     if delimited and not found:
         found = candidates_in(" ; ".join(delimited), intent, " ".join(delimited))
     if not found:
