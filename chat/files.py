@@ -29,14 +29,15 @@ def clean_filename(name: str) -> str:
 def code_interpreter_files(*holders) -> QuerySet[File]:
     """The files a run's code interpreter gets in /mnt/data: those its assistant and its
     thread list under ``tool_resources.code_interpreter``, each holder's owner's own only
-    (a tutor's, for a published assistant, and the thread owner's)."""
+    (a tutor's, for a published assistant, and the thread owner's), oldest first so the
+    last is the newest one attached."""
     allowed = Q(pk__in=[])
     for holder in holders:
         if holder is None:
             continue
         mine = ((holder.tool_resources or {}).get("code_interpreter") or {}).get("file_ids", [])
         allowed |= Q(pk__in=mine, owner_id=holder.owner_id)
-    return File.objects.filter(allowed)
+    return File.objects.filter(allowed).order_by("created_at", "id")
 
 
 def attached_files(messages) -> dict[str, list[File]]:

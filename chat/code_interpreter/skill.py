@@ -228,20 +228,23 @@ _ASKS_FOR_PLOT = re.compile(r"\b(?:plot|graph|chart|draw|visuali[sz]e)\b", re.I)
 
 
 def data_program(text: str, files: tuple[str, ...]) -> str | None:
-    """For a question about an attached CSV: a pandas program that reads the newest one,
-    lists its columns, computes the statistic asked for (the mean unless another is named)
+    """For a question about an attached CSV: a pandas program that reads the one the
+    message names (the longest name it contains, case-insensitive), else the newest (files
+    come oldest first), lists its columns, computes the statistic asked for (the mean unless another is named)
     of the numeric column the message names (every numeric column when none is named),
     and plots that column when asked. Column names are matched inside the program, against
     the message's words, since only the program sees the file."""
-    tables = [sandbox_name(name) for name in files if name.lower().endswith((".csv", ".tsv"))]
+    tables = [name for name in files if name.lower().endswith((".csv", ".tsv"))]
     if not tables or not _ABOUT_DATA.search(text):
         return None
+    named_tables = sorted((name for name in tables if name.lower() in text.lower()), key=len)
+    table_name = sandbox_name((named_tables or tables)[-1])
     statistics = [(method, word) for pattern, method, word in _TABLE_STATISTICS if re.search(pattern, text, re.I)]
     method, word = statistics[0] if statistics else ("mean", "mean")
     words = sorted(set(re.findall(r"[a-z0-9_]+", text.lower())))[:200]
     program = (
         "import pandas as pd\n"
-        f"name = {tables[-1]!r}\n"
+        f"name = {table_name!r}\n"
         "table = pd.read_csv(name, sep=None, engine='python')  # sniffs the delimiter: , ; or tab\n"
         "print(f'{name}: {len(table)} rows; columns: ' + ', '.join(f'{c} ({t})' for c, t in table.dtypes.astype(str).items()))\n"
         f"asked = set({words!r})\n"

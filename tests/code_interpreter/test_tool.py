@@ -4,6 +4,7 @@ has the Assistants shape, images and files reach the message and the page."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -341,3 +342,33 @@ async def test_a_file_attached_after_the_session_started_reaches_mnt_data_on_the
     run, steps, answer = await ask(thread, coder, "```python\nprint(open('/mnt/data/later.csv').read())\n```")
     logs = calls_of(steps)[0]["code_interpreter"]["outputs"][0]["logs"]
     assert "x,y\n3,4" in logs and "Download later.csv" not in answer.text  # an input, not an output
+
+
+@sync_to_async
+def _attach_two_tables(thread, alice):
+    """Two CSVs, the one with the larger id attached first, so that id order (what an
+    unordered query tends to give) is the wrong order."""
+    first, second = (
+        store_file(alice, name, body)
+        for name, body in (
+            ("walk-scores.csv", b"name,score\nAnn,10\nBob,20\n"),
+            ("Walk-Scores2.csv", b"name,score\nAnn,70\nBob,90\n"),
+        )
+    )
+    older, newer = sorted((first, second), key=lambda f: f.id, reverse=True)
+    File.objects.filter(pk=older.pk).update(created_at=newer.created_at - timedelta(minutes=5))
+    thread.tool_resources = {"code_interpreter": {"file_ids": [newer.id, older.id]}}
+    thread.save()
+    return older, newer
+
+
+async def test_a_data_question_reads_the_table_it_names_else_the_newest(thread, coder, alice):
+    older, newer = await _attach_two_tables(thread, alice)
+    run, steps, answer = await ask(thread, coder, "what is the average score in this csv?")
+    assert f"{newer.filename}: 2 rows" in answer.text
+    for table in (older, newer):
+        run, steps, answer = await ask(thread, coder, f"what is the average score in {table.filename.lower()}?")
+        assert f"{table.filename}: 2 rows" in answer.text
+        assert (
+            "The mean of score is 15" if table.filename == "walk-scores.csv" else "The mean of score is 80"
+        ) in answer.text

@@ -341,6 +341,43 @@ def test_a_limit_whose_sides_differ_or_that_oscillates_does_not_exist():
     assert answer_line(reply_to("limit of sin(x) as x goes to infinity")) == "does not exist"
 
 
+def test_bars_are_an_absolute_value_so_the_sides_of_abs_x_over_x_differ():
+    reply = reply_to("limit of |x|/x as x goes to 0")
+    assert answer_line(reply) == "does not exist" and "-1" in reply and "= 1\\)" in reply
+    assert answer_line(reply_to("what is |-5| + |3|")) == "8"
+
+
+@pytest.mark.parametrize("question", ["limit of x*sin(x) as x -> oo", "limit of x^2 cos(x) as x goes to infinity"])
+def test_a_limit_that_swings_ever_wider_does_not_exist_and_shows_no_sympy_internals(question):
+    reply = reply_to(question)
+    assert answer_line(reply) == "does not exist" and "oscillat" in reply
+    assert not any(word in reply for word in ("AccumBounds", "sign", "langle", "nan", "zoo"))
+
+
+@pytest.mark.parametrize(
+    ("question", "result"),
+    [
+        ("Find lim_{x \\to 0} \\frac{\\sin x}{x}", "1"),  # \\lim written without its backslash
+        ("$$\\frac{x^{1}}{1!}+\\frac{x^{2}}{2!}$$ Simplify x^2 + 2x + x^2", "2x(x + 1)"),  # the command's own math
+        ("Simplify $\\frac{x^{3}}{3!} + \\frac{x^2}{2!}$", "x^2(x + 3)/6"),  # braces inside \\frac, factorials
+    ],
+)
+def test_latex_with_lim_frac_bare_functions_and_factorials_is_read(question, result):
+    assert answer_line(reply_to(question)) == result
+
+
+def test_latex_it_cannot_read_is_refused_without_a_mangled_fragment():
+    reply = reply_to("simplify $\\frac{\\frac{\\frac{\\frac{\\frac{x}{2}}{3}}{4}}{5}}{6}}{7}$")
+    assert "couldn't read the math" in reply and ")*(" not in reply
+    assert "too large" in reply_to("what is $\\frac{1}{600!}$")  # n! is checked before it is computed
+
+
+def test_a_latex_command_it_does_not_know_is_named_not_read_in_pieces():
+    # \\binom{x^2}{2} was read as the product x^2 * 2.
+    reply = reply_to("Simplify $\\binom{x^{2}}{2} + \\frac{a}{b}$")
+    assert "couldn't read `\\binom`" in reply and "**Answer:**" not in reply
+
+
 def test_a_limit_without_a_point_asks_for_one_and_hostile_points_are_not_evaluated():
     assert "approach" in reply_to("find the limit of sin(x)/x")
     # Only the tutor's own tokens reach sympy: no Python is evaluated from the point.

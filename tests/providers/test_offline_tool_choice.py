@@ -103,3 +103,20 @@ def test_small_talk_gets_a_short_reply_and_no_search_or_code(text):
 def test_small_talk_before_a_question_leaves_the_question_to_the_skills():
     reply = compose(request("thanks, now print the first 10 Fibonacci numbers", {"type": "code_interpreter"}))
     assert reply.tool_calls and reply.tool_calls[0][0] == "code_interpreter"
+
+
+@pytest.mark.parametrize(
+    ("text", "result"),
+    [
+        ("hello there, what is 2+2?", "**Answer:** 4"),
+        ("hi, what is the limit of (1+1/n)^n as n goes to infinity?", "**Answer:** e ≈ 2.71828"),
+        ("Good morning! Solve 3x + 11 = 14", "**Answer:** x = 1"),
+    ],
+)
+def test_a_greeting_followed_by_a_question_gets_the_answer(text, result):
+    reply = compose(request(text))
+    assert result in reply.text and "I'm the built-in offline model" not in reply.text
+
+
+def test_a_greeting_with_nothing_answerable_after_it_says_what_the_model_can_do():
+    assert "I'm the built-in offline model" in compose(request("hello, are you there my friend")).text

@@ -32,6 +32,7 @@ MAX_EXPONENT = 1000  # largest numeric exponent
 MAX_DIGITS = 3000  # largest number (in digits) a power may produce
 MAX_DEGREE = 60  # largest total degree of a polynomial (x^60, (x^6)^10, (x+1)^30(x-1)^30)
 MAX_TERMS = 1000  # most terms a polynomial may have once multiplied out
+MAX_FACTORIAL = 500  # largest n! (1135 digits)
 
 
 class MathError(Exception):
@@ -65,6 +66,7 @@ FUNCTIONS = {
     "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan,
     "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
     "sqrt": sp.sqrt, "cbrt": sp.cbrt, "exp": sp.exp, "log": sp.log, "ln": sp.log, "abs": sp.Abs,
+    "factorial": sp.factorial,
 }
 CONSTANTS = {"pi": sp.pi, "e": sp.E, "i": sp.I, "oo": sp.oo, "inf": sp.oo, "infinity": sp.oo}
 # Every other single letter is a plain symbol, so "I", "E", "S", "N", "O", "Q" never turn
@@ -85,7 +87,7 @@ TRANSFORMS = standard_transformations + (implicit_multiplication_application, co
 INTENTS = [  # tiers of (intent, pattern); within the first tier that matches, the earliest wins
     [
         ("diff", r"derivative|differentiate|derive|d/d[a-z]"),
-        ("limit", r"limit|lim\b"),
+        ("limit", r"limit|lim(?![a-z])"),
         ("integrate", r"integrate|integral|antiderivative|∫"),
         ("simplify", r"simplify|reduce"),
         ("expand", r"expand|multiply out"),
@@ -147,10 +149,14 @@ LATEX = [
     (r"\\div", "/"),
     (r"\\infty\b", " oo "),
     (r"\\to\b", "->"),
-    (r"\\lim(?![a-zA-Z])", " limit "),
+    (r"(?:\\|(?<![a-zA-Z]))lim(?![a-zA-Z])", " limit "),  # \lim_{x \to 0}, or lim_{...} without its backslash
+    (r"(?<![\w.])(\d{1,4}|[a-zA-Z])\s*!(?!=)", r" factorial(\1) "),  # \frac{x^2}{2!}
     (r"\\(pi|sin|cos|tan|ln|log|exp|arcsin|arccos|arctan)\b", r" \1 "),
 ]
+# |x| is the absolute value; innermost bars first ("||x| - 2|"), a bar's inside never empty.
+ABSOLUTE = re.compile(r"\|([^|]*[^|\s][^|]*)\|")
 NESTED_LATEX = [
+    (re.compile(r"([\^_])\s*\{([^{}]*)\}"), r"\1(\2)"),  # x^{2} inside \frac{x^{2}}{2!}
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
     (re.compile(r"\\sqrt\s*\{([^{}]*)\}"), r"sqrt(\1)"),
 ]
@@ -161,6 +167,8 @@ def normalize(text: str) -> str:
     for char, plain in UNICODE.items():
         text = text.replace(char, plain)
     text = text.replace("==", "=")
+    for _ in range(3):
+        text = ABSOLUTE.sub(r" abs(\1) ", text)
     text = SCIENTIFIC.sub(r"(\1*10^(\2))", text)
     for pattern, plain in WORDS:
         text = re.sub(pattern, plain, text, flags=re.IGNORECASE)
@@ -353,6 +361,19 @@ def derivative_order(text: str) -> tuple[int, str | None, str]:
     return 1, None, text
 
 
+def command_tail(text: str, intent: str | None) -> str | None:
+    """The text from the command word ("simplify", "find") on, when that word is written
+    outside any $...$ or `...` formula; None otherwise."""
+    if intent is None:
+        return None
+    formulas = [m.span() for m in DELIMITED.finditer(text)]
+    patterns = [pattern for tier in INTENTS for name, pattern in tier if name == intent]
+    for match in re.finditer(rf"(?<![a-z])(?:{'|'.join(patterns)})", text, re.I):
+        if not any(start <= match.start() < end for start, end in formulas):
+            return text[match.start():]
+    return None
+
+
 def extract(text: str) -> MathRequest | None:
     """What the message asks for and the math in it; None when there is no math."""
     order, var, text = derivative_order(text[:MAX_TEXT])
@@ -383,7 +404,13 @@ def extract(text: str) -> MathRequest | None:
             text = text[: match.start()] + " ; " + text[match.end():]
     delimited = [next(g for g in m.groups() if g is not None) for m in DELIMITED.finditer(text)]
     found: list[str] = []
-    if delimited:
+    tail = command_tail(text, intent)
+    if delimited and tail and not DELIMITED.search(tail):  # "$$...$$ Simplify x^2 + 2x": the math after the command
+        found = candidates_in(tail, intent, tail)
+    unknown = next((m.group() for d in delimited for m in re.finditer(r"\\(?![dt]?frac\b|sqrt\b)[a-zA-Z]+", d)), None)
+    if delimited and not found and unknown and intent:  # \binom, \sum: refused whole, never read in pieces
+        found = [unknown]
+    if delimited and not found:
         found = candidates_in(" ; ".join(delimited), intent, " ".join(delimited))
     if not found:
         found = candidates_in(text, intent, text)
@@ -406,10 +433,22 @@ def parse(math_text: str, *, evaluate: bool) -> sp.Expr:
         expr = parse_expr(math_text, local_dict=dict(LOCALS), global_dict=dict(GLOBALS),
                           transformations=transforms, evaluate=evaluate)
     except Exception as error:  # sympy raises many kinds (TokenError, SyntaxError, TypeError...)
-        raise Unreadable(f"I couldn't read `{math_text}` as math.") from error
+        raise Unreadable(unreadable(math_text)) from error
     if not isinstance(expr, sp.Expr):
-        raise Unreadable(f"I couldn't read `{math_text}` as math.")
+        raise Unreadable(unreadable(math_text))
     return expr
+
+
+def unreadable(math_text: str) -> str:
+    """Why the tutor stops: the piece it tried, unless that piece is a mangled fragment
+    (brackets out of order, as a half-read LaTeX formula leaves) the user never wrote."""
+    depth = 0
+    for char in math_text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return ("I couldn't read the math in your message. Could you write it in plain text, "
+                    "for example `(x^2 + 1)/(x - 1)`?")
+    return f"I couldn't read `{math_text}` as math."
 
 
 def read(math_text: str) -> tuple[sp.Expr, sp.Expr]:
@@ -451,6 +490,9 @@ def _check_powers(node: sp.Basic) -> None:
     if isinstance(node, sp.exp) and not node.args[0].free_symbols:  # exp(n) is e^n
         if _size(node.args[0]) > MAX_EXPONENT:
             raise TooBig("That exponent is too large for me to work with.")
+    if isinstance(node, sp.factorial) and not node.args[0].free_symbols:
+        if _size(node.args[0]) > MAX_FACTORIAL:
+            raise TooBig("That factorial is too large for me to work with.")
     if not node.is_Pow or node.exp.free_symbols:
         return
     size = _size(node.exp)

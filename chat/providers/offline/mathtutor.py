@@ -343,7 +343,12 @@ def limit(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
     side = "+-" if request.side is None and point.is_finite else request.side or "+"
     arrow = f"{var} \\to {w.tex(point)}" + ({"+": "^{+}", "-": "^{-}"}[side] if side != "+-" and point.is_finite else "")
     shown = f"\\lim_{{{arrow}}} {w.tex(raw, written=True)}"
-    result = sp.limit(value, var, point, side)
+    try:
+        result = sp.limit(value, var, point, side)
+    except ValueError:  # sympy refuses a two-sided limit whose sides differ (|x|/x at 0)
+        if side != "+-":
+            raise
+        result = sp.zoo
     if side == "+-" and result.has(sp.zoo):  # the two sides disagree
         left, right = sp.limit(value, var, point, "-"), sp.limit(value, var, point, "+")
         return (f"From the left \\({shown.replace(arrow, arrow + '^{-}')} = {w.tex(left)}\\), from the right "
@@ -352,7 +357,10 @@ def limit(raw: sp.Expr, value: sp.Expr, request: MathRequest, w: Writer) -> str:
     if isinstance(result, sp.AccumBounds):
         return (f"\\({w.tex(raw, written=True)}\\) keeps oscillating between \\({w.tex(result.min)}\\) and "
                 f"\\({w.tex(result.max)}\\), so the limit does not exist." + answer_line("does not exist"))
-    if isinstance(result, sp.Limit) or result.has(sp.nan):
+    if result.has(sp.AccumBounds):  # oo*sign(AccumBounds(-1, 1)): it swings ever wider
+        return (f"\\({w.tex(raw, written=True)}\\) keeps oscillating without settling on a value, so the "
+                "limit does not exist." + answer_line("does not exist"))
+    if result.has(sp.Limit, sp.nan, sp.zoo):
         raise MathError("I couldn't work out that limit.")
     plain = {sp.oo: "infinity", -sp.oo: "-infinity", sp.E: "e"}.get(result) or w.plain(result)
     if result.is_number and result.is_finite and not result.is_Rational:

@@ -148,10 +148,13 @@ def math_skill(request: ModelRequest) -> Reply | None:
 
 
 def greeting_skill(request: ModelRequest) -> Reply | None:
+    """A message that starts with a greeting: the answer to the question after it ("hi, what
+    is 2+2?"), else what this model can do. (A greeting alone is small talk, answered before.)"""
     message = last_message(request)
-    if message.get("role") == "user" and GREETING.match(message_text(message)):
-        return Reply(text="Hello! " + CAPABILITIES)
-    return None
+    if message.get("role") != "user" or not GREETING.match(message_text(message)):
+        return None
+    question = math_skill(request)
+    return Reply(text="Hello!\n\n" + question.text) if question else Reply(text="Hello! " + CAPABILITIES)
 
 
 def tool_result_skill(request: ModelRequest) -> Reply | None:
