@@ -80,7 +80,9 @@ def _page_of_messages(thread: Thread, before: int | None) -> tuple[list[Message]
     return page[: settings.MESSAGES_PER_PAGE][::-1], older
 
 
-def _thread_context(request: HttpRequest, thread: Thread, form: MessageForm, before: int | None = None, *, read_only: bool = False) -> dict:
+def _thread_context(
+    request: HttpRequest, thread: Thread, form: MessageForm, before: int | None = None, *, read_only: bool = False
+) -> dict:
     messages, older = _page_of_messages(thread, before)
     run = live.latest_run(thread)
     return {
@@ -107,7 +109,9 @@ def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
     last_question = thread.messages.filter(role=Message.USER).order_by("-seq").first() if editing else None
     initial = {"text": last_question.text} if last_question else None
     form = MessageForm(user=request.user, thread=thread, initial=initial)
-    context = _thread_context(request, thread, form, whole_number(request.GET.get("before", "")), read_only=not can_write)
+    context = _thread_context(
+        request, thread, form, whole_number(request.GET.get("before", "")), read_only=not can_write
+    )
     context["editing"] = last_question  # the message the editor replaces
     if request.htmx and "before" in request.GET:
         return render(request, "chat/thread.html#older_messages", context)
@@ -127,7 +131,9 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
         form.add_error(None, over)  # the form re-renders with the draft in it
     if form.is_valid():
         try:
-            message, run = post_message(thread, form.cleaned_data["text"], form.cleaned_data["assistant"], uploads=uploads)
+            message, run = post_message(
+                thread, form.cleaned_data["text"], form.cleaned_data["assistant"], uploads=uploads
+            )
         except ThreadBusy as busy:
             form.add_error(None, str(busy))
         else:
@@ -138,9 +144,9 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             composer.write(live.render_new_message(message))
             composer.write(live.render_run_panel(thread, run))
             composer.write(live.render_thread_title(thread))
-            if not thread.messages.filter(seq__lt=message.seq).exists():  # its first message: now it is listed
+            if thread.owner_id == request.user.id:  # listed now, or moved: on top of this page's sidebar
                 back = request.htmx.current_url_abs_path or reverse("chat:thread", args=[thread.id])
-                composer.write(live.render_newly_listed(request.user, thread, current=thread, back=back))
+                composer.write(live.render_newly_listed(thread, current=thread, back=back))
             return composer
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
     if request.htmx:
@@ -155,7 +161,9 @@ def _reload_thread(request: HttpRequest, thread: Thread) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], message: Message | None = None, *, renamed: bool = False) -> HttpResponse:
+def _after_redo(
+    request: HttpRequest, thread: Thread, removed: list[str], message: Message | None = None, *, renamed: bool = False
+) -> HttpResponse:
     """The page without the removed messages, with the new question (if any), a fresh
     composer and the run panel; the answer streams in over the socket. Without htmx: the page."""
     if not request.htmx:
@@ -164,7 +172,9 @@ def _after_redo(request: HttpRequest, thread: Thread, removed: list[str], messag
         response = HttpResponse()
     else:
         form = MessageForm(user=request.user, thread=thread)
-        response = render(request, "chat/thread.html#composer", {"thread": thread, "form": form, "run": live.latest_run(thread)})
+        response = render(
+            request, "chat/thread.html#composer", {"thread": thread, "form": form, "run": live.latest_run(thread)}
+        )
     response.write(live.render_removed(removed))
     if message is not None:
         response.write(live.render_new_message(message))
@@ -209,7 +219,9 @@ def message_edit(request: HttpRequest, thread_id: str) -> HttpResponse:
         try:
             title = thread.title
             replaces = request.POST.get("replaces", "")
-            message, _run, removed = edit_last_question(thread, form.cleaned_data["text"], form.cleaned_data["assistant"], replaces=replaces)
+            message, _run, removed = edit_last_question(
+                thread, form.cleaned_data["text"], form.cleaned_data["assistant"], replaces=replaces
+            )
         except (ThreadBusy, NothingToRedo) as problem:
             form.add_error(None, str(problem))
         else:
@@ -250,8 +262,15 @@ def thread_rename(request: HttpRequest, thread_id: str) -> HttpResponse:
         notice, level = "The title was not changed: " + " ".join(form.errors.get("title", [])), messages.ERROR
     if request.htmx:
         here = reverse("chat:thread", args=[thread.id])
-        on_its_page = request.htmx.current_url_abs_path is not None and request.htmx.current_url_abs_path.split("?")[0] == here
-        context = {"item": thread, "current": thread if on_its_page else None, "renamed": True, "back": request.htmx.current_url_abs_path}
+        on_its_page = (
+            request.htmx.current_url_abs_path is not None and request.htmx.current_url_abs_path.split("?")[0] == here
+        )
+        context = {
+            "item": thread,
+            "current": thread if on_its_page else None,
+            "renamed": True,
+            "back": request.htmx.current_url_abs_path,
+        }
         response = render(request, "chat/conversations.html#conversation_item", context)
         response.write(render_to_string("base.html#notice", {"notice": notice, "oob": True}))
         if on_its_page:

@@ -381,6 +381,51 @@ def test_a_conversation_started_renamed_and_deleted_in_one_tab_changes_the_sideb
     assert not [line for line in browsing.console if "oobError" in line or line.startswith("[error]")]
 
 
+def test_a_later_question_moves_its_conversation_on_top_in_every_tab_but_not_into_search_results(
+    browsing: Browsing, chat_server: ChatServer
+):
+    """A new question in a conversation listed below another puts it on top of "Today" in
+    the posting tab and in Alice's other tab, once each, without a reload. A tab showing
+    search results takes no pushed entry into them; clearing the search shows the list as
+    it is by then."""
+    first, second, rhombus_id = two_tabs_on_an_answered_conversation(browsing, chat_server, "What is a rhombus?")
+    start_conversation(second)
+    send(second, "What is a kite?")
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    kite_entry = sidebar(first).get_by_role("link", name="What is a kite?", exact=True)
+    expect(kite_entry).to_be_visible()
+    top = sidebar(first).get_by_role("listitem").first
+    expect(top).not_to_have_id(f"conversation-{rhombus_id}")
+
+    second.goto(f"/threads/{rhombus_id}/")
+    wait_for_socket(second)
+    send(second, "And what is its area?")
+    for tab in (first, second):
+        expect(sidebar(tab).get_by_role("listitem").first).to_have_id(f"conversation-{rhombus_id}")
+        expect(sidebar(tab).locator(f"#conversation-{rhombus_id}")).to_have_count(1)
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    screenshots(first, "sidebar-moved-from-another-tab")
+
+    search = sidebar(first).get_by_role("searchbox", name="Search conversations")
+    search.fill("kite")
+    expect(sidebar(first).get_by_role("link", name="What is a rhombus?", exact=True)).to_have_count(0)
+    expect(kite_entry).to_be_visible()
+    new_id = start_conversation(second)
+    send(second, "Is 7 prime?")
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    second.goto(f"/threads/{rhombus_id}/")
+    wait_for_socket(second)
+    send(second, "And its perimeter?")
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    expect(sidebar(first).locator(f"#conversation-{new_id}")).to_have_count(0)
+    expect(sidebar(first).locator(f"#conversation-{rhombus_id}")).to_have_count(0)
+    screenshots(first, "sidebar-searching-while-another-tab-posts")
+    search.fill("")
+    expect(sidebar(first).get_by_role("listitem").first).to_have_id(f"conversation-{rhombus_id}")
+    expect(sidebar(first).get_by_role("listitem").nth(1)).to_have_id(f"conversation-{new_id}")
+    assert not [line for line in browsing.console if "oobError" in line or line.startswith("[error]")]
+
+
 LONG_DISPLAY = r"$$\sum_{k=1}^{n} \frac{k^2 + 3k + 2}{(k+1)(k+2)(k+3)} + \int_0^1 \frac{x^4 (1-x)^4}{1+x^2} \, dx = \frac{22}{7} - \pi$$"
 LONG_INLINE = r"$\frac{a_1 + a_2 + a_3 + a_4 + a_5 + a_6 + a_7 + a_8 + a_9 + a_{10} + a_{11} + a_{12}}{b}$"
 

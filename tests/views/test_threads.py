@@ -38,7 +38,7 @@ def test_the_owner_sees_the_thread_page_with_composer_and_status(alice_client, t
     response = alice_client.get(reverse("chat:thread", args=[thread.id]))
     assertContains(response, 'ws-connect="/ws/threads/%s/?after=0"' % thread.id)
     assertContains(response, 'role="status"')
-    assertContains(response, "<label for=\"id_text\" class=\"visually-hidden\">Message</label>", html=False)
+    assertContains(response, '<label for="id_text" class="visually-hidden">Message</label>', html=False)
     assertContains(response, ">Send</button>")
 
 
@@ -48,7 +48,9 @@ def test_an_empty_thread_suggests_a_first_question_without_raw_markdown(alice_cl
     assert "<code>3x + 11 = 14</code>" in hint and "`" not in hint
 
 
-def test_posting_a_message_saves_it_and_queues_a_run(alice_client, thread, no_dispatch, django_capture_on_commit_callbacks):
+def test_posting_a_message_saves_it_and_queues_a_run(
+    alice_client, thread, no_dispatch, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = post_message(alice_client, thread, "  Solve 3x + 11 = 14  ", **HTMX)
     assert response.status_code == 200
@@ -129,7 +131,9 @@ def test_long_threads_paginate_from_the_newest(alice_client, thread, settings):
 
 
 def test_messages_render_markdown_escaped(alice_client, thread):
-    Message.objects.create(thread=thread, role="assistant", content=Message.text_content("**bold** <script>x()</script>"))
+    Message.objects.create(
+        thread=thread, role="assistant", content=Message.text_content("**bold** <script>x()</script>")
+    )
     response = alice_client.get(reverse("chat:thread", args=[thread.id]))
     assertContains(response, "<strong>bold</strong>")
     assert b"<script>x()" not in response.content
@@ -247,7 +251,9 @@ def test_the_length_limit_counts_a_newline_once_as_the_browser_does(alice_client
 
 def test_a_reloaded_page_shows_a_streaming_answer_without_its_citation_markers(alice_client, thread):
     Message.objects.create(
-        thread=thread, role="assistant", status=Message.IN_PROGRESS,
+        thread=thread,
+        role="assistant",
+        status=Message.IN_PROGRESS,
         content=Message.text_content("Big【0:0†a.pdf】 and old【0:1†a"),
     )
     response = alice_client.get(reverse("chat:thread", args=[thread.id]))
@@ -256,7 +262,10 @@ def test_a_reloaded_page_shows_a_streaming_answer_without_its_citation_markers(a
 
 def test_a_stopped_answer_cut_inside_display_math_shows_it_as_math_with_its_backslashes(alice_client, thread):
     Message.objects.create(
-        thread=thread, role="assistant", status=Message.INCOMPLETE, incomplete_details={"reason": "run_cancelled"},
+        thread=thread,
+        role="assistant",
+        status=Message.INCOMPLETE,
+        incomplete_details={"reason": "run_cancelled"},
         content=Message.text_content("Multiply out:\n\\[\n\\left(x + 1\\right)^{5} = x^{5} + 5 x^{4} +"),
     )
     response = alice_client.get(reverse("chat:thread", args=[thread.id]))
@@ -278,7 +287,10 @@ def test_the_list_groups_conversations_by_date(alice_client, alice, tutor):
         say(thread, "hi")
         Thread.objects.filter(pk=thread.pk).update(updated_at=now - timedelta(days=days))
     text = alice_client.get(reverse("chat:threads")).content.decode()
-    order = [text.index(word) for word in ("Today", "Fresh", "Yesterday", "Last night", "Previous 7 days", "Monday", "Older", "Ancient")]
+    order = [
+        text.index(word)
+        for word in ("Today", "Fresh", "Yesterday", "Last night", "Previous 7 days", "Monday", "Older", "Ancient")
+    ]
     assert order == sorted(order)
 
 
@@ -358,7 +370,9 @@ def test_titles_from_the_first_message_are_plain_text(alice_client, alice, tutor
 def test_a_title_from_a_longest_message_of_unpaired_stars_does_not_hang():
     start = time.perf_counter()
     assert title_from("*a " * 85_000).startswith("*a *a")
-    assert time.perf_counter() - start < 10  # a hang guard (pairing stars over the whole line took minutes), not a timing test
+    assert (
+        time.perf_counter() - start < 10
+    )  # a hang guard (pairing stars over the whole line took minutes), not a timing test
 
 
 def test_two_assistants_with_the_same_name_are_told_apart_in_the_picker(alice_client, alice, tutor, thread):
@@ -367,7 +381,9 @@ def test_two_assistants_with_the_same_name_are_told_apart_in_the_picker(alice_cl
     assert f"…{twin.id[-4:]})" in text and f"…{tutor.id[-4:]})" in text
 
 
-def test_answer_again_replaces_the_last_answer_with_a_new_run(alice_client, thread, no_dispatch, django_capture_on_commit_callbacks):
+def test_answer_again_replaces_the_last_answer_with_a_new_run(
+    alice_client, thread, no_dispatch, django_capture_on_commit_callbacks
+):
     say(thread, "What is 2 + 2?")
     say(thread, "5", role=Message.ASSISTANT)
     with django_capture_on_commit_callbacks(execute=True):
@@ -386,7 +402,9 @@ def test_editing_the_last_message_replaces_it_and_its_answer(alice_client, threa
     page = alice_client.get(reverse("chat:thread", args=[thread.id]) + "?edit")
     assertContains(page, "Editing your last message")
     assertContains(page, ">What is 2 + 2</textarea>")
-    response = alice_client.post(reverse("chat:message_edit", args=[thread.id]), {"text": "What is 2 + 2?", "assistant": thread.assistant_id})
+    response = alice_client.post(
+        reverse("chat:message_edit", args=[thread.id]), {"text": "What is 2 + 2?", "assistant": thread.assistant_id}
+    )
     assertRedirects(response, reverse("chat:thread", args=[thread.id]), fetch_redirect_response=False)
     assert [m.text for m in thread.messages.all()] == ["First question", "First answer", "What is 2 + 2?"]
     assert Run.objects.filter(thread=thread).count() == 1
@@ -397,14 +415,18 @@ def test_editing_the_first_question_renames_a_conversation_it_named(alice_client
     post_message(alice_client, thread, "What is 2 + 2")
     Run.objects.filter(thread=thread).update(status="completed")
     response = alice_client.post(
-        reverse("chat:message_edit", args=[thread.id]), {"text": "What is 3 + 3?", "assistant": tutor.id},
+        reverse("chat:message_edit", args=[thread.id]),
+        {"text": "What is 3 + 3?", "assistant": tutor.id},
         headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver/threads/{thread.id}/"},
     )
     thread.refresh_from_db()
     assert thread.title == "What is 3 + 3?"
     page = response.content.decode()
     # the page's heading and the sidebar's entry, both swapped in place
-    assert page.count("What is 3 + 3?") >= 3 and f'id="conversation-{thread.id}" class="conversation-item" hx-swap-oob="outerHTML"' in page
+    assert (
+        page.count("What is 3 + 3?") >= 3
+        and f'id="conversation-{thread.id}" class="conversation-item" hx-swap-oob="outerHTML"' in page
+    )
 
 
 @pytest.mark.parametrize("earlier", ["a renamed conversation", "a later question"])
@@ -445,11 +467,14 @@ def test_an_edit_opened_before_a_newer_question_replaces_nothing(alice_client, t
     newer = say(thread, "Solve 7x = 14")
     say(thread, "x = 2", role=Message.ASSISTANT)
     response = alice_client.post(
-        reverse("chat:message_edit", args=[thread.id]), {"text": "Solve 5x = 15", "assistant": thread.assistant_id, "replaces": old.id}
+        reverse("chat:message_edit", args=[thread.id]),
+        {"text": "Solve 5x = 15", "assistant": thread.assistant_id, "replaces": old.id},
     )
     assertContains(response, "Your last message changed since you began editing", status_code=400)
     assertContains(response, ">Solve 5x = 15</textarea>", status_code=400)  # the draft is kept
-    assertContains(response, f'name="replaces" value="{newer.id}"', status_code=400)  # a resend replaces the newer, knowingly
+    assertContains(
+        response, f'name="replaces" value="{newer.id}"', status_code=400
+    )  # a resend replaces the newer, knowingly
     assert [m.text for m in thread.messages.all()] == ["Solve 5x = 10", "x = 2", "Solve 7x = 14", "x = 2"]
     assert not Run.objects.filter(thread=thread).exists()
 
@@ -457,15 +482,21 @@ def test_an_edit_opened_before_a_newer_question_replaces_nothing(alice_client, t
 def test_answer_again_and_edit_are_refused_during_a_run(alice_client, thread):
     say(thread, "Question")
     Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status="in_progress")
-    response = alice_client.post(reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id}, follow=True)
+    response = alice_client.post(
+        reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id}, follow=True
+    )
     assertContains(response, "already has an active run")
-    response = alice_client.post(reverse("chat:message_edit", args=[thread.id]), {"text": "Other", "assistant": thread.assistant_id})
+    response = alice_client.post(
+        reverse("chat:message_edit", args=[thread.id]), {"text": "Other", "assistant": thread.assistant_id}
+    )
     assertContains(response, "already has an active run", status_code=400)
     assert [m.text for m in thread.messages.all()] == ["Question"]
 
 
 def test_answer_again_with_no_question_says_so(alice_client, thread):
-    response = alice_client.post(reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id}, follow=True)
+    response = alice_client.post(
+        reverse("chat:answer_again", args=[thread.id]), {"assistant": thread.assistant_id}, follow=True
+    )
     assertContains(response, "There is no message of yours in this conversation yet.")
 
 
@@ -473,7 +504,8 @@ def test_renaming_from_the_sidebar_returns_its_entry_a_notice_and_the_page_title
     say(thread, "Hello")
     here = reverse("chat:thread", args=[thread.id])
     response = alice_client.post(
-        reverse("chat:thread_rename", args=[thread.id]), {"title": "Triangles"},
+        reverse("chat:thread_rename", args=[thread.id]),
+        {"title": "Triangles"},
         headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{here}"},
     )
     thread.refresh_from_db()
@@ -481,7 +513,10 @@ def test_renaming_from_the_sidebar_returns_its_entry_a_notice_and_the_page_title
     html = response.content.decode()
     assert f'<li id="conversation-{thread.id}"' in html
     assert 'aria-current="page"' in html  # still the page being read
-    assert '<div id="notice" class="notice" role="status" hx-swap-oob="innerHTML"><ul class="flash"><li>Renamed the conversation to “Triangles”.' in html
+    assert (
+        '<div id="notice" class="notice" role="status" hx-swap-oob="innerHTML"><ul class="flash"><li>Renamed the conversation to “Triangles”.'
+        in html
+    )
     assert '<h1 id="thread-title" hx-swap-oob="true">Triangles</h1>' in html
 
 
@@ -489,8 +524,12 @@ def test_renaming_another_conversation_from_the_sidebar_leaves_the_page_title(al
     other = Thread.objects.create(owner=alice, assistant=tutor, title="Other")
     say(other, "Hi")
     response = alice_client.post(
-        reverse("chat:thread_rename", args=[other.id]), {"title": "Circles"},
-        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver" + reverse("chat:thread", args=[thread.id])},
+        reverse("chat:thread_rename", args=[other.id]),
+        {"title": "Circles"},
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": "http://testserver" + reverse("chat:thread", args=[thread.id]),
+        },
     )
     assertContains(response, "Circles")
     assertNotContains(response, "thread-title")
@@ -502,7 +541,9 @@ def test_renaming_without_javascript_comes_back_to_the_page_it_was_asked_from(al
     response = alice_client.post(reverse("chat:thread_rename", args=[thread.id]), {"title": "Algebra II", "next": back})
     assertRedirects(response, back, fetch_redirect_response=False)
     assertContains(alice_client.get(back), "Renamed the conversation to “Algebra II”.")
-    response = alice_client.post(reverse("chat:thread_rename", args=[thread.id]), {"title": "X", "next": "https://evil.example/"})
+    response = alice_client.post(
+        reverse("chat:thread_rename", args=[thread.id]), {"title": "X", "next": "https://evil.example/"}
+    )
     assertRedirects(response, reverse("chat:thread", args=[thread.id]), fetch_redirect_response=False)
 
 
@@ -516,7 +557,9 @@ def test_a_title_too_long_is_refused_with_a_notice(alice_client, thread):
 
 
 def test_a_stranger_cannot_rename_a_conversation(bob_client, thread):
-    response = bob_client.post(reverse("chat:thread_rename", args=[thread.id]), {"title": "Mine now"}, headers={"HX-Request": "true"})
+    response = bob_client.post(
+        reverse("chat:thread_rename", args=[thread.id]), {"title": "Mine now"}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 404
     thread.refresh_from_db()
     assert thread.title == "Algebra"
@@ -526,42 +569,43 @@ def test_the_sidebar_offers_rename_and_delete_for_each_listed_conversation(alice
     say(thread, "Hello")
     Thread.objects.create(owner=alice, assistant=tutor, title="Empty one")  # no messages: not listed
     response = alice_client.get(reverse("chat:thread", args=[thread.id]))
-    assertContains(response, f'action="{reverse("chat:thread_rename", args=[thread.id])}"', count=2)  # header menu and sidebar
+    assertContains(
+        response, f'action="{reverse("chat:thread_rename", args=[thread.id])}"', count=2
+    )  # header menu and sidebar
     assertContains(response, f'href="{reverse("chat:thread_delete", args=[thread.id])}"', count=2)
     assertNotContains(response, "Empty one")
 
 
-def test_the_first_message_puts_the_conversation_in_the_sidebar(alice_client, thread):
+TODAY_GROUP = '<div hx-swap-oob="afterbegin:#conversation-list"><section aria-labelledby="group-today">'
+
+
+def test_every_question_puts_the_conversation_on_top_of_the_sidebar(alice_client, thread):
+    """Its first lists it, a later one moves it to the top of "Today" (as a reload would):
+    its entry alone, inside a "Today" group the page takes if it has none (app.js)."""
     htmx = {"HX-Request": "true"}
     url = reverse("chat:message_create", args=[thread.id])
     first = alice_client.post(url, {"text": "Solve 2x = 4", "assistant": thread.assistant_id}, headers=htmx)
-    assertContains(first, '<div id="conversation-list" class="conversation-list" aria-live="polite" hx-swap-oob="true">')
+    assertContains(first, TODAY_GROUP)
     assertContains(first, f'<li id="conversation-{thread.id}"')
     Run.objects.filter(thread=thread).update(status="completed")
+    Thread.objects.filter(pk=thread.pk).update(updated_at=timezone.now() - timedelta(days=3))
     second = alice_client.post(url, {"text": "And 3x = 9?", "assistant": thread.assistant_id}, headers=htmx)
-    assertNotContains(second, 'id="conversation-list"')
+    assertContains(second, TODAY_GROUP)
+    assertContains(second, f'<li id="conversation-{thread.id}"')
+    assertNotContains(second, 'id="conversation-list" class=')
 
 
-def test_a_first_message_goes_on_top_of_today_without_rendering_the_whole_list(alice_client, alice, tutor, thread):
+def test_a_question_puts_one_entry_on_top_never_the_whole_list(alice_client, alice, tutor, thread):
     htmx = {"HX-Request": "true"}
-    say(thread, "Older question")  # listed, updated today: the page has a "Today" group
+    say(thread, "Older question")
+    Thread.objects.filter(pk=thread.pk).update(updated_at=timezone.now() - timedelta(days=3))
     fresh = Thread.objects.create(owner=alice, assistant=tutor)
-    response = alice_client.post(reverse("chat:message_create", args=[fresh.id]), {"text": "Solve 3x = 9", "assistant": tutor.id}, headers=htmx)
-    assertNotContains(response, 'id="conversation-list"')
-    assertContains(response, '<ul hx-swap-oob="afterbegin:#conversations-today">')
+    response = alice_client.post(
+        reverse("chat:message_create", args=[fresh.id]), {"text": "Solve 3x = 9", "assistant": tutor.id}, headers=htmx
+    )
+    assertContains(response, TODAY_GROUP)
     assertContains(response, f'<li id="conversation-{fresh.id}"')
     assertContains(response, 'aria-current="page"', count=1)
     assertNotContains(response, f'id="conversation-{thread.id}"')
     page = alice_client.get(reverse("chat:thread", args=[fresh.id]))
     assertContains(page, '<ul id="conversations-today">')
-
-
-def test_a_first_message_lists_the_whole_sidebar_when_nothing_was_listed_today(alice_client, alice, tutor, thread):
-    htmx = {"HX-Request": "true"}
-    say(thread, "Older question")
-    Thread.objects.filter(pk=thread.pk).update(updated_at=timezone.now() - timedelta(days=3))
-    fresh = Thread.objects.create(owner=alice, assistant=tutor)
-    response = alice_client.post(reverse("chat:message_create", args=[fresh.id]), {"text": "Solve 3x = 9", "assistant": tutor.id}, headers=htmx)
-    assertContains(response, 'id="conversation-list"')
-    assertContains(response, f'<li id="conversation-{thread.id}"')  # "Previous 7 days"
-    assertContains(response, f'<li id="conversation-{fresh.id}"')
