@@ -296,7 +296,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             return ""
         back = reverse("chat:thread", args=[self.thread.id])
         if listed:
-            return live.render_newly_listed(user, thread, current=self.thread, back=back)
+            return live.render_newly_listed(thread, current=self.thread, back=back)
         return live.render_conversation_entry(thread, back, current=self.thread)
 
     @on_database_thread
@@ -387,7 +387,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     # --- news of the signed-in user's list of conversations (their own group) ---------------
 
     async def conversation_listed(self, event: dict) -> None:
-        """A conversation of theirs got its first question (perhaps in another tab)."""
+        """A conversation of theirs got a question, its first or a later one (perhaps in another tab)."""
         if html := await self._sidebar_entry(event["thread_id"], listed=True):
             await self.send(text_data=html)
 

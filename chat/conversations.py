@@ -5,7 +5,7 @@ empty one instead of piling up blank threads."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -43,12 +43,6 @@ def listed_threads(user, query: str = "") -> QuerySet[Thread]:
 
 # The id of the "Today" group's list, where a conversation newly listed is put on top.
 TODAY_LIST_ID = "conversations-today"
-
-
-def listed_today(user) -> QuerySet[Thread]:
-    """The listed conversations the "Today" group shows."""
-    start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
-    return listed_threads(user).filter(updated_at__gte=start)
 
 
 def grouped_by_date(threads, today=None) -> list[Group]:

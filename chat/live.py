@@ -48,8 +48,12 @@ def render_event(event_type: str, thread: Thread, event: dict) -> str:
 
 
 def message_context(
-    message: Message, latest_run_id: str | None = None, stream: StreamedText | None = None, *,
-    steps: list[RunStep] | None = None, files: list[File] | None = None,
+    message: Message,
+    latest_run_id: str | None = None,
+    stream: StreamedText | None = None,
+    *,
+    steps: list[RunStep] | None = None,
+    files: list[File] | None = None,
 ) -> dict:
     """A message, its streamed text so far, its attached files and the tool work shown
     inline above it (the latest run's unfolded, older runs' folded). ``latest_run_id``,
@@ -63,7 +67,9 @@ def message_context(
     if steps and latest_run_id is None:
         latest_run_id = message.thread.runs.values_list("id", flat=True).first()
     context = {
-        "message": message, "tool_steps": steps, "tools_open": bool(steps) and message.run_id == latest_run_id,
+        "message": message,
+        "tool_steps": steps,
+        "tools_open": bool(steps) and message.run_id == latest_run_id,
         "attached_files": files,
     }
     if message.status != Message.IN_PROGRESS:
@@ -77,9 +83,7 @@ def message_contexts(messages: list[Message], latest_run_id: str | None) -> list
     """message_context() for a page of messages, with their tool work and files read for
     the whole page at once: the same number of queries for 10 messages or 50."""
     steps, files = tool_steps_before(messages), attached_files(messages)
-    return [
-        message_context(m, latest_run_id, steps=steps.get(m.id, []), files=files.get(m.id, [])) for m in messages
-    ]
+    return [message_context(m, latest_run_id, steps=steps.get(m.id, []), files=files.get(m.id, [])) for m in messages]
 
 
 def render_message(
@@ -90,9 +94,13 @@ def render_message(
     return render_to_string(f"{PAGE}#message", {**context, "oob": oob, "read_only": read_only})
 
 
-def render_new_message(message: Message, *, stream: StreamedText | None = None, read_only: bool = False, **known) -> str:
+def render_new_message(
+    message: Message, *, stream: StreamedText | None = None, read_only: bool = False, **known
+) -> str:
     """``read_only``: for a class's tutor, who sees the student's name instead of "You"."""
-    inner = render_to_string(f"{PAGE}#message", {**message_context(message, stream=stream, **known), "read_only": read_only})
+    inner = render_to_string(
+        f"{PAGE}#message", {**message_context(message, stream=stream, **known), "read_only": read_only}
+    )
     return format_html('<div id="messages" hx-swap-oob="beforeend">{}</div>', inner)
 
 
@@ -112,20 +120,24 @@ def render_conversation_entry(thread: Thread, back: str | None = None, *, curren
     return render_to_string("chat/conversations.html#conversation_item", context)
 
 
-def render_newly_listed(user, thread: Thread, *, current: Thread, back: str) -> str:
-    """A sidebar after ``thread`` got its first question: its entry goes on top of "Today"
-    (app.js takes off a copy already shown). Only when no other conversation is listed
-    today is the whole list rendered: rendering every conversation (four URLs each) on
-    every first message was most of the work of a class posting at once
-    (docs/benchmarks.md, capacity). ``current`` and ``back`` as render_conversation_entry's."""
-    if conversations.listed_today(user).exclude(pk=thread.pk).exists():
-        item = render_to_string(
-            "chat/conversations.html#conversation_item", {"item": thread, "current": current, "back": back}
-        )
-        return format_html('<ul hx-swap-oob="afterbegin:#{}">{}</ul>', conversations.TODAY_LIST_ID, item)
-    groups = conversations.grouped_by_date(conversations.listed_threads(user))
-    context = {"groups": groups, "query": "", "current": current, "back": back, "oob": True, "user": user}
-    return render_to_string("chat/conversations.html#conversation_list", context)
+def render_newly_listed(thread: Thread, *, current: Thread, back: str) -> str:
+    """A sidebar after a question in ``thread`` (its first listed it, a later one moved it):
+    its entry on top of "Today", within that group as it would be shown when the page has
+    none (nothing else asked today). The page decides which (app.js puts the entry alone
+    into its "Today" list when it has one, takes off a copy shown below and the date group
+    that copy leaves empty; a page showing search results leaves it out). One entry is
+    rendered, never the whole list: rendering every conversation (four URLs each) on every
+    question was most of the work of a class posting at once (docs/benchmarks.md,
+    capacity). ``current`` and ``back`` as render_conversation_entry's."""
+    item = render_to_string(
+        "chat/conversations.html#conversation_item", {"item": thread, "current": current, "back": back}
+    )
+    return format_html(
+        '<div hx-swap-oob="afterbegin:#conversation-list"><section aria-labelledby="group-today">'
+        '<h2 id="group-today" class="conversation-group">Today</h2><ul id="{}">{}</ul></section></div>',
+        conversations.TODAY_LIST_ID,
+        item,
+    )
 
 
 def render_unlisted(thread_id: str) -> str:
@@ -157,7 +169,9 @@ def render_delta(message_id: str, text: str) -> str:
 # page (4.5 % of a profile of 200 browser runs to build and compile), compiled once.
 _latest_run_of = Prepared(
     Run,
-    lambda thread_id: Run.objects.filter(thread_id=thread_id).select_related("assistant").order_by(*Run._meta.ordering)[:1],
+    lambda thread_id: (
+        Run.objects.filter(thread_id=thread_id).select_related("assistant").order_by(*Run._meta.ordering)[:1]
+    ),
     thread_id=str,
 )
 
@@ -180,7 +194,13 @@ def render_run_panel(thread: Thread, created: Run | None = None, *, oob: bool = 
 
 
 def _render_panel(
-    thread: Thread, run: Run | None, steps: list[RunStep], *, oob: bool, read_only: bool, unchanged: frozenset = frozenset()
+    thread: Thread,
+    run: Run | None,
+    steps: list[RunStep],
+    *,
+    oob: bool,
+    read_only: bool,
+    unchanged: frozenset = frozenset(),
 ) -> str:
     """``unchanged``: the parts (``RunPanel._part_keys``) the page shows as they are, left out."""
     context = {"thread": thread, "run": run, "run_steps": steps, "oob": oob, "read_only": read_only}
@@ -260,8 +280,11 @@ class RunPanel:
         message.thread = self.thread
         render = render_new_message if new else render_message
         return render(
-            message, stream=stream, read_only=self.read_only,
-            latest_run_id=known.run_id, steps=known.tool_steps_before(message),
+            message,
+            stream=stream,
+            read_only=self.read_only,
+            latest_run_id=known.run_id,
+            steps=known.tool_steps_before(message),
         )
 
     def update(self, taken: Iterable[dict]) -> str:
@@ -280,7 +303,12 @@ class RunPanel:
         """Whether the known run took ``event``'s payload: a numbered event of that run
         (the socket checked it is the next) that carries its row."""
         known = self.known
-        return known is not None and event.get("seq") is not None and event.get("run_id") == known.run_id and known.take(event)
+        return (
+            known is not None
+            and event.get("seq") is not None
+            and event.get("run_id") == known.run_id
+            and known.take(event)
+        )
 
     def _read(self, event: dict) -> None:
         run_id = event.get("run_id") or (event.get("step") or {}).get("run_id")
@@ -316,7 +344,11 @@ class RunPanel:
     def _state(self) -> tuple:
         if self.known is None:
             return ()
-        return _fields(self.known.run), self.known.run.status_label, tuple(_fields(step) for step in self.known.steps.values())
+        return (
+            _fields(self.known.run),
+            self.known.run.status_label,
+            tuple(_fields(step) for step in self.known.steps.values()),
+        )
 
     def _part_keys(self) -> dict[str, tuple | None]:
         """What each part of the panel that may be left out is rendered from; None: render

@@ -4,9 +4,11 @@ conversations, over each socket's own group for its user. A tutor's sidebar list
 own conversations: a student's changes never reach it."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
 from chat.models import Message, Thread
 from chat.services.messages import add_message, post_message
@@ -46,7 +48,7 @@ async def test_a_conversation_listed_renamed_and_deleted_reaches_the_owners_page
     listed = entry_in(frames, new.id)
     assert f">{HOSTILE_SHOWN}</a>" in listed and "<b>x" not in "".join(frames)
     assert 'aria-current="page"' not in listed  # the page shows another conversation
-    assert 'hx-swap-oob="afterbegin:#conversations-today"' in frames[-1]
+    assert 'hx-swap-oob="afterbegin:#conversation-list"' in frames[-1] and '<ul id="conversations-today">' in frames[-1]
 
     await sync_to_async(rename_thread)(new, "Why <i>2</i> & 3?")
     frames = await receive_until(alices_tab, rf'id="conversation-{new.id}"')
@@ -99,4 +101,21 @@ async def test_a_conversation_not_listed_yet_renamed_sends_no_entry(alice, threa
     await sync_to_async(rename_thread)(other, "Triangles")
     frames = await receive_until(tab, rf'id="conversation-{other.id}"')
     assert thread.id not in "".join(frames)
+    await tab.disconnect()
+
+
+async def test_a_later_question_moves_the_conversation_to_the_top_of_the_owners_other_page(alice, thread, tutor):
+    """A conversation last asked three days ago gets a new question: Alice's page on another
+    conversation gets its entry on top of "Today" (alone: one entry rendered, app.js takes
+    off the copy shown below and its emptied group), as a reload would list it."""
+    older = await a_listed_conversation(alice, HOSTILE)
+    await Thread.objects.filter(pk=older.pk).aupdate(updated_at=timezone.now() - timedelta(days=3))
+    await a_listed_conversation(alice, "Algebra")  # the page's own, asked today
+    tab = await open_tab(thread, alice, 0)
+    await sync_to_async(post_message)(older, "And 3 + 3?", tutor, start=False)
+    frames = await receive_until(tab, rf'id="conversation-{older.id}"')
+    moved = entry_in(frames, older.id)
+    assert f">{HOSTILE_SHOWN}</a>" in moved and 'aria-current="page"' not in moved
+    assert frames[-1].startswith('<div hx-swap-oob="afterbegin:#conversation-list">')
+    assert frames[-1].count("<li ") == 1
     await tab.disconnect()

@@ -51,7 +51,12 @@ def add_message(
 
 
 def _new_message(
-    thread: Thread, *, role: str = Message.USER, content: list[dict], attachments: Iterable[dict] = (), metadata: dict | None = None
+    thread: Thread,
+    *,
+    role: str = Message.USER,
+    content: list[dict],
+    attachments: Iterable[dict] = (),
+    metadata: dict | None = None,
 ) -> tuple[Message, list[str]]:
     """The message saved, and the thread's fields it changed (to save), on a thread its
     caller found idle in the transaction it is in."""
@@ -63,15 +68,20 @@ def _new_message(
     attachments = list(attachments)
     if refused := too_many(len(attachments)):
         raise refused
-    message = Message.objects.create(thread=thread, role=role, content=content, attachments=attachments, metadata=metadata or {})
+    message = Message.objects.create(
+        thread=thread, role=role, content=content, attachments=attachments, metadata=metadata or {}
+    )
     fields = ["updated_at", *_use_attachments(thread, message.attachments)]
     thread.updated_at = timezone.now()
     if not thread.title and message.role == Message.USER and message.text.strip():
         thread.title = title_from(message.text)
         fields.append("title")
-        # Named by its first question (or an edit of it): on top of its owner's lists.
+    if message.role == Message.USER:
+        # Listed by its first question (named by it), moved by any later one: on top of
+        # its owner's lists, as a reload would show it (newest activity first).
         transaction.on_commit(
-            lambda: events.tell_owner_sync(thread.owner_id, events.CONVERSATION_LISTED, thread_id=thread.id), robust=True
+            lambda: events.tell_owner_sync(thread.owner_id, events.CONVERSATION_LISTED, thread_id=thread.id),
+            robust=True,
         )
     return message, fields
 
@@ -94,7 +104,9 @@ def _use_attachments(thread: Thread, attachments: list[dict]) -> list[str]:
     return changed
 
 
-def start_run(thread: Thread, assistant: Assistant, *, messages: Iterable[dict] = (), start: bool = True, **options) -> Run:
+def start_run(
+    thread: Thread, assistant: Assistant, *, messages: Iterable[dict] = (), start: bool = True, **options
+) -> Run:
     """Add ``messages`` and queue a run of ``assistant`` on ``thread``, in one transaction
     (the run starts after commit unless ``start=False``); the thread now talks to
     ``assistant``. ``options`` override the assistant's settings for this run."""
@@ -120,7 +132,9 @@ def composer_tools(assistant: Assistant) -> set[str]:
     return {stores.FILE_SEARCH, *(t.get("type") for t in assistant.tools if t.get("type") == CODE_INTERPRETER)}
 
 
-def post_message(thread: Thread, text: str, assistant: Assistant, *, uploads=(), start: bool = True) -> tuple[Message, Run]:
+def post_message(
+    thread: Thread, text: str, assistant: Assistant, *, uploads=(), start: bool = True
+) -> tuple[Message, Run]:
     """A person's question, with the files they attached, and the run that answers it:
     both saved, or neither. Each file is for the tools that can use it
     (``tools_for_file``): file_search for a type it can read, code_interpreter for any
@@ -131,8 +145,12 @@ def post_message(thread: Thread, text: str, assistant: Assistant, *, uploads=(),
     with transaction.atomic():
         check_idle(thread)  # before any upload is saved; once for the message and its run
         files = save_uploads(thread.owner, uploads, tools=tools)
-        attachments = [{"file_id": f.id, "tools": [{"type": t} for t in tools_for_file(f.filename, tools)]} for f in files]
-        message, changed = _new_message(thread, content=Message.text_content(Message.clean_input(text)), attachments=attachments)
+        attachments = [
+            {"file_id": f.id, "tools": [{"type": t} for t in tools_for_file(f.filename, tools)]} for f in files
+        ]
+        message, changed = _new_message(
+            thread, content=Message.text_content(Message.clean_input(text)), attachments=attachments
+        )
         tools = assistant.tools
         if stores.store_ids(thread) and stores.FILE_SEARCH not in {t.get("type") for t in tools}:
             tools = [*tools, {"type": stores.FILE_SEARCH}]
@@ -232,7 +250,9 @@ def regenerate_last_answer(thread: Thread, assistant: Assistant) -> tuple[Run, l
         return queue_run(thread, assistant), removed
 
 
-def edit_last_question(thread: Thread, text: str, assistant: Assistant, *, replaces: str = "") -> tuple[Message, Run, list[str]]:
+def edit_last_question(
+    thread: Thread, text: str, assistant: Assistant, *, replaces: str = ""
+) -> tuple[Message, Run, list[str]]:
     """Replace the user's last message (and the answers to it) with ``text``, and answer that.
     ``replaces``: the id of the message the editor was opened on; if a newer one was sent
     since (another tab), nothing is replaced. Returns the new message, its run and the ids
@@ -251,4 +271,7 @@ def edit_last_question(thread: Thread, text: str, assistant: Assistant, *, repla
 
 def _titled_by(thread: Thread, question: Message) -> bool:
     """The thread still has the title its first question gave it (not renamed since)."""
-    return thread.title == title_from(question.text) and not thread.messages.filter(role=Message.USER, seq__lt=question.seq).exists()
+    return (
+        thread.title == title_from(question.text)
+        and not thread.messages.filter(role=Message.USER, seq__lt=question.seq).exists()
+    )

@@ -147,9 +147,9 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             composer.write(live.render_new_message(message))
             composer.write(live.render_run_panel(thread, run))
             composer.write(live.render_thread_title(thread))
-            if not thread.messages.filter(seq__lt=message.seq).exists():  # its first message: now it is listed
+            if thread.owner_id == request.user.id:  # listed now, or moved: on top of this page's sidebar
                 back = request.htmx.current_url_abs_path or reverse("chat:thread", args=[thread.id])
-                composer.write(live.render_newly_listed(request.user, thread, current=thread, back=back))
+                composer.write(live.render_newly_listed(thread, current=thread, back=back))
             return composer
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
     if request.htmx:

@@ -127,16 +127,39 @@
       if (message.id && document.getElementById(message.id)) message.remove();
     });
   });
-  // A conversation put on top of the list (its first question, or an edit of it) may be
-  // listed already: by the posting tab's response and its socket both, or further down.
-  // The copy shown goes, the new one goes on top.
+  // A conversation put on top of the list (its first question, or a later one: live.render_newly_listed)
+  // comes inside a "Today" group. A page that has that group takes the entry alone into
+  // it; one that has not (nothing else asked today) takes the group. A copy already shown
+  // (the posting tab's response and its socket both bring it, or it is further down) goes,
+  // and the date group it leaves empty with it. A page showing search results takes none:
+  // clearing the search reloads the list, current by then.
+  function searching() {
+    var search = document.getElementById("conversation-search");
+    return !!search && search.value.trim() !== "";
+  }
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var detail = event.detail;
-    if (!detail.target || detail.target.id !== "conversations-today" || !detail.fragment) return;
-    Array.prototype.slice.call(detail.fragment.children).forEach(function (entry) {
+    if (!detail.target || detail.target.id !== "conversation-list" || !detail.fragment) return;
+    var today = detail.fragment.querySelector("#conversations-today");
+    if (!today) return; // the whole list (a search's results)
+    if (searching()) {
+      detail.shouldSwap = false;
+      return;
+    }
+    var entries = Array.prototype.slice.call(today.children);
+    entries.forEach(function (entry) {
       var shown = entry.id && document.getElementById(entry.id);
-      if (shown && shown !== entry) removeConversationEntry(shown, true);
+      if (shown) removeConversationEntry(shown, shown.parentElement && shown.parentElement.id === "conversations-today");
     });
+    var shownToday = document.getElementById("conversations-today");
+    if (shownToday) {
+      while (detail.fragment.firstChild) detail.fragment.removeChild(detail.fragment.firstChild);
+      entries.forEach(function (entry) { detail.fragment.appendChild(entry); });
+      detail.target = shownToday;
+    } else {
+      var empty = detail.target.querySelector(".empty");
+      if (empty) empty.remove();
+    }
   });
   // A conversation's entry leaves the sidebar, and its date group with its last entry
   // (unless the entry is only moving to the top of that group: ``moving``).

@@ -31,7 +31,29 @@
       if (window.console) console.warn("math.js: KaTeX failed", err);
     }
     markIfWide(el);
+    markEdges(el);
   }
+
+  // The boxes a formula scrolls in: a display formula's (KaTeX's .katex-display), a wide inline one.
+  var SCROLLER = ".katex-display, .math-inline--wide";
+  // A shadow only at an edge with more to see (app.css): none on a formula that fits.
+  function markEdges(el) {
+    var boxes = el.matches(SCROLLER) ? [el] : Array.prototype.slice.call(el.querySelectorAll(SCROLLER));
+    boxes.forEach(function (box) {
+      var more = box.scrollWidth - box.clientWidth;
+      box.classList.toggle("math-more-left", more > 1 && box.scrollLeft > 1);
+      box.classList.toggle("math-more-right", more > 1 && box.scrollLeft < more - 1);
+    });
+    if (!el.matches(SCROLLER)) {
+      // An inline formula no longer wide keeps no shadow.
+      el.classList.remove("math-more-left", "math-more-right");
+    }
+  }
+  // Scrolling does not bubble: caught on its way down.
+  document.addEventListener("scroll", function (event) {
+    var box = event.target;
+    if (box.nodeType === 1 && box.matches(SCROLLER)) markEdges(box);
+  }, true);
 
   // An inline formula wider than its line (a long fraction cannot break) becomes a line of
   // its own that scrolls in its box (app.css), instead of running past the bubble.
@@ -51,14 +73,18 @@
 
   window.renderMath = renderMath;
 
-  // A turned phone or a resized window: each inline formula is measured against its line again.
+  // A turned phone or a resized window: each inline formula is measured against its line
+  // again, and each formula's edges; so once KaTeX's fonts have loaded (widths change).
+  function remeasure() {
+    document.querySelectorAll(".math-inline[" + MARK + "]").forEach(markIfWide);
+    document.querySelectorAll("[" + MARK + "]").forEach(markEdges);
+  }
   var measuring = null;
   window.addEventListener("resize", function () {
     clearTimeout(measuring);
-    measuring = setTimeout(function () {
-      document.querySelectorAll(".math-inline[" + MARK + "]").forEach(markIfWide);
-    }, 150);
+    measuring = setTimeout(remeasure, 150);
   });
+  if (document.fonts && document.fonts.ready) document.fonts.ready.then(remeasure);
 
   // htmx swaps (normal and out-of-band, e.g. from the ws extension); events bubble to document
   document.addEventListener("htmx:load", function (e) {

@@ -387,36 +387,110 @@ def test_a_conversation_started_renamed_and_deleted_in_one_tab_changes_the_sideb
     assert not [line for line in browsing.console if "oobError" in line or line.startswith("[error]")]
 
 
+def test_a_later_question_moves_its_conversation_on_top_in_every_tab_but_not_into_search_results(
+    browsing: Browsing, chat_server: ChatServer
+):
+    """A new question in a conversation listed below another puts it on top of "Today" in
+    the posting tab and in Alice's other tab, once each, without a reload. A tab showing
+    search results takes no pushed entry into them; clearing the search shows the list as
+    it is by then."""
+    first, second, rhombus_id = two_tabs_on_an_answered_conversation(browsing, chat_server, "What is a rhombus?")
+    start_conversation(second)
+    send(second, "What is a kite?")
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    kite_entry = sidebar(first).get_by_role("link", name="What is a kite?", exact=True)
+    expect(kite_entry).to_be_visible()
+    top = sidebar(first).get_by_role("listitem").first
+    expect(top).not_to_have_id(f"conversation-{rhombus_id}")
+
+    second.goto(f"/threads/{rhombus_id}/")
+    wait_for_socket(second)
+    send(second, "And what is its area?")
+    for tab in (first, second):
+        expect(sidebar(tab).get_by_role("listitem").first).to_have_id(f"conversation-{rhombus_id}")
+        expect(sidebar(tab).locator(f"#conversation-{rhombus_id}")).to_have_count(1)
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    screenshots(first, "sidebar-moved-from-another-tab")
+
+    search = sidebar(first).get_by_role("searchbox", name="Search conversations")
+    search.fill("kite")
+    expect(sidebar(first).get_by_role("link", name="What is a rhombus?", exact=True)).to_have_count(0)
+    expect(kite_entry).to_be_visible()
+    new_id = start_conversation(second)
+    send(second, "Is 7 prime?")
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    second.goto(f"/threads/{rhombus_id}/")
+    wait_for_socket(second)
+    send(second, "And its perimeter?")
+    expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    expect(sidebar(first).locator(f"#conversation-{new_id}")).to_have_count(0)
+    expect(sidebar(first).locator(f"#conversation-{rhombus_id}")).to_have_count(0)
+    screenshots(first, "sidebar-searching-while-another-tab-posts")
+    search.fill("")
+    expect(sidebar(first).get_by_role("listitem").first).to_have_id(f"conversation-{rhombus_id}")
+    expect(sidebar(first).get_by_role("listitem").nth(1)).to_have_id(f"conversation-{new_id}")
+    assert not [line for line in browsing.console if "oobError" in line or line.startswith("[error]")]
+
+
 LONG_DISPLAY = r"$$\sum_{k=1}^{n} \frac{k^2 + 3k + 2}{(k+1)(k+2)(k+3)} + \int_0^1 \frac{x^4 (1-x)^4}{1+x^2} \, dx = \frac{22}{7} - \pi$$"
 LONG_INLINE = r"$\frac{a_1 + a_2 + a_3 + a_4 + a_5 + a_6 + a_7 + a_8 + a_9 + a_{10} + a_{11} + a_{12}}{b}$"
+
+
+SHORT_DISPLAY = r"$$x^2 + 1$$"
+SHADOWS = "(el) => [getComputedStyle(el).boxShadow, getComputedStyle(el).backgroundImage]"
+
+
+def no_shadow_on_formulas_that_fit(page: Page) -> int:
+    """Every formula box of the page that has nothing to scroll shows no edge shadow (a
+    hairline at its left edge was one); returns how many there are."""
+    fitting = page.evaluate(
+        """() => Array.from(document.querySelectorAll('.katex-display, .math-inline--wide'))
+        .filter((el) => el.scrollWidth <= el.clientWidth)
+        .map((el) => [getComputedStyle(el).boxShadow, getComputedStyle(el).backgroundImage])"""
+    )
+    assert all(shadows == ["none", "none"] for shadows in fitting), fitting
+    return len(fitting)
 
 
 def test_a_long_formula_on_a_phone_scrolls_in_its_own_box_with_a_shadow_not_the_page(
     browsing: Browsing, chat_server: ChatServer
 ):
     """At 390 px a display formula wider than its bubble scrolls inside its box, and an
-    inline one wider than its line becomes such a box: each shows a shadow at its edge
-    (phones hide scrollbars), and neither the page nor the message log scrolls sideways."""
+    inline one wider than its line becomes such a box: each shows a shadow at the edge with
+    more to see (phones hide scrollbars), one that fits shows none, and neither the page nor
+    the message log scrolls sideways."""
     page = browsing.new_page(chat_server, viewport={"width": 390, "height": 844})
     log_in(page, chat_server, ALICE[0])
     start_conversation(page)
-    send(page, f"Simplify\n\n{LONG_DISPLAY}\n\nand {LONG_INLINE} please", shows="Simplify")
+    send(page, f"Simplify\n\n{LONG_DISPLAY}\n\nand {LONG_INLINE} please\n\n{SHORT_DISPLAY}", shows="Simplify")
     bubble = user_messages(page).last
-    expect(bubble.locator(".katex-display")).to_have_count(1)
+    expect(bubble.locator(".katex-display")).to_have_count(2)
     expect(bubble.locator(".math-inline--wide .katex")).to_have_count(1)
-    for box in (bubble.locator(".katex-display"), bubble.locator(".math-inline--wide")):
-        sizes = box.evaluate("(el) => [el.scrollWidth, el.clientWidth, getComputedStyle(el).backgroundImage]")
-        assert sizes[0] > sizes[1], f"the formula fits ({sizes[:2]}): the test shows nothing"
-        assert sizes[2].count("gradient") == 4, sizes[2]  # the edge shadows and their covers
+    for box in (bubble.locator(".katex-display").first, bubble.locator(".math-inline--wide")):
+        sizes = box.evaluate("(el) => [el.scrollWidth, el.clientWidth]")
+        assert sizes[0] > sizes[1], f"the formula fits ({sizes}): the test shows nothing"
+        expect(box).to_have_class(re.compile(r"\bmath-more-right\b"))  # more to see on the right only
+        expect(box).not_to_have_class(re.compile(r"\bmath-more-left\b"))
+        assert box.evaluate(SHADOWS)[0] != "none"
         assert box.evaluate("(el) => { el.scrollLeft = 40; return el.scrollLeft; }") > 0  # it scrolls
+        expect(box).to_have_class(re.compile(r"\bmath-more-left\b"))
+        box.evaluate("(el) => { el.scrollLeft = el.scrollWidth; }")
+        expect(box).not_to_have_class(re.compile(r"\bmath-more-right\b"))
+    assert no_shadow_on_formulas_that_fit(page) >= 1  # the short one
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     log = page.locator("#messages").evaluate("(el) => [el.scrollWidth, el.clientWidth]")
     assert log[0] <= log[1], f"the message log scrolls sideways: {log}"
-    for box in (bubble.locator(".katex-display"), bubble.locator(".math-inline--wide")):
+    for box in (bubble.locator(".katex-display").first, bubble.locator(".math-inline--wide")):
         box.evaluate("(el) => { el.scrollLeft = 0; }")
     bubble.scroll_into_view_if_needed()
     screenshots(page, "long-formula")
     expect(bubble.locator(".math-inline--wide")).to_have_count(0)  # at 1440 px it fits its line again
+    page.wait_for_function(  # measured again once the window is resized
+        "() => Array.from(document.querySelectorAll('.math-more-left, .math-more-right'))"
+        ".every((el) => el.scrollWidth > el.clientWidth)"
+    )
+    assert no_shadow_on_formulas_that_fit(page) >= 1
+    page.screenshot(path=str(SCREENSHOT_DIR / "long-formula-desktop-measured.png"), full_page=True)
 
 
 def test_streaming_math_is_typeset_as_each_formula_completes_without_raw_latex_or_reflow(

@@ -576,36 +576,26 @@ def test_the_sidebar_offers_rename_and_delete_for_each_listed_conversation(alice
     assertNotContains(response, "Empty one")
 
 
-def test_the_first_message_puts_the_conversation_in_the_sidebar(alice_client, thread):
+TODAY_GROUP = '<div hx-swap-oob="afterbegin:#conversation-list"><section aria-labelledby="group-today">'
+
+
+def test_every_question_puts_the_conversation_on_top_of_the_sidebar(alice_client, thread):
+    """Its first lists it, a later one moves it to the top of "Today" (as a reload would):
+    its entry alone, inside a "Today" group the page takes if it has none (app.js)."""
     htmx = {"HX-Request": "true"}
     url = reverse("chat:message_create", args=[thread.id])
     first = alice_client.post(url, {"text": "Solve 2x = 4", "assistant": thread.assistant_id}, headers=htmx)
-    assertContains(
-        first, '<div id="conversation-list" class="conversation-list" aria-live="polite" hx-swap-oob="true">'
-    )
+    assertContains(first, TODAY_GROUP)
     assertContains(first, f'<li id="conversation-{thread.id}"')
     Run.objects.filter(thread=thread).update(status="completed")
+    Thread.objects.filter(pk=thread.pk).update(updated_at=timezone.now() - timedelta(days=3))
     second = alice_client.post(url, {"text": "And 3x = 9?", "assistant": thread.assistant_id}, headers=htmx)
-    assertNotContains(second, 'id="conversation-list"')
+    assertContains(second, TODAY_GROUP)
+    assertContains(second, f'<li id="conversation-{thread.id}"')
+    assertNotContains(second, 'id="conversation-list" class=')
 
 
-def test_a_first_message_goes_on_top_of_today_without_rendering_the_whole_list(alice_client, alice, tutor, thread):
-    htmx = {"HX-Request": "true"}
-    say(thread, "Older question")  # listed, updated today: the page has a "Today" group
-    fresh = Thread.objects.create(owner=alice, assistant=tutor)
-    response = alice_client.post(
-        reverse("chat:message_create", args=[fresh.id]), {"text": "Solve 3x = 9", "assistant": tutor.id}, headers=htmx
-    )
-    assertNotContains(response, 'id="conversation-list"')
-    assertContains(response, '<ul hx-swap-oob="afterbegin:#conversations-today">')
-    assertContains(response, f'<li id="conversation-{fresh.id}"')
-    assertContains(response, 'aria-current="page"', count=1)
-    assertNotContains(response, f'id="conversation-{thread.id}"')
-    page = alice_client.get(reverse("chat:thread", args=[fresh.id]))
-    assertContains(page, '<ul id="conversations-today">')
-
-
-def test_a_first_message_lists_the_whole_sidebar_when_nothing_was_listed_today(alice_client, alice, tutor, thread):
+def test_a_question_puts_one_entry_on_top_never_the_whole_list(alice_client, alice, tutor, thread):
     htmx = {"HX-Request": "true"}
     say(thread, "Older question")
     Thread.objects.filter(pk=thread.pk).update(updated_at=timezone.now() - timedelta(days=3))
@@ -613,9 +603,12 @@ def test_a_first_message_lists_the_whole_sidebar_when_nothing_was_listed_today(a
     response = alice_client.post(
         reverse("chat:message_create", args=[fresh.id]), {"text": "Solve 3x = 9", "assistant": tutor.id}, headers=htmx
     )
-    assertContains(response, 'id="conversation-list"')
-    assertContains(response, f'<li id="conversation-{thread.id}"')  # "Previous 7 days"
+    assertContains(response, TODAY_GROUP)
     assertContains(response, f'<li id="conversation-{fresh.id}"')
+    assertContains(response, 'aria-current="page"', count=1)
+    assertNotContains(response, f'id="conversation-{thread.id}"')
+    page = alice_client.get(reverse("chat:thread", args=[fresh.id]))
+    assertContains(page, '<ul id="conversations-today">')
 
 
 def test_live_pages_are_never_kept_in_the_browsers_cache(alice_client, thread):
