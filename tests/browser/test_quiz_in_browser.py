@@ -124,7 +124,8 @@ def answer_late(route) -> None:
     route.fulfill(response=response)
 
 
-def test_a_student_can_cancel_a_quiz_instead_of_answering(browsing: Browsing, chat_server: ChatServer):
+def _a_quiz_waiting(browsing: Browsing, chat_server: ChatServer):
+    """Alice's new conversation with the Quiz Tutor, its quiz shown and waiting for answers."""
     page = browsing.new_page(chat_server)
     log_in(page, chat_server, ALICE[0])
     page.goto("/threads/")
@@ -137,6 +138,11 @@ def test_a_student_can_cancel_a_quiz_instead_of_answering(browsing: Browsing, ch
     message_box(page).press("Enter")
     quiz = page.locator("#pending-action")
     expect(quiz.get_by_role("button", name="Submit answers")).to_be_visible(timeout=RUN_TIMEOUT)
+    return page, quiz
+
+
+def test_a_student_can_cancel_a_quiz_instead_of_answering(browsing: Browsing, chat_server: ChatServer):
+    page, quiz = _a_quiz_waiting(browsing, chat_server)
     # The answer to the click arrives after the socket has pushed the cancelled quiz in place
     # of the form the button was in: its run panel must still find its places on the page.
     page.route("**/cancel/", answer_late)
@@ -158,18 +164,7 @@ def test_a_student_can_cancel_a_quiz_instead_of_answering(browsing: Browsing, ch
 
 
 def test_enter_while_a_quiz_waits_says_why_nothing_was_sent(browsing: Browsing, chat_server: ChatServer):
-    page = browsing.new_page(chat_server)
-    log_in(page, chat_server, ALICE[0])
-    page.goto("/threads/")
-    ensure_quiz_tutor(page)
-    page.goto("/threads/")
-    page.get_by_label("Assistant").select_option(label="Quiz Tutor")
-    page.get_by_role("button", name="New conversation").click()
-    wait_for_socket(page)
-    message_box(page).fill("Quiz me on equations")
-    message_box(page).press("Enter")
-    quiz = page.locator("#pending-action")
-    expect(quiz.get_by_role("button", name="Submit answers")).to_be_visible(timeout=RUN_TIMEOUT)
+    page, quiz = _a_quiz_waiting(browsing, chat_server)
     message_box(page).fill("Can I skip this?")
     message_box(page).press("Enter")
     expect(page.locator("#composer").get_by_role("alert")).to_contain_text("answer the quiz above, or cancel it")
