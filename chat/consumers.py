@@ -387,7 +387,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     # --- news of the signed-in user's list of conversations (their own group) ---------------
 
     async def conversation_listed(self, event: dict) -> None:
-        """A conversation of theirs got a question, its first or a later one (perhaps in another tab)."""
+        """A conversation of theirs got its first question, or one after an earlier day (perhaps in another tab)."""
         if html := await self._sidebar_entry(event["thread_id"], listed=True):
             await self.send(text_data=html)
 

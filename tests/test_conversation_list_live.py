@@ -110,6 +110,7 @@ async def test_a_later_question_moves_the_conversation_to_the_top_of_the_owners_
     off the copy shown below and its emptied group), as a reload would list it."""
     older = await a_listed_conversation(alice, HOSTILE)
     await Thread.objects.filter(pk=older.pk).aupdate(updated_at=timezone.now() - timedelta(days=3))
+    await older.arefresh_from_db()  # as a request reads it
     await a_listed_conversation(alice, "Algebra")  # the page's own, asked today
     tab = await open_tab(thread, alice, 0)
     await sync_to_async(post_message)(older, "And 3 + 3?", tutor, start=False)
@@ -118,4 +119,18 @@ async def test_a_later_question_moves_the_conversation_to_the_top_of_the_owners_
     assert f">{HOSTILE_SHOWN}</a>" in moved and 'aria-current="page"' not in moved
     assert frames[-1].startswith('<div hx-swap-oob="afterbegin:#conversation-list">')
     assert frames[-1].count("<li ") == 1
+    await tab.disconnect()
+
+
+async def test_a_later_question_the_same_day_tells_the_owners_other_pages_nothing(alice, thread, tutor):
+    """Only the posting page moves the entry within "Today": news of every question would
+    make each of the owner's pages read and render it (pages × questions: one user's 200
+    tabs asking at once in make bench). The next news does come."""
+    asked = await a_listed_conversation(alice, "Algebra")  # asked today
+    other = await a_listed_conversation(alice, "Geometry")
+    tab = await open_tab(other, alice, 0)
+    await sync_to_async(post_message)(asked, "And 3 + 3?", tutor, start=False)
+    await sync_to_async(rename_thread)(other, "Triangles")
+    frames = await receive_until(tab, rf'id="conversation-{other.id}"')
+    assert entry_in(frames, asked.id) is None
     await tab.disconnect()

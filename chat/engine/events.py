@@ -636,8 +636,8 @@ def group_of_user(user_id: int) -> str:
 
 
 # News of a user's list of conversations (the sidebar), published to the user's own group,
-# which every open page of theirs joins (``thread_id``): one listed or moved (a question
-# in it, the first or a later one: on top of the list), renamed by hand, or deleted. Only the owner's pages hear
+# which every open page of theirs joins (``thread_id``): one listed or moved (its first
+# question, or one from an earlier day: on top of the list), renamed by hand, or deleted. Only the owner's pages hear
 # of it: a tutor watching a student's conversation lists their own conversations.
 CONVERSATION_LISTED = "conversation.listed"
 CONVERSATION_RENAMED = "conversation.renamed"
