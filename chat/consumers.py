@@ -48,6 +48,22 @@ def on_database_thread(fn):
 
 # Sockets this process serves, so that a stopping server can send each its final state.
 _open_sockets: weakref.WeakSet[ThreadConsumer] = weakref.WeakSet()
+
+# One render of a listed conversation's entry for all of its owner's pages in this process:
+# each page reading and rendering it made one user's 50 tabs asking at once 2,500 trips to
+# the database thread, and their sockets fell behind their own runs' text.
+_ENTRIES_KEPT = 256
+_entries: dict[str, asyncio.Future] = {}
+
+
+async def _entry_for_every_page(news: str, thread_id: str, render) -> str:
+    key = f"{news}:{thread_id}"
+    entry = _entries.get(key)
+    if entry is None or entry.get_loop() is not asyncio.get_running_loop():
+        entry = _entries[key] = asyncio.ensure_future(render(thread_id))
+        while len(_entries) > _ENTRIES_KEPT:
+            del _entries[next(iter(_entries))]
+    return await asyncio.shield(entry)
 # The close code of a stopping server: 1012 ("service restart") in the application range
 # (Daphne sends only 1000 or 3000-4999). htmx's ws extension reconnects on any close.
 SERVICE_RESTART = 4012
@@ -387,9 +403,24 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     # --- news of the signed-in user's list of conversations (their own group) ---------------
 
     async def conversation_listed(self, event: dict) -> None:
-        """A conversation of theirs got its first question, or one after an earlier day (perhaps in another tab)."""
-        if html := await self._sidebar_entry(event["thread_id"], listed=True):
-            await self.send(text_data=html)
+        """Conversations of theirs got their first question, or one after an earlier day
+        (perhaps in another tab), gathered for a moment (events.tell_owner)."""
+        for thread_id in event["thread_ids"]:
+            if thread_id == self.thread.id:  # this page's own: marked current in it
+                html = await self._sidebar_entry(thread_id, listed=True)
+            else:
+                html = await _entry_for_every_page(event["news"], thread_id, self._any_pages_entry)
+            if html:
+                await self.send(text_data=html)
+
+    @on_database_thread
+    def _any_pages_entry(self, thread_id: str) -> str:
+        """The entry as any page of the user on another conversation shows it (its rename
+        form then comes back to the list)."""
+        thread = conversations.listed_threads(self.scope["user"]).filter(pk=thread_id).first()
+        if thread is None:
+            return ""
+        return live.render_newly_listed(thread, current=None, back=reverse("chat:threads"))
 
     async def conversation_renamed(self, event: dict) -> None:
         if html := await self._sidebar_entry(event["thread_id"], listed=False):

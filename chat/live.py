@@ -120,7 +120,7 @@ def render_conversation_entry(thread: Thread, back: str | None = None, *, curren
     return render_to_string("chat/conversations.html#conversation_item", context)
 
 
-def render_newly_listed(thread: Thread, *, current: Thread, back: str) -> str:
+def render_newly_listed(thread: Thread, *, current: Thread | None, back: str) -> str:
     """A sidebar after a question in ``thread`` (its first listed it, a later one moved it):
     its entry on top of "Today", within that group as it would be shown when the page has
     none (nothing else asked today). The page decides which (app.js puts the entry alone

@@ -558,6 +558,9 @@ async def test_an_edit_that_renames_the_conversation_renames_it_in_the_owners_ot
     await dispatch.wait_idle()
     for name, tab in tabs.items():
         joined = "".join(await receive_until(tab, r"message--assistant message--completed"))
+        if name == alice.username and f'id="conversation-{thread.id}"' not in joined:
+            # the sidebar's news is gathered for a moment (events.LISTED_GATHER_SECONDS)
+            joined += "".join(await receive_until(tab, rf'id="conversation-{thread.id}"'))
         assert_shows_the_hostile_title(joined, thread, with_sidebar_entry=name == alice.username)
         await tab.disconnect()
 

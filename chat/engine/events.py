@@ -38,6 +38,7 @@ import asyncio
 import contextvars
 import inspect
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -644,10 +645,41 @@ CONVERSATION_RENAMED = "conversation.renamed"
 CONVERSATION_UNLISTED = "conversation.unlisted"
 
 
+# Conversations listed within this long of each other go to a user's pages as one piece of
+# news: one user's 50 tabs each asking a first question at once made 2,500 events, which
+# filled the sockets' channels and crowded out their runs' own text deltas.
+LISTED_GATHER_SECONDS = 0.2
+_listing: dict[tuple[asyncio.AbstractEventLoop, int], list[str]] = {}
+
+
 async def tell_owner(user_id: int, type_: str, **payload: Any) -> None:
     layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(group_of_user(user_id), {"type": type_, **payload})
+    if layer is None:
+        return
+    if type_ == CONVERSATION_LISTED:
+        key = (asyncio.get_running_loop(), user_id)
+        if key in _listing:
+            if payload["thread_id"] not in _listing[key]:
+                _listing[key].append(payload["thread_id"])
+            return
+        _listing[key] = [payload["thread_id"]]
+        # Sent from a task of its own: the caller (a request's commit) does not wait.
+        _sending.add(task := asyncio.get_running_loop().create_task(_send_listed(layer, key)))
+        task.add_done_callback(_sending.discard)
+        return
+    # ``news`` names this one piece of news: the user's pages in one process render each
+    # entry once between them (ThreadConsumer.conversation_listed).
+    await layer.group_send(group_of_user(user_id), {"type": type_, "news": uuid.uuid4().hex, **payload})
+
+
+_sending: set[asyncio.Task] = set()
+
+
+async def _send_listed(layer: Any, key: tuple[asyncio.AbstractEventLoop, int]) -> None:
+    await asyncio.sleep(LISTED_GATHER_SECONDS)
+    thread_ids = _listing.pop(key)
+    news = {"type": CONVERSATION_LISTED, "news": uuid.uuid4().hex, "thread_ids": thread_ids}
+    await layer.group_send(group_of_user(key[1]), news)
 
 
 def tell_owner_sync(user_id: int, type_: str, **payload: Any) -> None:
