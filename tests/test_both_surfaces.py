@@ -28,6 +28,7 @@ from chat.models import Assistant, File, Message, Run, Thread
 from chat.retrieval import stores
 from chat.retrieval.models import VectorStore, VectorStoreFile
 from chat.states import RunStatus
+from tests.admin_pages import admin_url
 
 pytestmark = [pytest.mark.django_db]
 
@@ -535,7 +536,7 @@ def test_the_admin_deletes_an_assistant_through_the_same_service(django_user_mod
     client = Client()
     client.force_login(admin)
     run = create_run(thread, tutor, start=False)
-    response = client.post(reverse("admin:chat_assistant_delete", args=[tutor.id]), {"post": "yes"})
+    response = client.post(admin_url("admin:chat_assistant_delete", tutor.id), {"post": "yes"})
     assert response.status_code == 302 and not Assistant.objects.filter(pk=tutor.pk).exists()
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED
@@ -572,7 +573,7 @@ def test_deleting_a_vector_store_takes_it_out_of_every_tool_resources(surface, w
     if surface == "admin":
         client = Client()
         client.force_login(django_user_model.objects.create_superuser("root", password="root-password-1"))
-        response = client.post(reverse("admin:retrieval_vectorstore_delete", args=[store.id]), {"post": "yes"})
+        response = client.post(admin_url("admin:retrieval_vectorstore_delete", store.id), {"post": "yes"})
         assert response.status_code == 302
     else:
         assert world.api("delete", f"/vector_stores/{store.id}").status_code == 200

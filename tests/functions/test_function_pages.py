@@ -7,6 +7,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains
 
 from chat.models import Assistant
+from tests.admin_pages import admin_url
 
 pytestmark = [pytest.mark.django_db]
 
@@ -99,7 +100,7 @@ def test_the_admin_validates_function_tools_and_keeps_server_tools(admin_client,
     assert response.status_code == 302
     assistant = Assistant.objects.get(name="Quizzer")
     assert assistant.tools == [{"type": "function", "function": quiz_definition}]
-    change = reverse("admin:chat_assistant_change", args=[assistant.pk])
+    change = admin_url("admin:chat_assistant_change", assistant.pk)
     assert "display_quiz" in admin_client.get(change).content.decode()
     response = admin_client.post(change, {**data, "function_tools": "[]"})
     assert response.status_code == 302

@@ -16,6 +16,7 @@ from django.utils.http import parse_header_parameters
 from chat.api.models import ApiKey
 from chat.files import store_file
 from chat.models import File, Message
+from tests.admin_pages import admin_url
 from tests.functions.conftest import WEATHER
 from tests.functions.test_answering import QUIZ, waiting_run
 
@@ -115,8 +116,7 @@ def admin_client(django_user_model, client):
 
 
 def test_the_admin_needs_no_inline_code(admin_client, thread):
-    # reverse() quotes the id: typed raw, an id like "thread_3B…" reads as "thread;…" to the admin.
-    change_page = reverse("admin:chat_thread_change", args=[thread.pk])
+    change_page = admin_url("admin:chat_thread_change", thread.pk)
     for url in ("/admin/", "/admin/chat/thread/", change_page, "/admin/auth/user/add/"):
         response = admin_client.get(url)
         assert response.status_code == 200, url

@@ -5,6 +5,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
 from chat.models import Assistant, Run, Thread
+from tests.admin_pages import admin_url
 
 pytestmark = pytest.mark.django_db
 
@@ -58,13 +59,22 @@ def test_admin_edits_assistants_and_only_reads_runs(client, django_user_model, t
     admin = django_user_model.objects.create_superuser("root", password="root-pass-1")
     client.force_login(admin)
     run = Run.objects.create(thread=thread, assistant=tutor, model="offline", status="completed")
-    assert client.get(reverse("admin:chat_assistant_change", args=[tutor.id])).status_code == 200
+    assert client.get(admin_url("admin:chat_assistant_change", tutor.id)).status_code == 200
     assert client.get(reverse("admin:chat_run_changelist")).status_code == 200
-    page = client.get(reverse("admin:chat_run_change", args=[run.id]))
+    page = client.get(admin_url("admin:chat_run_change", run.id))
     assert page.status_code == 200 and b'name="status"' not in page.content  # read-only
     assert client.get(reverse("admin:chat_thread_add")).status_code == 403
-    assert client.post(reverse("admin:chat_thread_delete", args=[thread.id]), {"post": "yes"}).status_code == 403
+    assert client.post(admin_url("admin:chat_thread_delete", thread.id), {"post": "yes"}).status_code == 403
     assert Thread.objects.filter(pk=thread.pk).exists()
+
+
+def test_the_admin_finds_an_object_whose_id_reads_like_an_escape(client, django_user_model, alice):
+    """The admin reads "_2B" in an id as "+": tests that typed raw ids failed whenever a
+    random id began that way (CI, 2026-12-01). Its own quoted addresses find the object."""
+    client.force_login(django_user_model.objects.create_superuser("root", password="root-pass-1"))
+    assistant = Assistant.objects.create(id="asst_2B2LCyC9p13DY9X6ZAY9Sn0A", owner=alice, name="Escaped", model="offline")
+    assert client.get(reverse("admin:chat_assistant_change", args=[assistant.id])).status_code == 302  # the trap
+    assert client.get(admin_url("admin:chat_assistant_change", assistant.id)).status_code == 200
 
 
 def test_the_admin_cannot_rename_a_thread_behind_its_open_pages(client, django_user_model, thread):
@@ -72,7 +82,7 @@ def test_the_admin_cannot_rename_a_thread_behind_its_open_pages(client, django_u
     pages: the admin's thread change form is read-only, and a POST to it changes nothing."""
     admin = django_user_model.objects.create_superuser("root", password="root-pass-1")
     client.force_login(admin)
-    change = reverse("admin:chat_thread_change", args=[thread.id])
+    change = admin_url("admin:chat_thread_change", thread.id)
     page = client.get(change)
     assert page.status_code == 200 and b'name="title"' not in page.content
     assert client.post(change, {"title": "Renamed behind its pages"}).status_code == 403
