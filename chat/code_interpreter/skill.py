@@ -21,6 +21,7 @@ from chat.providers.offline.explain import register_explainer
 from chat.providers.offline.model import (
     Reply,
     answered_call,
+    full_stop,
     json_arguments,
     last_message,
     literal,
@@ -326,7 +327,7 @@ def report(output: str) -> str:
     text = "\n".join(body)
     if "Traceback" in text or re.search(r"^\w+Error\b", text, re.M):
         error = next((line for line in reversed(body) if re.match(r"^\w+(Error|Exception)\b", line)), body[-1] if body else "")
-        answer = f"The code stopped with an error: `{error.strip()}`. The full output is in the step above."
+        answer = f"The code stopped with an error: {full_stop(f"`{error.strip()}`")} The full output is in the step above."
     elif not body:
         answer = "The code ran without printing anything."
     elif len(body) <= 3 and len(text) < 600:

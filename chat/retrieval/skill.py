@@ -28,6 +28,10 @@ MAX_QUOTES = 3  # the answer and at most two quotes that back it
 # The answer is sought in the best few passages only: further down, a sentence that
 # happens to share the question's words more often misleads than answers.
 MAX_PASSAGES = 4
+# The longest query the model writes: a question pasted with 250,000 characters of text is
+# not searched for (nor counted as output tokens) whole; a search query is a sentence or two.
+MAX_QUERY = 400
+_QUESTION = re.compile(r"[^.!?\n]*\?")
 _COUNT = re.compile(r"\b(one|two|three|four|five|[1-5])\s+sentences?\b", re.I)
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 
@@ -39,6 +43,19 @@ def quote_count(query: str) -> int:
         return MAX_QUOTES
     word = match.group(1).lower()
     return _NUMBERS.get(word) or int(word)
+
+
+def search_query(text: str) -> str:
+    """What to search for, as a model would write it: the message itself when it is short;
+    else its last question (a sentence ending in "?") when that is short enough, else its
+    first ``MAX_QUERY`` characters, cut at a word."""
+    if len(text.strip()) <= MAX_QUERY:
+        return text.strip()
+    text = " ".join(text.split())
+    questions = [q.strip() for q in _QUESTION.findall(text[-20 * MAX_QUERY :]) if q.strip()]
+    if questions and len(questions[-1]) <= MAX_QUERY:
+        return questions[-1]
+    return text[:MAX_QUERY].rsplit(" ", 1)[0] if " " in text[:MAX_QUERY] else text[:MAX_QUERY]
 
 
 def _others_answer(request) -> bool:
@@ -118,7 +135,7 @@ def file_search_skill(request) -> Reply | None:
     message = last_message(request)
     if message.get("role") != "user" or _others_answer(request):
         return None
-    query = message_text(message).strip()
+    query = search_query(message_text(message))
     if not query:
         return None
     return Reply(tool_calls=(("file_search", json_arguments(query=query)),))
@@ -129,7 +146,7 @@ def forced_search(request, name: str) -> str | None:
     if name != "file_search":
         return None
     users = [message_text(m) for m in request.messages if m.get("role") == "user"]
-    return json_arguments(query=(users[-1] if users else "").strip())
+    return json_arguments(query=search_query(users[-1] if users else ""))
 
 
 register_skill(file_search_skill, first=True)

@@ -20,7 +20,7 @@ import sympy as sp
 from chat.providers.base import ModelRequest
 from chat.providers.offline import mathtutor, spelling
 from chat.providers.offline.mathparse import extract, read
-from chat.providers.offline.model import Reply, last_message, message_text
+from chat.providers.offline.model import Reply, full_stop, last_message, message_text
 
 # (the question, the assistant's answers to it) -> an explanation, or None
 Explainer = Callable[[str, list[str]], str | None]
@@ -170,7 +170,7 @@ def explain_math(question: str, answers: list[str]) -> str | None:
     lines = [f"Here is how I got **{result}**, step by step." + (f" {heading}" if heading else "")]
     for number, step in enumerate(steps, 1):
         what, _, shows = step.partition(": ")
-        lines.append(f"{number}. **{what}.** {_reason(what)}" + (f" That gives {shows}." if shows else ""))
+        lines.append(f"{number}. **{full_stop(what)}** {_reason(what)}" + (f" That gives {full_stop(shows)}" if shows else ""))
     check = _check(question, result)
     if check:
         lines += ["", check]

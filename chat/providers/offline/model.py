@@ -75,6 +75,18 @@ def literal(text: str) -> str:
     return f"{fence} {text} {fence}" if fence == "``" or text.startswith(" ") else f"{fence}{text}{fence}"
 
 
+# A sentence already ends when its last word is followed by . ! ? or … (and maybe closing
+# marks: a code span's backtick, emphasis, a bracket or a quotation mark).
+_ENDED = re.compile(r"[.!?…][`*_)\]”’\"']*$")
+
+
+def full_stop(text: str) -> str:
+    """``text`` ending its sentence exactly once: a period is added only when it has no end
+    of its own ("…was stopped." or "…its solutions." written into a reply stay single)."""
+    text = text.rstrip()
+    return text if not text or _ENDED.search(text) else text + "."
+
+
 QUOTE_LIMIT = 100  # characters of the user's words an answer quotes back
 
 

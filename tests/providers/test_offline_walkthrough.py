@@ -1,0 +1,91 @@
+"""Wrong answers a new user's walkthrough found in the offline model, each fixed by a rule
+(the tests use made-up variants of the reported sentences, never only those)."""
+
+import asyncio
+import json
+
+import pytest
+
+from chat import tools
+from chat.code_interpreter import skill as code_skill
+from chat.providers.base import ModelRequest, Usage
+from chat.providers.offline.mathtutor import answer
+from chat.providers.offline.model import OfflineProvider, compose, full_stop
+from chat.retrieval import skill as search_skill
+
+pytestmark = [pytest.mark.django_db]
+
+
+def request(turns, *run_tools):
+    if isinstance(turns, str):
+        turns = [("user", turns)]
+    return ModelRequest(
+        model="offline",
+        messages=[{"role": role, "content": content} for role, content in turns],
+        tools=tools.model_schemas(list(run_tools)),
+        enabled_tools=tuple(t["type"] for t in run_tools),
+    )
+
+
+FILES, CODE = {"type": "file_search"}, {"type": "code_interpreter"}
+
+
+# --- h) a sentence ends once ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "ended"),
+    [
+        ("It ran", "It ran."),
+        ("It was stopped.", "It was stopped."),
+        ("Is it?", "Is it?"),
+        ("`ValueError: bad.`", "`ValueError: bad.`"),
+        ("`x = 2`", "`x = 2`."),
+        ("“Quoted.”", "“Quoted.”"),
+        ("", ""),
+    ],
+)
+def test_a_sentence_gets_its_period_only_when_it_has_no_end(text, ended):
+    assert full_stop(text) == ended
+
+
+@pytest.mark.parametrize("seconds", [3, 45])
+def test_an_error_that_ends_its_own_sentence_is_reported_without_a_second_period(seconds):
+    output = f"TimeoutError: the code ran for more than {seconds} seconds and was stopped.\n"
+    assert ".." not in code_skill.report(output).replace("…", "")
+    assert "`NameError: name 'y' is not defined`." in code_skill.report("Traceback\nNameError: name 'y' is not defined")
+
+
+@pytest.mark.parametrize("question", ["Solve x^3 + x - 5 = 0", "solve 2t^3 - t + 7 = 0"])
+def test_explaining_a_solution_never_doubles_a_period(question):
+    text = compose(request([("user", question), ("assistant", answer(question)), ("user", "why?")])).text
+    assert "Here is how I got" in text and ".." not in text.replace("...", "")
+
+
+# --- g) a huge message is no huge search query -------------------------------------------------
+
+
+def _stream(asked):
+    async def collect():
+        return [chunk async for chunk in OfflineProvider().stream(asked)]
+
+    return asyncio.run(collect())
+
+
+@pytest.mark.parametrize("question", ["What does the second chapter say about tides?", ""])
+def test_a_huge_message_is_searched_for_with_a_short_query_and_counted_as_such(question):
+    pasted = " ".join(f"Line {i} of a pasted report about harbours and ships." for i in range(5000))
+    asked = request(pasted + " " + question, FILES)
+    ((name, arguments),) = compose(asked).tool_calls
+    query = json.loads(arguments)["query"]
+    assert name == "file_search" and 0 < len(query) <= search_skill.MAX_QUERY
+    assert query == question or query.startswith("Line 0 of a pasted report")
+    usage = next(chunk for chunk in _stream(asked) if isinstance(chunk, Usage))
+    assert usage.completion_tokens < 150  # the query the model wrote, not the 50,000-word message
+
+
+def test_a_short_message_is_the_query_as_it_is():
+    asked = request("  Which harbour had the most ships in 1850?\n", FILES)
+    assert compose(asked).tool_calls == (
+        ("file_search", json.dumps({"query": "Which harbour had the most ships in 1850?"})),
+    )
