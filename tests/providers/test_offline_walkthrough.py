@@ -89,3 +89,28 @@ def test_a_short_message_is_the_query_as_it_is():
     assert compose(asked).tool_calls == (
         ("file_search", json.dumps({"query": "Which harbour had the most ships in 1850?"})),
     )
+
+
+# --- a) a question in words about a concept is no formula --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "why does the paper use sine waves for the timing signal?",
+        "what is the sine used for in the rotary embedding?",
+        "what is the cost of training the big model?",
+        "how is the cosine similarity computed, and why not the sine?",
+    ],
+)
+def test_a_question_naming_a_function_in_words_is_not_math_and_is_searched_for(question):
+    assert answer(question) is None
+    ((name, arguments),) = compose(request(question, FILES)).tool_calls
+    assert name == "file_search" and json.loads(arguments)["query"] == question
+
+
+@pytest.mark.parametrize(
+    ("question", "result"), [("what is sin(pi/2)?", "1"), ("what is sin pi", "0"), ("differentiate sinx", "cos(x)")]
+)
+def test_functions_written_as_math_are_still_computed(question, result):
+    assert f"**Answer:** {result}" in answer(question)

@@ -216,7 +216,8 @@ def classify_name(name: str, glued_to_number: bool) -> list[tuple[str, str]] | N
     if len(name) == 1:
         return [("var", name)]
     for func in FUNCTIONS:  # "sinx", "lnx": a function glued to its variable
-        if lower.startswith(func) and len(name) == len(func) + 1:
+        # Never to a constant: "sine" is the word, not sin(e).
+        if lower.startswith(func) and len(name) == len(func) + 1 and name[-1] not in CONSTANTS:
             return [("func", func), ("var", name[-1])]
     if glued_to_number and len(name) <= 3 or PRODUCT.fullmatch(name):  # "2xy", "ax", "by"
         return [("var", letter) for letter in name]
@@ -321,6 +322,10 @@ def qualifies(tokens: list[tuple[str, str]], intent: str | None, whole: bool) ->
     if intent in {"simplify", "expand", "factor", "solve"}:
         return has_operation or kinds == ["num"] and intent == "factor"
     if intent == "evaluate":
+        # "What is the cost of …" reads cos·t: a function of a bare letter, unbracketed,
+        # inside a sentence is a word, not something to compute.
+        if not whole and kinds == ["func", "var"]:
+            return False
         return has_operation or "const" in kinds
     return whole and has_operation
 
