@@ -107,10 +107,17 @@ def _times_table(m: re.Match) -> str:
     return f"n = {n}\nfor k in range(1, 11):\n    print(f'{{k:>2}} × {{n}} = {{k * n}}')"
 
 
-# "plot sin x", "graph y = x^2 from -3 to 3", "draw cos(x) over [0, 2pi]": the verb, the
-# expression, and an optional range; the expression is read by the math tutor's own safe
-# tokenizer (never sympify: that evaluates Python).
-_PLOT = re.compile(r"\b(?:plot|graph|draw|sketch)\b(?:\s+(?:the\s+)?(?:graph|function|curve)\s+of\b)?(.*)", re.I | re.S)
+# "plot sin x", "graph y = x^2 from -3 to 3", "draw cos(x) over [0, 2pi]", "can you draw me
+# a graph of y = x^3 between -2 and 2", "show a plot of …": the verb (show, make… only
+# with "a graph/plot of"), the expression, and an optional range; the expression is read by
+# the math tutor's own safe tokenizer (never sympify: that evaluates Python).
+_PLOT = re.compile(
+    r"(?:\b(?:plot|graph|draw|sketch)\b(?:\s+(?:me|us))?"
+    r"|\b(?:show|make|give|create|produce)\b(?:\s+(?:me|us))?(?=\s+(?:(?:a|an|the)\s+)?(?:graph|plot|chart)\s+of\b))"
+    r"(?:\s+(?:a|an|the)(?=\s+(?:graph|plot|chart|function|curve)\s+of\b))?"
+    r"(?:\s+(?:graph|plot|chart|function|curve)\s+of\b)?(.*)",
+    re.I | re.S,
+)
 _RANGE = re.compile(
     r"\b(?:from|between|over|on|in)\s*[\[(]?\s*([-+\w.π*/ ]{1,40}?)\s*(?:\bto\b|\band\b|\.\.|,)\s*([-+\w.π*/]{1,40})", re.I
 )
@@ -306,6 +313,13 @@ def recipe_for(text: str):
     return None
 
 
+def asks_for_plot(text: str) -> bool:
+    """Whether the message asks to plot a function this skill can read ("draw a graph of
+    sin(x)"): such a request is for the plot recipe, never a file search or an equation."""
+    match = _PLOT.search(spelling.correct(text))
+    return bool(match) and _plot(match) is not None
+
+
 def program_for(text: str) -> str | None:
     pasted = PASTED.search(text)
     if pasted and pasted.group(1).strip():
@@ -353,8 +367,19 @@ NO_PROGRAM = (
 )
 
 
+NO_TOOL_TO_PLOT = (
+    "I draw graphs by running a short Python program, and this assistant doesn't have the "
+    "code_interpreter tool enabled, so I can't draw this one. Enable Code Interpreter and ask again."
+)
+
+
 def code_interpreter_skill(request) -> Reply | None:
     if NAME not in request.enabled_tools:
+        # A plot asked for without the tool: say why, rather than solve "y = …" for x or
+        # search the files (this skill is tried before file_search's).
+        message = last_message(request)
+        if message.get("role") == "user" and asks_for_plot(message_text(message)):
+            return Reply(text=NO_TOOL_TO_PLOT)
         return None
     call = _our_call(request)
     if call is not None:

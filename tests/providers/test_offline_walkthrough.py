@@ -114,3 +114,43 @@ def test_a_question_naming_a_function_in_words_is_not_math_and_is_searched_for(q
 )
 def test_functions_written_as_math_are_still_computed(question, result):
     assert f"**Answer:** {result}" in answer(question)
+
+
+# --- b, c) asking for a graph in words gets the plot recipe ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "low", "high"),
+    [
+        ("could you draw me a graph of y = x^2 - 4x between -1 and 5", "-1.0", "5.0"),
+        ("please sketch the curve of y = 2x^3 + x from -3 to 3", "-3.0", "3.0"),
+        ("show me a plot of cos(3x) between 0 and 2", "0.0", "2.0"),
+        ("make a graph of y = 1/(x+5) over [1, 4]", "1.0", "4.0"),
+    ],
+)
+def test_a_graph_asked_for_in_words_is_plotted_over_its_range(message, low, high):
+    for run_tools in [(CODE,), (CODE, FILES)]:
+        ((name, arguments),) = compose(request(message, *run_tools)).tool_calls
+        code = json.loads(arguments)["code"]
+        assert name == "code_interpreter" and "plt.show()" in code
+        assert f"np.linspace({low}, {high}, 401)" in code
+
+
+@pytest.mark.parametrize("message", ["draw a graph of tan(x)", "sketch the graph of e^x", "draw cos(2x) for me"])
+def test_a_plot_request_is_never_a_file_search(message):
+    ((name, _),) = compose(request(message, CODE, FILES)).tool_calls
+    assert name == "code_interpreter"
+    without_the_tool = compose(request(message, FILES))
+    assert not without_the_tool.tool_calls and "code_interpreter tool" in without_the_tool.text
+
+
+@pytest.mark.parametrize("message", ["draw a graph of y = x^3 - 5x", "graph y = 4 - x^2 between -2 and 2"])
+def test_without_code_interpreter_a_plot_request_is_not_solved_as_an_equation(message):
+    text = compose(request(message)).text
+    assert "code_interpreter tool" in text and "**Answer:**" not in text
+
+
+@pytest.mark.parametrize("message", ["draw the conclusion of the second chapter", "show that the method converges"])
+def test_words_that_only_look_like_plot_requests_are_still_searched_for(message):
+    ((name, _),) = compose(request(message, CODE, FILES)).tool_calls
+    assert name == "file_search"
