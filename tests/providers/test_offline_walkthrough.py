@@ -154,3 +154,31 @@ def test_without_code_interpreter_a_plot_request_is_not_solved_as_an_equation(me
 def test_words_that_only_look_like_plot_requests_are_still_searched_for(message):
     ((name, _),) = compose(request(message, CODE, FILES)).tool_calls
     assert name == "file_search"
+
+
+# --- e) each question of a message is answered ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "results"),
+    [
+        ("what's 13*11? Also `y^3`", ["143", "y^3"]),
+        ("What is 9*7? And could you simplify $(x^2 - 9)/(x - 3)$?", ["63", "x + 3"]),
+        ("what's 25*4? what about 3^5?", ["100", "243"]),
+        ("Solve 3x - 1 = 8? Then differentiate x^4", ["x = 3", "4x^3"]),
+    ],
+)
+def test_every_question_of_a_message_gets_its_own_answer(message, results):
+    text = answer(message)
+    assert [f"**Part {n}.**" in text for n in (1, 2)] == [True, True]
+    assert [
+        line.removeprefix("**Answer:** ") for line in text.splitlines() if line.startswith("**Answer:**")
+    ] == results
+
+
+@pytest.mark.parametrize(
+    "message", ["What is 6+5? Is that right?", "Can you help me? What's 6+5?", "What's 6+5? I got 11."]
+)
+def test_a_question_without_math_beside_one_with_math_is_no_part(message):
+    text = answer(message)
+    assert "**Part" not in text and text.endswith("**Answer:** 11")

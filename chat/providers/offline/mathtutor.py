@@ -59,25 +59,52 @@ _NEXT_COMMAND = re.compile(
     re.I,
 )
 _RESULT = re.compile(r"^\*\*Answer:\*\* (.+)$", re.M)
+# Where a message moves on to its next question: "What's 12*12? And $x^2$?".
+_NEXT_QUESTION = re.compile(r"(?<=\?)\s+(?=\S)")
+# The command word that carries a question's intent over to the next one's math when that
+# has none of its own ("What's 12*12? Also $x^2$" asks what $x^2$ is too).
+_COMMAND_WORDS = {"evaluate": "evaluate", "simplify": "simplify", "expand": "expand", "factor": "factor",
+                  "solve": "solve", "diff": "differentiate", "integrate": "integrate"}
+
+
+def _split(text: str) -> list[tuple[str, bool]]:
+    """(part, whether it begins a new question) for each question and each command in it."""
+    parts = []
+    for question in _NEXT_QUESTION.split(text):
+        commands = [part for part in _NEXT_COMMAND.split(question) if part.strip()]
+        parts += [(part, index == 0) for index, part in enumerate(commands)]
+    return parts
 
 
 def _answer_parts(text: str) -> str | None:
-    """Each command of a multi-part message answered in order, or None (one command, or a
-    part not understood: then the message is answered as a whole). A part with no math of
-    its own ("then differentiate the result") works on the previous part's answer."""
-    parts = [part for part in _NEXT_COMMAND.split(text[:MAX_TEXT]) if part.strip()]
+    """Each question and each command of a multi-part message answered in order, or None
+    (one part, or a part not understood: then the message is answered as a whole). A
+    command with no math of its own ("then differentiate the result") works on the previous
+    part's answer; a question with no math ("Is that right?") is left to the whole message,
+    and one with math but no command word takes the previous question's."""
+    parts = _split(text[:MAX_TEXT])
     if not 2 <= len(parts) <= MAX_PARTS:
         return None
     replies: list[str] = []
-    previous = None
-    for part in parts:
-        reply = _answer_one(part) if extract(part) else None
-        if reply is None and previous is not None:
+    previous = intent = None
+    for part, new_question in parts:
+        request = extract(part)
+        if (request is None or request.intent is None) and intent in _COMMAND_WORDS:
+            asked = f"{_COMMAND_WORDS[intent]} {part}"  # "… ? What about 2^10?"
+            if (carried := extract(asked)) is not None:
+                part, request = asked, carried
+        if new_question and request is None:
+            continue
+        reply = _answer_one(part) if request else None
+        if reply is None and previous is not None and not new_question:
             reply = _answer_one(f"{part} ; {previous}")
         if reply is None or (result := _RESULT.findall(reply)) == []:
             return None
+        intent = (request.intent if request else None) or intent
         previous = result[-1].strip("`").split(" ≈ ")[0].removesuffix(" + C")
         replies.append(f"**Part {len(replies) + 1}.** {reply}")
+    if len(replies) < 2:
+        return None
     joined = "\n\n".join(replies)
     return joined if len(joined) <= MAX_REPLY else None
 
