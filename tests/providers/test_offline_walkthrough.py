@@ -182,3 +182,48 @@ def test_every_question_of_a_message_gets_its_own_answer(message, results):
 def test_a_question_without_math_beside_one_with_math_is_no_part(message):
     text = answer(message)
     assert "**Part" not in text and text.endswith("**Answer:** 11")
+
+
+# --- d) "why?" after a derivative names the rule it used -------------------------------------------
+
+
+def _explained(question, follow_up="Could you explain this to me?"):
+    return compose(request([("user", question), ("assistant", answer(question)), ("user", follow_up)])).text
+
+
+@pytest.mark.parametrize(
+    ("question", "rule", "pieces"),
+    [
+        (
+            "differentiate x^3 cos(x)",
+            "Product rule",
+            ["u = x^{3}", "u' = 3 x^{2}", "(power rule)", "(derivative of cos)"],
+        ),
+        ("find the derivative of t^2 e^t", "Product rule", ["u = t^{2}", "u' = 2 t"]),
+        ("what is the derivative of cos(5x^3)?", "Chain rule", ["u = 5 x^{3}", "u' = 15 x^{2}"]),
+        ("d/dx (x^2 - 3)^4", "Chain rule", ["u = x^{2} - 3", "u' = 2 x"]),
+        ("derivative of (3x + 1)/(x^2 + 2)", "Quotient rule", ["u = 3 x + 1", "v = x^{2} + 2", "v' = 2 x"]),
+        (
+            "differentiate 2x^5 - 4x + 9",
+            "Sum rule",
+            ["\\(2 x^{5}\\) gives \\(10 x^{4}\\)", "constant's derivative is 0"],
+        ),
+    ],
+)
+def test_asked_why_after_a_derivative_it_names_the_rule_and_the_parts_it_computed(question, rule, pieces):
+    for follow_up in ["why?", "Could you explain that to me?"]:
+        text = _explained(question, follow_up)
+        assert f"**{rule}:**" in text and all(piece in text for piece in pieces), text
+        assert "equivalent, simpler form" not in text and ".." not in text
+
+
+def test_the_rule_explained_matches_the_answer_given():
+    text = _explained("differentiate x^4 sin(x)")
+    assert "x^{4} \\cos{\\left(x \\right)} + 4 x^{3} \\sin{\\left(x \\right)}" in text
+    assert "Here is how I got **`x^4*cos(x) + 4x^3*sin(x)`**" in text
+
+
+def test_a_step_with_no_rule_to_name_gets_no_filler():
+    text = _explained("Solve x^3 - 2x + 5 = 0", "why?")
+    assert "degree-3" in text and "no short method" in text
+    assert "equivalent, simpler form" not in text

@@ -20,6 +20,7 @@ import sympy as sp
 from chat.providers.base import ModelRequest
 from chat.providers.offline import mathtutor, spelling
 from chat.providers.offline.mathparse import extract, read
+from chat.providers.offline.mathsolve import Writer, pick_var
 from chat.providers.offline.model import Reply, full_stop, last_message, message_text
 
 # (the question, the assistant's answers to it) -> an explanation, or None
@@ -122,17 +123,22 @@ REASONS = [
                             "solutions of any quadratic directly from its coefficients."),
     (r"^Cancel", "A factor that appears above and below the fraction line divides out, as long as it "
                  "is not zero."),
+    (r"^This is a degree-(\d+) equation", "Equations of degree {0} and higher have no short method I can "
+                                          "show step by step, so I found their roots with sympy's exact solver "
+                                          "and list them as they came out."),
     (r"^Power rule", "The derivative of \\(x^n\\) is \\(n x^{n-1}\\): the exponent comes down in front and "
                      "goes down by one."),
 ]
 
 
 def _reason(step: str) -> str:
+    """Why a step is taken; nothing for a step whose words already say why ("This is a
+    degree-3 equation, so I'll just list its solutions"): no filler that explains nothing."""
     for pattern, reason in REASONS:
         match = re.match(pattern, step)
         if match:
             return reason.format(*match.groups())
-    return "This rewrites the problem into an equivalent, simpler form."
+    return ""
 
 
 def _check(question: str, result: str) -> str | None:
@@ -158,19 +164,132 @@ def _check(question: str, result: str) -> str | None:
     return "**Check:** " + "; ".join(lines) + ". Both sides agree, so the answer is right."
 
 
+# --- derivatives: which rule, on which parts ---------------------------------------------------
+
+_W = Writer()
+
+
+def _tex(expr: sp.Expr) -> str:
+    return f"\\({_W.tex(expr)}\\)"
+
+
+def _split_quotient(expr: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, sp.Expr] | None:
+    """(top, bottom) when ``expr`` is a fraction whose bottom depends on ``var``."""
+    top, bottom = sp.fraction(expr)
+    return (top, bottom) if expr.is_Mul and bottom != 1 and bottom.has(var) else None
+
+
+def rule_name(expr: sp.Expr, var: sp.Symbol) -> str:
+    """The rule that differentiates ``expr`` (its outermost operation)."""
+    if not expr.has(var):
+        return "a constant's derivative is 0"
+    if expr == var:
+        return "the derivative of the variable itself is 1"
+    if expr.is_Add:
+        return "sum rule"
+    if expr.is_Mul:
+        constant, rest = expr.as_independent(var, as_Add=False)
+        if constant != 1:
+            return "constant multiple rule"
+        return "quotient rule" if _split_quotient(expr, var) else "product rule"
+    if expr.is_Pow:
+        base, exponent = expr.args
+        if exponent.has(var):
+            return "exponential rule" + (" with the chain rule" if exponent != var else "")
+        return "power rule" + (" with the chain rule" if base != var else "")
+    if isinstance(expr, sp.Function) and len(expr.args) == 1:
+        name = type(expr).__name__
+        return f"derivative of {name}" + (" with the chain rule" if expr.args[0] != var else "")
+    return "differentiation rules sympy applies"
+
+
+def _derivative_steps(expr: sp.Expr, var: sp.Symbol) -> list[str]:
+    """The outermost rule, applied with the pieces it needs and their derivatives (each with
+    its own rule named), all computed here with sympy."""
+    d = sp.diff(expr, var)
+    name = rule_name(expr, var)
+    if expr.is_Add:
+        terms = expr.as_ordered_terms()
+        parts = "; ".join(f"{_tex(t)} gives {_tex(sp.diff(t, var))} ({rule_name(t, var)})" for t in terms)
+        return [f"**Sum rule:** the derivative of a sum is the sum of the derivatives, term by term: {parts}."]
+    if name == "constant multiple rule":
+        constant, rest = expr.as_independent(var, as_Add=False)
+        return [f"**Constant multiple rule:** the constant {_tex(constant)} stays in front, and "
+                f"{_tex(rest)} is differentiated ({rule_name(rest, var)}): {_tex(sp.diff(rest, var))}."
+                ] + (_derivative_steps(rest, var) if rest.is_Mul or rest.is_Add else [])
+    if name == "quotient rule":
+        u, v = _split_quotient(expr, var)
+        return [f"**Quotient rule:** \\(\\left(\\frac{{u}}{{v}}\\right)' = \\frac{{u'v - uv'}}{{v^2}}\\) with "
+                f"\\(u = {_W.tex(u)}\\), \\(v = {_W.tex(v)}\\): \\(u' = {_W.tex(sp.diff(u, var))}\\) "
+                f"({rule_name(u, var)}), \\(v' = {_W.tex(sp.diff(v, var))}\\) ({rule_name(v, var)}). That gives {_tex(d)}."]
+    if name == "product rule":
+        factors = expr.as_ordered_factors()
+        u, v = factors[0], sp.Mul(*factors[1:])
+        return [f"**Product rule:** \\((uv)' = u'v + uv'\\) with \\(u = {_W.tex(u)}\\) and \\(v = {_W.tex(v)}\\): "
+                f"\\(u' = {_W.tex(sp.diff(u, var))}\\) ({rule_name(u, var)}), "
+                f"\\(v' = {_W.tex(sp.diff(v, var))}\\) ({rule_name(v, var)}). "
+                f"So \\(u'v + uv' = {_W.tex(sp.diff(u, var) * v + u * sp.diff(v, var))}\\)."]
+    inner = None
+    if expr.is_Pow:
+        base, exponent = expr.args
+        if not exponent.has(var):
+            if base == var:
+                return [f"**Power rule:** the derivative of \\({var}^n\\) is \\(n {var}^{{n-1}}\\): the exponent "
+                        f"{_tex(exponent)} comes down in front and goes down by one, giving {_tex(d)}."]
+            inner, outer = base, f"the power \\(u^{{{_W.tex(exponent)}}}\\) (power rule)"
+        else:
+            inner = exponent if exponent != var else None
+            outer = f"\\({_W.tex(base)}^u\\), whose derivative is itself times \\(\\ln {_W.tex(base)}\\)"
+    elif isinstance(expr, sp.Function) and len(expr.args) == 1:
+        inner = expr.args[0] if expr.args[0] != var else None
+        outer = f"\\({_W.tex(expr.func(sp.Symbol('u')))}\\)"
+        if inner is None:
+            return [f"**Derivative of {type(expr).__name__}:** a standard derivative, "
+                    f"\\(\\frac{{d}}{{d{var}}} {_W.tex(expr)} = {_W.tex(d)}\\)."]
+    if inner is not None:
+        return [f"**Chain rule:** {_tex(expr)} is a function of an inner expression \\(u = {_W.tex(inner)}\\): "
+                f"the outer part is {outer}; differentiate it at \\(u\\), then multiply by "
+                f"\\(u' = {_W.tex(sp.diff(inner, var))}\\) ({rule_name(inner, var)}). That gives {_tex(d)}."]
+    if expr.is_Pow:  # a^x
+        return [f"**Exponential rule:** \\(\\frac{{d}}{{d{var}}} a^{var} = a^{var} \\ln a\\), giving {_tex(d)}."]
+    return [f"Differentiating gives {_tex(d)}."]
+
+
+def explain_derivative(question: str, result: str) -> str | None:
+    """Which rule gives the derivative and how, worked out again from the question."""
+    request = extract(spelling.correct(question))
+    if request is None or request.intent != "diff":
+        return None
+    try:
+        _, value = mathtutor.command_target(mathtutor.split_equation(request.candidates[0]) or ())
+        var = sp.Symbol(request.var) if request.var else pick_var(value.free_symbols, None)
+        steps = _derivative_steps(value, var)
+    except Exception:  # sympy fails in many ways on odd input; then the general explainer speaks
+        return None
+    lines = [f"Here is how I got **{result}**. I differentiated {_tex(value)} with respect to \\({var}\\):", ""]
+    lines += [f"{number}. {step}" for number, step in enumerate(steps, 1)]
+    if request.order > 1:
+        lines += ["", f"For the derivative of order {request.order}, the same rules are applied again to each "
+                      "result in turn."]
+    return "\n".join(lines)
+
+
 def explain_math(question: str, answers: list[str]) -> str | None:
     solution = mathtutor.answer(question)
     if not solution or "**Answer:**" not in solution:
         return None
     body, result = solution.rsplit("**Answer:**", 1)
     result = result.strip()
+    if (derivative := explain_derivative(question, result)) is not None:
+        return derivative
     written = [line.strip() for line in body.strip().splitlines() if line.strip()]
     heading = written.pop(0) if written and written[0].endswith(":") else ""
     steps = [re.sub(r"^\d+\. ", "", line) for line in written]
     lines = [f"Here is how I got **{result}**, step by step." + (f" {heading}" if heading else "")]
     for number, step in enumerate(steps, 1):
         what, _, shows = step.partition(": ")
-        lines.append(f"{number}. **{full_stop(what)}** {_reason(what)}" + (f" That gives {full_stop(shows)}" if shows else ""))
+        line = f"{number}. **{full_stop(what)}** {_reason(what)}".rstrip()
+        lines.append(line + (f" That gives {full_stop(shows)}" if shows else ""))
     check = _check(question, result)
     if check:
         lines += ["", check]
