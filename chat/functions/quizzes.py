@@ -13,7 +13,7 @@ from fractions import Fraction
 import sympy as sp
 
 from chat.functions.models import QUIZ_FUNCTION, is_quiz_function  # noqa: F401 (the skills' names)
-from chat.providers.offline.mathparse import parse
+from chat.providers.offline.mathparse import extract, parse
 
 MULTIPLE_CHOICE, FREE_RESPONSE = "MULTIPLE_CHOICE", "FREE_RESPONSE"
 
@@ -36,12 +36,57 @@ def _degrees(value: Fraction | sp.Expr) -> str:
 
 
 def topic_of(texts: list[str]) -> str:
-    joined = " ".join(texts)
-    if GEOMETRY_WORDS.search(joined):
+    return quiz_topic(texts)[0]
+
+
+# Topics a conversation can be about that I have no quiz for: (name, words that show it).
+# Each maps to the quiz I write instead (its nearest), and the reply says so.
+SYSTEM_WORDS = re.compile(r"\bsystems? of (?:linear )?equations\b|\bsimultaneous equations\b", re.I)
+CALCULUS_WORDS = re.compile(r"\b(?:derivative|differentiat\w*|integra\w*|antiderivative|limit)\b", re.I)
+PLOT_WORDS = re.compile(r"\b(?:plot|graph|chart|draw|sketch)\b", re.I)
+TOPIC_NAMES = {"geometry": "angles of polygons", "algebra": "linear equations", "arithmetic": "arithmetic"}
+
+
+def topic_of_message(text: str) -> str | None:
+    """The topic one message is about: a quiz topic (geometry, algebra, arithmetic), one I
+    have no quiz for ("systems of equations", "calculus", "graphs"), "other" for a message
+    with no math (a question about a paper), or None for one that names no topic at all."""
+    request = extract(text)
+    equations = [c for c in request.candidates if c.count("=") == 1] if request else []
+    if GEOMETRY_WORDS.search(text) and not PLOT_WORDS.search(text):
         return "geometry"
-    if ALGEBRA_WORDS.search(joined):
+    if SYSTEM_WORDS.search(text) or len(equations) >= 2:
+        return "systems of equations"
+    if CALCULUS_WORDS.search(text) or request and request.intent in {"diff", "integrate", "limit"}:
+        return "calculus"
+    if PLOT_WORDS.search(text):
+        return "graphs of functions"
+    if equations or re.search(r"\b(?:equations?|algebra|solve for)\b", text, re.I):
         return "algebra"
-    return "arithmetic"
+    if request and request.candidates:
+        return "arithmetic"
+    return "other" if len(re.findall(r"[a-z]{3,}", text, re.I)) >= 3 else None
+
+
+def quiz_topic(texts: list[str], skip=lambda text: False) -> tuple[str, str]:
+    """(the quiz topic, a note for the reply) from the conversation's most recent message
+    that has a topic (``skip`` passes over quiz requests, "why?" and the like). The note is
+    empty when I have a quiz on that topic, else it says which quiz I write and why."""
+    for text in reversed(texts):
+        if skip(text):
+            continue
+        topic = topic_of_message(text)
+        if topic in TOPIC_NAMES:
+            return topic, ""
+        if topic == "systems of equations":
+            return "algebra", ("I have no quiz on systems of equations yet, so this one is on single linear "
+                               "equations, the nearest topic I have a quiz for.")
+        if topic is not None:
+            what = "isn't about math" if topic == "other" else f"is about {topic}"
+            return "arithmetic", (f"Our recent conversation {what}, and I only write quizzes on arithmetic, "
+                                  "linear equations and angles of polygons, so this one is on arithmetic.")
+    return "arithmetic", ("I found no topic in our conversation to quiz you on, so this one is on arithmetic "
+                          "(I also write quizzes on linear equations and angles of polygons: just ask about one).")
 
 
 def _choices(correct, distractors, fmt) -> list[str]:

@@ -17,6 +17,7 @@ from chat import tools
 from chat.functions import quizzes
 from chat.functions.schema import ARGUMENTS_MAX_CHARS, validation_errors
 from chat.providers.base import ModelRequest
+from chat.providers.offline.explain import is_explain_request
 from chat.providers.offline.model import (
     Reply,
     json_arguments,
@@ -24,6 +25,7 @@ from chat.providers.offline.model import (
     message_text,
     register_skill,
     register_tool_caller,
+    small_talk_reply,
 )
 
 QUIZ_REQUEST = re.compile(r"\bquiz(?:zes)?\b|\btest me\b|\bquestions? (?:for|to test) me\b|\bpractice questions?\b", re.I)
@@ -58,12 +60,21 @@ def quiz_skill(request: ModelRequest) -> Reply | None:
     text = message_text(message)
     if not QUIZ_REQUEST.search(text):
         return None
-    topic = quizzes.topic_of(_user_texts(request))
+    topic, note = quizzes.quiz_topic(_user_texts(request), skip=_names_no_topic)
     quiz = quizzes.write_quiz(topic, "\n".join(_user_texts(request)))
     return Reply(
-        text=f"Here's a short {topic} quiz. Answer the questions and send them back, and I'll grade them.",
+        text=f"Here's a short {topic} quiz. " + (f"{note} " if note else "")
+        + "Answer the questions and send them back, and I'll grade them.",
         tool_calls=((quizzes.QUIZ_FUNCTION, json_arguments(**quiz)),),
     )
+
+
+def _names_no_topic(text: str) -> bool:
+    """A message that asks for a quiz without naming its topic, asks to explain, or is small
+    talk: the quiz's topic is in the messages before it ("quiz me on geometry" names one)."""
+    if QUIZ_REQUEST.search(text):
+        return quizzes.topic_of_message(text) in (None, "other")
+    return bool(is_explain_request(text) or small_talk_reply(text))
 
 
 # --- answers coming back ----------------------------------------------------------------------
@@ -332,7 +343,7 @@ def forced_function_call(request: ModelRequest, name: str) -> str | None:
         return None
     texts = _user_texts(request)
     if name == quizzes.QUIZ_FUNCTION:
-        return json_arguments(**quizzes.write_quiz(quizzes.topic_of(texts), "\n".join(texts)))
+        return json_arguments(**quizzes.write_quiz(quizzes.quiz_topic(texts, skip=_names_no_topic)[0], "\n".join(texts)))
     return arguments_for(fn, texts[-1] if texts else "")
 
 

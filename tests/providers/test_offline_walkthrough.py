@@ -227,3 +227,58 @@ def test_a_step_with_no_rule_to_name_gets_no_filler():
     text = _explained("Solve x^3 - 2x + 5 = 0", "why?")
     assert "degree-3" in text and "no short method" in text
     assert "equivalent, simpler form" not in text
+
+
+# --- f) the quiz follows the recent topic, or says why not -----------------------------------------
+
+QUIZ = {
+    "type": "function",
+    "function": {
+        "name": "display_quiz",
+        "description": "Show a quiz",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+
+
+def _quiz(*history, ask="give me a quiz"):
+    turns = [("user", text) for text in history] + [("user", ask)]
+    reply = compose(request(turns, QUIZ))
+    ((name, arguments),) = reply.tool_calls
+    return reply.text, json.loads(arguments)["title"]
+
+
+def test_the_quiz_follows_the_most_recent_topic_not_any_earlier_word():
+    assert _quiz("Solve 4x - 2 = 10", "What is the interior angle of a regular decagon?")[1].startswith("Geometry")
+    assert _quiz("What is the interior angle of a regular decagon?", "Solve 4x - 2 = 10", "thanks!")[1].startswith(
+        "Algebra"
+    )
+    text, title = _quiz("What is the interior angle of a regular decagon?", "what's 17*3?", "why?", ask="quiz me")
+    assert title == "Arithmetic quiz" and "quiz on" not in text
+
+
+@pytest.mark.parametrize("history", [("Solve a + b = 9 and a - b = 3",), ("How do I solve simultaneous equations?",)])
+def test_with_no_quiz_on_systems_of_equations_it_says_which_quiz_it_gives_and_why(history):
+    text, title = _quiz(*history)
+    assert title.startswith("Algebra") and "no quiz on systems of equations" in text
+
+
+@pytest.mark.parametrize(
+    ("history", "said"),
+    [
+        (
+            ("Solve 2x + 1 = 5", "What does the article say about coral reefs?", "Which method did the authors use?"),
+            "isn't about math",
+        ),
+        (("What is the interior angle of a hexagon?", "plot cos x from 0 to 5"), "about graphs of functions"),
+        (("integrate x^2 from 0 to 3",), "about calculus"),
+    ],
+)
+def test_a_recent_topic_without_a_quiz_is_named_and_the_quiz_given_instead_is_said(history, said):
+    text, title = _quiz(*history)
+    assert title == "Arithmetic quiz" and said in text and "only write quizzes on" in text
+
+
+def test_a_quiz_request_that_names_its_topic_gets_that_topic():
+    assert _quiz("what's 17*3?", ask="could you quiz me on polygon angles?")[1].startswith("Geometry")
+    assert _quiz("What is the interior angle of a regular decagon?", ask="test me on algebra")[1].startswith("Algebra")
