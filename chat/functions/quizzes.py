@@ -14,6 +14,7 @@ import sympy as sp
 
 from chat.functions.models import QUIZ_FUNCTION, is_quiz_function  # noqa: F401 (the skills' names)
 from chat.providers.offline.mathparse import extract, parse
+from chat.providers.offline.model import full_stop
 
 MULTIPLE_CHOICE, FREE_RESPONSE = "MULTIPLE_CHOICE", "FREE_RESPONSE"
 
@@ -280,7 +281,7 @@ def grading(quiz: dict, answers: list[str]) -> Grading:
         else:
             checked += 1
             verdict = f"**Not quite**: the answer is {solution.shown}. {solution.why}"
-        lines.append(f"{index + 1}. {text} You answered {shown}. {verdict}")
+        lines.append(f"{index + 1}. {text} {full_stop(f'You answered {shown}')} {verdict}")
     lines.append("")
     if checked:
         lines.append(f"You got {right} of {checked} right." + (" Well done!" if right == checked else " Ask me about any step you'd like to go over."))

@@ -282,3 +282,11 @@ def test_a_recent_topic_without_a_quiz_is_named_and_the_quiz_given_instead_is_sa
 def test_a_quiz_request_that_names_its_topic_gets_that_topic():
     assert _quiz("what's 17*3?", ask="could you quiz me on polygon angles?")[1].startswith("Geometry")
     assert _quiz("What is the interior angle of a regular decagon?", ask="test me on algebra")[1].startswith("Algebra")
+
+
+@pytest.mark.parametrize("given", ["x = 4.", "I think it is 4."])
+def test_a_graded_answer_that_ends_its_sentence_gets_no_second_period(given):
+    from chat.functions import quizzes
+
+    graded = quizzes.grading({"questions": [{"question_text": "Solve 3x + 2 = 14. What is x?"}]}, [given])
+    assert f"You answered “{given}” " in graded.text and "”." not in graded.text
