@@ -105,7 +105,7 @@ def test_the_admin_shows_quiz_attempts_with_their_recorded_grading(client, djang
 
     run = Run.objects.create(thread=sam_thread, assistant=sam_thread.assistant, model="offline", status=states.COMPLETED)
     attempt = QuizAttempt.objects.create(
-        run=run, thread=sam_thread, assistant=sam_thread.assistant, user=people["sam"], tool_call_id="call_a", title="Angles",
+        run=run, thread=sam_thread, classroom=class_a, assistant=sam_thread.assistant, user=people["sam"], tool_call_id="call_a", title="Angles",
         score=1, max_score=2, feedback="You got 1 of 2 right.", graded_at=timezone.now(),
     )
     gradebook.override(class_a, attempt, 2, "Fine.", people["tess"])
