@@ -93,7 +93,11 @@ def _thread_context(
         "thread": thread,
         "read_only": read_only,  # a tutor reviewing a student's class conversation
         "classroom": classroom,
-        "left_class": classroom is not None and not read_only and not is_student_of(request.user, classroom),
+        # A composer offering the class's assistants proves its student is still in it (no query).
+        "left_class": classroom is not None
+        and not read_only
+        and not form.fields["assistant"].offered
+        and not is_student_of(request.user, classroom),
         "message_items": live.message_contexts(messages, run.id if run else None),
         "older": older,
         # The socket pushes user messages newer than the page's (posted from another tab).
