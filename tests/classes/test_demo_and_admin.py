@@ -112,7 +112,7 @@ def test_the_admin_shows_quiz_attempts_with_their_recorded_grading(client, djang
     root = django_user_model.objects.create_superuser("root", password="root-pass-1")
     client.force_login(root)
     attempts = client.get(reverse("admin:functions_quizattempt_changelist")).content.decode()
-    assert "Angles" in attempts and "1/2" in attempts and "Math Tutor (owner: tess)" in attempts
+    assert "Angles" in attempts and "1/2" in attempts and "Math Tutor (owner: tess)" in attempts and "Algebra 1" in attempts
     assert client.get(reverse("admin:functions_quizattempt_changelist") + "?function_name=display_quiz").status_code == 200
     assert "You got 1 of 2 right." in client.get(reverse("admin:functions_quizattempt_change", args=[attempt.pk])).content.decode()
     grades = client.get(reverse("admin:classes_quizgrade_changelist")).content.decode()
