@@ -221,6 +221,10 @@ def class_assistants(classroom: Classroom):
     return Assistant.objects.filter(publications__classroom=classroom)
 
 
+def is_student_of(user, classroom: Classroom) -> bool:
+    return Membership.objects.filter(classroom=classroom, user_id=user.pk, role=Membership.Role.STUDENT).exists()
+
+
 def assistants_for_thread(user, thread: Thread):
     """What the composer of ``thread`` offers its owner: a class thread talks only to its
     class's published assistants (none once unpublished, archived or left); a private
@@ -228,7 +232,7 @@ def assistants_for_thread(user, thread: Thread):
     classroom = thread_classroom(thread)
     if classroom is None:
         return Assistant.objects.filter(owner_id=user.pk)
-    if not Membership.objects.filter(classroom=classroom, user_id=user.pk, role=Membership.Role.STUDENT).exists():
+    if not is_student_of(user, classroom):
         return Assistant.objects.none()
     return class_assistants(classroom)
 

@@ -9,7 +9,7 @@ from django.contrib.auth.forms import UserCreationForm
 from chat.access import assistants_for_thread, publications_for_student
 from chat.models import Assistant, Message, Thread
 from chat.providers import available_models
-from chat.services.runs import refusal_to_run
+from chat.services.runs import closed_notice, refusal_to_run
 from chat.tools import SERVER_TOOLS
 
 
@@ -111,6 +111,14 @@ class MessageForm(forms.Form):
         self.user = user
         if thread is not None and thread.assistant_id:
             self.fields["assistant"].initial = thread.assistant_id
+
+    @property
+    def closed_notice(self) -> str | None:
+        """Why the thread, a class conversation, takes no messages now (the composer shows
+        this instead of controls that cannot work), or None."""
+        if self.thread is None or self.fields["assistant"].offered:
+            return None
+        return closed_notice(self.user, self.thread)
 
     def clean_text(self):
         text = self.cleaned_data["text"]

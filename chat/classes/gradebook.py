@@ -1,5 +1,5 @@
-"""The gradebook of a class: every quiz its current students submitted in the class's
-conversations, with the score and feedback recorded when the run graded it (fields on
+"""The gradebook of a class: every quiz its students submitted in the class's
+conversations (kept when a conversation is deleted or its student leaves the class), with the score and feedback recorded when the run graded it (fields on
 the attempt, never read back from the feedback's prose), and the tutors' overrides."""
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ def _with_results(attempts) -> list[QuizAttempt]:
 
 
 def class_attempts(classroom: Classroom, user=None):
-    students = classroom.memberships.filter(role=Membership.Role.STUDENT).values("user_id")
-    found = QuizAttempt.objects.filter(thread__class_link__classroom=classroom, user_id__in=students)
+    """Every attempt taken in the class, by its students past and present: a grade stays
+    when its conversation is deleted or its student leaves."""
+    found = QuizAttempt.objects.filter(classroom=classroom)
     if user is not None:
         found = found.filter(user=user)
     return found.select_related("user", "assistant", "grade").order_by("user__username", "title", "submitted_at")
@@ -78,13 +79,17 @@ def override(classroom: Classroom, attempt: QuizAttempt, score, comment: str, tu
 
 
 def table(classroom: Classroom) -> tuple[list[str], list[dict]]:
-    """Quiz titles (columns) and one row per student: {student, cells: [[attempts…] per title]}."""
+    """Quiz titles (columns) and one row per student: {student, left, cells: [[attempts…] per
+    title]}: every current student, and every former one (``left``) who has attempts."""
     attempts = _with_results(class_attempts(classroom))
     titles = sorted({a.title for a in attempts})
+    current = {m.user_id for m in classroom.memberships.filter(role=Membership.Role.STUDENT)}
+    students = {a.user_id: a.user for a in attempts}
+    students.update((m.user_id, m.user) for m in classroom.memberships.filter(role=Membership.Role.STUDENT).select_related("user"))
     rows = []
-    for membership in classroom.memberships.filter(role=Membership.Role.STUDENT).select_related("user").order_by("user__username"):
-        mine = [a for a in attempts if a.user_id == membership.user_id]
-        rows.append({"student": membership.user, "cells": [[a for a in mine if a.title == t] for t in titles]})
+    for student in sorted(students.values(), key=lambda user: user.get_username()):
+        mine = [a for a in attempts if a.user_id == student.pk]
+        rows.append({"student": student, "left": student.pk not in current, "cells": [[a for a in mine if a.title == t] for t in titles]})
     return titles, rows
 
 

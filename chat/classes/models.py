@@ -9,14 +9,16 @@ as the API describes it. The rules for who may see what are in ``chat.access``.
 from __future__ import annotations
 
 import secrets
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 from chat.functions.models import score_label
-from chat.models import Assistant, Thread
+from chat.models import Assistant, Run, Thread
 
 # No 0/O, 1/I/L: a code read aloud or copied from a board is typed right.
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -126,3 +128,44 @@ class QuizGrade(models.Model):
     def clean(self) -> None:  # the admin's form
         if self.attempt_id is not None:
             self.check_score(self.attempt, self.override_score)
+
+
+class DeletedUsage(models.Model):
+    """What a student's class conversations used before they were deleted, per UTC day:
+    the runs started and the tokens they took. Deleting a conversation takes its runs
+    with it, but not what they used: the daily limits and the tutors' counts add these
+    rows to the runs that remain (``chat.classes.quotas``, ``chat.classes.progress``)."""
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="deleted_usage")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    runs = models.PositiveIntegerField(default=0)
+    tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["classroom", "user", "day"], name="one_deleted_usage_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.classroom} on {self.day}: {self.runs} runs, {self.tokens} tokens (deleted)"
+
+    @classmethod
+    def keep_usage_of(cls, thread: Thread) -> None:
+        """Before ``thread`` is deleted (in the same transaction): add what its runs used,
+        by the UTC day each started, to its owner's rows in its class. Nothing for a
+        private conversation."""
+        classroom_id = ClassThread.objects.filter(thread=thread).values_list("classroom_id", flat=True).first()
+        if classroom_id is None:
+            return
+        days: dict = {}
+        for created_at, usage in Run.objects.filter(thread=thread).values_list("created_at", "usage"):
+            day = days.setdefault(created_at.astimezone(dt_timezone.utc).date(), [0, 0])
+            day[0] += 1
+            day[1] += _total_tokens(usage)
+        for day, (runs, tokens) in days.items():
+            row, _ = cls.objects.get_or_create(classroom_id=classroom_id, user_id=thread.owner_id, day=day)
+            cls.objects.filter(pk=row.pk).update(runs=F("runs") + runs, tokens=F("tokens") + tokens)
+
+
+def _total_tokens(usage) -> int:
+    total = usage.get("total_tokens") if isinstance(usage, dict) else None
+    return total if isinstance(total, int) and total > 0 else 0

@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Sum,
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from chat.classes.models import Classroom, Membership
+from chat.classes.models import Classroom, DeletedUsage, Membership
 from chat.models import Message, Run, Thread
 from chat.user_input import whole_number
 
@@ -50,10 +50,12 @@ def filter_conversations(threads, *, student_id: str = "", assistant_id: str = "
 
 
 def roster(classroom: Classroom) -> list[StudentProgress]:
-    """Every student with their conversations, runs, tokens and last activity in this class."""
+    """Every student with their conversations (those listed: holding a message), runs,
+    tokens (those of deleted conversations too) and last activity in this class."""
     threads = {
         row["owner_id"]: row
         for row in Thread.objects.filter(class_link__classroom=classroom)
+        .filter(Exists(Message.objects.filter(thread=OuterRef("pk"))))
         .values("owner_id")
         .annotate(conversations=Count("pk"), last_active=Max("updated_at"))
     }
@@ -63,15 +65,20 @@ def roster(classroom: Classroom) -> list[StudentProgress]:
         .values("thread__owner_id")
         .annotate(runs=Count("pk"), tokens=Sum(Cast(KT("usage__total_tokens"), IntegerField())))
     }
+    deleted = {
+        row["user_id"]: row
+        for row in DeletedUsage.objects.filter(classroom=classroom).values("user_id").annotate(runs=Sum("runs"), tokens=Sum("tokens"))
+    }
     progress = []
     for membership in classroom.memberships.filter(role=Membership.Role.STUDENT).select_related("user").order_by("user__username"):
         mine, ran = threads.get(membership.user_id, {}), runs.get(membership.user_id, {})
+        gone = deleted.get(membership.user_id, {})
         progress.append(
             StudentProgress(
                 membership=membership,
                 conversations=mine.get("conversations", 0),
-                runs=ran.get("runs", 0),
-                tokens=ran.get("tokens") or 0,
+                runs=ran.get("runs", 0) + gone.get("runs", 0),
+                tokens=(ran.get("tokens") or 0) + gone.get("tokens", 0),
                 last_active=mine.get("last_active"),
             )
         )

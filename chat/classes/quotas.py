@@ -1,5 +1,6 @@
 """Daily limits per student in a class: runs started and tokens used (from the usage of
-runs that finished) since midnight UTC, in the class's conversations only."""
+runs that finished) since midnight UTC, in the class's conversations only, those since
+deleted included (``DeletedUsage``): deleting a conversation gives nothing back."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from chat.access import thread_classroom
-from chat.classes.models import Classroom
+from chat.classes.models import Classroom, DeletedUsage
 from chat.models import Run, Thread
 
 
@@ -30,7 +31,10 @@ def usage_today(classroom: Classroom, user) -> tuple[int, int]:
     totals = Run.objects.filter(
         thread__class_link__classroom=classroom, thread__owner=user, created_at__gte=start
     ).aggregate(runs=Count("pk"), tokens=Sum(Cast(KT("usage__total_tokens"), IntegerField())))
-    return totals["runs"], totals["tokens"] or 0
+    deleted = DeletedUsage.objects.filter(classroom=classroom, user=user, day=start.date()).first()
+    if deleted is None:
+        return totals["runs"], totals["tokens"] or 0
+    return totals["runs"] + deleted.runs, (totals["tokens"] or 0) + deleted.tokens
 
 
 @dataclass(frozen=True)

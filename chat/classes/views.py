@@ -241,10 +241,19 @@ def class_archive(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@posted_from(_class_page)
+@require_http_methods(["GET", "POST"])
 @login_required
 def class_leave(request: HttpRequest, classroom_id: int) -> HttpResponse:
-    classroom, _role = get_classroom_for_member(request.user, classroom_id)
+    """GET asks for confirmation, saying what leaving does; POST leaves."""
+    classroom, role = get_classroom_for_member(request.user, classroom_id)
+    if request.method == "GET":
+        context = {
+            "classroom": classroom,
+            "is_tutor": role == Role.TUTOR,
+            "conversations": Thread.objects.filter(owner=request.user, class_link__classroom=classroom).count(),
+            "attempts": gradebook.class_attempts(classroom, request.user).count(),
+        }
+        return render(request, "classes/leave.html", context)
     try:
         services.leave(classroom, request.user)
     except services.ClassError as problem:
@@ -314,7 +323,10 @@ def attempt_detail(request: HttpRequest, classroom_id: int, attempt_id: int) -> 
         else:
             messages.success(request, "Grade saved.")
             return redirect("classes:attempt", classroom_id=classroom.pk, attempt_id=attempt.pk)
-    context = {"classroom": classroom, "attempt": attempt, "override": override, "form": form, "pairs": _pairs(attempt)}
+    context = {
+        "classroom": classroom, "attempt": attempt, "override": override, "form": form, "pairs": _pairs(attempt),
+        "student_left": not classroom.memberships.filter(user_id=attempt.user_id, role=Role.STUDENT).exists(),
+    }
     return render(request, "classes/attempt.html", context, status=400 if form.errors else 200)
 
 

@@ -51,11 +51,11 @@ class AssistantToolsAdminForm(AssistantForm):
 
 @admin.register(QuizAttempt)
 class QuizAttemptAdmin(admin.ModelAdmin):
-    list_display = ["title", "user", "assistant_with_owner", "function_name", "model_score", "submitted_at", "graded_at"]
+    list_display = ["title", "user", "classroom", "assistant_with_owner", "function_name", "model_score", "submitted_at", "graded_at"]
     list_filter = ["function_name", "assistant__owner"]
-    list_select_related = ["user", "assistant__owner"]
+    list_select_related = ["user", "classroom", "assistant__owner"]
     search_fields = ["title", "user__username", "thread__id", "run__id"]
-    readonly_fields = ["run", "thread", "assistant", "user", "tool_call_id", "title", "function_name", "questions", "answers", "submitted_at",
+    readonly_fields = ["run", "thread", "classroom", "assistant", "user", "tool_call_id", "title", "function_name", "questions", "answers", "submitted_at",
                        "feedback", "score", "max_score", "graded_at"]
 
     def has_add_permission(self, request):

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from chat.models import Thread
+
 QUIZ_FUNCTION = "display_quiz"
 
 
@@ -58,8 +60,16 @@ def _fitting(score, max_score) -> tuple:
 
 
 class QuizAttempt(models.Model):
-    run = models.ForeignKey("chat.Run", on_delete=models.CASCADE, related_name="quiz_attempts")
-    thread = models.ForeignKey("chat.Thread", on_delete=models.CASCADE, related_name="quiz_attempts")
+    """A graded record: it outlives its conversation. A student who deletes the
+    conversation loses the thread and run links (nulled), never the attempt, its score or
+    a tutor's comment: the class it was taken in (``classroom``) keeps it in its gradebook."""
+
+    run = models.ForeignKey("chat.Run", null=True, blank=True, on_delete=models.SET_NULL, related_name="quiz_attempts")
+    thread = models.ForeignKey("chat.Thread", null=True, blank=True, on_delete=models.SET_NULL, related_name="quiz_attempts")
+    # The class whose conversation the quiz was taken in (none for a private conversation).
+    classroom = models.ForeignKey(
+        "classes.Classroom", null=True, blank=True, on_delete=models.CASCADE, related_name="quiz_attempts"
+    )
     # The assistant (tutor) that set the quiz; kept when the run's assistant is deleted as null.
     assistant = models.ForeignKey("chat.Assistant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quiz_attempts")
@@ -88,6 +98,7 @@ class QuizAttempt(models.Model):
     def record_submitted(cls, run, calls: list[dict], outputs: dict[str, str]) -> list[QuizAttempt]:
         """One attempt per quiz call among ``calls`` (required_action's tool calls) answered in ``outputs``."""
         now, made = timezone.now(), []
+        classroom_id = Thread.objects.filter(pk=run.thread_id).values_list("class_link__classroom_id", flat=True).first()
         for call in calls:
             name = call["function"]["name"]
             if not is_quiz_function(name) or call["id"] not in outputs:
@@ -99,7 +110,7 @@ class QuizAttempt(models.Model):
             arguments = arguments if isinstance(arguments, dict) else {}
             questions = arguments.get("questions") if isinstance(arguments.get("questions"), list) else []
             made.append(cls(
-                run=run, thread_id=run.thread_id, assistant_id=run.assistant_id, user_id=run.thread.owner_id,
+                run=run, thread_id=run.thread_id, classroom_id=classroom_id, assistant_id=run.assistant_id, user_id=run.thread.owner_id,
                 tool_call_id=call["id"], function_name=name[:64], title=str(arguments.get("title") or name)[:512],
                 questions=questions, answers=answers_from_output(outputs[call["id"]], questions), submitted_at=now,
             ))

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 
+from chat.classes.models import DeletedUsage
 from chat.engine import events
 from chat.engine.runs import cancel_run
 from chat.models import Assistant, Thread
@@ -56,12 +57,17 @@ def _tell_renamed(thread: Thread, title: str) -> None:
 def delete_thread(thread: Thread) -> None:
     """Delete a thread with its messages and runs. A run still executing is cancelled
     first, so its task stops now instead of writing to rows that are gone. The owner's
-    open pages take it off their list."""
+    open pages take it off their list.
+
+    A class conversation's record stays with its class: its quiz attempts (with their
+    scores and tutors' comments) lose only their link to it (``QuizAttempt``), and what
+    its runs used still counts towards the daily limits (``DeletedUsage``)."""
     active = thread.active_run()
     if active is not None:
         cancel_run(active)
     thread_id, owner_id = thread.id, thread.owner_id
     with transaction.atomic():
+        DeletedUsage.keep_usage_of(thread)
         thread.delete()
         transaction.on_commit(
             lambda: events.tell_owner_sync(owner_id, events.CONVERSATION_UNLISTED, thread_id=thread_id), robust=True

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
 from chat import conversations, live
-from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, thread_classroom
+from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, is_student_of, thread_classroom
 from chat.classes.quotas import quota_exceeded
 from chat.classes.services import ClassError, start_thread_with
 from chat.engine.runs import ThreadBusy, cancel_run
@@ -87,11 +87,17 @@ def _thread_context(
 ) -> dict:
     messages, older = _page_of_messages(thread, before)
     run = live.latest_run(thread)
+    classroom = thread_classroom(thread)
     return {
         **_sidebar_context(request, thread),
         "thread": thread,
         "read_only": read_only,  # a tutor reviewing a student's class conversation
-        "classroom": thread_classroom(thread),
+        "classroom": classroom,
+        # A composer offering the class's assistants proves its student is still in it (no query).
+        "left_class": classroom is not None
+        and not read_only
+        and not form.fields["assistant"].offered
+        and not is_student_of(request.user, classroom),
         "message_items": live.message_contexts(messages, run.id if run else None),
         "older": older,
         # The socket pushes user messages newer than the page's (posted from another tab).
@@ -153,7 +159,7 @@ def message_create(request: HttpRequest, thread_id: str) -> HttpResponse:
             return composer
     status = 200 if request.htmx else 400  # htmx swaps only 2xx: the form errors must show
     if request.htmx:
-        context = {"thread": thread, "form": form, "run": live.latest_run(thread)}
+        context = {"thread": thread, "form": form, "run": live.latest_run(thread), "classroom": thread_classroom(thread)}
         return render(request, "chat/thread.html#composer", context, status=status)
     return render(request, "chat/thread.html", _thread_context(request, thread, form), status=status)
 
@@ -292,7 +298,13 @@ def thread_delete(request: HttpRequest, thread_id: str) -> HttpResponse:
     """GET asks for confirmation (a page that works without JavaScript); POST deletes."""
     thread = get_thread_for_user(request.user, thread_id)
     if request.method == "GET":
-        return render(request, "chat/thread_delete.html", {"thread": thread, "count": thread.messages.count()})
+        context = {
+            "thread": thread,
+            "count": thread.messages.count(),
+            "classroom": thread_classroom(thread),
+            "quizzes": thread.quiz_attempts.count(),
+        }
+        return render(request, "chat/thread_delete.html", context)
     title = thread.display_title
     delete_thread(thread)
     messages.success(request, f"Deleted the conversation “{title}”.")

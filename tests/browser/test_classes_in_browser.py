@@ -194,3 +194,54 @@ def test_a_quiz_answered_in_class_reaches_the_gradebook_where_the_tutor_override
     expect(student.get_by_text("Score: 1.5/2")).to_be_visible()
     expect(student.get_by_text("Show the triangle split next time.")).to_be_visible()
     fits_a_phone(student, "my-grades")
+
+
+def test_a_conversation_closed_while_open_shows_only_what_still_works(chat_server: ChatServer, browsing: Browsing):
+    """The tutor unpublishes while the student's conversation is open: sending closes the
+    composer there (no Send, Answer again or Edit last message) with why, what to do, and
+    the unsent text. Leaving is asked first, and the conversation then says the student left."""
+    tutor = browsing.new_page(chat_server)
+    log_in(tutor, "tutor")
+    tutor.get_by_label("Name").fill("Closing 1")
+    tutor.get_by_role("button", name="Create class").click()
+    tutor.get_by_label("Assistant to publish").select_option(label="Math Tutor")
+    tutor.get_by_role("button", name="Publish").click()
+    code = tutor.locator(".join-code").text_content()
+
+    student = browsing.new_page(chat_server)
+    log_in(student, "student")
+    student.get_by_label("Join code").fill(code)
+    student.get_by_role("button", name="Join", exact=True).click()
+    student.get_by_role("button", name="Start a conversation with Math Tutor").click()
+    student.wait_for_function("() => window.__wsOpen > 0")
+    send(student, "3x + 11 = 14")
+    expect(student.locator("#run-status")).to_contain_text("Completed", timeout=RUN_TIMEOUT)
+    expect(student.get_by_role("button", name="Answer again")).to_be_visible()
+
+    tutor.get_by_role("button", name="Unpublish Math Tutor").click()
+    expect(tutor.get_by_role("button", name="Unpublish Math Tutor")).to_have_count(0)
+
+    student.get_by_label("Message", exact=True).fill("Is x = 1 right?")
+    student.get_by_role("button", name="Send").click()
+    composer = student.locator("#composer")
+    expect(composer).to_contain_text("took its assistant out of the class")
+    expect(composer).to_contain_text("Is x = 1 right?")  # the unsent text, to copy
+    for control in ("Send", "Answer again"):
+        expect(student.get_by_role("button", name=control)).to_have_count(0)
+    expect(student.get_by_role("link", name="Edit last message")).to_have_count(0)
+    expect(student.get_by_label("Assistant")).to_have_count(0)
+    fits_a_phone(student, "closed-after-unpublish")
+
+    thread_url = student.url
+    student.get_by_role("link", name="Go to Closing 1").click()
+    student.get_by_role("link", name="Leave the class…").click()
+    expect(student.get_by_role("heading", level=1)).to_have_text("Leave “Closing 1”?")
+    fits_a_phone(student, "leave-confirm")
+    student.get_by_role("button", name="Leave the class").click()
+    expect(student).to_have_url(re.compile(r"/classes/$"))
+    student.goto(thread_url)
+    expect(student.get_by_role("note").first).to_have_text(
+        "You left Closing 1: its tutors can no longer read this conversation. Your quiz grades stay in its gradebook."
+    )
+    expect(student.locator("#composer")).to_contain_text("closed because you left the class")
+    fits_a_phone(student, "left-thread")

@@ -105,14 +105,14 @@ def test_the_admin_shows_quiz_attempts_with_their_recorded_grading(client, djang
 
     run = Run.objects.create(thread=sam_thread, assistant=sam_thread.assistant, model="offline", status=states.COMPLETED)
     attempt = QuizAttempt.objects.create(
-        run=run, thread=sam_thread, assistant=sam_thread.assistant, user=people["sam"], tool_call_id="call_a", title="Angles",
+        run=run, thread=sam_thread, classroom=class_a, assistant=sam_thread.assistant, user=people["sam"], tool_call_id="call_a", title="Angles",
         score=1, max_score=2, feedback="You got 1 of 2 right.", graded_at=timezone.now(),
     )
     gradebook.override(class_a, attempt, 2, "Fine.", people["tess"])
     root = django_user_model.objects.create_superuser("root", password="root-pass-1")
     client.force_login(root)
     attempts = client.get(reverse("admin:functions_quizattempt_changelist")).content.decode()
-    assert "Angles" in attempts and "1/2" in attempts and "Math Tutor (owner: tess)" in attempts
+    assert "Angles" in attempts and "1/2" in attempts and "Math Tutor (owner: tess)" in attempts and "Algebra 1" in attempts
     assert client.get(reverse("admin:functions_quizattempt_changelist") + "?function_name=display_quiz").status_code == 200
     assert "You got 1 of 2 right." in client.get(reverse("admin:functions_quizattempt_change", args=[attempt.pk])).content.decode()
     grades = client.get(reverse("admin:classes_quizgrade_changelist")).content.decode()

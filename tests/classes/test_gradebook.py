@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from chat.classes.models import QuizGrade
+from chat.classes.models import ClassThread, QuizGrade
 from chat.engine import states
 from chat.functions.models import QuizAttempt
 from chat.models import Run, Thread
@@ -28,8 +28,9 @@ QUESTIONS = [
 def attempt(thread, user, answers: list[str], title: str = "Linear equations", score=1, max_score=2, feedback="**Correct!** 2x = 8 so x = 4.") -> QuizAttempt:
     """An attempt as the engine leaves it once the run graded it."""
     run = Run.objects.create(thread=thread, assistant=thread.assistant, model="offline", status=states.COMPLETED)
+    classroom_id = ClassThread.objects.filter(thread=thread).values_list("classroom_id", flat=True).first()
     return QuizAttempt.objects.create(
-        run=run, thread=thread, assistant=thread.assistant, user=user, tool_call_id=f"call_{run.id}", title=title,
+        run=run, thread=thread, classroom_id=classroom_id, assistant=thread.assistant, user=user, tool_call_id=f"call_{run.id}", title=title,
         questions=QUESTIONS, answers=[{"question_text": q["question_text"], "answer": a} for q, a in zip(QUESTIONS, answers, strict=False)],
         score=score, max_score=max_score, feedback=feedback, graded_at=timezone.now(),
     )

@@ -109,8 +109,9 @@ def test_unpublishing_closes_the_composer_but_keeps_the_conversation_readable(cl
     assert "<textarea" not in html and "This conversation is closed" in html
     response = client_of("sam").post(reverse("chat:message_create", args=[sam_thread.id]), {"text": "more?", "assistant": math.pk})
     html = response.content.decode()
-    assert response.status_code == 400 and "belongs to the class “Algebra 1” and is closed" in html
-    assert ">more?</textarea>" in html  # the draft is kept
+    assert response.status_code == 400 and "the tutors of “Algebra 1” took its assistant out of the class" in html
+    assert "<textarea" not in html and "Answer again" not in html  # no control that cannot work
+    assert "Your message was not sent. Here it is, to copy:" in html and "more?</blockquote>" in html
     assert not Message.objects.filter(thread=sam_thread, content__0__text__value="more?").exists()
     assert page(client_of("tess"), sam_thread)[0] == 200
 

@@ -45,8 +45,10 @@ def test_someone_elses_thread_form_url_opened_is_not_found(bob_client, thread):
 
 def test_a_class_form_url_opened_by_a_member_is_the_class_page(alice_client, classroom):
     page = reverse("classes:detail", args=[classroom.pk])
-    for name in ("start", "leave"):
-        assertRedirects(alice_client.get(reverse(f"classes:{name}", args=[classroom.pk])), page)
+    assertRedirects(alice_client.get(reverse("classes:start", args=[classroom.pk])), page)
+    # Leaving is asked first: its URL opened is the question, and leaves nobody.
+    assertContains(alice_client.get(reverse("classes:leave", args=[classroom.pk])), "Leave the class")
+    assert classroom.memberships.count() == 2
 
 
 def test_a_class_form_url_opened_by_a_stranger_or_for_a_tutor_only_form_by_a_student_is_not_found(
