@@ -61,13 +61,15 @@ def delete_thread(thread: Thread) -> None:
 
     A class conversation's record stays with its class: its quiz attempts (with their
     scores and tutors' comments) lose only their link to it (``QuizAttempt``), and what
-    its runs used still counts towards the daily limits (``DeletedUsage``)."""
+    its runs used still counts towards the daily limits (``DeletedUsage``). A private
+    conversation's quiz attempts go with it: nobody else has a claim on them."""
     active = thread.active_run()
     if active is not None:
         cancel_run(active)
     thread_id, owner_id = thread.id, thread.owner_id
     with transaction.atomic():
         DeletedUsage.keep_usage_of(thread)
+        thread.quiz_attempts.filter(classroom__isnull=True).delete()
         thread.delete()
         transaction.on_commit(
             lambda: events.tell_owner_sync(owner_id, events.CONVERSATION_UNLISTED, thread_id=thread_id), robust=True

@@ -104,14 +104,16 @@ def test_deleting_a_conversation_keeps_today_s_usage(people, class_a, math, sam_
     assert DeletedUsage.objects.get().runs == 3
 
 
-def test_a_private_conversation_leaves_no_class_usage(people):
+def test_a_private_conversation_leaves_no_class_usage_and_takes_its_quizzes_along(people):
     from chat.models import Assistant, Thread
 
     diary = Assistant.objects.create(owner=people["sam"], name="Diary", model="offline")
     thread = Thread.objects.create(owner=people["sam"], assistant=diary)
     ran(thread, 40)
+    own_quiz = attempt(thread, people["sam"], ["x = 4"], title="Practice", score=1, max_score=1)
     delete_thread(thread)
     assert not DeletedUsage.objects.exists()
+    assert not QuizAttempt.objects.filter(pk=own_quiz.pk).exists()  # no class has a claim on it
 
 
 def test_a_student_at_the_limit_cannot_delete_their_way_to_more(client_of, people, class_a, math, sam_thread):
