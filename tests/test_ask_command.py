@@ -1,6 +1,11 @@
+import asyncio
+
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.core.management import CommandError, call_command
 
+from chat.engine import events
 from chat.models import Message, Run, Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,6 +25,22 @@ def test_ask_continues_a_thread(capsys, tutor, thread):
     call_command("ask", tutor.id, "Solve x + 1 = 5", thread=thread.id)
     assert Thread.objects.count() == 1 and thread.messages.count() == 4
     assert "x = 4" in capsys.readouterr().out
+
+
+def test_ask_tells_the_owners_open_pages_of_the_conversation_it_lists(tutor):
+    """The sidebar's news of a first question reaches the owner's pages (in a cluster, the
+    web processes' sockets) from the command too: the task that gathers it for a moment
+    used to die with the command's short-lived event loop, unsent."""
+    layer = get_channel_layer()
+    page = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(events.group_of_user(tutor.owner_id), page)
+    call_command("ask", "Math Tutor", "Solve 2x = 8")
+
+    async def news() -> dict:
+        return await asyncio.wait_for(layer.receive(page), 2)
+
+    heard = async_to_sync(news)()
+    assert heard["type"] == events.CONVERSATION_LISTED and heard["thread_ids"] == [Thread.objects.get().id]
 
 
 def test_ask_exits_non_zero_when_the_run_does_not_complete(tutor):

@@ -676,10 +676,14 @@ _sending: set[asyncio.Task] = set()
 
 
 async def _send_listed(layer: Any, key: tuple[asyncio.AbstractEventLoop, int]) -> None:
-    await asyncio.sleep(LISTED_GATHER_SECONDS)
-    thread_ids = _listing.pop(key)
-    news = {"type": CONVERSATION_LISTED, "news": uuid.uuid4().hex, "thread_ids": thread_ids}
-    await layer.group_send(group_of_user(key[1]), news)
+    try:
+        await asyncio.sleep(LISTED_GATHER_SECONDS)
+    finally:
+        # Sent too when the loop ends first, cancelling the wait: a command's (manage.py
+        # ask) lasts one tell_owner_sync call, and what it gathered was lost with it.
+        thread_ids = _listing.pop(key)
+        news = {"type": CONVERSATION_LISTED, "news": uuid.uuid4().hex, "thread_ids": thread_ids}
+        await layer.group_send(group_of_user(key[1]), news)
 
 
 def tell_owner_sync(user_id: int, type_: str, **payload: Any) -> None:
