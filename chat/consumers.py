@@ -410,9 +410,13 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     # --- news of the signed-in user's list of conversations (their own group) ---------------
 
     async def conversation_listed(self, event: dict) -> None:
-        """Conversations of theirs got their first question, or one after an earlier day
-        (perhaps in another tab), gathered for a moment (events.tell_owner)."""
+        """Conversations of theirs got their first question, or one after an earlier day,
+        or a later one (``moved``) (perhaps in another tab), gathered for a moment
+        (events.tell_owner): the listed ones' entries, then all put in order on top."""
+        moved = set(event.get("moved", ()))
         for thread_id in event["thread_ids"]:
+            if thread_id in moved:  # the page shows it (or not): app.js moves it, nothing read
+                continue
             if thread_id == self.thread.id:  # this page's own: marked current in it
                 html = await self._sidebar_entry(thread_id, listed=True)
             else:
@@ -421,6 +425,8 @@ class ThreadConsumer(AsyncWebsocketConsumer):
                 )
             if html:
                 await self.send(text_data=html)
+        if moved:
+            await self.send(text_data=live.render_moved(event["thread_ids"]))
 
     async def conversation_renamed(self, event: dict) -> None:
         if html := await self._sidebar_entry(event["thread_id"], listed=False):
