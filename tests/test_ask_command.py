@@ -1,7 +1,7 @@
 import asyncio
+import threading
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.core.management import CommandError, call_command
 
@@ -30,16 +30,28 @@ def test_ask_continues_a_thread(capsys, tutor, thread):
 def test_ask_tells_the_owners_open_pages_of_the_conversation_it_lists(tutor):
     """The sidebar's news of a first question reaches the owner's pages (in a cluster, the
     web processes' sockets) from the command too: the task that gathers it for a moment
-    used to die with the command's short-lived event loop, unsent."""
-    layer = get_channel_layer()
-    page = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(events.group_of_user(tutor.owner_id), page)
-    call_command("ask", "Math Tutor", "Solve 2x = 8")
+    used to die with the command's short-lived event loop, unsent. The page listens on a
+    loop that lasts, as a server's does (the Redis layer's channels belong to one loop)."""
+    layer, server = get_channel_layer(), asyncio.new_event_loop()
+    serving = threading.Thread(target=server.run_forever, daemon=True)
+    serving.start()
 
-    async def news() -> dict:
-        return await asyncio.wait_for(layer.receive(page), 2)
+    def on_server(coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, server).result(timeout=10)
 
-    heard = async_to_sync(news)()
+    async def open_page() -> str:
+        page = await layer.new_channel()
+        await layer.group_add(events.group_of_user(tutor.owner_id), page)
+        return page
+
+    try:
+        page = on_server(open_page())
+        call_command("ask", "Math Tutor", "Solve 2x = 8")
+        heard = on_server(asyncio.wait_for(layer.receive(page), 5))
+    finally:
+        server.call_soon_threadsafe(server.stop)
+        serving.join()
+        server.close()
     assert heard["type"] == events.CONVERSATION_LISTED and heard["thread_ids"] == [Thread.objects.get().id]
 
 
