@@ -64,6 +64,8 @@ async def _entry_for_every_page(news: str, thread_id: str, render) -> str:
         while len(_entries) > _ENTRIES_KEPT:
             del _entries[next(iter(_entries))]
     return await asyncio.shield(entry)
+
+
 # The close code of a stopping server: 1012 ("service restart") in the application range
 # (Daphne sends only 1000 or 3000-4999). htmx's ws extension reconnects on any close.
 SERVICE_RESTART = 4012
@@ -262,7 +264,9 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         if message is not None:
             self.shown[message_id] = stream = StreamedText()
             return self.panel.render_message(message, new=new, stream=stream)
-        message = Message.objects.filter(pk=message_id, thread=self.thread).select_related("assistant", "thread").first()
+        message = (
+            Message.objects.filter(pk=message_id, thread=self.thread).select_related("assistant", "thread").first()
+        )
         if message is None:
             return ""
         self.panel.know_message(message)
@@ -301,19 +305,22 @@ class ThreadConsumer(AsyncWebsocketConsumer):
         return live.render_thread_title(self.thread)
 
     @on_database_thread
-    def _sidebar_entry(self, thread_id: str, *, listed: bool) -> str:
+    def _sidebar_entry(self, thread_id: str, *, listed: bool, any_page: bool = False) -> str:
         """The entry of one of the signed-in user's conversations in this page's sidebar:
         on top of it (``listed``), or in place; "" when it is gone, or not theirs (a group
-        carries only its user's news, but the rows decide) or not listed (no message yet)."""
+        carries only its user's news, but the rows decide) or not listed (no message yet).
+        ``any_page``: as any page of the user on another conversation shows it, not marked
+        current, its rename form coming back to the list (rendered once for all of them)."""
         user = self.scope["user"]
         # Only a listed one: a page lacks the entry of one not listed (htmx:oobErrorNoTarget).
         thread = conversations.listed_threads(user).filter(pk=thread_id).first()
         if thread is None:
             return ""
-        back = reverse("chat:thread", args=[self.thread.id])
+        current = None if any_page else self.thread
+        back = reverse("chat:threads") if any_page else reverse("chat:thread", args=[self.thread.id])
         if listed:
-            return live.render_newly_listed(thread, current=self.thread, back=back)
-        return live.render_conversation_entry(thread, back, current=self.thread)
+            return live.render_newly_listed(thread, current=current, back=back)
+        return live.render_conversation_entry(thread, back, current=current)
 
     @on_database_thread
     def _run_panel(self, taken: list[dict]) -> str:
@@ -403,24 +410,23 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     # --- news of the signed-in user's list of conversations (their own group) ---------------
 
     async def conversation_listed(self, event: dict) -> None:
-        """Conversations of theirs got their first question, or one after an earlier day
-        (perhaps in another tab), gathered for a moment (events.tell_owner)."""
+        """Conversations of theirs got their first question, or one after an earlier day,
+        or a later one (``moved``) (perhaps in another tab), gathered for a moment
+        (events.tell_owner): the listed ones' entries, then all put in order on top."""
+        moved = set(event.get("moved", ()))
         for thread_id in event["thread_ids"]:
+            if thread_id in moved:  # the page shows it (or not): app.js moves it, nothing read
+                continue
             if thread_id == self.thread.id:  # this page's own: marked current in it
                 html = await self._sidebar_entry(thread_id, listed=True)
             else:
-                html = await _entry_for_every_page(event["news"], thread_id, self._any_pages_entry)
+                html = await _entry_for_every_page(
+                    event["news"], thread_id, functools.partial(self._sidebar_entry, listed=True, any_page=True)
+                )
             if html:
                 await self.send(text_data=html)
-
-    @on_database_thread
-    def _any_pages_entry(self, thread_id: str) -> str:
-        """The entry as any page of the user on another conversation shows it (its rename
-        form then comes back to the list)."""
-        thread = conversations.listed_threads(self.scope["user"]).filter(pk=thread_id).first()
-        if thread is None:
-            return ""
-        return live.render_newly_listed(thread, current=None, back=reverse("chat:threads"))
+        if moved:
+            await self.send(text_data=live.render_moved(event["thread_ids"]))
 
     async def conversation_renamed(self, event: dict) -> None:
         if html := await self._sidebar_entry(event["thread_id"], listed=False):

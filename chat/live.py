@@ -148,6 +148,16 @@ def render_unlisted(thread_id: str) -> str:
     )
 
 
+def render_moved(thread_ids: list[str]) -> str:
+    """Put conversations a sidebar shows on top of its "Today" group, the last named on top
+    (a later question the same day): a marker app.js acts on (``applyMoves``), nothing
+    rendered, since a page may not list them (a search) or show them already on top."""
+    return format_html(
+        '<div hx-swap-oob="beforeend:body"><span hidden data-moved-conversations="{}"></span></div>',
+        " ".join(thread_ids),
+    )
+
+
 def render_removed(message_ids: list[str]) -> str:
     """Take removed messages (an answer asked again, an edited question) off the page: a
     marker that app.js acts on (``applyRemovals``). Not htmx's out-of-band delete: the tab

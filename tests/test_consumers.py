@@ -1,5 +1,6 @@
 import asyncio
 import re
+from html import unescape
 from importlib import import_module
 
 import pytest
@@ -591,3 +592,52 @@ async def test_a_rename_from_the_menu_renames_the_conversation_in_the_owners_oth
         joined = "".join(frames)
         assert_shows_the_hostile_title(joined, thread, with_sidebar_entry=name == alice.username)
         await tab.disconnect()
+
+
+def shown_on_page(frames: list[str]) -> dict[str, str]:
+    """Each message as the page ends up showing it, applying the frames as htmx does: a
+    rendered article replaces the one shown (or is appended), a delta appends its text to
+    the message's streaming span."""
+    shown: dict[str, str] = {}
+    for frame in frames:
+        for match in re.finditer(r'<article id="message-(msg_\w+)".*?</article>', frame, re.S):
+            shown[match.group(1)] = match.group(0)
+        for match in re.finditer(r'<span id="stream-(msg_\w+)" hx-swap-oob="beforeend">(.*?)</span>', frame, re.S):
+            message_id, text = match.groups()
+            span = re.compile(rf'(<span id="stream-{message_id}">.*?)(</span>)', re.S)
+            shown[message_id] = span.sub(lambda m, text=text: m.group(1) + text + m.group(2), shown[message_id])
+    return shown
+
+
+async def test_a_socket_whose_channel_filled_ends_showing_the_whole_saved_answer(monkeypatch, alice, thread, tutor):
+    """A full channel drops all that comes after (text deltas, the message's and the run's
+    ends): the page still ends with the answer rendered whole from its row, not with the
+    deltas it happened to receive."""
+    monkeypatch.setattr("chat.engine.events.QUIET_SECONDS", 0.05, raising=False)
+    tokens = [f"w{i} " for i in range(60)]
+    use(monkeypatch, ScriptedProvider(text_turn(*tokens), delay=0.002))  # each token its own publish
+    layer = get_channel_layer()
+    monkeypatch.setattr(layer, "capacity", 6)
+    receive, stuck, release = layer.receive, asyncio.Event(), asyncio.Event()
+
+    async def slow_receive(channel: str) -> dict:
+        if stuck.is_set():
+            await release.wait()  # the page's socket takes nothing for a while: its channel fills
+        return await receive(channel)
+
+    monkeypatch.setattr(layer, "receive", slow_receive)
+    communicator, connected, _ = await connect(thread.id, alice)
+    assert connected
+    await communicator.receive_from()  # the snapshot
+    stuck.set()
+    _, run = await sync_to_async(post_message)(thread, "go", tutor, start=False)
+    dispatch.dispatch(run.id)
+    await dispatch.wait_idle()  # the whole answer was published while the channel was full
+    answer = await Message.objects.aget(run=run, role=Message.ASSISTANT)
+    release.set()
+    ended = rf'<article id="message-{answer.id}"[^>]*message--completed'
+    frames = await receive_until(communicator, ended, timeout=10)
+    final = shown_on_page(frames)[answer.id]
+    assert 'id="stream-' not in final  # ended, not streaming
+    assert unescape(re.search(r'data-copy="([^"]*)"', final).group(1)) == answer.text == "".join(tokens)
+    await communicator.disconnect()

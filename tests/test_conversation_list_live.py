@@ -122,15 +122,37 @@ async def test_a_later_question_moves_the_conversation_to_the_top_of_the_owners_
     await tab.disconnect()
 
 
-async def test_a_later_question_the_same_day_tells_the_owners_other_pages_nothing(alice, thread, tutor):
-    """Only the posting page moves the entry within "Today": news of every question would
-    make each of the owner's pages read and render it (pages × questions: one user's 200
-    tabs asking at once in make bench). The next news does come."""
+async def test_a_later_question_the_same_day_moves_the_entry_on_the_owners_other_pages_without_a_render(
+    alice, thread, tutor
+):
+    """A question in a conversation asked earlier today: Alice's page on another
+    conversation is told to move the entry it shows on top (a marker app.js acts on),
+    nothing read or rendered: rendering it on each of the owner's pages for every question
+    cost pages × questions (one user's 200 tabs asking at once in make bench)."""
     asked = await a_listed_conversation(alice, "Algebra")  # asked today
     other = await a_listed_conversation(alice, "Geometry")
     tab = await open_tab(other, alice, 0)
     await sync_to_async(post_message)(asked, "And 3 + 3?", tutor, start=False)
-    await sync_to_async(rename_thread)(other, "Triangles")
-    frames = await receive_until(tab, rf'id="conversation-{other.id}"')
+    frames = await receive_until(tab, rf'data-moved-conversations="[^"]*{asked.id}"')
     assert entry_in(frames, asked.id) is None
+    # (the news of the setup's questions may come with it, gathered: asked.id is last, on top)
+    assert re.search(rf'<span hidden data-moved-conversations="(thread_\w+ )*{asked.id}"></span>', frames[-1])
+    await tab.disconnect()
+
+
+async def test_questions_gathered_in_one_moment_list_and_move_their_conversations_in_the_order_asked(
+    monkeypatch, alice, thread, tutor
+):
+    """A new conversation's first question, then one in a conversation listed earlier
+    today, then in the new one again, within one gathering moment: one piece of news, the
+    new entry rendered once and the order to put them on top (the last asked on top)."""
+    monkeypatch.setattr("chat.engine.events.LISTED_GATHER_SECONDS", 3)  # all three fall in it
+    asked = await a_listed_conversation(alice, "Algebra")  # asked today
+    tab = await open_tab(thread, alice, 0)
+    new = await Thread.objects.acreate(owner=alice, assistant=tutor)
+    for conversation, question in ((new, "What is 2 + 2?"), (asked, "And 3 + 3?"), (new, "And 4 + 4?")):
+        await sync_to_async(add_message)(conversation, content=Message.text_content(question))
+    frames = await receive_until(tab, r"data-moved-conversations", timeout=10)
+    assert "".join(frames).count(f'<li id="conversation-{new.id}"') == 1
+    assert f'data-moved-conversations="{asked.id} {new.id}"' in frames[-1]
     await tab.disconnect()

@@ -637,35 +637,40 @@ def group_of_user(user_id: int) -> str:
 
 
 # News of a user's list of conversations (the sidebar), published to the user's own group,
-# which every open page of theirs joins (``thread_id``): one listed or moved (its first
-# question, or one from an earlier day: on top of the list), renamed by hand, or deleted. Only the owner's pages hear
-# of it: a tutor watching a student's conversation lists their own conversations.
+# which every open page of theirs joins (``thread_id``): one listed (its first question, or
+# one from an earlier day: its entry rendered on top of the list), moved (a later question
+# the same day: a page moves the entry it shows, nothing rendered), renamed by hand, or
+# deleted. Only the owner's pages hear of it: a tutor watching a student's conversation
+# lists their own conversations.
 CONVERSATION_LISTED = "conversation.listed"
+CONVERSATION_MOVED = "conversation.moved"
 CONVERSATION_RENAMED = "conversation.renamed"
 CONVERSATION_UNLISTED = "conversation.unlisted"
 
 
-# Conversations listed within this long of each other go to a user's pages as one piece of
-# news: one user's 50 tabs each asking a first question at once made 2,500 events, which
-# filled the sockets' channels and crowded out their runs' own text deltas.
+# Conversations listed or moved within this long of each other go to a user's pages as one
+# piece of news: one user's 50 tabs each asking a first question at once made 2,500 events,
+# which filled the sockets' channels and crowded out their runs' own text deltas.
 LISTED_GATHER_SECONDS = 0.2
-_listing: dict[tuple[asyncio.AbstractEventLoop, int], list[str]] = {}
+# (loop, user id) -> thread id -> whether its entry is to be rendered (listed), in the order asked
+_listing: dict[tuple[asyncio.AbstractEventLoop, int], dict[str, bool]] = {}
 
 
 async def tell_owner(user_id: int, type_: str, **payload: Any) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    if type_ == CONVERSATION_LISTED:
+    if type_ in (CONVERSATION_LISTED, CONVERSATION_MOVED):
         key = (asyncio.get_running_loop(), user_id)
-        if key in _listing:
-            if payload["thread_id"] not in _listing[key]:
-                _listing[key].append(payload["thread_id"])
-            return
-        _listing[key] = [payload["thread_id"]]
-        # Sent from a task of its own: the caller (a request's commit) does not wait.
-        _sending.add(task := asyncio.get_running_loop().create_task(_send_listed(layer, key)))
-        task.add_done_callback(_sending.discard)
+        gathering = key in _listing
+        gathered = _listing.setdefault(key, {})
+        # The latest question's conversation goes last (on top); listed once, rendered.
+        listed = gathered.pop(payload["thread_id"], False) or type_ == CONVERSATION_LISTED
+        gathered[payload["thread_id"]] = listed
+        if not gathering:
+            # Sent from a task of its own: the caller (a request's commit) does not wait.
+            _sending.add(task := asyncio.get_running_loop().create_task(_send_listed(layer, key)))
+            task.add_done_callback(_sending.discard)
         return
     # ``news`` names this one piece of news: the user's pages in one process render each
     # entry once between them (ThreadConsumer.conversation_listed).
@@ -676,10 +681,21 @@ _sending: set[asyncio.Task] = set()
 
 
 async def _send_listed(layer: Any, key: tuple[asyncio.AbstractEventLoop, int]) -> None:
-    await asyncio.sleep(LISTED_GATHER_SECONDS)
-    thread_ids = _listing.pop(key)
-    news = {"type": CONVERSATION_LISTED, "news": uuid.uuid4().hex, "thread_ids": thread_ids}
-    await layer.group_send(group_of_user(key[1]), news)
+    """One ``conversation.listed`` event: ``thread_ids`` in the order asked (the last on
+    top), of which ``moved`` only move on a page that shows them."""
+    try:
+        await asyncio.sleep(LISTED_GATHER_SECONDS)
+    finally:
+        # Sent too when the loop ends first, cancelling the wait: a command's (manage.py
+        # ask) lasts one tell_owner_sync call, and what it gathered was lost with it.
+        gathered = _listing.pop(key)
+        news = {
+            "type": CONVERSATION_LISTED,
+            "news": uuid.uuid4().hex,
+            "thread_ids": list(gathered),
+            "moved": [thread_id for thread_id, listed in gathered.items() if not listed],
+        }
+        await layer.group_send(group_of_user(key[1]), news)
 
 
 def tell_owner_sync(user_id: int, type_: str, **payload: Any) -> None:

@@ -79,16 +79,13 @@ def _new_message(
         thread.title = title_from(message.text)
         fields.append("title")
         named = True
-    if message.role == Message.USER and (named or earlier_day):
-        # The owner's other pages put it on top of "Today" when it is listed (named by its
-        # first question) or comes back from an earlier day. A later question the same day
-        # tells them nothing (the posting page moves its own entry): every page of the
-        # owner reads and renders the entry, so news of every question would cost pages ×
-        # questions, 40,000 renders when one user has 200 tabs asking at once (make bench).
-        transaction.on_commit(
-            lambda: events.tell_owner_sync(thread.owner_id, events.CONVERSATION_LISTED, thread_id=thread.id),
-            robust=True,
-        )
+    if message.role == Message.USER:
+        # The owner's pages put it on top of "Today": rendered when it is listed (named by
+        # its first question) or comes back from an earlier day; a later question the same
+        # day only moves the entry they show (rendering it on every page for every question
+        # cost pages × questions, 40,000 renders when one user has 200 tabs asking at once).
+        news = events.CONVERSATION_LISTED if named or earlier_day else events.CONVERSATION_MOVED
+        transaction.on_commit(lambda: events.tell_owner_sync(thread.owner_id, news, thread_id=thread.id), robust=True)
     return message, fields
 
 

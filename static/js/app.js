@@ -205,6 +205,27 @@
   document.addEventListener("htmx:afterSwap", applyRemovals);
   document.addEventListener("htmx:oobAfterSwap", applyRemovals);
   document.addEventListener("htmx:wsAfterMessage", applyRemovals);
+  // Conversations asked again the same day, here or in another tab, arrive as a marker
+  // naming them (chat/live.py render_moved), the last asked last: each entry this sidebar
+  // shows goes on top of "Today", in that order. A page showing search results moves none
+  // (clearing the search reloads the list); one without a "Today" group (rendered on an
+  // earlier day) waits for its reload.
+  function applyMoves() {
+    document.querySelectorAll("[data-moved-conversations]").forEach(function (marker) {
+      var today = document.getElementById("conversations-today");
+      if (today && !searching()) {
+        marker.getAttribute("data-moved-conversations").split(" ").forEach(function (id) {
+          var entry = id && document.getElementById("conversation-" + id);
+          if (!entry || !entry.classList.contains("conversation-item") || entry === today.firstElementChild) return;
+          removeConversationEntry(entry, entry.parentElement === today);
+          today.insertBefore(entry, today.firstElementChild);
+        });
+      }
+      marker.remove();
+    });
+  }
+  document.addEventListener("htmx:oobAfterSwap", applyMoves);
+  document.addEventListener("htmx:wsAfterMessage", applyMoves);
   document.addEventListener("htmx:afterSwap", function (event) {
     var log = document.getElementById("messages");
     var empty = document.getElementById("empty-thread");

@@ -387,17 +387,20 @@ def test_a_conversation_started_renamed_and_deleted_in_one_tab_changes_the_sideb
     assert not [line for line in browsing.console if "oobError" in line or line.startswith("[error]")]
 
 
-def test_a_later_question_moves_its_conversation_on_top_of_its_tab_and_pushes_nothing_into_search_results(
+def test_a_later_question_moves_its_conversation_on_top_in_every_tab_but_not_into_search_results(
     browsing: Browsing, chat_server: ChatServer
 ):
-    """A new question in a conversation listed below another puts it on top of "Today" in
-    the posting tab, once, without a reload. A tab showing
-    search results takes no pushed entry into them; clearing the search shows the list as
-    it is by then."""
+    """A new question the same day in a conversation listed below another puts it on top
+    of "Today" in the posting tab and in Alice's other tab (which moves the entry it shows:
+    nothing rendered for it), once each, without a reload. A tab showing search results
+    takes no pushed or moved entry into them; clearing the search shows the list as it is
+    by then."""
     first, second, rhombus_id = two_tabs_on_an_answered_conversation(browsing, chat_server, "What is a rhombus?")
-    start_conversation(second)
+    kite_id = start_conversation(second)
     send(second, "What is a kite?")
     expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
+    first.goto(f"/threads/{kite_id}/")  # the other tab shows another conversation
+    wait_for_socket(first)
     kite_entry = sidebar(first).get_by_role("link", name="What is a kite?", exact=True)
     expect(kite_entry).to_be_visible()
     top = sidebar(first).get_by_role("listitem").first
@@ -406,11 +409,10 @@ def test_a_later_question_moves_its_conversation_on_top_of_its_tab_and_pushes_no
     second.goto(f"/threads/{rhombus_id}/")
     wait_for_socket(second)
     send(second, "And what is its area?")
-    # The posting tab moves it; the other tab is told only of a move from an earlier day
-    # (services.messages._new_message; that case: test_conversation_list_live.py).
-    expect(sidebar(second).get_by_role("listitem").first).to_have_id(f"conversation-{rhombus_id}")
-    for tab in (first, second):
+    for tab in (second, first):
+        expect(sidebar(tab).get_by_role("listitem").first).to_have_id(f"conversation-{rhombus_id}")
         expect(sidebar(tab).locator(f"#conversation-{rhombus_id}")).to_have_count(1)
+    expect(first.locator("[data-moved-conversations]")).to_have_count(0)  # the marker goes
     expect(run_status(second)).to_have_text("Completed", timeout=RUN_TIMEOUT)
     screenshots(first, "sidebar-moved-from-another-tab")
 

@@ -13,6 +13,7 @@ import pytest
 from websockets.sync.client import connect
 
 from chat.engine.executor import SERVER_STOPPED
+from tests.live_server import manage
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
@@ -76,6 +77,20 @@ def test_a_run_streamed_through_one_web_process_reaches_a_page_on_the_other(clus
     live = [f for f in frames if f'id="stream-{answer.id}" hx-swap-oob="beforeend"' in f]
     assert len(live) > 1, frames[:5]
     assert any(f'id="message-{answer.id}"' in f for f in frames)
+
+
+def test_a_question_asked_with_manage_py_ask_lists_its_conversation_on_the_owners_open_pages(cluster):
+    """The command posts through the page's own domain function, so the owner's open pages
+    (here on web B) put the new conversation on top of their sidebar: the news, gathered
+    for a moment, used to die unsent with the command's short-lived event loop."""
+    sdk = cluster.client(cluster.web_a)
+    open_on = sdk.beta.threads.create().id
+    with _socket(cluster, cluster.web_b, open_on) as page:
+        page.recv(timeout=30)  # the snapshot: the page is in its user's group now
+        manage(cluster.env, "ask", _assistant(sdk).id, "Solve 2x = 8")
+        frames = _frames(page)
+    listed = [f for f in frames if 'hx-swap-oob="afterbegin:#conversation-list"' in f]
+    assert len(listed) == 1 and "Solve 2x = 8" in listed[0], (frames, cluster.logs())
 
 
 def test_a_web_process_starting_while_runs_are_live_does_not_fail_them(cluster):
