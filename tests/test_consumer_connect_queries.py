@@ -35,3 +35,13 @@ async def test_a_pages_socket_reads_the_user_the_thread_and_its_latest_run(monke
     await tab.disconnect()
     tables = [sql.split(" FROM ", 1)[1].split()[0] for sql in opened[0]]
     assert tables == ['"auth_user"', '"chat_thread"', '"chat_run"'], opened
+
+
+async def test_a_closing_socket_makes_no_trip_to_close_the_database_threads_connection(monkeypatch, alice, thread):
+    """Channels closed stale connections as each socket closed: a hop through the one
+    database thread the engine shares, ending its connection with CONN_MAX_AGE=0."""
+    tab = await open_tab(thread, alice, 0)
+    closes = []
+    monkeypatch.setattr("channels.db.close_old_connections", lambda **kwargs: closes.append(1))
+    await tab.disconnect()
+    assert closes == []

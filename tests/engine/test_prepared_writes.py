@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from asgiref.sync import async_to_sync
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.signals import post_save, pre_save
 from django.db.models.sql.compiler import SQLInsertCompiler, SQLUpdateCompiler
@@ -192,6 +193,48 @@ def test_an_update_falls_back_to_the_orm_for_what_it_does_not_keep(run):
     assert move({"status": states.CANCELLED}, run_id=run.pk, allowed=frozenset()) == 0  # matches nothing, as update()
     assert move({"status": states.CANCELLED}, run_id=run.pk, allowed=frozenset()) == 0
     assert _row(Run, run.pk)["status"] == states.QUEUED
+
+
+def test_many_writes_each_call_as_the_update_would_in_one_transaction(run, thread, tutor):
+    other = Run.objects.create(thread=thread, assistant=tutor, model=tutor.model, status=states.CANCELLED)
+    third = Run.objects.create(thread=thread, assistant=tutor, model=tutor.model, status=states.COMPLETED)
+    Run.objects.filter(pk=third.pk).update(last_error={"code": "old"})
+    fail = PreparedUpdate(
+        Run, lambda run_id: Run.objects.filter(pk=run_id).exclude(status=states.CANCELLED), run_id=str
+    )
+    fail.many(
+        [
+            ({"last_error": {"code": "a"}}, {"run_id": run.pk}),
+            ({"last_error": {"code": "b"}}, {"run_id": other.pk}),  # its where clause holds
+            ({"last_error": None}, {"run_id": third.pk}),  # a JSON null compiles itself: the ORM's
+        ]
+    )
+    assert _row(Run, run.pk)["last_error"] == {"code": "a"}
+    assert _row(Run, other.pk)["last_error"] is None
+    assert _row(Run, third.pk)["last_error"] is None and fail.compiles == 1
+    with pytest.raises(RuntimeError), transaction.atomic():  # inside the caller's transaction
+        fail.many([({"last_error": {"code": "c"}}, {"run_id": run.pk})])
+        raise RuntimeError
+    assert _row(Run, run.pk)["last_error"] == {"code": "a"}
+
+
+def test_the_streamed_texts_saves_compile_no_update_and_leave_ended_answers_alone(monkeypatch, run):
+    """Every RUN_SAVE_INTERVAL the text so far of every streaming answer is saved: bulk_update
+    built and compiled a CASE WHEN per answer every time (10 % of the server's CPU at 200
+    streamed SDK runs)."""
+    streaming = [Message.objects.create(**_answer_fields(run, seq=n)) for n in range(3)]
+    ended = Message.objects.create(**_answer_fields(run, seq=9, status=Message.COMPLETED))
+    save = async_to_sync(executor._save_texts)
+    save({m.pk: "so far" for m in streaming}, {run.pk})
+    compiled = []
+    original = SQLUpdateCompiler.as_sql
+    monkeypatch.setattr(
+        SQLUpdateCompiler, "as_sql", lambda self, *a, **k: compiled.append(1) or original(self, *a, **k)
+    )
+    assert save({m.pk: f"more {n}" for n, m in enumerate([*streaming, ended])}, {run.pk}) == set()
+    assert compiled == []
+    assert [Message.objects.get(pk=m.pk).text for m in streaming] == ["more 0", "more 1", "more 2"]
+    assert Message.objects.get(pk=ended.pk).text == "x = 1"
 
 
 def test_a_key_that_does_not_land_once_is_refused(run):

@@ -382,3 +382,21 @@ def test_a_limit_without_a_point_asks_for_one_and_hostile_points_are_not_evaluat
     assert "approach" in reply_to("find the limit of sin(x)/x")
     # Only the tutor's own tokens reach sympy: no Python is evaluated from the point.
     assert "\\lim_" not in (answer("limit of 1/x as x goes to __import__('os')") or "")
+
+
+def test_the_same_problem_asked_again_is_read_once_and_answered_the_same(monkeypatch):
+    """A class asks the same problem many times: reading it was half the offline model's
+    CPU per answer. What cannot be read is refused every time."""
+    from chat.providers.offline import mathparse
+
+    mathparse.read.cache_clear()
+    first = answer("Solve 3y - 4 = 11")
+    parsed = []
+    original = mathparse.parse_expr
+    monkeypatch.setattr(mathparse, "parse_expr", lambda *a, **k: parsed.append(a[0]) or original(*a, **k))
+    assert answer("Solve 3y - 4 = 11") == first
+    assert parsed == []
+    for _ in range(2):
+        with pytest.raises(mathparse.Unreadable):
+            mathparse.read("(x +")
+    assert parsed == ["(x +", "(x +"]

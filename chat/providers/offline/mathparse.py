@@ -11,6 +11,7 @@ which keeps the tutor pure and quick without threads, signals or time limits.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -456,10 +457,14 @@ def unreadable(math_text: str) -> str:
     return f"I couldn't read `{math_text}` as math."
 
 
+@functools.lru_cache(maxsize=1024)
 def read(math_text: str) -> tuple[sp.Expr, sp.Expr]:
     """(as written, evaluated) for one side of an equation or an expression.
 
-    The evaluated form is only built after the written form passed :func:`check_size`."""
+    The evaluated form is only built after the written form passed :func:`check_size`.
+    Kept for the last 1,024 texts read (sympy's trees are immutable; what could not be
+    read raises again): a class asks the same problem many times, and reading it was half
+    of the offline model's CPU per answer."""
     raw = parse(math_text, evaluate=False)
     check_size(raw)
     return _drop_unit_factors(raw), parse(math_text, evaluate=True)
