@@ -235,6 +235,8 @@ class Run(models.Model):
     tool_choice = models.JSONField(null=True, blank=True)
     parallel_tool_calls = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # When it last went into the queue (created, or queued again after tool outputs).
+    queued_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)

@@ -57,6 +57,7 @@ LEGAL: dict[str, frozenset[str]] = {
 
 # Which timestamp field a move into a status stamps.
 STAMPS = {
+    QUEUED: "queued_at",  # queued again after tool outputs: a sweep counts its wait from then
     IN_PROGRESS: "started_at",
     COMPLETED: "completed_at",
     INCOMPLETE: "completed_at",

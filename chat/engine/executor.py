@@ -403,10 +403,15 @@ class Execution:
         claimed = await self._claim()
         if self.run is None:
             return None
+        if not claimed and self.run.status not in (states.QUEUED, states.CANCELLED):
+            # A duplicate delivery (a sweep sent the run again while another execution held
+            # it): that execution announces the run; a second, unnumbered status would be
+            # news of nothing.
+            return self.run
         # Only the execution that claimed the run numbers its events, on from the numbers of
         # the run's earlier executions (kept on its row, so any process continues them); an
-        # execution that did not claim it (waiting for files, a duplicate delivery) announces
-        # the run unnumbered: readers read its row.
+        # execution that did not claim it (waiting for files; a queued run it cancelled)
+        # announces the run unnumbered: readers read its row.
         self.publish = (
             events.Publisher(self.run.thread_id, self.listeners, run_id=self.run.id, seq=self.run.event_seq)
             if claimed

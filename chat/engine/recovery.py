@@ -84,9 +84,11 @@ def recover() -> list[Run]:
 
 def unclaimed_queued(*, older_than: float) -> list[str]:
     """Queued runs nobody took, except those still waiting (for their files): whatever
-    ends the wait starts them, however long it takes."""
+    ends the wait starts them, however long it takes. The wait counts from when the run
+    went into the queue: one queued again after tool outputs was created long before, and
+    counting from then sent it to the workers a second time."""
     cutoff = timezone.now() - timedelta(seconds=older_than)
-    queued = Run.objects.filter(status=states.QUEUED, created_at__lt=cutoff).select_related("thread")
+    queued = Run.objects.filter(status=states.QUEUED, queued_at__lt=cutoff).select_related("thread")
     return [run.id for run in queued if readiness.waiting_reason(run, run.thread) is None]
 
 

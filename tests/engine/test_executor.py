@@ -377,3 +377,35 @@ async def test_a_conversation_moves_to_the_top_when_its_run_ends(monkeypatch, th
     await executor.execute(run.id)
     run, thread = await reload(run), await reload(thread)
     assert run.status == "completed" and thread.updated_at >= run.completed_at
+
+
+async def test_a_run_queued_again_after_tool_outputs_waits_its_turn_before_a_sweep_resends_it(thread, tutor):
+    """The sweep counts a queued run's wait from when it went into the queue: one created
+    long ago and queued again just now by its tool outputs was sent to the workers twice."""
+    long_ago = timezone.now() - timedelta(minutes=5)
+    run = await sync_to_async(Run.objects.create)(
+        thread=thread, assistant=tutor, model="offline", status="requires_action", created_at=long_ago,
+        queued_at=long_ago, expires_at=timezone.now() + timedelta(minutes=5),
+        required_action={"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": []}},
+    )
+    await sync_to_async(run.transition)("queued", expect="requires_action", required_action=None, expires_at=None)
+    assert run.id not in await sync_to_async(recovery.unclaimed_queued)(older_than=10)
+    assert run.id in await sync_to_async(recovery.unclaimed_queued)(older_than=0)
+
+
+async def test_a_second_delivery_of_a_run_another_execution_holds_announces_nothing(monkeypatch, thread, tutor):
+    """Its executing process numbers the run's events; an unnumbered status from a
+    duplicate delivery was one status too many for readers counting them."""
+    held = await sync_to_async(Run.objects.create)(
+        thread=thread, assistant=tutor, model="offline", status="in_progress", worker="other-host:2:abcd",
+        heartbeat_at=timezone.now(),
+    )
+    announced = []
+
+    async def run_status(self, run, **fields):
+        announced.append(run.status)
+
+    monkeypatch.setattr(executor.events.Publisher, "run_status", run_status)
+    assert (await executor.execute(held.id)).status == "in_progress"
+    assert announced == []
+    assert (await reload(held)).worker == "other-host:2:abcd"

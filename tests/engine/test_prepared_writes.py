@@ -147,7 +147,7 @@ def test_an_update_writes_what_the_querysets_update_writes(run, thread, tutor):
     other = Run.objects.create(
         thread=Thread.objects.create(owner=thread.owner, assistant=tutor), assistant=tutor, model=run.model
     )
-    apart = ["thread_id", "created_at"]
+    apart = ["thread_id", "created_at", "queued_at"]
     move = PreparedUpdate(Run, lambda run_id, allowed: Run.objects.filter(pk=run_id, status__in=allowed), run_id=str)
     allowed = frozenset({states.QUEUED, states.IN_PROGRESS})
     now = timezone.now()
