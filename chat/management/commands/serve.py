@@ -4,6 +4,7 @@ SIGTERM and SIGINT stop it gracefully (``chat.shutdown``): it stops listening, e
 runs and streams with their final events, then exits. A second signal exits at once.
 """
 
+import asyncio
 import logging
 import signal
 import sys
@@ -17,6 +18,7 @@ from django.core.management.base import BaseCommand
 
 from chat.engine.supervisor import start_engine
 from chat.shutdown import shut_down
+from project.event_loop import loop_name
 
 logger = logging.getLogger("chat.engine")
 
@@ -114,10 +116,11 @@ class Command(BaseCommand):
         )
         server.run()
 
-    @staticmethod
-    def ready(server: GracefulServer) -> None:
+    def ready(self, server: GracefulServer) -> None:
         start_engine(twisted_loop)
         server.install_signal_handlers()
+        # The loop Twisted's reactor really runs on (manage.py chose its kind: project/event_loop.py).
+        self.stdout.write(f"Listening, event loop {loop_name(asyncio.get_running_loop())}")
 
 
 def proxy_headers() -> dict:

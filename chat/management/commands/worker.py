@@ -24,6 +24,7 @@ from taskiq.receiver import Receiver
 from chat import workers
 from chat.engine import dispatch
 from chat.engine.supervisor import start_engine, stop_engine
+from project.event_loop import loop_name
 
 logger = logging.getLogger("chat.engine")
 
@@ -80,7 +81,8 @@ class Command(BaseCommand):
             wait_tasks_timeout=settings.WORKER_DRAIN_TIMEOUT,
         )
         self.stdout.write(
-            f"Worker {dispatch.WORKER_ID}: up to {concurrency} runs at once, {threads} database thread(s) (Ctrl+C to stop)"
+            f"Worker {dispatch.WORKER_ID}: up to {concurrency} runs at once, {threads} database thread(s), "
+            f"event loop {loop_name(loop)} (Ctrl+C to stop)"
         )
         try:
             await receiver.listen(stop)
