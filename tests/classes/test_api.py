@@ -119,8 +119,13 @@ def test_the_class_s_tutors_read_a_student_s_class_thread_through_the_api_and_wr
         assert response.status_code == (200 if is_read(method, path) else 404), (who, method, path)
         no_secrets(response)
     body = call(client, "GET", f"/v1/threads/{sam_thread.id}/messages?order=asc", key).json()
-    assert [m["content"][0]["text"]["value"] for m in body["data"]] == ["How do I solve 3x + 11 = 14?", "Subtract 11 first."]
-    assert call(client, "GET", f"/v1/threads/{sam_thread.id}/runs/{waiting.id}", key).json()["status"] == "requires_action"
+    assert [m["content"][0]["text"]["value"] for m in body["data"]] == [
+        "How do I solve 3x + 11 = 14?",
+        "Subtract 11 first.",
+    ]
+    assert (
+        call(client, "GET", f"/v1/threads/{sam_thread.id}/runs/{waiting.id}", key).json()["status"] == "requires_action"
+    )
     waiting.refresh_from_db()
     assert waiting.status == states.REQUIRES_ACTION and sam_thread.messages.count() == 2
     assert Thread.objects.filter(pk=sam_thread.id, metadata={}).exists() and not QuizAttempt.objects.exists()
