@@ -464,8 +464,8 @@ def test_an_invite_link_opened_logged_out_names_the_class(browsing: Browsing, ch
 
 # What people write that the pages show: a link and one unbroken word, longer than any line.
 LONG_URL = "https://example.org/" + "/".join(f"section-{n}" for n in range(10)) + "?q=" + "x" * 20
-LONG_WORD = "W" * 1_900  # a grade comment holds 2,000 characters
-WRITTEN = f"See {LONG_URL} and {LONG_WORD} please."
+UNBROKEN_WORD = "W" * 1_900  # a grade comment holds 2,000 characters
+WRITTEN = f"See {LONG_URL} and {UNBROKEN_WORD} please."
 
 FREE_TEXT_CLASS = f"""
 from django.contrib.auth import get_user_model
@@ -476,9 +476,9 @@ from chat.models import Assistant, Message, Run
 User = get_user_model()
 tutor, student = User.objects.get(username="tutor"), User.objects.get(username="student")
 text = {WRITTEN!r}
-classroom = services.create_classroom(tutor, "Class " + {LONG_WORD[:300]!r}, text)
+classroom = services.create_classroom(tutor, "Class " + {UNBROKEN_WORD[:300]!r}, text)
 Membership.objects.create(classroom=classroom, user=student, role=Membership.Role.STUDENT)
-assistant = Assistant.objects.create(owner=tutor, name="Helper " + {LONG_WORD[:200]!r}, description=text, model="offline")
+assistant = Assistant.objects.create(owner=tutor, name="Helper " + {UNBROKEN_WORD[:200]!r}, description=text, model="offline")
 services.publish(classroom, assistant)
 thread = services.start_class_thread(student, classroom, assistant)
 thread.title = text[:200]
@@ -520,7 +520,7 @@ def test_long_links_and_words_people_write_wrap_on_every_page_that_shows_them(
     for page, url, name in pages:
         page.goto(url)
         page.wait_for_load_state("load")
-        expect(page.get_by_text(LONG_WORD[:40], exact=False).first).to_be_attached()
+        expect(page.get_by_text(UNBROKEN_WORD[:40], exact=False).first).to_be_attached()
         width, window = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
         if width > window:
             wide.append(f"{name}: {width} px wide in a {window} px window")
