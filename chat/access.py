@@ -59,6 +59,12 @@ _run_of = Prepared(
     thread_id=str,
     owner_id=int,
 )
+_run_on = Prepared(
+    Run,
+    lambda run_id, thread_id: Run.objects.filter(pk=run_id, thread_id=thread_id).order_by()[:1],
+    run_id=str,
+    thread_id=str,
+)
 
 
 def get_thread_for_user(user, thread_id: str) -> Thread:
@@ -154,16 +160,32 @@ def thread_classroom(thread: Thread) -> Classroom | None:
 
 
 def get_thread_for_api(user, thread_id: str) -> Thread:
-    """/v1 serves a user's own threads, class threads included. On a class thread the
-    student runs only the class's published assistants (``get_assistant_for_run``) and
-    never reads their set-up (chat.api.serializers hides a class run's instructions and
-    function definitions); tutors read class threads in the browser only."""
+    """A thread /v1 writes to (a message, a run, its metadata, a deletion): its owner's
+    only, as in the browser. On a class thread the student runs only the class's published
+    assistants (``get_assistant_for_run``) and never reads their set-up (chat.api.serializers
+    hides a class run's instructions and function definitions)."""
     return get_thread_for_user(user, thread_id)
+
+
+def get_thread_for_api_reader(user, thread_id: str) -> Thread:
+    """A thread /v1 reads (the thread, its messages, runs and steps): whoever may open it
+    in the browser (``get_thread_for_reader``), a class's tutor included."""
+    thread, _writable = get_thread_for_reader(user, thread_id)
+    return thread
 
 
 def get_run_for_api(user, thread_id: str, run_id: str) -> Run:
     get_thread_for_api(user, thread_id)
     return get_run_for_user(user, thread_id, run_id)
+
+
+def get_run_on_thread(thread: Thread, run_id: str) -> Run:
+    """A run of a thread the caller has already been allowed to read."""
+    run = _first(_run_on(run_id=run_id, thread_id=thread.pk))
+    if run is None:
+        raise Http404("No such run.")
+    run.thread = thread  # as read, with its class link
+    return run
 
 
 def is_class_thread(thread: Thread | str) -> bool:

@@ -378,7 +378,41 @@ def _build_markdown() -> MarkdownIt:
     md.add_render_rule("s_open", lambda self, tokens, idx, options, env: "<del>")
     md.add_render_rule("s_close", lambda self, tokens, idx, options, env: "</del>")
     md.core.ruler.push("table_align_classes", _table_align_classes)
+    md.core.ruler.push("display_math_punctuation", _display_math_keeps_its_punctuation)
     return md
+
+
+_PUNCTUATION = re.compile(r"[.,;:!?]+")
+
+
+def _display_math_keeps_its_punctuation(state: Any) -> None:
+    """The full stop or comma that ends a sentence on a display formula goes inside it,
+    as in print: after the formula's box (a block, KaTeX's .katex-display) it would sit
+    alone on a line of its own. Covers ``$$…$$.`` in running text and a block formula
+    followed by a line of nothing but punctuation."""
+    tokens = state.tokens
+    for i, token in enumerate(tokens):
+        if token.type != "inline" or not token.children:
+            continue
+        children = token.children
+        for at, child in enumerate(children[:-1]):
+            after = children[at + 1]
+            if child.type == "math_inline_double" and after.type == "text":
+                found = _PUNCTUATION.match(after.content)
+                if found:
+                    child.content = _with_punctuation(child.content, found.group())
+                    after.content = after.content[found.end() :]
+        # The block formula's own line, then a "." line: in a list the paragraph is hidden.
+        before = tokens[i - 2] if i >= 2 and tokens[i - 1].type == "paragraph_open" else None
+        if before is not None and before.type == "math_block" and _PUNCTUATION.fullmatch(token.content.strip()):
+            before.content = _with_punctuation(before.content, token.content.strip())
+            token.children = []
+            token.content = ""
+            tokens[i - 1].hidden = tokens[i + 1].hidden = True
+
+
+def _with_punctuation(latex: str, marks: str) -> str:
+    return latex.rstrip() + r"\text{" + marks + "}"
 
 
 _TABLE_ALIGN = re.compile(r"text-align:(left|center|right)")

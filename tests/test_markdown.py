@@ -243,3 +243,20 @@ def test_a_star_between_operands_is_multiplication_not_emphasis():
 def test_emphasis_next_to_spaces_or_non_ascii_letters_still_works():
     assert "<em>em</em> and <strong>bold</strong>" in render_markdown("*em* and **bold**")
     assert "这是<strong>重要</strong>的" in render_markdown("这是**重要**的")
+
+
+def test_the_full_stop_after_a_display_formula_goes_inside_it_not_onto_a_line_of_its_own():
+    in_a_list = render_markdown("1. Apply the product rule:\n   $$x^2\\cos(x) + 2x\\sin(x)$$.\n2. Done.")
+    assert '<span class="math-display">x^2\\cos(x) + 2x\\sin(x)\\text{.}</span></li>' in in_a_list
+    in_text = render_markdown("So $$y = x$$, and $$z$$ ok.")
+    assert '<span class="math-display">y = x\\text{,}</span> and <span class="math-display">z</span> ok.' in in_text
+
+
+def test_a_line_of_punctuation_after_a_block_formula_joins_it():
+    html = render_markdown("1. Block form:\n   \\[ x^2 + 1 \\]\n   .\n2. Done.")
+    assert '<div class="math-display">x^2 + 1\\text{.}</div>\n</li>' in html
+    assert "<li>Done.</li>" in html  # other text keeps its punctuation
+
+
+def test_punctuation_that_is_not_after_a_display_formula_stays_text():
+    assert render_markdown("Take $x$. Then stop.") == '<p>Take <span class="math-inline">x</span>. Then stop.</p>\n'

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
@@ -43,8 +44,9 @@ require_POST = require_http_methods(["POST"])
 def posted_from(form_page: Callable[..., str]) -> Callable[[View], View]:
     """A POST-only form URL: a GET from a signed-in user goes to ``form_page(request,
     **url_kwargs)``, the URL of the page the form lives on, which checks access as the view
-    does (a thread not theirs is a 404 either way, and so reveals nothing). Anyone else, any
-    other method: the 405 page."""
+    does (a thread not theirs is a 404 either way, and so reveals nothing). A GET from a
+    visitor not signed in goes to the log-in page, back to this URL after it, as every
+    other page a user must be signed in for does. Any other method: the 405 page."""
 
     def decorator(view: View) -> View:
         @functools.wraps(view)
@@ -53,6 +55,8 @@ def posted_from(form_page: Callable[..., str]) -> Callable[[View], View]:
                 return view(request, *args, **kwargs)
             if request.method == "GET" and request.user.is_authenticated:
                 return redirect(form_page(request, *args, **kwargs))
+            if request.method == "GET":
+                return redirect_to_login(request.get_full_path())
             return method_not_allowed(request, ["POST"])
 
         return checked

@@ -1,4 +1,4 @@
-// A request whose element is replaced while it is in flight: the Cancel button of a run, the
+// A request whose element is replaced while it is in flight: the Stop button of a run, the
 // composer's Stop and Answer again (in #composer-action), or a quiz's form live in regions the
 // socket pushes anew, and the push may land before the button's own response. htmx looks for
 // that response's out-of-band targets inside the tree of the element that made the request,

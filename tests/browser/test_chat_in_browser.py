@@ -182,7 +182,7 @@ def test_a_student_logs_in_asks_the_walkthrough_question_and_watches_the_answer_
     expect(tutor_messages(page)).to_have_count(1)
     expect(tutor_messages(page)).to_contain_text("x = 1")
     expect(run_status(page)).to_have_text("Completed")
-    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(page.get_by_role("button", name="Stop")).to_have_count(0)
 
     page.evaluate("document.fonts.ready")
     page.screenshot(path=SCREENSHOT, caret="initial")  # "hide" writes style attributes (CSP)
@@ -255,10 +255,10 @@ def test_cancel_stops_the_answer_and_keeps_the_partial_text(browsing: Browsing, 
 
     shown = wait_for_streamed_text(page, at_least=20)
     expect(run_status(page)).to_have_text("In progress")
-    page.get_by_role("button", name="Cancel").click()
+    page.locator(".run-panel").get_by_role("button", name="Stop").click()
 
     expect(run_status(page)).to_have_text("Cancelled")
-    expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(page.get_by_role("button", name="Stop")).to_have_count(0)
     answer = tutor_messages(page)
     expect(answer).to_have_count(1)
     expect(answer.locator(".message__note")).to_have_text("Stopped: you cancelled this answer.")

@@ -689,3 +689,32 @@ def test_on_a_phone_the_conversation_list_wraps_long_assistant_names_and_keeps_i
     menu = entry.locator("summary").bounding_box()
     assert menu["x"] + menu["width"] <= 390
     screenshots(page, "conversation-list-long-names")
+
+
+def test_a_display_formula_in_a_numbered_step_scrolls_in_its_box_and_keeps_its_full_stop(
+    browsing: Browsing, chat_server: ChatServer
+):
+    """Steps as a model writes them: a numbered list whose items end on a display formula and
+    a full stop. At 390 px the formula scrolls in its own box inside the item, and the full
+    stop stays with it rather than sitting alone on the line below."""
+    page = browsing.new_page(chat_server, viewport={"width": 390, "height": 844})
+    log_in(page, chat_server, ALICE[0])
+    start_conversation(page)
+    steps = f"Steps\n\n1. Sum them:\n   {LONG_DISPLAY}.\n2. Then:\n   $$x^2\\cos(x) + 2x\\sin(x) + x^2\\cos(x) + 2x\\sin(x)$$."
+    send(page, steps, shows="Steps")
+    bubble = user_messages(page).last
+    boxes = bubble.locator("li .katex-display")
+    expect(boxes).to_have_count(2)
+    for box in (boxes.first, boxes.last):
+        sizes = box.evaluate("(el) => [el.scrollWidth, el.clientWidth]")
+        assert sizes[0] > sizes[1], f"the formula fits ({sizes}): the test shows nothing"
+        expect(box).to_have_class(re.compile(r"\bmath-more-right\b"))
+        assert box.evaluate("(el) => { el.scrollLeft = 40; return el.scrollLeft; }") > 0  # it scrolls
+        box.evaluate("(el) => { el.scrollLeft = 0; }")
+    lone = bubble.locator("li").evaluate_all(
+        "(items) => items.flatMap((li) => Array.from(li.childNodes)).filter((n) => n.nodeType === 3 && n.data.trim() === '.').length"
+    )
+    assert lone == 0, "a full stop sits on a line of its own after a formula"
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    bubble.scroll_into_view_if_needed()
+    screenshots(page, "formula-in-steps")

@@ -106,7 +106,7 @@ def test_a_student_joins_by_link_and_the_tutor_watches_the_conversation_live(cha
     expect(tutor.get_by_role("article", name="student").last).to_contain_text("2x = 8")
     expect(answers(tutor).last).to_contain_text("4", timeout=RUN_TIMEOUT)
     expect(tutor.locator("#run-status")).to_contain_text("Completed", timeout=RUN_TIMEOUT)
-    expect(tutor.get_by_role("button", name="Cancel")).to_have_count(0)
+    expect(tutor.get_by_role("button", name="Stop")).to_have_count(0)
     fits_a_phone(tutor, "review")
     fits_a_phone(student, "student-thread")
 

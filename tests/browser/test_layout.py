@@ -460,3 +460,70 @@ def test_an_invite_link_opened_logged_out_names_the_class(browsing: Browsing, ch
     page.get_by_label("Password").fill("student-password")
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(re.compile(rf"/join/{code}/$|/classes/[^/]+/$"))
+
+
+# What people write that the pages show: a link and one unbroken word, longer than any line.
+LONG_URL = "https://example.org/" + "/".join(f"section-{n}" for n in range(10)) + "?q=" + "x" * 20
+UNBROKEN_WORD = "W" * 1_900  # a grade comment holds 2,000 characters
+WRITTEN = f"See {LONG_URL} and {UNBROKEN_WORD} please."
+
+FREE_TEXT_CLASS = f"""
+from django.contrib.auth import get_user_model
+from chat.classes import gradebook, services
+from chat.classes.models import Membership
+from chat.functions.models import QuizAttempt
+from chat.models import Assistant, Message, Run
+User = get_user_model()
+tutor, student = User.objects.get(username="tutor"), User.objects.get(username="student")
+text = {WRITTEN!r}
+classroom = services.create_classroom(tutor, "Class " + {UNBROKEN_WORD[:300]!r}, text)
+Membership.objects.create(classroom=classroom, user=student, role=Membership.Role.STUDENT)
+assistant = Assistant.objects.create(owner=tutor, name="Helper " + {UNBROKEN_WORD[:200]!r}, description=text, model="offline")
+services.publish(classroom, assistant)
+thread = services.start_class_thread(student, classroom, assistant)
+thread.title = text[:200]
+thread.save(update_fields=["title"])
+Message.objects.create(thread=thread, role="user", content=Message.text_content(text))
+run = Run.objects.create(thread=thread, assistant=assistant, model="offline", status="completed")
+attempt = QuizAttempt.objects.create(
+    run=run, thread=thread, user=student, assistant=assistant, tool_call_id="call_1", title="Quiz " + text[:300],
+    questions=[{{"question_text": text, "question_type": "FREE_RESPONSE"}}], answers=[{{"answer": text}}],
+)
+gradebook.override(classroom, attempt, 1, text, tutor)
+print(classroom.pk, attempt.pk, student.pk)
+"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_long_links_and_words_people_write_wrap_on_every_page_that_shows_them(
+    browsing: Browsing, chat_server: ChatServer, size: str
+):
+    """A tutor's comment, a class's name and description, an assistant's description, a quiz's
+    question and answer, a conversation's title: free text, each with a long link and a word
+    longer than any line. Each wraps in its box: no page scrolls sideways."""
+    classroom, attempt, student_id = in_server(chat_server, FREE_TEXT_CLASS).split()
+    tutor, watch = sized_page(browsing, chat_server, size)
+    log_in_to_classes(tutor, "tutor")
+    student, student_watch = sized_page(browsing, chat_server, size)
+    log_in_to_classes(student, "student")
+    pages = [
+        (tutor, f"/classes/{classroom}/attempts/{attempt}/", "attempt"),
+        (tutor, f"/classes/{classroom}/", "class-tutor"),
+        (tutor, f"/classes/{classroom}/students/{student_id}/", "class-student-page"),
+        (tutor, "/classes/", "class-list"),
+        (tutor, f"/classes/{classroom}/gradebook/", "gradebook"),
+        (student, f"/classes/{classroom}/grades/", "grades"),
+        (student, f"/classes/{classroom}/", "class-student"),
+        (student, "/threads/", "conversations"),
+    ]
+    wide = []
+    for page, url, name in pages:
+        page.goto(url)
+        page.wait_for_load_state("load")
+        expect(page.get_by_text(UNBROKEN_WORD[:40], exact=False).first).to_be_attached()
+        width, window = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
+        if width > window:
+            wide.append(f"{name}: {width} px wide in a {window} px window")
+        else:  # a page thousands of pixels wide is too big to photograph whole
+            page.screenshot(path=str(SHOTS / f"free-text-{name}-{size}.png"), full_page=True, caret="initial")
+    assert not wide, wide

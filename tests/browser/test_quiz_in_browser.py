@@ -147,7 +147,7 @@ def test_a_student_can_cancel_a_quiz_instead_of_answering(browsing: Browsing, ch
     # of the form the button was in: its run panel must still find its places on the page.
     page.route("**/cancel/", answer_late)
     with page.expect_request_finished(lambda request: request.url.endswith("/cancel/")):
-        quiz.get_by_role("button", name="Cancel instead").click()
+        quiz.get_by_role("button", name="Stop instead").click()
     expect(run_status(page)).to_have_text("Cancelled")
     expect(quiz).to_contain_text("You cancelled this quiz")
     expect(quiz.get_by_role("radio").first).to_be_disabled()

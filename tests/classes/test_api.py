@@ -1,8 +1,9 @@
 """/v1 and classes. A student's API key serves their own class conversations: read them,
 post messages, run the class's published assistants (as the tutor set them up: never
 their instructions, function definitions or files' content), answer quizzes, within the
-class's daily limits. Everyone else — the tutor, a co-tutor, another student of the class,
-a student of another class, an outsider — gets 404 on every endpoint of that thread.
+class's daily limits. The class's tutors read them, as on the thread page, and write
+nothing to them. Everyone else — another student of the class, a student or tutor of
+another class, an outsider — gets 404 on every endpoint of that thread.
 The published assistant itself stays invisible through /v1 to its students."""
 
 from __future__ import annotations
@@ -104,8 +105,56 @@ def endpoints(thread, run, math) -> list[tuple[str, str, dict | None]]:
     ]
 
 
-@pytest.mark.parametrize("who", ["tess", "cole", "sue", "otto", "bea", "olga"])
-def test_nobody_but_the_student_reaches_their_class_thread_through_the_api(
+def is_read(method: str, path: str) -> bool:
+    return method == "GET"
+
+
+@pytest.mark.parametrize("who", ["tess", "cole"])
+def test_the_class_s_tutors_read_a_student_s_class_thread_through_the_api_and_write_nothing(
+    client, key_of, sam_thread, waiting, quiz_math, who
+):
+    key = key_of(who)
+    for method, path, body in endpoints(sam_thread, waiting, quiz_math):
+        response = call(client, method, path, key, body)
+        assert response.status_code == (200 if is_read(method, path) else 404), (who, method, path)
+        no_secrets(response)
+    body = call(client, "GET", f"/v1/threads/{sam_thread.id}/messages?order=asc", key).json()
+    assert [m["content"][0]["text"]["value"] for m in body["data"]] == [
+        "How do I solve 3x + 11 = 14?",
+        "Subtract 11 first.",
+    ]
+    assert (
+        call(client, "GET", f"/v1/threads/{sam_thread.id}/runs/{waiting.id}", key).json()["status"] == "requires_action"
+    )
+    waiting.refresh_from_db()
+    assert waiting.status == states.REQUIRES_ACTION and sam_thread.messages.count() == 2
+    assert Thread.objects.filter(pk=sam_thread.id, metadata={}).exists() and not QuizAttempt.objects.exists()
+
+
+def test_once_the_student_leaves_their_tutor_reads_the_thread_no_more_and_they_still_do(
+    client, key_of, people, class_a, sam_thread, waiting, quiz_math
+):
+    from chat.classes import services
+
+    services.leave(class_a, people["sam"])
+    reads = [(m, p) for m, p, _ in endpoints(sam_thread, waiting, quiz_math) if is_read(m, p)]
+    for method, path in reads:
+        assert call(client, method, path, key_of("tess")).status_code == 404, path
+        assert call(client, method, path, key_of("sam")).status_code == 200, path
+
+
+@pytest.mark.parametrize("who", ["sam", "tess", "cole", "sue", "otto", "bea", "olga"])
+def test_a_key_reads_a_class_thread_exactly_when_its_user_opens_it_in_the_browser(
+    client, client_of, key_of, class_b, sam_thread, who
+):
+    page = client_of(who).get(f"/threads/{sam_thread.id}/")
+    assert page.status_code in (200, 404)
+    assert call(client, "GET", f"/v1/threads/{sam_thread.id}", key_of(who)).status_code == page.status_code
+    assert call(client, "GET", f"/v1/threads/{sam_thread.id}/messages", key_of(who)).status_code == page.status_code
+
+
+@pytest.mark.parametrize("who", ["sue", "otto", "bea", "olga"])
+def test_nobody_but_the_student_and_their_tutors_reaches_their_class_thread_through_the_api(
     client, key_of, class_b, sam_thread, waiting, quiz_math, who
 ):
     key = key_of(who)

@@ -67,7 +67,7 @@ def test_the_thread_page_shows_the_quiz_as_an_accessible_form(alice_client, quiz
     assert '<label for="f-c0-q1">What is the sum of the interior angles of a hexagon?</label>' in html
     assert '<textarea id="f-c0-q1" name="c0.q1"' in html
     assertContains(response, "Submit answers")
-    assertContains(response, "Cancel instead")
+    assertContains(response, "Stop instead")
 
 
 def test_submitting_the_quiz_sends_one_json_output_records_the_attempt_and_resumes(alice_client, alice, quiz_run, no_dispatch, django_capture_on_commit_callbacks):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import parse_qs
 
 import pytest
 from django.core.files.base import ContentFile
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from chat.api.models import ApiKey
 from chat.classes.models import Classroom, Membership
@@ -165,3 +166,21 @@ def test_a_json_output_with_a_lone_surrogate_is_a_form_error(alice_client, world
     response = visit(alice_client, world, "POST", "/threads/{busy_thread}/runs/{run}/tool-outputs/", {"c0.__raw__": json.dumps({"text": "\ud800"})})
     assert response.status_code == 400 and "surrogate" in response.content.decode()
     assert Run.objects.get(pk=world["run"]).status == "requires_action"
+
+
+# Pages anyone may open: signing up, the icon, and a class's join link (it offers to log in).
+PUBLIC = {"/signup/", "/favicon.ico", "/join/{code}/"}
+
+
+@pytest.mark.parametrize("path", sorted({p for m, p, _ in PAGES if p not in PUBLIC}))
+def test_every_page_opened_logged_out_goes_to_log_in_and_back_to_it(client, alice_client, world, path):
+    """Any URL a signed-in user can open with a GET; a button's URL, which no one can,
+    is the 405 page for both."""
+    url = path.format(**world)
+    response = client.get(url)
+    if alice_client.get(url).status_code == 405:
+        assert response.status_code == 405
+        return
+    assert response.status_code == 302, (url, response.status_code)
+    login, _, query = response["Location"].partition("?")
+    assert (login, parse_qs(query)) == (reverse("login"), {"next": [url]})

@@ -60,8 +60,15 @@ def test_a_class_form_url_opened_by_a_stranger_or_for_a_tutor_only_form_by_a_stu
     assert alice_client.get(reverse("classes:limits", args=[classroom.pk])).status_code == 404
 
 
-def test_a_form_url_opened_logged_out_is_the_sites_405_page(client):
-    response = client.get(reverse("classes:create"))
+def test_a_form_url_opened_logged_out_goes_to_log_in_and_back_to_it(client):
+    assertRedirects(
+        client.get(reverse("classes:create")), reverse("login") + "?next=/classes/new/", fetch_redirect_response=False
+    )
+
+
+def test_a_form_url_posted_to_logged_out_goes_to_log_in_and_asked_otherwise_is_the_sites_405_page(client):
+    assert client.post(reverse("classes:create"), {"name": "x"})["Location"].startswith(reverse("login"))
+    response = client.put(reverse("classes:create"))
     assertContains(response, "Not a page to open", status_code=405)
     assert response["Allow"] == "POST"
 

@@ -1,3 +1,4 @@
+import re
 import time
 from datetime import timedelta
 
@@ -114,6 +115,17 @@ def test_the_owner_can_cancel_an_active_run(alice_client, thread):
     run.refresh_from_db()
     assert run.status == "cancelled"
     assertContains(response, "Cancelled")
+
+
+def test_every_button_that_stops_a_run_says_stop(alice_client, thread):
+    """The run panel and the composer act alike: one word for one action."""
+    post_message(alice_client, thread, "hello")
+    run = Run.objects.get()
+    html = alice_client.get(reverse("chat:thread", args=[thread.id])).content.decode()
+    cancel_url = reverse("chat:run_cancel", args=[thread.id, run.id])
+    buttons = re.findall(r'<button[^>]*hx-post="' + re.escape(cancel_url) + r'"[^>]*>([^<]*)</button>', html)
+    buttons += re.findall(r'action="' + re.escape(cancel_url) + r'"[^<]*>.*?<button[^>]*>([^<]*)</button>', html, re.S)
+    assert len(buttons) == 2 and set(buttons) == {"Stop"}, buttons
 
 
 def test_long_threads_paginate_from_the_newest(alice_client, thread, settings):

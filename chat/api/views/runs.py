@@ -12,12 +12,18 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from chat import ids
-from chat.access import get_assistant_for_run, get_assistant_for_user, get_run_for_api, is_class_thread
+from chat.access import (
+    get_assistant_for_run,
+    get_assistant_for_user,
+    get_run_for_api,
+    get_run_on_thread,
+    is_class_thread,
+)
 from chat.api import serializers, specs, streaming
 from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import ok, read, release_connection, trip
 from chat.api.pagination import page
-from chat.api.views.threads import busy, get_thread, save_thread
+from chat.api.views.threads import busy, get_readable_thread, get_thread, save_thread
 from chat.classes.quotas import over_quota
 from chat.engine import runs as engine_runs
 from chat.engine import states
@@ -193,6 +199,7 @@ async def create_thread_and_run(request: HttpRequest):
 
 
 def get_run(request: HttpRequest, thread_id: str, run_id: str) -> Run:
+    """A run to act on (cancel it, submit its outputs, its metadata): its thread's owner's only."""
     get_thread(request, thread_id)  # an unknown thread is named as such
     try:
         return get_run_for_api(request.user, thread_id, run_id)
@@ -200,8 +207,17 @@ def get_run(request: HttpRequest, thread_id: str, run_id: str) -> Run:
         raise not_found(f"No run found with id '{run_id}'.") from None
 
 
+def get_readable_run(request: HttpRequest, thread_id: str, run_id: str) -> Run:
+    """A run to read: whoever may read its thread (a class's tutor too)."""
+    thread = get_readable_thread(request, thread_id)  # an unknown thread is named as such
+    try:
+        return get_run_on_thread(thread, run_id)
+    except Http404:
+        raise not_found(f"No run found with id '{run_id}'.") from None
+
+
 def list_(request: HttpRequest, thread_id: str):
-    thread = get_thread(request, thread_id)
+    thread = get_readable_thread(request, thread_id)
     hidden = is_class_thread(thread)
 
     def item(run: Run) -> dict:
@@ -212,7 +228,7 @@ def list_(request: HttpRequest, thread_id: str):
 
 
 def retrieve(request: HttpRequest, thread_id: str, run_id: str):
-    return ok(serializers.run(get_run(request, thread_id, run_id)), poll=True)
+    return ok(serializers.run(get_readable_run(request, thread_id, run_id)), poll=True)
 
 
 def update(request: HttpRequest, thread_id: str, run_id: str):
@@ -278,7 +294,7 @@ async def submit_tool_outputs(request: HttpRequest, thread_id: str, run_id: str)
 
 
 def step_list(request: HttpRequest, thread_id: str, run_id: str):
-    run = get_run(request, thread_id, run_id)
+    run = get_readable_run(request, thread_id, run_id)
     include = _include_content(request)
     _refuse_content_of_class_files(run.thread, include)
     return ok(
@@ -287,7 +303,7 @@ def step_list(request: HttpRequest, thread_id: str, run_id: str):
 
 
 def step_retrieve(request: HttpRequest, thread_id: str, run_id: str, step_id: str):
-    run = get_run(request, thread_id, run_id)
+    run = get_readable_run(request, thread_id, run_id)
     include = _include_content(request)
     _refuse_content_of_class_files(run.thread, include)
     step = RunStep.objects.filter(pk=step_id, run=run).first()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import Http404, HttpRequest
 
-from chat.access import get_thread_for_api, thread_is_read_only
+from chat.access import get_thread_for_api, get_thread_for_api_reader, thread_is_read_only
 from chat.api import serializers, specs, tool_resources
 from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import ok, read
@@ -17,8 +17,17 @@ from chat.services.threads import create_thread, delete_thread
 
 
 def get_thread(request: HttpRequest, thread_id: str) -> Thread:
+    """A thread to write to: its owner's only."""
     try:
         return get_thread_for_api(request.user, thread_id)
+    except Http404:
+        raise not_found(f"No thread found with id '{thread_id}'.") from None
+
+
+def get_readable_thread(request: HttpRequest, thread_id: str) -> Thread:
+    """A thread to read: whoever may open it in the browser (a class's tutor too)."""
+    try:
+        return get_thread_for_api_reader(request.user, thread_id)
     except Http404:
         raise not_found(f"No thread found with id '{thread_id}'.") from None
 
@@ -44,7 +53,7 @@ def create(request: HttpRequest):
 
 
 def retrieve(request: HttpRequest, thread_id: str):
-    return ok(serializers.thread(get_thread(request, thread_id)))
+    return ok(serializers.thread(get_readable_thread(request, thread_id)))
 
 
 def update(request: HttpRequest, thread_id: str):
@@ -90,7 +99,7 @@ def message_create(request: HttpRequest, thread_id: str):
 
 
 def message_list(request: HttpRequest, thread_id: str):
-    thread = get_thread(request, thread_id)
+    thread = get_readable_thread(request, thread_id)
     messages = Message.objects.filter(thread=thread)
     if request.GET.get("run_id"):
         messages = messages.filter(run_id=request.GET["run_id"])
@@ -98,7 +107,7 @@ def message_list(request: HttpRequest, thread_id: str):
 
 
 def message_retrieve(request: HttpRequest, thread_id: str, message_id: str):
-    thread = get_thread(request, thread_id)
+    thread = get_readable_thread(request, thread_id)
     message = _get_message(thread, message_id)
     return ok(serializers.message(message, content=_content_so_far(message)))
 
