@@ -37,6 +37,21 @@ def log_in(page: Page, username: str) -> None:
     expect(page).to_have_url(re.compile(r"/classes/$"))
 
 
+def a_student_joined(tutor: Page, browsing: Browsing, server: ChatServer, name: str, assistant: str, lowercase=False) -> Page:
+    """On the tutor's class list: create class ``name``, publish ``assistant`` there, and
+    return the page of "student", who joined by its code (typed in lower case if asked)."""
+    tutor.get_by_label("Name").fill(name)
+    tutor.get_by_role("button", name="Create class").click()
+    tutor.get_by_label("Assistant to publish").select_option(label=assistant)
+    tutor.get_by_role("button", name="Publish").click()
+    code = tutor.locator(".join-code").text_content()
+    student = browsing.new_page(server)
+    log_in(student, "student")
+    student.get_by_label("Join code").fill(code.lower() if lowercase else code)
+    student.get_by_role("button", name="Join", exact=True).click()
+    return student
+
+
 def answers(page: Page):
     return page.get_by_role("article", name="Math Tutor")
 
@@ -127,16 +142,7 @@ def test_a_quiz_answered_in_class_reaches_the_gradebook_where_the_tutor_override
     tutor.get_by_role("button", name="Add function").click()
     expect(tutor.get_by_role("heading", name="display_quiz")).to_be_visible()
     tutor.goto("/classes/")
-    tutor.get_by_label("Name").fill("Geometry 7")
-    tutor.get_by_role("button", name="Create class").click()
-    tutor.get_by_label("Assistant to publish").select_option(label="Class Quiz Tutor")
-    tutor.get_by_role("button", name="Publish").click()
-    code = tutor.locator(".join-code").text_content()
-
-    student = browsing.new_page(chat_server)
-    log_in(student, "student")
-    student.get_by_label("Join code").fill(code.lower())
-    student.get_by_role("button", name="Join", exact=True).click()
+    student = a_student_joined(tutor, browsing, chat_server, "Geometry 7", "Class Quiz Tutor", lowercase=True)
     student.get_by_role("button", name="Start a conversation with Class Quiz Tutor").click()
     student.wait_for_function("() => window.__wsOpen > 0")
     thread_url = student.url
@@ -202,16 +208,7 @@ def test_a_conversation_closed_while_open_shows_only_what_still_works(chat_serve
     the unsent text. Leaving is asked first, and the conversation then says the student left."""
     tutor = browsing.new_page(chat_server)
     log_in(tutor, "tutor")
-    tutor.get_by_label("Name").fill("Closing 1")
-    tutor.get_by_role("button", name="Create class").click()
-    tutor.get_by_label("Assistant to publish").select_option(label="Math Tutor")
-    tutor.get_by_role("button", name="Publish").click()
-    code = tutor.locator(".join-code").text_content()
-
-    student = browsing.new_page(chat_server)
-    log_in(student, "student")
-    student.get_by_label("Join code").fill(code)
-    student.get_by_role("button", name="Join", exact=True).click()
+    student = a_student_joined(tutor, browsing, chat_server, "Closing 1", "Math Tutor")
     student.get_by_role("button", name="Start a conversation with Math Tutor").click()
     student.wait_for_function("() => window.__wsOpen > 0")
     send(student, "3x + 11 = 14")
