@@ -12,10 +12,12 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         register_converter(ObjectIdConverter, "id")
 
-        from chat.providers.offline import explain, register_skill
+        from chat.providers.offline import explain, model, register_skill
 
-        # Before the math skill: "why?" is about the last answer, not a new problem.
-        register_skill(explain.explain_skill, first=True)
+        # The offline model's own skills; SKILL_ORDER (offline/model.py) places them among the tools'.
+        model.register_builtin_skills()
+        register_skill("explain", explain.explain_skill)
+        explain.register_explainer("math", explain.explain_math)
 
         from django.conf import settings
 

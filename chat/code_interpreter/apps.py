@@ -18,4 +18,5 @@ class CodeInterpreterConfig(AppConfig):
             if settings.CODE_INTERPRETER_POOL_SIZE:
                 warm_pool()
 
+        skill.register()
         on_engine_start(start_pool)

@@ -430,6 +430,10 @@ def explain_code_answer(question: str, answers: list[str]) -> str | None:
 
 
 spelling.add_keywords(*KEYWORDS)
-register_explainer(explain_code_answer)
-register_skill(code_interpreter_skill, first=True)
-register_tool_caller(forced_code)
+
+
+def register() -> None:
+    """Called from CodeInterpreterConfig.ready(); SKILL_ORDER says where the skill goes."""
+    register_explainer("code_interpreter", explain_code_answer)
+    register_skill("code_interpreter", code_interpreter_skill)
+    register_tool_caller(forced_code)

@@ -349,6 +349,6 @@ def forced_function_call(request: ModelRequest, name: str) -> str | None:
 
 def register() -> None:
     register_tool_caller(forced_function_call)
-    register_skill(function_skill, first=True)
-    register_skill(quiz_grading_skill, first=True)
-    register_skill(quiz_skill, first=True)
+    register_skill("function", function_skill)
+    register_skill("quiz_grading", quiz_grading_skill)
+    register_skill("quiz", quiz_skill)

@@ -16,5 +16,6 @@ class RetrievalConfig(AppConfig):
         from chat.retrieval import annotate, ingest, skill, tool, waiting  # noqa: F401
         from chat.retrieval.live import render_file_chip
 
+        skill.register()
         on_engine_start(ingest.resume_unfinished)  # files a stopped server left half-ingested
         live.register_event_renderer(events.FILE_STATUS, lambda thread, event: render_file_chip(thread, event["file_id"]))

@@ -149,5 +149,7 @@ def forced_search(request, name: str) -> str | None:
     return json_arguments(query=search_query(users[-1] if users else ""))
 
 
-register_skill(file_search_skill, first=True)
-register_tool_caller(forced_search)
+def register() -> None:
+    """Called from RetrievalConfig.ready(); SKILL_ORDER says where the skill goes."""
+    register_skill("file_search", file_search_skill)
+    register_tool_caller(forced_search)

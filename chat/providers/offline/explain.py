@@ -21,11 +21,12 @@ from chat.providers.base import ModelRequest
 from chat.providers.offline import mathtutor, spelling
 from chat.providers.offline.mathparse import extract, read
 from chat.providers.offline.mathsolve import Writer, pick_var
-from chat.providers.offline.model import Reply, full_stop, last_message, message_text
+from chat.providers.offline.model import Registry, Reply, full_stop, last_message, message_text
 
 # (the question, the assistant's answers to it) -> an explanation, or None
 Explainer = Callable[[str, list[str]], str | None]
-_EXPLAINERS: list[Explainer] = []
+# Tried in this order (the first that can, explains), whichever app registered first.
+EXPLAINERS = Registry(("math", "code_interpreter"))
 
 CUE = re.compile(
     r"\b(?:explain\w*|why|how come|how did|how does|how do|understand|clarify|elaborate|"
@@ -44,10 +45,8 @@ POINTING = set(
 spelling.add_keywords("explain", "explanation", "understand", "clarify", "elaborate")
 
 
-def register_explainer(explainer: Explainer) -> Explainer:
-    if explainer not in _EXPLAINERS:
-        _EXPLAINERS.append(explainer)
-    return explainer
+def register_explainer(name: str, explainer: Explainer) -> Explainer:
+    return EXPLAINERS.register(name, explainer)
 
 
 def is_explain_request(text: str) -> bool:
@@ -81,7 +80,7 @@ def explain_skill(request: ModelRequest) -> Reply | None:
         return Reply(text="There is no earlier answer of mine in this conversation to explain yet. "
                           "Ask me something first, for example “Solve 3x + 11 = 14”.")
     question, answers = exchange
-    for explainer in _EXPLAINERS:
+    for explainer in EXPLAINERS:
         explanation = explainer(question, answers)
         if explanation:
             return Reply(text=explanation)
@@ -296,4 +295,3 @@ def explain_math(question: str, answers: list[str]) -> str | None:
     return "\n".join(lines)
 
 
-register_explainer(explain_math)

@@ -38,14 +38,49 @@ class Reply:
 
 
 Skill = Callable[[ModelRequest], Reply | None]
-_SKILLS: list[Skill] = []
+
+# The order skills are tried in; the first reply wins. Stated here, once, so it never
+# depends on which app (or module) happened to be loaded first: each app registers its
+# skills by name in its AppConfig.ready().
+SKILL_ORDER = (
+    "code_interpreter",  # a program or a recipe ("plot y = x^2") before math reads it as an equation
+    "quiz",  # "quiz me on ..." asks for display_quiz, not a search or a solution
+    "quiz_grading",  # the quiz form's answers come back as a tool result to grade
+    "function",  # the run's own function tools, matched on the request
+    "file_search",  # attached files, before the built-ins; leaves "why?" to explain
+    "explain",  # "why?" is about the last answer, not a new problem for math
+    "greeting",
+    "math",
+    "tool_result",  # last: any tool output no skill above reported better
+)
 
 
-def register_skill(skill: Skill, *, first: bool = False) -> Skill:
-    """Add a skill; skills are tried in order and the first reply wins."""
-    if skill not in _SKILLS:
-        _SKILLS.insert(0, skill) if first else _SKILLS.append(skill)
-    return skill
+class Registry:
+    """Plug-ins registered by name, handed out in a fixed order whatever order they came in."""
+
+    def __init__(self, order: tuple[str, ...]):
+        self.order = order
+        self._by_name: dict[str, Callable] = {}
+
+    def register(self, name: str, plugin: Callable) -> Callable:
+        if name not in self.order:
+            raise ValueError(f"{name!r} has no place in {self.order}; add it there")
+        self._by_name[name] = plugin
+        return plugin
+
+    def names(self) -> list[str]:
+        return [name for name in self.order if name in self._by_name]
+
+    def __iter__(self):
+        return iter([self._by_name[name] for name in self.names()])
+
+
+SKILLS = Registry(SKILL_ORDER)
+
+
+def register_skill(name: str, skill: Skill) -> Skill:
+    """Add a skill at its place in SKILL_ORDER."""
+    return SKILLS.register(name, skill)
 
 
 def last_message(request: ModelRequest) -> dict:
@@ -182,9 +217,10 @@ def tool_result_skill(request: ModelRequest) -> Reply | None:
     return Reply(text="The tool returned:\n\n" + "\n\n".join(f"```\n{o}\n```" for o in outputs[-4:]))
 
 
-register_skill(greeting_skill)
-register_skill(math_skill)
-register_skill(tool_result_skill)
+def register_builtin_skills() -> None:
+    register_skill("greeting", greeting_skill)
+    register_skill("math", math_skill)
+    register_skill("tool_result", tool_result_skill)
 
 
 def fallback_reply(request: ModelRequest) -> Reply:
@@ -226,7 +262,7 @@ def _replies(request: ModelRequest):
     message = last_message(request)
     if message.get("role") == "user" and (chat := small_talk_reply(message_text(message))):
         yield Reply(text=chat)
-    for skill in _SKILLS:
+    for skill in SKILLS:
         reply = skill(request)
         if reply is not None:
             yield reply
