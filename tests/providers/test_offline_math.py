@@ -3,7 +3,9 @@
 import time
 
 import pytest
+import sympy as sp
 
+from chat.providers.offline.mathparse import extract, read
 from chat.providers.offline.mathtutor import answer
 
 
@@ -400,3 +402,41 @@ def test_the_same_problem_asked_again_is_read_once_and_answered_the_same(monkeyp
         with pytest.raises(mathparse.Unreadable):
             mathparse.read("(x +")
     assert parsed == ["(x +", "(x +"]
+
+
+# --- contractions and products of functions with exponentials -------------------------------
+
+
+def read_math(text: str):
+    request = extract(text)
+    assert request is not None, f"no math found in {text!r}"
+    return request.intent, read(request.candidates[0])[1]
+
+
+x, y = sp.symbols("x y")
+
+
+@pytest.mark.parametrize(("text", "intent", "expected"), [
+    ("what's sinx + 1", "evaluate", sp.sin(x) + 1),
+    ("what’s cosy + 2", "evaluate", sp.cos(y) + 2),
+    ("it's sinx + 1, simplify it", "simplify", sp.sin(x) + 1),
+    ("how's tanx - 1 differentiated? differentiate it", "diff", sp.tan(x) - 1),
+])
+def test_the_letter_after_an_apostrophe_is_part_of_the_word_not_a_variable(text, intent, expected):
+    assert read_math(text) == (intent, expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("differentiate 3 cos(x) e^x", 3 * sp.cos(x) * sp.exp(x)),
+    ("differentiate 5 sin(x) e^(3x)", 5 * sp.sin(x) * sp.exp(3 * x)),
+    ("differentiate 2 ln(x) e^x", 2 * sp.log(x) * sp.exp(x)),
+    ("differentiate (x^2+1) e^(-x)", (x**2 + 1) * sp.exp(-x)),
+    ("differentiate sin(2x) pi", sp.pi * sp.sin(2 * x)),
+])
+def test_a_bracket_then_e_or_pi_is_one_product(text, expected):
+    assert read_math(text) == ("diff", expected)
+
+
+def test_the_derivative_of_a_function_times_an_exponential_uses_both():
+    assert sp.simplify(sp.sympify(answer_line(reply_to("differentiate 3 cos(x) e^x")))
+                       - sp.diff(3 * sp.cos(x) * sp.exp(x), x)) == 0

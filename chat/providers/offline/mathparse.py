@@ -142,7 +142,7 @@ TRAILING_D = re.compile(r"(?<![a-zA-Z])d([a-zA-Z])\b")  # the "dx" of an integra
 
 SCIENTIFIC = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([-+]?\d+)\b")  # 2.5e-3
 DELIMITED = re.compile(r"`([^`]+)`|\$\$(.+?)\$\$|\$([^$]+)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
-UNICODE = {"→": "->", "×": "*", "·": "*", "⋅": "*", "÷": "/", "−": "-", "–": "-", "²": "^2", "³": "^3",
+UNICODE = {"’": "'", "→": "->", "×": "*", "·": "*", "⋅": "*", "÷": "/", "−": "-", "–": "-", "²": "^2", "³": "^3",
            "√": " sqrt", "π": " pi ", "∞": " oo ", "∫": " integrate ", "＝": "="}
 LATEX = [
     (r"\\(?:left|right|displaystyle|,|;|!|quad)", " "),
@@ -198,7 +198,8 @@ def find_intent(lowered: str) -> str | None:
 
 # --- tokens and runs -----------------------------------------------------------------------
 
-TOKEN = re.compile(r"(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<name>[A-Za-z]+)|(?P<op>\*\*|[-+*/^=])"
+# A contraction ("what's", "it’s", "don't") is one word: its "s" or "t" is no variable.
+TOKEN = re.compile(r"(?P<num>\d+(?:\.\d+)?|\.\d+)|(?P<name>[A-Za-z]+(?:['’][A-Za-z]+)?)|(?P<op>\*\*|[-+*/^=])"
                    r"|(?P<lp>\()|(?P<rp>\))|(?P<ws>\s+)|(?P<other>.)", re.S)
 UNKNOWNS = "xyzt"  # letters that are surely variables, even after a space
 PRODUCT = re.compile(r"[abckmnpqrs]{1,2}[xyzt]")  # coefficient letters times a variable
@@ -270,11 +271,11 @@ def runs(text: str) -> list[list[tuple[str, str]]]:
 
 def _spaced_product(previous: str, token: tuple[str, str]) -> bool:
     """Whether "a b" still reads as a product: "2/3 x", "2 (x + 1)", "2 sin x", "x e^x",
-    "2 pi", but not "I 2", "5 a", "x (see above)"."""
+    "cos(x) e^x", "2 pi", but not "I 2", "5 a", "x (see above)"."""
     kind, value = token
     return kind == "func" or kind == "lp" and previous in {"num", "rp"} or (
         kind == "var" and previous == "num" and value in UNKNOWNS) or (
-        kind == "const" and value in {"e", "pi"} and previous in {"num", "var"})
+        kind == "const" and value in {"e", "pi"} and previous in OPERAND_END)
 
 
 def tidy(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
