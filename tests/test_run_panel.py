@@ -321,3 +321,17 @@ def test_a_question_carried_by_a_runs_first_event_renders_as_its_row_does(thread
         assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;7&lt;/b&gt;" in html
     assert title == thread.title
     assert events.carried_questions(event, question.seq) == ([], title)  # the page shows it already
+
+
+def test_the_panel_writes_token_counts_with_thousands_separators(thread, tutor):
+    """As the class pages do (humanize's intcomma): "534,639 tokens", not "534639 tokens"."""
+    run = new_run(thread, tutor, status=states.COMPLETED)
+    run.usage = {"prompt_tokens": 530_000, "completion_tokens": 4_639, "total_tokens": 534_639}
+    run.save()
+    step = message_step(run, status=RunStep.COMPLETED)
+    step.usage = {"prompt_tokens": 12_000, "completion_tokens": 345, "total_tokens": 12_345}
+    step.save()
+    html = live.render_run_panel(thread)
+    assert "534,639 tokens (530,000 in, 4,639 out)" in html
+    assert "12,345 tokens" in html
+    assert "534639" not in html and "12345" not in html

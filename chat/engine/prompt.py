@@ -57,10 +57,10 @@ class PromptTooLong(Exception):
     def __init__(self, needed: int, budget: int, limit: str, model: str) -> None:
         self.needed, self.budget, self.limit = needed, budget, limit
         if limit == MAX_PROMPT_TOKENS:
-            message = f"The prompt needs {needed} tokens; max_prompt_tokens leaves {budget}."
+            message = f"The prompt needs {needed:,} tokens; max_prompt_tokens leaves {budget:,}."
         else:
             message = (
-                f"The prompt needs {needed} tokens, more than the {budget} that {model!r}'s context window "
+                f"The prompt needs {needed:,} tokens, more than the {budget:,} that {model!r}'s context window "
                 "leaves after room for the answer (MODEL_CONTEXT_WINDOWS)."
             )
         super().__init__(message)
