@@ -29,11 +29,7 @@ class Group:
 def listed_threads(user, query: str = "") -> QuerySet[Thread]:
     """The user's conversations that hold at least one message, newest first; with a
     query, those whose title or any message's text contains it (case-insensitive)."""
-    threads = (
-        Thread.objects.filter(owner=user)
-        .filter(Exists(Message.objects.filter(thread=OuterRef("pk"))))
-        .select_related("assistant", "class_link__classroom")
-    )
+    threads = Thread.objects.filter(owner=user).holding_messages().select_related("assistant", "class_link__classroom")
     query = " ".join(query.split())[:SEARCH_MAX_CHARS]
     if query:
         matching = Message.objects.filter(thread=OuterRef("pk"), content__icontains=query)
@@ -66,7 +62,7 @@ def start_conversation(user, assistant: Assistant) -> Thread:
     "New conversation" pressed twice leaves no blank thread behind), else a new one."""
     empty = (
         Thread.objects.filter(owner=user, class_link__isnull=True)  # a class thread is never reused as a private one
-        .exclude(Exists(Message.objects.filter(thread=OuterRef("pk"))))
+        .without_messages()
         .exclude(Exists(Run.objects.filter(thread=OuterRef("pk"))))
         .order_by("-created_at")
         .first()

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import normalize_newlines
 
@@ -54,6 +54,16 @@ class Assistant(models.Model):
         return tuple(tool.get("type", "") for tool in self.tools)
 
 
+class ThreadQuerySet(models.QuerySet):
+    # The one rule for which conversations count and are listed (the sidebar, a class's
+    # lists and counts): those holding a message. One opened and never written in is not.
+    def holding_messages(self) -> ThreadQuerySet:
+        return self.filter(Exists(Message.objects.filter(thread=OuterRef("pk"))))
+
+    def without_messages(self) -> ThreadQuerySet:
+        return self.exclude(Exists(Message.objects.filter(thread=OuterRef("pk"))))
+
+
 class Thread(models.Model):
     id = models.CharField(primary_key=True, max_length=40, default=ids.new_thread_id, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="threads")
@@ -64,6 +74,8 @@ class Thread(models.Model):
     tool_resources = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = ThreadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-updated_at"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, Sum, TextField
+from django.db.models import Count, IntegerField, Max, Q, Sum, TextField
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -31,7 +31,7 @@ def class_conversations(classroom: Classroom):
     students = classroom.memberships.filter(role=Membership.Role.STUDENT).values("user_id")
     return (
         Thread.objects.filter(class_link__classroom=classroom, owner_id__in=students)
-        .filter(Exists(Message.objects.filter(thread=OuterRef("pk"))))
+        .holding_messages()
         .select_related("owner", "assistant")
         .order_by("-updated_at")
     )
@@ -55,7 +55,7 @@ def roster(classroom: Classroom) -> list[StudentProgress]:
     threads = {
         row["owner_id"]: row
         for row in Thread.objects.filter(class_link__classroom=classroom)
-        .filter(Exists(Message.objects.filter(thread=OuterRef("pk"))))
+        .holding_messages()
         .values("owner_id")
         .annotate(conversations=Count("pk"), last_active=Max("updated_at"))
     }

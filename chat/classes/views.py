@@ -136,7 +136,9 @@ def _detail_context(request: HttpRequest, classroom: Classroom, role: str, **for
     else:
         context.update(
             assistants=class_assistants(classroom),
-            my_conversations=Thread.objects.filter(owner=request.user, class_link__classroom=classroom).select_related("assistant"),
+            my_conversations=Thread.objects.filter(owner=request.user, class_link__classroom=classroom)
+            .holding_messages()
+            .select_related("assistant"),
         )
     return context
 
@@ -250,7 +252,9 @@ def class_leave(request: HttpRequest, classroom_id: int) -> HttpResponse:
         context = {
             "classroom": classroom,
             "is_tutor": role == Role.TUTOR,
-            "conversations": Thread.objects.filter(owner=request.user, class_link__classroom=classroom).count(),
+            "conversations": Thread.objects.filter(owner=request.user, class_link__classroom=classroom)
+            .holding_messages()
+            .count(),
             "attempts": gradebook.class_attempts(classroom, request.user).count(),
         }
         return render(request, "classes/leave.html", context)

@@ -187,6 +187,19 @@ def test_v1_says_why_the_conversation_is_closed(client, people, class_a, sam_thr
     assert response.status_code == 400 and "took its assistant out of the class" in response.json()["error"]["message"]
 
 
+def test_the_students_own_list_and_leave_page_show_only_conversations_holding_a_message(
+    client_of, people, class_a, math, sam_thread
+):
+    """The rule the tutor's counts and the sidebar follow (Thread.objects.holding_messages)."""
+    empty = services.start_class_thread(people["sam"], class_a, math)  # "Start a conversation", never asked in
+    page = client_of("sam").get(reverse("classes:detail", args=[class_a.pk])).content.decode()
+    mine = page.split('id="mine-title"', 1)[1]
+    assert reverse("chat:thread", args=[sam_thread.id]) in mine
+    assert reverse("chat:thread", args=[empty.id]) not in mine
+    leave = client_of("sam").get(reverse("classes:leave", args=[class_a.pk])).content.decode()
+    assert "Your 1 conversation in this class stays" in leave
+
+
 # --- 5. the tutor's student page --------------------------------------------------------------
 
 
