@@ -152,6 +152,9 @@ def test_after_leaving_the_conversation_says_so_and_the_grades_stay(
     assert "You left Algebra 1: its tutors can no longer read this conversation" in html
     assert "closed because you left the class" in html and "no longer available" not in html
     assert "<textarea" not in html
+    # Its page is "Not found" for them now: the notice points to where they can join again.
+    assert reverse("classes:detail", args=[class_a.pk]) + '"' not in html
+    assert f'href="{reverse("classes:list")}#join">Join a class with its code</a>' in html
     book = client_of("tess").get(reverse("classes:gradebook", args=[class_a.pk])).content.decode()
     assert 'sam <span class="muted">(left the class)</span>' in book and ">0/2</a>" in book
     detail = client_of("tess").get(reverse("classes:attempt", args=[class_a.pk, failed_quiz.pk]))
