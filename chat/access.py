@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q, TextField
 from django.db.models.functions import Cast, Concat
 from django.http import Http404
@@ -159,12 +160,28 @@ def thread_classroom(thread: Thread) -> Classroom | None:
     return link.classroom if link is not None else None
 
 
+class ThreadReadOnly(PermissionDenied):
+    """A thread its reader may read but not write: a student's class conversation, read by
+    a tutor of the class. Said as such, not as "not found", to one who has just read it."""
+
+
 def get_thread_for_api(user, thread_id: str) -> Thread:
     """A thread /v1 writes to (a message, a run, its metadata, a deletion): its owner's
     only, as in the browser. On a class thread the student runs only the class's published
     assistants (``get_assistant_for_run``) and never reads their set-up (chat.api.serializers
-    hides a class run's instructions and function definitions)."""
-    return get_thread_for_user(user, thread_id)
+    hides a class run's instructions and function definitions). ``ThreadReadOnly`` for a
+    tutor reading it; 404 for anyone who cannot read it either."""
+    try:
+        return get_thread_for_user(user, thread_id)
+    except Http404:
+        _thread, writable = get_thread_for_reader(user, thread_id)  # 404 for those who cannot read it
+        if writable:  # owner after all (not expected: the lookup above found no such thread)
+            raise
+        raise ThreadReadOnly(
+            "This conversation is read-only for this key: it belongs to a student of a class you tutor, and its "
+            "tutors can read their students' class conversations but not write to them (no messages, runs, "
+            "changes or deletion)."
+        ) from None
 
 
 def get_thread_for_api_reader(user, thread_id: str) -> Thread:

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
-from chat.access import assistants_for_thread, publications_for_student
+from chat.access import assistants_for_thread, is_student_of, publications_for_student, thread_classroom
 from chat.models import Assistant, Message, Thread
 from chat.providers import available_models
 from chat.services.runs import closed_notice, refusal_to_run
@@ -119,6 +119,13 @@ class MessageForm(forms.Form):
         if self.thread is None or self.fields["assistant"].offered:
             return None
         return closed_notice(self.user, self.thread)
+
+    @property
+    def left_class(self) -> bool:
+        """Whether the closed thread's student left its class: its page is gone for them,
+        so the notice points to the join-code form instead."""
+        classroom = thread_classroom(self.thread) if self.thread is not None else None
+        return classroom is not None and not is_student_of(self.user, classroom)
 
     def clean_text(self):
         text = self.cleaned_data["text"]

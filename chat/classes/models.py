@@ -14,11 +14,12 @@ from datetime import timezone as dt_timezone
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from chat.functions.models import score_label
-from chat.models import Assistant, Run, Thread
+from chat.models import Assistant, Message, Run, Thread
 
 # No 0/O, 1/I/L: a code read aloud or copied from a board is typed right.
 JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -141,6 +142,9 @@ class DeletedUsage(models.Model):
     day = models.DateField()
     runs = models.PositiveIntegerField(default=0)
     tokens = models.PositiveBigIntegerField(default=0)
+    # The latest activity of the conversations deleted that day, so a student's "last
+    # active" outlives them as their runs do (``chat.classes.progress.roster``).
+    last_active = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["classroom", "user", "day"], name="one_deleted_usage_per_day")]
@@ -151,7 +155,8 @@ class DeletedUsage(models.Model):
     @classmethod
     def keep_usage_of(cls, thread: Thread) -> None:
         """Before ``thread`` is deleted (in the same transaction): add what its runs used,
-        by the UTC day each started, to its owner's rows in its class. Nothing for a
+        by the UTC day each started, to its owner's rows in its class, and keep its last
+        activity (when it holds a message, as the roster counts it). Nothing for a
         private conversation."""
         classroom_id = ClassThread.objects.filter(thread=thread).values_list("classroom_id", flat=True).first()
         if classroom_id is None:
@@ -164,6 +169,12 @@ class DeletedUsage(models.Model):
         for day, (runs, tokens) in days.items():
             row, _ = cls.objects.get_or_create(classroom_id=classroom_id, user_id=thread.owner_id, day=day)
             cls.objects.filter(pk=row.pk).update(runs=F("runs") + runs, tokens=F("tokens") + tokens)
+        if thread.updated_at is not None and Message.objects.filter(thread=thread).exists():
+            when = Value(thread.updated_at)
+            day = thread.updated_at.astimezone(dt_timezone.utc).date()
+            row, _ = cls.objects.get_or_create(classroom_id=classroom_id, user_id=thread.owner_id, day=day)
+            # Greatest of a NULL is NULL on SQLite (ignored on PostgreSQL): Coalesce first.
+            cls.objects.filter(pk=row.pk).update(last_active=Greatest(Coalesce("last_active", when), when))
 
 
 def _total_tokens(usage) -> int:

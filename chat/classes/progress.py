@@ -49,9 +49,14 @@ def filter_conversations(threads, *, student_id: str = "", assistant_id: str = "
     return threads
 
 
+def _latest(*moments: datetime | None) -> datetime | None:
+    return max((moment for moment in moments if moment is not None), default=None)
+
+
 def roster(classroom: Classroom) -> list[StudentProgress]:
     """Every student with their conversations (those listed: holding a message), runs,
-    tokens (those of deleted conversations too) and last activity in this class."""
+    tokens and last activity in this class (those of deleted conversations too: the one
+    rule for "last active" of the class page and the student's page)."""
     threads = {
         row["owner_id"]: row
         for row in Thread.objects.filter(class_link__classroom=classroom)
@@ -67,7 +72,9 @@ def roster(classroom: Classroom) -> list[StudentProgress]:
     }
     deleted = {
         row["user_id"]: row
-        for row in DeletedUsage.objects.filter(classroom=classroom).values("user_id").annotate(runs=Sum("runs"), tokens=Sum("tokens"))
+        for row in DeletedUsage.objects.filter(classroom=classroom)
+        .values("user_id")
+        .annotate(runs=Sum("runs"), tokens=Sum("tokens"), last_active=Max("last_active"))
     }
     progress = []
     for membership in classroom.memberships.filter(role=Membership.Role.STUDENT).select_related("user").order_by("user__username"):
@@ -79,7 +86,7 @@ def roster(classroom: Classroom) -> list[StudentProgress]:
                 conversations=mine.get("conversations", 0),
                 runs=ran.get("runs", 0) + gone.get("runs", 0),
                 tokens=(ran.get("tokens") or 0) + gone.get("tokens", 0),
-                last_active=mine.get("last_active"),
+                last_active=_latest(mine.get("last_active"), gone.get("last_active")),
             )
         )
     return progress

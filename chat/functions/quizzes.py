@@ -43,7 +43,7 @@ def topic_of(texts: list[str]) -> str:
 # Topics a conversation can be about that I have no quiz for: (name, words that show it).
 # Each maps to the quiz I write instead (its nearest), and the reply says so.
 SYSTEM_WORDS = re.compile(r"\bsystems? of (?:linear )?equations\b|\bsimultaneous equations\b", re.I)
-CALCULUS_WORDS = re.compile(r"\b(?:derivative|differentiat\w*|integra\w*|antiderivative|limit)\b", re.I)
+CALCULUS_WORDS = re.compile(r"\b(?:calculus|derivatives?|differentiat\w*|integra\w*|antiderivatives?|limits?)\b", re.I)
 PLOT_WORDS = re.compile(r"\b(?:plot|graph|chart|draw|sketch)\b", re.I)
 TOPIC_NAMES = {"geometry": "angles of polygons", "algebra": "linear equations", "arithmetic": "arithmetic"}
 
@@ -69,11 +69,80 @@ def topic_of_message(text: str) -> str | None:
     return "other" if len(re.findall(r"[a-z]{3,}", text, re.I)) >= 3 else None
 
 
+# A quiz request that names what it is on: "quiz me on X", "a quiz about X", "test me on X",
+# "practice questions on X"; or "an X quiz", where X is taken only when it is a topic I
+# know (else "a new quiz", "a harder quiz" would be topics).
+NAMED_TOPIC = re.compile(
+    r"\b(?:quiz(?:zes)?(?:\s+me)?|test\s+me|questions?(?:\s+to\s+test\s+me)?)\s+(?:on|about|in|covering)\s+"
+    r"(?P<named>[^.?!;\n]+)",
+    re.I,
+)
+TOPIC_BEFORE_QUIZ = re.compile(r"\b(?P<named>[a-z]+)\s+quiz", re.I)
+# The words each quiz covers; a named topic with any other word is one I have no quiz on.
+QUIZ_WORDS = {
+    "geometry": set(
+        "geometry angle angles polygon polygons interior exterior regular shape shapes degree degrees sum sums".split()
+    )
+    | set(POLYGONS)
+    | {f"{name}s" for name in POLYGONS},
+    "algebra": set("algebra equation equations linear solve solving variable variables unknown unknowns x".split()),
+    "arithmetic": set(
+        "arithmetic multiplication multiplying multiply times tables table addition adding subtraction subtracting "
+        "order operations whole numbers number sums products mental".split()
+    ),
+}
+# Words that name no topic: the request's own ("some", "practice") and those pointing back
+# at the conversation ("this", "what we covered"), whose topic is in the messages before it.
+NO_TOPIC_WORDS = frozenset(
+    "a an the some my our me us you i we it this that these those what which just so far today's today "
+    "talked talking discussed covered covering did done learned learning about above lesson conversation topic "
+    "stuff material everything things thing basic basics simple easy hard short quick little math maths "
+    "mathematics problems problem questions question practice skills level please now again more another "
+    "and or of on in for with to".split()
+)
+
+
+def named_quiz_topic(text: str) -> tuple[str, str] | None:
+    """(the quiz topic, a note) when ``text`` asks for a quiz and names its topic: that
+    topic's quiz when I have one, else the nearest, and the note says I have none on what
+    was named. None when it names no topic (then the conversation's is used)."""
+    match = NAMED_TOPIC.search(text)
+    before = None if match else TOPIC_BEFORE_QUIZ.search(text)
+    if match is None and before is None:
+        return None
+    named = (match or before)["named"].strip(" ,:-'\"“”")
+    words = [word for word in re.findall(r"[a-z']+", named.lower()) if word not in NO_TOPIC_WORDS]
+    if not words:
+        return None
+    covering = [topic for topic, known in QUIZ_WORDS.items() if all(word in known for word in words)]
+    if covering:
+        return covering[0], ""
+    topic = topic_of_message(named)
+    if before and topic in (None, "other"):
+        return None
+    nearest = "algebra" if topic == "systems of equations" else topic if topic in TOPIC_NAMES else "arithmetic"
+    named = named.split()
+    while len(named) > 1 and named[-1].lower() in NO_TOPIC_WORDS:  # "logarithms please"
+        named.pop()
+    named = " ".join(named)
+    if nearest == "arithmetic":
+        return nearest, (
+            f"I have no quiz on {named} yet, so this one is on arithmetic (I also write quizzes on "
+            "linear equations and angles of polygons: just ask for one)."
+        )
+    return nearest, (
+        f"I have no quiz on {named} yet, so this one is on {TOPIC_NAMES[nearest]}, the nearest topic I have a quiz for."
+    )
+
+
 def quiz_topic(texts: list[str], skip=lambda text: False) -> tuple[str, str]:
     """(the quiz topic, a note for the reply) from the conversation's most recent message
-    that has a topic (``skip`` passes over quiz requests, "why?" and the like). The note is
-    empty when I have a quiz on that topic, else it says which quiz I write and why."""
+    that has a topic: a quiz request that names one (``named_quiz_topic``), else the last
+    message about something (``skip`` passes over quiz requests, "why?" and the like). The
+    note is empty when I have a quiz on that topic, else it says which quiz I write and why."""
     for text in reversed(texts):
+        if named := named_quiz_topic(text):
+            return named
         if skip(text):
             continue
         topic = topic_of_message(text)

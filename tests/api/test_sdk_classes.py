@@ -38,6 +38,11 @@ a = QuizAttempt.objects.get(user__username="carol")
 print("ATTEMPT", a.score, a.max_score, bool(a.feedback))
 """
 
+STRANGER = """
+from django.contrib.auth import get_user_model
+get_user_model().objects.create_user("dora", password="dora-pw-1")
+"""
+
 
 @pytest.fixture(scope="module")
 def carol(api_server):
@@ -86,3 +91,31 @@ def test_a_student_takes_a_quiz_through_the_sdk_within_the_daily_limit(carol):
     assert refused.value.response.headers["retry-after"].isdigit()
     texts = [m.content[0].text.value for m in client.beta.threads.messages.list(thread_id, limit=100).data if m.content]
     assert "Another quiz?" not in texts
+
+
+def test_the_tutor_s_key_reads_the_student_s_conversation_and_is_refused_writes_as_read_only(carol, api_server):
+    """The SDK raises PermissionDeniedError (403), not NotFoundError, for a write to a
+    conversation the same key has just read; a stranger's key still finds nothing."""
+    thread_id, assistant_id = carol["thread"], carol["assistant"]
+    tutor_key = next(w for w in manage(carol["env"], "createapikey", "tutor").split() if w.startswith("sk-tutor-"))
+    tutor = api_server.client(api_key=tutor_key)
+    assert tutor.beta.threads.retrieve(thread_id).id == thread_id
+    seen = len(tutor.beta.threads.messages.list(thread_id, limit=100).data)
+    writes = [
+        lambda: tutor.beta.threads.messages.create(thread_id, role="user", content="From the tutor"),
+        lambda: tutor.beta.threads.runs.create(thread_id=thread_id, assistant_id=assistant_id),
+        lambda: tutor.beta.threads.update(thread_id, metadata={"a": "b"}),
+        lambda: tutor.beta.threads.delete(thread_id),
+    ]
+    for write in writes:
+        with pytest.raises(openai.PermissionDeniedError) as refused:
+            write()
+        assert refused.value.status_code == 403 and "read-only for this key" in refused.value.message
+    assert len(carol["client"].beta.threads.messages.list(thread_id, limit=100).data) == seen
+    manage(carol["env"], "shell", "-c", STRANGER)
+    stranger_key = next(w for w in manage(carol["env"], "createapikey", "dora").split() if w.startswith("sk-tutor-"))
+    stranger = api_server.client(api_key=stranger_key)
+    with pytest.raises(openai.NotFoundError):
+        stranger.beta.threads.retrieve(thread_id)
+    with pytest.raises(openai.NotFoundError):
+        stranger.beta.threads.messages.create(thread_id, role="user", content="hi")

@@ -242,3 +242,7 @@ def test_a_conversation_closed_while_open_shows_only_what_still_works(chat_serve
     )
     expect(student.locator("#composer")).to_contain_text("closed because you left the class")
     fits_a_phone(student, "left-thread")
+    # Not to the class's page, Not found for them now: to where its code is entered again.
+    student.get_by_role("link", name="Join a class with its code").click()
+    expect(student).to_have_url(re.compile(r"/classes/#join$"))
+    expect(student.locator("#join")).to_be_visible()

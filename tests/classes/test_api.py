@@ -116,7 +116,11 @@ def test_the_class_s_tutors_read_a_student_s_class_thread_through_the_api_and_wr
     key = key_of(who)
     for method, path, body in endpoints(sam_thread, waiting, quiz_math):
         response = call(client, method, path, key, body)
-        assert response.status_code == (200 if is_read(method, path) else 404), (who, method, path)
+        assert response.status_code == (200 if is_read(method, path) else 403), (who, method, path)
+        if not is_read(method, path):  # said as read-only, not as "not found" after reading it
+            error = response.json()["error"]
+            assert (error["type"], error["code"]) == ("permission_error", "thread_read_only"), (method, path)
+            assert "read-only for this key" in error["message"] and "student of a class you tutor" in error["message"]
         no_secrets(response)
     body = call(client, "GET", f"/v1/threads/{sam_thread.id}/messages?order=asc", key).json()
     assert [m["content"][0]["text"]["value"] for m in body["data"]] == [
@@ -141,6 +145,10 @@ def test_once_the_student_leaves_their_tutor_reads_the_thread_no_more_and_they_s
     for method, path in reads:
         assert call(client, method, path, key_of("tess")).status_code == 404, path
         assert call(client, method, path, key_of("sam")).status_code == 200, path
+    # Nor does she learn, by writing, that it is there: a 404, not read-only.
+    for method, path, body in endpoints(sam_thread, waiting, quiz_math):
+        if not is_read(method, path):
+            assert call(client, method, path, key_of("tess"), body).status_code == 404, (method, path)
 
 
 @pytest.mark.parametrize("who", ["sam", "tess", "cole", "sue", "otto", "bea", "olga"])

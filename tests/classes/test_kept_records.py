@@ -104,6 +104,33 @@ def test_deleting_a_conversation_keeps_today_s_usage(people, class_a, math, sam_
     assert DeletedUsage.objects.get().runs == 3
 
 
+def test_deleting_the_only_conversation_keeps_the_student_s_last_activity(
+    client_of, people, class_a, math, sam_thread, failed_quiz
+):
+    """The student's "last active" outlives the conversation, as its runs and grades do, on
+    both pages that show it; deleting an older conversation afterwards does not move it back."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    ran(sam_thread, 40)
+    active = timezone.now() - timedelta(hours=2)
+    Thread = type(sam_thread)
+    Thread.objects.filter(pk=sam_thread.pk).update(updated_at=active)
+    older = services.start_class_thread(people["sam"], class_a, math)
+    Message.objects.create(thread=older, role="user", content=Message.text_content("hello"))
+    Thread.objects.filter(pk=older.pk).update(updated_at=active - timedelta(days=3))
+    delete_thread(Thread.objects.get(pk=sam_thread.pk))
+    delete_thread(Thread.objects.get(pk=older.pk))
+    (sam,) = [row for row in progress.roster(class_a) if row.membership.user == people["sam"]]
+    assert (sam.conversations, sam.last_active) == (0, active)
+    tess = client_of("tess")
+    stamp = f'<time datetime="{timezone.localtime(active).isoformat()}">'
+    page = tess.get(reverse("classes:student", args=[class_a.pk, people["sam"].pk])).content.decode()
+    assert stamp in page and "never" not in page
+    assert stamp in tess.get(reverse("classes:detail", args=[class_a.pk])).content.decode()
+
+
 def test_a_private_conversation_leaves_no_class_usage_and_takes_its_quizzes_along(people):
     from chat.models import Assistant, Thread
 
@@ -152,6 +179,9 @@ def test_after_leaving_the_conversation_says_so_and_the_grades_stay(
     assert "You left Algebra 1: its tutors can no longer read this conversation" in html
     assert "closed because you left the class" in html and "no longer available" not in html
     assert "<textarea" not in html
+    # Its page is "Not found" for them now: the notice points to where they can join again.
+    assert reverse("classes:detail", args=[class_a.pk]) + '"' not in html
+    assert f'href="{reverse("classes:list")}#join">Join a class with its code</a>' in html
     book = client_of("tess").get(reverse("classes:gradebook", args=[class_a.pk])).content.decode()
     assert 'sam <span class="muted">(left the class)</span>' in book and ">0/2</a>" in book
     detail = client_of("tess").get(reverse("classes:attempt", args=[class_a.pk, failed_quiz.pk]))

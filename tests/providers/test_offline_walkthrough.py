@@ -284,6 +284,32 @@ def test_a_quiz_request_that_names_its_topic_gets_that_topic():
     assert _quiz("What is the interior angle of a regular decagon?", ask="test me on algebra")[1].startswith("Algebra")
 
 
+@pytest.mark.parametrize(
+    ("ask", "named", "title"),
+    [
+        ("give me a quiz on quadratic equations", "quadratic equations", "Algebra"),
+        ("quiz me on derivatives", "derivatives", "Arithmetic"),
+        ("give me a quiz on fractions", "fractions", "Arithmetic"),
+        ("Could you quiz me about zorbic tessellations?", "zorbic tessellations", "Arithmetic"),
+        ("test me on the flimbert lemma please", "the flimbert lemma", "Arithmetic"),
+        ("practice questions on quaternion knitting", "quaternion knitting", "Arithmetic"),
+        ("a quiz on wobbly equations!", "wobbly equations", "Algebra"),
+    ],
+)
+def test_a_named_topic_without_a_quiz_is_said_and_the_nearest_quiz_given(ask, named, title):
+    """Whatever the topic named, and whatever the conversation was about before."""
+    for history in ((), ("What is the interior angle of a regular decagon?",)):
+        text, given = _quiz(*history, ask=ask)
+        assert given.startswith(title) and f"I have no quiz on {named} yet, so this one is on " in text, (history, text)
+        assert "found no topic" not in text
+
+
+@pytest.mark.parametrize("ask", ["quiz me on this", "give me a quiz on what we talked about", "a new quiz please"])
+def test_a_quiz_request_pointing_back_takes_the_conversation_s_topic(ask):
+    text, title = _quiz("What is the interior angle of a regular decagon?", ask=ask)
+    assert title.startswith("Geometry") and "no quiz on" not in text
+
+
 @pytest.mark.parametrize("given", ["x = 4.", "I think it is 4."])
 def test_a_graded_answer_that_ends_its_sentence_gets_no_second_period(given):
     from chat.functions import quizzes

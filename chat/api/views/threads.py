@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import Http404, HttpRequest
 
-from chat.access import get_thread_for_api, get_thread_for_api_reader, thread_is_read_only
+from chat.access import ThreadReadOnly, get_thread_for_api, get_thread_for_api_reader, thread_is_read_only
 from chat.api import serializers, specs, tool_resources
 from chat.api.errors import ApiError, invalid, not_found
 from chat.api.http import ok, read
@@ -17,9 +17,11 @@ from chat.services.threads import create_thread, delete_thread
 
 
 def get_thread(request: HttpRequest, thread_id: str) -> Thread:
-    """A thread to write to: its owner's only."""
+    """A thread to write to: its owner's only (403 to a tutor who may read it)."""
     try:
         return get_thread_for_api(request.user, thread_id)
+    except ThreadReadOnly as refused:
+        raise ApiError(403, str(refused), type="permission_error", code="thread_read_only") from None
     except Http404:
         raise not_found(f"No thread found with id '{thread_id}'.") from None
 
