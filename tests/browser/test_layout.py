@@ -486,7 +486,7 @@ thread.save(update_fields=["title"])
 Message.objects.create(thread=thread, role="user", content=Message.text_content(text))
 run = Run.objects.create(thread=thread, assistant=assistant, model="offline", status="completed")
 attempt = QuizAttempt.objects.create(
-    run=run, thread=thread, user=student, assistant=assistant, tool_call_id="call_1", title="Quiz " + text[:300],
+    run=run, thread=thread, classroom=classroom, user=student, assistant=assistant, tool_call_id="call_1", title="Quiz " + text[:300],
     questions=[{{"question_text": text, "question_type": "FREE_RESPONSE"}}], answers=[{{"answer": text}}],
 )
 gradebook.override(classroom, attempt, 1, text, tutor)
