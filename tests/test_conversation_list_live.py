@@ -3,6 +3,7 @@
 conversations, over each socket's own group for its user. A tutor's sidebar lists their
 own conversations: a student's changes never reach it."""
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
+from chat.engine import events
 from chat.models import Message, Thread
 from chat.services.messages import add_message, post_message
 from chat.services.threads import delete_thread, rename_thread
@@ -156,3 +158,27 @@ async def test_questions_gathered_in_one_moment_list_and_move_their_conversation
     assert "".join(frames).count(f'<li id="conversation-{new.id}"') == 1
     assert f'data-moved-conversations="{asked.id} {new.id}"' in frames[-1]
     await tab.disconnect()
+
+
+async def test_news_sent_as_a_loop_ends_gives_up_on_a_send_that_never_returns(monkeypatch):
+    """The gathered sidebar news is sent when the gathering wait is cancelled (a loop
+    ending), but a send that never returns (the closing loop's Redis connection) is given
+    up after ``LAST_SEND_SECONDS``: waiting on it kept a test's loop from closing."""
+
+    class StuckLayer:
+        sent: list[dict] = []
+
+        async def group_send(self, group, message):
+            self.sent.append(message)
+            await asyncio.Event().wait()  # never answered
+
+    layer = StuckLayer()
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    monkeypatch.setattr(events, "LAST_SEND_SECONDS", 0.05)
+    await events.tell_owner(7, events.CONVERSATION_LISTED, thread_id="thread_a")
+    (sending,) = events._sending
+    await asyncio.sleep(0)  # the gathering wait has begun
+    sending.cancel()  # as the loop's end cancels it
+    done, _ = await asyncio.wait({sending}, timeout=5)
+    assert done == {sending}, "the last send was waited on forever"
+    assert [news["thread_ids"] for news in layer.sent] == [["thread_a"]]
