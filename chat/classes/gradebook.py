@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -83,12 +84,15 @@ def table(classroom: Classroom) -> tuple[list[str], list[dict]]:
     title]}: every current student, and every former one (``left``) who has attempts."""
     attempts = _with_results(class_attempts(classroom))
     titles = sorted({a.title for a in attempts})
-    current = {m.user_id for m in classroom.memberships.filter(role=Membership.Role.STUDENT)}
-    students = {a.user_id: a.user for a in attempts}
-    students.update((m.user_id, m.user) for m in classroom.memberships.filter(role=Membership.Role.STUDENT).select_related("user"))
+    memberships = classroom.memberships.filter(role=Membership.Role.STUDENT).select_related("user")
+    current = {m.user_id: m.user for m in memberships}
+    students = {a.user_id: a.user for a in attempts} | current
+    attempts_of = defaultdict(list)
+    for attempt in attempts:
+        attempts_of[attempt.user_id].append(attempt)
     rows = []
     for student in sorted(students.values(), key=lambda user: user.get_username()):
-        mine = [a for a in attempts if a.user_id == student.pk]
+        mine = attempts_of[student.pk]
         rows.append({"student": student, "left": student.pk not in current, "cells": [[a for a in mine if a.title == t] for t in titles]})
     return titles, rows
 

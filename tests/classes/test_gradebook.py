@@ -8,10 +8,13 @@ import csv
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from chat.classes.models import ClassThread, QuizGrade
+from chat.classes import gradebook
+from chat.classes.models import ClassThread, Membership, QuizGrade
 from chat.engine import states
 from chat.functions.models import QuizAttempt
 from chat.models import Run, Thread
@@ -139,3 +142,10 @@ def test_an_attempt_of_another_class_is_404_through_mine(client_of, people, clas
     other = attempt(otto_thread, people["otto"], ["1", "1", "1"])
     assert client_of("tess").get(reverse("classes:attempt", args=[class_a.pk, other.pk])).status_code == 404
     assert client_of("tess").get(f"/classes/{class_a.pk}/attempts/abc/").status_code == 404
+
+
+def test_the_gradebook_reads_the_class_s_students_once(people, class_a, sams_attempt):
+    with CaptureQueriesContext(connection) as queries:
+        titles, rows = gradebook.table(class_a)
+    assert titles == ["Linear equations"] and [row["student"] for row in rows][0] == people["sam"]
+    assert sum(Membership._meta.db_table in query["sql"] for query in queries.captured_queries) == 1
