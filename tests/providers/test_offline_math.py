@@ -191,6 +191,18 @@ def test_it_takes_higher_derivatives_one_at_a_time(text, expected):
     assert answer_line(reply_to(text)) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Differentiate ln x * 3", "3/x"),  # a written "*" ends the argument: 3·ln x, not ln(3x)
+    ("Differentiate lnx * 3", "3/x"),
+    ("Differentiate sin 2x", "2*cos(2x)"),  # an implicit product stays inside
+    ("Differentiate sin x^2", "2x*cos(x^2)"),
+    ("What is the derivative of sin^2 x?", "2*sin(x)*cos(x)"),  # (sin x)^2
+    ("Differentiate sin x cos x", "-sin(x)^2 + cos(x)^2"),  # the next function ends it
+])
+def test_a_function_written_without_brackets_takes_the_argument_a_reader_would(text, expected):
+    assert answer_line(reply_to(text)) == expected
+
+
 def test_a_number_times_an_expression_is_a_product_not_a_repetition():
     assert answer_line(reply_to("differentiate 3 times x^2")) == "6x"
 

@@ -296,17 +296,60 @@ def tidy(tokens: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 def render(tokens: list[tuple[str, str]]) -> str:
     """Join tokens into a parse_expr string, writing out implicit products ("3x", "2(x-1)",
-    "x(x+1)") so a letter before a bracket is never mistaken for a function."""
+    "x(x+1)") so a letter before a bracket is never mistaken for a function, and the
+    argument of a function written without brackets in brackets: it runs over implicit
+    products and powers ("sin 2x", "ln x^2") and ends at a written operator or the next
+    function ("ln x * 3" is 3·ln x, "sin x cos x" a product of two)."""
     out: list[str] = []
     previous = None
-    for kind, value in tokens:
+    index = 0
+    while index < len(tokens):
+        kind, value = tokens[index]
         if previous in OPERAND_END and kind in OPERAND_START:
             out.append("*")
         elif previous == "func":
             out.append(" ")
+        power = ""  # "sin^2 x" is (sin x)^2
+        if kind == "func" and tokens[index + 1:index + 3] and tokens[index + 1][1] in {"^", "**"} \
+                and tokens[index + 2][0] == "num" and tokens[index + 3:index + 4] \
+                and tokens[index + 3][0] in OPERAND_START:
+            power, tokens = f"^{tokens[index + 2][1]}", tokens[:index + 1] + tokens[index + 3:]
+        if kind == "func" and index + 1 < len(tokens) and tokens[index + 1][0] in {"num", "var", "const", "lp"} \
+                and (power or tokens[index + 1][0] != "lp"):
+            end = _argument_end(tokens, index + 1) if tokens[index + 1][0] != "lp" else _group_end(tokens, index + 1)
+            applied = f"{value}({render(tokens[index + 1:end])})"
+            out.append(f"({applied}){power}" if power else applied)
+            previous, index = "rp", end
+            continue
         out.append(value)
         previous = kind
+        index += 1
     return "".join(out)
+
+
+def _group_end(tokens: list[tuple[str, str]], start: int) -> int:
+    """The index after the bracket that closes the one at ``start``."""
+    depth = 0
+    for index in range(start, len(tokens)):
+        depth += {"lp": 1, "rp": -1}.get(tokens[index][0], 0)
+        if depth == 0:
+            return index + 1
+    return len(tokens)
+
+
+def _argument_end(tokens: list[tuple[str, str]], start: int) -> int:
+    depth = 0
+    for index in range(start, len(tokens)):
+        kind, value = tokens[index]
+        if kind == "lp":
+            depth += 1
+        elif kind == "rp":
+            if depth == 0:
+                return index
+            depth -= 1
+        elif depth == 0 and (kind == "func" or kind == "op" and value not in {"^", "**"}):
+            return index
+    return len(tokens)
 
 
 def qualifies(tokens: list[tuple[str, str]], intent: str | None, whole: bool) -> bool:
