@@ -73,14 +73,26 @@ def sqlite_connections(pid: int, database: Path) -> int:
     return count
 
 
-class Floor:
-    """``webs`` floor servers (and ``producers`` producer processes) in subprocesses."""
+# The Django floors (embedded only): bench/djfloor without and with its one INSERT per view.
+DJANGO_FLOORS = {"django": {}, "django_db": {"BENCH_FLOOR_DB": "1"}}
+SIDES = ("engine", "django", "django_db", "floor")
+SIDE_NAMES = {"engine": "engine", "django": "Django floor", "django_db": "Django floor + SQLite", "floor": "floor"}
 
-    def __init__(self, env: dict[str, str], pieces: list[str], webs: int, producers: int, ports: list[int]) -> None:
+
+class Floor:
+    """``webs`` floor servers (and ``producers`` producer processes) in subprocesses;
+    ``django``: the Django floor's servers (``serve-django``, bench/djfloor) instead."""
+
+    def __init__(self, env: dict[str, str], pieces: list[str], webs: int, producers: int, ports: list[int],
+                 django: dict[str, str] | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="chat-bench-floor-"))
         (self.dir / "pieces.json").write_text(json.dumps(pieces))
         self.env = {**env, "DATA_DIR": str(self.dir), "BENCH_FLOOR_PIECES": str(self.dir / "pieces.json")}
         self.env.pop("BENCH_DELTA_STAMPS", None)
+        self.serve = "serve"
+        if django is not None:
+            self.serve = "serve-django"
+            self.env.update(django, DJANGO_SETTINGS_MODULE="bench.djfloor.settings")
         if producers:
             self.env["BENCH_FLOOR_QUEUE"] = f"bench:floor:{os.getpid()}:{self.dir.name}"
         self.ports, self.n_producers = ports[:webs], producers
@@ -94,7 +106,7 @@ class Floor:
                 for _ in range(self.n_producers):
                     self._spawn(["produce"], log)
                 for port in self.ports:
-                    self._spawn(["serve", "--host", HOST, "--port", str(port)], log)
+                    self._spawn([self.serve, "--host", HOST, "--port", str(port)], log)
             deadline = time.monotonic() + 60
             while self.log.read_text().count("producer ready") < self.n_producers or not all(
                 listens(p) for p in self.ports
@@ -112,6 +124,10 @@ class Floor:
                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            start_new_session=True))
 
+    def connections(self) -> int:
+        """The Django floor + SQLite's open connections on its database (0 for the others)."""
+        return sqlite_connections(self.procs[-1].pid, self.dir / "djfloor.sqlite3")
+
     def __exit__(self, *exc) -> None:
         stop_processes(self.procs, timeout=15)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -127,6 +143,7 @@ class Embedded:
     def __init__(self, threads: int, ports: list[int], fixed_ports: bool, database_prefix: str) -> None:
         self.server = Server(threads=threads, hooked=True, env=SERVER_ENV, api_key=True, port=ports[0])
         self.floor_ports = ports[1:2]
+        self.django_ports = dict(zip(DJANGO_FLOORS, ports[2:4], strict=True))
 
     def __enter__(self) -> Embedded:
         self.server.__enter__()
@@ -145,6 +162,10 @@ class Embedded:
 
     def floor(self, pieces: list[str]) -> Floor:
         return Floor(self.server.env(), pieces, webs=1, producers=0, ports=self.floor_ports)
+
+    def django_floors(self, pieces: list[str]) -> dict[str, Floor]:
+        return {name: Floor(self.server.env(), pieces, webs=1, producers=0, ports=[self.django_ports[name]],
+                            django=extra) for name, extra in DJANGO_FLOORS.items()}
 
 
 class ClusterLayout:
@@ -174,6 +195,9 @@ class ClusterLayout:
 
     def floor(self, pieces: list[str]) -> Floor:
         return Floor(self.cluster.env(), pieces, webs=2, producers=2, ports=self.floor_ports)
+
+    def django_floors(self, pieces: list[str]) -> dict[str, Floor]:
+        return {}  # the Django floor answers issue 11's embedded aims only
 
 
 def services_missing() -> str | None:
@@ -220,10 +244,16 @@ async def measure(layout, level_list: list[int], base_timeout: float, budget: fl
         floor_http = httpx2.AsyncClient(trust_env=False, timeout=httpx2.Timeout(run_timeout(biggest, base_timeout) + 30),
                                         limits=httpx2.Limits(max_connections=biggest + 20,
                                                              max_keepalive_connections=biggest + 20))
-        with layout.floor(pieces) as fl:
+        with layout.floor(pieces) as fl, ExitStack() as django_stack:
+            djs = {name: django_stack.enter_context(d) for name, d in layout.django_floors(pieces).items()}
+            for name in djs:
+                out[name] = {"sse": {}, "ws": {}}
             try:
                 await floor.sse_level(floor_http, fl.bases, WARMUP, expected, base_timeout, "warm-sse")
                 await floor.ws_level(fl.bases, WARMUP, expected, base_timeout, "warm-ws")
+                for name, d in djs.items():
+                    await floor.sse_level(floor_http, d.bases, WARMUP, expected, base_timeout, f"warm-{name}-sse", True)
+                    await floor.ws_level(d.bases, WARMUP, expected, base_timeout, f"warm-{name}-ws", floor_http)
                 for n in level_list:
                     if out["interrupted"] or time.monotonic() - started > budget:
                         out["skipped"].append(n)
@@ -238,6 +268,16 @@ async def measure(layout, level_list: list[int], base_timeout: float, budget: fl
                         got["peak_db"] = peak.peak
                         out["engine"][transport][n] = got
                         _progress(layout.name, "engine", transport, n, got)
+                    for name, d in djs.items():
+                        with PeakSampler(d.connections) as peak:
+                            got = await floor.sse_level(floor_http, d.bases, n, expected, timeout, f"{name}-sse-{n}",
+                                                        django=True)
+                        out[name]["sse"][n] = {**got, "peak_db": peak.peak}
+                        _progress(layout.name, name, "sse", n, got)
+                        with PeakSampler(d.connections) as peak:
+                            got = await floor.ws_level(d.bases, n, expected, timeout, f"{name}-ws-{n}", floor_http)
+                        out[name]["ws"][n] = {**got, "peak_db": peak.peak}
+                        _progress(layout.name, name, "ws", n, got)
                     got = await floor.sse_level(floor_http, fl.bases, n, expected, timeout, f"sse-{n}")
                     out["floor"]["sse"][n] = got
                     _progress(layout.name, "floor", "sse", n, got)
@@ -279,20 +319,26 @@ def table(results: dict, level_list: list[int], db_label: str) -> list[str]:
             if engine is None or fl is None:
                 lines.append(f"| {names[transport]} | {n} | skipped (budget spent) | | | | | | |")
                 continue
-            for side, r in (("engine", engine), ("floor", fl)):
+            rows = [(side, results[side][transport][n]) for side in SIDES
+                    if results.get(side, {}).get(transport, {}).get(n) is not None]
+            for side, r in rows:
                 peak = r.get("peak_db")
                 lines.append(
-                    f"| {names[transport]} | {n} | {side} | {r['tokens_per_s']:,.0f} | {fmt_ms(r['first']['p50'])} / "
+                    f"| {names[transport]} | {n} | {SIDE_NAMES[side]} | {r['tokens_per_s']:,.0f} | "
+                    f"{fmt_ms(r['first']['p50'])} / "
                     f"{fmt_ms(r['first']['p99'])} | {fmt_ms(r['chunk']['p50'])} / {fmt_ms(r['chunk']['p99'])} | "
                     f"{r['errors']} of {r['runs']} | {r['lost']} / {r['out_of_order']} | "
-                    f"{'0 (none)' if side == 'floor' else ('—' if peak is None else peak)} |"
+                    f"{'0 (none)' if side in ('floor', 'django') else ('—' if peak is None else peak)} |"
                 )
-            lines.append(
-                f"| | {n} | **engine ÷ floor** | **{_ratio(engine['tokens_per_s'], fl['tokens_per_s'])}** | "
-                f"{_ratio(engine['first']['p50'], fl['first']['p50'])} / {_ratio(engine['first']['p99'], fl['first']['p99'])} | "
-                f"{_ratio(engine['chunk']['p50'], fl['chunk']['p50'])} / {_ratio(engine['chunk']['p99'], fl['chunk']['p99'])} "
-                "| | | |"
-            )
+            for side, r in rows:
+                if side == "floor":
+                    continue
+                lines.append(
+                    f"| | {n} | **{SIDE_NAMES[side]} ÷ floor** | **{_ratio(r['tokens_per_s'], fl['tokens_per_s'])}** | "
+                    f"{_ratio(r['first']['p50'], fl['first']['p50'])} / {_ratio(r['first']['p99'], fl['first']['p99'])} | "
+                    f"{_ratio(r['chunk']['p50'], fl['chunk']['p50'])} / {_ratio(r['chunk']['p99'], fl['chunk']['p99'])} "
+                    "| | | |"
+                )
     return lines
 
 
@@ -330,6 +376,20 @@ LAYOUT_TEXT = {
 }
 
 
+DJANGO_FLOOR_TEXT = (
+    "- **Django floor:** `python -m bench.floor serve-django` — the floor's Daphne, in-memory layer class, "
+    "chunks, frames and in-process producer task, but HTTP through Django's own ASGI handler (Django "
+    "`get_asgi_application`, settings of its own: `MIDDLEWARE = []`, no apps, no database; uvloop, as "
+    "`manage.py` installs it) and two async views shaped like the API a run needs (bench/djfloor): per run "
+    "a JSON `POST /v1/threads/<id>/messages`, then `POST /v1/threads/<id>/runs` answered by a "
+    "`StreamingHttpResponse` of the run's events from the channel layer, read with `httpx2` as the floor's "
+    "SSE (first token from the second POST, as for the engine). WebSocket: the floor's bare consumer, each "
+    "stream started by a form POST through a Django view (as the composer's htmx POST starts a run). "
+    "**Django floor + SQLite:** the same with one small ORM INSERT per view (`sync_to_async`, Django's "
+    "thread-sensitive executor) into a SQLite file of its own (WAL): the least database work a run could do."
+)
+
+
 def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> str:
     title, engine, floor_text, db_label, db_text = LAYOUT_TEXT[name]
     pieces = results["pieces"]
@@ -344,6 +404,7 @@ def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> st
         "the same invocation, rather than absolute numbers.",
         engine,
         floor_text,
+        *([DJANGO_FLOOR_TEXT] if "django" in results else []),
         "- **Clients:** SSE: the official `openai` SDK (`AsyncOpenAI`, no retries) — `messages.create`, then "
         "`runs.create(stream=True)` read to the end; the floor's SSE is read with `httpx2` (`aiter_lines`). "
         "WebSocket: the browser client (bench/client.py: log in, open the thread's socket, htmx POST); the floor's "
@@ -361,8 +422,8 @@ def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> st
         "completed message / events not in the API's order; engine WebSocket: stamped chunks that never reached "
         "the page; floor: runs whose text differs / offsets not rising.",
         db_text,
-        "- **engine ÷ floor:** tokens/s as a share of the floor's (1.00× = at the limit), latencies as a "
-        "multiple of the floor's (1.00× = at the limit).",
+        "- **engine ÷ floor** (and **Django floor ÷ floor**): tokens/s as a share of the floor's (1.00× = at the "
+        "limit), latencies as a multiple of the floor's (1.00× = at the limit).",
         "",
         *table(results, level_list, db_label),
     ]
@@ -384,7 +445,7 @@ def run_layout(name: str, level_list: list[int], base_timeout: float, budget: fl
              "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
              "timeouts": ", ".join(f"{run_timeout(n, base_timeout):.0f} s at {n}" for n in level_list)}
     need = 1 + 2 * WARMUP + 2 * sum(level_list)
-    ports = ports_from(port_base, 4)
+    ports = ports_from(port_base, 4)  # embedded: engine, floor, 2 Django floors; cluster: 2 web, 2 floor
     with ExitStack() as stack:
         layout = stack.enter_context((Embedded if name == "embedded" else ClusterLayout)(
             need, ports, port_base is not None, database_prefix))
