@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import defaultdict
 from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
@@ -208,9 +209,12 @@ def services_missing() -> str | None:
     return None
 
 
-async def measure(layout, level_list: list[int], base_timeout: float, budget: float) -> dict:
+async def measure(layout, level_list: list[int], base_timeout: float, budget: float, rounds: int = 1,
+                  with_engine: bool = True) -> dict:
     """Warm-up, the floor's text from it, then per level: engine SSE, engine WS, floor SSE,
-    floor WS. Levels left when the budget is spent are listed as skipped."""
+    floor WS. Levels left when the budget is spent are listed as skipped. ``rounds`` > 1:
+    each level that many times, the sides interleaved, merged as bench.levels.merge does
+    (the lower-median round's figures); ``with_engine=False``: the floors only."""
     started = time.monotonic()
     out: dict = {"engine": {"sse": {}, "ws": {}}, "floor": {"sse": {}, "ws": {}}, "skipped": [], "peak_db": {},
                  "interrupted": False}
@@ -259,31 +263,36 @@ async def measure(layout, level_list: list[int], base_timeout: float, budget: fl
                         out["skipped"].append(n)
                         continue
                     timeout = run_timeout(n, base_timeout)
-                    for transport in TRANSPORTS:
-                        with PeakSampler(layout.connections) as peak:
-                            if transport == "sse":
-                                got = await levels.sse_level(clients, assistant, threads, n, layout.stamps, timeout)
-                            else:
-                                got = await levels.ws_level(browsers, assistant, threads, n, layout.stamps, timeout)
-                        got["peak_db"] = peak.peak
-                        out["engine"][transport][n] = got
-                        _progress(layout.name, "engine", transport, n, got)
-                    for name, d in djs.items():
-                        with PeakSampler(d.connections) as peak:
-                            got = await floor.sse_level(floor_http, d.bases, n, expected, timeout, f"{name}-sse-{n}",
-                                                        django=True)
-                        out[name]["sse"][n] = {**got, "peak_db": peak.peak}
-                        _progress(layout.name, name, "sse", n, got)
-                        with PeakSampler(d.connections) as peak:
-                            got = await floor.ws_level(d.bases, n, expected, timeout, f"{name}-ws-{n}", floor_http)
-                        out[name]["ws"][n] = {**got, "peak_db": peak.peak}
-                        _progress(layout.name, name, "ws", n, got)
-                    got = await floor.sse_level(floor_http, fl.bases, n, expected, timeout, f"sse-{n}")
-                    out["floor"]["sse"][n] = got
-                    _progress(layout.name, "floor", "sse", n, got)
-                    got = await floor.ws_level(fl.bases, n, expected, timeout, f"ws-{n}")
-                    out["floor"]["ws"][n] = got
-                    _progress(layout.name, "floor", "ws", n, got)
+                    got_rounds: dict[tuple[str, str], list[dict]] = defaultdict(list)
+                    for rnd in range(rounds):  # interleaved: engine, Django floors, floor, again
+                        tag = f"{n}-{rnd}"
+                        for transport in TRANSPORTS if with_engine else ():
+                            with PeakSampler(layout.connections) as peak:
+                                if transport == "sse":
+                                    got = await levels.sse_level(clients, assistant, threads, n, layout.stamps, timeout)
+                                else:
+                                    got = await levels.ws_level(browsers, assistant, threads, n, layout.stamps, timeout)
+                            got_rounds["engine", transport].append({**got, "peak_db": peak.peak})
+                            _progress(layout.name, "engine", transport, n, got)
+                        for name, d in djs.items():
+                            with PeakSampler(d.connections) as peak:
+                                got = await floor.sse_level(floor_http, d.bases, n, expected, timeout,
+                                                            f"{name}-sse-{tag}", django=True)
+                            got_rounds[name, "sse"].append({**got, "peak_db": peak.peak})
+                            _progress(layout.name, name, "sse", n, got)
+                            with PeakSampler(d.connections) as peak:
+                                got = await floor.ws_level(d.bases, n, expected, timeout, f"{name}-ws-{tag}",
+                                                           floor_http)
+                            got_rounds[name, "ws"].append({**got, "peak_db": peak.peak})
+                            _progress(layout.name, name, "ws", n, got)
+                        got = await floor.sse_level(floor_http, fl.bases, n, expected, timeout, f"sse-{tag}")
+                        got_rounds["floor", "sse"].append(got)
+                        _progress(layout.name, "floor", "sse", n, got)
+                        got = await floor.ws_level(fl.bases, n, expected, timeout, f"ws-{tag}")
+                        got_rounds["floor", "ws"].append(got)
+                        _progress(layout.name, "floor", "ws", n, got)
+                    for (side, transport), got in got_rounds.items():
+                        out[side][transport][n] = got[0] if len(got) == 1 else levels.merge(got)
             finally:
                 await floor_http.aclose()
     finally:
@@ -315,8 +324,8 @@ def table(results: dict, level_list: list[int], db_label: str) -> list[str]:
     names = {"sse": "SSE", "ws": "WebSocket"}
     for transport in TRANSPORTS:
         for n in level_list:
-            engine, fl = results["engine"][transport].get(n), results["floor"][transport].get(n)
-            if engine is None or fl is None:
+            fl = results["floor"][transport].get(n)
+            if fl is None:
                 lines.append(f"| {names[transport]} | {n} | skipped (budget spent) | | | | | | |")
                 continue
             rows = [(side, results[side][transport][n]) for side in SIDES
@@ -427,6 +436,9 @@ def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> st
         "",
         *table(results, level_list, db_label),
     ]
+    if results.get("rounds", 1) > 1:
+        lines += ["", f"Each level ran {results['rounds']} times, the sides interleaved; each row is the round with "
+                  "the lower-median tokens/s (its latencies with it); errors, lost and runs are summed over rounds."]
     if results["skipped"]:
         lines += ["", f"Skipped (the part's {facts['budget']:.0f} s budget was spent): "
                   f"{', '.join(map(str, results['skipped']))} runs at once."]
@@ -434,7 +446,8 @@ def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> st
 
 
 def run_layout(name: str, level_list: list[int], base_timeout: float, budget: float, port_base: int | None,
-               command: str, database_prefix: str = DATABASE_PREFIX) -> tuple[dict, str] | None:
+               command: str, database_prefix: str = DATABASE_PREFIX, rounds: int = 1,
+               with_engine: bool = True) -> tuple[dict, str] | None:
     """Measure one layout; None (and why, on stderr) when it cannot run here."""
     if name == "cluster":
         missing = services_missing()
@@ -444,12 +457,13 @@ def run_layout(name: str, level_list: list[int], base_timeout: float, budget: fl
     facts = {**report.machine(), "command": command, "date": report.now_utc(), "budget": budget,
              "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
              "timeouts": ", ".join(f"{run_timeout(n, base_timeout):.0f} s at {n}" for n in level_list)}
-    need = 1 + 2 * WARMUP + 2 * sum(level_list)
+    need = 1 + 2 * WARMUP + 2 * sum(level_list) * rounds
     ports = ports_from(port_base, 4)  # embedded: engine, floor, 2 Django floors; cluster: 2 web, 2 floor
     with ExitStack() as stack:
         layout = stack.enter_context((Embedded if name == "embedded" else ClusterLayout)(
             need, ports, port_base is not None, database_prefix))
-        results = asyncio.run(measure(layout, level_list, base_timeout, budget))
+        results = asyncio.run(measure(layout, level_list, base_timeout, budget, rounds, with_engine))
+    results["rounds"] = rounds
     facts["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return results, markdown(name, results, level_list, facts)
 
@@ -465,18 +479,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-base", type=int, help="listen on PORT_BASE.. (default: free ports)")
     parser.add_argument("--database-prefix", default=DATABASE_PREFIX,
                         help="the cluster's PostgreSQL database is PREFIX_<pid>, dropped at the end (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="each level this many times, sides interleaved; the lower-median round reported "
+                        "(default %(default)s)")
+    parser.add_argument("--floors-only", action="store_true",
+                        help="measure the floors (and Django floors) only, not the engine; not with --write")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--write", action="store_true", help="write this layout's section of docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.floors_only and args.write:
+        parser.error("--floors-only leaves the engine's rows out: print it, do not --write it")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     level_list = [int(x) for x in args.levels.split(",")]
     command = shlex.join([".venv/bin/python", "-m", "bench.scale", *(argv if argv is not None else sys.argv[1:])])
     return write(args.layout, level_list, args.run_timeout, args.budget, args.port_base, command, args.write,
-                 args.json, args.database_prefix)
+                 args.json, args.database_prefix, args.rounds, not args.floors_only)
 
 
 def write(name: str, level_list: list[int], base_timeout: float, budget: float, port_base: int | None,
-          command: str, to_doc: bool, json_path: Path | None = None, database_prefix: str = "") -> int:
-    got = run_layout(name, level_list, base_timeout, budget, port_base, command, database_prefix or DATABASE_PREFIX)
+          command: str, to_doc: bool, json_path: Path | None = None, database_prefix: str = "", rounds: int = 1,
+          with_engine: bool = True) -> int:
+    got = run_layout(name, level_list, base_timeout, budget, port_base, command, database_prefix or DATABASE_PREFIX,
+                     rounds, with_engine)
     if got is None:
         return 0
     results, section = got
