@@ -62,6 +62,27 @@ def run_timeout(n: int, base: float) -> float:
     return max(base, base * n / 250)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used (/proc/<pid>/stat); less sensitive
+    to a shared machine's load than wall time."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def with_cpu(pids: list[int], coro) -> dict:
+    """A level's result plus the servers' CPU per run (``server_cpu_ms_per_run``)."""
+    before = cpu_seconds(pids)
+    got = await coro
+    got["server_cpu_ms_per_run"] = (cpu_seconds(pids) - before) * 1000 / got["runs"] if pids and got["runs"] else None
+    return got
+
+
 def sqlite_connections(pid: int, database: Path) -> int:
     """Open SQLite connections of a process: its file descriptors on the database file
     (each connection holds one; the -wal and -shm files are not counted)."""
@@ -125,6 +146,9 @@ class Floor:
                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            start_new_session=True))
 
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
+
     def connections(self) -> int:
         """The Django floor + SQLite's open connections on its database (0 for the others)."""
         return sqlite_connections(self.procs[-1].pid, self.dir / "djfloor.sqlite3")
@@ -161,6 +185,9 @@ class Embedded:
     def connections(self) -> int:
         return sqlite_connections(self.server.proc.pid, self.database)
 
+    def pids(self) -> list[int]:
+        return [self.server.proc.pid]
+
     def floor(self, pieces: list[str]) -> Floor:
         return Floor(self.server.env(), pieces, webs=1, producers=0, ports=self.floor_ports)
 
@@ -193,6 +220,9 @@ class ClusterLayout:
 
     def connections(self) -> int:
         return self.cluster.connections()
+
+    def pids(self) -> list[int]:
+        return []  # several processes on two queues: CPU per run is not the embedded question
 
     def floor(self, pieces: list[str]) -> Floor:
         return Floor(self.cluster.env(), pieces, webs=2, producers=2, ports=self.floor_ports)
@@ -269,26 +299,29 @@ async def measure(layout, level_list: list[int], base_timeout: float, budget: fl
                         for transport in TRANSPORTS if with_engine else ():
                             with PeakSampler(layout.connections) as peak:
                                 if transport == "sse":
-                                    got = await levels.sse_level(clients, assistant, threads, n, layout.stamps, timeout)
+                                    got = await with_cpu(layout.pids(), levels.sse_level(
+                                        clients, assistant, threads, n, layout.stamps, timeout))
                                 else:
-                                    got = await levels.ws_level(browsers, assistant, threads, n, layout.stamps, timeout)
+                                    got = await with_cpu(layout.pids(), levels.ws_level(
+                                        browsers, assistant, threads, n, layout.stamps, timeout))
                             got_rounds["engine", transport].append({**got, "peak_db": peak.peak})
                             _progress(layout.name, "engine", transport, n, got)
                         for name, d in djs.items():
                             with PeakSampler(d.connections) as peak:
-                                got = await floor.sse_level(floor_http, d.bases, n, expected, timeout,
-                                                            f"{name}-sse-{tag}", django=True)
+                                got = await with_cpu(d.pids(), floor.sse_level(
+                                    floor_http, d.bases, n, expected, timeout, f"{name}-sse-{tag}", django=True))
                             got_rounds[name, "sse"].append({**got, "peak_db": peak.peak})
                             _progress(layout.name, name, "sse", n, got)
                             with PeakSampler(d.connections) as peak:
-                                got = await floor.ws_level(d.bases, n, expected, timeout, f"{name}-ws-{tag}",
-                                                           floor_http)
+                                got = await with_cpu(d.pids(), floor.ws_level(
+                                    d.bases, n, expected, timeout, f"{name}-ws-{tag}", floor_http))
                             got_rounds[name, "ws"].append({**got, "peak_db": peak.peak})
                             _progress(layout.name, name, "ws", n, got)
-                        got = await floor.sse_level(floor_http, fl.bases, n, expected, timeout, f"sse-{tag}")
+                        got = await with_cpu(fl.pids(), floor.sse_level(
+                            floor_http, fl.bases, n, expected, timeout, f"sse-{tag}"))
                         got_rounds["floor", "sse"].append(got)
                         _progress(layout.name, "floor", "sse", n, got)
-                        got = await floor.ws_level(fl.bases, n, expected, timeout, f"ws-{tag}")
+                        got = await with_cpu(fl.pids(), floor.ws_level(fl.bases, n, expected, timeout, f"ws-{tag}"))
                         got_rounds["floor", "ws"].append(got)
                         _progress(layout.name, "floor", "ws", n, got)
                     for (side, transport), got in got_rounds.items():
@@ -308,6 +341,7 @@ def _progress(layout: str, side: str, transport: str, n: int, r: dict) -> None:
     print(f"bench.scale: {layout} {side} {transport} {n}: {r['tokens_per_s']:.0f} tokens/s, first "
           f"{fmt_ms(r['first']['p50'])}/{fmt_ms(r['first']['p99'])} ms, chunk {fmt_ms(r['chunk']['p50'])}/"
           f"{fmt_ms(r['chunk']['p99'])} ms, errors {r['errors']}/{r['runs']}, lost {r['lost']}"
+          + (f", server CPU {r['server_cpu_ms_per_run']:.2f} ms/run" if r.get("server_cpu_ms_per_run") else "")
           + (f" {r['error_samples'][:1]}" if r["error_samples"] else ""), file=sys.stderr, flush=True)
 
 

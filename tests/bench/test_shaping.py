@@ -130,3 +130,16 @@ async def test_the_django_floors_run_view_streams_the_pieces_in_order_then_done(
     got = [floor.json.loads(d) for d in data[:-1]]
     assert [(g["o"], g["text"]) for g in got] == [(4, "x = "), (5, "2"), (8, " ok")]
     views.pieces.cache_clear()
+
+
+async def test_server_cpu_per_run_is_the_cpu_the_processes_used_over_the_runs(monkeypatch):
+    used = iter([1.0, 1.5, 2.0, 2.0])
+    monkeypatch.setattr(scale, "cpu_seconds", lambda pids: next(used))
+
+    async def level():
+        return {"runs": 50}
+
+    assert (await scale.with_cpu([123], level()))["server_cpu_ms_per_run"] == 10.0
+    assert (await scale.with_cpu([], level()))["server_cpu_ms_per_run"] is None
+    monkeypatch.undo()
+    assert scale.cpu_seconds([2**22 + 1]) == 0  # a process that is gone counts nothing
