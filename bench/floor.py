@@ -4,6 +4,7 @@ transport alone costs, so the capacity figures can be read as a ratio to it.
 
     python -m bench.floor serve --host 127.0.0.1 --port 8201   # Daphne + the app below
     python -m bench.floor produce                               # a cluster's producer
+    python -m bench.floor serve-django --port 8202              # the Django floor (bench/djfloor)
 
 Settings are the project's (DJANGO_SETTINGS_MODULE=project.settings), so the channel layer
 is the one the app would use: the in-memory layer without REDIS_URL, Redis with it.
@@ -21,6 +22,9 @@ event per chunk, each carrying its ``time.monotonic_ns()`` publish stamp and end
   cluster's worker; a plain list, as channels_redis's normal channels can hand one message
   to two receiving processes): web → Redis → producer → layer → web → client, as a run's
   events go.
+* ``serve-django``: the Django floor — the same events, layer and Daphne, but HTTP through
+  Django's own ASGI handler and two async views shaped like the API (bench/djfloor), with
+  its own minimal settings; its WebSocket streams start by a POST through Django.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from pathlib import Path
 from bench.hooked_serve import set_layer_capacity
 
 MS = 1e6
+DJANGO_FLOOR_BACKLOG = 1024  # serve's LISTEN_BACKLOG (its module needs the project's settings)
 STREAM_TIMEOUT = 300.0  # seconds a server-side stream waits for its next event before giving up
 _tasks: set[asyncio.Task] = set()
 
@@ -85,14 +90,10 @@ def frame(event: dict) -> str:
     return json.dumps({"t": event["t"], "o": event["o"], "text": event["text"]})
 
 
-def application():
-    """The floor's ASGI app (Django must be set up first: channels reads its settings)."""
+def floor_consumer(pieces: list[str], start_on_receive: bool = True):
+    """The floor's WebSocket consumer: joins its stream's group; ``start`` from the client
+    starts the producer (or, for the Django floor, a POST through Django does)."""
     from channels.generic.websocket import AsyncWebsocketConsumer
-    from channels.layers import get_channel_layer
-    from channels.routing import ProtocolTypeRouter, URLRouter
-    from django.urls import path
-
-    pieces = load_pieces()
 
     class FloorConsumer(AsyncWebsocketConsumer):
         async def connect(self) -> None:
@@ -101,7 +102,8 @@ def application():
             await self.accept()
 
         async def receive(self, text_data=None, bytes_data=None) -> None:
-            await start(self.channel_layer, self.stream, pieces)
+            if start_on_receive:
+                await start(self.channel_layer, self.stream, pieces)
 
         async def floor_delta(self, event: dict) -> None:
             await self.send(text_data=frame(event))
@@ -111,6 +113,17 @@ def application():
 
         async def disconnect(self, code) -> None:
             await self.channel_layer.group_discard(group_for(self.stream), self.channel_name)
+
+    return FloorConsumer
+
+
+def application():
+    """The floor's ASGI app (Django must be set up first: channels reads its settings)."""
+    from channels.layers import get_channel_layer
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from django.urls import path
+
+    pieces = load_pieces()
 
     async def sse(scope, receive, send) -> None:
         parts = scope["path"].strip("/").split("/")
@@ -139,20 +152,34 @@ def application():
 
     return ProtocolTypeRouter({
         "http": sse,
-        "websocket": URLRouter([path("ws/floor/<str:stream>/", FloorConsumer.as_asgi())]),
+        "websocket": URLRouter([path("ws/floor/<str:stream>/", floor_consumer(pieces).as_asgi())]),
     })
 
 
-def serve(host: str, port: int) -> None:
+def django_application():
+    """The Django floor's ASGI app (bench/djfloor): HTTP through Django's own ASGI handler,
+    WebSockets on the floor's consumer, started by a POST through Django."""
+    from channels.routing import ProtocolTypeRouter, URLRouter
+    from django.core.asgi import get_asgi_application
+    from django.urls import path
+
+    return ProtocolTypeRouter({
+        "http": get_asgi_application(),
+        "websocket": URLRouter([path("ws/floor/<str:stream>/", floor_consumer(load_pieces(), False).as_asgi())]),
+    })
+
+
+def serve(host: str, port: int, app=None, backlog: int | None = None) -> None:
     """Daphne as ``manage.py serve`` runs it (same listen backlog), serving the floor app."""
     from daphne.endpoints import build_endpoint_description_strings
     from daphne.server import Server
 
-    from chat.management.commands.serve import LISTEN_BACKLOG
+    if backlog is None:
+        from chat.management.commands.serve import LISTEN_BACKLOG as backlog
 
-    endpoints = [f"{e}:backlog={LISTEN_BACKLOG}" for e in build_endpoint_description_strings(host=host, port=port)]
+    endpoints = [f"{e}:backlog={backlog}" for e in build_endpoint_description_strings(host=host, port=port)]
     print(f"Floor serving on http://{host}:{port}/", flush=True)
-    Server(application=application(), endpoints=endpoints).run()
+    Server(application=app or application(), endpoints=endpoints).run()
 
 
 async def producer() -> None:
@@ -180,11 +207,24 @@ class FloorRun:
     error: str | None = None
 
 
-async def sse_run(http, base: str, stream: str, timeout: float) -> FloorRun:
+SDK_HEADERS = {"Authorization": "Bearer floor", "OpenAI-Beta": "assistants=v2", "Content-Type": "application/json"}
+
+
+async def sse_run(http, base: str, stream: str, timeout: float, django: bool = False) -> FloorRun:
+    """One stream; ``django``: the Django floor's two requests, as the SDK makes them for
+    ``messages.create`` then ``runs.create(stream=True)`` (first token from the second)."""
     run = FloorRun(sent_ns=time.monotonic_ns())
     try:
         async with asyncio.timeout(timeout):
-            async with http.stream("POST", f"{base}/floor/sse/{stream}/") as resp:
+            if django:
+                resp = await http.post(f"{base}/v1/threads/{stream}/messages", headers=SDK_HEADERS,
+                                       content=json.dumps({"role": "user", "content": "Solve 2x + 3 = 7"}))
+                if resp.status_code != 200 or resp.json()["object"] != "thread.message":
+                    raise RuntimeError(f"messages: HTTP {resp.status_code}")
+                run.sent_ns = time.monotonic_ns()
+            url, body = ((f"{base}/v1/threads/{stream}/runs", json.dumps({"assistant_id": "asst_floor", "stream": True}))
+                         if django else (f"{base}/floor/sse/{stream}/", None))
+            async with http.stream("POST", url, content=body, headers=SDK_HEADERS if django else None) as resp:
                 if resp.status_code != 200:
                     raise RuntimeError(f"HTTP {resp.status_code}")
                 async for line in resp.aiter_lines():
@@ -212,11 +252,18 @@ async def open_socket(base: str, stream: str, timeout: float):
     ), timeout)
 
 
-async def ws_run(ws, timeout: float) -> FloorRun:
+async def ws_run(ws, timeout: float, start_url: str | None = None, http=None) -> FloorRun:
+    """One stream on an open socket, started by ``start`` on it, or (the Django floor) by
+    a form POST to ``start_url`` as the composer's htmx POST starts a run."""
     run = FloorRun(sent_ns=time.monotonic_ns())
     try:
         async with asyncio.timeout(timeout):
-            await ws.send("start")
+            if start_url:
+                resp = await http.post(start_url, data={"text": "Solve 2x + 3 = 7"}, headers={"HX-Request": "true"})
+                if resp.status_code != 200 or 'class="message message--user' not in resp.text:
+                    raise RuntimeError(f"posting failed: HTTP {resp.status_code}")
+            else:
+                await ws.send("start")
             while True:
                 text = await ws.recv()
                 now = ws.rx_ns.popleft()
@@ -251,39 +298,58 @@ def results(runs: list[FloorRun], expected: str, wall_s: float) -> dict:
                         [r.error for r in runs if r.error][:3])
 
 
-async def sse_level(http, bases: list[str], n: int, expected: str, timeout: float, tag: str) -> dict:
+async def sse_level(http, bases: list[str], n: int, expected: str, timeout: float, tag: str,
+                    django: bool = False) -> dict:
     started = time.monotonic()
-    runs = await asyncio.gather(*(sse_run(http, bases[i % len(bases)], f"{tag}-{i}", timeout) for i in range(n)))
+    runs = await asyncio.gather(*(sse_run(http, bases[i % len(bases)], f"{tag}-{i}", timeout, django)
+                                  for i in range(n)))
     return results(list(runs), expected, time.monotonic() - started)
 
 
-async def ws_level(bases: list[str], n: int, expected: str, timeout: float, tag: str) -> dict:
-    """Open every socket, then start every stream at once (as the browser level does)."""
+async def ws_level(bases: list[str], n: int, expected: str, timeout: float, tag: str, http=None) -> dict:
+    """Open every socket, then start every stream at once (as the browser level does);
+    with ``http``, each through the Django floor's POST."""
     started = time.monotonic()
     socks = await asyncio.gather(*(open_socket(bases[i % len(bases)], f"{tag}-{i}", timeout) for i in range(n)),
                                  return_exceptions=True)
 
-    async def one(sock) -> FloorRun:
+    async def one(i: int, sock) -> FloorRun:
         if isinstance(sock, BaseException):
             return FloorRun(sent_ns=time.monotonic_ns(), error=f"socket: {type(sock).__name__}: {sock}"[:200])
-        return await ws_run(sock, timeout)
+        url = f"{bases[i % len(bases)]}/floor/runs/{tag}-{i}/" if http else None
+        return await ws_run(sock, timeout, url, http)
 
     try:
-        runs = await asyncio.gather(*(one(s) for s in socks))
+        runs = await asyncio.gather(*(one(i, s) for i, s in enumerate(socks)))
     finally:
         await asyncio.gather(*(s.close() for s in socks if not isinstance(s, BaseException)), return_exceptions=True)
     return results(list(runs), expected, time.monotonic() - started)
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["serve-django"]:
+        # The Django floor: its own settings (none of the project's), the engine's event
+        # loop (uvloop, as manage.py installs it), Daphne as the floor runs it.
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.djfloor.settings"
+        from project import event_loop
+
+        event_loop.install()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
     import django
 
     django.setup()
     set_layer_capacity()
+    host = argv[argv.index("--host") + 1] if "--host" in argv else "127.0.0.1"
     if argv[:1] == ["serve"]:
-        host = argv[argv.index("--host") + 1] if "--host" in argv else "127.0.0.1"
         serve(host, int(argv[argv.index("--port") + 1]))
+    elif argv[:1] == ["serve-django"]:
+        from django.conf import settings
+
+        if settings.WITH_DATABASE:
+            from django.core.management import call_command
+
+            call_command("migrate", run_syncdb=True, verbosity=0)
+        serve(host, int(argv[argv.index("--port") + 1]), django_application(), DJANGO_FLOOR_BACKLOG)
     elif argv[:1] == ["produce"]:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(producer())

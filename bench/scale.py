@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import defaultdict
 from contextlib import ExitStack
 from pathlib import Path
 from types import SimpleNamespace
@@ -61,6 +62,27 @@ def run_timeout(n: int, base: float) -> float:
     return max(base, base * n / 250)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used (/proc/<pid>/stat); less sensitive
+    to a shared machine's load than wall time."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def with_cpu(pids: list[int], coro) -> dict:
+    """A level's result plus the servers' CPU per run (``server_cpu_ms_per_run``)."""
+    before = cpu_seconds(pids)
+    got = await coro
+    got["server_cpu_ms_per_run"] = (cpu_seconds(pids) - before) * 1000 / got["runs"] if pids and got["runs"] else None
+    return got
+
+
 def sqlite_connections(pid: int, database: Path) -> int:
     """Open SQLite connections of a process: its file descriptors on the database file
     (each connection holds one; the -wal and -shm files are not counted)."""
@@ -73,14 +95,26 @@ def sqlite_connections(pid: int, database: Path) -> int:
     return count
 
 
-class Floor:
-    """``webs`` floor servers (and ``producers`` producer processes) in subprocesses."""
+# The Django floors (embedded only): bench/djfloor without and with its one INSERT per view.
+DJANGO_FLOORS = {"django": {}, "django_db": {"BENCH_FLOOR_DB": "1"}}
+SIDES = ("engine", "django", "django_db", "floor")
+SIDE_NAMES = {"engine": "engine", "django": "Django floor", "django_db": "Django floor + SQLite", "floor": "floor"}
 
-    def __init__(self, env: dict[str, str], pieces: list[str], webs: int, producers: int, ports: list[int]) -> None:
+
+class Floor:
+    """``webs`` floor servers (and ``producers`` producer processes) in subprocesses;
+    ``django``: the Django floor's servers (``serve-django``, bench/djfloor) instead."""
+
+    def __init__(self, env: dict[str, str], pieces: list[str], webs: int, producers: int, ports: list[int],
+                 django: dict[str, str] | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="chat-bench-floor-"))
         (self.dir / "pieces.json").write_text(json.dumps(pieces))
         self.env = {**env, "DATA_DIR": str(self.dir), "BENCH_FLOOR_PIECES": str(self.dir / "pieces.json")}
         self.env.pop("BENCH_DELTA_STAMPS", None)
+        self.serve = "serve"
+        if django is not None:
+            self.serve = "serve-django"
+            self.env.update(django, DJANGO_SETTINGS_MODULE="bench.djfloor.settings")
         if producers:
             self.env["BENCH_FLOOR_QUEUE"] = f"bench:floor:{os.getpid()}:{self.dir.name}"
         self.ports, self.n_producers = ports[:webs], producers
@@ -94,7 +128,7 @@ class Floor:
                 for _ in range(self.n_producers):
                     self._spawn(["produce"], log)
                 for port in self.ports:
-                    self._spawn(["serve", "--host", HOST, "--port", str(port)], log)
+                    self._spawn([self.serve, "--host", HOST, "--port", str(port)], log)
             deadline = time.monotonic() + 60
             while self.log.read_text().count("producer ready") < self.n_producers or not all(
                 listens(p) for p in self.ports
@@ -112,6 +146,13 @@ class Floor:
                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            start_new_session=True))
 
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
+
+    def connections(self) -> int:
+        """The Django floor + SQLite's open connections on its database (0 for the others)."""
+        return sqlite_connections(self.procs[-1].pid, self.dir / "djfloor.sqlite3")
+
     def __exit__(self, *exc) -> None:
         stop_processes(self.procs, timeout=15)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -127,6 +168,7 @@ class Embedded:
     def __init__(self, threads: int, ports: list[int], fixed_ports: bool, database_prefix: str) -> None:
         self.server = Server(threads=threads, hooked=True, env=SERVER_ENV, api_key=True, port=ports[0])
         self.floor_ports = ports[1:2]
+        self.django_ports = dict(zip(DJANGO_FLOORS, ports[2:4], strict=True))
 
     def __enter__(self) -> Embedded:
         self.server.__enter__()
@@ -143,8 +185,15 @@ class Embedded:
     def connections(self) -> int:
         return sqlite_connections(self.server.proc.pid, self.database)
 
+    def pids(self) -> list[int]:
+        return [self.server.proc.pid]
+
     def floor(self, pieces: list[str]) -> Floor:
         return Floor(self.server.env(), pieces, webs=1, producers=0, ports=self.floor_ports)
+
+    def django_floors(self, pieces: list[str]) -> dict[str, Floor]:
+        return {name: Floor(self.server.env(), pieces, webs=1, producers=0, ports=[self.django_ports[name]],
+                            django=extra) for name, extra in DJANGO_FLOORS.items()}
 
 
 class ClusterLayout:
@@ -172,8 +221,14 @@ class ClusterLayout:
     def connections(self) -> int:
         return self.cluster.connections()
 
+    def pids(self) -> list[int]:
+        return []  # several processes on two queues: CPU per run is not the embedded question
+
     def floor(self, pieces: list[str]) -> Floor:
         return Floor(self.cluster.env(), pieces, webs=2, producers=2, ports=self.floor_ports)
+
+    def django_floors(self, pieces: list[str]) -> dict[str, Floor]:
+        return {}  # the Django floor answers issue 11's embedded aims only
 
 
 def services_missing() -> str | None:
@@ -184,9 +239,12 @@ def services_missing() -> str | None:
     return None
 
 
-async def measure(layout, level_list: list[int], base_timeout: float, budget: float) -> dict:
+async def measure(layout, level_list: list[int], base_timeout: float, budget: float, rounds: int = 1,
+                  with_engine: bool = True) -> dict:
     """Warm-up, the floor's text from it, then per level: engine SSE, engine WS, floor SSE,
-    floor WS. Levels left when the budget is spent are listed as skipped."""
+    floor WS. Levels left when the budget is spent are listed as skipped. ``rounds`` > 1:
+    each level that many times, the sides interleaved, merged as bench.levels.merge does
+    (the lower-median round's figures); ``with_engine=False``: the floors only."""
     started = time.monotonic()
     out: dict = {"engine": {"sse": {}, "ws": {}}, "floor": {"sse": {}, "ws": {}}, "skipped": [], "peak_db": {},
                  "interrupted": False}
@@ -220,30 +278,54 @@ async def measure(layout, level_list: list[int], base_timeout: float, budget: fl
         floor_http = httpx2.AsyncClient(trust_env=False, timeout=httpx2.Timeout(run_timeout(biggest, base_timeout) + 30),
                                         limits=httpx2.Limits(max_connections=biggest + 20,
                                                              max_keepalive_connections=biggest + 20))
-        with layout.floor(pieces) as fl:
+        with layout.floor(pieces) as fl, ExitStack() as django_stack:
+            djs = {name: django_stack.enter_context(d) for name, d in layout.django_floors(pieces).items()}
+            for name in djs:
+                out[name] = {"sse": {}, "ws": {}}
             try:
                 await floor.sse_level(floor_http, fl.bases, WARMUP, expected, base_timeout, "warm-sse")
                 await floor.ws_level(fl.bases, WARMUP, expected, base_timeout, "warm-ws")
+                for name, d in djs.items():
+                    await floor.sse_level(floor_http, d.bases, WARMUP, expected, base_timeout, f"warm-{name}-sse", True)
+                    await floor.ws_level(d.bases, WARMUP, expected, base_timeout, f"warm-{name}-ws", floor_http)
                 for n in level_list:
                     if out["interrupted"] or time.monotonic() - started > budget:
                         out["skipped"].append(n)
                         continue
                     timeout = run_timeout(n, base_timeout)
-                    for transport in TRANSPORTS:
-                        with PeakSampler(layout.connections) as peak:
-                            if transport == "sse":
-                                got = await levels.sse_level(clients, assistant, threads, n, layout.stamps, timeout)
-                            else:
-                                got = await levels.ws_level(browsers, assistant, threads, n, layout.stamps, timeout)
-                        got["peak_db"] = peak.peak
-                        out["engine"][transport][n] = got
-                        _progress(layout.name, "engine", transport, n, got)
-                    got = await floor.sse_level(floor_http, fl.bases, n, expected, timeout, f"sse-{n}")
-                    out["floor"]["sse"][n] = got
-                    _progress(layout.name, "floor", "sse", n, got)
-                    got = await floor.ws_level(fl.bases, n, expected, timeout, f"ws-{n}")
-                    out["floor"]["ws"][n] = got
-                    _progress(layout.name, "floor", "ws", n, got)
+                    got_rounds: dict[tuple[str, str], list[dict]] = defaultdict(list)
+                    for rnd in range(rounds):  # interleaved: engine, Django floors, floor, again
+                        tag = f"{n}-{rnd}"
+                        for transport in TRANSPORTS if with_engine else ():
+                            with PeakSampler(layout.connections) as peak:
+                                if transport == "sse":
+                                    got = await with_cpu(layout.pids(), levels.sse_level(
+                                        clients, assistant, threads, n, layout.stamps, timeout))
+                                else:
+                                    got = await with_cpu(layout.pids(), levels.ws_level(
+                                        browsers, assistant, threads, n, layout.stamps, timeout))
+                            got_rounds["engine", transport].append({**got, "peak_db": peak.peak})
+                            _progress(layout.name, "engine", transport, n, got)
+                        for name, d in djs.items():
+                            with PeakSampler(d.connections) as peak:
+                                got = await with_cpu(d.pids(), floor.sse_level(
+                                    floor_http, d.bases, n, expected, timeout, f"{name}-sse-{tag}", django=True))
+                            got_rounds[name, "sse"].append({**got, "peak_db": peak.peak})
+                            _progress(layout.name, name, "sse", n, got)
+                            with PeakSampler(d.connections) as peak:
+                                got = await with_cpu(d.pids(), floor.ws_level(
+                                    d.bases, n, expected, timeout, f"{name}-ws-{tag}", floor_http))
+                            got_rounds[name, "ws"].append({**got, "peak_db": peak.peak})
+                            _progress(layout.name, name, "ws", n, got)
+                        got = await with_cpu(fl.pids(), floor.sse_level(
+                            floor_http, fl.bases, n, expected, timeout, f"sse-{tag}"))
+                        got_rounds["floor", "sse"].append(got)
+                        _progress(layout.name, "floor", "sse", n, got)
+                        got = await with_cpu(fl.pids(), floor.ws_level(fl.bases, n, expected, timeout, f"ws-{tag}"))
+                        got_rounds["floor", "ws"].append(got)
+                        _progress(layout.name, "floor", "ws", n, got)
+                    for (side, transport), got in got_rounds.items():
+                        out[side][transport][n] = got[0] if len(got) == 1 else levels.merge(got)
             finally:
                 await floor_http.aclose()
     finally:
@@ -259,6 +341,7 @@ def _progress(layout: str, side: str, transport: str, n: int, r: dict) -> None:
     print(f"bench.scale: {layout} {side} {transport} {n}: {r['tokens_per_s']:.0f} tokens/s, first "
           f"{fmt_ms(r['first']['p50'])}/{fmt_ms(r['first']['p99'])} ms, chunk {fmt_ms(r['chunk']['p50'])}/"
           f"{fmt_ms(r['chunk']['p99'])} ms, errors {r['errors']}/{r['runs']}, lost {r['lost']}"
+          + (f", server CPU {r['server_cpu_ms_per_run']:.2f} ms/run" if r.get("server_cpu_ms_per_run") else "")
           + (f" {r['error_samples'][:1]}" if r["error_samples"] else ""), file=sys.stderr, flush=True)
 
 
@@ -275,24 +358,30 @@ def table(results: dict, level_list: list[int], db_label: str) -> list[str]:
     names = {"sse": "SSE", "ws": "WebSocket"}
     for transport in TRANSPORTS:
         for n in level_list:
-            engine, fl = results["engine"][transport].get(n), results["floor"][transport].get(n)
-            if engine is None or fl is None:
+            fl = results["floor"][transport].get(n)
+            if fl is None:
                 lines.append(f"| {names[transport]} | {n} | skipped (budget spent) | | | | | | |")
                 continue
-            for side, r in (("engine", engine), ("floor", fl)):
+            rows = [(side, results[side][transport][n]) for side in SIDES
+                    if results.get(side, {}).get(transport, {}).get(n) is not None]
+            for side, r in rows:
                 peak = r.get("peak_db")
                 lines.append(
-                    f"| {names[transport]} | {n} | {side} | {r['tokens_per_s']:,.0f} | {fmt_ms(r['first']['p50'])} / "
+                    f"| {names[transport]} | {n} | {SIDE_NAMES[side]} | {r['tokens_per_s']:,.0f} | "
+                    f"{fmt_ms(r['first']['p50'])} / "
                     f"{fmt_ms(r['first']['p99'])} | {fmt_ms(r['chunk']['p50'])} / {fmt_ms(r['chunk']['p99'])} | "
                     f"{r['errors']} of {r['runs']} | {r['lost']} / {r['out_of_order']} | "
-                    f"{'0 (none)' if side == 'floor' else ('—' if peak is None else peak)} |"
+                    f"{'0 (none)' if side in ('floor', 'django') else ('—' if peak is None else peak)} |"
                 )
-            lines.append(
-                f"| | {n} | **engine ÷ floor** | **{_ratio(engine['tokens_per_s'], fl['tokens_per_s'])}** | "
-                f"{_ratio(engine['first']['p50'], fl['first']['p50'])} / {_ratio(engine['first']['p99'], fl['first']['p99'])} | "
-                f"{_ratio(engine['chunk']['p50'], fl['chunk']['p50'])} / {_ratio(engine['chunk']['p99'], fl['chunk']['p99'])} "
-                "| | | |"
-            )
+            for side, r in rows:
+                if side == "floor":
+                    continue
+                lines.append(
+                    f"| | {n} | **{SIDE_NAMES[side]} ÷ floor** | **{_ratio(r['tokens_per_s'], fl['tokens_per_s'])}** | "
+                    f"{_ratio(r['first']['p50'], fl['first']['p50'])} / {_ratio(r['first']['p99'], fl['first']['p99'])} | "
+                    f"{_ratio(r['chunk']['p50'], fl['chunk']['p50'])} / {_ratio(r['chunk']['p99'], fl['chunk']['p99'])} "
+                    "| | | |"
+                )
     return lines
 
 
@@ -330,6 +419,20 @@ LAYOUT_TEXT = {
 }
 
 
+DJANGO_FLOOR_TEXT = (
+    "- **Django floor:** `python -m bench.floor serve-django` — the floor's Daphne, in-memory layer class, "
+    "chunks, frames and in-process producer task, but HTTP through Django's own ASGI handler (Django "
+    "`get_asgi_application`, settings of its own: `MIDDLEWARE = []`, no apps, no database; uvloop, as "
+    "`manage.py` installs it) and two async views shaped like the API a run needs (bench/djfloor): per run "
+    "a JSON `POST /v1/threads/<id>/messages`, then `POST /v1/threads/<id>/runs` answered by a "
+    "`StreamingHttpResponse` of the run's events from the channel layer, read with `httpx2` as the floor's "
+    "SSE (first token from the second POST, as for the engine). WebSocket: the floor's bare consumer, each "
+    "stream started by a form POST through a Django view (as the composer's htmx POST starts a run). "
+    "**Django floor + SQLite:** the same with one small ORM INSERT per view (`sync_to_async`, Django's "
+    "thread-sensitive executor) into a SQLite file of its own (WAL): the least database work a run could do."
+)
+
+
 def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> str:
     title, engine, floor_text, db_label, db_text = LAYOUT_TEXT[name]
     pieces = results["pieces"]
@@ -344,6 +447,7 @@ def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> st
         "the same invocation, rather than absolute numbers.",
         engine,
         floor_text,
+        *([DJANGO_FLOOR_TEXT] if "django" in results else []),
         "- **Clients:** SSE: the official `openai` SDK (`AsyncOpenAI`, no retries) — `messages.create`, then "
         "`runs.create(stream=True)` read to the end; the floor's SSE is read with `httpx2` (`aiter_lines`). "
         "WebSocket: the browser client (bench/client.py: log in, open the thread's socket, htmx POST); the floor's "
@@ -361,11 +465,14 @@ def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> st
         "completed message / events not in the API's order; engine WebSocket: stamped chunks that never reached "
         "the page; floor: runs whose text differs / offsets not rising.",
         db_text,
-        "- **engine ÷ floor:** tokens/s as a share of the floor's (1.00× = at the limit), latencies as a "
-        "multiple of the floor's (1.00× = at the limit).",
+        "- **engine ÷ floor** (and **Django floor ÷ floor**): tokens/s as a share of the floor's (1.00× = at the "
+        "limit), latencies as a multiple of the floor's (1.00× = at the limit).",
         "",
         *table(results, level_list, db_label),
     ]
+    if results.get("rounds", 1) > 1:
+        lines += ["", f"Each level ran {results['rounds']} times, the sides interleaved; each row is the round with "
+                  "the lower-median tokens/s (its latencies with it); errors, lost and runs are summed over rounds."]
     if results["skipped"]:
         lines += ["", f"Skipped (the part's {facts['budget']:.0f} s budget was spent): "
                   f"{', '.join(map(str, results['skipped']))} runs at once."]
@@ -373,7 +480,8 @@ def markdown(name: str, results: dict, level_list: list[int], facts: dict) -> st
 
 
 def run_layout(name: str, level_list: list[int], base_timeout: float, budget: float, port_base: int | None,
-               command: str, database_prefix: str = DATABASE_PREFIX) -> tuple[dict, str] | None:
+               command: str, database_prefix: str = DATABASE_PREFIX, rounds: int = 1,
+               with_engine: bool = True) -> tuple[dict, str] | None:
     """Measure one layout; None (and why, on stderr) when it cannot run here."""
     if name == "cluster":
         missing = services_missing()
@@ -383,12 +491,13 @@ def run_layout(name: str, level_list: list[int], base_timeout: float, budget: fl
     facts = {**report.machine(), "command": command, "date": report.now_utc(), "budget": budget,
              "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
              "timeouts": ", ".join(f"{run_timeout(n, base_timeout):.0f} s at {n}" for n in level_list)}
-    need = 1 + 2 * WARMUP + 2 * sum(level_list)
-    ports = ports_from(port_base, 4)
+    need = 1 + 2 * WARMUP + 2 * sum(level_list) * rounds
+    ports = ports_from(port_base, 4)  # embedded: engine, floor, 2 Django floors; cluster: 2 web, 2 floor
     with ExitStack() as stack:
         layout = stack.enter_context((Embedded if name == "embedded" else ClusterLayout)(
             need, ports, port_base is not None, database_prefix))
-        results = asyncio.run(measure(layout, level_list, base_timeout, budget))
+        results = asyncio.run(measure(layout, level_list, base_timeout, budget, rounds, with_engine))
+    results["rounds"] = rounds
     facts["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return results, markdown(name, results, level_list, facts)
 
@@ -404,18 +513,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-base", type=int, help="listen on PORT_BASE.. (default: free ports)")
     parser.add_argument("--database-prefix", default=DATABASE_PREFIX,
                         help="the cluster's PostgreSQL database is PREFIX_<pid>, dropped at the end (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="each level this many times, sides interleaved; the lower-median round reported "
+                        "(default %(default)s)")
+    parser.add_argument("--floors-only", action="store_true",
+                        help="measure the floors (and Django floors) only, not the engine; not with --write")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--write", action="store_true", help="write this layout's section of docs/benchmarks.md")
     args = parser.parse_args(argv)
+    if args.floors_only and args.write:
+        parser.error("--floors-only leaves the engine's rows out: print it, do not --write it")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     level_list = [int(x) for x in args.levels.split(",")]
     command = shlex.join([".venv/bin/python", "-m", "bench.scale", *(argv if argv is not None else sys.argv[1:])])
     return write(args.layout, level_list, args.run_timeout, args.budget, args.port_base, command, args.write,
-                 args.json, args.database_prefix)
+                 args.json, args.database_prefix, args.rounds, not args.floors_only)
 
 
 def write(name: str, level_list: list[int], base_timeout: float, budget: float, port_base: int | None,
-          command: str, to_doc: bool, json_path: Path | None = None, database_prefix: str = "") -> int:
-    got = run_layout(name, level_list, base_timeout, budget, port_base, command, database_prefix or DATABASE_PREFIX)
+          command: str, to_doc: bool, json_path: Path | None = None, database_prefix: str = "", rounds: int = 1,
+          with_engine: bool = True) -> int:
+    got = run_layout(name, level_list, base_timeout, budget, port_base, command, database_prefix or DATABASE_PREFIX,
+                     rounds, with_engine)
     if got is None:
         return 0
     results, section = got

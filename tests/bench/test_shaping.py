@@ -91,3 +91,55 @@ def test_the_bench_opens_a_threads_socket_at_the_url_its_page_uses(client, alice
     client.force_login(alice)
     page = client.get(f"/threads/{thread.id}/").content.decode()
     assert re.search(r'ws-connect="([^"]+)"', page).group(1) == socket_path(thread.id)
+
+
+def test_table_puts_the_django_floors_between_engine_and_floor_with_their_ratios():
+    results = {
+        "engine": {"sse": {50: _level(500, 400.0, 80.0, peak=50)}, "ws": {}},
+        "django": {"sse": {50: _level(1000, 100.0, 20.0)}, "ws": {}},
+        "django_db": {"sse": {50: _level(800, 200.0, 40.0, peak=51)}, "ws": {}},
+        "floor": {"sse": {50: _level(2000, 50.0, 10.0)}, "ws": {}},
+    }
+    lines = [line for line in scale.table(results, [50], "connections") if line.startswith(("| SSE | 50", "| | 50"))]
+    assert [line.split(" | ")[2] for line in lines] == [
+        "engine", "Django floor", "Django floor + SQLite", "floor",
+        "**engine ÷ floor**", "**Django floor ÷ floor**", "**Django floor + SQLite ÷ floor**",
+    ]
+    assert lines[1].endswith("| 0 (none) |") and lines[2].endswith("| 51 |")
+    assert "**0.50×**" in lines[5] and "2.00× / 2.00×" in lines[5]
+
+
+async def test_the_django_floors_run_view_streams_the_pieces_in_order_then_done(tmp_path, monkeypatch):
+    """Its message view answers JSON as the SDK expects; its run view answers the floor's
+    events for that stream from the channel layer, pushed by the in-process producer."""
+    from django.test import AsyncRequestFactory
+
+    from bench.djfloor import views
+
+    (tmp_path / "pieces.json").write_text('["x = ", "2", " ok"]')
+    monkeypatch.setenv("BENCH_FLOOR_PIECES", str(tmp_path / "pieces.json"))
+    views.pieces.cache_clear()
+    factory = AsyncRequestFactory()
+    message = await views.message(factory.post("/", b'{"content": "hi"}', content_type="application/json"), "s1")
+    assert message.status_code == 200 and b'"object": "thread.message"' in message.content
+    response = await views.run(factory.post("/", b'{"stream": true}', content_type="application/json"), "s1")
+    assert response["Content-Type"] == "text/event-stream"
+    body = b"".join([chunk async for chunk in response.streaming_content]).decode()
+    data = [line[6:] for line in body.splitlines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    got = [floor.json.loads(d) for d in data[:-1]]
+    assert [(g["o"], g["text"]) for g in got] == [(4, "x = "), (5, "2"), (8, " ok")]
+    views.pieces.cache_clear()
+
+
+async def test_server_cpu_per_run_is_the_cpu_the_processes_used_over_the_runs(monkeypatch):
+    used = iter([1.0, 1.5, 2.0, 2.0])
+    monkeypatch.setattr(scale, "cpu_seconds", lambda pids: next(used))
+
+    async def level():
+        return {"runs": 50}
+
+    assert (await scale.with_cpu([123], level()))["server_cpu_ms_per_run"] == 10.0
+    assert (await scale.with_cpu([], level()))["server_cpu_ms_per_run"] is None
+    monkeypatch.undo()
+    assert scale.cpu_seconds([2**22 + 1]) == 0  # a process that is gone counts nothing
