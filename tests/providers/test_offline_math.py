@@ -452,3 +452,25 @@ def test_a_bracket_then_e_or_pi_is_one_product(text, expected):
 def test_the_derivative_of_a_function_times_an_exponential_uses_both():
     assert sp.simplify(sp.sympify(answer_line(reply_to("differentiate 3 cos(x) e^x")))
                        - sp.diff(3 * sp.cos(x) * sp.exp(x), x)) == 0
+
+
+# --- what the reader reads: invisible and compatibility characters -------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["solve 3\u200bx = 9",  # a zero-width space inside "3x"
+     "sol\u200bve 3\u2060x\u00ad = 9\u200d",  # word joiner, soft hyphen, zero-width joiner
+     "solve \uff13x \uff1d \uff19",  # full-width digits and equals sign
+     "solve \u200e3x = 9\u200f"],  # direction marks
+)
+def test_invisible_and_full_width_characters_read_as_what_they_show(text):
+    reply = reply_to(text)
+    assert answer_line(reply) == "x = 3"
+    assert "\u200b" not in reply and "\uff13" not in reply  # nothing odd in the LaTeX either
+
+
+def test_superscripts_stay_powers_when_compatibility_forms_are_folded():
+    assert answer_line(reply_to("solve x² = 16")) == "x = -4 or x = 4"
+    assert answer_line(reply_to("solve x⁻¹ = 2")) == "x = 1/2"
+    assert answer_line(reply_to("what is ½ + ¼")).startswith("3/4")

@@ -23,6 +23,7 @@ from chat.providers.offline.mathparse import (
     Unreadable,
     extract,
     read,
+    readable,
 )
 from chat.providers.offline.mathsolve import Writer, answer_line, pick_var, solve_equation, solve_system
 
@@ -45,7 +46,7 @@ spelling.add_keywords(*KEYWORDS)
 
 def answer(text: str) -> str | None:
     """Return a short tutor reply (markdown; math in LaTeX using \\( \\) inline and \\[ \\] display delimiters) for a message that contains math we can handle, or None when we recognise nothing."""
-    text = spelling.correct(text or "")
+    text = spelling.correct(readable(text or ""))
     return _answer_parts(text) or _answer_one(text)
 
 
