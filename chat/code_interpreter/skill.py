@@ -367,9 +367,11 @@ NO_PROGRAM = (
 )
 
 
+# Said to whoever asks (a student cannot change the assistant; whoever set it up can).
 NO_TOOL_TO_PLOT = (
-    "I draw graphs by running a short Python program, and this assistant doesn't have the "
-    "code_interpreter tool enabled, so I can't draw this one. Enable Code Interpreter and ask again."
+    "I draw graphs by running a short Python program, and this assistant can't run code (its "
+    "Code Interpreter tool is off), so I can't draw this one. Whoever set up the assistant can turn "
+    "Code Interpreter on."
 )
 
 

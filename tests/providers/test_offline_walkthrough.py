@@ -3,6 +3,7 @@
 
 import asyncio
 import json
+import re
 
 import pytest
 
@@ -141,13 +142,27 @@ def test_a_plot_request_is_never_a_file_search(message):
     ((name, _),) = compose(request(message, CODE, FILES)).tool_calls
     assert name == "code_interpreter"
     without_the_tool = compose(request(message, FILES))
-    assert not without_the_tool.tool_calls and "code_interpreter tool" in without_the_tool.text
+    assert not without_the_tool.tool_calls and "Code Interpreter tool is off" in without_the_tool.text
 
 
 @pytest.mark.parametrize("message", ["draw a graph of y = x^3 - 5x", "graph y = 4 - x^2 between -2 and 2"])
 def test_without_code_interpreter_a_plot_request_is_not_solved_as_an_equation(message):
     text = compose(request(message)).text
-    assert "code_interpreter tool" in text and "**Answer:**" not in text
+    assert "Code Interpreter tool is off" in text and "**Answer:**" not in text
+
+
+# A sentence that tells the reader to change the set-up ("Enable Code Interpreter and ask again"):
+# the model does not know who asks, and a student cannot.
+SET_UP_ORDER = re.compile(r"(?:^|[.!?;]\s+)(?:enable|connect|turn on|install|configure|set up|add)\b", re.I)
+
+
+@pytest.mark.parametrize(
+    "message", ["draw a graph of y = x^3 - 5x", "plot sin x", "tell me a story about dragons", "what's the weather"]
+)
+def test_what_the_model_cannot_do_is_said_to_whoever_reads_it(message):
+    text = compose(request(message)).text
+    assert not SET_UP_ORDER.search(text), text
+    assert "whoever set up" in text.lower()
 
 
 @pytest.mark.parametrize("message", ["draw the conclusion of the second chapter", "show that the method converges"])
