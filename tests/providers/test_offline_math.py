@@ -474,3 +474,24 @@ def test_superscripts_stay_powers_when_compatibility_forms_are_folded():
     assert answer_line(reply_to("solve x² = 16")) == "x = -4 or x = 4"
     assert answer_line(reply_to("solve x⁻¹ = 2")) == "x = 1/2"
     assert answer_line(reply_to("what is ½ + ¼")).startswith("3/4")
+
+
+# --- systems: each equation once, every step says something --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Please solve 5x - 2 = 13. " * 40,  # one equation pasted over and over
+     "solve 5x - 2 = 13 and 5x - 2 = 13",
+     "solve 5x - 2 = 13 and 10x - 4 = 26"],  # the same equation times 2
+)
+def test_an_equation_said_again_is_one_equation_not_a_system(message):
+    assert reply_to(message) == reply_to("solve 5x - 2 = 13")
+
+
+@pytest.mark.parametrize("message", ["solve a + b = 5 and a*b = 6", "solve x^2 + y^2 = 10 and x - y = 2"])
+def test_every_step_of_a_system_shows_what_it_gives(message):
+    reply = reply_to(message)
+    steps = [line for line in reply.splitlines() if line[:1].isdigit()]
+    assert steps and all(not step.rstrip().endswith(":") for step in steps), reply
+    assert all("\\(" in step for step in steps)  # the solutions are in the step, not only in the answer

@@ -106,6 +106,8 @@ def answer_line(result: str) -> str:
 
 
 def _reply(heading: str, steps: list[str], result: str) -> str:
+    # A step that only announces ("…gives:") with nothing after it says nothing: never shown.
+    steps = [step for step in steps if step.strip() and not step.rstrip().endswith(":")]
     numbered = [f"{i}. {step}" for i, step in enumerate(steps, 1)]
     return "\n".join([heading, *numbered]) + answer_line(result)
 
@@ -355,7 +357,9 @@ def solve_system(equations: list[list[Side]], w: Writer) -> str:
                       "no solution")
     listed = " or ".join(", ".join(f"{s} = {w.plain(sol[s])}" for s in symbols if s in sol)
                          for sol in solutions)
-    return _reply(heading, ["Solving the equations together gives:"], listed)
+    shown = " or ".join("\\(" + ", ".join(f"{s} = {w.tex(sol[s])}" for s in symbols if s in sol) + "\\)"
+                        for sol in solutions)
+    return _reply(heading, [f"Solving the equations together gives {shown}."], listed)
 
 
 def substitution(differences: list[sp.Expr], symbols: list[sp.Symbol], heading: str,
