@@ -375,6 +375,9 @@ NO_TOOL_TO_PLOT = (
 )
 
 
+RAN = "Let me work that out with code."  # the words before each program this skill runs
+
+
 def code_interpreter_skill(request) -> Reply | None:
     if NAME not in request.enabled_tools:
         # A plot asked for without the tool: say why, rather than solve "y = …" for x or
@@ -395,7 +398,7 @@ def code_interpreter_skill(request) -> Reply | None:
     if code is None:
         # Asked for code and no program: say so, unless the math tutor answers it.
         return Reply(text=NO_PROGRAM) if ASKS_FOR_CODE.search(text) and not mathtutor.answer(text) else None
-    return Reply(text="Let me work that out with code.", tool_calls=((NAME, json_arguments(code=code)),))
+    return Reply(text=RAN, tool_calls=((NAME, json_arguments(code=code)),))
 
 
 def forced_code(request, name: str) -> str | None:
@@ -411,7 +414,10 @@ def forced_code(request, name: str) -> str | None:
 
 def explain_code_answer(question: str, answers: list[str]) -> str | None:
     """Explaining an answer that came from running code: the program, line by line, the
-    idea behind it (for a recipe), and what it printed."""
+    idea behind it (for a recipe), and what it printed. None when no code ran for it (a
+    plot refused for want of the tool): there is no program of mine to explain."""
+    if not any(a.startswith((RAN, "I ran the code", "The code")) for a in answers):
+        return None
     pasted = PASTED.search(question)
     if pasted and pasted.group(1).strip():
         code, idea = pasted.group(1), None

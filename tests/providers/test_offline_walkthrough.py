@@ -331,3 +331,45 @@ def test_a_graded_answer_that_ends_its_sentence_gets_no_second_period(given):
 
     graded = quizzes.grading({"questions": [{"question_text": "Solve 3x + 2 = 14. What is x?"}]}, [given])
     assert f"You answered “{given}” " in graded.text and "”." not in graded.text
+
+
+# --- i) "explain that again" explains what was said; quadratics always get their steps ----------
+
+
+def _after(question, follow_up, *run_tools):
+    said = compose(request(question, *run_tools)).text
+    return said, compose(request([("user", question), ("assistant", said), ("user", follow_up)], *run_tools)).text
+
+
+@pytest.mark.parametrize(
+    "question", ["please plot y = x^2 - 9 from -4 to 4", "draw a graph of y = 3x + 1", "graph y = 5 - x^2"]
+)
+@pytest.mark.parametrize("follow_up", ["explain that again", "why?"])
+def test_explaining_a_refusal_explains_the_refusal_not_a_solution_never_given(question, follow_up):
+    refusal, text = _after(question, follow_up)
+    assert "**Answer:**" not in refusal
+    assert "Here is how I got" not in text and "```python" not in text  # nothing solved, no program run
+    assert refusal in text and "nothing more behind it" in text
+
+
+@pytest.mark.parametrize(("equation", "var"), [("y = x^2 - 9", "x"), ("k = 2t^2 + t", "t"), ("x^2 + bx = 4", "x")])
+def test_a_quadratic_with_letters_among_its_coefficients_gets_the_quadratic_steps(equation, var):
+    text = answer(f"solve {equation} for {var}")
+    assert "Discriminant" in text and ("Quadratic formula" in text or "Factor" in text), text
+    assert "degree-2" not in text
+    explained = _after(f"solve {equation} for {var}", "explain that")[1]
+    assert "no short method" not in explained and "Discriminant" in explained
+
+
+@pytest.mark.parametrize(("equation", "root"), [("x^2 = 25", "5"), ("t^2 - 49 = 0", "7"), ("2x^2 = 18", "3")])
+def test_why_a_quadratic_has_two_answers_is_explained(equation, root):
+    for text in [_after(f"solve {equation}", "why two answers?")[1],
+                 compose(request(f"ok and what about {equation}, why are there two answers")).text]:
+        assert "**Why two answers:**" in text and f"\\pm {root}" in text, text
+
+
+@pytest.mark.parametrize("equation", ["x^2 - 2 = 0", "3t^2 + t - 1 = 0"])
+def test_why_after_the_quadratic_formula_gives_its_reason(equation):
+    # Its reason is LaTeX ("\\frac{-b ...}{2a}"): its braces are no format fields.
+    text = _after(f"solve {equation}", "why?")[1]
+    assert "**Quadratic formula.** The quadratic formula" in text and "from its coefficients" in text
