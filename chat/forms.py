@@ -15,10 +15,13 @@ from chat.tools import SERVER_TOOLS
 
 class MessageTextField(forms.CharField):
     """Line endings are normalised before the length check, so it counts what the
-    browser's maxlength counts (a newline is one character, not CRLF's two)."""
+    browser's maxlength counts (a newline is one character, not CRLF's two); text that is
+    blank by Message.is_blank is empty, so it gets the same "required" error as spaces."""
 
     def to_python(self, value):
-        return Message.clean_input(super().to_python(value))
+        text = Message.clean_input(super().to_python(value))
+        # Blank by the domain's rule (zero-width spaces too) is no message: "required" says so.
+        return "" if Message.is_blank(text) else text
 
 
 ASSISTANT_DELETED = (

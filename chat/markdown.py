@@ -54,6 +54,7 @@ _LINK_STACK = "_chat_markdown_link_stack"
 _RESOLVE_LINK = "_chat_markdown_resolve_link"
 _SEARCH_CACHE = "_chat_markdown_search_cache"
 _HIGHLIGHT_BUDGET = "_chat_markdown_highlight_budget"
+_LAST_INLINE = "_chat_markdown_last_inline"
 
 # ---------------------------------------------------------------------------
 # Math
@@ -96,7 +97,9 @@ def _math_inline_rule(opener: str, closer: str, token_type: str) -> Callable[[St
             return False
         start = pos + len(opener)
         end = _search(state.env, src, closer, start)
-        if end < 0 or end + len(closer) > state.posMax or not src[start:end].strip():
+        if end < 0:
+            return _cut_short_inline(state, start, opener, token_type, silent)
+        if end + len(closer) > state.posMax or not src[start:end].strip():
             return False
         if not silent:
             token = state.push(token_type, "math", 0)
@@ -106,6 +109,52 @@ def _math_inline_rule(opener: str, closer: str, token_type: str) -> Callable[[St
         return True
 
     return rule
+
+
+def _mark_last_inline(state: Any) -> None:
+    """Core rule: remember the inline text that ends the whole text (nothing but closing
+    tags after it), where an answer cut short stops."""
+    tokens = state.tokens
+    last = next((i for i in range(len(tokens) - 1, -1, -1) if tokens[i].type == "inline"), None)
+    if last is not None and all(token.nesting == -1 for token in tokens[last + 1 :]):
+        state.env[_LAST_INLINE] = tokens[last].content
+
+
+def _cut_short_inline(state: StateInline, start: int, opener: str, token_type: str, silent: bool) -> bool:
+    """An inline opener never closed, whose formula runs to the very end of the text: an
+    answer cut short (stopped, or out of tokens) inside a formula. It is math up to where it
+    stopped, as a display block cut short is, when nothing but its body follows: no second
+    opener after it."""
+    src = state.src
+    if src is not state.env.get(_LAST_INLINE) or state.posMax != len(src):
+        return False
+    if not src[start:].strip() or src.find(opener, start) >= 0:
+        return False
+    if not silent:
+        token = state.push(token_type, "math", 0)
+        token.content = src[start:]
+        token.markup = opener
+    state.pos = state.posMax
+    return True
+
+
+# LaTeX's own marks: a "$" cut short is a formula only when what follows it has one ("$x^{3} -"),
+# so "It costs $5" at the end of an answer stays text.
+_LATEX_MARK = re.compile(r"[\\^_{}]")
+
+
+def _cut_short_dollar(state: StateInline, silent: bool) -> bool:
+    """``$``/``$$`` never closed at the end of the text (the dollar plugin's rule, tried
+    first, found no closer): math up to where the answer stopped, by the rule above."""
+    src, pos = state.src, state.pos
+    if src[pos] != "$":
+        return False
+    opener = "$$" if src.startswith("$$", pos) else "$"
+    start = pos + len(opener)
+    body = src[start:]
+    if not body or body[0].isspace() or "$" in body or not _LATEX_MARK.search(body):
+        return False
+    return _cut_short_inline(state, start, opener, "math_inline" if opener == "$" else "math_inline_double", silent)
 
 
 def _math_block_rule(opener: str, closer: str) -> Callable[[StateBlock, int, int, bool], bool]:
@@ -218,6 +267,9 @@ def _math_plugin(md: MarkdownIt) -> None:
     md.inline.ruler.before(
         "escape", "math_inline_bracket", _math_inline_rule("\\[", "\\]", "math_inline_double")
     )
+
+    md.inline.ruler.after("math_inline", "math_inline_dollar_cut_short", _cut_short_dollar)
+    md.core.ruler.before("inline", "mark_last_inline", _mark_last_inline)
 
     md.add_render_rule("math_inline", _render_math_inline)
     md.add_render_rule("math_inline_double", _render_math_display_inline)

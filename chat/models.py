@@ -7,6 +7,7 @@ the owner directly.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -154,8 +155,9 @@ class Message(models.Model):
 
     @staticmethod
     def is_blank(value: str) -> bool:
-        """Text that says nothing (empty, or only white space): refused on every surface."""
-        return not value.strip()
+        """Text that says nothing (empty, or only white space and invisible format characters
+        such as zero-width spaces, Unicode category Cf): refused on every surface."""
+        return all(char.isspace() or unicodedata.category(char) == "Cf" for char in value)
 
     @staticmethod
     def too_long(value: str) -> str | None:

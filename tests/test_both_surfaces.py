@@ -286,10 +286,15 @@ def api_define_again(name: str):
 
 OBJECT = {"type": "object", "properties": {"x": {"type": "integer"}}}
 
+# Zero-width space, word joiner, zero-width joiner, byte-order mark: nothing anyone can see.
+INVISIBLE = "\u200b\u2060 \u200d\ufeff"
+
 RULES = [
     Rule("a message is saved", False, browser_post("What is 2 + 2?"), api_post("What is 2 + 2?"), user_messages),
     Rule("an empty message is refused", True, browser_post(""), api_post(""), user_messages),
     Rule("a blank message is refused", True, browser_post("   \n "), api_post("   \n "), user_messages),
+    Rule("a message of only zero-width characters is refused", True, browser_post(INVISIBLE), api_post(INVISIBLE),
+         user_messages),
     Rule(
         "no message while a run is active",
         True,
@@ -498,6 +503,7 @@ EXPECTED = {
     "a message is saved": ["What is 2 + 2?"],
     "an empty message is refused": [],
     "a blank message is refused": [],
+    "a message of only zero-width characters is refused": [],
     "no message while a run is active": [],
     "a message at MAX_MESSAGE_CHARS is saved": ["x" * 100],
     "a message over MAX_MESSAGE_CHARS is refused": [],
@@ -546,6 +552,7 @@ ASK = {
     "a message over MAX_MESSAGE_CHARS is refused": "x" * 101,
     "an empty message is refused": "",
     "a blank message is refused": "   \n ",
+    "a message of only zero-width characters is refused": INVISIBLE,
     "no message while a run is active": "And now?",
 }
 

@@ -2,6 +2,7 @@ import html
 import re
 import time
 
+import pytest
 from django.template import Context, Template
 from django.utils.safestring import SafeString
 
@@ -260,3 +261,27 @@ def test_a_line_of_punctuation_after_a_block_formula_joins_it():
 
 def test_punctuation_that_is_not_after_a_display_formula_stays_text():
     assert render_markdown("Take $x$. Then stop.") == '<p>Take <span class="math-inline">x</span>. Then stop.</p>\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "formula"),
+    [("To solve \\(x^{3} - 6x^{2} +", "x^{3} - 6x^{2} +"),  # stopped inside \( ... \)
+     ("Then \\(a = 2\\) and \\(\\frac{b}{", "\\frac{b}{"),  # an earlier formula closed, the last cut
+     ("So $x^{2} -", "x^{2} -"),
+     ("- a step: \\(y \\cdot", "y \\cdot")],  # inside a list item, still the end of the text
+)
+def test_inline_math_cut_short_at_the_end_is_math_up_to_where_it_stopped(text, formula):
+    out = render_markdown(text)
+    assert math_texts(out, "span", "math-inline")[-1] == formula
+    assert "\\(" not in out and "(x^{3}" not in out
+
+
+@pytest.mark.parametrize(
+    ("text", "formulas"),
+    [("It costs $5", []),  # a "$" with no LaTeX after it is a dollar
+     ("a \\(x\n\nMore prose after a blank line.", []),  # not the end of the text
+     ("Cut \\(x\n\n```\ncode\n```", []),
+     ("one \\(x and \\(y", ["y"])],  # only the last opener runs to the end
+)
+def test_an_unclosed_inline_opener_is_math_only_where_the_text_ends_inside_it(text, formulas):
+    assert math_texts(render_markdown(text), "span", "math-inline") == formulas

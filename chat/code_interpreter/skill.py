@@ -367,10 +367,15 @@ NO_PROGRAM = (
 )
 
 
+# Said to whoever asks (a student cannot change the assistant; whoever set it up can).
 NO_TOOL_TO_PLOT = (
-    "I draw graphs by running a short Python program, and this assistant doesn't have the "
-    "code_interpreter tool enabled, so I can't draw this one. Enable Code Interpreter and ask again."
+    "I draw graphs by running a short Python program, and this assistant can't run code (its "
+    "Code Interpreter tool is off), so I can't draw this one. Whoever set up the assistant can turn "
+    "Code Interpreter on."
 )
+
+
+RAN = "Let me work that out with code."  # the words before each program this skill runs
 
 
 def code_interpreter_skill(request) -> Reply | None:
@@ -393,7 +398,7 @@ def code_interpreter_skill(request) -> Reply | None:
     if code is None:
         # Asked for code and no program: say so, unless the math tutor answers it.
         return Reply(text=NO_PROGRAM) if ASKS_FOR_CODE.search(text) and not mathtutor.answer(text) else None
-    return Reply(text="Let me work that out with code.", tool_calls=((NAME, json_arguments(code=code)),))
+    return Reply(text=RAN, tool_calls=((NAME, json_arguments(code=code)),))
 
 
 def forced_code(request, name: str) -> str | None:
@@ -409,7 +414,10 @@ def forced_code(request, name: str) -> str | None:
 
 def explain_code_answer(question: str, answers: list[str]) -> str | None:
     """Explaining an answer that came from running code: the program, line by line, the
-    idea behind it (for a recipe), and what it printed."""
+    idea behind it (for a recipe), and what it printed. None when no code ran for it (a
+    plot refused for want of the tool): there is no program of mine to explain."""
+    if not any(a.startswith((RAN, "I ran the code", "The code")) for a in answers):
+        return None
     pasted = PASTED.search(question)
     if pasted and pasted.group(1).strip():
         code, idea = pasted.group(1), None

@@ -452,3 +452,46 @@ def test_a_bracket_then_e_or_pi_is_one_product(text, expected):
 def test_the_derivative_of_a_function_times_an_exponential_uses_both():
     assert sp.simplify(sp.sympify(answer_line(reply_to("differentiate 3 cos(x) e^x")))
                        - sp.diff(3 * sp.cos(x) * sp.exp(x), x)) == 0
+
+
+# --- what the reader reads: invisible and compatibility characters -------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["solve 3\u200bx = 9",  # a zero-width space inside "3x"
+     "sol\u200bve 3\u2060x\u00ad = 9\u200d",  # word joiner, soft hyphen, zero-width joiner
+     "solve \uff13x \uff1d \uff19",  # full-width digits and equals sign
+     "solve \u200e3x = 9\u200f"],  # direction marks
+)
+def test_invisible_and_full_width_characters_read_as_what_they_show(text):
+    reply = reply_to(text)
+    assert answer_line(reply) == "x = 3"
+    assert "\u200b" not in reply and "\uff13" not in reply  # nothing odd in the LaTeX either
+
+
+def test_superscripts_stay_powers_when_compatibility_forms_are_folded():
+    assert answer_line(reply_to("solve x² = 16")) == "x = -4 or x = 4"
+    assert answer_line(reply_to("solve x⁻¹ = 2")) == "x = 1/2"
+    assert answer_line(reply_to("what is ½ + ¼")).startswith("3/4")
+
+
+# --- systems: each equation once, every step says something --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Please solve 5x - 2 = 13. " * 40,  # one equation pasted over and over
+     "solve 5x - 2 = 13 and 5x - 2 = 13",
+     "solve 5x - 2 = 13 and 10x - 4 = 26"],  # the same equation times 2
+)
+def test_an_equation_said_again_is_one_equation_not_a_system(message):
+    assert reply_to(message) == reply_to("solve 5x - 2 = 13")
+
+
+@pytest.mark.parametrize("message", ["solve a + b = 5 and a*b = 6", "solve x^2 + y^2 = 10 and x - y = 2"])
+def test_every_step_of_a_system_shows_what_it_gives(message):
+    reply = reply_to(message)
+    steps = [line for line in reply.splitlines() if line[:1].isdigit()]
+    assert steps and all(not step.rstrip().endswith(":") for step in steps), reply
+    assert all("\\(" in step for step in steps)  # the solutions are in the step, not only in the answer

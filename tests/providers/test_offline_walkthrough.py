@@ -3,6 +3,7 @@
 
 import asyncio
 import json
+import re
 
 import pytest
 
@@ -141,13 +142,27 @@ def test_a_plot_request_is_never_a_file_search(message):
     ((name, _),) = compose(request(message, CODE, FILES)).tool_calls
     assert name == "code_interpreter"
     without_the_tool = compose(request(message, FILES))
-    assert not without_the_tool.tool_calls and "code_interpreter tool" in without_the_tool.text
+    assert not without_the_tool.tool_calls and "Code Interpreter tool is off" in without_the_tool.text
 
 
 @pytest.mark.parametrize("message", ["draw a graph of y = x^3 - 5x", "graph y = 4 - x^2 between -2 and 2"])
 def test_without_code_interpreter_a_plot_request_is_not_solved_as_an_equation(message):
     text = compose(request(message)).text
-    assert "code_interpreter tool" in text and "**Answer:**" not in text
+    assert "Code Interpreter tool is off" in text and "**Answer:**" not in text
+
+
+# A sentence that tells the reader to change the set-up ("Enable Code Interpreter and ask again"):
+# the model does not know who asks, and a student cannot.
+SET_UP_ORDER = re.compile(r"(?:^|[.!?;]\s+)(?:enable|connect|turn on|install|configure|set up|add)\b", re.I)
+
+
+@pytest.mark.parametrize(
+    "message", ["draw a graph of y = x^3 - 5x", "plot sin x", "tell me a story about dragons", "what's the weather"]
+)
+def test_what_the_model_cannot_do_is_said_to_whoever_reads_it(message):
+    text = compose(request(message)).text
+    assert not SET_UP_ORDER.search(text), text
+    assert "whoever set up" in text.lower()
 
 
 @pytest.mark.parametrize("message", ["draw the conclusion of the second chapter", "show that the method converges"])
@@ -321,3 +336,45 @@ def test_a_graded_answer_that_ends_its_sentence_gets_no_second_period(given):
 
     graded = quizzes.grading({"questions": [{"question_text": "Solve 3x + 2 = 14. What is x?"}]}, [given])
     assert f"You answered “{given}” " in graded.text and "”." not in graded.text
+
+
+# --- i) "explain that again" explains what was said; quadratics always get their steps ----------
+
+
+def _after(question, follow_up, *run_tools):
+    said = compose(request(question, *run_tools)).text
+    return said, compose(request([("user", question), ("assistant", said), ("user", follow_up)], *run_tools)).text
+
+
+@pytest.mark.parametrize(
+    "question", ["please plot y = x^2 - 9 from -4 to 4", "draw a graph of y = 3x + 1", "graph y = 5 - x^2"]
+)
+@pytest.mark.parametrize("follow_up", ["explain that again", "why?"])
+def test_explaining_a_refusal_explains_the_refusal_not_a_solution_never_given(question, follow_up):
+    refusal, text = _after(question, follow_up)
+    assert "**Answer:**" not in refusal
+    assert "Here is how I got" not in text and "```python" not in text  # nothing solved, no program run
+    assert refusal in text and "nothing more behind it" in text
+
+
+@pytest.mark.parametrize(("equation", "var"), [("y = x^2 - 9", "x"), ("k = 2t^2 + t", "t"), ("x^2 + bx = 4", "x")])
+def test_a_quadratic_with_letters_among_its_coefficients_gets_the_quadratic_steps(equation, var):
+    text = answer(f"solve {equation} for {var}")
+    assert "Discriminant" in text and ("Quadratic formula" in text or "Factor" in text), text
+    assert "degree-2" not in text
+    explained = _after(f"solve {equation} for {var}", "explain that")[1]
+    assert "no short method" not in explained and "Discriminant" in explained
+
+
+@pytest.mark.parametrize(("equation", "root"), [("x^2 = 25", "5"), ("t^2 - 49 = 0", "7"), ("2x^2 = 18", "3")])
+def test_why_a_quadratic_has_two_answers_is_explained(equation, root):
+    for text in [_after(f"solve {equation}", "why two answers?")[1],
+                 compose(request(f"ok and what about {equation}, why are there two answers")).text]:
+        assert "**Why two answers:**" in text and f"\\pm {root}" in text, text
+
+
+@pytest.mark.parametrize("equation", ["x^2 - 2 = 0", "3t^2 + t - 1 = 0"])
+def test_why_after_the_quadratic_formula_gives_its_reason(equation):
+    # Its reason is LaTeX ("\\frac{-b ...}{2a}"): its braces are no format fields.
+    text = _after(f"solve {equation}", "why?")[1]
+    assert "**Quadratic formula.** The quadratic formula" in text and "from its coefficients" in text

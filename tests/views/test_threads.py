@@ -73,7 +73,7 @@ def test_the_first_message_names_an_untitled_thread(alice_client, alice, tutor):
     assert thread.title == "What is 2 + 2?"
 
 
-@pytest.mark.parametrize("text", ["", "   \n  "])
+@pytest.mark.parametrize("text", ["", "   \n  ", "\u200b\u200b\u2060"])  # zero-width only is blank too
 def test_an_empty_message_gets_a_form_error_and_saves_nothing(alice_client, thread, text):
     response = post_message(alice_client, thread, text, **HTMX)
     assertContains(response, "Write a message before sending.")

@@ -40,7 +40,8 @@ POINTING = set(
     my not now oh ok okay one please previous really result show simpler simply so solution step steps
     still that that's the them there these this those through to understand walk was what what's why
     work worked works would you your code program it? answer? clarify elaborate break detail details
-    in over with we us sorry hmm thanks thank you're you've going on happening happened""".split()
+    in over with we us sorry hmm thanks thank you're you've going on happening happened
+    two both solutions roots values plus minus there's are""".split()
 )
 spelling.add_keywords("explain", "explanation", "understand", "clarify", "elaborate")
 
@@ -71,10 +72,20 @@ def previous_exchange(request: ModelRequest) -> tuple[str, list[str]] | None:
     return None
 
 
+# "why" beside a question of its own ("what about x^2 = 16, why two answers?") asks for the
+# solution with its reasons, not the bare steps.
+WHY = re.compile(r"\bwhy\b", re.I)
+
+
 def explain_skill(request: ModelRequest) -> Reply | None:
     message = last_message(request)
-    if message.get("role") != "user" or not is_explain_request(message_text(message)):
+    if message.get("role") != "user":
         return None
+    text = message_text(message)
+    if not is_explain_request(text):
+        solution = mathtutor.answer(text) if WHY.search(text) else None
+        explained = explain_math(text, [solution]) if solution else None
+        return Reply(text=explained) if explained else None
     exchange = previous_exchange(request)
     if exchange is None:
         return Reply(text="There is no earlier answer of mine in this conversation to explain yet. "
@@ -136,7 +147,7 @@ def _reason(step: str) -> str:
     for pattern, reason in REASONS:
         match = re.match(pattern, step)
         if match:
-            return reason.format(*match.groups())
+            return reason.format(*match.groups()) if match.groups() else reason  # no blanks to fill: braces are LaTeX
     return ""
 
 
@@ -274,11 +285,17 @@ def explain_derivative(question: str, result: str) -> str | None:
 
 
 def explain_math(question: str, answers: list[str]) -> str | None:
+    """The steps of the solution the previous answer gave, each with its reason; None when
+    that answer was no solution of mine (a refusal, a search, a program's output): working
+    the question out now would explain something never said."""
     solution = mathtutor.answer(question)
     if not solution or "**Answer:**" not in solution:
         return None
     body, result = solution.rsplit("**Answer:**", 1)
     result = result.strip()
+    said = (f"**Answer:** {result}", f"Here is how I got **{result}**")  # solved, or solved and explained
+    if not any(words in given for given in answers for words in said):
+        return None
     if (derivative := explain_derivative(question, result)) is not None:
         return derivative
     written = [line.strip() for line in body.strip().splitlines() if line.strip()]
@@ -289,9 +306,37 @@ def explain_math(question: str, answers: list[str]) -> str | None:
         what, _, shows = step.partition(": ")
         line = f"{number}. **{full_stop(what)}** {_reason(what)}".rstrip()
         lines.append(line + (f" That gives {full_stop(shows)}" if shows else ""))
+    if two := _why_two(question, result):
+        lines += ["", two]
     check = _check(question, result)
     if check:
         lines += ["", check]
     return "\n".join(lines)
+
+
+def _why_two(question: str, result: str) -> str | None:
+    """Why a quadratic has two solutions (the ± of a square root), when it had two."""
+    request = extract(spelling.correct(question))
+    solutions = [m.groups() for part in result.strip("`").split(" or ")
+                 if (m := re.fullmatch(r"([a-zA-Z]) = (.+?)(?: ≈ .*)?", part.strip()))]
+    if request is None or len(solutions) != 2 or request.candidates[0].count("=") != 1:
+        return None
+    try:
+        (_, left), (_, right) = (read(side) for side in request.candidates[0].split("="))
+        var = sp.Symbol(solutions[0][0])
+        if not (left - right).is_polynomial(var) or sp.degree(left - right, var) != 2:
+            return None
+        first, second = (sp.sympify(value, locals={s.name: s for s in (left - right).free_symbols})
+                         for _, value in solutions)
+    except Exception:  # sympy fails in many ways on odd input; this is a bonus, never a failure
+        return None
+    if sp.simplify(first + second) == 0:
+        square = sp.expand(first**2)
+        positive = second if first.could_extract_minus_sign() else first
+        return (f"**Why two answers:** a number and its negative have the same square: "
+                f"\\(\\left({sp.latex(positive)}\\right)^2 = \\left({sp.latex(-positive)}\\right)^2 = "
+                f"{sp.latex(square)}\\). So the square root gives both: \\({var} = \\pm {sp.latex(positive)}\\).")
+    return ("**Why two answers:** an equation of degree 2 can have up to two solutions: written as a "
+            "product of two factors, it is 0 when either factor is, and each factor gives one.")
 
 

@@ -15,6 +15,7 @@ import functools
 import itertools
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import sympy as sp
@@ -161,6 +162,27 @@ NESTED_LATEX = [
     (re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}"), r"((\1)/(\2))"),
     (re.compile(r"\\sqrt\s*\{([^{}]*)\}"), r"sqrt(\1)"),
 ]
+
+
+_SUPERSCRIPTS = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻]+")
+
+
+def _power(match: re.Match) -> str:
+    digits = unicodedata.normalize("NFKC", match.group())
+    return f"^{digits}" if len(digits) == 1 else f"^({digits})"
+
+
+def readable(text: str) -> str:
+    """The text as the math reader reads it: format characters a person cannot see (zero-width
+    spaces and joiners, soft hyphens, direction marks: Unicode category Cf) dropped, and
+    compatibility forms folded (NFKC: full-width "３ｘ" is "3x", "½" is "1/2"). A superscript
+    stays a power ("x²", "x⁻¹"), which NFKC alone would turn into the digits "x2". Only what
+    the offline model reads changes; the stored message keeps what was written."""
+    if text.isascii():
+        return text
+    text = "".join(char for char in text if unicodedata.category(char) != "Cf")
+    text = _SUPERSCRIPTS.sub(_power, text)
+    return unicodedata.normalize("NFKC", text).replace("⁄", "/")
 
 
 def normalize(text: str) -> str:
@@ -426,7 +448,7 @@ def command_tail(text: str, intent: str | None) -> str | None:
 
 def extract(text: str) -> MathRequest | None:
     """What the message asks for and the math in it; None when there is no math."""
-    order, var, text = derivative_order(text[:MAX_TEXT])
+    order, var, text = derivative_order(readable(text[:MAX_TEXT]))
     text = normalize(text)
     lowered = text.lower()
     intent = "diff" if var else find_intent(lowered)  # only Leibniz's notation gave a variable yet

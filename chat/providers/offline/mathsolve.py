@@ -106,6 +106,8 @@ def answer_line(result: str) -> str:
 
 
 def _reply(heading: str, steps: list[str], result: str) -> str:
+    # A step that only announces ("…gives:") with nothing after it says nothing: never shown.
+    steps = [step for step in steps if step.strip() and not step.rstrip().endswith(":")]
     numbered = [f"{i}. {step}" for i, step in enumerate(steps, 1)]
     return "\n".join([heading, *numbered]) + answer_line(result)
 
@@ -136,7 +138,7 @@ def solve_equation(sides: list[Side], hint: str | None, w: Writer) -> str:
         if not steps:
             heading = f"{_eq(w, left_raw, right_raw, written=True)} already gives the unknown directly."
         return _reply(heading, steps, f"{var} = {w.plain(value)}")
-    if degree == 2 and all(c.is_number for c in sp.Poly(difference, var).all_coeffs()):
+    if degree == 2:  # numbers or letters as coefficients ("y = x^2 - 4" solved for x): the same steps
         return quadratic(difference, var, heading, w, moved=right != 0 or _has_brackets(left_raw))
     if degree > MAX_SOLVE_DEGREE:
         raise MathError(f"A degree-{degree} equation is beyond what I can solve exactly.")
@@ -232,22 +234,26 @@ def _needs_collecting(raw: sp.Expr, var: sp.Symbol) -> bool:
 def quadratic(poly: sp.Expr, var: sp.Symbol, heading: str, w: Writer, moved: bool) -> str:
     """Discriminant first; factor when it is a perfect square, else the quadratic formula."""
     a, b, c = sp.Poly(poly, var).all_coeffs()
-    if a < 0:
+    if a.could_extract_minus_sign():
         poly, a, b, c = -poly, -a, -b, -c
     steps = [f"Bring everything to one side: {_eq(w, poly, 0)}"] if moved else []
-    disc = b**2 - 4 * a * c
+    disc = sp.expand(b**2 - 4 * a * c)
     steps.append(f"Discriminant: \\(\\Delta = b^2 - 4ac = {w.tex(disc)}\\)")
     roots = _ordered(sp.solve(poly, var))
-    if disc >= 0 and sp.sqrt(disc).is_Rational:
-        steps.append(f"Factor: \\({w.tex(sp.factor(poly))} = 0\\)")
+    # Factored when the roots are rational (numbers) or the factors come out linear (letters).
+    factored = sp.factor(poly)
+    if disc.is_number and disc >= 0 and sp.sqrt(disc).is_Rational or not disc.is_number and all(
+            sp.degree(f, var) <= 1 for f, _ in sp.factor_list(poly, var)[1]):
+        steps.append(f"Factor: \\({w.tex(factored)} = 0\\)")
         if disc == 0:
             steps.append("\\(\\Delta = 0\\), so there is one (double) root.")
     else:
         top = (f"{w.tex(-b)} " if b != 0 else "") + f"\\pm \\sqrt{{{w.tex(disc)}}}"
         formula = f"\\frac{{{top}}}{{{w.tex(2 * a)}}}"
         general_form = "\\frac{-b \\pm \\sqrt{\\Delta}}{2a}"
-        steps.append(f"Quadratic formula: \\({var} = {general_form} = {formula}\\)")
-        if disc < 0:
+        where = "" if a.is_number else f" (where \\({w.tex(a)} \\neq 0\\))"
+        steps.append(f"Quadratic formula{where}: \\({var} = {general_form} = {formula}\\)")
+        if disc.is_negative:
             steps.append("\\(\\Delta < 0\\), so there is no real solution, only complex ones.")
     return _reply(heading, steps, _roots_text(var, roots, w))
 
@@ -355,7 +361,9 @@ def solve_system(equations: list[list[Side]], w: Writer) -> str:
                       "no solution")
     listed = " or ".join(", ".join(f"{s} = {w.plain(sol[s])}" for s in symbols if s in sol)
                          for sol in solutions)
-    return _reply(heading, ["Solving the equations together gives:"], listed)
+    shown = " or ".join("\\(" + ", ".join(f"{s} = {w.tex(sol[s])}" for s in symbols if s in sol) + "\\)"
+                        for sol in solutions)
+    return _reply(heading, [f"Solving the equations together gives {shown}."], listed)
 
 
 def substitution(differences: list[sp.Expr], symbols: list[sp.Symbol], heading: str,

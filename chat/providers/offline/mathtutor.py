@@ -23,6 +23,7 @@ from chat.providers.offline.mathparse import (
     Unreadable,
     extract,
     read,
+    readable,
 )
 from chat.providers.offline.mathsolve import Writer, answer_line, pick_var, solve_equation, solve_system
 
@@ -45,7 +46,7 @@ spelling.add_keywords(*KEYWORDS)
 
 def answer(text: str) -> str | None:
     """Return a short tutor reply (markdown; math in LaTeX using \\( \\) inline and \\[ \\] display delimiters) for a message that contains math we can handle, or None when we recognise nothing."""
-    text = spelling.correct(text or "")
+    text = spelling.correct(readable(text or ""))
     return _answer_parts(text) or _answer_one(text)
 
 
@@ -135,7 +136,7 @@ def respond(request: MathRequest) -> str | None:
     if request.intent in COMMANDS:
         raw, value = command_target(parts[0])
         return COMMANDS[request.intent](raw, value, request, writer)
-    equations = [[read(side) for side in p] for p in parts if len(p) == 2]
+    equations = distinct([[read(side) for side in p] for p in dict.fromkeys(parts) if len(p) == 2])
     if len(equations) >= 2:
         return solve_system(equations[:3], writer)
     if equations:
@@ -146,6 +147,20 @@ def respond(request: MathRequest) -> str | None:
     if request.intent == "solve":
         return solve_equation([(raw, value), (sp.Integer(0), sp.Integer(0))], request.var, writer)
     return simplify(raw, value, request, writer)
+
+
+def distinct(equations: list[list[tuple[sp.Expr, sp.Expr]]]) -> list[list[tuple[sp.Expr, sp.Expr]]]:
+    """The equations, each said once: one written twice (or 2x + 2 = 4 beside x + 1 = 2, the
+    same equation times a number) is one equation, not a system of two."""
+    kept, seen = [], set()
+    for equation in equations:
+        (_, left), (_, right) = equation
+        _, same = sp.expand(left - right).as_content_primitive()
+        same = -same if same.could_extract_minus_sign() else same
+        if same not in seen:
+            seen.add(same)
+            kept.append(equation)
+    return kept
 
 
 def split_equation(math_text: str) -> tuple[str, ...] | None:

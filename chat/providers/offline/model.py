@@ -224,10 +224,11 @@ def register_builtin_skills() -> None:
 
 
 def fallback_reply(request: ModelRequest) -> Reply:
+    # Said to whoever asks: a student cannot connect a model server; whoever set it up can.
     return Reply(
         text=CAPABILITIES
-        + " I couldn't find anything I know how to answer in your message; "
-        "for open conversation, connect an OpenAI-compatible model server."
+        + " I couldn't find anything I know how to answer in your message. Open conversation needs "
+        "a language model server, which whoever set up this assistant can connect."
     )
 
 
