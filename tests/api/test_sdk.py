@@ -121,6 +121,28 @@ def test_a_function_call_can_be_answered_by_polling(sdk):
     assert run.status == "completed"
 
 
+def test_a_busy_thread_refuses_a_second_run_and_a_message_at_once_with_the_sdks_default_retries(api_server):
+    """The hosted API's 400s, not 409s: the SDK retries a 409 (twice by default), and a
+    retry that came after the run ended started a second run or posted the message."""
+    with api_server.client("alice", max_retries=openai.DEFAULT_MAX_RETRIES) as sdk:
+        assistant = make_tutor(sdk, tools=[WEATHER])
+        thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What is the weather in Oslo?"}])
+        run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
+        assert run.status == "requires_action"
+        with pytest.raises(openai.BadRequestError) as second:
+            sdk.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        assert second.value.message.endswith(f"Thread {thread.id} already has an active run {run.id}.")
+        assert second.value.code is None and second.value.type == "invalid_request_error"
+        with pytest.raises(openai.BadRequestError) as message:
+            sdk.beta.threads.messages.create(thread_id=thread.id, role="user", content="And in Bergen?")
+        assert message.value.body["message"] == f"Can't add messages to {thread.id} while a run {run.id} is active."
+        # The run ends; nothing the refusals were about happened since.
+        sdk.beta.threads.runs.cancel(thread_id=thread.id, run_id=run.id)
+        assert [r.id for r in sdk.beta.threads.runs.list(thread_id=thread.id)] == [run.id]
+        texts = [m.content[0].text.value for m in sdk.beta.threads.messages.list(thread_id=thread.id) if m.content]
+        assert "And in Bergen?" not in texts
+
+
 def test_a_run_waiting_for_outputs_can_be_cancelled(sdk):
     assistant = make_tutor(sdk, tools=[WEATHER])
     thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What is the weather in Rome?"}])
