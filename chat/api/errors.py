@@ -48,5 +48,24 @@ def invalid(message: str, param: str | None = None, code: str | None = None) -> 
     return ApiError(400, message, param=param, code=code)
 
 
+def out_of_range(param: str, got, bound, *, above: bool, decimal: bool) -> ApiError:
+    """A number beyond a bound, worded and coded as the hosted API did: by the field's kind
+    (an integer field, or a decimal one whatever the number sent: temperature=5 is a
+    decimal above its maximum) and the side it is out on."""
+    kind = "decimal" if decimal else "integer"
+    side = "above maximum" if above else "below minimum"
+    sign = "<=" if above else ">="
+    code = f"{kind}_{'above_max' if above else 'below_min'}_value"
+    return invalid(
+        f"Invalid '{param}': {kind} {side} value. Expected a value {sign} {_number(bound)}, but got {_number(got)} instead.",
+        param=param,
+        code=code,
+    )
+
+
+def _number(value) -> str:
+    return f"{value:g}" if isinstance(value, float) and value.is_integer() and abs(value) < 1e15 else str(value)
+
+
 def not_found(message: str) -> ApiError:
     return ApiError(404, message, code=None)

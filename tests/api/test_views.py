@@ -179,9 +179,16 @@ def test_a_body_over_the_limit_is_a_413(client, alice_key, settings):
     assert response.status_code == 413
 
 
-def test_limit_must_be_between_1_and_100(client, alice_key):
-    assert call(client, "GET", "/v1/assistants?limit=0", alice_key).status_code == 400
-    assert call(client, "GET", "/v1/assistants?limit=101", alice_key).status_code == 400
+def test_limit_must_be_between_1_and_100_and_the_error_says_which_side_it_is_out_on(client, alice_key):
+    assert error_of(call(client, "GET", "/v1/assistants?limit=0", alice_key)) == {
+        "message": "Invalid 'limit': integer below minimum value. Expected a value >= 1, but got 0 instead.",
+        "type": "invalid_request_error",
+        "param": "limit",
+        "code": "integer_below_min_value",
+    }
+    refused = error_of(call(client, "GET", "/v1/assistants?limit=1000", alice_key))
+    assert refused["message"] == "Invalid 'limit': integer above maximum value. Expected a value <= 100, but got 1000 instead."
+    assert refused["code"] == "integer_above_max_value"
     assert call(client, "GET", "/v1/assistants?order=sideways", alice_key).status_code == 400
     assert call(client, "GET", "/v1/assistants?after=asst_unknown", alice_key).status_code == 400
 
