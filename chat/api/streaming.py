@@ -262,7 +262,8 @@ class RunEvents:
                 if index == len(sent):
                     sent.append(_opened_call(call))  # what its deltas add up to: updated by _call_deltas
                     out.append(("thread.run.step.delta", _step_delta(step.id, index, _opened_call(call))))
-                out += [("thread.run.step.delta", _step_delta(step.id, index, d)) for d in _call_deltas(sent[index], call)]
+                deltas = _call_deltas(sent[index], call)
+                out += [("thread.run.step.delta", _step_delta(step.id, index, delta)) for delta in deltas]
         if step.status != RunStep.IN_PROGRESS and self.steps[step.id] != step.status:
             out.append((f"thread.run.step.{step.status}", serializers.step(step, run=run, include_content=self.include_content)))
             self.steps[step.id] = step.status
@@ -373,7 +374,9 @@ def _opened_call(call: dict) -> dict:
     body = call.get(kind)
     if not isinstance(body, dict):
         return dict(call)
-    opened = {k: v if k == "name" else "" if k in _CALL_TEXT else [] if isinstance(v, list) else None for k, v in body.items()}
+    opened = {
+        k: v if k == "name" else "" if k in _CALL_TEXT else [] if isinstance(v, list) else None for k, v in body.items()
+    }
     return {**{k: v for k, v in call.items() if k != kind}, kind: opened}
 
 
@@ -397,7 +400,8 @@ def _call_deltas(sent: dict, call: dict) -> list[dict]:
                 text[key] = value[len(before) :]
         elif isinstance(value, list) and isinstance(before, list):
             if len(value) > len(before):
-                outputs[key] = [{"index": i, **v} if isinstance(v, dict) else v for i, v in enumerate(value) if i >= len(before)]
+                new = enumerate(value[len(before) :], start=len(before))
+                outputs[key] = [{"index": i, **v} if isinstance(v, dict) else v for i, v in new]
         elif before is None and value is not None:
             outputs[key] = value
     deltas = [d for d in (text, outputs) if d]
