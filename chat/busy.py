@@ -41,7 +41,7 @@ def is_busy(exc: BaseException | None) -> bool:
 
 
 def api_busy_error() -> ApiError:
-    error = ApiError(503, BUSY_MESSAGE, type="server_error", code="server_busy")
+    error = ApiError(503, BUSY_MESSAGE, type="server_error", code="server_busy", retry=True)
     # The SDK retries a 503 and prefers retry-after-ms.
     error.headers = {"Retry-After": str(retry_after()), "retry-after-ms": str(retry_after() * 1000)}
     return error

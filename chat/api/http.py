@@ -91,6 +91,7 @@ def check_rate(raw_key: str, *, reads: bool) -> None:
             f"Rate limit reached: {limit} {kind} per {window} s for this key. Please try again in {math.ceil(wait)}s.",
             type="requests",
             code="rate_limit_exceeded",
+            retry=True,
         )
         # The SDK prefers retry-after-ms and sleeps exactly that long before its retry.
         error.headers = {"Retry-After": str(math.ceil(wait)), "retry-after-ms": str(math.ceil(wait * 1000))}

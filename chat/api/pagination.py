@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from chat.api.errors import invalid
+from chat.api.errors import invalid, out_of_range
 
 
 def page(request: HttpRequest, queryset: QuerySet, serialize: Callable[[object], dict], *, key: str = "created_at", cursor: str = "pk") -> dict:
@@ -19,7 +19,7 @@ def page(request: HttpRequest, queryset: QuerySet, serialize: Callable[[object],
     except ValueError:
         raise invalid("Invalid 'limit': expected an integer.", param="limit") from None
     if not 1 <= limit <= 100:
-        raise invalid(f"Invalid 'limit': integer below minimum value. Expected a value between 1 and 100, got {limit}.", param="limit", code="integer_out_of_range")
+        raise out_of_range("limit", limit, 100 if limit > 100 else 1, above=limit > 100, decimal=False)
     order = params.get("order", "desc")
     if order not in ("asc", "desc"):
         raise invalid(f"Invalid value for 'order': expected 'asc' or 'desc', got {order!r}.", param="order")

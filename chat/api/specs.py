@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from chat.api.errors import ApiError, invalid
+from chat.api.errors import ApiError, invalid, out_of_range
 from chat.functions.schema import DefinitionError, clean_definition
 from chat.models import Assistant, File, Message
 from chat.providers import available_models
@@ -96,8 +96,9 @@ Metadata = Annotated[
 ]
 Text = Annotated[str, StringConstraints(max_length=TEXT_MAX)]
 ModelName = Annotated[str, AfterValidator(_known_model)]
-Temperature = Annotated[float, Field(ge=0, le=Assistant.TEMPERATURE_MAX)]
-TopP = Annotated[float, Field(ge=0, le=Assistant.TOP_P_MAX)]
+# A decimal field's bounds are floats: api_error words its refusals as a decimal's by them.
+Temperature = Annotated[float, Field(ge=0.0, le=float(Assistant.TEMPERATURE_MAX))]
+TopP = Annotated[float, Field(ge=0.0, le=float(Assistant.TOP_P_MAX))]
 PositiveInt = Annotated[int, Field(ge=1, le=INT_MAX)]
 Detail = Literal["auto", "low", "high"]
 
@@ -131,7 +132,7 @@ class FunctionTool(Spec):
 
 class RankingOptions(Spec):
     ranker: Literal["auto", "default_2024_08_21"] | None = None
-    score_threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
 
 
 class FileSearchOptions(Spec):
@@ -535,6 +536,22 @@ class StoreCreate(StoreUpdate):
 Attributes = Annotated[dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=512)] | float | bool], AfterValidator(_at_most_16)]
 
 
+class SearchRankingOptions(Spec):
+    ranker: Literal["none", "auto", "default-2024-11-15"] | None = None
+    score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+
+
+class StoreSearch(Spec):
+    query: Text | Annotated[list[Text], Field(min_length=1, max_length=16)]
+    max_num_results: Annotated[int, Field(ge=1, le=50)] = 10
+    ranking_options: SearchRankingOptions | None = None
+    rewrite_query: bool | None = None  # accepted; the query is searched as written
+    filters: dict | None = None
+
+    def text(self) -> str:
+        return self.query if isinstance(self.query, str) else " ".join(self.query)
+
+
 class StoreFileCreate(Spec):
     file_id: str
     attributes: Attributes | None = None
@@ -653,10 +670,9 @@ def api_error(exc: ValidationError, data: Any) -> ApiError:
     if kind == "too_short":
         return invalid(f"Invalid '{param}': expected a non-empty array.", param=param, code="empty_array")
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        bound = {"greater_than_equal": "at least", "less_than_equal": "at most", "greater_than": "above", "less_than": "below"}[kind]
         limit = next(iter(ctx.values()))
-        code = "integer_out_of_range" if isinstance(got, int) else "number_out_of_range"
-        return invalid(f"Invalid '{param}': expected a value {bound} {limit}, got {got}.", param=param, code=code)
+        # The field's kind, not the input's: a decimal field's bounds are floats (Temperature).
+        return out_of_range(param, got, limit, above=kind.startswith("less"), decimal=isinstance(limit, float))
     if kind == "value_error":
         cause = ctx.get("error")
         message = getattr(cause, "message", None) or str(cause)

@@ -28,6 +28,15 @@ tool attaches (``tools.finish_content``, e.g. code_interpreter's plots) come fir
 streamed when the message is created, the text after them; the text's annotations
 (citations, file paths), known once it is complete, come in a last delta before
 ``thread.message.completed``, each with its ``index`` as the hosted API streamed them.
+
+A tool call streams as the hosted API streamed it, in ``thread.run.step.delta`` events
+between its step's ``created`` and ``completed``: a first delta opening it (its index, id,
+type and a function's name, with an empty input or arguments and no outputs), then its
+input or arguments, then, once it ran, its outputs (a code_interpreter's ``logs`` and
+``image`` as indexed entries, a function's output when the run gave it one). The SDK's
+``AssistantEventHandler`` takes the first delta at an index for ``on_tool_call_created``
+alone and adds the later ones up for ``on_tool_call_delta`` and ``on_tool_call_done``.
+The step's rows carry the whole call; ``_call_deltas`` sends what it adds to what was told.
 """
 
 from __future__ import annotations
@@ -88,7 +97,9 @@ class RunEvents:
         self.status: str | None = None
         self.set_up_hidden: bool | None = None  # a class run's: looked up once per stream
         self.steps: dict[str, str] = {}  # step id -> status last announced
-        self.calls: dict[str, int] = {}  # step id -> tool calls announced
+        # step id -> its tool calls as announced (what their deltas add up to); None for a
+        # step announced before a resumed stream (a client has no snapshot to add to there)
+        self.calls: dict[str, list[dict] | None] = {}
         # message id -> [characters sent, finished?, index of the text part, image file ids sent]
         self.messages: dict[str, list] = {}
 
@@ -106,7 +117,7 @@ class RunEvents:
         self.known.read(run)
         for step in self.known.steps.values():
             self.steps[step.id] = RunStep.IN_PROGRESS if step.status == RunStep.IN_PROGRESS else step.status
-            self.calls[step.id] = len(step.step_details.get("tool_calls", []))
+            self.calls[step.id] = None  # its calls were streamed before: only its completion is owed
         for message in self.known.messages.values():
             images = {p["image_file"]["file_id"] for p in message.content if p.get("type") == "image_file"}
             self.messages[message.id] = [len(message.text), message.status != Message.IN_PROGRESS, _text_index(message.content), images]
@@ -240,16 +251,19 @@ class RunEvents:
             created.update(status="in_progress", completed_at=None, cancelled_at=None, failed_at=None, expired_at=None, last_error=None, usage=None)
             out += [("thread.run.step.created", created), ("thread.run.step.in_progress", created)]
             self.steps[step.id] = RunStep.IN_PROGRESS
-            self.calls[step.id] = 0
+            self.calls[step.id] = []
         if step.type == RunStep.MESSAGE_CREATION:
             message = self.known.messages.get(step.created_message_id)
             if message is not None:
                 out += self._message_events(message, run)
-        else:
+        elif (sent := self.calls[step.id]) is not None:
             calls = serializers.step_details(step.step_details, include_content=self.include_content)["tool_calls"]
-            for index in range(self.calls[step.id], len(calls)):
-                out.append(("thread.run.step.delta", _call_delta(step.id, index, calls[index])))
-            self.calls[step.id] = max(self.calls[step.id], len(calls))
+            for index, call in enumerate(calls):
+                if index == len(sent):
+                    sent.append(_opened_call(call))  # what its deltas add up to: updated by _call_deltas
+                    out.append(("thread.run.step.delta", _step_delta(step.id, index, _opened_call(call))))
+                deltas = _call_deltas(sent[index], call)
+                out += [("thread.run.step.delta", _step_delta(step.id, index, delta)) for delta in deltas]
         if step.status != RunStep.IN_PROGRESS and self.steps[step.id] != step.status:
             out.append((f"thread.run.step.{step.status}", serializers.step(step, run=run, include_content=self.include_content)))
             self.steps[step.id] = step.status
@@ -351,16 +365,57 @@ def _annotation_events(message: Message) -> list[tuple[str, dict]]:
     return [("thread.message.delta", _delta(message.id, content))] if content else []
 
 
-def _call_delta(step_id: str, index: int, call: dict) -> dict:
-    call = {"index": index, **call}
-    if call.get("type") == "code_interpreter":
-        ci = dict(call.get("code_interpreter") or {})
-        ci["outputs"] = [{"index": i, **o} for i, o in enumerate(ci.get("outputs") or [])]
-        call["code_interpreter"] = ci
+def _opened_call(call: dict) -> dict:
+    """A tool call's first delta, as the hosted API streamed it: its id, type and (for a
+    function) name, its text empty and no outputs. The SDK's AssistantEventHandler takes
+    the first delta at an index for ``on_tool_call_created`` only; the input and the
+    outputs come after it (``_call_deltas``), for ``on_tool_call_delta``."""
+    kind = call.get("type")
+    body = call.get(kind)
+    if not isinstance(body, dict):
+        return dict(call)
+    opened = {
+        k: v if k == "name" else "" if k in _CALL_TEXT else [] if isinstance(v, list) else None for k, v in body.items()
+    }
+    return {**{k: v for k, v in call.items() if k != kind}, kind: opened}
+
+
+_CALL_TEXT = ("input", "arguments")  # what a model writes, streamed before the call runs
+
+
+def _call_deltas(sent: dict, call: dict) -> list[dict]:
+    """What ``call`` adds to what its deltas so far (``sent``, updated here) told: first
+    its text (a code_interpreter's input, a function's arguments), then what its execution
+    brought (outputs as indexed entries, a function's output). Only what the SDK can add
+    up: a text that grew, a list's new entries, a value that was empty."""
+    kind = call.get("type")
+    body, told = call.get(kind), sent.get(kind)
+    if not isinstance(body, dict) or not isinstance(told, dict):
+        return []
+    text, outputs = {}, {}
+    for key, value in body.items():
+        before = told.get(key)
+        if key in _CALL_TEXT and isinstance(value, str) and isinstance(before, str):
+            if len(value) > len(before) and value.startswith(before):
+                text[key] = value[len(before) :]
+        elif isinstance(value, list) and isinstance(before, list):
+            if len(value) > len(before):
+                new = enumerate(value[len(before) :], start=len(before))
+                outputs[key] = [{"index": i, **v} if isinstance(v, dict) else v for i, v in new]
+        elif before is None and value is not None:
+            outputs[key] = value
+    deltas = [d for d in (text, outputs) if d]
+    for delta in deltas:
+        for key, value in delta.items():
+            told[key] = told[key] + value if isinstance(value, (str, list)) and told.get(key) is not None else value
+    return [{"type": kind, kind: d} for d in deltas]
+
+
+def _step_delta(step_id: str, index: int, call: dict) -> dict:
     return {
         "id": step_id,
         "object": "thread.run.step.delta",
-        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call]}},
+        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [{"index": index, **call}]}},
     }
 
 

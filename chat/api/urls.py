@@ -33,6 +33,7 @@ urlpatterns = [
     path("models/<str:model>", endpoint({"GET": files.model_retrieve}), name="model"),
     path("vector_stores", endpoint({"GET": vector_stores.list_, "POST": vector_stores.create}), name="vector_stores"),
     path(V, endpoint({"GET": vector_stores.retrieve, "POST": vector_stores.update, "DELETE": vector_stores.delete}), name="vector_store"),
+    path(f"{V}/search", endpoint({"POST": vector_stores.search}), name="vector_store_search"),
     path(f"{V}/files", endpoint({"GET": vector_stores.file_list, "POST": vector_stores.file_create}), name="vector_store_files"),
     path(f"{V}/files/<id:file_id>", endpoint({"GET": vector_stores.file_retrieve, "POST": vector_stores.file_update, "DELETE": vector_stores.file_delete}), name="vector_store_file"),
     path(f"{V}/file_batches", endpoint({"POST": vector_stores.batch_create}), name="file_batches"),

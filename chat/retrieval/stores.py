@@ -69,6 +69,12 @@ def searchable_files(thread: Thread, assistant: Assistant | None) -> list[tuple[
     owned = [(store_ids(thread), thread.owner_id)]
     if assistant is not None:
         owned.append((store_ids(assistant), assistant.owner_id))
+    return files_of(owned)
+
+
+def files_of(owned: list[tuple[list[str], int]]) -> list[tuple[File, int]]:
+    """(file, document id) for every processed file of the stores ``owned`` names, each
+    list of store ids with the owner whose stores and files they must be."""
     allowed = Q()
     for ids, owner_id in owned:
         if ids:

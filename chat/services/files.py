@@ -21,7 +21,7 @@ from django.db import transaction
 
 from chat.files import FileTooLarge, store_file
 from chat.models import Assistant, File, Thread
-from chat.retrieval import stores
+from chat.retrieval import search, stores
 from chat.retrieval.extract import ACCEPTED
 from chat.retrieval.models import VectorStore, VectorStoreFile
 from chat.services import Refused
@@ -199,3 +199,16 @@ def delete_vector_store(store: VectorStore) -> None:
 
 def remove_store_file(entry: VectorStoreFile) -> None:
     entry.delete()
+
+
+def search_vector_store(
+    store: VectorStore, query: str, *, limit: int = 10, threshold: float = 0.0
+) -> list[tuple[File, search.Hit]]:
+    """The store's best passages for ``query``, best first, each with its file: the search
+    a run's file_search makes (chat.retrieval.search), over this store's files only."""
+    files = stores.files_of([([store.id], store.owner_id)])
+    by_document = {document_id: file for file, document_id in files}
+    if not query.strip() or not by_document:
+        return []
+    hits = search.search(query, list(by_document), limit, threshold=threshold)
+    return [(by_document[hit.chunk.document_id], hit) for hit in hits]

@@ -75,6 +75,7 @@ ENDPOINTS = [
     ("GET", V, []),
     ("POST", V, ["name", "metadata", "expires_after"]),
     ("DELETE", V, []),
+    ("POST", f"{V}/search", ["query", "max_num_results", "ranking_options", "rewrite_query", "filters"]),
     ("GET", f"{V}/files", []),
     ("POST", f"{V}/files", ["file_id", "attributes", "chunking_strategy"]),
     ("GET", f"{V}/files/{{file}}", []),

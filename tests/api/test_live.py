@@ -105,9 +105,10 @@ async def test_a_function_call_streams_a_step_delta_then_requires_action(monkeyp
     events = parse_sse((await post(f"/v1/threads/{thread.id}/runs", key, body))["body"])
     names = [name for name, _ in events]
     assert names[-2:] == ["thread.run.requires_action", "done"]
-    delta = json.loads(next(d for n, d in events if n == "thread.run.step.delta"))
-    call = delta["delta"]["step_details"]["tool_calls"][0]
-    assert call["index"] == 0 and call["id"] == "call_1" and call["function"]["arguments"] == '{"q": "x"}'
+    deltas = [json.loads(d)["delta"]["step_details"]["tool_calls"][0] for n, d in events if n == "thread.run.step.delta"]
+    # As the hosted API: the call opens (its id, its name, no arguments), then its arguments.
+    assert deltas[0] == {"index": 0, "id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": "", "output": None}}
+    assert deltas[1:] == [{"index": 0, "type": "function", "function": {"arguments": '{"q": "x"}'}}]
     assert names.index("thread.run.step.created") < names.index("thread.run.step.delta")
     run_id = json.loads(events[0][1])["id"]
     body = {"stream": True, "tool_outputs": [{"tool_call_id": "call_1", "output": "42"}]}

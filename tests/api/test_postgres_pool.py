@@ -153,5 +153,6 @@ def test_a_request_that_gets_no_connection_in_time_is_told_to_retry_with_a_503(p
         "error": {"message": api.json()["error"]["message"], "type": "server_error", "param": None, "code": "server_busy"}
     }
     assert "busy" in api.json()["error"]["message"] and int(api.headers["Retry-After"]) >= 1
+    assert "x-should-retry" not in api.headers  # the SDK's own retry of a 503 is what it should do
     assert page.status_code == 503 and "The server is busy" in page.text and page.headers["Retry-After"]
     assert [r.status_code for r in statuses] == [200]

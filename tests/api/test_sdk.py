@@ -10,6 +10,9 @@ import openai
 import pytest
 from openai import AssistantEventHandler
 
+from chat.code_interpreter import sandbox
+from tests.conftest import skip_or_fail
+
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 WEATHER = {
@@ -87,6 +90,93 @@ def test_a_run_streams_through_an_assistant_event_handler(sdk):
     assert stored.content[0].text.value == text
 
 
+def details(step) -> object:
+    """A step's details without the indexes a stream's deltas carried."""
+    if step.step_details.type == "message_creation":
+        return step.step_details.message_creation.message_id
+    return [
+        (c.id, c.code_interpreter.input, [(o.type, getattr(o, "logs", None)) for o in c.code_interpreter.outputs])
+        if c.type == "code_interpreter"
+        else (c.id, c.model_dump(exclude={"index"}))
+        for c in step.step_details.tool_calls
+    ]
+
+
+class ToolCallHandler(AssistantEventHandler):
+    """The cookbook's streaming handler: what each tool-call callback saw."""
+
+    def __init__(self):
+        super().__init__()
+        self.created, self.deltas, self.done = [], [], []
+
+    def on_tool_call_created(self, tool_call):
+        self.created.append(tool_call.model_copy(deep=True))
+
+    def on_tool_call_delta(self, delta, snapshot):
+        self.deltas.append(delta)
+
+    def on_tool_call_done(self, tool_call):
+        self.done.append(tool_call.model_copy(deep=True))
+
+
+def test_a_tool_calls_input_and_outputs_reach_the_cookbooks_event_handler_as_deltas(sdk):
+    """As the hosted API streamed a call: a first delta opening it (empty input), then its
+    input, then its outputs once it ran; the SDK's handler turns the first into
+    on_tool_call_created only, so everything else has to come after it."""
+    if problem := sandbox.probe():
+        skip_or_fail(problem)
+    assistant = sdk.beta.assistants.create(
+        name="Math Tutor",
+        instructions="You are a personal math tutor. Write and run code to answer math questions.",
+        tools=[{"type": "code_interpreter"}],
+        model="offline",
+    )
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "Print the first 10 Fibonacci numbers"}])
+    handler = ToolCallHandler()
+    with sdk.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+        stream.until_done()
+    run = stream.get_final_run()
+    assert run.status == "completed"
+    steps = sdk.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc").data
+    call = next(s for s in steps if s.type == "tool_calls").step_details.tool_calls[0]
+    assert call.code_interpreter.input and call.code_interpreter.outputs
+    assert [(c.id, c.code_interpreter.input) for c in handler.created] == [(call.id, "")]
+    typed = "".join(d.code_interpreter.input or "" for d in handler.deltas)
+    logs = [o.logs for d in handler.deltas for o in d.code_interpreter.outputs or [] if o.type == "logs"]
+    assert typed == call.code_interpreter.input
+    assert logs == [o.logs for o in call.code_interpreter.outputs if o.type == "logs"] and logs
+    assert "34" in logs[0]
+    # on_tool_call_done sees the call as its deltas added it up (the SDK calls it again at
+    # each later step's completion, with the same call).
+    seen = [(c.id, c.code_interpreter.input, [(o.type, o.logs) for o in c.code_interpreter.outputs]) for c in handler.done]
+    assert seen and set(map(repr, seen)) == {repr((call.id, call.code_interpreter.input, [(o.type, o.logs) for o in call.code_interpreter.outputs]))}
+    # The SDK's final steps are each step's created event plus its deltas (it keeps no
+    # completed event): the same steps, with the same details, as steps.list.
+    final = stream.get_final_run_steps()
+    assert [(s.id, s.type) for s in final] == [(s.id, s.type) for s in steps]
+    assert [details(s) for s in final] == [details(s) for s in steps]
+
+
+def test_a_function_calls_arguments_reach_the_cookbooks_event_handler_as_deltas(sdk):
+    assistant = make_tutor(sdk, tools=[WEATHER])
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    handler = ToolCallHandler()
+    with sdk.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id, event_handler=handler) as stream:
+        stream.until_done()
+    run = stream.current_run
+    assert run.status == "requires_action"
+    waiting = run.required_action.submit_tool_outputs.tool_calls[0]
+    assert [(c.id, c.function.name, c.function.arguments) for c in handler.created] == [(waiting.id, "get_weather", "")]
+    assert "".join(d.function.arguments or "" for d in handler.deltas) == waiting.function.arguments
+    assert "Paris" in waiting.function.arguments
+    with sdk.beta.threads.runs.submit_tool_outputs_stream(
+        thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": waiting.id, "output": "22°C"}]
+    ) as resumed:
+        resumed.until_done()
+    steps = sdk.beta.threads.runs.steps.list(thread_id=thread.id, run_id=run.id, order="asc").data
+    assert next(s for s in steps if s.type == "tool_calls").step_details.tool_calls[0].function.arguments == waiting.function.arguments
+
+
 def test_a_function_call_pauses_the_run_and_outputs_resume_it_streaming(sdk):
     assistant = make_tutor(sdk, tools=[WEATHER])
     thread = sdk.beta.threads.create()
@@ -121,12 +211,51 @@ def test_a_function_call_can_be_answered_by_polling(sdk):
     assert run.status == "completed"
 
 
+def test_a_busy_thread_refuses_a_second_run_and_a_message_at_once_with_the_sdks_default_retries(api_server):
+    """The hosted API's 400s, not 409s: the SDK retries a 409 (twice by default), and a
+    retry that came after the run ended started a second run or posted the message."""
+    with api_server.client("alice", max_retries=openai.DEFAULT_MAX_RETRIES) as sdk:
+        assistant = make_tutor(sdk, tools=[WEATHER])
+        thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What is the weather in Oslo?"}])
+        run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
+        assert run.status == "requires_action"
+        with pytest.raises(openai.BadRequestError) as second:
+            sdk.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        assert second.value.message.endswith(f"Thread {thread.id} already has an active run {run.id}.")
+        assert second.value.code is None and second.value.type == "invalid_request_error"
+        with pytest.raises(openai.BadRequestError) as message:
+            sdk.beta.threads.messages.create(thread_id=thread.id, role="user", content="And in Bergen?")
+        assert message.value.body["message"] == f"Can't add messages to {thread.id} while a run {run.id} is active."
+        # The run ends; nothing the refusals were about happened since.
+        sdk.beta.threads.runs.cancel(thread_id=thread.id, run_id=run.id)
+        assert [r.id for r in sdk.beta.threads.runs.list(thread_id=thread.id)] == [run.id]
+        texts = [m.content[0].text.value for m in sdk.beta.threads.messages.list(thread_id=thread.id) if m.content]
+        assert "And in Bergen?" not in texts
+
+
+def test_a_run_asking_for_a_json_object_answers_with_one_the_callers_json_loads_reads(sdk):
+    assistant = make_tutor(sdk, response_format={"type": "json_object"})
+    thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "Solve 2x + 3 = 7"}])
+    run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=50)
+    assert run.status == "completed" and run.response_format.type == "json_object"
+    reply = sdk.beta.threads.messages.list(thread_id=thread.id, limit=1).data[0].content[0].text.value
+    answer = json.loads(reply)
+    assert list(answer) == ["answer"] and "x = 2" in answer["answer"]
+    # The same question without JSON asked: the same answer, as text.
+    plain = sdk.beta.threads.runs.create_and_poll(
+        thread_id=thread.id, assistant_id=make_tutor(sdk).id, additional_messages=[{"role": "user", "content": "Solve 2x + 3 = 7"}]
+    )
+    assert plain.status == "completed"
+    text = sdk.beta.threads.messages.list(thread_id=thread.id, limit=1).data[0].content[0].text.value
+    assert text == answer["answer"]
+
+
 def test_a_run_waiting_for_outputs_can_be_cancelled(sdk):
     assistant = make_tutor(sdk, tools=[WEATHER])
     thread = sdk.beta.threads.create(messages=[{"role": "user", "content": "What is the weather in Rome?"}])
     run = sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
     assert run.status == "requires_action"
-    with pytest.raises(openai.ConflictError):
+    with pytest.raises(openai.BadRequestError):
         sdk.beta.threads.messages.create(thread_id=thread.id, role="user", content="hello?")
     cancelled = sdk.beta.threads.runs.cancel(run.id, thread_id=thread.id)
     assert cancelled.status in ("cancelling", "cancelled")
@@ -325,6 +454,30 @@ def test_vector_stores_with_files_and_batches(sdk, bob_sdk):
     assert sdk.vector_stores.delete(store.id).deleted
     with pytest.raises(openai.NotFoundError):
         sdk.vector_stores.retrieve(store.id)
+
+
+def test_a_vector_store_is_searched_as_the_hosted_api_searched_it(sdk, bob_sdk):
+    notes = sdk.files.create(file=("algebra.txt", b"To solve a linear equation, isolate x on one side.\n"), purpose="assistants")
+    more = sdk.files.create(file=("geometry.txt", b"The angles of a triangle add up to 180 degrees.\n"), purpose="assistants")
+    store = sdk.vector_stores.create(name="Course notes", file_ids=[notes.id, more.id])
+    for file in (notes, more):
+        assert sdk.vector_stores.files.poll(file.id, vector_store_id=store.id, poll_interval_ms=100).status == "completed"
+    page = sdk.vector_stores.search(store.id, query="What do the angles of a triangle add up to?", max_num_results=1)
+    results = list(page)
+    assert page.object == "vector_store.search_results.page" and page.search_query == ["What do the angles of a triangle add up to?"]
+    assert [(r.file_id, r.filename) for r in results] == [(more.id, "geometry.txt")]
+    assert 0 < results[0].score <= 1 and results[0].attributes == {}
+    assert [(c.type, c.text) for c in results[0].content] == [("text", "The angles of a triangle add up to 180 degrees.")]
+    both = list(sdk.vector_stores.search(store.id, query=["isolate x", "linear equation"]))
+    assert both[0].file_id == notes.id and all(b.score >= c.score for b, c in zip(both, both[1:], strict=False))
+    with pytest.raises(openai.NotFoundError):  # another key's store
+        bob_sdk.vector_stores.search(store.id, query="triangle")
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.vector_stores.search(store.id, query="triangle", max_num_results=51)
+    assert refused.value.code == "integer_above_max_value"
+    with pytest.raises(openai.BadRequestError) as refused:
+        sdk.vector_stores.search(store.id, query="triangle", filters={"type": "eq", "key": "course", "value": "maths"})
+    assert refused.value.param == "filters" and "not supported" in refused.value.message
 
 
 def test_messages_paginate_in_thread_order(sdk):

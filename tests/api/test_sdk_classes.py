@@ -89,6 +89,7 @@ def test_a_student_takes_a_quiz_through_the_sdk_within_the_daily_limit(carol):
         )
     assert refused.value.code == "quota_exceeded" and "00:00 UTC" in refused.value.message
     assert refused.value.response.headers["retry-after"].isdigit()
+    assert refused.value.response.headers["x-should-retry"] == "false"  # a retry in seconds cannot help
     texts = [m.content[0].text.value for m in client.beta.threads.messages.list(thread_id, limit=100).data if m.content]
     assert "Another quiz?" not in texts
 

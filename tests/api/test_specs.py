@@ -59,6 +59,26 @@ def test_an_error_deep_in_a_thread_names_its_place_in_the_body(client, key, body
 
 
 @pytest.mark.parametrize(
+    "body, message, code",
+    [
+        ({"temperature": 5}, "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 5 instead.", "decimal_above_max_value"),
+        ({"top_p": -0.5}, "Invalid 'top_p': decimal below minimum value. Expected a value >= 0, but got -0.5 instead.", "decimal_below_min_value"),
+        (
+            {"tools": [{"type": "file_search", "file_search": {"max_num_results": 51}}]},
+            "Invalid 'tools[0].file_search.max_num_results': integer above maximum value. Expected a value <= 50, but got 51 instead.",
+            "integer_above_max_value",
+        ),
+    ],
+    ids=["decimal-sent-as-integer", "decimal", "integer"],
+)
+def test_a_number_out_of_bounds_is_worded_by_its_fields_kind(client, key, body, message, code):
+    """As the hosted API: temperature is a decimal field, even when 5 is sent."""
+    refused = error(post(client, key, "/v1/assistants", {"model": "offline", **body}))
+    assert (refused["message"], refused["code"]) == (message, code)
+    assert not Assistant.objects.exists()
+
+
+@pytest.mark.parametrize(
     "tools, param",
     [
         ([{"type": "function", "function": {"name": 5}}], "tools[0].function.name"),

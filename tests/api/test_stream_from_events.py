@@ -31,7 +31,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 LOOKUP = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
 CALL_ORDER = [
     "thread.run.created", "thread.run.queued", "thread.run.in_progress", "thread.run.step.created",
-    "thread.run.step.in_progress", "thread.run.step.delta", "thread.run.requires_action",
+    "thread.run.step.in_progress", "thread.run.step.delta", "thread.run.step.delta", "thread.run.requires_action",
 ]
 
 
@@ -123,8 +123,8 @@ async def test_a_function_call_is_served_from_the_events_too(monkeypatch, reads,
     events = await received(stream)
     assert reads == []
     assert kinds(events) == [*CALL_ORDER, "done"]
-    call = events[5][1]["delta"]["step_details"]["tool_calls"][0]
-    assert call["id"] == "call_1" and call["function"]["arguments"] == '{"q": "x"}'
+    opened, arguments = (data["delta"]["step_details"]["tool_calls"][0] for data in (events[5][1], events[6][1]))
+    assert opened["id"] == "call_1" and opened["function"]["arguments"] == "" and arguments["function"]["arguments"] == '{"q": "x"}'
     assert events[-2][1]["required_action"]["submit_tool_outputs"]["tool_calls"][0]["id"] == "call_1"
 
 

@@ -111,37 +111,46 @@ def test_missing_and_mistyped_fields_name_their_param(client, alice_key):
 
 
 def test_unknown_urls_and_methods_answer_in_the_apis_shape(client, alice_key):
-    assert call(client, "GET", "/v1/nothing/here", alice_key).status_code == 404
+    response = call(client, "GET", "/v1/nothing/here", alice_key)
+    assert response.status_code == 404 and response["x-should-retry"] == "false"
     response = call(client, "PUT", "/v1/assistants", alice_key)
-    assert response.status_code == 405 and error_of(response)
+    assert response.status_code == 405 and error_of(response) and response["x-should-retry"] == "false"
 
 
-def test_a_second_run_on_a_busy_thread_is_a_conflict(client, alice_key, thread, tutor):
+def test_a_second_run_or_a_message_on_a_busy_thread_is_a_400_the_sdk_does_not_retry(client, alice_key, thread, tutor):
     # In a test transaction nothing commits, so the first run stays queued.
     first = call(client, "POST", f"/v1/threads/{thread.id}/runs", alice_key, {"assistant_id": tutor.id})
     assert first.status_code == 200 and first.json()["status"] == "queued"
     assert first["openai-poll-after-ms"]
     second = call(client, "POST", f"/v1/threads/{thread.id}/runs", alice_key, {"assistant_id": tutor.id})
-    assert second.status_code == 409 and "already has an active run" in error_of(second)["message"]
+    run_id = first.json()["id"]
+    assert second.status_code == 400 and second["x-should-retry"] == "false"
+    assert error_of(second) == {
+        "message": f"Thread {thread.id} already has an active run {run_id}.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
     message = call(client, "POST", f"/v1/threads/{thread.id}/messages", alice_key, {"role": "user", "content": "hi"})
-    assert message.status_code == 409
+    assert message.status_code == 400 and message["x-should-retry"] == "false"
+    assert error_of(message)["message"] == f"Can't add messages to {thread.id} while a run {run_id} is active."
     assert Run.objects.filter(thread=thread).count() == 1
 
 
-def test_a_run_that_got_in_between_the_check_and_the_insert_is_a_conflict_naming_it(
+def test_a_run_that_got_in_between_the_check_and_the_insert_is_refused_naming_it(
     client, alice_key, thread, tutor, monkeypatch
 ):
     """Another request's run, queued after this one found the thread idle: the database's
     one-active-run constraint refuses the insert, nothing of this request is kept, and the
-    409 names the run that is there (read after the rollback)."""
+    400 names the run that is there (read after the rollback)."""
     from chat.services import messages as message_services
 
     other = Run.objects.create(thread=thread, assistant=tutor, model="offline")
     monkeypatch.setattr(message_services, "check_idle", lambda thread: None)  # as if it came just after
     body = {"assistant_id": tutor.id, "additional_messages": [{"role": "user", "content": "hi"}]}
     response = call(client, "POST", f"/v1/threads/{thread.id}/runs", alice_key, body)
-    assert response.status_code == 409 and error_of(response)["code"] == "thread_busy"
-    assert other.id in error_of(response)["message"]
+    assert response.status_code == 400
+    assert error_of(response)["message"] == f"Thread {thread.id} already has an active run {other.id}."
     assert list(Run.objects.filter(thread=thread)) == [other]
     assert not Message.objects.filter(thread=thread).exists()
 
@@ -170,9 +179,16 @@ def test_a_body_over_the_limit_is_a_413(client, alice_key, settings):
     assert response.status_code == 413
 
 
-def test_limit_must_be_between_1_and_100(client, alice_key):
-    assert call(client, "GET", "/v1/assistants?limit=0", alice_key).status_code == 400
-    assert call(client, "GET", "/v1/assistants?limit=101", alice_key).status_code == 400
+def test_limit_must_be_between_1_and_100_and_the_error_says_which_side_it_is_out_on(client, alice_key):
+    assert error_of(call(client, "GET", "/v1/assistants?limit=0", alice_key)) == {
+        "message": "Invalid 'limit': integer below minimum value. Expected a value >= 1, but got 0 instead.",
+        "type": "invalid_request_error",
+        "param": "limit",
+        "code": "integer_below_min_value",
+    }
+    refused = error_of(call(client, "GET", "/v1/assistants?limit=1000", alice_key))
+    assert refused["message"] == "Invalid 'limit': integer above maximum value. Expected a value <= 100, but got 1000 instead."
+    assert refused["code"] == "integer_above_max_value"
     assert call(client, "GET", "/v1/assistants?order=sideways", alice_key).status_code == 400
     assert call(client, "GET", "/v1/assistants?after=asst_unknown", alice_key).status_code == 400
 
@@ -247,6 +263,7 @@ def test_a_key_over_its_rate_limit_gets_a_429_and_others_do_not(client, alice_ke
     assert response.status_code == 429
     assert error_of(response)["code"] == "rate_limit_exceeded" and error_of(response)["type"] == "requests"
     assert response["Retry-After"] == "30" and response["retry-after-ms"] == "30000"
+    assert "x-should-retry" not in response  # the SDK's retry after retry-after-ms is right here
     assert call(client, "post", "/v1/threads", bob_key, {}).status_code == 200
     cache.clear()
 

@@ -41,9 +41,15 @@ def save_thread(user, spec: specs.ThreadCreate, thread_id: str | None = None) ->
         return create_thread(user, messages=messages, metadata=spec.metadata, tool_resources=resources, thread_id=thread_id)
 
 
-def busy(thread: Thread, run=None) -> ApiError:
+def busy(thread: Thread, run=None, *, adding: str = "run") -> ApiError:
+    """The thread has an active run: a 400 worded as the hosted API's, per action (``adding``
+    a "run" or a "message"). Not a 409: the SDK retries those, and a retry that lands
+    after the run ended would start the run, or post the message, the caller was refused."""
     run = run or thread.active_run()
-    return ApiError(409, f"Thread {thread.id} already has an active run {run.id if run else ''}.".replace(" .", "."), code="thread_busy")
+    named = f" {run.id}" if run else ""
+    if adding == "message":
+        return invalid(f"Can't add messages to {thread.id} while a run{named} is active.")
+    return invalid(f"Thread {thread.id} already has an active run{named}.")
 
 
 # --- threads -------------------------------------------------------------------------------
@@ -96,7 +102,7 @@ def message_create(request: HttpRequest, thread_id: str):
     try:
         message = add_message(thread, **cleaned)
     except ThreadBusy as exc:
-        raise busy(thread, exc.run) from None
+        raise busy(thread, exc.run, adding="message") from None
     return ok(serializers.message(message))
 
 

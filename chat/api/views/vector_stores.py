@@ -129,6 +129,35 @@ def retrieve(request: HttpRequest, store_id: str):
     return ok(store_dict(_store(request, store_id)))
 
 
+def search(request: HttpRequest, store_id: str):
+    """The store's best passages for a query, as the hosted API's vector store search
+    answered them (one page)."""
+    store = _store(request, store_id)
+    spec = read(request, specs.StoreSearch)
+    if spec.filters:
+        raise invalid("Invalid 'filters': filtering on file attributes is not supported here.", param="filters")
+    threshold = spec.ranking_options.score_threshold if spec.ranking_options else None
+    found = services.search_vector_store(store, spec.text(), limit=spec.max_num_results, threshold=threshold or 0.0)
+    return ok(
+        {
+            "object": "vector_store.search_results.page",
+            "search_query": [spec.query] if isinstance(spec.query, str) else spec.query,
+            "data": [
+                {
+                    "file_id": file.id,
+                    "filename": file.filename,
+                    "score": hit.score,
+                    "attributes": {},
+                    "content": [{"type": "text", "text": hit.chunk.text}],
+                }
+                for file, hit in found
+            ],
+            "has_more": False,
+            "next_page": None,
+        }
+    )
+
+
 def update(request: HttpRequest, store_id: str):
     store = _store(request, store_id)
     services.update_vector_store(store, **_changes(read(request, specs.StoreUpdate)))

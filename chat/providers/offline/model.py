@@ -308,7 +308,21 @@ def compose(request: ModelRequest) -> Reply:
         reply = next(_replies(request), None) or fallback_reply(request)
     if not request.parallel_tool_calls and len(reply.tool_calls) > 1:
         reply = Reply(text=reply.text, tool_calls=reply.tool_calls[:1])
+    if reply.text and asks_for_json(request):
+        reply = Reply(
+            text=json.dumps({"answer": reply.text}, ensure_ascii=False),
+            tool_calls=reply.tool_calls,
+            grades=reply.grades,
+        )
     return reply
+
+
+def asks_for_json(request: ModelRequest) -> bool:
+    """A run whose response_format asks for JSON (``json_object``, or ``json_schema``,
+    whose schema this model does not follow) gets its text as ``{"answer": "<text>"}``:
+    the same answer, in a JSON object the caller's ``json.loads`` reads."""
+    kind = (request.response_format or {}).get("type")
+    return kind in ("json_object", "json_schema")
 
 
 def _answer(request: ModelRequest) -> tuple[Reply, int]:
