@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.text import normalize_newlines
 
@@ -101,6 +101,14 @@ class Thread(models.Model):
             return None
         found[0].thread = self  # as ``self.runs`` would have set it
         return found[0]
+
+    def last_answer_is_record(self) -> bool:
+        """The answer to the user's last message holds a quiz they submitted. Its grading
+        showed the right answers, so that turn is the record of the attempt (kept in the
+        gradebook too): it is not answered again or edited away, and a retake is another
+        quiz, asked for. One query: the last question's time is a subquery."""
+        last_question = self.messages.filter(role=Message.USER).order_by("-seq").values("created_at")[:1]
+        return self.quiz_attempts.filter(submitted_at__gte=Subquery(last_question)).exists()
 
     @property
     def assistant_deleted(self) -> bool:

@@ -35,6 +35,16 @@ class AssistantChoiceForm(forms.Form):
         self.fields["assistant"].queryset = assistants
 
 
+class PublishForm(AssistantChoiceForm):
+    """One of the tutor's own assistants, to publish to the class."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["assistant"]
+        field.empty_label = "Choose an assistant…"
+        field.error_messages["required"] = "Choose which of your assistants to publish, then press Publish."
+
+
 class LimitsForm(forms.ModelForm):
     class Meta:
         model = Classroom

@@ -3,6 +3,8 @@ the rules about who may do them are checked by the caller through ``chat.access`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -11,6 +13,7 @@ from chat import conversations
 from chat.access import publications_for_student
 from chat.classes.models import Classroom, ClassThread, Membership, Publication, normalize_join_code
 from chat.engine.runs import cancel_run
+from chat.functions.models import QuizAttempt
 from chat.models import Assistant, Run, Thread
 from chat.states import ACTIVE
 
@@ -60,10 +63,11 @@ def add_tutor(classroom: Classroom, username: str) -> Membership:
     return membership
 
 
-def remove_member(classroom: Classroom, membership_id, by_user) -> None:
-    """A tutor removes a student or a co-tutor; never themselves, never the last tutor."""
+def member_to_remove(classroom: Classroom, membership_id, by_user) -> Membership:
+    """The membership a tutor may remove: a student or a co-tutor; never themselves (so
+    never the last tutor). Asked by the confirm page and by the removal alike."""
     membership = (
-        Membership.objects.filter(pk=membership_id, classroom=classroom).first()
+        Membership.objects.select_related("user").filter(pk=membership_id, classroom=classroom).first()
         if str(membership_id).isdigit()
         else None
     )
@@ -71,8 +75,61 @@ def remove_member(classroom: Classroom, membership_id, by_user) -> None:
         raise ClassError("That person is not in this class.")
     if membership.user_id == by_user.pk:
         raise ClassError("You cannot remove yourself from your own class.")
+    return membership
+
+
+def remove_member(classroom: Classroom, membership_id, by_user) -> Membership:
+    """Returns the removed membership (for the message saying who)."""
+    membership = member_to_remove(classroom, membership_id, by_user)
     membership.delete()
     _cancel_runs_in(classroom, student=membership.user)  # their class conversations are closed now
+    return membership
+
+
+@dataclass(frozen=True)
+class Consequences:
+    """What an action about to be confirmed would touch, counted now: the class
+    conversations holding a message it closes, the runs still going it stops, the quiz
+    attempts kept in the gradebook, and the assistants published there that stay."""
+
+    conversations: int = 0
+    running: int = 0
+    attempts: int = 0
+    published: tuple[Assistant, ...] = ()
+
+
+def removal_consequences(classroom: Classroom, membership: Membership) -> Consequences:
+    if membership.role == Role.TUTOR:  # a co-tutor's assistants published here stay published
+        published = Assistant.objects.filter(publications__classroom=classroom, owner=membership.user)
+        return Consequences(published=tuple(published))
+    student = membership.user
+    return Consequences(
+        conversations=_class_conversations(classroom).filter(owner=student).count(),
+        running=_active_runs_in(classroom, student=student).count(),
+        attempts=QuizAttempt.objects.filter(classroom=classroom, user=student).count(),
+    )
+
+
+def unpublish_consequences(classroom: Classroom, assistant: Assistant) -> Consequences:
+    """``published``: the class's other assistants, with which its conversations go on."""
+    others = Assistant.objects.filter(publications__classroom=classroom).exclude(pk=assistant.pk)
+    return Consequences(
+        conversations=_class_conversations(classroom).filter(assistant=assistant).count(),
+        running=_active_runs_in(classroom, assistant=assistant).count(),
+        published=tuple(others) if not classroom.archived else (),
+    )
+
+
+def archive_consequences(classroom: Classroom) -> Consequences:
+    return Consequences(
+        conversations=_class_conversations(classroom).count(),
+        running=_active_runs_in(classroom).count(),
+        attempts=QuizAttempt.objects.filter(classroom=classroom).count(),
+    )
+
+
+def _class_conversations(classroom: Classroom):
+    return Thread.objects.filter(class_link__classroom=classroom).holding_messages()
 
 
 def leave(classroom: Classroom, user) -> None:
@@ -106,16 +163,20 @@ def set_archived(classroom: Classroom, archived: bool) -> None:
         _cancel_runs_in(classroom)
 
 
-def _cancel_runs_in(classroom: Classroom, *, assistant: Assistant | None = None, student=None) -> None:
-    """Cancel the active runs of the class's conversations (of one assistant, or of one
-    student's conversations), each through its own lifecycle (``cancel_run``), which tells
-    every open page of the conversation."""
+def _active_runs_in(classroom: Classroom, *, assistant: Assistant | None = None, student=None):
+    """The active runs of the class's conversations (of one assistant, or of one student's)."""
     runs = Run.objects.filter(thread__class_link__classroom=classroom, status__in=ACTIVE)
     if assistant is not None:
         runs = runs.filter(assistant=assistant)
     if student is not None:
         runs = runs.filter(thread__owner=student)
-    for run in runs:
+    return runs
+
+
+def _cancel_runs_in(classroom: Classroom, *, assistant: Assistant | None = None, student=None) -> None:
+    """Cancel those runs, each through its own lifecycle (``cancel_run``), which tells
+    every open page of the conversation."""
+    for run in _active_runs_in(classroom, assistant=assistant, student=student):
         cancel_run(run)
 
 

@@ -15,7 +15,15 @@ from django.utils.http import urlencode
 
 from chat.access import class_assistants, get_classroom_for_member, get_classroom_for_tutor
 from chat.classes import gradebook, progress, quotas, services
-from chat.classes.forms import AddTutorForm, AssistantChoiceForm, ClassroomForm, JoinForm, LimitsForm, OverrideForm
+from chat.classes.forms import (
+    AddTutorForm,
+    AssistantChoiceForm,
+    ClassroomForm,
+    JoinForm,
+    LimitsForm,
+    OverrideForm,
+    PublishForm,
+)
 from chat.classes.models import Classroom, Membership, normalize_join_code
 from chat.models import Assistant, Thread
 from chat.views.methods import posted_from, require_GET, require_http_methods, require_POST
@@ -127,7 +135,8 @@ def _detail_context(request: HttpRequest, classroom: Classroom, role: str, **for
                 Q(publications__classroom=classroom) | Q(pk__in=progress.class_conversations(classroom).values("assistant_id"))
             ).distinct(),
             published=published,
-            publish_form=forms.get("publish_form") or AssistantChoiceForm(assistants=own),
+            publish_form=forms.get("publish_form") or PublishForm(assistants=own),
+            has_assistants=Assistant.objects.filter(owner=request.user).exists(),
             can_publish=own.exists(),
             tutor_form=forms.get("tutor_form") or AddTutorForm(),
             limits_form=forms.get("limits_form") or LimitsForm(instance=classroom),
@@ -187,14 +196,24 @@ def tutor_add(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return render(request, "classes/class_detail.html", context, status=400)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def member_remove(request: HttpRequest, classroom_id: int, membership_id: int) -> HttpResponse:
+    """GET asks for confirmation, saying what removing does; POST removes."""
     classroom = get_classroom_for_tutor(request.user, classroom_id)
     try:
-        services.remove_member(classroom, membership_id, request.user)
+        if request.method == "GET":
+            membership = services.member_to_remove(classroom, membership_id, request.user)
+            context = {
+                "classroom": classroom, "member": membership, "is_tutor": membership.role == Role.TUTOR,
+                "will": services.removal_consequences(classroom, membership),
+            }
+            return render(request, "classes/remove.html", context)
+        membership = services.remove_member(classroom, membership_id, request.user)
     except services.ClassError as problem:
         messages.error(request, str(problem))
+    else:
+        messages.success(request, f"{membership.user.get_username()} was removed from {classroom.name}.")
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
@@ -202,22 +221,36 @@ def member_remove(request: HttpRequest, classroom_id: int, membership_id: int) -
 @login_required
 def assistant_publish(request: HttpRequest, classroom_id: int) -> HttpResponse:
     classroom = get_classroom_for_tutor(request.user, classroom_id)
-    form = AssistantChoiceForm(request.POST, assistants=Assistant.objects.filter(owner=request.user))
+    form = PublishForm(request.POST, assistants=Assistant.objects.filter(owner=request.user))
     if not form.is_valid():
         context = _detail_context(request, classroom, Role.TUTOR, publish_form=form)
         return render(request, "classes/class_detail.html", context, status=400)
-    services.publish(classroom, form.cleaned_data["assistant"])
+    assistant = form.cleaned_data["assistant"]
+    services.publish(classroom, assistant)
+    messages.success(request, f"{assistant.name} is published to {classroom.name}: its students can chat with it.")
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def assistant_unpublish(request: HttpRequest, classroom_id: int) -> HttpResponse:
-    """Any tutor of the class may take an assistant down, not only its owner."""
+    """Any tutor of the class may take an assistant down, not only its owner. GET (with
+    ?assistant=) asks for confirmation, saying what unpublishing does; POST unpublishes."""
     classroom = get_classroom_for_tutor(request.user, classroom_id)
-    form = AssistantChoiceForm(request.POST, assistants=Assistant.objects.filter(publications__classroom=classroom))
-    if form.is_valid():
-        services.unpublish(classroom, form.cleaned_data["assistant"])
+    data = request.GET if request.method == "GET" else request.POST
+    form = AssistantChoiceForm(data, assistants=Assistant.objects.filter(publications__classroom=classroom))
+    if not form.is_valid():
+        messages.error(request, "That assistant is not published to this class (any more).")
+        return redirect("classes:detail", classroom_id=classroom.pk)
+    assistant = form.cleaned_data["assistant"]
+    if request.method == "GET":
+        context = {
+            "classroom": classroom, "assistant": assistant,
+            "will": services.unpublish_consequences(classroom, assistant),
+        }
+        return render(request, "classes/unpublish.html", context)
+    services.unpublish(classroom, assistant)
+    messages.success(request, f"{assistant.name} is no longer published to {classroom.name}.")
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
@@ -235,11 +268,23 @@ def class_limits(request: HttpRequest, classroom_id: int) -> HttpResponse:
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def class_archive(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    """GET asks for confirmation, saying what archiving does; POST archives (or, with
+    archived=0, reopens: that closes nothing, so it is not asked about)."""
     classroom = get_classroom_for_tutor(request.user, classroom_id)
-    services.set_archived(classroom, request.POST.get("archived") != "0")
+    if request.method == "GET":
+        if classroom.archived:
+            return redirect("classes:detail", classroom_id=classroom.pk)
+        context = {"classroom": classroom, "will": services.archive_consequences(classroom)}
+        return render(request, "classes/archive.html", context)
+    archived = request.POST.get("archived") != "0"
+    services.set_archived(classroom, archived)
+    if archived:
+        messages.success(request, f"{classroom.name} is archived: its conversations are closed and nobody can join.")
+    else:
+        messages.success(request, f"{classroom.name} is open again: students can join and chat with its assistants.")
     return redirect("classes:detail", classroom_id=classroom.pk)
 
 

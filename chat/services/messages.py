@@ -28,6 +28,16 @@ class NothingToRedo(Exception):
     the user was editing)."""
 
 
+class AnswerOnRecord(NothingToRedo):
+    """The answer to the last message holds a quiz the user submitted (``Thread.last_answer_is_record``)."""
+
+
+ANSWER_ON_RECORD = (
+    "Your last message was answered with a quiz you submitted, and its grading showed the right answers: "
+    "that answer stays as the record of your attempt, so it cannot be answered again or edited. "
+    "To try again, ask for another quiz."
+)
+
 QUESTION_CHANGED = (
     "Your last message changed since you began editing (in another tab?), so nothing was replaced. "
     "Send again to replace your latest message with this text."
@@ -217,9 +227,13 @@ def title_from(text: str, limit: int = 60) -> str:
 
 
 def _last_question(thread: Thread) -> Message:
+    """The user's last message, to answer again or edit: refused when there is none, or when
+    its answer is a submitted quiz's record."""
     last = thread.messages.filter(role=Message.USER).order_by("-seq").first()
     if last is None:
         raise NothingToRedo("There is no message of yours in this conversation yet.")
+    if thread.last_answer_is_record():
+        raise AnswerOnRecord(ANSWER_ON_RECORD)
     return last
 
 

@@ -114,7 +114,7 @@ def _thread_context(
 def thread_detail(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread, can_write = get_thread_for_reader(request.user, thread_id)
     # ?edit: the composer holds the last message of the user's, to change and send again.
-    editing = can_write and "edit" in request.GET
+    editing = can_write and "edit" in request.GET and not thread.last_answer_is_record()
     last_question = thread.messages.filter(role=Message.USER).order_by("-seq").first() if editing else None
     initial = {"text": last_question.text} if last_question else None
     form = MessageForm(user=request.user, thread=thread, initial=initial)

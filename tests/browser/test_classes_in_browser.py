@@ -89,7 +89,7 @@ def test_a_student_joins_by_link_and_the_tutor_watches_the_conversation_live(cha
     expect(tutor.get_by_role("heading", level=1)).to_have_text("Physics 101")
     tutor.get_by_label("Assistant to publish").select_option(label="Math Tutor")
     tutor.get_by_role("button", name="Publish").click()
-    expect(tutor.get_by_role("button", name="Unpublish Math Tutor")).to_be_visible()
+    expect(tutor.get_by_role("link", name=re.compile(r"^Unpublish Math Tutor"))).to_be_visible()
     invite = tutor.locator(".invite-link").text_content()
     assert invite and re.search(r"/join/[A-Z2-9]{8}/$", invite)
 
@@ -215,8 +215,12 @@ def test_a_conversation_closed_while_open_shows_only_what_still_works(chat_serve
     expect(student.locator("#run-status")).to_contain_text("Completed", timeout=RUN_TIMEOUT)
     expect(student.get_by_role("button", name="Answer again")).to_be_visible()
 
+    tutor.get_by_role("link", name=re.compile(r"^Unpublish Math Tutor")).click()  # asks first
+    expect(tutor.get_by_role("heading", level=1)).to_have_text("Unpublish “Math Tutor” from “Closing 1”?")
+    fits_a_phone(tutor, "unpublish-confirm")
     tutor.get_by_role("button", name="Unpublish Math Tutor").click()
-    expect(tutor.get_by_role("button", name="Unpublish Math Tutor")).to_have_count(0)
+    expect(tutor.locator("#notice")).to_contain_text("Math Tutor is no longer published to Closing 1.")
+    expect(tutor.get_by_role("link", name=re.compile(r"^Unpublish Math Tutor"))).to_have_count(0)
 
     student.get_by_label("Message", exact=True).fill("Is x = 1 right?")
     student.get_by_role("button", name="Send").click()
@@ -246,3 +250,20 @@ def test_a_conversation_closed_while_open_shows_only_what_still_works(chat_serve
     student.get_by_role("link", name="Join a class with its code").click()
     expect(student).to_have_url(re.compile(r"/classes/#join$"))
     expect(student.locator("#join")).to_be_visible()
+
+
+def test_removing_a_student_asks_first_and_says_it_was_done(chat_server: ChatServer, browsing: Browsing):
+    tutor = browsing.new_page(chat_server)
+    log_in(tutor, "tutor")
+    a_student_joined(tutor, browsing, chat_server, "Removing 1", "Math Tutor")
+    tutor.reload()
+    tutor.get_by_role("link", name=re.compile(r"^Remove student")).click()
+    expect(tutor.get_by_role("heading", level=1)).to_have_text("Remove student from “Removing 1”?")
+    expect(tutor.locator("main")).to_contain_text("marked “(left the class)”")
+    fits_a_phone(tutor, "remove-confirm")
+    tutor.get_by_role("link", name="Keep them").click()  # nothing happened
+    expect(tutor.get_by_role("link", name=re.compile(r"^Remove student"))).to_be_visible()
+    tutor.get_by_role("link", name=re.compile(r"^Remove student")).click()
+    tutor.get_by_role("button", name="Remove student").click()
+    expect(tutor.locator("#notice")).to_contain_text("student was removed from Removing 1.")
+    expect(tutor.get_by_role("link", name=re.compile(r"^Remove student"))).to_have_count(0)

@@ -106,6 +106,9 @@ def test_a_student_asks_for_a_quiz_answers_it_and_sees_the_graded_answer_stream_
     expect(grading).to_contain_text("You got 2 of 2 right.")
     texts = streamed_texts(page)
     assert len(texts) >= 2 and texts[-1].startswith(texts[0]), f"the grading did not stream in: {texts!r}"
+    # Pushed live when the grading finished, without a reload: no Answer again for a graded quiz.
+    expect(page.locator("#composer-action")).to_contain_text("ask for another quiz")
+    expect(page.get_by_role("button", name="Answer again")).to_have_count(0)
 
     # The answers stay visible as the step's output, and after a reload.
     steps = page.locator("#steps")
@@ -114,6 +117,11 @@ def test_a_student_asks_for_a_quiz_answers_it_and_sees_the_graded_answer_stream_
     page.reload()
     expect(page.locator("#steps")).to_contain_text("108 degrees")
     expect(page.get_by_role("article", name="Quiz Tutor").last).to_contain_text("Correct!")
+    # The graded quiz is a record: not answered again or edited away (Thread.last_answer_is_record).
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.get_by_role("button", name="Answer again")).to_have_count(0)
+    expect(page.get_by_role("link", name="Edit last message")).to_have_count(0)
+    expect(page.locator("#composer-action")).to_contain_text("ask for another quiz")
 
 
 def answer_late(route) -> None:
