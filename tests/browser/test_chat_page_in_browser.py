@@ -89,9 +89,11 @@ def test_on_a_phone_the_sidebar_is_a_drawer(browsing: Browsing, chat_server: Cha
     expect(sidebar(page).get_by_role("searchbox")).to_be_focused()
     page.keyboard.press("Escape")
     expect(sidebar(page)).to_be_hidden()
+    expect(toggle).to_be_focused()  # not <body>: the keyboard goes on from the button that opened it
     toggle.click()
     sidebar(page).get_by_role("button", name="Close conversations").click()
     expect(sidebar(page)).to_be_hidden()
+    expect(toggle).to_be_focused()
 
 
 def test_during_a_run_the_composer_offers_stop_instead_of_send(browsing: Browsing, slow_chat_server: ChatServer):
