@@ -639,3 +639,13 @@ def test_a_student_in_a_class_is_not_told_to_join_one(alice_client, alice):
     Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.STUDENT)
     response = alice_client.get(reverse("chat:threads"))
     assertNotContains(response, "Join a class with its code")
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_a_blank_rename_is_refused_and_keeps_the_title(alice_client, thread, blank):
+    response = alice_client.post(
+        reverse("chat:thread_rename", args=[thread.id]), {"title": blank}, headers={"HX-Request": "true"}
+    )
+    assertContains(response, "The title was not changed: a title cannot be blank.")
+    thread.refresh_from_db()
+    assert thread.title == "Algebra"
