@@ -21,7 +21,8 @@
     var waiting = note && /form above/.test(note.textContent);
     slot.textContent = "";
     var line = document.createElement("p");
-    line.textContent = waiting ?
+    line.textContent = document.getElementById("thread-deleted") ?
+      "Not sent: this conversation was deleted. Your message stays in the box, to copy." : waiting ?
       "Not sent yet: answer the quiz above, or cancel it, first. Your message stays in the box." :
       "Not sent yet: the tutor is still answering. Send again once it has finished, or press Stop.";
     slot.appendChild(line);
