@@ -260,6 +260,11 @@ def class_assistants(classroom: Classroom):
     return Assistant.objects.filter(publications__classroom=classroom)
 
 
+def in_no_class(user) -> bool:
+    """Whether ``user`` belongs to no class, as student or tutor: told how to join one."""
+    return not Membership.objects.filter(user_id=user.pk).exists()
+
+
 def is_student_of(user, classroom: Classroom) -> bool:
     return Membership.objects.filter(classroom=classroom, user_id=user.pk, role=Membership.Role.STUDENT).exists()
 

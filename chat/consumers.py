@@ -106,6 +106,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
     _panel_reread = False  # a gap: the panel is read afresh, whatever the events said
     _quiet_task: asyncio.Task | None = None  # looks at a live run's status after a quiet spell
     _heard = 0  # events handled so far, so the quiet-spell watcher sees whether any came
+    thread_deleted = False  # the page was told its thread is gone: its panel stays as it is
 
     async def connect(self) -> None:
         """One trip to the database thread: who is signed in, whether they may read the
@@ -372,7 +373,7 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             # After a gap the rows are read now: they hold what the events waiting say.
             self._panel_events, self._panel_reread = [], False
             html = await (self._whole_run_panel() if reread else self._run_panel(taken))
-            if html:
+            if html and not self.thread_deleted:
                 await self.send(text_data=html)
 
     async def message_created(self, event: dict) -> None:
@@ -443,8 +444,13 @@ class ThreadConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=html)
 
     async def conversation_unlisted(self, event: dict) -> None:
-        """A conversation of theirs was deleted (perhaps in another tab)."""
-        await self.send(text_data=live.render_unlisted(event["thread_id"]))
+        """A conversation of theirs was deleted (perhaps in another tab); when it is this
+        page's own, the page says so, and no later panel brings Send back."""
+        html = live.render_unlisted(event["thread_id"])
+        if event["thread_id"] == self.thread.id:
+            self.thread_deleted = True
+            html += live.render_thread_deleted()
+        await self.send(text_data=html)
 
     async def file_status(self, event: dict) -> None:
         """An attached file finished processing (retrieval ingest)."""

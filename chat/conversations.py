@@ -57,19 +57,34 @@ def grouped_by_date(threads, today=None) -> list[Group]:
     return [group for group in groups.values() if group.threads]
 
 
-def start_conversation(user, assistant: Assistant) -> Thread:
-    """A thread to write in: the user's newest empty one if there is one (so that
-    "New conversation" pressed twice leaves no blank thread behind), else a new one."""
+def empty_conversation(user, assistant: Assistant, classroom=None) -> Thread | None:
+    """The user's newest thread with nothing asked in it (no message, no run) in the same
+    place, now talking to ``assistant``, or None. The browser's "New conversation" and a
+    class's "Start a conversation" take it instead of piling up blank threads (/v1's
+    threads.create always creates). The same place: a private thread for a private
+    conversation, a thread of ``classroom`` for that class (never one for the other)."""
+    threads = Thread.objects.filter(owner=user)
+    if classroom is None:
+        threads = threads.filter(class_link__isnull=True)
+    else:
+        threads = threads.filter(class_link__classroom=classroom)
     empty = (
-        Thread.objects.filter(owner=user, class_link__isnull=True)  # a class thread is never reused as a private one
-        .without_messages()
+        threads.without_messages()
         .exclude(Exists(Run.objects.filter(thread=OuterRef("pk"))))
         .order_by("-created_at")
         .first()
     )
+    if empty is not None:
+        empty.assistant = assistant
+        empty.updated_at = timezone.now()
+        empty.save(update_fields=["assistant", "updated_at"])
+    return empty
+
+
+def start_conversation(user, assistant: Assistant) -> Thread:
+    """A private thread to write in: the user's newest empty one if there is one (so that
+    "New conversation" pressed twice leaves no blank thread behind), else a new one."""
+    empty = empty_conversation(user, assistant)
     if empty is None:
         return create_thread(user, assistant=assistant)
-    empty.assistant = assistant
-    empty.updated_at = timezone.now()
-    empty.save(update_fields=["assistant", "updated_at"])
     return empty

@@ -201,10 +201,19 @@ class AssistantForm(forms.ModelForm):
 
 
 class ThreadTitleForm(forms.ModelForm):
+    """A rename by hand. The model takes a blank title (a new conversation, named by its
+    first question), but a rename to nothing or spaces is refused, not taken for "New
+    conversation": the title stays."""
+
     class Meta:
         model = Thread
         fields = ["title"]
         labels = {"title": "Title"}
+        error_messages = {"title": {"required": "a title cannot be blank. Type at least one letter or digit."}}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["title"].required = True  # stripped first: spaces alone are blank
 
 
 class ConversationChoiceField(forms.ChoiceField):

@@ -148,6 +148,12 @@ def render_unlisted(thread_id: str) -> str:
     )
 
 
+def render_thread_deleted() -> str:
+    """The page of a conversation deleted elsewhere (another tab): it says so at once, its
+    composer loses Send (what was typed stays), and it links to a new conversation."""
+    return render_to_string(f"{PAGE}#thread_deleted")
+
+
 def render_moved(thread_ids: list[str]) -> str:
     """Put conversations a sidebar shows on top of its "Today" group, the last named on top
     (a later question the same day): a marker app.js acts on (``applyMoves``), nothing

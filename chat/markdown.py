@@ -434,14 +434,17 @@ def _build_markdown() -> MarkdownIt:
     return md
 
 
-_PUNCTUATION = re.compile(r"[.,;:!?]+")
+# Marks that go inside the formula they follow, so they never start a line alone.
+PUNCTUATION_AFTER_MATH = _PUNCTUATION = re.compile(r"[.,;:!?]+")
 
 
 def _display_math_keeps_its_punctuation(state: Any) -> None:
     """The full stop or comma that ends a sentence on a display formula goes inside it,
     as in print: after the formula's box (a block, KaTeX's .katex-display) it would sit
     alone on a line of its own. Covers ``$$…$$.`` in running text and a block formula
-    followed by a line of nothing but punctuation."""
+    followed by a line of nothing but punctuation. An inline formula's too (``$x = 1$:``):
+    after its box (an inline-block) the line may break, leaving the mark alone at the
+    start of the next line."""
     tokens = state.tokens
     for i, token in enumerate(tokens):
         if token.type != "inline" or not token.children:
@@ -449,7 +452,7 @@ def _display_math_keeps_its_punctuation(state: Any) -> None:
         children = token.children
         for at, child in enumerate(children[:-1]):
             after = children[at + 1]
-            if child.type == "math_inline_double" and after.type == "text":
+            if child.type in ("math_inline", "math_inline_double") and after.type == "text":
                 found = _PUNCTUATION.match(after.content)
                 if found:
                     child.content = _with_punctuation(child.content, found.group())
@@ -526,13 +529,15 @@ _FORMULA_TOKENS = frozenset({"math_inline", "math_inline_double"})
 
 def formula_html(source: str) -> str | None:
     """The HTML the full render gives ``source`` when it is exactly one formula
-    (``\\(x\\)``, ``\\[x\\]``, ``$x$``, ``$$x$$``, by the same rules), else None.
+    (``\\(x\\)``, ``\\[x\\]``, ``$x$``, ``$$x$$``, by the same rules), perhaps with the
+    punctuation right after it (which the full render puts inside it), else None.
 
     A streaming answer shows each formula with this as soon as it is complete
     (chat/streaming_math.py), so it is typeset while the text streams, and looks
     the same once the answer is rendered whole."""
     tokens = _MD.parseInline(source, {})
-    children = (tokens[0].children or []) if tokens else []
+    # Punctuation right after it went inside it (_display_math_keeps_its_punctuation).
+    children = [child for child in (tokens[0].children or []) if child.type != "text" or child.content] if tokens else []
     if len(children) != 1 or children[0].type not in _FORMULA_TOKENS:
         return None
     return _CLEANER.clean(_MD.renderer.render(children, _MD.options, {}))

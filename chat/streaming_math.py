@@ -18,6 +18,7 @@ import re
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from chat.markdown import PUNCTUATION_AFTER_MATH as _PUNCTUATION
 from chat.markdown import formula_html
 
 # What may change how the text after it is read: a backslash escape, a formula's opener,
@@ -121,10 +122,14 @@ class MathWhileStreaming:
         search_from = start + len(opener)
         while (end := text.find(closer, search_from, stop)) >= 0:
             end += len(closer)
-            if closer[0] == "$" and end == len(text):
-                return None  # the character after a closing "$" decides (no digit, no "$")
-            if (html := formula_html(text[start:end])) is not None:
-                self.pos = end
+            # The characters after it decide: after a closing "$" no digit and no "$", and
+            # punctuation right after any formula goes inside it (as the full render does).
+            marks = _PUNCTUATION.match(text, end)
+            if end == len(text) or (marks is not None and marks.end() == len(text)):
+                return None
+            shown_to = marks.end() if marks is not None else end
+            if (html := formula_html(text[start:shown_to])) is not None:
+                self.pos = shown_to
                 return html
             if closer[0] != "$":
                 break  # "\(" closes at its first "\)", as the full render reads it

@@ -112,7 +112,7 @@ def test_multiline_display_math_interrupting_a_paragraph_survives_untouched():
     latex = "x = \\frac{-b \\pm \\sqrt{b^2-4ac}}{2a}\n- b_1\n= c \\\\\n\\{ d \\}"
     out = render_markdown(f"The formula is:\n\\[\n{latex}\n\\]\nwhere *a* is \\(a_1\\).")
     assert math_texts(out, "div", "math-display") == [latex]
-    assert math_texts(out, "span", "math-inline") == ["a_1"]
+    assert math_texts(out, "span", "math-inline") == ["a_1\\text{.}"]  # the full stop goes with it
     assert "<p>The formula is:</p>" in out
     assert "<em>a</em>" in out
     assert "<li>" not in out and "<h1>" not in out
@@ -259,8 +259,14 @@ def test_a_line_of_punctuation_after_a_block_formula_joins_it():
     assert "<li>Done.</li>" in html  # other text keeps its punctuation
 
 
-def test_punctuation_that_is_not_after_a_display_formula_stays_text():
-    assert render_markdown("Take $x$. Then stop.") == '<p>Take <span class="math-inline">x</span>. Then stop.</p>\n'
+def test_punctuation_right_after_an_inline_formula_goes_inside_it_so_it_never_wraps_alone():
+    html = render_markdown("To solve $x^3 - 6x^2 + 11x - 6 = 0$: factor it. Take $x$. Then stop.")
+    assert '<span class="math-inline">x^3 - 6x^2 + 11x - 6 = 0\\text{:}</span> factor it.' in html
+    assert '<span class="math-inline">x\\text{.}</span> Then stop.</p>' in html
+
+
+def test_punctuation_not_right_after_a_formula_stays_text():
+    assert render_markdown("Take $x$ . Then stop.") == '<p>Take <span class="math-inline">x</span> . Then stop.</p>\n'
 
 
 @pytest.mark.parametrize(

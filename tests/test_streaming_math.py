@@ -27,9 +27,9 @@ def outside_math(html: str) -> str:
 def test_a_formula_is_shown_whole_as_the_element_the_final_render_makes(size):
     text = r"Discriminant: \(\Delta = b^2 - 4ac = 1\), so two roots: \[x = 2\] and $x = 3$. Done"
     html, pieces = streamed(text, size)
-    assert '<span class="math-inline">\\Delta = b^2 - 4ac = 1</span>' in html
+    assert '<span class="math-inline">\\Delta = b^2 - 4ac = 1\\text{,}</span>' in html  # its comma with it
     assert '<span class="math-display">x = 2</span>' in html
-    assert '<span class="math-inline">x = 3</span>' in html
+    assert '<span class="math-inline">x = 3\\text{.}</span>' in html
     for piece in pieces:  # no delimiter ever shown as text
         assert not re.search(r"\\[()\[\]]|\$", outside_math(piece))
     final = str(render_markdown(text))
@@ -56,16 +56,16 @@ def test_an_unclosed_formula_is_given_up_at_a_blank_line():
 
 
 def test_code_is_shown_as_written():
-    text = "Run `echo $HOME` or\n```python\nprint('\\(x\\)', '$5$')\n```\nthen \\(y\\)"
+    text = "Run `echo $HOME` or\n```python\nprint('\\(x\\)', '$5$')\n```\nthen \\(y\\) ok"
     html, _ = streamed(text, 1)
     assert "print(&#x27;\\(x\\)&#x27;, &#x27;$5$&#x27;)" in html
     assert "`echo $HOME`" in html
-    assert html.endswith('then <span class="math-inline">y</span>')
+    assert html.endswith('then <span class="math-inline">y</span> ok')
 
 
 def test_html_in_the_text_is_escaped():
-    html, _ = streamed("<b>bold</b> \\(a<b\\)", 3)
-    assert html == '&lt;b&gt;bold&lt;/b&gt; <span class="math-inline">a&lt;b</span>'
+    html, _ = streamed("<b>bold</b> \\(a<b\\) ok", 3)
+    assert html == '&lt;b&gt;bold&lt;/b&gt; <span class="math-inline">a&lt;b</span> ok'
 
 
 def test_escaped_delimiters_are_plain_text():
@@ -77,3 +77,11 @@ def test_the_page_stream_passes_citations_and_math_through_together():
     stream = StreamedText()
     shown = stream.feed("See \\(x\\)【0:0†notes.pdf】 here")
     assert shown == 'See <span class="math-inline">x</span>[1] here'
+
+
+def test_a_formula_waits_for_what_follows_it_and_takes_its_punctuation():
+    """As the full render does, so that the mark never starts a line of its own."""
+    stream = MathWhileStreaming()
+    assert stream("Solve \\(x^3 = 8\\)") == "Solve "
+    assert stream(":") == ""
+    assert stream(" x = 2") == '<span class="math-inline">x^3 = 8\\text{:}</span> x = 2'

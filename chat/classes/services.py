@@ -181,7 +181,11 @@ def _cancel_runs_in(classroom: Classroom, *, assistant: Assistant | None = None,
 
 
 def start_class_thread(student, classroom: Classroom, assistant: Assistant) -> Thread:
-    """A student's new conversation with a published assistant, linked to the class."""
+    """A student's conversation to write in with a published assistant, linked to the class:
+    their newest blank one in this class if any (clicking "Start a conversation" again does
+    not pile up blank conversations), else a new one."""
+    if (empty := conversations.empty_conversation(student, assistant, classroom)) is not None:
+        return empty
     with transaction.atomic():
         thread = Thread.objects.create(owner=student, assistant=assistant, updated_at=timezone.now())
         ClassThread.objects.create(thread=thread, classroom=classroom)

@@ -12,7 +12,14 @@ from django.views.decorators.cache import never_cache
 from django_htmx.http import HttpResponseClientRedirect, replace_url
 
 from chat import conversations, live
-from chat.access import get_run_for_user, get_thread_for_reader, get_thread_for_user, is_student_of, thread_classroom
+from chat.access import (
+    get_run_for_user,
+    get_thread_for_reader,
+    get_thread_for_user,
+    in_no_class,
+    is_student_of,
+    thread_classroom,
+)
 from chat.classes.quotas import quota_exceeded
 from chat.classes.services import ClassError, start_thread_with
 from chat.engine.runs import ThreadBusy, cancel_run
@@ -49,7 +56,8 @@ def thread_list(request: HttpRequest) -> HttpResponse:
     context = _sidebar_context(request)
     if request.htmx and request.htmx.target == "conversation-list":
         return render(request, "chat/conversations.html#conversation_list", context)
-    return render(request, "chat/thread_list.html", {**context, "new_form": NewThreadForm(user=request.user)})
+    context.update(new_form=NewThreadForm(user=request.user), in_no_class=in_no_class(request.user))
+    return render(request, "chat/thread_list.html", context)
 
 
 def _thread_page(request: HttpRequest, thread_id: str) -> str:

@@ -21,7 +21,8 @@
     var waiting = note && /form above/.test(note.textContent);
     slot.textContent = "";
     var line = document.createElement("p");
-    line.textContent = waiting ?
+    line.textContent = document.getElementById("thread-deleted") ?
+      "Not sent: this conversation was deleted. Your message stays in the box, to copy." : waiting ?
       "Not sent yet: answer the quiz above, or cancel it, first. Your message stays in the box." :
       "Not sent yet: the tutor is still answering. Send again once it has finished, or press Stop.";
     slot.appendChild(line);
@@ -261,8 +262,16 @@
   function setSidebar(open) {
     var layout = document.getElementById("chat-layout");
     if (!layout) return;
+    var sidebar = document.getElementById("sidebar");
+    // Closed with the focus inside it (Escape, its Close button): the focus goes back to the
+    // button that opens it, not to <body> once what held it is hidden.
+    var focusInside = !open && sidebar && sidebar.contains(document.activeElement);
     layout.setAttribute("data-sidebar", open ? "open" : "closed");
     syncSidebarToggles();
+    if (focusInside) {
+      var toggle = document.querySelector(".thread-head [data-sidebar-toggle]");
+      if (toggle) toggle.focus();
+    }
     if (open && window.matchMedia("(max-width: 820px)").matches) {
       var search = document.getElementById("conversation-search");
       if (search) search.focus();

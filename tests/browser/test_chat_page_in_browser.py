@@ -89,9 +89,11 @@ def test_on_a_phone_the_sidebar_is_a_drawer(browsing: Browsing, chat_server: Cha
     expect(sidebar(page).get_by_role("searchbox")).to_be_focused()
     page.keyboard.press("Escape")
     expect(sidebar(page)).to_be_hidden()
+    expect(toggle).to_be_focused()  # not <body>: the keyboard goes on from the button that opened it
     toggle.click()
     sidebar(page).get_by_role("button", name="Close conversations").click()
     expect(sidebar(page)).to_be_hidden()
+    expect(toggle).to_be_focused()
 
 
 def test_during_a_run_the_composer_offers_stop_instead_of_send(browsing: Browsing, slow_chat_server: ChatServer):
@@ -643,26 +645,30 @@ def test_after_a_figure_the_conversation_stays_at_the_bottom_in_every_tab_that_w
     page.screenshot(path=str(SCREENSHOT_DIR / f"plot-at-bottom-{size[0]}.png"))
 
 
-def test_sending_in_a_conversation_deleted_in_another_tab_says_so_and_keeps_the_text(
+def test_a_conversation_deleted_in_another_tab_says_so_at_once_and_keeps_the_draft(
     browsing: Browsing, chat_server: ChatServer
 ):
     page = browsing.new_page(chat_server)
     log_in(page, chat_server, ALICE[0])
     thread_id = start_conversation(page)
+    message_box(page).fill("Solve <b>&</b> 3x + 11 = 14")
     other = browsing.new_page(chat_server)
     log_in(other, chat_server, ALICE[0])
     other.goto(f"/threads/{thread_id}/delete/")
     other.get_by_role("button", name=re.compile("Delete")).click()
     expect(other).to_have_url(re.compile(r"/threads/$"))
 
-    message_box(page).fill("Solve <b>&</b> 3x + 11 = 14")
-    page.get_by_role("button", name="Send").click()
-    problem = page.locator("#composer").get_by_role("alert")
-    expect(problem).to_contain_text("This conversation was deleted")
-    expect(problem.get_by_role("link", name="Go to your conversations")).to_have_attribute("href", "/threads/")
+    # Told over the socket, before any Send: nothing offers to send any more, the draft stays.
+    deleted = page.locator("#thread-deleted")
+    expect(deleted).to_have_role("alert")
+    expect(deleted).to_contain_text("This conversation was deleted")
+    expect(deleted.get_by_role("link", name="Start a new conversation")).to_have_attribute("href", "/threads/")
+    expect(page.get_by_role("button", name="Send")).to_have_count(0)
     expect(message_box(page)).to_have_value("Solve <b>&</b> 3x + 11 = 14")
-    expect(page.get_by_role("button", name="Send")).to_be_enabled()
-    browsing.failed_requests.clear()  # the refused post, expected
+    message_box(page).press("Enter")
+    expect(page.locator("#composer [data-request-problem]")).to_contain_text("Not sent: this conversation was deleted")
+    expect(message_box(page)).to_have_value("Solve <b>&</b> 3x + 11 = 14")
+    browsing.assert_quiet()
     screenshots(page, "composer-deleted-conversation")
 
 

@@ -232,6 +232,12 @@ def test_a_conversation_closed_while_open_shows_only_what_still_works(chat_serve
     expect(student.get_by_role("link", name="Edit last message")).to_have_count(0)
     expect(student.get_by_label("Assistant")).to_have_count(0)
     fits_a_phone(student, "closed-after-unpublish")
+    # Opened again: its socket's news of the run (Send, or Stop) has nowhere to show, and is no error.
+    student.reload()
+    student.wait_for_function("() => window.__wsMessages > 0")
+    expect(student.locator("#composer")).to_contain_text("took its assistant out of the class")
+    expect(student.get_by_role("button", name="Send")).to_have_count(0)
+    assert not [line for line in browsing.console if "oobErrorNoTarget" in line], browsing.console
 
     thread_url = student.url
     student.get_by_role("link", name="Go to Closing 1").click()

@@ -527,3 +527,12 @@ def test_long_links_and_words_people_write_wrap_on_every_page_that_shows_them(
         else:  # a page thousands of pixels wide is too big to photograph whole
             page.screenshot(path=str(SHOTS / f"free-text-{name}-{size}.png"), full_page=True, caret="initial")
     assert not wide, wide
+
+
+def test_the_login_fields_line_up_on_a_phone(browsing: Browsing, chat_server: ChatServer):
+    page, watch = sized_page(browsing, chat_server, "phone")
+    page.goto("/accounts/login/")
+    username, password = page.get_by_label("Username").bounding_box(), page.get_by_label("Password").bounding_box()
+    assert abs(username["x"] - password["x"]) <= 1 and abs(username["width"] - password["width"]) <= 1, (username, password)
+    check_page(page, watch, "login-fields", "phone")
+    assert not watch.findings, "\n".join(watch.findings)

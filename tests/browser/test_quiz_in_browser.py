@@ -178,3 +178,29 @@ def test_enter_while_a_quiz_waits_says_why_nothing_was_sent(browsing: Browsing, 
     expect(page.locator("#composer").get_by_role("alert")).to_contain_text("answer the quiz above, or cancel it")
     expect(message_box(page)).to_have_value("Can I skip this?")
     screenshots(page, "quiz-enter-explained")
+
+
+def test_a_waiting_quiz_numbers_its_questions_by_their_text_offers_one_stop_and_its_arguments_fit(
+    browsing: Browsing, chat_server: ChatServer
+):
+    page, quiz = _a_quiz_waiting(browsing, chat_server)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    # One control stops it, the quiz's own: not also the composer's and the run panel's.
+    expect(page.get_by_role("button", name=re.compile(r"^Stop"))).to_have_count(1)
+    expect(quiz.get_by_role("button", name="Stop instead")).to_be_visible()
+    # Each question's number is written in its question's first line (a list marker beside
+    # a fieldset sits at the fieldset's bottom).
+    numbers = quiz.locator(".quiz-questions > li").evaluate_all(
+        """(items) => items.map((li) => [getComputedStyle(li).listStyleType,
+            getComputedStyle(li.querySelector('legend'), '::before').content])"""
+    )
+    assert numbers and all(style == "none" and "counter(quiz-question)" in content for style, content in numbers), numbers
+    # The call's arguments (JSON on one line) wrap in the run panel instead of running out of it.
+    steps = page.locator("#steps")
+    steps.get_by_text("Arguments").click()
+    fits = steps.locator("pre").first.evaluate(
+        """(pre) => { const panel = pre.closest('.run-panel').getBoundingClientRect();
+            return [pre.scrollWidth <= pre.clientWidth + 1, pre.getBoundingClientRect().right <= panel.right + 1]; }"""
+    )
+    assert fits == [True, True], fits
+    screenshots(page, "quiz-waiting")

@@ -8,6 +8,7 @@ from django.urls import reverse
 from chat.classes import services
 from chat.classes.models import Classroom, ClassThread, Membership, Publication
 from chat.models import Assistant, Message, Thread
+from chat.services.messages import add_message
 
 pytestmark = pytest.mark.django_db
 
@@ -269,6 +270,7 @@ def test_new_conversation_from_a_class_conversation_stays_in_that_class(client_o
     Membership.objects.create(classroom=aaa, user=people["sam"], role=Membership.Role.STUDENT)
     services.publish(aaa, math)
     first = services.start_thread_with(people["sam"], math, class_a)
+    add_message(first, content=Message.text_content("3x + 11 = 14"))  # not blank: a new one is started
     page = client_of("sam").get(reverse("chat:thread", args=[first.id])).content.decode()
     assert f'name="assistant" value="{math.pk}@{class_a.pk}"' in page
     client_of("sam").post(reverse("chat:thread_create"), {"assistant": f"{math.pk}@{class_a.pk}"})

@@ -1,6 +1,7 @@
 """The student's side: the forms for pending calls on the thread page, and sending answers."""
 
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -235,3 +236,13 @@ def test_cancel_run_keeps_the_calls_visible_for_the_disabled_form(quiz_run):
     cancel_run(quiz_run)
     html = live.render_run_panel(quiz_run.thread)
     assert "You cancelled this quiz" in html and 'name="c0.q0"' in html
+
+
+def test_a_waiting_quiz_is_stopped_from_one_button_its_own(alice_client, quiz_run):
+    """Not three at once (the quiz's, the composer's and the run panel's): the quiz's "Stop instead"."""
+    html = alice_client.get(reverse("chat:thread", args=[quiz_run.thread_id])).content.decode()
+    cancel_url = reverse("chat:run_cancel", args=[quiz_run.thread_id, quiz_run.id])
+    stops = re.findall(r'<button[^>]*(?:hx-post|formaction)="' + re.escape(cancel_url) + r'"[^>]*>([^<]*)</button>', html)
+    stops += re.findall(r'<form[^>]*action="' + re.escape(cancel_url) + r'"[^<]*>.*?<button[^>]*>([^<]*)</button>', html, re.S)
+    assert stops == ["Stop instead"], stops
+    assertContains(alice_client.get(reverse("chat:thread", args=[quiz_run.thread_id])), "Waiting for your answers")

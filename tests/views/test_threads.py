@@ -8,7 +8,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from chat.classes import services as classes
-from chat.classes.models import ClassThread, Membership
+from chat.classes.models import Classroom, ClassThread, Membership
 from chat.models import Assistant, Message, Run, Thread
 from chat.services.messages import title_from
 
@@ -627,3 +627,25 @@ def test_live_pages_are_never_kept_in_the_browsers_cache(alice_client, thread):
     """Back and Forward would otherwise show the conversation as it was, missing what came since."""
     for url in (reverse("chat:thread", args=[thread.id]), reverse("chat:threads")):
         assert "no-store" in alice_client.get(url)["Cache-Control"]
+
+
+def test_someone_in_no_class_is_told_how_to_join_one(alice_client):
+    response = alice_client.get(reverse("chat:threads"))
+    assertContains(response, f'<a href="{reverse("classes:list")}#join">Join a class with its code</a>', html=True)
+
+
+def test_a_student_in_a_class_is_not_told_to_join_one(alice_client, alice):
+    classroom = Classroom.objects.create(name="Algebra 1")
+    Membership.objects.create(classroom=classroom, user=alice, role=Membership.Role.STUDENT)
+    response = alice_client.get(reverse("chat:threads"))
+    assertNotContains(response, "Join a class with its code")
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\t\n"])
+def test_a_blank_rename_is_refused_and_keeps_the_title(alice_client, thread, blank):
+    response = alice_client.post(
+        reverse("chat:thread_rename", args=[thread.id]), {"title": blank}, headers={"HX-Request": "true"}
+    )
+    assertContains(response, "The title was not changed: a title cannot be blank.")
+    thread.refresh_from_db()
+    assert thread.title == "Algebra"
