@@ -32,6 +32,7 @@ from chat.api.errors import ApiError, invalid, out_of_range
 from chat.functions.schema import DefinitionError, clean_definition
 from chat.models import Assistant, File, Message
 from chat.providers import available_models
+from chat.retrieval import search
 from chat.retrieval.models import VectorStore
 
 # The largest value an integer column holds everywhere (PostgreSQL's integer).
@@ -541,8 +542,13 @@ class SearchRankingOptions(Spec):
     score_threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
 
 
+# A search query is a question, not a document: what is searched (chat.retrieval.search)
+# reads at most the first SEARCH_QUERY_MAX characters, so longer is refused, not cut.
+SearchQuery = Annotated[str, StringConstraints(max_length=search.SEARCH_QUERY_MAX)]
+
+
 class StoreSearch(Spec):
-    query: Text | Annotated[list[Text], Field(min_length=1, max_length=16)]
+    query: SearchQuery | Annotated[list[SearchQuery], Field(min_length=1, max_length=16)]
     max_num_results: Annotated[int, Field(ge=1, le=50)] = 10
     ranking_options: SearchRankingOptions | None = None
     rewrite_query: bool | None = None  # accepted; the query is searched as written

@@ -28,6 +28,9 @@ STOPWORDS = frozenset(
 # A query is a question, not a document: past this many distinct words the rest is ignored,
 # so a pasted page cannot make one search match (and re-rank) with thousands of terms.
 MAX_QUERY_TERMS = 64
+# Characters of a query read: reading its terms, cues and names is linear in its length,
+# and a megabyte-long "query" (the API's vector store search) held the CPU for seconds.
+SEARCH_QUERY_MAX = 4_000
 
 
 def terms(query: str) -> list[str]:
@@ -49,7 +52,7 @@ def name_numbers(query: str) -> dict[str, re.Pattern]:
         letters, number = match.groups()
         if letters.lower() in STOPWORDS:
             continue
-        found.setdefault(number, []).append(re.escape(letters))
+        found.setdefault(number, {})[re.escape(letters)] = None  # each name once in its pattern
     return {
         number: re.compile(r"\b(?:" + "|".join(names) + r")[-‐‑ ]?" + number + r"\b", re.IGNORECASE)
         for number, names in found.items()
@@ -215,8 +218,10 @@ def semantic(query: str, document_ids: list[int], limit: int) -> list[int]:
 def search(
     query: str, document_ids: list[int], limit: int = 20, *, mode: str = "hybrid", threshold: float = 0.0
 ) -> list[Hit]:
-    """The best ``limit`` chunks. ``mode``: hybrid | lexical | dense. Scores are RRF sums
-    scaled to 0–1 (1 = ranked first by every ranker used)."""
+    """The best ``limit`` chunks for the first ``SEARCH_QUERY_MAX`` characters of ``query``.
+    ``mode``: hybrid | lexical | dense. Scores are RRF sums scaled to 0–1 (1 = ranked first
+    by every ranker used)."""
+    query = query[:SEARCH_QUERY_MAX]
     pool = max(limit * 3, 50)
     rankings = {}
     if mode in ("hybrid", "lexical"):

@@ -478,6 +478,9 @@ def test_a_vector_store_is_searched_as_the_hosted_api_searched_it(sdk, bob_sdk):
     with pytest.raises(openai.BadRequestError) as refused:
         sdk.vector_stores.search(store.id, query="triangle", filters={"type": "eq", "key": "course", "value": "maths"})
     assert refused.value.param == "filters" and "not supported" in refused.value.message
+    with pytest.raises(openai.BadRequestError) as refused:  # a query is a question, not a document
+        sdk.vector_stores.search(store.id, query="triangle " * 500)
+    assert refused.value.param == "query"
 
 
 def test_messages_paginate_in_thread_order(sdk):

@@ -89,3 +89,11 @@ def test_when_other_peoples_chunks_rank_higher_the_filter_still_finds_ours(uploa
     hits = search.search("refraction", ours, 3, mode="lexical")
     assert len(hits) == 3 and {h.chunk.document_id for h in hits} <= set(ours)
     assert not set(others) & {h.chunk.document_id for h in hits}
+
+
+def test_a_search_reads_the_first_characters_of_a_query_and_each_name_once(monkeypatch):
+    assert search.name_numbers("GPT-2 " * 50_000)["2"].pattern.count("GPT") == 1
+    read = []
+    monkeypatch.setattr(search, "lexical", lambda query, document_ids, limit: read.append(query) or [])
+    search.search("triangle " * 100_000, [1], mode="lexical")
+    assert len(read[0]) == search.SEARCH_QUERY_MAX
