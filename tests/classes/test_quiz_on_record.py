@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from chat.models import Message
+from chat.models import Message, RunStep
 from chat.services import messages
 from tests.classes.test_gradebook import attempt
 
@@ -18,8 +18,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def graded(people, sam_thread):
-    """Sam asked, got a quiz, answered it wrong and saw the grading."""
-    return attempt(sam_thread, people["sam"], ["x = 9", "5"], score=0, max_score=2)
+    """Sam asked, got a quiz (through a function call, the only way one comes), answered it
+    wrong and saw the grading."""
+    graded = attempt(sam_thread, people["sam"], ["x = 9", "5"], score=0, max_score=2)
+    call = {"id": graded.tool_call_id, "type": "function", "function": {"name": "display_quiz", "arguments": "{}", "output": "graded"}}
+    RunStep.objects.create(
+        run=graded.run, type=RunStep.TOOL_CALLS, status="completed", step_details={"type": "tool_calls", "tool_calls": [call]}
+    )
+    return graded
 
 
 def test_answering_again_after_a_submitted_quiz_is_refused_and_removes_nothing(sam_thread, math, graded):

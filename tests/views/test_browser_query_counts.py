@@ -43,12 +43,10 @@ from tests.test_consumers import receive_until, session_cookie
 # from the run panel's rows.
 # The POST 13 / 15, the socket 6 / 6 and the page 10 / 11 while each read its session's row (sessions are
 # read through the cache since: project/settings.py).
-# "page" 9 / 10 until the composer asked whether the last answer is a submitted quiz's
-# record (Thread.last_answer_is_record: one EXISTS, only beside a finished run).
 MAX_QUERIES = {
     "post": {"private": 12, "class": 14},
     "socket": {"private": 5, "class": 5},
-    "page": {"private": 10, "class": 11},
+    "page": {"private": 9, "class": 10},
     "socket per run": 1,
 }
 
