@@ -215,6 +215,12 @@ class ThreadTitleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["title"].required = True  # stripped first: spaces alone are blank
 
+    def clean_title(self) -> str:
+        title = self.cleaned_data["title"]
+        if Message.is_blank(title):  # zero-width spaces alone are blank too, as in a message
+            raise forms.ValidationError(self.fields["title"].error_messages["required"], code="required")
+        return title
+
 
 class ConversationChoiceField(forms.ChoiceField):
     """What a new conversation starts with: one of the user's own assistants (a private

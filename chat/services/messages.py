@@ -10,6 +10,7 @@ the thread, and the thread moves to the top of the list.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -220,7 +221,9 @@ def title_from(text: str, limit: int = 60) -> str:
     if formulas:
         slots = re.compile(f"[{chr(_FORMULA_SLOT)}-{chr(_FORMULA_SLOT + len(formulas) - 1)}]")
         plain = slots.sub(lambda found: formulas[ord(found.group()) - _FORMULA_SLOT], plain)
-    words = " ".join(plain.split())
+    # Invisible format characters (zero-width spaces, joiners) would only make a title
+    # that looks blank or breaks where it should not.
+    words = " ".join("".join(char for char in plain if unicodedata.category(char) != "Cf").split())
     if len(words) <= limit:
         return words
     return words[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"

@@ -261,7 +261,7 @@ def test_cancel_stops_the_answer_and_keeps_the_partial_text(browsing: Browsing, 
     expect(page.get_by_role("button", name="Stop")).to_have_count(0)
     answer = tutor_messages(page)
     expect(answer).to_have_count(1)
-    expect(answer.locator(".message__note")).to_have_text("Stopped: you cancelled this answer.")
+    expect(answer.locator(".message__note")).to_have_text("Stopped: the answer was cancelled before it was finished.")
     kept = squash(answer.locator(".message__body").text_content())
     assert kept.startswith(squash(shown)), f"the partial answer was not kept: saw {shown!r}, kept {kept!r}"
     assert FALLBACK_ENDING not in kept, "the answer was not cut short"
@@ -271,7 +271,7 @@ def test_cancel_stops_the_answer_and_keeps_the_partial_text(browsing: Browsing, 
     assert squash(answer.locator(".message__body").text_content()) == kept
     page.reload()
     expect(run_status(page)).to_have_text("Cancelled")
-    expect(tutor_messages(page).locator(".message__note")).to_have_text("Stopped: you cancelled this answer.")
+    expect(tutor_messages(page).locator(".message__note")).to_have_text("Stopped: the answer was cancelled before it was finished.")
     assert squash(tutor_messages(page).locator(".message__body").text_content()) == kept
 
 

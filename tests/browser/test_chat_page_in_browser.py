@@ -107,7 +107,7 @@ def test_during_a_run_the_composer_offers_stop_instead_of_send(browsing: Browsin
     expect(composer.get_by_role("button", name="Send")).to_have_count(0)
     composer.get_by_role("button", name="Stop").click()
     expect(run_status(page)).to_have_text("Cancelled", timeout=RUN_TIMEOUT)
-    expect(tutor_messages(page).locator(".message__note")).to_have_text("Stopped: you cancelled this answer.")
+    expect(tutor_messages(page).locator(".message__note")).to_have_text("Stopped: the answer was cancelled before it was finished.")
     expect(composer.get_by_role("button", name="Send")).to_be_enabled()
     expect(composer.get_by_role("button", name="Stop")).to_have_count(0)
 

@@ -76,6 +76,7 @@ def test_a_quadratics_quiz_has_a_difference_of_squares_and_a_double_root():
         ("Differentiate sin(3x) with respect to x.", "cos(3x)", False),
         ("Differentiate x^2 sin(x) with respect to x.", "2x sin x + x^2 cos x", True),
         ("Differentiate x^2 sin(x) with respect to x.", "2x cos(x)", False),
+        ("Differentiate x^3 sin(x) with respect to x.", "x^2(xcos(x) + 3sin(x))", True),  # "xcos" is x·cos
         ("Differentiate (2x + 1)^3 with respect to x.", "6(2x+1)^2", True),
         ("Differentiate (2x + 1)^3 with respect to x.", "24x^2 + 24x + 6", True),
         ("Differentiate (2x + 1)^3 with respect to x.", "3(2x+1)^2", False),

@@ -198,6 +198,8 @@ def test_it_takes_higher_derivatives_one_at_a_time(text, expected):
     ("Differentiate sin x^2", "2x*cos(x^2)"),
     ("What is the derivative of sin^2 x?", "2*sin(x)*cos(x)"),  # (sin x)^2
     ("Differentiate sin x cos x", "-sin(x)^2 + cos(x)^2"),  # the next function ends it
+    ("Differentiate xcos(x)", "-x*sin(x) + cos(x)"),  # an unknown glued before a function
+    ("Differentiate xsin x", "x*cos(x) + sin(x)"),
 ])
 def test_a_function_written_without_brackets_takes_the_argument_a_reader_would(text, expected):
     assert answer_line(reply_to(text)) == expected

@@ -243,6 +243,10 @@ def classify_name(name: str, glued_to_number: bool) -> list[tuple[str, str]] | N
         # Never to a constant: "sine" is the word, not sin(e).
         if lower.startswith(func) and len(name) == len(func) + 1 and name[-1] not in CONSTANTS:
             return [("func", func), ("var", name[-1])]
+    for func in FUNCTIONS:  # "xcos", "3xsin": an unknown glued before a function
+        prefix = lower[: -len(func)]
+        if lower.endswith(func) and prefix and len(prefix) <= 2 and set(prefix) <= set(UNKNOWNS):
+            return [("var", letter) for letter in name[: len(prefix)]] + [("func", func)]
     if glued_to_number and len(name) <= 3 or PRODUCT.fullmatch(name):  # "2xy", "ax", "by"
         return [("var", letter) for letter in name]
     return None
