@@ -69,7 +69,11 @@ if mem:
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-sys.argv = ["ipykernel", "-f", conn, "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True"]
+# The standard library's JSON for the kernel's messages: jupyter_client takes orjson when it
+# is installed (the server uses it), and orjson segfaults on an allocation that RLIMIT_AS
+# refuses (a big burst of output), where json raises MemoryError and the output is cut.
+sys.argv = ["ipykernel", "-f", conn, "--HistoryManager.enabled=False", "--IPKernelApp.quiet=True",
+            "--Session.packer=json", "--Session.unpacker=json"]
 from ipykernel import kernelapp
 kernelapp.launch_new_instance()
 """
