@@ -53,13 +53,21 @@ def _user_texts(request: ModelRequest) -> list[str]:
 # --- asking for a quiz ---------------------------------------------------------------------
 
 
+NO_QUIZ_FUNCTION = (
+    "I can't give a quiz in this conversation: this assistant has no quiz function "
+    f"(`{quizzes.QUIZ_FUNCTION}`). Whoever set it up can add one in the assistant's settings."
+)
+
+
 def quiz_skill(request: ModelRequest) -> Reply | None:
     message = last_message(request)
-    if message.get("role") != "user" or quizzes.QUIZ_FUNCTION not in function_tools(request):
+    if message.get("role") != "user" or not QUIZ_REQUEST.search(message_text(message)):
         return None
-    text = message_text(message)
-    if not QUIZ_REQUEST.search(text):
-        return None
+    functions = function_tools(request)
+    if quizzes.QUIZ_FUNCTION not in functions:
+        # Said plainly rather than the generic fallback; an assistant with functions of its
+        # own may have one that gives quizzes (the function skill's to call).
+        return None if functions else Reply(text=NO_QUIZ_FUNCTION)
     topic, note = quizzes.quiz_topic(_user_texts(request), skip=_names_no_topic)
     quiz = quizzes.write_quiz(topic, "\n".join(_user_texts(request)))
     return Reply(

@@ -41,6 +41,13 @@ def test_without_display_quiz_a_quiz_request_is_not_a_function_call():
     assert not compose(request([{"role": "user", "content": "Make a quiz for me"}], WEATHER)).tool_calls
 
 
+@pytest.mark.parametrize("asked", ["quiz me on derivatives", "Give me a quiz on 2x + 3 = 7", "test me on fractions"])
+def test_an_assistant_with_no_functions_says_it_has_no_quiz_function(asked):
+    reply = compose(request([{"role": "user", "content": asked}]))
+    assert not reply.tool_calls
+    assert reply.text.startswith("I can't give a quiz in this conversation") and "`display_quiz`" in reply.text
+
+
 @pytest.mark.parametrize(
     "question, answer, correct",
     [
